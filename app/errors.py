@@ -1,0 +1,157 @@
+"""Domain errors. Code raises these; only the HTTP edge turns them into responses.
+
+Tree (each class has a stable ``code``)::
+
+    AppError                         "error"
+    ├── InputError                   "input.invalid"        the request or its media is unusable
+    │   ├── InvalidParameterError    "input.parameter"      a field is missing or out of range
+    │   ├── EmptyInputError          "input.empty"
+    │   ├── UnsupportedMediaError    "input.unsupported"    not audio/video we can decode
+    │   ├── CorruptMediaError        "input.corrupt"        truncated or damaged media
+    │   └── InputTooLargeError       "input.too_large"
+    ├── FetchError                   "fetch.failed"         a URL could not be fetched
+    │   └── URLRefusedError          "fetch.refused"        scheme or address not allowed (SSRF guard)
+    ├── AuthError                    "auth.invalid"         missing or wrong credentials
+    ├── NotFoundError                "not_found"
+    ├── ConflictError                "conflict"             e.g. the result is not ready yet
+    ├── RateLimitedError             "rate_limited"         carries ``retry_after_s``
+    ├── EngineUnavailableError       "engine.unavailable"   the requested processing is not built yet
+    ├── ProcessingError              "processing.failed"    the engine failed on valid input
+    │   └── JobTimeoutError          "processing.timeout"
+    └── RetryableError               "retryable"            transient; the job is run again
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AppError",
+    "AuthError",
+    "ConflictError",
+    "CorruptMediaError",
+    "EmptyInputError",
+    "EngineUnavailableError",
+    "FetchError",
+    "InputError",
+    "InputTooLargeError",
+    "InvalidParameterError",
+    "JobTimeoutError",
+    "NotFoundError",
+    "ProcessingError",
+    "RateLimitedError",
+    "RetryableError",
+    "URLRefusedError",
+    "UnsupportedMediaError",
+]
+
+
+class AppError(Exception):
+    """Root of Hush's domain errors. ``message`` is for humans and says what to change."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class InputError(AppError):
+    """The request or its media cannot be processed as sent."""
+
+    code = "input.invalid"
+
+
+class InvalidParameterError(InputError):
+    """A request field is missing, malformed or out of range."""
+
+    code = "input.parameter"
+
+
+class EmptyInputError(InputError):
+    """The input has no bytes or no audio samples."""
+
+    code = "input.empty"
+
+
+class UnsupportedMediaError(InputError):
+    """The bytes are not a media format Hush decodes."""
+
+    code = "input.unsupported"
+
+
+class CorruptMediaError(InputError):
+    """The media is truncated or damaged."""
+
+    code = "input.corrupt"
+
+
+class InputTooLargeError(InputError):
+    """The input is larger than ``HUSH_MAX_INPUT_MB``."""
+
+    code = "input.too_large"
+
+
+class FetchError(AppError):
+    """A URL could not be fetched (network error, bad status, timeout)."""
+
+    code = "fetch.failed"
+
+
+class URLRefusedError(FetchError):
+    """The URL's scheme or address is not allowed (private, loopback, metadata ...)."""
+
+    code = "fetch.refused"
+
+
+class AuthError(AppError):
+    """Credentials are missing or wrong."""
+
+    code = "auth.invalid"
+
+
+class NotFoundError(AppError):
+    """No such job, file or route."""
+
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    """The resource is not in a state that allows the request."""
+
+    code = "conflict"
+
+
+class RateLimitedError(AppError):
+    """Too many requests; try again after ``retry_after_s`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
+class EngineUnavailableError(AppError):
+    """The processing asked for is not available in this build."""
+
+    code = "engine.unavailable"
+
+
+class ProcessingError(AppError):
+    """The engine failed on input that looked valid."""
+
+    code = "processing.failed"
+
+
+class JobTimeoutError(ProcessingError):
+    """The job ran past ``HUSH_JOB_TIMEOUT_S``."""
+
+    code = "processing.timeout"
+
+
+class RetryableError(AppError):
+    """A transient failure; the job runs again (up to ``HUSH_MAX_ATTEMPTS``)."""
+
+    code = "retryable"

@@ -1,0 +1,112 @@
+"""The one settings class. Read it through :func:`get_settings` (cached) or ``SettingsDep``.
+
+Every field is set by an environment variable with the ``HUSH_`` prefix (``HUSH_DATA_DIR``,
+``HUSH_API_KEYS``, ...). Lists are comma separated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsDep", "get_settings", "is_loopback_host"]
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when ``host`` names only this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Hush configuration; each field is the env var ``HUSH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUSH_", env_nested_delimiter="__", extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    """``prod`` refuses unsafe defaults (an open server, an unsigned webhook secret of 'changeme')."""
+    host: str = "127.0.0.1"
+    """Address ``hush serve`` binds to unless ``--host`` is given."""
+    port: int = Field(8000, ge=1, le=65535)
+    """Port ``hush serve`` binds to unless ``--port`` is given."""
+    public_url: str | None = None
+    """Base URL clients reach this server at; used for absolute links (defaults to the request's)."""
+    data_dir: Path = Path(".hush-data")
+    """Where the SQLite job store and the local blob store live."""
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    """Worker processes in the in-process pool."""
+    api_keys: CommaList = ()
+    """Valid API keys for every dialect; an entry ``appkey:appsecret`` is also an HTTP Basic pair."""
+    url_allowlist: CommaList = ()
+    """Hosts or CIDRs the URL fetcher may reach even though they are private or loopback."""
+    max_input_mb: float = Field(500, gt=0)
+    """Largest input accepted, upload or download, in MiB."""
+    retention_hours: float = Field(24, gt=0)
+    """Jobs and their files are deleted this long after they finish."""
+    webhook_secret: SecretStr | None = None
+    """When set, every webhook carries ``X-Hush-Signature: sha256=<HMAC of timestamp.body>``."""
+    webhook_max_attempts: int = Field(6, ge=1, le=20)
+    """Delivery attempts per webhook (network errors and 5xx are retried)."""
+    webhook_backoff_s: float = Field(1.0, ge=0)
+    """First retry delay; doubles each attempt."""
+    fetch_timeout_s: float = Field(60, gt=0)
+    """Total time allowed for one URL fetch (input download, webhook POST, output PUT)."""
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    """Redirect hops the fetcher follows; each hop is checked again."""
+    job_timeout_s: float = Field(3600, gt=0)
+    """A job running longer than this is stopped and reported ``timed_out``."""
+    max_attempts: int = Field(3, ge=1, le=10)
+    """Times a job is started (after crashes or retryable errors) before it is failed."""
+    sync_timeout_s: float = Field(55, gt=0)
+    """A synchronous request waits this long for its job (JS SDKs time out at 60 s)."""
+    block_seconds: float = Field(5.0, gt=0.05, le=60)
+    """Length of the blocks long inputs are decoded and processed in."""
+    queue_backend: Literal["inprocess"] = "inprocess"
+    """Job queue implementation; the scale-out backends plug in here."""
+    rate_limit_per_minute: int = Field(0, ge=0)
+    """Requests per minute per API key (0 = unlimited); over it, 429 with ``Retry-After``."""
+
+    _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
+
+    @property
+    def db_path(self) -> Path:
+        """SQLite job store file."""
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Root of the local blob store."""
+        return self.data_dir / "blobs"
+
+    @property
+    def max_input_bytes(self) -> int:
+        """``max_input_mb`` in bytes."""
+        return int(self.max_input_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

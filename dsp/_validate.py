@@ -1,0 +1,56 @@
+"""Input checks every public DSP function runs first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsp._typing import Audio
+from dsp.errors import InvalidAudioError, InvalidParameterError
+
+__all__ = ["as_2d", "check_range", "check_sr", "valid_audio"]
+
+#: Sample rates the engine is designed and tested for, in Hz.
+MIN_SR = 8000
+MAX_SR = 192000
+
+
+def valid_audio(audio: object, *, allow_empty: bool = False) -> Audio:
+    """Check that ``audio`` is a finite float array shaped ``(n,)`` or ``(channels, n)``.
+
+    Returns the array as float32 (a copy only when the dtype differs). Raises
+    :class:`~dsp.errors.InvalidAudioError` otherwise.
+    """
+    if not isinstance(audio, np.ndarray):
+        raise InvalidAudioError(f"audio must be a numpy array, got {type(audio).__name__}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise InvalidAudioError(f"audio must be floating point, got dtype {audio.dtype}")
+    if audio.ndim not in (1, 2):
+        raise InvalidAudioError(f"audio must be shaped (n,) or (channels, n), got {audio.shape}")
+    if audio.ndim == 2 and audio.shape[0] < 1:
+        raise InvalidAudioError("audio has no channels")
+    if audio.shape[-1] == 0 and not allow_empty:
+        raise InvalidAudioError("audio is empty (0 samples)")
+    if not np.all(np.isfinite(audio)):
+        raise InvalidAudioError("audio contains NaN or infinite samples")
+    return audio.astype(np.float32, copy=False)
+
+
+def as_2d(audio: Audio) -> Audio:
+    """View ``(n,)`` as ``(1, n)``; ``(channels, n)`` is returned unchanged."""
+    return audio[np.newaxis, :] if audio.ndim == 1 else audio
+
+
+def check_sr(sr: int) -> int:
+    """Check a sample rate in Hz is an integer in [8000, 192000]."""
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not MIN_SR <= sr <= MAX_SR:
+        raise InvalidParameterError(f"sample rate must be an integer in [{MIN_SR}, {MAX_SR}] Hz, got {sr!r}")
+    return int(sr)
+
+
+def check_range(name: str, value: float, lo: float, hi: float) -> float:
+    """Check ``lo <= value <= hi`` and return ``value`` as float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidParameterError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+    if not np.isfinite(value) or not lo <= value <= hi:
+        raise InvalidParameterError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return float(value)
