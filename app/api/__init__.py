@@ -1,0 +1,1 @@
+"""Hush's own REST API, websocket/SSE streams and health checks."""

@@ -1,0 +1,217 @@
+"""The native job API (``/api/v1``) and health checks.
+
+Submit a file or URL with a list of steps, follow it over a websocket or server-sent events,
+download the result. The CLI's remote mode and the tests of the core use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field, model_validator
+
+from app.auth import KeyStore, Principal
+from app.dialects._common import KeysDep, ServiceDep
+from app.errors import AppError, InvalidParameterError
+from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
+from app.jobs.steps import STEPS
+
+__all__ = ["JobCreate", "JobPublic", "router"]
+
+router = APIRouter()
+
+
+def principal(
+    keys: KeysDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """Native auth: ``Authorization: Bearer <key>`` or ``x-api-key: <key>``."""
+    key = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    return keys.check_key(key)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+class FileUploaded(BaseModel):
+    """An uploaded input, usable as ``input.file_id`` for 24 h (``HUSH_RETENTION_HOURS``)."""
+
+    file_id: str
+    info: dict[str, Any]
+
+
+class JobInput(BaseModel):
+    file_id: str | None = None
+    url: str | None = None
+    pcm_sample_rate: int | None = Field(None, ge=8000, le=192000, description="for headerless PCM16 input")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobInput:
+        if (self.file_id is None) == (self.url is None):
+            raise ValueError("give exactly one of file_id or url")
+        return self
+
+
+class JobCreate(BaseModel):
+    """A processing request."""
+
+    input: JobInput
+    steps: list[Step] = Field(default_factory=lambda: [Step(name="denoise")])
+    output_container: str | None = Field(None, description="wav, flac, mp3, ogg, m4a, mp4, webm; default: the input's")
+    priority: int = Field(5, ge=0, le=9)
+    request_id: str | None = Field(None, max_length=200, description="idempotency key: a repeat returns the same job")
+    webhook_url: str | None = None
+    put_url: str | None = None
+
+
+class JobPublic(BaseModel):
+    """A job as the native API shows it."""
+
+    id: str
+    state: JobState
+    progress: float
+    jobs_ahead: int
+    priority: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: dict[str, str] | None
+    result_url: str | None
+    result: dict[str, Any]
+    steps: list[Step]
+
+
+def to_public(job: Job, jobs_ahead: int = 0) -> JobPublic:
+    error = {"code": job.error_code or "", "reason": job.error_reason or ""} if job.error_code else None
+    return JobPublic(
+        id=job.id,
+        state=job.state,
+        progress=job.progress,
+        jobs_ahead=jobs_ahead,
+        priority=job.priority,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error=error,
+        result_url=f"/api/v1/jobs/{job.id}/result" if job.result_key else None,
+        result=job.result_meta,
+        steps=list(job.spec.steps),
+    )
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
+    """Readiness: the job store answers and the worker pool is running."""
+    checks: dict[str, str] = {}
+    try:
+        await anyio.to_thread.run_sync(service.store.next_queued)
+        checks["store"] = "ok"
+    except Exception as exc:
+        checks["store"] = f"error: {exc}"
+    pool = getattr(service.queue, "_pool", None)
+    checks["workers"] = "ok" if pool is not None else "not running"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/api/v1/steps", tags=["jobs"])
+async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
+    """Processing steps this build offers, with their parameters and availability."""
+    return [
+        {"name": s.name, "kind": s.kind, "params": list(s.params), "available": s.available, "description": s.description}
+        for s in STEPS.values()
+    ]
+
+
+@router.post("/api/v1/files", tags=["jobs"], status_code=201)
+async def upload_file(service: ServiceDep, who: PrincipalDep, file: Annotated[UploadFile, File()]) -> FileUploaded:
+    """Upload an input file (any supported audio or video container)."""
+    stored = await service.store_upload(file.file, owner=who.owner, filename=file.filename)
+    return FileUploaded(file_id=stored.id, info=stored.info)
+
+
+@router.post("/api/v1/jobs", tags=["jobs"], status_code=202)
+async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) -> JobPublic:
+    """Submit a job; answers at once with its id and state."""
+    blob_key = None
+    if body.input.file_id:
+        blob_key = (await service.get_file(body.input.file_id, owner=who.owner)).blob_key
+    spec = JobSpec(
+        input=InputRef(blob_key=blob_key, url=body.input.url, pcm_sample_rate=body.input.pcm_sample_rate),
+        steps=tuple(body.steps),
+        output=OutputSpec(container=body.output_container, put_url=body.put_url),
+        webhook_url=body.webhook_url,
+    )
+    job = await service.submit(
+        dialect="native", spec=spec, owner=who.owner, request_id=body.request_id, priority=body.priority
+    )
+    return to_public(job, await service.jobs_ahead(job))
+
+
+@router.get("/api/v1/jobs/{job_id}", tags=["jobs"])
+async def get_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPublic:
+    """A job's state, progress, queue position, errors and per-step report."""
+    job = await service.get(job_id, owner=who.owner)
+    return to_public(job, await service.jobs_ahead(job))
+
+
+@router.delete("/api/v1/jobs/{job_id}", tags=["jobs"])
+async def cancel_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPublic:
+    """Cancel a job that has not finished."""
+    return to_public(await service.cancel(job_id, owner=who.owner))
+
+
+@router.get("/api/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse)
+async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> FileResponse:
+    """Download the processed file."""
+    job = await service.get(job_id, owner=who.owner)
+    path = service.result_path(job)
+    return FileResponse(path, media_type=job.result_meta.get("mime", "application/octet-stream"), filename=path.name)
+
+
+@router.get("/api/v1/jobs/{job_id}/events", tags=["jobs"])
+async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> StreamingResponse:
+    """Server-sent events: the job now and after every change, ending with its final state."""
+    await service.get(job_id, owner=who.owner)
+
+    async def stream() -> AsyncIterator[str]:
+        async for job, ahead in service.watch(job_id, owner=who.owner):
+            yield f"event: job\ndata: {to_public(job, ahead).model_dump_json()}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.websocket("/api/v1/jobs/{job_id}/ws")
+async def job_socket(websocket: WebSocket, job_id: str) -> None:
+    """The same stream as ``/events`` over a websocket (auth: ``x-api-key`` header or ``?key=``)."""
+    keys: KeyStore = websocket.app.state.keys
+    service = websocket.app.state.service
+    try:
+        who = keys.check_key(websocket.headers.get("x-api-key") or websocket.query_params.get("key"))
+        await service.get(job_id, owner=who.owner)
+    except AppError as exc:
+        await websocket.close(code=4401 if exc.code.startswith("auth") else 4404, reason=exc.message[:120])
+        return
+    await websocket.accept()
+    try:
+        async for job, ahead in service.watch(job_id, owner=who.owner):
+            await websocket.send_text(to_public(job, ahead).model_dump_json())
+        await websocket.close()
+    except WebSocketDisconnect:
+        return
+
+

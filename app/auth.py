@@ -1,0 +1,120 @@
+"""One key store; each dialect's credential style resolves to it.
+
+``HUSH_API_KEYS`` is a comma list. Every entry is a key valid for every dialect (DeepAffects
+``apikey`` query, Audo ``x-api-key`` header, AudioCleaner ``api-key`` header, native bearer
+token); an entry ``appkey:appsecret`` is also a valid HTTP Basic pair (Wondershare). With no key
+configured the server is open — allowed only while it listens on a loopback address.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from app.errors import AuthError, RateLimitedError
+from app.settings import Settings, is_loopback_host
+
+__all__ = ["KeyStore", "Principal", "check_bind"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who made a request. ``owner`` is a stable, non-secret id derived from the key."""
+
+    owner: str
+    key: str | None = None
+
+
+ANONYMOUS = Principal(owner="")
+
+
+def _owner_of(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class KeyStore:
+    """Checks keys and Basic pairs, and applies the per-key rate limit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._keys = frozenset(settings.api_keys)
+        self._basic: dict[str, str] = {}
+        for entry in settings.api_keys:
+            if ":" in entry:
+                app_key, _, secret = entry.partition(":")
+                self._basic[app_key] = secret
+        self._limit = settings.rate_limit_per_minute
+        self._hits: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        """True when no keys are configured (loopback-only development mode)."""
+        return not self._keys
+
+    def check_key(self, key: str | None) -> Principal:
+        """Resolve an API key; raises AuthError when keys are configured and this one is not among them."""
+        if self.open:
+            return ANONYMOUS
+        if not key:
+            raise AuthError("an API key is required", hint="send the key this API expects (see the docs)")
+        for valid in self._keys:
+            if hmac.compare_digest(key.encode(), valid.encode()):
+                principal = Principal(owner=_owner_of(valid), key=valid)
+                self._rate(principal)
+                return principal
+        raise AuthError("the API key is not valid")
+
+    def check_basic(self, authorization: str | None) -> Principal:
+        """Resolve an ``Authorization: Basic base64(appkey:appsecret)`` header."""
+        if self.open:
+            return ANONYMOUS
+        if not authorization or not authorization.lower().startswith("basic "):
+            raise AuthError("HTTP Basic authorization is required", hint="Authorization: Basic base64(appkey:appsecret)")
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthError("the Basic authorization header is not valid base64 of appkey:appsecret") from None
+        app_key, _, secret = decoded.partition(":")
+        expected = self._basic.get(app_key)
+        if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):
+            raise AuthError("the appkey/appsecret pair is not valid")
+        principal = Principal(owner=_owner_of(f"{app_key}:{expected}"), key=app_key)
+        self._rate(principal)
+        return principal
+
+    def _rate(self, principal: Principal) -> None:
+        if not self._limit:
+            return
+        now = time.monotonic()
+        with self._lock:
+            hits = [t for t in self._hits.get(principal.owner, []) if now - t < 60.0]
+            if len(hits) >= self._limit:
+                retry = max(1, math.ceil(60.0 - (now - hits[0])))
+                self._hits[principal.owner] = hits
+                raise RateLimitedError(
+                    f"more than {self._limit} requests per minute for this key", retry_after_s=retry
+                )
+            hits.append(now)
+            self._hits[principal.owner] = hits
+
+
+def check_bind(settings: Settings, host: str) -> str | None:
+    """Why the server must not start on ``host`` with these settings, or None when it may."""
+    if settings.api_keys:
+        weak = [k for k in settings.api_keys if k.lower() in {"changeme", "secret", "test", "key"}]
+        if weak and settings.env == "prod":
+            return f"HUSH_API_KEYS holds a placeholder key ({weak[0]!r}); set real keys for HUSH_ENV=prod"
+        return None
+    if is_loopback_host(host):
+        return None
+    return (
+        f"refusing to listen on {host} without API keys: anyone who can reach it could use it. "
+        "Set HUSH_API_KEYS=key1,key2 (an entry appkey:appsecret also works as HTTP Basic), "
+        "or bind to 127.0.0.1 for local use."
+    )

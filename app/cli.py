@@ -1,0 +1,190 @@
+"""``hush``: run the server, or process files locally without one.
+
+    hush serve [--host 127.0.0.1] [--port 8000] [--workers N]
+    hush denoise IN OUT [--amount 1..100]
+    hush vad IN [--min-non-speech S]
+    hush declick IN OUT
+    hush enhance IN OUT --flag remove_noise --flag normalize ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app import __version__
+
+__all__ = ["main"]
+
+#: Local enhance flags and the steps they map to; flags without an engine are refused.
+ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
+    "remove_noise": [{"name": "denoise"}],
+    "normalize": [{"name": "loudness"}],
+}
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"hush: {msg}\n")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.auth import check_bind
+    from app.main import create_app
+    from app.settings import get_settings
+
+    settings = get_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if args.workers:
+        settings = settings.model_copy(update={"workers": args.workers})
+    refusal = check_bind(settings, host)
+    if refusal:
+        _err(refusal)
+        return 2
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
+    return 0
+
+
+def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container: str | None = None) -> int:
+    """Run ``steps`` over ``src`` with the same pipeline the server uses; write ``dst``."""
+    from app import media
+    from app.errors import AppError
+    from app.jobs.models import OutputSpec, Step
+    from app.jobs.pipeline import process_file
+    from app.jobs.steps import check_steps
+
+    try:
+        parsed = [Step.model_validate(s) for s in steps]
+        check_steps(parsed)
+        info = media.probe(Path(src))
+    except AppError as exc:
+        _err(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        return 3 if exc.code == "engine.unavailable" else 2
+    except FileNotFoundError:
+        _err(f"no such file: {src}")
+        return 2
+    out_container = container
+    if dst is not None and out_container is None:
+        suffix = Path(dst).suffix.lstrip(".").lower()
+        out_container = suffix or None
+    bar = _progress_bar(info.duration_s or 0.0)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = process_file(
+                Path(src),
+                info,
+                parsed,
+                OutputSpec(audio=dst is not None, container=out_container),
+                Path(tmp),
+                progress=bar,
+            )
+            if dst is not None and result.path is not None:
+                Path(dst).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(result.path), dst)
+    except AppError as exc:
+        _err(exc.message)
+        return 2
+    finally:
+        bar.close()
+    report = {"steps": result.reports, **result.data}
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0
+
+
+class _Bar:
+    def __init__(self, duration_s: float) -> None:
+        self._bar: Any = None
+        if duration_s >= 30 and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=100, unit="%", desc="processing", file=sys.stderr)
+
+    def __call__(self, pct: float) -> None:
+        if self._bar is not None:
+            self._bar.update(max(0.0, pct - self._bar.n))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.update(100 - self._bar.n)
+            self._bar.close()
+
+
+def _progress_bar(duration_s: float) -> _Bar:
+    return _Bar(duration_s)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hush`` command."""
+    parser = argparse.ArgumentParser(prog="hush", description="Self-hosted audio clean-up server and tools.")
+    parser.add_argument("--version", action="version", version=f"hush {__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("serve", help="run the server (embedded: SQLite, local files, worker processes)")
+    p.add_argument("--host", default=None, help="bind address (default HUSH_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default HUSH_PORT or 8000)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default HUSH_WORKERS or cores)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    sub.add_parser("worker", help="run a distributed worker (scale-out backend; not in this build)")
+
+    d = sub.add_parser("denoise", help="reduce background noise in a file")
+    d.add_argument("input")
+    d.add_argument("output")
+    d.add_argument("--amount", type=float, default=100.0, help="1..100 (100 = full reduction)")
+
+    v = sub.add_parser("vad", help="print speech segments as JSON")
+    v.add_argument("input")
+    v.add_argument("--min-non-speech", type=float, default=0.0, help="merge pauses shorter than this (s)")
+
+    c = sub.add_parser("declick", help="repair clicks and crackle")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--detection-mult", type=float, default=8.0)
+    c.add_argument("--click-len", type=int, default=10)
+
+    e = sub.add_parser("enhance", help="apply enhancement steps by flag")
+    e.add_argument("input")
+    e.add_argument("output")
+    e.add_argument("--flag", action="append", default=[], help=f"one of {', '.join(ENHANCE_FLAGS)}")
+
+    args = parser.parse_args(argv)
+    if args.cmd == "serve":
+        return _serve(args)
+    if args.cmd == "worker":
+        _err(
+            "the distributed worker backend (Celery + Redis) is not part of this build; "
+            "`hush serve` runs its own pool of worker processes (HUSH_WORKERS)"
+        )
+        return 3
+    if args.cmd == "denoise":
+        if not 1 <= args.amount <= 100:
+            _err("--amount must be between 1 and 100")
+            return 2
+        return _local(args.input, args.output, [{"name": "denoise", "params": {"amount": args.amount}}])
+    if args.cmd == "vad":
+        return _local(args.input, None, [{"name": "vad", "params": {"min_non_speech_s": args.min_non_speech}}])
+    if args.cmd == "declick":
+        return _local(
+            args.input,
+            args.output,
+            [{"name": "declick", "params": {"detection_mult": args.detection_mult, "click_len": args.click_len}}],
+        )
+    unknown = [f for f in args.flag if f not in ENHANCE_FLAGS]
+    if unknown or not args.flag:
+        _err(f"unknown or missing --flag {unknown}; this build can apply: {', '.join(ENHANCE_FLAGS)}")
+        return 3 if unknown else 2
+    steps = [s for f in args.flag for s in ENHANCE_FLAGS[f]]
+    steps.sort(key=lambda s: s["name"] == "loudness")  # the loudness step finalizes the chain
+    return _local(args.input, args.output, steps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The EventBus seam and its in-process implementation.
+
+Publishers call :meth:`publish` from any thread (the queue's forwarder thread relays events
+from worker processes); subscribers are asyncio tasks (websockets, SSE, sync requests waiting
+for their job). One bus fans every event out, so N watchers cost N queue puts per change and
+no database reads per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from app.jobs.models import JobEvent
+
+__all__ = ["ALL_JOBS", "EventBus", "InProcessEventBus"]
+
+#: Subscribe to this key to receive every event (and the queue-moved broadcasts).
+ALL_JOBS = "*"
+
+
+class EventBus(Protocol):
+    """Fan-out of job events."""
+
+    def publish(self, event: JobEvent) -> None:
+        """Deliver ``event`` to the job's subscribers and to ``ALL_JOBS`` subscribers (thread-safe)."""
+        ...
+
+    def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
+        """Async context manager yielding a queue of events for ``job_id`` (or ``ALL_JOBS``)."""
+        ...
+
+
+class InProcessEventBus:
+    """Event fan-out inside one server process."""
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._subs: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[JobEvent]]]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self._maxsize = maxsize
+
+    def publish(self, event: JobEvent) -> None:
+        with self._lock:
+            targets = list(self._subs.get(event.job_id, ())) + list(self._subs.get(ALL_JOBS, ()))
+            if event.job_id == ALL_JOBS:
+                targets = [t for key, subs in self._subs.items() for t in subs]
+        for loop, queue in targets:
+            try:
+                loop.call_soon_threadsafe(_put_latest, queue, event)
+            except RuntimeError:  # the subscriber's loop is closed
+                continue
+
+    @asynccontextmanager
+    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue(self._maxsize)
+        entry = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            self._subs[job_id].add(entry)
+        try:
+            yield queue
+        finally:
+            with self._lock:
+                self._subs[job_id].discard(entry)
+                if not self._subs[job_id]:
+                    del self._subs[job_id]
+
+
+def _put_latest(queue: asyncio.Queue[JobEvent], event: JobEvent) -> None:
+    """Put without blocking; a slow consumer loses the oldest events, never the newest."""
+    while queue.full():
+        queue.get_nowait()
+    queue.put_nowait(event)

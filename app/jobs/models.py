@@ -1,0 +1,144 @@
+"""Job data: the spec a dialect builds, and the job row the core keeps."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ACTIVE_STATES",
+    "TERMINAL_STATES",
+    "InputRef",
+    "Job",
+    "JobEvent",
+    "JobSpec",
+    "JobState",
+    "OutputSpec",
+    "Step",
+    "StoredFile",
+]
+
+#: Internal priority above the public 0–9 range, used by synchronous requests.
+SYNC_PRIORITY = 10
+
+
+class JobState(StrEnum):
+    """Where a job is in its life."""
+
+    queued = "queued"  #: waiting for a worker
+    downloading = "downloading"  #: a worker is fetching the input URL
+    in_progress = "in_progress"  #: a worker is processing the audio
+    succeeded = "succeeded"  #: the result is stored
+    failed = "failed"  #: ``error_code`` and ``error_reason`` say why
+    cancelled = "cancelled"  #: cancelled by the client before it finished
+    timed_out = "timed_out"  #: ran past ``HUSH_JOB_TIMEOUT_S``
+
+
+TERMINAL_STATES = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled, JobState.timed_out})
+ACTIVE_STATES = frozenset({JobState.downloading, JobState.in_progress})
+
+
+class Step(BaseModel):
+    """One processing step: a name from the step registry and its parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class InputRef(BaseModel):
+    """Where the input is: a stored blob (an upload) or a URL the worker fetches."""
+
+    model_config = ConfigDict(frozen=True)
+
+    blob_key: str | None = None
+    url: str | None = None
+    filename: str | None = None
+    """Original name, for display only; the format is always sniffed from the bytes."""
+    pcm_sample_rate: int | None = None
+    """Rate of headerless PCM16 input (used only when the bytes are not a known container)."""
+    pcm_channels: int = 1
+
+
+class OutputSpec(BaseModel):
+    """What to produce."""
+
+    model_config = ConfigDict(frozen=True)
+
+    audio: bool = True
+    """False for analysis-only jobs (voice activity detection)."""
+    container: str | None = None
+    """Output container ("wav", "mp3", "mp4" ...); None keeps the input's."""
+    put_url: str | None = None
+    """When set, the result is also PUT to this URL (presigned-upload style)."""
+
+
+class JobSpec(BaseModel):
+    """Everything a worker needs to run a job; built by a dialect's ``to_spec``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: InputRef
+    steps: tuple[Step, ...] = ()
+    output: OutputSpec = OutputSpec()
+    webhook_url: str | None = None
+
+
+class Job(BaseModel):
+    """A job row as the store keeps it."""
+
+    id: str
+    dialect: str
+    owner: str = ""
+    request_id: str | None = None
+    spec: JobSpec
+    state: JobState = JobState.queued
+    progress: float = 0.0
+    """Percent done, 0–100, rising while ``in_progress``."""
+    priority: int = 0
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    expires_at: float | None = None
+    attempt: int = 0
+    error_code: str | None = None
+    error_reason: str | None = None
+    result_key: str | None = None
+    result_meta: dict[str, Any] = Field(default_factory=dict)
+    """duration_s, sample_rate, channels, container, size_bytes, and ``steps``: the per-step report."""
+    meta: dict[str, Any] = Field(default_factory=dict)
+    """Dialect-owned extras (echoed fields, names for download paths)."""
+
+    @property
+    def terminal(self) -> bool:
+        """True once the job can no longer change state."""
+        return self.state in TERMINAL_STATES
+
+
+class StoredFile(BaseModel):
+    """An uploaded input kept for later jobs (Audo's ``fileId``)."""
+
+    id: str
+    owner: str = ""
+    blob_key: str
+    filename: str | None = None
+    info: dict[str, Any] = Field(default_factory=dict)
+    created_at: float = Field(default_factory=time.time)
+    expires_at: float | None = None
+
+
+class JobEvent(BaseModel):
+    """A change of a job, published on the event bus.
+
+    ``kind`` is ``"update"`` (``job`` holds the new snapshot) or ``"queue"`` (the queue moved:
+    queued jobs should recompute their position; ``job`` is None).
+    """
+
+    kind: Literal["update", "queue"] = "update"
+    job_id: str
+    job: Job | None = None

@@ -1,0 +1,161 @@
+"""The streaming pipeline: decode → step chain → encode (→ remux video), block by block.
+
+Shared by the job runner and the local CLI, so both produce the same audio. Memory is bounded
+by the block length, never by the duration: transforms stream, a finalize step (loudness) makes
+a second pass over a float WAV on disk, and video is remuxed from files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from app import media
+from app.jobs.models import OutputSpec, Step
+from app.jobs.steps import get_step
+
+__all__ = ["PipelineResult", "process_file"]
+
+
+@dataclass
+class PipelineResult:
+    """What one run produced: the per-step reports, data (segments ...), the output file."""
+
+    reports: list[dict[str, Any]]
+    data: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    container: str = ""
+
+
+def process_file(
+    src: Path,
+    info: media.MediaInfo,
+    steps: Sequence[Step],
+    output: OutputSpec,
+    tmp: Path,
+    *,
+    progress: Callable[[float], None] = lambda pct: None,
+    block_seconds: float = 5.0,
+) -> PipelineResult:
+    """Run ``steps`` over the media file ``src`` (described by ``info``), writing into ``tmp``."""
+    sr, ch = info.sr, info.channels
+    defs = [(s, get_step(s.name)) for s in steps]
+    transforms = [d.build(sr, ch, s.params) for s, d in defs if d.kind == "transform"]
+    analyzers = [(s.name, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "analysis"]
+    finalize = [(s, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "finalize"]
+    block = max(256, int(block_seconds * sr))
+    total = max(1.0, (info.duration_s or 0.0) * sr)
+    out_container = media.output_container(info, output.container) if output.audio else ""
+    video = output.audio and info.has_video and out_container in media.VIDEO_CONTAINERS
+    passes = 2 if finalize else 1
+
+    def chain(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        done = 0
+        for b in blocks:
+            done += b.shape[-1]
+            for _, a in analyzers:
+                a.process(b)
+            for p in transforms:
+                b = p.process(b)
+            progress(min(100.0, 100.0 * done / total) / passes)
+            if b.shape[-1]:
+                yield b
+        for i, p in enumerate(transforms):
+            tail = p.flush()
+            for q in transforms[i + 1 :]:
+                tail = q.process(tail)
+            if tail.shape[-1]:
+                yield tail
+
+    def keep_format(container: str) -> str | None:
+        return info.sample_format if container in ("wav", "flac") else None
+
+    result = PipelineResult(reports=[], container=out_container)
+    n = 0
+    if not output.audio:
+        for b in chain(media.decode_blocks(src, info, block)):
+            n += b.shape[-1]
+    else:
+        ext = media.EXTENSIONS[out_container]
+        direct = not (video or finalize)
+        path = tmp / (f"pass1.{ext}" if direct else "pass1.wav")
+        container = out_container if direct else "wav"
+        fmt = keep_format(out_container) if direct else "FLOAT"
+        with media.AudioWriter(path, container, sr, ch, sample_format=fmt) as w:
+            for b in chain(media.decode_blocks(src, info, block)):
+                for _, m in finalize:
+                    m.process(b)
+                w.write(b)
+                n += b.shape[-1]
+        if finalize:
+            path = _second_pass(
+                path, finalize, tmp, out_container, video, block, n, progress, keep_format, result
+            )
+        if video:
+            out = tmp / f"out.{ext}"
+            media.remux_video(src, path, out, out_container)
+            path = out
+        result.path = path
+    result.data["duration_s"] = n / sr
+    result.reports = [p.report() for p in transforms]
+    for name, a in analyzers:
+        found = a.finish()
+        result.reports.append(a.report())
+        if name == "vad":
+            result.data["segments"] = [[float(s), float(e)] for s, e in found]
+    result.reports.extend(result.data.pop("finalize", []))
+    if not steps:
+        result.reports.append(
+            {"step": "none", "applied": False, "note": "no processing steps were requested"}
+        )
+    return result
+
+
+def _second_pass(
+    first: Path,
+    finalize: list[tuple[Step, Any]],
+    tmp: Path,
+    out_container: str,
+    video: bool,
+    block: int,
+    n: int,
+    progress: Callable[[float], None],
+    keep_format: Callable[[str], str | None],
+    result: PipelineResult,
+) -> Path:
+    from dsp.loudness import GainStage
+
+    gain_db = 0.0
+    reports = []
+    for s, meter in finalize:
+        stage = GainStage.for_target(meter.finish(), **s.params)
+        gain_db += stage.gain_db
+        reports.append(stage.report())
+    result.data["finalize"] = reports
+    g = np.float32(10 ** (gain_db / 20))
+    container = "wav" if video else out_container
+    second = tmp / f"pass2.{media.EXTENSIONS[container]}"
+    done = 0
+    with (
+        sf.SoundFile(str(first)) as r,
+        media.AudioWriter(
+            second,
+            container,
+            r.samplerate,
+            r.channels,
+            sample_format="FLOAT" if video else keep_format(container),
+        ) as w,
+    ):
+        while True:
+            x = r.read(block, dtype="float32", always_2d=True)
+            if not len(x):
+                break
+            done += len(x)
+            w.write(np.ascontiguousarray(x.T) * g)
+            progress(50.0 + 50.0 * done / max(n, 1))
+    return second

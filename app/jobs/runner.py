@@ -1,0 +1,217 @@
+"""``run_job(job_id)``: the one task every queue backend runs.
+
+It re-reads the job, claims it (a job that is no longer queued is left alone, so redelivery is
+harmless), fetches the input through the SSRF-safe fetcher, decodes it block by block, streams
+it through the step chain, encodes (remuxing the video stream when there is one), stores the
+result and records a per-step report. Every write is fenced by the claimed ``attempt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app import media
+from app.errors import (
+    AppError,
+    InputError,
+    JobTimeoutError,
+    ProcessingError,
+    RetryableError,
+)
+from app.jobs import pipeline
+from app.jobs.models import Job, JobEvent, JobState
+from app.jobs.steps import check_steps
+from app.jobs.store import JobStore
+from app.settings import Settings
+from app.storage import BlobStore
+
+__all__ = ["RunContext", "run_job"]
+
+log = logging.getLogger("hush.runner")
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass
+class RunContext:
+    """What a runner needs: settings, the store, blobs, and where to publish events."""
+
+    settings: Settings
+    store: JobStore
+    blobs: BlobStore
+    publish: Callable[[JobEvent], None]
+
+
+class _Progress:
+    """Writes progress to the store at most every 1 % or 0.5 s, and checks for cancellation."""
+
+    def __init__(self, ctx: RunContext, job: Job, deadline: float) -> None:
+        self.ctx, self.job, self.deadline = ctx, job, deadline
+        self.last_pct = -1.0
+        self.last_t = 0.0
+
+    def __call__(self, pct: float, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if now > self.deadline:
+            raise JobTimeoutError(
+                f"processing took longer than {self.ctx.settings.job_timeout_s:.0f} s",
+                hint="send a shorter file or raise HUSH_JOB_TIMEOUT_S",
+            )
+        pct = float(min(max(pct, 0.0), 99.0))
+        if not force and (pct - self.last_pct < 1.0 or now - self.last_t < 0.5):
+            return
+        self.last_pct, self.last_t = pct, now
+        job = self.ctx.store.update(self.job.id, attempt=self.job.attempt, progress=round(pct, 1))
+        if job is None:  # superseded by a newer attempt, or deleted
+            raise _Cancelled
+        if job.state is JobState.cancelled:
+            raise _Cancelled
+        self.job = job
+        self.ctx.publish(JobEvent(job_id=job.id, job=job))
+
+
+def _set_state(ctx: RunContext, job: Job, **fields: Any) -> Job:
+    updated = ctx.store.update(job.id, attempt=job.attempt, **fields)
+    if updated is None:
+        raise _Cancelled
+    ctx.publish(JobEvent(job_id=job.id, job=updated))
+    return updated
+
+
+def run_job(job_id: str, ctx: RunContext) -> None:
+    """Run job ``job_id`` to a terminal state (or back to the queue on a retryable error)."""
+    job = ctx.store.get(job_id)
+    if job is None or job.state is not JobState.queued:
+        return
+    first_state = JobState.downloading if job.spec.input.url else JobState.in_progress
+    claimed = ctx.store.claim(job_id, first_state)
+    if claimed is None:
+        return
+    job = claimed
+    ctx.publish(JobEvent(job_id=job.id, job=job))
+    ctx.publish(JobEvent(kind="queue", job_id="*"))
+    if job.attempt > ctx.settings.max_attempts:
+        _finish_error(ctx, job, ProcessingError(f"gave up after {job.attempt - 1} attempts"), JobState.failed)
+        return
+    try:
+        _run(ctx, job)
+    except _Cancelled:
+        log.info("job %s attempt %d stopped (cancelled or superseded)", job.id, job.attempt)
+    except JobTimeoutError as exc:
+        _finish_error(ctx, job, exc, JobState.timed_out)
+    except RetryableError as exc:
+        log.warning("job %s attempt %d: retryable error: %s", job.id, job.attempt, exc.message)
+        if job.attempt >= ctx.settings.max_attempts:
+            _finish_error(ctx, job, exc, JobState.failed)
+        else:
+            ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0)
+    except AppError as exc:
+        _finish_error(ctx, job, exc, JobState.failed)
+    except Exception as exc:
+        error_id = uuid.uuid4().hex[:12]
+        log.error(
+            "job %s failed (error_id %s): %s", job.id, error_id, "".join(traceback.format_exception(exc))
+        )
+        err = ProcessingError(f"internal error while processing the audio (error id {error_id})")
+        _finish_error(ctx, job, err, JobState.failed)
+
+
+def _finish_error(ctx: RunContext, job: Job, exc: AppError, state: JobState) -> None:
+    reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    now = time.time()
+    updated = ctx.store.update(
+        job.id,
+        attempt=job.attempt,
+        state=state,
+        error_code=exc.code,
+        error_reason=reason,
+        finished_at=now,
+        expires_at=now + ctx.settings.retention_hours * 3600,
+    )
+    if updated is not None:
+        ctx.store.log(job.id, "error", {"code": exc.code, "reason": reason, "attempt": job.attempt})
+        ctx.publish(JobEvent(job_id=job.id, job=updated))
+
+
+def _run(ctx: RunContext, job: Job) -> None:
+    settings = ctx.settings
+    spec = job.spec
+    deadline = time.monotonic() + settings.job_timeout_s
+    tmp_root = settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp_name:
+        tmp = Path(tmp_name)
+        if spec.input.url:
+            from app import fetch
+
+            src = tmp / "input"
+            fetch.download_to_file(spec.input.url, src, settings, max_bytes=settings.max_input_bytes)
+            job = _set_state(ctx, job, state=JobState.in_progress, progress=0.0)
+        elif spec.input.blob_key:
+            src = ctx.blobs.local_path(spec.input.blob_key)
+        else:
+            raise InputError("the job has no input")
+        progress = _Progress(ctx, job, deadline)
+        info = media.probe(
+            src, pcm_sample_rate=spec.input.pcm_sample_rate, pcm_channels=spec.input.pcm_channels
+        )
+        check_steps(spec.steps)
+        result_meta: dict[str, Any] = {
+            "input": {
+                "container": info.container,
+                "codec": info.codec,
+                "sample_rate": info.sr,
+                "channels": info.channels,
+                "duration_s": info.duration_s,
+                "has_video": info.has_video,
+            }
+        }
+        result = pipeline.process_file(
+            src, info, spec.steps, spec.output, tmp, progress=progress, block_seconds=settings.block_seconds
+        )
+        reports, data, out_path, out_container = result.reports, result.data, result.path, result.container
+        result_meta["steps"] = reports
+        result_meta.update(data)
+        fields: dict[str, Any] = {}
+        if out_path is not None:
+            key = f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}.{media.EXTENSIONS[out_container]}"
+            size = ctx.blobs.put_file(key, out_path)
+            fields["result_key"] = key
+            result_meta.update(
+                container=out_container,
+                mime=media.mime_type(
+                    out_container, has_video=info.has_video and out_container in ("mp4", "webm")
+                ),
+                size_bytes=size,
+                sample_rate=info.sr,
+                channels=info.channels,
+                duration_s=data.get("duration_s", info.duration_s),
+            )
+            if spec.output.put_url:
+                from app import fetch
+
+                status = fetch.put_file(
+                    spec.output.put_url, ctx.blobs.local_path(key), result_meta["mime"], settings
+                )
+                result_meta["put_status"] = status
+        now = time.time()
+        _set_state(
+            ctx,
+            job,
+            state=JobState.succeeded,
+            progress=100.0,
+            finished_at=now,
+            expires_at=now + settings.retention_hours * 3600,
+            result_meta=result_meta,
+            **fields,
+        )

@@ -1,0 +1,367 @@
+"""JobService: the one API every dialect and the native routes use.
+
+It validates a :class:`JobSpec`, commits the job row *before* returning its id, enqueues it,
+answers status and queue position, waits for sync requests, streams updates to watchers,
+delivers webhooks when jobs end, and expires old jobs and files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio
+
+from app import media
+from app.errors import (
+    ConflictError,
+    EmptyInputError,
+    InputTooLargeError,
+    InvalidParameterError,
+    NotFoundError,
+)
+from app.events import ALL_JOBS, EventBus
+from app.jobs.models import TERMINAL_STATES, Job, JobEvent, JobSpec, JobState, StoredFile
+from app.jobs.queue import JobQueue
+from app.jobs.steps import check_steps
+from app.jobs.store import JobStore, require
+from app.settings import Settings
+from app.storage import BlobStore
+
+__all__ = ["JobService", "WebhookRenderer"]
+
+log = logging.getLogger("hush.jobs")
+
+#: Builds a dialect's webhook body for a finished job.
+WebhookRenderer = Callable[[Job, "JobService"], Awaitable[dict[str, Any]]]
+
+
+class JobService:
+    """Submit, inspect, watch and clean up jobs."""
+
+    def __init__(
+        self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue, bus: EventBus
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.queue = queue
+        self.bus = bus
+        self._renderers: dict[str, WebhookRenderer] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ submit
+    async def submit(
+        self,
+        *,
+        dialect: str,
+        spec: JobSpec,
+        owner: str = "",
+        request_id: str | None = None,
+        priority: int = 0,
+        meta: dict[str, Any] | None = None,
+    ) -> Job:
+        """Validate and commit a job, then enqueue it. A reused ``request_id`` returns the first job."""
+        if not 0 <= priority <= 10:
+            raise InvalidParameterError(f"priority must be an integer from 0 to 9, got {priority}")
+        check_steps(spec.steps)
+        if spec.input.blob_key is None and spec.input.url is None:
+            raise InvalidParameterError("the job needs an input: an uploaded file or a URL")
+        from app import fetch
+
+        for url in (spec.input.url, spec.webhook_url, spec.output.put_url):
+            if url:
+                await anyio.to_thread.run_sync(fetch.check_url, url, self.settings)
+        job = Job(
+            id=str(uuid.uuid4()),
+            dialect=dialect,
+            owner=owner,
+            request_id=request_id,
+            spec=spec,
+            priority=priority,
+            meta=meta or {},
+        )
+        job, created = await anyio.to_thread.run_sync(self.store.create, job)
+        if created:
+            self.queue.enqueue(job.id, priority)
+            self.bus.publish(JobEvent(job_id=job.id, job=job))
+        return job
+
+    # ------------------------------------------------------------------ read
+    async def get(self, job_id: str, *, owner: str | None = None) -> Job:
+        """The job, or NotFoundError (also when it belongs to another key)."""
+        job = require(await anyio.to_thread.run_sync(self.store.get, job_id), job_id)
+        if owner is not None and job.owner and job.owner != owner:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        return job
+
+    async def jobs_ahead(self, job: Job) -> int:
+        """How many queued jobs will start before ``job``."""
+        if job.state is not JobState.queued:
+            return 0
+        return await anyio.to_thread.run_sync(self.store.jobs_ahead, job)
+
+    def result_path(self, job: Job) -> Path:
+        """Local path of the finished job's result file."""
+        if job.state is not JobState.succeeded or not job.result_key:
+            raise ConflictError(f"job {job.id} has no result (state {job.state.value})")
+        return self.blobs.local_path(job.result_key)
+
+    # ------------------------------------------------------------------ change
+    async def cancel(self, job_id: str, *, owner: str | None = None) -> Job:
+        """Cancel a job that has not finished; a finished job is returned unchanged."""
+        job = await self.get(job_id, owner=owner)
+        if job.terminal:
+            return job
+        now = time.time()
+        updated = await anyio.to_thread.run_sync(
+            lambda: self.store.update(
+                job_id,
+                state=JobState.cancelled,
+                finished_at=now,
+                expires_at=now + self.settings.retention_hours * 3600,
+                error_code="cancelled",
+                error_reason="cancelled by the client",
+            )
+        )
+        job = require(updated, job_id)
+        self.bus.publish(JobEvent(job_id=job_id, job=job))
+        self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
+        return job
+
+    async def delete_results(self, job_id: str, *, owner: str | None = None) -> Job:
+        """Delete a finished job's result files (the job row stays, without a result)."""
+        job = await self.get(job_id, owner=owner)
+        if not job.terminal:
+            raise ConflictError(
+                f"job {job_id} is still {job.state.value}; cancel it or wait for it to finish"
+            )
+        await anyio.to_thread.run_sync(self.blobs.delete_prefix, f"results/{job_id}")
+        updated = await anyio.to_thread.run_sync(lambda: self.store.update(job_id, result_key=None))
+        return require(updated, job_id)
+
+    # ------------------------------------------------------------------ uploads
+    async def store_upload(
+        self, stream: BinaryIO, *, owner: str, filename: str | None, pcm_sample_rate: int | None = None
+    ) -> StoredFile:
+        """Copy an uploaded body to the blob store after checking size and that it is media.
+
+        ``pcm_sample_rate`` lets headerless 16-bit PCM through the media check (see ``media.probe``).
+        """
+        tmp_dir = self.settings.data_dir / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        file_id = str(uuid.uuid4())
+        tmp = tmp_dir / f"upload-{file_id}"
+        limit = self.settings.max_input_bytes
+
+        def copy() -> int:
+            size = 0
+            with tmp.open("wb") as out:
+                while chunk := stream.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise InputTooLargeError(
+                            f"the file is larger than the {self.settings.max_input_mb:g} MiB limit",
+                            hint="send a smaller file or raise HUSH_MAX_INPUT_MB",
+                        )
+                    out.write(chunk)
+            return size
+
+        try:
+            size = await anyio.to_thread.run_sync(copy)
+            if size == 0:
+                raise EmptyInputError("the uploaded file is empty")
+            info = await anyio.to_thread.run_sync(lambda: media.probe(tmp, pcm_sample_rate=pcm_sample_rate))
+            key = f"uploads/{file_id}"
+            await anyio.to_thread.run_sync(self.blobs.put_file, key, tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+        now = time.time()
+        stored = StoredFile(
+            id=file_id,
+            owner=owner,
+            blob_key=key,
+            filename=filename,
+            info={
+                "container": info.container,
+                "sample_rate": info.sr,
+                "channels": info.channels,
+                "duration_s": info.duration_s,
+                "has_video": info.has_video,
+                "size_bytes": size,
+            },
+            created_at=now,
+            expires_at=now + self.settings.retention_hours * 3600,
+        )
+        await anyio.to_thread.run_sync(self.store.add_file, stored)
+        return stored
+
+    async def get_file(self, file_id: str, *, owner: str | None = None) -> StoredFile:
+        """An uploaded file, or NotFoundError."""
+        f = await anyio.to_thread.run_sync(self.store.get_file, file_id)
+        if f is None or (owner is not None and f.owner and f.owner != owner):
+            raise NotFoundError(f"no uploaded file with id {file_id!r}", hint="upload it first; files expire")
+        return f
+
+    # ------------------------------------------------------------------ waiting and watching
+    async def wait(self, job_id: str, timeout_s: float) -> Job:
+        """Wait until the job is terminal; returns the latest snapshot when ``timeout_s`` passes."""
+        async with self.bus.subscribe(job_id) as events:
+            job = await self.get(job_id)
+            with anyio.move_on_after(timeout_s):
+                while not job.terminal:
+                    ev = await events.get()
+                    if ev.job is not None:
+                        job = ev.job
+            if not job.terminal:
+                job = await self.get(job_id)
+        return job
+
+    async def watch(self, job_id: str, *, owner: str | None = None) -> AsyncIterator[tuple[Job, int]]:
+        """Yield ``(job, jobs_ahead)`` now and after every change, ending with the terminal state.
+
+        Updates come from the event bus; the only store reads are the first snapshot and a
+        queue-position count when the queue moves while this job waits.
+        """
+        async with self.bus.subscribe(job_id) as mine, self.bus.subscribe(ALL_JOBS) as everyone:
+            job = await self.get(job_id, owner=owner)
+            ahead = await self.jobs_ahead(job)
+            yield job, ahead
+            while not job.terminal:
+                get_mine = asyncio.ensure_future(mine.get())
+                get_all = asyncio.ensure_future(everyone.get())
+                done, pending = await asyncio.wait(
+                    {get_mine, get_all}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED
+                )
+                for p in pending:
+                    p.cancel()
+                changed = False
+                if get_mine in done:
+                    ev = get_mine.result()
+                    if ev.job is not None and (ev.job.updated_at >= job.updated_at or ev.job.terminal):
+                        job = ev.job
+                        changed = True
+                if get_all in done and job.state is JobState.queued:
+                    ev = get_all.result()
+                    if ev.kind == "queue" or (ev.job is not None and ev.job.id != job.id):
+                        new_ahead = await self.jobs_ahead(job)
+                        changed = changed or new_ahead != ahead
+                        ahead = new_ahead
+                if not done:  # quiet for a while: re-read once in case an event was missed
+                    fresh = await self.get(job_id)
+                    changed = fresh.updated_at != job.updated_at
+                    job = fresh
+                if changed:
+                    if job.state is not JobState.queued:
+                        ahead = 0
+                    yield job, ahead
+
+    # ------------------------------------------------------------------ webhooks
+    def register_webhook(self, dialect: str, renderer: WebhookRenderer) -> None:
+        """Use ``renderer`` to build the webhook body for ``dialect``'s finished jobs."""
+        self._renderers[dialect] = renderer
+
+    async def _deliver_webhook(self, job: Job) -> None:
+        from app import webhooks
+
+        renderer = self._renderers.get(job.dialect)
+        if renderer is None or not job.spec.webhook_url:
+            return
+        try:
+            payload = await renderer(job, self)
+        except Exception:
+            log.exception("could not render the webhook for job %s", job.id)
+            return
+
+        def on_attempt(attempt: Any) -> None:
+            self.store.log(
+                job.id, "webhook", {k: v for k, v in vars(attempt).items() if not k.startswith("_")}
+            )
+
+        result = await webhooks.deliver(
+            job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt
+        )
+        meta = dict(job.meta)
+        meta["webhook"] = {
+            "delivered": bool(getattr(result, "delivered", False)),
+            "attempts": int(getattr(result, "attempts", 0)),
+        }
+        await anyio.to_thread.run_sync(lambda: self.store.update(job.id, meta=meta))
+
+    async def _notifier(self) -> None:
+        async with self.bus.subscribe(ALL_JOBS) as events:
+            while True:
+                ev = await events.get()
+                job = ev.job
+                if job is None or job.state not in TERMINAL_STATES or not job.spec.webhook_url:
+                    continue
+                if job.meta.get("webhook", {}).get("delivered") is not None:
+                    continue
+                self._spawn(self._deliver_webhook(job))
+
+    async def _resume_webhooks(self) -> None:
+        """Deliver webhooks of jobs that finished while no server was running to send them."""
+
+        def pending() -> list[Job]:
+            rows = self.store.expired(float("inf"))  # every finished job with an expiry
+            return [j for j in rows if j.spec.webhook_url and "webhook" not in j.meta]
+
+        for job in await anyio.to_thread.run_sync(pending):
+            self._spawn(self._deliver_webhook(job))
+
+    # ------------------------------------------------------------------ housekeeping
+    async def expire_once(self, now: float | None = None) -> int:
+        """Delete jobs and uploads past their retention; returns how many jobs went."""
+        now = time.time() if now is None else now
+        jobs = await anyio.to_thread.run_sync(self.store.expired, now)
+        for job in jobs:
+            await anyio.to_thread.run_sync(self.blobs.delete_prefix, f"results/{job.id}")
+            await anyio.to_thread.run_sync(self.store.delete, job.id)
+        for f in await anyio.to_thread.run_sync(self.store.expired_files, now):
+            await anyio.to_thread.run_sync(self.blobs.delete_prefix, f.blob_key)
+            await anyio.to_thread.run_sync(self.store.delete_file, f.id)
+        return len(jobs)
+
+    async def _janitor(self) -> None:
+        while True:
+            try:
+                n = await self.expire_once()
+                if n:
+                    log.info("expired %d jobs", n)
+                tmp = self.settings.data_dir / "tmp"
+                if tmp.is_dir():  # leftovers of killed runs older than a day
+                    for p in tmp.iterdir():
+                        if time.time() - p.stat().st_mtime > 86400:
+                            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            except Exception:
+                log.exception("janitor pass failed")
+            await asyncio.sleep(300)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        """Recover jobs a previous run left active, start workers and background tasks."""
+        recovered = await anyio.to_thread.run_sync(self.store.requeue_active)
+        if recovered:
+            log.warning(
+                "re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered
+            )
+        self.queue.start()
+        self._spawn(self._notifier())
+        self._spawn(self._janitor())
+        await self._resume_webhooks()
+
+    async def stop(self) -> None:
+        """Stop background tasks and workers."""
+        for task in list(self._tasks):
+            task.cancel()
+        await anyio.to_thread.run_sync(self.queue.stop)

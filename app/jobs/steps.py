@@ -1,0 +1,111 @@
+"""The step registry: step names a JobSpec may use, mapped onto DSP processors.
+
+Three kinds of step:
+
+* ``transform`` — a :class:`dsp.stream.BlockProcessor` that changes the audio (denoise);
+* ``analysis`` — reads the audio and produces data, not audio (voice activity detection);
+* ``finalize`` — needs the whole processed signal measured first, then applies a gain
+  (loudness normalisation); the runner makes two passes, and it must be the last transform.
+
+A step whose engine is not built yet is reported unavailable *when the job is submitted*, so a
+client never gets a job that pretends to work.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from app.errors import EngineUnavailableError, InvalidParameterError
+from app.jobs.models import Step
+
+__all__ = ["STEPS", "Analyzer", "StepDef", "check_steps", "get_step"]
+
+
+class Analyzer(Protocol):
+    """A streaming analysis step (same block protocol, returns data at the end)."""
+
+    def process(self, block: Any) -> None: ...
+    def finish(self) -> Any: ...
+    def report(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class StepDef:
+    """How to build one step for a stream of ``sr`` Hz and ``channels`` channels."""
+
+    name: str
+    kind: Literal["transform", "analysis", "finalize"]
+    module: str
+    """The dsp module that implements it; the step is unavailable while it is missing."""
+    build: Callable[[int, int, dict[str, Any]], Any]
+    params: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+
+def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.denoise import NoiseReducer
+
+    return NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)))
+
+
+def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.vad import SpeechDetector
+
+    return SpeechDetector(sr, channels, min_non_speech_s=float(p.get("min_non_speech_s", 0.0)))
+
+
+def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.loudness import LoudnessMeter
+
+    return LoudnessMeter(sr, channels)
+
+
+STEPS: dict[str, StepDef] = {
+    s.name: s
+    for s in (
+        StepDef("denoise", "transform", "dsp.denoise", _denoise, ("amount",), "reduce background noise"),
+        StepDef("vad", "analysis", "dsp.vad", _vad, ("min_non_speech_s",), "find speech segments"),
+        StepDef(
+            "loudness",
+            "finalize",
+            "dsp.loudness",
+            _loudness,
+            ("target_lufs", "max_peak_dbfs"),
+            "normalise integrated loudness (ITU-R BS.1770)",
+        ),
+    )
+}
+
+
+def get_step(name: str) -> StepDef:
+    """The registered step ``name``; raises EngineUnavailableError for unknown names."""
+    try:
+        return STEPS[name]
+    except KeyError:
+        raise EngineUnavailableError(
+            f"processing step {name!r} does not exist; available: {', '.join(sorted(STEPS))}"
+        ) from None
+
+
+def check_steps(steps: Sequence[Step]) -> None:
+    """Refuse unknown or unbuilt steps, unknown parameters and a misplaced finalize step."""
+    for i, step in enumerate(steps):
+        d = get_step(step.name)
+        if not d.available:
+            raise EngineUnavailableError(
+                f"processing step {step.name!r} ({d.description}) is not available in this build of Hush"
+            )
+        unknown = set(step.params) - set(d.params)
+        if unknown:
+            raise InvalidParameterError(
+                f"step {step.name!r} has no parameter(s) {sorted(unknown)}; it takes {list(d.params)}"
+            )
+        if d.kind == "finalize" and any(STEPS[s.name].kind == "transform" for s in steps[i + 1 :]):
+            raise InvalidParameterError(f"step {step.name!r} must come after every transforming step")

@@ -1,0 +1,307 @@
+"""The JobStore seam and its embedded SQLite implementation.
+
+SQLite in WAL mode is shared by the server process and its worker processes; every write is a
+single short transaction. Writes a runner makes are fenced by ``attempt``: once a job has been
+claimed again (after a crash), the older run's writes match no row and are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.errors import NotFoundError
+from app.jobs.models import ACTIVE_STATES, Job, JobSpec, JobState, StoredFile
+
+__all__ = ["JobStore", "SqliteJobStore"]
+
+_JSON_FIELDS = ("spec", "result_meta", "meta")
+
+
+class JobStore(Protocol):
+    """Persistence for jobs and uploaded files."""
+
+    def create(self, job: Job) -> tuple[Job, bool]:
+        """Insert ``job``; with a ``request_id`` already used by this owner, return that job. -> (job, created)."""
+        ...
+
+    def get(self, job_id: str) -> Job | None: ...
+    def update(self, job_id: str, *, attempt: int | None = None, **fields: Any) -> Job | None:
+        """Set fields; with ``attempt``, only while that attempt still owns the job."""
+        ...
+
+    def claim(self, job_id: str, state: JobState) -> Job | None:
+        """Move a queued job to ``state``, bump its attempt; None if it was not queued."""
+        ...
+
+    def next_queued(self, exclude: Sequence[str] = (), limit: int = 1) -> list[str]: ...
+    def jobs_ahead(self, job: Job) -> int: ...
+    def requeue_active(self) -> list[str]: ...
+    def expired(self, now: float) -> list[Job]: ...
+    def delete(self, job_id: str) -> None: ...
+    def add_file(self, f: StoredFile) -> None: ...
+    def get_file(self, file_id: str) -> StoredFile | None: ...
+    def expired_files(self, now: float) -> list[StoredFile]: ...
+    def delete_file(self, file_id: str) -> None: ...
+    def log(self, job_id: str, kind: str, data: dict[str, Any]) -> None: ...
+    def logs(self, job_id: str) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    dialect TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    request_id TEXT,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    priority INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    expires_at REAL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    error_reason TEXT,
+    result_key TEXT,
+    result_meta TEXT NOT NULL DEFAULT '{}',
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_request ON jobs(dialect, owner, request_id)
+    WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority, seq);
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at);
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL DEFAULT '',
+    blob_key TEXT NOT NULL,
+    filename TEXT,
+    info TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    expires_at REAL
+);
+CREATE TABLE IF NOT EXISTS job_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_log_job ON job_log(job_id);
+"""
+
+_COLUMNS = [
+    "id",
+    "dialect",
+    "owner",
+    "request_id",
+    "spec",
+    "state",
+    "progress",
+    "priority",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "expires_at",
+    "attempt",
+    "error_code",
+    "error_reason",
+    "result_key",
+    "result_meta",
+    "meta",
+]
+
+
+class SqliteJobStore:
+    """JobStore on one SQLite file (WAL), safe across threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        with self._tx() as c:
+            c.executescript(_SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._conn.execute(sql, params))
+
+    @staticmethod
+    def _row_to_job(row: sqlite3.Row) -> Job:
+        data = {k: row[k] for k in _COLUMNS}
+        data["spec"] = JobSpec.model_validate_json(row["spec"])
+        data["result_meta"] = json.loads(row["result_meta"])
+        data["meta"] = json.loads(row["meta"])
+        return Job.model_validate(data)
+
+    @staticmethod
+    def _encode(field: str, value: Any) -> Any:
+        if field == "spec" and isinstance(value, JobSpec):
+            return value.model_dump_json()
+        if field in _JSON_FIELDS:
+            return json.dumps(value)
+        if isinstance(value, JobState):
+            return value.value
+        return value
+
+    def create(self, job: Job) -> tuple[Job, bool]:
+        values = [self._encode(k, getattr(job, k)) for k in _COLUMNS]
+        with self._tx() as c:
+            if job.request_id is not None:
+                row = c.execute(
+                    "SELECT * FROM jobs WHERE dialect=? AND owner=? AND request_id=?",
+                    (job.dialect, job.owner, job.request_id),
+                ).fetchone()
+                if row is not None:
+                    return self._row_to_job(row), False
+            c.execute(
+                f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",  # noqa: S608 - fixed column names
+                values,
+            )
+        return job, True
+
+    def get(self, job_id: str) -> Job | None:
+        rows = self._query("SELECT * FROM jobs WHERE id=?", (job_id,))
+        return self._row_to_job(rows[0]) if rows else None
+
+    def update(self, job_id: str, *, attempt: int | None = None, **fields: Any) -> Job | None:
+        fields.setdefault("updated_at", time.time())
+        sets = ", ".join(f"{k}=?" for k in fields)
+        params: list[Any] = [self._encode(k, v) for k, v in fields.items()]
+        where = "id=?"
+        params.append(job_id)
+        if attempt is not None:
+            where += " AND attempt=?"
+            params.append(attempt)
+        with self._tx() as c:
+            cur = c.execute(f"UPDATE jobs SET {sets} WHERE {where}", params)  # noqa: S608 - keys are field names
+            if cur.rowcount == 0:
+                return None
+            row = c.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return self._row_to_job(row)
+
+    def claim(self, job_id: str, state: JobState) -> Job | None:
+        now = time.time()
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE jobs SET state=?, attempt=attempt+1, started_at=?, updated_at=?, progress=0 "
+                "WHERE id=? AND state=?",
+                (state.value, now, now, job_id, JobState.queued.value),
+            )
+            if cur.rowcount == 0:
+                return None
+            row = c.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return self._row_to_job(row)
+
+    def next_queued(self, exclude: Sequence[str] = (), limit: int = 1) -> list[str]:
+        marks = ",".join("?" * len(exclude))
+        extra = f" AND id NOT IN ({marks})" if exclude else ""
+        rows = self._query(
+            f"SELECT id FROM jobs WHERE state=?{extra} ORDER BY priority DESC, seq ASC LIMIT ?",  # noqa: S608 - placeholders only
+            (JobState.queued.value, *exclude, limit),
+        )
+        return [r["id"] for r in rows]
+
+    def jobs_ahead(self, job: Job) -> int:
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE state=? AND id<>? AND "
+            "(priority>? OR (priority=? AND seq<(SELECT seq FROM jobs WHERE id=?)))",
+            (JobState.queued.value, job.id, job.priority, job.priority, job.id),
+        )
+        return int(rows[0]["n"])
+
+    def requeue_active(self) -> list[str]:
+        active = [s.value for s in ACTIVE_STATES]
+        with self._tx() as c:
+            ids = [r["id"] for r in c.execute("SELECT id FROM jobs WHERE state IN (?, ?)", active)]
+            c.execute(
+                "UPDATE jobs SET state=?, progress=0, updated_at=? WHERE state IN (?, ?)",
+                (JobState.queued.value, time.time(), *active),
+            )
+        return ids
+
+    def expired(self, now: float) -> list[Job]:
+        rows = self._query("SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at<?", (now,))
+        return [self._row_to_job(r) for r in rows]
+
+    def delete(self, job_id: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+            c.execute("DELETE FROM job_log WHERE job_id=?", (job_id,))
+
+    def add_file(self, f: StoredFile) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO files (id, owner, blob_key, filename, info, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (f.id, f.owner, f.blob_key, f.filename, json.dumps(f.info), f.created_at, f.expires_at),
+            )
+
+    @staticmethod
+    def _row_to_file(row: sqlite3.Row) -> StoredFile:
+        data = dict(row)
+        data["info"] = json.loads(data["info"])
+        return StoredFile.model_validate(data)
+
+    def get_file(self, file_id: str) -> StoredFile | None:
+        rows = self._query("SELECT * FROM files WHERE id=?", (file_id,))
+        return self._row_to_file(rows[0]) if rows else None
+
+    def expired_files(self, now: float) -> list[StoredFile]:
+        rows = self._query("SELECT * FROM files WHERE expires_at IS NOT NULL AND expires_at<?", (now,))
+        return [self._row_to_file(r) for r in rows]
+
+    def delete_file(self, file_id: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM files WHERE id=?", (file_id,))
+
+    def log(self, job_id: str, kind: str, data: dict[str, Any]) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO job_log (job_id, at, kind, data) VALUES (?, ?, ?, ?)",
+                (job_id, time.time(), kind, json.dumps(data)),
+            )
+
+    def logs(self, job_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT at, kind, data FROM job_log WHERE job_id=? ORDER BY id", (job_id,))
+        return [{"at": r["at"], "kind": r["kind"], **json.loads(r["data"])} for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def require(job: Job | None, job_id: str) -> Job:
+    """Return ``job`` or raise :class:`NotFoundError` naming ``job_id``."""
+    if job is None:
+        raise NotFoundError(
+            f"no job with id {job_id!r}", hint="check the id; jobs expire after the retention period"
+        )
+    return job

@@ -1,0 +1,167 @@
+"""``create_app()``: routers, error handlers and the job core's lifespan.
+
+Nothing happens at import. The embedded default wires SQLite, a local blob directory, an
+in-process event bus and a pool of worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__
+from app.auth import KeyStore
+from app.dialects._common import Dialect, default_status, error_id
+from app.errors import AppError, InvalidParameterError, NotFoundError
+from app.events import InProcessEventBus
+from app.jobs.queue import InProcessQueue
+from app.jobs.service import JobService
+from app.jobs.store import SqliteJobStore
+from app.settings import Settings, get_settings
+from app.storage import LocalBlobStore
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("hush")
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+class CollapseSlashes:
+    """Collapse repeated slashes in the path: SDKs concatenate ``base_url + path``, so a base URL
+    with a trailing slash yields ``//audio/...``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and "//" in scope["path"]:
+            path = scope["path"]
+            while "//" in path:
+                path = path.replace("//", "/")
+            scope = dict(scope, path=path, raw_path=path.encode())
+        await self.app(scope, receive, send)
+
+
+def _dialects() -> list[Dialect]:
+    from app.dialects import available_dialects
+
+    return available_dialects()
+
+
+def create_app(settings: Settings | None = None, *, workers: bool = True) -> FastAPI:
+    """Build the ASGI app. ``workers=False`` skips the worker pool (route-only tests)."""
+    settings = settings or get_settings()
+    dialects = _dialects()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteJobStore(settings.db_path)
+        blobs = LocalBlobStore(settings.blob_dir)
+        bus = InProcessEventBus()
+        queue = InProcessQueue(settings, store, bus)
+        service = JobService(settings, store, blobs, queue, bus)
+        for d in dialects:
+            if d.webhook is not None:
+                service.register_webhook(d.name, d.webhook)
+        app.state.settings = settings
+        app.state.keys = KeyStore(settings)
+        app.state.service = service
+        if workers:
+            await service.start()
+        log.info("hush %s ready: data in %s, %d worker(s)", __version__, settings.data_dir, settings.workers)
+        try:
+            yield
+        finally:
+            if workers:
+                await service.stop()
+            store.close()
+
+    app = FastAPI(
+        title="Hush",
+        version=__version__,
+        description=(
+            "Self-hosted audio clean-up. Speaks the DeepAffects, Audo AI, Wondershare click-noise and "
+            "AudioCleaner APIs, plus a native job API under /api/v1."
+        ),
+        lifespan=lifespan,
+    )
+
+    from app.api.routes import router as native_router
+
+    app.include_router(native_router)
+    for d in dialects:
+        app.include_router(d.router)
+
+    def dialect_for(request: Request) -> Dialect | None:
+        path = request.url.path
+        for d in dialects:
+            if any(path.startswith(p) for p in d.prefixes):
+                return d
+        return None
+
+    def render(request: Request, exc: Exception, status: int, message: str) -> Response:
+        d = dialect_for(request)
+        if d is not None:
+            return d.render_error(request, exc, status, message)
+        body: dict[str, Any] = {"title": message, "status": status, "code": getattr(exc, "code", "error")}
+        hint = getattr(exc, "hint", None)
+        if hint:
+            body["hint"] = hint
+        if status >= 500:
+            body["error_id"] = getattr(exc, "error_id", None) or error_id()
+        headers = {"Retry-After": str(exc.retry_after_s)} if hasattr(exc, "retry_after_s") else None
+        return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+    def status_of(request: Request, exc: Exception) -> int:
+        d = dialect_for(request)
+        if d is not None and d.status_for is not None:
+            return d.status_for(exc)
+        return default_status(exc)
+
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        status = status_of(request, exc)
+        message = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        if status >= 500:
+            exc.error_id = error_id()  # type: ignore[attr-defined]
+            log.error("error %s on %s %s: %s", exc.error_id, request.method, request.url.path, message)  # type: ignore[attr-defined]
+        return render(request, exc, status, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "header"))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        wrapped = InvalidParameterError("; ".join(parts) or "invalid request")
+        wrapped.validation_errors = exc.errors()  # type: ignore[attr-defined]
+        return render(request, wrapped, status_of(request, wrapped), wrapped.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            wrapped: AppError = NotFoundError(f"no route {request.method} {request.url.path}")
+        else:
+            wrapped = AppError(str(exc.detail))
+        return render(request, wrapped, exc.status_code, wrapped.message)
+
+    @app.exception_handler(Exception)
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        eid = error_id()
+        log.exception("unhandled error %s on %s %s", eid, request.method, request.url.path)
+        wrapped = AppError(f"internal server error (error id {eid})")
+        wrapped.error_id = eid  # type: ignore[attr-defined]
+        return render(request, wrapped, 500, wrapped.message)
+
+    app.add_middleware(CollapseSlashes)
+    return app
