@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         bus = InProcessEventBus()
         queue = InProcessQueue(settings, store, bus)
         service = JobService(settings, store, blobs, queue, bus)
+        service.register_webhook("native", native_webhook)
         for d in dialects:
             if d.webhook is not None:
                 service.register_webhook(d.name, d.webhook)
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         lifespan=lifespan,
     )
 
+    from app.api.routes import native_webhook
     from app.api.routes import router as native_router
 
     app.include_router(native_router)

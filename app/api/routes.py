@@ -6,9 +6,8 @@ download the result. The CLI's remote mode and the tests of the core use it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
@@ -17,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.auth import KeyStore, Principal
 from app.dialects._common import KeysDep, ServiceDep
-from app.errors import AppError, InvalidParameterError
+from app.errors import AppError
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
 
@@ -132,7 +131,13 @@ async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
 async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
     """Processing steps this build offers, with their parameters and availability."""
     return [
-        {"name": s.name, "kind": s.kind, "params": list(s.params), "available": s.available, "description": s.description}
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "params": list(s.params),
+            "available": s.available,
+            "description": s.description,
+        }
         for s in STEPS.values()
     ]
 
@@ -215,3 +220,6 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
         return
 
 
+async def native_webhook(job: Job, service: Any) -> dict[str, Any]:
+    """Webhook body for native jobs: the job as ``GET /api/v1/jobs/{id}`` shows it."""
+    return to_public(job).model_dump(mode="json")

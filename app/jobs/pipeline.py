@@ -93,9 +93,7 @@ def process_file(
                 w.write(b)
                 n += b.shape[-1]
         if finalize:
-            path = _second_pass(
-                path, finalize, tmp, out_container, video, block, n, progress, keep_format, result
-            )
+            path = _second_pass(path, finalize, tmp, out_container, video, block, n, progress, keep_format, result)
         if video:
             out = tmp / f"out.{ext}"
             media.remux_video(src, path, out, out_container)
@@ -110,9 +108,7 @@ def process_file(
             result.data["segments"] = [[float(s), float(e)] for s, e in found]
     result.reports.extend(result.data.pop("finalize", []))
     if not steps:
-        result.reports.append(
-            {"step": "none", "applied": False, "note": "no processing steps were requested"}
-        )
+        result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
     return result
 
 

@@ -116,8 +116,9 @@ class InProcessQueue:
             self._stopping = True
             self._cond.notify_all()
         if self._pool is not None:
+            procs = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
+            for proc in procs:  # a running job is abandoned; it re-runs at the next start
                 proc.terminate()
         if self._events is not None:
             self._events.put(None)

@@ -119,9 +119,7 @@ def run_job(job_id: str, ctx: RunContext) -> None:
         _finish_error(ctx, job, exc, JobState.failed)
     except Exception as exc:
         error_id = uuid.uuid4().hex[:12]
-        log.error(
-            "job %s failed (error_id %s): %s", job.id, error_id, "".join(traceback.format_exception(exc))
-        )
+        log.error("job %s failed (error_id %s): %s", job.id, error_id, "".join(traceback.format_exception(exc)))
         err = ProcessingError(f"internal error while processing the audio (error id {error_id})")
         _finish_error(ctx, job, err, JobState.failed)
 
@@ -162,9 +160,7 @@ def _run(ctx: RunContext, job: Job) -> None:
         else:
             raise InputError("the job has no input")
         progress = _Progress(ctx, job, deadline)
-        info = media.probe(
-            src, pcm_sample_rate=spec.input.pcm_sample_rate, pcm_channels=spec.input.pcm_channels
-        )
+        info = media.probe(src, pcm_sample_rate=spec.input.pcm_sample_rate, pcm_channels=spec.input.pcm_channels)
         check_steps(spec.steps)
         result_meta: dict[str, Any] = {
             "input": {
@@ -184,14 +180,14 @@ def _run(ctx: RunContext, job: Job) -> None:
         result_meta.update(data)
         fields: dict[str, Any] = {}
         if out_path is not None:
-            key = f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}.{media.EXTENSIONS[out_container]}"
+            key = (
+                f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}.{media.EXTENSIONS[out_container]}"
+            )
             size = ctx.blobs.put_file(key, out_path)
             fields["result_key"] = key
             result_meta.update(
                 container=out_container,
-                mime=media.mime_type(
-                    out_container, has_video=info.has_video and out_container in ("mp4", "webm")
-                ),
+                mime=media.mime_type(out_container, video=info.has_video and out_container in media.VIDEO_CONTAINERS),
                 size_bytes=size,
                 sample_rate=info.sr,
                 channels=info.channels,
@@ -200,9 +196,7 @@ def _run(ctx: RunContext, job: Job) -> None:
             if spec.output.put_url:
                 from app import fetch
 
-                status = fetch.put_file(
-                    spec.output.put_url, ctx.blobs.local_path(key), result_meta["mime"], settings
-                )
+                status = fetch.put_file(spec.output.put_url, ctx.blobs.local_path(key), result_meta["mime"], settings)
                 result_meta["put_status"] = status
         now = time.time()
         _set_state(

@@ -8,6 +8,7 @@ delivers webhooks when jobs end, and expires old jobs and files.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import time
@@ -45,9 +46,7 @@ WebhookRenderer = Callable[[Job, "JobService"], Awaitable[dict[str, Any]]]
 class JobService:
     """Submit, inspect, watch and clean up jobs."""
 
-    def __init__(
-        self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue, bus: EventBus
-    ) -> None:
+    def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue, bus: EventBus) -> None:
         self.settings = settings
         self.store = store
         self.blobs = blobs
@@ -139,9 +138,7 @@ class JobService:
         """Delete a finished job's result files (the job row stays, without a result)."""
         job = await self.get(job_id, owner=owner)
         if not job.terminal:
-            raise ConflictError(
-                f"job {job_id} is still {job.state.value}; cancel it or wait for it to finish"
-            )
+            raise ConflictError(f"job {job_id} is still {job.state.value}; cancel it or wait for it to finish")
         await anyio.to_thread.run_sync(self.blobs.delete_prefix, f"results/{job_id}")
         updated = await anyio.to_thread.run_sync(lambda: self.store.update(job_id, result_key=None))
         return require(updated, job_id)
@@ -279,18 +276,18 @@ class JobService:
             log.exception("could not render the webhook for job %s", job.id)
             return
 
-        def on_attempt(attempt: Any) -> None:
-            self.store.log(
-                job.id, "webhook", {k: v for k, v in vars(attempt).items() if not k.startswith("_")}
-            )
+        def on_attempt(attempt: webhooks.WebhookAttempt) -> None:
+            self.store.log(job.id, "webhook", dataclasses.asdict(attempt))
 
         result = await webhooks.deliver(
             job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt
         )
         meta = dict(job.meta)
         meta["webhook"] = {
-            "delivered": bool(getattr(result, "delivered", False)),
-            "attempts": int(getattr(result, "attempts", 0)),
+            "delivered": result.delivered,
+            "attempts": len(result.attempts),
+            "status": result.status,
+            "error": result.error,
         }
         await anyio.to_thread.run_sync(lambda: self.store.update(job.id, meta=meta))
 
@@ -352,9 +349,7 @@ class JobService:
         """Recover jobs a previous run left active, start workers and background tasks."""
         recovered = await anyio.to_thread.run_sync(self.store.requeue_active)
         if recovered:
-            log.warning(
-                "re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered
-            )
+            log.warning("re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered)
         self.queue.start()
         self._spawn(self._notifier())
         self._spawn(self._janitor())

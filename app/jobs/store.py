@@ -135,8 +135,8 @@ class SqliteJobStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
-        with self._tx() as c:
-            c.executescript(_SCHEMA)
+        with self._lock:
+            self._conn.executescript(_SCHEMA)  # idempotent DDL; executescript manages its own transaction
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -301,7 +301,5 @@ class SqliteJobStore:
 def require(job: Job | None, job_id: str) -> Job:
     """Return ``job`` or raise :class:`NotFoundError` naming ``job_id``."""
     if job is None:
-        raise NotFoundError(
-            f"no job with id {job_id!r}", hint="check the id; jobs expire after the retention period"
-        )
+        raise NotFoundError(f"no job with id {job_id!r}", hint="check the id; jobs expire after the retention period")
     return job

@@ -1,0 +1,197 @@
+"""Webhook delivery: signed JSON POSTs through :mod:`app.fetch`, retried with backoff.
+
+Public API::
+
+    async deliver(url, payload, settings, *, job_id, on_attempt=None) -> WebhookResult
+    sign(secret, timestamp, body) -> str                     # "sha256=<hex>"
+    verify_signature(secret, timestamp, body, header, *, max_age_s=None, now=None) -> bool
+
+Retry policy: network errors, timeouts, 5xx and 429 are retried up to
+``settings.webhook_max_attempts`` attempts in all, waiting ``webhook_backoff_s`` and doubling
+after each failure (capped at :data:`MAX_BACKOFF_S`). Other answers (2xx success; 3xx and 4xx
+failure) and refused URLs (``URLRefusedError``) end delivery at once.
+
+Every request carries ``X-Hush-Job-Id``. With ``settings.webhook_secret`` set it also carries
+``X-Hush-Timestamp: <unix seconds>`` and ``X-Hush-Signature: sha256=<hex>``, the HMAC-SHA256 of
+``f"{timestamp}.".encode() + body`` under the secret, where ``body`` is the exact bytes sent.
+Each attempt is signed afresh, so its timestamp is the time it was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import SecretStr
+
+from app import fetch
+from app.errors import FetchError, URLRefusedError
+from app.settings import Settings
+
+__all__ = [
+    "MAX_BACKOFF_S",
+    "WebhookAttempt",
+    "WebhookResult",
+    "deliver",
+    "sign",
+    "verify_signature",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 300.0
+"""Longest wait between two attempts, however many attempts came before."""
+
+SIGNATURE_HEADER = "X-Hush-Signature"
+TIMESTAMP_HEADER = "X-Hush-Timestamp"
+JOB_ID_HEADER = "X-Hush-Job-Id"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    """One POST: its number (from 1), the status or the error, and the wait before the next one."""
+
+    job_id: str
+    attempt: int
+    status: int | None
+    error: str | None
+    next_delay_s: float | None
+    """Seconds until the next attempt, or ``None`` when this attempt was the last."""
+    sent_at: float
+    """Unix time the attempt started."""
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    """How delivery ended: ``delivered`` on a 2xx; otherwise the last status or error."""
+
+    delivered: bool
+    attempts: tuple[WebhookAttempt, ...]
+    status: int | None
+    error: str | None
+    error_code: str | None
+    """The ``AppError.code`` of the last error (``"fetch.refused"``, ``"fetch.failed"``) or ``None``."""
+
+
+def _secret_bytes(secret: str | bytes | SecretStr) -> bytes:
+    if isinstance(secret, SecretStr):
+        secret = secret.get_secret_value()
+    return secret.encode("utf-8") if isinstance(secret, str) else secret
+
+
+def sign(secret: str | bytes | SecretStr, timestamp: int | str, body: bytes) -> str:
+    """The ``X-Hush-Signature`` value for ``body`` sent at ``timestamp``: ``sha256=<hex>``."""
+    message = f"{timestamp}.".encode("ascii") + body
+    return "sha256=" + hmac.new(_secret_bytes(secret), message, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    secret: str | bytes | SecretStr,
+    timestamp: int | str,
+    body: bytes | str,
+    header: str,
+    *,
+    max_age_s: float | None = None,
+    now: float | None = None,
+) -> bool:
+    """True when ``header`` is the signature of ``body`` at ``timestamp`` (constant-time compare).
+
+    With ``max_age_s``, a timestamp further than that from ``now`` (default: the clock) is
+    rejected too, which stops replays of old deliveries.
+    """
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        stamp = int(str(timestamp).strip())
+    except ValueError:
+        return False
+    if max_age_s is not None and abs((time.time() if now is None else now) - stamp) > max_age_s:
+        return False
+    expected = sign(secret, str(timestamp).strip(), raw)
+    return hmac.compare_digest(expected.encode("ascii"), header.strip().encode("utf-8", "replace"))
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status == 429
+
+
+def _delay(settings: Settings, attempt: int) -> float:
+    """Wait after failed attempt number ``attempt`` (1-based): base, 2·base, 4·base … capped."""
+    return float(min(settings.webhook_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
+
+
+async def deliver(
+    url: str,
+    payload: Mapping[str, Any],
+    settings: Settings,
+    *,
+    job_id: str,
+    on_attempt: Callable[[WebhookAttempt], None] | None = None,
+    resolver: fetch.Resolver = fetch.system_resolver,
+) -> WebhookResult:
+    """POST ``payload`` as JSON to ``url``, retrying transient failures; never raises on failure."""
+    body = fetch.encode_json(payload)
+    attempts: list[WebhookAttempt] = []
+    status: int | None = None
+    error: str | None = None
+    error_code: str | None = None
+    for number in range(1, settings.webhook_max_attempts + 1):
+        headers = {JOB_ID_HEADER: job_id}
+        if settings.webhook_secret is not None:
+            stamp = str(int(time.time()))
+            headers[TIMESTAMP_HEADER] = stamp
+            headers[SIGNATURE_HEADER] = sign(settings.webhook_secret, stamp, body)
+        sent_at = time.time()
+        started = time.monotonic()
+        status = error = error_code = None
+        retry = False
+        try:
+            status = await fetch.post_bytes(url, body, settings, headers=headers, resolver=resolver)
+            retry = _retryable(status)
+        except URLRefusedError as exc:
+            error, error_code = exc.message, exc.code
+        except FetchError as exc:
+            error, error_code = exc.message, exc.code
+            retry = True
+        last = not retry or number == settings.webhook_max_attempts
+        delay = None if last else _delay(settings, number)
+        record = WebhookAttempt(
+            job_id=job_id,
+            attempt=number,
+            status=status,
+            error=error,
+            next_delay_s=delay,
+            sent_at=sent_at,
+            elapsed_s=time.monotonic() - started,
+        )
+        attempts.append(record)
+        level = logging.INFO if status is not None and 200 <= status < 300 else logging.WARNING
+        logger.log(
+            level,
+            "webhook job_id=%s attempt=%d/%d status=%s error=%s next_delay_s=%s",
+            job_id,
+            number,
+            settings.webhook_max_attempts,
+            status,
+            error,
+            delay,
+        )
+        if on_attempt is not None:
+            on_attempt(record)
+        if delay is None:
+            break
+        await anyio.sleep(delay)
+    delivered = status is not None and 200 <= status < 300
+    return WebhookResult(
+        delivered=delivered,
+        attempts=tuple(attempts),
+        status=status,
+        error=error,
+        error_code=error_code,
+    )

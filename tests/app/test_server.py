@@ -1,0 +1,243 @@
+"""The embedded server end to end: real ``hush serve`` processes, real files, real sockets."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.webhooks import verify_signature
+from tests._hush import HushProcess
+from tests.signals import make_speech_like, make_white
+
+KEY = "test-key-1"
+H = {"x-api-key": KEY}
+
+
+def wav_bytes(audio: np.ndarray, sr: int, subtype: str = "PCM_16") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, audio.T if audio.ndim == 2 else audio, sr, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def write_long_wav(path: Path, sr: int, seconds: float, rng: np.random.Generator) -> None:
+    """A long noise file written in blocks (never held in memory)."""
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=1, subtype="PCM_16") as f:
+        left = int(seconds * sr)
+        while left:
+            n = min(left, sr * 60)
+            f.write(make_white(rng, n, -30.0))
+            left -= n
+
+
+def upload(client: httpx.Client, data: bytes, name: str = "in.wav") -> str:
+    r = client.post("/api/v1/files", files={"file": (name, data)}, headers=H)
+    assert r.status_code == 201, r.text
+    return str(r.json()["file_id"])
+
+
+def submit(client: httpx.Client, file_id: str, **body: Any) -> dict[str, Any]:
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}, **body}, headers=H)
+    assert r.status_code == 202, r.text
+    return dict(r.json())
+
+
+def wait_state(client: httpx.Client, job_id: str, states: set[str], timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}", headers=H).json()
+        if job["state"] in states:
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {states}: {job}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> HushProcess:
+    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, max_input_mb=2) as proc:
+        yield proc
+
+
+@pytest.fixture
+def client(server: HushProcess) -> httpx.Client:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def test_server_health_and_openapi_list_every_route(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/files", "/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/result"):
+        assert path in paths
+    assert client.get("/docs").status_code == 200
+
+
+def test_server_requires_key(client: httpx.Client) -> None:
+    r = client.get("/api/v1/steps")
+    assert r.status_code == 401
+    assert r.json()["code"] == "auth.invalid"
+    assert client.get("/api/v1/steps", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+
+
+def test_server_job_round_trip_reports_every_step(client: httpx.Client, rng: np.random.Generator) -> None:
+    sr = 22050
+    speech, _ = make_speech_like(rng, sr, 3.0)
+    stereo = np.stack([speech, 0.5 * speech])
+    file_id = upload(client, wav_bytes(stereo, sr, "PCM_24"))
+    job = submit(client, file_id, steps=[{"name": "loudness", "params": {"target_lufs": -20}}])
+    done = wait_state(client, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    report = done["result"]["steps"]
+    assert report[0]["step"] == "loudness" and report[0]["applied"] is True
+    r = client.get(done["result_url"], headers=H)
+    assert r.status_code == 200
+    out, out_sr = sf.read(io.BytesIO(r.content), always_2d=True)
+    info = sf.info(io.BytesIO(r.content))
+    assert out_sr == sr and out.shape == (stereo.shape[1], 2)
+    assert info.subtype == "PCM_24"  # the input's sample format is kept
+
+
+def test_server_priority_9_overtakes_priority_0(client: httpx.Client, rng: np.random.Generator, tmp_path: Path) -> None:
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 8000, 100.0, rng)
+    blocker = upload(client, long_path.read_bytes())
+    short = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    first = submit(client, blocker, steps=[{"name": "loudness"}], priority=5)
+    wait_state(client, first["id"], {"in_progress", "succeeded"})
+    low = submit(client, short, steps=[], priority=0)
+    high = submit(client, short, steps=[], priority=9)
+    assert client.get(f"/api/v1/jobs/{low['id']}", headers=H).json()["jobs_ahead"] == 1
+    lo = wait_state(client, low["id"], {"succeeded"})
+    hi = wait_state(client, high["id"], {"succeeded"})
+    assert hi["started_at"] < lo["started_at"]
+
+
+def test_server_duplicate_request_id_returns_same_job(client: httpx.Client, rng: np.random.Generator) -> None:
+    file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    a = submit(client, file_id, steps=[], request_id="same-request")
+    b = submit(client, file_id, steps=[], request_id="same-request")
+    assert a["id"] == b["id"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        (b"", 400, "input.empty"),
+        (b"this is certainly not audio, just some text" * 10, 415, "input.unsupported"),
+        (None, 400, "input.corrupt"),  # truncated WAV, built below
+        (b"RIFF" + b"\0" * (3 * 1024 * 1024), 413, "input.too_large"),
+    ],
+)
+def test_server_bad_uploads_get_clear_errors_and_server_keeps_serving(
+    client: httpx.Client, rng: np.random.Generator, payload: bytes | None, status: int, code: str
+) -> None:
+    if payload is None:
+        whole = wav_bytes(make_white(rng, 16000, -20.0), 16000)
+        payload = whole[: len(whole) // 3]
+    r = client.post("/api/v1/files", files={"file": ("x.wav", payload)}, headers=H)
+    assert r.status_code == status, r.text
+    assert r.json()["code"] == code
+    assert r.json()["title"]
+    assert client.get("/healthz").status_code == 200
+
+
+def test_server_refuses_private_urls(client: httpx.Client) -> None:
+    for url in ("http://10.0.0.1/a.wav", "http://169.254.169.254/latest/meta-data", "file:///etc/passwd"):
+        r = client.post("/api/v1/jobs", json={"input": {"url": url}, "steps": []}, headers=H)
+        assert r.status_code == 400, r.text
+        assert r.json()["code"] == "fetch.refused"
+
+
+def test_server_unknown_step_is_refused_not_pretended(client: httpx.Client, rng: np.random.Generator) -> None:
+    file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "steps": [{"name": "declick"}]}, headers=H)
+    assert r.status_code == 501
+    assert "declick" in r.json()["title"]
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+    fail_first = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        if type(self).fail_first > 0:
+            type(self).fail_first -= 1
+            self.send_response(503)
+        else:
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_server_webhook_signed_and_retried(tmp_path: Path, rng: np.random.Generator) -> None:
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    _Hook.received, _Hook.fail_first = [], 2
+    env = {"api_keys": KEY, "url_allowlist": "127.0.0.1", "webhook_secret": "s3cret", "webhook_backoff_s": "0.05"}
+    try:
+        with HushProcess(tmp_path / "d", workers=1, **env) as proc, httpx.Client(base_url=proc.url) as c:
+            file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+            job = submit(c, file_id, steps=[], webhook_url=f"http://127.0.0.1:{hook.server_port}/hook")
+            deadline = time.monotonic() + 30
+            while len(_Hook.received) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    assert len(_Hook.received) == 3  # two 503s, then delivered
+    headers, body = _Hook.received[-1]
+    assert json.loads(body)["id"] == job["id"]
+    assert json.loads(body)["state"] == "succeeded"
+    assert verify_signature("s3cret", headers["X-Hush-Timestamp"], body, headers["X-Hush-Signature"])
+    assert not verify_signature("wrong", headers["X-Hush-Timestamp"], body, headers["X-Hush-Signature"])
+
+
+@pytest.mark.slow
+def test_server_job_survives_kill_9_and_completes_after_restart(tmp_path: Path, rng: np.random.Generator) -> None:
+    data = tmp_path / "data"
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 16000, 240.0, rng)
+    proc = HushProcess(data, workers=1, api_keys=KEY, block_seconds="0.5").start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=30) as c:
+            file_id = upload(c, long_path.read_bytes())
+            job = submit(c, file_id, steps=[{"name": "loudness"}])
+            running = wait_state(c, job["id"], {"in_progress"})
+            assert running["state"] == "in_progress"
+    finally:
+        proc.kill9()
+    proc2 = HushProcess(data, workers=1, api_keys=KEY, port=proc.port)
+    with proc2, httpx.Client(base_url=proc2.url, timeout=30) as c:
+        done = wait_state(c, job["id"], {"succeeded", "failed"}, timeout_s=120)
+        assert done["state"] == "succeeded", done
+        r = c.get(done["result_url"], headers=H)
+        assert sf.info(io.BytesIO(r.content)).duration == pytest.approx(240.0, abs=0.01)
+
+
+def test_server_refuses_public_bind_without_keys(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        env={"HUSH_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert "HUSH_API_KEYS" in r.stderr
