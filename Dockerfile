@@ -1,0 +1,30 @@
+# One image for the server and (later) scale-out workers. PyAV and soundfile wheels bundle FFmpeg
+# and libsndfile, so the runtime stage needs no system audio packages.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/hush
+COPY pyproject.toml README.md ./
+COPY requirements/constraints.txt requirements/constraints.txt
+COPY app app
+COPY dsp dsp
+RUN /opt/hush/bin/pip install -c requirements/constraints.txt .
+
+FROM python:3.11-slim-bookworm AS runtime
+RUN groupadd --system --gid 10001 hush \
+    && useradd --system --uid 10001 --gid hush --home-dir /data --shell /usr/sbin/nologin hush \
+    && mkdir -p /data && chown hush:hush /data
+COPY --from=build /opt/hush /opt/hush
+ENV PATH=/opt/hush/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HUSH_DATA_DIR=/data \
+    HUSH_HOST=0.0.0.0 \
+    HUSH_PORT=8000
+USER hush
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+# Listening on 0.0.0.0 needs HUSH_API_KEYS: the server refuses to start open on a public address.
+CMD ["hush", "serve"]

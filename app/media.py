@@ -1,0 +1,1054 @@
+"""Media I/O for jobs: sniff the container, probe, stream-decode, stream-encode, remux video.
+
+The job runner's path through this module::
+
+    info = probe(path)                                  # what is it? (never trusts names)
+    out = output_container(info, requested)             # what do we write?
+    check_encodable(out, info.sr, info.channels)        # fail before any DSP if we cannot
+    with AudioWriter(dst, out, info.sr, info.channels, sample_format=...) as w:
+        for block in decode_blocks(path, info, 65536):  # float32 (channels, m), native rate
+            w.write(process(block))
+    if needs_remux(info, out):
+        remux_video(path, cleaned_wav, dst, out)        # video packets copied untouched
+
+Memory is bounded by the block size: nothing holds a whole file. WAV, FLAC and headerless PCM
+go through soundfile (exact sample formats); everything else through PyAV's bundled FFmpeg.
+
+Container and codec choices (``EXTENSIONS``/``MIME_TYPES`` name them):
+
+=========  =============================================================================
+wav, flac  soundfile, keeping the input's sample format (WAV default PCM_16; FLAC can only
+           hold integers up to 24 bit, so float and 32-bit input become PCM_24)
+mp3        libmp3lame (rates 8–48 kHz, mono or stereo)
+ogg        Opus at the Opus rates (8, 12, 16, 24, 48 kHz; the OpusHead declares the input
+           rate and :func:`decode_blocks` resamples back to it), Vorbis (libsndfile) otherwise
+m4a, mp4   AAC in ISO-BMFF, ``faststart`` so players can start before the end arrives
+webm       Opus; at rates Opus cannot carry the audio is resampled to 48 kHz, the only
+           alternative (FFmpeg's Vorbis encoder) is experimental and stereo-only
+=========  =============================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import av
+import av.error
+import av.logging
+import numpy as np
+import soundfile as sf
+
+from app.errors import (
+    CorruptMediaError,
+    EmptyInputError,
+    InvalidParameterError,
+    UnsupportedMediaError,
+)
+
+__all__ = [
+    "AUDIO_CONTAINERS",
+    "CONTAINERS",
+    "EXTENSIONS",
+    "MIME_TYPES",
+    "VIDEO_CONTAINERS",
+    "VIDEO_MIME_TYPES",
+    "AudioWriter",
+    "MediaInfo",
+    "check_encodable",
+    "decode_blocks",
+    "mime_type",
+    "needs_remux",
+    "output_container",
+    "probe",
+    "remux_video",
+    "sniff_container",
+]
+
+CONTAINERS: Final = ("wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4", "pcm")
+"""Canonical container names; ``pcm`` is headerless 16-bit little-endian PCM (input only)."""
+AUDIO_CONTAINERS: Final = frozenset({"wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4"})
+"""Containers :class:`AudioWriter` writes."""
+VIDEO_CONTAINERS: Final = frozenset({"mp4", "webm"})
+"""Containers :func:`remux_video` writes."""
+
+EXTENSIONS: Final[dict[str, str]] = {
+    "wav": ".wav",
+    "flac": ".flac",
+    "mp3": ".mp3",
+    "ogg": ".ogg",
+    "m4a": ".m4a",
+    "webm": ".webm",
+    "mp4": ".mp4",
+    "pcm": ".pcm",
+}
+MIME_TYPES: Final[dict[str, str]] = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "m4a": "audio/mp4",
+    "webm": "audio/webm",
+    "mp4": "audio/mp4",
+    "pcm": "audio/L16",
+}
+"""MIME type of an audio-only file in each container."""
+VIDEO_MIME_TYPES: Final[dict[str, str]] = {"mp4": "video/mp4", "webm": "video/webm"}
+"""MIME type of a file that carries video."""
+
+# Video codecs each output container may carry (copied, never re-encoded).
+_VIDEO_CODECS: Final[dict[str, frozenset[str]]] = {
+    "webm": frozenset({"vp8", "vp9", "av1"}),
+    "mp4": frozenset({"h264", "hevc", "av1", "vp9", "mpeg4", "mpeg2video", "mpeg1video", "mjpeg"}),
+}
+_OPUS_RATES: Final = frozenset({8000, 12000, 16000, 24000, 48000})
+_MP3_RATES: Final = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
+_AAC_RATES: Final = frozenset({7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000})
+_MAX_CHANNELS: Final[dict[str, int]] = {"mp3": 2, "webm": 8, "m4a": 8, "mp4": 8, "ogg": 8}
+_ALIASES: Final[dict[str, str]] = {
+    "wave": "wav",
+    "x-wav": "wav",
+    "mpeg": "mp3",
+    "mpga": "mp3",
+    "oga": "ogg",
+    "opus": "ogg",
+    "vorbis": "ogg",
+    "aac": "m4a",
+    "mp4a": "m4a",
+    "weba": "webm",
+    "mov": "mp4",
+    "m4v": "mp4",
+}
+_SF_FORMATS: Final[dict[str, str]] = {"wav": "WAV", "flac": "FLAC"}
+_FLAC_SUBTYPES: Final = frozenset({"PCM_S8", "PCM_16", "PCM_24"})
+_HEAD_BYTES: Final = 4096
+_SEND_INSTEAD: Final = "Send WAV, FLAC, MP3, OGG (Opus/Vorbis), M4A/AAC, WebM or MP4."
+_MAX_BAD_PACKETS: Final = 16
+_SEND_SOUND: Final = "Send a recording that has sound in it."
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What :func:`probe` found in a file. Rates and durations are the decoder's, not the name's."""
+
+    container: str
+    """Canonical container name, one of :data:`CONTAINERS`."""
+    codec: str
+    """Audio codec (FFmpeg's name, e.g. ``pcm_s16le``, ``flac``, ``mp3``, ``opus``, ``aac``)."""
+    sr: int
+    """Sample rate :func:`decode_blocks` yields, in Hz."""
+    channels: int
+    duration_s: float | None
+    """Audio duration in seconds, when the container states it."""
+    has_video: bool
+    """True when a real video track exists (cover art does not count)."""
+    sample_format: str | None = None
+    """soundfile subtype (``PCM_16``, ``PCM_24``, ``FLOAT`` …) for WAV/FLAC/PCM, else ``None``."""
+    video_codec: str | None = None
+    """Codec of the video track, when there is one."""
+
+    @property
+    def ext(self) -> str:
+        """File extension with the dot (``.wav``)."""
+        return EXTENSIONS[self.container]
+
+    @property
+    def mime(self) -> str:
+        """MIME type of the input (``video/…`` when it carries video)."""
+        return mime_type(self.container, video=self.has_video)
+
+    @property
+    def frames(self) -> int | None:
+        """Expected sample frames per channel, when the duration is known."""
+        return None if self.duration_s is None else round(self.duration_s * self.sr)
+
+
+def mime_type(container: str, *, video: bool = False) -> str:
+    """MIME type of a file written in ``container`` (``video/mp4`` if it carries video)."""
+    if video and container in VIDEO_MIME_TYPES:
+        return VIDEO_MIME_TYPES[container]
+    return MIME_TYPES[container]
+
+
+def _quiet() -> None:
+    # FFmpeg's own logging goes to stderr unless PyAV's level is None; errors reach us as
+    # exceptions anyway.
+    av.logging.set_level(None)
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def _mpeg_audio_frame_len(h: bytes) -> int | None:
+    """Length in bytes of the MPEG audio frame whose 4-byte header is ``h``, or None if invalid."""
+    if len(h) < 4 or h[0] != 0xFF or (h[1] & 0xE0) != 0xE0:
+        return None
+    version = (h[1] >> 3) & 3  # 0: 2.5, 1: reserved, 2: MPEG-2, 3: MPEG-1
+    layer = (h[1] >> 1) & 3  # 0: reserved (ADTS AAC), 1: III, 2: II, 3: I
+    bitrate_i = h[2] >> 4
+    rate_i = (h[2] >> 2) & 3
+    if version == 1 or layer == 0 or bitrate_i in (0, 15) or rate_i == 3:
+        return None
+    padding = (h[2] >> 1) & 1
+    rate = (44100, 48000, 32000)[rate_i] >> {3: 0, 2: 1, 0: 2}[version]
+    tables = {
+        (3, 3): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+        (3, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+        (3, 1): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+        (2, 3): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+        (2, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    }
+    key = (3 if version == 3 else 2, layer if version == 3 or layer == 3 else 2)
+    kbps = tables[key][bitrate_i - 1]
+    if layer == 3:  # Layer I: 4-byte slots
+        return (12 * kbps * 1000 // rate + padding) * 4
+    coeff = 72 if (layer == 1 and version != 3) else 144
+    return coeff * kbps * 1000 // rate + padding
+
+
+def _looks_like_mp3(head: bytes) -> bool:
+    """An MPEG audio frame at 0 whose successor (when in ``head``) also has a valid header."""
+    n = _mpeg_audio_frame_len(head[:4])
+    if n is None:
+        return False
+    if len(head) >= n + 4:
+        return _mpeg_audio_frame_len(head[n : n + 4]) is not None
+    return True
+
+
+def _id3_size(head: bytes) -> int | None:
+    """Total size of a leading ID3v2 tag, or None when ``head`` does not start with one."""
+    if len(head) < 10 or head[:3] != b"ID3" or any(b & 0x80 for b in head[6:10]):
+        return None
+    size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+    footer = 10 if head[5] & 0x10 else 0
+    return 10 + size + footer
+
+
+def sniff_container(head: bytes) -> str | None:
+    """Name the container from the first bytes of a file, or None when they are not recognized.
+
+    Only magic numbers count: file names and declared content types are never consulted. An
+    ISO-BMFF file (``ftyp``) is reported as ``m4a`` when its brand says audio (``M4A``/``M4B``)
+    and ``mp4`` otherwise; :func:`probe` settles it by looking for a video track. A leading ID3
+    tag means MP3 unless the bytes after it (when ``head`` reaches them) say otherwise.
+    """
+    if len(head) >= 12 and head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return "m4a" if brand in (b"M4A ", b"M4B ", b"M4P ") else "mp4"
+    tag = _id3_size(head)
+    if tag is not None:
+        rest = head[tag:]
+        if len(rest) < 4:
+            return "mp3"
+        inner = sniff_container(rest)
+        return inner if inner is not None else "mp3"
+    if _looks_like_mp3(head):
+        return "mp3"
+    return None
+
+
+def _describe_unknown(head: bytes) -> str:
+    text = head[:512].lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page (did the URL point to a web page instead of the file?)"
+    if text.startswith((b"{", b"[")):
+        return "JSON text"
+    if text.startswith(b"<?xml") or text.startswith(b"<"):
+        return "XML/markup text"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf")):
+        return "an archive"
+    if head.startswith(b"FORM"):
+        return "an AIFF/IFF file, which is not supported"
+    if len(head) >= 2 and (head[0] == 0xFF and (head[1] & 0xF6) == 0xF0):
+        return "a raw AAC (ADTS) stream, which is not supported; wrap it in M4A"
+    return "not a recognized audio or video format"
+
+
+# --------------------------------------------------------------------------- probing
+
+
+def _check_wav_header(path: Path, size: int) -> None:
+    """Raise CorruptMediaError when a RIFF/WAVE data chunk promises more bytes than the file has."""
+    with path.open("rb") as f:
+        riff = f.read(12)
+        if riff[:4] != b"RIFF":  # RIFX/RF64 sizes live elsewhere; libsndfile checks those
+            return
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                break
+            cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"data":
+                available = size - (pos + 8)
+                streaming = csize in (0, 0xFFFFFFFF) or csize >= 0x7FFFF000
+                if not streaming and csize > available:
+                    raise CorruptMediaError(
+                        f"The WAV file is truncated: its header announces {csize} bytes of audio "
+                        f"but only {available} are present. Send the complete file.",
+                        hint="Re-export or re-upload the file; the transfer was probably cut off.",
+                    )
+                return
+            pos += 8 + csize + (csize & 1)
+    raise CorruptMediaError("The WAV file has no 'data' chunk (it is truncated or damaged). Send the complete file.")
+
+
+def _probe_soundfile(path: Path, container: str) -> MediaInfo | None:
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    if info.frames <= 0:
+        raise EmptyInputError(
+            f"The {container.upper()} file contains no audio samples. Send a recording that has sound in it."
+        )
+    return MediaInfo(
+        container=container,
+        codec="flac" if container == "flac" else _pcm_codec_name(info.subtype),
+        sr=int(info.samplerate),
+        channels=int(info.channels),
+        duration_s=info.frames / info.samplerate,
+        has_video=False,
+        sample_format=str(info.subtype),
+    )
+
+
+def _pcm_codec_name(subtype: str) -> str:
+    return {
+        "PCM_16": "pcm_s16le",
+        "PCM_24": "pcm_s24le",
+        "PCM_32": "pcm_s32le",
+        "PCM_U8": "pcm_u8",
+        "FLOAT": "pcm_f32le",
+        "DOUBLE": "pcm_f64le",
+        "ULAW": "pcm_mulaw",
+        "ALAW": "pcm_alaw",
+    }.get(subtype, subtype.lower())
+
+
+def _opus_input_rate(stream: Any) -> int | None:
+    """The input sample rate an OpusHead declares, when it is one Opus can run at natively."""
+    extradata = stream.codec_context.extradata
+    if not extradata or len(extradata) < 16 or extradata[:8] != b"OpusHead":
+        return None
+    rate = int(struct.unpack("<I", extradata[12:16])[0])
+    return rate if rate in _OPUS_RATES else None
+
+
+def _is_real_video(stream: Any) -> bool:
+    # Cover art in MP3/M4A shows up as a one-picture video stream flagged attached_pic.
+    disposition = stream.disposition
+    return not bool(disposition & av.stream.Disposition.attached_pic)
+
+
+def _open_input(path: Path, container: str) -> Any:
+    try:
+        return av.open(str(path), "r")
+    except av.error.FFmpegError as exc:
+        hint = ""
+        if container in ("mp4", "m4a"):
+            hint = " (an MP4/M4A whose index, the 'moov' atom, is missing is usually cut off)"
+        raise CorruptMediaError(
+            f"The {container.upper()} file could not be read{hint}: {_ffmpeg_reason(exc)}. "
+            "Send the complete, undamaged file."
+        ) from exc
+
+
+def _ffmpeg_reason(exc: BaseException) -> str:
+    strerror = getattr(exc, "strerror", None)
+    return str(strerror or exc).strip().rstrip(".")
+
+
+def _vorbis_via_soundfile(container: str, codec: str, has_video: bool) -> bool:
+    return container == "ogg" and codec == "vorbis" and not has_video
+
+
+def _probe_av(path: Path, container: str) -> MediaInfo:
+    with _open_input(path, container) as ic:
+        audio = list(ic.streams.audio)
+        videos = [s for s in ic.streams.video if _is_real_video(s)]
+        if not audio:
+            raise UnsupportedMediaError(f"The {container.upper()} file has no audio track. Send a file with sound.")
+        stream = audio[0]
+        codec = stream.codec_context.name
+        # Decode the first frame: it proves the stream decodes and gives the true layout.
+        first = None
+        bad = 0
+        try:
+            for packet in ic.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    bad += 1
+                    if bad > _MAX_BAD_PACKETS:
+                        raise
+                    continue
+                if frames:
+                    first = frames[0]
+                    break
+        except av.error.FFmpegError as exc:
+            raise CorruptMediaError(
+                f"The {container.upper()} audio ({codec}) could not be decoded: "
+                f"{_ffmpeg_reason(exc)}. Send an undamaged file. {_SEND_INSTEAD}"
+            ) from exc
+        if first is None:
+            raise EmptyInputError(
+                f"The {container.upper()} file contains no audio samples. Send a recording that has sound in it."
+            )
+        sr = int(first.sample_rate)
+        if codec == "opus":
+            sr = _opus_input_rate(stream) or sr
+        channels = len(first.layout.channels)
+        duration: float | None = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif ic.duration is not None:
+            duration = ic.duration / av.time_base
+        if container in ("mp4", "m4a"):
+            container = "mp4" if videos else "m4a"
+        if _vorbis_via_soundfile(container, codec, bool(videos)):
+            # libvorbisfile trims the last page to its granule position; FFmpeg does not.
+            with contextlib.suppress(sf.LibsndfileError, RuntimeError):
+                duration = sf.info(str(path)).duration
+        return MediaInfo(
+            container=container,
+            codec=codec,
+            sr=sr,
+            channels=channels,
+            duration_s=duration,
+            has_video=bool(videos),
+            sample_format=None,
+            video_codec=videos[0].codec_context.name if videos else None,
+        )
+
+
+def probe(path: Path, *, pcm_sample_rate: int | None = None, pcm_channels: int = 1) -> MediaInfo:
+    """Identify ``path`` from its bytes and check that its audio decodes.
+
+    Headerless 16-bit little-endian PCM is assumed only when the bytes are not a known
+    container and ``pcm_sample_rate`` is given.
+
+    Raises
+    ------
+    EmptyInputError
+        The file has no bytes or no audio samples.
+    UnsupportedMediaError
+        The bytes are not a container we decode, or it has no audio track.
+    CorruptMediaError
+        The container is recognized but truncated or damaged.
+    """
+    _quiet()
+    size = path.stat().st_size
+    if size == 0:
+        raise EmptyInputError("The input file is empty (0 bytes). Send an audio or video file.")
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+        tag = _id3_size(head)
+        if tag is not None and tag < size:  # look past the ID3 tag (it may hold cover art)
+            f.seek(tag)
+            container: str | None = sniff_container(f.read(_HEAD_BYTES)) or "mp3"
+        else:
+            container = sniff_container(head)
+    if container is None:
+        if pcm_sample_rate is not None:
+            return _probe_pcm(size, pcm_sample_rate, pcm_channels)
+        raise UnsupportedMediaError(
+            f"The input is {_describe_unknown(head)}. {_SEND_INSTEAD} Headerless 16-bit PCM is "
+            "accepted only when its sample rate is given.",
+        )
+    if container == "wav":
+        _check_wav_header(path, size)
+    if container in _SF_FORMATS:
+        found = _probe_soundfile(path, container)
+        if found is not None:
+            return found
+    return _probe_av(path, container)
+
+
+def _probe_pcm(size: int, sr: int, channels: int) -> MediaInfo:
+    if not 1_000 <= sr <= 768_000:
+        raise InvalidParameterError(f"PCM sample rate {sr} Hz is out of range (1000–768000).")
+    if not 1 <= channels <= 32:
+        raise InvalidParameterError(f"PCM channel count {channels} is out of range (1–32).")
+    frames = size // (2 * channels)
+    if frames == 0:
+        raise EmptyInputError("The PCM input is shorter than one sample frame. Send a longer recording.")
+    return MediaInfo(
+        container="pcm",
+        codec="pcm_s16le",
+        sr=sr,
+        channels=channels,
+        duration_s=frames / sr,
+        has_video=False,
+        sample_format="PCM_16",
+    )
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class _Rebuffer:
+    """Collects (channels, k) pieces and hands out (channels, block_frames) blocks."""
+
+    def __init__(self, channels: int, block_frames: int) -> None:
+        self.channels = channels
+        self.block = block_frames
+        self.parts: list[np.ndarray] = []
+        self.count = 0
+        self.total = 0
+
+    def push(self, piece: np.ndarray) -> Iterator[np.ndarray]:
+        if piece.shape[1] == 0:
+            return
+        self.parts.append(piece)
+        self.count += piece.shape[1]
+        while self.count >= self.block:
+            yield self._take(self.block)
+
+    def flush(self) -> Iterator[np.ndarray]:
+        if self.count:
+            yield self._take(self.count)
+
+    def _take(self, n: int) -> np.ndarray:
+        data = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts, axis=1)
+        out = np.ascontiguousarray(data[:, :n], dtype=np.float32)
+        rest = data[:, n:]
+        self.parts = [rest] if rest.shape[1] else []
+        self.count -= n
+        self.total += n
+        return out
+
+
+_INT_SCALE: Final[dict[str, float]] = {"s16": 2.0**15, "s32": 2.0**31, "s64": 2.0**63}
+
+
+def _frame_to_float(frame: Any) -> np.ndarray:
+    """A decoded frame as float32 (channels, n)."""
+    fmt = frame.format
+    name = fmt.name.rstrip("p")
+    arr = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if not fmt.is_planar:
+        arr = arr.reshape(-1, channels).T
+    out: np.ndarray
+    if name in ("flt", "dbl"):
+        out = np.asarray(arr, dtype=np.float32)
+    elif name == "u8":
+        out = ((arr.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+    else:
+        out = (arr.astype(np.float64) / _INT_SCALE[name]).astype(np.float32)
+    return out
+
+
+def decode_blocks(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.ndarray]:
+    """Yield the audio of ``path`` as float32 ``(channels, m)`` blocks at ``info.sr``.
+
+    Every block has ``block_frames`` frames except possibly the last. Memory use is bounded by
+    the block size, whatever the duration.
+
+    Raises
+    ------
+    CorruptMediaError
+        Decoding fails part-way, or the stream ends well before its header said it would.
+    """
+    if block_frames <= 0:
+        raise ValueError("block_frames must be positive")
+    _quiet()
+    if (info.sample_format is not None and info.container in ("wav", "flac", "pcm")) or (
+        _vorbis_via_soundfile(info.container, info.codec, info.has_video)
+    ):
+        yield from _decode_soundfile(path, info, block_frames)
+    else:
+        yield from _decode_av(path, info, block_frames)
+
+
+def _decode_soundfile(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.ndarray]:
+    total = 0
+    try:
+        if info.container == "pcm":
+            f = sf.SoundFile(
+                str(path),
+                samplerate=info.sr,
+                channels=info.channels,
+                subtype="PCM_16",
+                format="RAW",
+                endian="LITTLE",
+            )
+        else:
+            f = sf.SoundFile(str(path))
+        with f:
+            expected = f.frames
+            while True:
+                data = f.read(block_frames, dtype="float32", always_2d=True)
+                if data.shape[0] == 0:
+                    break
+                total += data.shape[0]
+                yield np.ascontiguousarray(data.T)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise CorruptMediaError(
+            f"The {info.container.upper()} audio could not be decoded after {total} frames: {exc}. "
+            "Send an undamaged file."
+        ) from exc
+    if total == 0:
+        raise EmptyInputError(
+            f"The {info.container.upper()} file contains no audio samples. Send a recording that has sound in it."
+        )
+    if info.container == "flac" and expected > 0 and total < expected:
+        raise CorruptMediaError(
+            f"The FLAC file is truncated: it announces {expected} frames but only {total} decode. "
+            "Send the complete file."
+        )
+
+
+def _decode_av(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.ndarray]:
+    buf = _Rebuffer(info.channels, block_frames)
+    resampler: Any = None
+    bad = 0
+    label = info.container.upper()
+    # ISO-BMFF edit lists state the exact duration; AAC's last frame pads past it.
+    limit = info.frames if info.container in ("mp4", "m4a") else None
+    with _open_input(path, info.container) as ic:
+        if not ic.streams.audio:
+            raise UnsupportedMediaError(f"The {label} file has no audio track.")
+        stream = ic.streams.audio[0]
+        try:
+            for packet in ic.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    bad += 1  # an isolated damaged packet: skip it, as players do
+                    if bad > _MAX_BAD_PACKETS:
+                        raise
+                    continue
+                for frame in frames:
+                    if resampler is None and (
+                        frame.sample_rate != info.sr or len(frame.layout.channels) != info.channels
+                    ):
+                        same = len(frame.layout.channels) == info.channels
+                        resampler = av.AudioResampler(
+                            format="fltp",
+                            layout=frame.layout if same else _layout(info.channels),
+                            rate=info.sr,
+                        )
+                    pieces = resampler.resample(frame) if resampler is not None else [frame]
+                    for piece in pieces:
+                        yield from buf.push(_capped(_frame_to_float(piece), buf, limit))
+            if resampler is not None:
+                for piece in resampler.resample(None):
+                    yield from buf.push(_capped(_frame_to_float(piece), buf, limit))
+        except av.error.FFmpegError as exc:
+            raise CorruptMediaError(
+                f"The {label} audio ({info.codec}) could not be decoded after "
+                f"{buf.total + buf.count} frames: {_ffmpeg_reason(exc)}. Send an undamaged file."
+            ) from exc
+    yield from buf.flush()
+    if buf.total == 0:
+        raise EmptyInputError(f"The {label} file contains no audio samples. {_SEND_SOUND}")
+    expected = info.frames
+    # ISO-BMFF states exact durations: a stream that ends well short of it was cut off.
+    if info.container in ("mp4", "m4a") and expected and buf.total < 0.9 * expected - info.sr:
+        raise CorruptMediaError(
+            f"The {label} file is truncated: it announces {info.duration_s:.1f} s of audio but "
+            f"only {buf.total / info.sr:.1f} s decode. Send the complete file."
+        )
+
+
+_LAYOUTS: Final[dict[int, str]] = {
+    1: "mono",
+    2: "stereo",
+    3: "2.1",
+    4: "quad",
+    5: "5.0",
+    6: "5.1",
+    7: "6.1",
+    8: "7.1",
+}
+
+
+def _capped(piece: np.ndarray, buf: _Rebuffer, limit: int | None) -> np.ndarray:
+    if limit is None:
+        return piece
+    return piece[:, : max(0, limit - buf.total - buf.count)]
+
+
+def _layout(channels: int) -> str:
+    """FFmpeg's default layout name for ``channels``."""
+    try:
+        return _LAYOUTS[channels]
+    except KeyError:
+        raise UnsupportedMediaError(f"Audio with {channels} channels is not supported (at most 8).") from None
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def output_container(info: MediaInfo, requested: str | None) -> str:
+    """The container to write: ``requested`` normalized (``".WAV"`` → ``wav``) or the input's.
+
+    Headerless PCM in gives WAV out. A video input keeps its container when its video codec
+    fits it (else MP4 when that fits); it may ask for an audio-only container instead.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``requested`` names no container we write.
+    UnsupportedMediaError
+        The input's video cannot be carried by the requested video container.
+    """
+    if requested is None or not requested.strip():
+        if info.container == "pcm":
+            return "wav"
+        if info.has_video and info.container in VIDEO_CONTAINERS:
+            codec = info.video_codec or ""
+            if codec not in _VIDEO_CODECS[info.container] and codec in _VIDEO_CODECS["mp4"]:
+                return "mp4"
+        return info.container
+    name = requested.strip().lower().lstrip(".")
+    if "/" in name:  # a MIME type: audio/mpeg, video/mp4
+        name = name.split("/", 1)[1].split(";", 1)[0].strip()
+    name = _ALIASES.get(name, name)
+    if name not in AUDIO_CONTAINERS:
+        raise InvalidParameterError(
+            f"Unknown output format {requested!r}; choose one of {', '.join(sorted(AUDIO_CONTAINERS))}."
+        )
+    if info.has_video and name in VIDEO_CONTAINERS:
+        _check_video_fits(info.video_codec, name)
+    return name
+
+
+def needs_remux(info: MediaInfo, container: str) -> bool:
+    """True when writing ``container`` from ``info`` means :func:`remux_video`."""
+    return info.has_video and container in VIDEO_CONTAINERS
+
+
+def _check_video_fits(video_codec: str | None, container: str) -> None:
+    allowed = _VIDEO_CODECS[container]
+    if video_codec not in allowed:
+        others = [c for c, codecs in _VIDEO_CODECS.items() if video_codec in codecs]
+        alt = f" ask for {others[0]} instead, or" if others else ""
+        raise UnsupportedMediaError(
+            f"{container.upper()} cannot carry {video_codec or 'this'} video (it allows "
+            f"{', '.join(sorted(allowed))}) and video is never re-encoded;{alt} ask for an "
+            "audio-only format such as wav or m4a."
+        )
+
+
+def check_encodable(container: str, sr: int, channels: int) -> None:
+    """Raise InvalidParameterError when ``container`` cannot hold audio at ``sr``/``channels``.
+
+    Call it before processing so a job fails fast instead of after the DSP.
+    """
+    if container not in AUDIO_CONTAINERS:
+        raise InvalidParameterError(f"Hush cannot write {container!r} files.")
+    if channels < 1:
+        raise InvalidParameterError("Audio needs at least one channel.")
+    limit = _MAX_CHANNELS.get(container)
+    if limit is not None and channels > limit:
+        raise InvalidParameterError(
+            f"{container.upper()} output holds at most {limit} channels, the audio has {channels}; ask for wav or flac."
+        )
+    if container == "mp3" and sr not in _MP3_RATES:
+        raise InvalidParameterError(
+            f"MP3 cannot carry {sr} Hz audio (it allows 8–48 kHz standard rates); ask for wav, flac or m4a."
+        )
+    if container in ("m4a", "mp4") and sr not in _AAC_RATES:
+        raise InvalidParameterError(f"AAC ({container}) cannot carry {sr} Hz audio; ask for wav or flac.")
+    if container == "flac" and not 1 <= sr <= 655_350:
+        raise InvalidParameterError(f"FLAC cannot carry {sr} Hz audio; ask for wav.")
+
+
+def _flac_subtype(sample_format: str | None) -> str:
+    if sample_format in _FLAC_SUBTYPES:
+        return sample_format
+    if sample_format in ("PCM_32", "FLOAT", "DOUBLE"):
+        return "PCM_24"
+    if sample_format == "PCM_U8":
+        return "PCM_S8"
+    return "PCM_16"
+
+
+def _wav_subtype(sample_format: str | None) -> str:
+    if sample_format is not None and sf.check_format("WAV", sample_format):
+        return sample_format
+    return "PCM_16"
+
+
+# Integer subtypes we quantize ourselves: (bits kept, numpy dtype written, left shift).
+# Rounding here (instead of libsndfile's truncating float→int, scaled by 2^n−1) makes
+# decode → encode bit-exact for integer input.
+_INT_SUBTYPES: Final[dict[str, tuple[int, type[np.signedinteger[Any]], int]]] = {
+    "PCM_S8": (8, np.int16, 8),
+    "PCM_U8": (8, np.int16, 8),
+    "PCM_16": (16, np.int16, 0),
+    "PCM_24": (24, np.int32, 8),
+    "PCM_32": (32, np.int32, 0),
+}
+
+
+class _SoundfileSink:
+    def __init__(self, path: Path, fmt: str, subtype: str, sr: int, channels: int) -> None:
+        self.subtype = subtype
+        self.file = sf.SoundFile(str(path), "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype)
+
+    def write(self, block: np.ndarray) -> None:
+        spec = _INT_SUBTYPES.get(self.subtype)
+        if spec is not None:
+            bits, dtype, shift = spec
+            full = 2.0 ** (bits - 1)
+            q = np.clip(np.rint(block.astype(np.float64) * full), -full, full - 1).astype(dtype)
+            if shift:
+                q <<= shift
+            self.file.write(q.T)
+        elif self.subtype in ("FLOAT", "DOUBLE"):
+            self.file.write(block.T)
+        else:  # µ-law, A-law, ADPCM, Vorbis …: libsndfile converts from float
+            self.file.write(np.clip(block, -1.0, 1.0).T)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+_AV_FORMATS: Final[dict[str, str]] = {
+    "mp3": "mp3",
+    "ogg": "ogg",
+    "m4a": "ipod",
+    "mp4": "mp4",
+    "webm": "webm",
+}
+_AV_CODECS: Final[dict[str, str]] = {
+    "mp3": "libmp3lame",
+    "ogg": "libopus",
+    "m4a": "aac",
+    "mp4": "aac",
+    "webm": "libopus",
+}
+
+
+def _container_options(container: str) -> dict[str, str]:
+    return {"movflags": "+faststart"} if container in ("m4a", "mp4") else {}
+
+
+def _add_audio_stream(oc: Any, container: str, sr: int, channels: int) -> tuple[Any, int]:
+    """Add the encoder for ``container``; returns (stream, the rate it encodes at)."""
+    codec = _AV_CODECS[container]
+    rate = sr
+    if codec == "libopus" and sr not in _OPUS_RATES:
+        rate = 48_000
+    stream = oc.add_stream(codec, rate=rate)
+    cc = stream.codec_context
+    cc.layout = _layout(channels)
+    cc.time_base = Fraction(1, rate)
+    if codec == "libopus":
+        cc.bit_rate = min(64_000 * channels, 256_000)
+        if channels > 2:
+            cc.options = {"mapping_family": "1"}
+    elif codec == "aac":
+        cc.bit_rate = min(64_000 * channels, 320_000)
+    elif codec == "libmp3lame":
+        cc.bit_rate = 64_000 * channels if sr >= 32_000 else 32_000 * channels
+    return stream, rate
+
+
+class _AvEncoder:
+    """Feeds float blocks to an already-added PyAV audio stream (rebuffering, resampling)."""
+
+    def __init__(self, stream: Any, sr: int, rate: int, channels: int) -> None:
+        self.stream = stream
+        self.sr = sr
+        self.layout = _layout(channels)
+        self.pts = 0
+        self.resampler: Any = av.AudioResampler(format="fltp", layout=self.layout, rate=rate) if rate != sr else None
+
+    def encode(self, block: np.ndarray | None) -> list[Any]:
+        if block is None:
+            frames: list[Any] = list(self.resampler.resample(None)) if self.resampler else []
+            packets: list[Any] = []
+            for frame in frames:
+                packets.extend(self.stream.encode(frame))
+            packets.extend(self.stream.encode(None))
+            return packets
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=self.layout
+        )
+        frame.sample_rate = self.sr
+        frame.time_base = Fraction(1, self.sr)
+        frame.pts = self.pts
+        self.pts += block.shape[1]
+        packets = []
+        for piece in self.resampler.resample(frame) if self.resampler else [frame]:
+            packets.extend(self.stream.encode(piece))
+        return packets
+
+
+class _AvSink:
+    def __init__(self, path: Path, container: str, sr: int, channels: int) -> None:
+        self.oc: Any = av.open(str(path), "w", format=_AV_FORMATS[container], options=_container_options(container))
+        try:
+            stream, rate = _add_audio_stream(self.oc, container, sr, channels)
+            self.enc = _AvEncoder(stream, sr, rate, channels)
+        except BaseException:
+            self.oc.close()
+            raise
+
+    def write(self, block: np.ndarray) -> None:
+        self.oc.mux(self.enc.encode(np.clip(block, -1.0, 1.0)))
+
+    def close(self) -> None:
+        try:
+            self.oc.mux(self.enc.encode(None))
+        finally:
+            self.oc.close()
+
+
+class AudioWriter:
+    """Streams float32 ``(channels, m)`` blocks into a file of ``container``.
+
+    Keeps the sample rate and channel count (WebM at a rate Opus cannot carry is the one
+    exception: it is written at 48 kHz). ``sample_format`` is the soundfile subtype to keep for
+    WAV/FLAC (default PCM_16); other containers ignore it. Integer formats are rounded and
+    clipped to full scale; FLOAT/DOUBLE keep values as they are.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        container: str,
+        sr: int,
+        channels: int,
+        *,
+        sample_format: str | None = None,
+    ) -> None:
+        _quiet()
+        check_encodable(container, sr, channels)
+        self.path = path
+        self.container = container
+        self.sr = sr
+        self.channels = channels
+        self.frames_written = 0
+        self._closed = False
+        self._sink: _SoundfileSink | _AvSink
+        if container == "wav":
+            self._sink = _SoundfileSink(path, "WAV", _wav_subtype(sample_format), sr, channels)
+        elif container == "flac":
+            self._sink = _SoundfileSink(path, "FLAC", _flac_subtype(sample_format), sr, channels)
+        elif container == "ogg" and sr not in _OPUS_RATES:
+            self._sink = _SoundfileSink(path, "OGG", "VORBIS", sr, channels)
+        else:
+            self._sink = _AvSink(path, container, sr, channels)
+
+    def write(self, block: np.ndarray) -> None:
+        """Append ``block``, shaped ``(channels, m)``."""
+        if self._closed:
+            raise ValueError("AudioWriter is closed")
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise ValueError(f"expected a ({self.channels}, m) block, got shape {block.shape}")
+        if block.shape[1] == 0:
+            return
+        data = np.nan_to_num(np.asarray(block, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+        self._sink.write(data)
+        self.frames_written += block.shape[1]
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._sink.close()
+
+    def __enter__(self) -> AudioWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- video remux
+
+
+def _wav_blocks(path: Path, block_frames: int) -> Iterator[np.ndarray]:
+    with sf.SoundFile(str(path)) as f:
+        while True:
+            data = f.read(block_frames, dtype="float32", always_2d=True)
+            if data.shape[0] == 0:
+                return
+            yield np.ascontiguousarray(data.T)
+
+
+def remux_video(video_src: Path, audio_wav: Path, out: Path, container: str) -> None:
+    """Write ``out``: the video packets of ``video_src`` untouched plus ``audio_wav`` encoded.
+
+    The audio is AAC in MP4 and Opus in WebM; other streams (the old audio, subtitles) are
+    dropped. Packets are interleaved by time so memory stays bounded.
+
+    Raises
+    ------
+    UnsupportedMediaError
+        ``container`` is not a video container, ``video_src`` has no video, or its video codec
+        is not allowed in ``container``.
+    """
+    _quiet()
+    if container not in VIDEO_CONTAINERS:
+        raise UnsupportedMediaError(
+            f"{container!r} cannot carry video; ask for {' or '.join(sorted(VIDEO_CONTAINERS))}."
+        )
+    with sf.SoundFile(str(audio_wav)) as wav:
+        sr, channels = int(wav.samplerate), int(wav.channels)
+    check_encodable(container, sr, channels)
+    with _open_input(video_src, container) as ic:
+        videos = [s for s in ic.streams.video if _is_real_video(s)]
+        if not videos:
+            raise UnsupportedMediaError("The input has no video track to keep.")
+        vin = videos[0]
+        _check_video_fits(vin.codec_context.name, container)
+        oc: Any = av.open(str(out), "w", format=_AV_FORMATS[container], options=_container_options(container))
+        with oc:
+            vout = oc.add_stream_from_template(vin)
+            astream, rate = _add_audio_stream(oc, container, sr, channels)
+            enc = _AvEncoder(astream, sr, rate, channels)
+            blocks = _wav_blocks(audio_wav, max(1024, sr // 10))
+            audio_s = 0.0
+            audio_done = False
+            try:
+                for packet in ic.demux(vin):
+                    if packet.dts is None or packet.size == 0:
+                        continue
+                    t = float(packet.dts * packet.time_base) if packet.time_base else 0.0
+                    while not audio_done and audio_s <= t + 0.5:
+                        block = next(blocks, None)
+                        if block is None:
+                            audio_done = True
+                            break
+                        oc.mux(enc.encode(np.clip(block, -1.0, 1.0)))
+                        audio_s += block.shape[1] / sr
+                    packet.stream = vout
+                    oc.mux(packet)
+            except av.error.FFmpegError as exc:
+                raise CorruptMediaError(
+                    f"The video in the {container.upper()} input could not be read: "
+                    f"{_ffmpeg_reason(exc)}. Send an undamaged file."
+                ) from exc
+            for block in blocks:
+                oc.mux(enc.encode(np.clip(block, -1.0, 1.0)))
+            oc.mux(enc.encode(None))

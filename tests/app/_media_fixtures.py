@@ -1,0 +1,79 @@
+"""Factories for real media files used by tests/app/test_media.py (written with PyAV/soundfile)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+from app.media import AudioWriter
+from tests.signals import make_tone
+
+
+def make_music(sr: int, duration_s: float, channels: int) -> np.ndarray:
+    """A few tones per channel (different per channel), float32 (channels, n), peak < 0.8."""
+    rows = []
+    for c in range(channels):
+        x = make_tone(sr, duration_s, 330.0 + 110 * c, -18) + make_tone(sr, duration_s, 1234.0 + 77 * c, -24)
+        rows.append(x)
+    return np.stack(rows).astype(np.float32)
+
+
+def make_audio_file(path: Path, container: str, x: np.ndarray, sr: int, *, subtype: str | None = None) -> Path:
+    """Write ``x`` (channels, n) as ``container``: soundfile for WAV/FLAC, else our AudioWriter."""
+    if container in ("wav", "flac"):
+        sf.write(path, x.T, sr, subtype=subtype or "PCM_16", format=container.upper())
+    else:
+        with AudioWriter(path, container, sr, x.shape[0]) as w:
+            for i in range(0, x.shape[1], 3000):
+                w.write(x[:, i : i + 3000])
+    return path
+
+
+def make_video_file(path: Path, container: str, *, duration_s: float = 1.0, sr: int = 48_000) -> Path:
+    """A tiny video with moving pixels plus a tone: VP8 + Opus in WebM, H.264 + AAC in MP4."""
+    vcodec, acodec = ("libvpx", "libopus") if container == "webm" else ("libx264", "aac")
+    fps = 10
+    with av.open(str(path), "w", format=container) as oc:
+        vs = oc.add_stream(vcodec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        aus = oc.add_stream(acodec, rate=sr)
+        aus.codec_context.layout = "stereo"
+        x = make_music(sr, duration_s, 2)
+        n_video = int(duration_s * fps)
+        step = sr // fps
+        for i in range(n_video):
+            img = np.full((48, 64, 3), 40, np.uint8)
+            img[:, (i * 5) % 64 :, 0] = 200
+            img[(i * 3) % 48 :, :, 2] = 150
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            oc.mux(vs.encode(frame))
+            block = np.ascontiguousarray(x[:, i * step : (i + 1) * step])
+            aframe = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
+            aframe.sample_rate = sr
+            aframe.pts = i * step
+            aframe.time_base = Fraction(1, sr)
+            oc.mux(aus.encode(aframe))
+        oc.mux(vs.encode(None))
+        oc.mux(aus.encode(None))
+    return path
+
+
+def video_packets(path: Path) -> list[bytes]:
+    """The bytes of every packet of the first video stream."""
+    with av.open(str(path)) as ic:
+        return [bytes(p) for p in ic.demux(ic.streams.video[0]) if p.size]
+
+
+def decode_all(path: Path) -> tuple[np.ndarray, int]:
+    """Decode the whole file through app.media (test sizes only)."""
+    from app.media import decode_blocks, probe
+
+    info = probe(path)
+    blocks = list(decode_blocks(path, info, 4096))
+    return np.concatenate(blocks, axis=1), info.sr

@@ -1,0 +1,420 @@
+"""app.media on real files written by the tests: sniffing, decode/encode round trips, remux."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.errors import CorruptMediaError, EmptyInputError, InvalidParameterError, UnsupportedMediaError
+from app.media import (
+    AudioWriter,
+    MediaInfo,
+    check_encodable,
+    decode_blocks,
+    mime_type,
+    output_container,
+    probe,
+    remux_video,
+    sniff_container,
+)
+from tests.app._media_fixtures import (
+    decode_all,
+    make_audio_file,
+    make_music,
+    make_video_file,
+    video_packets,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    n = min(a.shape[-1], b.shape[-1])
+    return float(np.corrcoef(a[..., :n].ravel(), b[..., :n].ravel())[0, 1])
+
+
+def _round_trip(src: Path, dst: Path, container: str) -> MediaInfo:
+    info = probe(src)
+    with AudioWriter(dst, container, info.sr, info.channels, sample_format=info.sample_format) as w:
+        for block in decode_blocks(src, info, 4096):
+            w.write(block)
+    return info
+
+
+# container, sr, channels, subtype of the source, codec frame (duration tolerance), min correlation
+ROUND_TRIPS = [
+    ("wav", 16_000, 1, "PCM_16", 0, None),
+    ("wav", 44_100, 2, "PCM_24", 0, None),
+    ("wav", 48_000, 2, "FLOAT", 0, None),
+    ("flac", 44_100, 2, "PCM_16", 0, None),
+    ("flac", 22_050, 1, "PCM_24", 0, None),
+    ("mp3", 44_100, 2, None, 1152, 0.98),
+    ("mp3", 16_000, 1, None, 1152, 0.98),
+    ("ogg", 48_000, 2, None, 960, 0.98),  # Opus
+    ("ogg", 16_000, 1, None, 320, 0.98),  # Opus, OpusHead declares 16 kHz
+    ("ogg", 44_100, 1, None, 2048, 0.98),  # Vorbis (Opus cannot run at 44.1 kHz)
+    ("m4a", 44_100, 2, None, 1024, 0.98),
+    ("m4a", 16_000, 1, None, 1024, 0.98),
+    ("webm", 48_000, 2, None, 960, 0.98),
+    ("webm", 24_000, 1, None, 480, 0.98),
+    ("mp4", 48_000, 1, None, 1024, 0.98),
+]
+
+
+@pytest.mark.parametrize(("container", "sr", "channels", "subtype", "frame", "min_corr"), ROUND_TRIPS)
+def test_media_round_trip_keeps_rate_channels_duration(
+    tmp_path: Path, container: str, sr: int, channels: int, subtype: str | None, frame: int, min_corr: float | None
+) -> None:
+    x = make_music(sr, 1.5, channels)
+    src = make_audio_file(tmp_path / "input.bin", container, x, sr, subtype=subtype)
+    decoded, dec_sr = decode_all(src)
+    assert decoded.dtype == np.float32
+    assert decoded.shape[0] == channels
+    assert dec_sr == sr
+    assert abs(decoded.shape[1] - x.shape[1]) <= frame
+
+    dst = tmp_path / "output.bin"
+    info = _round_trip(src, dst, container)
+    out_info = probe(dst)
+    again, again_sr = decode_all(dst)
+    assert (out_info.sr, out_info.channels) == (sr, channels) == (info.sr, info.channels)
+    assert again_sr == sr
+    assert again.shape[0] == channels
+    assert abs(again.shape[1] - decoded.shape[1]) <= frame
+    assert not np.isnan(again).any()
+    if min_corr is None:  # lossless: bit exact after one more pass
+        assert out_info.sample_format == subtype
+        assert again.shape == decoded.shape
+        np.testing.assert_array_equal(again, decoded)
+        quantum = {"PCM_16": 2.0**-15, "PCM_24": 2.0**-23, "FLOAT": 1e-7}[subtype or "PCM_16"]
+        np.testing.assert_allclose(decoded, x, atol=quantum)
+    else:
+        assert _corr(x, decoded) > min_corr
+        assert _corr(x, again) > min_corr
+
+
+def test_media_wav_float_input_becomes_24_bit_flac(tmp_path: Path) -> None:
+    x = make_music(48_000, 0.5, 2)
+    src = make_audio_file(tmp_path / "in.wav", "wav", x, 48_000, subtype="FLOAT")
+    _round_trip(src, tmp_path / "out.flac", "flac")
+    assert probe(tmp_path / "out.flac").sample_format == "PCM_24"
+
+
+def test_media_webm_at_non_opus_rate_is_written_at_48k(tmp_path: Path) -> None:
+    x = make_music(44_100, 1.0, 2)
+    dst = make_audio_file(tmp_path / "out.webm", "webm", x, 44_100)
+    decoded, sr = decode_all(dst)
+    assert sr == 48_000
+    assert abs(decoded.shape[1] - 48_000) <= 960
+
+
+def test_media_writer_clips_and_rejects_bad_blocks(tmp_path: Path) -> None:
+    with AudioWriter(tmp_path / "c.wav", "wav", 8000, 1) as w:
+        w.write(np.array([[2.0, -2.0, np.nan, 0.5]], np.float32))
+        with pytest.raises(ValueError, match="block"):
+            w.write(np.zeros((2, 4), np.float32))
+    y, _ = sf.read(tmp_path / "c.wav", dtype="int16")
+    assert y.tolist() == [32767, -32768, 0, 16384]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "expected"),
+    [
+        ("flac", "song.wav", "flac"),
+        ("wav", "song.mp3", "wav"),
+        ("mp3", "song.flac", "mp3"),
+        ("ogg", "song.m4a", "ogg"),
+        ("m4a", "song.ogg", "m4a"),
+        ("webm", "song.wav", "webm"),
+    ],
+)
+def test_media_sniffing_ignores_file_names(tmp_path: Path, fmt: str, name: str, expected: str) -> None:
+    x = make_music(16_000, 0.3, 1)
+    path = make_audio_file(tmp_path / name, fmt, x, 16_000)
+    assert sniff_container(path.read_bytes()[:4096]) == expected
+    info = probe(path)
+    assert info.container == expected
+    assert info.sr == 16_000
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "wav"),
+        (b"fLaC\x00\x00\x00\x22", "flac"),
+        (b"OggS\x00\x02", "ogg"),
+        (b"\x1a\x45\xdf\xa3\x01\x00", "webm"),
+        (b"\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00", "m4a"),
+        (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", "mp4"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00", "mp3"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00fLaC\x00\x00\x00\x22\x00\x00", "flac"),
+        (b"\xff\xfb\x90\x64" + b"\x00" * 8, "mp3"),
+        (b"\xff\xf1\x50\x80", None),  # ADTS AAC is not MPEG layer audio
+        (b"<!DOCTYPE html><html>", None),
+        (b"", None),
+    ],
+)
+def test_media_sniff_container_magic(head: bytes, expected: str | None) -> None:
+    assert sniff_container(head) == expected
+
+
+def _cut_wav(tmp_path: Path) -> Path:
+    src = make_audio_file(tmp_path / "full.wav", "wav", make_music(16_000, 1.0, 1), 16_000)
+    data = src.read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[: len(data) // 2])
+    return tmp_path / "cut.wav"
+
+
+def _cut_moov(tmp_path: Path) -> Path:
+    src = tmp_path / "full.m4a"
+    # without faststart the moov atom sits at the end; write one that way and cut it off
+    import av
+
+    with av.open(str(src), "w", format="ipod") as oc:
+        st = oc.add_stream("aac", rate=16_000)
+        st.codec_context.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(make_music(16_000, 1.0, 1), format="fltp", layout="mono")
+        frame.sample_rate = 16_000
+        frame.pts = 0
+        oc.mux(st.encode(frame))
+        oc.mux(st.encode(None))
+    data = src.read_bytes()
+    moov = data.rindex(b"moov") - 4
+    (tmp_path / "cut.m4a").write_bytes(data[:moov])
+    return tmp_path / "cut.m4a"
+
+
+def _garbage(tmp_path: Path) -> Path:
+    path = tmp_path / "noise.mp3"
+    path.write_bytes(np.random.default_rng(1).bytes(20_000))
+    return path
+
+
+def _html(tmp_path: Path) -> Path:
+    path = tmp_path / "page.wav"
+    path.write_bytes(b"<!DOCTYPE html><html><body>Not found</body></html>")
+    return path
+
+
+def _empty(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    return path
+
+
+def _no_samples(tmp_path: Path) -> Path:
+    path = tmp_path / "zero.wav"
+    sf.write(path, np.zeros((0, 1), np.float32), 16_000)
+    return path
+
+
+def _video_only(tmp_path: Path) -> Path:
+    import av
+
+    path = tmp_path / "silent.webm"
+    with av.open(str(path), "w", format="webm") as oc:
+        vs = oc.add_stream("libvpx", rate=10)
+        vs.width, vs.height, vs.pix_fmt = 32, 32, "yuv420p"
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            f.pts = i
+            oc.mux(vs.encode(f))
+        oc.mux(vs.encode(None))
+    return path
+
+
+def _ok_wav(tmp_path: Path) -> Path:
+    return make_audio_file(tmp_path / "ok.wav", "wav", make_music(16_000, 0.2, 1), 16_000)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (_ok_wav, None, ""),
+        (_garbage, UnsupportedMediaError, "not a recognized"),
+        (_html, UnsupportedMediaError, "HTML"),
+        (_empty, EmptyInputError, "empty"),
+        (_no_samples, EmptyInputError, "no audio samples"),
+        (_cut_wav, CorruptMediaError, "truncated"),
+        (_cut_moov, CorruptMediaError, "moov"),
+        (_video_only, UnsupportedMediaError, "no audio track"),
+    ],
+)
+def test_media_probe_errors(tmp_path: Path, make: object, error: type[Exception] | None, words: str) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    if error is None:
+        assert probe(path).container == "wav"
+        return
+    with pytest.raises(error, match=words) as caught:
+        probe(path)
+    assert "Send" in str(caught.value) or "send" in str(caught.value)
+
+
+def test_media_truncated_flac_fails_while_decoding(tmp_path: Path) -> None:
+    src = make_audio_file(tmp_path / "full.flac", "flac", make_music(16_000, 3.0, 1), 16_000)
+    data = src.read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(data[: len(data) // 2])
+    info = probe(cut)
+    with pytest.raises(CorruptMediaError, match=r"truncated|decoded"):
+        for _ in decode_blocks(cut, info, 4096):
+            pass
+
+
+def test_media_headerless_pcm_decodes_with_given_rate(tmp_path: Path) -> None:
+    x = make_music(8000, 0.5, 2)
+    raw = np.clip(np.rint(x.T * 32768), -32768, 32767).astype("<i2").tobytes()
+    path = tmp_path / "audio.raw"
+    path.write_bytes(raw)
+    with pytest.raises(UnsupportedMediaError):
+        probe(path)
+    info = probe(path, pcm_sample_rate=8000, pcm_channels=2)
+    assert (info.container, info.sr, info.channels, info.sample_format) == ("pcm", 8000, 2, "PCM_16")
+    y = np.concatenate(list(decode_blocks(path, info, 1000)), axis=1)
+    assert y.shape == x.shape
+    np.testing.assert_allclose(y, x, atol=2.0**-15)
+    assert output_container(info, None) == "wav"
+
+
+def test_media_decode_blocks_have_requested_size(tmp_path: Path) -> None:
+    src = make_audio_file(tmp_path / "a.mp3", "mp3", make_music(16_000, 1.0, 2), 16_000)
+    sizes = [b.shape for b in decode_blocks(src, probe(src), 1000)]
+    assert all(s == (2, 1000) for s in sizes[:-1])
+    assert 0 < sizes[-1][1] <= 1000
+    assert sum(s[1] for s in sizes) == 16_000
+
+
+@pytest.mark.parametrize("container", ["webm", "mp4"])
+def test_media_remux_copies_video_packets(tmp_path: Path, container: str) -> None:
+    src = make_video_file(tmp_path / f"in.{container}", container)
+    info = probe(src)
+    assert info.has_video
+    assert info.container == container
+    assert output_container(info, None) == container
+    audio, sr = decode_all(src)
+    cleaned = tmp_path / "clean.wav"
+    sf.write(cleaned, (0.25 * audio[:, ::-1]).T, sr)  # time-reversed and quieter: clearly different
+    out = tmp_path / f"out.{container}"
+    remux_video(src, cleaned, out, container)
+
+    assert video_packets(out) == video_packets(src)
+    out_info = probe(out)
+    assert out_info.has_video
+    assert (out_info.sr, out_info.channels) == (info.sr, info.channels)
+    new_audio, _ = decode_all(out)
+    assert abs(new_audio.shape[1] - audio.shape[1]) <= 1024
+    n = min(audio.shape[1], new_audio.shape[1])
+    assert np.sqrt(np.mean(new_audio[:, :n] ** 2)) < 0.5 * np.sqrt(np.mean(audio[:, :n] ** 2))
+    assert _corr(new_audio, 0.25 * audio[:, ::-1]) > 0.9
+
+
+def test_media_remux_refuses_h264_in_webm(tmp_path: Path) -> None:
+    src = make_video_file(tmp_path / "in.mp4", "mp4")
+    info = probe(src)
+    cleaned = tmp_path / "clean.wav"
+    sf.write(cleaned, np.zeros((4800, 2), np.float32), 48_000)
+    with pytest.raises(UnsupportedMediaError, match="h264"):
+        remux_video(src, cleaned, tmp_path / "out.webm", "webm")
+    with pytest.raises(UnsupportedMediaError, match="h264"):
+        output_container(info, "webm")
+    assert output_container(info, ".M4A") == "m4a"  # audio only is always possible
+
+
+def _info(container: str, *, video: str | None = None) -> MediaInfo:
+    return MediaInfo(container, "aac", 48_000, 2, 1.0, video is not None, None, video)
+
+
+@pytest.mark.parametrize(
+    ("info", "requested", "expected"),
+    [
+        (_info("mp3"), None, "mp3"),
+        (_info("mp3"), ".WAV", "wav"),
+        (_info("wav"), "audio/mpeg", "mp3"),
+        (_info("ogg"), "opus", "ogg"),
+        (_info("pcm"), None, "wav"),
+        (_info("webm", video="h264"), None, "mp4"),  # Matroska with H.264 cannot stay WebM
+        (_info("webm", video="vp9"), None, "webm"),
+        (_info("mp4", video="h264"), "mp4", "mp4"),
+        (_info("mp4", video="h264"), "flac", "flac"),
+        (_info("wav"), "exe", InvalidParameterError),
+        (_info("mp4", video="h264"), "webm", UnsupportedMediaError),
+    ],
+)
+def test_media_output_container(info: MediaInfo, requested: str | None, expected: object) -> None:
+    if isinstance(expected, str):
+        assert output_container(info, requested) == expected
+    else:
+        with pytest.raises(expected):  # type: ignore[call-overload]
+            output_container(info, requested)
+
+
+@pytest.mark.parametrize(
+    ("container", "sr", "channels", "ok"),
+    [("mp3", 44_100, 2, True), ("mp3", 96_000, 1, False), ("mp3", 44_100, 6, False), ("m4a", 12_345, 1, False)],
+)
+def test_media_check_encodable(container: str, sr: int, channels: int, ok: bool) -> None:
+    if ok:
+        check_encodable(container, sr, channels)
+    else:
+        with pytest.raises(InvalidParameterError):
+            check_encodable(container, sr, channels)
+
+
+def test_media_mime_types() -> None:
+    assert mime_type("mp4", video=True) == "video/mp4"
+    assert mime_type("mp4") == "audio/mp4"
+    assert mime_type("mp3") == "audio/mpeg"
+    assert _info("webm", video="vp8").mime == "video/webm"
+    assert _info("wav").ext == ".wav"
+
+
+_STREAM_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, time
+    from pathlib import Path
+    import numpy as np
+    import soundfile as sf
+    from app.media import AudioWriter, decode_blocks, probe
+
+    src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+    sr, minutes = 16_000, 60
+    t = np.arange(sr * 10) / sr
+    chunk = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    with sf.SoundFile(src, "w", sr, 1, "PCM_16", format="WAV") as f:
+        for _ in range(minutes * 6):
+            f.write(chunk)
+    start = time.perf_counter()
+    info = probe(src)
+    n = 0
+    with AudioWriter(dst, "flac", info.sr, info.channels, sample_format=info.sample_format) as w:
+        for block in decode_blocks(src, info, 65_536):
+            w.write(block * 0.5)
+            n += block.shape[1]
+    assert n == sr * 60 * minutes, n
+    assert sf.info(dst).frames == n
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{rss_mb:.0f} {time.perf_counter() - start:.1f}")
+    """
+)
+
+
+@pytest.mark.slow
+def test_media_one_hour_streams_in_flat_memory(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _STREAM_SCRIPT, str(tmp_path / "hour.wav"), str(tmp_path / "hour.flac")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rss_mb, seconds = (float(v) for v in result.stdout.split())
+    print(f"peak RSS {rss_mb:.0f} MB, {seconds:.1f} s for one hour of 16 kHz audio")
+    assert rss_mb < 250
