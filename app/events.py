@@ -12,12 +12,17 @@ import asyncio
 import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Protocol
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
-from app.jobs.models import JobEvent
+__all__ = ["ALL_JOBS", "Event", "EventBus", "InProcessEventBus"]
 
-__all__ = ["ALL_JOBS", "EventBus", "InProcessEventBus"]
+
+class Event(Protocol):
+    """Anything published on the bus: it names the job it is about (``ALL_JOBS`` for broadcasts)."""
+
+    @property
+    def job_id(self) -> str: ...
 
 #: Subscribe to this key to receive every event (and the queue-moved broadcasts).
 ALL_JOBS = "*"
@@ -26,11 +31,11 @@ ALL_JOBS = "*"
 class EventBus(Protocol):
     """Fan-out of job events."""
 
-    def publish(self, event: JobEvent) -> None:
+    def publish(self, event: Event) -> None:
         """Deliver ``event`` to the job's subscribers and to ``ALL_JOBS`` subscribers (thread-safe)."""
         ...
 
-    def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
+    def subscribe(self, job_id: str) -> AbstractAsyncContextManager[asyncio.Queue[Any]]:
         """Async context manager yielding a queue of events for ``job_id`` (or ``ALL_JOBS``)."""
         ...
 
@@ -39,11 +44,11 @@ class InProcessEventBus:
     """Event fan-out inside one server process."""
 
     def __init__(self, maxsize: int = 1000) -> None:
-        self._subs: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[JobEvent]]]] = defaultdict(set)
+        self._subs: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]]] = defaultdict(set)
         self._lock = threading.Lock()
         self._maxsize = maxsize
 
-    def publish(self, event: JobEvent) -> None:
+    def publish(self, event: Event) -> None:
         with self._lock:
             targets = list(self._subs.get(event.job_id, ())) + list(self._subs.get(ALL_JOBS, ()))
             if event.job_id == ALL_JOBS:
@@ -55,8 +60,8 @@ class InProcessEventBus:
                 continue
 
     @asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
-        queue: asyncio.Queue[JobEvent] = asyncio.Queue(self._maxsize)
+    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[Any]]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(self._maxsize)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
             self._subs[job_id].add(entry)
@@ -69,7 +74,7 @@ class InProcessEventBus:
                     del self._subs[job_id]
 
 
-def _put_latest(queue: asyncio.Queue[JobEvent], event: JobEvent) -> None:
+def _put_latest(queue: asyncio.Queue[Any], event: Any) -> None:
     """Put without blocking; a slow consumer loses the oldest events, never the newest."""
     while queue.full():
         queue.get_nowait()

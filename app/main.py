@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.auth import KeyStore
-from app.dialects._common import Dialect, default_status, error_id
+from app.http import Dialect, default_status, error_id
 from app.errors import AppError, InvalidParameterError, NotFoundError
 from app.events import InProcessEventBus
 from app.jobs.queue import InProcessQueue

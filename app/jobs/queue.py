@@ -10,6 +10,8 @@ goes back to the queue and runs again.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import multiprocessing as mp
 import os
@@ -71,6 +73,18 @@ def _worker_init(settings: Settings, events: Any, parent_pid: int) -> None:
     )
 
 
+def _warm() -> None:
+    """Import the heavy modules now, so the first job does not pay for them."""
+    import importlib.util
+
+    import app.jobs.runner  # noqa: F401 - imported for its side effect of loading numpy, scipy, PyAV
+    import app.media  # noqa: F401
+
+    for name in ("dsp.denoise", "dsp.vad", "dsp.loudness"):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+
+
 def _worker_run(job_id: str) -> None:
     from app.jobs.runner import run_job
 
@@ -97,6 +111,8 @@ class InProcessQueue:
     def start(self) -> None:
         self._events = self._mp.Queue()
         self._pool = self._new_pool()
+        for _ in range(self.size):  # start every worker now and load its modules
+            self._pool.submit(_warm)
         self._stopping = False
         for target, name in ((self._dispatch_loop, "hush-dispatch"), (self._forward_loop, "hush-events")):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -181,7 +197,7 @@ class InProcessQueue:
                     return
             self._pool = self._new_pool()
             return
-        fut.add_done_callback(lambda f, j=job_id: self._done(j, f))
+        fut.add_done_callback(functools.partial(self._done, job_id))
 
     def _done(self, job_id: str, fut: Future[None]) -> None:
         exc = None if fut.cancelled() else fut.exception()

@@ -1,0 +1,634 @@
+"""DeepAffects dialect: the denoise (sync/async) and voice-activity-detection APIs.
+
+A thin adapter over the job core (DESIGN §3.4). Vendor contract: ``shared/vendor-docs/
+deepaffects-denoise.md`` and ``deepaffects-vad.md``; client behaviour: ``sdk-notes.md`` §0–3.
+
+Deliberate deviations from the vendor, each repeated next to the code it concerns:
+
+* ``encoding`` and ``sampleRate`` are hints. The format is sniffed from the bytes (the Python SDK
+  sends libmediainfo container names such as ``"Wave"``, the JS SDK sends ``"MULAW"`` for every
+  WAV file and ``8000`` for every rate). They are used only for headerless PCM16
+  (``encoding: "LINEAR16"``), where the bytes carry no header.
+* ``sampleRate`` is optional in requests, and may be a number or a numeric string. Responses
+  carry the real rate of the audio as a number.
+* The output keeps the input's container, rate and channels (WAV in, WAV out; LINEAR16 in,
+  LINEAR16 out). It is never transcoded to the ``encoding`` named in the request.
+* No response field is ever ``null``. The SDK's model setters raise on ``null``.
+* ``apikey`` is the query parameter the SDKs send; ``api_key`` (named in one doc table) is
+  also accepted.
+* Webhook bodies also carry ``sample_rate``/``language_code`` (snake case), because the SDK's
+  ``Audio.from_json`` reads those names. VAD webhooks carry ``segments`` both under
+  ``response`` (the doc example) and at the top level (the doc table).
+* A job that fails sends the webhook ``{"request_id", "api", "error": {"message", "code",
+  "type"}}``, where ``code`` is the HTTP status the sync API would have answered and ``type``
+  is Hush's stable error code. The vendor does not document a failure webhook.
+* ``request_id`` is the idempotency key, one namespace per API and key. Repeating an async
+  request with the same id returns the first job and does not start a second one.
+* ``POST /audio/generic/api/v1/sync/vad`` is a Hush extension. The vendor has only the async
+  VAD route.
+
+Errors use one envelope: ``{"message": str, "code": <HTTP status>, "type": <Hush error code>,
+"error_id"?: str}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import struct
+import uuid
+from typing import Annotated, Any, Final, TypeVar
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from app import errors as e
+from app.auth import Principal
+from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, error_id, json_error
+from app.jobs.models import SYNC_PRIORITY, InputRef, Job, JobSpec, JobState, OutputSpec, Step
+from app.jobs.service import JobService
+
+__all__ = [
+    "DIALECT",
+    "DeepAffectsAsyncResponse",
+    "DeepAffectsDenoiseRequest",
+    "DeepAffectsDenoiseResponse",
+    "DeepAffectsErrorResponse",
+    "DeepAffectsVadRequest",
+    "DeepAffectsVadResponse",
+    "DeepAffectsVadSegment",
+    "router",
+]
+
+NAME: Final = "deepaffects"
+PREFIX: Final = "/audio/generic/api/v1"
+DEFAULT_LANGUAGE: Final = "en-US"
+
+#: ``encoding`` values that mean headerless 16-bit little-endian PCM (the JS SDK's ``.raw``).
+_PCM_ENCODINGS: Final = frozenset({"LINEAR16", "L16", "PCM", "PCM16", "PCM_S16LE", "S16LE", "RAW"})
+
+#: Encoding name echoed when the client sent none: libmediainfo's container names, as the
+#: Python SDK sends them.
+_ENCODING_NAMES: Final[dict[str, str]] = {
+    "wav": "Wave",
+    "flac": "FLAC",
+    "mp3": "MPEG Audio",
+    "ogg": "Ogg",
+    "m4a": "MPEG-4",
+    "mp4": "MPEG-4",
+    "webm": "WebM",
+    "pcm": "LINEAR16",
+}
+
+#: ``error_code`` of a failed job → the domain error to re-raise at the edge.
+_ERRORS_BY_CODE: dict[str, type[e.AppError]] = {}
+
+
+def _collect_errors(cls: type[e.AppError]) -> None:
+    _ERRORS_BY_CODE.setdefault(cls.code, cls)
+    for sub in cls.__subclasses__():
+        _collect_errors(sub)
+
+
+_collect_errors(e.AppError)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _number_or_none(value: Any) -> Any:
+    """Accept JSON numbers, numeric strings (``"8000"``, ``"1.5"``) and null/empty as None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise ValueError(f"must be a number, got {value!r}") from None
+    return value
+
+
+def _rate(value: Any) -> Any:
+    value = _number_or_none(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"must be a whole number of Hz, got {value:g}")
+        return int(value)
+    return value
+
+
+SampleRate = Annotated[Annotated[int, Field(ge=1000, le=768_000)] | None, BeforeValidator(_rate)]
+Seconds = Annotated[Annotated[float, Field(ge=0, le=60)] | None, BeforeValidator(_number_or_none)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class DeepAffectsDenoiseRequest(_Model):
+    """Body of sync and async denoise (the SDK's ``Audio`` model)."""
+
+    content: str = Field(description="The whole audio file, base64 (standard alphabet).")
+    sample_rate: SampleRate = Field(
+        None,
+        alias="sampleRate",
+        # Deviation: the docs call this required. Hush reads the rate from the file and uses
+        # this value only for headerless LINEAR16. A numeric string is accepted too.
+        description="Hint; used only for headerless LINEAR16 (raw PCM16).",
+    )
+    encoding: str | None = Field(
+        None,
+        # Deviation: a hint only. The container is sniffed from the bytes.
+        description='Hint ("Wave", "FLAC", "MULAW", "LINEAR16" ...); LINEAR16 means headerless PCM16.',
+    )
+    language_code: str | None = Field(DEFAULT_LANGUAGE, alias="languageCode", description="Echoed back.")
+
+
+class DeepAffectsDenoiseResponse(_Model):
+    """Sync denoise answer and the denoise webhook body: the SDK's ``Audio``, never with nulls."""
+
+    content: str = Field(description="The denoised file, base64, same container as the input.")
+    sample_rate: int = Field(alias="sampleRate", description="The audio's real sample rate.")
+    encoding: str
+    language_code: str = Field(alias="languageCode")
+
+
+class DeepAffectsAsyncResponse(_Model):
+    """Answer of every async route (the SDK's ``AsyncResponse``)."""
+
+    request_id: str
+    api: str
+
+
+class DeepAffectsVadRequest(_Model):
+    """Body of VAD: exactly one of ``content`` and ``url``. The other fields may be null."""
+
+    content: str | None = Field(None, description="The whole audio file, base64.")
+    url: str | None = Field(None, description="A URL Hush fetches the audio from (http or https).")
+    encoding: str | None = None
+    sample_rate: SampleRate = Field(None, alias="sampleRate", description="Hint; only for LINEAR16.")
+    language_code: str | None = Field(DEFAULT_LANGUAGE, alias="languageCode")
+    min_non_speech_duration: Seconds = Field(
+        None,
+        alias="minNonSpeechDuration",
+        description="Seconds. Gaps shorter than this are merged into the speech around them (null = 0).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeepAffectsVadRequest:
+        has_content = bool(self.content and self.content.strip())
+        has_url = bool(self.url and self.url.strip())
+        if has_content and has_url:
+            raise ValueError("send exactly one of content and url, not both")
+        if not has_content and not has_url:
+            raise ValueError("send exactly one of content (base64 audio) and url; neither was given")
+        return self
+
+
+class DeepAffectsVadSegment(_Model):
+    """One stretch of speech, in seconds from the start."""
+
+    tag: str = "speech"
+    start: float
+    end: float
+
+
+class DeepAffectsVadResult(_Model):
+    segments: list[DeepAffectsVadSegment]
+
+
+class DeepAffectsVadResponse(_Model):
+    """Sync VAD answer (a Hush extension), shaped like the VAD webhook body."""
+
+    request_id: str
+    response: DeepAffectsVadResult
+    segments: list[DeepAffectsVadSegment]
+
+
+class DeepAffectsErrorResponse(_Model):
+    """Every error of this dialect."""
+
+    message: str
+    code: int = Field(description="The HTTP status.")
+    type: str = Field(description="Hush's stable error code, e.g. input.unsupported.")
+    error_id: str | None = Field(None, description="Present on 5xx: quote it, it is in the server log.")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def deepaffects_render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
+    """Render any error under this dialect's prefix as the DeepAffects envelope."""
+    body: dict[str, Any] = {"message": message, "code": status, "type": getattr(exc, "code", "error")}
+    if status >= 500:
+        body["error_id"] = getattr(exc, "error_id", None) or error_id()
+    return json_error(status, body, exc)
+
+
+def _job_error(job: Job) -> e.AppError:
+    """The domain error a finished, unsuccessful job stands for."""
+    reason = job.error_reason or f"the job ended {job.state.value}"
+    if job.state is JobState.timed_out:
+        return e.JobTimeoutError(reason)
+    if job.state is JobState.cancelled:
+        return e.ConflictError(reason)
+    cls = _ERRORS_BY_CODE.get(job.error_code or "", e.ProcessingError)
+    if cls is e.RateLimitedError:
+        return e.ProcessingError(reason)
+    return cls(reason)
+
+
+# --------------------------------------------------------------------------- request helpers
+
+
+def deepaffects_principal(
+    keys: KeysDep,
+    apikey: Annotated[str | None, Query(description="Your API key.")] = None,
+    api_key: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> Principal:
+    """DeepAffects auth: the ``apikey`` query parameter (``api_key`` tolerated, see module doc)."""
+    return keys.check_key(apikey or api_key)
+
+
+PrincipalDep = Annotated[Principal, Depends(deepaffects_principal)]
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
+        }
+    }
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request body"
+
+
+async def _read_json(request: Request, service: JobService, model: type[_M]) -> _M:
+    """Parse the body as JSON whatever the Content-Type says (clients omit or mislabel it)."""
+    limit = service.settings.max_input_bytes * 4 // 3 + (1 << 16)  # base64 of the largest input
+    declared = request.headers.get("content-length", "")
+    too_large = e.InputTooLargeError(
+        f"the request body is larger than the {service.settings.max_input_mb:g} MiB input limit allows",
+        hint="send a smaller file, or pass a url (VAD)",
+    )
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    raw = await request.body()
+    if len(raw) > limit:
+        raise too_large
+    if not raw.strip():
+        raise e.InvalidParameterError("the request body is empty; send a JSON object")
+    try:
+        data = await anyio.to_thread.run_sync(json.loads, raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise e.InvalidParameterError(f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise e.InvalidParameterError(f"the request body must be a JSON object, not {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise e.InvalidParameterError(_validation_message(exc)) from None
+
+
+def _decode_base64(text: str) -> bytes:
+    """Decode ``content``: standard or URL-safe base64, line breaks and missing padding allowed."""
+    s = text.strip()
+    if s.startswith("data:") and "," in s[:200]:  # a data: URI
+        s = s.split(",", 1)[1]
+    s = "".join(s.split())
+    if "-" in s or "_" in s:
+        s = s.translate(str.maketrans("-_", "+/"))
+    s += "=" * (-len(s) % 4)
+    try:
+        data = base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        raise e.InvalidParameterError(
+            "content is not valid base64", hint="send the whole audio file encoded as standard base64"
+        ) from None
+    if not data:
+        raise e.EmptyInputError("content is empty; send the audio file as base64")
+    return data
+
+
+def _pcm_rate(encoding: str | None, sample_rate: int | None) -> int | None:
+    """The rate to assume for headerless PCM16, only when ``encoding`` says the bytes are raw."""
+    if encoding and encoding.strip().upper() in _PCM_ENCODINGS:
+        if sample_rate is None:
+            raise e.InvalidParameterError(
+                f"encoding {encoding!r} (headerless PCM16) needs sampleRate, the rate of the samples"
+            )
+        return sample_rate
+    return None
+
+
+async def _store_content(service: JobService, who: Principal, content: str, pcm_rate: int | None) -> str:
+    """Decode base64 ``content``, check it is media and store it; returns the blob key."""
+    data = await anyio.to_thread.run_sync(_decode_base64, content)
+    try:
+        stored = await service.store_upload(io.BytesIO(data), owner=who.owner, filename=None, pcm_sample_rate=pcm_rate)
+    except e.UnsupportedMediaError as exc:
+        if pcm_rate is not None or exc.hint:
+            raise
+        raise e.UnsupportedMediaError(
+            exc.message, hint='for headerless PCM16 send encoding "LINEAR16" with its sampleRate'
+        ) from None
+    return stored.blob_key
+
+
+def _request_id(given: str | None) -> str:
+    rid = (given or "").strip()
+    if len(rid) > 200:
+        raise e.InvalidParameterError("request_id is longer than 200 characters")
+    return rid or str(uuid.uuid4())
+
+
+def _require_webhook(webhook: str | None) -> str:
+    if not webhook or not webhook.strip():
+        raise e.InvalidParameterError(
+            "the webhook query parameter is required for async requests",
+            hint="add ?webhook=<URL that receives the result> or use the sync API",
+        )
+    return webhook.strip()
+
+
+async def _wait_sync(service: JobService, job: Job, api: str) -> Job:
+    """Wait for a sync job; a job that is not done in time is cancelled and reported 504."""
+    timeout = service.settings.sync_timeout_s
+    job = await service.wait(job.id, timeout)
+    if not job.terminal:
+        await service.cancel(job.id)
+        raise e.JobTimeoutError(
+            f"the synchronous request did not finish within {timeout:g} s",
+            hint=f"use the async API ({PREFIX}/async/{api}?webhook=...) for long files",
+        )
+    if job.state is not JobState.succeeded:
+        raise _job_error(job)
+    return job
+
+
+def _wav_data(wav: bytes) -> bytes:
+    """The sample bytes of a RIFF/WAVE file (to answer headerless LINEAR16 in kind)."""
+    pos = 12
+    while pos + 8 <= len(wav):
+        chunk_id, size = struct.unpack_from("<4sI", wav, pos)
+        if chunk_id == b"data":
+            return wav[pos + 8 : pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    raise e.ProcessingError("the denoised WAV has no data chunk")
+
+
+async def _result_base64(service: JobService, job: Job) -> str:
+    """The job's result file, base64, in the input's container (raw PCM for LINEAR16 input)."""
+    path = service.result_path(job)
+    raw_pcm = job.result_meta.get("input", {}).get("container") == "pcm"
+
+    def encode() -> str:
+        data = path.read_bytes()
+        if raw_pcm:  # Deviation from the core default (WAV out): LINEAR16 in, LINEAR16 out.
+            data = _wav_data(data)
+        return base64.b64encode(data).decode("ascii")
+
+    return await anyio.to_thread.run_sync(encode)
+
+
+def _encoding_of(job: Job) -> str:
+    sent = job.meta.get("encoding")
+    if isinstance(sent, str) and sent:
+        return sent
+    container = str(job.result_meta.get("container") or job.result_meta.get("input", {}).get("container", ""))
+    return _ENCODING_NAMES.get(container, container.upper() or "Wave")
+
+
+def _sample_rate_of(job: Job) -> int:
+    rate = job.result_meta.get("sample_rate") or job.result_meta.get("input", {}).get("sample_rate")
+    return int(rate or job.meta.get("sample_rate") or 0)
+
+
+async def _denoise_body(service: JobService, job: Job) -> DeepAffectsDenoiseResponse:
+    return DeepAffectsDenoiseResponse(
+        content=await _result_base64(service, job),
+        sample_rate=_sample_rate_of(job),
+        encoding=_encoding_of(job),
+        language_code=str(job.meta.get("language_code") or DEFAULT_LANGUAGE),
+    )
+
+
+def _segments(job: Job) -> list[DeepAffectsVadSegment]:
+    found = job.result_meta.get("segments") or []
+    return [DeepAffectsVadSegment(start=round(float(s), 3), end=round(float(t), 3)) for s, t in found]
+
+
+def _meta(api: str, request_id: str, encoding: str | None, language: str | None, rate: int | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"api": api, "request_id": request_id, "language_code": language or DEFAULT_LANGUAGE}
+    if encoding:
+        meta["encoding"] = encoding
+    if rate:
+        meta["sample_rate"] = rate
+    return meta
+
+
+def _denoise_spec(blob_key: str, pcm_rate: int | None, webhook: str | None = None) -> JobSpec:
+    return JobSpec(
+        input=InputRef(blob_key=blob_key, pcm_sample_rate=pcm_rate),
+        steps=(Step(name="denoise"),),
+        output=OutputSpec(),  # None: keep the input's container
+        webhook_url=webhook,
+    )
+
+
+async def _vad_spec(service: JobService, who: Principal, body: DeepAffectsVadRequest, webhook: str | None) -> JobSpec:
+    pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
+    if body.content and body.content.strip():
+        source = InputRef(blob_key=await _store_content(service, who, body.content, pcm_rate), pcm_sample_rate=pcm_rate)
+    else:
+        source = InputRef(url=(body.url or "").strip(), pcm_sample_rate=pcm_rate)
+    return JobSpec(
+        input=source,
+        steps=(Step(name="vad", params={"min_non_speech_s": float(body.min_non_speech_duration or 0.0)}),),
+        output=OutputSpec(audio=False),
+        webhook_url=webhook,
+    )
+
+
+# --------------------------------------------------------------------------- routes
+
+router = APIRouter(tags=["deepaffects"])
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": DeepAffectsErrorResponse} for status in (400, 401, 413, 415, 429, 500, 501, 504)
+}
+
+
+# shared/vendor-docs/deepaffects-denoise.md, "POST Request" (sync) and "Output" (Sync)
+@router.post(
+    f"{PREFIX}/sync/denoise",
+    response_model=DeepAffectsDenoiseResponse,
+    responses=_ERROR_RESPONSES,
+    openapi_extra=_body_schema(DeepAffectsDenoiseRequest),
+)
+async def deepaffects_sync_denoise(request: Request, service: ServiceDep, who: PrincipalDep) -> Response:
+    """Denoise a file and answer with it (same container, rate and channels as the input)."""
+    body = await _read_json(request, service, DeepAffectsDenoiseRequest)
+    pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
+    blob_key = await _store_content(service, who, body.content, pcm_rate)
+    job = await service.submit(
+        dialect=NAME,
+        spec=_denoise_spec(blob_key, pcm_rate),
+        owner=who.owner,
+        priority=SYNC_PRIORITY,
+        meta=_meta("denoise", "", body.encoding, body.language_code, body.sample_rate),
+    )
+    job = await _wait_sync(service, job, "denoise")
+    answer = await _denoise_body(service, job)
+    return _json(answer)
+
+
+# shared/vendor-docs/deepaffects-denoise.md, "POST Request" (async), "Output" (Async, Webhook)
+@router.post(
+    f"{PREFIX}/async/denoise",
+    response_model=DeepAffectsAsyncResponse,
+    responses=_ERROR_RESPONSES,
+    openapi_extra=_body_schema(DeepAffectsDenoiseRequest),
+)
+async def deepaffects_async_denoise(
+    request: Request,
+    service: ServiceDep,
+    who: PrincipalDep,
+    webhook: Annotated[str | None, Query(description="URL the result is POSTed to (required).")] = None,
+    request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
+) -> Response:
+    """Queue a denoise job; the result is POSTed to ``webhook`` (see the module doc for failures)."""
+    hook = _require_webhook(webhook)
+    rid = _request_id(request_id)
+    body = await _read_json(request, service, DeepAffectsDenoiseRequest)
+    pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
+    blob_key = await _store_content(service, who, body.content, pcm_rate)
+    await service.submit(
+        dialect=NAME,
+        spec=_denoise_spec(blob_key, pcm_rate, hook),
+        owner=who.owner,
+        request_id=f"denoise:{rid}",
+        meta=_meta("denoise", rid, body.encoding, body.language_code, body.sample_rate),
+    )
+    return _json(DeepAffectsAsyncResponse(request_id=rid, api="denoise"))
+
+
+# shared/vendor-docs/deepaffects-vad.md, "POST Request" (Async) and "Output" (Async, Webhook)
+@router.post(
+    f"{PREFIX}/async/vad",
+    response_model=DeepAffectsAsyncResponse,
+    responses=_ERROR_RESPONSES,
+    openapi_extra=_body_schema(DeepAffectsVadRequest),
+)
+async def deepaffects_async_vad(
+    request: Request,
+    service: ServiceDep,
+    who: PrincipalDep,
+    webhook: Annotated[str | None, Query(description="URL the segments are POSTed to (required).")] = None,
+    request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
+) -> Response:
+    """Queue voice activity detection; the segments are POSTed to ``webhook``."""
+    hook = _require_webhook(webhook)
+    rid = _request_id(request_id)
+    body = await _read_json(request, service, DeepAffectsVadRequest)
+    spec = await _vad_spec(service, who, body, hook)
+    await service.submit(
+        dialect=NAME,
+        spec=spec,
+        owner=who.owner,
+        request_id=f"vad:{rid}",
+        meta=_meta("vad", rid, body.encoding, body.language_code, body.sample_rate),
+    )
+    return _json(DeepAffectsAsyncResponse(request_id=rid, api="vad"))
+
+
+# Hush extension, not in shared/vendor-docs/deepaffects-vad.md: the sync twin of "POST Request"
+# (Async); the answer is the documented webhook body.
+@router.post(
+    f"{PREFIX}/sync/vad",
+    response_model=DeepAffectsVadResponse,
+    responses=_ERROR_RESPONSES,
+    openapi_extra=_body_schema(DeepAffectsVadRequest),
+)
+async def deepaffects_sync_vad(
+    request: Request,
+    service: ServiceDep,
+    who: PrincipalDep,
+    request_id: Annotated[str | None, Query(description="Echoed back in the answer.")] = None,
+) -> Response:
+    """Detect speech and answer with the segments at once.
+
+    **Extension:** DeepAffects documents only ``/async/vad``. This route takes the same body and
+    answers with what the async route would POST to the webhook:
+    ``{"request_id", "response": {"segments": [...]}, "segments": [...]}``.
+    """
+    rid = _request_id(request_id)
+    body = await _read_json(request, service, DeepAffectsVadRequest)
+    spec = await _vad_spec(service, who, body, None)
+    job = await service.submit(
+        dialect=NAME,
+        spec=spec,
+        owner=who.owner,
+        priority=SYNC_PRIORITY,
+        meta=_meta("vad", rid, body.encoding, body.language_code, body.sample_rate),
+    )
+    job = await _wait_sync(service, job, "vad")
+    segments = _segments(job)
+    return _json(
+        DeepAffectsVadResponse(request_id=rid, response=DeepAffectsVadResult(segments=segments), segments=segments)
+    )
+
+
+def _json(model: BaseModel) -> Response:
+    """Serialize by alias; a plain ``Response`` skips FastAPI re-validating a large base64 body."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
+
+
+# --------------------------------------------------------------------------- webhook
+
+
+async def deepaffects_webhook(job: Job, service: JobService) -> dict[str, Any]:
+    """Body POSTed to the client's webhook when an async job ends (see the module doc)."""
+    api = str(job.meta.get("api") or "denoise")
+    rid = str(job.meta.get("request_id") or job.request_id or job.id)
+    if job.state is not JobState.succeeded:
+        exc = _job_error(job)
+        return {
+            "request_id": rid,
+            "api": api,
+            "error": {"message": exc.message, "code": default_status(exc), "type": exc.code},
+        }
+    if api == "vad":
+        segments = [s.model_dump() for s in _segments(job)]
+        return {"request_id": rid, "response": {"segments": segments}, "segments": segments}
+    body = (await _denoise_body(service, job)).model_dump(by_alias=True)
+    body.update(request_id=rid, sample_rate=body["sampleRate"], language_code=body["languageCode"])
+    return body
+
+
+DIALECT = Dialect(
+    name=NAME,
+    router=router,
+    prefixes=(PREFIX,),
+    render_error=deepaffects_render_error,
+    webhook=deepaffects_webhook,
+    status_for=default_status,
+)

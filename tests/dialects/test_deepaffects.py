@@ -1,0 +1,551 @@
+"""DeepAffects dialect over real HTTP: the vendor docs' examples, replayed, plus the error table.
+
+One Hush server per module (worker start-up is paid once), a loopback HTTP server that hosts
+input files and receives webhooks, and signals from ``tests/signals.py`` with known speech.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import io
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.jobs import steps
+from app.main import create_app
+from app.settings import Settings
+from tests.app._http_fixtures import LoopbackServer, RecordedRequest, Reply, Route, serve_http
+from tests.dialects._server import RunningServer, run_server
+from tests.signals import make_speech_like, make_white, mix_at_snr
+
+API = "/audio/generic/api/v1"
+KEY = "k1"
+EDGE_TOL_S = 0.05
+
+
+# --------------------------------------------------------------------------- signals and files
+
+
+def make_noisy_speech(
+    seed: int, sr: int, duration_s: float = 3.0, snr_db: float = 20.0, channels: int = 1
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Speech-like audio with white noise; ``(audio (n,) or (n, channels), speech intervals)``."""
+    rng = np.random.default_rng(seed)
+    clean, intervals = make_speech_like(rng, sr, duration_s)
+    noisy = mix_at_snr(clean, make_white(rng, clean.size), snr_db)
+    if channels > 1:
+        noisy = np.stack([noisy] * channels, axis=1)
+    return noisy, intervals
+
+
+def encode_file(audio: np.ndarray, sr: int, fmt: str) -> bytes:
+    """``audio`` as a WAV/FLAC file, or as headerless PCM16 for ``fmt="RAW"``."""
+    buf = io.BytesIO()
+    sf.write(buf, audio, sr, format=fmt, subtype="PCM_16")
+    return buf.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_audio(data: bytes, *, raw_sr: int | None = None) -> tuple[np.ndarray, int, str]:
+    """``(samples (n, channels), rate, format)``; ``raw_sr`` reads headerless PCM16."""
+    if raw_sr is not None:
+        x, sr = sf.read(io.BytesIO(data), samplerate=raw_sr, channels=1, format="RAW", subtype="PCM_16", always_2d=True)
+        return x, sr, "RAW"
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        return f.read(always_2d=True), f.samplerate, f.format
+
+
+@pytest.fixture(scope="module")
+def speech_8k() -> tuple[np.ndarray, list[tuple[float, float]]]:
+    return make_noisy_speech(11, 8000)
+
+
+@pytest.fixture(scope="module")
+def speech_16k() -> tuple[np.ndarray, list[tuple[float, float]]]:
+    return make_noisy_speech(12, 16000)
+
+
+@pytest.fixture(scope="module")
+def flac_8k(speech_8k: tuple[np.ndarray, list[tuple[float, float]]]) -> bytes:
+    return encode_file(speech_8k[0], 8000, "FLAC")
+
+
+@pytest.fixture(scope="module")
+def wav_16k(speech_16k: tuple[np.ndarray, list[tuple[float, float]]]) -> bytes:
+    return encode_file(speech_16k[0], 16000, "WAV")
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class Hooks:
+    """Webhook bodies received by the loopback server, by ``request_id``."""
+
+    def __init__(self, server: LoopbackServer) -> None:
+        self.server = server
+
+    def url(self, path: str = "/hook") -> str:
+        return self.server.url(path)
+
+    def wait_for(self, request_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for req in list(self.server.requests):
+                if req.method == "POST" and req.path.startswith("/hook"):
+                    body = json.loads(req.body)
+                    if body.get("request_id") == request_id:
+                        assert req.headers.get("Content-Type", "").startswith("application/json")
+                        return dict(body)
+            time.sleep(0.05)
+        raise AssertionError(f"no webhook for request_id {request_id!r} within {timeout_s:g} s")
+
+    def count(self, request_id: str) -> int:
+        return sum(
+            1
+            for req in list(self.server.requests)
+            if req.method == "POST" and json.loads(req.body or b"{}").get("request_id") == request_id
+        )
+
+
+@pytest.fixture(scope="module")
+def loopback(wav_16k: bytes) -> Iterator[LoopbackServer]:
+    def ok(_: RecordedRequest) -> Reply:
+        return Reply(status=200, body=b"ok")
+
+    routes: dict[str, Route] = {
+        "GET /speech.wav": Reply(body=wav_16k, headers={"Content-Type": "audio/wav"}),
+        "POST /hook": ok,
+    }
+    with serve_http(routes) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hooks(loopback: LoopbackServer) -> Hooks:
+    return Hooks(loopback)
+
+
+@pytest.fixture(scope="module")
+def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    settings = Settings(
+        url_allowlist=("127.0.0.1",),
+        data_dir=tmp_path_factory.mktemp("hush"),
+        workers=1,
+        api_keys=(KEY,),
+        webhook_backoff_s=0.1,
+    )
+    with run_server(settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(hush: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hush.base, timeout=90.0) as c:
+        yield c
+
+
+def post(client: httpx.Client, route: str, body: Any, **query: str) -> httpx.Response:
+    params = {"apikey": KEY, **query}
+    return client.post(f"{API}/{route}", json=body, params=params)
+
+
+def assert_no_nulls(body: dict[str, Any]) -> None:
+    assert all(v is not None for v in body.values()), body
+
+
+def assert_segments_match(
+    segments: list[dict[str, Any]], intervals: list[tuple[float, float]], tol_s: float = EDGE_TOL_S
+) -> None:
+    assert [s["tag"] for s in segments] == ["speech"] * len(intervals), (segments, intervals)
+    for seg, (start, end) in zip(segments, intervals, strict=True):
+        assert isinstance(seg["start"], float)
+        assert isinstance(seg["end"], float)
+        assert abs(seg["start"] - start) <= tol_s, (seg, start)
+        assert abs(seg["end"] - end) <= tol_s, (seg, end)
+
+
+def merged(intervals: list[tuple[float, float]], min_gap_s: float) -> list[tuple[float, float]]:
+    out = [intervals[0]]
+    for start, end in intervals[1:]:
+        if start - out[-1][1] < min_gap_s:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+# --------------------------------------------------------------------------- denoise
+
+
+# deepaffects-denoise.md, Shell: data.json = {"content", "sampleRate": 8000, "encoding": "FLAC", "languageCode"}
+def test_deepaffects_sync_denoise_doc_example(client: httpx.Client, flac_8k: bytes) -> None:
+    body = {"content": b64(flac_8k), "sampleRate": 8000, "encoding": "FLAC", "languageCode": "en-US"}
+    r = post(client, "sync/denoise", body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert set(out) == {"content", "sampleRate", "encoding", "languageCode"}
+    assert_no_nulls(out)
+    assert out["sampleRate"] == 8000
+    assert out["encoding"] == "FLAC"
+    assert out["languageCode"] == "en-US"
+    x_in, _, _ = decode_audio(flac_8k)
+    x_out, sr, fmt = decode_audio(base64.b64decode(out["content"], validate=True))
+    assert (sr, fmt, x_out.shape) == (8000, "FLAC", x_in.shape)
+    assert np.all(np.isfinite(x_out))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "sr", "channels", "encoding", "sent_rate", "language"),
+    [
+        ("WAV", 16000, 1, "Wave", 16000, "en-US"),  # the Python SDK's Audio.from_file
+        ("WAV", 16000, 2, "MULAW", 8000, None),  # the JS SDK: MULAW for any .wav, 8000 for any rate
+        ("FLAC", 44100, 1, "FLAC", "44100", "de-DE"),  # rate as a string
+        ("RAW", 16000, 1, "LINEAR16", 16000, "en-US"),  # headerless PCM16: the one case the fields matter
+    ],
+)
+def test_deepaffects_sync_denoise_keeps_container_rate_channels(
+    client: httpx.Client, fmt: str, sr: int, channels: int, encoding: str, sent_rate: Any, language: str | None
+) -> None:
+    audio, _ = make_noisy_speech(21, sr, 2.0, channels=channels)
+    data = encode_file(audio, sr, fmt) if fmt != "RAW" else (audio * 32767).astype("<i2").tobytes()
+    body: dict[str, Any] = {"content": b64(data), "sampleRate": sent_rate, "encoding": encoding}
+    if language:
+        body["languageCode"] = language
+    r = post(client, "sync/denoise", body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert_no_nulls(out)
+    assert out["sampleRate"] == sr  # the real rate, a number
+    assert out["encoding"] == encoding
+    assert out["languageCode"] == (language or "en-US")
+    result = base64.b64decode(out["content"], validate=True)
+    x_out, sr_out, fmt_out = decode_audio(result, raw_sr=sr if fmt == "RAW" else None)
+    assert (sr_out, fmt_out, x_out.shape[1]) == (sr, fmt, channels)
+    assert abs(x_out.shape[0] - round(2.0 * sr)) <= 0.01 * 2.0 * sr
+    if fmt == "RAW":
+        assert len(result) == len(data)
+
+
+# deepaffects-denoise.md, Shell (async) and Python (async api); Output: Async, Webhook
+def test_deepaffects_async_denoise_doc_example_posts_webhook(
+    client: httpx.Client, hush: RunningServer, hooks: Hooks, flac_8k: bytes
+) -> None:
+    body = {"content": b64(flac_8k), "sampleRate": 8000, "encoding": "FLAC", "languageCode": "en-US"}
+    r = post(client, "async/denoise", body, webhook=hooks.url(), request_id="abcd-1234")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"request_id": "abcd-1234", "api": "denoise"}
+
+    hook = hooks.wait_for("abcd-1234")
+    assert set(hook) == {
+        "request_id",
+        "content",
+        "sampleRate",
+        "encoding",
+        "languageCode",
+        "sample_rate",
+        "language_code",
+    }
+    assert_no_nulls(hook)
+    assert (hook["sampleRate"], hook["sample_rate"]) == (8000, 8000)
+    assert (hook["encoding"], hook["languageCode"], hook["language_code"]) == ("FLAC", "en-US", "en-US")
+    x_out, sr, fmt = decode_audio(base64.b64decode(hook["content"], validate=True))
+    assert (sr, fmt, x_out.shape) == (8000, "FLAC", decode_audio(flac_8k)[0].shape)
+
+    # request_id is the idempotency key: a repeat answers the same and starts no twin
+    again = post(client, "async/denoise", body, webhook=hooks.url(), request_id="abcd-1234")
+    assert again.status_code == 200
+    assert again.json() == {"request_id": "abcd-1234", "api": "denoise"}
+    with sqlite3.connect(f"file:{hush.settings.db_path}?mode=ro", uri=True) as db:
+        (n,) = db.execute("SELECT count(*) FROM jobs WHERE request_id = 'denoise:abcd-1234'").fetchone()
+    assert n == 1
+    time.sleep(0.5)
+    assert hooks.count("abcd-1234") == 1
+
+
+def test_deepaffects_async_denoise_generates_request_id(client: httpx.Client, hooks: Hooks, wav_16k: bytes) -> None:
+    r = post(client, "async/denoise", {"content": b64(wav_16k), "encoding": "Wave"}, webhook=hooks.url())
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["api"] == "denoise"
+    assert isinstance(answer["request_id"], str)
+    assert len(answer["request_id"]) >= 8
+    hook = hooks.wait_for(answer["request_id"])
+    assert hook["sampleRate"] == 16000
+    assert hook["encoding"] == "Wave"
+
+
+# --------------------------------------------------------------------------- VAD
+
+
+# deepaffects-vad.md, Shell: data.json with content, sampleRate 8000, FLAC, minNonSpeechDuration 1
+def test_deepaffects_async_vad_doc_example_content(
+    client: httpx.Client, hooks: Hooks, flac_8k: bytes, speech_8k: tuple[np.ndarray, list[tuple[float, float]]]
+) -> None:
+    body = {
+        "content": b64(flac_8k),
+        "sampleRate": 8000,
+        "encoding": "FLAC",
+        "languageCode": "en-US",
+        "minNonSpeechDuration": 1,
+    }
+    r = post(client, "async/vad", body, webhook=hooks.url(), request_id="vad-shell")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"request_id": "vad-shell", "api": "vad"}
+    hook = hooks.wait_for("vad-shell")
+    assert hook["response"]["segments"] == hook["segments"]
+    assert_segments_match(hook["segments"], merged(speech_8k[1], 1.0))
+
+
+# deepaffects-vad.md, Javascript: url + sampleRate '8000' (a string) + minNonSpeechDuration 1
+def test_deepaffects_async_vad_doc_example_url(
+    client: httpx.Client,
+    hooks: Hooks,
+    loopback: LoopbackServer,
+    speech_16k: tuple[np.ndarray, list[tuple[float, float]]],
+) -> None:
+    body = {
+        "languageCode": "en-US",
+        "sampleRate": "8000",
+        "url": loopback.url("/speech.wav"),
+        "minNonSpeechDuration": 1,
+    }
+    r = post(client, "async/vad", body, webhook=hooks.url(), request_id="vad-js")
+    assert r.status_code == 200, r.text
+    hook = hooks.wait_for("vad-js")
+    assert_segments_match(hook["segments"], merged(speech_16k[1], 1.0))
+
+
+# deepaffects-vad.md, Python: encoding "Wave", no sampleRate, content; the SDK on GitHub sends nulls
+def test_deepaffects_async_vad_doc_example_python(
+    client: httpx.Client, hooks: Hooks, wav_16k: bytes, speech_16k: tuple[np.ndarray, list[tuple[float, float]]]
+) -> None:
+    body = {
+        "encoding": "Wave",
+        "languageCode": "en-US",
+        "minNonSpeechDuration": None,
+        "sampleRate": None,
+        "url": None,
+        "content": b64(wav_16k),
+    }
+    r = post(client, "async/vad", body, webhook=hooks.url(), request_id="vad-py")
+    assert r.status_code == 200, r.text
+    hook = hooks.wait_for("vad-py")
+    assert_segments_match(hook["segments"], speech_16k[1])
+
+
+def test_deepaffects_sync_vad_extension_finds_known_pauses(
+    client: httpx.Client, wav_16k: bytes, speech_16k: tuple[np.ndarray, list[tuple[float, float]]]
+) -> None:
+    r = post(client, "sync/vad", {"content": b64(wav_16k)}, request_id="sync-vad")
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["request_id"] == "sync-vad"
+    assert out["response"]["segments"] == out["segments"]
+    assert_segments_match(out["segments"], speech_16k[1])
+
+
+# --------------------------------------------------------------------------- validation and errors
+
+NOT_AUDIO = b64(b"Hello, this is a plain text file and not audio at all. " * 20)
+
+
+def _wav() -> str:
+    audio, _ = make_noisy_speech(31, 8000, 1.0)
+    return b64(encode_file(audio, 8000, "WAV"))
+
+
+WAV = _wav()
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "query", "status", "needle"),
+    [
+        # successes next to the failures they border
+        ("sync/denoise", {"content": WAV, "sampleRate": 8000, "encoding": "Wave"}, {}, 200, None),
+        ("sync/vad", {"content": WAV}, {}, 200, None),
+        ("sync/denoise", {"content": WAV.replace("+", "-").replace("/", "_")}, {}, 200, None),  # URL-safe
+        ("sync/denoise", {"content": "%%% not base64 %%%", "sampleRate": 8000, "encoding": "FLAC"}, {}, 400, "base64"),
+        ("sync/denoise", {"content": "", "encoding": "FLAC"}, {}, 400, "empty"),
+        ("sync/denoise", {"content": NOT_AUDIO, "sampleRate": 8000, "encoding": "FLAC"}, {}, 415, "LINEAR16"),
+        ("sync/denoise", {"sampleRate": 8000, "encoding": "FLAC"}, {}, 400, "content"),
+        ("sync/denoise", {"content": WAV, "sampleRate": "fast"}, {}, 400, "sampleRate"),
+        ("sync/denoise", {"content": NOT_AUDIO, "encoding": "LINEAR16"}, {}, 400, "sampleRate"),
+        ("sync/vad", {"content": WAV, "url": "http://127.0.0.1:9/x.wav"}, {}, 400, "not both"),
+        ("sync/vad", {"sampleRate": 8000}, {}, 400, "neither"),
+        ("sync/vad", {"content": None, "url": None}, {}, 400, "neither"),
+        ("sync/vad", {"content": WAV, "minNonSpeechDuration": -1}, {}, 400, "minNonSpeechDuration"),
+        ("async/vad", {"url": "http://10.0.0.1/x.wav"}, {"webhook": "http://127.0.0.1:9/h"}, 400, "10.0.0.1"),
+        ("async/vad", {"url": "file:///etc/passwd"}, {"webhook": "http://127.0.0.1:9/h"}, 400, "scheme"),
+        ("async/vad", {"content": WAV}, {}, 400, "webhook"),
+        ("async/denoise", {"content": WAV, "encoding": "Wave"}, {}, 400, "webhook"),
+        ("async/denoise", {"content": WAV}, {"webhook": "http://169.254.169.254/latest"}, 400, "169.254"),
+        ("sync/denoise", {"content": WAV}, {"apikey": "wrong"}, 401, "key"),
+        ("sync/denoise", {"content": WAV}, {"apikey": ""}, 401, "key"),
+        ("async/vad", {"content": WAV}, {"apikey": "", "webhook": "http://127.0.0.1:9/h"}, 401, "key"),
+        ("sync/denoise", [1, 2], {}, 400, "JSON object"),
+        ("sync/nothing", {"content": WAV}, {}, 404, "no route"),
+    ],
+)
+def test_deepaffects_requests_table(
+    client: httpx.Client, route: str, body: Any, query: dict[str, str], status: int, needle: str | None
+) -> None:
+    params = {"apikey": KEY, **query}
+    if not params["apikey"]:
+        del params["apikey"]
+    r = client.post(f"{API}/{route}", json=body, params=params)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    out = r.json()
+    if status == 200:
+        assert_no_nulls(out)
+        return
+    assert set(out) >= {"message", "code", "type"}
+    assert out["code"] == status
+    assert needle is not None
+    assert needle.lower() in out["message"].lower(), out
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw", "status", "needle"),
+    [
+        (None, json.dumps({"content": WAV}).encode(), 200, None),  # no Content-Type at all
+        ("text/plain", json.dumps({"content": WAV}).encode(), 200, None),
+        ("application/x-www-form-urlencoded", json.dumps({"content": WAV}).encode(), 200, None),
+        ("application/json", b"content=abc", 400, "not valid json"),
+        ("application/json", b"", 400, "empty"),
+        ("application/json", b"\xff\xfe{", 400, "not valid json"),
+    ],
+)
+def test_deepaffects_body_parsed_whatever_the_content_type(
+    client: httpx.Client, content_type: str | None, raw: bytes, status: int, needle: str | None
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = client.post(f"{API}/sync/denoise", content=raw, params={"apikey": KEY}, headers=headers)
+    assert r.status_code == status, r.text
+    out = r.json()
+    if needle:
+        assert out["code"] == status
+        assert needle in out["message"].lower()
+    else:
+        assert out["sampleRate"] == 8000
+
+
+def test_deepaffects_trailing_slash_base_url(hush: RunningServer) -> None:
+    # sdk-notes §0.1: host "http://hush:8000/" + "/audio/..." gives "//audio/..."
+    r = httpx.post(hush.base + "/" + API + "/sync/denoise", params={"apikey": KEY}, json={"content": WAV}, timeout=90)
+    assert r.status_code == 200, r.text
+    assert r.json()["sampleRate"] == 8000
+
+
+def test_deepaffects_openapi_documents_the_routes(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for route in ("sync/denoise", "async/denoise", "async/vad", "sync/vad"):
+        op = paths[f"{API}/{route}"]["post"]
+        assert "requestBody" in op
+        assert any(p["name"] == "apikey" for p in op["parameters"])
+
+
+# deepaffects-vad.md: "Exactly one of url and content": a url the worker cannot fetch fails the job
+def test_deepaffects_sync_vad_unfetchable_url_reports_job_reason(
+    client: httpx.Client, loopback: LoopbackServer
+) -> None:
+    r = post(client, "sync/vad", {"url": loopback.url("/missing.wav")})
+    assert r.status_code == 400, r.text
+    out = r.json()
+    assert out["code"] == 400
+    assert out["type"].startswith("fetch")
+    assert "404" in out["message"]
+
+
+def test_deepaffects_async_vad_failure_webhook(client: httpx.Client, hooks: Hooks, loopback: LoopbackServer) -> None:
+    r = post(client, "async/vad", {"url": loopback.url("/missing.wav")}, webhook=hooks.url(), request_id="vad-404")
+    assert r.status_code == 200, r.text
+    hook = hooks.wait_for("vad-404")
+    assert set(hook) == {"request_id", "api", "error"}
+    assert hook["api"] == "vad"
+    assert hook["error"]["code"] == 400
+    assert hook["error"]["type"].startswith("fetch")
+    assert "404" in hook["error"]["message"]
+
+
+# --------------------------------------------------------------------------- edge statuses without workers
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@contextlib.asynccontextmanager
+async def edge_client(tmp_path: Path, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process with its lifespan but no worker pool: queued jobs never run."""
+    app = create_app(Settings(data_dir=tmp_path, workers=1, api_keys=(KEY,), **settings), workers=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://hush") as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("settings", "content", "status", "needle"),
+    [
+        ({"sync_timeout_s": 0.2}, WAV, 504, "async"),  # no worker picks the job up
+        ({"max_input_mb": 0.001}, WAV, 413, "limit"),  # decoded file over the limit
+        ({"max_input_mb": 0.001}, WAV * 40, 413, "limit"),  # refused from Content-Length alone
+    ],
+)
+@pytest.mark.anyio
+async def test_deepaffects_edge_statuses(
+    tmp_path: Path, settings: dict[str, Any], content: str, status: int, needle: str
+) -> None:
+    async with edge_client(tmp_path, **settings) as c:
+        r = await c.post(f"{API}/sync/denoise", params={"apikey": KEY}, json={"content": content})
+    assert r.status_code == status, r.text
+    out = r.json()
+    assert out["code"] == status
+    assert needle in out["message"]
+    if status >= 500:
+        assert out["error_id"]
+
+
+@pytest.mark.anyio
+async def test_deepaffects_sync_timeout_cancels_the_job(tmp_path: Path) -> None:
+    async with edge_client(tmp_path, sync_timeout_s=0.2) as c:
+        r = await c.post(f"{API}/sync/denoise", params={"apikey": KEY}, json={"content": WAV})
+        assert r.status_code == 504
+    with sqlite3.connect(f"file:{tmp_path / 'jobs.sqlite3'}?mode=ro", uri=True) as db:
+        states = [row[0] for row in db.execute("SELECT state FROM jobs")]
+    assert states == ["cancelled"]
+
+
+@pytest.mark.anyio
+async def test_deepaffects_rate_limit_has_retry_after(tmp_path: Path) -> None:
+    async with edge_client(tmp_path, rate_limit_per_minute=1) as c:
+        first = await c.post(f"{API}/async/vad", params={"apikey": KEY, "webhook": "http://127.0.0.1:9/h"}, json={})
+        second = await c.post(f"{API}/async/vad", params={"apikey": KEY, "webhook": "http://127.0.0.1:9/h"}, json={})
+    assert first.status_code == 400
+    assert second.status_code == 429
+    assert int(second.headers["Retry-After"]) >= 1
+    assert second.json()["code"] == 429
+
+
+@pytest.mark.anyio
+async def test_deepaffects_unbuilt_engine_is_501(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(steps.STEPS, "denoise", dataclasses.replace(steps.STEPS["denoise"], module="dsp._not_built"))
+    async with edge_client(tmp_path) as c:
+        r = await c.post(f"{API}/sync/denoise", params={"apikey": KEY}, json={"content": WAV})
+    assert r.status_code == 501, r.text
+    assert r.json()["type"] == "engine.unavailable"
