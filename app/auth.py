@@ -75,7 +75,9 @@ class KeyStore:
         if self.open:
             return ANONYMOUS
         if not authorization or not authorization.lower().startswith("basic "):
-            raise AuthError("HTTP Basic authorization is required", hint="Authorization: Basic base64(appkey:appsecret)")
+            raise AuthError(
+                "HTTP Basic authorization is required", hint="Authorization: Basic base64(appkey:appsecret)"
+            )
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
@@ -97,9 +99,7 @@ class KeyStore:
             if len(hits) >= self._limit:
                 retry = max(1, math.ceil(60.0 - (now - hits[0])))
                 self._hits[principal.owner] = hits
-                raise RateLimitedError(
-                    f"more than {self._limit} requests per minute for this key", retry_after_s=retry
-                )
+                raise RateLimitedError(f"more than {self._limit} requests per minute for this key", retry_after_s=retry)
             hits.append(now)
             self._hits[principal.owner] = hits
 

@@ -1,10 +1,10 @@
 """``hush``: run the server, or process files locally without one.
 
-    hush serve [--host 127.0.0.1] [--port 8000] [--workers N]
-    hush denoise IN OUT [--amount 1..100]
-    hush vad IN [--min-non-speech S]
-    hush declick IN OUT
-    hush enhance IN OUT --flag remove_noise --flag normalize ...
+hush serve [--host 127.0.0.1] [--port 8000] [--workers N]
+hush denoise IN OUT [--amount 1..100]
+hush vad IN [--min-non-speech S]
+hush declick IN OUT
+hush enhance IN OUT --flag remove_noise --flag normalize ...
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ class Event(Protocol):
     @property
     def job_id(self) -> str: ...
 
+
 #: Subscribe to this key to receive every event (and the queue-moved broadcasts).
 ALL_JOBS = "*"
 

@@ -18,9 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.auth import KeyStore
-from app.http import Dialect, default_status, error_id
 from app.errors import AppError, InvalidParameterError, NotFoundError
 from app.events import InProcessEventBus
+from app.http import Dialect, default_status, error_id
 from app.jobs.queue import InProcessQueue
 from app.jobs.service import JobService
 from app.jobs.store import SqliteJobStore

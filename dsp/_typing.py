@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Audio", "FloatArray", "BoolArray"]
+__all__ = ["Audio", "BoolArray", "FloatArray"]
 
 #: float32 samples, shape ``(n,)`` or ``(channels, n)``, nominal range [-1, 1].
 Audio = npt.NDArray[np.float32]

@@ -243,9 +243,7 @@ def measure_loudness(audio: Audio, sr: int) -> LoudnessMeasurement:
     return meter.finish()
 
 
-def normalize_loudness(
-    audio: Audio, sr: int, *, target_lufs: float = -16.0, max_peak_dbfs: float = -1.0
-) -> Audio:
+def normalize_loudness(audio: Audio, sr: int, *, target_lufs: float = -16.0, max_peak_dbfs: float = -1.0) -> Audio:
     """Scale ``audio`` to an integrated loudness target with one gain.
 
     Parameters

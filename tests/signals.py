@@ -27,7 +27,7 @@ def make_speech_like(
 
     Returns ``(audio (n,), speech_intervals_s)``; audio is exactly zero outside the intervals.
     """
-    n = int(round(duration_s * sr))
+    n = round(duration_s * sr)
     out = np.zeros(n, np.float64)
     intervals: list[tuple[float, float]] = []
     t = lead_silence_s
@@ -87,7 +87,7 @@ def make_hum(sr: int, n: int, *, mains_hz: float = 50.0, level_dbfs: float = -30
 
 def make_tone(sr: int, duration_s: float, freq_hz: float = 440.0, level_dbfs: float = -12.0) -> np.ndarray:
     """A sine tone at an RMS level in dBFS."""
-    t = np.arange(int(round(duration_s * sr))) / sr
+    t = np.arange(round(duration_s * sr)) / sr
     return (np.sqrt(2) * 10 ** (level_dbfs / 20) * np.sin(2 * np.pi * freq_hz * t)).astype(F32)
 
 

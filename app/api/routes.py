@@ -15,8 +15,8 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
 from app.auth import KeyStore, Principal
-from app.http import KeysDep, ServiceDep
 from app.errors import AppError
+from app.http import KeysDep, ServiceDep
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
 

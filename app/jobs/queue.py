@@ -11,7 +11,6 @@ goes back to the queue and runs again.
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import multiprocessing as mp
 import os
@@ -77,7 +76,7 @@ def _warm() -> None:
     """Import the heavy modules now, so the first job does not pay for them."""
     import importlib.util
 
-    import app.jobs.runner  # noqa: F401 - imported for its side effect of loading numpy, scipy, PyAV
+    import app.jobs.runner
     import app.media  # noqa: F401
 
     for name in ("dsp.denoise", "dsp.vad", "dsp.loudness"):

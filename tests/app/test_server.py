@@ -8,7 +8,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import numpy as np
@@ -98,12 +98,14 @@ def test_server_job_round_trip_reports_every_step(client: httpx.Client, rng: np.
     done = wait_state(client, job["id"], {"succeeded", "failed"})
     assert done["state"] == "succeeded", done
     report = done["result"]["steps"]
-    assert report[0]["step"] == "loudness" and report[0]["applied"] is True
+    assert report[0]["step"] == "loudness"
+    assert report[0]["applied"] is True
     r = client.get(done["result_url"], headers=H)
     assert r.status_code == 200
     out, out_sr = sf.read(io.BytesIO(r.content), always_2d=True)
     info = sf.info(io.BytesIO(r.content))
-    assert out_sr == sr and out.shape == (stereo.shape[1], 2)
+    assert out_sr == sr
+    assert out.shape == (stereo.shape[1], 2)
     assert info.subtype == "PCM_24"  # the input's sample format is kept
 
 
@@ -166,10 +168,10 @@ def test_server_unknown_step_is_refused_not_pretended(client: httpx.Client, rng:
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     fail_first = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((dict(self.headers), body))
         if type(self).fail_first > 0:

@@ -32,7 +32,9 @@ def test_store_request_id_returns_same_job(store: SqliteJobStore) -> None:
     first, created = store.create(make_job("a", request_id="r1"))
     twin, created_twin = store.create(make_job("b", request_id="r1"))
     other_owner, created_other = store.create(make_job("c", request_id="r1", owner="someone-else"))
-    assert created and not created_twin and created_other
+    assert created
+    assert not created_twin
+    assert created_other
     assert twin.id == first.id == "a"
     assert other_owner.id == "c"
 
@@ -50,14 +52,17 @@ def test_store_next_queued_orders_by_priority_then_age(store: SqliteJobStore) ->
 def test_store_claim_fences_older_attempts(store: SqliteJobStore) -> None:
     store.create(make_job("j"))
     first = store.claim("j", JobState.in_progress)
-    assert first is not None and first.attempt == 1
+    assert first is not None
+    assert first.attempt == 1
     assert store.claim("j", JobState.in_progress) is None  # already taken
     assert store.requeue_active() == ["j"]
     second = store.claim("j", JobState.in_progress)
-    assert second is not None and second.attempt == 2
+    assert second is not None
+    assert second.attempt == 2
     assert store.update("j", attempt=1, progress=50.0) is None  # the old run's write is dropped
     updated = store.update("j", attempt=2, progress=60.0)
-    assert updated is not None and updated.progress == 60.0
+    assert updated is not None
+    assert updated.progress == 60.0
 
 
 def test_store_expiry_and_logs(store: SqliteJobStore) -> None:
@@ -67,4 +72,5 @@ def test_store_expiry_and_logs(store: SqliteJobStore) -> None:
     assert [j.id for j in store.expired(now=200.0)] == ["old"]
     assert store.logs("old")[0]["status"] == 500
     store.delete("old")
-    assert store.get("old") is None and store.logs("old") == []
+    assert store.get("old") is None
+    assert store.logs("old") == []
