@@ -83,7 +83,7 @@ def process_file(
     else:
         ext = media.EXTENSIONS[out_container]
         direct = not (video or finalize)
-        path = tmp / (f"pass1.{ext}" if direct else "pass1.wav")
+        path = tmp / (f"pass1{ext}" if direct else "pass1.wav")
         container = out_container if direct else "wav"
         fmt = keep_format(out_container) if direct else "FLOAT"
         with media.AudioWriter(path, container, sr, ch, sample_format=fmt) as w:
@@ -95,7 +95,7 @@ def process_file(
         if finalize:
             path = _second_pass(path, finalize, tmp, out_container, video, block, n, progress, keep_format, result)
         if video:
-            out = tmp / f"out.{ext}"
+            out = tmp / f"out{ext}"
             media.remux_video(src, path, out, out_container)
             path = out
         result.path = path
@@ -135,7 +135,7 @@ def _second_pass(
     result.data["finalize"] = reports
     g = np.float32(10 ** (gain_db / 20))
     container = "wav" if video else out_container
-    second = tmp / f"pass2.{media.EXTENSIONS[container]}"
+    second = tmp / f"pass2{media.EXTENSIONS[container]}"
     done = 0
     with (
         sf.SoundFile(str(first)) as r,

@@ -180,9 +180,7 @@ def _run(ctx: RunContext, job: Job) -> None:
         result_meta.update(data)
         fields: dict[str, Any] = {}
         if out_path is not None:
-            key = (
-                f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}.{media.EXTENSIONS[out_container]}"
-            )
+            key = f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}{media.EXTENSIONS[out_container]}"
             size = ctx.blobs.put_file(key, out_path)
             fields["result_key"] = key
             result_meta.update(

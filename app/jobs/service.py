@@ -90,6 +90,7 @@ class JobService:
         if created:
             self.queue.enqueue(job.id, priority)
             self.bus.publish(JobEvent(job_id=job.id, job=job))
+            self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
         return job
 
     # ------------------------------------------------------------------ read
@@ -246,7 +247,7 @@ class JobService:
                         changed = True
                 if get_all in done and job.state is JobState.queued:
                     ev = get_all.result()
-                    if ev.kind == "queue" or (ev.job is not None and ev.job.id != job.id):
+                    if ev.kind == "queue":  # a job entered or left the queue: recount once
                         new_ahead = await self.jobs_ahead(job)
                         changed = changed or new_ahead != ahead
                         ahead = new_ahead

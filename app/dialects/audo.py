@@ -1,0 +1,423 @@
+"""Audo AI noise-removal API (``shared/vendor-docs/audo-remove-noise.md``) over the job core.
+
+Served under ``/v1`` so the official SDK works with ``base_url="http://hush:8000/v1"``. What the
+SDK really sends differs from the doc (``shared/vendor-docs/sdk-notes.md`` §0.6–0.11, §4); both
+are accepted. Deliberate deviations from the vendor are written next to the field or route:
+
+* every client error is **422** ``{"detail": ...}``, never 400 (the SDK reports any 400 from
+  ``/remove-noise`` as ``InsufficientCredits``);
+* ``/remove-noise`` reads its JSON body whatever the ``Content-Type`` says (the doc's curl
+  examples send ``-d '{...}'``, i.e. ``application/x-www-form-urlencoded``);
+* ``downloadPath`` has a leading slash (``/dl/artifacts/clean/audo_enhanced_<jobId>.<ext>``) so
+  ``base_url + downloadPath`` is right; the doc form ``/v1dl/...`` is served as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile, WebSocket
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from app import errors as e
+from app import media
+from app.auth import Principal
+from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error
+from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
+from app.jobs.service import JobService
+
+__all__ = [
+    "DIALECT",
+    "AudoDeleteResultsResponse",
+    "AudoRemoveNoiseRequest",
+    "AudoRemoveNoiseResponse",
+    "AudoStatusResponse",
+    "AudoUploadResponse",
+    "render",
+    "to_spec",
+]
+
+#: Name of the result blob (the runner stores ``results/<jobId>/audo_enhanced.<ext>``).
+RESULT_NAME = "audo_enhanced"
+#: Download URLs name the file ``audo_enhanced_<jobId>.<ext>``, so the route finds the job by it.
+_DOWNLOAD_RE = re.compile(
+    r"^artifacts/clean/audo_enhanced_(?P<job>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    r"(?P<ext>\.[a-z0-9]{2,5})$"
+)
+#: Noise reduction when the request leaves it out (doc: "100 = full reduction (default)").
+DEFAULT_AMOUNT = 100
+_EXT_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
+
+
+# ---------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class AudoUploadResponse(_Model):
+    """Answer of ``POST /upload``."""
+
+    file_id: str = Field(alias="fileId")
+
+
+class AudoRemoveNoiseRequest(_Model):
+    """Body of ``POST /remove-noise``; the SDK sends explicit ``null`` for unset fields."""
+
+    input: str = Field(min_length=1)
+    """A ``fileId`` from ``/upload`` or an ``http(s)`` URL the worker downloads."""
+    output_extension: str | None = Field(None, alias="outputExtension")
+    """``"mp3"`` or ``".wav"`` (the SDK docstring uses a leading dot); default: the input's container."""
+    output: str | None = None
+    """A URL the result is PUT to (presigned-upload style); ``downloadPath`` is reported as well."""
+    noise_reduction_amount: int | None = Field(None, alias="noiseReductionAmount", ge=1, le=100)
+    """1–100, as a number or a numeric string (the doc sends ``"90"``); default 100."""
+    auto_volume: bool | float | None = Field(None, alias="autoVolume")
+    """Undocumented (SDK only). ``true``: normalise loudness to the loudness step's default target.
+    Deviation/interpretation: a number is the target integrated loudness in LUFS (the SDK says
+    "optionally to a specific db"), from -70 to -1; ``false``/``null`` leave the level alone."""
+
+    @field_validator("noise_reduction_amount", mode="before")
+    @classmethod
+    def _amount_not_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("must be an integer from 1 to 100, not a boolean")
+        if isinstance(v, str):
+            return v.strip()
+        return v
+
+    @field_validator("auto_volume")
+    @classmethod
+    def _volume_target(cls, v: bool | float | None) -> bool | float | None:
+        if isinstance(v, float) and not -70.0 <= v <= -1.0:
+            raise ValueError(
+                "a number is the target loudness in LUFS and must be from -70 to -1; send true for the default target"
+            )
+        return v
+
+
+class AudoRemoveNoiseResponse(_Model):
+    """Answer of ``POST /remove-noise``."""
+
+    job_id: str = Field(alias="jobId")
+
+
+class AudoStatusResponse(_Model):
+    """One status message (HTTP answer and websocket frame have the same shape)."""
+
+    state: str
+    jobs_ahead: int | None = Field(None, alias="jobsAhead")
+    percent: int | None = None
+    download_path: str | None = Field(None, alias="downloadPath")
+    reason: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The vendor JSON: only the fields the state carries."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class AudoDeleteResultsResponse(_Model):
+    """Answer of the SDK's undocumented ``POST /remove-noise/{jobId}/delete-results``."""
+
+    job_id: str = Field(alias="jobId")
+    deleted: bool = True
+
+
+# ---------------------------------------------------------------------------- spec and render
+
+
+def _container_name(extension: str) -> str:
+    """``".WAV"``/``"mp3"``/``"audio/mpeg"`` → our container name; InvalidParameterError otherwise."""
+    probe = media.MediaInfo(container="wav", codec="pcm_s16le", sr=48_000, channels=1, duration_s=None, has_video=False)
+    return media.output_container(probe, extension)
+
+
+def to_spec(request: AudoRemoveNoiseRequest, input_ref: InputRef) -> JobSpec:
+    """The job for a ``/remove-noise`` request whose input is already resolved."""
+    amount = DEFAULT_AMOUNT if request.noise_reduction_amount is None else request.noise_reduction_amount
+    steps = [Step(name="denoise", params={"amount": amount})]
+    volume = request.auto_volume
+    if volume is True:
+        steps.append(Step(name="loudness"))
+    elif isinstance(volume, float):
+        steps.append(Step(name="loudness", params={"target_lufs": volume}))
+    container = None
+    if request.output_extension is not None and request.output_extension.strip():
+        container = _container_name(request.output_extension)
+    return JobSpec(input=input_ref, steps=tuple(steps), output=OutputSpec(container=container, put_url=request.output))
+
+
+def _result_ext(job: Job) -> str:
+    container = job.result_meta.get("container")
+    if isinstance(container, str) and container in media.EXTENSIONS:
+        return media.EXTENSIONS[container]
+    return PurePosixPath(job.result_key or "x.wav").suffix or ".wav"
+
+
+def download_path(job: Job) -> str:
+    """``/dl/artifacts/clean/audo_enhanced_<jobId>.<ext>`` (leading slash: the SDK prepends ``base_url``)."""
+    return f"/dl/artifacts/clean/{RESULT_NAME}_{job.id}{_result_ext(job)}"
+
+
+def render(job: Job, jobs_ahead: int = 0) -> AudoStatusResponse:
+    """The documented status message for ``job``; cancelled and timed-out jobs report ``failed``."""
+    state = job.state
+    if state is JobState.queued:
+        return AudoStatusResponse(state="queued", jobs_ahead=jobs_ahead)
+    if state is JobState.downloading:
+        return AudoStatusResponse(state="downloading")
+    if state is JobState.in_progress:
+        return AudoStatusResponse(state="in_progress", percent=int(max(0.0, min(job.progress, 100.0))))
+    if state is JobState.succeeded:
+        return AudoStatusResponse(state="succeeded", download_path=download_path(job))
+    if state is JobState.cancelled:
+        reason = job.error_reason or "the job was cancelled"
+    elif state is JobState.timed_out:
+        reason = job.error_reason or "the job took too long and was stopped"
+    else:
+        reason = job.error_reason or "processing failed"
+    return AudoStatusResponse(state="failed", reason=reason)
+
+
+# ---------------------------------------------------------------------------- errors and auth
+
+
+def audo_status_for(exc: Exception) -> int:
+    """HTTP status in this dialect: every client error about the request or its media is 422.
+
+    Deviation: the core answers 400 (and 415 for unsupported media); the SDK maps 422 to
+    ``MalformedFile`` on ``/upload`` and *any* 400 on ``/remove-noise`` to ``InsufficientCredits``.
+    Too-large inputs stay 413.
+    """
+    if isinstance(exc, e.InputTooLargeError):
+        return 413
+    status = default_status(exc)
+    if isinstance(exc, e.InputError | e.FetchError) or status == 400:
+        return 422
+    return status
+
+
+def render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
+    """FastAPI-style ``{"detail": ...}``, which the SDK reads; 429 carries ``Retry-After``."""
+    return json_error(status, {"detail": message}, exc)
+
+
+def audo_principal(keys: KeysDep, x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None) -> Principal:
+    """The caller, from the ``x-api-key`` header (AuthError → 401, RateLimitedError → 429)."""
+    return keys.check_key(x_api_key)
+
+
+PrincipalDep = Annotated[Principal, Depends(audo_principal)]
+
+router = APIRouter(tags=["audo"])
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+# audo-remove-noise.md, "POST /upload"
+@router.post("/v1/upload", response_model_exclude_none=True)
+async def audo_upload(
+    service: ServiceDep,
+    who: PrincipalDep,
+    file: Annotated[UploadFile, File(description="the audio or video file (the SDK sends no Content-Type)")],
+    input_ext: Annotated[str | None, Query(alias="inputExt")] = None,
+) -> AudoUploadResponse:
+    """Store a file for later ``/remove-noise`` jobs.
+
+    Deviation: ``inputExt`` only renames the stored file; the format is always sniffed from the
+    bytes, so a wrong extension cannot break decoding.
+    """
+    filename = file.filename
+    if input_ext is not None and input_ext.strip():
+        ext = input_ext.strip().lstrip(".")
+        if not _EXT_RE.match(ext):
+            raise e.InvalidParameterError(f"inputExt {input_ext!r} is not a file extension such as 'wav'")
+        stem = PurePosixPath(filename or "file").stem or "file"
+        filename = f"{stem}.{ext.lower()}"
+    stored = await service.store_upload(file.file, owner=who.owner, filename=filename)
+    return AudoUploadResponse(file_id=stored.id)
+
+
+async def _read_remove_noise(request: Request) -> AudoRemoveNoiseRequest:
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise e.InvalidParameterError(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise e.InvalidParameterError('the body must be a JSON object such as {"input": "<fileId>"}')
+    try:
+        return AudoRemoveNoiseRequest.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        raise e.InvalidParameterError("; ".join(parts)) from None
+
+
+async def _resolve_input(service: JobService, value: str, owner: str) -> InputRef:
+    value = value.strip()
+    if value.lower().startswith(("http://", "https://")):
+        return InputRef(url=value)
+    if "://" in value:
+        raise e.InvalidParameterError(f"input {value!r} is neither a fileId nor an http(s) URL")
+    try:
+        stored = await service.get_file(value, owner=owner)
+    except e.NotFoundError:
+        # 422, not 404: the request body is what is wrong (and the SDK maps 404 to a bare HTTPError)
+        raise e.InvalidParameterError(
+            f"input {value!r} is not a fileId from /upload (files expire) nor an http(s) URL"
+        ) from None
+    return InputRef(blob_key=stored.blob_key, filename=stored.filename)
+
+
+# audo-remove-noise.md, "POST /remove-noise"
+@router.post(
+    "/v1/remove-noise",
+    response_model_exclude_none=True,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AudoRemoveNoiseRequest.model_json_schema(by_alias=True)}},
+        }
+    },
+)
+async def audo_remove_noise(request: Request, service: ServiceDep, who: PrincipalDep) -> AudoRemoveNoiseResponse:
+    """Submit a noise-removal job; answers at once with its ``jobId``."""
+    body = await _read_remove_noise(request)
+    if body.output is not None and not body.output.strip().lower().startswith(("http://", "https://")):
+        raise e.InvalidParameterError(f"output {body.output!r} must be an http(s) URL to PUT the result to")
+    input_ref = await _resolve_input(service, body.input, who.owner)
+    spec = to_spec(body, input_ref)
+    job = await service.submit(dialect="audo", spec=spec, owner=who.owner, meta={"result_name": RESULT_NAME})
+    return AudoRemoveNoiseResponse(job_id=job.id)
+
+
+# audo-remove-noise.md, "GET /remove-noise/<jobId>/status"
+@router.get("/v1/remove-noise/{job_id}/status", response_model_exclude_none=True)
+async def audo_status(job_id: str, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
+    """The job's state in the documented shape."""
+    job = await service.get(job_id, owner=who.owner)
+    ahead = await service.jobs_ahead(job)
+    return JSONResponse(render(job, ahead).body())
+
+
+# sdk-notes.md §4 (undocumented SDK route): "delete_results"
+@router.post("/v1/remove-noise/{job_id}/delete-results")
+async def audo_delete_results(job_id: str, service: ServiceDep, who: PrincipalDep) -> AudoDeleteResultsResponse:
+    """Delete a finished job's result files; later downloads answer 404."""
+    job = await service.delete_results(job_id, owner=who.owner)
+    return AudoDeleteResultsResponse(job_id=job.id)
+
+
+async def _download(path: str, service: JobService) -> FileResponse:
+    match = _DOWNLOAD_RE.match(path)
+    if match is None:
+        raise e.NotFoundError(f"no result at {path!r}")
+    try:
+        job = await service.get(match["job"])
+    except e.NotFoundError:
+        raise e.NotFoundError(f"no result at {path!r}") from None
+    if job.state is not JobState.succeeded or not job.result_key or _result_ext(job) != match["ext"]:
+        raise e.NotFoundError(f"no result at {path!r} (deleted, expired or not finished)")
+    local = service.result_path(job)
+    if not await anyio.Path(local).is_file():
+        raise e.NotFoundError(f"no result at {path!r} (deleted or expired)")
+    mime = job.result_meta.get("mime")
+    if not isinstance(mime, str) or not mime:
+        container = str(job.result_meta.get("container") or "wav")
+        mime = media.mime_type(container, video=bool(job.result_meta.get("input", {}).get("has_video")))
+    # No auth (the SDK's save() sends no key; the unguessable jobId in the name is the capability)
+    # and no compression: the SDK copies the raw, undecoded body to disk.
+    return FileResponse(
+        local,
+        media_type=mime,
+        filename=PurePosixPath(path).name,
+        content_disposition_type="attachment",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+# audo-remove-noise.md, "GET /remove-noise/<jobId>/status" (download by prepending the base URL)
+@router.get("/v1/dl/{path:path}", response_class=FileResponse)
+async def audo_download(path: str, service: ServiceDep) -> FileResponse:
+    """The result file at ``base_url + downloadPath``."""
+    return await _download(path, service)
+
+
+# audo-remove-noise.md, same section: the doc's downloadPath has no leading slash, so
+# ``base_url + downloadPath`` gives /v1dl/... (sdk-notes.md §0.8)
+@router.get("/v1dl/{path:path}", response_class=FileResponse, include_in_schema=False)
+async def audo_download_doc_form(path: str, service: ServiceDep) -> FileResponse:
+    """Alias of :func:`audo_download` for the doc-style download URL."""
+    return await _download(path, service)
+
+
+async def _refuse(websocket: WebSocket, status: int, message: str, exc: Exception | None = None) -> None:
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(json_error(status, {"detail": message}, exc))
+    else:
+        await websocket.close(code=1008, reason=message[:120])
+
+
+# audo-remove-noise.md, "WEBSOCKET /wss/remove-noise/<jobId>/status"
+@router.websocket("/v1/wss/remove-noise/{job_id}/status")
+async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
+    """The current state at once, then every change, always ending with the terminal message."""
+    keys = websocket.app.state.keys
+    service: JobService = websocket.app.state.service
+    try:
+        who = keys.check_key(websocket.headers.get("x-api-key"))
+        await service.get(job_id, owner=who.owner)
+    except e.AppError as exc:
+        await _refuse(websocket, audo_status_for(exc), exc.message, exc)
+        return
+    await websocket.accept()
+
+    async def follow(cancel: anyio.CancelScope) -> None:
+        last: dict[str, Any] | None = None
+        try:
+            async for job, ahead in service.watch(job_id, owner=who.owner):
+                message = render(job, ahead).body()
+                if message != last:  # progress below 1 % moves no integer percent
+                    await websocket.send_json(message)
+                    last = message
+        except e.AppError as exc:  # the job vanished (expired) while being watched
+            with contextlib.suppress(Exception):
+                await websocket.send_json(AudoStatusResponse(state="failed", reason=exc.message).body())
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            pass  # the client went away mid-send
+        finally:
+            cancel.cancel()
+
+    async def until_disconnect(cancel: anyio.CancelScope) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass  # client frames carry nothing for us
+        cancel.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(follow, tg.cancel_scope)
+        tg.start_soon(until_disconnect, tg.cancel_scope)
+    if websocket.application_state is WebSocketState.CONNECTED and websocket.client_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+DIALECT = Dialect(
+    name="audo",
+    router=router,
+    prefixes=("/v1",),
+    render_error=render_error,
+    status_for=audo_status_for,
+)

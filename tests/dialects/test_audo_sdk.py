@@ -1,0 +1,126 @@
+"""The official Audo SDK (``audoai-noise-removal`` 1.4.0), unchanged, against a real Hush server."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.settings import Settings
+from tests.dialects._server import RunningServer, run_server
+from tests.signals import make_speech_like, make_white, mix_at_snr
+
+with warnings.catch_warnings():
+    # the SDK package imports are clean today; keep any future import-time deprecation local
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from audoai.common import MalformedFile, Unauthorized
+    from audoai.noise_removal import NoiseRemovalClient
+
+pytestmark = pytest.mark.sdk
+
+KEY = "k1"
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("audo-sdk"), workers=2, api_keys=(KEY,), block_seconds=0.5)
+    with run_server(settings) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def sdk(server: RunningServer) -> NoiseRemovalClient:
+    return NoiseRemovalClient(KEY, base_url=server.url("/v1"))
+
+
+@pytest.fixture(scope="module")
+def noisy_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(33)
+    clean, _ = make_speech_like(rng, SR, 4.0)
+    path = tmp_path_factory.mktemp("sdk-in") / "my-audio.wav"
+    sf.write(path, mix_at_snr(clean, make_white(rng, clean.size), 5.0), SR, subtype="PCM_16")
+    return path
+
+
+def test_audo_sdk_upload_create_job_and_poll(sdk: NoiseRemovalClient, noisy_wav: Path) -> None:
+    file_id = sdk.upload(str(noisy_wav))
+    job_id = sdk.create_job(file_id)
+    deadline = time.monotonic() + 60
+    states = []
+    while time.monotonic() < deadline:
+        status = sdk.get_status(job_id)
+        states.append(status["state"])
+        if status["state"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    assert states[-1] == "succeeded", status
+    assert status["downloadPath"].endswith(".wav")
+
+
+def test_audo_sdk_process_over_websocket_and_save(sdk: NoiseRemovalClient, noisy_wav: Path, tmp_path: Path) -> None:
+    updates: list[dict[str, Any]] = []
+    result = sdk.process(str(noisy_wav), on_update=updates.append)
+    states = [u["state"] for u in updates]
+    assert states[:2] == ["uploading", "creating_job"]
+    assert states[-1] == "succeeded"
+    out = tmp_path / "cleaned-audio.wav"
+    result.save(str(out))
+    y, sr = sf.read(out, dtype="float32")
+    x, _ = sf.read(noisy_wav, dtype="float32")
+    assert sr == SR
+    assert y.shape == x.shape
+    assert np.isfinite(y).all()
+    with pytest.raises(ValueError, match=r"\.wav"):
+        result.save(str(tmp_path / "cleaned-audio.mp3"))
+    # the SDK's undocumented delete_results: any JSON back, and the file is gone
+    answer = sdk.delete_results(result.job_id)
+    assert isinstance(answer, dict)
+    import requests
+
+    assert requests.get(result.url, timeout=10).status_code == 404
+
+
+def test_audo_sdk_file_object_with_extension_and_options(
+    sdk: NoiseRemovalClient, noisy_wav: Path, tmp_path: Path
+) -> None:
+    with noisy_wav.open("rb") as f:
+        result = sdk.process(
+            f, input_extension="wav", output_extension=".flac", auto_volume=True, on_update=lambda _: None
+        )
+    assert result.url.endswith(".flac")
+    out = tmp_path / "out.flac"
+    result.save(str(out))
+    y, sr = sf.read(out, dtype="float32")
+    assert sr == SR
+    assert y.size == sf.info(noisy_wav).frames
+
+
+def test_audo_sdk_malformed_file(sdk: NoiseRemovalClient, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.wav"
+    bogus.write_bytes(b"definitely not a wave file " * 40)
+    with pytest.raises(MalformedFile):
+        sdk.upload(str(bogus))
+
+
+def test_audo_sdk_wrong_key_is_unauthorized(server: RunningServer, noisy_wav: Path) -> None:
+    bad = NoiseRemovalClient("wrong-key", base_url=server.url("/v1"))
+    with pytest.raises(Unauthorized):
+        bad.upload(str(noisy_wav))
+    with pytest.raises(Unauthorized):
+        bad.create_job("anything")
+
+
+def test_audo_sdk_base_url_with_trailing_slash(server: RunningServer, noisy_wav: Path) -> None:
+    client = NoiseRemovalClient(KEY, base_url=server.url("/v1/"))
+    result = client.process(str(noisy_wav), on_update=lambda _: None)
+    assert "//dl/" in result.url  # base_url + "/dl/..." — the server collapses the slashes
+    import requests
+
+    assert requests.get(result.url, timeout=10).status_code == 200
