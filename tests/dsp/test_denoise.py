@@ -1,0 +1,217 @@
+"""Properties of the noise reducer (dsp.denoise) and the hum remover (dsp.hum)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from dsp.denoise import NoiseReducer, reduce_noise
+from dsp.errors import InvalidAudioError, InvalidParameterError
+from dsp.hum import detect_hum, remove_hum
+from dsp.stream import BlockProcessor, run_blocks
+from tests.signals import make_hum, make_pink, make_speech_like, make_white, mix_at_snr, si_sdr_db, snr_db
+
+SR = 16000
+
+
+def make_babble(rng: np.random.Generator, sr: int, duration_s: float, talkers: int = 5) -> np.ndarray:
+    """Several independent speech-like talkers summed, with no pauses in the sum."""
+    n = round(duration_s * sr)
+    x = sum(make_speech_like(rng, sr, duration_s, lead_silence_s=0.0, pause_s=0.1)[0] for _ in range(talkers))
+    return np.asarray(x, np.float32)[:n]
+
+
+def make_bursts(rng: np.random.Generator, sr: int, duration_s: float) -> np.ndarray:
+    """Nonstationary noise: a white floor whose level steps by +-8 dB every 1.5 s, plus a band burst."""
+    n = round(duration_s * sr)
+    x = make_white(rng, n, -30.0).astype(np.float64)
+    seg = int(1.5 * sr)
+    for i in range(0, n, seg):
+        x[i : i + seg] *= 10 ** (rng.choice([-8.0, 0.0, 8.0]) / 20)
+    sos = sps.butter(4, [800, 2000], btype="bandpass", fs=sr, output="sos")
+    burst = sps.sosfilt(sos, rng.standard_normal(n)) * 0.05
+    env = np.exp(-0.5 * ((np.arange(n) / sr - duration_s * 0.6) / 0.4) ** 2)
+    return (x + burst * env).astype(np.float32)
+
+
+NOISES: dict[str, Callable[[np.random.Generator, int, float], np.ndarray]] = {
+    "white": lambda rng, sr, d: make_white(rng, int(d * sr)),
+    "pink": lambda rng, sr, d: make_pink(rng, int(d * sr)),
+    "hum": lambda rng, sr, d: make_hum(sr, int(d * sr), mains_hz=60.0),
+    "babble": make_babble,
+    "bursts": make_bursts,
+}
+
+
+@pytest.fixture
+def speech(rng: np.random.Generator) -> np.ndarray:
+    """Six seconds of speech-like audio at 16 kHz with a 0.8 s lead-in of silence."""
+    return make_speech_like(rng, SR, 6.0, lead_silence_s=0.8)[0]
+
+
+@pytest.mark.parametrize(
+    ("noise", "snr_in_db", "min_gain_db"),
+    [
+        ("white", 5.0, 6.0),
+        ("pink", 5.0, 4.0),
+        ("hum", 0.0, 15.0),
+        ("babble", 5.0, -0.5),  # babble is speech: the requirement is to do no harm
+        ("bursts", 5.0, 2.0),
+    ],
+)
+def test_reduce_noise_improves_snr(
+    rng: np.random.Generator, speech: np.ndarray, noise: str, snr_in_db: float, min_gain_db: float
+) -> None:
+    noisy = mix_at_snr(speech, NOISES[noise](rng, SR, speech.size / SR), snr_in_db)
+    out = reduce_noise(noisy, SR)
+    gain = snr_db(speech, out) - snr_db(speech, noisy)
+    assert gain >= min_gain_db, f"{noise}: SNR gain {gain:.1f} dB < {min_gain_db} dB"
+    assert np.all(np.isfinite(out))
+
+
+def test_reduce_noise_preserves_shape_length_dtype(rng: np.random.Generator) -> None:
+    x = make_white(rng, 12345)
+    assert reduce_noise(x, SR).shape == (12345,)
+    y = reduce_noise(np.stack([x, x[::-1]]).astype(np.float64), SR)
+    assert y.shape == (2, 12345)
+    assert y.dtype == np.float32
+
+
+def test_reduce_noise_does_not_mutate_input(rng: np.random.Generator) -> None:
+    x = make_white(rng, 8000)
+    before = x.copy()
+    reduce_noise(x, SR)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_reduce_noise_silence_in_silence_out() -> None:
+    out = reduce_noise(np.zeros(3 * SR, np.float32), SR)
+    assert np.all(out == 0)
+
+
+def test_reduce_noise_clean_speech_passes(speech: np.ndarray) -> None:
+    out = reduce_noise(speech, SR)
+    assert si_sdr_db(speech, out) >= 25.0
+    loud_in = 10 * np.log10(np.mean(speech**2))
+    loud_out = 10 * np.log10(np.mean(out**2))
+    assert abs(loud_out - loud_in) < 1.0
+
+
+def test_reduce_noise_amount_is_monotonic(rng: np.random.Generator, speech: np.ndarray) -> None:
+    noisy = mix_at_snr(speech, make_white(rng, speech.size), 5.0)
+    lead = slice(0, int(0.7 * SR))  # noise only
+    residual = [float(np.std(reduce_noise(noisy, SR, amount=a)[lead])) for a in (1, 25, 50, 75, 100)]
+    assert all(a > b for a, b in itertools.pairwise(residual)), residual
+    untouched = reduce_noise(noisy, SR, amount=1)
+    assert si_sdr_db(noisy, untouched) > 20.0
+
+
+@pytest.mark.parametrize("block_sizes", [(1000,), (4096, 333), (65536,), (17, 5000, 256, 90000)])
+def test_noise_reducer_chunk_size_invariance(
+    rng: np.random.Generator, speech: np.ndarray, block_sizes: tuple[int, ...]
+) -> None:
+    noisy = np.stack([mix_at_snr(speech, make_pink(rng, speech.size), 5.0)] * 2)
+    noisy[1] += make_hum(SR, speech.size, level_dbfs=-40)
+    reference = reduce_noise(noisy, SR)
+    proc = NoiseReducer(SR, 2)
+    blocks, i, k = [], 0, 0
+    while i < noisy.shape[1]:
+        size = block_sizes[k % len(block_sizes)]
+        blocks.append(noisy[:, i : i + size])
+        i, k = i + size, k + 1
+    out = np.concatenate(list(run_blocks(proc, blocks)), axis=-1)
+    assert out.shape == noisy.shape
+    np.testing.assert_allclose(out, reference, atol=1e-6)
+
+
+def test_noise_reducer_is_a_block_processor() -> None:
+    proc = NoiseReducer(SR, 1)
+    assert isinstance(proc, BlockProcessor)
+    assert proc.channels == 1
+    assert proc.sr == SR
+
+
+def test_reduce_noise_identical_channels_stay_identical(rng: np.random.Generator, speech: np.ndarray) -> None:
+    mono = mix_at_snr(speech, make_white(rng, speech.size), 5.0)
+    out = reduce_noise(np.stack([mono, mono, mono]), SR)
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(out[0], out[2])
+
+
+def test_reduce_noise_gain_is_linked_across_channels(rng: np.random.Generator, speech: np.ndarray) -> None:
+    left = mix_at_snr(speech, make_white(rng, speech.size), 5.0)
+    # the right channel is the left one scaled: a linked gain keeps the ratio everywhere
+    out = reduce_noise(np.stack([left, 0.25 * left]), SR, hum=False)
+    np.testing.assert_allclose(out[1], 0.25 * out[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 22050, 24000, 32000, 44100, 48000])
+def test_reduce_noise_every_supported_rate(rng: np.random.Generator, sr: int) -> None:
+    clean = make_speech_like(rng, sr, 3.0)[0]
+    noisy = mix_at_snr(clean, make_white(rng, clean.size), 5.0)
+    out = reduce_noise(noisy, sr)
+    assert out.shape == noisy.shape
+    assert snr_db(clean, out) - snr_db(clean, noisy) >= 5.0
+
+
+def test_reduce_noise_report_is_json_ready(rng: np.random.Generator, speech: np.ndarray) -> None:
+    noisy = speech + make_hum(SR, speech.size, mains_hz=50.0, level_dbfs=-35)
+    proc = NoiseReducer(SR, 1, amount=80)
+    list(run_blocks(proc, [noisy[None, :]]))
+    rep = json.loads(json.dumps(proc.report()))
+    assert rep["step"] == "denoise"
+    assert rep["amount"] == 80
+    assert rep["hum_hz"] == pytest.approx(50.0, abs=0.2)
+    assert rep["noise_floor_dbfs"] < -30
+
+
+def test_detect_hum_finds_mains_and_ignores_speech(rng: np.random.Generator, speech: np.ndarray) -> None:
+    est = detect_hum(speech + make_hum(SR, speech.size, mains_hz=60.0, level_dbfs=-40), SR)
+    assert est is not None
+    assert est.f0_hz == pytest.approx(60.0, abs=0.1)
+    assert detect_hum(speech, SR) is None
+    assert detect_hum(make_white(rng, 3 * SR), SR) is None
+
+
+def test_remove_hum_leaves_hum_free_audio_untouched(speech: np.ndarray) -> None:
+    np.testing.assert_array_equal(remove_hum(speech, SR), speech)
+
+
+@pytest.mark.parametrize(
+    ("audio", "kwargs", "error"),
+    [
+        (np.zeros(1600, np.float32), {}, None),
+        (np.zeros((2, 1600), np.float64), {"amount": 1}, None),
+        (np.array([0.0, np.nan, 0.0], np.float32), {}, InvalidAudioError),
+        (np.array([0.0, np.inf, 0.0], np.float32), {}, InvalidAudioError),
+        (np.zeros(0, np.float32), {}, InvalidAudioError),
+        (np.zeros((1, 2, 100), np.float32), {}, InvalidAudioError),
+        (np.zeros(100, np.int16), {}, InvalidAudioError),
+        ([0.0, 0.1], {}, InvalidAudioError),
+        (np.zeros(1600, np.float32), {"amount": 0.5}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"amount": 101}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"amount": float("nan")}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"sr": 4000}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"sr": 16000.0}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"max_reduction_db": 0}, InvalidParameterError),
+    ],
+)
+def test_reduce_noise_validates_input(audio: object, kwargs: dict[str, object], error: type[Exception] | None) -> None:
+    sr = kwargs.pop("sr", SR)
+    if error is None:
+        out = reduce_noise(audio, sr, **kwargs)  # type: ignore[arg-type]
+        assert out.shape == np.shape(audio)
+    else:
+        with pytest.raises(error):
+            reduce_noise(audio, sr, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("channels", [0, -1, True])
+def test_noise_reducer_rejects_bad_channels(channels: int) -> None:
+    with pytest.raises(InvalidParameterError):
+        NoiseReducer(SR, channels)
