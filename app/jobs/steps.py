@@ -13,6 +13,7 @@ client never gets a job that pretends to work.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,13 +41,17 @@ class StepDef:
     kind: Literal["transform", "analysis", "finalize"]
     module: str
     """The dsp module that implements it; the step is unavailable while it is missing."""
+    attr: str
+    """The class in ``module`` the step builds; unavailable while it is missing."""
     build: Callable[[int, int, dict[str, Any]], Any]
     params: tuple[str, ...] = ()
     description: str = ""
 
     @property
     def available(self) -> bool:
-        return importlib.util.find_spec(self.module) is not None
+        if importlib.util.find_spec(self.module) is None:
+            return False
+        return hasattr(importlib.import_module(self.module), self.attr)
 
 
 def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -61,6 +66,13 @@ def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
     return SpeechDetector(sr, channels, min_non_speech_s=float(p.get("min_non_speech_s", 0.0)))
 
 
+def _declick(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    clicks = importlib.import_module("dsp.clicks")  # built later; until then the step reports unavailable
+    return clicks.ClickRepairer(
+        sr, channels, detection_mult=p.get("detection_mult", 8.0), click_len=p.get("click_len", 10)
+    )
+
+
 def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.loudness import LoudnessMeter
 
@@ -70,12 +82,24 @@ def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
 STEPS: dict[str, StepDef] = {
     s.name: s
     for s in (
-        StepDef("denoise", "transform", "dsp.denoise", _denoise, ("amount",), "reduce background noise"),
-        StepDef("vad", "analysis", "dsp.vad", _vad, ("min_non_speech_s",), "find speech segments"),
+        StepDef(
+            "denoise", "transform", "dsp.denoise", "NoiseReducer", _denoise, ("amount",), "reduce background noise"
+        ),
+        StepDef("vad", "analysis", "dsp.vad", "SpeechDetector", _vad, ("min_non_speech_s",), "find speech segments"),
+        StepDef(
+            "declick",
+            "transform",
+            "dsp.clicks",
+            "ClickRepairer",
+            _declick,
+            ("detection_mult", "click_len"),
+            "repair clicks and crackle",
+        ),
         StepDef(
             "loudness",
             "finalize",
             "dsp.loudness",
+            "LoudnessMeter",
             _loudness,
             ("target_lufs", "max_peak_dbfs"),
             "normalise integrated loudness (ITU-R BS.1770)",

@@ -243,3 +243,87 @@ def test_server_refuses_public_bind_without_keys(tmp_path: Path) -> None:
     )
     assert r.returncode == 2
     assert "HUSH_API_KEYS" in r.stderr
+
+
+def test_server_events_stream_every_state_in_order(
+    client: httpx.Client, server: HushProcess, rng: np.random.Generator, tmp_path: Path
+) -> None:
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 8000, 60.0, rng)
+    file_id = upload(client, long_path.read_bytes())
+    job = submit(client, file_id, steps=[{"name": "loudness"}])
+    seen: list[dict[str, Any]] = []
+    with client.stream("GET", f"/api/v1/jobs/{job['id']}/events", headers=H, timeout=60) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+    states = [s["state"] for s in seen]
+    assert states[-1] == "succeeded"
+    order = {"queued": 0, "in_progress": 1, "succeeded": 2}
+    assert [order[s] for s in states] == sorted(order[s] for s in states)
+    progress = [s["progress"] for s in seen if s["state"] == "in_progress"]
+    assert progress == sorted(progress)
+    # the websocket replays the final state to a late watcher and closes
+    import websocket
+
+    ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/api/v1/jobs/{job['id']}/ws", header=H, timeout=10)
+    try:
+        assert json.loads(ws.recv())["state"] == "succeeded"
+    finally:
+        ws.close()
+
+
+def test_server_cancel_queued_job(client: httpx.Client, rng: np.random.Generator, tmp_path: Path) -> None:
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 8000, 100.0, rng)
+    blocker = submit(client, upload(client, long_path.read_bytes()), steps=[{"name": "loudness"}])
+    waiting = submit(client, upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[])
+    r = client.delete(f"/api/v1/jobs/{waiting['id']}", headers=H)
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    wait_state(client, blocker["id"], {"succeeded"})
+    assert client.get(f"/api/v1/jobs/{waiting['id']}", headers=H).json()["state"] == "cancelled"
+    assert client.get(f"/api/v1/jobs/{waiting['id']}/result", headers=H).status_code == 409
+
+
+def test_jobs_expire_with_their_files(tmp_path: Path, rng: np.random.Generator) -> None:
+    import anyio
+
+    from app.events import InProcessEventBus
+    from app.jobs.models import InputRef, JobSpec, JobState
+    from app.jobs.service import JobService
+    from app.jobs.store import SqliteJobStore
+    from app.settings import Settings
+    from app.storage import LocalBlobStore
+
+    settings = Settings(data_dir=tmp_path, retention_hours=1)
+    store = SqliteJobStore(settings.db_path)
+    blobs = LocalBlobStore(settings.blob_dir)
+
+    class NoQueue:
+        def start(self) -> None: ...
+        def stop(self) -> None: ...
+        def enqueue(self, job_id: str, priority: int) -> None: ...
+
+    service = JobService(settings, store, blobs, NoQueue(), InProcessEventBus())
+
+    async def scenario() -> None:
+        src = tmp_path / "in.wav"
+        src.write_bytes(wav_bytes(make_white(rng, 8000, -30.0), 8000))
+        with src.open("rb") as f:
+            stored = await service.store_upload(f, owner="", filename="in.wav")
+        job = await service.submit(dialect="native", spec=JobSpec(input=InputRef(blob_key=stored.blob_key)))
+        result = tmp_path / "r.wav"
+        result.write_bytes(b"result")
+        blobs.put_file(f"results/{job.id}/out.wav", result)
+        now = time.time()
+        store.update(job.id, state=JobState.succeeded, finished_at=now, expires_at=now + 3600)
+        assert await service.expire_once(now + 60) == 0
+        assert await service.expire_once(now + 3601) == 1
+        assert store.get(job.id) is None
+        assert not blobs.exists(f"results/{job.id}/out.wav")
+        assert store.get_file(stored.id) is None  # the upload expired too
+        assert not blobs.exists(stored.blob_key)
+
+    anyio.run(scenario)
+    store.close()
