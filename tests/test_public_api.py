@@ -22,9 +22,8 @@ MODULES = sorted(
 def test_module_all_is_declared_and_resolves(name: str) -> None:
     module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
-    if (
-        name.endswith(("__init__",))
-        or exported is None
+    if name.endswith(("__init__",)) or (
+        exported is None
         and not any(
             callable(v) and getattr(v, "__module__", "") == name and not k.startswith("_")
             for k, v in vars(module).items()

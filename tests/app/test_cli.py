@@ -59,7 +59,8 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
     segments = json.loads(r.stdout)["segments"]
     assert len(segments) == len(truth)
     for (s, e), (ts, te) in zip(segments, truth, strict=True):
-        assert abs(s - ts) < 0.1 and abs(e - te) < 0.1
+        assert abs(s - ts) < 0.1
+        assert abs(e - te) < 0.1
 
 
 @pytest.mark.parametrize(

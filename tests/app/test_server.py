@@ -280,7 +280,8 @@ def test_server_cancel_queued_job(client: httpx.Client, rng: np.random.Generator
     blocker = submit(client, upload(client, long_path.read_bytes()), steps=[{"name": "loudness"}])
     waiting = submit(client, upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[])
     r = client.delete(f"/api/v1/jobs/{waiting['id']}", headers=H)
-    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    assert r.status_code == 200
+    assert r.json()["state"] == "cancelled"
     wait_state(client, blocker["id"], {"succeeded"})
     assert client.get(f"/api/v1/jobs/{waiting['id']}", headers=H).json()["state"] == "cancelled"
     assert client.get(f"/api/v1/jobs/{waiting['id']}/result", headers=H).status_code == 409
