@@ -1,0 +1,53 @@
+"""Static checks of the deployment files (no Docker engine runs on CI machines).
+
+The compose file and Dockerfile must only set settings that exist, agree on the port and data
+directory, and stay in step with the README.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def hush_vars(text: str) -> set[str]:
+    return set(re.findall(r"\bHUSH_([A-Z_]+)", text))
+
+
+def test_deploy_files_only_use_real_settings() -> None:
+    fields = {name.upper() for name in Settings.model_fields}
+    for name in ("Dockerfile", "docker-compose.yml", "README.md"):
+        unknown = hush_vars((ROOT / name).read_text()) - fields - {"VENV"}
+        assert not unknown, f"{name} mentions settings that do not exist: {sorted(unknown)}"
+
+
+def test_compose_runs_the_image_with_a_volume_and_keys() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    svc = compose["services"]["hush"]
+    assert svc["build"] == "."
+    assert any(v.endswith(":/data") for v in svc["volumes"])
+    assert "hush-data" in compose["volumes"]
+    assert svc["ports"] == ["127.0.0.1:8000:8000"]
+    assert "HUSH_API_KEYS" in svc["environment"]  # the image listens on 0.0.0.0, which needs keys
+
+
+def test_dockerfile_is_non_root_and_serves_on_the_compose_port() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER hush$", text, re.M)
+    assert "HUSH_DATA_DIR=/data" in text
+    assert "HUSH_PORT=8000" in text
+    assert 'CMD ["hush", "serve"]' in text
+    assert text.count("FROM ") == 2  # multi-stage
+
+
+def test_readme_gives_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "\nscripts/serve\n" in readme
+    assert "\nscripts/test\n" in readme
+    assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
