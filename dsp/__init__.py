@@ -1,17 +1,34 @@
 """Hush's signal-processing engine: pure functions over float32 numpy arrays.
 
-Audio is ``(n,)`` or ``(channels, n)`` float32 at the caller's sample rate. Long inputs are
-processed by the streaming :class:`~dsp.stream.BlockProcessor` of each step.
+Audio is ``(n,)`` or ``(channels, n)`` float32 at the caller's sample rate. Every step also has a
+streaming :class:`~dsp.stream.BlockProcessor` (or detector) for inputs of any length.
 """
 
+from dsp.denoise import NoiseReducer, reduce_noise
 from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
+from dsp.hum import HumRemover, detect_hum, remove_hum
+from dsp.loudness import GainStage, LoudnessMeasurement, LoudnessMeter, measure_loudness, normalize_loudness
 from dsp.stream import BlockProcessor, run_blocks, run_processor
+from dsp.vad import SpeechDetector, SpeechSegments, detect_speech
 
 __all__ = [
     "BlockProcessor",
     "DspError",
+    "GainStage",
+    "HumRemover",
     "InvalidAudioError",
     "InvalidParameterError",
+    "LoudnessMeasurement",
+    "LoudnessMeter",
+    "NoiseReducer",
+    "SpeechDetector",
+    "SpeechSegments",
+    "detect_hum",
+    "detect_speech",
+    "measure_loudness",
+    "normalize_loudness",
+    "reduce_noise",
+    "remove_hum",
     "run_blocks",
     "run_processor",
 ]

@@ -1,0 +1,685 @@
+"""Voice activity detection: where in a recording somebody speaks.
+
+The detector uses classic, explainable features computed on a fixed analysis band (60 Hz to
+4 kHz, 32 ms Hann frames every 10 ms) whatever the sample rate, so a file gives the same answer
+at 8, 16 or 48 kHz:
+
+1. **Noise floor per frequency bin** by minimum statistics (Martin 2001): the power spectrum is
+   averaged over 100 ms sub-windows and the floor is the smallest sub-window average from 2 s
+   before to 1 s after, times a bias factor. Steady noise of any colour and mains hum (whose
+   lines sit in fixed bins) end up in the floor.
+2. **Segmental SNR** of each frame against that floor: the mean over 16 mel-spaced bands of the
+   positive band SNR in dB (the band form of the likelihood-ratio statistic of Sohn et al. 1999).
+3. **Harmonicity**: the normalized autocorrelation at pitch lags 2.5-14 ms of the spectrum
+   *whitened by the floor* (the per-bin posterior SNR), divided by the window's own
+   autocorrelation (Boersma 1993). Voiced speech is periodic; after whitening, white, pink and
+   hum become a flat spectrum with no pitch peak.
+4. **Stationarity**: the correlation of the whitened log spectrum with the one 40 ms earlier.
+   Sustained musical notes stay put; speech harmonics and formants move. Voiced frames in
+   neighbourhoods (±0.3 s) dominated by sustained tones are not speech.
+5. **Decision** (on the whole stream of per-frame features, so non-causal): voiced frames
+   (single frames, or 90 ms and 250 ms averages of harmonicity and SNR for low SNR) that are not
+   tonal seed speech where 3 of 5 frames agree; seed runs shorter than ``min_voiced_s`` are
+   dropped and gaps below ``bridge_s`` bridged; segments grow by at most ``extend_s`` through
+   loud frames (unvoiced consonants), are padded by ``pad_s``, gaps shorter than
+   ``min_non_speech_s`` are merged and segments shorter than ``min_speech_s`` dropped
+   (Ramírez et al. 2007 survey these hangover and smoothing schemes).
+
+Streaming: :class:`SpeechDetector` takes blocks of any size and holds a bounded window of
+spectra (3.1 s of 100 ms sub-window means plus at most 1.1 s of frames waiting for the
+look-ahead) and three float32 numbers per 10 ms frame (SNR, harmonicity, stationarity; 1.2 kB per
+second of input, about 4 MB per hour), which the final decision reads.
+:func:`detect_speech` is the one-call form over an in-memory array.
+
+References
+----------
+.. [1] J. Sohn, N. S. Kim, W. Sung, "A statistical model-based voice activity detection",
+   IEEE Signal Processing Letters 6(1), 1999.
+.. [2] R. Martin, "Noise power spectral density estimation based on optimal smoothing and
+   minimum statistics", IEEE Trans. Speech and Audio Processing 9(5), 2001.
+.. [3] P. Boersma, "Accurate short-term analysis of the fundamental frequency and the
+   harmonics-to-noise ratio of a sampled sound", Proc. Institute of Phonetic Sciences 17, 1993.
+.. [4] J. Ramírez, J. M. Górriz, J. C. Segura, "Voice activity detection. Fundamentals and
+   speech recognition system robustness", in Robust Speech Recognition and Understanding,
+   I-Tech, 2007.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import fft as sfft
+
+from dsp._typing import Audio, BoolArray, FloatArray
+from dsp._validate import check_range, check_sr, valid_audio
+from dsp.errors import InvalidAudioError, InvalidParameterError
+
+__all__ = ["SpeechDetector", "SpeechSegments", "detect_speech"]
+
+F32 = np.float32
+
+#: Analysis grid, in seconds or Hz; fixed so that every sample rate behaves alike.
+HOP_S = 0.010
+WIN_S = 0.032
+FFT_OVER_WIN = 1.0  # FFT length over window length (no zero padding)
+BAND_LO_HZ = 60.0
+BAND_HI_HZ = 4000.0
+N_BANDS = 16
+
+#: Minimum statistics: 100 ms sub-windows, 2 s of history and 1 s of look-ahead.
+SUB_WINDOW_FRAMES = 10
+FLOOR_PAST_SUBWINDOWS = 20
+FLOOR_AHEAD_SUBWINDOWS = 10
+#: Mean over minimum of steady noise for that window (measured on white noise, any rate).
+FLOOR_BIAS = 2.0
+#: Power spectral density of the quietest floor, per Hz: white noise at -80 dBFS in 0-4 kHz.
+ABS_FLOOR_PSD = 10 ** (-80 / 10) / 4000.0
+
+#: Harmonicity: pitch 70-400 Hz, autocorrelation evaluated on an 8 kHz lag grid.
+PITCH_MIN_LAG_S = 1 / 400.0
+PITCH_MAX_LAG_S = 1 / 70.0
+ACF_RATE_HZ = 8000.0
+
+#: Voiced frames, three ways. Steady noise alone gives a segmental SNR of about 0.7 dB
+#: (99.5th percentile 1.3 dB) and a harmonicity of 0.25 (99th percentile 0.4).
+#: (a) one frame: harmonicity > voicing_threshold and SNR above SEED_SNR_DB;
+SEED_SNR_DB = 1.2
+#: (b) 90 ms averages: harmonicity > VOICING_AVG_RATIO * voicing_threshold, SNR in
+#: [AVG_SNR_DB, AVG_MAX_SNR_DB] (loud noise bursts have a little periodicity too), and the frame
+#: itself above FRAME_SNR_DB;
+SMOOTH_FRAMES = 9
+VOICING_AVG_RATIO = 0.82
+AVG_SNR_DB = 1.0
+AVG_MAX_SNR_DB = 10.0
+FRAME_SNR_DB = 1.0
+#: (c) low SNR, 250 ms averages: harmonicity > VOICING_LONG_RATIO * voicing_threshold and SNR
+#: in [LONG_SNR_DB, LONG_MAX_SNR_DB], runs eroded by LONG_ERODE_FRAMES against the smearing of
+#: the average, frame above LONG_FRAME_SNR_DB.
+LONG_FRAMES = 25
+VOICING_LONG_RATIO = 0.64
+LONG_SNR_DB = 0.75
+LONG_MAX_SNR_DB = 4.0
+LONG_ERODE_FRAMES = 4
+LONG_FRAME_SNR_DB = 0.5
+
+#: Stationarity: frames 40 ms apart more alike than STATIONARY_MAX are sustained tones, and
+#: speech is held back where more than TONAL_MAX of the voiced frames within ±TONAL_WINDOW_S are.
+STATIONARY_LAG = 4
+STATIONARY_MAX = 0.9
+TONAL_WINDOW_S = 0.3
+TONAL_MAX = 0.42
+
+#: Growth through loud frames: the frame above threshold_db, or its 90 ms average above
+#: EXTEND_AVG_SNR_DB with the frame above EXTEND_FRAME_SNR_DB. Far above the floor (quiet
+#: rooms) a segment may grow up to STRONG_EXTEND_S instead of extend_s.
+EXTEND_AVG_SNR_DB = 1.4
+EXTEND_FRAME_SNR_DB = 1.5
+STRONG_SNR_DB = 25.0
+STRONG_EXTEND_S = 0.15
+
+
+@dataclass(frozen=True)
+class SpeechSegments:
+    """Speech found in a recording.
+
+    Attributes
+    ----------
+    segments : tuple of (float, float)
+        ``(start_s, end_s)`` of each speech segment in seconds, sorted and non-overlapping.
+    duration_s : float
+        Length of the analysed audio in seconds.
+
+    Examples
+    --------
+    >>> found = SpeechSegments(((0.5, 1.5), (2.0, 2.5)), duration_s=4.0)
+    >>> found.speech_s, found.speech_ratio
+    (1.5, 0.375)
+    """
+
+    segments: tuple[tuple[float, float], ...]
+    duration_s: float
+
+    @property
+    def speech_s(self) -> float:
+        """Total speech time in seconds."""
+        return float(sum(e - s for s, e in self.segments))
+
+    @property
+    def speech_ratio(self) -> float:
+        """Share of the duration that is speech, in [0, 1]."""
+        return self.speech_s / self.duration_s if self.duration_s > 0 else 0.0
+
+
+def _band_edges(freqs_hz: FloatArray) -> npt.NDArray[np.intp]:
+    """Bin indices splitting [BAND_LO_HZ, BAND_HI_HZ] into N_BANDS mel-spaced bands."""
+    mel = np.linspace(_hz_to_mel(BAND_LO_HZ), _hz_to_mel(BAND_HI_HZ), N_BANDS + 1)
+    hz = 700.0 * (10 ** (mel / 2595.0) - 1.0)
+    edges = np.searchsorted(freqs_hz, hz)
+    edges = np.maximum.accumulate(np.maximum(edges, np.arange(N_BANDS + 1) + edges[0]))
+    return edges.astype(np.intp)
+
+
+def _hz_to_mel(f_hz: float) -> float:
+    return float(2595.0 * np.log10(1.0 + f_hz / 700.0))
+
+
+class SpeechDetector:
+    """Streaming voice activity detector.
+
+    Feed ``(channels, m)`` float32 blocks of any size to :meth:`process`, then call
+    :meth:`finish` once for the speech segments. The result does not depend on how the stream
+    was cut into blocks. Channels are mixed down for the decision.
+
+    Parameters
+    ----------
+    sr : int in [8000, 192000]
+        Sample rate in Hz. Features are computed on 60 Hz - 4 kHz at every rate.
+    channels : int >= 1
+        Number of channels of every block.
+    min_non_speech_s : float in [0, 60]
+        Gaps between segments shorter than this many seconds are merged. 0 keeps the
+        detector's own choice (gaps between voiced runs below ``bridge_s`` are always bridged).
+    threshold_db : float in [0, 40]
+        Segmental SNR over the noise floor, in dB, above which a frame is loud enough to extend
+        a segment beyond its voiced core (unvoiced consonants).
+    voicing_threshold : float in [0, 1]
+        Harmonicity (normalized autocorrelation peak) above which a frame counts as voiced;
+        the 90 ms and 250 ms averages use 0.82 and 0.64 times this.
+    min_voiced_s : float in [0, 10]
+        Shortest run of voiced frames, in seconds, that seeds speech.
+    bridge_s : float in [0, 10]
+        Gaps between voiced runs shorter than this, in seconds, are bridged (pauses between
+        words).
+    pad_s : float in [0, 1]
+        Padding added at both ends of each segment, in seconds.
+    min_speech_s : float in [0, 10]
+        Segments shorter than this, in seconds, are dropped.
+    extend_s : float in [0, 2]
+        How far, in seconds, a segment may grow from its voiced core through frames that are
+        merely loud (unvoiced consonants: fricatives, plosive bursts).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``sr``, ``channels`` or a tuning parameter is out of range.
+
+    References
+    ----------
+    .. [1] J. Sohn, N. S. Kim, W. Sung, "A statistical model-based voice activity detection",
+       IEEE Signal Processing Letters 6(1), 1999.
+    .. [2] R. Martin, "Noise power spectral density estimation based on optimal smoothing and
+       minimum statistics", IEEE Trans. Speech and Audio Processing 9(5), 2001.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 16000
+    >>> t = np.arange(sr) / sr
+    >>> f0_hz = 120 + 40 * np.sin(2 * np.pi * 3 * t)  # a gliding pitch, four "syllables"
+    >>> voiced = np.sign(np.sin(2 * np.pi * np.cumsum(f0_hz) / sr)) * np.sin(4 * np.pi * t) ** 2
+    >>> x = np.concatenate([np.zeros(sr), 0.1 * voiced, np.zeros(sr)]).astype(np.float32)
+    >>> det = SpeechDetector(sr, 1)
+    >>> for i in range(0, x.size, 4096):
+    ...     det.process(x[np.newaxis, i : i + 4096])
+    >>> det.finish()
+    [(0.98, 2.02)]
+    >>> det.report()["segments"]
+    1
+    """
+
+    def __init__(
+        self,
+        sr: int,
+        channels: int,
+        *,
+        min_non_speech_s: float = 0.0,
+        threshold_db: float = 3.0,
+        voicing_threshold: float = 0.4,
+        min_voiced_s: float = 0.05,
+        bridge_s: float = 0.3,
+        pad_s: float = 0.02,
+        min_speech_s: float = 0.1,
+        extend_s: float = 0.08,
+    ) -> None:
+        self.sr = check_sr(sr)
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+            raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
+        self.channels = int(channels)
+        self.min_non_speech_s = check_range("min_non_speech_s", min_non_speech_s, 0.0, 60.0)
+        self.threshold_db = check_range("threshold_db", threshold_db, 0.0, 40.0)
+        self.voicing_threshold = check_range("voicing_threshold", voicing_threshold, 0.0, 1.0)
+        self.min_voiced_s = check_range("min_voiced_s", min_voiced_s, 0.0, 10.0)
+        self.bridge_s = check_range("bridge_s", bridge_s, 0.0, 10.0)
+        self.pad_s = check_range("pad_s", pad_s, 0.0, 1.0)
+        self.min_speech_s = check_range("min_speech_s", min_speech_s, 0.0, 10.0)
+        self.extend_s = check_range("extend_s", extend_s, 0.0, 2.0)
+
+        self.hop_length = max(1, round(self.sr * HOP_S))
+        self.win_length = max(2 * self.hop_length, round(self.sr * WIN_S))
+        self.n_fft = sfft.next_fast_len(round(FFT_OVER_WIN * self.win_length), real=True)
+        self._window = np.hanning(self.win_length + 2)[1:-1].astype(F32)
+        freqs = np.arange(self.n_fft // 2 + 1) * self.sr / self.n_fft
+        self._k_lo = int(np.searchsorted(freqs, BAND_LO_HZ))
+        self._k_hi = int(np.searchsorted(freqs, min(BAND_HI_HZ, 0.5 * self.sr), side="right"))
+        # PSD scaling: one-sided power per Hz, so levels do not depend on the rate
+        self._psd_scale = F32(2.0 / (self.sr * float(np.sum(self._window.astype(np.float64) ** 2))))
+        # harmonicity: autocorrelation of the band-limited spectrum at pitch lags, as one matrix
+        # product with cosines (cheaper than an inverse FFT), divided by the window's own
+        # autocorrelation (Boersma 1993)
+        lags_s = np.arange(np.floor(PITCH_MIN_LAG_S * ACF_RATE_HZ), np.ceil(PITCH_MAX_LAG_S * ACF_RATE_HZ) + 1)
+        lags_s = lags_s / ACF_RATE_HZ
+        band_hz = freqs[self._k_lo : self._k_hi]
+        cos = np.cos(2 * np.pi * band_hz[:, np.newaxis] * lags_s) / self._window_acf(lags_s)
+        self._cos = np.concatenate([cos, np.ones((band_hz.size, 1))], axis=1).astype(F32)
+        edges = _band_edges(freqs[: self._k_hi]) - self._k_lo
+        self._bands = np.zeros((band_hz.size, N_BANDS), F32)  # bin -> band summing matrix
+        for b in range(N_BANDS):
+            self._bands[edges[b] : edges[b + 1], b] = 1.0
+
+        # streaming state
+        self._lead = self.win_length // 2 - self.hop_length // 2  # frame t is centred on hop t
+        self._pending = np.zeros((self.channels, self._lead), F32)
+        self._n_in = 0
+        n_bins = self._k_hi - self._k_lo
+        self._sub_means = np.zeros((0, n_bins), F32)  # recent sub-window mean spectra
+        self._sub_first = 0  # index of the first sub-window held in _sub_means
+        self._wait = np.zeros((0, n_bins), F32)  # frames whose floor is not known yet
+        self._wait_first_sub = 0  # sub-window of the first waiting frame
+        self._feats: list[FloatArray] = []  # (frames, 3): snr_db, voicing, stationarity
+        self._prev_log = np.zeros((STATIONARY_LAG, self._k_hi - self._k_lo), F32)
+        self._finished: list[tuple[float, float]] | None = None
+        self._stats: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ streaming
+    def process(self, block: Audio) -> None:
+        """Analyse one block.
+
+        Parameters
+        ----------
+        block : ndarray of float32, shape (channels, m), m >= 0
+            The next samples of the stream, nominal range [-1, 1].
+
+        Raises
+        ------
+        InvalidAudioError
+            If the block is not finite, not 2-D or has the wrong number of channels.
+        InvalidParameterError
+            If called after :meth:`finish`.
+        """
+        if self._finished is not None:
+            raise InvalidParameterError("process() called after finish()")
+        x = valid_audio(block, allow_empty=True)
+        if x.ndim != 2 or x.shape[0] != self.channels:
+            raise InvalidAudioError(f"block must be shaped ({self.channels}, m), got {x.shape}")
+        self._n_in += x.shape[1]
+        self._pending = np.concatenate([self._pending, x], axis=1)
+        self._consume(final=False)
+
+    def finish(self) -> list[tuple[float, float]]:
+        """End the stream and return the speech segments.
+
+        Returns
+        -------
+        list of (float, float)
+            ``(start_s, end_s)`` in seconds, sorted, non-overlapping, within the input.
+        """
+        if self._finished is None:
+            n_frames = -(-self._n_in // self.hop_length)
+            need = (n_frames - 1) * self.hop_length + self.win_length + self._lead
+            have = self._n_in + self._lead
+            pad = max(0, need - have) if n_frames else 0
+            self._pending = np.concatenate([self._pending, np.zeros((self.channels, pad), F32)], axis=1)
+            self._consume(final=True)
+            feats = np.concatenate([*self._feats, np.zeros((0, 3), F32)])[:n_frames]
+            snr = feats[:, 0]
+            self._finished = self._decide(snr, feats[:, 1], feats[:, 2])
+            self._stats = {
+                "frames": int(n_frames),
+                "median_snr_db": float(np.median(snr)) if snr.size else 0.0,
+            }
+        return list(self._finished)
+
+    def report(self) -> dict[str, Any]:
+        """Describe the detection as JSON-ready data (step, thresholds, what was found).
+
+        Returns
+        -------
+        dict
+            ``step``, ``speech_ratio``, ``segments``, ``speech_s``, ``duration_s`` and the
+            thresholds used.
+        """
+        segs = self.finish()
+        duration_s = self._n_in / self.sr
+        speech_s = float(sum(e - s for s, e in segs))
+        return {
+            "step": "vad",
+            "duration_s": duration_s,
+            "speech_s": speech_s,
+            "speech_ratio": speech_s / duration_s if duration_s > 0 else 0.0,
+            "segments": len(segs),
+            "threshold_db": self.threshold_db,
+            "voicing_threshold": self.voicing_threshold,
+            "min_voiced_s": self.min_voiced_s,
+            "bridge_s": self.bridge_s,
+            "pad_s": self.pad_s,
+            "min_speech_s": self.min_speech_s,
+            "extend_s": self.extend_s,
+            "min_non_speech_s": self.min_non_speech_s,
+            **self._stats,
+        }
+
+    # ------------------------------------------------------------------ features
+    def _window_acf(self, lags_s: FloatArray) -> FloatArray:
+        """Normalized autocorrelation of the analysis window at the given lags (Boersma)."""
+        w = self._window.astype(np.float64)
+        lags = np.round(lags_s * self.sr).astype(int)
+        r0 = float(np.dot(w, w))
+        return np.array([np.dot(w[: w.size - k], w[k:]) / r0 for k in lags])
+
+    def _consume(self, *, final: bool) -> None:
+        """Cut complete frames from the pending samples and push them through the features."""
+        hop, win = self.hop_length, self.win_length
+        n_avail = self._pending.shape[1]
+        n_frames = 0 if n_avail < win else (n_avail - win) // hop + 1
+        if n_frames:
+            mono = self._pending.mean(axis=0, dtype=np.float64).astype(F32) if self.channels > 1 else self._pending[0]
+            frames = np.lib.stride_tricks.sliding_window_view(mono[: (n_frames - 1) * hop + win], win)[::hop]
+            buf = np.zeros((n_frames, self.n_fft), F32)
+            np.multiply(frames, self._window, out=buf[:, :win])
+            spec = sfft.rfft(buf, axis=1, overwrite_x=True)[:, self._k_lo : self._k_hi]
+            power = spec.real**2
+            power += spec.imag**2
+            power *= self._psd_scale
+            self._push(power, final=False)
+            self._pending = self._pending[:, n_frames * hop :]
+        if final:
+            self._push(np.zeros((0, self._k_hi - self._k_lo), F32), final=True)
+
+    def _push(self, power: FloatArray, *, final: bool) -> None:
+        """Add frame spectra; emit features for every frame whose floor is now known."""
+        v = SUB_WINDOW_FRAMES
+        self._wait = np.concatenate([self._wait, power]) if self._wait.shape[0] else power
+        # the frames not yet in a sub-window mean are the tail of the waiting frames
+        n_known_before = self._sub_first + self._sub_means.shape[0]
+        acc = self._wait[(n_known_before - self._wait_first_sub) * v :]
+        n_sub = acc.shape[0] // v
+        new_means = acc[: n_sub * v].reshape(n_sub, v, acc.shape[1]).mean(axis=1)
+        if final and acc.shape[0] > n_sub * v and n_known_before + n_sub == 0:
+            # a stream shorter than one sub-window: its only (partial) mean is the floor; otherwise
+            # the partial tail, part zero padding, would pull the floor down
+            new_means = np.concatenate([new_means, acc.mean(axis=0, keepdims=True)])
+        # light smoothing over 3 bins lowers the variance of the minimum
+        if new_means.shape[0]:
+            sm = new_means.copy()
+            sm[:, 1:-1] = (new_means[:, :-2] + new_means[:, 1:-1] + new_means[:, 2:]) / 3
+            self._sub_means = np.concatenate([self._sub_means, sm])
+        n_known = self._sub_first + self._sub_means.shape[0]  # sub-windows with a mean
+        # sub-window j can be finalized once j + AHEAD is known (or at the end)
+        last_ready = n_known if final else n_known - FLOOR_AHEAD_SUBWINDOWS
+        n_ready_sub = max(0, last_ready - self._wait_first_sub)
+        n_ready_frames = self._wait.shape[0] if final else min(self._wait.shape[0], n_ready_sub * v)
+        if n_ready_frames == 0:
+            return
+        sub_of_frame = self._wait_first_sub + np.arange(n_ready_frames) // v
+        subs = np.arange(self._wait_first_sub, self._wait_first_sub + -(-n_ready_frames // v))
+        # floor of sub-window j: min over sub-windows [j - PAST, j + AHEAD] that exist
+        lo = max(subs[0] - FLOOR_PAST_SUBWINDOWS, self._sub_first)
+        hi = min(subs[-1] + FLOOR_AHEAD_SUBWINDOWS + 1, n_known)
+        held = self._sub_means[lo - self._sub_first : hi - self._sub_first]
+        pad_lo = lo - (subs[0] - FLOOR_PAST_SUBWINDOWS)
+        pad_hi = subs[-1] + FLOOR_AHEAD_SUBWINDOWS + 1 - hi
+        held = np.pad(held, ((pad_lo, pad_hi), (0, 0)), mode="edge")  # edges repeat: same min
+        span = FLOOR_PAST_SUBWINDOWS + FLOOR_AHEAD_SUBWINDOWS + 1
+        floors = np.lib.stride_tricks.sliding_window_view(held, span, axis=0).min(axis=-1)
+        floors = np.maximum(floors * F32(FLOOR_BIAS), F32(ABS_FLOOR_PSD))
+        idx = sub_of_frame - self._wait_first_sub
+        power = self._wait[:n_ready_frames]
+        if n_ready_frames % v == 0:  # whiten by broadcasting, without repeating the floors
+            k = power.shape[1]
+            gamma = (power.reshape(-1, v, k) / floors[:, np.newaxis, :]).reshape(-1, k)
+        else:
+            gamma = power / floors[idx]
+        feats = self._features(power, gamma, (floors @ self._bands)[idx])
+        self._feats.append(feats)
+        self._wait = self._wait[n_ready_frames:]
+        self._wait_first_sub += n_ready_frames // v
+        # keep only the sub-window means a later floor can still need
+        drop = max(0, self._wait_first_sub - FLOOR_PAST_SUBWINDOWS - self._sub_first)
+        self._sub_means = self._sub_means[drop:]
+        self._sub_first += drop
+
+    def _features(self, power: FloatArray, gamma: FloatArray, band_floor: FloatArray) -> FloatArray:
+        """Per frame: segmental SNR (dB), harmonicity in [0, 1], spectral stationarity in [-1, 1]."""
+        band_p = power @ self._bands
+        snr_db = np.maximum(10 * np.log10(band_p / band_floor + F32(1e-12)), 0).mean(axis=1)
+        # the spectrum whitened by the floor (posterior SNR per bin): steady noise of any colour
+        # and hum lines become a flat, dense spectrum whose autocorrelation at pitch lags is small
+        acf = gamma @ self._cos  # last column: lag 0
+        r0 = acf[:, -1]
+        voicing = np.clip(acf[:, :-1].max(axis=1) / np.maximum(r0, F32(1e-30)), 0, 1)
+        # stationarity: correlation of the whitened log spectrum with the one 40 ms earlier.
+        # Sustained musical notes stay put (~0.95); speech harmonics and formants move.
+        log_g = np.log(gamma + F32(1e-3))
+        log_g -= log_g.mean(axis=1, keepdims=True)
+        both = np.concatenate([self._prev_log, log_g])
+        self._prev_log = both[both.shape[0] - STATIONARY_LAG :]
+        prev = both[: log_g.shape[0]]
+        num = np.einsum("ij,ij->i", log_g, prev)
+        den = np.sqrt(np.einsum("ij,ij->i", log_g, log_g) * np.einsum("ij,ij->i", prev, prev))
+        stationarity = num / np.maximum(den, F32(1e-12))
+        return np.stack([snr_db, voicing, stationarity], axis=1).astype(F32)
+
+    # ------------------------------------------------------------------ decision
+    def _decide(self, snr_db: FloatArray, voicing: FloatArray, stationarity: FloatArray) -> list[tuple[float, float]]:
+        """Frame features -> speech segments in seconds."""
+        n = snr_db.size
+        if n == 0:
+            return []
+        hop_s = self.hop_length / self.sr
+        # voiced frames, two ways: clearly periodic frames with some energy, or (for low SNR)
+        # periodicity and energy averaged over 90 ms both above what steady noise reaches
+        smooth = np.ones(SMOOTH_FRAMES, np.float32) / SMOOTH_FRAMES
+        voicing_avg = _centred_sum(voicing, smooth)
+        snr_avg = _centred_sum(snr_db, smooth)
+        long = np.ones(LONG_FRAMES, np.float32) / LONG_FRAMES
+        voicing_long = _centred_sum(voicing, long)
+        snr_long = _centred_sum(snr_db, long)
+        voiced = ((voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB)) | (
+            (voicing_avg > VOICING_AVG_RATIO * self.voicing_threshold)
+            & (snr_avg > AVG_SNR_DB)
+            & (snr_avg < AVG_MAX_SNR_DB)
+            & (snr_db > FRAME_SNR_DB)
+        )
+        # low-SNR branch over 250 ms averages; its runs are eroded by the spread of the average
+        low_snr = (
+            (voicing_long > VOICING_LONG_RATIO * self.voicing_threshold)
+            & (snr_long > LONG_SNR_DB)
+            & (snr_long < LONG_MAX_SNR_DB)
+        )
+        erode = 2 * LONG_ERODE_FRAMES + 1
+        voiced |= (_centred_sum(low_snr, np.ones(erode, np.float32)) >= erode) & (snr_db > LONG_FRAME_SNR_DB)
+        # share of the voiced frames within +-0.3 s that are sustained tones: high in music
+        k = np.ones(2 * round(TONAL_WINDOW_S / hop_s) + 1, np.float32)
+        tonal = _centred_sum(voiced & (stationarity > STATIONARY_MAX), k)
+        tonal /= np.maximum(_centred_sum(voiced, k), 1)
+        # seeds: at least 3 of 5 frames voiced and moving (isolated noise peaks are dropped)
+        vz = (voiced & (stationarity < STATIONARY_MAX) & (tonal < TONAL_MAX)).astype(np.int16)
+        seed = _centred_sum(vz, np.ones(5, np.float32)) >= 3
+        need = max(1, round(self.min_voiced_s / hop_s))
+        seed = _drop_short(seed, need)
+        seed = _close_gaps(seed, round(self.bridge_s / hop_s))
+        # energy regions (hysteresis) that touch a seed, or the seed regions themselves
+        strong = _centred_sum(snr_db > STRONG_SNR_DB, np.ones(3, np.float32)) >= 2
+        active = (snr_db > self.threshold_db) | ((snr_avg > EXTEND_AVG_SNR_DB) & (snr_db > EXTEND_FRAME_SNR_DB))
+        starts, ends = _runs(active | seed)
+        csum = np.concatenate([[0], np.cumsum(seed)])
+        keep = (csum[ends] - csum[starts]) >= need
+        region = np.zeros(n + 1, np.int32)
+        np.add.at(region, starts[keep], 1)
+        np.add.at(region, ends[keep], -1)
+        dist = _distance(seed)
+        near = (dist <= round(self.extend_s / hop_s)) | ((dist <= round(STRONG_EXTEND_S / hop_s)) & strong)
+        starts, ends = _runs(np.cumsum(region[:n]).astype(bool) & (near | seed))
+        pad = round(self.pad_s / hop_s)
+        starts = np.maximum(starts - pad, 0)
+        ends = np.minimum(ends + pad, n)
+        mask = np.zeros(n, bool)
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            mask[s:e] = True
+        gap = max(self.min_non_speech_s, 0.0)
+        if gap > 0:
+            mask = _close_gaps(mask, int(np.ceil(gap / hop_s - 1e-9)))
+        starts, ends = _runs(mask)
+        min_len = round(self.min_speech_s / hop_s)
+        out = []
+        dur = self._n_in / self.sr
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            if e - s >= min_len:
+                out.append((round(s * hop_s, 6), round(min(e * hop_s, dur), 6)))
+        return out
+
+
+def _runs(mask: BoolArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Start (inclusive) and end (exclusive) indices of the True runs of ``mask``."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _distance(mask: BoolArray) -> npt.NDArray[np.int64]:
+    """Frames from each frame to the nearest True frame of ``mask`` (large if there is none)."""
+    n = mask.size
+    idx = np.arange(n)
+    big = 1 << 40
+    last = np.maximum.accumulate(np.where(mask, idx, -big))
+    nxt = np.minimum.accumulate(np.where(mask, idx, 2 * big)[::-1])[::-1]
+    return np.minimum(idx - last, nxt - idx)
+
+
+def _centred_sum(x: npt.NDArray[Any], kernel: FloatArray) -> FloatArray:
+    """``x`` convolved with an odd-length ``kernel``, centred, same length as ``x`` (any length)."""
+    half = kernel.size // 2
+    full = np.convolve(x.astype(np.float32), kernel)
+    return full[half : half + x.size]
+
+
+def _drop_short(mask: BoolArray, min_len: int) -> BoolArray:
+    """Clear True runs shorter than ``min_len`` frames."""
+    starts, ends = _runs(mask)
+    out = mask.copy()
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if e - s < min_len:
+            out[s:e] = False
+    return out
+
+
+def _close_gaps(mask: BoolArray, max_gap: int) -> BoolArray:
+    """Fill False runs shorter than ``max_gap`` frames that lie between two True runs."""
+    if max_gap <= 0:
+        return mask
+    starts, ends = _runs(mask)
+    out = mask.copy()
+    for e, s in zip(ends[:-1].tolist(), starts[1:].tolist(), strict=True):
+        if s - e < max_gap:
+            out[e:s] = True
+    return out
+
+
+def detect_speech(
+    audio: Audio,
+    sr: int,
+    *,
+    min_non_speech_s: float = 0.0,
+    threshold_db: float = 3.0,
+    voicing_threshold: float = 0.4,
+    min_voiced_s: float = 0.05,
+    bridge_s: float = 0.3,
+    pad_s: float = 0.02,
+    min_speech_s: float = 0.1,
+    extend_s: float = 0.08,
+) -> SpeechSegments:
+    """Find the speech segments of a recording.
+
+    Parameters
+    ----------
+    audio : ndarray of float32, shape (n,) or (channels, n)
+        The recording, nominal range [-1, 1]; channels are mixed down (mean) for the decision.
+    sr : int in [8000, 192000]
+        Sample rate in Hz.
+    min_non_speech_s : float in [0, 60]
+        Gaps between segments shorter than this many seconds are merged.
+    threshold_db : float in [0, 40]
+        Segmental SNR over the tracked noise floor, in dB, above which a frame may extend a
+        segment beyond its voiced core.
+    voicing_threshold : float in [0, 1]
+        Harmonicity above which a frame counts as voiced.
+    min_voiced_s : float in [0, 10]
+        Shortest run of voiced frames, in seconds, that seeds speech.
+    bridge_s : float in [0, 10]
+        Gaps between voiced runs shorter than this, in seconds, are bridged.
+    pad_s : float in [0, 1]
+        Padding in seconds added at both ends of each segment.
+    min_speech_s : float in [0, 10]
+        Segments shorter than this many seconds are dropped.
+    extend_s : float in [0, 2]
+        How far, in seconds, a segment may grow from its voiced core through loud frames.
+
+    Returns
+    -------
+    SpeechSegments
+        Sorted, non-overlapping ``(start_s, end_s)`` segments and the duration in seconds.
+
+    Raises
+    ------
+    InvalidAudioError
+        If ``audio`` is not a finite, non-empty float array of shape (n,) or (channels, n).
+    InvalidParameterError
+        If ``sr`` or a tuning parameter is outside its range.
+
+    References
+    ----------
+    .. [1] J. Sohn, N. S. Kim, W. Sung, "A statistical model-based voice activity detection",
+       IEEE Signal Processing Letters 6(1), 1999.
+    .. [2] R. Martin, "Noise power spectral density estimation based on optimal smoothing and
+       minimum statistics", IEEE Trans. Speech and Audio Processing 9(5), 2001.
+    .. [3] P. Boersma, "Accurate short-term analysis of the fundamental frequency and the
+       harmonics-to-noise ratio of a sampled sound", Proc. Institute of Phonetic Sciences 17,
+       1993.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 8000
+    >>> t = np.arange(sr) / sr
+    >>> f0_hz = 120 + 40 * np.sin(2 * np.pi * 3 * t)
+    >>> voiced = np.sign(np.sin(2 * np.pi * np.cumsum(f0_hz) / sr)) * np.sin(4 * np.pi * t) ** 2
+    >>> noise = 0.003 * np.random.default_rng(0).standard_normal(3 * sr)
+    >>> x = (noise + np.concatenate([np.zeros(sr), 0.1 * voiced, np.zeros(sr)])).astype(np.float32)
+    >>> found = detect_speech(x, sr)
+    >>> found.segments, found.duration_s
+    (((0.99, 2.01),), 3.0)
+    >>> a_steady_tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(3 * sr) / sr)).astype(np.float32)
+    >>> detect_speech(a_steady_tone, sr).segments
+    ()
+    >>> detect_speech(np.zeros(sr, np.float32), sr).segments
+    ()
+    """
+    x = valid_audio(audio)
+    sr = check_sr(sr)
+    x2 = x[np.newaxis, :] if x.ndim == 1 else x
+    det = SpeechDetector(
+        sr,
+        x2.shape[0],
+        min_non_speech_s=min_non_speech_s,
+        threshold_db=threshold_db,
+        voicing_threshold=voicing_threshold,
+        min_voiced_s=min_voiced_s,
+        bridge_s=bridge_s,
+        pad_s=pad_s,
+        min_speech_s=min_speech_s,
+        extend_s=extend_s,
+    )
+    det.process(x2)
+    return SpeechSegments(tuple(det.finish()), x2.shape[1] / sr)

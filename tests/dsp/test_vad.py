@@ -1,0 +1,189 @@
+"""Voice activity detection: segments against the known truth of synthesized speech."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from dsp.errors import InvalidAudioError, InvalidParameterError
+from dsp.vad import SpeechDetector, SpeechSegments, detect_speech
+from tests.signals import make_hum, make_pink, make_speech_like, make_white, mix_at_snr
+
+RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000]
+EDGE_TOL_S = 0.05
+
+
+def make_noisy_speech(
+    rng: np.random.Generator, sr: int, kind: str, snr_db: float, duration_s: float = 8.0
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Speech-like signal with known intervals, plus white, pink or no noise at ``snr_db``."""
+    clean, truth = make_speech_like(rng, sr, duration_s)
+    if kind == "clean":
+        return clean, truth
+    noise = make_white(rng, clean.size) if kind == "white" else make_pink(rng, clean.size)
+    return mix_at_snr(clean, noise, snr_db), truth
+
+
+def run_blocks(audio: np.ndarray, sr: int, block: int, **kw: float) -> list[tuple[float, float]]:
+    x = audio[np.newaxis, :] if audio.ndim == 1 else audio
+    det = SpeechDetector(sr, x.shape[0], **kw)
+    for i in range(0, x.shape[1], block):
+        det.process(x[:, i : i + block])
+    return det.finish()
+
+
+def assert_matches(
+    segments: tuple[tuple[float, float], ...] | list[tuple[float, float]],
+    truth: list[tuple[float, float]],
+    tol_s: float = EDGE_TOL_S,
+) -> None:
+    assert len(segments) == len(truth), (segments, truth)
+    for (s, e), (ts, te) in zip(segments, truth, strict=True):
+        assert abs(s - ts) <= tol_s, (s, ts)
+        assert abs(e - te) <= tol_s, (e, te)
+
+
+@pytest.mark.parametrize(("kind", "snr_db"), [("clean", None), ("white", 10.0), ("pink", 10.0)])
+def test_detect_speech_matches_truth(rng: np.random.Generator, kind: str, snr_db: float | None) -> None:
+    audio, truth = make_noisy_speech(rng, 16000, kind, snr_db or 0.0)
+    found = detect_speech(audio, 16000)
+    assert isinstance(found, SpeechSegments)
+    assert found.duration_s == pytest.approx(8.0)
+    assert_matches(found.segments, truth)
+
+
+@pytest.mark.parametrize("sr", RATES)
+def test_detect_speech_every_rate(rng: np.random.Generator, sr: int) -> None:
+    audio, truth = make_noisy_speech(rng, sr, "white", 15.0, duration_s=6.0)
+    assert_matches(detect_speech(audio, sr).segments, truth)
+
+
+def test_detect_speech_silence_gives_nothing() -> None:
+    found = detect_speech(np.zeros(3 * 16000, np.float32), 16000)
+    assert found.segments == ()
+    assert found.speech_ratio == 0.0
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "hum50", "hum60"])
+@pytest.mark.parametrize("sr", [8000, 16000, 48000])
+def test_detect_speech_steady_noise_is_not_speech(rng: np.random.Generator, kind: str, sr: int) -> None:
+    n = 10 * sr
+    if kind == "white":
+        x = make_white(rng, n, -25.0)
+    elif kind == "pink":
+        x = make_pink(rng, n, -25.0)
+    else:
+        x = make_hum(sr, n, mains_hz=float(kind[3:]), level_dbfs=-25.0) + make_white(rng, n, -70.0)
+    assert detect_speech(x, sr).speech_s <= 0.1
+
+
+def test_detect_speech_does_not_mutate_input(rng: np.random.Generator) -> None:
+    audio, _ = make_noisy_speech(rng, 16000, "white", 10.0, duration_s=4.0)
+    before = audio.copy()
+    detect_speech(audio, 16000)
+    np.testing.assert_array_equal(audio, before)
+
+
+def test_min_non_speech_merges_short_gaps(rng: np.random.Generator) -> None:
+    audio, truth = make_noisy_speech(rng, 16000, "clean", 0.0)
+    gaps = [b[0] - a[1] for a, b in itertools.pairwise(truth)]
+    assert len(truth) >= 3
+    assert max(gaps) < 1.0
+    merged = detect_speech(audio, 16000, min_non_speech_s=1.0).segments
+    assert len(merged) == 1
+    assert merged[0][0] == pytest.approx(truth[0][0], abs=EDGE_TOL_S)
+    assert merged[0][1] == pytest.approx(truth[-1][1], abs=EDGE_TOL_S)
+    # a threshold below every gap changes nothing
+    assert detect_speech(audio, 16000, min_non_speech_s=0.1).segments == detect_speech(audio, 16000).segments
+
+
+@pytest.mark.parametrize("sr", [16000, 44100])
+def test_detector_is_block_size_invariant(rng: np.random.Generator, sr: int) -> None:
+    audio, _ = make_noisy_speech(rng, sr, "pink", 5.0, duration_s=6.0)
+    ref = run_blocks(audio, sr, audio.size)
+    assert ref
+    for block in (441, 1000, 4096, 65536):
+        assert run_blocks(audio, sr, block) == ref
+
+
+def test_detector_stream_equals_detect_speech(rng: np.random.Generator) -> None:
+    audio, _ = make_noisy_speech(rng, 16000, "white", 10.0, duration_s=5.0)
+    assert tuple(run_blocks(audio, 16000, 3000)) == detect_speech(audio, 16000).segments
+
+
+def test_detector_multichannel(rng: np.random.Generator) -> None:
+    audio, truth = make_noisy_speech(rng, 16000, "white", 15.0)
+    stereo = np.stack([audio, 0.5 * audio])
+    assert_matches(detect_speech(stereo, 16000).segments, truth)
+    # speech on one channel only, near-silence on the other
+    one_sided = np.stack([audio, make_white(rng, audio.size, -80.0)])
+    assert_matches(run_blocks(one_sided, 16000, 8192), truth)
+
+
+def test_detector_report_is_json_ready(rng: np.random.Generator) -> None:
+    audio, _ = make_noisy_speech(rng, 16000, "clean", 0.0, duration_s=4.0)
+    det = SpeechDetector(16000, 1)
+    det.process(audio[np.newaxis, :])
+    segments = det.finish()
+    rep = json.loads(json.dumps(det.report()))
+    assert rep["step"] == "vad"
+    assert rep["segments"] == len(segments)
+    assert 0.0 < rep["speech_ratio"] < 1.0
+    assert rep["voicing_threshold"] == det.voicing_threshold
+
+
+def test_detector_short_and_empty_streams() -> None:
+    det = SpeechDetector(16000, 2)
+    det.process(np.zeros((2, 0), np.float32))
+    assert det.finish() == []
+    det = SpeechDetector(8000, 1)
+    det.process(np.zeros((1, 10), np.float32))
+    assert det.finish() == []
+
+
+GOOD = np.zeros(8000, np.float32)
+
+
+@pytest.mark.parametrize(
+    ("audio", "sr", "kwargs", "expected"),
+    [
+        (GOOD, 8000, {}, ()),
+        (np.zeros((2, 8000), np.float32), 8000, {"min_non_speech_s": 0.5}, ()),
+        (np.full(8000, np.nan, np.float32), 8000, {}, InvalidAudioError),
+        (np.full(8000, np.inf, np.float32), 8000, {}, InvalidAudioError),
+        (np.zeros(0, np.float32), 8000, {}, InvalidAudioError),
+        (np.zeros(8000, np.int16), 8000, {}, InvalidAudioError),
+        (np.zeros((1, 2, 8000), np.float32), 8000, {}, InvalidAudioError),
+        (GOOD, 7999, {}, InvalidParameterError),
+        (GOOD, 16000.0, {}, InvalidParameterError),
+        (GOOD, 8000, {"min_non_speech_s": -1.0}, InvalidParameterError),
+        (GOOD, 8000, {"voicing_threshold": 2.0}, InvalidParameterError),
+    ],
+)
+def test_detect_speech_inputs(audio: np.ndarray, sr: int, kwargs: dict[str, float], expected: object) -> None:
+    if isinstance(expected, type) and issubclass(expected, Exception):
+        with pytest.raises(expected):
+            detect_speech(audio, sr, **kwargs)
+    else:
+        assert detect_speech(audio, sr, **kwargs).segments == expected
+
+
+@pytest.mark.parametrize(
+    ("channels", "block", "expected"),
+    [
+        (1, np.zeros((1, 100), np.float32), None),
+        (2, np.zeros((1, 100), np.float32), InvalidAudioError),
+        (1, np.zeros(100, np.float32), InvalidAudioError),
+        (1, np.full((1, 100), np.nan, np.float32), InvalidAudioError),
+        (0, np.zeros((1, 100), np.float32), InvalidParameterError),
+    ],
+)
+def test_detector_rejects_bad_blocks(channels: int, block: np.ndarray, expected: type[Exception] | None) -> None:
+    if expected is None:
+        SpeechDetector(16000, channels).process(block)
+        return
+    with pytest.raises(expected):
+        SpeechDetector(16000, channels).process(block)
