@@ -48,8 +48,6 @@ class Settings(BaseSettings):
     """Address ``hush serve`` binds to unless ``--host`` is given."""
     port: int = Field(8000, ge=1, le=65535)
     """Port ``hush serve`` binds to unless ``--port`` is given."""
-    public_url: str | None = None
-    """Base URL clients reach this server at; used for absolute links (defaults to the request's)."""
     data_dir: Path = Path(".hush-data")
     """Where the SQLite job store and the local blob store live."""
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
@@ -80,8 +78,6 @@ class Settings(BaseSettings):
     """A synchronous request waits this long for its job (JS SDKs time out at 60 s)."""
     block_seconds: float = Field(5.0, gt=0.05, le=60)
     """Length of the blocks long inputs are decoded and processed in."""
-    queue_backend: Literal["inprocess"] = "inprocess"
-    """Job queue implementation; the scale-out backends plug in here."""
     rate_limit_per_minute: int = Field(0, ge=0)
     """Requests per minute per API key (0 = unlimited); over it, 429 with ``Retry-After``."""
 
