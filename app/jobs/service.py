@@ -307,8 +307,7 @@ class JobService:
         """Deliver webhooks of jobs that finished while no server was running to send them."""
 
         def pending() -> list[Job]:
-            rows = self.store.expired(float("inf"))  # every finished job with an expiry
-            return [j for j in rows if j.spec.webhook_url and "webhook" not in j.meta]
+            return [j for j in self.store.finished_with_webhook() if "webhook" not in j.meta]
 
         for job in await anyio.to_thread.run_sync(pending):
             self._spawn(self._deliver_webhook(job))

@@ -44,6 +44,10 @@ class JobStore(Protocol):
     def jobs_ahead(self, job: Job) -> int: ...
     def requeue_active(self) -> list[str]: ...
     def expired(self, now: float) -> list[Job]: ...
+    def finished_with_webhook(self) -> list[Job]:
+        """Finished jobs that have a webhook URL, for resuming deliveries after a restart."""
+        ...
+
     def delete(self, job_id: str) -> None: ...
     def add_file(self, f: StoredFile) -> None: ...
     def get_file(self, file_id: str) -> StoredFile | None: ...
@@ -249,6 +253,12 @@ class SqliteJobStore:
 
     def expired(self, now: float) -> list[Job]:
         rows = self._query("SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at<?", (now,))
+        return [self._row_to_job(r) for r in rows]
+
+    def finished_with_webhook(self) -> list[Job]:
+        rows = self._query(
+            "SELECT * FROM jobs WHERE finished_at IS NOT NULL AND json_extract(spec, '$.webhook_url') IS NOT NULL"
+        )
         return [self._row_to_job(r) for r in rows]
 
     def delete(self, job_id: str) -> None:

@@ -74,3 +74,15 @@ def test_store_expiry_and_logs(store: SqliteJobStore) -> None:
     store.delete("old")
     assert store.get("old") is None
     assert store.logs("old") == []
+
+
+def test_store_lists_finished_jobs_with_webhooks(store: SqliteJobStore) -> None:
+    hooked = make_job("hooked").model_copy(
+        update={"spec": JobSpec(input=InputRef(blob_key="uploads/x"), webhook_url="http://127.0.0.1:9/hook")}
+    )
+    store.create(hooked)
+    store.create(make_job("plain"))
+    assert store.finished_with_webhook() == []  # still queued
+    for job_id in ("hooked", "plain"):
+        store.update(job_id, state=JobState.succeeded, finished_at=1.0)
+    assert [j.id for j in store.finished_with_webhook()] == ["hooked"]
