@@ -1,0 +1,195 @@
+"""Click and keyboard-transient suppression: short spectra clamped to their neighbourhood in time.
+
+A click (keystroke, mouth click, crackle) is a few milliseconds of broadband energy far above
+what the same frequencies carry just before and just after it, while speech onsets stay loud
+afterwards. On a fine STFT (4 ms frames, 2 ms hop) each bin's power is compared with its mean
+over two context windows, one ending ``gap`` before the frame and one starting ``gap`` after it;
+where it exceeds the louder of the two by more than ``threshold_db``, the bin's magnitude is
+scaled down to that level (phase kept). Everything else passes unchanged. The right context
+needs a fixed lookahead of about 18 ms, which is compensated: the output lines up with the
+input, has the same length, and does not depend on the block sizes fed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from dsp._typing import Audio
+from dsp._validate import as_2d, check_range, check_sr, valid_audio
+from dsp.errors import InvalidParameterError
+from dsp.spectral import ComplexArray, StftStream, frame_settings
+from dsp.stream import run_processor
+
+__all__ = ["ClickSuppressor", "suppress_clicks"]
+
+_FRAME_S = 0.004  # analysis frame; clicks in speech recordings last about 0.1-30 ms
+_GAP_S = 0.012  # context windows start this far from the frame (click + frame length)
+_CONTEXT_S = 0.008  # length of each context window
+_FREQ_TAPS = np.array([0.25, 0.5, 0.25], np.float32)
+
+
+class ClickSuppressor:
+    """Streaming click suppressor (:class:`dsp.stream.BlockProcessor`), linked across channels.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz, in [8000, 192000].
+    channels : int
+        Channel count, >= 1. The decision uses the mean power of all channels and every
+        channel gets the same gains.
+    threshold_db : float
+        How far, in dB in [0, 40], a bin may rise above the louder of its two temporal
+        neighbourhoods before it is clamped; lower catches more, higher touches less.
+
+    Raises
+    ------
+    InvalidParameterError
+        If a parameter is out of range.
+
+    References
+    ----------
+    .. [1] D. Fitzgerald, "Harmonic/percussive separation using median filtering," Proc.
+       DAFx 2010 (transients as outliers along time in each frequency bin).
+    .. [2] S. J. Godsill, P. J. W. Rayner, "Digital Audio Restoration," Springer, 1998, ch. 5.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = (0.01 * rng.standard_normal((1, 16000))).astype(np.float32)
+    >>> x[0, 8000:8040] += 0.5 * rng.standard_normal(40).astype(np.float32)
+    >>> cs = ClickSuppressor(16000, 1)
+    >>> y = np.concatenate([cs.process(x[:, :5000]), cs.process(x[:, 5000:]), cs.flush()], axis=-1)
+    >>> y.shape
+    (1, 16000)
+    >>> bool(np.abs(y[0, 8000:8040]).max() < 0.2 * np.abs(x[0, 8000:8040]).max())
+    True
+    """
+
+    def __init__(self, sr: int, channels: int, *, threshold_db: float = 7.0) -> None:
+        self.sr = check_sr(sr)
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+            raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
+        self.channels = int(channels)
+        self.threshold_db = check_range("threshold_db", threshold_db, 0.0, 40.0)
+        self._kappa = np.float32(10 ** (self.threshold_db / 10))
+        self.n_fft, self.hop_length = frame_settings(self.sr, frame_s=_FRAME_S)
+        self._gap = max(round(_GAP_S * self.sr / self.hop_length), 1)
+        self._ctx = max(round(_CONTEXT_S * self.sr / self.hop_length), 1)
+        self._delay = self._gap + self._ctx - 1  # frames of lookahead
+        n_bins = self.n_fft // 2 + 1
+        self._hist_p = np.zeros((2 * self._delay, n_bins), np.float32)
+        self._hist_spec = np.zeros((self.channels, self._delay, n_bins), np.complex64)
+        self._stft = StftStream(self.channels, self.n_fft, self.hop_length, self._frames)
+        self._eps = np.float32(1e-12 * float(np.sum(self._stft.window.astype(np.float64) ** 2)))
+        self._skip = self._delay * self.hop_length
+        self._n_in = 0
+        self._n_out = 0
+        self._n_frames = 0
+        self._n_clamped = 0
+
+    def _frames(self, spec: ComplexArray) -> ComplexArray:
+        """Gains for the frames ``delay`` behind the newest; causal with a fixed delay."""
+        n_t = spec.shape[1]
+        power = spec.real**2 + spec.imag**2
+        p = power[0] if self.channels == 1 else power.mean(axis=0)
+        p = ndimage.correlate1d(p, _FREQ_TAPS, axis=-1, mode="nearest")
+        p_all = np.concatenate([self._hist_p, p], axis=0)
+        spec_all = np.concatenate([self._hist_spec, spec], axis=1)
+        self._hist_p = p_all[-2 * self._delay :].copy()
+        self._hist_spec = spec_all[:, -self._delay :].copy()
+        d, g, w = self._delay, self._gap, self._ctx
+        csum = np.zeros((p_all.shape[0] + 1, p_all.shape[1]), np.float64)
+        np.cumsum(p_all, axis=0, dtype=np.float64, out=csum[1:])
+        left = csum[d - g + 1 : d - g + 1 + n_t] - csum[d - g - w + 1 : d - g - w + 1 + n_t]
+        right = csum[d + g + w : d + g + w + n_t] - csum[d + g : d + g + n_t]
+        # power gain min(1, (kappa * ref + eps) / (centre + eps)), then its square root
+        gain = (np.maximum(left, right) * (float(self._kappa) / w)).astype(np.float32)
+        gain += self._eps
+        gain /= p_all[d : d + n_t] + self._eps
+        np.minimum(gain, np.float32(1.0), out=gain)
+        self._n_frames += n_t
+        self._n_clamped += int(np.count_nonzero(gain.min(axis=-1) < 0.25))
+        np.sqrt(gain, out=gain)
+        out: ComplexArray = spec_all[:, :n_t] * gain
+        return out
+
+    def process(self, block: Audio) -> Audio:
+        """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
+        x = np.asarray(block, np.float32)
+        if x.ndim != 2 or x.shape[0] != self.channels:
+            raise InvalidParameterError(f"block must be ({self.channels}, m), got {x.shape}")
+        self._n_in += x.shape[-1]
+        y = self._stft.process(x)
+        if self._skip:
+            k = min(self._skip, y.shape[-1])
+            y = y[:, k:]
+            self._skip -= k
+        self._n_out += y.shape[-1]
+        return np.ascontiguousarray(y)
+
+    def flush(self) -> Audio:
+        """Return every sample still held back; the processor is finished afterwards."""
+        need = self._n_in - self._n_out
+        pad = np.zeros((self.channels, self._delay * self.hop_length), np.float32)
+        y = np.concatenate([self._stft.process(pad), self._stft.flush()], axis=-1)
+        if self._skip:
+            y = y[:, self._skip :]
+            self._skip = 0
+        y = y[:, :need]
+        self._n_out += y.shape[-1]
+        return np.ascontiguousarray(y)
+
+    def report(self) -> dict[str, Any]:
+        """Step name, threshold, and how many 2 ms frames were clamped by more than 6 dB."""
+        return {
+            "step": "declick",
+            "threshold_db": self.threshold_db,
+            "frames": self._n_frames,
+            "clamped_frames": self._n_clamped,
+        }
+
+
+def suppress_clicks(audio: Audio, sr: int, *, threshold_db: float = 7.0) -> Audio:
+    """Suppress clicks and keyboard transients: whole-signal form of :class:`ClickSuppressor`.
+
+    Parameters
+    ----------
+    audio : ndarray, shape (n,) or (channels, n), float32
+        Finite samples, ``n >= 1``.
+    sr : int
+        Sample rate in Hz, in [8000, 192000].
+    threshold_db : float
+        Rise in dB, in [0, 40], above the temporal neighbourhood that counts as a click.
+
+    Returns
+    -------
+    ndarray, float32
+        Same shape and length as ``audio``, aligned with it.
+
+    Raises
+    ------
+    InvalidAudioError
+        If ``audio`` is empty, not finite or badly shaped.
+    InvalidParameterError
+        If ``sr`` or ``threshold_db`` is out of range.
+
+    References
+    ----------
+    .. [1] D. Fitzgerald, "Harmonic/percussive separation using median filtering," Proc.
+       DAFx 2010.
+
+    Examples
+    --------
+    >>> x = np.zeros(4000, np.float32)
+    >>> x[2000] = 1.0
+    >>> y = suppress_clicks(x, 16000)
+    >>> y.shape, bool(np.abs(y).max() < 0.1)
+    ((4000,), True)
+    """
+    audio = valid_audio(audio)
+    proc = ClickSuppressor(sr, as_2d(audio).shape[0], threshold_db=threshold_db)
+    return run_processor(proc, audio)
