@@ -4,6 +4,7 @@ Audio is ``(n,)`` or ``(channels, n)`` float32 at the caller's sample rate. Ever
 streaming :class:`~dsp.stream.BlockProcessor` (or detector) for inputs of any length.
 """
 
+from dsp.clicks import ClickSuppressor, suppress_clicks
 from dsp.denoise import NoiseReducer, reduce_noise
 from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
 from dsp.hum import HumRemover, detect_hum, remove_hum
@@ -13,6 +14,7 @@ from dsp.vad import SpeechDetector, SpeechSegments, detect_speech
 
 __all__ = [
     "BlockProcessor",
+    "ClickSuppressor",
     "DspError",
     "GainStage",
     "HumRemover",
@@ -31,4 +33,5 @@ __all__ = [
     "remove_hum",
     "run_blocks",
     "run_processor",
+    "suppress_clicks",
 ]
