@@ -102,12 +102,15 @@ class ClickSuppressor:
         self._hist_p = p_all[-2 * self._delay :].copy()
         self._hist_spec = spec_all[:, -self._delay :].copy()
         d, g, w = self._delay, self._gap, self._ctx
-        csum = np.zeros((p_all.shape[0] + 1, p_all.shape[1]), np.float64)
-        np.cumsum(p_all, axis=0, dtype=np.float64, out=csum[1:])
-        left = csum[d - g + 1 : d - g + 1 + n_t] - csum[d - g - w + 1 : d - g - w + 1 + n_t]
-        right = csum[d + g + w : d + g + w + n_t] - csum[d + g : d + g + n_t]
+        # sums over w consecutive frames, from the first frame of the left context on
+        lo = d - g - w + 1
+        n_s = 2 * g + w - 1 + n_t
+        win = p_all[lo : lo + n_s].copy()
+        for j in range(1, w):
+            win += p_all[lo + j : lo + j + n_s]
         # power gain min(1, (kappa * ref + eps) / (centre + eps)), then its square root
-        gain = (np.maximum(left, right) * (float(self._kappa) / w)).astype(np.float32)
+        gain = np.maximum(win[:n_t], win[2 * g + w - 1 :])
+        gain *= np.float32(float(self._kappa) / w)
         gain += self._eps
         gain /= p_all[d : d + n_t] + self._eps
         np.minimum(gain, np.float32(1.0), out=gain)

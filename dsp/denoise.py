@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage, signal
+from scipy import ndimage
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_range, check_sr, valid_audio
@@ -111,10 +111,38 @@ def _recursion(a: FloatArray, b: FloatArray, y: FloatArray) -> FloatArray:
         row += b[t]
         prev = row
     if n_loop < b.shape[0]:
-        c = np.float32(a[-1])
-        den = np.array([1, -c], np.float32)
-        out[n_loop:] = signal.lfilter(np.ones(1, np.float32), den, b[n_loop:], axis=0, zi=(c * prev)[None])[0]
+        _const_recursion(float(a[-1]), b[n_loop:], prev, out[n_loop:])
     return out
+
+
+_CHUNK = 16  # frames per block of the constant-coefficient recursion
+
+
+def _const_recursion(c: float, b: FloatArray, y: FloatArray, out: FloatArray) -> None:
+    """``out[t] = c * out[t-1] + b[t]`` from the carried ``y``, in blocks of ``_CHUNK`` frames.
+
+    Within a block the response to ``b`` is one matrix product with the lower-triangular
+    ``c ** (i - j)`` matrix; the blocks are then chained by their carried end values.
+    """
+    m = b.shape[0]
+    flat = b.reshape(m, -1)
+    n_c = -(-m // _CHUNK)
+    k = min(_CHUNK, m)
+    if n_c * k != m:
+        flat = np.concatenate([flat, np.zeros((n_c * k - m, flat.shape[1]), np.float32)], axis=0)
+    i = np.arange(k)
+    lag = i[:, None] - i[None, :]
+    mat = np.where(lag >= 0, float(c) ** np.maximum(lag, 0), 0.0).astype(np.float32)
+    pw = (float(c) ** (i + 1.0)).astype(np.float32)
+    local = np.matmul(mat, flat.reshape(n_c, k, -1))
+    carry = np.empty((n_c, flat.shape[1]), np.float32)
+    prev = y.reshape(-1)
+    ck = np.float32(c**k)
+    for j in range(n_c):
+        carry[j] = prev
+        prev = local[j, -1] + ck * prev
+    local += pw[None, :, None] * carry[:, None, :]
+    out[...] = local.reshape(n_c * k, *b.shape[1:])[:m]
 
 
 class _SubwindowMin:
@@ -132,21 +160,35 @@ class _SubwindowMin:
         self.count = 0
 
     def __call__(self, x: FloatArray) -> FloatArray:
-        out = np.empty(x.shape, np.float32)
-        t = 0
-        while t < x.shape[0]:
-            k = min(self.sub_len - self.count, x.shape[0] - t)
-            run = np.minimum.accumulate(x[t : t + k], axis=0)
-            np.minimum(run, self.cur, out=run)
-            np.minimum(run, self.stored_min, out=out[t : t + k])
-            self.cur = run[-1].copy()
-            self.count += k
-            t += k
-            if self.count == self.sub_len:
-                self.stored = np.concatenate([self.stored[1:], self.cur[None]], axis=0)
-                self.stored_min = self.stored.min(axis=0)
-                self.cur = np.full_like(self.cur, np.inf)
-                self.count = 0
+        n_t, n_bins = x.shape
+        sl = self.sub_len
+        lead = self.count
+        n_sw = -(-(lead + n_t) // sl)
+        # lay the frames out by sub-window (aligned with the absolute frame index); the
+        # running minimum of the open sub-window stands in for its earlier frames
+        z = np.full((n_sw * sl, n_bins), np.inf, np.float32)
+        z[lead : lead + n_t] = x
+        if lead:
+            z[lead - 1] = self.cur
+        z = z.reshape(n_sw, sl, n_bins)
+        s = 1
+        while s < sl:  # prefix minimum along each sub-window (doubling steps, exact)
+            np.minimum(z[:, s:], z[:, :-s], out=z[:, s:])
+            s *= 2
+        n_done = (lead + n_t) // sl  # sub-windows completed in this batch
+        count = (lead + n_t) % sl
+        cur = z[-1, count - 1].copy() if count else np.full(n_bins, np.inf, np.float32)
+        hist = np.concatenate([self.stored, z[:n_done, -1]], axis=0)
+        k = self.stored.shape[0]
+        if k:
+            stored_min = np.minimum.reduce([hist[j : j + n_sw] for j in range(k)], axis=0)
+            np.minimum(z, stored_min[:, None], out=z)
+        out: FloatArray = z.reshape(-1, n_bins)[lead : lead + n_t]
+        # carried state: the open sub-window and the last completed ones
+        self.stored = hist[hist.shape[0] - k :].copy()
+        self.stored_min = self.stored.min(axis=0)
+        self.count = count
+        self.cur = cur
         return out
 
 
