@@ -73,7 +73,7 @@ __all__ = [
 
 CONTAINERS: Final = ("wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4", "pcm")
 """Canonical container names; ``pcm`` is headerless 16-bit little-endian PCM (input only)."""
-AUDIO_CONTAINERS: Final = frozenset({"wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4"})
+AUDIO_CONTAINERS: Final = frozenset({"wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4", "pcm"})
 """Containers :class:`AudioWriter` writes."""
 VIDEO_CONTAINERS: Final = frozenset({"mp4", "webm"})
 """Containers :func:`remux_video` writes."""
@@ -804,9 +804,11 @@ _INT_SUBTYPES: Final[dict[str, tuple[int, type[np.signedinteger[Any]], int]]] = 
 
 
 class _SoundfileSink:
-    def __init__(self, path: Path, fmt: str, subtype: str, sr: int, channels: int) -> None:
+    def __init__(self, path: Path, fmt: str, subtype: str, sr: int, channels: int, *, endian: str = "FILE") -> None:
         self.subtype = subtype
-        self.file = sf.SoundFile(str(path), "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype)
+        self.file = sf.SoundFile(
+            str(path), "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype, endian=endian
+        )
 
     def write(self, block: np.ndarray) -> None:
         spec = _INT_SUBTYPES.get(self.subtype)
@@ -949,6 +951,8 @@ class AudioWriter:
             self._sink = _SoundfileSink(path, "WAV", _wav_subtype(sample_format), sr, channels)
         elif container == "flac":
             self._sink = _SoundfileSink(path, "FLAC", _flac_subtype(sample_format), sr, channels)
+        elif container == "pcm":  # headerless 16-bit little-endian, interleaved (LINEAR16)
+            self._sink = _SoundfileSink(path, "RAW", "PCM_16", sr, channels, endian="LITTLE")
         elif container == "ogg" and sr not in _OPUS_RATES:
             self._sink = _SoundfileSink(path, "OGG", "VORBIS", sr, channels)
         else:

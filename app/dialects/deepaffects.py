@@ -37,7 +37,6 @@ import base64
 import binascii
 import io
 import json
-import struct
 import uuid
 from typing import Annotated, Any, Final, TypeVar
 
@@ -49,7 +48,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from app import errors as e
 from app.auth import Principal
 from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, error_id, json_error
-from app.jobs.models import SYNC_PRIORITY, InputRef, Job, JobSpec, JobState, OutputSpec, Step
+from app.jobs.models import SYNC_PRIORITY, InputRef, Job, JobSpec, JobState, OutputSpec, Step, StoredFile
 from app.jobs.service import JobService
 
 __all__ = [
@@ -339,8 +338,8 @@ def _pcm_rate(encoding: str | None, sample_rate: int | None) -> int | None:
     return None
 
 
-async def _store_content(service: JobService, who: Principal, content: str, pcm_rate: int | None) -> str:
-    """Decode base64 ``content``, check it is media and store it; returns the blob key."""
+async def _store_content(service: JobService, who: Principal, content: str, pcm_rate: int | None) -> StoredFile:
+    """Decode base64 ``content``, check it is media and store it."""
     data = await anyio.to_thread.run_sync(_decode_base64, content)
     try:
         stored = await service.store_upload(io.BytesIO(data), owner=who.owner, filename=None, pcm_sample_rate=pcm_rate)
@@ -350,7 +349,7 @@ async def _store_content(service: JobService, who: Principal, content: str, pcm_
         raise e.UnsupportedMediaError(
             exc.message, hint='for headerless PCM16 send encoding "LINEAR16" with its sampleRate'
         ) from None
-    return stored.blob_key
+    return stored
 
 
 def _request_id(given: str | None) -> str:
@@ -384,29 +383,10 @@ async def _wait_sync(service: JobService, job: Job, api: str) -> Job:
     return job
 
 
-def _wav_data(wav: bytes) -> bytes:
-    """The sample bytes of a RIFF/WAVE file (to answer headerless LINEAR16 in kind)."""
-    pos = 12
-    while pos + 8 <= len(wav):
-        chunk_id, size = struct.unpack_from("<4sI", wav, pos)
-        if chunk_id == b"data":
-            return wav[pos + 8 : pos + 8 + size]
-        pos += 8 + size + (size & 1)
-    raise e.ProcessingError("the denoised WAV has no data chunk")
-
-
 async def _result_base64(service: JobService, job: Job) -> str:
     """The job's result file, base64, in the input's container (raw PCM for LINEAR16 input)."""
     path = service.result_path(job)
-    raw_pcm = job.result_meta.get("input", {}).get("container") == "pcm"
-
-    def encode() -> str:
-        data = path.read_bytes()
-        if raw_pcm:  # Deviation from the core default (WAV out): LINEAR16 in, LINEAR16 out.
-            data = _wav_data(data)
-        return base64.b64encode(data).decode("ascii")
-
-    return await anyio.to_thread.run_sync(encode)
+    return await anyio.to_thread.run_sync(lambda: base64.b64encode(path.read_bytes()).decode("ascii"))
 
 
 def _encoding_of(job: Job) -> str:
@@ -445,11 +425,14 @@ def _meta(api: str, request_id: str, encoding: str | None, language: str | None,
     return meta
 
 
-def _denoise_spec(blob_key: str, pcm_rate: int | None, webhook: str | None = None) -> JobSpec:
+def _denoise_spec(stored: StoredFile, pcm_rate: int | None, webhook: str | None = None) -> JobSpec:
+    # Keep the input's container; headerless LINEAR16 in gets LINEAR16 out (the core's default for
+    # headerless input is WAV, which the SDK would write to disk as a different format).
+    raw = stored.info.get("container") == "pcm"
     return JobSpec(
-        input=InputRef(blob_key=blob_key, pcm_sample_rate=pcm_rate),
+        input=InputRef(blob_key=stored.blob_key, pcm_sample_rate=pcm_rate),
         steps=(Step(name="denoise"),),
-        output=OutputSpec(),  # None: keep the input's container
+        output=OutputSpec(container="pcm" if raw else None),
         webhook_url=webhook,
     )
 
@@ -457,7 +440,8 @@ def _denoise_spec(blob_key: str, pcm_rate: int | None, webhook: str | None = Non
 async def _vad_spec(service: JobService, who: Principal, body: DeepAffectsVadRequest, webhook: str | None) -> JobSpec:
     pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
     if body.content and body.content.strip():
-        source = InputRef(blob_key=await _store_content(service, who, body.content, pcm_rate), pcm_sample_rate=pcm_rate)
+        stored = await _store_content(service, who, body.content, pcm_rate)
+        source = InputRef(blob_key=stored.blob_key, pcm_sample_rate=pcm_rate)
     else:
         source = InputRef(url=(body.url or "").strip(), pcm_sample_rate=pcm_rate)
     return JobSpec(
@@ -488,10 +472,10 @@ async def deepaffects_sync_denoise(request: Request, service: ServiceDep, who: P
     """Denoise a file and answer with it (same container, rate and channels as the input)."""
     body = await _read_json(request, service, DeepAffectsDenoiseRequest)
     pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
-    blob_key = await _store_content(service, who, body.content, pcm_rate)
+    stored = await _store_content(service, who, body.content, pcm_rate)
     job = await service.submit(
         dialect=NAME,
-        spec=_denoise_spec(blob_key, pcm_rate),
+        spec=_denoise_spec(stored, pcm_rate),
         owner=who.owner,
         priority=SYNC_PRIORITY,
         meta=_meta("denoise", "", body.encoding, body.language_code, body.sample_rate),
@@ -520,10 +504,10 @@ async def deepaffects_async_denoise(
     rid = _request_id(request_id)
     body = await _read_json(request, service, DeepAffectsDenoiseRequest)
     pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
-    blob_key = await _store_content(service, who, body.content, pcm_rate)
+    stored = await _store_content(service, who, body.content, pcm_rate)
     await service.submit(
         dialect=NAME,
-        spec=_denoise_spec(blob_key, pcm_rate, hook),
+        spec=_denoise_spec(stored, pcm_rate, hook),
         owner=who.owner,
         request_id=f"denoise:{rid}",
         meta=_meta("denoise", rid, body.encoding, body.language_code, body.sample_rate),

@@ -282,6 +282,19 @@ def test_media_headerless_pcm_decodes_with_given_rate(tmp_path: Path) -> None:
     assert output_container(info, None) == "wav"
 
 
+def test_media_headerless_pcm_written_on_request_is_bit_exact(tmp_path: Path) -> None:
+    x = make_music(8000, 0.5, 2)
+    raw_in = np.clip(np.rint(x.T * 32768), -32768, 32767).astype("<i2").tobytes()
+    src = tmp_path / "in.raw"
+    src.write_bytes(raw_in)
+    info = probe(src, pcm_sample_rate=8000, pcm_channels=2)
+    out = tmp_path / "out.pcm"
+    with AudioWriter(out, output_container(info, "pcm"), info.sr, info.channels) as w:
+        for block in decode_blocks(src, info, 1000):
+            w.write(block)
+    assert out.read_bytes() == raw_in  # no header, little-endian, interleaved, same samples
+
+
 def test_media_decode_blocks_have_requested_size(tmp_path: Path) -> None:
     src = make_audio_file(tmp_path / "a.mp3", "mp3", make_music(16_000, 1.0, 2), 16_000)
     sizes = [b.shape for b in decode_blocks(src, probe(src), 1000)]
