@@ -75,7 +75,7 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
     if dst is not None and out_container is None:
         suffix = Path(dst).suffix.lstrip(".").lower()
         out_container = suffix or None
-    bar = _progress_bar(info.duration_s or 0.0)
+    bar = _Bar(info.duration_s or 0.0)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             result = process_file(
@@ -115,10 +115,6 @@ class _Bar:
         if self._bar is not None:
             self._bar.update(100 - self._bar.n)
             self._bar.close()
-
-
-def _progress_bar(duration_s: float) -> _Bar:
-    return _Bar(duration_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,9 +51,10 @@ class InProcessEventBus:
 
     def publish(self, event: Event) -> None:
         with self._lock:
-            targets = list(self._subs.get(event.job_id, ())) + list(self._subs.get(ALL_JOBS, ()))
-            if event.job_id == ALL_JOBS:
-                targets = [t for key, subs in self._subs.items() for t in subs]
+            if event.job_id == ALL_JOBS:  # a broadcast reaches every subscriber
+                targets = [t for subs in self._subs.values() for t in subs]
+            else:
+                targets = [*self._subs.get(event.job_id, ()), *self._subs.get(ALL_JOBS, ())]
         for loop, queue in targets:
             try:
                 loop.call_soon_threadsafe(_put_latest, queue, event)

@@ -51,7 +51,7 @@ def process_file(
     block = max(256, int(block_seconds * sr))
     total = max(1.0, (info.duration_s or 0.0) * sr)
     out_container = media.output_container(info, output.container) if output.audio else ""
-    video = output.audio and info.has_video and out_container in media.VIDEO_CONTAINERS
+    video = output.audio and media.needs_remux(info, out_container)
     passes = 2 if finalize else 1
 
     def chain(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

@@ -185,7 +185,7 @@ def _run(ctx: RunContext, job: Job) -> None:
             fields["result_key"] = key
             result_meta.update(
                 container=out_container,
-                mime=media.mime_type(out_container, video=info.has_video and out_container in media.VIDEO_CONTAINERS),
+                mime=media.mime_type(out_container, video=media.needs_remux(info, out_container)),
                 size_bytes=size,
                 sample_rate=info.sr,
                 channels=info.channels,
