@@ -114,8 +114,9 @@ def test_server_priority_9_overtakes_priority_0(client: httpx.Client, rng: np.ra
     write_long_wav(long_path, 8000, 100.0, rng)
     blocker = upload(client, long_path.read_bytes())
     short = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
-    first = submit(client, blocker, steps=[{"name": "loudness"}], priority=5)
-    wait_state(client, first["id"], {"in_progress", "succeeded"})
+    # the blocker must still be running while the other two are queued behind it
+    first = submit(client, blocker, steps=[{"name": "denoise"}, {"name": "loudness"}], priority=5)
+    wait_state(client, first["id"], {"in_progress"})
     low = submit(client, short, steps=[], priority=0)
     high = submit(client, short, steps=[], priority=9)
     assert client.get(f"/api/v1/jobs/{low['id']}", headers=H).json()["jobs_ahead"] == 1
