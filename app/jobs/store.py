@@ -33,7 +33,8 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
     def update(self, job_id: str, *, attempt: int | None = None, **fields: Any) -> Job | None:
-        """Set fields; with ``attempt``, only while that attempt still owns the job."""
+        """Set fields; with ``attempt``, only while that attempt owns the job and it is still active
+        (so a cancel, or a newer attempt after a crash, is never overwritten by an older run)."""
         ...
 
     def claim(self, job_id: str, state: JobState) -> Job | None:
@@ -201,9 +202,9 @@ class SqliteJobStore:
         params: list[Any] = [self._encode(k, v) for k, v in fields.items()]
         where = "id=?"
         params.append(job_id)
-        if attempt is not None:
-            where += " AND attempt=?"
-            params.append(attempt)
+        if attempt is not None:  # a runner's write: only while its attempt owns a still-active job
+            where += " AND attempt=? AND state IN (?, ?)"
+            params.extend([attempt, *(s.value for s in ACTIVE_STATES)])
         with self._tx() as c:
             cur = c.execute(f"UPDATE jobs SET {sets} WHERE {where}", params)  # noqa: S608 - keys are field names
             if cur.rowcount == 0:

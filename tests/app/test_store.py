@@ -86,3 +86,14 @@ def test_store_lists_finished_jobs_with_webhooks(store: SqliteJobStore) -> None:
     for job_id in ("hooked", "plain"):
         store.update(job_id, state=JobState.succeeded, finished_at=1.0)
     assert [j.id for j in store.finished_with_webhook()] == ["hooked"]
+
+
+def test_store_runner_write_does_not_undo_a_cancel(store: SqliteJobStore) -> None:
+    store.create(make_job("j"))
+    running = store.claim("j", JobState.in_progress)
+    assert running is not None
+    store.update("j", state=JobState.cancelled)  # the client cancels (an unfenced write)
+    assert store.update("j", attempt=running.attempt, state=JobState.succeeded) is None
+    job = store.get("j")
+    assert job is not None
+    assert job.state is JobState.cancelled
