@@ -5,7 +5,10 @@ what the same frequencies carry just before and just after it, while speech onse
 afterwards. On a fine STFT (4 ms frames, 2 ms hop) each bin's power is compared with its mean
 over two context windows, one ending ``gap`` before the frame and one starting ``gap`` after it;
 where it exceeds the louder of the two by more than ``threshold_db``, the bin's magnitude is
-scaled down to that level (phase kept). Everything else passes unchanged. The right context
+scaled down to that level (phase kept). A click is broadband, so a frame is touched only when at
+least a fifth of its bins rise like that; narrowband rises (a harmonic gliding into a bin, a
+formant moving, a glottal pulse in creaky voice) leave the frame untouched. Everything else
+passes unchanged. The right context
 needs a fixed lookahead of about 18 ms, which is compensated: the output lines up with the
 input, has the same length, and does not depend on the block sizes fed in.
 """
@@ -29,6 +32,7 @@ _FRAME_S = 0.004  # analysis frame; clicks in speech recordings last about 0.1-3
 _GAP_S = 0.012  # context windows start this far from the frame (click + frame length)
 _CONTEXT_S = 0.008  # length of each context window
 _FREQ_TAPS = np.array([0.25, 0.5, 0.25], np.float32)
+_MIN_BAND_SHARE = 0.2  # share of a frame's bins that must rise for the frame to count as a click
 
 
 class ClickSuppressor:
@@ -114,6 +118,7 @@ class ClickSuppressor:
         gain += self._eps
         gain /= p_all[d : d + n_t] + self._eps
         np.minimum(gain, np.float32(1.0), out=gain)
+        gain[np.mean(gain < 1.0, axis=-1) < _MIN_BAND_SHARE] = 1.0  # narrowband rise: not a click
         self._n_frames += n_t
         self._n_clamped += int(np.count_nonzero(gain.min(axis=-1) < 0.25))
         np.sqrt(gain, out=gain)
