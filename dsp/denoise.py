@@ -18,6 +18,14 @@ Per STFT frame (about 32 ms, 50 % overlap, square-root Hann) and frequency bin:
    floor gain by the conditional speech-presence probability (OM-LSA): ``G = G_H1**p *
    G_min**(1 - p)``, then limited below by ``G_min``. ``amount`` (1..100) sets ``G_min``
    from ``-max_reduction_db * amount / 100`` dB, so strength is monotonic in ``amount``.
+4. Residual expansion: what the OM-LSA gain lets through of noise that does not fit its
+   model (babble peaks, bursts, the residual floor) sits well below the talker. A downward
+   expander keyed to the talker's level removes it: the speech level is tracked as the running
+   90th percentile of the frame level, and each bin quieter than ``speech level + knee`` is
+   attenuated by ``slope`` dB per dB below the knee, down to ``expand_db * amount / 100``. Bins
+   whose a-posteriori SNR says they clearly stand above the noise estimate get only part of
+   it, so weak but clean speech (fricatives in hiss, harmonics once hum is gone) keeps its
+   level.
 
 Channels share one gain computed from their mean power (stereo image kept). Clicks and
 keyboard transients are clamped first (:mod:`dsp.clicks`), then mains hum is found and notched
@@ -64,6 +72,15 @@ _SPP_ALPHA = 0.8  # smoothing of the noise update
 _SPP_STUCK = 0.99  # if the smoothed SPP exceeds this, cap the SPP (avoids stagnation)
 _SPP_SCALE = 0.7  # the SPP estimate is unbiased but leaks some speech; it must clearly exceed
 # the minimum-based one (which holds through speech) to take over, i.e. when the noise rises
+
+
+# Residual expander (step 4 of the module notes)
+_EXP_QUANTILE = 0.9  # the speech level is this running quantile of the frame level ...
+_EXP_RATE_DB_S = 30.0  # ... tracked in steps of this many dB per second
+_EXP_KNEE_DB = 20.0  # per-bin level, relative to the speech level, where expansion starts
+_EXP_SLOPE = 0.4  # dB of attenuation per dB below the knee
+_EXP_SNR_DB = (3.0, 10.0)  # a-posteriori SNR over which the expansion fades to _EXP_KEEP
+_EXP_KEEP = 0.45  # share of the expansion applied to bins well above the noise estimate
 
 
 def _per_hop(alpha: float, hop_s: float) -> float:
@@ -206,13 +223,16 @@ class NoiseReducer:
     channels : int
         Channel count, >= 1. All channels get the same gain.
     amount : float
-        Strength in [1, 100]: 100 applies up to ``max_reduction_db`` of attenuation, 1 leaves
-        the audio almost untouched.
+        Strength in [1, 100]: 100 applies up to ``max_reduction_db`` of attenuation (and the
+        residual expander's ``expand_db`` on top), 1 leaves the audio almost untouched.
     max_reduction_db : float
-        Deepest attenuation in dB at ``amount=100``, in [3, 60].
+        Deepest attenuation in dB of the OM-LSA gain at ``amount=100``, in [3, 60].
     min_window_s : float
         Length of the minimum-tracking window in seconds, in [0.5, 5]; noise that rises is
         followed within about this time.
+    expand_db : float
+        Deepest attenuation in dB, in [0, 30], of the residual expander at ``amount=100``
+        (step 4 of the module notes); 0 turns it off.
     hum : bool
         Detect and notch mains hum first.
     declick : bool
@@ -234,6 +254,8 @@ class NoiseReducer:
        controlled recursive averaging," IEEE Trans. Speech Audio Process. 11(5), 2003.
     .. [4] T. Gerkmann, R. C. Hendriks, "Unbiased MMSE-based noise power estimation with low
        complexity and low tracking delay," IEEE Trans. ASLP 20(4), 2012.
+    .. [5] U. Zoelzer (ed.), "DAFX: Digital Audio Effects," 2nd ed., Wiley, 2011, ch. 4
+       (downward expanders keyed to a level detector).
 
     Examples
     --------
@@ -253,8 +275,9 @@ class NoiseReducer:
         channels: int,
         *,
         amount: float = 100.0,
-        max_reduction_db: float = 25.0,
-        min_window_s: float = 1.5,
+        max_reduction_db: float = 18.0,
+        min_window_s: float = 3.0,
+        expand_db: float = 12.0,
         hum: bool = True,
         declick: bool = True,
     ) -> None:
@@ -265,6 +288,7 @@ class NoiseReducer:
         self.amount = check_range("amount", amount, 1.0, 100.0)
         self.max_reduction_db = check_range("max_reduction_db", max_reduction_db, 3.0, 60.0)
         self.min_window_s = check_range("min_window_s", min_window_s, 0.5, 5.0)
+        self.expand_db = check_range("expand_db", expand_db, 0.0, 30.0)
         self.n_fft, self.hop_length = frame_settings(self.sr)
         hop_s = self.hop_length / self.sr
         self._alpha_s = _per_hop(_ALPHA_S, hop_s)
@@ -293,6 +317,9 @@ class NoiseReducer:
         self._spp_lam = np.zeros(n_bins, np.float32)
         self._spp_qbar = np.ones(n_bins, np.float32)
         self._spp_pending: FloatArray | None = None
+        self._speech_level: float | None = None
+        self._exp_rate = _EXP_RATE_DB_S * hop_s
+        self._exp_db_sum = 0.0
         self._n_frames = 0
         self._noise_sum = 0.0
         self._gain_db_sum = 0.0
@@ -370,11 +397,40 @@ class NoiseReducer:
         ratio = q / (1 - q) * (1 + xi) * np.exp(-np.minimum(v, f32(60)))
         spp = 1 / (1 + ratio)
         log_g_min = f32(np.log(self._g_min))
-        gain = np.exp(np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min))
+        log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
+        if self.expand_db > 0:
+            log_g += self._expansion(p, gamma)
+        gain = np.exp(log_g)
         self._n_frames += n_t
         self._noise_sum += float(np.sum(np.mean(lam, axis=1, dtype=np.float64)))
-        self._gain_db_sum += float(np.sum(np.mean(np.log(gain), axis=1, dtype=np.float64))) * 20 / np.log(10)
+        self._gain_db_sum += float(np.sum(np.mean(log_g, axis=1, dtype=np.float64))) * 20 / np.log(10)
         out: FloatArray = gain.astype(np.float32, copy=False)
+        return out
+
+    def _expansion(self, p: FloatArray, gamma: FloatArray) -> FloatArray:
+        """Natural-log gain of the residual expander for a batch of frames (step 4).
+
+        The speech level follows the frame level (mean power over bins, dB) as a running
+        ``_EXP_QUANTILE`` quantile: each frame moves it up by ``rate * q`` if the frame is at
+        least as loud, else down by ``rate * (1 - q)``. The loop is over frames, on scalars.
+        """
+        f32 = np.float32
+        level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
+        cur = float(level[0]) if self._speech_level is None else self._speech_level
+        up, down = self._exp_rate * _EXP_QUANTILE, self._exp_rate * (1 - _EXP_QUANTILE)
+        speech = np.empty_like(level)
+        for t, v in enumerate(level.tolist()):
+            cur = cur + up if v >= cur else cur - down
+            speech[t] = cur
+        self._speech_level = cur
+        to_db = f32(10 / np.log(10))
+        knee = (speech + _EXP_KNEE_DB).astype(np.float32)[:, None]
+        att_db = np.minimum(f32(_EXP_SLOPE) * np.maximum(knee - to_db * np.log(p), f32(0)), f32(self.expand_db))
+        lo, hi = _EXP_SNR_DB
+        fade = np.clip((f32(hi) - to_db * np.log(gamma)) * f32(1 / (hi - lo)), 0, 1)
+        att_db *= (f32(_EXP_KEEP) + f32(1 - _EXP_KEEP) * fade) * f32(self.amount / 100)
+        self._exp_db_sum += float(np.sum(np.mean(att_db, axis=1, dtype=np.float64)))
+        out: FloatArray = att_db * f32(-np.log(10) / 20)
         return out
 
     def _spp_track(self, p: FloatArray, t_idx: npt.NDArray[np.float64]) -> FloatArray:
@@ -467,6 +523,13 @@ class NoiseReducer:
             "max_reduction_db": self.max_reduction_db,
             "noise_floor_dbfs": float(round(10 * np.log10(max(noise_var, 1e-12)), 1)) if self._n_frames else None,
             "mean_gain_db": round(self._gain_db_sum / n, 2) if self._n_frames else None,
+            "expand_db": self.expand_db,
+            "mean_expansion_db": round(-self._exp_db_sum / n, 2) if self._n_frames else None,
+            "speech_level_dbfs": (
+                float(round(self._speech_level - 10 * np.log10(self._bin_gain), 1))
+                if self._speech_level is not None
+                else None
+            ),
             "hum_hz": hum["hum_hz"],
             "hum_harmonics": hum["hum_harmonics"],
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,
@@ -479,8 +542,9 @@ def reduce_noise(
     sr: int,
     *,
     amount: float = 100.0,
-    max_reduction_db: float = 25.0,
-    min_window_s: float = 1.5,
+    max_reduction_db: float = 18.0,
+    min_window_s: float = 3.0,
+    expand_db: float = 12.0,
     hum: bool = True,
     declick: bool = True,
 ) -> Audio:
@@ -493,11 +557,15 @@ def reduce_noise(
     sr : int
         Sample rate in Hz, in [8000, 192000].
     amount : float
-        Strength in [1, 100]; the gain floor is ``-max_reduction_db * amount / 100`` dB.
+        Strength in [1, 100]; the gain floor is ``-max_reduction_db * amount / 100`` dB and the
+        expander reaches ``-expand_db * amount / 100`` dB below it.
     max_reduction_db : float
-        Deepest attenuation in dB at ``amount=100``, in [3, 60].
+        Deepest attenuation in dB of the OM-LSA gain at ``amount=100``, in [3, 60].
     min_window_s : float
         Minimum-tracking window in seconds, in [0.5, 5].
+    expand_db : float
+        Deepest attenuation in dB, in [0, 30], of the residual expander keyed to the speech
+        level, at ``amount=100``; 0 turns it off.
     hum : bool
         Detect and notch mains hum (50/60 Hz and harmonics) first.
     declick : bool
@@ -526,6 +594,8 @@ def reduce_noise(
        controlled recursive averaging," IEEE Trans. Speech Audio Process. 11(5), 2003.
     .. [4] T. Gerkmann, R. C. Hendriks, "Unbiased MMSE-based noise power estimation with low
        complexity and low tracking delay," IEEE Trans. ASLP 20(4), 2012.
+    .. [5] U. Zoelzer (ed.), "DAFX: Digital Audio Effects," 2nd ed., Wiley, 2011, ch. 4
+       (downward expanders keyed to a level detector).
 
     Examples
     --------
@@ -544,6 +614,7 @@ def reduce_noise(
         amount=amount,
         max_reduction_db=max_reduction_db,
         min_window_s=min_window_s,
+        expand_db=expand_db,
         hum=hum,
         declick=declick,
     )

@@ -171,6 +171,25 @@ def test_reduce_noise_report_is_json_ready(rng: np.random.Generator, speech: np.
     assert isinstance(rep["click_frames_clamped"], int)
 
 
+def test_expander_lowers_the_residual_and_tracks_the_speech_level(rng: np.random.Generator, speech: np.ndarray) -> None:
+    noisy = mix_at_snr(speech, make_white(rng, speech.size), 10.0)
+    lead = slice(int(0.3 * SR), int(0.75 * SR))  # noise only, after the trackers have started
+    plain = reduce_noise(noisy, SR, expand_db=0)
+    proc = NoiseReducer(SR, 1)
+    expanded = np.concatenate(list(run_blocks(proc, [noisy[None, :]])), axis=-1)[0]
+    drop_db = 20 * np.log10(np.std(expanded[lead]) / np.std(plain[lead]))
+    assert drop_db < -3.0, drop_db
+    # it trades some speech detail for the quieter residual: bounded, and still far above the input
+    assert si_sdr_db(speech, expanded) > si_sdr_db(speech, plain) - 3.0
+    assert si_sdr_db(speech, expanded) > si_sdr_db(speech, noisy) + 4.0
+    rep = proc.report()
+    assert -rep["expand_db"] <= rep["mean_expansion_db"] < 0 < rep["expand_db"] == 12.0
+    # the tracked level is the 90th percentile of the frame level (16 ms hops)
+    frames = noisy[: noisy.size // 256 * 256].reshape(-1, 256)
+    p90 = float(np.percentile(10 * np.log10(np.mean(frames**2, axis=1)), 90))
+    assert abs(rep["speech_level_dbfs"] - p90) < 3.0, (rep["speech_level_dbfs"], p90)
+
+
 def make_keyboard(rng: np.random.Generator, sr: int, n: int, peak: float) -> np.ndarray:
     """Keyboard-like clicks, 3-8 ms decaying noise bursts at 6 per second, ``peak`` loud."""
     y = np.zeros(n)
@@ -228,6 +247,9 @@ def test_remove_hum_leaves_hum_free_audio_untouched(speech: np.ndarray) -> None:
         (np.zeros(1600, np.float32), {"sr": 4000}, InvalidParameterError),
         (np.zeros(1600, np.float32), {"sr": 16000.0}, InvalidParameterError),
         (np.zeros(1600, np.float32), {"max_reduction_db": 0}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"expand_db": -1}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"expand_db": 31}, InvalidParameterError),
+        (np.zeros(1600, np.float32), {"expand_db": 0}, None),
     ],
 )
 def test_reduce_noise_validates_input(audio: object, kwargs: dict[str, object], error: type[Exception] | None) -> None:
