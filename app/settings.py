@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     """A synchronous request waits this long for its job (JS SDKs time out at 60 s)."""
     block_seconds: float = Field(5.0, gt=0.05, le=60)
     """Length of the blocks long inputs are decoded and processed in."""
+    progress_interval_s: float = Field(0.2, ge=0, le=60)
+    """Shortest time between two progress updates of a running job (each also needs a 1 % rise)."""
     rate_limit_per_minute: int = Field(0, ge=0)
     """Requests per minute per API key (0 = unlimited); over it, 429 with ``Retry-After``."""
 

@@ -53,7 +53,7 @@ class RunContext:
 
 
 class _Progress:
-    """Writes progress to the store when it rose 1 % and 0.2 s passed, and checks for cancellation."""
+    """Writes progress when it rose 1 % and ``progress_interval_s`` passed; checks for cancellation."""
 
     def __init__(self, ctx: RunContext, job: Job, deadline: float) -> None:
         self.ctx, self.job, self.deadline = ctx, job, deadline
@@ -68,7 +68,7 @@ class _Progress:
                 hint="send a shorter file or raise HUSH_JOB_TIMEOUT_S",
             )
         pct = float(min(max(pct, 0.0), 99.0))
-        if not force and (pct - self.last_pct < 1.0 or now - self.last_t < 0.2):
+        if not force and (pct - self.last_pct < 1.0 or now - self.last_t < self.ctx.settings.progress_interval_s):
             return
         self.last_pct, self.last_t = pct, now
         job = self.ctx.store.update(self.job.id, attempt=self.job.attempt, progress=round(pct, 1))
