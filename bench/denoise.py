@@ -1,12 +1,14 @@
 """Denoiser benchmark: Hush side by side with noisereduce, RNNoise and ffmpeg afftdn.
 
-    python bench/denoise.py --corpus /tmp/hushbench/dev [--limit 40] [--jobs 2] [--speed-s 60]
+    python bench/denoise.py --corpus /tmp/hushbench/dev [--limit 40] [--jobs 2] [--speed-s 60] [--json run.json]
+    python bench/denoise.py --load run.json        # the tables again, from a saved run
 
 Reads the corpus written by the shared ``make_corpus.py`` (``manifest.json``), runs every
 method on every item, aligns each output to the noisy input (integer lag from
 cross-correlation, searched over 0..60 ms, so RNNoise's and afftdn's delays are removed),
 scores PESQ-WB, STOI and SI-SDR with the shared ``metrics.py`` (imported by path, not copied)
-and prints means per noise type, per SNR, and overall. A speed section measures audio seconds
+and prints means per noise type, per SNR, and overall, then each quality target of the issue as
+``ok`` or ``MISSED`` with its numbers. A speed section measures audio seconds
 per CPU second on one core at 16 and 48 kHz for noisereduce (stationary), a bare STFT + inverse
 STFT with Hush's frame settings, and Hush itself, and the ratios between them.
 """
@@ -217,6 +219,55 @@ def print_tables(results: list[dict[str, Any]], methods: list[str]) -> None:
         print(f"  {t:14s}" + " ".join(cells))
     lags = {m: sorted({r[m]["lag"] for r in results}) for m in methods}
     print("\nalignment lags found (samples):", json.dumps(lags))
+    print_targets(results, methods, types)
+
+
+FLOOR_ANCHORS = ["nr_stat", "nr_nonstat", "afftdn", "afftdn_tuned"]
+
+
+def print_targets(results: list[dict[str, Any]], methods: list[str], types: list[str]) -> None:
+    """The issue's quality floor and goals, each line ``ok`` or ``MISSED`` with the numbers."""
+    if "hush" not in methods or "noisy" not in methods:
+        return
+
+    def mean(m: str, k: str, t: str | None = None) -> float:
+        return float(np.nanmean([r[m][k] for r in results if t is None or r["noise_type"] == t]))
+
+    def line(ok: bool, text: str) -> None:
+        print(f"  {'ok    ' if ok else 'MISSED'} {text}")
+
+    print("\nTARGETS")
+    if "rnnoise" in methods:
+        for k in ("pesq", "si_sdr"):
+            h, r = mean("hush", k), mean("rnnoise", k)
+            line(h >= r, f"floor: mean {k} {h:.2f} >= RNNoise {r:.2f}")
+    anchors = [a for a in FLOOR_ANCHORS if a in methods]
+    for t in types:
+        for k in ("pesq", "si_sdr"):
+            h = mean("hush", k, t)
+            best = max(anchors, key=lambda a: mean(a, k, t)) if anchors else None
+            if best is not None:
+                b = mean(best, k, t)
+                line(h > b, f"floor: {t} {k} {h:.2f} > best of noisereduce/afftdn ({best} {b:.2f})")
+    d_pesq = mean("hush", "pesq") - mean("noisy", "pesq")
+    d_sdr = mean("hush", "si_sdr") - mean("noisy", "si_sdr")
+    line(d_pesq >= 0.40, f"goal: dPESQ {d_pesq:+.2f} >= +0.40")
+    line(d_sdr >= 5.5, f"goal: dSI-SDR {d_sdr:+.2f} dB >= +5.5")
+    for t in types:
+        d = mean("hush", "stoi", t) - mean("noisy", "stoi", t)
+        line(d >= 0, f"goal: no STOI loss on {t} ({d:+.3f})")
+    cells = sorted({(r["noise_type"], r["snr"]) for r in results})
+    for t, s in cells:
+        sub = [r for r in results if r["noise_type"] == t and r["snr"] == s]
+        d = float(np.mean([r["hush"]["si_sdr"] - r["noisy"]["si_sdr"] for r in sub]))
+        if d < 0:
+            line(False, f"goal: no SI-SDR loss on {t} at {s} dB ({d:+.2f} dB)")
+    if "hum" in types:
+        p, d = mean("hush", "pesq", "hum"), mean("hush", "si_sdr", "hum") - mean("noisy", "si_sdr", "hum")
+        line(p >= 2.45 and d >= 10.0, f"goal: hum PESQ {p:.2f} >= 2.45 and {d:+.1f} dB >= +10")
+    if "clicks" in types:
+        d = mean("hush", "si_sdr", "clicks") - mean("noisy", "si_sdr", "clicks")
+        line(d >= 8.0, f"goal: clicks {d:+.1f} dB >= +8")
 
 
 # ---------------------------------------------------------------- speed
@@ -264,15 +315,23 @@ def speed(seconds: float) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--corpus", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=None, help="score a spread subset of N items")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for scoring")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--metrics", type=Path, default=DEFAULT_METRICS, help="path of the shared metrics.py")
     ap.add_argument("--speed-s", type=float, default=60.0, help="seconds of audio for the speed test (0: skip)")
     ap.add_argument("--json", type=Path, default=None, help="write per-item results here")
+    ap.add_argument("--load", type=Path, default=None, help="print the tables of a run saved with --json")
     args = ap.parse_args()
     methods = [m for m in args.methods.split(",") if m]
+    if args.load:
+        results = json.loads(args.load.read_text())
+        methods = [m for m in methods if all(m in r for r in results)]
+        print_tables(results, methods)
+        return 0
+    if args.corpus is None:
+        ap.error("--corpus is required (or --load a saved run)")
     items = pick_items(json.loads((args.corpus / "manifest.json").read_text())["items"], args.limit)
     jobs = [(it, str(args.corpus), str(args.metrics), methods) for it in items]
     t0 = time.time()
