@@ -25,7 +25,9 @@ Per STFT frame (about 32 ms, 50 % overlap, square-root Hann) and frequency bin:
    attenuated by ``slope`` dB per dB below the knee, down to ``expand_db * amount / 100``. Bins
    whose a-posteriori SNR says they clearly stand above the noise estimate get only part of
    it, so weak but clean speech (fricatives in hiss, harmonics once hum is gone) keeps its
-   level.
+   level. A clean recording needs none of it: the level in the pauses is tracked too (running
+   10th percentile of the frame level), and the expander fades out as the range between the
+   two grows from 20 to 30 dB.
 
 Channels share one gain computed from their mean power (stereo image kept). Clicks and
 keyboard transients are clamped first (:mod:`dsp.clicks`), then mains hum is found and notched
@@ -81,6 +83,8 @@ _EXP_KNEE_DB = 20.0  # per-bin level, relative to the speech level, where expans
 _EXP_SLOPE = 0.4  # dB of attenuation per dB below the knee
 _EXP_SNR_DB = (3.0, 10.0)  # a-posteriori SNR over which the expansion fades to _EXP_KEEP
 _EXP_KEEP = 0.45  # share of the expansion applied to bins well above the noise estimate
+_EXP_PAUSE_QUANTILE = 0.1  # the pause level is this running quantile of the frame level
+_EXP_RANGE_DB = (20.0, 30.0)  # speech-to-pause range over which the expander fades out
 
 
 def _per_hop(alpha: float, hop_s: float) -> float:
@@ -318,6 +322,7 @@ class NoiseReducer:
         self._spp_qbar = np.ones(n_bins, np.float32)
         self._spp_pending: FloatArray | None = None
         self._speech_level: float | None = None
+        self._pause_level = 0.0
         self._exp_rate = _EXP_RATE_DB_S * hop_s
         self._exp_db_sum = 0.0
         self._n_frames = 0
@@ -410,25 +415,32 @@ class NoiseReducer:
     def _expansion(self, p: FloatArray, gamma: FloatArray) -> FloatArray:
         """Natural-log gain of the residual expander for a batch of frames (step 4).
 
-        The speech level follows the frame level (mean power over bins, dB) as a running
-        ``_EXP_QUANTILE`` quantile: each frame moves it up by ``rate * q`` if the frame is at
-        least as loud, else down by ``rate * (1 - q)``. The loop is over frames, on scalars.
+        The speech and pause levels follow the frame level (mean power over bins, dB) as running
+        quantiles ``q``: each frame moves a level up by ``rate * q`` if the frame is at least as
+        loud, else down by ``rate * (1 - q)``. The loop is over frames, on scalars.
         """
         f32 = np.float32
         level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
-        cur = float(level[0]) if self._speech_level is None else self._speech_level
-        up, down = self._exp_rate * _EXP_QUANTILE, self._exp_rate * (1 - _EXP_QUANTILE)
+        if self._speech_level is None:
+            self._speech_level = self._pause_level = float(level[0])
+        cur, low = self._speech_level, self._pause_level
+        rate, q_hi, q_lo = self._exp_rate, _EXP_QUANTILE, _EXP_PAUSE_QUANTILE
         speech = np.empty_like(level)
+        spread = np.empty_like(level)
         for t, v in enumerate(level.tolist()):
-            cur = cur + up if v >= cur else cur - down
+            cur = cur + rate * q_hi if v >= cur else cur - rate * (1 - q_hi)
+            low = low + rate * q_lo if v >= low else low - rate * (1 - q_lo)
             speech[t] = cur
-        self._speech_level = cur
+            spread[t] = cur - low
+        self._speech_level, self._pause_level = cur, low
+        r_lo, r_hi = _EXP_RANGE_DB
+        noisy = np.clip((r_hi - spread) / (r_hi - r_lo), 0, 1).astype(np.float32)[:, None]
         to_db = f32(10 / np.log(10))
         knee = (speech + _EXP_KNEE_DB).astype(np.float32)[:, None]
         att_db = np.minimum(f32(_EXP_SLOPE) * np.maximum(knee - to_db * np.log(p), f32(0)), f32(self.expand_db))
         lo, hi = _EXP_SNR_DB
         fade = np.clip((f32(hi) - to_db * np.log(gamma)) * f32(1 / (hi - lo)), 0, 1)
-        att_db *= (f32(_EXP_KEEP) + f32(1 - _EXP_KEEP) * fade) * f32(self.amount / 100)
+        att_db *= (f32(_EXP_KEEP) + f32(1 - _EXP_KEEP) * fade) * (noisy * f32(self.amount / 100))
         self._exp_db_sum += float(np.sum(np.mean(att_db, axis=1, dtype=np.float64)))
         out: FloatArray = att_db * f32(-np.log(10) / 20)
         return out
@@ -512,6 +524,12 @@ class NoiseReducer:
         parts.append(self._stft.flush())
         return np.concatenate(parts, axis=-1)
 
+    def _level_dbfs(self, level: float | None) -> float | None:
+        """A tracked frame level (dB of the mean bin power) as dBFS; None before any frame."""
+        if level is None or self._speech_level is None:
+            return None
+        return float(round(level - 10 * np.log10(self._bin_gain), 1))
+
     def report(self) -> dict[str, Any]:
         """Step name, amount, estimated noise floor (dBFS), mean gain (dB) and hum found."""
         n = max(self._n_frames, 1)
@@ -525,11 +543,8 @@ class NoiseReducer:
             "mean_gain_db": round(self._gain_db_sum / n, 2) if self._n_frames else None,
             "expand_db": self.expand_db,
             "mean_expansion_db": round(-self._exp_db_sum / n, 2) if self._n_frames else None,
-            "speech_level_dbfs": (
-                float(round(self._speech_level - 10 * np.log10(self._bin_gain), 1))
-                if self._speech_level is not None
-                else None
-            ),
+            "speech_level_dbfs": self._level_dbfs(self._speech_level),
+            "pause_level_dbfs": self._level_dbfs(self._pause_level),
             "hum_hz": hum["hum_hz"],
             "hum_harmonics": hum["hum_harmonics"],
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,

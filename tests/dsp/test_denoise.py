@@ -190,6 +190,16 @@ def test_expander_lowers_the_residual_and_tracks_the_speech_level(rng: np.random
     assert abs(rep["speech_level_dbfs"] - p90) < 3.0, (rep["speech_level_dbfs"], p90)
 
 
+def test_expander_leaves_a_clean_recording_alone(rng: np.random.Generator, speech: np.ndarray) -> None:
+    """Speech over a -70 dBFS floor: 50 dB between talk and pauses, nothing for the expander to do."""
+    clean = speech + make_white(rng, speech.size, -70.0)
+    proc = NoiseReducer(SR, 1)
+    out = np.concatenate(list(run_blocks(proc, [clean[None, :]])), axis=-1)[0]
+    assert si_sdr_db(reduce_noise(clean, SR, expand_db=0), out) > 40.0
+    rep = proc.report()
+    assert rep["speech_level_dbfs"] - rep["pause_level_dbfs"] > 30.0
+
+
 def make_keyboard(rng: np.random.Generator, sr: int, n: int, peak: float) -> np.ndarray:
     """Keyboard-like clicks, 3-8 ms decaying noise bursts at 6 per second, ``peak`` loud."""
     y = np.zeros(n)
