@@ -6,7 +6,7 @@ afterwards. On a fine STFT (4 ms frames, 2 ms hop) each bin's power is compared 
 over two context windows, one ending ``gap`` before the frame and one starting ``gap`` after it;
 where it exceeds the louder of the two by more than ``threshold_db``, the bin's magnitude is
 scaled down to that level (phase kept). A click is broadband, so a frame is touched only when at
-least a fifth of its bins rise like that; narrowband rises (a harmonic gliding into a bin, a
+least 30 % of its bins rise like that; narrowband rises (a harmonic gliding into a bin, a
 formant moving, a glottal pulse in creaky voice) leave the frame untouched. Everything else
 passes unchanged. The right context
 needs a fixed lookahead of about 18 ms, which is compensated: the output lines up with the
@@ -32,7 +32,7 @@ _FRAME_S = 0.004  # analysis frame; clicks in speech recordings last about 0.1-3
 _GAP_S = 0.012  # context windows start this far from the frame (click + frame length)
 _CONTEXT_S = 0.008  # length of each context window
 _FREQ_TAPS = np.array([0.25, 0.5, 0.25], np.float32)
-_MIN_BAND_SHARE = 0.2  # share of a frame's bins that must rise for the frame to count as a click
+_MIN_BAND_SHARE = 0.3  # share of a frame's bins that must rise for the frame to count as a click
 
 
 class ClickSuppressor:
