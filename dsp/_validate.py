@@ -7,7 +7,7 @@ import numpy as np
 from dsp._typing import Audio
 from dsp.errors import InvalidAudioError, InvalidParameterError
 
-__all__ = ["as_2d", "check_range", "check_sr", "valid_audio"]
+__all__ = ["as_2d", "check_block", "check_channels", "check_range", "check_sr", "valid_audio"]
 
 #: Sample rates the engine is designed and tested for, in Hz.
 MIN_SR = 8000
@@ -54,3 +54,18 @@ def check_range(name: str, value: float, lo: float, hi: float) -> float:
     if not np.isfinite(value) or not lo <= value <= hi:
         raise InvalidParameterError(f"{name} must be in [{lo}, {hi}], got {value!r}")
     return float(value)
+
+
+def check_channels(channels: int) -> int:
+    """Check a channel count is an integer >= 1."""
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+        raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
+    return int(channels)
+
+
+def check_block(block: Audio, channels: int) -> Audio:
+    """A streaming processor's input block as float32, checked to be shaped ``(channels, m)``."""
+    x = np.asarray(block, np.float32)
+    if x.ndim != 2 or x.shape[0] != channels:
+        raise InvalidParameterError(f"block must be ({channels}, m), got {x.shape}")
+    return x

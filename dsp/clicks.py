@@ -21,8 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from dsp._typing import Audio
-from dsp._validate import as_2d, check_range, check_sr, valid_audio
-from dsp.errors import InvalidParameterError
+from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.spectral import ComplexArray, StftStream, frame_settings
 from dsp.stream import run_processor
 
@@ -75,9 +74,7 @@ class ClickSuppressor:
 
     def __init__(self, sr: int, channels: int, *, threshold_db: float = 7.0) -> None:
         self.sr = check_sr(sr)
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-            raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
-        self.channels = int(channels)
+        self.channels = check_channels(channels)
         self.threshold_db = check_range("threshold_db", threshold_db, 0.0, 40.0)
         self._kappa = np.float32(10 ** (self.threshold_db / 10))
         self.n_fft, self.hop_length = frame_settings(self.sr, frame_s=_FRAME_S)
@@ -127,9 +124,7 @@ class ClickSuppressor:
 
     def process(self, block: Audio) -> Audio:
         """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
-        x = np.asarray(block, np.float32)
-        if x.ndim != 2 or x.shape[0] != self.channels:
-            raise InvalidParameterError(f"block must be ({self.channels}, m), got {x.shape}")
+        x = check_block(block, self.channels)
         self._n_in += x.shape[-1]
         y = self._stft.process(x)
         if self._skip:

@@ -44,9 +44,8 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from dsp._typing import Audio, FloatArray
-from dsp._validate import as_2d, check_range, check_sr, valid_audio
+from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.clicks import ClickSuppressor
-from dsp.errors import InvalidParameterError
 from dsp.hum import HumRemover
 from dsp.spectral import ComplexArray, StftStream, frame_settings
 from dsp.stream import run_processor
@@ -286,9 +285,7 @@ class NoiseReducer:
         declick: bool = True,
     ) -> None:
         self.sr = check_sr(sr)
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-            raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
-        self.channels = int(channels)
+        self.channels = check_channels(channels)
         self.amount = check_range("amount", amount, 1.0, 100.0)
         self.max_reduction_db = check_range("max_reduction_db", max_reduction_db, 3.0, 60.0)
         self.min_window_s = check_range("min_window_s", min_window_s, 0.5, 5.0)
@@ -502,9 +499,7 @@ class NoiseReducer:
     # ------------------------------------------------------------------ BlockProcessor
     def process(self, block: Audio) -> Audio:
         """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
-        x = np.asarray(block, np.float32)
-        if x.ndim != 2 or x.shape[0] != self.channels:
-            raise InvalidParameterError(f"block must be ({self.channels}, m), got {x.shape}")
+        x = check_block(block, self.channels)
         if self._click is not None:
             x = self._click.process(x)
         if self._hum is not None:

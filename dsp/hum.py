@@ -17,8 +17,7 @@ import scipy.fft
 from scipy import signal
 
 from dsp._typing import Audio, FloatArray
-from dsp._validate import as_2d, check_range, check_sr, valid_audio
-from dsp.errors import InvalidParameterError
+from dsp._validate import as_2d, check_channels, check_range, check_sr, valid_audio
 from dsp.stream import run_processor
 
 __all__ = ["HumEstimate", "HumRemover", "detect_hum", "remove_hum"]
@@ -195,9 +194,7 @@ class HumRemover:
 
     def __init__(self, sr: int, channels: int, *, detect_s: float = 2.0, bandwidth_hz: float = 2.0) -> None:
         self.sr = check_sr(sr)
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-            raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
-        self.channels = int(channels)
+        self.channels = check_channels(channels)
         self.detect_s = check_range("detect_s", detect_s, 0.25, 30.0)
         self.bandwidth_hz = check_range("bandwidth_hz", bandwidth_hz, 0.2, 20.0)
         self._pending: list[Audio] = []

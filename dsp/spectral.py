@@ -18,7 +18,7 @@ import numpy.typing as npt
 import scipy.fft
 
 from dsp._typing import Audio, FloatArray
-from dsp._validate import as_2d, check_sr, valid_audio
+from dsp._validate import as_2d, check_block, check_sr, valid_audio
 from dsp.errors import InvalidParameterError
 
 __all__ = [
@@ -316,9 +316,7 @@ class StftStream:
 
     def process(self, block: Audio) -> Audio:
         """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
-        x = np.asarray(block, np.float32)
-        if x.ndim != 2 or x.shape[0] != self.channels:
-            raise InvalidParameterError(f"block must be ({self.channels}, m), got {x.shape}")
+        x = check_block(block, self.channels)
         self._n_in += x.shape[-1]
         out = self._run(x)
         self._n_out += out.shape[-1]

@@ -54,7 +54,7 @@ import numpy.typing as npt
 from scipy import fft as sfft
 
 from dsp._typing import Audio, BoolArray, FloatArray
-from dsp._validate import check_range, check_sr, valid_audio
+from dsp._validate import check_channels, check_range, check_sr, valid_audio
 from dsp.errors import InvalidAudioError, InvalidParameterError
 
 __all__ = ["SpeechDetector", "SpeechSegments", "detect_speech"]
@@ -245,9 +245,7 @@ class SpeechDetector:
         extend_s: float = 0.08,
     ) -> None:
         self.sr = check_sr(sr)
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-            raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
-        self.channels = int(channels)
+        self.channels = check_channels(channels)
         self.min_non_speech_s = check_range("min_non_speech_s", min_non_speech_s, 0.0, 60.0)
         self.threshold_db = check_range("threshold_db", threshold_db, 0.0, 40.0)
         self.voicing_threshold = check_range("voicing_threshold", voicing_threshold, 0.0, 1.0)
