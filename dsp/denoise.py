@@ -318,8 +318,8 @@ class NoiseReducer:
         self._spp_lam = np.zeros(n_bins, np.float32)
         self._spp_qbar = np.ones(n_bins, np.float32)
         self._spp_pending: FloatArray | None = None
-        self._speech_level: float | None = None
-        self._pause_level = 0.0
+        self._speech_level: float | None = None  # both set from the first frame
+        self._pause_level: float | None = None
         self._exp_rate = _EXP_RATE_DB_S * hop_s
         self._exp_db_sum = 0.0
         self._n_frames = 0
@@ -418,9 +418,9 @@ class NoiseReducer:
         """
         f32 = np.float32
         level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
-        if self._speech_level is None:
-            self._speech_level = self._pause_level = float(level[0])
-        cur, low = self._speech_level, self._pause_level
+        first = float(level[0])
+        cur = first if self._speech_level is None else self._speech_level
+        low = first if self._pause_level is None else self._pause_level
         rate, q_hi, q_lo = self._exp_rate, _EXP_QUANTILE, _EXP_PAUSE_QUANTILE
         speech = np.empty_like(level)
         spread = np.empty_like(level)
@@ -521,12 +521,12 @@ class NoiseReducer:
 
     def _level_dbfs(self, level: float | None) -> float | None:
         """A tracked frame level (dB of the mean bin power) as dBFS; None before any frame."""
-        if level is None or self._speech_level is None:
+        if level is None:
             return None
         return float(round(level - 10 * np.log10(self._bin_gain), 1))
 
     def report(self) -> dict[str, Any]:
-        """Step name, amount, estimated noise floor (dBFS), mean gain (dB) and hum found."""
+        """Step name, amount, noise floor, mean gain, expansion, speech/pause levels, hum and clicks."""
         n = max(self._n_frames, 1)
         noise_var = self._noise_sum / n / self._bin_gain
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": []}
