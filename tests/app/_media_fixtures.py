@@ -1,7 +1,8 @@
-"""Factories for real media files used by tests/app/test_media.py (written with PyAV/soundfile)."""
+"""Factories for real media files used by the media and dialect tests (written with PyAV/soundfile)."""
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,19 +34,16 @@ def make_audio_file(path: Path, container: str, x: np.ndarray, sr: int, *, subty
     return path
 
 
-def make_video_file(path: Path, container: str, *, duration_s: float = 1.0, sr: int = 48_000) -> Path:
-    """A tiny video with moving pixels plus a tone: VP8 + Opus in WebM, H.264 + AAC in MP4."""
-    vcodec, acodec = ("libvpx", "libopus") if container == "webm" else ("libx264", "aac")
-    fps = 10
-    with av.open(str(path), "w", format=container) as oc:
+def mux_video(path: Path, fmt: str, vcodec: str, acodec: str, x: np.ndarray, sr: int, *, fps: int = 10) -> Path:
+    """Mux moving pixels (64x48, ``fps`` frames/s) with ``x`` (channels, n) float32 as the audio stream."""
+    with av.open(str(path), "w", format=fmt) as oc:
         vs = oc.add_stream(vcodec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         aus = oc.add_stream(acodec, rate=sr)
-        aus.codec_context.layout = "stereo"
-        x = make_music(sr, duration_s, 2)
-        n_video = int(duration_s * fps)
+        layout = "mono" if x.shape[0] == 1 else "stereo"
+        aus.codec_context.layout = layout
         step = sr // fps
-        for i in range(n_video):
+        for i in range(x.shape[1] // step):
             img = np.full((48, 64, 3), 40, np.uint8)
             img[:, (i * 5) % 64 :, 0] = 200
             img[(i * 3) % 48 :, :, 2] = 150
@@ -54,7 +52,7 @@ def make_video_file(path: Path, container: str, *, duration_s: float = 1.0, sr: 
             frame.time_base = Fraction(1, fps)
             oc.mux(vs.encode(frame))
             block = np.ascontiguousarray(x[:, i * step : (i + 1) * step])
-            aframe = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
+            aframe = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
             aframe.sample_rate = sr
             aframe.pts = i * step
             aframe.time_base = Fraction(1, sr)
@@ -64,9 +62,15 @@ def make_video_file(path: Path, container: str, *, duration_s: float = 1.0, sr: 
     return path
 
 
-def video_packets(path: Path) -> list[bytes]:
-    """The bytes of every packet of the first video stream."""
-    with av.open(str(path)) as ic:
+def make_video_file(path: Path, container: str, *, duration_s: float = 1.0, sr: int = 48_000) -> Path:
+    """A tiny video with moving pixels plus a tone: VP8 + Opus in WebM, H.264 + AAC in MP4."""
+    vcodec, acodec = ("libvpx", "libopus") if container == "webm" else ("libx264", "aac")
+    return mux_video(path, container, vcodec, acodec, make_music(sr, duration_s, 2), sr)
+
+
+def video_packets(src: Path | bytes) -> list[bytes]:
+    """The bytes of every packet of the first video stream of a file or of in-memory bytes."""
+    with av.open(io.BytesIO(src) if isinstance(src, bytes) else str(src)) as ic:
         return [bytes(p) for p in ic.demux(ic.streams.video[0]) if p.size]
 
 

@@ -13,7 +13,6 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from app.main import create_app
 from app.settings import Settings
 from tests.app._http_fixtures import Reply, serve_http
+from tests.app._media_fixtures import mux_video, video_packets
 from tests.dialects._server import RunningServer, run_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
@@ -382,34 +382,8 @@ def make_noisy_video(
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """WebM: VP9 video (moving pixels, 10 fps) + Opus mono noisy speech."""
     x, intervals = make_noisy_speech(seed, duration_s, sr=sr, snr_db=5.0)
-    fps = 10
-    with av.open(str(path), "w", format="webm") as oc:
-        vs = oc.add_stream("libvpx-vp9", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        aus = oc.add_stream("libopus", rate=sr)
-        aus.codec_context.layout = "mono"
-        step = sr // fps
-        for i in range(int(duration_s * fps)):
-            img = np.full((48, 64, 3), 40, np.uint8)
-            img[:, (i * 5) % 64 :, 0] = 200
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            oc.mux(vs.encode(frame))
-            block = np.ascontiguousarray(x[None, i * step : (i + 1) * step])
-            aframe = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
-            aframe.sample_rate = sr
-            aframe.pts = i * step
-            aframe.time_base = Fraction(1, sr)
-            oc.mux(aus.encode(aframe))
-        oc.mux(vs.encode(None))
-        oc.mux(aus.encode(None))
+    mux_video(path, "webm", "libvpx-vp9", "libopus", x[None], sr)
     return x, intervals
-
-
-def video_packets(data: bytes) -> list[bytes]:
-    with av.open(io.BytesIO(data)) as ic:
-        return [bytes(p) for p in ic.demux(ic.streams.video[0]) if p.size]
 
 
 def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
