@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.auth import KeyStore
-from app.errors import AppError, InvalidParameterError, NotFoundError
+from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError
 from app.events import InProcessEventBus
 from app.http import Dialect, default_status, error_id
 from app.jobs.queue import InProcessQueue
@@ -57,10 +57,24 @@ def _dialects() -> list[Dialect]:
     return available_dialects()
 
 
+def _not_built(api: str, mounted: str) -> Callable[[], Awaitable[Response]]:
+    """A handler for every path of a vendor API that this build does not speak: 501, saying so."""
+
+    async def handler() -> Response:
+        raise EngineUnavailableError(
+            f"the {api} API is not in this build of Hush", hint=f"this server speaks {mounted}"
+        )
+
+    return handler
+
+
 def create_app(settings: Settings | None = None, *, workers: bool = True) -> FastAPI:
     """Build the ASGI app. ``workers=False`` skips the worker pool (route-only tests)."""
     settings = settings or get_settings()
     dialects = _dialects()
+    from app.dialects import DIALECT_MODULES, absent_dialects
+
+    mounted = ", ".join(DIALECT_MODULES[d.name][0] for d in dialects) + " and the native API under /api/v1"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,10 +104,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app = FastAPI(
         title="Hush",
         version=__version__,
-        description=(
-            "Self-hosted audio clean-up. Speaks the DeepAffects, Audo AI, Wondershare click-noise and "
-            "AudioCleaner APIs, plus a native job API under /api/v1."
-        ),
+        description=f"Self-hosted audio clean-up. Speaks {mounted}.",
         lifespan=lifespan,
     )
 
@@ -103,6 +114,14 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.include_router(native_router)
     for d in dialects:
         app.include_router(d.router)
+    for api, prefixes in absent_dialects():
+        for prefix in prefixes:
+            app.add_api_route(
+                f"{prefix}/{{rest:path}}",
+                _not_built(api, mounted),
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                include_in_schema=False,
+            )
 
     def dialect_for(request: Request) -> Dialect | None:
         path = request.url.path

@@ -168,6 +168,35 @@ def test_server_unknown_step_is_refused_not_pretended(client: httpx.Client, rng:
     assert "declick" in r.json()["title"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "api"),
+    [
+        ("POST", "/v3/pic/ecr/batch", "Wondershare"),
+        ("GET", "/v3/pic/ecr/result/abc", "Wondershare"),
+        ("POST", "/audio/api/v1/api-keys/enhance/task/create", "AudioCleaner"),
+    ],
+)
+def test_server_vendor_api_not_in_this_build_says_so(client: httpx.Client, method: str, path: str, api: str) -> None:
+    r = client.request(method, path, json={})
+    assert r.status_code == 501
+    body = r.json()
+    assert body["code"] == "engine.unavailable"
+    assert api in body["title"]
+    assert "not in this build" in body["title"]
+    assert "DeepAffects" in body["hint"]
+    assert "Audo AI" in body["hint"]
+    description = client.get("/openapi.json").json()["info"]["description"]
+    assert api not in description
+    assert "DeepAffects" in description
+
+
+def test_dialect_table_matches_the_mounted_dialects() -> None:
+    from app.dialects import DIALECT_MODULES, available_dialects
+
+    for d in available_dialects():
+        assert DIALECT_MODULES[d.name][1] == d.prefixes
+
+
 class _Hook(BaseHTTPRequestHandler):
     received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     fail_first = 0
