@@ -240,7 +240,7 @@ def print_targets(results: list[dict[str, Any]], methods: list[str], types: list
     if "rnnoise" in methods:
         for k in ("pesq", "si_sdr"):
             h, r = mean("hush", k), mean("rnnoise", k)
-            line(h >= r, f"floor: mean {k} {h:.2f} >= RNNoise {r:.2f}")
+            line(h >= r, f"floor: mean {k} {h:.3f} >= RNNoise {r:.3f}")
     anchors = [a for a in FLOOR_ANCHORS if a in methods]
     for t in types:
         for k in ("pesq", "si_sdr"):
@@ -248,7 +248,7 @@ def print_targets(results: list[dict[str, Any]], methods: list[str], types: list
             best = max(anchors, key=lambda a: mean(a, k, t)) if anchors else None
             if best is not None:
                 b = mean(best, k, t)
-                line(h > b, f"floor: {t} {k} {h:.2f} > best of noisereduce/afftdn ({best} {b:.2f})")
+                line(h > b, f"floor: {t} {k} {h:.3f} > best of noisereduce/afftdn ({best} {b:.3f})")
     d_pesq = mean("hush", "pesq") - mean("noisy", "pesq")
     d_sdr = mean("hush", "si_sdr") - mean("noisy", "si_sdr")
     line(d_pesq >= 0.40, f"goal: dPESQ {d_pesq:+.2f} >= +0.40")

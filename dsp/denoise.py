@@ -28,6 +28,16 @@ Per STFT frame (about 32 ms, 50 % overlap, square-root Hann) and frequency bin:
    level. A clean recording needs none of it: the level in the pauses is tracked too (running
    10th percentile of the frame level), and the expander fades out as the range between the
    two grows from 20 to 30 dB.
+5. Fluctuating noise: babble and traffic move from frame to frame, so no noise estimate is right
+   frame by frame; a deep OM-LSA floor then carves the noise into speech-like fragments (and
+   takes weak speech with it) while their peaks pass. How far the noise departs from a
+   stationary floor is read from the spread of the bins' a-posteriori SNR at the low end (5th to
+   20th percentile across bins, 6.4 dB for stationary Gaussian noise), averaged over about a
+   second, as ``phi`` in [0, 1]. As ``phi`` grows, the floor becomes a third as deep and the
+   expander, keyed to the talker's level rather than to the unreliable estimate, takes over:
+   its knee moves 5.5 dB towards the talker, its slope steepens by 0.1 dB/dB and bins high
+   above the noise estimate lose their protection. Noise more than about 20 dB below the talker
+   is left out of it (``phi`` fades to 0), as its statistics are then the speech's.
 
 Channels share one gain computed from their mean power (stereo image kept). Clicks and
 keyboard transients are clamped first (:mod:`dsp.clicks`), then mains hum is found and notched
@@ -84,6 +94,14 @@ _EXP_SNR_DB = (3.0, 10.0)  # a-posteriori SNR over which the expansion fades to 
 _EXP_KEEP = 0.45  # share of the expansion applied to bins well above the noise estimate
 _EXP_PAUSE_QUANTILE = 0.1  # the pause level is this running quantile of the frame level
 _EXP_RANGE_DB = (20.0, 30.0)  # speech-to-pause range over which the expander fades out
+# Fluctuating noise (step 5 of the module notes)
+_FLUCT_SPREAD_DB = (6.9, 7.6)  # 5th-20th percentile spread of the bin SNRs mapped to phi 0..1
+_FLUCT_RANGE_DB = (17.0, 21.0)  # speech level over the noise estimate over which phi fades out
+_FLUCT_ALPHA_S = 1.0  # time constant in seconds of the spread's recursive average
+_FLUCT_EVERY = 2  # the spread is taken on every other frame (absolute index), over about 128 bins
+_FLUCT_FLOOR_SHARE = 2 / 3  # at phi = 1 the OM-LSA floor is a third as deep
+_FLUCT_KNEE_DB = 5.5  # at phi = 1 the expander's knee is this much lower ...
+_FLUCT_SLOPE = 0.1  # ... its slope this much steeper, and high-SNR bins are not spared
 
 
 def _per_hop(alpha: float, hop_s: float) -> float:
@@ -322,6 +340,10 @@ class NoiseReducer:
         self._pause_level: float | None = None
         self._exp_rate = _EXP_RATE_DB_S * hop_s
         self._exp_db_sum = 0.0
+        self._fluct_alpha = float(np.exp(-_FLUCT_EVERY * hop_s / _FLUCT_ALPHA_S))
+        self._fluct_acc = 0.0
+        self._fluct_count = 0
+        self._fluct_sum = 0.0
         self._n_frames = 0
         self._noise_sum = 0.0
         self._gain_db_sum = 0.0
@@ -398,10 +420,13 @@ class NoiseReducer:
         log_g_h1 = np.minimum(np.log(wiener) + f32(0.5) * _exp1(v), f32(0))
         ratio = q / (1 - q) * (1 + xi) * np.exp(-np.minimum(v, f32(60)))
         spp = 1 / (1 + ratio)
-        log_g_min = f32(np.log(self._g_min))
+        # --- how much the noise itself fluctuates (step 5): shallower floor, firmer expander
+        speech, spread = self._levels(p)
+        phi = self._fluctuation(gamma, lam, speech, t_idx)[:, None]
+        log_g_min = f32(np.log(self._g_min)) * (1 - f32(_FLUCT_FLOOR_SHARE) * phi)
         log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
         if self.expand_db > 0:
-            log_g += self._expansion(p, gamma)
+            log_g += self._expansion(p, gamma, speech, spread, phi)
         gain = np.exp(log_g)
         self._n_frames += n_t
         self._noise_sum += float(np.sum(np.mean(lam, axis=1, dtype=np.float64)))
@@ -409,14 +434,13 @@ class NoiseReducer:
         out: FloatArray = gain.astype(np.float32, copy=False)
         return out
 
-    def _expansion(self, p: FloatArray, gamma: FloatArray) -> FloatArray:
-        """Natural-log gain of the residual expander for a batch of frames (step 4).
+    def _levels(self, p: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Speech level and speech-to-pause range (dB of the mean bin power) per frame of a batch.
 
-        The speech and pause levels follow the frame level (mean power over bins, dB) as running
-        quantiles ``q``: each frame moves a level up by ``rate * q`` if the frame is at least as
-        loud, else down by ``rate * (1 - q)``. The loop is over frames, on scalars.
+        The speech and pause levels follow the frame level as running quantiles ``q``: each frame
+        moves a level up by ``rate * q`` if the frame is at least as loud, else down by
+        ``rate * (1 - q)``. The loop is over frames, on scalars.
         """
-        f32 = np.float32
         level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
         first = float(level[0])
         cur = first if self._speech_level is None else self._speech_level
@@ -430,14 +454,75 @@ class NoiseReducer:
             speech[t] = cur
             spread[t] = cur - low
         self._speech_level, self._pause_level = cur, low
+        return speech, spread
+
+    def _fluctuation(
+        self, gamma: FloatArray, lam: FloatArray, speech: npt.NDArray[np.float64], t_idx: npt.NDArray[np.float64]
+    ) -> FloatArray:
+        """Share ``phi`` in [0, 1] per frame of how far the noise departs from a stationary floor.
+
+        Where the noise is stationary and Gaussian and its estimate right, the a-posteriori SNR of
+        the bins it dominates is exponentially distributed, and the spread between the 5th and
+        20th percentiles of its level across bins is 10 log10(ln 0.8 / ln 0.95) = 6.4 dB whatever
+        the speech does (speech lifts the upper bins, not the lowest fifth). Babble, traffic and
+        other noise whose spectrum moves from frame to frame widen it. The spread is taken on every
+        ``_FLUCT_EVERY``-th frame (absolute index) over about 128 evenly spaced bins, averaged
+        recursively over about a second,
+        and mapped to ``phi`` over ``_FLUCT_SPREAD_DB``. Noise far below the talker does not
+        matter and its statistics are the speech's: ``phi`` fades out as the speech level stands
+        ``_FLUCT_RANGE_DB`` above the noise estimate.
+        """
+        n_t = gamma.shape[0]
+        even = np.flatnonzero(t_idx % _FLUCT_EVERY == 0)
+        x = np.full(n_t, np.nan)
+        if even.size:
+            g = np.log(gamma[even, :: max(gamma.shape[1] // 128, 1)])
+            n_b = g.shape[1]
+            k_lo, k_hi = int(0.05 * (n_b - 1)), int(0.2 * (n_b - 1))
+            part = np.partition(g, (k_lo, k_hi), axis=1)
+            x[even] = (part[:, k_hi] - part[:, k_lo]).astype(np.float64) * (10 / np.log(10))
+        acc, cnt = self._fluct_acc, self._fluct_count
+        out = np.empty(n_t)
+        for t, v in enumerate(x.tolist()):
+            if v == v:  # even frame: update the running mean (warm-up) / recursive average
+                cnt += 1
+                a = min(self._fluct_alpha, 1 - 1 / cnt)
+                acc = a * acc + (1 - a) * v
+            out[t] = acc
+        self._fluct_acc, self._fluct_count = acc, cnt
+        s_lo, s_hi = _FLUCT_SPREAD_DB
+        phi = np.clip((out - s_lo) / (s_hi - s_lo), 0, 1) if cnt else np.zeros(n_t)
+        noise_db = 10 * np.log10(np.mean(lam, axis=1, dtype=np.float64))
+        r_lo, r_hi = _FLUCT_RANGE_DB
+        phi *= np.clip((r_hi - (speech - noise_db)) / (r_hi - r_lo), 0, 1)
+        self._fluct_sum += float(np.sum(phi))
+        return phi.astype(np.float32)
+
+    def _expansion(
+        self,
+        p: FloatArray,
+        gamma: FloatArray,
+        speech: npt.NDArray[np.float64],
+        spread: npt.NDArray[np.float64],
+        phi: FloatArray,
+    ) -> FloatArray:
+        """Natural-log gain of the residual expander for a batch of frames (step 4).
+
+        ``speech`` and ``spread`` come from :meth:`_levels`, ``phi`` (a column) from
+        :meth:`_fluctuation`: with fluctuating noise the knee rises towards the talker, the slope
+        steepens and bins well above the noise estimate lose their protection.
+        """
+        f32 = np.float32
         r_lo, r_hi = _EXP_RANGE_DB
         noisy = np.clip((r_hi - spread) / (r_hi - r_lo), 0, 1).astype(np.float32)[:, None]
         to_db = f32(10 / np.log(10))
-        knee = (speech + _EXP_KNEE_DB).astype(np.float32)[:, None]
-        att_db = np.minimum(f32(_EXP_SLOPE) * np.maximum(knee - to_db * np.log(p), f32(0)), f32(self.expand_db))
+        knee = (speech + _EXP_KNEE_DB).astype(np.float32)[:, None] - f32(_FLUCT_KNEE_DB) * phi
+        slope = f32(_EXP_SLOPE) + f32(_FLUCT_SLOPE) * phi
+        keep = f32(_EXP_KEEP) + f32(1 - _EXP_KEEP) * phi
+        att_db = np.minimum(slope * np.maximum(knee - to_db * np.log(p), f32(0)), f32(self.expand_db))
         lo, hi = _EXP_SNR_DB
         fade = np.clip((f32(hi) - to_db * np.log(gamma)) * f32(1 / (hi - lo)), 0, 1)
-        att_db *= (f32(_EXP_KEEP) + f32(1 - _EXP_KEEP) * fade) * (noisy * f32(self.amount / 100))
+        att_db *= (keep + (1 - keep) * fade) * (noisy * f32(self.amount / 100))
         self._exp_db_sum += float(np.sum(np.mean(att_db, axis=1, dtype=np.float64)))
         out: FloatArray = att_db * f32(-np.log(10) / 20)
         return out
@@ -526,7 +611,7 @@ class NoiseReducer:
         return float(round(level - 10 * np.log10(self._bin_gain), 1))
 
     def report(self) -> dict[str, Any]:
-        """Step name, amount, noise floor, mean gain, expansion, speech/pause levels, hum and clicks."""
+        """Step name, amount, noise floor, mean gain, expansion, speech/pause levels, noise fluctuation, hum, clicks."""
         n = max(self._n_frames, 1)
         noise_var = self._noise_sum / n / self._bin_gain
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": []}
@@ -540,6 +625,7 @@ class NoiseReducer:
             "mean_expansion_db": round(-self._exp_db_sum / n, 2) if self._n_frames else None,
             "speech_level_dbfs": self._level_dbfs(self._speech_level),
             "pause_level_dbfs": self._level_dbfs(self._pause_level),
+            "noise_fluctuation": round(self._fluct_sum / n, 2) if self._n_frames else None,
             "hum_hz": hum["hum_hz"],
             "hum_harmonics": hum["hum_harmonics"],
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,

@@ -39,12 +39,30 @@ def make_bursts(rng: np.random.Generator, sr: int, duration_s: float) -> np.ndar
     return (x + burst * env).astype(np.float32)
 
 
+def make_flicker(rng: np.random.Generator, sr: int, duration_s: float, depth_db: float = 20.0) -> np.ndarray:
+    """Noise whose spectrum moves every 32 ms: a random half of 16 bands drops by ``depth_db``.
+
+    No single noise spectrum describes it frame by frame, which is what babble does to a
+    noise tracker; white at the same level would be its stationary counterpart.
+    """
+    n = round(duration_s * sr)
+    f, t, z = sps.stft(rng.standard_normal(n), fs=sr, nperseg=512)
+    hold = max(round(0.032 / (t[1] - t[0])), 1)
+    edges = np.linspace(0, f.size, 17).astype(int)
+    for j in range(0, t.size, hold):
+        for b in rng.choice(16, 8, replace=False):
+            z[edges[b] : edges[b + 1], j : j + hold] *= 10 ** (-depth_db / 20)
+    y = sps.istft(z, fs=sr, nperseg=512)[1][:n]
+    return (y / np.sqrt(np.mean(y**2)) * 0.03).astype(np.float32)
+
+
 NOISES: dict[str, Callable[[np.random.Generator, int, float], np.ndarray]] = {
     "white": lambda rng, sr, d: make_white(rng, int(d * sr)),
     "pink": lambda rng, sr, d: make_pink(rng, int(d * sr)),
     "hum": lambda rng, sr, d: make_hum(sr, int(d * sr), mains_hz=60.0),
     "babble": make_babble,
     "bursts": make_bursts,
+    "flicker": make_flicker,
 }
 
 
@@ -62,6 +80,7 @@ def speech(rng: np.random.Generator) -> np.ndarray:
         ("hum", 0.0, 15.0),
         ("babble", 5.0, -0.5),  # babble is speech: the requirement is to do no harm
         ("bursts", 5.0, 2.0),
+        ("flicker", 5.0, 4.0),
     ],
 )
 def test_reduce_noise_improves_snr(
@@ -111,11 +130,12 @@ def test_reduce_noise_amount_is_monotonic(rng: np.random.Generator, speech: np.n
     assert si_sdr_db(noisy, untouched) > 20.0
 
 
+@pytest.mark.parametrize("noise", ["pink", "flicker"])  # stationary / fluctuating (step 5 engaged)
 @pytest.mark.parametrize("block_sizes", [(1000,), (4096, 333), (65536,), (17, 5000, 256, 90000)])
 def test_noise_reducer_chunk_size_invariance(
-    rng: np.random.Generator, speech: np.ndarray, block_sizes: tuple[int, ...]
+    rng: np.random.Generator, speech: np.ndarray, block_sizes: tuple[int, ...], noise: str
 ) -> None:
-    noisy = np.stack([mix_at_snr(speech, make_pink(rng, speech.size), 5.0)] * 2)
+    noisy = np.stack([mix_at_snr(speech, NOISES[noise](rng, SR, speech.size / SR), 5.0)] * 2)
     noisy[1] += make_hum(SR, speech.size, level_dbfs=-40)
     reference = reduce_noise(noisy, SR)
     proc = NoiseReducer(SR, 2)
@@ -198,6 +218,36 @@ def test_expander_leaves_a_clean_recording_alone(rng: np.random.Generator, speec
     assert si_sdr_db(reduce_noise(clean, SR, expand_db=0), out) > 40.0
     rep = proc.report()
     assert rep["speech_level_dbfs"] - rep["pause_level_dbfs"] > 30.0
+
+
+@pytest.mark.parametrize(
+    ("noise", "snr_in_db"), [("white", 0.0), ("white", 10.0), ("pink", 5.0), ("flicker", 0.0), ("flicker", 10.0)]
+)
+def test_noise_fluctuation_is_read_from_the_noise(
+    rng: np.random.Generator, speech: np.ndarray, noise: str, snr_in_db: float
+) -> None:
+    """Stationary noise reads as such whatever the speech does; noise whose spectrum moves does not."""
+    noisy = mix_at_snr(speech, NOISES[noise](rng, SR, speech.size / SR), snr_in_db)
+    proc = NoiseReducer(SR, 1)
+    list(run_blocks(proc, [noisy[None, :]]))
+    phi = proc.report()["noise_fluctuation"]
+    if noise == "flicker":
+        assert phi > 0.6, phi
+    else:
+        assert phi < 0.05, phi
+
+
+def test_fluctuating_noise_gets_a_shallower_floor(rng: np.random.Generator) -> None:
+    """OM-LSA alone (no expander) on noise alone: -18 dB deep on white, a third of it on flicker."""
+    reports = {}
+    for name in ("white", "flicker"):
+        proc = NoiseReducer(SR, 1, expand_db=0)
+        list(run_blocks(proc, [NOISES[name](rng, SR, 6.0)[None, :]]))
+        reports[name] = proc.report()
+    assert reports["white"]["noise_fluctuation"] == 0.0
+    assert reports["white"]["mean_gain_db"] < -15.0
+    assert reports["flicker"]["noise_fluctuation"] > 0.8
+    assert -8.0 < reports["flicker"]["mean_gain_db"] < -4.0
 
 
 def make_keyboard(rng: np.random.Generator, sr: int, n: int, peak: float) -> np.ndarray:
