@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from dsp._kernels import dd_snr, spp_noise
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.clicks import ClickSuppressor
@@ -401,19 +402,7 @@ class NoiseReducer:
         gamma = p / lam
         c = f32(1 - self._alpha_dd) * np.maximum(gamma - 1, f32(0))
         ag = f32(self._alpha_dd) * gamma
-        xi = np.empty_like(gamma)
-        tmp = np.empty_like(gamma[0])
-        a_prev = self._a_prev
-        xi_min = f32(self._xi_min)
-        for t in range(n_t):
-            row = xi[t]
-            np.add(a_prev, c[t], out=row)
-            np.maximum(row, xi_min, out=row)
-            np.add(row, 1, out=tmp)
-            np.divide(row, tmp, out=tmp)
-            np.multiply(tmp, tmp, out=tmp)
-            np.multiply(tmp, ag[t], out=a_prev)
-        self._a_prev = a_prev
+        xi = dd_snr(c, ag, self._a_prev, self._xi_min)
         # --- LSA gain under presence (in log), presence probability, OM-LSA combination
         wiener = xi / (1 + xi)
         v = np.maximum(wiener * gamma, f32(1e-6))
@@ -545,33 +534,10 @@ class NoiseReducer:
         n_pairs = p.shape[0] // 2
         pairs = (p[0 : 2 * n_pairs : 2] + p[1 : 2 * n_pairs : 2]) * f32(0.5)
         pk = pairs * f32(-xi / (1 + xi))
-        c, step = f32(1 + xi), f32(1 - self._spp_alpha**2)
-        est = np.empty((n_pairs + 1, p.shape[1]), np.float32)
-        est[0] = self._spp_lam
-        q_bar = self._spp_qbar  # smoothed speech-absence probability
-        e, q, d = (np.empty_like(q_bar) for _ in range(3))
-        stuck = np.empty(q_bar.shape, bool)
-        for i in range(n_pairs):
-            lam, nxt = est[i], est[i + 1]
-            np.subtract(pairs[i], lam, out=d)
-            pair_idx = t_idx[2 * i] // 2
-            if 2 * pair_idx < self._warm_frames:
-                d *= f32(1 / (pair_idx + 1))
-                np.add(lam, d, out=nxt)
-                continue
-            np.divide(pk[i], lam, out=e)
-            np.exp(e, out=e)
-            e *= c
-            np.add(e, 1, out=q)
-            np.divide(e, q, out=q)  # 1 - spp
-            q_bar *= f32(0.81)
-            np.multiply(q, f32(0.19), out=e)
-            q_bar += e
-            np.less(q_bar, f32(1 - _SPP_STUCK), out=stuck)
-            np.maximum(q, f32(1 - _SPP_STUCK), out=q, where=stuck)
-            q *= step
-            d *= q
-            np.add(lam, d, out=nxt)
+        pair_idx = t_idx[0 : 2 * n_pairs : 2] // 2
+        warm = np.where(2 * pair_idx < self._warm_frames, 1 / (pair_idx + 1), 0).astype(np.float32)
+        q_bar = self._spp_qbar  # smoothed speech-absence probability, updated in place
+        est = spp_noise(pairs, pk, self._spp_lam, q_bar, warm, 1 + xi, 1 - self._spp_alpha**2, 1 - _SPP_STUCK)
         # frame 2i and 2i+1 of this stretch both see the estimate after pair i - 1
         out = np.repeat(est[: n_pairs + 1], 2, axis=0)[: p.shape[0]]
         if self._spp_pending is not None:

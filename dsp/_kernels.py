@@ -1,0 +1,164 @@
+"""Per-frame recursions of the noise reducer: compiled when built, numpy otherwise.
+
+The decision-directed a-priori SNR and the speech-presence-probability noise update depend on
+their own previous output non-linearly, so numpy cannot vectorise them along time. The numpy
+forms here loop over frames with a few ufunc calls each; the C extension ``dsp._recursions``
+(built with the package; see ``dsp/_recursions.c``) runs the same float32 arithmetic in one
+compiled loop, about a third of the noise reducer's time saved at 16 kHz. Without a C compiler
+at install the extension is skipped and the numpy forms run; the results agree to float32
+rounding (the tests compare the two).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import numpy as np
+
+from dsp._typing import FloatArray
+
+__all__ = ["COMPILED", "dd_snr", "dd_snr_numpy", "spp_noise", "spp_noise_numpy"]
+
+_ext: ModuleType | None
+try:
+    _ext = importlib.import_module("dsp._recursions")
+except ImportError:  # pragma: no cover - exercised only where the extension was not built
+    _ext = None
+
+#: True when the compiled recursions are in use.
+COMPILED = _ext is not None
+
+
+def dd_snr_numpy(c: FloatArray, ag: FloatArray, a_prev: FloatArray, xi_min: float) -> FloatArray:
+    """Decision-directed a-priori SNR (Ephraim-Malah 1984, eq. 51) for a batch of frames.
+
+    Parameters
+    ----------
+    c : ndarray, shape (frames, bins), float32
+        ``(1 - alpha) * max(gamma - 1, 0)`` per frame, ``gamma`` the a-posteriori SNR.
+    ag : ndarray, shape (frames, bins), float32
+        ``alpha * gamma`` per frame.
+    a_prev : ndarray, shape (bins,), float32
+        ``alpha * |A|^2 / lambda`` of the frame before the batch; updated in place to the
+        batch's last frame.
+    xi_min : float
+        Lower bound of the a-priori SNR (linear).
+
+    Returns
+    -------
+    ndarray, shape (frames, bins), float32
+        ``xi[t] = max(a_prev[t - 1] + c[t], xi_min)``, with
+        ``a_prev[t] = ag[t] * (xi[t] / (1 + xi[t]))**2``.
+    """
+    xi = np.empty(c.shape, np.float32)
+    tmp = np.empty(c.shape[1:], np.float32)
+    lo = np.float32(xi_min)
+    for t in range(c.shape[0]):
+        row = xi[t]
+        np.add(a_prev, c[t], out=row)
+        np.maximum(row, lo, out=row)
+        np.add(row, 1, out=tmp)
+        np.divide(row, tmp, out=tmp)
+        np.multiply(tmp, tmp, out=tmp)
+        np.multiply(tmp, ag[t], out=a_prev)
+    return xi
+
+
+def spp_noise_numpy(
+    pairs: FloatArray,
+    pk: FloatArray,
+    lam: FloatArray,
+    q_bar: FloatArray,
+    warm: FloatArray,
+    c: float,
+    step: float,
+    q_min: float,
+) -> FloatArray:
+    """Speech-presence-probability noise update (Gerkmann-Hendriks 2012) over pairs of frames.
+
+    Parameters
+    ----------
+    pairs : ndarray, shape (pairs, bins), float32
+        Mean periodogram of each pair of frames.
+    pk : ndarray, shape (pairs, bins), float32
+        ``-xi / (1 + xi) * pairs`` for the fixed a-priori SNR ``xi`` under speech presence.
+    lam : ndarray, shape (bins,), float32
+        Noise estimate before the batch.
+    q_bar : ndarray, shape (bins,), float32
+        Smoothed speech-absence probability; updated in place.
+    warm : ndarray, shape (pairs,), float32
+        Per pair: ``1 / (index + 1)`` while warming up (a running mean), else 0.
+    c : float
+        ``1 + xi``.
+    step : float
+        ``1 - alpha`` of the noise smoothing.
+    q_min : float
+        Where ``q_bar`` has fallen below this, the speech-absence probability is raised to it
+        (the estimate must not freeze in long speech).
+
+    Returns
+    -------
+    ndarray, shape (pairs + 1, bins), float32
+        The estimate before the batch, then after each pair:
+        ``lam <- lam + step * (1 - spp) * (pair - lam)``.
+    """
+    f32 = np.float32
+    est = np.empty((pairs.shape[0] + 1, pairs.shape[1]), np.float32)
+    est[0] = lam
+    e, q, d = (np.empty(pairs.shape[1], np.float32) for _ in range(3))
+    stuck = np.empty(pairs.shape[1], bool)
+    for i in range(pairs.shape[0]):
+        prev, nxt = est[i], est[i + 1]
+        np.subtract(pairs[i], prev, out=d)
+        if warm[i] > 0:
+            d *= warm[i]
+            np.add(prev, d, out=nxt)
+            continue
+        np.divide(pk[i], prev, out=e)
+        np.exp(e, out=e)
+        e *= f32(c)
+        np.add(e, 1, out=q)
+        np.divide(e, q, out=q)  # 1 - spp
+        q_bar *= f32(0.81)
+        np.multiply(q, f32(0.19), out=e)
+        q_bar += e
+        np.less(q_bar, f32(q_min), out=stuck)
+        np.maximum(q, f32(q_min), out=q, where=stuck)
+        q *= f32(step)
+        d *= q
+        np.add(prev, d, out=nxt)
+    return est
+
+
+def _f32(x: FloatArray) -> FloatArray:
+    return np.ascontiguousarray(x, np.float32)
+
+
+def dd_snr(c: FloatArray, ag: FloatArray, a_prev: FloatArray, xi_min: float) -> FloatArray:
+    """:func:`dd_snr_numpy`, compiled when available (``a_prev``: contiguous float32, in place)."""
+    if _ext is None:  # pragma: no cover - exercised only where the extension was not built
+        return dd_snr_numpy(c, ag, a_prev, xi_min)
+    xi = np.empty(c.shape, np.float32)
+    _ext.dd_snr(_f32(c), _f32(ag), a_prev, xi, c.shape[0], c.shape[1], float(xi_min))
+    return xi
+
+
+def spp_noise(
+    pairs: FloatArray,
+    pk: FloatArray,
+    lam: FloatArray,
+    q_bar: FloatArray,
+    warm: FloatArray,
+    c: float,
+    step: float,
+    q_min: float,
+) -> FloatArray:
+    """:func:`spp_noise_numpy`, compiled when available (``q_bar``: contiguous float32, in place)."""
+    if _ext is None:  # pragma: no cover - exercised only where the extension was not built
+        return spp_noise_numpy(pairs, pk, lam, q_bar, warm, c, step, q_min)
+    n_p, n_b = pairs.shape
+    est = np.empty((n_p + 1, n_b), np.float32)
+    est[0] = lam
+    _ext.spp_noise(_f32(pairs), _f32(pk), est, q_bar, _f32(warm), n_p, n_b, float(c), float(step), float(q_min))
+    return est
