@@ -10,7 +10,8 @@ scores PESQ-WB, STOI and SI-SDR with the shared ``metrics.py`` (imported by path
 and prints means per noise type, per SNR, and overall, then each quality target of the issue as
 ``ok`` or ``MISSED`` with its numbers. A speed section measures audio seconds
 per CPU second on one core at 16 and 48 kHz for noisereduce (stationary), a bare STFT + inverse
-STFT with Hush's frame settings, and Hush itself, and the ratios between them.
+STFT with Hush's frame settings, and Hush itself, and the ratios between them; then Hush's stages
+alone (the OM-LSA core, the click suppressor, the hum remover) as multiples of the bare round trip.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from scipy import signal
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dsp.clicks import ClickSuppressor  # noqa: E402
 from dsp.denoise import NoiseReducer, reduce_noise  # noqa: E402
+from dsp.hum import HumRemover  # noqa: E402
 from dsp.spectral import StftStream, frame_settings  # noqa: E402
 from dsp.stream import run_processor  # noqa: E402
 
@@ -296,8 +299,19 @@ def speed(seconds: float) -> None:
         def nr(x: np.ndarray = x, sr: int = sr) -> None:
             run_noisereduce(x, sr, True)
 
+        def core(x: np.ndarray = x, sr: int = sr) -> None:
+            run_processor(NoiseReducer(sr, 1, hum=False, declick=False), x)
+
+        def clicks(x: np.ndarray = x, sr: int = sr) -> None:
+            run_processor(ClickSuppressor(sr, 1), x)
+
+        def hum(x: np.ndarray = x, sr: int = sr) -> None:
+            run_processor(HumRemover(sr, 1), x)
+
         rates = {}
-        for name, fn in (("noisereduce_stationary", nr), ("bare_stft_istft", bare), ("hush", hush)):
+        stages = (("noisereduce_stationary", nr), ("bare_stft_istft", bare), ("hush", hush))
+        stages += (("core", core), ("clicks", clicks), ("hum", hum))
+        for name, fn in stages:
             best = np.inf
             for _ in range(2):
                 c0 = time.process_time()
@@ -310,6 +324,12 @@ def speed(seconds: float) -> None:
             f"  bare STFT+iSTFT {rates['bare_stft_istft']:7.0f}x  hush {rates['hush']:7.0f}x"
             f"  | hush/noisereduce {rates['hush'] / rates['noisereduce_stationary']:.2f}"
             f"  hush/bare {rates['hush'] / rates['bare_stft_istft']:.2f}"
+        )
+        print(
+            f"      stages alone: OM-LSA core (no hum, no declick) {rates['core']:6.0f}x"
+            f"  click suppressor {rates['clicks']:6.0f}x  hum remover {rates['hum']:6.0f}x"
+            "  | cost vs bare: "
+            + "  ".join(f"{k} {rates['bare_stft_istft'] / rates[k]:.1f}" for k in ("core", "clicks", "hum"))
         )
 
 
