@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.fft
 from scipy import signal
 
@@ -27,6 +28,8 @@ _F0_TOL_HZ = 0.12  # harmonic peaks must agree on the fundamental within this (H
 _MIN_HARMONICS = 3  # consistent prominent harmonics needed to call it hum ...
 _STRONG_DB = 30.0  # ... unless one of them stands this far above its neighbourhood
 _DYN_RANGE_DB = 70.0  # harmonics this far below the strongest spectral peak are ignored
+_STEADY_SEGMENTS = 4  # hum is there all the time: its level is checked in this many segments ...
+_STEADY_DB = 10.0  # ... none of which may fall this far below their median (a gated tone does)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ def detect_hum(
     -------
     HumEstimate or None
         ``None`` when no hum is found: fewer than three prominent harmonics agreeing on one
-        fundamental and none standing 30 dB out, or less than 0.25 s of audio.
+        fundamental and none standing 30 dB out, tones that do not last through the whole
+        stretch (their level in a quarter of it falls 10 dB below the others), or less than
+        0.25 s of audio.
 
     Raises
     ------
@@ -138,9 +143,36 @@ def detect_hum(
         strong = max((proms[i] for i in keep), default=0.0) >= _STRONG_DB
         if (len(keep) >= _MIN_HARMONICS or strong) and score > best_score:
             f0 = float(np.average([f0s[i] for i in keep], weights=[weights[i] for i in keep]))
+            if not _steady(x, sr, f0, [harmonics[i] for i in keep]):
+                continue
             best = HumEstimate(round(f0, 3), tuple(harmonics[i] for i in keep), tuple(round(proms[i], 1) for i in keep))
             best_score = score
     return best
+
+
+def _steady(x: npt.NDArray[np.float64], sr: int, f0: float, harmonics: list[int]) -> bool:
+    """Whether the tones at ``k * f0`` keep their level through ``x`` (mains hum does).
+
+    ``x`` is cut into ``_STEADY_SEGMENTS`` parts; in each, the power of every harmonic is read
+    at its strongest bin within 1 Hz of ``k * f0`` and summed. A part more than ``_STEADY_DB``
+    below the median of the parts means the tone stops (a note, a gated test tone): not hum.
+    Parts shorter than 0.125 s cannot resolve the harmonics, and the answer is then yes.
+    """
+    seg = x.size // _STEADY_SEGMENTS
+    if seg < sr // 8:
+        return True
+    nfft = scipy.fft.next_fast_len(max(seg, sr), real=True)  # <= 1 Hz bins
+    df = sr / nfft
+    win = signal.get_window("blackmanharris", seg)
+    levels = []
+    for j in range(_STEADY_SEGMENTS):
+        spec = np.abs(scipy.fft.rfft(x[j * seg : (j + 1) * seg] * win, nfft)) ** 2
+        total = 0.0
+        for k in harmonics:
+            lo, hi = int((k * f0 - 1.0) / df), int(np.ceil((k * f0 + 1.0) / df))
+            total += float(np.max(spec[max(lo, 0) : hi + 1]))
+        levels.append(total)
+    return min(levels) >= float(np.median(levels)) * 10 ** (-_STEADY_DB / 10)
 
 
 def _notch_sos(est: HumEstimate, sr: int, bandwidth_hz: float) -> FloatArray:

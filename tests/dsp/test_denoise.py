@@ -286,6 +286,24 @@ def test_detect_hum_finds_mains_and_ignores_speech(rng: np.random.Generator, spe
     assert detect_hum(make_white(rng, 3 * SR), SR) is None
 
 
+def test_detect_hum_wants_a_tone_that_lasts(rng: np.random.Generator) -> None:
+    """A 150 Hz tone (mains harmonic 3) switched on and off is a note or a test tone, not hum."""
+    t = np.arange(3 * SR) / SR
+    tone = 0.05 * np.sin(2 * np.pi * 150 * t)
+    floor = make_white(rng, t.size, -40.0)
+    steady = detect_hum((tone + floor).astype(np.float32), SR)
+    assert steady is not None
+    assert steady.harmonics == (3,)
+    gated = (tone * (np.sin(2 * np.pi * 0.7 * t) > 0) + floor).astype(np.float32)
+    assert detect_hum(gated, SR) is None
+    # hum that wobbles by 5 % and sits under loud speech still counts
+    hum = make_hum(SR, t.size, mains_hz=50.0, level_dbfs=-45) * (1 + 0.05 * np.sin(2 * np.pi * 0.3 * t))
+    talk = make_speech_like(rng, SR, 3.0, lead_silence_s=0.0)[0]
+    wobbly = detect_hum((talk + hum).astype(np.float32), SR)
+    assert wobbly is not None
+    assert wobbly.f0_hz == pytest.approx(50.0, abs=0.1)
+
+
 def test_remove_hum_leaves_hum_free_audio_untouched(speech: np.ndarray) -> None:
     np.testing.assert_array_equal(remove_hum(speech, SR), speech)
 
