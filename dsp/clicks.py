@@ -5,9 +5,13 @@ what the same frequencies carry just before and just after it, while speech onse
 afterwards. On a fine STFT (4 ms frames, 2 ms hop) each bin's power is compared with its mean
 over two context windows, one ending ``gap`` before the frame and one starting ``gap`` after it;
 where it exceeds the louder of the two by more than ``threshold_db``, the bin's magnitude is
-scaled down to that level (phase kept). A click is broadband, so a frame is touched only when at
-least 30 % of its bins rise like that; narrowband rises (a harmonic gliding into a bin, a
-formant moving, a glottal pulse in creaky voice) leave the frame untouched. Everything else
+scaled down to ``threshold_db`` above that level (phase kept). A click is broadband, so a frame is
+touched only when at least 30 % of its bins rise like that; narrowband rises (a harmonic gliding
+into a bin, a formant moving, a glottal pulse in creaky voice) leave the frame untouched. Where
+70 % or more of the bins rise and the median bin stands 20 dB or more above its context, the
+frame is a transient and nothing else (a speech onset is never that far above what follows
+it), and every bin above the level around it is brought down to that level, not to
+``threshold_db`` above it. Everything else
 passes unchanged. The right context
 needs a fixed lookahead of about 18 ms, which is compensated: the output lines up with the
 input, has the same length, and does not depend on the block sizes fed in.
@@ -32,6 +36,8 @@ _GAP_S = 0.012  # context windows start this far from the frame (click + frame l
 _CONTEXT_S = 0.008  # length of each context window
 _FREQ_TAPS = np.array([0.25, 0.5, 0.25], np.float32)
 _MIN_BAND_SHARE = 0.3  # share of a frame's bins that must rise for the frame to count as a click
+_FULL_BAND_SHARE = 0.7  # from this share on, and with the median bin ...
+_FULL_BAND_RISE_DB = 20.0  # ... this far above its context, a frame goes down to its context level
 
 
 class ClickSuppressor:
@@ -109,13 +115,21 @@ class ClickSuppressor:
         win = p_all[lo : lo + n_s].copy()
         for j in range(1, w):
             win += p_all[lo + j : lo + j + n_s]
-        # power gain min(1, (kappa * ref + eps) / (centre + eps)), then its square root
-        gain = np.maximum(win[:n_t], win[2 * g + w - 1 :])
-        gain *= np.float32(float(self._kappa) / w)
+        # power gain min(1, (target * ref + eps) / (centre + eps)) on the bins that rise more than
+        # kappa above ref, then its square root; target is kappa, or 1 in broadband frames
+        ref = np.maximum(win[:n_t], win[2 * g + w - 1 :])
+        ref *= np.float32(1 / w)
+        centre = p_all[d : d + n_t] + self._eps
+        rise = centre > ref * self._kappa + self._eps
+        share = np.mean(rise, axis=-1)
+        full = share >= _FULL_BAND_SHARE
+        full &= np.median(centre / (ref + self._eps), axis=-1) >= np.float32(10 ** (_FULL_BAND_RISE_DB / 10))
+        target = np.where(full, np.float32(1.0), self._kappa).astype(np.float32)
+        gain = ref * target[:, None]
         gain += self._eps
-        gain /= p_all[d : d + n_t] + self._eps
+        gain /= centre
         np.minimum(gain, np.float32(1.0), out=gain)
-        gain[np.mean(gain < 1.0, axis=-1) < _MIN_BAND_SHARE] = 1.0  # narrowband rise: not a click
+        gain[share < _MIN_BAND_SHARE] = 1.0  # narrowband rise: not a click
         self._n_frames += n_t
         self._n_clamped += int(np.count_nonzero(gain.min(axis=-1) < 0.25))
         np.sqrt(gain, out=gain)

@@ -35,6 +35,22 @@ def test_clicks_are_removed(rng: np.random.Generator, speech: np.ndarray) -> Non
     assert si_sdr_db(speech, out) - si_sdr_db(speech, noisy) >= 8.0
 
 
+@pytest.mark.parametrize(("rise_db", "left_db"), [(30.0, (-3.0, 4.5)), (12.0, (5.5, 10.5))])
+def test_a_pure_transient_goes_down_to_its_surroundings(
+    rng: np.random.Generator, rise_db: float, left_db: tuple[float, float]
+) -> None:
+    """A 4 ms white burst on a steady floor: 30 dB up, it is brought down to the floor; 12 dB up
+    (partly speech-like), only its excess over the 7 dB threshold is taken off."""
+    floor = make_white(rng, SR, -40.0)
+    burst = np.zeros(SR, np.float32)
+    i0, m = SR // 2, SR // 250
+    burst[i0 : i0 + m] = make_white(rng, m, -40.0 + rise_db)
+    out = suppress_clicks(floor + burst, SR)
+    seg = slice(i0, i0 + m)
+    left = 10 * np.log10(np.mean(out[seg] ** 2) / np.mean(floor[seg] ** 2))
+    assert left_db[0] < left < left_db[1], left
+
+
 def test_clean_speech_and_stationary_noise_pass(rng: np.random.Generator, speech: np.ndarray) -> None:
     assert si_sdr_db(speech, suppress_clicks(speech, SR)) >= 25.0
     noise = make_white(rng, 2 * SR)
