@@ -456,24 +456,24 @@ class NoiseReducer:
         the speech does (speech lifts the upper bins, not the lowest fifth). Babble, traffic and
         other noise whose spectrum moves from frame to frame widen it. The spread is taken on every
         ``_FLUCT_EVERY``-th frame (absolute index) over about 128 evenly spaced bins, averaged
-        recursively over about a second,
-        and mapped to ``phi`` over ``_FLUCT_SPREAD_DB``. Noise far below the talker does not
-        matter and its statistics are the speech's: ``phi`` fades out as the speech level stands
-        ``_FLUCT_RANGE_DB`` above the noise estimate.
+        recursively over about a second (a running mean at first) and mapped to ``phi`` over
+        ``_FLUCT_SPREAD_DB``. Noise far below the talker does not matter and its statistics are
+        the speech's: ``phi`` fades out as the speech level stands ``_FLUCT_RANGE_DB`` above the
+        noise estimate.
         """
         n_t = gamma.shape[0]
-        even = np.flatnonzero(t_idx % _FLUCT_EVERY == 0)
+        taken = np.flatnonzero(t_idx % _FLUCT_EVERY == 0)
         x = np.full(n_t, np.nan)
-        if even.size:
-            g = np.log(gamma[even, :: max(gamma.shape[1] // 128, 1)])
+        if taken.size:
+            g = np.log(gamma[taken, :: max(gamma.shape[1] // 128, 1)])
             n_b = g.shape[1]
             k_lo, k_hi = int(0.05 * (n_b - 1)), int(0.2 * (n_b - 1))
             part = np.partition(g, (k_lo, k_hi), axis=1)
-            x[even] = (part[:, k_hi] - part[:, k_lo]).astype(np.float64) * (10 / np.log(10))
+            x[taken] = (part[:, k_hi] - part[:, k_lo]).astype(np.float64) * (10 / np.log(10))
         acc, cnt = self._fluct_acc, self._fluct_count
         out = np.empty(n_t)
         for t, v in enumerate(x.tolist()):
-            if v == v:  # even frame: update the running mean (warm-up) / recursive average
+            if v == v:  # the spread was taken on this frame (NaN elsewhere)
                 cnt += 1
                 a = min(self._fluct_alpha, 1 - 1 / cnt)
                 acc = a * acc + (1 - a) * v
