@@ -115,19 +115,20 @@ class ClickSuppressor:
         win = p_all[lo : lo + n_s].copy()
         for j in range(1, w):
             win += p_all[lo + j : lo + j + n_s]
-        # power gain min(1, (target * ref + eps) / (centre + eps)) on the bins that rise more than
-        # kappa above ref, then its square root; target is kappa, or 1 in broadband frames
+        # power gain min(1, (kappa * ref + eps) / (centre + eps)), then its square root; in
+        # frames that are nothing but a transient, (ref + eps) / (centre + eps)
         ref = np.maximum(win[:n_t], win[2 * g + w - 1 :])
         ref *= np.float32(1 / w)
         centre = p_all[d : d + n_t] + self._eps
-        rise = centre > ref * self._kappa + self._eps
-        share = np.mean(rise, axis=-1)
-        full = share >= _FULL_BAND_SHARE
-        full &= np.median(centre / (ref + self._eps), axis=-1) >= np.float32(10 ** (_FULL_BAND_RISE_DB / 10))
-        target = np.where(full, np.float32(1.0), self._kappa).astype(np.float32)
-        gain = ref * target[:, None]
+        gain = ref * self._kappa
         gain += self._eps
         gain /= centre
+        share = np.mean(gain < 1.0, axis=-1)
+        rows = np.flatnonzero(share >= _FULL_BAND_SHARE)  # few: the median only where it can matter
+        if rows.size:
+            to_ctx = (ref[rows] + self._eps) / centre[rows]
+            full = np.median(to_ctx, axis=-1) <= np.float32(10 ** (-_FULL_BAND_RISE_DB / 10))
+            gain[rows[full]] = to_ctx[full]
         np.minimum(gain, np.float32(1.0), out=gain)
         gain[share < _MIN_BAND_SHARE] = 1.0  # narrowband rise: not a click
         self._n_frames += n_t
