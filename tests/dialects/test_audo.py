@@ -482,7 +482,11 @@ def test_audo_many_websockets_watch_one_job(server: RunningServer, noisy_id: str
 
 @pytest.fixture(scope="module")
 def queue_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Four 20 s jobs then a 90 s one on one worker; the last job watched by socket and polls."""
+    """Four 20 s jobs then a 6-minute one on one worker; the last job watched by socket and polls.
+
+    The long job must outlast several 50 ms polls on any machine: 90 s of audio is denoised in
+    about 0.3 s here, too short to see the percent rise in steps.
+    """
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("audo-queue"),
         workers=1,
@@ -491,7 +495,7 @@ def queue_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         progress_interval_s=0.0,  # every 1 % step is published, however fast this machine is
     )
     short = wav_bytes(make_noisy_speech(21, 20.0)[0])
-    long = wav_bytes(make_noisy_speech(22, 90.0)[0])
+    long = wav_bytes(make_noisy_speech(22, 360.0)[0])
     with run_server(settings) as s:
         # warm the worker first so the queue moves at processing speed, not start-up speed
         warm = curl_post_json(s, "/v1/remove-noise", {"input": upload(s, short)}).json()["jobId"]
