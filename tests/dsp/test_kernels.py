@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import sysconfig
+
 import numpy as np
+import pytest
 
 from dsp._kernels import COMPILED, dd_snr, dd_snr_numpy, spp_noise, spp_noise_numpy
 
 
 def test_the_compiled_recursions_are_built() -> None:
-    """``pip install`` builds dsp._recursions wherever a C compiler is present, as here."""
+    """``pip install`` builds dsp._recursions wherever a C compiler is present."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:  # the install skipped the optional extension: numpy forms run
+        pytest.skip(f"no C compiler ({cc}) on this machine; the numpy recursions are in use")
     assert COMPILED
 
 
