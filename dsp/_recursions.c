@@ -12,20 +12,35 @@
 #include <math.h>
 #include <string.h>
 
-/* A writable or read-only C-contiguous float32 buffer of exactly `n` items. */
-static int get_f32(PyObject *obj, Py_buffer *view, Py_ssize_t n, int writable, const char *name) {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, view, flags) < 0) {
-        return -1;
-    }
-    if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 array", name);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    if (view->len / 4 != n) {
-        PyErr_Format(PyExc_ValueError, "%s holds %zd values, expected %zd", name, view->len / 4, n);
-        PyBuffer_Release(view);
+/* One argument: the object, how many float32 items it must hold, whether it is written. */
+typedef struct {
+    PyObject *obj;
+    Py_ssize_t n;
+    int writable;
+    const char *name;
+} Arg;
+
+static void release(Py_buffer *views, int n) {
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
+}
+
+/* Take every argument as a C-contiguous float32 buffer of its length, or none of them (error set). */
+static int get_f32(const Arg *args, Py_buffer *views, int n) {
+    for (int i = 0; i < n; i++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (args[i].writable ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(args[i].obj, &views[i], flags) < 0) {
+            release(views, i);
+            return -1;
+        }
+        if (views[i].itemsize != 4 || views[i].format == NULL || strcmp(views[i].format, "f") != 0) {
+            PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 array", args[i].name);
+        } else if (views[i].len / 4 != args[i].n) {
+            PyErr_Format(PyExc_ValueError, "%s holds %zd values, expected %zd", args[i].name, views[i].len / 4,
+                         args[i].n);
+        } else {
+            continue;
+        }
+        release(views, i + 1);
         return -1;
     }
     return 0;
@@ -42,15 +57,13 @@ static PyObject *dd_snr(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOnnf", &oc, &oag, &oa, &oxi, &n_t, &n_b, &xi_min)) {
         return NULL;
     }
-    Py_buffer bc, bag, ba, bxi;
-    if (get_f32(oc, &bc, n_t * n_b, 0, "c") < 0) return NULL;
-    if (get_f32(oag, &bag, n_t * n_b, 0, "ag") < 0) { PyBuffer_Release(&bc); return NULL; }
-    if (get_f32(oa, &ba, n_b, 1, "a_prev") < 0) { PyBuffer_Release(&bc); PyBuffer_Release(&bag); return NULL; }
-    if (get_f32(oxi, &bxi, n_t * n_b, 1, "xi") < 0) {
-        PyBuffer_Release(&bc); PyBuffer_Release(&bag); PyBuffer_Release(&ba); return NULL;
-    }
-    const float *c = bc.buf, *ag = bag.buf;
-    float *a_prev = ba.buf, *xi = bxi.buf;
+    const Arg spec[] = {
+        {oc, n_t * n_b, 0, "c"}, {oag, n_t * n_b, 0, "ag"}, {oa, n_b, 1, "a_prev"}, {oxi, n_t * n_b, 1, "xi"},
+    };
+    Py_buffer v[4];
+    if (get_f32(spec, v, 4) < 0) return NULL;
+    const float *c = v[0].buf, *ag = v[1].buf;
+    float *a_prev = v[2].buf, *xi = v[3].buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t t = 0; t < n_t; t++) {
         const float *ct = c + t * n_b, *agt = ag + t * n_b;
@@ -64,7 +77,7 @@ static PyObject *dd_snr(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&bc); PyBuffer_Release(&bag); PyBuffer_Release(&ba); PyBuffer_Release(&bxi);
+    release(v, 4);
     Py_RETURN_NONE;
 }
 
@@ -80,18 +93,14 @@ static PyObject *spp_noise(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOOnnfff", &opairs, &opk, &oest, &oqb, &owarm, &n_p, &n_b, &cc, &step, &q_min)) {
         return NULL;
     }
-    Py_buffer bp, bk, be, bq, bw;
-    if (get_f32(opairs, &bp, n_p * n_b, 0, "pairs") < 0) return NULL;
-    if (get_f32(opk, &bk, n_p * n_b, 0, "pk") < 0) { PyBuffer_Release(&bp); return NULL; }
-    if (get_f32(oest, &be, (n_p + 1) * n_b, 1, "est") < 0) { PyBuffer_Release(&bp); PyBuffer_Release(&bk); return NULL; }
-    if (get_f32(oqb, &bq, n_b, 1, "q_bar") < 0) {
-        PyBuffer_Release(&bp); PyBuffer_Release(&bk); PyBuffer_Release(&be); return NULL;
-    }
-    if (get_f32(owarm, &bw, n_p, 0, "warm") < 0) {
-        PyBuffer_Release(&bp); PyBuffer_Release(&bk); PyBuffer_Release(&be); PyBuffer_Release(&bq); return NULL;
-    }
-    const float *pairs = bp.buf, *pk = bk.buf, *warm = bw.buf;
-    float *est = be.buf, *q_bar = bq.buf;
+    const Arg spec[] = {
+        {opairs, n_p * n_b, 0, "pairs"}, {opk, n_p * n_b, 0, "pk"}, {oest, (n_p + 1) * n_b, 1, "est"},
+        {oqb, n_b, 1, "q_bar"}, {owarm, n_p, 0, "warm"},
+    };
+    Py_buffer v[5];
+    if (get_f32(spec, v, 5) < 0) return NULL;
+    const float *pairs = v[0].buf, *pk = v[1].buf, *warm = v[4].buf;
+    float *est = v[2].buf, *q_bar = v[3].buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n_p; i++) {
         const float *pi = pairs + i * n_b, *pki = pk + i * n_b;
@@ -113,7 +122,7 @@ static PyObject *spp_noise(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&bp); PyBuffer_Release(&bk); PyBuffer_Release(&be); PyBuffer_Release(&bq); PyBuffer_Release(&bw);
+    release(v, 5);
     Py_RETURN_NONE;
 }
 

@@ -11,10 +11,9 @@ into a bin, a formant moving, a glottal pulse in creaky voice) leave the frame u
 70 % or more of the bins rise and the median bin stands 20 dB or more above its context, the
 frame is a transient and nothing else (a speech onset is never that far above what follows
 it), and every bin above the level around it is brought down to that level, not to
-``threshold_db`` above it. Everything else
-passes unchanged. The right context
-needs a fixed lookahead of about 18 ms, which is compensated: the output lines up with the
-input, has the same length, and does not depend on the block sizes fed in.
+``threshold_db`` above it. Everything else passes unchanged. The right context needs a fixed
+lookahead of about 18 ms, which is compensated: the output lines up with the input, has the
+same length, and does not depend on the block sizes fed in.
 """
 
 from __future__ import annotations

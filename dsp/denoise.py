@@ -411,14 +411,15 @@ class NoiseReducer:
         spp = 1 / (1 + ratio)
         # --- how much the noise itself fluctuates (step 5): shallower floor, firmer expander
         speech, spread = self._levels(p)
-        phi = self._fluctuation(gamma, lam, speech, t_idx)[:, None]
+        lam_mean: npt.NDArray[np.float64] = np.asarray(np.mean(lam, axis=1, dtype=np.float64))
+        phi = self._fluctuation(gamma, lam_mean, speech, t_idx)[:, None]
         log_g_min = f32(np.log(self._g_min)) * (1 - f32(_FLUCT_FLOOR_SHARE) * phi)
         log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
         if self.expand_db > 0:
             log_g += self._expansion(p, gamma, speech, spread, phi)
         gain = np.exp(log_g)
         self._n_frames += n_t
-        self._noise_sum += float(np.sum(np.mean(lam, axis=1, dtype=np.float64)))
+        self._noise_sum += float(np.sum(lam_mean))
         self._gain_db_sum += float(np.sum(np.mean(log_g, axis=1, dtype=np.float64))) * 20 / np.log(10)
         out: FloatArray = gain.astype(np.float32, copy=False)
         return out
@@ -446,7 +447,11 @@ class NoiseReducer:
         return speech, spread
 
     def _fluctuation(
-        self, gamma: FloatArray, lam: FloatArray, speech: npt.NDArray[np.float64], t_idx: npt.NDArray[np.float64]
+        self,
+        gamma: FloatArray,
+        lam_mean: npt.NDArray[np.float64],
+        speech: npt.NDArray[np.float64],
+        t_idx: npt.NDArray[np.float64],
     ) -> FloatArray:
         """Share ``phi`` in [0, 1] per frame of how far the noise departs from a stationary floor.
 
@@ -459,7 +464,7 @@ class NoiseReducer:
         recursively over about a second (a running mean at first) and mapped to ``phi`` over
         ``_FLUCT_SPREAD_DB``. Noise far below the talker does not matter and its statistics are
         the speech's: ``phi`` fades out as the speech level stands ``_FLUCT_RANGE_DB`` above the
-        noise estimate.
+        noise estimate (``lam_mean``, its mean over bins per frame).
         """
         n_t = gamma.shape[0]
         taken = np.flatnonzero(t_idx % _FLUCT_EVERY == 0)
@@ -481,7 +486,7 @@ class NoiseReducer:
         self._fluct_acc, self._fluct_count = acc, cnt
         s_lo, s_hi = _FLUCT_SPREAD_DB
         phi = np.clip((out - s_lo) / (s_hi - s_lo), 0, 1) if cnt else np.zeros(n_t)
-        noise_db = 10 * np.log10(np.mean(lam, axis=1, dtype=np.float64))
+        noise_db = 10 * np.log10(lam_mean)
         r_lo, r_hi = _FLUCT_RANGE_DB
         phi *= np.clip((r_hi - (speech - noise_db)) / (r_hi - r_lo), 0, 1)
         self._fluct_sum += float(np.sum(phi))
@@ -536,15 +541,14 @@ class NoiseReducer:
         pk = pairs * f32(-xi / (1 + xi))
         pair_idx = t_idx[0 : 2 * n_pairs : 2] // 2
         warm = np.where(2 * pair_idx < self._warm_frames, 1 / (pair_idx + 1), 0).astype(np.float32)
-        q_bar = self._spp_qbar  # smoothed speech-absence probability, updated in place
-        est = spp_noise(pairs, pk, self._spp_lam, q_bar, warm, 1 + xi, 1 - self._spp_alpha**2, 1 - _SPP_STUCK)
+        # self._spp_qbar (the smoothed speech-absence probability) is updated in place
+        est = spp_noise(pairs, pk, self._spp_lam, self._spp_qbar, warm, 1 + xi, 1 - self._spp_alpha**2, 1 - _SPP_STUCK)
         # frame 2i and 2i+1 of this stretch both see the estimate after pair i - 1
         out = np.repeat(est[: n_pairs + 1], 2, axis=0)[: p.shape[0]]
         if self._spp_pending is not None:
             out = out[1:]
         self._spp_pending = p[-1].copy() if p.shape[0] % 2 else None
         self._spp_lam = est[-1].copy()
-        self._spp_qbar = q_bar
         return out
 
     # ------------------------------------------------------------------ BlockProcessor
