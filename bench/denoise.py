@@ -309,9 +309,9 @@ def speed(seconds: float) -> None:
             run_processor(HumRemover(sr, 1), x)
 
         rates = {}
-        stages = (("noisereduce_stationary", nr), ("bare_stft_istft", bare), ("hush", hush))
-        stages += (("core", core), ("clicks", clicks), ("hum", hum))
-        for name, fn in stages:
+        stages = {"noisereduce_stationary": nr, "bare_stft_istft": bare, "hush": hush}
+        stages |= {"core": core, "clicks": clicks, "hum": hum}  # Hush's stages alone
+        for name, fn in stages.items():
             best = np.inf
             for _ in range(2):
                 c0 = time.process_time()
