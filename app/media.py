@@ -48,6 +48,7 @@ import soundfile as sf
 from app.errors import (
     CorruptMediaError,
     EmptyInputError,
+    InputTooLargeError,
     InvalidParameterError,
     UnsupportedMediaError,
 )
@@ -129,6 +130,11 @@ _SF_FORMATS: Final[dict[str, str]] = {"wav": "WAV", "flac": "FLAC"}
 _FLAC_SUBTYPES: Final = frozenset({"PCM_S8", "PCM_16", "PCM_24"})
 _HEAD_BYTES: Final = 4096
 _SEND_INSTEAD: Final = "Send WAV, FLAC, MP3, OGG (Opus/Vorbis), M4A/AAC, WebM or MP4."
+#: Sample rates the DSP engine is built and tested for (``dsp._validate.MIN_SR`` / ``MAX_SR``).
+MIN_SR: Final = 8_000
+MAX_SR: Final = 192_000
+#: Most channels a stream may have (FFmpeg's default layouts stop at 7.1).
+MAX_CHANNELS: Final = 8
 _MAX_BAD_PACKETS: Final = 16
 _SEND_SOUND: Final = "Send a recording that has sound in it."
 
@@ -388,7 +394,12 @@ def _probe_av(path: Path, container: str) -> MediaInfo:
         if not audio:
             raise UnsupportedMediaError(f"The {container.upper()} file has no audio track. Send a file with sound.")
         stream = audio[0]
-        codec = stream.codec_context.name
+        codec = stream.codec_context.name if stream.codec_context is not None else None
+        if not codec:
+            raise UnsupportedMediaError(
+                f"The {container.upper()} file's audio is in an encoding Hush cannot decode "
+                f"(the header's format fields are not a known codec). {_SEND_INSTEAD}"
+            )
         # Decode the first frame: it proves the stream decodes and gives the true layout.
         first = None
         bad = 0
@@ -440,11 +451,14 @@ def _probe_av(path: Path, container: str) -> MediaInfo:
         )
 
 
-def probe(path: Path, *, pcm_sample_rate: int | None = None, pcm_channels: int = 1) -> MediaInfo:
+def probe(
+    path: Path, *, pcm_sample_rate: int | None = None, pcm_channels: int = 1, max_duration_s: float | None = None
+) -> MediaInfo:
     """Identify ``path`` from its bytes and check that its audio decodes.
 
     Headerless 16-bit little-endian PCM is assumed only when the bytes are not a known
-    container and ``pcm_sample_rate`` is given.
+    container and ``pcm_sample_rate`` is given. The sample rate must be one the engine
+    processes, and a declared duration over ``max_duration_s`` is refused before any decoding.
 
     Raises
     ------
@@ -454,6 +468,8 @@ def probe(path: Path, *, pcm_sample_rate: int | None = None, pcm_channels: int =
         The bytes are not a container we decode, or it has no audio track.
     CorruptMediaError
         The container is recognized but truncated or damaged.
+    InputTooLargeError
+        The file declares more than ``max_duration_s`` seconds of audio.
     """
     _quiet()
     size = path.stat().st_size
@@ -469,25 +485,43 @@ def probe(path: Path, *, pcm_sample_rate: int | None = None, pcm_channels: int =
             container = sniff_container(head)
     if container is None:
         if pcm_sample_rate is not None:
-            return _probe_pcm(size, pcm_sample_rate, pcm_channels)
+            return _check_limits(_probe_pcm(size, pcm_sample_rate, pcm_channels), max_duration_s)
         raise UnsupportedMediaError(
             f"The input is {_describe_unknown(head)}. {_SEND_INSTEAD} Headerless 16-bit PCM is "
             "accepted only when its sample rate is given.",
         )
     if container == "wav":
         _check_wav_header(path, size)
-    if container in _SF_FORMATS:
-        found = _probe_soundfile(path, container)
-        if found is not None:
-            return found
-    return _probe_av(path, container)
+    found = _probe_soundfile(path, container) if container in _SF_FORMATS else None
+    return _check_limits(found or _probe_av(path, container), max_duration_s)
+
+
+def _check_limits(info: MediaInfo, max_duration_s: float | None) -> MediaInfo:
+    """Refuse what the engine cannot process, before a job is accepted or a worker is busy."""
+    label = info.container.upper()
+    if not MIN_SR <= info.sr <= MAX_SR:
+        raise UnsupportedMediaError(
+            f"The {label} audio's sample rate is {info.sr} Hz; Hush processes {MIN_SR}–{MAX_SR} Hz. "
+            "Resample it (48000 Hz keeps everything audible) and send it again."
+        )
+    if not 1 <= info.channels <= MAX_CHANNELS:
+        raise UnsupportedMediaError(
+            f"The {label} audio has {info.channels} channels; Hush processes 1 to {MAX_CHANNELS}. "
+            "Mix it down or split it into files of at most 8 channels."
+        )
+    if max_duration_s is not None and info.duration_s is not None and info.duration_s > max_duration_s:
+        raise InputTooLargeError(
+            f"The {label} file declares {info.duration_s / 3600:.1f} hours of audio; this server takes at most "
+            f"{max_duration_s / 3600:g} hours per file. Split it, or raise HUSH_MAX_DURATION_HOURS."
+        )
+    return info
 
 
 def _probe_pcm(size: int, sr: int, channels: int) -> MediaInfo:
-    if not 1_000 <= sr <= 768_000:
-        raise InvalidParameterError(f"PCM sample rate {sr} Hz is out of range (1000–768000).")
-    if not 1 <= channels <= 32:
-        raise InvalidParameterError(f"PCM channel count {channels} is out of range (1–32).")
+    if not MIN_SR <= sr <= MAX_SR:
+        raise InvalidParameterError(f"PCM sample rate {sr} Hz is out of range ({MIN_SR}–{MAX_SR}).")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InvalidParameterError(f"PCM channel count {channels} is out of range (1–{MAX_CHANNELS}).")
     frames = size // (2 * channels)
     if frames == 0:
         raise EmptyInputError("The PCM input is shorter than one sample frame. Send a longer recording.")
@@ -537,7 +571,11 @@ class _Rebuffer:
         return out
 
 
-_INT_SCALE: Final[dict[str, float]] = {"s16": 2.0**15, "s32": 2.0**31, "s64": 2.0**63}
+_INT_SCALE: Final[dict[str, float]] = {"s16": 2.0**15, "s32": 2.0**31}
+#: Largest sample magnitude accepted (120 dB over full scale): beyond it float32 power sums overflow.
+_MAX_SAMPLE: Final = 1e6
+#: Sample formats PyAV converts to numpy; others (s64) go through the resampler to float first.
+_NUMPY_FORMATS: Final = frozenset({"u8", "s16", "s32", "flt", "dbl"})
 
 
 def _frame_to_float(frame: Any) -> np.ndarray:
@@ -567,7 +605,8 @@ def decode_blocks(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np
     Raises
     ------
     CorruptMediaError
-        Decoding fails part-way, or the stream ends well before its header said it would.
+        Decoding fails part-way, the stream ends well before its header said it would, or a
+        sample is NaN, infinite or absurdly large (policy: refuse, never silently repair).
     """
     if block_frames <= 0:
         raise ValueError("block_frames must be positive")
@@ -575,9 +614,21 @@ def decode_blocks(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np
     if (info.sample_format is not None and info.container in ("wav", "flac", "pcm")) or (
         _vorbis_via_soundfile(info.container, info.codec, info.has_video)
     ):
-        yield from _decode_soundfile(path, info, block_frames)
+        blocks = _decode_soundfile(path, info, block_frames)
     else:
-        yield from _decode_av(path, info, block_frames)
+        blocks = _decode_av(path, info, block_frames)
+    done = 0
+    for block in blocks:
+        # NaN fails this test too. One pass over the block; only floating-point files can hold these.
+        if block.size and not float(np.max(np.abs(block))) <= _MAX_SAMPLE:
+            bad = np.flatnonzero(~(np.abs(block) <= _MAX_SAMPLE).all(axis=0))[0]
+            raise CorruptMediaError(
+                f"The {info.container.upper()} audio holds an unusable sample value (NaN, infinity or over "
+                f"{_MAX_SAMPLE:g} × full scale) at {(done + bad) / info.sr:.3f} s. Hush does not guess what such "
+                "samples should be: fix or re-export the file (float WAV/FLAC samples belong in −1…1)."
+            )
+        done += block.shape[-1]
+        yield block
 
 
 def _decode_soundfile(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.ndarray]:
@@ -640,7 +691,9 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.nd
                     continue
                 for frame in frames:
                     if resampler is None and (
-                        frame.sample_rate != info.sr or len(frame.layout.channels) != info.channels
+                        frame.sample_rate != info.sr
+                        or len(frame.layout.channels) != info.channels
+                        or frame.format.name.rstrip("p") not in _NUMPY_FORMATS
                     ):
                         same = len(frame.layout.channels) == info.channels
                         resampler = av.AudioResampler(

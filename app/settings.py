@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     """Hosts or CIDRs the URL fetcher may reach even though they are private or loopback."""
     max_input_mb: float = Field(500, gt=0)
     """Largest input accepted, upload or download, in MiB."""
+    max_duration_hours: float = Field(6, gt=0)
+    """Longest audio accepted per file, in hours (checked against the header before decoding)."""
     retention_hours: float = Field(24, gt=0)
     """Jobs and their files are deleted this long after they finish."""
     webhook_secret: SecretStr | None = None
@@ -94,6 +96,11 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         """Root of the local blob store."""
         return self.data_dir / "blobs"
+
+    @property
+    def max_duration_s(self) -> float:
+        """``max_duration_hours`` in seconds."""
+        return self.max_duration_hours * 3600.0
 
     @property
     def max_input_bytes(self) -> int:

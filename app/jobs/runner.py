@@ -22,6 +22,7 @@ from app import media
 from app.errors import (
     AppError,
     InputError,
+    InvalidParameterError,
     JobTimeoutError,
     ProcessingError,
     RetryableError,
@@ -32,6 +33,7 @@ from app.jobs.steps import check_steps
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.storage import BlobStore
+from dsp.errors import DspError
 
 __all__ = ["RunContext", "run_job"]
 
@@ -117,6 +119,8 @@ def run_job(job_id: str, ctx: RunContext) -> None:
             ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0)
     except AppError as exc:
         _finish_error(ctx, job, exc, JobState.failed)
+    except DspError as exc:  # the engine refused a value the submit checks let through
+        _finish_error(ctx, job, InvalidParameterError(str(exc)), JobState.failed)
     except Exception as exc:
         error_id = uuid.uuid4().hex[:12]
         log.error("job %s failed (error_id %s): %s", job.id, error_id, "".join(traceback.format_exception(exc)))
@@ -160,7 +164,12 @@ def _run(ctx: RunContext, job: Job) -> None:
         else:
             raise InputError("the job has no input")
         progress = _Progress(ctx, job, deadline)
-        info = media.probe(src, pcm_sample_rate=spec.input.pcm_sample_rate, pcm_channels=spec.input.pcm_channels)
+        info = media.probe(
+            src,
+            pcm_sample_rate=spec.input.pcm_sample_rate,
+            pcm_channels=spec.input.pcm_channels,
+            max_duration_s=settings.max_duration_s,
+        )
         check_steps(spec.steps)
         result_meta: dict[str, Any] = {
             "input": {

@@ -175,7 +175,9 @@ class JobService:
             size = await anyio.to_thread.run_sync(copy)
             if size == 0:
                 raise EmptyInputError("the uploaded file is empty")
-            info = await anyio.to_thread.run_sync(lambda: media.probe(tmp, pcm_sample_rate=pcm_sample_rate))
+            info = await anyio.to_thread.run_sync(
+                lambda: media.probe(tmp, pcm_sample_rate=pcm_sample_rate, max_duration_s=self.settings.max_duration_s)
+            )
             key = f"uploads/{file_id}"
             await anyio.to_thread.run_sync(self.blobs.put_file, key, tmp)
         finally:

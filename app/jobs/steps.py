@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 from app.errors import EngineUnavailableError, InvalidParameterError
 from app.jobs.models import Step
+from dsp.errors import DspError
 
 __all__ = ["STEPS", "Analyzer", "StepDef", "check_steps", "get_step"]
 
@@ -108,18 +109,29 @@ STEPS: dict[str, StepDef] = {
 }
 
 
+#: Most steps one job may chain (each is a full pass over the audio).
+MAX_STEPS = 16
+
+
 def get_step(name: str) -> StepDef:
-    """The registered step ``name``; raises EngineUnavailableError for unknown names."""
+    """The registered step ``name``; raises InvalidParameterError for unknown names."""
     try:
         return STEPS[name]
     except KeyError:
-        raise EngineUnavailableError(
-            f"processing step {name!r} does not exist; available: {', '.join(sorted(STEPS))}"
+        raise InvalidParameterError(
+            f"processing step {name!r} does not exist; the steps are: {', '.join(sorted(STEPS))}"
         ) from None
 
 
 def check_steps(steps: Sequence[Step]) -> None:
-    """Refuse unknown or unbuilt steps, unknown parameters and a misplaced finalize step."""
+    """Refuse unknown or unbuilt steps, unknown or out-of-range parameters, and a misplaced finalize step.
+
+    Parameter values are checked by building each step's processor once (the DSP constructors
+    are the one source of truth for ranges), so a bad value is a client error at submit, not a
+    failed job.
+    """
+    if len(steps) > MAX_STEPS:
+        raise InvalidParameterError(f"a job may chain at most {MAX_STEPS} steps, this one has {len(steps)}")
     for i, step in enumerate(steps):
         d = get_step(step.name)
         if not d.available:
@@ -131,5 +143,9 @@ def check_steps(steps: Sequence[Step]) -> None:
             raise InvalidParameterError(
                 f"step {step.name!r} has no parameter(s) {sorted(unknown)}; it takes {list(d.params)}"
             )
+        try:
+            d.build(16_000, 1, dict(step.params))
+        except (DspError, ValueError, TypeError) as exc:
+            raise InvalidParameterError(f"step {step.name!r}: {exc}") from None
         if d.kind == "finalize" and any(STEPS[s.name].kind == "transform" for s in steps[i + 1 :]):
             raise InvalidParameterError(f"step {step.name!r} must come after every transforming step")

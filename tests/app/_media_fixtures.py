@@ -23,6 +23,16 @@ def make_music(sr: int, duration_s: float, channels: int) -> np.ndarray:
     return np.stack(rows).astype(np.float32)
 
 
+def raw_wav_bytes(*, tag: int, channels: int, sr: int, bits: int, data: bytes) -> bytes:
+    """A WAV built byte by byte, so its header can say what no encoder would write."""
+    import struct
+
+    align = channels * max(bits, 8) // 8
+    fmt = struct.pack("<HHIIHH", tag, channels, sr, sr * align, align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def make_audio_file(path: Path, container: str, x: np.ndarray, sr: int, *, subtype: str | None = None) -> Path:
     """Write ``x`` (channels, n) as ``container``: soundfile for WAV/FLAC, else our AudioWriter."""
     if container in ("wav", "flac"):

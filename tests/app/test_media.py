@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.errors import CorruptMediaError, EmptyInputError, InvalidParameterError, UnsupportedMediaError
+from app.errors import (
+    CorruptMediaError,
+    EmptyInputError,
+    InputTooLargeError,
+    InvalidParameterError,
+    UnsupportedMediaError,
+)
 from app.media import (
     AudioWriter,
     MediaInfo,
@@ -28,6 +34,7 @@ from tests.app._media_fixtures import (
     make_audio_file,
     make_music,
     make_video_file,
+    raw_wav_bytes,
     video_packets,
 )
 
@@ -432,3 +439,68 @@ def test_media_one_hour_streams_in_flat_memory(tmp_path: Path) -> None:
     rss_mb, seconds = (float(v) for v in result.stdout.split())
     print(f"peak RSS {rss_mb:.0f} MB, {seconds:.1f} s for one hour of 16 kHz audio")
     assert rss_mb < 250
+
+
+def _raw_wav(path: Path, *, tag: int, channels: int, sr: int, bits: int, data: bytes) -> Path:
+    path.write_bytes(raw_wav_bytes(tag=tag, channels=channels, sr=sr, bits=bits, data=data))
+    return path
+
+
+_TONE16 = (np.sin(np.arange(8000) / 5) * 3000).astype("<i2").tobytes()
+
+
+# each header lie, and the error it must give (never an AttributeError or an internal error)
+@pytest.mark.parametrize(
+    ("tag", "channels", "sr", "bits", "data", "error", "words"),
+    [
+        (1, 1, 16_000, 0, bytes(3200), UnsupportedMediaError, "cannot decode"),
+        (3, 1, 16_000, 16, bytes(3200), UnsupportedMediaError, "cannot decode"),
+        (1, 1, 768_000, 16, _TONE16, UnsupportedMediaError, "768000 Hz"),
+        (1, 1, 1, 16, _TONE16, UnsupportedMediaError, "1 Hz"),
+        (1, 1, 4_000, 16, _TONE16, UnsupportedMediaError, "8000–192000"),
+        (1, 0, 16_000, 16, _TONE16, CorruptMediaError, "could not be decoded"),
+    ],
+)
+def test_media_probe_refuses_header_lies(
+    tmp_path: Path, tag: int, channels: int, sr: int, bits: int, data: bytes, error: type[Exception], words: str
+) -> None:
+    path = _raw_wav(tmp_path / "lie.wav", tag=tag, channels=channels, sr=sr, bits=bits, data=data)
+    with pytest.raises(error, match=words):
+        probe(path)
+
+
+def test_media_64_bit_integer_wav_decodes_to_its_values(tmp_path: Path) -> None:
+    x = np.sin(np.arange(16_000) / 5) * 0.5
+    path = _raw_wav(
+        tmp_path / "s64.wav", tag=1, channels=1, sr=16_000, bits=64, data=(x * 2.0**63).astype("<i8").tobytes()
+    )
+    info = probe(path)
+    y = np.concatenate(list(decode_blocks(path, info, 4096)), axis=-1)
+    assert y.shape == (1, 16_000)
+    assert np.max(np.abs(y[0] - x)) < 1e-6
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e9])
+def test_media_non_finite_float_sample_is_refused_with_its_time(tmp_path: Path, bad: float) -> None:
+    x = (np.sin(np.arange(32_000) / 5) * 0.3).astype(np.float32)
+    x[24_000] = bad  # at 1.5 s, in the second block
+    path = tmp_path / "bad.wav"
+    sf.write(path, x, 16_000, subtype="FLOAT")
+    info = probe(path)
+    blocks = decode_blocks(path, info, 16_000)
+    first = next(blocks)
+    assert np.all(np.isfinite(first))  # what comes before the bad sample is delivered
+    with pytest.raises(CorruptMediaError, match=r"at 1\.500 s"):
+        next(blocks)
+
+
+def test_media_declared_duration_over_the_limit_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = make_audio_file(tmp_path / "ok.flac", "flac", make_music(16_000, 1.0, 1), 16_000)
+    data = bytearray(path.read_bytes())
+    # STREAMINFO's 36-bit total-samples field (bytes 21-25 of the file): claim 2**36 - 1 frames
+    data[21] |= 0x0F
+    data[22:26] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputTooLargeError, match=r"1193\.0 hours"):
+        probe(path, max_duration_s=6 * 3600)
+    assert probe(tmp_path / "ok.flac").sr == 16_000  # the limit is the caller's to give

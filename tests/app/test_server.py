@@ -17,6 +17,7 @@ import soundfile as sf
 
 from app.webhooks import verify_signature
 from tests._hush import HushProcess
+from tests.app._media_fixtures import raw_wav_bytes
 from tests.signals import make_speech_like, make_white
 
 KEY = "test-key-1"
@@ -139,6 +140,10 @@ def test_server_duplicate_request_id_returns_same_job(client: httpx.Client, rng:
         (b"this is certainly not audio, just some text" * 10, 415, "input.unsupported"),
         (None, 400, "input.corrupt"),  # truncated WAV, built below
         (b"RIFF" + b"\0" * (3 * 1024 * 1024), 413, "input.too_large"),
+        (raw_wav_bytes(tag=1, channels=1, sr=16000, bits=0, data=bytes(3200)), 415, "input.unsupported"),
+        (raw_wav_bytes(tag=3, channels=1, sr=16000, bits=16, data=bytes(3200)), 415, "input.unsupported"),
+        (raw_wav_bytes(tag=1, channels=1, sr=768000, bits=16, data=bytes(3200)), 415, "input.unsupported"),
+        (raw_wav_bytes(tag=1, channels=1, sr=1, bits=16, data=bytes(3200)), 415, "input.unsupported"),
     ],
 )
 def test_server_bad_uploads_get_clear_errors_and_server_keeps_serving(
@@ -358,3 +363,24 @@ def test_jobs_expire_with_their_files(tmp_path: Path, rng: np.random.Generator) 
 
     anyio.run(scenario)
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("steps", "words"),
+    [
+        ([{"name": "denoise", "params": {"amount": -1}}], "amount"),
+        ([{"name": "denoise", "params": {"amount": 1e308}}], "amount"),
+        ([{"name": "denoise", "params": {"amount": "lots"}}], "lots"),
+        ([{"name": "vad", "params": {"min_non_speech_s": -5}}], "min_non_speech_s"),
+        ([{"name": "no-such-step"}], "does not exist"),
+        ([{"name": "denoise"}] * 17, "at most 16"),
+    ],
+)
+def test_server_bad_step_values_are_refused_at_submit(
+    client: httpx.Client, rng: np.random.Generator, steps: list[dict[str, Any]], words: str
+) -> None:
+    file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "steps": steps}, headers=H)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "input.parameter"
+    assert words in r.json()["title"] + r.json().get("detail", "")
