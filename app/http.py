@@ -7,6 +7,7 @@ builder. Dialects never import each other.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ __all__ = [
     "get_keys",
     "get_service",
     "json_error",
+    "parse_json",
+    "read_body",
 ]
 
 #: Renders ``(request, exception, status, message)`` into the dialect's envelope.
@@ -84,6 +87,36 @@ def json_error(status: int, body: dict[str, Any], exc: Exception | None = None) 
     if isinstance(exc, e.RateLimitedError):
         headers["Retry-After"] = str(int(exc.retry_after_s))
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit_bytes: int, *, hint: str | None = None) -> bytes:
+    """The request body, refused as soon as it passes ``limit_bytes`` (declared or streamed).
+
+    A chunked body has no ``Content-Length``: it is read with a running cap, so a client can
+    never make the server hold more than ``limit_bytes`` of it.
+    """
+    too_large = e.InputTooLargeError(
+        f"the request body is larger than this route's limit of {limit_bytes} bytes", hint=hint
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit_bytes:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit_bytes:
+            raise too_large
+    return bytes(body)
+
+
+def parse_json(raw: bytes) -> Any:
+    """``json.loads`` whose failures (bad syntax, bad UTF-8, absurd nesting) are client errors."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise e.InvalidParameterError("the JSON body is nested too deeply to be a request") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise e.InvalidParameterError(f"the request body is not valid JSON ({exc})") from None
 
 
 def get_service(request: Request) -> JobService:

@@ -10,6 +10,8 @@ from app.http import (
     get_keys,
     get_service,
     json_error,
+    parse_json,
+    read_body,
 )
 
 __all__ = [
@@ -22,4 +24,6 @@ __all__ = [
     "get_keys",
     "get_service",
     "json_error",
+    "parse_json",
+    "read_body",
 ]

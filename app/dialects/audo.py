@@ -15,7 +15,6 @@ are accepted. Deliberate deviations from the vendor are written next to the fiel
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any
@@ -29,7 +28,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from app import errors as e
 from app import media
 from app.auth import Principal
-from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error
+from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error, parse_json, read_body
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -247,12 +246,16 @@ async def audo_upload(
     return AudoUploadResponse(file_id=stored.id)
 
 
+#: Largest remove-noise body: a file id or URL and a few options (a deep or huge JSON is refused).
+_JSON_LIMIT_BYTES = 64 * 1024
+
+
 async def _read_remove_noise(request: Request) -> AudoRemoveNoiseRequest:
-    raw = await request.body()
-    try:
-        data = json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise e.InvalidParameterError(f"the body is not valid JSON: {exc}") from None
+    # The body names an uploaded file or a URL: it is small, so its own limit is small.
+    raw = await read_body(
+        request, _JSON_LIMIT_BYTES, hint="the body names a file id or URL; send the audio to /v1/upload"
+    )
+    data = parse_json(raw or b"null")
     if not isinstance(data, dict):
         raise e.InvalidParameterError('the body must be a JSON object such as {"input": "<fileId>"}')
     try:

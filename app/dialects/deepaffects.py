@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import uuid
 from typing import Annotated, Any, Final, TypeVar
 
@@ -47,7 +46,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from app import errors as e
 from app.auth import Principal
-from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, error_id, json_error
+from app.dialects._common import (
+    Dialect,
+    KeysDep,
+    ServiceDep,
+    default_status,
+    error_id,
+    json_error,
+    parse_json,
+    read_body,
+)
 from app.jobs.models import SYNC_PRIORITY, InputRef, Job, JobSpec, JobState, OutputSpec, Step, StoredFile
 from app.jobs.service import JobService
 
@@ -283,22 +291,10 @@ def _validation_message(exc: ValidationError) -> str:
 async def _read_json(request: Request, service: JobService, model: type[_M]) -> _M:
     """Parse the body as JSON whatever the Content-Type says (clients omit or mislabel it)."""
     limit = service.settings.max_input_bytes * 4 // 3 + (1 << 16)  # base64 of the largest input
-    declared = request.headers.get("content-length", "")
-    too_large = e.InputTooLargeError(
-        f"the request body is larger than the {service.settings.max_input_mb:g} MiB input limit allows",
-        hint="send a smaller file, or pass a url (VAD)",
-    )
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    raw = await request.body()
-    if len(raw) > limit:
-        raise too_large
+    raw = await read_body(request, limit, hint="send a smaller file, or pass a url (VAD)")
     if not raw.strip():
         raise e.InvalidParameterError("the request body is empty; send a JSON object")
-    try:
-        data = await anyio.to_thread.run_sync(json.loads, raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise e.InvalidParameterError(f"the request body is not valid JSON ({exc})") from None
+    data = await anyio.to_thread.run_sync(parse_json, raw)
     if not isinstance(data, dict):
         raise e.InvalidParameterError(f"the request body must be a JSON object, not {type(data).__name__}")
     try:

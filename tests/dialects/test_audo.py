@@ -250,12 +250,29 @@ def test_audo_remove_noise_validation(client: TestClient, body: dict[str, Any], 
 
 @pytest.mark.parametrize(
     ("content", "headers"),
-    [(b"{not json", {}), (b"[1, 2]", {"Content-Type": "application/json"}), (b"", {})],
+    [
+        (b"{not json", {}),
+        (b"[1, 2]", {"Content-Type": "application/json"}),
+        (b"", {}),
+        (b'{"input": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", {}),  # nested past any parser's stack
+    ],
 )
 def test_audo_remove_noise_bad_body_is_422(client: TestClient, content: bytes, headers: dict[str, str]) -> None:
     r = client.post("/v1/remove-noise", content=content, headers={**H, **headers})
     assert r.status_code == 422
     assert "detail" in r.json()
+
+
+def test_audo_remove_noise_oversized_body_is_refused_streaming(client: TestClient) -> None:
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the cap must hold while reading
+        yield b'{"input": "'
+        for _ in range(200):
+            yield b"x" * 1024
+        yield b'"}'
+
+    r = client.post("/v1/remove-noise", content=chunked(), headers=H)
+    assert r.status_code == 413
+    assert "limit" in r.json()["detail"]
 
 
 def test_audo_remove_noise_wrong_key_is_401(client: TestClient) -> None:

@@ -428,6 +428,7 @@ def test_deepaffects_requests_table(
         ("application/json", b"content=abc", 400, "not valid json"),
         ("application/json", b"", 400, "empty"),
         ("application/json", b"\xff\xfe{", 400, "not valid json"),
+        ("application/json", b'{"content": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "nested too deeply"),
     ],
 )
 def test_deepaffects_body_parsed_whatever_the_content_type(
