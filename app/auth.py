@@ -104,10 +104,23 @@ class KeyStore:
             self._hits[principal.owner] = hits
 
 
+#: Values no production secret may have (compared case-insensitively).
+PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "test", "key", "password", "example", "your-key"})
+#: Shortest webhook secret accepted with ``HUSH_ENV=prod`` (128 bits as hex).
+MIN_PROD_SECRET_CHARS = 32
+
+
 def check_bind(settings: Settings, host: str) -> str | None:
     """Why the server must not start on ``host`` with these settings, or None when it may."""
+    if settings.env == "prod" and settings.webhook_secret is not None:
+        secret = settings.webhook_secret.get_secret_value()
+        if secret.lower() in PLACEHOLDERS or len(secret) < MIN_PROD_SECRET_CHARS:
+            return (
+                f"HUSH_WEBHOOK_SECRET is a placeholder or shorter than {MIN_PROD_SECRET_CHARS} characters; "
+                "for HUSH_ENV=prod set a random one (e.g. `openssl rand -hex 32`) or leave it unset"
+            )
     if settings.api_keys:
-        weak = [k for k in settings.api_keys if k.lower() in {"changeme", "secret", "test", "key"}]
+        weak = [k for k in settings.api_keys if k.lower() in PLACEHOLDERS or k.split(":")[-1].lower() in PLACEHOLDERS]
         if weak and settings.env == "prod":
             return f"HUSH_API_KEYS holds a placeholder key ({weak[0]!r}); set real keys for HUSH_ENV=prod"
         return None

@@ -7,7 +7,10 @@ builder. Dialects never import each other.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +27,8 @@ __all__ = [
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
+    "OpenModeGuard",
+    "RedactSecrets",
     "ServiceDep",
     "default_status",
     "error_id",
@@ -133,3 +138,72 @@ def get_keys(request: Request) -> KeyStore:
 
 ServiceDep = Annotated[JobService, Depends(get_service)]
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
+
+
+class OpenModeGuard:
+    """ASGI middleware: while the server has no API keys, it answers only clients on this machine.
+
+    ``hush serve`` refuses to bind a public address without keys; this guard holds the same line
+    when the app runs under another ASGI server (gunicorn, a plain ``uvicorn app.main:...``) that
+    never asked. A client address that is not an IP (an in-process test client, a Unix socket) is
+    local by construction.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and self._remote_while_open(scope):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            body = json.dumps(
+                {
+                    "title": "this server runs without API keys and answers only on this machine; "
+                    "set HUSH_API_KEYS to serve other hosts",
+                    "status": 403,
+                    "code": "auth.open_mode",
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [(b"content-type", b"application/problem+json"), (b"content-length", b"%d" % len(body))],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _remote_while_open(scope: Any) -> bool:
+        state = getattr(scope.get("app"), "state", None)
+        keys = getattr(state, "keys", None)
+        if keys is None or not keys.open:
+            return False
+        client = scope.get("client")
+        if not client:
+            return False
+        try:
+            return not ipaddress.ip_address(str(client[0]).split("%")[0]).is_loopback
+        except ValueError:
+            return False
+
+
+#: Query parameters that carry credentials (DeepAffects ``apikey``, the native websocket ``key``).
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:api[-_]?key|key|token|access_token)=)[^&\s]*")
+
+
+def redact_query(text: str) -> str:
+    """``text`` with the value of every credential-bearing query parameter replaced by ``***``."""
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps API keys passed in query strings out of access logs (uvicorn logs the full path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
+        return True

@@ -20,7 +20,7 @@ from app import __version__
 from app.auth import KeyStore
 from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError
 from app.events import InProcessEventBus
-from app.http import Dialect, default_status, error_id
+from app.http import Dialect, OpenModeGuard, RedactSecrets, default_status, error_id
 from app.jobs.queue import InProcessQueue
 from app.jobs.service import JobService
 from app.jobs.store import SqliteJobStore
@@ -187,5 +187,9 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         wrapped.error_id = eid  # type: ignore[attr-defined]
         return render(request, wrapped, 500, wrapped.message)
 
+    app.add_middleware(OpenModeGuard)
     app.add_middleware(CollapseSlashes)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecrets) for f in access.filters):
+        access.addFilter(RedactSecrets())
     return app

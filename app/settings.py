@@ -16,7 +16,7 @@ from fastapi import Depends
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsDep", "get_settings", "is_loopback_host"]
+__all__ = ["Settings", "SettingsDep", "available_cpus", "get_settings", "is_loopback_host"]
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -25,6 +25,24 @@ def _split(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (containers).
+
+    ``os.cpu_count()`` reports the host's cores even inside ``docker run --cpus 2``.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -50,8 +68,8 @@ class Settings(BaseSettings):
     """Port ``hush serve`` binds to unless ``--port`` is given."""
     data_dir: Path = Path(".hush-data")
     """Where the SQLite job store and the local blob store live."""
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
-    """Worker processes in the in-process pool."""
+    workers: int = Field(default_factory=available_cpus, ge=1, le=256)
+    """Worker processes in the in-process pool (default: the CPUs this process may use, cgroup quota included)."""
     api_keys: CommaList = ()
     """Valid API keys for every dialect; an entry ``appkey:appsecret`` is also an HTTP Basic pair."""
     url_allowlist: CommaList = ()
@@ -86,6 +104,14 @@ class Settings(BaseSettings):
     """Requests per minute per API key (0 = unlimited); over it, 429 with ``Retry-After``."""
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        # ``HUSH_WEBHOOK_SECRET=`` (compose's ``${VAR:-}``) means "no secret", never an empty HMAC key.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @property
     def db_path(self) -> Path:

@@ -50,10 +50,13 @@ class LocalBlobStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         try:
-            shutil.move(str(src), tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
+            try:
+                shutil.move(str(src), tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        finally:  # a full disk or a failed copy leaves no half-written blob behind
+            tmp.unlink(missing_ok=True)
         return dest.stat().st_size
 
     def local_path(self, key: str) -> Path:

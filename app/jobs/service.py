@@ -327,17 +327,31 @@ class JobService:
             await anyio.to_thread.run_sync(self.store.delete_file, f.id)
         return len(jobs)
 
+    def _sweep_leftovers(self) -> None:
+        """Delete what killed runs left behind: work folders and half-written blobs.
+
+        Nothing can still be writing a file older than the job timeout (a run that long is
+        stopped), so that age is the bound; the first pass runs as the server starts.
+        """
+        cutoff = time.time() - self.settings.job_timeout_s - 60
+        tmp = self.settings.data_dir / "tmp"
+        if tmp.is_dir():
+            for p in tmp.iterdir():
+                if p.lstat().st_mtime < cutoff:
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        blobs = self.settings.blob_dir
+        if blobs.is_dir():
+            for part in blobs.rglob(".*.part"):
+                if part.lstat().st_mtime < cutoff:
+                    part.unlink(missing_ok=True)
+
     async def _janitor(self) -> None:
         while True:
             try:
                 n = await self.expire_once()
                 if n:
                     log.info("expired %d jobs", n)
-                tmp = self.settings.data_dir / "tmp"
-                if tmp.is_dir():  # leftovers of killed runs older than a day
-                    for p in tmp.iterdir():
-                        if time.time() - p.stat().st_mtime > 86400:
-                            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                await anyio.to_thread.run_sync(self._sweep_leftovers)
             except Exception:
                 log.exception("janitor pass failed")
             await asyncio.sleep(300)

@@ -384,3 +384,29 @@ def test_server_bad_step_values_are_refused_at_submit(
     assert r.status_code == 400, r.text
     assert r.json()["code"] == "input.parameter"
     assert words in r.json()["title"] + r.json().get("detail", "")
+
+
+def test_server_start_sweeps_what_killed_runs_left(tmp_path: Path) -> None:
+    import os
+
+    old = time.time() - 3600
+    leftovers = [
+        tmp_path / "tmp" / "run-killed" / "pass1.wav",
+        tmp_path / "blobs" / "results" / "j" / ".out.wav.x.part",
+    ]
+    fresh = tmp_path / "tmp" / "run-now"
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+        os.utime(path.parent, (old, old))
+        os.utime(path, (old, old))
+    fresh.mkdir()
+    # a run can last at most job_timeout_s: anything older is a leftover, anything newer may be live
+    with HushProcess(tmp_path, api_keys=KEY, job_timeout_s=600):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(p.exists() for p in leftovers):
+            time.sleep(0.05)
+        assert not (tmp_path / "tmp" / "run-killed").exists()
+        assert not leftovers[1].exists()
+        assert fresh.is_dir()
+        assert (tmp_path / "blobs" / "results" / "j").is_dir()  # only the .part file goes
