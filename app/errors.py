@@ -94,9 +94,17 @@ class InputTooLargeError(InputError):
 
 
 class FetchError(AppError):
-    """A URL could not be fetched (network error, bad status, timeout)."""
+    """A URL could not be fetched (network error, bad status, timeout).
+
+    ``transient`` is True when trying again later may succeed: a network error or timeout, or
+    an answer of 408, 425, 429 or 5xx. A job whose input fetch fails that way is run again.
+    """
 
     code = "fetch.failed"
+
+    def __init__(self, message: str, *, hint: str | None = None, transient: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.transient = transient
 
 
 class URLRefusedError(FetchError):

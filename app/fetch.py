@@ -572,8 +572,10 @@ def _next_hop(hop: _Hop, response: httpx.Response, redirects_left: int) -> _Hop 
 
 def _network_error(hop: _Hop, exc: Exception, settings: Settings) -> FetchError:
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        return FetchError(f"{hop.method} {_origin(hop.url)} timed out (limit {settings.fetch_timeout_s:g} s)")
-    return FetchError(f"{hop.method} {_origin(hop.url)} failed: {exc}")
+        return FetchError(
+            f"{hop.method} {_origin(hop.url)} timed out (limit {settings.fetch_timeout_s:g} s)", transient=True
+        )
+    return FetchError(f"{hop.method} {_origin(hop.url)} failed: {exc}", transient=True)
 
 
 def _exchange(
@@ -656,10 +658,15 @@ async def _exchange_async(
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
+#: Statuses that say "not now" rather than "never": the request may succeed if sent again later.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
 def _require_2xx(hop: _Hop, response: httpx.Response) -> None:
     if not response.is_success:
         raise FetchError(
-            f"{hop.method} {_origin(hop.url)} answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+            f"{hop.method} {_origin(hop.url)} answered HTTP {response.status_code} {response.reason_phrase}".rstrip(),
+            transient=response.status_code in TRANSIENT_STATUSES,
         )
 
 

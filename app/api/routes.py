@@ -79,6 +79,8 @@ class JobPublic(BaseModel):
     progress: float
     jobs_ahead: int
     priority: int
+    attempts: int
+    """Runs started so far (more than 1 after a worker crash or a transient input-fetch error)."""
     created_at: float
     started_at: float | None
     finished_at: float | None
@@ -96,6 +98,7 @@ def to_public(job: Job, jobs_ahead: int = 0) -> JobPublic:
         progress=job.progress,
         jobs_ahead=jobs_ahead,
         priority=job.priority,
+        attempts=job.attempt,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
@@ -121,8 +124,7 @@ async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
         checks["store"] = "ok"
     except Exception as exc:
         checks["store"] = f"error: {exc}"
-    pool = getattr(service.queue, "_pool", None)
-    checks["workers"] = "ok" if pool is not None else "not running"
+    checks["workers"] = "ok" if service.queue.running else "not running"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 

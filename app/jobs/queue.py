@@ -1,34 +1,43 @@
 """The JobQueue seam and its embedded implementation: a pool of worker processes.
 
-Messages carry a job id only. The dispatcher thread asks the store for the next queued jobs
-(highest priority first, then oldest) whenever a worker is free, so priority applies to every
-job still waiting, and hands the id to a worker process that calls :func:`run_job`. Worker
-processes send job events back through a multiprocessing queue; a forwarder thread relays them
-onto the server's event bus. A worker that dies takes only its current attempt with it: the job
-goes back to the queue and runs again.
+Messages carry a job id only. A supervisor thread asks the store for the next queued jobs
+(highest priority first, then oldest) whenever a worker is idle, so priority applies to every
+job still waiting, and hands the id to that worker over its own pipe; the worker calls
+:func:`run_job`. Worker processes send job events back through a multiprocessing queue; a
+forwarder thread relays them onto the server's event bus.
+
+Each worker is its own process with its own pipe, so a worker that dies takes only its current
+attempt with it: that one job goes back to the queue and runs again, the others run on. A run
+that outlives the job timeout by ``HARD_TIMEOUT_GRACE_S`` (a decoder stuck in a library call
+never reaches a progress check) has its worker killed and ends ``timed_out``.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
 import multiprocessing as mp
+import multiprocessing.connection as mp_conn
 import os
 import queue as queue_mod
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from app.errors import JobTimeoutError
 from app.events import EventBus
 from app.jobs.models import ACTIVE_STATES, JobEvent, JobState
 from app.jobs.store import JobStore
 from app.settings import Settings
 
-__all__ = ["InProcessQueue", "JobQueue"]
+__all__ = ["HARD_TIMEOUT_GRACE_S", "InProcessQueue", "JobQueue"]
 
 log = logging.getLogger("hush.queue")
+
+#: How long past ``job_timeout_s`` a run may go before its worker is killed (the runner's own
+#: check, at every progress update, normally ends it first).
+HARD_TIMEOUT_GRACE_S = 5.0
 
 
 class JobQueue(Protocol):
@@ -38,6 +47,11 @@ class JobQueue(Protocol):
     def stop(self) -> None: ...
     def enqueue(self, job_id: str, priority: int) -> None:
         """Make ``job_id`` (already committed as queued) eligible to run."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """True while the queue can run jobs (readiness)."""
         ...
 
 
@@ -84,13 +98,36 @@ def _warm() -> None:
             importlib.import_module(name)
 
 
-def _worker_run(job_id: str) -> None:
+def _worker_main(settings: Settings, events: Any, parent_pid: int, conn: Any) -> None:
+    """A worker process: run each job id the supervisor sends, answer with the same id."""
     from app.jobs.runner import run_job
 
-    run_job(job_id, _worker_ctx)
+    _worker_init(settings, events, parent_pid)
+    _warm()
+    while True:
+        try:
+            job_id = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job_id is None:
+            return
+        try:
+            run_job(job_id, _worker_ctx)
+        except Exception:  # run_job records its own failures; this is a bug, logged, not fatal
+            logging.getLogger("hush.worker").exception("run_job raised on job %s", job_id)
+        conn.send(job_id)
 
 
 # --------------------------------------------------------------------------- server side
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Any
+    job_id: str | None = None
+    started: float = 0.0
+    born: float = field(default_factory=time.monotonic)
+
+
 class InProcessQueue:
     """A pool of ``settings.workers`` processes fed from the job store."""
 
@@ -99,124 +136,193 @@ class InProcessQueue:
         self.store = store
         self.bus = bus
         self.size = settings.workers
-        self._cond = threading.Condition()
-        self._inflight: set[str] = set()
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
         self._stopping = False
-        self._pool: ProcessPoolExecutor | None = None
+        self._started = False
         self._mp = mp.get_context("spawn")
         self._events: Any = None
+        self._wake_r: Any = None
+        self._wake_w: Any = None
         self._threads: list[threading.Thread] = []
 
+    # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._events = self._mp.Queue()
-        self._pool = self._new_pool()
-        for _ in range(self.size):  # start every worker now and load its modules
-            self._pool.submit(_warm)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self._stopping = False
-        for target, name in ((self._dispatch_loop, "hush-dispatch"), (self._forward_loop, "hush-events")):
+        self._workers = [self._spawn() for _ in range(self.size)]  # start every worker now
+        self._started = True
+        for target, name in ((self._supervise, "hush-supervisor"), (self._forward_loop, "hush-events")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.size,
-            mp_context=self._mp,
-            initializer=_worker_init,
-            initargs=(self.settings, self._events, os.getpid()),
+    def _spawn(self) -> _Worker:
+        parent, child = self._mp.Pipe()
+        proc = self._mp.Process(
+            target=_worker_main,
+            args=(self.settings, self._events, os.getpid(), child),
+            name="hush-worker",
+            daemon=True,
         )
+        proc.start()
+        child.close()
+        return _Worker(proc=proc, conn=parent)
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._pool is not None:
-            procs = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:  # a running job is abandoned; it re-runs at the next start
-                proc.terminate()
+        self._stopping = True
+        self._wake()
+        for t in self._threads:
+            if t.name == "hush-supervisor":
+                t.join(timeout=5)
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for w in workers:  # a running job is abandoned; it re-runs at the next start
+            w.proc.terminate()
+        for w in workers:
+            w.proc.join(timeout=5)
+            w.conn.close()
         if self._events is not None:
             self._events.put(None)
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
+        fds, (self._wake_r, self._wake_w) = (self._wake_r, self._wake_w), (None, None)
+        for fd in fds:
+            if fd is not None:
+                os.close(fd)
+        self._started = False
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopping
 
     def enqueue(self, job_id: str, priority: int) -> None:
-        with self._cond:
-            self._cond.notify_all()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wake_w is not None:
+            # Non-blocking: a full pipe already holds a wake-up, and a closed one means stopping.
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"!")
 
     def drain(self, timeout_s: float = 60.0) -> None:
         """Block until no job is queued or running (tests use this like a burst worker)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            with self._cond:
-                busy = bool(self._inflight)
-            if not busy and not self.store.next_queued():
+            if not self.busy_workers and not self.store.next_queued():
                 return
             time.sleep(0.05)
         raise TimeoutError(f"queue not drained within {timeout_s} s")
 
     @property
     def busy_workers(self) -> int:
-        with self._cond:
-            return len(self._inflight)
+        with self._lock:
+            return sum(1 for w in self._workers if w.job_id is not None)
 
-    def _dispatch_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping and len(self._inflight) >= self.size:
-                    self._cond.wait(1.0)
-                if self._stopping:
-                    return
-                free = self.size - len(self._inflight)
-                exclude = list(self._inflight)
+    # ---------------------------------------------------------------- supervisor
+    def _supervise(self) -> None:
+        while not self._stopping:
+            with self._lock:
+                workers = list(self._workers)
+            waitables = [self._wake_r, *(w.conn for w in workers if w.job_id), *(w.proc.sentinel for w in workers)]
+            ready = set(mp_conn.wait(waitables, timeout=1.0))
+            if self._stopping:
+                return
+            if self._wake_r in ready:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self._wake_r, 4096):
+                        pass
             try:
-                ids = self.store.next_queued(exclude=exclude, limit=free)
+                for w in workers:
+                    self._collect(w, ready)
+                self._replace_dead()
+                self._enforce_timeout()
+                self._assign()
             except Exception:  # the store is briefly locked or closing: try again shortly
-                log.exception("dispatcher could not read the queue")
-                ids = []
-            if not ids:
-                with self._cond:
-                    if not self._stopping:
-                        self._cond.wait(1.0)
-                continue
-            for job_id in ids:
-                self._submit(job_id)
+                log.exception("queue supervisor pass failed")
+                time.sleep(0.5)
 
-    def _submit(self, job_id: str) -> None:
-        assert self._pool is not None
-        with self._cond:
-            self._inflight.add(job_id)
-        try:
-            fut = self._pool.submit(_worker_run, job_id)
-        except (BrokenProcessPool, RuntimeError):
-            with self._cond:
-                self._inflight.discard(job_id)
-                if self._stopping:
-                    return
-            self._pool = self._new_pool()
+    def _collect(self, w: _Worker, ready: set[Any]) -> None:
+        if w.job_id is None or w.conn not in ready:
             return
-        fut.add_done_callback(functools.partial(self._done, job_id))
+        try:
+            done = w.conn.recv()
+        except (EOFError, OSError):
+            return  # the process died; _replace_dead handles it
+        if done == w.job_id:
+            with self._lock:
+                w.job_id = None
 
-    def _done(self, job_id: str, fut: Future[None]) -> None:
-        exc = None if fut.cancelled() else fut.exception()
-        if exc is not None:
-            log.error("worker failed on job %s: %r", job_id, exc)
+    def _replace_dead(self) -> None:
+        with self._lock:
+            dead = [w for w in self._workers if not w.proc.is_alive()]
+        for w in dead:
+            if self._stopping:
+                return
+            log.error("worker pid %s exited with code %s", w.proc.pid, w.proc.exitcode)
+            if w.job_id is not None:
+                self._requeue_crashed(w.job_id)
+            if time.monotonic() - w.born < 1.0:
+                time.sleep(1.0)  # a worker that dies at start-up must not spin the supervisor
+            fresh = self._spawn()
+            with self._lock:
+                self._workers[self._workers.index(w)] = fresh
+            w.conn.close()
+
+    def _requeue_crashed(self, job_id: str) -> None:
+        """The worker died mid-job: the runner is idempotent, so that job (only) runs again."""
+        job = self.store.get(job_id)
+        if job is not None and job.state in ACTIVE_STATES:
+            updated = self.store.update(job_id, attempt=job.attempt, state=JobState.queued, progress=0.0)
+            if updated is not None:
+                log.warning("job %s goes back to the queue after its worker died (attempt %d)", job_id, job.attempt)
+                self.bus.publish(JobEvent(job_id=job_id, job=updated))
+
+    def _enforce_timeout(self) -> None:
+        limit = self.settings.job_timeout_s + HARD_TIMEOUT_GRACE_S
+        now = time.monotonic()
+        with self._lock:
+            hung = [w for w in self._workers if w.job_id is not None and now - w.started > limit]
+        for w in hung:
+            job_id = w.job_id
+            assert job_id is not None
+            log.error("job %s ran %.0f s, past the %.0f s timeout: killing its worker", job_id, now - w.started, limit)
+            w.proc.kill()
+            w.proc.join(timeout=5)
+            with self._lock:
+                w.job_id = None
             job = self.store.get(job_id)
             if job is not None and job.state in ACTIVE_STATES:
-                # the worker died mid-job; the runner is idempotent, so run it again
-                updated = self.store.update(job_id, attempt=job.attempt, state=JobState.queued, progress=0.0)
-                if updated is not None:
-                    self.bus.publish(JobEvent(job_id=job_id, job=updated))
-            if isinstance(exc, BrokenProcessPool) and not self._stopping:
-                old = self._pool
-                self._pool = self._new_pool()
-                if old is not None:
-                    old.shutdown(wait=False, cancel_futures=True)
-        with self._cond:
-            self._inflight.discard(job_id)
-            self._cond.notify_all()
+                from app.jobs.runner import RunContext, finish_error
 
+                ctx = RunContext(settings=self.settings, store=self.store, blobs=None, publish=self.bus.publish)  # type: ignore[arg-type]
+                err = JobTimeoutError(
+                    f"processing took longer than {self.settings.job_timeout_s:.0f} s and was stopped",
+                    hint="send a shorter file or raise HUSH_JOB_TIMEOUT_S",
+                )
+                finish_error(ctx, job, err, JobState.timed_out)
+
+    def _assign(self) -> None:
+        with self._lock:
+            idle = [w for w in self._workers if w.job_id is None and w.proc.is_alive()]
+            busy = [w.job_id for w in self._workers if w.job_id is not None]
+        if not idle:
+            return
+        ids = self.store.next_queued(exclude=busy, limit=len(idle))
+        for job_id, w in zip(ids, idle, strict=False):
+            with self._lock:
+                w.job_id, w.started = job_id, time.monotonic()
+            try:
+                w.conn.send(job_id)
+            except (BrokenPipeError, OSError):
+                with self._lock:
+                    w.job_id = None  # the worker is gone; _replace_dead takes it on the next pass
+
+    # ---------------------------------------------------------------- events
     def _forward_loop(self) -> None:
         while True:
             try:

@@ -21,6 +21,7 @@ from typing import Any
 from app import media
 from app.errors import (
     AppError,
+    FetchError,
     InputError,
     InvalidParameterError,
     JobTimeoutError,
@@ -35,9 +36,12 @@ from app.settings import Settings
 from app.storage import BlobStore
 from dsp.errors import DspError
 
-__all__ = ["RunContext", "run_job"]
+__all__ = ["RunContext", "finish_error", "run_job"]
 
 log = logging.getLogger("hush.runner")
+
+#: First pause before a job whose attempt hit a transient error runs again, in seconds.
+RETRY_BACKOFF_S = 1.0
 
 
 class _Cancelled(Exception):
@@ -103,32 +107,46 @@ def run_job(job_id: str, ctx: RunContext) -> None:
     ctx.publish(JobEvent(job_id=job.id, job=job))
     ctx.publish(JobEvent(kind="queue", job_id="*"))
     if job.attempt > ctx.settings.max_attempts:
-        _finish_error(ctx, job, ProcessingError(f"gave up after {job.attempt - 1} attempts"), JobState.failed)
+        finish_error(ctx, job, ProcessingError(f"gave up after {job.attempt - 1} attempts"), JobState.failed)
         return
     try:
         _run(ctx, job)
     except _Cancelled:
         log.info("job %s attempt %d stopped (cancelled or superseded)", job.id, job.attempt)
     except JobTimeoutError as exc:
-        _finish_error(ctx, job, exc, JobState.timed_out)
+        finish_error(ctx, job, exc, JobState.timed_out)
     except RetryableError as exc:
         log.warning("job %s attempt %d: retryable error: %s", job.id, job.attempt, exc.message)
         if job.attempt >= ctx.settings.max_attempts:
-            _finish_error(ctx, job, exc, JobState.failed)
+            finish_error(ctx, job, exc, JobState.failed)
         else:
-            ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0)
+            _requeue_later(ctx, job, exc)
     except AppError as exc:
-        _finish_error(ctx, job, exc, JobState.failed)
+        finish_error(ctx, job, exc, JobState.failed)
     except DspError as exc:  # the engine refused a value the submit checks let through
-        _finish_error(ctx, job, InvalidParameterError(str(exc)), JobState.failed)
+        finish_error(ctx, job, InvalidParameterError(str(exc)), JobState.failed)
     except Exception as exc:
         error_id = uuid.uuid4().hex[:12]
         log.error("job %s failed (error_id %s): %s", job.id, error_id, "".join(traceback.format_exception(exc)))
         err = ProcessingError(f"internal error while processing the audio (error id {error_id})")
-        _finish_error(ctx, job, err, JobState.failed)
+        finish_error(ctx, job, err, JobState.failed)
 
 
-def _finish_error(ctx: RunContext, job: Job, exc: AppError, state: JobState) -> None:
+def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
+    """Back to the queue after a pause that doubles each attempt (1 s, 2 s, 4 s ... at most 30 s).
+
+    The pause is taken here, in the worker, so the job is not picked up again at once; it is
+    short next to the job timeout, and the job shows ``queued`` with the reason in its log.
+    """
+    time.sleep(min(RETRY_BACKOFF_S * 2 ** (job.attempt - 1), 30.0))
+    updated = ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0)
+    if updated is not None:
+        ctx.store.log(job.id, "retry", {"reason": exc.message, "attempt": job.attempt})
+        ctx.publish(JobEvent(job_id=job.id, job=updated))
+
+
+def finish_error(ctx: RunContext, job: Job, exc: AppError, state: JobState) -> None:
+    """End ``job``'s current attempt in ``state`` with ``exc``'s code and reason (fenced by attempt)."""
     reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
     now = time.time()
     updated = ctx.store.update(
@@ -157,7 +175,12 @@ def _run(ctx: RunContext, job: Job) -> None:
             from app import fetch
 
             src = tmp / "input"
-            fetch.download_to_file(spec.input.url, src, settings, max_bytes=settings.max_input_bytes)
+            try:
+                fetch.download_to_file(spec.input.url, src, settings, max_bytes=settings.max_input_bytes)
+            except FetchError as exc:
+                if exc.transient:
+                    raise RetryableError(f"fetching the input failed: {exc.message}", hint=exc.hint) from exc
+                raise
             job = _set_state(ctx, job, state=JobState.in_progress, progress=0.0)
         elif spec.input.blob_key:
             src = ctx.blobs.local_path(spec.input.blob_key)

@@ -1,0 +1,108 @@
+"""Fault tests on a real ``hush serve``: a worker killed or hung mid-job, an input that fails to
+download and then works. Only the job that met the fault is touched; the server keeps serving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests._hush import HushProcess
+from tests.app._http_fixtures import Reply, replies_in_order, serve_http
+from tests.app.test_server import KEY, H, submit, upload, wait_state, wav_bytes, write_long_wav
+from tests.signals import make_white
+
+
+def _workers(server_pid: int) -> list[int]:
+    """PIDs of the server's worker processes (children running the spawn entry point)."""
+    found = []
+    for task in Path(f"/proc/{server_pid}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                found.append(int(pid))
+    return found
+
+
+def _wait_workers(server_pid: int, n: int) -> list[int]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pids = _workers(server_pid)
+        if len(pids) >= n:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError(f"expected {n} workers, found {_workers(server_pid)}")
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_job_reruns_only_that_job(tmp_path: Path, rng: np.random.Generator) -> None:
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 16000, 180.0, rng)
+    with HushProcess(tmp_path / "data", workers=2, api_keys=KEY, block_seconds="0.5") as proc:
+        assert proc.proc is not None
+        with httpx.Client(base_url=proc.url, timeout=30) as c:
+            file_id = upload(c, long_path.read_bytes())
+            jobs = [submit(c, file_id, steps=[{"name": "denoise"}]) for _ in range(2)]
+            for job in jobs:
+                wait_state(c, job["id"], {"in_progress"})
+            victim = _wait_workers(proc.proc.pid, 2)[0]
+            os.kill(victim, signal.SIGKILL)
+            done = [wait_state(c, j["id"], {"succeeded", "failed"}, timeout_s=180) for j in jobs]
+            assert [d["state"] for d in done] == ["succeeded", "succeeded"], done
+            assert sorted(d["attempts"] for d in done) == [1, 2]  # the other job never noticed
+            assert victim not in _wait_workers(proc.proc.pid, 2)  # replaced: the pool is whole again
+
+
+@pytest.mark.slow
+def test_hung_worker_is_killed_at_the_timeout_and_the_job_times_out(tmp_path: Path, rng: np.random.Generator) -> None:
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 16000, 120.0, rng)
+    with HushProcess(tmp_path / "data", workers=1, api_keys=KEY, job_timeout_s=2) as proc:
+        assert proc.proc is not None
+        with httpx.Client(base_url=proc.url, timeout=30) as c:
+            worker = _wait_workers(proc.proc.pid, 1)[0]
+            job = submit(c, upload(c, long_path.read_bytes()), steps=[{"name": "denoise"}])
+            wait_state(c, job["id"], {"in_progress"})
+            os.kill(worker, signal.SIGSTOP)  # hung: it never reaches another progress check
+            t0 = time.monotonic()
+            done = wait_state(c, job["id"], {"timed_out", "failed", "succeeded"}, timeout_s=30)
+            assert done["state"] == "timed_out", done
+            assert "was stopped" in done["error"]["reason"]
+            assert time.monotonic() - t0 < 2 + 5 + 5  # timeout + grace + the supervisor's tick, with room
+            # the pool has a fresh worker and the next job runs
+            short = submit(c, upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[])
+            assert wait_state(c, short["id"], {"succeeded", "failed"})["state"] == "succeeded"
+
+
+def test_input_that_fails_twice_then_downloads_completes(tmp_path: Path, rng: np.random.Generator) -> None:
+    audio = wav_bytes(make_white(rng, 8000, -30.0), 8000)
+    routes = {"/in.wav": replies_in_order(Reply(status=503), Reply(status=502), Reply(body=audio))}
+    with (
+        serve_http(routes) as origin,
+        HushProcess(tmp_path, api_keys=KEY, url_allowlist="127.0.0.1") as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
+        r = c.post("/api/v1/jobs", json={"input": {"url": origin.url("/in.wav")}, "steps": []}, headers=H)
+        assert r.status_code == 202, r.text
+        done = wait_state(c, r.json()["id"], {"succeeded", "failed"}, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["attempts"] == 3
+    assert len(origin.requests) == 3
+
+
+def test_input_that_answers_404_fails_at_once(tmp_path: Path) -> None:
+    with (
+        serve_http({}) as origin,
+        HushProcess(tmp_path, api_keys=KEY, url_allowlist="127.0.0.1") as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
+        r = c.post("/api/v1/jobs", json={"input": {"url": origin.url("/gone.wav")}, "steps": []}, headers=H)
+        done = wait_state(c, r.json()["id"], {"succeeded", "failed"}, timeout_s=30)
+    assert done["state"] == "failed"
+    assert done["attempts"] == 1  # a 404 will not change by asking again
+    assert "404" in done["error"]["reason"]
