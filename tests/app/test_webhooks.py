@@ -140,8 +140,10 @@ async def test_signature_headers_verify_with_the_secret() -> None:
 
 
 @pytest.mark.anyio
-async def test_each_retry_is_signed_afresh() -> None:
+async def test_each_retry_is_signed_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = make_settings(webhook_secret="k")
+    clock = itertools.count(1_700_000_000, 7)  # each reading of the clock is 7 s later
+    monkeypatch.setattr(webhooks.time, "time", lambda: float(next(clock)))
     with serve_http({"/hook": replies_in_order(Reply(status=500), Reply(status=200))}) as server:
         result = await webhooks.deliver(server.url("/hook"), PAYLOAD, settings, job_id="job-7")
     assert result.delivered
@@ -151,6 +153,10 @@ async def test_each_retry_is_signed_afresh() -> None:
         return webhooks.verify_signature("k", headers["X-Hush-Timestamp"], request.body, headers["X-Hush-Signature"])
 
     assert [verifies(r) for r in server.requests] == [True, True]
+    stamps = [r.headers["X-Hush-Timestamp"] for r in server.requests]
+    signatures = [r.headers["X-Hush-Signature"] for r in server.requests]
+    assert stamps[0] != stamps[1]  # the retry carries its own time, so a receiver's freshness check passes
+    assert signatures[0] != signatures[1]
 
 
 def test_sign_matches_a_hand_computed_hmac() -> None:
