@@ -61,6 +61,12 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
     from app.jobs.pipeline import process_file
     from app.jobs.steps import check_steps
 
+    if Path(src).is_dir():
+        _err(f"{src} is a folder; give an audio or video file")
+        return 2
+    if dst is not None and Path(dst).is_dir():
+        _err(f"{dst} is a folder; give the output file's name, e.g. {Path(dst) / Path(src).name}")
+        return 2
     try:
         parsed = [Step.model_validate(s) for s in steps]
         check_steps(parsed)
@@ -70,6 +76,9 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
         return 3 if exc.code == "engine.unavailable" else 2
     except FileNotFoundError:
         _err(f"no such file: {src}")
+        return 2
+    except OSError as exc:
+        _err(f"cannot read {src}: {exc.strerror or exc}")
         return 2
     out_container = container
     if dst is not None and out_container is None:
@@ -91,6 +100,9 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
                 shutil.move(str(result.path), dst)
     except AppError as exc:
         _err(exc.message)
+        return 2
+    except OSError as exc:  # the output folder cannot be made or written, the disk is full ...
+        _err(f"cannot write {dst}: {exc.strerror or exc}")
         return 2
     finally:
         bar.close()

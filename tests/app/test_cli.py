@@ -70,6 +70,10 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
         (["enhance", "IN", "OUT"], 2, "--flag"),
         (["denoise", "IN", "OUT", "--amount", "0"], 2, "between 1 and 100"),
         (["denoise", "/nonexistent.wav", "OUT"], 2, "no such file"),
+        (["denoise", "/", "OUT"], 2, "is a folder"),
+        (["denoise", "IN", "/"], 2, "is a folder"),
+        (["denoise", "IN", "/proc/no-such/out.wav"], 2, "cannot write"),
+        (["vad", "IN", "--min-non-speech", "-5"], 2, "min_non_speech_s"),
         (["worker"], 3, "not part of this build"),
     ],
 )
