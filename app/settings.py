@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     """Length of the blocks long inputs are decoded and processed in."""
     progress_interval_s: float = Field(0.2, ge=0, le=60)
     """Shortest time between two progress updates of a running job (each also needs a 1 % rise)."""
+    max_watchers: int = Field(2000, ge=1)
+    """Live job streams (websockets, server-sent events, waiting sync requests) open at once; more get 429."""
     rate_limit_per_minute: int = Field(0, ge=0)
     """Requests per minute per API key (0 = unlimited); over it, 429 with ``Retry-After``."""
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.auth import KeyStore, Principal
 from app.errors import AppError
-from app.http import KeysDep, ServiceDep
+from app.http import KeysDep, ServiceDep, default_status
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
 
@@ -194,6 +194,7 @@ async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Fil
 async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> StreamingResponse:
     """Server-sent events: the job now and after every change, ending with its final state."""
     await service.get(job_id, owner=who.owner)
+    service.check_watch_capacity()
 
     async def stream() -> AsyncIterator[str]:
         async for job, ahead in service.watch(job_id, owner=who.owner):
@@ -204,14 +205,30 @@ async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> Str
 
 @router.websocket("/api/v1/jobs/{job_id}/ws")
 async def job_socket(websocket: WebSocket, job_id: str) -> None:
-    """The same stream as ``/events`` over a websocket (auth: ``x-api-key`` header or ``?key=``)."""
+    """The same stream as ``/events`` over a websocket.
+
+    Auth: ``Authorization: Bearer <key>``, ``x-api-key``, or ``?key=`` for browsers (which cannot
+    set headers on a websocket; the key is redacted from access logs). A refused handshake
+    answers HTTP 401 (key), 404 (job) or 429 (too many streams) with a problem+json body where
+    the server supports it, else closes with 4401 / 4404 / 4429.
+    """
     keys: KeyStore = websocket.app.state.keys
     service = websocket.app.state.service
+    authorization = websocket.headers.get("authorization") or ""
+    bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
     try:
-        who = keys.check_key(websocket.headers.get("x-api-key") or websocket.query_params.get("key"))
+        who = keys.check_key(bearer or websocket.headers.get("x-api-key") or websocket.query_params.get("key"))
         await service.get(job_id, owner=who.owner)
+        service.check_watch_capacity()
     except AppError as exc:
-        await websocket.close(code=4401 if exc.code.startswith("auth") else 4404, reason=exc.message[:120])
+        status = default_status(exc)
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            body = {"title": exc.message, "status": status, "code": exc.code}
+            await websocket.send_denial_response(
+                JSONResponse(body, status_code=status, media_type="application/problem+json")
+            )
+        else:
+            await websocket.close(code=4000 + status, reason=exc.message[:120])
         return
     await websocket.accept()
     try:

@@ -26,6 +26,7 @@ from app.errors import (
     InputTooLargeError,
     InvalidParameterError,
     NotFoundError,
+    RateLimitedError,
 )
 from app.events import ALL_JOBS, EventBus
 from app.jobs.models import TERMINAL_STATES, Job, JobEvent, JobSpec, JobState, StoredFile
@@ -48,6 +49,7 @@ class JobService:
 
     def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue, bus: EventBus) -> None:
         self.settings = settings
+        self._watchers = 0
         self.store = store
         self.blobs = blobs
         self.queue = queue
@@ -229,34 +231,47 @@ class JobService:
         Updates come from the event bus; the only store reads are the first snapshot and a
         queue-position count when the queue moves while this job waits.
         """
-        async with self.bus.subscribe(job_id) as mine, self.bus.subscribe(ALL_JOBS) as everyone:
+        self.check_watch_capacity()
+        self._watchers += 1
+        try:
+            async for item in self._watch(job_id, owner=owner):
+                yield item
+        finally:
+            self._watchers -= 1
+
+    def check_watch_capacity(self) -> None:
+        """Raise RateLimitedError when ``max_watchers`` live streams are already open."""
+        if self._watchers >= self.settings.max_watchers:
+            raise RateLimitedError(
+                f"this server already streams {self._watchers} live job updates (HUSH_MAX_WATCHERS); "
+                "poll the job's status instead, or try again shortly",
+                retry_after_s=5,
+            )
+
+    async def _watch(self, job_id: str, *, owner: str | None) -> AsyncIterator[tuple[Job, int]]:
+        # One subscription: the job's own events, plus the queue-moved broadcasts that reach every
+        # subscriber. (Subscribing to ALL_JOBS too would cost each watcher every job's progress.)
+        async with self.bus.subscribe(job_id) as mine:
             job = await self.get(job_id, owner=owner)
             ahead = await self.jobs_ahead(job)
             yield job, ahead
             while not job.terminal:
-                get_mine = asyncio.ensure_future(mine.get())
-                get_all = asyncio.ensure_future(everyone.get())
-                done, pending = await asyncio.wait(
-                    {get_mine, get_all}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED
-                )
-                for p in pending:
-                    p.cancel()
-                changed = False
-                if get_mine in done:
-                    ev = get_mine.result()
-                    if ev.job is not None and (ev.job.updated_at >= job.updated_at or ev.job.terminal):
-                        job = ev.job
-                        changed = True
-                if get_all in done and job.state is JobState.queued:
-                    ev = get_all.result()
-                    if ev.kind == "queue":  # a job entered or left the queue: recount once
-                        new_ahead = await self.jobs_ahead(job)
-                        changed = changed or new_ahead != ahead
-                        ahead = new_ahead
-                if not done:  # quiet for a while: re-read once in case an event was missed
+                try:
+                    ev = await asyncio.wait_for(mine.get(), timeout=5.0)
+                except TimeoutError:  # quiet for a while: re-read once in case an event was missed
                     fresh = await self.get(job_id)
                     changed = fresh.updated_at != job.updated_at
                     job = fresh
+                else:
+                    changed = False
+                    if ev.kind == "queue":
+                        if job.state is JobState.queued:  # a job entered or left the queue: recount
+                            new_ahead = await self.jobs_ahead(job)
+                            changed = new_ahead != ahead
+                            ahead = new_ahead
+                    elif ev.job is not None and (ev.job.updated_at >= job.updated_at or ev.job.terminal):
+                        job = ev.job
+                        changed = True
                 if changed:
                     if job.state is not JobState.queued:
                         ahead = 0

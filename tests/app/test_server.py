@@ -410,3 +410,73 @@ def test_server_start_sweeps_what_killed_runs_left(tmp_path: Path) -> None:
         assert not leftovers[1].exists()
         assert fresh.is_dir()
         assert (tmp_path / "blobs" / "results" / "j").is_dir()  # only the .part file goes
+
+
+@pytest.mark.parametrize(
+    ("headers", "path_job", "status"),
+    [
+        ({"Authorization": f"Bearer {KEY}"}, "real", None),
+        ({"x-api-key": KEY}, "real", None),
+        ({"Authorization": "Bearer wrong"}, "real", 401),
+        ({}, "real", 401),
+        ({"x-api-key": KEY}, "no-such-job", 404),
+    ],
+)
+def test_server_websocket_auth_styles_and_distinct_refusals(
+    client: httpx.Client,
+    server: HushProcess,
+    rng: np.random.Generator,
+    headers: dict[str, str],
+    path_job: str,
+    status: int | None,
+) -> None:
+    import websocket
+
+    job = submit(client, upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[])
+    wait_state(client, job["id"], {"succeeded"})
+    job_id = job["id"] if path_job == "real" else path_job
+    url = f"ws://127.0.0.1:{server.port}/api/v1/jobs/{job_id}/ws"
+    if status is None:
+        ws = websocket.create_connection(url, header=headers, timeout=10)
+        try:
+            assert json.loads(ws.recv())["state"] == "succeeded"
+        finally:
+            ws.close()
+        return
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(url, header=headers, timeout=10)
+    assert refused.value.status_code == status
+    assert json.loads(refused.value.resp_body)["status"] == status
+
+
+def test_server_live_streams_are_capped(tmp_path: Path, rng: np.random.Generator) -> None:
+    import websocket
+
+    with (
+        HushProcess(tmp_path, api_keys=KEY, max_watchers=2, workers=1) as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
+        long_path = tmp_path / "long.wav"
+        write_long_wav(long_path, 16000, 60.0, rng)
+        job = submit(c, upload(c, long_path.read_bytes()), steps=[{"name": "denoise"}])
+        url = f"ws://127.0.0.1:{proc.port}/api/v1/jobs/{job['id']}/ws"
+        open_ = [websocket.create_connection(url, header=H, timeout=10) for _ in range(2)]
+        try:
+            for ws in open_:
+                assert json.loads(ws.recv())["id"] == job["id"]
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                websocket.create_connection(url, header=H, timeout=10)
+            assert refused.value.status_code == 429
+            assert c.get(f"/api/v1/jobs/{job['id']}/events", headers=H).status_code == 429
+        finally:
+            for ws in open_:
+                ws.close()
+        # the slots come back when the streams close
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = c.get(f"/api/v1/jobs/{job['id']}/events", headers=H, timeout=60)
+            if r.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 200
+        assert '"state":"succeeded"' in r.text
