@@ -24,6 +24,7 @@ from app.auth import KeyStore
 from app.jobs.service import JobService, WebhookRenderer
 
 __all__ = [
+    "BodyLimit",
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
@@ -138,6 +139,46 @@ def get_keys(request: Request) -> KeyStore:
 
 ServiceDep = Annotated[JobService, Depends(get_service)]
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
+
+
+#: Room for multipart framing and form fields around the largest input file.
+MULTIPART_OVERHEAD_BYTES = 1 << 20
+
+
+class BodyLimit:
+    """ASGI middleware: no request body may pass ``max_input_bytes`` (plus multipart framing).
+
+    The count runs as the body streams in, so a multipart upload is refused as soon as it is too
+    large — not after it was spooled to disk whole — and a chunked body with no ``Content-Length``
+    is held to the same bound. The error is raised inside the app, so each dialect renders its
+    own 413. Routes with smaller limits (JSON bodies) apply theirs in :func:`read_body`.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+        if scope["type"] != "http" or settings is None:
+            await self.app(scope, receive, send)
+            return
+        limit = settings.max_input_bytes + MULTIPART_OVERHEAD_BYTES
+        too_large = f"the request body is larger than the {settings.max_input_mb:g} MiB input limit (HUSH_MAX_INPUT_MB)"
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            if declared.isdigit() and int(declared) > limit:
+                raise e.InputTooLargeError(too_large, hint="send a shorter file, or a URL to fetch it from")
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise e.InputTooLargeError(too_large, hint="send a shorter file, or a URL to fetch it from")
+            return message
+
+        await self.app(scope, limited, send)
 
 
 class OpenModeGuard:

@@ -20,7 +20,7 @@ from app import __version__
 from app.auth import KeyStore
 from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError
 from app.events import InProcessEventBus
-from app.http import Dialect, OpenModeGuard, RedactSecrets, default_status, error_id
+from app.http import BodyLimit, Dialect, OpenModeGuard, RedactSecrets, default_status, error_id
 from app.jobs.queue import InProcessQueue
 from app.jobs.service import JobService
 from app.jobs.store import SqliteJobStore
@@ -173,6 +173,8 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, AppError):  # raised while the framework read the body (BodyLimit)
+            return await app_error(request, exc.__cause__)
         if exc.status_code == 404:
             wrapped: AppError = NotFoundError(f"no route {request.method} {request.url.path}")
         else:
@@ -187,6 +189,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         wrapped.error_id = eid  # type: ignore[attr-defined]
         return render(request, wrapped, 500, wrapped.message)
 
+    app.add_middleware(BodyLimit)
     app.add_middleware(OpenModeGuard)
     app.add_middleware(CollapseSlashes)
     access = logging.getLogger("uvicorn.access")

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     """Hosts or CIDRs the URL fetcher may reach even though they are private or loopback."""
     max_input_mb: float = Field(500, gt=0)
     """Largest input accepted, upload or download, in MiB."""
+    max_json_mb: float = Field(100, gt=0)
+    """Largest JSON request body, in MiB (DeepAffects sends audio inside JSON as base64: about
+    75 MiB of audio at the default; larger files go by URL or multipart upload)."""
     max_duration_hours: float = Field(6, gt=0)
     """Longest audio accepted per file, in hours (checked against the header before decoding)."""
     retention_hours: float = Field(24, gt=0)

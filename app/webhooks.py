@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,7 +132,7 @@ async def deliver(
     settings: Settings,
     *,
     job_id: str,
-    on_attempt: Callable[[WebhookAttempt], None] | None = None,
+    on_attempt: Callable[[WebhookAttempt], Awaitable[None] | None] | None = None,
     resolver: fetch.Resolver = fetch.system_resolver,
 ) -> WebhookResult:
     """POST ``payload`` as JSON to ``url``, retrying transient failures; never raises on failure."""
@@ -183,7 +183,9 @@ async def deliver(
             delay,
         )
         if on_attempt is not None:
-            on_attempt(record)
+            pending = on_attempt(record)
+            if pending is not None:  # an async recorder (a store write in a thread) is awaited
+                await pending
         if delay is None:
             break
         await anyio.sleep(delay)

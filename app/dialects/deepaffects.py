@@ -290,8 +290,13 @@ def _validation_message(exc: ValidationError) -> str:
 
 async def _read_json(request: Request, service: JobService, model: type[_M]) -> _M:
     """Parse the body as JSON whatever the Content-Type says (clients omit or mislabel it)."""
-    limit = service.settings.max_input_bytes * 4 // 3 + (1 << 16)  # base64 of the largest input
-    raw = await read_body(request, limit, hint="send a smaller file, or pass a url (VAD)")
+    # base64 of the largest input, but never more than the JSON limit: a JSON body is held in
+    # memory about three times over (bytes, string, decoded audio) while it is parsed.
+    settings = service.settings
+    limit = min(settings.max_input_bytes * 4 // 3 + (1 << 16), int(settings.max_json_mb * 1024 * 1024))
+    raw = await read_body(
+        request, limit, hint="send a smaller file, or pass a url (VAD); HUSH_MAX_JSON_MB sets this limit"
+    )
     if not raw.strip():
         raise e.InvalidParameterError("the request body is empty; send a JSON object")
     data = await anyio.to_thread.run_sync(parse_json, raw)

@@ -71,7 +71,7 @@ class JobService:
         """Validate and commit a job, then enqueue it. A reused ``request_id`` returns the first job."""
         if not 0 <= priority <= 10:
             raise InvalidParameterError(f"priority must be an integer from 0 to 9, got {priority}")
-        check_steps(spec.steps)
+        await anyio.to_thread.run_sync(check_steps, spec.steps)  # imports and builds DSP steps: off the loop
         if spec.input.blob_key is None and spec.input.url is None:
             raise InvalidParameterError("the job needs an input: an uploaded file or a URL")
         from app import fetch
@@ -294,8 +294,8 @@ class JobService:
             log.exception("could not render the webhook for job %s", job.id)
             return
 
-        def on_attempt(attempt: webhooks.WebhookAttempt) -> None:
-            self.store.log(job.id, "webhook", dataclasses.asdict(attempt))
+        async def on_attempt(attempt: webhooks.WebhookAttempt) -> None:
+            await anyio.to_thread.run_sync(self.store.log, job.id, "webhook", dataclasses.asdict(attempt))
 
         result = await webhooks.deliver(
             job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt

@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -480,3 +481,18 @@ def test_server_live_streams_are_capped(tmp_path: Path, rng: np.random.Generator
             time.sleep(0.2)
         assert r.status_code == 200
         assert '"state":"succeeded"' in r.text
+
+
+def test_server_chunked_upload_over_the_limit_is_refused_while_streaming(client: httpx.Client) -> None:
+    request = client.build_request("POST", "/api/v1/files", files={"file": ("x.wav", b"RIFF" + bytes(3 << 20))})
+    whole = request.read()
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: only a running count can stop it
+        for i in range(0, len(whole), 1 << 16):
+            yield whole[i : i + (1 << 16)]
+
+    r = client.post("/api/v1/files", content=chunked(), headers={**H, "content-type": request.headers["content-type"]})
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "input.too_large"
+    assert "HUSH_MAX_INPUT_MB" in r.json()["title"]
+    assert client.get("/healthz").status_code == 200

@@ -506,6 +506,7 @@ async def edge_client(tmp_path: Path, **settings: Any) -> AsyncIterator[httpx.As
         ({"sync_timeout_s": 0.2}, WAV, 504, "async"),  # no worker picks the job up
         ({"max_input_mb": 0.001}, WAV, 413, "limit"),  # decoded file over the limit
         ({"max_input_mb": 0.001}, WAV * 40, 413, "limit"),  # refused from Content-Length alone
+        ({"max_json_mb": 0.001}, WAV * 40, 413, "HUSH_MAX_JSON_MB"),  # the JSON limit caps base64 bodies
     ],
 )
 @pytest.mark.anyio
