@@ -18,6 +18,7 @@ Tree (each class has a stable ``code``)::
     ├── EngineUnavailableError       "engine.unavailable"   the requested processing is not built yet
     ├── ProcessingError              "processing.failed"    the engine failed on valid input
     │   └── JobTimeoutError          "processing.timeout"
+    ├── StorageFullError             "storage.full"         the server's disk (or database) is full
     └── RetryableError               "retryable"            transient; the job is run again
 """
 
@@ -41,6 +42,7 @@ __all__ = [
     "ProcessingError",
     "RateLimitedError",
     "RetryableError",
+    "StorageFullError",
     "URLRefusedError",
     "UnsupportedMediaError",
 ]
@@ -163,3 +165,28 @@ class RetryableError(AppError):
     """A transient failure; the job runs again (up to ``HUSH_MAX_ATTEMPTS``)."""
 
     code = "retryable"
+
+
+class StorageFullError(AppError):
+    """The server ran out of disk space (or database space) while storing something."""
+
+    code = "storage.full"
+
+
+#: ``errno`` values that mean "no space left": ENOSPC and EDQUOT (a quota).
+_NO_SPACE_ERRNOS = frozenset({28, 122})
+
+
+def storage_full(exc: BaseException) -> StorageFullError | None:
+    """The StorageFullError ``exc`` amounts to (a full disk or database), or None.
+
+    A full disk surfaces as ``OSError(ENOSPC)`` from file writes and as SQLite's "database or
+    disk is full"; both become one clear error instead of an internal one.
+    """
+    full = (isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS) or "disk is full" in str(exc)
+    if not full:
+        return None
+    return StorageFullError(
+        "the server's disk is full, so nothing could be stored; nothing was lost",
+        hint="try again later; the operator must free space in HUSH_DATA_DIR",
+    )

@@ -71,6 +71,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (e.RateLimitedError, 429),
     (e.EngineUnavailableError, 501),
     (e.JobTimeoutError, 504),
+    (e.StorageFullError, 507),
 ]
 
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.auth import KeyStore
-from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError
+from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError, storage_full
 from app.events import InProcessEventBus
 from app.http import BodyLimit, Dialect, OpenModeGuard, RedactSecrets, default_status, error_id
 from app.jobs.queue import InProcessQueue
@@ -49,6 +49,39 @@ class CollapseSlashes:
                 path = path.replace("//", "/")
             scope = dict(scope, path=path, raw_path=path.encode())
         await self.app(scope, receive, send)
+
+
+class CatchAll:
+    """Answer an unexpected exception with a 500 in the right envelope, and keep the connection.
+
+    Starlette's last-resort handler re-raises after answering, and the server then drops the
+    keep-alive connection; here the exception ends with the answer. Exceptions after the
+    response started cannot be answered any more and go on up.
+    """
+
+    def __init__(self, app: ASGIApp, render: Callable[[Request, Exception], Awaitable[Response]]) -> None:
+        self.app = app
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            response = await self.render(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def _dialects() -> list[Dialect]:
@@ -181,14 +214,18 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             wrapped = AppError(str(exc.detail))
         return render(request, wrapped, exc.status_code, wrapped.message)
 
-    @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception) -> Response:
+        full = storage_full(exc)
+        if full is not None:
+            log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+            return await app_error(request, full)
         eid = error_id()
         log.exception("unhandled error %s on %s %s", eid, request.method, request.url.path)
         wrapped = AppError(f"internal server error (error id {eid})")
         wrapped.error_id = eid  # type: ignore[attr-defined]
         return render(request, wrapped, 500, wrapped.message)
 
+    app.add_middleware(CatchAll, render=unhandled)
     app.add_middleware(BodyLimit)
     app.add_middleware(OpenModeGuard)
     app.add_middleware(CollapseSlashes)

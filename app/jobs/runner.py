@@ -27,6 +27,7 @@ from app.errors import (
     JobTimeoutError,
     ProcessingError,
     RetryableError,
+    storage_full,
 )
 from app.jobs import pipeline
 from app.jobs.models import Job, JobEvent, JobState
@@ -126,6 +127,11 @@ def run_job(job_id: str, ctx: RunContext) -> None:
     except DspError as exc:  # the engine refused a value the submit checks let through
         finish_error(ctx, job, InvalidParameterError(str(exc)), JobState.failed)
     except Exception as exc:
+        full = storage_full(exc)
+        if full is not None:
+            log.error("job %s attempt %d: disk full: %s", job.id, job.attempt, exc)
+            finish_error(ctx, job, full, JobState.failed)
+            return
         error_id = uuid.uuid4().hex[:12]
         log.error("job %s failed (error_id %s): %s", job.id, error_id, "".join(traceback.format_exception(exc)))
         err = ProcessingError(f"internal error while processing the audio (error id {error_id})")

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from tests._hush import HushProcess
+from tests._hush import HushProcess, free_port
 from tests.app._http_fixtures import Reply, replies_in_order, serve_http
 from tests.app.test_server import KEY, H, submit, upload, wait_state, wav_bytes, write_long_wav
 from tests.signals import make_white
@@ -106,3 +109,89 @@ def test_input_that_answers_404_fails_at_once(tmp_path: Path) -> None:
     assert done["state"] == "failed"
     assert done["attempts"] == 1  # a 404 will not change by asking again
     assert "404" in done["error"]["reason"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs: a real full disk, as the server's data directory."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, text=True, check=False
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({made.stderr.strip()}); needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_gives_a_clear_507_and_the_server_keeps_serving(tiny_disk: Path, rng: np.random.Generator) -> None:
+    audio = wav_bytes(make_white(rng, 8000 * 40, -30.0), 8000)  # 640 KB of valid audio
+    with HushProcess(tiny_disk, api_keys=KEY) as proc, httpx.Client(base_url=proc.url, timeout=30) as c:
+        statuses = []
+        for _ in range(8):
+            r = c.post("/api/v1/files", files={"file": ("in.wav", audio)}, headers=H)
+            statuses.append(r.status_code)
+            if r.status_code != 201:
+                break
+        assert statuses[0] == 201
+        assert statuses[-1] == 507, statuses
+        assert r.json()["code"] == "storage.full"
+        assert "disk is full" in r.json()["title"]
+        assert c.get("/healthz").status_code == 200
+        assert not list((tiny_disk / "blobs").rglob("*.part"))  # nothing half-written is kept
+
+
+def test_unexpected_error_answers_500_and_keeps_the_connection(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    import uvicorn
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path), workers=False)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            replies = []
+            for path in ("/boom", "/healthz"):  # two requests on one keep-alive connection
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                replies.append(_read_response(sock))
+        assert replies[0][0] == 500
+        assert b"error id" in replies[0][1]
+        assert replies[1][0] == 200  # the connection survived the 500
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _read_response(sock: Any) -> tuple[int, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection"
+        body += chunk
+    return int(head.split()[1]), body
