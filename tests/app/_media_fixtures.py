@@ -78,6 +78,19 @@ def make_video_file(path: Path, container: str, *, duration_s: float = 1.0, sr: 
     return mux_video(path, container, vcodec, acodec, make_music(sr, duration_s, 2), sr)
 
 
+def make_silent_video(path: Path) -> Path:
+    """A WebM with a VP8 video stream and no audio stream at all."""
+    with av.open(str(path), "w", format="webm") as oc:
+        vs = oc.add_stream("libvpx", rate=10)
+        vs.width, vs.height, vs.pix_fmt = 32, 32, "yuv420p"
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            f.pts = i
+            oc.mux(vs.encode(f))
+        oc.mux(vs.encode(None))
+    return path
+
+
 def video_packets(src: Path | bytes) -> list[bytes]:
     """The bytes of every packet of the first video stream of a file or of in-memory bytes."""
     with av.open(io.BytesIO(src) if isinstance(src, bytes) else str(src)) as ic:

@@ -33,6 +33,7 @@ from tests.app._media_fixtures import (
     decode_all,
     make_audio_file,
     make_music,
+    make_silent_video,
     make_video_file,
     raw_wav_bytes,
     video_packets,
@@ -222,18 +223,7 @@ def _no_samples(tmp_path: Path) -> Path:
 
 
 def _video_only(tmp_path: Path) -> Path:
-    import av
-
-    path = tmp_path / "silent.webm"
-    with av.open(str(path), "w", format="webm") as oc:
-        vs = oc.add_stream("libvpx", rate=10)
-        vs.width, vs.height, vs.pix_fmt = 32, 32, "yuv420p"
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
-            f.pts = i
-            oc.mux(vs.encode(f))
-        oc.mux(vs.encode(None))
-    return path
+    return make_silent_video(tmp_path / "silent.webm")
 
 
 def _ok_wav(tmp_path: Path) -> Path:
