@@ -190,6 +190,10 @@ class InProcessQueue:
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
+        if self._events is not None:
+            self._events.close()
+            self._events.join_thread()
+            self._events = None
         fds, (self._wake_r, self._wake_w) = (self._wake_r, self._wake_w), (None, None)
         for fd in fds:
             if fd is not None:
