@@ -70,6 +70,7 @@ __all__ = [
     "probe",
     "remux_video",
     "sniff_container",
+    "sniff_file",
 ]
 
 CONTAINERS: Final = ("wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4", "pcm")
@@ -266,6 +267,18 @@ def sniff_container(head: bytes) -> str | None:
     if _looks_like_mp3(head):
         return "mp3"
     return None
+
+
+def sniff_file(path: Path) -> str | None:
+    """The container of the file at ``path`` from its first bytes (past an ID3 tag), or None."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+        tag = _id3_size(head)
+        if tag is not None and tag < size:
+            f.seek(tag)
+            return sniff_container(f.read(_HEAD_BYTES)) or "mp3"
+    return sniff_container(head)
 
 
 def _describe_unknown(head: bytes) -> str:

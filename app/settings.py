@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     max_json_mb: float = Field(100, gt=0)
     """Largest JSON request body, in MiB (DeepAffects sends audio inside JSON as base64: about
     75 MiB of audio at the default; larger files go by URL or multipart upload)."""
+    public_url: str | None = None
+    """Base URL clients reach this server at (``https://hush.example.com``), for absolute links in
+    answers (Wondershare ``voice_result``); unset, the scheme, host and port of each request."""
+    wondershare_max_mb: float = Field(50, gt=0)
+    """Largest input of the Wondershare click-removal API, in MiB (its doc: 50 MB)."""
     max_duration_hours: float = Field(6, gt=0)
     """Longest audio accepted per file, in hours (checked against the header before decoding)."""
     retention_hours: float = Field(24, gt=0)

@@ -5,6 +5,7 @@ streaming :class:`~dsp.stream.BlockProcessor` (or detector) for inputs of any le
 """
 
 from dsp.clicks import ClickSuppressor, suppress_clicks
+from dsp.declick import ClickDetections, ClickRepairer, detect_clicks, repair_clicks
 from dsp.denoise import NoiseReducer, reduce_noise
 from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
 from dsp.hum import HumRemover, detect_hum, remove_hum
@@ -14,6 +15,8 @@ from dsp.vad import SpeechDetector, SpeechSegments, detect_speech
 
 __all__ = [
     "BlockProcessor",
+    "ClickDetections",
+    "ClickRepairer",
     "ClickSuppressor",
     "DspError",
     "GainStage",
@@ -25,12 +28,14 @@ __all__ = [
     "NoiseReducer",
     "SpeechDetector",
     "SpeechSegments",
+    "detect_clicks",
     "detect_hum",
     "detect_speech",
     "measure_loudness",
     "normalize_loudness",
     "reduce_noise",
     "remove_hum",
+    "repair_clicks",
     "run_blocks",
     "run_processor",
     "suppress_clicks",

@@ -62,6 +62,12 @@ class InputRef(BaseModel):
     pcm_sample_rate: int | None = None
     """Rate of headerless PCM16 input (used only when the bytes are not a known container)."""
     pcm_channels: int = 1
+    expected_size: int | None = None
+    """When set, a downloaded input must be exactly this many bytes (else the job fails)."""
+    expected_md5: str | None = None
+    """When set, a downloaded input's MD5 (hex) must match (else the job fails)."""
+    containers: tuple[str, ...] | None = None
+    """When set, the input's sniffed container must be one of these (else the job fails)."""
 
 
 class OutputSpec(BaseModel):

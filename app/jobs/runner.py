@@ -8,6 +8,7 @@ result and records a per-step report. Every write is fenced by the claimed ``att
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import time
@@ -23,14 +24,16 @@ from app.errors import (
     AppError,
     FetchError,
     InputError,
+    InputTooLargeError,
     InvalidParameterError,
     JobTimeoutError,
     ProcessingError,
     RetryableError,
+    UnsupportedMediaError,
     storage_full,
 )
 from app.jobs import pipeline
-from app.jobs.models import Job, JobEvent, JobState
+from app.jobs.models import InputRef, Job, JobEvent, JobState
 from app.jobs.steps import check_steps
 from app.jobs.store import JobStore
 from app.settings import Settings
@@ -138,6 +141,29 @@ def run_job(job_id: str, ctx: RunContext) -> None:
         finish_error(ctx, job, err, JobState.failed)
 
 
+_CHANGED = (
+    "the downloaded input {what}: it may have changed in the bucket since its file_info was "
+    "computed, or the link points at another file. Recompute file_info or fix the link."
+)
+
+
+def _check_integrity(path: Path, ref: InputRef) -> None:
+    """Refuse a downloaded input whose size or MD5 differs from what the client declared."""
+    if ref.expected_size is not None:
+        size = path.stat().st_size
+        if size != ref.expected_size:
+            raise InputError(_CHANGED.format(what=f"is {size} bytes, not the declared {ref.expected_size}"))
+    if ref.expected_md5 is not None:
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != ref.expected_md5.lower():
+            raise InputError(
+                _CHANGED.format(what=f"has MD5 {digest.hexdigest()}, not the declared {ref.expected_md5.lower()}")
+            )
+
+
 def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
     """Back to the queue after a pause that doubles each attempt (1 s, 2 s, 4 s ... at most 30 s).
 
@@ -181,18 +207,33 @@ def _run(ctx: RunContext, job: Job) -> None:
             from app import fetch
 
             src = tmp / "input"
+            expected = spec.input.expected_size
+            # with a declared size, nothing past it is read: one byte more already disagrees
+            limit = settings.max_input_bytes if expected is None else min(settings.max_input_bytes, expected + 1)
             try:
-                fetch.download_to_file(spec.input.url, src, settings, max_bytes=settings.max_input_bytes)
+                fetch.download_to_file(spec.input.url, src, settings, max_bytes=limit)
             except FetchError as exc:
                 if exc.transient:
                     raise RetryableError(f"fetching the input failed: {exc.message}", hint=exc.hint) from exc
                 raise
+            except InputTooLargeError:
+                if expected is None or expected + 1 > settings.max_input_bytes:
+                    raise
+                raise InputError(_CHANGED.format(what=f"is larger than the declared {expected} bytes")) from None
+            _check_integrity(src, spec.input)
             job = _set_state(ctx, job, state=JobState.in_progress, progress=0.0)
         elif spec.input.blob_key:
             src = ctx.blobs.local_path(spec.input.blob_key)
         else:
             raise InputError("the job has no input")
         progress = _Progress(ctx, job, deadline)
+        if spec.input.containers is not None:
+            sniffed = media.sniff_file(src)
+            if sniffed not in spec.input.containers:
+                raise UnsupportedMediaError(
+                    f"the input is {sniffed or 'not a known audio format'}; this API takes "
+                    f"{' or '.join(c.upper() for c in spec.input.containers)}"
+                )
         info = media.probe(
             src,
             pcm_sample_rate=spec.input.pcm_sample_rate,

@@ -29,7 +29,7 @@ from app.errors import (
     RateLimitedError,
 )
 from app.events import ALL_JOBS, EventBus
-from app.jobs.models import TERMINAL_STATES, Job, JobEvent, JobSpec, JobState, StoredFile
+from app.jobs.models import ACTIVE_STATES, TERMINAL_STATES, Job, JobEvent, JobSpec, JobState, StoredFile
 from app.jobs.queue import JobQueue
 from app.jobs.steps import check_steps
 from app.jobs.store import JobStore, require
@@ -37,6 +37,11 @@ from app.settings import Settings
 from app.storage import BlobStore
 
 __all__ = ["JobService", "WebhookRenderer"]
+
+#: Run seconds per audio second assumed before any job finished (the DSP chain runs ~20x real time).
+DEFAULT_RATE = 0.05
+#: Fixed cost of a job besides its audio (claim, probe, encode, store), in seconds.
+JOB_OVERHEAD_S = 0.5
 
 log = logging.getLogger("hush.jobs")
 
@@ -50,6 +55,7 @@ class JobService:
     def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue, bus: EventBus) -> None:
         self.settings = settings
         self._watchers = 0
+        self._rate: float | None = None
         self.store = store
         self.blobs = blobs
         self.queue = queue
@@ -277,6 +283,37 @@ class JobService:
                         ahead = 0
                     yield job, ahead
 
+    # ------------------------------------------------------------------ time estimates
+    def _measure_rate(self, job: Job) -> None:
+        """Fold a finished job's run time per second of audio into the running estimate."""
+        duration = (job.result_meta.get("input") or {}).get("duration_s")
+        if not duration or job.started_at is None or job.finished_at is None:
+            return
+        run_s = max(job.finished_at - job.started_at - JOB_OVERHEAD_S, 0.0)
+        rate = run_s / float(duration)
+        self._rate = rate if self._rate is None else 0.8 * self._rate + 0.2 * rate
+
+    async def estimate_wait_s(self, job: Job, *, duration_s: float | None = None) -> float:
+        """Seconds until ``job`` is likely finished, from its queue position and the measured rate.
+
+        The rate (run seconds per audio second) is a running mean over the jobs this process
+        saw finish, ``DEFAULT_RATE`` until there is one. A running job's estimate comes from its
+        own progress; a queued job waits for the jobs ahead of it, spread over the workers.
+        ``duration_s`` is the audio length when the caller knows it before the job does.
+        """
+        rate = self._rate if self._rate is not None else DEFAULT_RATE
+        if job.terminal:
+            return 0.0
+        duration = (job.result_meta.get("input") or {}).get("duration_s") or duration_s or 60.0
+        own = JOB_OVERHEAD_S + rate * float(duration)
+        if job.state is JobState.in_progress and job.started_at is not None and job.progress > 0:
+            elapsed = time.time() - job.started_at
+            return max(elapsed * (100.0 - job.progress) / job.progress, 0.0)
+        if job.state in ACTIVE_STATES:
+            return own
+        ahead = await self.jobs_ahead(job)
+        return own + ahead * own / max(self.settings.workers, 1)
+
     # ------------------------------------------------------------------ webhooks
     def register_webhook(self, dialect: str, renderer: WebhookRenderer) -> None:
         """Use ``renderer`` to build the webhook body for ``dialect``'s finished jobs."""
@@ -314,6 +351,8 @@ class JobService:
             while True:
                 ev = await events.get()
                 job = ev.job
+                if job is not None and job.state is JobState.succeeded:
+                    self._measure_rate(job)
                 if job is None or job.state not in TERMINAL_STATES or not job.spec.webhook_url:
                     continue
                 if job.meta.get("webhook", {}).get("delivered") is not None:

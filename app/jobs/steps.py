@@ -68,9 +68,13 @@ def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
 
 
 def _declick(sr: int, channels: int, p: dict[str, Any]) -> Any:
-    clicks = importlib.import_module("dsp.clicks")  # built later; until then the step reports unavailable
-    return clicks.ClickRepairer(
-        sr, channels, detection_mult=p.get("detection_mult", 8.0), click_len=p.get("click_len", 10)
+    from dsp.declick import ClickRepairer
+
+    return ClickRepairer(
+        sr,
+        channels,
+        detection_mult=float(p.get("detection_mult", 8.0)),
+        click_len_ms=float(p.get("click_len", 10)),
     )
 
 
@@ -90,11 +94,11 @@ STEPS: dict[str, StepDef] = {
         StepDef(
             "declick",
             "transform",
-            "dsp.clicks",
+            "dsp.declick",
             "ClickRepairer",
             _declick,
             ("detection_mult", "click_len"),
-            "repair clicks and crackle",
+            "repair clicks and crackle (detection_mult 6-10, 6 most sensitive; click_len 5-30 ms)",
         ),
         StepDef(
             "loudness",

@@ -65,7 +65,6 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["declick", "IN", "OUT"], 3, "not available"),
         (["enhance", "IN", "OUT", "--flag", "studio_sound"], 3, "studio_sound"),
         (["enhance", "IN", "OUT"], 2, "--flag"),
         (["denoise", "IN", "OUT", "--amount", "0"], 2, "between 1 and 100"),
@@ -138,3 +137,19 @@ def test_cli_denoise_sixty_minutes_in_flat_memory(tmp_path: Path, rng: np.random
     assert sf.info(tmp_path / "out.wav").frames == 60 * 60 * sr
     # 59 more minutes are 27 MB as PCM16 and 113 MB as float32: streaming means they cost nothing
     assert peak_mb - base_mb < 20, (base_mb, peak_mb)
+
+
+def test_cli_declick_repairs_and_reports(tmp_path: Path, rng: np.random.Generator) -> None:
+    x = make_speech_like(rng, 16000, 3.0, lead_silence_s=0.3)[0].astype(np.float32)
+    pos = np.arange(8000, 40000, 8000)
+    x[pos] += 0.5
+    src, out = tmp_path / "clicks.wav", tmp_path / "fixed.wav"
+    sf.write(src, x, 16000, subtype="FLOAT")
+    r = hush("declick", str(src), str(out), "--detection-mult", "8", "--click-len", "10")
+    assert r.returncode == 0, r.stderr
+    (step,) = json.loads(r.stdout)["steps"]
+    assert step["step"] == "declick"
+    assert step["clicks_found"] >= 3
+    y, _ = sf.read(out, dtype="float32")
+    assert y.size == x.size
+    assert int(np.sum(np.abs(y[pos]) < 0.4)) >= 3  # at least 3 of the 4 clicks are gone

@@ -1,0 +1,326 @@
+"""Wondershare click-noise removal API (``click-noise-removal.md``) over the job core.
+
+Two routes, HTTP Basic ``appkey:appsecret`` on both, answers in the vendor's envelope
+``{"code", "msg", "data"}`` (``code`` 0 on success). No SDK exists; the doc is the contract.
+Where the doc is silent, Hush chooses, and says so here:
+
+* **Error codes.** A non-zero ``code`` equals the HTTP status it is sent with: 400 a field is
+  missing or out of range (``msg`` names it), 401 credentials, 404 unknown task, 413 over the
+  size limit, 429 rate limited (with ``Retry-After``), 500 an internal error, 507 disk full.
+* **Defaults.** ``detection_mult`` (8.0) and ``click_len`` (10) are marked required in the doc
+  but given defaults there too: a missing one takes its default. ``priority`` has no default and
+  is required; ``file_ext`` (output) defaults to ``mp3``.
+* **Formats.** Only MP3 and WAV are accepted, as the doc says: ``file_info.file_ext`` must say one
+  of them, and the downloaded bytes must be one of them (sniffed, never trusted from a name).
+* **Integrity.** The downloaded file's size and MD5 must equal ``file_info``; otherwise the task
+  fails (status ``"4"``) with a reason naming the check. ``file_time`` is informative: a
+  disagreement with the real duration larger than 2 s and 10 % is reported in ``reason`` of a
+  completed task, never a failure.
+* **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
+  done: from the queue position and the processing rate measured on finished jobs. It is
+  ``"0"`` once the task ended.
+* **``voice_result``** is an absolute URL that needs no credentials (the unguessable task id in
+  the path is the capability): ``HUSH_PUBLIC_URL`` when set (behind a proxy), else the scheme,
+  host and port the request came to.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from app import errors as e
+from app import media
+from app.auth import Principal
+from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error, parse_json, read_body
+from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
+from app.jobs.service import JobService
+
+__all__ = [
+    "DIALECT",
+    "WondershareBatchRequest",
+    "WondershareFileInfo",
+    "WondershareResult",
+    "render",
+    "to_spec",
+]
+
+PREFIX = "/v3/pic/ecr"
+#: Formats the doc accepts, in and out.
+FORMATS = ("mp3", "wav")
+#: A task body names a link and a few numbers: its own small limit.
+_JSON_LIMIT_BYTES = 64 * 1024
+_MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+_TASK_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+#: Task status strings of the doc, by job state.
+STATUS = {
+    JobState.queued: "1",
+    JobState.downloading: "2",
+    JobState.in_progress: "2",
+    JobState.succeeded: "3",
+    JobState.failed: "4",
+    JobState.cancelled: "5",
+    JobState.timed_out: "6",
+}
+
+
+# ---------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WondershareFileInfo(_Model):
+    """``file_info``: what the client says the file at ``file_link`` is."""
+
+    file_size: int = Field(ge=1, description="bytes")
+    file_md5: str = Field(description="MD5 of the file, 32 hex digits")
+    file_time: float = Field(ge=0, description="duration in seconds (informative)")
+    file_ext: str = Field(description="mp3 or wav")
+
+    @field_validator("file_md5")
+    @classmethod
+    def _md5(cls, v: str) -> str:
+        if not _MD5_RE.match(v):
+            raise ValueError("must be the file's MD5 as 32 hexadecimal digits")
+        return v.lower()
+
+    @field_validator("file_ext")
+    @classmethod
+    def _ext(cls, v: str) -> str:
+        ext = v.strip().lstrip(".").lower()
+        if ext not in FORMATS:
+            raise ValueError(f"must be mp3 or wav (the formats this API takes), not {v!r}")
+        return ext
+
+
+class WondershareBatchRequest(_Model):
+    """Body of ``POST /v3/pic/ecr/batch``."""
+
+    file_link: str = Field(min_length=1, description="http(s) link the file is downloaded from")
+    file_info: WondershareFileInfo
+    detection_mult: float = Field(8.0, ge=6.0, le=10.0, description="6 = most sensitive")
+    click_len: int = Field(10, ge=5, le=30, description="longest click repaired by interpolation, ms")
+    file_ext: str = Field("mp3", description="output format: mp3 or wav")
+    priority: int = Field(ge=0, le=9)
+
+    @field_validator("file_link")
+    @classmethod
+    def _link(cls, v: str) -> str:
+        if not v.strip().lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) link to the audio file")
+        return v.strip()
+
+    @field_validator("file_ext")
+    @classmethod
+    def _out_ext(cls, v: str) -> str:
+        ext = v.strip().lstrip(".").lower()
+        if ext not in FORMATS:
+            raise ValueError(f"must be mp3 or wav, not {v!r}")
+        return ext
+
+    @field_validator("priority", "click_len", mode="before")
+    @classmethod
+    def _integer(cls, v: Any) -> Any:
+        if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+            raise ValueError("must be an integer")
+        return v
+
+    @field_validator("detection_mult", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError("must be a number from 6.0 to 10.0")
+        return v
+
+
+class WondershareResult(_Model):
+    """``data`` of ``GET /v3/pic/ecr/result/{task_id}``: every field always present, as strings."""
+
+    status: str
+    wait_time: str
+    voice_result: str
+    reason: str
+
+
+# ---------------------------------------------------------------------------- spec and render
+
+
+def to_spec(request: WondershareBatchRequest, max_bytes: int) -> JobSpec:
+    """The job for a batch request: download, check size/MD5/format, declick, encode."""
+    info = request.file_info
+    if info.file_size > max_bytes:
+        raise e.InputTooLargeError(
+            f"file_info.file_size is {info.file_size} bytes; this API takes files up to {max_bytes} bytes"
+        )
+    return JobSpec(
+        input=InputRef(
+            url=request.file_link,
+            expected_size=info.file_size,
+            expected_md5=info.file_md5,
+            containers=FORMATS,
+        ),
+        steps=(
+            Step(name="declick", params={"detection_mult": request.detection_mult, "click_len": request.click_len}),
+        ),
+        output=OutputSpec(container=request.file_ext),
+    )
+
+
+def _time_note(job: Job) -> str:
+    """A note when ``file_info.file_time`` disagrees with the real duration (informative only)."""
+    declared = job.meta.get("file_time")
+    real = (job.result_meta.get("input") or {}).get("duration_s")
+    if declared is None or real is None:
+        return ""
+    if abs(float(real) - float(declared)) > max(2.0, 0.1 * float(declared)):
+        return f"note: file_info.file_time says {declared:g} s but the audio lasts {float(real):.1f} s"
+    return ""
+
+
+def render(job: Job, wait_s: float, base_url: str) -> WondershareResult:
+    """The documented result data for ``job``."""
+    state = job.state
+    voice = ""
+    reason = ""
+    if state is JobState.succeeded:
+        voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
+        reason = _time_note(job)
+    elif state is JobState.failed:
+        reason = job.error_reason or "processing failed"
+    elif state is JobState.cancelled:
+        reason = job.error_reason or "the task was closed before it finished"
+    elif state is JobState.timed_out:
+        reason = job.error_reason or "the task took too long and was stopped"
+    wait = 0 if job.terminal else max(1, round(wait_s))
+    return WondershareResult(status=STATUS[state], wait_time=str(wait), voice_result=voice, reason=reason)
+
+
+def _envelope(data: dict[str, Any], code: int = 0, msg: str = "") -> dict[str, Any]:
+    return {"code": code, "msg": msg, "data": data}
+
+
+# ---------------------------------------------------------------------------- errors and auth
+
+
+def render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
+    """The vendor envelope with ``code`` = the HTTP status and ``msg`` saying what to change."""
+    return json_error(status, _envelope({}, code=status, msg=message), exc)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "missing":
+            msg = "is required"
+        parts.append(f"{loc} {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request body"
+
+
+def wondershare_principal(
+    keys: KeysDep, authorization: Annotated[str | None, Header(description="Basic base64(appkey:appsecret)")] = None
+) -> Principal:
+    """The caller, from ``Authorization: Basic base64(appkey:appsecret)``."""
+    return keys.check_basic(authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(wondershare_principal)]
+
+router = APIRouter(tags=["wondershare"])
+
+
+def public_base(request: Request, service: JobService) -> str:
+    """Scheme://host[:port] clients reach this server at: ``HUSH_PUBLIC_URL`` or the request's."""
+    configured = service.settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+# click-noise-removal.md, "Task Creation"
+@router.post(f"{PREFIX}/batch", responses={400: {}, 401: {}, 413: {}, 429: {}})
+async def wondershare_batch(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
+    """Create a click-removal task; answers ``{"code": 0, "msg": "", "data": {"task_id"}}``."""
+    raw = await read_body(request, _JSON_LIMIT_BYTES, hint="the body names a file_link; the audio is downloaded")
+    data = parse_json(raw or b"null")
+    if not isinstance(data, dict):
+        raise e.InvalidParameterError("the body must be a JSON object with file_link, file_info, priority ...")
+    try:
+        body = WondershareBatchRequest.model_validate(data)
+    except ValidationError as exc:
+        raise e.InvalidParameterError(_validation_message(exc)) from None
+    limit = min(service.settings.max_input_bytes, int(service.settings.wondershare_max_mb * 1024 * 1024))
+    spec = to_spec(body, limit)
+    job = await service.submit(
+        dialect="wondershare",
+        spec=spec,
+        owner=who.owner,
+        priority=body.priority,
+        meta={"file_time": body.file_info.file_time, "result_name": "declicked"},
+    )
+    return JSONResponse(_envelope({"task_id": job.id}))
+
+
+# click-noise-removal.md, "Result Acquisition"
+@router.get(f"{PREFIX}/result/{{task_id}}", responses={401: {}, 404: {}, 429: {}})
+async def wondershare_result(task_id: str, request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
+    """The task's status, when to ask again, the result link once complete, and any reason."""
+    job = await service.get(task_id, owner=who.owner)
+    if job.dialect != "wondershare":
+        raise e.NotFoundError(f"no click-removal task {task_id!r}")
+    duration = job.meta.get("file_time")
+    wait = await service.estimate_wait_s(job, duration_s=float(duration) if duration else None)
+    return JSONResponse(_envelope(render(job, wait, public_base(request, service)).model_dump()))
+
+
+# The voice_result link (Hush's; the doc only says "Audio download link after processing")
+@router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
+async def wondershare_file(name: str, service: ServiceDep) -> FileResponse:
+    """The processed audio; no credentials (the task id in the link is the capability)."""
+    task_id, _, ext = name.partition(".")
+    if not _TASK_RE.match(task_id):
+        raise e.NotFoundError(f"no result {name!r}")
+    try:
+        job = await service.get(task_id)
+    except e.NotFoundError:
+        raise e.NotFoundError(f"no result {name!r}") from None
+    if job.dialect != "wondershare" or job.state is not JobState.succeeded or not job.result_key:
+        raise e.NotFoundError(f"no result {name!r} (not finished, deleted or expired)")
+    if ext != job.result_meta.get("container"):
+        raise e.NotFoundError(f"no result {name!r}; this task's result is .{job.result_meta.get('container')}")
+    local = service.result_path(job)
+    if not await anyio.Path(local).is_file():
+        raise e.NotFoundError(f"no result {name!r} (deleted or expired)")
+    return FileResponse(
+        local,
+        media_type=media.mime_type(ext),
+        filename=f"declicked_{task_id}.{ext}",
+        content_disposition_type="attachment",
+    )
+
+
+def wondershare_status_for(exc: Exception) -> int:
+    """HTTP status of a domain error here (the core's mapping; unsupported media is a 400)."""
+    status = default_status(exc)
+    return 400 if status == 415 else status
+
+
+DIALECT = Dialect(
+    name="wondershare",
+    router=router,
+    prefixes=(PREFIX,),
+    render_error=render_error,
+    status_for=wondershare_status_for,
+)

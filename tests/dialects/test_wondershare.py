@@ -1,0 +1,352 @@
+"""The Wondershare click-noise API, driven by a client written from the doc alone.
+
+The doc (click-noise-removal.md) is the whole contract: ``POST /v3/pic/ecr/batch`` with HTTP
+Basic ``appkey:appsecret`` and a ``file_link`` the server downloads, then ``GET
+/v3/pic/ecr/result/{task_id}`` until ``status`` is ``"3"``, then GET ``voice_result``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.settings import Settings
+from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
+from tests.dialects._server import RunningServer, run_server
+from tests.signals import make_speech_like, si_sdr_db
+
+APP_KEY, APP_SECRET = "app-1", "secret-1"
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"{APP_KEY}:{APP_SECRET}".encode()).decode()}
+SR = 16_000
+BATCH = "/v3/pic/ecr/batch"
+
+
+def _clicked(seed: int, seconds: float = 4.0) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """Clean speech, the same with 8 clicks, and the clicked version as WAV bytes."""
+    rng = np.random.default_rng(seed)
+    clean = make_speech_like(rng, SR, seconds, lead_silence_s=0.3)[0].astype(np.float32)
+    clicked = clean.copy()
+    pos = np.sort(rng.choice(np.arange(int(0.2 * SR), clean.size - int(0.2 * SR), int(0.3 * SR)), 8, replace=False))
+    clicked[pos] += (0.5 * rng.choice([-1.0, 1.0], pos.size)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, clicked, SR, format="WAV", subtype="PCM_16")
+    return clean, clicked, buf.getvalue()
+
+
+CLEAN, CLICKED, WAV = _clicked(11)
+
+
+def file_info(data: bytes, **override: Any) -> dict[str, Any]:
+    info = {
+        "file_size": len(data),
+        "file_md5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        "file_time": 4,
+        "file_ext": "wav",
+    }
+    return {**info, **override}
+
+
+def batch_body(link: str, data: bytes = WAV, **override: Any) -> dict[str, Any]:
+    """The doc's sample body, with a real link and real file_info."""
+    body = {
+        "file_link": link,
+        "file_ext": "wav",
+        "file_info": file_info(data),
+        "detection_mult": 8,
+        "click_len": 10,
+        "priority": 1,
+    }
+    return {**body, **override}
+
+
+def poll(client: httpx.Client, task_id: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Poll as a client of the doc would: honour wait_time (capped for the test) until terminal."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        r = client.get(f"/v3/pic/ecr/result/{task_id}", headers=AUTH)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["code"] == 0
+        data = out["data"]
+        assert set(data) == {"status", "wait_time", "voice_result", "reason"}
+        assert all(isinstance(v, str) for v in data.values())
+        if data["status"] in {"3", "4", "5", "6"}:
+            return dict(data)
+        time.sleep(min(float(data["wait_time"]), 0.2))
+    raise AssertionError(f"task {task_id} never ended")
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[LoopbackServer]:
+    """The customer's bucket: serves the clicked file, a changed copy and a big file."""
+    changed = bytearray(WAV)
+    changed[-1] ^= 0xFF
+    with serve_http(
+        {
+            "/bucket/in.wav": Reply(body=WAV),
+            "/bucket/changed.wav": Reply(body=bytes(changed)),
+            "/bucket/page.wav": Reply(body=b"<html>not audio</html>" * 10),
+        }
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("wondershare"),
+        workers=2,
+        api_keys=(f"{APP_KEY}:{APP_SECRET}",),
+        url_allowlist=("127.0.0.1",),
+        block_seconds=0.5,
+    )
+    with run_server(settings) as s:
+        yield s
+
+
+@pytest.fixture
+def client(hush: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hush.base, timeout=30) as c:
+        yield c
+
+
+def submit(client: httpx.Client, body: dict[str, Any]) -> str:
+    r = client.post(BATCH, json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["code"] == 0
+    assert out["msg"] == ""
+    assert set(out["data"]) == {"task_id"}
+    return str(out["data"]["task_id"])
+
+
+@pytest.mark.parametrize(("ext", "container"), [("wav", "WAV"), ("mp3", "MP3"), (None, "MP3")])
+def test_wondershare_doc_flow_repairs_clicks(
+    client: httpx.Client, origin: LoopbackServer, ext: str | None, container: str
+) -> None:
+    body = batch_body(origin.url("/bucket/in.wav"))
+    if ext is None:
+        del body["file_ext"]  # the doc's default output is mp3
+    else:
+        body["file_ext"] = ext
+    task = submit(client, body)
+    data = poll(client, task)
+    assert data["status"] == "3", data
+    assert data["wait_time"] == "0"
+    assert data["reason"] == ""  # file_time agrees with the audio: no note
+    url = data["voice_result"]
+    assert url.startswith("http://127.0.0.1:")  # absolute
+    with httpx.Client(timeout=30) as anonymous:  # no credentials needed
+        got = anonymous.get(url)
+    assert got.status_code == 200
+    info = sf.info(io.BytesIO(got.content))
+    assert info.format == container
+    assert info.samplerate == SR
+    out, _ = sf.read(io.BytesIO(got.content), dtype="float32")
+    if container == "WAV":
+        assert out.size == CLEAN.size
+        assert si_sdr_db(CLEAN, out) - si_sdr_db(CLEAN, CLICKED) >= 3.0  # the clicks are measurably repaired
+
+
+def test_wondershare_wait_time_counts_the_queue(client: httpx.Client, origin: LoopbackServer) -> None:
+    tasks = [submit(client, batch_body(origin.url("/bucket/in.wav"), priority=0)) for _ in range(6)]
+    waits = []
+    for t in tasks:
+        data = client.get(f"/v3/pic/ecr/result/{t}", headers=AUTH).json()["data"]
+        if data["status"] == "1":
+            waits.append(int(data["wait_time"]))
+    assert all(w >= 1 for w in waits)
+    assert waits == sorted(waits)  # later in the queue: later done
+    for t in tasks:
+        assert poll(client, t)["status"] == "3"
+
+
+def test_wondershare_file_time_disagreement_is_a_note_not_a_failure(
+    client: httpx.Client, origin: LoopbackServer
+) -> None:
+    body = batch_body(origin.url("/bucket/in.wav"))
+    body["file_info"]["file_time"] = 168
+    data = poll(client, submit(client, body))
+    assert data["status"] == "3"
+    assert "file_time" in data["reason"]
+    assert "168" in data["reason"]
+
+
+@pytest.mark.parametrize(
+    ("link", "info", "words"),
+    [
+        ("/bucket/changed.wav", {}, "MD5"),
+        ("/bucket/in.wav", {"file_size": len(WAV) - 10}, "larger than the declared"),
+        ("/bucket/in.wav", {"file_size": len(WAV) + 10}, "bytes, not the declared"),
+        ("/bucket/page.wav", "page", "MP3 or WAV"),
+    ],
+)
+def test_wondershare_input_checks_fail_the_task_with_a_reason(
+    client: httpx.Client, origin: LoopbackServer, link: str, info: dict[str, Any] | str, words: str
+) -> None:
+    body = batch_body(origin.url(link))
+    if info == "page":
+        page = b"<html>not audio</html>" * 10
+        body["file_info"] = file_info(page)
+    else:
+        assert isinstance(info, dict)
+        body["file_info"] = {**body["file_info"], **info}
+    data = poll(client, submit(client, body))
+    assert data["status"] == "4", data
+    assert words in data["reason"]
+    assert data["voice_result"] == ""
+    if words in ("MD5",) or "declared" in words:
+        assert "changed in the bucket" in data["reason"]
+
+
+def _drop(body: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"detection_mult": 5.9}, "detection_mult"),
+        ({"detection_mult": 10.5}, "detection_mult"),
+        ({"detection_mult": "8"}, "detection_mult"),
+        ({"click_len": 4}, "click_len"),
+        ({"click_len": 31}, "click_len"),
+        ({"click_len": 10.5}, "click_len"),
+        ({"priority": -1}, "priority"),
+        ({"priority": 10}, "priority"),
+        ({"priority": True}, "priority"),
+        ({"file_ext": "flac"}, "file_ext"),
+        ({"file_link": "ftp://127.0.0.1/x.wav"}, "file_link"),
+        ({"file_info": {"file_size": 1, "file_md5": "xyz", "file_time": 1, "file_ext": "wav"}}, "file_md5"),
+        (
+            {"file_info": {"file_size": 1, "file_md5": "0" * 32, "file_time": 1, "file_ext": "ogg"}},
+            "file_info.file_ext",
+        ),
+        ({"file_info": {"file_size": 0, "file_md5": "0" * 32, "file_time": 1, "file_ext": "wav"}}, "file_size"),
+        ("-priority", "priority"),
+        ("-file_link", "file_link"),
+        ("-file_info", "file_info"),
+    ],
+)
+def test_wondershare_bad_fields_are_named(client: httpx.Client, change: dict[str, Any] | str, field: str) -> None:
+    body = batch_body("http://127.0.0.1:9/in.wav")
+    body = _drop(body, change[1:]) if isinstance(change, str) else {**body, **change}
+    r = client.post(BATCH, json=body, headers=AUTH)
+    assert r.status_code == 400, r.text
+    out = r.json()
+    assert out["code"] == 400
+    assert field in out["msg"]
+    assert out["data"] == {}
+
+
+def test_wondershare_defaults_for_detection_mult_and_click_len(client: httpx.Client, origin: LoopbackServer) -> None:
+    body = _drop(_drop(batch_body(origin.url("/bucket/in.wav")), "detection_mult"), "click_len")
+    assert poll(client, submit(client, body))["status"] == "3"
+
+
+def test_wondershare_size_limit_of_the_doc(client: httpx.Client) -> None:
+    body = batch_body("http://127.0.0.1:9/in.wav")
+    body["file_info"]["file_size"] = 51 * 1024 * 1024
+    r = client.post(BATCH, json=body, headers=AUTH)
+    assert r.status_code == 413
+    assert r.json()["code"] == 413
+    assert "file_size" in r.json()["msg"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Basic " + base64.b64encode(b"app-1:wrong").decode()},
+        {"Authorization": "Basic " + base64.b64encode(b"nobody:secret-1").decode()},
+        {"Authorization": "Basic !!!"},
+        {"Authorization": "Bearer secret-1"},
+    ],
+)
+def test_wondershare_wrong_credentials_are_401(client: httpx.Client, headers: dict[str, str]) -> None:
+    for method, path in (("POST", BATCH), ("GET", "/v3/pic/ecr/result/00000000-0000-0000-0000-000000000000")):
+        r = client.request(method, path, json=batch_body("http://127.0.0.1:9/x.wav"), headers=headers)
+        assert r.status_code == 401, r.text
+        assert r.json()["code"] == 401
+        assert r.json()["msg"]
+
+
+@pytest.mark.parametrize(
+    "link", ["http://10.0.0.8/a.wav", "http://169.254.169.254/latest/meta-data", "http://192.168.1.1/x.mp3"]
+)
+def test_wondershare_private_network_link_is_refused(client: httpx.Client, link: str) -> None:
+    r = client.post(BATCH, json=batch_body(link), headers=AUTH)
+    assert r.status_code == 400
+    assert r.json()["code"] == 400
+    assert "refused" in r.json()["msg"]
+
+
+def test_wondershare_unknown_task_is_404(client: httpx.Client) -> None:
+    r = client.get("/v3/pic/ecr/result/no-such-task", headers=AUTH)
+    assert r.status_code == 404
+    assert r.json()["code"] == 404
+    assert client.get("/v3/pic/ecr/file/no-such-task.mp3").status_code == 404
+
+
+def test_wondershare_closed_task_is_status_5(client: httpx.Client, origin: LoopbackServer) -> None:
+    # a job on the native API keeps both workers busy, so the task waits; cancelling it closes it
+    long_wav = io.BytesIO()
+    sf.write(long_wav, np.tile(CLICKED, 40), SR, format="WAV", subtype="PCM_16")
+    native = {"x-api-key": f"{APP_KEY}:{APP_SECRET}"}
+    up = client.post("/api/v1/files", files={"file": ("long.wav", long_wav.getvalue())}, headers=native)
+    blockers = [
+        client.post(
+            "/api/v1/jobs",
+            json={"input": {"file_id": up.json()["file_id"]}, "steps": [{"name": "declick"}]},
+            headers=native,
+        ).json()["id"]
+        for _ in range(2)
+    ]
+    task = submit(client, batch_body(origin.url("/bucket/in.wav"), priority=0))
+    assert client.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).json()["data"]["status"] == "1"
+    assert client.delete(f"/api/v1/jobs/{task}", headers=native).status_code == 200  # the same job core
+    data = poll(client, task)
+    assert data["status"] == "5"
+    assert data["reason"]
+    for b in blockers:
+        client.delete(f"/api/v1/jobs/{b}", headers=native)
+
+
+def test_wondershare_timed_out_task_is_status_6(tmp_path: Path, origin: LoopbackServer) -> None:
+    long_wav = io.BytesIO()
+    sf.write(long_wav, np.tile(CLICKED, 60), SR, format="WAV", subtype="PCM_16")
+    data_bytes = long_wav.getvalue()
+    settings = Settings(
+        data_dir=tmp_path,
+        workers=1,
+        api_keys=(f"{APP_KEY}:{APP_SECRET}",),
+        url_allowlist=("127.0.0.1",),
+        job_timeout_s=0.5,
+        block_seconds=0.5,
+        progress_interval_s=0,
+    )
+    with (
+        serve_http({"/long.wav": Reply(body=data_bytes)}) as long_origin,
+        run_server(settings) as hush,
+        httpx.Client(base_url=hush.base, timeout=30) as c,
+    ):
+        task = submit(c, batch_body(long_origin.url("/long.wav"), data=data_bytes))
+        data = poll(c, task)
+    assert data["status"] == "6", data
+    assert "longer than" in data["reason"]
+
+
+def test_wondershare_routes_are_documented(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/v3/pic/ecr/batch" in paths
+    assert "/v3/pic/ecr/result/{task_id}" in paths
