@@ -1,0 +1,297 @@
+"""AudioCleaner.ai enhance API (``audiocleaner-enhance.md``) over the job core.
+
+``POST /audio/api/v1/api-keys/enhance/task/create`` and ``.../task/get``, key in the ``api-key``
+header, answers ``{"code", "data", "message"}`` with ``code`` 100000 on success. No SDK exists;
+the doc is the contract. Where it is silent, Hush chooses, and says so here:
+
+* **Codes and HTTP statuses.** The doc lists the account codes; Hush adds its own for request
+  errors, all in the envelope and all with a matching HTTP status (a client that only reads
+  ``code`` works; one that checks the status does too):
+
+  ====== ====== =============================================================
+  code   HTTP   meaning
+  ====== ====== =============================================================
+  100000 200    success
+  100001 400    a field is missing or has the wrong type (``message`` names it)
+  100002 400    ``enhance_type`` names a flag this API does not have
+  100003 400    no flag is set to true
+  100004 400    ``inputurl`` is refused (not http(s), private network) or not audio
+  100005 413    the input is over the size or duration limit
+  101002 401    the API key is missing or not valid
+  101003 429    rate limit (``Retry-After`` in seconds)
+  101008 404    the task does not exist (or belongs to another key)
+  100500 500    internal error (``message`` carries an error id)
+  100507 507    the server's disk is full
+  ====== ====== =============================================================
+
+  101004 (concurrency), 101005 (disabled), 101006 (not activated) and 100100 (credits) need
+  per-key accounts, which this build does not have: it never sends them.
+* **The flags** map onto one fixed chain (mouth sounds → echo/reverb → noise → EQ → edits →
+  loudness last). Flags without an engine in this build run as ``not_applied`` with the reason;
+  the task still succeeds and ``data.report`` (a Hush extension; clients ignore unknown fields)
+  says, per flag, ``applied``, ``approximated`` or ``not_applied``, why, and what was measured.
+* **``output`` and ``result``**: the field table says ``output``, the doc's example ``result``:
+  both are sent, with the same absolute URL, downloadable without the key (the unguessable job id
+  in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
+* **``credit_time``**: billable minutes, the duration rounded up to the next started minute as the
+  doc defines it (61 s → 2), reported on success; nothing is charged, as there are no accounts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from app import errors as e
+from app import media
+from app.auth import Principal
+from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error, parse_json, read_body
+from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
+from app.jobs.service import JobService
+from app.jobs.steps import STEPS
+
+__all__ = ["DIALECT", "FLAGS", "plan", "render", "to_spec"]
+
+PREFIX = "/audio/api/v1/api-keys/enhance"
+OK = 100000
+_JSON_LIMIT_BYTES = 64 * 1024
+_JOB_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+#: The 14 flags of the doc, in chain order, each with the step it runs (None: no engine yet).
+FLAGS: dict[str, Step | None] = {
+    # clicks and mouth sounds first: later steps would smear them
+    "mouth_sounds": Step(name="declick", params={"detection_mult": 8.0, "click_len": 5}),
+    "remove_echo": None,
+    "remove_reverb": None,
+    "remove_noise": Step(name="denoise", params={"amount": 100}),
+    "remove_background_audio": None,
+    "keep_music": None,
+    "autoeq": None,
+    "long_silences": None,
+    "fillers": None,
+    "stutters": None,
+    "hesitations": None,
+    "studio_sound": None,
+    "autoid": None,
+    # loudness last: every other step changes the level
+    "normalize": Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0}),
+}
+
+#: Request-error codes (see the module docstring), by HTTP status.
+_CODES = {400: 100001, 401: 101002, 404: 101008, 413: 100005, 415: 100004, 429: 101003, 507: 100507}
+
+
+class _FlagError(e.InvalidParameterError):
+    """An unknown flag (100002) or no flag set (100003)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.vendor_code = code
+
+
+class _InputError(e.InvalidParameterError):
+    """``inputurl`` refused or unusable (100004)."""
+
+    vendor_code = 100004
+
+
+def plan(enhance_type: dict[str, bool]) -> tuple[tuple[Step, ...], dict[str, dict[str, Any]]]:
+    """The steps the set flags run, in chain order, and each set flag's planned entry."""
+    steps: list[Step] = []
+    planned: dict[str, dict[str, Any]] = {}
+    for flag, step in FLAGS.items():
+        if not enhance_type.get(flag):
+            continue
+        if step is None or not STEPS[step.name].available:
+            planned[flag] = {"status": "not_applied", "reason": "no engine in this build"}
+            continue
+        steps.append(step)
+        planned[flag] = {"status": "applied", "step": step.name}
+    return tuple(steps), planned
+
+
+def to_spec(body: dict[str, Any]) -> tuple[JobSpec, dict[str, dict[str, Any]]]:
+    """Check a create body and build its job; raises InvalidParameterError naming the field."""
+    url = body.get("inputurl")
+    if not isinstance(url, str) or not url.strip():
+        raise e.InvalidParameterError("inputurl is required: the URL of the audio file to enhance")
+    if not url.strip().lower().startswith(("http://", "https://")):
+        raise _InputError(f"inputurl must be an http(s) URL, not {url!r}")
+    flags = body.get("enhance_type")
+    if not isinstance(flags, dict):
+        raise e.InvalidParameterError("enhance_type is required: an object of the 14 boolean flags")
+    unknown = sorted(set(flags) - set(FLAGS))
+    if unknown:
+        raise _FlagError(f"enhance_type has unknown flag(s) {unknown}; the flags are {sorted(FLAGS)}", 100002)
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise e.InvalidParameterError(f"enhance_type.{name} must be true or false, not {value!r}")
+    if not any(flags.values()):
+        raise _FlagError("enhance_type sets no flag to true; set at least one", 100003)
+    steps, planned = plan(flags)
+    return JobSpec(input=InputRef(url=url.strip()), steps=steps, output=OutputSpec()), planned
+
+
+def _step_report(job: Job, name: str) -> dict[str, Any]:
+    for r in job.result_meta.get("steps", []):
+        if r.get("step") == name:
+            return dict(r)
+    return {}
+
+
+def report(job: Job) -> dict[str, dict[str, Any]]:
+    """Per set flag: applied / approximated / not_applied, why, and what was measured."""
+    out: dict[str, dict[str, Any]] = {}
+    for flag, entry in (job.meta.get("plan") or {}).items():
+        item = dict(entry)
+        step = item.pop("step", None)
+        if item["status"] != "not_applied" and job.state is JobState.succeeded and step:
+            measured = _step_report(job, "loudness" if step == "loudness" else step)
+            item["measured"] = measured
+            if flag == "normalize" and measured.get("limited_by_peak"):
+                item["status"] = "approximated"
+                item["reason"] = "the -1 dBFS peak ceiling held the gain back, so the level is below -16 LUFS"
+        elif item["status"] != "not_applied":
+            item["status"] = "pending" if not job.terminal else "not_applied"
+            if job.terminal:
+                item["reason"] = "the task did not succeed"
+        out[flag] = item
+    return out
+
+
+def render(job: Job, base_url: str, position: int) -> tuple[dict[str, Any], str]:
+    """``(data, message)`` of a task/get answer."""
+    data: dict[str, Any] = {"status": "waiting", "output": "", "result": "", "file_size": 0}
+    message = "Request Success"
+    if job.state is JobState.succeeded:
+        ext = job.result_meta.get("container", "wav")
+        url = f"{base_url}{PREFIX}/file/{job.id}.{media.EXTENSIONS.get(ext, '.' + ext).lstrip('.')}"
+        data.update(status="success", output=url, result=url, file_size=int(job.result_meta.get("size_bytes") or 0))
+        duration = (job.result_meta.get("input") or {}).get("duration_s")
+        if duration is not None:
+            data["credit_time"] = max(1, math.ceil(float(duration) / 60.0))
+    elif job.terminal:
+        reason = job.error_reason or {
+            JobState.cancelled: "the task was cancelled",
+            JobState.timed_out: "the task took too long and was stopped",
+        }.get(job.state, "processing failed")
+        data.update(status="failed", reason=reason)
+        message = reason
+    else:
+        data["tasks_position"] = position
+    data["report"] = report(job)
+    return data, message
+
+
+# ---------------------------------------------------------------------------- errors and auth
+
+
+def audiocleaner_status_for(exc: Exception) -> int:
+    """HTTP status here: the core's, with unsupported media a 400."""
+    status = default_status(exc)
+    return 400 if status == 415 else status
+
+
+def render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
+    """The vendor envelope: ``code`` from the table in the module docstring."""
+    code = getattr(exc, "vendor_code", None)
+    if code is None:
+        unusable = isinstance(exc, e.FetchError) or (
+            isinstance(exc, e.InputError) and not isinstance(exc, e.InvalidParameterError)
+        )
+        code = 100004 if unusable and status == 400 else _CODES.get(status)
+    if code is None:
+        code = 100500 if status >= 500 else 100001
+    return json_error(status, {"code": code, "data": {}, "message": message}, exc)
+
+
+def audiocleaner_principal(keys: KeysDep, api_key: Annotated[str | None, Header(alias="api-key")] = None) -> Principal:
+    """The caller, from the ``api-key`` header."""
+    return keys.check_key(api_key)
+
+
+PrincipalDep = Annotated[Principal, Depends(audiocleaner_principal)]
+router = APIRouter(tags=["audiocleaner"])
+
+
+def _base(request: Request, service: JobService) -> str:
+    return (service.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await read_body(request, _JSON_LIMIT_BYTES, hint="the body names an inputurl; the audio is downloaded")
+    data = parse_json(raw or b"null")
+    if not isinstance(data, dict):
+        raise e.InvalidParameterError("the body must be a JSON object")
+    return data
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+# audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/create"
+@router.post(f"{PREFIX}/task/create", responses={400: {}, 401: {}, 413: {}, 429: {}})
+async def audiocleaner_create(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
+    """Create an enhancement task; answers ``{"code": 100000, "data": {"job_id"}, ...}``."""
+    body = await _body(request)
+    spec, planned = to_spec(body)
+    try:
+        job = await service.submit(dialect="audiocleaner", spec=spec, owner=who.owner, meta={"plan": planned})
+    except e.URLRefusedError as exc:
+        raise _InputError(exc.message) from None
+    return JSONResponse({"code": OK, "data": {"job_id": job.id}, "message": "Request Success"})
+
+
+# audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/get"
+@router.post(f"{PREFIX}/task/get", responses={400: {}, 401: {}, 404: {}, 429: {}})
+async def audiocleaner_get(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
+    """The task's status; ``output``/``result`` once it succeeded, ``tasks_position`` while it waits."""
+    body = await _body(request)
+    job_id = body.get("job_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise e.InvalidParameterError("job_id is required: the id task/create returned")
+    job = await service.get(job_id, owner=who.owner)
+    if job.dialect != "audiocleaner":
+        raise e.NotFoundError(f"task {job_id!r} does not exist")
+    position = await service.jobs_ahead(job) + 1 if job.state is JobState.queued else 0
+    data, message = render(job, _base(request, service), position)
+    return JSONResponse({"code": OK, "data": data, "message": message})
+
+
+# The output link (Hush's; the doc only says "Result file URL")
+@router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
+async def audiocleaner_file(name: str, service: ServiceDep) -> FileResponse:
+    """The enhanced file; no key needed (the job id in the link is the capability)."""
+    job_id, _, ext = name.partition(".")
+    if not _JOB_RE.match(job_id):
+        raise e.NotFoundError(f"no result {name!r}")
+    try:
+        job = await service.get(job_id)
+    except e.NotFoundError:
+        raise e.NotFoundError(f"no result {name!r}") from None
+    if job.dialect != "audiocleaner" or job.state is not JobState.succeeded or not job.result_key:
+        raise e.NotFoundError(f"no result {name!r} (not finished, deleted or expired)")
+    local = service.result_path(job)
+    if not await anyio.Path(local).is_file():
+        raise e.NotFoundError(f"no result {name!r} (deleted or expired)")
+    container = str(job.result_meta.get("container") or ext)
+    return FileResponse(
+        local,
+        media_type=str(job.result_meta.get("mime") or media.mime_type(container)),
+        filename=f"enhanced_{job_id}.{ext}",
+        content_disposition_type="attachment",
+    )
+
+
+DIALECT = Dialect(
+    name="audiocleaner",
+    router=router,
+    prefixes=(PREFIX,),
+    render_error=render_error,
+    status_for=audiocleaner_status_for,
+)

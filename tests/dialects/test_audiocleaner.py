@@ -1,0 +1,194 @@
+"""The AudioCleaner enhance API, driven by a client written from the doc alone.
+
+``task/create`` with an ``inputurl`` the server downloads and the 14 ``enhance_type`` flags, then
+``task/get`` until ``success``, then GET the ``output`` URL.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.dialects.audiocleaner import FLAGS
+from app.settings import Settings
+from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
+from tests.dialects._server import RunningServer, run_server
+from tests.signals import make_speech_like, make_white, mix_at_snr
+
+KEY = "ac-key-1"
+H = {"api-key": KEY}
+SR = 16_000
+CREATE = "/audio/api/v1/api-keys/enhance/task/create"
+GET = "/audio/api/v1/api-keys/enhance/task/get"
+ALL_FLAGS = dict.fromkeys(FLAGS, True)  # the doc's example body: every flag true
+
+
+def _noisy() -> bytes:
+    rng = np.random.default_rng(5)
+    clean, _ = make_speech_like(rng, SR, 65.0)  # 65 s: billed as 2 minutes
+    noisy = mix_at_snr(clean, make_white(rng, clean.size), 10.0)
+    buf = io.BytesIO()
+    sf.write(buf, noisy, SR, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+NOISY = _noisy()
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[LoopbackServer]:
+    with serve_http({"/in.wav": Reply(body=NOISY), "/page.html": Reply(body=b"<html>hi</html>" * 20)}) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("audiocleaner"),
+        workers=2,
+        api_keys=(KEY,),
+        url_allowlist=("127.0.0.1",),
+    )
+    with run_server(settings) as s:
+        yield s
+
+
+@pytest.fixture
+def client(hush: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hush.base, timeout=30) as c:
+        yield c
+
+
+def create(client: httpx.Client, url: str, flags: dict[str, bool]) -> str:
+    r = client.post(CREATE, json={"inputurl": url, "enhance_type": flags}, headers=H)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["code"] == 100000
+    assert out["message"] == "Request Success"
+    return str(out["data"]["job_id"])
+
+
+def wait(client: httpx.Client, job_id: str, timeout_s: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        r = client.post(GET, json={"job_id": job_id}, headers=H)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["code"] == 100000
+        data = out["data"]
+        assert data["status"] in {"waiting", "success", "failed"}
+        if data["status"] == "waiting":
+            assert data["tasks_position"] >= 0
+        else:
+            return {**data, "message": out["message"]}
+        time.sleep(0.1)
+    raise AssertionError("the task never ended")
+
+
+def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
+    client: httpx.Client, origin: LoopbackServer
+) -> None:
+    data = wait(client, create(client, origin.url("/in.wav"), ALL_FLAGS))
+    assert data["status"] == "success", data
+    assert data["output"] == data["result"]
+    assert data["output"].startswith("http://127.0.0.1:")
+    assert data["credit_time"] == 2  # 65 s is billed as 2 minutes
+    report = data["report"]
+    assert set(report) == set(FLAGS)  # all 14, each with its status
+    assert report["remove_noise"]["status"] == "applied"
+    assert report["remove_noise"]["measured"]["step"] == "denoise"
+    assert report["mouth_sounds"]["status"] == "applied"
+    assert "clicks_found" in report["mouth_sounds"]["measured"]
+    assert report["normalize"]["status"] in {"applied", "approximated"}
+    assert report["normalize"]["measured"]["target_lufs"] == -16.0
+    for flag in ("remove_echo", "remove_reverb", "autoeq", "fillers", "stutters", "studio_sound", "long_silences"):
+        assert report[flag] == {"status": "not_applied", "reason": "no engine in this build"}
+    with httpx.Client(timeout=30) as anonymous:
+        got = anonymous.get(data["output"])
+    assert got.status_code == 200
+    assert int(got.headers["content-length"]) == data["file_size"]
+    y, sr = sf.read(io.BytesIO(got.content), dtype="float32")
+    x, _ = sf.read(io.BytesIO(NOISY), dtype="float32")
+    assert sr == SR
+    assert y.size == x.size
+    # noise went down in the lead-in silence (remove_noise) ... and normalize raised the speech
+    assert float(np.std(y[: SR // 4])) < float(np.std(x[: SR // 4]))
+
+
+def test_audiocleaner_only_unbuilt_flags_still_succeeds_unchanged(client: httpx.Client, origin: LoopbackServer) -> None:
+    data = wait(client, create(client, origin.url("/in.wav"), {"remove_echo": True, "autoeq": True}))
+    assert data["status"] == "success"
+    assert data["report"] == {
+        "remove_echo": {"status": "not_applied", "reason": "no engine in this build"},
+        "autoeq": {"status": "not_applied", "reason": "no engine in this build"},
+    }
+
+
+def test_audiocleaner_undecodable_input_fails_with_reason(client: httpx.Client, origin: LoopbackServer) -> None:
+    data = wait(client, create(client, origin.url("/page.html"), {"remove_noise": True}))
+    assert data["status"] == "failed"
+    assert data["reason"]
+    assert data["message"] == data["reason"]
+    assert data["output"] == ""
+    assert data["report"]["remove_noise"]["status"] == "not_applied"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        ({"enhance_type": {"remove_noise": True}}, 400, 100001, "inputurl"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav"}, 400, 100001, "enhance_type"),
+        (
+            {"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": "yes"}},
+            400,
+            100001,
+            "true or false",
+        ),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"denoise": True}}, 400, 100002, "denoise"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": False}}, 400, 100003, "no flag"),
+        ({"inputurl": "ftp://127.0.0.1/a.wav", "enhance_type": {"remove_noise": True}}, 400, 100004, "http"),
+        ({"inputurl": "http://10.1.2.3/a.wav", "enhance_type": {"remove_noise": True}}, 400, 100004, "refused"),
+    ],
+)
+def test_audiocleaner_create_errors_name_the_field(
+    client: httpx.Client, body: dict[str, Any], status: int, code: int, words: str
+) -> None:
+    r = client.post(CREATE, json=body, headers=H)
+    assert r.status_code == status, r.text
+    assert r.json()["code"] == code
+    assert words in r.json()["message"]
+    assert r.json()["data"] == {}
+
+
+@pytest.mark.parametrize("headers", [{}, {"api-key": "wrong"}, {"x-api-key": KEY}])
+def test_audiocleaner_invalid_key_is_101002(client: httpx.Client, headers: dict[str, str]) -> None:
+    for path, body in ((CREATE, {"inputurl": "http://x/a.wav", "enhance_type": ALL_FLAGS}), (GET, {"job_id": "x"})):
+        r = client.post(path, json=body, headers=headers)
+        assert r.status_code == 401
+        assert r.json()["code"] == 101002
+
+
+def test_audiocleaner_unknown_task_is_101008(client: httpx.Client) -> None:
+    r = client.post(GET, json={"job_id": "33b6251d7ba94edea8361c318736e746"}, headers=H)
+    assert r.status_code == 404
+    assert r.json()["code"] == 101008
+    r = client.post(GET, json={}, headers=H)
+    assert r.status_code == 400
+    assert r.json()["code"] == 100001
+
+
+def test_audiocleaner_rate_limit_is_101003_with_retry_after(tmp_path: Any) -> None:
+    settings = Settings(data_dir=tmp_path, workers=1, api_keys=(KEY,), rate_limit_per_minute=1)
+    with run_server(settings) as hush, httpx.Client(base_url=hush.base, timeout=30) as c:
+        c.post(GET, json={"job_id": "a"}, headers=H)
+        r = c.post(GET, json={"job_id": "a"}, headers=H)
+    assert r.status_code == 429
+    assert r.json()["code"] == 101003
+    assert int(r.headers["retry-after"]) >= 1
