@@ -13,14 +13,16 @@ import binascii
 import hashlib
 import hmac
 import math
+import secrets
 import threading
 import time
 from dataclasses import dataclass
 
-from app.errors import AuthError, RateLimitedError
+from app.errors import AuthError, KeyDisabledError, KeyNotActivatedError, RateLimitedError
+from app.jobs.store import JobStore
 from app.settings import Settings, is_loopback_host
 
-__all__ = ["KeyStore", "Principal", "check_bind"]
+__all__ = ["KeyStore", "Principal", "check_bind", "hash_key", "new_key"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,32 @@ class Principal:
 ANONYMOUS = Principal(owner="")
 
 
+def hash_key(key: str) -> str:
+    """How a key is stored: its SHA-256, hex (keys are long random strings, so no salt is needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def _owner_of(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return hash_key(key)[:16]
+
+
+def new_key() -> tuple[str, str, str]:
+    """A fresh random key: ``(key, key_hash, owner)``. The key itself is shown once, never stored."""
+    key = "hush_" + secrets.token_urlsafe(24)
+    return key, hash_key(key), _owner_of(key)
 
 
 class KeyStore:
-    """Checks keys and Basic pairs, and applies the per-key rate limit."""
+    """Checks keys and Basic pairs, and applies the per-key rate limit.
 
-    def __init__(self, settings: Settings) -> None:
+    Keys come from two places: ``HUSH_API_KEYS`` (bootstrap keys: unlimited, always active) and
+    the accounts in the job database (``hush keys``), stored as SHA-256 hashes with a state,
+    credit minutes and limits.
+    """
+
+    def __init__(self, settings: Settings, store: JobStore | None = None) -> None:
+        self._store = store
+        self._has_accounts: tuple[float, bool] = (0.0, False)
         self._keys = frozenset(settings.api_keys)
         self._basic: dict[str, str] = {}
         for entry in settings.api_keys:
@@ -54,11 +74,20 @@ class KeyStore:
 
     @property
     def open(self) -> bool:
-        """True when no keys are configured (loopback-only development mode)."""
-        return not self._keys
+        """True when no keys are configured anywhere (loopback-only development mode)."""
+        return not self._keys and not self._accounts_exist()
+
+    def _accounts_exist(self) -> bool:
+        if self._store is None:
+            return False
+        checked, exists = self._has_accounts
+        if time.monotonic() - checked > 1.0:  # cheap, but not on every request
+            exists = self._store.has_accounts()
+            self._has_accounts = (time.monotonic(), exists)
+        return exists
 
     def check_key(self, key: str | None) -> Principal:
-        """Resolve an API key; raises AuthError when keys are configured and this one is not among them."""
+        """Resolve an API key; raises AuthError (or its disabled / not-activated forms) otherwise."""
         if self.open:
             return ANONYMOUS
         if not key:
@@ -68,7 +97,18 @@ class KeyStore:
                 principal = Principal(owner=_owner_of(valid), key=valid)
                 self._rate(principal)
                 return principal
-        raise AuthError("the API key is not valid")
+        account = self._store.key_by_hash(hash_key(key)) if self._store is not None else None
+        if account is None:
+            raise AuthError("the API key is not valid")
+        if account["state"] == "disabled":
+            raise KeyDisabledError("this API key is disabled", hint="ask the operator to enable it (hush keys enable)")
+        if account["state"] != "active":
+            raise KeyNotActivatedError(
+                "this API key is not activated yet", hint="ask the operator to activate it (hush keys enable)"
+            )
+        principal = Principal(owner=account["owner"], key=None)
+        self._rate(principal, limit=account["rpm"])
+        return principal
 
     def check_basic(self, authorization: str | None) -> Principal:
         """Resolve an ``Authorization: Basic base64(appkey:appsecret)`` header."""
@@ -84,22 +124,25 @@ class KeyStore:
             raise AuthError("the Basic authorization header is not valid base64 of appkey:appsecret") from None
         app_key, _, secret = decoded.partition(":")
         expected = self._basic.get(app_key)
+        if expected is None and self._store is not None and self._store.key_by_hash(hash_key(secret)) is not None:
+            return self.check_key(secret)  # a key made with `hush keys`: any appkey, the key as appsecret
         if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):
             raise AuthError("the appkey/appsecret pair is not valid")
         principal = Principal(owner=_owner_of(f"{app_key}:{expected}"), key=app_key)
         self._rate(principal)
         return principal
 
-    def _rate(self, principal: Principal) -> None:
-        if not self._limit:
+    def _rate(self, principal: Principal, limit: int | None = None) -> None:
+        limit = limit or self._limit
+        if not limit:
             return
         now = time.monotonic()
         with self._lock:
             hits = [t for t in self._hits.get(principal.owner, []) if now - t < 60.0]
-            if len(hits) >= self._limit:
+            if len(hits) >= limit:
                 retry = max(1, math.ceil(60.0 - (now - hits[0])))
                 self._hits[principal.owner] = hits
-                raise RateLimitedError(f"more than {self._limit} requests per minute for this key", retry_after_s=retry)
+                raise RateLimitedError(f"more than {limit} requests per minute for this key", retry_after_s=retry)
             hits.append(now)
             self._hits[principal.owner] = hits
 

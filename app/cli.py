@@ -53,6 +53,66 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    """``hush keys ...``: accounts in the job database of ``HUSH_DATA_DIR``."""
+    from app.auth import new_key
+    from app.jobs.store import SqliteJobStore
+    from app.settings import get_settings
+
+    settings = get_settings()
+    store = SqliteJobStore(settings.db_path)
+    try:
+        if args.keys_cmd == "add":
+            credits: int | None = None
+            if args.credits != "unlimited":
+                try:
+                    credits = int(args.credits)
+                except ValueError:
+                    _err(f"--credits takes a whole number of minutes or 'unlimited', not {args.credits!r}")
+                    return 2
+                if credits < 0:
+                    _err("--credits cannot be negative")
+                    return 2
+            key, key_hash, owner = new_key()
+            store.add_key(
+                key_hash,
+                owner,
+                label=args.label,
+                state="inactive" if args.inactive else "active",
+                credits_minutes=credits,
+                rpm=args.rpm,
+                max_concurrent=args.concurrency,
+            )
+            sys.stdout.write(f"{key}\n")
+            sys.stderr.write(f"key id {owner}: store the key now, it is not shown again\n")
+            return 0
+        if args.keys_cmd == "list":
+            rows = store.accounts()
+            sys.stdout.write("id\tlabel\tstate\tcredits_minutes\trpm\tconcurrency\n")
+            for r in rows:
+                credits_text = "unlimited" if r["credits_minutes"] is None else str(r["credits_minutes"])
+                sys.stdout.write(
+                    f"{r['owner']}\t{r['label']}\t{r['state']}\t{credits_text}\t"
+                    f"{r['rpm'] or '-'}\t{r['max_concurrent'] or '-'}\n"
+                )
+            return 0
+        account = store.find_account(args.key_id)
+        if account is None:
+            _err(f"no key with id or label {args.key_id!r} (see `hush keys list`)")
+            return 2
+        owner = account["owner"]
+        if args.keys_cmd in ("disable", "enable"):
+            store.set_account(owner, state="disabled" if args.keys_cmd == "disable" else "active")
+        elif args.keys_cmd == "remove":
+            store.remove_account(owner)
+        else:  # credit
+            balance = store.grant(owner, args.minutes, args.note)
+            sys.stdout.write(f"{owner}: {balance} credit minute(s)\n")
+        return 0
+    finally:
+        store.close()
+
+
 def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container: str | None = None) -> int:
     """Run ``steps`` over ``src`` with the same pipeline the server uses; write ``dst``."""
     from app import media
@@ -143,6 +203,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sub.add_parser("worker", help="run a distributed worker (scale-out backend; not in this build)")
 
+    k = sub.add_parser("keys", help="manage API keys, their credits and limits (in the job database)")
+    ks = k.add_subparsers(dest="keys_cmd", required=True)
+    ka = ks.add_parser("add", help="create a key; it is printed once and stored only as a hash")
+    ka.add_argument("--label", default="", help="a name to find the key by")
+    ka.add_argument("--credits", default="unlimited", help="credit minutes, or 'unlimited' (default)")
+    ka.add_argument("--rpm", type=int, default=None, help="requests per minute (default: HUSH_RATE_LIMIT_PER_MINUTE)")
+    ka.add_argument("--concurrency", type=int, default=None, help="jobs waiting or running at once (default: no limit)")
+    ka.add_argument("--inactive", action="store_true", help="create it not activated (enable it later)")
+    ks.add_parser("list", help="list keys (never the keys themselves)")
+    for name, text in (("disable", "refuse a key"), ("enable", "activate a key"), ("remove", "delete a key")):
+        kp = ks.add_parser(name, help=text)
+        kp.add_argument("key_id", help="the id `hush keys list` shows, or the label")
+    kc = ks.add_parser("credit", help="add (or, negative, take) credit minutes")
+    kc.add_argument("key_id", help="the id `hush keys list` shows, or the label")
+    kc.add_argument("minutes", type=int)
+    kc.add_argument("--note", default="")
+
     d = sub.add_parser("denoise", help="reduce background noise in a file")
     d.add_argument("input")
     d.add_argument("output")
@@ -166,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cmd == "serve":
         return _serve(args)
+    if args.cmd == "keys":
+        return _keys(args)
     if args.cmd == "worker":
         _err(
             "the distributed worker backend (Celery + Redis) is not part of this build; "

@@ -12,9 +12,13 @@ Tree (each class has a stable ``code``)::
     ├── FetchError                   "fetch.failed"         a URL could not be fetched
     │   └── URLRefusedError          "fetch.refused"        scheme or address not allowed (SSRF guard)
     ├── AuthError                    "auth.invalid"         missing or wrong credentials
+    │   ├── KeyDisabledError         "auth.disabled"        the key exists but was disabled
+    │   └── KeyNotActivatedError     "auth.not_activated"   the key exists but is not active yet
+    ├── InsufficientCreditsError     "credits.insufficient" the key's minutes are used up
     ├── NotFoundError                "not_found"
     ├── ConflictError                "conflict"             e.g. the result is not ready yet
     ├── RateLimitedError             "rate_limited"         carries ``retry_after_s``
+    │   └── ConcurrencyLimitError    "rate_limited.concurrency"  too many jobs of the key at once
     ├── EngineUnavailableError       "engine.unavailable"   the requested processing is not built yet
     ├── ProcessingError              "processing.failed"    the engine failed on valid input
     │   └── JobTimeoutError          "processing.timeout"
@@ -29,6 +33,7 @@ from typing import ClassVar
 __all__ = [
     "AppError",
     "AuthError",
+    "ConcurrencyLimitError",
     "ConflictError",
     "CorruptMediaError",
     "EmptyInputError",
@@ -36,8 +41,11 @@ __all__ = [
     "FetchError",
     "InputError",
     "InputTooLargeError",
+    "InsufficientCreditsError",
     "InvalidParameterError",
     "JobTimeoutError",
+    "KeyDisabledError",
+    "KeyNotActivatedError",
     "NotFoundError",
     "ProcessingError",
     "RateLimitedError",
@@ -133,6 +141,24 @@ class ConflictError(AppError):
     code = "conflict"
 
 
+class KeyDisabledError(AuthError):
+    """The API key is known but disabled by the operator."""
+
+    code = "auth.disabled"
+
+
+class KeyNotActivatedError(AuthError):
+    """The API key is known but has not been activated yet."""
+
+    code = "auth.not_activated"
+
+
+class InsufficientCreditsError(AppError):
+    """The key has fewer credit minutes left than the job needs."""
+
+    code = "credits.insufficient"
+
+
 class RateLimitedError(AppError):
     """Too many requests; try again after ``retry_after_s`` seconds."""
 
@@ -141,6 +167,12 @@ class RateLimitedError(AppError):
     def __init__(self, message: str, *, retry_after_s: int, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after_s = retry_after_s
+
+
+class ConcurrencyLimitError(RateLimitedError):
+    """The key already has as many jobs waiting or running as it may."""
+
+    code = "rate_limited.concurrency"
 
 
 class EngineUnavailableError(AppError):

@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             if d.webhook is not None:
                 service.register_webhook(d.name, d.webhook)
         app.state.settings = settings
-        app.state.keys = KeyStore(settings)
+        app.state.keys = KeyStore(settings, store)
         app.state.service = service
         if workers:
             await service.start()

@@ -18,14 +18,18 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   100004 400    ``inputurl`` is refused (not http(s), private network) or not audio
   100005 413    the input is over the size or duration limit
   101002 401    the API key is missing or not valid
+  101005 403    the API key is disabled
+  101006 403    the API key is not activated
+  100100 402    not enough credit minutes left for the task
   101003 429    rate limit (``Retry-After`` in seconds)
+  101004 429    concurrency limit: the key has as many tasks open as it may
   101008 404    the task does not exist (or belongs to another key)
   100500 500    internal error (``message`` carries an error id)
   100507 507    the server's disk is full
   ====== ====== =============================================================
 
-  101004 (concurrency), 101005 (disabled), 101006 (not activated) and 100100 (credits) need
-  per-key accounts, which this build does not have: it never sends them.
+  Keys made with ``hush keys`` carry the state, credits and limits these codes speak of;
+  bootstrap keys (``HUSH_API_KEYS``) are unlimited and always active.
 * **The flags** map onto one fixed chain (mouth sounds → echo/reverb → noise → EQ → edits →
   loudness last). Flags without an engine in this build run as ``not_applied`` with the reason;
   the task still succeeds and ``data.report`` (a Hush extension; clients ignore unknown fields)
@@ -34,7 +38,8 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   both are sent, with the same absolute URL, downloadable without the key (the unguessable job id
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
 * **``credit_time``**: billable minutes, the duration rounded up to the next started minute as the
-  doc defines it (61 s → 2), reported on success; nothing is charged, as there are no accounts.
+  doc defines it (61 s → 2), reported on success and charged to the key's account then (never for
+  a failed task, once only whatever retries or restarts happen).
 """
 
 from __future__ import annotations
@@ -82,6 +87,14 @@ FLAGS: dict[str, Step | None] = {
     "normalize": Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0}),
 }
 
+#: The doc's account codes, by domain error (checked in order: concurrency before rate).
+_ACCOUNT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (e.KeyDisabledError, 101005),
+    (e.KeyNotActivatedError, 101006),
+    (e.InsufficientCreditsError, 100100),
+    (e.ConcurrencyLimitError, 101004),
+    (e.RateLimitedError, 101003),
+)
 #: Request-error codes (see the module docstring), by HTTP status.
 _CODES = {400: 100001, 401: 101002, 404: 101008, 413: 100005, 415: 100004, 429: 101003, 507: 100507}
 
@@ -200,6 +213,9 @@ def audiocleaner_status_for(exc: Exception) -> int:
 def render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
     """The vendor envelope: ``code`` from the table in the module docstring."""
     code = getattr(exc, "vendor_code", None)
+    for cls, account_code in _ACCOUNT_CODES:
+        if code is None and isinstance(exc, cls):
+            code = account_code
     if code is None:
         unusable = isinstance(exc, e.FetchError) or (
             isinstance(exc, e.InputError) and not isinstance(exc, e.InvalidParameterError)

@@ -198,6 +198,10 @@ def audo_status_for(exc: Exception) -> int:
     """
     if isinstance(exc, e.InputTooLargeError):
         return 413
+    if isinstance(exc, e.InsufficientCreditsError):
+        return 400  # the SDK reads a 400 from /remove-noise as InsufficientCredits (sdk-notes §4)
+    if isinstance(exc, e.AuthError):
+        return 401  # disabled and not-activated keys too: the SDK knows 401
     status = default_status(exc)
     if isinstance(exc, e.InputError | e.FetchError) or status == 400:
         return 422

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import tempfile
 import time
 import traceback
@@ -276,6 +277,9 @@ def _run(ctx: RunContext, job: Job) -> None:
                 status = fetch.put_file(spec.output.put_url, ctx.blobs.local_path(key), result_meta["mime"], settings)
                 result_meta["put_status"] = status
         now = time.time()
+        duration = result_meta.get("duration_s") or info.duration_s or 0.0
+        # billable minutes: the duration rounded up to the next started minute (61 s -> 2)
+        result_meta["billable_minutes"] = max(1, math.ceil(float(duration) / 60.0 - 1e-9))
         _set_state(
             ctx,
             job,
@@ -284,5 +288,6 @@ def _run(ctx: RunContext, job: Job) -> None:
             finished_at=now,
             expires_at=now + settings.retention_hours * 3600,
             result_meta=result_meta,
+            charge_minutes=result_meta["billable_minutes"],
             **fields,
         )

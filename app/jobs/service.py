@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import shutil
 import time
 import uuid
@@ -21,9 +22,11 @@ import anyio
 
 from app import media
 from app.errors import (
+    ConcurrencyLimitError,
     ConflictError,
     EmptyInputError,
     InputTooLargeError,
+    InsufficientCreditsError,
     InvalidParameterError,
     NotFoundError,
     RateLimitedError,
@@ -78,6 +81,8 @@ class JobService:
         if not 0 <= priority <= 10:
             raise InvalidParameterError(f"priority must be an integer from 0 to 9, got {priority}")
         await anyio.to_thread.run_sync(check_steps, spec.steps)  # imports and builds DSP steps: off the loop
+        if owner:
+            await anyio.to_thread.run_sync(self._check_account, owner, spec)
         if spec.input.blob_key is None and spec.input.url is None:
             raise InvalidParameterError("the job needs an input: an uploaded file or a URL")
         from app import fetch
@@ -292,6 +297,37 @@ class JobService:
         run_s = max(job.finished_at - job.started_at - JOB_OVERHEAD_S, 0.0)
         rate = run_s / float(duration)
         self._rate = rate if self._rate is None else 0.8 * self._rate + 0.2 * rate
+
+    def _check_account(self, owner: str, spec: JobSpec) -> None:
+        """Refuse a job its key's account cannot take: too many open jobs, or no minutes left.
+
+        Each open job holds at least one minute (the smallest charge) until it ends, so a key
+        cannot start more jobs than it can pay for; a job is charged, in whole started minutes of
+        its audio, only when it succeeds.
+        """
+        account = self.store.account(owner)
+        if account is None:
+            return
+        open_jobs = self.store.open_jobs(owner)
+        limit = account["max_concurrent"]
+        if limit and open_jobs >= limit:
+            raise ConcurrencyLimitError(
+                f"this key already has {open_jobs} job(s) waiting or running, its limit is {limit}",
+                retry_after_s=5,
+            )
+        credits = account["credits_minutes"]
+        if credits is None:
+            return
+        needed = 1
+        if spec.input.blob_key:  # an upload: its duration is known, so is the charge
+            stored = self.store.get_file(spec.input.blob_key.rsplit("/", 1)[-1])
+            duration = (stored.info.get("duration_s") if stored else None) or 0.0
+            needed = max(1, math.ceil(float(duration) / 60.0 - 1e-9))
+        if credits - open_jobs < needed:
+            raise InsufficientCreditsError(
+                f"this key has {credits} credit minute(s) left and {open_jobs} job(s) open; this job needs {needed}",
+                hint="ask the operator for more credits (hush keys credit)",
+            )
 
     async def estimate_wait_s(self, job: Job, *, duration_s: float | None = None) -> float:
         """Seconds until ``job`` is likely finished, from its queue position and the measured rate.

@@ -32,9 +32,12 @@ class JobStore(Protocol):
         ...
 
     def get(self, job_id: str) -> Job | None: ...
-    def update(self, job_id: str, *, attempt: int | None = None, **fields: Any) -> Job | None:
+    def update(
+        self, job_id: str, *, attempt: int | None = None, charge_minutes: int | None = None, **fields: Any
+    ) -> Job | None:
         """Set fields; with ``attempt``, only while that attempt owns the job and it is still active
-        (so a cancel, or a newer attempt after a crash, is never overwritten by an older run)."""
+        (so a cancel, or a newer attempt after a crash, is never overwritten by an older run).
+        With ``charge_minutes``, the owner's account is charged in the same transaction, once."""
         ...
 
     def claim(self, job_id: str, state: JobState) -> Job | None:
@@ -56,6 +59,10 @@ class JobStore(Protocol):
     def delete_file(self, file_id: str) -> None: ...
     def log(self, job_id: str, kind: str, data: dict[str, Any]) -> None: ...
     def logs(self, job_id: str) -> list[dict[str, Any]]: ...
+    def key_by_hash(self, key_hash: str) -> dict[str, Any] | None: ...
+    def account(self, owner: str) -> dict[str, Any] | None: ...
+    def has_accounts(self) -> bool: ...
+    def open_jobs(self, owner: str) -> int: ...
     def close(self) -> None: ...
 
 
@@ -103,6 +110,28 @@ CREATE TABLE IF NOT EXISTS job_log (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_log_job ON job_log(job_id);
+-- accounts: per-key state, credits (minutes; NULL = unlimited) and limits; keys stored hashed
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash TEXT PRIMARY KEY,
+    owner TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'active',
+    credits_minutes INTEGER,
+    rpm INTEGER,
+    max_concurrent INTEGER,
+    created_at REAL NOT NULL
+);
+-- every change of a key's credits: a grant, or the charge of one succeeded job (at most one)
+CREATE TABLE IF NOT EXISTS credit_ledger (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    job_id TEXT,
+    kind TEXT NOT NULL,
+    minutes INTEGER NOT NULL,
+    at REAL NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS credit_ledger_one_charge ON credit_ledger(job_id) WHERE kind = 'charge';
 """
 
 _COLUMNS = [
@@ -197,7 +226,11 @@ class SqliteJobStore:
         rows = self._query("SELECT * FROM jobs WHERE id=?", (job_id,))
         return self._row_to_job(rows[0]) if rows else None
 
-    def update(self, job_id: str, *, attempt: int | None = None, **fields: Any) -> Job | None:
+    def update(
+        self, job_id: str, *, attempt: int | None = None, charge_minutes: int | None = None, **fields: Any
+    ) -> Job | None:
+        """Set fields (fenced by ``attempt``); with ``charge_minutes``, charge the job's owner in
+        the same transaction (once per job: a retry or a replay charges nothing more)."""
         fields.setdefault("updated_at", time.time())
         sets = ", ".join(f"{k}=?" for k in fields)
         params: list[Any] = [self._encode(k, v) for k, v in fields.items()]
@@ -211,7 +244,89 @@ class SqliteJobStore:
             if cur.rowcount == 0:
                 return None
             row = c.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if charge_minutes is not None:
+                self._charge(c, row["owner"], job_id, charge_minutes)
         return self._row_to_job(row)
+
+    @staticmethod
+    def _charge(c: sqlite3.Connection, owner: str, job_id: str, minutes: int) -> None:
+        account = c.execute("SELECT credits_minutes FROM api_keys WHERE owner=?", (owner,)).fetchone()
+        if account is None or account["credits_minutes"] is None:
+            return  # no account, or unlimited: nothing to charge
+        done = c.execute(
+            "INSERT OR IGNORE INTO credit_ledger (owner, job_id, kind, minutes, at) VALUES (?, ?, 'charge', ?, ?)",
+            (owner, job_id, -minutes, time.time()),
+        )
+        if done.rowcount:
+            c.execute("UPDATE api_keys SET credits_minutes = credits_minutes - ? WHERE owner=?", (minutes, owner))
+
+    # ------------------------------------------------------------------ accounts
+    def add_key(self, key_hash: str, owner: str, **fields: Any) -> None:
+        """Create an account row for a hashed key (``label``, ``state``, ``credits_minutes`` ...)."""
+        cols = ["key_hash", "owner", "created_at", *fields]
+        marks = ",".join("?" * len(cols))
+        with self._tx() as c:
+            c.execute(
+                f"INSERT INTO api_keys ({','.join(cols)}) VALUES ({marks})",  # noqa: S608 - column names only
+                (key_hash, owner, time.time(), *fields.values()),
+            )
+            if fields.get("credits_minutes"):
+                c.execute(
+                    "INSERT INTO credit_ledger (owner, kind, minutes, at, note) VALUES (?, 'grant', ?, ?, 'initial')",
+                    (owner, fields["credits_minutes"], time.time()),
+                )
+
+    def key_by_hash(self, key_hash: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM api_keys WHERE key_hash=?", (key_hash,))
+        return dict(rows[0]) if rows else None
+
+    def account(self, owner: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM api_keys WHERE owner=?", (owner,))
+        return dict(rows[0]) if rows else None
+
+    def find_account(self, id_or_label: str) -> dict[str, Any] | None:
+        """The account with this id (owner) or, when unique, this label."""
+        rows = self._query("SELECT * FROM api_keys WHERE owner=? OR label=?", (id_or_label, id_or_label))
+        return dict(rows[0]) if len(rows) == 1 else None
+
+    def has_accounts(self) -> bool:
+        return bool(self._query("SELECT 1 FROM api_keys LIMIT 1"))
+
+    def accounts(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._query("SELECT * FROM api_keys ORDER BY created_at")]
+
+    def set_account(self, owner: str, **fields: Any) -> bool:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as c:
+            cur = c.execute(f"UPDATE api_keys SET {sets} WHERE owner=?", (*fields.values(), owner))  # noqa: S608
+            return cur.rowcount > 0
+
+    def grant(self, owner: str, minutes: int, note: str = "") -> int | None:
+        """Add (or, negative, take) ``minutes`` of credit; returns the new balance (None: unlimited)."""
+        with self._tx() as c:
+            row = c.execute("SELECT credits_minutes FROM api_keys WHERE owner=?", (owner,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no key with id {owner!r}")
+            balance = (row["credits_minutes"] or 0) + minutes
+            c.execute("UPDATE api_keys SET credits_minutes=? WHERE owner=?", (balance, owner))
+            c.execute(
+                "INSERT INTO credit_ledger (owner, kind, minutes, at, note) VALUES (?, 'grant', ?, ?, ?)",
+                (owner, minutes, time.time(), note),
+            )
+        return int(balance)
+
+    def ledger(self, owner: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._query("SELECT * FROM credit_ledger WHERE owner=? ORDER BY id", (owner,))]
+
+    def remove_account(self, owner: str) -> bool:
+        with self._tx() as c:
+            return c.execute("DELETE FROM api_keys WHERE owner=?", (owner,)).rowcount > 0
+
+    def open_jobs(self, owner: str) -> int:
+        """Jobs of ``owner`` waiting or running."""
+        states = [JobState.queued.value, *(s.value for s in ACTIVE_STATES)]
+        rows = self._query("SELECT COUNT(*) AS n FROM jobs WHERE owner=? AND state IN (?, ?, ?)", (owner, *states))
+        return int(rows[0]["n"])
 
     def claim(self, job_id: str, state: JobState) -> Job | None:
         now = time.time()

@@ -1,0 +1,225 @@
+"""Per-key accounts: ``hush keys``, credits charged once per succeeded job, limits, states."""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.auth import new_key
+from app.jobs.store import SqliteJobStore
+from tests._hush import HushProcess
+from tests.app._http_fixtures import Reply, serve_http
+from tests.signals import make_white
+
+CREATE = "/audio/api/v1/api-keys/enhance/task/create"
+GET = "/audio/api/v1/api-keys/enhance/task/get"
+
+
+def _wav(seconds: float, sr: int = 8000) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, make_white(np.random.default_rng(1), int(seconds * sr), -30.0), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def add_key(data_dir: Path, **fields: Any) -> tuple[str, str]:
+    """A key in ``data_dir``'s job database, as ``hush keys add`` makes it: ``(key, id)``."""
+    key, key_hash, owner = new_key()
+    store = SqliteJobStore(data_dir / "jobs.sqlite3")
+    try:
+        store.add_key(key_hash, owner, **{"state": "active", **fields})
+    finally:
+        store.close()
+    return key, owner
+
+
+def ledger(data_dir: Path, owner: str) -> list[tuple[str, int, str | None]]:
+    with sqlite3.connect(f"file:{data_dir / 'jobs.sqlite3'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT kind, minutes, job_id FROM credit_ledger WHERE owner=? ORDER BY id", (owner,))
+        return [(str(k), int(m), j) for k, m, j in rows]
+
+
+def balance(data_dir: Path, owner: str) -> int | None:
+    with sqlite3.connect(f"file:{data_dir / 'jobs.sqlite3'}?mode=ro", uri=True) as db:
+        (credits,) = db.execute("SELECT credits_minutes FROM api_keys WHERE owner=?", (owner,)).fetchone()
+    return None if credits is None else int(credits)
+
+
+def wait_native(c: httpx.Client, key: str, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = c.get(f"/api/v1/jobs/{job_id}", headers={"x-api-key": key}).json()
+        if job["state"] in ("succeeded", "failed", "cancelled", "timed_out"):
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def run_upload_job(c: httpx.Client, key: str, data: bytes) -> httpx.Response:
+    h = {"x-api-key": key}
+    up = c.post("/api/v1/files", files={"file": ("in.wav", data)}, headers=h)
+    assert up.status_code == 201, up.text
+    return c.post("/api/v1/jobs", json={"input": {"file_id": up.json()["file_id"]}, "steps": []}, headers=h)
+
+
+def hush_keys(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUSH_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "keys", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_hush_keys_cli_round_trip(tmp_path: Path) -> None:
+    made = hush_keys(tmp_path, "add", "--label", "alice", "--credits", "5", "--concurrency", "2")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("hush_")
+    assert len(key) > 30
+    assert "not shown again" in made.stderr
+    listed = hush_keys(tmp_path, "list")
+    assert key not in listed.stdout  # stored hashed, never shown again
+    assert "alice\tactive\t5\t-\t2" in listed.stdout
+    assert (tmp_path / "jobs.sqlite3").read_bytes().find(key.encode()) == -1
+    assert hush_keys(tmp_path, "credit", "alice", "3", "--note", "top-up").stdout.strip().endswith("8 credit minute(s)")
+    assert hush_keys(tmp_path, "disable", "alice").returncode == 0
+    assert "alice\tdisabled" in hush_keys(tmp_path, "list").stdout
+    assert hush_keys(tmp_path, "enable", "alice").returncode == 0
+    assert "alice\tactive" in hush_keys(tmp_path, "list").stdout
+    assert hush_keys(tmp_path, "add", "--credits", "lots").returncode == 2
+    missing = hush_keys(tmp_path, "credit", "bob", "3")
+    assert missing.returncode == 2
+    assert "no key" in missing.stderr
+    assert hush_keys(tmp_path, "remove", "alice").returncode == 0
+    assert "alice" not in hush_keys(tmp_path, "list").stdout
+
+
+def test_credits_are_charged_once_per_succeeded_job_in_started_minutes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    key, owner = add_key(data, credits_minutes=20)
+    with HushProcess(data, workers=1) as proc, httpx.Client(base_url=proc.url, timeout=60) as c:
+        for seconds in (30, 61, 119, 121):  # 1 + 2 + 2 + 3 minutes
+            r = run_upload_job(c, key, _wav(seconds))
+            assert r.status_code == 202, r.text
+            assert wait_native(c, key, r.json()["id"])["state"] == "succeeded"
+    charges = [m for kind, m, _ in ledger(data, owner) if kind == "charge"]
+    assert charges == [-1, -2, -2, -3]
+    assert balance(data, owner) == 20 - 8
+
+
+def test_audiocleaner_answers_account_states_with_its_codes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    audio = _wav(65.0)
+    spent, spent_id = add_key(data, credits_minutes=2)
+    disabled, _ = add_key(data, state="disabled")
+    inactive, _ = add_key(data, state="inactive")
+    single, _ = add_key(data, max_concurrent=1)
+    slow, _ = add_key(data, rpm=1)
+    body = lambda url: {"inputurl": url, "enhance_type": {"remove_noise": True}}  # noqa: E731
+    with (
+        serve_http({"/in.wav": Reply(body=audio), "/bad.wav": Reply(body=b"not audio at all" * 20)}) as origin,
+        HushProcess(data, workers=1, url_allowlist="127.0.0.1") as proc,
+        httpx.Client(base_url=proc.url, timeout=60) as c,
+    ):
+
+        def post(path: str, key: str, payload: dict[str, Any]) -> httpx.Response:
+            return c.post(path, json=payload, headers={"api-key": key})
+
+        # a failed task charges nothing
+        bad = post(CREATE, spent, body(origin.url("/bad.wav"))).json()["data"]["job_id"]
+        # a 65 s task is charged 2 minutes on success, which spends the key
+        good = post(CREATE, spent, body(origin.url("/in.wav"))).json()["data"]["job_id"]
+        for job_id, status in ((bad, "failed"), (good, "success")):
+            deadline = time.monotonic() + 60
+            while (got := post(GET, spent, {"job_id": job_id}).json()["data"])["status"] == "waiting":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert got["status"] == status
+        assert got["credit_time"] == 2
+        assert [(k, m) for k, m, _ in ledger(data, spent_id)] == [("grant", 2), ("charge", -2)]
+        out = post(CREATE, spent, body(origin.url("/in.wav")))
+        assert (out.status_code, out.json()["code"]) == (402, 100100)
+        assert "credit" in out.json()["message"]
+        assert post(CREATE, disabled, body(origin.url("/in.wav"))).json()["code"] == 101005
+        assert post(CREATE, inactive, body(origin.url("/in.wav"))).json()["code"] == 101006
+        first = post(CREATE, single, body(origin.url("/in.wav")))
+        second = post(CREATE, single, body(origin.url("/in.wav")))
+        assert first.json()["code"] == 100000
+        assert (second.status_code, second.json()["code"]) == (429, 101004)
+        assert int(second.headers["retry-after"]) >= 1
+        post(GET, slow, {"job_id": "x"})
+        limited = post(GET, slow, {"job_id": "x"})
+        assert (limited.status_code, limited.json()["code"]) == (429, 101003)
+
+
+def test_every_dialect_refuses_a_spent_key_in_its_own_style(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    key, _ = add_key(data, credits_minutes=0)
+    disabled, _ = add_key(data, state="disabled")
+    audio = _wav(5.0)
+    with HushProcess(data, workers=1) as proc, httpx.Client(base_url=proc.url, timeout=60) as c:
+        native = run_upload_job(c, key, audio)
+        assert (native.status_code, native.json()["code"]) == (402, "credits.insufficient")
+        file_id = c.post("/v1/upload", files={"file": ("a.wav", audio)}, headers={"x-api-key": key}).json()["fileId"]
+        audo = c.post("/v1/remove-noise", json={"input": file_id}, headers={"x-api-key": key})
+        assert audo.status_code == 400  # the Audo SDK raises InsufficientCredits on a 400 here
+        assert "credit" in audo.json()["detail"]
+        assert c.post("/v1/remove-noise", json={"input": file_id}, headers={"x-api-key": disabled}).status_code == 401
+        import base64
+
+        da = c.post(
+            "/audio/generic/api/v1/sync/denoise",
+            params={"apikey": key},
+            json={"content": base64.b64encode(audio).decode(), "sampleRate": 8000, "encoding": "wav"},
+        )
+        assert da.status_code == 402
+        assert da.json()["code"] == 402
+        basic = {"Authorization": "Basic " + base64.b64encode(f"any:{disabled}".encode()).decode()}
+        ws = c.get("/v3/pic/ecr/result/x", headers=basic)
+        assert (ws.status_code, ws.json()["code"]) == (403, 403)
+
+
+@pytest.mark.slow
+def test_a_job_killed_mid_way_and_rerun_after_restart_is_charged_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    key, owner = add_key(data, credits_minutes=100)
+    audio = _wav(300.0, sr=16000)
+    proc = HushProcess(data, workers=1, block_seconds="0.5").start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=30) as c:
+            up = c.post("/api/v1/files", files={"file": ("a.wav", audio)}, headers={"x-api-key": key})
+            job = c.post(
+                "/api/v1/jobs",
+                json={"input": {"file_id": up.json()["file_id"]}, "steps": [{"name": "denoise"}]},
+                headers={"x-api-key": key},
+            ).json()
+            deadline = time.monotonic() + 60
+            while c.get(f"/api/v1/jobs/{job['id']}", headers={"x-api-key": key}).json()["state"] != "in_progress":
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+    finally:
+        proc.kill9()
+    with HushProcess(data, workers=1, port=proc.port) as again, httpx.Client(base_url=again.url, timeout=30) as c:
+        done = wait_native(c, key, job["id"])
+    assert done["state"] == "succeeded"
+    assert done["attempts"] == 2
+    assert [(k, m) for k, m, _ in ledger(data, owner)] == [("grant", 100), ("charge", -5)]
+    assert balance(data, owner) == 95
