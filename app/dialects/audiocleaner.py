@@ -77,7 +77,7 @@ FLAGS: dict[str, Step | None] = {
     "remove_background_audio": None,
     "keep_music": None,
     "autoeq": None,
-    "long_silences": None,
+    "long_silences": Step(name="long_silences", params={"max_pause_s": 1.0, "keep_pause_s": 0.5}),
     "fillers": None,
     "stutters": None,
     "hesitations": None,

@@ -99,7 +99,7 @@ def process_file(
             media.remux_video(src, path, out, out_container)
             path = out
         result.path = path
-    result.data["duration_s"] = n / sr
+    result.data.setdefault("duration_s", n / sr)  # a time edit (long_silences) set the new length
     result.reports = [p.report() for p in transforms]
     for name, a in analyzers:
         found = a.finish()
@@ -125,11 +125,28 @@ def _second_pass(
     result: PipelineResult,
 ) -> Path:
     from dsp.loudness import GainStage
+    from dsp.silence import CROSSFADE_S, SilenceCuts
 
     gain_db = 0.0
     reports = []
-    for s, meter in finalize:
-        stage = GainStage.for_target(meter.finish(), **s.params)
+    cuts: list[tuple[int, int]] = []
+    for s, stage_in in finalize:
+        if s.name == "long_silences":
+            planned: SilenceCuts = stage_in.finish()
+            report = stage_in.report()
+            if video and planned.cuts:  # a time edit would desynchronise the untouched video
+                report = {
+                    "step": "long_silences",
+                    "applied": False,
+                    "not_applied": "the input has video: Hush never re-encodes video, and cutting the "
+                    "audio alone would put it out of sync",
+                    "pauses_found": len(planned.cuts),
+                }
+            else:
+                cuts = list(planned.cuts)
+            reports.append(report)
+            continue
+        stage = GainStage.for_target(stage_in.finish(), **s.params)
         gain_db += stage.gain_db
         reports.append(stage.report())
     result.data["finalize"] = reports
@@ -147,11 +164,42 @@ def _second_pass(
             sample_format="FLOAT" if video else keep_format(container),
         ) as w,
     ):
-        while True:
-            x = r.read(block, dtype="float32", always_2d=True)
-            if not len(x):
-                break
-            done += len(x)
-            w.write(np.ascontiguousarray(x.T) * g)
+        fade = round(CROSSFADE_S * r.samplerate)
+        for x in _kept_blocks(r, cuts, block, fade):
+            done += x.shape[-1]
+            w.write(x * g)
             progress(50.0 + 50.0 * done / max(n, 1))
+    if cuts:
+        result.data["duration_s"] = done / r.samplerate
+        result.data["input_duration_s"] = n / r.samplerate
     return second
+
+
+def _kept_blocks(r: sf.SoundFile, cuts: list[tuple[int, int]], block: int, fade: int) -> Iterator[np.ndarray]:
+    """The file's audio as ``(channels, m)`` blocks without ``cuts``, each join crossfaded.
+
+    Streams: at most ``block`` samples are read at a time; the crossfade straddles each cut edge
+    as :func:`dsp.silence.apply_cuts` does, so the result is exactly the in-memory one.
+    """
+    n = r.frames
+
+    def read(a: int, b: int) -> Iterator[np.ndarray]:
+        r.seek(a)
+        while a < b:
+            x = r.read(min(block, b - a), dtype="float32", always_2d=True)
+            if not len(x):
+                return
+            a += len(x)
+            yield np.ascontiguousarray(x.T)
+
+    pos = 0
+    for a, b in cuts:
+        h = max(0, min(fade // 2, a - pos, (b - a) // 2, n - b))
+        yield from read(pos, a - h)
+        if h > 0:
+            left = np.concatenate(list(read(a - h, a + h)), axis=-1)
+            right = np.concatenate(list(read(b - h, b + h)), axis=-1)
+            ramp = np.linspace(0.0, 1.0, 2 * h + 2, dtype=np.float32)[1:-1]
+            yield left * (1 - ramp) + right * ramp
+        pos = b + h
+    yield from read(pos, n)

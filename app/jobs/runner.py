@@ -277,7 +277,8 @@ def _run(ctx: RunContext, job: Job) -> None:
                 status = fetch.put_file(spec.output.put_url, ctx.blobs.local_path(key), result_meta["mime"], settings)
                 result_meta["put_status"] = status
         now = time.time()
-        duration = result_meta.get("duration_s") or info.duration_s or 0.0
+        # the input's length is what is billed (a time edit may have shortened the output)
+        duration = result_meta.get("input_duration_s") or result_meta.get("duration_s") or info.duration_s or 0.0
         # billable minutes: the duration rounded up to the next started minute (61 s -> 2)
         result_meta["billable_minutes"] = max(1, math.ceil(float(duration) / 60.0 - 1e-9))
         _set_state(

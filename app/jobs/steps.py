@@ -78,6 +78,17 @@ def _declick(sr: int, channels: int, p: dict[str, Any]) -> Any:
     )
 
 
+def _long_silences(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.silence import SilenceShortener
+
+    return SilenceShortener(
+        sr,
+        channels,
+        max_pause_s=float(p.get("max_pause_s", 1.0)),
+        keep_pause_s=float(p.get("keep_pause_s", 0.5)),
+    )
+
+
 def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.loudness import LoudnessMeter
 
@@ -99,6 +110,15 @@ STEPS: dict[str, StepDef] = {
             _declick,
             ("detection_mult", "click_len"),
             "repair clicks and crackle (detection_mult 6-10, 6 most sensitive; click_len 5-30 ms)",
+        ),
+        StepDef(
+            "long_silences",
+            "finalize",
+            "dsp.silence",
+            "SilenceShortener",
+            _long_silences,
+            ("max_pause_s", "keep_pause_s"),
+            "shorten pauses longer than max_pause_s (1 s) to keep_pause_s (0.5 s); changes the duration",
         ),
         StepDef(
             "loudness",

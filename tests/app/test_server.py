@@ -516,3 +516,22 @@ def test_server_chunked_upload_over_the_limit_is_refused_while_streaming(client:
     assert r.json()["code"] == "input.too_large"
     assert "HUSH_MAX_INPUT_MB" in r.json()["title"]
     assert client.get("/healthz").status_code == 200
+
+
+def test_server_long_silences_edits_time_streaming(client: httpx.Client, rng: np.random.Generator) -> None:
+    from dsp.silence import shorten_silences
+    from tests.dsp.test_silence import talk_with_pauses
+
+    x, _ = talk_with_pauses(rng)
+    data = wav_bytes(x, 16000, subtype="FLOAT")
+    job = submit(client, upload(client, data), steps=[{"name": "long_silences"}])
+    done = wait_state(client, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    (step,) = done["result"]["steps"]
+    assert step["step"] == "long_silences"
+    assert step["pauses_shortened"] == 3
+    got, _ = sf.read(io.BytesIO(client.get(done["result_url"], headers=H).content), dtype="float32")
+    expected = shorten_silences(x, 16000)  # the streamed edit equals the in-memory one
+    assert got.size == expected.size == x.size - round(step["removed_s"] * 16000)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert done["result"]["duration_s"] == pytest.approx(got.size / 16000)

@@ -108,7 +108,9 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
     assert "clicks_found" in report["mouth_sounds"]["measured"]
     assert report["normalize"]["status"] in {"applied", "approximated"}
     assert report["normalize"]["measured"]["target_lufs"] == -16.0
-    for flag in ("remove_echo", "remove_reverb", "autoeq", "fillers", "stutters", "studio_sound", "long_silences"):
+    assert report["long_silences"]["status"] == "applied"
+    assert "pauses_shortened" in report["long_silences"]["measured"]
+    for flag in ("remove_echo", "remove_reverb", "autoeq", "fillers", "stutters", "studio_sound"):
         assert report[flag] == {"status": "not_applied", "reason": "no engine in this build"}
     with httpx.Client(timeout=30) as anonymous:
         got = anonymous.get(data["output"])
@@ -117,7 +119,7 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
     y, sr = sf.read(io.BytesIO(got.content), dtype="float32")
     x, _ = sf.read(io.BytesIO(NOISY), dtype="float32")
     assert sr == SR
-    assert y.size == x.size
+    assert y.size == x.size - round(report["long_silences"]["measured"]["removed_s"] * SR)
     # noise went down in the lead-in silence (remove_noise) ... and normalize raised the speech
     assert float(np.std(y[: SR // 4])) < float(np.std(x[: SR // 4]))
 

@@ -1,0 +1,285 @@
+"""Long-pause shortening: find pauses with the speech detector, cut their middles, crossfade.
+
+A pause (no speech) longer than ``max_pause_s`` is shortened to ``keep_pause_s``: half of what is
+kept stays after the speech before it, half before the speech after it, so breaths and word
+endings are untouched; a pause at the start or end of the recording keeps ``keep_pause_s`` next
+to the speech. Each join is an equal-gain linear crossfade of ``crossfade_s`` (the two sides are
+both pause, so a plain linear fade neither dips nor bumps; Reiss & McPherson, *Audio Effects*,
+2014, ch. 2 on crossfade laws). Like the truncate-silence tools of audio editors (Audacity's
+"Truncate Silence": a threshold, a minimum length, a length to keep), but the decision is the
+speech detector's (:mod:`dsp.vad`), so a quiet word is never taken for a pause.
+
+The work is in two passes, as an edit that changes the duration must be: the detector reads
+the whole stream first (:class:`SilenceShortener`, streaming, any length), then the plan of cuts
+it returns is applied while the audio is copied (:func:`apply_cuts`, here in memory; the server
+applies it streaming from disk).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dsp._typing import Audio
+from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
+from dsp.vad import SpeechDetector
+
+__all__ = ["SilenceCuts", "SilenceShortener", "apply_cuts", "plan_cuts", "shorten_silences"]
+
+#: Crossfade at each join, in seconds (short: both sides are pause).
+CROSSFADE_S = 0.01
+
+
+@dataclass(frozen=True)
+class SilenceCuts:
+    """Stretches to remove, as ``(start_sample, end_sample)`` pairs, sorted and apart."""
+
+    cuts: tuple[tuple[int, int], ...]
+    sr: int
+    n: int
+
+    @property
+    def removed(self) -> int:
+        """Samples removed in all."""
+        return sum(b - a for a, b in self.cuts)
+
+
+def plan_cuts(
+    segments_s: list[tuple[float, float]],
+    duration_s: float,
+    sr: int,
+    *,
+    max_pause_s: float = 1.0,
+    keep_pause_s: float = 0.5,
+) -> SilenceCuts:
+    """The cuts that shorten every pause longer than ``max_pause_s`` to ``keep_pause_s``.
+
+    Parameters
+    ----------
+    segments_s : list of (float, float)
+        Speech segments ``(start_s, end_s)`` in seconds, sorted, from the speech detector.
+    duration_s : float
+        Length of the recording in seconds.
+    sr : int
+        Sample rate in Hz, in [8000, 192000].
+    max_pause_s : float
+        Pauses longer than this (seconds, in [0.2, 60]) are shortened.
+    keep_pause_s : float
+        What is left of a shortened pause, in seconds, in [0.05, ``max_pause_s``].
+
+    Returns
+    -------
+    SilenceCuts
+        Sample ranges to remove; with no speech at all, nothing is cut (the recording may be
+        music or an ambience, not a pause).
+
+    Raises
+    ------
+    InvalidParameterError
+        If a parameter is out of range.
+
+    References
+    ----------
+    .. [1] Audacity manual, "Truncate Silence" (threshold, minimum length, truncate-to length).
+
+    Examples
+    --------
+    >>> plan_cuts([(0.5, 1.0), (3.0, 4.0)], 4.0, 8000).cuts
+    ((10000, 22000),)
+    """
+    sr = check_sr(sr)
+    max_pause = check_range("max_pause_s", max_pause_s, 0.2, 60.0)
+    keep = check_range("keep_pause_s", keep_pause_s, 0.05, max_pause)
+    n = round(duration_s * sr)
+    if not segments_s:
+        return SilenceCuts((), sr, n)
+    cuts: list[tuple[int, int]] = []
+    edges: list[tuple[float | None, float | None]] = [(None, segments_s[0][0])]
+    edges += [(a[1], b[0]) for a, b in itertools.pairwise(segments_s)]
+    edges.append((segments_s[-1][1], None))
+    for before, after in edges:
+        start = 0.0 if before is None else before
+        end = duration_s if after is None else after
+        if end - start <= max_pause:
+            continue
+        if before is None:  # leading pause: keep what is next to the speech
+            a, b = 0.0, end - keep
+        elif after is None:  # trailing pause
+            a, b = start + keep, duration_s
+        else:
+            a, b = start + keep / 2, end - keep / 2
+        lo, hi = round(a * sr), min(round(b * sr), n)
+        if hi > lo:
+            cuts.append((lo, hi))
+    return SilenceCuts(tuple(cuts), sr, n)
+
+
+def apply_cuts(audio: Audio, cuts: SilenceCuts, *, crossfade_s: float = CROSSFADE_S) -> Audio:
+    """Remove ``cuts`` from ``audio``, joining each side with a linear crossfade.
+
+    Parameters
+    ----------
+    audio : ndarray, shape (n,) or (channels, n), float32
+        The recording the cuts were planned on.
+    cuts : SilenceCuts
+        What to remove.
+    crossfade_s : float
+        Crossfade length in seconds, in [0, 0.1].
+
+    Returns
+    -------
+    ndarray, float32
+        ``n - cuts.removed`` samples per channel.
+
+    Raises
+    ------
+    InvalidAudioError
+        If ``audio`` is empty, not finite or badly shaped.
+
+    References
+    ----------
+    .. [1] J. D. Reiss, A. P. McPherson, "Audio Effects: Theory, Implementation and Application,"
+       CRC Press, 2014, ch. 2 (crossfades).
+
+    Examples
+    --------
+    >>> x = np.ones(24000, np.float32)
+    >>> apply_cuts(x, SilenceCuts(((8000, 16000),), 8000, 24000)).shape
+    (16000,)
+    """
+    audio = valid_audio(audio)
+    x = as_2d(audio)
+    fade = round(check_range("crossfade_s", crossfade_s, 0.0, 0.1) * cuts.sr)
+    parts: list[Audio] = []
+    pos = 0
+    for a, b in cuts.cuts:
+        # the fade straddles each cut edge: the pause before the cut fades out across ``a`` while
+        # the pause after it fades in across ``b``, so exactly ``b - a`` samples go
+        h = max(0, min(fade // 2, a - pos, (b - a) // 2, x.shape[-1] - b))
+        parts.append(x[:, pos : a - h])
+        if h > 0:
+            ramp = np.linspace(0.0, 1.0, 2 * h + 2, dtype=np.float32)[1:-1]
+            parts.append(x[:, a - h : a + h] * (1 - ramp) + x[:, b - h : b + h] * ramp)
+        pos = b + h
+    parts.append(x[:, pos:])
+    out = np.concatenate(parts, axis=-1).astype(np.float32)
+    return out[0] if audio.ndim == 1 else out
+
+
+class SilenceShortener:
+    """Pass one of the edit: runs the speech detector over a stream and plans the cuts.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz, in [8000, 192000].
+    channels : int
+        Channel count, >= 1.
+    max_pause_s : float
+        Pauses longer than this, in seconds in [0.2, 60], are shortened.
+    keep_pause_s : float
+        What is left of such a pause, in seconds.
+
+    Raises
+    ------
+    InvalidParameterError
+        If a parameter is out of range.
+
+    References
+    ----------
+    .. [1] Audacity manual, "Truncate Silence".
+
+    Examples
+    --------
+    >>> s = SilenceShortener(16000, 1)
+    >>> s.process(np.zeros((1, 16000), np.float32))
+    >>> s.finish().cuts  # no speech: nothing is cut
+    ()
+    """
+
+    def __init__(self, sr: int, channels: int, *, max_pause_s: float = 1.0, keep_pause_s: float = 0.5) -> None:
+        self.sr = check_sr(sr)
+        self.channels = check_channels(channels)
+        self.max_pause_s = check_range("max_pause_s", max_pause_s, 0.2, 60.0)
+        self.keep_pause_s = check_range("keep_pause_s", keep_pause_s, 0.05, self.max_pause_s)
+        self._vad = SpeechDetector(self.sr, self.channels, min_non_speech_s=0.0)
+        self._n = 0
+        self._cuts: SilenceCuts | None = None
+        self._segments: list[tuple[float, float]] = []
+
+    def process(self, block: Audio) -> None:
+        """Read a ``(channels, m)`` block (nothing is returned: this pass only listens)."""
+        x = check_block(block, self.channels)
+        self._n += x.shape[-1]
+        self._vad.process(x)
+
+    def finish(self) -> SilenceCuts:
+        """The cuts, once the whole stream was read."""
+        if self._cuts is None:
+            self._segments = list(self._vad.finish())
+            self._cuts = plan_cuts(
+                self._segments,
+                self._n / self.sr,
+                self.sr,
+                max_pause_s=self.max_pause_s,
+                keep_pause_s=self.keep_pause_s,
+            )
+        return self._cuts
+
+    def report(self) -> dict[str, Any]:
+        """What was cut: each cut in seconds, how much in all, the speech found."""
+        cuts = self.finish()
+        return {
+            "step": "long_silences",
+            "max_pause_s": self.max_pause_s,
+            "keep_pause_s": self.keep_pause_s,
+            "pauses_shortened": len(cuts.cuts),
+            "removed_s": round(cuts.removed / self.sr, 3),
+            "cuts": [[round(a / self.sr, 3), round(b / self.sr, 3)] for a, b in cuts.cuts],
+            "speech_segments": len(self._segments),
+        }
+
+
+def shorten_silences(audio: Audio, sr: int, *, max_pause_s: float = 1.0, keep_pause_s: float = 0.5) -> Audio:
+    """Shorten every pause longer than ``max_pause_s`` to ``keep_pause_s`` (both passes in memory).
+
+    Parameters
+    ----------
+    audio : ndarray, shape (n,) or (channels, n), float32
+        Finite samples.
+    sr : int
+        Sample rate in Hz, in [8000, 192000].
+    max_pause_s : float
+        Pauses longer than this (seconds) are shortened.
+    keep_pause_s : float
+        What is left of each (seconds).
+
+    Returns
+    -------
+    ndarray, float32
+        Shorter (or equal) along the last axis.
+
+    Raises
+    ------
+    InvalidAudioError
+        If ``audio`` is empty, not finite or badly shaped.
+    InvalidParameterError
+        If a parameter is out of range.
+
+    References
+    ----------
+    .. [1] Audacity manual, "Truncate Silence".
+
+    Examples
+    --------
+    >>> shorten_silences(np.zeros(16000, np.float32), 16000).shape  # no speech, no cut
+    (16000,)
+    """
+    audio = valid_audio(audio)
+    x = as_2d(audio)
+    s = SilenceShortener(sr, x.shape[0], max_pause_s=max_pause_s, keep_pause_s=keep_pause_s)
+    s.process(x)
+    return apply_cuts(audio, s.finish())
