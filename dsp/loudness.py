@@ -1,8 +1,9 @@
 """Integrated loudness (ITU-R BS.1770-4) and loudness normalisation.
 
 Measurement streams: :class:`LoudnessMeter` keeps filter state and one mean-square value per
-100 ms, so an hour of audio costs 36 000 floats. Normalisation is a single gain, limited so the
-sample peak stays below ``max_peak_dbfs``.
+100 ms, so an hour of audio costs 36 000 floats. Normalisation is a single gain followed by
+:class:`TruePeakLimiter`, which keeps the true peak (4x oversampled, BS.1770-4 Annex 2) under
+the ceiling; when that would take more than a few dB of limiting, the gain itself is held back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from scipy import signal as sps
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_range, check_sr, valid_audio
 
-__all__ = ["GainStage", "LoudnessMeasurement", "LoudnessMeter", "measure_loudness", "normalize_loudness"]
+__all__ = [
+    "GainStage",
+    "LoudnessMeasurement",
+    "LoudnessMeter",
+    "TruePeakLimiter",
+    "measure_loudness",
+    "normalize_loudness",
+]
 
 _ABS_GATE_LUFS = -70.0
 _REL_GATE_LU = -10.0
@@ -173,17 +181,27 @@ class GainStage:
 
     @classmethod
     def for_target(
-        cls, measured: LoudnessMeasurement, *, target_lufs: float = -16.0, max_peak_dbfs: float = -1.0
+        cls,
+        measured: LoudnessMeasurement,
+        *,
+        target_lufs: float = -16.0,
+        max_peak_dbfs: float = -1.0,
+        limiter_headroom_db: float = 0.0,
     ) -> GainStage:
-        """Choose the gain for ``target_lufs`` (−70…0 LUFS), capped by ``max_peak_dbfs`` (−20…0 dBFS)."""
+        """Choose the gain for ``target_lufs`` (−70…0 LUFS), capped by ``max_peak_dbfs`` (−20…0 dBFS).
+
+        With a peak limiter after the gain, peaks may go up to ``limiter_headroom_db`` (0…12 dB)
+        over the ceiling before the gain itself is held back: the limiter takes them down.
+        """
         target = check_range("target_lufs", target_lufs, -70.0, 0.0)
         ceiling = check_range("max_peak_dbfs", max_peak_dbfs, -20.0, 0.0)
+        headroom = check_range("limiter_headroom_db", limiter_headroom_db, 0.0, 12.0)
         if not math.isfinite(measured.integrated_lufs):
             return cls(0.0, False, measured, target, ceiling, False)
         gain = target - measured.integrated_lufs
-        limited = math.isfinite(measured.peak_dbfs) and measured.peak_dbfs + gain > ceiling
+        limited = math.isfinite(measured.peak_dbfs) and measured.peak_dbfs + gain > ceiling + headroom
         if limited:
-            gain = ceiling - measured.peak_dbfs
+            gain = ceiling + headroom - measured.peak_dbfs
         return cls(gain, True, measured, target, ceiling, limited)
 
     def report(self) -> dict[str, Any]:
@@ -286,3 +304,170 @@ def normalize_loudness(audio: Audio, sr: int, *, target_lufs: float = -16.0, max
     x = valid_audio(audio)
     stage = GainStage.for_target(measure_loudness(x, sr), target_lufs=target_lufs, max_peak_dbfs=max_peak_dbfs)
     return (x * np.float32(10 ** (stage.gain_db / 20))).astype(np.float32)
+
+
+#: True-peak oversampling factor of ITU-R BS.1770-4 Annex 2 (4x at 48 kHz).
+_TP_OVERSAMPLE = 4
+#: Taps per phase of the interpolation filter (BS.1770-4 Annex 2 uses 12 per phase, 48 in all).
+_TP_TAPS_PER_PHASE = 12
+#: Input samples the interpolated values lag the input by (group delay 47/2 at 4x, rounded up).
+_TP_LAG = 6
+
+
+def _tp_filter() -> FloatArray:
+    """The 4-phase interpolation FIR (windowed sinc, 48 taps), one row per phase."""
+    n = _TP_OVERSAMPLE * _TP_TAPS_PER_PHASE
+    h = sps.firwin(n, 1.0 / _TP_OVERSAMPLE, window=("kaiser", 8.0)) * _TP_OVERSAMPLE
+    return np.asarray(h.reshape(_TP_TAPS_PER_PHASE, _TP_OVERSAMPLE).T, dtype=np.float64)
+
+
+class TruePeakLimiter:
+    """Look-ahead limiter that keeps the true peak (4x oversampled) under ``ceiling_dbtp``.
+
+    The required gain at each sample is ``min(1, ceiling / true_peak)``, the true peak being the
+    largest magnitude of the sample and its three interpolated neighbours (ITU-R BS.1770-4
+    Annex 2). That gain is taken as the minimum over the next ``lookahead_ms`` (so the gain is
+    down before a peak arrives), released with a one-pole ``release_ms`` and finally averaged over
+    ``lookahead_ms``: the average at a peak only covers gains at or below the peak's own, so no
+    peak passes, and the gain moves without steps (no clicks). Output is delayed by the
+    look-ahead internally and compensated (aligned with the input, same length).
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz, in [8000, 192000].
+    channels : int
+        Channel count, >= 1 (the gain is linked across channels).
+    ceiling_dbtp : float
+        Largest true peak, in dBTP in [-20, 0].
+    lookahead_ms : float
+        Attack look-ahead in ms, in [0.5, 20].
+    release_ms : float
+        Release time constant in ms, in [5, 2000].
+
+    Raises
+    ------
+    InvalidParameterError
+        If a parameter is out of range.
+
+    References
+    ----------
+    .. [1] ITU-R BS.1770-4 (2015), Annex 2: "Guidelines for accurate measurement of true-peak level".
+    .. [2] D. Giannoulis, M. Massberg, J. D. Reiss, "Digital dynamic range compressor design - a
+       tutorial and analysis," JAES 60(6), 2012 (look-ahead, attack/release smoothing).
+
+    Examples
+    --------
+    >>> t = np.arange(48000) / 48000
+    >>> x = (1.5 * np.sin(2 * np.pi * 997 * t)).astype(np.float32)[None, :]
+    >>> lim = TruePeakLimiter(48000, 1)
+    >>> y = np.concatenate([lim.process(x[:, :10000]), lim.process(x[:, 10000:]), lim.flush()], axis=-1)
+    >>> y.shape, bool(np.max(np.abs(y)) <= 10 ** (-1 / 20) + 1e-3)
+    ((1, 48000), True)
+    """
+
+    def __init__(
+        self,
+        sr: int,
+        channels: int,
+        *,
+        ceiling_dbtp: float = -1.0,
+        lookahead_ms: float = 2.0,
+        release_ms: float = 100.0,
+    ) -> None:
+        self.sr = check_sr(sr)
+        self.channels = int(check_range("channels", channels, 1, 64))
+        self.ceiling_dbtp = check_range("ceiling_dbtp", ceiling_dbtp, -20.0, 0.0)
+        self._ceiling = 10 ** (self.ceiling_dbtp / 20)
+        self._w = max(1, round(check_range("lookahead_ms", lookahead_ms, 0.5, 20.0) * 1e-3 * self.sr))
+        release = check_range("release_ms", release_ms, 5.0, 2000.0) * 1e-3 * self.sr
+        self._alpha = math.exp(-1.0 / release)
+        self._phases = _tp_filter()
+        self._taps = self._phases.shape[1]
+        self._hist = np.zeros((self.channels, self._taps - 1))  # input history for the interpolator
+        self._req: FloatArray = np.ones(0)  # required gains of samples not yet output
+        self._u: FloatArray = np.zeros(0)  # interpolated magnitudes, by input index
+        self._absx: FloatArray = np.zeros(0)  # sample magnitudes whose true peak is not final
+        self._audio = np.zeros((self.channels, 0))  # audio waiting for its gain
+        self._lp_zi = np.zeros(1)
+        self._lp_started = False
+        self._avg_hist = np.ones(self._w - 1)
+        self._n_in = 0
+        self._n_out = 0
+        self._min_gain = 1.0
+        self._limited = 0
+
+    def _feed(self, x: FloatArray) -> None:
+        """Interpolate ``x`` 4x; append the required gain of every sample whose true peak is known.
+
+        The interpolator's value for input index ``n`` lies about ``_TP_LAG`` samples earlier
+        (its group delay: 47/2 taps at 4x is 5.9 input samples), so sample ``i``'s true peak is
+        the larger of its own magnitude and the interpolated values stored at ``i + 5`` and
+        ``i + 6``: final once those inputs have arrived.
+        """
+        ext = np.concatenate([self._hist, x], axis=-1)
+        self._hist = ext[:, -(self._taps - 1) :]
+        u = np.zeros(x.shape[-1])
+        for phase in self._phases:
+            y = np.stack([np.convolve(ext[c], phase, mode="valid") for c in range(self.channels)])
+            u = np.maximum(u, np.abs(y).max(axis=0))
+        self._u = np.concatenate([self._u, u])
+        self._absx = np.concatenate([self._absx, np.abs(x).max(axis=0)])
+        k = self._absx.size - _TP_LAG
+        if k > 0:
+            lag = _TP_LAG
+            tp = np.maximum(self._absx[:k], np.maximum(self._u[lag - 1 : lag - 1 + k], self._u[lag : lag + k]))
+            self._req = np.concatenate([self._req, np.minimum(1.0, self._ceiling / np.maximum(tp, 1e-12))])
+            self._absx = self._absx[k:]
+            self._u = self._u[k:]
+
+    def process(self, block: Audio) -> Audio:
+        """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
+        x = as_2d(valid_audio(block, allow_empty=True)).astype(np.float64)
+        if x.shape[0] != self.channels:
+            raise ValueError(f"block must have {self.channels} channels")
+        self._n_in += x.shape[-1]
+        if x.shape[-1]:
+            self._feed(x)
+            self._audio = np.concatenate([self._audio, x], axis=-1)
+        return self._emit(final=False)
+
+    def flush(self) -> Audio:
+        """Return every sample still held back; the processor is finished afterwards."""
+        self._feed(np.zeros((self.channels, _TP_LAG + self._taps)))  # the stream ends in silence
+        self._req = np.concatenate([self._req, np.ones(self._w)])
+        return self._emit(final=True)
+
+    def _emit(self, *, final: bool) -> Audio:
+        ready = min(self._audio.shape[-1], self._req.size - self._w + 1)
+        if ready <= 0:
+            return np.zeros((self.channels, 0), np.float32)
+        window = self._req[: ready + self._w - 1]
+        g_min = np.lib.stride_tricks.sliding_window_view(window, self._w).min(axis=-1).astype(np.float64)
+        if not self._lp_started:
+            self._lp_zi = np.array([g_min[0] * self._alpha])
+            self._lp_started = True
+        lp, self._lp_zi = sps.lfilter([1 - self._alpha], [1, -self._alpha], g_min, zi=self._lp_zi)
+        held = np.minimum(g_min, lp)
+        if self._n_out == 0:  # before the stream: as low as its first gain (covers its first peaks)
+            self._avg_hist = np.full(self._w - 1, held[0])
+        ext = np.concatenate([self._avg_hist, held])
+        gain = np.convolve(ext, np.ones(self._w) / self._w, mode="valid")
+        if self._w > 1:
+            self._avg_hist = ext[-(self._w - 1) :]
+        out = self._audio[:, :ready] * gain
+        self._audio = self._audio[:, ready:]
+        self._req = self._req[ready:]
+        self._min_gain = min(self._min_gain, float(gain.min()))
+        self._limited += int(np.count_nonzero(gain < 0.999))
+        self._n_out += ready
+        return np.ascontiguousarray(out.astype(np.float32))
+
+    def report(self) -> dict[str, Any]:
+        """Ceiling, deepest gain reduction in dB, and how much of the audio was limited."""
+        return {
+            "step": "true_peak_limiter",
+            "ceiling_dbtp": self.ceiling_dbtp,
+            "max_reduction_db": round(-20 * math.log10(max(self._min_gain, 1e-9)), 2),
+            "limited_s": round(self._limited / self.sr, 3),
+        }

@@ -168,7 +168,10 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
             item["measured"] = measured
             if flag == "normalize" and measured.get("limited_by_peak"):
                 item["status"] = "approximated"
-                item["reason"] = "the -1 dBFS peak ceiling held the gain back, so the level is below -16 LUFS"
+                item["reason"] = (
+                    "reaching -16 LUFS would have needed more than 6 dB of peak limiting, so the gain was "
+                    "held back and the level is below -16 LUFS"
+                )
         elif item["status"] != "not_applied":
             item["status"] = "pending" if not job.terminal else "not_applied"
             if job.terminal:

@@ -21,6 +21,10 @@ from app.jobs.steps import get_step
 
 __all__ = ["PipelineResult", "process_file"]
 
+#: How far (dB) peaks may rise over the loudness step's ceiling before its gain is held back;
+#: the true-peak limiter takes them down (a few dB of limiting on speech peaks is inaudible).
+LIMITER_HEADROOM_DB = 6.0
+
 
 @dataclass
 class PipelineResult:
@@ -124,8 +128,12 @@ def _second_pass(
     keep_format: Callable[[str], str | None],
     result: PipelineResult,
 ) -> Path:
-    from dsp.loudness import GainStage
+    from dsp.loudness import GainStage, TruePeakLimiter
     from dsp.silence import CROSSFADE_S, SilenceCuts
+
+    info_first = sf.info(str(first))
+    sr_in, ch_in = int(info_first.samplerate), int(info_first.channels)
+    limiters: list[TruePeakLimiter] = []
 
     gain_db = 0.0
     reports = []
@@ -146,8 +154,11 @@ def _second_pass(
                 cuts = list(planned.cuts)
             reports.append(report)
             continue
-        stage = GainStage.for_target(stage_in.finish(), **s.params)
+        # a true-peak limiter follows the gain: up to LIMITER_HEADROOM_DB of peaks over the ceiling
+        # are limited rather than holding the whole programme back (EBU R 128 practice)
+        stage = GainStage.for_target(stage_in.finish(), **s.params, limiter_headroom_db=LIMITER_HEADROOM_DB)
         gain_db += stage.gain_db
+        limiters.append(TruePeakLimiter(sr_in, ch_in, ceiling_dbtp=stage.max_peak_dbfs))
         reports.append(stage.report())
     result.data["finalize"] = reports
     g = np.float32(10 ** (gain_db / 20))
@@ -165,10 +176,17 @@ def _second_pass(
         ) as w,
     ):
         fade = round(CROSSFADE_S * r.samplerate)
+        limiter = limiters[-1] if limiters else None
         for x in _kept_blocks(r, cuts, block, fade):
             done += x.shape[-1]
-            w.write(x * g)
+            y = x * g
+            w.write(limiter.process(y) if limiter is not None else y)
             progress(50.0 + 50.0 * done / max(n, 1))
+        if limiter is not None:
+            w.write(limiter.flush())
+            for report in reports:
+                if report.get("step") == "loudness":
+                    report["limiter"] = limiter.report()
     if cuts:
         result.data["duration_s"] = done / r.samplerate
         result.data["input_duration_s"] = n / r.samplerate

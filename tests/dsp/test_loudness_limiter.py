@@ -1,0 +1,73 @@
+"""The true-peak limiter and loudness normalisation, checked against pyloudnorm (BS.1770)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from dsp.loudness import TruePeakLimiter
+from dsp.stream import run_blocks
+from tests.signals import make_speech_like
+
+
+def true_peak_db(x: np.ndarray) -> float:
+    """4x oversampled peak (an independent interpolator: scipy's polyphase resampler)."""
+    return float(20 * np.log10(np.max(np.abs(resample_poly(x, 4, 1, axis=-1)))))
+
+
+@pytest.mark.parametrize("sr", [16000, 44100, 48000])
+def test_limiter_keeps_the_true_peak_under_the_ceiling(rng: np.random.Generator, sr: int) -> None:
+    x = 4.0 * make_speech_like(rng, sr, 3.0, level_dbfs=-12.0)[0]  # peaks far over full scale
+    lim = TruePeakLimiter(sr, 1, ceiling_dbtp=-1.0)
+    y = np.concatenate(list(run_blocks(lim, [x[None, :5000], x[None, 5000:]])), axis=-1)[0]
+    assert y.size == x.size
+    assert true_peak_db(y) <= -1.0 + 0.1
+    assert lim.report()["max_reduction_db"] > 6
+
+
+def test_limiter_leaves_quiet_audio_alone(rng: np.random.Generator) -> None:
+    x = make_speech_like(rng, 16000, 2.0, level_dbfs=-30.0)[0]
+    lim = TruePeakLimiter(16000, 1)
+    y = np.concatenate(list(run_blocks(lim, [x[None, :]])), axis=-1)[0]
+    np.testing.assert_allclose(y, x, atol=1e-7)
+    assert lim.report()["limited_s"] == 0
+
+
+@pytest.mark.parametrize("blocks", [[48000], [1, 4000, 43999], [333] * 144 + [48000 - 333 * 144]])
+def test_limiter_does_not_depend_on_block_sizes(rng: np.random.Generator, blocks: list[int]) -> None:
+    x = 3.0 * make_speech_like(rng, 16000, 3.0, level_dbfs=-12.0)[0]
+    ref = np.concatenate(list(run_blocks(TruePeakLimiter(16000, 1), [x[None, :]])), axis=-1)
+    edges = np.cumsum([0, *blocks])
+    parts = run_blocks(TruePeakLimiter(16000, 1), (x[None, a:b] for a, b in itertools.pairwise(edges)))
+    np.testing.assert_allclose(np.concatenate(list(parts), axis=-1), ref, atol=1e-6)
+
+
+def test_normalize_job_meets_minus_16_lufs_and_minus_1_dbtp(tmp_path: object, rng: np.random.Generator) -> None:
+    from pathlib import Path
+
+    from app import media
+    from app.jobs.models import OutputSpec, Step
+    from app.jobs.pipeline import process_file
+
+    assert isinstance(tmp_path, Path)
+    sr = 48000
+    x = make_speech_like(rng, sr, 8.0, level_dbfs=-32.0)[0]
+    x[sr * 2 : sr * 2 + 40] += 0.15  # a sharp transient: the gain alone would push it over the ceiling
+    src = tmp_path / "in.wav"
+    sf.write(src, x, sr, subtype="FLOAT")
+    info = media.probe(src)
+    result = process_file(
+        src, info, [Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0})], OutputSpec(), tmp_path
+    )
+    assert result.path is not None
+    y, _ = sf.read(io.BytesIO(result.path.read_bytes()), dtype="float64")
+    assert pyloudnorm.Meter(sr).integrated_loudness(y) == pytest.approx(-16.0, abs=0.5)
+    assert true_peak_db(y) <= -1.0 + 0.1
+    (report,) = result.reports
+    assert report["limiter"]["max_reduction_db"] > 0
