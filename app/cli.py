@@ -191,6 +191,9 @@ class _Bar:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hush`` command."""
+    from app.settings import single_threaded_children
+
+    single_threaded_children()  # before numpy loads: the local tools and the server's workers alike
     parser = argparse.ArgumentParser(prog="hush", description="Self-hosted audio clean-up server and tools.")
     parser.add_argument("--version", action="version", version=f"hush {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -16,7 +16,14 @@ from fastapi import Depends
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsDep", "available_cpus", "get_settings", "is_loopback_host"]
+__all__ = [
+    "Settings",
+    "SettingsDep",
+    "available_cpus",
+    "get_settings",
+    "is_loopback_host",
+    "single_threaded_children",
+]
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -43,6 +50,18 @@ def available_cpus() -> int:
     except (OSError, ValueError):
         pass
     return max(1, cpus)
+
+
+#: Math-library thread pools: one thread each. Hush runs one worker process per CPU already;
+#: threaded BLAS inside each of them oversubscribes the cores (and OpenBLAS's spinning threads
+#: then make small solves take milliseconds instead of microseconds).
+SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def single_threaded_children() -> None:
+    """Make processes started from now on run their math libraries single-threaded (unless set)."""
+    for name in SINGLE_THREAD_ENV:
+        os.environ.setdefault(name, "1")
 
 
 def is_loopback_host(host: str) -> bool:

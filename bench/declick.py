@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,13 +33,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soundfile as sf
+# one BLAS thread, as in Hush's workers (set before numpy loads; threaded OpenBLAS makes the
+# small banded solves of the interpolation pathologically slow on a busy machine)
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dsp.declick import ClickRepairer
-from dsp.stream import run_processor
+import numpy as np  # noqa: E402 - after the thread settings above
+import soundfile as sf  # noqa: E402
+
+from dsp.declick import ClickRepairer  # noqa: E402
+from dsp.stream import run_processor  # noqa: E402
 
 ANCHORS = {"adeclick": "adeclick", "adeclick m=s:t=4": "adeclick=m=s:t=4"}
 

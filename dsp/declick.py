@@ -51,7 +51,7 @@ __all__ = ["ClickDetections", "ClickRepairer", "detect_clicks", "repair_clicks"]
 
 #: Analysis stretch, in seconds: the unit the stream is cut into (short enough for the AR model
 #: to hold, long enough for a robust scale).
-_STRETCH_S = 0.032
+_STRETCH_S = 0.064
 #: Past context analysed with each stretch, in seconds: the AR model is fitted on it. It is
 #: already repaired, so the clicks being looked for cannot bias the fit (a click inside the fit
 #: window is partly "explained" by the model and its error shrinks).

@@ -29,7 +29,7 @@ from app.errors import JobTimeoutError
 from app.events import EventBus
 from app.jobs.models import ACTIVE_STATES, JobEvent, JobState
 from app.jobs.store import JobStore
-from app.settings import Settings
+from app.settings import Settings, single_threaded_children
 
 __all__ = ["HARD_TIMEOUT_GRACE_S", "InProcessQueue", "JobQueue"]
 
@@ -148,6 +148,7 @@ class InProcessQueue:
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        single_threaded_children()  # the workers inherit it: one BLAS thread per worker process
         self._events = self._mp.Queue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
