@@ -106,12 +106,19 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         version=__version__,
         description=f"Self-hosted audio clean-up. Speaks {mounted}.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
 
     from app.api.routes import native_webhook
     from app.api.routes import router as native_router
 
     app.include_router(native_router)
+    from app.api.docs import install_docs
+    from app.api.playground import router as playground_router
+
+    app.include_router(playground_router)
+    install_docs(app)
     for d in dialects:
         app.include_router(d.router)
     built = {d.name for d in dialects}
