@@ -74,11 +74,14 @@ def install_docs(app: FastAPI) -> None:
         schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
         for path, ops in schema.get("paths", {}).items():
             security = _security_for(path)
-            if security is None:
-                continue
             for op in ops.values():
-                if isinstance(op, dict):
+                if not isinstance(op, dict):
+                    continue
+                if security is not None:
                     op.setdefault("security", security)
+                # the native API answers request validation errors 400 (problem JSON), never 422
+                if path.startswith("/api/v1") and op.get("responses", {}).pop("422", None) is not None:
+                    op["responses"].setdefault("400", {"description": "invalid request parameters or body"})
         app.openapi_schema = schema
         return schema
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app import media
-from app.api.routes import PrincipalDep
+from app.api.routes import PrincipalDep, errors
 from app.errors import ConflictError, NotFoundError
 from app.http import ServiceDep
 from app.jobs.models import Job
@@ -65,7 +65,7 @@ def _input_path(job: Job, service: Any) -> Path:
     return path
 
 
-@router.get("/api/v1/jobs/{job_id}/input", tags=["playground"], response_class=FileResponse)
+@router.get("/api/v1/jobs/{job_id}/input", tags=["playground"], response_class=FileResponse, responses=errors(404, 409))
 async def get_input(job_id: str, service: ServiceDep, who: PrincipalDep) -> FileResponse:
     """The job's original upload, to play and compare with the result (409 for URL inputs)."""
     job = await service.get(job_id, owner=who.owner)
@@ -74,7 +74,7 @@ async def get_input(job_id: str, service: ServiceDep, who: PrincipalDep) -> File
     return FileResponse(path, media_type=info.mime)
 
 
-@router.get("/api/v1/jobs/{job_id}/peaks", tags=["playground"])
+@router.get("/api/v1/jobs/{job_id}/peaks", tags=["playground"], responses=errors(400, 404, 409))
 async def get_peaks(
     job_id: str,
     service: ServiceDep,

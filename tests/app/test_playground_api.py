@@ -148,6 +148,13 @@ def test_docs_are_offline_and_declare_every_key_style(client: httpx.Client) -> N
     assert (schemes["apiKeyHeader"]["in"], schemes["apiKeyHeader"]["name"]) == ("header", "api-key")
     assert schemes["basic"]["scheme"] == "basic"
     paths = schema["paths"]
+    # every error status a native route really answers is documented, with the problem body
+    create = paths["/api/v1/jobs"]["post"]["responses"]
+    assert {"400", "401", "404", "429", "501"} <= set(create)
+    assert "422" not in create
+    assert create["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+    assert {"404", "409"} <= set(paths["/api/v1/jobs/{job_id}/result"]["get"]["responses"])
+    assert {"400", "413", "415"} <= set(paths["/api/v1/files"]["post"]["responses"])
     assert paths["/api/v1/jobs"]["post"]["security"] == [{"bearer": []}, {"xApiKey": []}]
     deepaffects = next(p for p in paths if p.startswith("/audio/generic/api/v1"))
     assert next(iter(paths[deepaffects].values()))["security"] == [{"apikeyQuery": []}]
