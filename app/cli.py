@@ -45,6 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if args.workers:
         settings = settings.model_copy(update={"workers": args.workers})
+    if args.mock or settings.mock:
+        settings = settings.model_copy(update={"mock": True, "api_keys": ()})
     refusal = check_bind(settings, host)
     if refusal:
         _err(refusal)
@@ -149,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--host", default=None, help="bind address (default HUSH_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default HUSH_PORT or 8000)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default HUSH_WORKERS or cores)")
+    p.add_argument("--mock", action="store_true", help="mock mode: vendor scenarios on demand (see README)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
     sub.add_parser("worker")

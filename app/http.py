@@ -8,7 +8,7 @@ builder. Dialects never import each other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -23,16 +23,60 @@ __all__ = [
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
+    "MockScenario",
+    "MockState",
     "ServiceDep",
     "default_status",
     "error_id",
     "get_keys",
     "get_service",
     "json_error",
+    "mock_error",
 ]
 
 #: Renders ``(request, exception, status, message)`` into the dialect's envelope.
 ErrorRenderer = Callable[[Request, Exception, int, str], Response]
+
+
+class MockState:
+    """What mock mode remembers between requests: counters and seeded ids (see :mod:`app.api.mock`)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self.counters: dict[str, int] = {}
+        self._ids = 0
+
+    def count(self, key: str) -> int:
+        """How often ``key`` was counted before; counts it once more."""
+        n = self.counters.get(key, 0)
+        self.counters[key] = n + 1
+        return n
+
+    def next_id(self) -> str:
+        """A new id: deterministic (the same sequence after every reset) when a seed is set."""
+        self._ids += 1
+        if self.seed is None:
+            return uuid.uuid4().hex
+        return uuid.UUID(int=(self.seed * 1_000_003 + self._ids) % (1 << 128), version=4).hex
+
+    def reset(self) -> None:
+        """Forget every counter and restart the id sequence."""
+        self.counters.clear()
+        self._ids = 0
+
+
+#: Answers a request in a mock scenario, or returns None to let the real route answer.
+MockResponder = Callable[[Request, MockState], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True)
+class MockScenario:
+    """A vendor behaviour a dialect can be asked to show in mock mode (``hush serve --mock``)."""
+
+    name: str
+    """Selects it: key ``mock-<name>``, header ``Prefer: scenario=<name>``, or ``hush-mock=<name>`` in the input URL."""
+    description: str
+    respond: MockResponder
 
 
 @dataclass(frozen=True)
@@ -45,6 +89,7 @@ class Dialect:
     render_error: ErrorRenderer
     webhook: WebhookRenderer | None = None
     status_for: Callable[[Exception], int] | None = None
+    mock_scenarios: tuple[MockScenario, ...] = ()
 
 
 _STATUS: list[tuple[type[Exception], int]] = [
@@ -100,3 +145,17 @@ def get_keys(request: Request) -> KeyStore:
 
 ServiceDep = Annotated[JobService, Depends(get_service)]
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
+
+
+def mock_error(
+    name: str, description: str, status: int, make: Callable[[], e.AppError], render: ErrorRenderer
+) -> MockScenario:
+    """A scenario that answers every request with one error, in the dialect's envelope."""
+
+    async def respond(request: Request, state: MockState) -> Response:
+        exc = make()
+        response = render(request, exc, status, exc.message)
+        response.headers["X-Hush-Mock"] = name
+        return response
+
+    return MockScenario(name, description, respond)

@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             if d.webhook is not None:
                 service.register_webhook(d.name, d.webhook)
         app.state.settings = settings
-        app.state.keys = KeyStore(settings)
+        app.state.keys = KeyStore(settings.model_copy(update={"api_keys": ()}) if settings.mock else settings)
         app.state.service = service
         if workers:
             await service.start()
@@ -119,6 +119,10 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
 
     app.include_router(playground_router)
     install_docs(app)
+    if settings.mock:
+        from app.api.mock import install_mock
+
+        install_mock(app, dialects, settings.mock_seed)
     for d in dialects:
         app.include_router(d.router)
     built = {d.name for d in dialects}

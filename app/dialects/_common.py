@@ -4,22 +4,28 @@ from app.http import (
     Dialect,
     ErrorRenderer,
     KeysDep,
+    MockScenario,
+    MockState,
     ServiceDep,
     default_status,
     error_id,
     get_keys,
     get_service,
     json_error,
+    mock_error,
 )
 
 __all__ = [
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
+    "MockScenario",
+    "MockState",
     "ServiceDep",
     "default_status",
     "error_id",
     "get_keys",
     "get_service",
     "json_error",
+    "mock_error",
 ]
