@@ -62,6 +62,8 @@ async function loadSteps() {
     showError("");
   } catch (e) {
     if (e.status === 401) $("key-box").open = true;
+    box.replaceChildren(Object.assign(document.createElement("legend"), { textContent: "Processing steps this server offers" }),
+      Object.assign(document.createElement("p"), { textContent: "Not loaded (see the message below)." }));
     showError(`Could not list the steps: ${e.message}`);
   }
   updateRun();
