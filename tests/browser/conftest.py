@@ -26,8 +26,10 @@ ARGS = [
 ARTIFACTS = Path(os.environ.get("HUSH_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # module scope: Playwright's sync API runs an event loop in this thread until it stops, which
+    # would break the asyncio tests that come after it
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM}: install it with `apt-get install -y chromium` (.ci/run does)")
     try:
