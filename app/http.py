@@ -39,12 +39,10 @@ ErrorRenderer = Callable[[Request, Exception, int, str], Response]
 
 
 class MockState:
-    """What mock mode remembers between requests: counters and seeded ids (see :mod:`app.api.mock`)."""
+    """What mock mode remembers between requests: the scenarios' counters (see :mod:`app.api.mock`)."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
+    def __init__(self) -> None:
         self.counters: dict[str, int] = {}
-        self._ids = 0
 
     def count(self, key: str) -> int:
         """How often ``key`` was counted before; counts it once more."""
@@ -52,17 +50,9 @@ class MockState:
         self.counters[key] = n + 1
         return n
 
-    def next_id(self) -> str:
-        """A new id: deterministic (the same sequence after every reset) when a seed is set."""
-        self._ids += 1
-        if self.seed is None:
-            return uuid.uuid4().hex
-        return uuid.UUID(int=(self.seed * 1_000_003 + self._ids) % (1 << 128), version=4).hex
-
     def reset(self) -> None:
-        """Forget every counter and restart the id sequence."""
+        """Forget every counter."""
         self.counters.clear()
-        self._ids = 0
 
 
 #: Answers a request in a mock scenario, or returns None to let the real route answer.

@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     if settings.mock:
         from app.api.mock import install_mock
 
-        install_mock(app, dialects, settings.mock_seed)
+        install_mock(app, dialects)
     for d in dialects:
         app.include_router(d.router)
     built = {d.name for d in dialects}

@@ -85,8 +85,6 @@ class Settings(BaseSettings):
 
     mock: bool = False
     """Mock mode (``hush serve --mock``): vendor scenarios on demand, a request journal, no key check."""
-    mock_seed: int | None = None
-    """In mock mode, makes the ids the scenarios hand out the same on every run."""
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
 

@@ -93,10 +93,10 @@ def selected_scenario(request: Request, body: bytes) -> str | None:
     return None
 
 
-def install_mock(app: FastAPI, dialects: list[Dialect], seed: int | None) -> None:
+def install_mock(app: FastAPI, dialects: list[Dialect]) -> None:
     """Add the journal, the scenario selection and the ``/_mock`` routes to ``app``."""
     journal = MockJournal()
-    state = MockState(seed)
+    state = MockState()
     app.state.mock_journal = journal
     app.state.mock_state = state
 
@@ -156,10 +156,24 @@ def install_mock(app: FastAPI, dialects: list[Dialect], seed: int | None) -> Non
 
     @app.post("/_mock/reset", tags=["mock"])
     async def mock_reset() -> dict[str, str]:
-        """Forget the journal and every scenario counter; seeded ids start over."""
+        """Forget the journal and every scenario counter."""
         journal.clear()
         state.reset()
         return {"status": "reset"}
+
+    @app.post("/_mock/jobs/{job_id}/advance", tags=["mock"])
+    async def mock_advance(job_id: str, request: Request) -> dict[str, Any]:
+        """Skip every scenario countdown of the job (queue position ...) and wait until it ends.
+
+        Answers the job's final state, so a test moves on without polling or sleeping.
+        """
+        service = request.app.state.service
+        await service.get(job_id)  # 404 for an unknown job
+        skipped = [k for k in state.counters if k.endswith(f".{job_id}")]
+        for k in skipped:
+            state.counters[k] = 1 << 30
+        job = await service.wait(job_id, request.app.state.settings.sync_timeout_s)
+        return {"job_id": job_id, "state": job.state.value, "skipped": skipped}
 
     @app.get("/_mock/scenarios", tags=["mock"])
     async def mock_list() -> dict[str, list[dict[str, str]]]:

@@ -30,9 +30,7 @@ SR = 16000
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("mock"), workers=1, mock=True, mock_seed=7, api_keys=("real-key",)
-    )
+    settings = Settings(data_dir=tmp_path_factory.mktemp("mock"), workers=1, mock=True, api_keys=("real-key",))
     with run_server(settings) as s:
         yield s
 
@@ -153,3 +151,18 @@ def test_mock_unknown_scenario_is_refused_clearly(client: httpx.Client) -> None:
     r = client.get("/api/v1/steps", headers={"Prefer": "scenario=nope"})
     assert r.status_code == 400
     assert "the native API" in r.json()["title"]
+
+
+def test_mock_advance_skips_the_queue_countdown_and_waits_for_the_end(
+    mock: RunningServer, client: httpx.Client, wav: Path
+) -> None:
+    sdk = NoiseRemovalClient("mock-queued", base_url=mock.url("/v1"))
+    job_id = sdk.create_job(sdk.upload(str(wav)))
+    assert sdk.get_status(job_id) == {"state": "queued", "jobsAhead": 3}
+    r = client.post(f"/_mock/jobs/{job_id}/advance")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"job_id": job_id, "state": "succeeded", "skipped": [f"audo.queued.{job_id}"]}
+    status = sdk.get_status(job_id)  # no sleep: the countdown is over and the job has ended
+    assert status["state"] == "succeeded"
+    assert status["downloadPath"]
+    assert client.post("/_mock/jobs/nope/advance").status_code == 404
