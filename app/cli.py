@@ -59,6 +59,8 @@ def _serve(args: argparse.Namespace) -> int:
         f"hush: serving on {host}:{port}. Open {base}/ for the playground, {base}/docs for the API "
         f"(vendor SDKs take {base} as their base URL). Ctrl+C stops.\n"
     )
+    if settings.mock:
+        sys.stderr.write(f"hush: mock mode: scenarios at {base}/_mock/scenarios, journal at {base}/_mock/requests\n")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
     return 0
 
