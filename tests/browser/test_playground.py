@@ -153,3 +153,25 @@ def test_api_docs_load_offline(page: Any, server: HushProcess, screenshots: Path
     page.screenshot(path=screenshots / f"docs{path.replace('/', '-')}.png")
     assert page.foreign == []
     assert page.errors == []
+
+
+def test_playground_cancel_stops_a_running_job(page: Any, server: HushProcess, tmp_path: Path) -> None:
+    rng = np.random.default_rng(17)
+    path = tmp_path / "ten minutes.wav"
+    with sf.SoundFile(str(path), "w", samplerate=8000, channels=1, subtype="PCM_16") as f:
+        for _ in range(10):
+            f.write(make_white(rng, 8000 * 60, -30.0))
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.check("#step-loudness")  # two passes over ten minutes: long enough to cancel
+    page.set_input_files("#file", str(path))
+    page.click("#run")
+    page.wait_for_selector("#cancel:not([disabled])")
+    page.wait_for_function("/in progress|queued/.test(document.querySelector('#status').textContent)")
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('cancelled')")
+    assert page.is_disabled("#cancel")
+    assert page.is_enabled("#run")  # ready to run again
+    assert page.is_hidden("#compare")
+    assert page.is_hidden("#error")
+    assert page.errors == []
