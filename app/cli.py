@@ -45,10 +45,22 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if args.workers:
         settings = settings.model_copy(update={"workers": args.workers})
+    if args.mock or settings.mock:
+        settings = settings.model_copy(update={"mock": True, "api_keys": ()})
     refusal = check_bind(settings, host)
     if refusal:
         _err(refusal)
         return 2
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - naming the wildcard address, not binding to it
+        shown = "THIS-MACHINE"
+    base = f"http://{shown}:{port}"
+    sys.stderr.write(
+        f"hush: serving on {host}:{port}. Open {base}/ for the playground, {base}/docs for the API "
+        f"(vendor SDKs take {base} as their base URL). Ctrl+C stops.\n"
+    )
+    if settings.mock:
+        sys.stderr.write(f"hush: mock mode: scenarios at {base}/_mock/scenarios, journal at {base}/_mock/requests\n")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
     return 0
 
@@ -177,16 +189,27 @@ class _Bar:
         if duration_s >= 30 and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=100, unit="%", desc="processing", file=sys.stderr)
+            self._bar = tqdm(
+                total=100,
+                desc="processing",
+                file=sys.stderr,
+                bar_format="{desc}: {n:3d} %|{bar}| {elapsed}<{remaining}",
+            )
 
     def __call__(self, pct: float) -> None:
-        if self._bar is not None:
-            self._bar.update(max(0.0, pct - self._bar.n))
+        if self._bar is not None:  # whole percents only
+            self._bar.update(max(0, int(pct) - self._bar.n))
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.update(100 - self._bar.n)
             self._bar.close()
+
+
+def _has_step(name: str) -> bool:
+    from app.jobs.steps import STEPS
+
+    return STEPS[name].available
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,15 +219,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     single_threaded_children()  # before numpy loads: the local tools and the server's workers alike
     parser = argparse.ArgumentParser(prog="hush", description="Self-hosted audio clean-up server and tools.")
     parser.add_argument("--version", action="version", version=f"hush {__version__}")
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    listed = ["serve", "denoise", "vad", *(["declick"] if _has_step("declick") else []), "enhance"]
+    # commands this build cannot run (declick without its engine, the distributed worker) still
+    # answer, saying so, but are not listed
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="{" + ",".join(listed) + "}")
 
     p = sub.add_parser("serve", help="run the server (embedded: SQLite, local files, worker processes)")
     p.add_argument("--host", default=None, help="bind address (default HUSH_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default HUSH_PORT or 8000)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default HUSH_WORKERS or cores)")
+    p.add_argument("--mock", action="store_true", help="mock mode: vendor scenarios on demand (see README)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
-    sub.add_parser("worker", help="run a distributed worker (scale-out backend; not in this build)")
+    sub.add_parser("worker")
 
     k = sub.add_parser("keys", help="manage API keys, their credits and limits (in the job database)")
     ks = k.add_subparsers(dest="keys_cmd", required=True)
@@ -232,7 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     v.add_argument("input")
     v.add_argument("--min-non-speech", type=float, default=0.0, help="merge pauses shorter than this (s)")
 
-    c = sub.add_parser("declick", help="repair clicks and crackle")
+    c = (
+        sub.add_parser("declick", help="repair clicks and crackle")
+        if "declick" in listed
+        else sub.add_parser("declick")
+    )
     c.add_argument("input")
     c.add_argument("output")
     c.add_argument("--detection-mult", type=float, default=8.0)

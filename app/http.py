@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -28,6 +28,8 @@ __all__ = [
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
+    "MockScenario",
+    "MockState",
     "OpenModeGuard",
     "RedactSecrets",
     "ServiceDep",
@@ -36,12 +38,44 @@ __all__ = [
     "get_keys",
     "get_service",
     "json_error",
+    "mock_error",
     "parse_json",
     "read_body",
 ]
 
 #: Renders ``(request, exception, status, message)`` into the dialect's envelope.
 ErrorRenderer = Callable[[Request, Exception, int, str], Response]
+
+
+class MockState:
+    """What mock mode remembers between requests: the scenarios' counters (see :mod:`app.api.mock`)."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = {}
+
+    def count(self, key: str) -> int:
+        """How often ``key`` was counted before; counts it once more."""
+        n = self.counters.get(key, 0)
+        self.counters[key] = n + 1
+        return n
+
+    def reset(self) -> None:
+        """Forget every counter."""
+        self.counters.clear()
+
+
+#: Answers a request in a mock scenario, or returns None to let the real route answer.
+MockResponder = Callable[[Request, MockState], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True)
+class MockScenario:
+    """A vendor behaviour a dialect can be asked to show in mock mode (``hush serve --mock``)."""
+
+    name: str
+    """Selects it: key ``mock-<name>``, header ``Prefer: scenario=<name>``, or ``hush-mock=<name>`` in the input URL."""
+    description: str
+    respond: MockResponder
 
 
 @dataclass(frozen=True)
@@ -54,6 +88,7 @@ class Dialect:
     render_error: ErrorRenderer
     webhook: WebhookRenderer | None = None
     status_for: Callable[[Exception], int] | None = None
+    mock_scenarios: tuple[MockScenario, ...] = ()
 
 
 _STATUS: list[tuple[type[Exception], int]] = [
@@ -252,3 +287,17 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
         return True
+
+
+def mock_error(
+    name: str, description: str, status: int, make: Callable[[], e.AppError], render: ErrorRenderer
+) -> MockScenario:
+    """A scenario that answers every request with one error, in the dialect's envelope."""
+
+    async def respond(request: Request, state: MockState) -> Response:
+        exc = make()
+        response = render(request, exc, status, exc.message)
+        response.headers["X-Hush-Mock"] = name
+        return response
+
+    return MockScenario(name, description, respond)

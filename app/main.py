@@ -122,7 +122,10 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             if d.webhook is not None:
                 service.register_webhook(d.name, d.webhook)
         app.state.settings = settings
-        app.state.keys = KeyStore(settings, store)
+        # mock mode answers any key (its magic keys pick scenarios); otherwise bootstrap + account keys
+        app.state.keys = (
+            KeyStore(settings.model_copy(update={"api_keys": ()})) if settings.mock else KeyStore(settings, store)
+        )
         app.state.service = service
         if workers:
             await service.start()
@@ -139,12 +142,23 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         version=__version__,
         description=f"Self-hosted audio clean-up. Speaks {mounted}.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
 
     from app.api.routes import native_webhook
     from app.api.routes import router as native_router
 
     app.include_router(native_router)
+    from app.api.docs import install_docs
+    from app.api.playground import router as playground_router
+
+    app.include_router(playground_router)
+    install_docs(app)
+    if settings.mock:
+        from app.api.mock import install_mock
+
+        install_mock(app, dialects)
     for d in dialects:
         app.include_router(d.router)
     built = {d.name for d in dialects}

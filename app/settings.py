@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(0, ge=0)
     """Requests per minute per API key (0 = unlimited); over it, 429 with ``Retry-After``."""
 
+    mock: bool = False
+    """Mock mode (``hush serve --mock``): vendor scenarios on demand, a request journal, no key check."""
+
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
 
     @field_validator("webhook_secret", mode="before")

@@ -20,9 +20,36 @@ from app.http import KeysDep, ServiceDep, default_status
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
 
-__all__ = ["JobCreate", "JobPublic", "router"]
+__all__ = ["JobCreate", "JobPublic", "Problem", "errors", "router"]
 
 router = APIRouter()
+
+
+class Problem(BaseModel):
+    """The native error body (``application/problem+json``)."""
+
+    title: str = Field(description="what went wrong, in words (with a hint in parentheses when there is one)")
+    status: int
+    code: str = Field(description="stable error code, e.g. auth.invalid, input.too_large, engine.unavailable")
+    hint: str | None = None
+    error_id: str | None = Field(None, description="on 5xx: quote it to find the error in the server log")
+
+
+_WHY = {
+    400: "bad request: invalid parameters or body, corrupt or empty input, a URL the server refuses",
+    401: "missing or invalid API key",
+    404: "no such job or file (or it belongs to another key, or it expired)",
+    409: "the job is not in a state that allows this",
+    413: "the input is larger than HUSH_MAX_INPUT_MB",
+    415: "the input is not a supported audio or video format",
+    429: "over HUSH_RATE_LIMIT_PER_MINUTE for this key; see Retry-After",
+    501: "a processing step this build does not have",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route really answers (401 and 429 always)."""
+    return {code: {"model": Problem, "description": _WHY[code]} for code in sorted({401, 429, *statuses})}
 
 
 def principal(
@@ -129,7 +156,7 @@ async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
-@router.get("/api/v1/steps", tags=["jobs"])
+@router.get("/api/v1/steps", tags=["jobs"], responses=errors())
 async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
     """Processing steps this build offers, with their parameters and availability."""
 
@@ -148,14 +175,14 @@ async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
     return await anyio.to_thread.run_sync(describe)
 
 
-@router.post("/api/v1/files", tags=["jobs"], status_code=201)
+@router.post("/api/v1/files", tags=["jobs"], status_code=201, responses=errors(400, 413, 415))
 async def upload_file(service: ServiceDep, who: PrincipalDep, file: Annotated[UploadFile, File()]) -> FileUploaded:
     """Upload an input file (any supported audio or video container)."""
     stored = await service.store_upload(file.file, owner=who.owner, filename=file.filename)
     return FileUploaded(file_id=stored.id, info=stored.info)
 
 
-@router.post("/api/v1/jobs", tags=["jobs"], status_code=202)
+@router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 404, 501))
 async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """Submit a job; answers at once with its id and state."""
     blob_key = None
@@ -173,20 +200,20 @@ async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) ->
     return to_public(job, await service.jobs_ahead(job))
 
 
-@router.get("/api/v1/jobs/{job_id}", tags=["jobs"])
+@router.get("/api/v1/jobs/{job_id}", tags=["jobs"], responses=errors(404))
 async def get_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """A job's state, progress, queue position, errors and per-step report."""
     job = await service.get(job_id, owner=who.owner)
     return to_public(job, await service.jobs_ahead(job))
 
 
-@router.delete("/api/v1/jobs/{job_id}", tags=["jobs"])
+@router.delete("/api/v1/jobs/{job_id}", tags=["jobs"], responses=errors(404))
 async def cancel_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """Cancel a job that has not finished."""
     return to_public(await service.cancel(job_id, owner=who.owner))
 
 
-@router.get("/api/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse)
+@router.get("/api/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse, responses=errors(404, 409))
 async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> FileResponse:
     """Download the processed file."""
     job = await service.get(job_id, owner=who.owner)
@@ -194,7 +221,7 @@ async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Fil
     return FileResponse(path, media_type=job.result_meta.get("mime", "application/octet-stream"), filename=path.name)
 
 
-@router.get("/api/v1/jobs/{job_id}/events", tags=["jobs"])
+@router.get("/api/v1/jobs/{job_id}/events", tags=["jobs"], responses=errors(404))
 async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> StreamingResponse:
     """Server-sent events: the job now and after every change, ending with its final state."""
     await service.get(job_id, owner=who.owner)

@@ -28,7 +28,18 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from app import errors as e
 from app import media
 from app.auth import Principal
-from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error, parse_json, read_body
+from app.dialects._common import (
+    Dialect,
+    KeysDep,
+    MockScenario,
+    MockState,
+    ServiceDep,
+    default_status,
+    json_error,
+    mock_error,
+    parse_json,
+    read_body,
+)
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -421,10 +432,64 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
             await websocket.close()
 
 
+# --------------------------------------------------------------------------- mock mode
+_STATUS_PATH = re.compile(r"^/v1/remove-noise/([^/]+)/status$")
+_QUEUED_POLLS = 3
+
+
+async def _mock_failed(request: Request, state: MockState) -> Response | None:
+    """Jobs are created for real; their status answers ``failed`` with a reason."""
+    match = _STATUS_PATH.match(request.url.path)
+    if match is None:
+        return None
+    body = AudoStatusResponse(state="failed", reason="the audio could not be processed (mock scenario)").body()
+    return JSONResponse(body, headers={"X-Hush-Mock": "failed"})
+
+
+async def _mock_queued(request: Request, state: MockState) -> Response | None:
+    """A job's first polls answer ``queued`` with ``jobsAhead`` counting down 3, 2, 1; then the real status."""
+    match = _STATUS_PATH.match(request.url.path)
+    if match is None:
+        return None
+    polls = state.count(f"audo.queued.{match.group(1)}")
+    if polls >= _QUEUED_POLLS:
+        return None
+    body = AudoStatusResponse(state="queued", jobs_ahead=_QUEUED_POLLS - polls).body()
+    return JSONResponse(body, headers={"X-Hush-Mock": "queued"})
+
+
+#: Scenarios of ``hush serve --mock`` (see app/api/mock.py for how a request selects one).
+MOCK_SCENARIOS: tuple[MockScenario, ...] = (
+    mock_error(
+        "401",
+        "every request answers 401 as for an unknown x-api-key",
+        401,
+        lambda: e.AuthError("the API key is not valid"),
+        render_error,
+    ),
+    mock_error(
+        "429",
+        "every request answers 429 with Retry-After: 7",
+        429,
+        lambda: e.RateLimitedError("too many requests (mock scenario)", retry_after_s=7),
+        render_error,
+    ),
+    mock_error(
+        "422",
+        "every request answers 422 as for a file the API cannot read",
+        422,
+        lambda: e.UnsupportedMediaError("the file is not audio or video (mock scenario)"),
+        render_error,
+    ),
+    MockScenario("failed", "jobs are created; their status answers failed with a reason", _mock_failed),
+    MockScenario("queued", "a job's status answers queued, jobsAhead 3, 2, 1, then its real state", _mock_queued),
+)
+
 DIALECT = Dialect(
     name="audo",
     router=router,
     prefixes=("/v1",),
     render_error=render_error,
     status_for=audo_status_for,
+    mock_scenarios=MOCK_SCENARIOS,
 )

@@ -49,10 +49,12 @@ from app.auth import Principal
 from app.dialects._common import (
     Dialect,
     KeysDep,
+    MockScenario,
     ServiceDep,
     default_status,
     error_id,
     json_error,
+    mock_error,
     parse_json,
     read_body,
 )
@@ -609,6 +611,32 @@ async def deepaffects_webhook(job: Job, service: JobService) -> dict[str, Any]:
     return body
 
 
+# --------------------------------------------------------------------------- mock mode
+#: Scenarios of ``hush serve --mock`` (see app/api/mock.py for how a request selects one).
+MOCK_SCENARIOS: tuple[MockScenario, ...] = (
+    mock_error(
+        "401",
+        "every request answers 401 as for an unknown apikey",
+        401,
+        lambda: e.AuthError("the API key is not valid"),
+        deepaffects_render_error,
+    ),
+    mock_error(
+        "400",
+        "every request answers 400 as for a body the API cannot read",
+        400,
+        lambda: e.InvalidParameterError("the request body is not valid (mock scenario)"),
+        deepaffects_render_error,
+    ),
+    mock_error(
+        "500",
+        "every request answers 500 with an error_id",
+        500,
+        lambda: e.AppError("internal server error (mock scenario)"),
+        deepaffects_render_error,
+    ),
+)
+
 DIALECT = Dialect(
     name=NAME,
     router=router,
@@ -616,4 +644,5 @@ DIALECT = Dialect(
     render_error=deepaffects_render_error,
     webhook=deepaffects_webhook,
     status_for=default_status,
+    mock_scenarios=MOCK_SCENARIOS,
 )

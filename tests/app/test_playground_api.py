@@ -1,0 +1,197 @@
+"""What the playground and the first minutes rely on, over HTTP: peaks, the input, static files,
+offline docs, security schemes; and the CLI's listing, progress and serve message."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.api.playground import compute_peaks
+from app.cli import _Bar
+from tests._hush import HushProcess
+from tests.signals import make_white
+
+KEY = "pg-key-1"
+H = {"x-api-key": KEY}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> HushProcess:
+    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, url_allowlist="127.0.0.1") as proc:
+        yield proc
+
+
+@pytest.fixture
+def client(server: HushProcess) -> httpx.Client:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def finished_job(client: httpx.Client, data: bytes, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    r = client.post("/api/v1/files", files={"file": ("in.wav", data)}, headers=H)
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": r.json()["file_id"]}, "steps": steps}, headers=H)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{r.json()['id']}", headers=H).json()
+        if job["state"] in ("succeeded", "failed"):
+            assert job["state"] == "succeeded", job
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def test_compute_peaks_brackets_the_signal(tmp_path: Path, rng: np.random.Generator) -> None:
+    sr = 8000
+    audio = make_white(rng, sr * 3, -40.0)
+    audio[sr : sr + 100] = 0.9  # one loud burst in the second second
+    path = tmp_path / "a.wav"
+    sf.write(path, audio, sr, subtype="FLOAT")
+    out = compute_peaks(path, 30)
+    assert out["points"] == 30
+    assert out["duration_s"] == pytest.approx(3.0)
+    peaks = np.array(out["peaks"])
+    assert peaks.shape == (60,)
+    assert np.all(peaks[0::2] >= peaks[1::2])  # (max, min) pairs
+    assert peaks[0::2].max() == pytest.approx(0.9, abs=1e-3)
+    assert int(np.argmax(peaks[0::2])) == 10  # the burst lands at 1 s of 3 s
+    assert compute_peaks(path, 100_000)["points"] == 300  # never finer than the 10 ms buckets
+
+
+def test_peaks_and_input_of_a_long_job(client: httpx.Client, tmp_path: Path, rng: np.random.Generator) -> None:
+    sr = 8000
+    path = tmp_path / "long.wav"
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=2, subtype="PCM_16") as f:
+        for _ in range(11):  # 11 minutes, longer than the page decodes itself
+            f.write(np.stack([make_white(rng, sr * 60, -30.0)] * 2, axis=1))
+    job = finished_job(client, path.read_bytes(), [])
+    for source in ("input", "result"):
+        r = client.get(f"/api/v1/jobs/{job['id']}/peaks", params={"source": source, "points": 500}, headers=H)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["points"] == 500
+        assert body["duration_s"] == pytest.approx(660.0)
+        assert body["channels"] == 2
+        assert max(body["peaks"]) < 0.2
+    r = client.get(f"/api/v1/jobs/{job['id']}/input", headers=H)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "audio/wav"
+    assert r.content == path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "says"),
+    [
+        ("/api/v1/jobs/nope/peaks", {}, 404, "no job"),
+        ("/api/v1/jobs/nope/input", {}, 404, "no job"),
+        ("/api/v1/jobs/JOB/peaks", {"points": 3}, 400, "points"),
+        ("/api/v1/jobs/JOB/peaks", {"source": "both"}, 400, "source"),
+    ],
+)
+def test_peaks_refuse_clearly(
+    client: httpx.Client, rng: np.random.Generator, path: str, params: dict[str, Any], status: int, says: str
+) -> None:
+    buf = io.BytesIO()
+    sf.write(buf, make_white(rng, 8000, -30.0), 8000, format="WAV")
+    job = finished_job(client, buf.getvalue(), []) if "JOB" in path else {"id": ""}
+    r = client.get(path.replace("JOB", job["id"]), params=params, headers=H)
+    assert r.status_code == status, r.text
+    assert says in r.json()["title"]
+    assert client.get(path.replace("JOB", job["id"] or "nope")).status_code == 401  # the key is required
+
+
+def test_input_of_a_url_job_is_not_kept(client: httpx.Client) -> None:
+    r = client.post("/api/v1/jobs", json={"input": {"url": "http://127.0.0.1:9/a.wav"}}, headers=H)
+    assert r.status_code == 202, r.text
+    r = client.get(f"/api/v1/jobs/{r.json()['id']}/input", headers=H)
+    assert r.status_code == 409
+    assert "keeps only uploaded inputs" in r.json()["title"]
+
+
+def test_playground_page_and_static_files(client: httpx.Client) -> None:
+    for path in ("/", "/playground"):
+        r = client.get(path)
+        assert r.status_code == 200
+        assert "Hush playground" in r.text
+        assert not re.search(r'(src|href)="(https?:)?//', r.text)  # every asset is local
+    assert client.get("/static/playground.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/vendor/wavesurfer.esm.js").status_code == 200
+    assert client.get("/static/nothing.js").status_code == 404
+    assert client.get("/static/..%2F..%2Fmain.py").status_code == 404
+
+
+def test_docs_are_offline_and_declare_every_key_style(client: httpx.Client) -> None:
+    for path, asset in (
+        ("/docs", "/static/vendor/swagger-ui-bundle.js"),
+        ("/redoc", "/static/vendor/redoc.standalone.js"),
+    ):
+        html = client.get(path).text
+        assert asset in html
+        assert "cdn" not in html
+        assert "fonts.googleapis" not in html
+    schema = client.get("/openapi.json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "description": schemes["bearer"]["description"]}
+    assert (schemes["xApiKey"]["in"], schemes["xApiKey"]["name"]) == ("header", "x-api-key")
+    assert (schemes["apikeyQuery"]["in"], schemes["apikeyQuery"]["name"]) == ("query", "apikey")
+    assert (schemes["apiKeyHeader"]["in"], schemes["apiKeyHeader"]["name"]) == ("header", "api-key")
+    assert schemes["basic"]["scheme"] == "basic"
+    paths = schema["paths"]
+    # every error status a native route really answers is documented, with the problem body
+    create = paths["/api/v1/jobs"]["post"]["responses"]
+    assert {"400", "401", "404", "429", "501"} <= set(create)
+    assert "422" not in create
+    assert create["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+    assert {"404", "409"} <= set(paths["/api/v1/jobs/{job_id}/result"]["get"]["responses"])
+    assert {"400", "413", "415"} <= set(paths["/api/v1/files"]["post"]["responses"])
+    assert paths["/api/v1/jobs"]["post"]["security"] == [{"bearer": []}, {"xApiKey": []}]
+    deepaffects = next(p for p in paths if p.startswith("/audio/generic/api/v1"))
+    assert next(iter(paths[deepaffects].values()))["security"] == [{"apikeyQuery": []}]
+    audo = next(p for p in paths if p.startswith("/v1/"))
+    assert next(iter(paths[audo].values()))["security"] == [{"xApiKey": []}]
+
+
+def test_cli_lists_only_what_this_build_has() -> None:
+    r = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, check=True)
+    listing = r.stdout.split("positional arguments:")[1].split("options:")[0]
+    commands = [line.split()[0] for line in listing.splitlines() if line.startswith("    ") and line.strip()]
+    assert "worker" not in commands
+    from app.jobs.steps import STEPS
+
+    assert ("declick" in commands) is STEPS["declick"].available
+    assert {"serve", "denoise", "vad", "enhance"} <= set(commands)
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_progress_counts_whole_percents(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = _Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    bar = _Bar(60.0)
+    for pct in (0.4, 12.7, 12.9, 55.5, 99.99):
+        bar(pct)
+        assert bar._bar.n == int(pct)
+    bar.close()
+    text = err.getvalue()
+    assert "100 %" in text
+    assert "." not in text.split("|")[0].split(":")[-1]  # no fractional percent is shown
+
+
+def test_cli_serve_says_where_and_what_to_open(server: HushProcess) -> None:
+    log = server.log.read_text()
+    assert f"serving on 127.0.0.1:{server.port}" in log
+    assert f"Open http://127.0.0.1:{server.port}/ for the playground" in log

@@ -1,0 +1,177 @@
+"""The playground and the offline docs in a real browser, against a real ``hush serve``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests._hush import HushProcess
+from tests.signals import make_speech_like, make_white
+
+KEY = "browser-key-1"
+H = {"x-api-key": KEY}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> HushProcess:
+    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def noisy_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(16)
+    sr = 16000
+    speech, _ = make_speech_like(rng, sr, 4.0)
+    audio = (speech + make_white(rng, speech.shape[0], -35.0)).astype(np.float32)
+    path = tmp_path_factory.mktemp("in") / "noisy speech.wav"
+    sf.write(path, audio, sr, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def page(browser: Any, server: HushProcess) -> Any:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    p.foreign: list[str] = []
+    p.errors: list[str] = []
+
+    def on_request(request: Any) -> None:
+        if not request.url.startswith((server.url, "blob:", "data:")):
+            p.foreign.append(request.url)
+
+    p.on("request", on_request)
+    p.on("pageerror", lambda exc: p.errors.append(str(exc)))
+    yield p
+    context.close()
+
+
+def enter_key(page: Any) -> None:
+    # the server wants a key: the page says so and opens the key field by itself
+    page.wait_for_selector("#key-box[open]")
+    assert "API key" in page.inner_text("#error")
+    page.fill("#key", KEY)
+    page.dispatch_event("#key", "change")
+    page.wait_for_selector("#step-denoise:not([disabled])")
+
+
+def test_playground_upload_process_compare_download(
+    page: Any, server: HushProcess, noisy_wav: Path, screenshots: Path
+) -> None:
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        steps = client.get("/api/v1/steps").json()
+    # the page offers exactly the server's steps, and those not built are disabled
+    for s in steps:
+        assert page.is_disabled(f"#step-{s['name']}") is (not s["available"])
+    assert page.is_checked("#step-denoise")
+    page.check("#step-vad")
+    page.set_input_files("#file", str(noisy_wav))
+    assert "noisy speech.wav" in page.inner_text("#file-name")
+    page.screenshot(path=screenshots / "playground-1-before-processing.png", full_page=True)
+
+    page.click("#run")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#before-wave[data-ready=true]")
+    assert page.evaluate("document.querySelector('#progress').value") == 100
+    assert "succeeded — 100 %" in page.inner_text("#status")
+    # the report is a table with one row per step, saying what was applied and measured
+    rows = page.locator("#report tbody tr")
+    assert rows.count() == 2, page.inner_text("#report")
+    assert rows.nth(0).locator("th").inner_text() == "denoise"
+    assert "noise floor dbfs" in rows.nth(0).inner_text()
+    assert rows.nth(1).locator("th").inner_text() == "vad"
+    # VAD segments are drawn as regions on both waveforms, and spectrograms are drawn
+    segments = page.evaluate("document.querySelector('#after-wave').dataset.regions")
+    assert int(segments) > 0
+    assert page.locator("#after-wave [part~=region]").count() == int(segments)  # (pierces the shadow root)
+    assert page.locator("#before-wave [part~=region]").count() == int(segments)
+    assert page.locator("#before-spec canvas").count() > 0
+    assert page.locator("#after-spec canvas").count() > 0
+    # A/B switches at the same position, by button and by keyboard
+    assert page.get_attribute("#ab", "aria-pressed") == "false"
+    page.click("#ab")
+    assert page.get_attribute("#ab", "aria-pressed") == "true"
+    page.keyboard.press("x")  # focus is still on the A/B button; X works anywhere but in a text field
+    assert page.get_attribute("#ab", "aria-pressed") == "false"
+    page.screenshot(path=screenshots / "playground-2-after-processing.png", full_page=True)
+
+    with page.expect_download() as info:
+        page.click("#download")
+    downloaded = Path(info.value.path()).read_bytes()
+    job_id = page.evaluate("document.querySelector('#download').download").removeprefix("hush_").split(".")[0]
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        api_result = client.get(f"/api/v1/jobs/{job_id}/result")
+    assert api_result.status_code == 200
+    assert downloaded == api_result.content
+    out, _ = sf.read(io.BytesIO(downloaded))
+    assert out.shape[0] == sf.info(str(noisy_wav)).frames
+    assert page.foreign == []  # nothing loaded from another host
+    assert page.errors == []
+
+
+def test_playground_reads_on_a_phone(browser: Any, server: HushProcess, screenshots: Path) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#steps .step, #error:not([hidden])")
+    # without a key the server says so, and the page shows it instead of an empty form
+    assert "API key" in page.inner_text("#error")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=screenshots / "playground-3-phone.png", full_page=True)
+    context.close()
+
+
+def test_playground_drop_zone_and_run_are_keyboard_reachable(page: Any, server: HushProcess) -> None:
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    assert page.is_disabled("#run")  # no input yet
+    page.bring_to_front()  # a file chooser opens only from the focused page
+    page.focus("#drop")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    assert chooser.value is not None
+    page.fill("#url", "https://example.invalid/noisy.wav")
+    assert page.is_enabled("#run")
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")])
+def test_api_docs_load_offline(page: Any, server: HushProcess, screenshots: Path, path: str, ready: str) -> None:
+    page.goto(f"{server.url}{path}")
+    page.wait_for_selector(ready)
+    assert "Hush" in page.inner_text(ready)
+    if path == "/docs":
+        page.wait_for_selector(".swagger-ui .btn.authorize")
+    page.screenshot(path=screenshots / f"docs{path.replace('/', '-')}.png")
+    assert page.foreign == []
+    assert page.errors == []
+
+
+def test_playground_cancel_stops_a_running_job(page: Any, server: HushProcess, tmp_path: Path) -> None:
+    rng = np.random.default_rng(17)
+    path = tmp_path / "ten minutes.wav"
+    with sf.SoundFile(str(path), "w", samplerate=8000, channels=1, subtype="PCM_16") as f:
+        for _ in range(10):
+            f.write(make_white(rng, 8000 * 60, -30.0))
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.check("#step-loudness")  # two passes over ten minutes: long enough to cancel
+    page.set_input_files("#file", str(path))
+    page.click("#run")
+    page.wait_for_selector("#cancel:not([disabled])")
+    page.wait_for_function("/in progress|queued/.test(document.querySelector('#status').textContent)")
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('cancelled')")
+    assert page.is_disabled("#cancel")
+    assert page.is_enabled("#run")  # ready to run again
+    assert page.is_hidden("#compare")
+    assert page.is_hidden("#error")
+    assert page.errors == []
