@@ -1,221 +1,262 @@
-"""Click repair against ffmpeg ``adeclick``, side by side on the labelled click corpus.
+"""Click-repair benchmark: Hush side by side with ffmpeg ``adeclick`` (defaults and ``m=s:t=4``).
 
-    cd ../shared/bench/clicks && python gen_click_corpus.py --out /tmp/hushbench/clicks && cd -
-    .venv/bin/python bench/declick.py --corpus /tmp/hushbench/clicks [--mult 8] [--len 10] [--json F]
+    python bench/declick.py --corpus /tmp/hushbench/clicks [--methods hush,adeclick,adeclick_s4] [--json run.json]
 
-For every clicked file (speech and music bases, 16 and 48 kHz, crackle / pops / keyboard /
-mixed) it runs Hush's :class:`dsp.declick.ClickRepairer`, ``adeclick`` at its defaults and at
-``m=s:t=4`` (ffmpeg on PATH), and scores:
+Reads the corpus written by the shared ``gen_click_corpus.py`` (``manifest.json``: clean bases,
+clicked files, every click's onset and length) and scores with the shared ``click_metrics.py``
+(imported by path from ``--metrics``, not copied). Per method:
 
-* detection precision and recall at ±2 ms against the true clicks (``click_metrics.match``),
-  each method's detections being the stretches where its output differs from its input (the
-  same rule for every method; Hush's own event list is scored too), with the chance recall of
-  the same detections moved by 50 ms;
-* ΔSI-SDR of the output against the clean base, per condition, and the worst file;
-* do no harm: each clean base through the same methods, SI-SDR of output vs input and false
-  detections per minute;
-* speed: Hush's throughput in multiples of real time on the 48 kHz files, on one core.
+* detection precision / recall at +-2 ms, per click kind, and the chance recall (detections
+  moved by 50 ms). Hush's detections are its reported events; adeclick reports none, so its
+  detections are the regions where its output differs from its input (gaps under 1 ms merged);
+* delta SI-SDR against the clean base per condition, and the worst file;
+* on the click-free bases: SI-SDR of the output against the input and false detections per minute;
+* speed: audio seconds per CPU second on one core at 48 kHz (Hush, streamed as ``python -m dsp``
+  streams it).
 
-The metric code is the corpus's own (``click_metrics.py``), imported from the corpus folder's
-sibling in the shared bench.
+Then each target is printed as ``ok`` or ``MISSED`` with its figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-# one BLAS thread, as in Hush's workers (set before numpy loads; threaded OpenBLAS makes the
-# small banded solves of the interpolation pathologically slow on a busy machine)
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
+import numpy as np
+import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402 - after the thread settings above
-import soundfile as sf  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from dsp.declick import ClickRepairer  # noqa: E402
-from dsp.stream import run_processor  # noqa: E402
+from dsp.stream import run_blocks  # noqa: E402
 
-ANCHORS = {"adeclick": "adeclick", "adeclick m=s:t=4": "adeclick=m=s:t=4"}
-
-
-def _metrics_module(corpus: Path) -> Any:
-    for cand in (corpus.parent / "clicks", Path(__file__).resolve().parents[2] / "shared" / "bench" / "clicks"):
-        if (cand / "click_metrics.py").exists():
-            sys.path.insert(0, str(cand))
-            import click_metrics
-
-            return click_metrics
-    raise SystemExit("click_metrics.py not found: pass --metrics DIR (the shared bench's clicks folder)")
+IMPULSIVE = ("spike", "pop", "mouth")
+METHODS = ("hush", "adeclick", "adeclick_s4")
+ADECLICK = {"adeclick": "adeclick", "adeclick_s4": "adeclick=m=s:t=4"}
 
 
-def changed_regions(y: np.ndarray, x: np.ndarray, sr: int, tol: float = 1e-4) -> list[tuple[int, int]]:
-    """Stretches where the output differs from the input (gaps under 1 ms merged)."""
-    diff = np.abs(y.astype(np.float64) - x.astype(np.float64))
-    idx = np.flatnonzero(diff > tol)
-    if idx.size == 0:
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("click_metrics", path)
+    assert spec is not None
+    assert spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_hush(x: np.ndarray, sr: int, mult: float, click_len: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Hush streamed in 65536-sample blocks; output and detected ``(start, end)`` sample pairs."""
+    x2 = x[None, :] if x.ndim == 1 else x.T
+    proc = ClickRepairer(sr, x2.shape[0], detection_mult=mult, click_len_ms=click_len, keep_events=True)
+    blocks = (x2[:, i : i + 65536] for i in range(0, x2.shape[-1], 65536))
+    y = np.concatenate(list(run_blocks(proc, blocks)), axis=-1)
+    dets = [(round(e.onset_s * sr), round((e.onset_s + e.length_s) * sr)) for e in proc.events]
+    return (y[0] if x.ndim == 1 else y.T), dets
+
+
+def run_ffmpeg(x: np.ndarray, sr: int, filt: str) -> np.ndarray:
+    """ffmpeg with one audio filter, float32 WAV in and out."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.wav"), os.path.join(tmp, "out.wav")
+        sf.write(src, x, sr, subtype="FLOAT")
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", src, "-af", filt, "-c:a", "pcm_f32le", dst],
+            check=True,
+        )
+        y, _ = sf.read(dst, dtype="float32")
+    n = x.shape[0]
+    if y.shape[0] < n:
+        y = np.concatenate([y, np.zeros((n - y.shape[0], *y.shape[1:]), np.float32)])
+    return y[:n]
+
+
+def changed_regions(y: np.ndarray, x: np.ndarray, sr: int, thr: float = 1e-4) -> list[tuple[int, int]]:
+    """Regions where ``y`` departs from ``x`` by more than ``thr``, gaps under 1 ms merged."""
+    d = np.flatnonzero(np.abs(y.astype(np.float64) - x) > thr)
+    if d.size == 0:
         return []
-    gap = max(1, int(0.001 * sr))
-    breaks = np.flatnonzero(np.diff(idx) > gap)
-    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
-    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
-    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+    gap = max(1, sr // 1000)
+    br = np.flatnonzero(np.diff(d) > gap)
+    starts = np.concatenate([[d[0]], d[br + 1]])
+    ends = np.concatenate([d[br], [d[-1]]]) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def run_hush(x: np.ndarray, sr: int, mult: float, length: float) -> tuple[np.ndarray, list[tuple[int, int]], float]:
-    proc = ClickRepairer(sr, 1, detection_mult=mult, click_len_ms=length)
-    t0 = time.process_time()
-    y = run_processor(proc, x.astype(np.float32))
-    cpu = time.process_time() - t0
-    det = proc.detections()
-    events = [(round(o * sr), round((o + n) * sr)) for o, n in zip(det.onsets_s, det.lengths_s, strict=True)]
-    return y, events, cpu
+def process(method: str, x: np.ndarray, sr: int, args: argparse.Namespace) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    if method == "hush":
+        return run_hush(x, sr, args.detection_mult, args.click_len)
+    y = run_ffmpeg(x, sr, ADECLICK[method])
+    return y, changed_regions(y, x, sr)
 
 
-def run_ffmpeg(x: np.ndarray, sr: int, filt: str, tmp: Path) -> np.ndarray:
-    src, dst = tmp / "in.wav", tmp / "out.wav"
-    sf.write(src, x, sr, subtype="FLOAT")
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-af", filt, "-c:a", "pcm_f32le", str(dst)], check=True
-    )
-    y, _ = sf.read(dst, dtype="float32")
-    return y[: x.size] if y.size >= x.size else np.pad(y, (0, x.size - y.size))
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, required=True)
-    ap.add_argument("--mult", type=float, default=8.0)
-    ap.add_argument("--len", type=float, default=10.0)
-    ap.add_argument("--no-anchors", action="store_true", help="Hush only (faster iterations)")
-    ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args()
-    cm = _metrics_module(args.corpus)
-    manifest = json.loads((args.corpus / "manifest.json").read_text())
-    anchors = {} if args.no_anchors or shutil.which("ffmpeg") is None else ANCHORS
-    methods = ["hush", *anchors]
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    cm = _load(Path(args.metrics))
+    root = Path(args.corpus)
+    man = json.loads((root / "manifest.json").read_text())
+    methods = args.methods.split(",")
     rows: list[dict[str, Any]] = []
-    speed = {"audio_s": 0.0, "cpu_s": 0.0}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        for item in manifest["items"]:
-            x, sr = sf.read(args.corpus / item["file"], dtype="float32")
-            clean, _ = sf.read(args.corpus / item["clean"], dtype="float32")
-            base_sdr = cm.si_sdr(x, clean)
-            for m in methods:
-                if m == "hush":
-                    y, events, cpu = run_hush(x, sr, args.mult, args.len)
-                    if sr == 48000:
-                        speed["audio_s"] += x.size / sr
-                        speed["cpu_s"] += cpu
-                else:
-                    y = run_ffmpeg(x, sr, anchors[m], tmp)
-                    events = []
-                dets = changed_regions(y, x, sr)
-                match = cm.match(dets, item["clicks"], sr)
-                chance = cm.match(cm.shifted(dets, sr), item["clicks"], sr)
-                row = {
-                    "id": item["id"],
+    for base in man["bases"]:
+        c, sr = sf.read(root / base["file"], dtype="float32")
+        for m in methods:
+            y, dets = process(m, c, sr, args)
+            rows.append(
+                {
                     "method": m,
-                    "cond": item["cond"],
-                    "content": item["content"],
+                    "id": base["id"],
+                    "content": base["content"],
+                    "clean": True,
                     "sr": sr,
-                    "match": match,
-                    "chance_hit": chance["hit"],
-                    "d_sisdr": cm.si_sdr(y, clean) - base_sdr,
+                    "si_sdr": cm.si_sdr(y, c),
+                    "n_det": len(dets),
+                    "minutes": len(c) / sr / 60,
                 }
-                if m == "hush":
-                    row["own"] = cm.match(events, item["clicks"], sr)
-                rows.append(row)
-        harm: list[dict[str, Any]] = []
-        for base in manifest["bases"]:
-            c, sr = sf.read(args.corpus / base["file"], dtype="float32")
-            for m in methods:
-                y = run_hush(c, sr, args.mult, args.len)[0] if m == "hush" else run_ffmpeg(c, sr, anchors[m], tmp)
-                minutes = c.size / sr / 60
-                harm.append(
-                    {
-                        "id": base["id"],
-                        "method": m,
-                        "content": base["content"],
-                        "sisdr": cm.si_sdr(y, c),
-                        "false_per_min": len(changed_regions(y, c, sr)) / minutes,
-                    }
-                )
-    report(rows, harm, speed, methods)
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "harm": harm, "speed": speed}, indent=1))
+            )
+            print(f"  {m:12s} {base['id']:22s} clean SI-SDR {rows[-1]['si_sdr']:6.1f}  dets {len(dets)}", flush=True)
+    for item in man["items"]:
+        x, sr = sf.read(root / item["file"], dtype="float32")
+        c, _ = sf.read(root / item["clean"], dtype="float32")
+        for m in methods:
+            y, dets = process(m, x, sr, args)
+            mt = cm.match(dets, item["clicks"], sr)
+            ch = cm.match(cm.shifted(dets, sr), item["clicks"], sr)
+            d = cm.si_sdr(y, c) - cm.si_sdr(x, c)
+            rows.append(
+                {
+                    "method": m,
+                    "id": item["id"],
+                    "content": item["content"],
+                    "cond": item["cond"],
+                    "clean": False,
+                    "sr": sr,
+                    "delta": d,
+                    "match": mt,
+                    "chance": ch,
+                }
+            )
+            print(
+                f"  {m:12s} {item['id']:26s} dSI-SDR {d:+6.2f}  P {mt['tp_det']}/{mt['n_det']}  "
+                f"R {mt['hit']}/{mt['n_true']}",
+                flush=True,
+            )
+    speed = {}
+    if "hush" in methods:
+        rng = np.random.default_rng(0)
+        x = (0.05 * rng.standard_normal(48000 * args.speed_s)).astype(np.float32)
+        t0 = time.process_time()
+        run_hush(x, 48000, args.detection_mult, args.click_len)
+        speed["hush_48k_x_realtime"] = args.speed_s / max(time.process_time() - t0, 1e-9)
+    return {"rows": rows, "speed": speed, "methods": methods}
 
 
-def _pr(rows: list[dict[str, Any]], kinds: set[str] | None = None, key: str = "match") -> tuple[float, float, float]:
-    n_det = sum(r[key]["n_det"] for r in rows)
-    tp = sum(r[key]["tp_det"] for r in rows)
-    hit = n_true = 0
-    for r in rows:
-        for kind, (h, n) in r[key]["per_kind"].items():
-            if kinds is None or kind in kinds:
-                hit += h
-                n_true += n
-    chance = sum(r["chance_hit"] for r in rows) / max(sum(r[key]["n_true"] for r in rows), 1)
-    return tp / max(n_det, 1), hit / max(n_true, 1), chance
+def _pr(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> tuple[float, float, float]:
+    """Precision over every detection, recall and chance recall over clicks of ``kinds``."""
+    tp = sum(r["match"]["tp_det"] for r in rows)
+    nd = sum(r["match"]["n_det"] for r in rows)
+    hit = sum(r["match"]["per_kind"].get(k, [0, 0])[0] for r in rows for k in kinds)
+    tot = sum(r["match"]["per_kind"].get(k, [0, 0])[1] for r in rows for k in kinds)
+    ch = sum(r["chance"]["per_kind"].get(k, [0, 0])[0] for r in rows for k in kinds)
+    return tp / max(nd, 1), hit / max(tot, 1), ch / max(tot, 1)
 
 
-def report(rows: list[dict[str, Any]], harm: list[dict[str, Any]], speed: dict[str, float], methods: list[str]) -> None:
-    impulsive = {"spike", "pop", "mouth"}
-    print("| method | precision (all) | recall impulsive (≤3 ms) | recall keyboard | chance recall |")
-    print("|---|---|---|---|---|")
-    for m in methods:
-        rs = [r for r in rows if r["method"] == m]
-        p, r_imp, chance = _pr(rs, impulsive)
-        _, r_key, _ = _pr(rs, {"key"})
-        print(f"| {m} | {p:.2f} | {r_imp:.2f} | {r_key:.2f} | {chance:.2f} |")
-        if m == "hush":
-            p2, r2, _ = _pr(rs, impulsive, key="own")
-            _, k2, _ = _pr(rs, {"key"}, key="own")
-            print(f"| hush (own event list) | {p2:.2f} | {r2:.2f} | {k2:.2f} | |")
-    print("\n| method | ΔSI-SDR crackle | pops | keyboard | mixed | worst file |")
-    print("|---|---|---|---|---|---|")
-    for m in methods:
-        rs = [r for r in rows if r["method"] == m]
-        by = {
-            c: float(np.median([r["d_sisdr"] for r in rs if r["cond"] == c]))
+def report(res: dict[str, Any]) -> None:
+    rows = res["rows"]
+    print(
+        "\n| method | P imp. | R imp. | chance R | R key | dSI-SDR crackle | pops | keyboard | mixed "
+        "| worst file | clean SI-SDR med/min | false det/min speech | music |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for m in res["methods"]:
+        r_m = [r for r in rows if r["method"] == m and not r["clean"]]
+        imp = [r for r in r_m if r["cond"] in ("crackle", "pops", "mixed")]
+        p, rec, ch = _pr(imp, IMPULSIVE)
+        _, rkey, _ = _pr([r for r in r_m if r["cond"] in ("keyboard", "mixed")], ("key",))
+        dl = {
+            c: float(np.median([r["delta"] for r in r_m if r["cond"] == c]))
             for c in ("crackle", "pops", "keyboard", "mixed")
         }
-        worst = min(rs, key=lambda r: r["d_sisdr"])
+        worst = min(r["delta"] for r in r_m)
+        cl = [r for r in rows if r["method"] == m and r["clean"]]
+        sis = [r["si_sdr"] for r in cl]
+        fdm = {
+            k: sum(r["n_det"] for r in cl if r["content"] == k) / sum(r["minutes"] for r in cl if r["content"] == k)
+            for k in ("speech", "music")
+        }
+        summary[m] = {
+            "p": p,
+            "r": rec,
+            "chance": ch,
+            "rkey": rkey,
+            **dl,
+            "worst": worst,
+            "clean_med": float(np.median(sis)),
+            "clean_min": float(np.min(sis)),
+            **{f"fd_{k}": v for k, v in fdm.items()},
+        }
+        s = summary[m]
         print(
-            f"| {m} | {by['crackle']:+.1f} | {by['pops']:+.1f} | {by['keyboard']:+.1f} | {by['mixed']:+.1f} | "
-            f"{worst['d_sisdr']:+.1f} ({worst['id']}) |"
+            f"| {m} | {p:.2f} | {rec:.2f} | {ch:.2f} | {rkey:.2f} | {dl['crackle']:+.1f} | {dl['pops']:+.1f} "
+            f"| {dl['keyboard']:+.1f} | {dl['mixed']:+.1f} | {worst:+.1f} "
+            f"| {s['clean_med']:.1f} / {s['clean_min']:.1f} | {fdm['speech']:.1f} | {fdm['music']:.1f} |"
         )
-    print(
-        "\n| method | clean speech SI-SDR median / min | false detections per min (speech) "
-        "| music SI-SDR median / min | per min (music) |"
-    )
-    print("|---|---|---|---|---|")
-    for m in methods:
-        hs = [h for h in harm if h["method"] == m and h["content"] == "speech"]
-        hm = [h for h in harm if h["method"] == m and h["content"] == "music"]
+    print("\n(dSI-SDR: median over the 10 files of each condition; P over all detections on crackle, pops, mixed)")
+    if "hush" in summary:
+        s = summary["hush"]
+        speed = res["speed"].get("hush_48k_x_realtime", float("nan"))
+        targets = [
+            ("impulsive precision >= 0.8", s["p"] >= 0.8, f"{s['p']:.2f}"),
+            ("impulsive recall >= 0.85", s["r"] >= 0.85, f"{s['r']:.2f}"),
+            ("chance recall <= 0.1", s["chance"] <= 0.1, f"{s['chance']:.2f}"),
+            ("keyboard recall >= 0.9", s["rkey"] >= 0.9, f"{s['rkey']:.2f}"),
+            ("dSI-SDR crackle >= +8 dB", s["crackle"] >= 8, f"{s['crackle']:+.1f}"),
+            ("dSI-SDR pops >= +4 dB", s["pops"] >= 4, f"{s['pops']:+.1f}"),
+            ("dSI-SDR keyboard >= +2 dB", s["keyboard"] >= 2, f"{s['keyboard']:+.1f}"),
+            ("no file worse than -0.5 dB", s["worst"] >= -0.5, f"{s['worst']:+.2f}"),
+            ("clean SI-SDR median >= 60 dB", s["clean_med"] >= 60, f"{s['clean_med']:.1f}"),
+            ("clean SI-SDR min >= 45 dB", s["clean_min"] >= 45, f"{s['clean_min']:.1f}"),
+            ("false detections speech <= 30/min", s["fd_speech"] <= 30, f"{s['fd_speech']:.1f}"),
+            ("false detections music <= 10/min", s["fd_music"] <= 10, f"{s['fd_music']:.1f}"),
+            (">= 100x real time at 48 kHz", speed >= 100, f"{speed:.0f}x"),
+        ]
+        print("\nHush targets:")
+        for name, ok, fig in targets:
+            print(f"  {'ok    ' if ok else 'MISSED'} {name}: {fig}")
 
-        def med(v: list[dict[str, Any]], k: str) -> float:
-            return float(np.median([h[k] for h in v]))
 
-        print(
-            f"| {m} | {med(hs, 'sisdr'):.1f} / {min(h['sisdr'] for h in hs):.1f} | {med(hs, 'false_per_min'):.1f} | "
-            f"{med(hm, 'sisdr'):.1f} / {min(h['sisdr'] for h in hm):.1f} | {med(hm, 'false_per_min'):.1f} |"
-        )
-    if speed["cpu_s"]:
-        print(f"\nHush speed at 48 kHz, one core: {speed['audio_s'] / speed['cpu_s']:.0f}× real time")
-    sys.stdout.flush()
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", help="directory with manifest.json from gen_click_corpus.py")
+    ap.add_argument("--metrics", default=str(REPO.parent / "shared" / "bench" / "clicks" / "click_metrics.py"))
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--detection-mult", type=float, default=8.0)
+    ap.add_argument("--click-len", type=float, default=10.0)
+    ap.add_argument("--speed-s", type=int, default=30)
+    ap.add_argument("--json", help="save the per-file scores here")
+    ap.add_argument("--load", help="print the tables again from a saved run")
+    args = ap.parse_args()
+    if args.load:
+        res = json.loads(Path(args.load).read_text())
+    else:
+        if not args.corpus:
+            ap.error("--corpus is required (or --load)")
+        res = evaluate(args)
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps(res, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+            )
+    report(res)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

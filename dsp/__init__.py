@@ -5,7 +5,7 @@ streaming :class:`~dsp.stream.BlockProcessor` (or detector) for inputs of any le
 """
 
 from dsp.clicks import ClickSuppressor, suppress_clicks
-from dsp.declick import ClickDetections, ClickRepairer, detect_clicks, repair_clicks
+from dsp.declick import ClickEvent, ClickRepairer, repair_clicks
 from dsp.denoise import NoiseReducer, reduce_noise
 from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
 from dsp.hum import HumRemover, detect_hum, remove_hum
@@ -15,7 +15,7 @@ from dsp.vad import SpeechDetector, SpeechSegments, detect_speech
 
 __all__ = [
     "BlockProcessor",
-    "ClickDetections",
+    "ClickEvent",
     "ClickRepairer",
     "ClickSuppressor",
     "DspError",
@@ -28,7 +28,6 @@ __all__ = [
     "NoiseReducer",
     "SpeechDetector",
     "SpeechSegments",
-    "detect_clicks",
     "detect_hum",
     "detect_speech",
     "measure_loudness",
