@@ -38,18 +38,21 @@ class Problem(BaseModel):
 _WHY = {
     400: "bad request: invalid parameters or body, corrupt or empty input, a URL the server refuses",
     401: "missing or invalid API key",
+    402: "the key's credit minutes are used up (hush keys credit)",
+    403: "the key is disabled or not activated, or an open server was reached from another host",
     404: "no such job or file (or it belongs to another key, or it expired)",
     409: "the job is not in a state that allows this",
     413: "the input is larger than HUSH_MAX_INPUT_MB",
     415: "the input is not a supported audio or video format",
-    429: "over HUSH_RATE_LIMIT_PER_MINUTE for this key; see Retry-After",
+    429: "over the key's request or concurrent-job limit, or too many live streams; see Retry-After",
     501: "a processing step this build does not have",
+    507: "the server's disk is full: nothing was stored",
 }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the error statuses a route really answers (401 and 429 always)."""
-    return {code: {"model": Problem, "description": _WHY[code]} for code in sorted({401, 429, *statuses})}
+    return {code: {"model": Problem, "description": _WHY[code]} for code in sorted({401, 403, 429, *statuses})}
 
 
 def principal(
@@ -175,14 +178,14 @@ async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
     return await anyio.to_thread.run_sync(describe)
 
 
-@router.post("/api/v1/files", tags=["jobs"], status_code=201, responses=errors(400, 413, 415))
+@router.post("/api/v1/files", tags=["jobs"], status_code=201, responses=errors(400, 413, 415, 507))
 async def upload_file(service: ServiceDep, who: PrincipalDep, file: Annotated[UploadFile, File()]) -> FileUploaded:
     """Upload an input file (any supported audio or video container)."""
     stored = await service.store_upload(file.file, owner=who.owner, filename=file.filename)
     return FileUploaded(file_id=stored.id, info=stored.info)
 
 
-@router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 404, 501))
+@router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 402, 404, 501))
 async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """Submit a job; answers at once with its id and state."""
     blob_key = None
