@@ -16,11 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import errors as e
 from app.auth import KeyStore
+from app.jobs.models import JobState
 from app.jobs.service import JobService, WebhookRenderer
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "ServiceDep",
     "default_status",
     "error_id",
+    "finished_result",
     "get_keys",
     "get_service",
     "json_error",
@@ -301,3 +304,30 @@ def mock_error(
         return response
 
     return MockScenario(name, description, respond)
+
+
+_JOB_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+async def finished_result(service: JobService, name: str, dialect: str) -> tuple[Any, Any]:
+    """``(job, local_path)`` of the result a capability link ``<job_id>.<ext>`` names.
+
+    No credentials: the unguessable job id is the capability. Anything else (a malformed id, an
+    unknown, unfinished, expired or other dialect's job, a wrong extension) is NotFoundError.
+    """
+    job_id, _, ext = name.partition(".")
+    if not _JOB_ID_RE.match(job_id):
+        raise e.NotFoundError(f"no result {name!r}")
+    try:
+        job = await service.get(job_id)
+    except e.NotFoundError:
+        raise e.NotFoundError(f"no result {name!r}") from None
+    if job.dialect != dialect or job.state is not JobState.succeeded or not job.result_key:
+        raise e.NotFoundError(f"no result {name!r} (not finished, deleted or expired)")
+    container = job.result_meta.get("container")
+    if ext != container:
+        raise e.NotFoundError(f"no result {name!r}; this job's result is .{container}")
+    local = service.result_path(job)
+    if not await anyio.Path(local).is_file():
+        raise e.NotFoundError(f"no result {name!r} (deleted or expired)")
+    return job, local

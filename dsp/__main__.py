@@ -12,38 +12,39 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dsp.io import open_writer, read_blocks, read_info
-from dsp.stream import run_blocks
+from dsp.stream import BlockProcessor, run_blocks
 
 BLOCK_FRAMES = 65536
+
+
+def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProcessor]) -> int:
+    """Stream ``args.input`` through the processor ``make(sr, channels)`` into ``args.output``."""
+    info = read_info(args.input)
+    proc = make(info.sr, info.channels)
+    with open_writer(args.output, info.sr, info.channels, like=info) as out:
+        for block in run_blocks(proc, read_blocks(args.input, BLOCK_FRAMES)):
+            out.write(block.T)
+    if args.report:
+        print(json.dumps(proc.report()))
+    return 0
 
 
 def _denoise(args: argparse.Namespace) -> int:
     from dsp.denoise import NoiseReducer
 
-    info = read_info(args.input)
-    proc = NoiseReducer(info.sr, info.channels, amount=args.amount)
-    with open_writer(args.output, info.sr, info.channels, like=info) as out:
-        for block in run_blocks(proc, read_blocks(args.input, BLOCK_FRAMES)):
-            out.write(block.T)
-    if args.report:
-        print(json.dumps(proc.report()))
-    return 0
+    return _file_to_file(args, lambda sr, ch: NoiseReducer(sr, ch, amount=args.amount))
 
 
 def _declick(args: argparse.Namespace) -> int:
     from dsp.declick import ClickRepairer
 
-    info = read_info(args.input)
-    proc = ClickRepairer(info.sr, info.channels, detection_mult=args.detection_mult, click_len_ms=args.click_len)
-    with open_writer(args.output, info.sr, info.channels, like=info) as out:
-        for block in run_blocks(proc, read_blocks(args.input, BLOCK_FRAMES)):
-            out.write(block.T)
-    if args.report:
-        print(json.dumps(proc.report()))
-    return 0
+    return _file_to_file(
+        args,
+        lambda sr, ch: ClickRepairer(sr, ch, detection_mult=args.detection_mult, click_len_ms=args.click_len),
+    )
 
 
 def _vad(args: argparse.Namespace) -> int:

@@ -45,17 +45,24 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app import errors as e
 from app import media
 from app.auth import Principal
-from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error, parse_json, read_body
+from app.dialects._common import (
+    Dialect,
+    KeysDep,
+    ServiceDep,
+    default_status,
+    finished_result,
+    json_error,
+    parse_json,
+    read_body,
+)
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 from app.jobs.steps import STEPS
@@ -65,7 +72,6 @@ __all__ = ["DIALECT", "FLAGS", "plan", "render", "to_spec"]
 PREFIX = "/audio/api/v1/api-keys/enhance"
 OK = 100000
 _JSON_LIMIT_BYTES = 64 * 1024
-_JOB_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 #: The 14 flags of the doc, in chain order, each with the step it runs (None: no engine yet).
 FLAGS: dict[str, Step | None] = {
@@ -286,18 +292,9 @@ async def audiocleaner_get(request: Request, service: ServiceDep, who: Principal
 @router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
 async def audiocleaner_file(name: str, service: ServiceDep) -> FileResponse:
     """The enhanced file; no key needed (the job id in the link is the capability)."""
-    job_id, _, ext = name.partition(".")
-    if not _JOB_RE.match(job_id):
-        raise e.NotFoundError(f"no result {name!r}")
-    try:
-        job = await service.get(job_id)
-    except e.NotFoundError:
-        raise e.NotFoundError(f"no result {name!r}") from None
-    if job.dialect != "audiocleaner" or job.state is not JobState.succeeded or not job.result_key:
-        raise e.NotFoundError(f"no result {name!r} (not finished, deleted or expired)")
-    local = service.result_path(job)
-    if not await anyio.Path(local).is_file():
-        raise e.NotFoundError(f"no result {name!r} (deleted or expired)")
+    job, local = await finished_result(service, name, "audiocleaner")
+    ext = job.result_meta["container"]
+    job_id = job.id
     container = str(job.result_meta.get("container") or ext)
     return FileResponse(
         local,

@@ -29,7 +29,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,7 +36,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app import errors as e
 from app import media
 from app.auth import Principal
-from app.dialects._common import Dialect, KeysDep, ServiceDep, default_status, json_error, parse_json, read_body
+from app.dialects._common import (
+    Dialect,
+    KeysDep,
+    ServiceDep,
+    default_status,
+    finished_result,
+    json_error,
+    parse_json,
+    read_body,
+)
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -56,7 +64,6 @@ FORMATS = ("mp3", "wav")
 #: A task body names a link and a few numbers: its own small limit.
 _JSON_LIMIT_BYTES = 64 * 1024
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
-_TASK_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 #: Task status strings of the doc, by job state.
 STATUS = {
@@ -289,20 +296,9 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
 @router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
 async def wondershare_file(name: str, service: ServiceDep) -> FileResponse:
     """The processed audio; no credentials (the task id in the link is the capability)."""
-    task_id, _, ext = name.partition(".")
-    if not _TASK_RE.match(task_id):
-        raise e.NotFoundError(f"no result {name!r}")
-    try:
-        job = await service.get(task_id)
-    except e.NotFoundError:
-        raise e.NotFoundError(f"no result {name!r}") from None
-    if job.dialect != "wondershare" or job.state is not JobState.succeeded or not job.result_key:
-        raise e.NotFoundError(f"no result {name!r} (not finished, deleted or expired)")
-    if ext != job.result_meta.get("container"):
-        raise e.NotFoundError(f"no result {name!r}; this task's result is .{job.result_meta.get('container')}")
-    local = service.result_path(job)
-    if not await anyio.Path(local).is_file():
-        raise e.NotFoundError(f"no result {name!r} (deleted or expired)")
+    job, local = await finished_result(service, name, "wondershare")
+    ext = job.result_meta["container"]
+    task_id = job.id
     return FileResponse(
         local,
         media_type=media.mime_type(ext),
