@@ -39,6 +39,7 @@ from dsp import reduce_noise  # noqa: E402
 # Hush with one stage off at a time: what each stage does to real material.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "hush_noexp": {"expand_db": 0.0},
+    "hush_exp6": {"expand_db": 6.0},
     "hush_nohum": {"hum": False},
     "hush_noclick": {"declick": False},
     "hush_core": {"expand_db": 0.0, "hum": False, "declick": False},
