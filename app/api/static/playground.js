@@ -10,10 +10,12 @@ const DECODE_LIMIT_S = 600;
 const PARAMS = {
   amount: { label: "amount (1–100)", min: 1, max: 100, step: 1, value: 80, type: "range" },
   min_non_speech_s: { label: "merge pauses shorter than (s)", min: 0, max: 5, step: 0.05, value: 0.3 },
-  detection_mult: { label: "detection threshold (×)", min: 1, max: 50, step: 0.5, value: 8 },
-  click_len: { label: "longest click (samples)", min: 1, max: 200, step: 1, value: 10 },
+  detection_mult: { label: "detection threshold (6 most sensitive – 10)", min: 6, max: 10, step: 0.5, value: 8 },
+  click_len: { label: "longest click repaired by interpolation (ms)", min: 5, max: 30, step: 1, value: 10 },
+  max_pause_s: { label: "shorten pauses longer than (s)", min: 0.2, max: 60, step: 0.1, value: 1 },
+  keep_pause_s: { label: "keep of each (s)", min: 0.05, max: 60, step: 0.05, value: 0.5 },
   target_lufs: { label: "target loudness (LUFS)", min: -40, max: -5, step: 0.5, value: -16 },
-  max_peak_dbfs: { label: "peak ceiling (dBFS)", min: -12, max: 0, step: 0.1, value: -1 },
+  max_peak_dbfs: { label: "true-peak ceiling (dBTP)", min: -12, max: 0, step: 0.1, value: -1 },
 };
 const $ = (id) => document.getElementById(id);
 const state = { file: null, job: null, abort: null, players: {}, active: "before", urls: [] };
