@@ -52,6 +52,7 @@ from app.errors import (
     InvalidParameterError,
     UnsupportedMediaError,
 )
+from dsp._validate import MAX_SR, MIN_SR  # the rates the engine is built and tested for
 
 __all__ = [
     "AUDIO_CONTAINERS",
@@ -131,9 +132,6 @@ _SF_FORMATS: Final[dict[str, str]] = {"wav": "WAV", "flac": "FLAC"}
 _FLAC_SUBTYPES: Final = frozenset({"PCM_S8", "PCM_16", "PCM_24"})
 _HEAD_BYTES: Final = 4096
 _SEND_INSTEAD: Final = "Send WAV, FLAC, MP3, OGG (Opus/Vorbis), M4A/AAC, WebM or MP4."
-#: Sample rates the DSP engine is built and tested for (``dsp._validate.MIN_SR`` / ``MAX_SR``).
-MIN_SR: Final = 8_000
-MAX_SR: Final = 192_000
 #: Most channels a stream may have (FFmpeg's default layouts stop at 7.1).
 MAX_CHANNELS: Final = 8
 _MAX_BAD_PACKETS: Final = 16

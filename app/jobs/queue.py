@@ -302,9 +302,9 @@ class InProcessQueue:
                 w.job_id = None
             job = self.store.get(job_id)
             if job is not None and job.state in ACTIVE_STATES:
-                from app.jobs.runner import RunContext, finish_error
+                from app.jobs.runner import JobRecorder, finish_error
 
-                ctx = RunContext(settings=self.settings, store=self.store, blobs=None, publish=self.bus.publish)  # type: ignore[arg-type]
+                ctx = JobRecorder(settings=self.settings, store=self.store, publish=self.bus.publish)
                 err = JobTimeoutError(
                     f"processing took longer than {self.settings.job_timeout_s:.0f} s and was stopped",
                     hint="send a shorter file or raise HUSH_JOB_TIMEOUT_S",

@@ -41,7 +41,7 @@ from app.settings import Settings
 from app.storage import BlobStore
 from dsp.errors import DspError
 
-__all__ = ["RunContext", "finish_error", "run_job"]
+__all__ = ["JobRecorder", "RunContext", "finish_error", "run_job"]
 
 log = logging.getLogger("hush.runner")
 
@@ -54,13 +54,19 @@ class _Cancelled(Exception):
 
 
 @dataclass
-class RunContext:
-    """What a runner needs: settings, the store, blobs, and where to publish events."""
+class JobRecorder:
+    """What ending a job needs: settings, the store, and where to publish events."""
 
     settings: Settings
     store: JobStore
-    blobs: BlobStore
     publish: Callable[[JobEvent], None]
+
+
+@dataclass
+class RunContext(JobRecorder):
+    """What a runner needs: a :class:`JobRecorder` and the blobs."""
+
+    blobs: BlobStore
 
 
 class _Progress:
@@ -178,7 +184,7 @@ def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
         ctx.publish(JobEvent(job_id=job.id, job=updated))
 
 
-def finish_error(ctx: RunContext, job: Job, exc: AppError, state: JobState) -> None:
+def finish_error(ctx: JobRecorder, job: Job, exc: AppError, state: JobState) -> None:
     """End ``job``'s current attempt in ``state`` with ``exc``'s code and reason (fenced by attempt)."""
     reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
     now = time.time()
