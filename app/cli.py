@@ -46,7 +46,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers:
         settings = settings.model_copy(update={"workers": args.workers})
     if args.mock or settings.mock:
-        settings = settings.model_copy(update={"mock": True, "api_keys": ()})
+        # a mock serves an app under test on this machine: its input links and webhooks are local too
+        local = tuple(a for a in ("127.0.0.0/8", "::1") if a not in settings.url_allowlist)
+        settings = settings.model_copy(
+            update={"mock": True, "api_keys": (), "url_allowlist": (*settings.url_allowlist, *local)}
+        )
     refusal = check_bind(settings, host)
     if refusal:
         _err(refusal)
