@@ -580,6 +580,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
     async def mock_scenarios(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.url.path.startswith("/_mock"):
             return await call_next(request)
+        began = time.perf_counter()
         body = await request.body()
         dialect = dialect_for(request.url.path)
         name = selected_scenario(request, body)
@@ -651,6 +652,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                         await service.wait(job_id, _INSTANT_WAIT_S)
             entry["jobs"] = list(current.jobs)
         entry["status"] = response.status_code
+        entry["duration_ms"] = round((time.perf_counter() - began) * 1000.0, 2)
         entry["answered_by"] = "scenario" if _is_mock(response) else "route"
         journal.add(entry)
         return response
