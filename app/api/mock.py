@@ -316,7 +316,7 @@ class MockQueue:
                 return
             self._specs[job_id] = job.spec
             store = _PassThroughStore(self.store, self._skipped)
-            run_job(job_id, RunContext(self.settings, store, self._publish, self.blobs))  # type: ignore[arg-type]
+            run_job(job_id, RunContext(self.settings, store, self._publish, self.blobs))
         finally:
             self._specs.pop(job_id, None)
             self._skipped.pop(job_id, None)
@@ -350,7 +350,7 @@ class MockRuntime:
         self.webhooks: list[dict[str, Any]] = []
         self.service: JobService | None = None
         self.queue: MockQueue | None = None
-        self._rng = random.Random(settings.mock_seed) if settings.mock_seed is not None else None
+        self._rng = random.Random(settings.mock_seed) if settings.mock_seed is not None else None  # noqa: S311 - repeatable test ids on purpose
         self._rng_lock = threading.Lock()
         self._go: dict[str, asyncio.Event] = {}
         self._sent: dict[str, asyncio.Event] = {}
@@ -424,7 +424,7 @@ class MockRuntime:
         go = self._go.get(job_id)
         if go is not None:
             go.set()
-        for key, (held, event) in list(self._held.items()):
+        for _key, (held, event) in list(self._held.items()):
             if held == job_id:
                 event.set()
 
@@ -462,7 +462,7 @@ class MockRuntime:
         self._held.clear()
         if self.settings.mock_seed is not None:
             with self._rng_lock:
-                self._rng = random.Random(self.settings.mock_seed)
+                self._rng = random.Random(self.settings.mock_seed)  # noqa: S311 - repeatable test ids on purpose
 
     # ------------------------------------------------------------------ webhooks
     async def _pause(self, job_id: str, seconds: float) -> None:
@@ -608,7 +608,9 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                 dialect=dialect.name if dialect else None,
                 scenario=name,
                 latency_s=_number(prefer.get("latency"), runtime.settings.mock_latency_ms) / 1000.0,
-                dsp=prefer["dsp"].lower() in ("real", "on", "1", "true") if "dsp" in prefer else runtime.settings.mock_dsp,
+                dsp=prefer["dsp"].lower() in ("real", "on", "1", "true")
+                if "dsp" in prefer
+                else runtime.settings.mock_dsp,
                 wait_s=_number(prefer.get("wait"), runtime.settings.mock_wait_s),
             )
         except InvalidParameterError as exc:
@@ -725,7 +727,8 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                     "name": s.name,
                     "description": s.description,
                     "job_effect": (
-                        (s.job.end.value if s.job.end else None) or (f"webhook_{s.job.webhook}" if s.job.webhook else None)
+                        (s.job.end.value if s.job.end else None)
+                        or (f"webhook_{s.job.webhook}" if s.job.webhook else None)
                     )
                     if s.job
                     else None,

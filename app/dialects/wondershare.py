@@ -352,10 +352,14 @@ def _mock_phases(name: str, phases: tuple[str, ...]) -> MockScenario:
         )
         return JSONResponse(_envelope(data.model_dump()), headers={"X-Hush-Mock": name})
 
-    return MockScenario(name, respond=respond, description=(
-        f"a task's status answers {' then '.join(repr(p) for p in phases)} for the mock's wait each "
-        "(Prefer: wait=<s>, default HUSH_MOCK_WAIT_S), wait_time counting down to its end, then its real status"
-    ))
+    return MockScenario(
+        name,
+        respond=respond,
+        description=(
+            f"a task's status answers {' then '.join(repr(p) for p in phases)} for the mock's wait each "
+            "(Prefer: wait=<s>, default HUSH_MOCK_WAIT_S), wait_time counting down to its end, then its real status"
+        ),
+    )
 
 
 def _integrity(what: str) -> MockJobEffect:

@@ -77,7 +77,7 @@ def timed(run: Callable[[], Any], n: int) -> list[float]:
 def describe(ms: list[float]) -> str:
     """``median / p90 / max`` of a list of milliseconds, for the test log."""
     ordered = sorted(ms)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return f"median {statistics.median(ordered):.1f} ms, p90 {p90:.1f} ms, max {ordered[-1]:.1f} ms (n={len(ordered)})"
 
 

@@ -119,7 +119,8 @@ def test_mock_lists_each_dialects_scenarios(client: httpx.Client) -> None:
     }
     assert all(s["description"] for d in scenarios.values() for s in d)
     effects = {s["name"]: s["job_effect"] for s in scenarios["deepaffects"]}
-    assert effects["failed"] == "failed" and effects["webhook_delayed"] == "webhook_delayed"
+    assert effects["failed"] == "failed"
+    assert effects["webhook_delayed"] == "webhook_delayed"
     assert effects["401"] is None
 
 
@@ -184,7 +185,9 @@ def test_mock_deepaffects_sdk_failed_sync_and_failure_webhook(
     assert "could not be processed" in sent["error"]["message"]
 
 
-def test_mock_deepaffects_webhook_on_time_is_signed(mock: MockHush, client: httpx.Client, hooks: LoopbackServer) -> None:
+def test_mock_deepaffects_webhook_on_time_is_signed(
+    mock: MockHush, client: httpx.Client, hooks: LoopbackServer
+) -> None:
     denoise_api(mock, "k").async_denoise_audio(body(), hooks.url("/hook"), request_id="plain-1")
     advance(client, "plain-1")
     (req,) = hooks.requests
@@ -219,7 +222,8 @@ def test_mock_deepaffects_webhook_duplicated(mock: MockHush, client: httpx.Clien
     assert [h["chaos"] for h in hook] == ["duplicated", "duplicated"]
     first, second = hooks.requests
     assert first.body == second.body
-    assert signed_ok(first) and signed_ok(second)
+    assert signed_ok(first)
+    assert signed_ok(second)
 
 
 def test_mock_deepaffects_webhook_out_of_order(mock: MockHush, client: httpx.Client, hooks: LoopbackServer) -> None:

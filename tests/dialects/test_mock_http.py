@@ -8,7 +8,6 @@ import base64
 import hashlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -80,7 +79,8 @@ def ws_result(client: httpx.Client, task: str, headers: dict[str, str]) -> dict[
     r = client.get(f"/v3/pic/ecr/result/{task}", headers=headers)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["code"] == 0 and out["msg"] == ""
+    assert out["code"] == 0
+    assert out["msg"] == ""
     assert set(out["data"]) == {"status", "wait_time", "voice_result", "reason"}
     return dict(out["data"])
 
@@ -180,7 +180,9 @@ def test_mock_wondershare_waiting_counts_down_an_honest_wait_time(client: httpx.
             break
         time.sleep(0.1)
     statuses = [d["status"] for _, d in polls]
-    assert statuses[0] == "1" and "2" in statuses and statuses[-1] == "3", statuses
+    assert statuses[0] == "1", statuses
+    assert "2" in statuses, statuses
+    assert statuses[-1] == "3", statuses
     assert statuses == sorted(statuses)
     last_pending, done_seen = polls[-2][0], polls[-1][0]  # the task ended between these two polls
     for sent, data in polls[:-1]:
@@ -338,7 +340,8 @@ def test_mock_journal_reset_and_seeded_ids(client: httpx.Client, origin: Loopbac
         ("POST", BATCH, 200),
         ("POST", CREATE, 200),
     ]
-    assert entries[0]["jobs"] == [first[0]] and entries[2]["jobs"] == [ac]
+    assert entries[0]["jobs"] == [first[0]]
+    assert entries[2]["jobs"] == [ac]
     assert entries[0]["headers"]["authorization"].startswith("Basic ")
     assert '"file_link"' in entries[0]["body"]
     assert [e["seq"] for e in entries] == [1, 2, 3]
