@@ -66,8 +66,8 @@ class MockState:
         self.counters: dict[str, int] = {}
         self.jobs: dict[str, MockJob] = {}
         self.advanced: set[str] = set()
-        self.wait_s = 2.0
-        """Length of a scripted phase for a job mock mode did not create (``HUSH_MOCK_WAIT_S``)."""
+        self.hold_s = 2.0
+        """Length of a scripted phase for a job mock mode did not create (``HUSH_MOCK_HOLD_S``)."""
         self._first_seen: dict[str, float] = {}
 
     def count(self, key: str) -> int:
@@ -106,8 +106,8 @@ class MockJob:
     """How long the job waits before it runs (``HUSH_MOCK_LATENCY_MS``, ``Prefer: latency=<ms>``)."""
     dsp: bool = False
     """Run the real DSP (``HUSH_MOCK_DSP``, ``Prefer: dsp=real``) instead of passing the input through."""
-    wait_s: float = 2.0
-    """Length of the scenario's scripted phases and webhook delays (``Prefer: wait=<s>``)."""
+    hold_s: float = 2.0
+    """Length of the scenario's scripted phases and webhook delays (``Prefer: hold=<s>``)."""
     request_id: str | None = None
 
 

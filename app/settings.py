@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     """Mock mode: run the real DSP; off, the input is passed through (``Prefer: dsp=real`` per request)."""
     mock_seed: int | None = None
     """Mock mode: job, file and request ids drawn from this seed (the same sequence again after a reset)."""
-    mock_wait_s: float = Field(2.0, ge=0, le=3600)
-    """Mock mode: length of scripted phases (Wondershare waiting) and webhook delays; ``Prefer: wait=<s>``."""
+    mock_hold_s: float = Field(2.0, ge=0, le=3600)
+    """Mock mode: length of scripted phases (Wondershare waiting) and webhook delays; ``Prefer: hold=<s>``."""
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
 

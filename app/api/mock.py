@@ -163,7 +163,7 @@ class _RequestMock:
     scenario: str | None
     latency_s: float
     dsp: bool
-    wait_s: float
+    hold_s: float
     jobs: list[str] = field(default_factory=list)
 
 
@@ -343,7 +343,7 @@ class MockRuntime:
         self.settings = settings
         self.journal = MockJournal()
         self.state = MockState()
-        self.state.wait_s = settings.mock_wait_s
+        self.state.hold_s = settings.mock_hold_s
         self.scenarios: dict[str, dict[str, MockScenario]] = {
             d.name: {s.name: s for s in d.mock_scenarios} for d in dialects
         }
@@ -394,7 +394,7 @@ class MockRuntime:
             scenario=current.scenario if current is not None and current.dialect == dialect else None,
             latency_s=current.latency_s if current is not None else self.settings.mock_latency_ms / 1000.0,
             dsp=current.dsp if current is not None else self.settings.mock_dsp,
-            wait_s=current.wait_s if current is not None else self.settings.mock_wait_s,
+            hold_s=current.hold_s if current is not None else self.settings.mock_hold_s,
             request_id=str(job.meta.get("request_id") or "") or None if job is not None else None,
         )
         self.state.jobs[job_id] = record
@@ -509,7 +509,7 @@ class MockRuntime:
             if kind is None or record is None:
                 return await post("none")
             if kind == "delayed":
-                await self._pause(job_id, record.wait_s)
+                await self._pause(job_id, record.hold_s)
                 return await post("delayed")
             if kind == "duplicated":
                 await post("duplicated")
@@ -537,7 +537,7 @@ class MockRuntime:
         event = asyncio.Event()
         self._held[key] = (record.job_id, event)
         if not self.state.is_advanced(record.job_id):
-            with anyio.move_on_after(record.wait_s):
+            with anyio.move_on_after(record.hold_s):
                 await event.wait()
         if self._held.get(key, (None,))[0] == record.job_id:
             del self._held[key]  # nothing came after it in time: sent late, alone
@@ -611,7 +611,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                 dsp=prefer["dsp"].lower() in ("real", "on", "1", "true")
                 if "dsp" in prefer
                 else runtime.settings.mock_dsp,
-                wait_s=_number(prefer.get("wait"), runtime.settings.mock_wait_s),
+                hold_s=_number(prefer.get("hold"), runtime.settings.mock_hold_s),
             )
         except InvalidParameterError as exc:
             response = refuse(dialect, request, exc)
@@ -684,7 +684,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                     "request_id": record.request_id,
                     "latency_ms": record.latency_s * 1000.0,
                     "dsp": record.dsp,
-                    "wait_s": record.wait_s,
+                    "hold_s": record.hold_s,
                     "advanced": state.is_advanced(record.job_id),
                     "state": job.state.value if job is not None else None,
                 }

@@ -643,7 +643,7 @@ MOCK_SCENARIOS: tuple[MockScenario, ...] = (
     ),
     mock_job(
         "webhook_delayed",
-        "async results are POSTed after the mock's wait (Prefer: wait=<s>, default HUSH_MOCK_WAIT_S)",
+        "async results are POSTed after the mock's hold (Prefer: hold=<s>, default HUSH_MOCK_HOLD_S)",
         MockJobEffect(webhook="delayed"),
     ),
     mock_job(
@@ -653,7 +653,7 @@ MOCK_SCENARIOS: tuple[MockScenario, ...] = (
     ),
     mock_job(
         "webhook_out_of_order",
-        "a job's webhook is held until the next job of the scenario has sent its own (at most the mock's wait)",
+        "a job's webhook is held until the next job of the scenario has sent its own (at most the mock's hold)",
         MockJobEffect(webhook="out_of_order"),
     ),
     mock_job(

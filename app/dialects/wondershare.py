@@ -325,8 +325,8 @@ _RESULT_PATH = re.compile(rf"^{re.escape(PREFIX)}/result/([^/]+)$")
 
 
 def _mock_phases(name: str, phases: tuple[str, ...]) -> MockScenario:
-    """A task's status answers ``phases`` in turn, each for the mock's wait (``Prefer: wait=<s>``,
-    default ``HUSH_MOCK_WAIT_S``), then its real status. ``wait_time`` is honest: the whole seconds
+    """A task's status answers ``phases`` in turn, each for the mock's hold (``Prefer: hold=<s>``,
+    default ``HUSH_MOCK_HOLD_S``), then its real status. ``wait_time`` is honest: the whole seconds
     until the scripted phases are over (the mock's job has ended by then), ``"0"`` once over."""
 
     async def respond(request: Request, state: MockState) -> Response | None:
@@ -335,7 +335,7 @@ def _mock_phases(name: str, phases: tuple[str, ...]) -> MockScenario:
             return None
         task_id = match.group(1)
         record = state.jobs.get(task_id)
-        step = record.wait_s if record is not None else state.wait_s
+        step = record.hold_s if record is not None else state.hold_s
         elapsed = state.elapsed(f"wondershare.{name}.{task_id}")
         if state.is_advanced(task_id) or elapsed >= step * len(phases):
             return None
@@ -356,8 +356,8 @@ def _mock_phases(name: str, phases: tuple[str, ...]) -> MockScenario:
         name,
         respond=respond,
         description=(
-            f"a task's status answers {' then '.join(repr(p) for p in phases)} for the mock's wait each "
-            "(Prefer: wait=<s>, default HUSH_MOCK_WAIT_S), wait_time counting down to its end, then its real status"
+            f"a task's status answers {' then '.join(repr(p) for p in phases)} for the mock's hold each "
+            "(Prefer: hold=<s>, default HUSH_MOCK_HOLD_S), wait_time counting down to its end, then its real status"
         ),
     )
 

@@ -24,13 +24,13 @@ import soundfile as sf
 from tests._hush import HushProcess
 from tests.signals import make_white
 
-__all__ = ["SECRET", "SR", "WAIT_S", "MockHush", "describe", "journal", "samples", "start", "timed", "wav_bytes"]
+__all__ = ["HOLD_S", "SECRET", "SR", "MockHush", "describe", "journal", "samples", "start", "timed", "wav_bytes"]
 
 SR = 16_000
 #: Webhook secret of the mock server (dev mode: any value is accepted).
 SECRET = "mock-test-webhook-secret"
-#: Length of the mock's scripted phases and webhook delays in these tests (HUSH_MOCK_WAIT_S).
-WAIT_S = 0.6
+#: Length of the mock's scripted phases and webhook delays in these tests (HUSH_MOCK_HOLD_S).
+HOLD_S = 0.6
 
 
 class MockHush(HushProcess):
@@ -45,7 +45,7 @@ class MockHush(HushProcess):
 
 def start(data_dir: Path, **env: Any) -> MockHush:
     """Start the mock with the tests' settings (``env`` adds or overrides ``HUSH_*`` settings)."""
-    settings = {"webhook_secret": SECRET, "mock_wait_s": WAIT_S, "mock_seed": 1234, "webhook_backoff_s": 0.1}
+    settings = {"webhook_secret": SECRET, "mock_hold_s": HOLD_S, "mock_seed": 1234, "webhook_backoff_s": 0.1}
     return MockHush(data_dir, **{**settings, **env}).start()
 
 

@@ -18,7 +18,7 @@ import requests
 
 from app.webhooks import verify_signature
 from tests.app._http_fixtures import LoopbackServer, RecordedRequest, Reply, serve_http
-from tests.dialects._mock import SECRET, SR, WAIT_S, MockHush, describe, journal, samples, start, timed, wav_bytes
+from tests.dialects._mock import HOLD_S, SECRET, SR, MockHush, describe, journal, samples, start, timed, wav_bytes
 
 deepaffects = pytest.importorskip("deepaffects")
 with warnings.catch_warnings():
@@ -205,14 +205,14 @@ def test_mock_deepaffects_webhook_delayed(mock: MockHush, client: httpx.Client, 
     while not hooks.requests and time.monotonic() < deadline:
         time.sleep(0.02)
     (req,) = hooks.requests
-    assert req.received_at - answered >= WAIT_S - 0.05  # held for the mock's wait
+    assert req.received_at - answered >= HOLD_S - 0.05  # held for the mock's hold
     assert json.loads(req.body)["request_id"] == "late-1"
     assert signed_ok(req)
     # advance skips the delay: the webhook comes at once
     api.async_denoise_audio(body(), hooks.url("/hook"), request_id="late-2")
     started = time.monotonic()
     advance(client, "late-2")
-    assert time.monotonic() - started < WAIT_S
+    assert time.monotonic() - started < HOLD_S
     assert [b["request_id"] for b in hook_bodies(hooks)] == ["late-1", "late-2"]
 
 

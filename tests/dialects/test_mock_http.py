@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
-from tests.dialects._mock import WAIT_S, MockHush, describe, journal, samples, start, timed, wav_bytes
+from tests.dialects._mock import HOLD_S, MockHush, describe, journal, samples, start, timed, wav_bytes
 
 WAV = wav_bytes()
 BATCH = "/v3/pic/ecr/batch"
@@ -166,7 +166,7 @@ def test_mock_wondershare_ending_statuses(
 
 
 def test_mock_wondershare_waiting_counts_down_an_honest_wait_time(client: httpx.Client, origin: LoopbackServer) -> None:
-    """Status "1" then "2", each for the mock's wait, then "3". Every ``wait_time`` is honest: a client
+    """Status "1" then "2", each for the mock's hold, then "3". Every ``wait_time`` is honest: a client
     coming back after it finds the task done (never sooner), and it is never a second later than needed."""
     auth = basic("mock-waiting")
     task = ws_submit(client, origin.url("/bucket/in.wav"), auth)
@@ -190,11 +190,11 @@ def test_mock_wondershare_waiting_counts_down_an_honest_wait_time(client: httpx.
         assert promise >= last_pending, (data, "came back as told, the task would not be done")
         assert promise <= done_seen + 1.0 + 0.2, (data, "more than a whole second later than needed")
     assert polls[-1][1]["wait_time"] == "0"
-    assert done_seen - polls[0][0] >= 2 * WAIT_S - 0.05  # both phases lasted the mock's wait
+    assert done_seen - polls[0][0] >= 2 * HOLD_S - 0.05  # both phases lasted the mock's hold
 
 
 def test_mock_wondershare_in_progress_and_advance(client: httpx.Client, origin: LoopbackServer) -> None:
-    headers = {**basic("app"), "Prefer": "scenario=in_progress, wait=30"}
+    headers = {**basic("app"), "Prefer": "scenario=in_progress, hold=30"}
     task = ws_submit(client, origin.url("/bucket/in.wav"), headers)
     data = ws_result(client, task, basic("app"))
     assert data["status"] == "2"
