@@ -75,7 +75,11 @@ __all__ = ["MockJournal", "MockQueue", "MockRuntime", "install_mock", "prefer_pa
 
 _MARKER = re.compile(rb"hush-mock[=:]([A-Za-z0-9_.-]+)")
 _PREFER_PARAM = re.compile(r"([A-Za-z_-]+)\s*=\s*\"?([A-Za-z0-9_.-]+)\"?")
-_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+#: Where a request names a job: in its path, or in the body field a status request carries (an
+#: input link may hold another job's id, and a new job must not take that job's scenario).
+_JOB_IN_PATH = re.compile(_UUID)
+_JOB_IN_BODY = re.compile(rb'"(?:job_id|jobId|task_id)"\s*:\s*"(' + _UUID + rb')"')
 _KEY_PREFIX = "mock-"
 #: Longest a request that created an instant job waits for it to end before answering anyway.
 _INSTANT_WAIT_S = 10.0
@@ -564,8 +568,10 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
 
     def job_scenario(dialect: Dialect, request: Request, body: bytes) -> str | None:
         """The scenario of a known job the request names (in its path or body)."""
-        for match in _UUID.finditer(request.url.path.encode() + b" " + body[:4096]):
-            record = state.jobs.get(match.group().decode())
+        found = [m.group() for m in _JOB_IN_PATH.finditer(request.url.path.encode())]
+        found += [m.group(1) for m in _JOB_IN_BODY.finditer(body[:4096])]
+        for job_id in found:
+            record = state.jobs.get(job_id.decode())
             if record is not None and record.dialect == dialect.name:
                 return record.scenario
         return None

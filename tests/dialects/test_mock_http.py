@@ -165,6 +165,16 @@ def test_mock_wondershare_ending_statuses(
     assert [e["scenario_from"] for e in entries] == ["request", "request" if chosen_by == "key" else "job"]
 
 
+def test_mock_wondershare_a_link_naming_another_task_does_not_take_its_scenario(
+    client: httpx.Client, origin: LoopbackServer
+) -> None:
+    closed = ws_submit(client, origin.url("/bucket/in.wav"), basic("mock-closed"))
+    assert ws_result(client, closed, basic("app"))["status"] == "5"  # the poll takes the task's scenario
+    task = ws_submit(client, origin.url(f"/bucket/in.wav?previous={closed}"), basic("app"))
+    assert ws_result(client, task, basic("app"))["status"] == "3"
+    assert [e["scenario_from"] for e in journal(client)] == ["request", "job", None, None]
+
+
 def test_mock_wondershare_waiting_counts_down_an_honest_wait_time(client: httpx.Client, origin: LoopbackServer) -> None:
     """Status "1" then "2", each for the mock's hold, then "3". Every ``wait_time`` is honest: a client
     coming back after it finds the task done (never sooner), and it is never a second later than needed."""
