@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteJobStore(settings.db_path)
+        store = SqliteJobStore(settings.db_path, durable=not settings.mock)
         blobs = LocalBlobStore(settings.blob_dir)
         bus = InProcessEventBus()
         mock = getattr(app.state, "mock", None)  # mock mode: jobs run in threads, instantly (app/api/mock.py)
