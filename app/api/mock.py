@@ -31,7 +31,8 @@ requests give the same ids, again after every reset.
 dialect offers; ``GET /_mock/requests`` lists every request in order; ``GET /_mock/webhooks``
 every webhook POST sent; ``GET /_mock/jobs`` the jobs created; ``POST /_mock/jobs/{id}/advance``
 (a job id or a DeepAffects ``request_id``) skips the job's latency, countdowns, phases and webhook
-delay and answers once the job has ended and its webhook was sent; ``POST /_mock/reset`` forgets
+delay and answers once the job has ended and its webhook was sent (``POST /_mock/advance`` does it
+for every job); ``POST /_mock/reset`` forgets
 the journal, the counters, every job, upload and result, and restarts the id sequence.
 
 The key check is off in mock mode, so the server refuses to listen beyond loopback.
@@ -723,6 +724,22 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
             await runtime.wait_webhook(found, request.app.state.settings.sync_timeout_s)
             hook = [w for w in runtime.webhooks if w["job_id"] == found]
         return {"job_id": found, "state": job.state.value, "skipped": counters, "webhooks": hook}
+
+    @app.post("/_mock/advance", tags=["mock"])
+    async def mock_advance_all(request: Request) -> dict[str, Any]:
+        """Advance every job mock mode created (see ``/_mock/jobs/{id}/advance``); answer with their states."""
+        service: JobService = request.app.state.service
+        timeout = request.app.state.settings.sync_timeout_s
+        ids = list(state.jobs)
+        for job_id in ids:
+            runtime.advance(job_id)
+        states: dict[str, str] = {}
+        for job_id in ids:
+            job = await service.wait(job_id, timeout)
+            if job.terminal and job.spec.webhook_url:
+                await runtime.wait_webhook(job_id, timeout)
+            states[job_id] = job.state.value
+        return {"jobs": states}
 
     @app.get("/_mock/scenarios", tags=["mock"])
     async def mock_list() -> dict[str, list[dict[str, Any]]]:

@@ -429,12 +429,14 @@ MOCK_SCENARIOS: tuple[MockScenario, ...] = (
     ),
     mock_job(
         "md5_mismatch",
-        'tasks end with status "4": the downloaded file\'s MD5 is not file_info.file_md5',
+        'tasks end with status "4": the downloaded file\'s MD5 is not file_info.file_md5 (the file is not '
+        "fetched; the reason quotes a stand-in MD5)",
         _integrity("md5"),
     ),
     mock_job(
         "size_mismatch",
-        'tasks end with status "4": the downloaded file\'s size is not file_info.file_size',
+        'tasks end with status "4": the downloaded file\'s size is not file_info.file_size (the file is not '
+        "fetched; the reason quotes a stand-in size)",
         _integrity("size"),
     ),
 )

@@ -330,6 +330,18 @@ def test_mock_latency_then_advance(client: httpx.Client, origin: LoopbackServer)
     assert ac_get(client, job_id, {"api-key": "k"})["status"] == "success"
 
 
+def test_mock_advance_every_job(client: httpx.Client, origin: LoopbackServer) -> None:
+    link = origin.url("/bucket/in.wav")
+    slow = ac_create(client, link, {"api-key": "k", "Prefer": "latency=60000"}).json()["data"]["job_id"]
+    phased = ws_submit(client, link, {**basic("app"), "Prefer": "scenario=waiting, hold=60"})
+    assert ws_result(client, phased, basic("app"))["status"] == "1"
+    r = client.post("/_mock/advance")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"jobs": {slow: "succeeded", phased: "succeeded"}}
+    assert ac_get(client, slow, {"api-key": "k"})["status"] == "success"
+    assert ws_result(client, phased, basic("app"))["status"] == "3"
+
+
 def test_mock_bad_prefer_value_is_refused_in_the_envelope(client: httpx.Client, origin: LoopbackServer) -> None:
     r = ac_create(client, origin.url("/bucket/in.wav"), {"api-key": "k", "Prefer": "latency=soon"})
     assert r.status_code == 400
