@@ -208,11 +208,13 @@ def test_mock_deepaffects_webhook_delayed(mock: MockHush, client: httpx.Client, 
     assert req.received_at - answered >= HOLD_S - 0.05  # held for the mock's hold
     assert json.loads(req.body)["request_id"] == "late-1"
     assert signed_ok(req)
-    # advance skips the delay: the webhook comes at once
-    api.async_denoise_audio(body(), hooks.url("/hook"), request_id="late-2")
+    # advance skips the delay: with a hold of a minute, the webhook comes at once
+    denoise_api(mock, "mock-webhook_delayed", prefer="hold=60").async_denoise_audio(
+        body(), hooks.url("/hook"), request_id="late-2"
+    )
     started = time.monotonic()
     advance(client, "late-2")
-    assert time.monotonic() - started < HOLD_S
+    assert time.monotonic() - started < 10
     assert [b["request_id"] for b in hook_bodies(hooks)] == ["late-1", "late-2"]
 
 
@@ -227,11 +229,14 @@ def test_mock_deepaffects_webhook_duplicated(mock: MockHush, client: httpx.Clien
 
 
 def test_mock_deepaffects_webhook_out_of_order(mock: MockHush, client: httpx.Client, hooks: LoopbackServer) -> None:
-    api = denoise_api(mock, "mock-webhook_out_of_order")
+    # a hold long enough that the first webhook surely waits for the second, however busy the machine
+    api = denoise_api(mock, "mock-webhook_out_of_order", prefer="hold=30")
     api.async_denoise_audio(body(), hooks.url("/hook"), request_id="first")
     api.async_denoise_audio(body(), hooks.url("/hook"), request_id="second")
-    advance(client, "first")  # released by the second one's webhook, well before the hold ends
-    advance(client, "second")
+    started = time.monotonic()
+    advance(client, "second")  # sent at once, and it releases the first one
+    advance(client, "first")
+    assert time.monotonic() - started < 10  # nobody waited out the hold
     assert [b["request_id"] for b in hook_bodies(hooks)] == ["second", "first"]
     jobs = {j["request_id"]: j["state"] for j in client.get("/_mock/jobs").json()}
     assert jobs == {"first": "succeeded", "second": "succeeded"}  # both finished in order; only the webhooks swap
