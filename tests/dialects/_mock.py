@@ -34,7 +34,12 @@ HOLD_S = 0.6
 
 
 class MockHush(HushProcess):
-    """``hush serve --mock`` in a child process."""
+    """``hush serve --mock`` in a child process, keeping its jobs where mock mode does by default
+    (a fresh tmpfs directory, deleted at exit); ``data_dir`` only holds the server's log."""
+
+    def __init__(self, data_dir: Path, **env: Any) -> None:
+        super().__init__(data_dir, **env)
+        del self.env["HUSH_DATA_DIR"]
 
     def _spawn(self, out: Any) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "app.cli", "serve", "--mock", "--host", "127.0.0.1", "--port", str(self.port)]

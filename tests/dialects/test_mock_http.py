@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -388,6 +390,19 @@ def test_mock_unknown_scenario_is_refused_in_the_dialects_envelope(client: httpx
     r = client.post(GET, json={"job_id": "x"}, headers={"api-key": "mock-nope"})
     assert r.status_code == 400
     assert r.json()["code"] == 100001
+
+
+def test_mock_keeps_its_jobs_in_a_scratch_directory_deleted_at_exit(tmp_path: Path) -> None:
+    server = start(tmp_path)
+    try:
+        found = re.search(r"mock mode keeps its jobs in (\S+) ", server.log.read_text())
+        assert found is not None, server.log.read_text()
+        scratch = Path(found.group(1))
+        assert (scratch / "jobs.sqlite3").is_file()
+        assert not (tmp_path / "jobs.sqlite3").exists()
+    finally:
+        server.stop()
+    assert not scratch.exists()
 
 
 # ------------------------------------------------------------------------------------ speed
