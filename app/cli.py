@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -32,6 +33,10 @@ ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
 
 def _err(msg: str) -> None:
     sys.stderr.write(f"hush: {msg}\n")
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -75,6 +80,9 @@ def _serve(args: argparse.Namespace) -> int:
             sys.stderr.write(
                 f"hush: mock mode keeps its jobs in {scratch} (set HUSH_DATA_DIR to choose; deleted at exit)\n"
             )
+    if scratch is not None:
+        # uvicorn re-raises the signal that stopped it; end by an exception so the folder goes too
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
     finally:

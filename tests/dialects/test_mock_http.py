@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -392,7 +393,8 @@ def test_mock_unknown_scenario_is_refused_in_the_dialects_envelope(client: httpx
     assert r.json()["code"] == 100001
 
 
-def test_mock_keeps_its_jobs_in_a_scratch_directory_deleted_at_exit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_mock_keeps_its_jobs_in_a_scratch_directory_deleted_at_exit(tmp_path: Path, stop: signal.Signals) -> None:
     server = start(tmp_path)
     try:
         found = re.search(r"mock mode keeps its jobs in (\S+) ", server.log.read_text())
@@ -400,6 +402,9 @@ def test_mock_keeps_its_jobs_in_a_scratch_directory_deleted_at_exit(tmp_path: Pa
         scratch = Path(found.group(1))
         assert (scratch / "jobs.sqlite3").is_file()
         assert not (tmp_path / "jobs.sqlite3").exists()
+        assert server.proc is not None
+        server.proc.send_signal(stop)
+        server.proc.wait(15)
     finally:
         server.stop()
     assert not scratch.exists()
