@@ -32,8 +32,11 @@ dialect offers; ``GET /_mock/requests`` lists every request in order; ``GET /_mo
 every webhook POST sent; ``GET /_mock/jobs`` the jobs created; ``POST /_mock/jobs/{id}/advance``
 (a job id or a DeepAffects ``request_id``) skips the job's latency, countdowns, phases and webhook
 delay and answers once the job has ended and its webhook was sent (``POST /_mock/advance`` does it
-for every job); ``POST /_mock/reset`` forgets
-the journal, the counters, every job, upload and result, and restarts the id sequence.
+for every job); ``POST /_mock/reset`` forgets the journal, the counters, every job, upload and
+result, and restarts the id sequence.
+
+Unless ``HUSH_DATA_DIR`` is set, ``hush serve --mock`` keeps its jobs in a fresh in-memory folder
+deleted at exit (see :mod:`app.cli`), and its job store commits without waiting for the disk.
 
 The key check is off in mock mode, so the server refuses to listen beyond loopback.
 """
