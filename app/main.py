@@ -112,11 +112,14 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteJobStore(settings.db_path)
+        store = SqliteJobStore(settings.db_path, durable=not settings.mock)
         blobs = LocalBlobStore(settings.blob_dir)
         bus = InProcessEventBus()
-        queue = InProcessQueue(settings, store, bus)
+        mock = getattr(app.state, "mock", None)  # mock mode: jobs run in threads, instantly (app/api/mock.py)
+        queue = mock.make_queue(store, blobs, bus) if mock is not None else InProcessQueue(settings, store, bus)
         service = JobService(settings, store, blobs, queue, bus)
+        if mock is not None:
+            mock.attach(service)
         service.register_webhook("native", native_webhook)
         for d in dialects:
             if d.webhook is not None:
@@ -158,7 +161,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     if settings.mock:
         from app.api.mock import install_mock
 
-        install_mock(app, dialects)
+        install_mock(app, dialects, settings)
     for d in dialects:
         app.include_router(d.router)
     built = {d.name for d in dialects}

@@ -4,6 +4,7 @@ from app.http import (
     Dialect,
     ErrorRenderer,
     KeysDep,
+    MockJobEffect,
     MockScenario,
     MockState,
     ServiceDep,
@@ -14,6 +15,7 @@ from app.http import (
     get_service,
     json_error,
     mock_error,
+    mock_job,
     parse_json,
     read_body,
 )
@@ -22,6 +24,7 @@ __all__ = [
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
+    "MockJobEffect",
     "MockScenario",
     "MockState",
     "ServiceDep",
@@ -32,6 +35,7 @@ __all__ = [
     "get_service",
     "json_error",
     "mock_error",
+    "mock_job",
     "parse_json",
     "read_body",
 ]
