@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import linalg, signal
 
 from dsp._typing import Audio, FloatArray
@@ -97,7 +98,8 @@ _ONSET_WIN_S = 0.01  # windows before and after an event compared by the onset g
 _ONSET_RISE = 4.0  # 6 dB more energy after than before: a note or speech onset, not a click
 _ISOLATION_S = 0.02  # context either side of an event for the isolation guard
 _ISOLATION_RATIO = 2.0  # a click is at least 6 dB above every natural residual peak around it
-_SCALE_FLOOR = 1e-6  # residual scale floor (about -120 dBFS): digital silence has no clicks
+_SCALE_FLOOR = 1e-6
+_PASSES = 3  # residual scale floor (about -120 dBFS): digital silence has no clicks
 
 
 def _ar_order(sr: int) -> int:
@@ -126,6 +128,29 @@ def _solve_ar(r: FloatArray) -> FloatArray:
     r = r.astype(np.float64).copy()
     r[0] *= 1.0 + 1e-6  # white-noise correction keeps the system well conditioned
     return np.asarray(linalg.solve_toeplitz(r[:p], r[1:]), np.float64)
+
+
+def _levinson(r: FloatArray) -> FloatArray:
+    """AR coefficients for each row of autocorrelation lags ``r`` (``(k, p + 1)`` -> ``(k, p)``).
+
+    The Levinson-Durbin recursion (Godsill & Rayner 1998, sec. 5.2.1) run on all frames at
+    once; the same solution as :func:`_solve_ar` row by row (to rounding), with the same
+    white-noise correction. Rows with no energy get zero coefficients.
+    """
+    r = r.astype(np.float64)
+    k_n, p = r.shape[0], r.shape[1] - 1
+    ok = r[:, 0] > 0.0
+    err = np.where(ok, r[:, 0] * (1.0 + 1e-6), 1.0)
+    a = np.zeros((k_n, p))
+    for i in range(p):
+        acc = r[:, i + 1] - np.einsum("kj,kj->k", a[:, :i], r[:, i:0:-1]) if i else r[:, 1].copy()
+        kap = acc / err
+        if i:
+            a[:, :i] -= kap[:, None] * a[:, i - 1 :: -1]
+        a[:, i] = kap
+        err = err * (1.0 - kap * kap)
+    a[~ok] = 0.0
+    return a
 
 
 def _lsar(x: FloatArray, a0: int, a1: int, a: FloatArray) -> FloatArray:
@@ -279,15 +304,18 @@ class ClickRepairer:
         nfft = 1 << int(np.ceil(np.log2(4 * f)))
         spec = np.fft.rfft(frames, n=nfft, axis=-1)
         acf = np.fft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=-1)[:, : p + 1]
-        ext = np.concatenate([np.zeros(p), hp, np.zeros(p)])
-        lags = np.lib.stride_tricks.sliding_window_view(ext, p + 1)  # row t: hp[t-p .. t]
-        res = np.empty(n)
-        back = np.empty(n)
-        for k in range(k_n):
-            s, e = k * f, min(n, (k + 1) * f)
-            a = _solve_ar(acf[k])
-            res[s:e] = lags[s:e] @ np.concatenate([-a[::-1], [1.0]])
-            back[s:e] = lags[s + p : e + p] @ np.concatenate([[1.0], -a])
+        a = _levinson(acf)  # (k_n, p)
+        # frame k filters hp[k f .. (k + 1) f) with its own coefficients: row t of a frame's
+        # lag view is hp[t - p .. t] (forward) or hp[t .. t + p] (backward)
+        ext = np.concatenate([np.zeros(p), hp, np.zeros(p + k_n * f - n)])
+        st = ext.strides[0]
+        lag3 = np.lib.stride_tricks.as_strided(ext, (k_n, f, p + 1), (f * st, st, st), writeable=False)
+        fwd_c = np.concatenate([-a[:, ::-1], np.ones((k_n, 1))], axis=1)
+        res = np.einsum("kfj,kj->kf", lag3, fwd_c).reshape(-1)[:n]
+        ext_b = np.concatenate([hp, np.zeros(p + k_n * f - n)])
+        lag3b = np.lib.stride_tricks.as_strided(ext_b, (k_n, f, p + 1), (f * st, st, st), writeable=False)
+        back_c = np.concatenate([np.ones((k_n, 1)), -a], axis=1)
+        back = np.einsum("kfj,kj->kf", lag3b, back_c).reshape(-1)[:n]
         res[: p + 1] = 0.0  # the filters' start-up and run-out (in the history and the lookahead)
         back[n - p - 1 :] = 0.0
         # median absolute residual per 5 ms sub-frame, then the median of five neighbours
@@ -414,7 +442,47 @@ class ClickRepairer:
         w[:, s0:s1] = out[:, s0 - lo : s1 - lo].astype(np.float32)
 
     def _segment(self, w: Audio, seg_lo: int, seg_hi: int, stream_off: int) -> None:
-        """Detect events with onset in ``w[:, seg_lo:seg_hi]`` and repair them in place."""
+        """Detect events with onset in ``w[:, seg_lo:seg_hi]`` and repair them in place.
+
+        Detection and repair alternate for up to ``_PASSES`` passes: a click next to a louder
+        one fails the isolation guard until the louder one is repaired, and the AR models of the
+        next pass are fitted on the repaired signal (Godsill & Rayner 1998, sec. 5.3.4: iterate
+        detection and estimation). Counters of spared events come from the last pass.
+        """
+        start = self._done_until
+        done: list[tuple[int, int]] = []
+        found: list[ClickEvent] = []
+        spared = np.zeros(4, np.int64)
+        for _ in range(_PASSES):
+            spared[:] = 0
+            if self._detect(w, seg_lo, seg_hi, stream_off, start, done, found, spared) == 0:
+                break
+        self._n_one_sided += int(spared[0])
+        self._n_not_isolated += int(spared[1])
+        self._n_guarded += int(spared[2])
+        self._n_onsets += int(spared[3])
+        if done:
+            self._done_until = max(self._done_until, stream_off + max(e for _, e in done))
+        if self.keep_events:
+            self.events.extend(sorted(found, key=lambda e: e.onset_s))
+
+    def _detect(
+        self,
+        w: Audio,
+        seg_lo: int,
+        seg_hi: int,
+        stream_off: int,
+        start: int,
+        done: list[tuple[int, int]],
+        found: list[ClickEvent],
+        spared: npt.NDArray[np.int64],
+    ) -> int:
+        """One detection pass; repairs in place, appends to ``done`` and ``found``; returns the repairs made.
+
+        ``start`` is the stream index before which events belong to the previous segment;
+        ``done`` holds the spans already repaired in this segment (window indices); ``spared``
+        counts one-sided, not isolated, pitch-synchronous and onset events.
+        """
         mono = w.mean(axis=0).astype(np.float64) if self.channels > 1 else w[0].astype(np.float64)
         res, back, scale = self._residual(mono)
         mag = np.abs(res)
@@ -423,7 +491,8 @@ class ClickRepairer:
         bwd_over = np.abs(back) > thr
         over = np.flatnonzero(fwd_over | bwd_over)
         if over.size == 0:
-            return
+            return 0
+        n_rep = 0
         hp = np.diff(mono, prepend=mono[:1])
         env = signal.lfilter([1.0 / self._merge] * self._merge, [1.0], hp**2)
         bmag = np.abs(back)
@@ -441,20 +510,22 @@ class ClickRepairer:
             if c1 <= c0:
                 c1 = c0 + 1
             onset_stream = stream_off + c0
-            if c0 < seg_lo or c0 >= seg_hi or onset_stream < max(self._done_until, self._frame):
+            if c0 < seg_lo or c0 >= seg_hi or onset_stream < max(start, self._frame):
+                continue
+            if any(c0 < e and s < c1 + self._pad for s, e in done):
                 continue
             core = c1 - c0
             if core > self._max_core:
                 continue
             peak_i = c0 + int(np.argmax(mag[c0:c1]))
             if float(bmag[c0:c1].max()) <= thr[peak_i]:
-                self._n_one_sided += 1
+                spared[0] += 1
                 continue
             if not self._isolated(mag, c0, c1, peak_i):
-                self._n_not_isolated += 1
+                spared[1] += 1
                 continue
             if self._pitch_synchronous(mag, peak_i):
-                self._n_guarded += 1
+                spared[2] += 1
                 continue
             a0 = max(self._p, c0 - self._pad)
             a1 = c1 + self._pad
@@ -465,7 +536,7 @@ class ClickRepairer:
                 if end > last:
                     continue
                 if self._level_rises(mono, a0, end):
-                    self._n_onsets += 1
+                    spared[3] += 1
                     continue
                 a1 = end
                 self._attenuate(w, a0, a1)
@@ -473,7 +544,7 @@ class ClickRepairer:
                 self._n_atten += 1
             elif a1 - a0 <= self._lsar_max and a1 + self._lsar_ctx <= w.shape[-1]:
                 if self._is_onset(hp, c0, c1):
-                    self._n_onsets += 1
+                    spared[3] += 1
                     continue
                 self._interpolate(w, a0, a1)
                 method = "interpolated"
@@ -482,9 +553,11 @@ class ClickRepairer:
                 continue
             self._n_found += 1
             self._longest = max(self._longest, a1 - a0)
-            self._done_until = stream_off + a1
+            done.append((a0, a1))
+            n_rep += 1
             if self.keep_events:
-                self.events.append(ClickEvent((stream_off + a0) / self.sr, (a1 - a0) / self.sr, method))
+                found.append(ClickEvent((stream_off + a0) / self.sr, (a1 - a0) / self.sr, method))
+        return n_rep
 
     # ------------------------------------------------------------------ stream
 

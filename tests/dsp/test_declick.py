@@ -114,7 +114,10 @@ def test_a_keyboard_burst_is_attenuated(rng: np.random.Generator) -> None:
     noisy[i : i + m] += (0.1 * burst).astype(np.float32)
     proc = ClickRepairer(sr, 1, keep_events=True)
     out = run(proc, noisy, 3000)
-    assert [e.method for e in proc.events] == ["attenuated"]
+    # attenuated from its onset; a second pass may interpolate what is left of its tail
+    assert proc.events[0].method == "attenuated"
+    tol = 0.002
+    assert all(i / sr - tol <= e.onset_s and e.onset_s + e.length_s <= (i + m) / sr + tol for e in proc.events)
     seg = slice(i, i + m)
     assert np.sum((out[seg] - clean[seg]) ** 2) < 0.25 * np.sum((noisy[seg] - clean[seg]) ** 2)
 
