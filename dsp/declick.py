@@ -49,8 +49,8 @@ before the onset (at most three times ``click_len_ms``), and over that span each
 STFT is clamped to the louder of its two neighbourhoods in time, phase kept (the spectral clamp
 of :mod:`dsp.clicks`).
 
-Passes. Detection and repair alternate twice per segment (Godsill & Rayner 1998, sec. 5.3:
-detection and model estimation iterated): a click beside a louder one fails the isolation guard
+Passes. Detection and repair alternate twice per segment (detection and AR estimation
+iterated, as Godsill & Rayner 1998, ch. 5, suggest): a click beside a louder one fails the isolation guard
 until the louder one is repaired, and the second pass judges it on the repaired signal.
 
 Streaming: the input is cut into 0.5 s segments on a fixed grid, each analysed with 50 ms of
@@ -138,9 +138,10 @@ def _solve_ar(r: FloatArray) -> FloatArray:
 def _levinson(r: FloatArray) -> FloatArray:
     """AR coefficients for each row of autocorrelation lags ``r`` (``(k, p + 1)`` -> ``(k, p)``).
 
-    The Levinson-Durbin recursion (Godsill & Rayner 1998, sec. 5.2.1) run on all frames at
-    once; the same solution as :func:`_solve_ar` row by row (to rounding), with the same
-    white-noise correction. Rows with no energy get zero coefficients.
+    The Levinson-Durbin recursion (N. Levinson, J. Math. Phys. 25, 1947; J. Durbin, Rev. Int.
+    Stat. Inst. 28, 1960) run on all frames at once; the same solution as :func:`_solve_ar`
+    row by row (to rounding), with the same white-noise correction. Rows with no energy get
+    zero coefficients.
     """
     r = r.astype(np.float64)
     k_n, p = r.shape[0], r.shape[1] - 1
@@ -451,8 +452,8 @@ class ClickRepairer:
 
         Detection and repair alternate for up to ``_PASSES`` passes: a click next to a louder
         one fails the isolation guard until the louder one is repaired, and the AR models of the
-        next pass are fitted on the repaired signal (Godsill & Rayner 1998, sec. 5.3.4: iterate
-        detection and estimation). Counters of spared events come from the last pass.
+        next pass are fitted on the repaired signal (detection and AR estimation iterated, as
+        Godsill & Rayner 1998, ch. 5, suggest). Counters of spared events come from the last pass.
         """
         start = self._done_until
         done: list[tuple[int, int]] = []
