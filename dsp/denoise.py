@@ -85,6 +85,10 @@ _GAMMA1 = 3.0  # upper bound for soft speech-absence decisions
 _ZETA0 = 1.67  # threshold on the smoothed power w.r.t. the minimum
 _XI_MIN_DB = -25.0  # lower bound of the a-priori SNR
 _Q_MAX = 0.998  # cap on the a-priori speech-absence probability
+# The averaged noise may stand at most this far above the bias-compensated minimum (6 dB): for
+# stationary noise the two agree (B_min is the mean-to-minimum ratio), and the SPP tracker
+# below, not this average, is what follows rising noise.
+_MAX_OVER_MIN = 4.0
 _WARM_S = 0.25  # the first 0.25 s set the initial noise estimate by plain averaging
 _N_SUB = 8  # sub-windows in the minimum search
 _FREQ_TAPS = np.array([0.25, 0.5, 0.25], np.float32)
@@ -120,6 +124,10 @@ _FLUCT_SLOPE = 0.1  # ... its slope this much steeper, and high-SNR bins are not
 # a release of 100-200 ms is the usual setting of broadcast noise gates (Zoelzer, DAFX, ch. 4).
 _GATE_PAD_S = 0.15
 _GATE_RAMP_S = 0.15
+# Inside speech the noise estimate may rise at most this much over the one last seen outside it
+# (step 1): minimum tracking over continuous speech finds the talker's own quiet bins (measured on
+# real clean speech in bench/real.py: the estimate came within 0-15 dB of the speech level).
+_ANCHOR_RISE_DB = 6.0
 
 
 def _per_hop(alpha: float, hop_s: float) -> float:
@@ -148,8 +156,11 @@ def _exp1(v: FloatArray) -> FloatArray:
     return np.where(v < 1.0, small, large).astype(np.float32, copy=False)
 
 
-def _recursion(a: FloatArray, b: FloatArray, y: FloatArray) -> FloatArray:
+def _recursion(a: FloatArray, b: FloatArray, y: FloatArray, cap: FloatArray | None = None) -> FloatArray:
     """``y[t] = a[t] * y[t-1] + b[t]`` along axis 0 from the carried ``y``; ``a`` may be scalar per frame.
+
+    With ``cap`` (same shape as ``b``, ``a`` then per element), ``y[t]`` is limited to ``cap[t]``
+    before it feeds the next frame.
 
     A light loop over frames (two ufunc calls each) that is exactly the same whatever the batch
     boundaries, which keeps the output independent of the block sizes. Where ``a`` is one scalar
@@ -165,6 +176,8 @@ def _recursion(a: FloatArray, b: FloatArray, y: FloatArray) -> FloatArray:
         row = out[t]
         np.multiply(a[t], prev, out=row)
         row += b[t]
+        if cap is not None:
+            np.minimum(row, cap[t], out=row)
         prev = row
     if n_loop < b.shape[0]:
         _const_recursion(float(a[-1]), b[n_loop:], prev, out[n_loop:])
@@ -390,6 +403,7 @@ class NoiseReducer:
         self._noise_sum = 0.0
         self._gain_db_sum = 0.0
         self._gate_frames = 0.0
+        self._anchor: FloatArray | None = None  # noise estimate at the last frame outside speech
         # frame t of the STFT is centred on input sample t * hop + hop - n_fft / 2
         self._frame_t0_s = (self.hop_length - self.n_fft / 2) / self.sr
 
@@ -435,13 +449,21 @@ class NoiseReducer:
         warm_rows = t_idx < self._warm_frames
         if warm_rows.any():
             a_d[warm_rows] = np.minimum(a_d[warm_rows], warm[warm_rows, None].astype(np.float32))
-        lam_bar = _recursion(a_d, (1 - a_d) * p, self._lam_bar)
+        # bounded by the tracked minimum: where every bin is judged speech (a_d = 1: a quiet
+        # recording whose pauses sit far below a warm-up that caught speech) the average would
+        # otherwise hold its first value for good
+        lam_bar = _recursion(a_d, (1 - a_d) * p, self._lam_bar, cap=f32(_MAX_OVER_MIN) * bmin_smin)
         self._lam_bar = lam_bar[-1].copy()
         lam = np.empty_like(lam_bar)
         lam[0] = self._lam_prev
         lam[1:] = f32(_BETA) * lam_bar[:-1]
         self._lam_prev = f32(_BETA) * lam_bar[-1]
         np.maximum(lam, f32(_SPP_SCALE) * self._spp_track(p, t_idx), out=lam)
+        if self._speech is not None:
+            dist = self._distance_s(t_idx)
+            self._anchor_noise(lam, dist)
+        else:
+            dist = None
         # --- a-posteriori and decision-directed a-priori SNR
         gamma = p / lam
         c = f32(1 - self._alpha_dd) * np.maximum(gamma - 1, f32(0))
@@ -461,8 +483,8 @@ class NoiseReducer:
         log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
         if self.expand_db > 0:
             log_g += self._expansion(p, gamma, speech, spread, phi)
-        if self._speech is not None and self.gate_db > 0:
-            np.minimum(log_g, self._gate(t_idx)[:, None], out=log_g)
+        if dist is not None and self.gate_db > 0:
+            np.minimum(log_g, self._gate(dist)[:, None], out=log_g)
         gain = np.exp(log_g)
         self._n_frames += n_t
         self._noise_sum += float(np.sum(lam_mean))
@@ -470,19 +492,46 @@ class NoiseReducer:
         out: FloatArray = gain.astype(np.float32, copy=False)
         return out
 
-    def _gate(self, t_idx: npt.NDArray[np.float64]) -> FloatArray:
-        """Natural-log gain cap of the speech gate per frame (0 in and near speech; step 6)."""
+    def _distance_s(self, t_idx: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Seconds from each frame's centre to the nearest kept segment (0 inside one)."""
         assert self._speech is not None
         t = t_idx * (self.hop_length / self.sr) + self._frame_t0_s
         starts, ends = self._speech
         if starts.size == 0:
-            away = np.ones_like(t)
-        else:
-            i = np.searchsorted(starts, t, side="right") - 1  # last segment starting at or before t
-            after_prev = np.where(i >= 0, t - ends[np.maximum(i, 0)], np.inf)
-            before_next = np.where(i + 1 < starts.size, starts[np.minimum(i + 1, starts.size - 1)] - t, np.inf)
-            dist = np.maximum(np.minimum(after_prev, before_next), 0.0)
-            away = np.clip((dist - _GATE_PAD_S) / _GATE_RAMP_S, 0.0, 1.0)
+            return np.full_like(t, np.inf)
+        i = np.searchsorted(starts, t, side="right") - 1  # last segment starting at or before t
+        after_prev = np.where(i >= 0, t - ends[np.maximum(i, 0)], np.inf)
+        before_next = np.where(i + 1 < starts.size, starts[np.minimum(i + 1, starts.size - 1)] - t, np.inf)
+        out: npt.NDArray[np.float64] = np.maximum(np.minimum(after_prev, before_next), 0.0)
+        return out
+
+    def _anchor_noise(self, lam: FloatArray, dist: npt.NDArray[np.float64]) -> None:
+        """Bound the noise estimate inside speech by the one last seen outside it (in place; step 1).
+
+        Outside speech (farther than the gate's pad from every kept segment) the estimate is
+        what the trackers say, and it becomes the anchor; inside, each bin may rise at most
+        ``_ANCHOR_RISE_DB`` over the anchor. Before the first frame outside speech there is no
+        anchor and nothing is bounded.
+        """
+        outside = dist > _GATE_PAD_S
+        n_t = lam.shape[0]
+        last = np.maximum.accumulate(np.where(outside, np.arange(n_t), -1))
+        inside = ~outside
+        if inside.any():
+            rows = np.flatnonzero(inside)
+            src = last[rows]
+            anchor = np.where(
+                (src >= 0)[:, None],
+                lam[np.maximum(src, 0)],
+                self._anchor[None, :] if self._anchor is not None else np.inf,
+            )
+            lam[rows] = np.minimum(lam[rows], (anchor * np.float32(10 ** (_ANCHOR_RISE_DB / 10))).astype(np.float32))
+        if last[-1] >= 0:
+            self._anchor = lam[last[-1]].copy()
+
+    def _gate(self, dist: npt.NDArray[np.float64]) -> FloatArray:
+        """Natural-log gain cap of the speech gate per frame (0 in and near speech; step 6)."""
+        away = np.clip((dist - _GATE_PAD_S) / _GATE_RAMP_S, 0.0, 1.0)
         self._gate_frames += float(np.sum(away))
         cap: FloatArray = (away * (-self.gate_db * self.amount / 100 * np.log(10) / 20)).astype(np.float32)
         return cap
