@@ -353,6 +353,7 @@ class SpeechDetector:
             self._pending = np.concatenate([self._pending, np.zeros((self.channels, pad), F32)], axis=1)
             self._consume(final=True)
             feats = np.concatenate([*self._feats, np.zeros((0, 3), F32)])[:n_frames]
+            self._feats = []  # the copy above is all the decision needs
             snr = feats[:, 0]
             self._finished = self._decide(snr, feats[:, 1], feats[:, 2])
             self._stats = {
@@ -527,44 +528,55 @@ class SpeechDetector:
             & (snr_avg < AVG_MAX_SNR_DB)
             & (snr_db > FRAME_SNR_DB)
         )
+        del voicing_avg  # per-frame arrays go as soon as they are used: an hour is 360 000 frames
         # low-SNR branch over 250 ms averages; its runs are eroded by the spread of the average
         low_snr = (
             (voicing_long > VOICING_LONG_RATIO * self.voicing_threshold)
             & (snr_long > LONG_SNR_DB)
             & (snr_long < LONG_MAX_SNR_DB)
         )
+        del voicing_long, snr_long
         erode = 2 * LONG_ERODE_FRAMES + 1
         voiced |= (_centred_sum(low_snr, np.ones(erode, np.float32)) >= erode) & (snr_db > LONG_FRAME_SNR_DB)
+        del low_snr
         # share of the voiced frames within +-0.3 s that are sustained tones: high in music
         k = np.ones(2 * round(TONAL_WINDOW_S / hop_s) + 1, np.float32)
         tonal = _centred_sum(voiced & (stationarity > STATIONARY_MAX), k)
         tonal /= np.maximum(_centred_sum(voiced, k), 1)
         # seeds: at least 3 of 5 frames voiced and moving (isolated noise peaks are dropped)
         vz = (voiced & (stationarity < STATIONARY_MAX) & (tonal < TONAL_MAX)).astype(np.int16)
+        del tonal
         # sustained harmonic sound (music, singing, tonal sources), for keep_segments
         half = round(HARMONIC_WINDOW_S / hop_s)
         share = _centred_sum(voiced, np.ones(2 * half + 1, np.float32)) / (2 * half + 1)
         h_starts, h_ends = _runs(_close_gaps(share > HARMONIC_SHARE, half))
+        del share, voiced
         self._harmonic = [
             (round(a * hop_s, 6), round(min(b * hop_s, self._n_in / self.sr), 6))
             for a, b in zip(h_starts.tolist(), h_ends.tolist(), strict=True)
         ]
         seed = _centred_sum(vz, np.ones(5, np.float32)) >= 3
+        del vz
         need = max(1, round(self.min_voiced_s / hop_s))
         seed = _drop_short(seed, need)
         seed = _close_gaps(seed, round(self.bridge_s / hop_s))
         # energy regions (hysteresis) that touch a seed, or the seed regions themselves
         strong = _centred_sum(snr_db > STRONG_SNR_DB, np.ones(3, np.float32)) >= 2
         active = (snr_db > self.threshold_db) | ((snr_avg > EXTEND_AVG_SNR_DB) & (snr_db > EXTEND_FRAME_SNR_DB))
+        del snr_avg
         starts, ends = _runs(active | seed)
-        csum = np.concatenate([[0], np.cumsum(seed)])
+        del active
+        csum = np.concatenate([[0], np.cumsum(seed, dtype=np.int32)])
         keep = (csum[ends] - csum[starts]) >= need
+        del csum
         region = np.zeros(n + 1, np.int32)
         np.add.at(region, starts[keep], 1)
         np.add.at(region, ends[keep], -1)
         dist = _distance(seed)
         near = (dist <= round(self.extend_s / hop_s)) | ((dist <= round(STRONG_EXTEND_S / hop_s)) & strong)
-        starts, ends = _runs(np.cumsum(region[:n]).astype(bool) & (near | seed))
+        del dist, strong
+        starts, ends = _runs(np.cumsum(region[:n], dtype=np.int32).astype(bool) & (near | seed))
+        del near, seed, region
         pad = round(self.pad_s / hop_s)
         starts = np.maximum(starts - pad, 0)
         ends = np.minimum(ends + pad, n)
@@ -578,7 +590,9 @@ class SpeechDetector:
         min_len = round(self.min_speech_s / hop_s)
         out = []
         dur = self._n_in / self.sr
-        clear = np.concatenate([[0], np.cumsum((voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB))])
+        clear = np.concatenate(
+            [[0], np.cumsum((voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB), dtype=np.int32)]
+        )
         self._clearly_voiced = []
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             if e - s >= min_len:
@@ -606,11 +620,15 @@ def _runs(mask: BoolArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
-def _distance(mask: BoolArray) -> npt.NDArray[np.int64]:
-    """Frames from each frame to the nearest True frame of ``mask`` (large if there is none)."""
+def _distance(mask: BoolArray) -> npt.NDArray[np.int32]:
+    """Frames from each frame to the nearest True frame of ``mask`` (large if there is none).
+
+    In 32-bit integers (half the memory of the default: this runs over every 10 ms frame of the
+    stream at once, 360 000 per hour); ``mask`` may hold up to 2**29 frames (62 days).
+    """
     n = mask.size
-    idx = np.arange(n)
-    big = 1 << 40
+    idx = np.arange(n, dtype=np.int32)
+    big = np.int32(1 << 29)
     last = np.maximum.accumulate(np.where(mask, idx, -big))
     nxt = np.minimum.accumulate(np.where(mask, idx, 2 * big)[::-1])[::-1]
     return np.minimum(idx - last, nxt - idx)
