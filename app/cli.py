@@ -66,13 +66,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    """``hush keys ...``: accounts in the job database of ``HUSH_DATA_DIR``."""
+    """``hush keys ...``: accounts in the job database (``HUSH_DATA_DIR``, or PostgreSQL)."""
     from app.auth import new_key
-    from app.jobs.store import SqliteJobStore
+    from app.jobs.backends import build_store
     from app.settings import get_settings
 
     settings = get_settings()
-    store = SqliteJobStore(settings.db_path)
+    store = build_store(settings)
     try:
         if args.keys_cmd == "add":
             credits: int | None = None

@@ -1,0 +1,108 @@
+"""The one factory of the job core's backends, chosen by settings.
+
+``HUSH_BACKEND=embedded`` (the default) builds SQLite, a local blob folder, this process's
+event fan-out and a pool of worker processes; ``cluster`` builds PostgreSQL, S3, Redis pub/sub
+and Celery workers. ``HUSH_JOB_STORE``, ``HUSH_BLOB_STORE``, ``HUSH_JOB_QUEUE`` and
+``HUSH_EVENT_BUS`` pick one seam at a time. Nothing else in the code names a backend: the
+server, the workers, ``run_job`` and the dialects take what this module builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.errors import EngineUnavailableError
+from app.events import EventBus, InProcessEventBus
+from app.jobs.models import JobEvent
+from app.jobs.queue import JobQueue
+from app.jobs.runner import RunContext
+from app.jobs.store import JobStore, SqliteJobStore
+from app.settings import Settings
+from app.storage import BlobStore, LocalBlobStore
+
+__all__ = ["Backends", "build_backends", "build_blobs", "build_bus", "build_run_context", "build_store"]
+
+
+@dataclass
+class Backends:
+    """Everything a server process uses: the store, the blobs, the event bus and the queue."""
+
+    store: JobStore
+    blobs: BlobStore
+    bus: EventBus
+    queue: JobQueue
+
+    def close(self) -> None:
+        """Release connections (after the queue stopped)."""
+        close = getattr(self.bus, "close", None)
+        if close is not None:
+            close()
+        self.store.close()
+
+
+def _not_built(what: str, kind: str) -> EngineUnavailableError:
+    return EngineUnavailableError(f"the {kind!r} {what} is not available in this build of Hush")
+
+
+def build_store(settings: Settings, *, migrate: bool = True) -> JobStore:
+    """The job store; ``migrate`` brings its schema to the newest revision first (servers, CLI)."""
+    kind = settings.store_kind
+    if kind == "sqlite":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteJobStore(settings.db_path, migrate=migrate)
+    if kind == "postgres":
+        from app.jobs.pgstore import PostgresJobStore
+
+        return PostgresJobStore(settings.database_url, schema=settings.database_schema, migrate=migrate)
+    raise _not_built("job store", kind)
+
+
+def build_blobs(settings: Settings) -> BlobStore:
+    """The blob store."""
+    kind = settings.blob_kind
+    if kind == "local":
+        return LocalBlobStore(settings.blob_dir)
+    raise _not_built("blob store", kind)
+
+
+def build_bus(settings: Settings) -> EventBus:
+    """The event bus a server's watchers subscribe to."""
+    kind = settings.bus_kind
+    if kind == "local":
+        return InProcessEventBus()
+    raise _not_built("event bus", kind)
+
+
+def build_queue(settings: Settings, store: JobStore, bus: EventBus) -> JobQueue:
+    """The queue a server enqueues to (and, embedded, the worker pool it runs)."""
+    kind = settings.queue_kind
+    if kind == "processes":
+        from app.jobs.queue import InProcessQueue
+
+        return InProcessQueue(settings, store, bus)
+    raise _not_built("job queue", kind)
+
+
+def build_backends(settings: Settings) -> Backends:
+    """All four seams for a server process (the job store migrated to the newest schema)."""
+    store = build_store(settings)
+    blobs = build_blobs(settings)
+    bus = build_bus(settings)
+    return Backends(store=store, blobs=blobs, bus=bus, queue=build_queue(settings, store, bus))
+
+
+def build_run_context(
+    settings: Settings,
+    *,
+    publish: Callable[[JobEvent], None],
+    enqueue: Callable[[str, int], None],
+) -> RunContext:
+    """What a worker process hands ``run_job``: store and blobs (not migrated: the server did that)."""
+    return RunContext(
+        settings=settings,
+        store=build_store(settings, migrate=False),
+        publish=publish,
+        blobs=build_blobs(settings),
+        enqueue=enqueue,
+    )
