@@ -58,11 +58,23 @@ def build_store(settings: Settings, *, migrate: bool = True) -> JobStore:
     raise _not_built("job store", kind)
 
 
-def build_blobs(settings: Settings) -> BlobStore:
-    """The blob store."""
+def build_blobs(settings: Settings, *, create_bucket: bool = False) -> BlobStore:
+    """The blob store (``create_bucket``: a server creates a missing S3 bucket at start)."""
     kind = settings.blob_kind
     if kind == "local":
         return LocalBlobStore(settings.blob_dir)
+    if kind == "s3":
+        from app.storage_s3 import S3BlobStore
+
+        return S3BlobStore(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint,
+            region=settings.s3_region,
+            access_key=settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
+            secret_key=settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
+            create_bucket=create_bucket,
+        )
     raise _not_built("blob store", kind)
 
 
@@ -87,7 +99,7 @@ def build_queue(settings: Settings, store: JobStore, bus: EventBus) -> JobQueue:
 def build_backends(settings: Settings) -> Backends:
     """All four seams for a server process (the job store migrated to the newest schema)."""
     store = build_store(settings)
-    blobs = build_blobs(settings)
+    blobs = build_blobs(settings, create_bucket=True)
     bus = build_bus(settings)
     return Backends(store=store, blobs=blobs, bus=bus, queue=build_queue(settings, store, bus))
 

@@ -93,7 +93,7 @@ class PostgresJobStore(SqliteJobStore):
             "host": parts.hostname or "127.0.0.1",
             "port": parts.port or 5432,
             "database": (parts.path or "/").lstrip("/") or "postgres",
-            "application_name": "hush",
+            "application_name": f"hush:{schema}"[:63] if schema else "hush",
         }
         self._driver = pg8000.dbapi
         self._schema = schema

@@ -14,16 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from pydantic import SecretStr
 
 from app.errors import NotFoundError
 from app.events import InProcessEventBus
-from app.jobs.backends import build_backends, build_store
+from app.jobs.backends import build_backends, build_blobs, build_store
 from app.jobs.models import InputRef, Job, JobEvent, JobSpec, JobState, Step
 from app.jobs.runner import RunContext, run_job
 from app.jobs.service import JobService
 from app.jobs.store import SqliteJobStore
 from app.settings import Settings
-from app.storage import LocalBlobStore
+from app.storage import BlobStore, LocalBlobStore
 from tests._hush import free_port
 from tests.signals import make_white
 
@@ -180,24 +181,66 @@ def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     assert checks["store"].startswith("error")
 
 
-def test_local_blob_store_streams(tmp_path: Path) -> None:
-    blobs = LocalBlobStore(tmp_path / "blobs")
-    payload = bytes(range(256)) * 5000
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.needs_s3)])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    fields = request.getfixturevalue("s3_bucket")
+    return build_blobs(Settings(data_dir=tmp_path, blob_store="s3", s3_prefix="pre/fix", **fields), create_bucket=True)
+
+
+def test_blob_store_streams(blobs: BlobStore, tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 50_000  # 12.8 MB: several chunks, and a multipart upload to S3
     assert blobs.write("results/j/out.wav", io.BytesIO(payload)) == len(payload)
+    src = tmp_path / "small.bin"
+    src.write_bytes(b"upload")
+    assert blobs.put_file("uploads/u", src) == 6
+    assert not src.exists()  # moved in
     assert blobs.size("results/j/out.wav") == len(payload)
     with blobs.open("results/j/out.wav") as f:
         assert f.read() == payload
-    assert blobs.url_for("results/j/out.wav", expires_s=60) is None  # served by the API instead
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     assert blobs.readable_path("results/j/out.wav", scratch).read_bytes() == payload
-    assert not list((tmp_path / "blobs" / "results" / "j").glob(".*.part"))
+    assert blobs.exists("uploads/u")
     blobs.delete_prefix("results/j")
-    for missing in (lambda: blobs.open("results/j/out.wav"), lambda: blobs.size("results/j/out.wav")):
+    blobs.delete_prefix("uploads/u")
+    for key in ("results/j/out.wav", "uploads/u"):
+        assert not blobs.exists(key)
         with pytest.raises(NotFoundError):
-            missing()
+            blobs.open(key)
+        with pytest.raises(NotFoundError):
+            blobs.size(key)
     with pytest.raises(NotFoundError):
         blobs.write("../escape", io.BytesIO(b"x"))
+
+
+def test_local_blobs_have_no_link_and_leave_no_parts(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    blobs.write("results/j/out.wav", io.BytesIO(b"abc"))
+    assert blobs.url_for("results/j/out.wav", expires_s=60) is None  # the API streams it instead
+    assert not list((tmp_path / "blobs" / "results" / "j").glob(".*.part"))
+
+
+@pytest.mark.needs_s3
+def test_s3_presigned_link_and_credentials(tmp_path: Path, s3_bucket: dict[str, str]) -> None:
+    import httpx
+    from botocore.exceptions import ClientError
+
+    settings = Settings(data_dir=tmp_path, blob_store="s3", **s3_bucket)
+    blobs = build_blobs(settings, create_bucket=True)
+    blobs.write("results/j/clean wav.wav", io.BytesIO(b"RIFF-result"))
+    url = blobs.url_for("results/j/clean wav.wav", expires_s=60, filename="clean wav.wav", media_type="audio/wav")
+    assert url is not None
+    got = httpx.get(url, timeout=10)
+    assert got.status_code == 200
+    assert got.content == b"RIFF-result"
+    assert got.headers["content-type"] == "audio/wav"
+    assert "clean%20wav.wav" in got.headers["content-disposition"]
+    assert httpx.get(url.replace("X-Amz-Signature=", "X-Amz-Signature=0"), timeout=10).status_code == 403
+    wrong = settings.model_copy(update={"s3_secret_key": SecretStr("not-the-secret")})
+    with pytest.raises(ClientError, match=r"SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId"):
+        build_blobs(wrong).open("results/j/clean wav.wav")
 
 
 #: The schema an embedded server created before migrations existed (commit a7fcbb8).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
@@ -18,6 +19,7 @@ import soundfile as sf
 
 from app.webhooks import verify_signature
 from tests._hush import HushProcess
+from tests._services import S3Server, new_pg_schema
 from tests.app._media_fixtures import raw_wav_bytes
 from tests.signals import make_speech_like, make_white
 
@@ -63,9 +65,22 @@ def wait_state(client: httpx.Client, job_id: str, states: set[str], timeout_s: f
     raise AssertionError(f"job {job_id} never reached {states}: {job}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> HushProcess:
-    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, max_input_mb=2) as proc:
+@pytest.fixture(
+    scope="module",
+    params=["embedded", pytest.param("postgres+s3", marks=[pytest.mark.needs_postgres, pytest.mark.needs_s3])],
+)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess]:
+    """The shared server of this module: embedded, and again on the PostgreSQL store and S3 blobs."""
+    with contextlib.ExitStack() as stack:
+        env: dict[str, str] = {}
+        if request.param != "embedded":
+            url, schema = stack.enter_context(new_pg_schema())
+            s3: S3Server = request.getfixturevalue("s3_server")
+            env = {"job_store": "postgres", "database_url": url, "database_schema": schema, "blob_store": "s3"}
+            env.update(s3.settings(f"hush-{schema.replace('_', '-')}"))
+        proc = stack.enter_context(
+            HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, max_input_mb=2, **env)
+        )
         yield proc
 
 
