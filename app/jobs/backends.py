@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.errors import EngineUnavailableError
-from app.events import EventBus, InProcessEventBus
+from app.events import EventBus, InProcessEventBus, RedisEventBus
 from app.jobs.models import JobEvent
 from app.jobs.queue import JobQueue
 from app.jobs.runner import RunContext
@@ -83,6 +83,8 @@ def build_bus(settings: Settings) -> EventBus:
     kind = settings.bus_kind
     if kind == "local":
         return InProcessEventBus()
+    if kind == "redis":
+        return RedisEventBus(settings.redis_url, JobEvent.model_validate_json)
     raise _not_built("event bus", kind)
 
 
@@ -93,6 +95,15 @@ def build_queue(settings: Settings, store: JobStore, bus: EventBus) -> JobQueue:
         from app.jobs.queue import InProcessQueue
 
         return InProcessQueue(settings, store, bus)
+    if kind == "celery":
+        if settings.bus_kind == "local":
+            raise EngineUnavailableError(
+                "Celery workers run in other processes: their events reach the servers only through "
+                "Redis (set HUSH_EVENT_BUS=redis, or HUSH_BACKEND=cluster)"
+            )
+        from app.jobs.celery_queue import CeleryQueue
+
+        return CeleryQueue(settings)
     raise _not_built("job queue", kind)
 
 
