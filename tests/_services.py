@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,70 @@ def run_seaweedfs(root: Path) -> Iterator[S3Server]:
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    """``HUSH_*`` environment variables that rebuild ``settings`` in another process."""
+    from pydantic import SecretStr
+
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, tuple | list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"HUSH_{name.upper()}"] = str(value)
+    return env
+
+
+#: Backends a server-level test runs on: the embedded default, and the whole cluster.
+BACKENDS = [
+    "embedded",
+    pytest.param("cluster", marks=[pytest.mark.needs_postgres, pytest.mark.needs_redis, pytest.mark.needs_s3]),
+]
+
+#: The lease of cluster test runs: short, so that a dead worker's job comes back quickly.
+CLUSTER_LEASE_S = 3.0
+
+
+@contextlib.contextmanager
+def cluster_backend(settings: Any, s3: S3Server, *, workers: int | None = None) -> Iterator[Any]:
+    """``settings`` moved onto the cluster, with ``workers`` Celery workers (``hush worker``) running.
+
+    A fresh PostgreSQL schema and S3 bucket of its own, Redis database 13 flushed before and
+    after; the workers get the same settings through their environment.
+    """
+    import os
+
+    import redis
+
+    if not reachable("127.0.0.1", 6379):
+        pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it; or deselect -m needs_redis)")
+    from tests._hush import WorkerProcess
+
+    flush = redis.Redis.from_url(REDIS_URL)
+    flush.flushdb()
+    with contextlib.ExitStack() as stack:
+        url, schema = stack.enter_context(new_pg_schema())
+        fields = settings.model_dump()
+        fields.update(
+            backend="cluster",
+            database_url=url,
+            database_schema=schema,
+            redis_url=REDIS_URL,
+            lease_s=CLUSTER_LEASE_S,
+            **s3.settings(f"hush-{schema.replace('_', '-')}"),
+        )
+        moved = type(settings).model_validate(fields)
+        env = {**os.environ, **settings_env(moved)}
+        for i in range(workers or settings.workers):
+            worker = WorkerProcess(settings.data_dir / f"celery-{i}", env, name=str(i))
+            stack.callback(worker.stop)
+            worker.start()
+        yield moved
+    flush.flushdb()
+    flush.close()

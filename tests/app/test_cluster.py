@@ -115,7 +115,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> It
             w = WorkerProcess(root / f"worker{i}", env, name=str(i))
             stack.callback(w.stop)
             workers.append(w.start())
-        yield Cluster(apis=apis, workers=workers, env=env)
+        found = Cluster(apis=apis, workers=workers, env=env)
+        stack.callback(lambda: [api.stop() for api in found.apis])  # a replica a test restarted, too
+        yield found
     flush.flushdb()
     flush.close()
 
@@ -245,6 +247,44 @@ def test_cluster_sends_one_webhook_per_job_with_two_replicas(cluster: Cluster, r
         time.sleep(2.0)  # both replicas saw every job finish: give a duplicate time to arrive
         sent = sorted(r.headers["X-Hush-Job-Id"] for r in hook.requests)
         assert sent == sorted(j["id"] for j in jobs)  # each job once, from one replica
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.needs_redis
+@pytest.mark.needs_s3
+def test_cluster_survives_kill9_of_an_api_replica(cluster: Cluster, rng: np.random.Generator, tmp_path: Path) -> None:
+    import websocket
+
+    a, b = cluster.apis
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 8000, 60.0, rng)
+    with _client(a) as ca:
+        job = submit(ca, upload(ca, long_path.read_bytes()), steps=[{"name": "denoise"}, {"name": "loudness"}])
+        queued = [submit(ca, upload(ca, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[]) for _ in range(3)]
+    ws = websocket.create_connection(f"ws://127.0.0.1:{a.port}/api/v1/jobs/{job['id']}/ws", header=H, timeout=30)
+    try:
+        assert json.loads(ws.recv())["state"] in ("queued", "in_progress")
+        a.kill9()  # the replica the client talks to vanishes mid-job
+        with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError, OSError)):  # noqa: PT012
+            while True:  # the updates already sent, then the dropped connection
+                ws.recv()
+    finally:
+        ws.close()
+    # the client reconnects to the other replica and sees the job through to its end
+    ws = websocket.create_connection(f"ws://127.0.0.1:{b.port}/api/v1/jobs/{job['id']}/ws", header=H, timeout=120)
+    try:
+        while (state := json.loads(ws.recv())["state"]) not in ("succeeded", "failed"):
+            pass
+        assert state == "succeeded"
+    finally:
+        ws.close()
+    with _client(b) as cb:
+        for other in queued:  # no job lost: every job A accepted finishes
+            assert wait_state(cb, other["id"], {"succeeded", "failed"})["state"] == "succeeded"
+        assert cb.get(f"/api/v1/jobs/{job['id']}", headers=H).json()["attempts"] == 1  # workers never noticed
+    again = HushProcess(a.data_dir, workers=1, port=a.port)
+    again.env = a.env  # the same settings, on the same port
+    cluster.apis[0] = again.start()
 
 
 @pytest.mark.needs_redis
