@@ -179,7 +179,7 @@ BACKENDS = [
 ]
 
 #: The lease of cluster test runs: short, so that a dead worker's job comes back quickly.
-CLUSTER_LEASE_S = 3.0
+CLUSTER_LEASE_S = 5.0
 
 
 @contextlib.contextmanager

@@ -148,6 +148,7 @@ def run_job(job_id: str, ctx: RunContext) -> None:
     if job.state is not JobState.queued:
         log.warning("job %s: attempt %d's lease ran out; attempt %d takes over", job_id, job.attempt, claimed.attempt)
     job = claimed
+    log.info("job %s attempt %d started", job.id, job.attempt)
     ctx.publish(JobEvent(job_id=job.id, job=job))
     ctx.publish(JobEvent(kind="queue", job_id="*"))
     if job.attempt > ctx.settings.max_attempts:
