@@ -45,6 +45,13 @@ def _not_built(what: str, kind: str) -> EngineUnavailableError:
     return EngineUnavailableError(f"the {kind!r} {what} is not available in this build of Hush")
 
 
+def _missing(exc: ImportError, what: str) -> EngineUnavailableError:
+    return EngineUnavailableError(
+        f"the {what} needs the Python package {exc.name!r}, which is not installed",
+        hint="install the cluster backends: pip install 'hush[cluster]'",
+    )
+
+
 def build_store(settings: Settings, *, migrate: bool = True) -> JobStore:
     """The job store; ``migrate`` brings its schema to the newest revision first (servers, CLI)."""
     kind = settings.store_kind
@@ -52,8 +59,12 @@ def build_store(settings: Settings, *, migrate: bool = True) -> JobStore:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return SqliteJobStore(settings.db_path, migrate=migrate)
     if kind == "postgres":
-        from app.jobs.pgstore import PostgresJobStore
+        try:
+            import pg8000  # noqa: F401
 
+            from app.jobs.pgstore import PostgresJobStore
+        except ImportError as exc:
+            raise _missing(exc, "PostgreSQL job store") from exc
         return PostgresJobStore(settings.database_url, schema=settings.database_schema, migrate=migrate)
     raise _not_built("job store", kind)
 
@@ -64,7 +75,12 @@ def build_blobs(settings: Settings, *, create_bucket: bool = False) -> BlobStore
     if kind == "local":
         return LocalBlobStore(settings.blob_dir)
     if kind == "s3":
-        from app.storage_s3 import S3BlobStore
+        try:
+            import boto3  # noqa: F401
+
+            from app.storage_s3 import S3BlobStore
+        except ImportError as exc:
+            raise _missing(exc, "S3 blob store") from exc
 
         return S3BlobStore(
             bucket=settings.s3_bucket,
@@ -84,6 +100,10 @@ def build_bus(settings: Settings) -> EventBus:
     if kind == "local":
         return InProcessEventBus()
     if kind == "redis":
+        try:
+            import redis  # noqa: F401
+        except ImportError as exc:
+            raise _missing(exc, "Redis event bus") from exc
         return RedisEventBus(settings.redis_url, JobEvent.model_validate_json)
     raise _not_built("event bus", kind)
 
@@ -101,8 +121,12 @@ def build_queue(settings: Settings, store: JobStore, bus: EventBus) -> JobQueue:
                 "Celery workers run in other processes: their events reach the servers only through "
                 "Redis (set HUSH_EVENT_BUS=redis, or HUSH_BACKEND=cluster)"
             )
-        from app.jobs.celery_queue import CeleryQueue
+        try:
+            import celery  # noqa: F401
 
+            from app.jobs.celery_queue import CeleryQueue
+        except ImportError as exc:
+            raise _missing(exc, "Celery job queue") from exc
         return CeleryQueue(settings)
     raise _not_built("job queue", kind)
 
@@ -110,9 +134,13 @@ def build_queue(settings: Settings, store: JobStore, bus: EventBus) -> JobQueue:
 def build_backends(settings: Settings) -> Backends:
     """All four seams for a server process (the job store migrated to the newest schema)."""
     store = build_store(settings)
-    blobs = build_blobs(settings, create_bucket=True)
-    bus = build_bus(settings)
-    return Backends(store=store, blobs=blobs, bus=bus, queue=build_queue(settings, store, bus))
+    try:
+        blobs = build_blobs(settings, create_bucket=True)
+        bus = build_bus(settings)
+        return Backends(store=store, blobs=blobs, bus=bus, queue=build_queue(settings, store, bus))
+    except BaseException:
+        store.close()
+        raise
 
 
 def build_run_context(

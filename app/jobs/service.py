@@ -104,7 +104,7 @@ class JobService:
         )
         job, created = await anyio.to_thread.run_sync(self.store.create, job)
         if created:
-            self.queue.enqueue(job.id, priority)
+            await anyio.to_thread.run_sync(self.queue.enqueue, job.id, priority)  # a broker round trip, maybe
             self.bus.publish(JobEvent(job_id=job.id, job=job))
             self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
         return job
@@ -154,7 +154,8 @@ class JobService:
             checks["store"] = "ok"
         except Exception as exc:
             checks["store"] = f"error: {exc}"
-        checks["workers"] = "ok" if self.queue.running else "not running"
+        running = await anyio.to_thread.run_sync(lambda: self.queue.running)  # Celery asks its broker
+        checks["workers"] = "ok" if running else "not running"
         return checks
 
     # ------------------------------------------------------------------ change

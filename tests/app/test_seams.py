@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -312,3 +313,22 @@ def test_factory_builds_the_postgres_store(tmp_path: Path, pg_schema: tuple[str,
     store.close()
     with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own refusal
         build_store(Settings(data_dir=tmp_path, job_store="postgres", database_url="postgresql://127.0.0.1:1/x"))
+
+
+@pytest.mark.parametrize(
+    ("module", "fields"),
+    [
+        ("pg8000", {"job_store": "postgres"}),
+        ("boto3", {"blob_store": "s3"}),
+        ("redis", {"event_bus": "redis"}),
+    ],
+)
+def test_a_cluster_seam_without_its_package_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, fields: dict[str, str]
+) -> None:
+    from app.errors import EngineUnavailableError
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    with pytest.raises(EngineUnavailableError, match=module) as refused:
+        build_backends(Settings(data_dir=tmp_path, **fields))
+    assert "hush[cluster]" in (refused.value.hint or "")
