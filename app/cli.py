@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -34,6 +36,10 @@ def _err(msg: str) -> None:
     sys.stderr.write(f"hush: {msg}\n")
 
 
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -46,8 +52,17 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if args.workers:
         settings = settings.model_copy(update={"workers": args.workers})
+    scratch: Path | None = None
     if args.mock or settings.mock:
-        settings = settings.model_copy(update={"mock": True, "api_keys": ()})
+        # a mock serves an app under test on this machine: its input links and webhooks are local too
+        local = tuple(a for a in ("127.0.0.0/8", "::1") if a not in settings.url_allowlist)
+        update: dict[str, Any] = {"mock": True, "api_keys": (), "url_allowlist": (*settings.url_allowlist, *local)}
+        if "data_dir" not in settings.model_fields_set:
+            # its jobs are disposable: keep them in memory (a tmpfs), where a job takes half the time
+            shm = Path("/dev/shm")  # noqa: S108 - mkdtemp below makes a private directory in it
+            scratch = Path(tempfile.mkdtemp(prefix="hush-mock-", dir=shm if os.access(shm, os.W_OK) else None))
+            update["data_dir"] = scratch
+        settings = settings.model_copy(update=update)
     refusal = check_bind(settings, host)
     if refusal:
         _err(refusal)
@@ -62,7 +77,18 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if settings.mock:
         sys.stderr.write(f"hush: mock mode: scenarios at {base}/_mock/scenarios, journal at {base}/_mock/requests\n")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
+        if scratch is not None:
+            sys.stderr.write(
+                f"hush: mock mode keeps its jobs in {scratch} (set HUSH_DATA_DIR to choose; deleted at exit)\n"
+            )
+    if scratch is not None:
+        # uvicorn re-raises the signal that stopped it; end by an exception so the folder goes too
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 

@@ -11,9 +11,10 @@ import ipaddress
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 from app import errors as e
 from app.auth import KeyStore
-from app.jobs.models import JobState
+from app.jobs.models import Job, JobState
 from app.jobs.service import JobService, WebhookRenderer
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
+    "MockJob",
+    "MockJobEffect",
     "MockScenario",
     "MockState",
     "OpenModeGuard",
@@ -44,6 +47,7 @@ __all__ = [
     "get_service",
     "json_error",
     "mock_error",
+    "mock_job",
     "parse_json",
     "read_body",
 ]
@@ -53,10 +57,20 @@ ErrorRenderer = Callable[[Request, Exception, int, str], Response]
 
 
 class MockState:
-    """What mock mode remembers between requests: the scenarios' counters (see :mod:`app.api.mock`)."""
+    """What mock mode remembers between requests (see :mod:`app.api.mock`).
+
+    ``counters`` count the polls of the scenarios that script a job's first answers; ``jobs``
+    holds the jobs created in mock mode (their scenario, options and creation time); a job in
+    ``advanced`` has every scripted countdown, phase and delay behind it.
+    """
 
     def __init__(self) -> None:
         self.counters: dict[str, int] = {}
+        self.jobs: dict[str, MockJob] = {}
+        self.advanced: set[str] = set()
+        self.hold_s = 2.0
+        """Length of a scripted phase for a job mock mode did not create (``HUSH_MOCK_HOLD_S``)."""
+        self._first_seen: dict[str, float] = {}
 
     def count(self, key: str) -> int:
         """How often ``key`` was counted before; counts it once more."""
@@ -64,13 +78,61 @@ class MockState:
         self.counters[key] = n + 1
         return n
 
+    def elapsed(self, key: str) -> float:
+        """Seconds since ``key`` was first asked about: its job's creation in mock mode, or this call."""
+        job = self.jobs.get(key.rsplit(".", 1)[-1])
+        start = job.created if job is not None else self._first_seen.setdefault(key, time.monotonic())
+        return time.monotonic() - start
+
+    def is_advanced(self, job_id: str) -> bool:
+        """True once ``POST /_mock/jobs/{id}/advance`` (or ``/_mock/advance``) was called for the job."""
+        return job_id in self.advanced
+
     def reset(self) -> None:
-        """Forget every counter."""
+        """Forget every counter, job record and advance."""
         self.counters.clear()
+        self.jobs.clear()
+        self.advanced.clear()
+        self._first_seen.clear()
+
+
+@dataclass
+class MockJob:
+    """A job created in mock mode: the scenario and options of the request that created it."""
+
+    job_id: str
+    dialect: str
+    scenario: str | None
+    created: float = field(default_factory=time.monotonic)
+    latency_s: float = 0.0
+    """How long the job waits before it runs (``HUSH_MOCK_LATENCY_MS``, ``Prefer: latency=<ms>``)."""
+    dsp: bool = False
+    """Run the real DSP (``HUSH_MOCK_DSP``, ``Prefer: dsp=real``) instead of passing the input through."""
+    hold_s: float = 2.0
+    """Length of the scenario's scripted phases and webhook delays (``Prefer: hold=<s>``)."""
+    request_id: str | None = None
 
 
 #: Answers a request in a mock scenario, or returns None to let the real route answer.
 MockResponder = Callable[[Request, MockState], Awaitable[Response | None]]
+
+
+async def _route_answers(request: Request, state: MockState) -> Response | None:
+    return None
+
+
+@dataclass(frozen=True)
+class MockJobEffect:
+    """What a scenario does to the jobs created under it (the real job changes, every answer follows)."""
+
+    end: JobState | None = None
+    """End the job in this state instead of running it (failed, cancelled, timed_out)."""
+    reason: Callable[[Job], str] | None = None
+    """The job's ``error_reason`` when it ends that way."""
+    error: type[e.AppError] = e.ProcessingError
+    """The domain error it ends with (its ``code`` becomes the job's ``error_code``)."""
+    webhook: str | None = None
+    """Webhook chaos: ``delayed``, ``duplicated``, ``out_of_order`` or ``bad_signature``."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +142,10 @@ class MockScenario:
     name: str
     """Selects it: key ``mock-<name>``, header ``Prefer: scenario=<name>``, or ``hush-mock=<name>`` in the input URL."""
     description: str
-    respond: MockResponder
+    respond: MockResponder = _route_answers
+    """Answers (some of) the requests itself; the default lets every route answer."""
+    job: MockJobEffect | None = None
+    """What happens to the jobs created under the scenario, if anything."""
 
 
 @dataclass(frozen=True)
@@ -306,6 +371,11 @@ def mock_error(
         return response
 
     return MockScenario(name, description, respond)
+
+
+def mock_job(name: str, description: str, effect: MockJobEffect, respond: MockResponder | None = None) -> MockScenario:
+    """A scenario that changes the jobs created under it (see :class:`MockJobEffect`)."""
+    return MockScenario(name, description, respond or _route_answers, effect)
 
 
 _JOB_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -7,6 +7,7 @@ worker processes.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -111,9 +112,14 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        backends = await anyio.to_thread.run_sync(build_backends, settings)
+        mock = getattr(app.state, "mock", None)  # mock mode: jobs run in threads, instantly (app/api/mock.py)
+        backends = await anyio.to_thread.run_sync(
+            functools.partial(build_backends, settings, make_queue=mock.make_queue if mock is not None else None)
+        )
         store = backends.store
         service = JobService(settings, store, backends.blobs, backends.queue, backends.bus)
+        if mock is not None:
+            mock.attach(service)
         service.register_webhook("native", native_webhook)
         for d in dialects:
             if d.webhook is not None:
@@ -162,7 +168,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     if settings.mock:
         from app.api.mock import install_mock
 
-        install_mock(app, dialects)
+        install_mock(app, dialects, settings)
     for d in dialects:
         app.include_router(d.router)
     built = {d.name for d in dialects}

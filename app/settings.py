@@ -170,6 +170,14 @@ class Settings(BaseSettings):
 
     mock: bool = False
     """Mock mode (``hush serve --mock``): vendor scenarios on demand, a request journal, no key check."""
+    mock_latency_ms: float = Field(0, ge=0, le=600_000)
+    """Mock mode: how long a job waits before it runs (0: it runs at once); ``Prefer: latency=<ms>`` per request."""
+    mock_dsp: bool = False
+    """Mock mode: run the real DSP; off, the input is passed through (``Prefer: dsp=real`` per request)."""
+    mock_seed: int | None = None
+    """Mock mode: job, file and request ids drawn from this seed (the same sequence again after a reset)."""
+    mock_hold_s: float = Field(2.0, ge=0, le=3600)
+    """Mock mode: length of scripted phases (Wondershare waiting) and webhook delays; ``Prefer: hold=<s>``."""
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
 

@@ -43,6 +43,10 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "hush_nohum": {"hum": False},
     "hush_noclick": {"declick": False},
     "hush_core": {"expand_db": 0.0, "hum": False, "declick": False},
+    "hush_nogate": {"speech": None},
+    "hush_mr25": {"max_reduction_db": 25.0},
+    "hush_mr30": {"max_reduction_db": 30.0},
+    "hush_mr30_noexp": {"max_reduction_db": 30.0, "expand_db": 0.0},
 }
 
 REAL = REPO.parent / "shared" / "bench" / "realdev"
@@ -85,7 +89,7 @@ def load(path: Path, n: int | None = None, offset_s: float = 0.0) -> np.ndarray:
     x = x.mean(axis=1)
     if sr != SR:
         x = signal.resample_poly(x, SR, sr)
-    x = x[int(offset_s * SR) :]
+    x = x[int(offset_s * SR) % max(x.size, 1) :]  # an offset past the end wraps round
     if n is not None:
         while x.size < n:
             x = np.concatenate([x, x])

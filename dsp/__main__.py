@@ -1,6 +1,6 @@
 """Command-line tools over files of any length, streamed block by block.
 
-    python -m dsp denoise IN OUT [--amount 80]
+    python -m dsp denoise IN OUT [--amount 80] [--no-gate]
     python -m dsp vad IN [--min-non-speech 0.3]
     python -m dsp declick IN OUT [--detection-mult 8] [--click-len 10]
 
@@ -34,8 +34,16 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
 
 def _denoise(args: argparse.Namespace) -> int:
     from dsp.denoise import NoiseReducer
+    from dsp.vad import SpeechDetector
 
-    return _file_to_file(args, lambda sr, ch: NoiseReducer(sr, ch, amount=args.amount))
+    speech = None
+    if not args.no_gate:  # a first pass of the speech detector tells the gate where to stay open
+        info = read_info(args.input)
+        det = SpeechDetector(info.sr, info.channels)
+        for block in read_blocks(args.input, BLOCK_FRAMES):
+            det.process(block)
+        speech = det.keep_segments()
+    return _file_to_file(args, lambda sr, ch: NoiseReducer(sr, ch, amount=args.amount, speech=speech))
 
 
 def _declick(args: argparse.Namespace) -> int:
@@ -67,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--amount", type=float, default=100.0, help="1..100, 100 = full reduction")
+    p.add_argument("--no-gate", action="store_true", help="skip the speech pass and the gate away from speech")
     p.add_argument("--report", action="store_true", help="print the step report as JSON")
     p.set_defaults(func=_denoise)
     c = sub.add_parser("declick", help="repair clicks, file to file")

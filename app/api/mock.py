@@ -1,40 +1,97 @@
 """Mock mode (``hush serve --mock`` or ``HUSH_MOCK=1``): vendor behaviour on demand, for the tests of
 a client built against one of the vendors.
 
-Each dialect declares its scenarios (``Dialect.mock_scenarios``); this module only selects and
-records. A request picks a scenario of the dialect whose path it calls, without a change to the
-client's code, by any of:
+Each dialect declares its scenarios (``Dialect.mock_scenarios``); this module selects them, runs
+the jobs and records what clients sent. A request picks a scenario of the dialect whose path it
+calls, without a change to the client's code, by any of:
 
-* its API key: ``mock-<scenario>`` (in whatever place the dialect reads keys from);
+* its API key: ``mock-<scenario>`` (in whatever place the dialect reads keys from; for HTTP Basic
+  the ``appkey`` of ``appkey:appsecret``);
 * a header ``Prefer: scenario=<scenario>`` (``Prefer: code=429`` is the same as ``scenario=429``);
 * the marker ``hush-mock=<scenario>`` anywhere in the query or body, e.g. in the input URL.
 
-A scenario answers the request itself or lets the real route answer (the queue-position
-scenarios override a real job's status for a few polls, then step aside). Every request is
-journalled: ``GET /_mock/requests`` lists them in order, ``POST /_mock/reset`` forgets the
-journal and the scenarios' counters, ``GET /_mock/scenarios`` lists what each dialect offers.
+A job remembers the scenario of the request that created it, so later requests about it (a
+status poll that carries no key, marker or header) get the same scenario. A scenario answers the
+request itself (errors, scripted countdowns of a job's first polls) or lets the real route answer;
+a scenario with a job effect changes the real job (it ends failed, closed or timed out with a
+reason; its DeepAffects webhook is delayed, duplicated, sent out of order or badly signed), so
+every answer about that job agrees.
+
+**Instant jobs.** Jobs run in threads of the server process (no worker pool), at once or after
+``HUSH_MOCK_LATENCY_MS`` (``Prefer: latency=<ms>``). The input is passed through: decoded and
+encoded into the requested container with no processing step (analysis steps such as VAD still
+run, their answer is the point); each skipped step is reported ``not_applied`` with the reason.
+``HUSH_MOCK_DSP=1`` (``Prefer: dsp=real``) runs the real DSP instead. A request that creates an
+instant job is answered once the job has ended, so the client's first poll sees the end.
+
+**Ids.** With ``HUSH_MOCK_SEED`` job, upload and request ids are drawn from that seed: the same
+requests give the same ids, again after every reset.
+
+**Control routes** (``/_mock``, never journalled): ``GET /_mock/scenarios`` lists what each
+dialect offers; ``GET /_mock/requests`` lists every request in order; ``GET /_mock/webhooks``
+every webhook POST sent; ``GET /_mock/jobs`` the jobs created; ``POST /_mock/jobs/{id}/advance``
+(a job id or a DeepAffects ``request_id``) skips the job's latency, countdowns, phases and webhook
+delay and answers once the job has ended and its webhook was sent (``POST /_mock/advance`` does it
+for every job); ``POST /_mock/reset`` forgets the journal, the counters, every job, upload and
+result, and restarts the id sequence.
+
+Unless ``HUSH_DATA_DIR`` is set, ``hush serve --mock`` keeps its jobs in a fresh in-memory folder
+deleted at exit (see :mod:`app.cli`), and its job store commits without waiting for the disk.
+
 The key check is off in mock mode, so the server refuses to listen beyond loopback.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextvars
+import math
+import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import SecretStr
 
-from app.errors import InvalidParameterError
-from app.http import Dialect, MockScenario, MockState
+from app import webhooks
+from app.errors import AppError, InvalidParameterError
+from app.events import EventBus
+from app.http import Dialect, MockJob, MockJobEffect, MockScenario, MockState, default_status
+from app.jobs.models import Job, JobEvent, JobState
+from app.jobs.runner import RunContext, finish_error, run_job
+from app.jobs.service import JobService
+from app.jobs.steps import STEPS
+from app.jobs.store import JobStore
+from app.settings import Settings
+from app.storage import BlobStore
 
-__all__ = ["MockJournal", "install_mock", "selected_scenario"]
+__all__ = ["MockJournal", "MockQueue", "MockRuntime", "install_mock", "prefer_params", "selected_scenario"]
 
 _MARKER = re.compile(rb"hush-mock[=:]([A-Za-z0-9_.-]+)")
-_PREFER = re.compile(r"(?:^|[;,\s])(scenario|code)=\"?([A-Za-z0-9_.-]+)")
+_PREFER_PARAM = re.compile(r"([A-Za-z_-]+)\s*=\s*\"?([A-Za-z0-9_.-]+)\"?")
+_UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+#: Where a request names a job: in its path, or in the body field a status request carries (an
+#: input link may hold another job's id, and a new job must not take that job's scenario).
+_JOB_IN_PATH = re.compile(_UUID)
+_JOB_IN_BODY = re.compile(rb'"(?:job_id|jobId|task_id)"\s*:\s*"(' + _UUID + rb')"')
 _KEY_PREFIX = "mock-"
+#: Longest a request that created an instant job waits for it to end before answering anyway.
+_INSTANT_WAIT_S = 10.0
+#: What a passed-through step's report says.
+PASSTHROUGH_REASON = (
+    "mock mode passes the input through without processing; ask for the real DSP with "
+    "Prefer: dsp=real or HUSH_MOCK_DSP=1"
+)
 
 
 class MockJournal:
@@ -65,7 +122,14 @@ class MockJournal:
 
 def _keys_of(request: Request) -> list[str]:
     auth = request.headers.get("authorization", "")
-    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    scheme, _, value = auth.partition(" ")
+    bearer = value.strip() if scheme.lower() == "bearer" else ""
+    basic = ""
+    if scheme.lower() == "basic":
+        try:
+            basic = base64.b64decode(value.strip(), validate=True).decode("utf-8", "replace").partition(":")[0]
+        except (binascii.Error, ValueError):
+            basic = ""
     return [
         v
         for v in (
@@ -74,9 +138,15 @@ def _keys_of(request: Request) -> list[str]:
             request.headers.get("x-api-key"),
             request.headers.get("api-key"),
             bearer,
+            basic,
         )
         if v
     ]
+
+
+def prefer_params(header: str) -> dict[str, str]:
+    """The ``name=value`` preferences of a ``Prefer`` header (RFC 7240 style), lower-case names."""
+    return {m.group(1).lower(): m.group(2) for m in _PREFER_PARAM.finditer(header)}
 
 
 def selected_scenario(request: Request, body: bytes) -> str | None:
@@ -84,19 +154,417 @@ def selected_scenario(request: Request, body: bytes) -> str | None:
     for key in _keys_of(request):
         if key.startswith(_KEY_PREFIX):
             return key[len(_KEY_PREFIX) :]
-    prefer = _PREFER.search(request.headers.get("prefer", ""))
-    if prefer:
-        return prefer.group(2)
+    prefer = prefer_params(request.headers.get("prefer", ""))
+    if "scenario" in prefer or "code" in prefer:
+        return prefer.get("scenario") or prefer["code"]
     marker = _MARKER.search(request.url.query.encode() + b" " + body)
     if marker:
         return marker.group(1).decode()
     return None
 
 
-def install_mock(app: FastAPI, dialects: list[Dialect]) -> None:
-    """Add the journal, the scenario selection and the ``/_mock`` routes to ``app``."""
-    journal = MockJournal()
-    state = MockState()
+@dataclass
+class _RequestMock:
+    """What the request being answered asked of mock mode (read where its jobs are enqueued)."""
+
+    dialect: str | None
+    scenario: str | None
+    latency_s: float
+    dsp: bool
+    hold_s: float
+    jobs: list[str] = field(default_factory=list)
+
+
+_CURRENT: contextvars.ContextVar[_RequestMock | None] = contextvars.ContextVar("hush_mock_request", default=None)
+
+
+def _number(text: str | None, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidParameterError(f"the Prefer value {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise InvalidParameterError(f"the Prefer value {text!r} must be a number of at least 0")
+    return value
+
+
+class _PassThroughStore:
+    """The job store as the runner of a passed-through job sees it: the job without its
+    processing steps (analysis steps stay), and a result report naming each skipped step."""
+
+    def __init__(self, store: JobStore, skipped: dict[str, tuple[str, ...]]) -> None:
+        self._store = store
+        self._skipped = skipped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _strip(self, job: Job | None) -> Job | None:
+        if job is None:
+            return None
+        kept = tuple(s for s in job.spec.steps if s.name in STEPS and STEPS[s.name].kind == "analysis")
+        self._skipped[job.id] = tuple(s.name for s in job.spec.steps if s not in kept)
+        return job.model_copy(update={"spec": job.spec.model_copy(update={"steps": kept})})
+
+    def get(self, job_id: str) -> Job | None:
+        return self._strip(self._store.get(job_id))
+
+    def claim(self, job_id: str, state: JobState, lease_s: float) -> Job | None:
+        return self._strip(self._store.claim(job_id, state, lease_s))
+
+    def update(self, job_id: str, **fields: Any) -> Job | None:
+        meta = fields.get("result_meta")
+        if meta is not None:
+            skipped = self._skipped.get(job_id, ())
+            reports = [r for r in meta.get("steps", []) if r.get("step") != "none"]
+            reports[:0] = [{"step": name, "applied": False, "not_applied": PASSTHROUGH_REASON} for name in skipped]
+            fields["result_meta"] = {
+                **meta,
+                "steps": reports,
+                "mock": {"passthrough": True, "skipped_steps": list(skipped)},
+            }
+        return self._store.update(job_id, **fields)
+
+
+class MockQueue:
+    """The job queue of mock mode: runs each job in a thread of the server, after its latency.
+
+    A job of a scenario with an ending (failed, closed, timed out) ends that way without running;
+    any other job runs through :func:`app.jobs.runner.run_job`, with its input passed through
+    unless the real DSP was asked for.
+    """
+
+    def __init__(self, runtime: MockRuntime, settings: Settings, store: JobStore, blobs: BlobStore, bus: EventBus):
+        self.runtime = runtime
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.bus = bus
+        self._pool: ThreadPoolExecutor | None = None
+        self._go: dict[str, threading.Event] = {}
+        self._skipped: dict[str, tuple[str, ...]] = {}
+        self._specs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max(4, self.settings.workers), thread_name_prefix="hush-mock")
+        for job_id in self.store.next_queued(limit=100_000):  # left queued by a previous run
+            self.enqueue(job_id, 0)
+
+    def stop(self) -> None:
+        pool, self._pool = self._pool, None
+        for ev in list(self._go.values()):
+            ev.set()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def running(self) -> bool:
+        return self._pool is not None
+
+    @property
+    def exclusive(self) -> bool:
+        return True  # threads of this server: a job left active by a previous run is an orphan
+
+    def enqueue(self, job_id: str, priority: int) -> None:
+        current = _CURRENT.get()
+        record = self.runtime.record_job(job_id, current)
+        if current is not None:
+            current.jobs.append(job_id)
+        if record.latency_s > 0 and not self.runtime.state.is_advanced(job_id):
+            go = threading.Event()
+            with self._lock:
+                self._go[job_id] = go
+
+            def later() -> None:
+                go.wait(record.latency_s)
+                with self._lock:
+                    self._go.pop(job_id, None)
+                self._submit(job_id)
+
+            threading.Thread(target=later, name=f"hush-mock-latency-{job_id[:8]}", daemon=True).start()
+        else:
+            self._submit(job_id)
+
+    def advance(self, job_id: str) -> None:
+        """Run the job now if it still waits out its latency."""
+        with self._lock:
+            go = self._go.get(job_id)
+        if go is not None:
+            go.set()
+
+    def release_all(self) -> None:
+        with self._lock:
+            waiting = list(self._go.values())
+        for go in waiting:
+            go.set()
+
+    def _submit(self, job_id: str) -> None:
+        pool = self._pool
+        if pool is not None:
+            pool.submit(self._run, job_id)
+
+    def _publish(self, event: JobEvent) -> None:
+        # the runner of a passed-through job holds a copy without steps: publish the real spec
+        spec = self._specs.get(event.job_id)
+        if spec is not None and event.job is not None:
+            event = event.model_copy(update={"job": event.job.model_copy(update={"spec": spec})})
+        self.bus.publish(event)
+
+    def _run(self, job_id: str) -> None:
+        record = self.runtime.state.jobs.get(job_id)
+        effect = self.runtime.effect(record)
+        try:
+            if effect is not None and effect.end is not None:
+                self._end(job_id, effect)
+                return
+            if record is not None and record.dsp:
+                run_job(job_id, RunContext(self.settings, self.store, self.bus.publish, self.blobs, self.enqueue))
+                return
+            job = self.store.get(job_id)
+            if job is None:
+                return
+            self._specs[job_id] = job.spec
+            store = _PassThroughStore(self.store, self._skipped)
+            run_job(job_id, RunContext(self.settings, store, self._publish, self.blobs, self.enqueue))
+        finally:
+            self._specs.pop(job_id, None)
+            self._skipped.pop(job_id, None)
+
+    def _end(self, job_id: str, effect: MockJobEffect) -> None:
+        job = self.store.get(job_id)
+        if job is None or job.state is not JobState.queued:
+            return
+        claimed = self.store.claim(job_id, JobState.in_progress, self.settings.lease_s)
+        if claimed is None:
+            return
+        self.bus.publish(JobEvent(job_id=job_id, job=claimed))
+        self.bus.publish(JobEvent(kind="queue", job_id="*"))
+        assert effect.end is not None
+        reason = effect.reason(claimed) if effect.reason else f"the job ended {effect.end.value} (mock scenario)"
+        ctx = RunContext(self.settings, self.store, self.bus.publish, self.blobs, self.enqueue)
+        finish_error(ctx, claimed, effect.error(reason), effect.end)
+
+
+class MockRuntime:
+    """Mock mode's state: journal, scenarios, jobs, ids, webhook chaos. One per app."""
+
+    def __init__(self, settings: Settings, dialects: list[Dialect]) -> None:
+        self.settings = settings
+        self.journal = MockJournal()
+        self.state = MockState()
+        self.state.hold_s = settings.mock_hold_s
+        self.scenarios: dict[str, dict[str, MockScenario]] = {
+            d.name: {s.name: s for s in d.mock_scenarios} for d in dialects
+        }
+        self.webhooks: list[dict[str, Any]] = []
+        self.service: JobService | None = None
+        self.queue: MockQueue | None = None
+        self._rng = random.Random(settings.mock_seed) if settings.mock_seed is not None else None  # noqa: S311 - repeatable test ids on purpose
+        self._rng_lock = threading.Lock()
+        self._go: dict[str, asyncio.Event] = {}
+        self._sent: dict[str, asyncio.Event] = {}
+        self._held: dict[tuple[str, str], tuple[str, asyncio.Event]] = {}
+        self._generation = 0
+
+    # ------------------------------------------------------------------ wiring
+    def make_queue(self, store: JobStore, blobs: BlobStore, bus: EventBus) -> MockQueue:
+        """The queue the app's job service uses in mock mode."""
+        self.queue = MockQueue(self, self.settings, store, blobs, bus)
+        return self.queue
+
+    def attach(self, service: JobService) -> None:
+        """Give ``service`` the mock's ids and webhook sender."""
+        self.service = service
+        service.new_id = self.new_id
+        service.webhook_sender = self.send_webhook
+
+    # ------------------------------------------------------------------ ids and jobs
+    def new_id(self) -> str:
+        """A uuid4: from the seed when there is one (skipping ids the store already holds)."""
+        if self._rng is None:
+            return str(uuid.uuid4())
+        store = self.service.store if self.service is not None else None
+        while True:
+            with self._rng_lock:
+                candidate = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            if store is None or (store.get(candidate) is None and store.get_file(candidate) is None):
+                return candidate
+
+    def record_job(self, job_id: str, current: _RequestMock | None) -> MockJob:
+        """Remember a job being enqueued, with the scenario and options of the request creating it."""
+        known = self.state.jobs.get(job_id)
+        if known is not None:
+            return known
+        job = self.service.store.get(job_id) if self.service is not None else None
+        dialect = job.dialect if job is not None else (current.dialect if current else "") or ""
+        record = MockJob(
+            job_id=job_id,
+            dialect=dialect,
+            scenario=current.scenario if current is not None and current.dialect == dialect else None,
+            latency_s=current.latency_s if current is not None else self.settings.mock_latency_ms / 1000.0,
+            dsp=current.dsp if current is not None else self.settings.mock_dsp,
+            hold_s=current.hold_s if current is not None else self.settings.mock_hold_s,
+            request_id=str(job.meta.get("request_id") or "") or None if job is not None else None,
+        )
+        self.state.jobs[job_id] = record
+        return record
+
+    def effect(self, record: MockJob | None) -> MockJobEffect | None:
+        """The job effect of the scenario ``record`` was created under, if any."""
+        if record is None or record.scenario is None:
+            return None
+        scenario = self.scenarios.get(record.dialect, {}).get(record.scenario)
+        return scenario.job if scenario is not None else None
+
+    def find_job(self, job_or_request_id: str) -> str | None:
+        """The job id of a job id or a DeepAffects ``request_id`` mock mode saw."""
+        if job_or_request_id in self.state.jobs:
+            return job_or_request_id
+        for record in reversed(list(self.state.jobs.values())):
+            if record.request_id == job_or_request_id:
+                return record.job_id
+        return None
+
+    def advance(self, job_id: str) -> None:
+        """Skip the job's latency, scripted countdowns and phases, and webhook delay or hold."""
+        self.state.advanced.add(job_id)
+        if self.queue is not None:
+            self.queue.advance(job_id)
+        go = self._go.get(job_id)
+        if go is not None:
+            go.set()
+        for _key, (held, event) in list(self._held.items()):
+            if held == job_id:
+                event.set()
+
+    async def wait_webhook(self, job_id: str, timeout_s: float) -> None:
+        """Wait until the webhook of ``job_id`` was sent (or given up)."""
+        with anyio.move_on_after(timeout_s):
+            await self._sent.setdefault(job_id, asyncio.Event()).wait()
+
+    async def reset(self) -> None:
+        """Forget the journal, counters, jobs, uploads and results; restart the id sequence."""
+        self._generation += 1
+        for event in [*self._go.values(), *(e for _, e in self._held.values())]:
+            event.set()
+        if self.queue is not None:
+            self.queue.release_all()
+        service = self.service
+        if service is not None:
+            store, blobs = service.store, service.blobs
+
+            def wipe() -> None:
+                ids = set(self.state.jobs) | {j.id for j in store.expired(math.inf)}
+                for job_id in ids:
+                    store.delete(job_id)
+                    blobs.delete_prefix(f"results/{job_id}")
+                for f in store.expired_files(math.inf):
+                    blobs.delete_prefix(f.blob_key)
+                    store.delete_file(f.id)
+
+            await anyio.to_thread.run_sync(wipe)
+        self.journal.clear()
+        self.state.reset()
+        self.webhooks.clear()
+        self._go.clear()
+        self._sent.clear()
+        self._held.clear()
+        if self.settings.mock_seed is not None:
+            with self._rng_lock:
+                self._rng = random.Random(self.settings.mock_seed)  # noqa: S311 - repeatable test ids on purpose
+
+    # ------------------------------------------------------------------ webhooks
+    async def _pause(self, job_id: str, seconds: float) -> None:
+        if seconds <= 0 or self.state.is_advanced(job_id):
+            return
+        with anyio.move_on_after(seconds):
+            await self._go.setdefault(job_id, asyncio.Event()).wait()
+
+    async def send_webhook(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        settings: Settings,
+        *,
+        job_id: str,
+        on_attempt: Callable[[webhooks.WebhookAttempt], Awaitable[None] | None] | None = None,
+    ) -> webhooks.WebhookResult:
+        """Deliver a webhook as the job's scenario says: on time, or delayed, twice, late, badly signed."""
+        record = self.state.jobs.get(job_id)
+        effect = self.effect(record)
+        kind = effect.webhook if effect is not None else None
+        generation = self._generation
+
+        async def post(how: str, with_settings: Settings = settings) -> webhooks.WebhookResult:
+            if generation != self._generation:  # reset since: dropped
+                return webhooks.WebhookResult(False, (), None, "dropped by POST /_mock/reset", None)
+            result = await webhooks.deliver(url, payload, with_settings, job_id=job_id, on_attempt=on_attempt)
+            self.webhooks.append(
+                {
+                    "seq": len(self.webhooks) + 1,
+                    "time": time.time(),
+                    "job_id": job_id,
+                    "request_id": payload.get("request_id"),
+                    "url": url,
+                    "chaos": how,
+                    "attempts": len(result.attempts),
+                    "status": result.status,
+                    "error": result.error,
+                }
+            )
+            return result
+
+        try:
+            if kind is None or record is None:
+                return await post("none")
+            if kind == "delayed":
+                await self._pause(job_id, record.hold_s)
+                return await post("delayed")
+            if kind == "duplicated":
+                await post("duplicated")
+                return await post("duplicated")
+            if kind == "bad_signature":
+                secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+                wrong = settings.model_copy(update={"webhook_secret": SecretStr("not-" + (secret or "the-secret"))})
+                return await post("bad_signature", wrong)
+            if kind == "out_of_order":
+                return await self._out_of_order(record, post)
+            raise ValueError(f"unknown webhook chaos {kind!r}")
+        finally:
+            self._sent.setdefault(job_id, asyncio.Event()).set()
+
+    async def _out_of_order(
+        self, record: MockJob, post: Callable[[str], Awaitable[webhooks.WebhookResult]]
+    ) -> webhooks.WebhookResult:
+        """Hold a job's webhook until the next job of the scenario has sent its own, then send it."""
+        key = (record.dialect, record.scenario or "")
+        held = self._held.pop(key, None)
+        if held is not None:  # an earlier job waits: this one goes first, then the earlier one
+            result = await post("out_of_order")
+            held[1].set()
+            return result
+        event = asyncio.Event()
+        self._held[key] = (record.job_id, event)
+        if not self.state.is_advanced(record.job_id):
+            with anyio.move_on_after(record.hold_s):
+                await event.wait()
+        if self._held.get(key, (None,))[0] == record.job_id:
+            del self._held[key]  # nothing came after it in time: sent late, alone
+        return await post("out_of_order")
+
+
+def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> MockRuntime:
+    """Add the journal, the scenario selection and the ``/_mock`` routes to ``app``.
+
+    The app's lifespan takes the job queue from ``runtime.make_queue`` and calls
+    ``runtime.attach(service)`` (see :func:`app.main.create_app`).
+    """
+    runtime = MockRuntime(settings, dialects)
+    journal, state = runtime.journal, runtime.state
+    app.state.mock = runtime
     app.state.mock_journal = journal
     app.state.mock_state = state
 
@@ -106,12 +574,34 @@ def install_mock(app: FastAPI, dialects: list[Dialect]) -> None:
                 return d
         return None
 
+    def job_scenario(dialect: Dialect, request: Request, body: bytes) -> str | None:
+        """The scenario of a known job the request names (in its path or body)."""
+        found = [m.group() for m in _JOB_IN_PATH.finditer(request.url.path.encode())]
+        found += [m.group(1) for m in _JOB_IN_BODY.finditer(body[:4096])]
+        for job_id in found:
+            record = state.jobs.get(job_id.decode())
+            if record is not None and record.dialect == dialect.name:
+                return record.scenario
+        return None
+
+    def refuse(dialect: Dialect | None, request: Request, exc: InvalidParameterError) -> Response:
+        message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        if dialect is not None:
+            return dialect.render_error(request, exc, 400, message)
+        return JSONResponse({"title": message, "status": 400, "code": exc.code}, status_code=400)
+
     @app.middleware("http")
     async def mock_scenarios(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.url.path.startswith("/_mock"):
             return await call_next(request)
+        began = time.perf_counter()
         body = await request.body()
+        dialect = dialect_for(request.url.path)
         name = selected_scenario(request, body)
+        chosen_by = "request" if name is not None else None
+        if name is None and dialect is not None:
+            name = job_scenario(dialect, request, body)
+            chosen_by = "job" if name is not None else None
         entry: dict[str, Any] = {
             "time": time.time(),
             "method": request.method,
@@ -119,32 +609,66 @@ def install_mock(app: FastAPI, dialects: list[Dialect]) -> None:
             "query": dict(request.query_params),
             "headers": {k: v for k, v in request.headers.items() if k not in ("host", "content-length")},
             "body_bytes": len(body),
+            "dialect": dialect.name if dialect else None,
             "scenario": name,
+            "scenario_from": chosen_by,
         }
         if request.headers.get("content-type", "").startswith("application/json") and len(body) <= 65536:
             entry["body"] = body.decode(errors="replace")
         response: Response | None = None
-        dialect = dialect_for(request.url.path)
-        if name is not None:
-            scenarios = {s.name: s for s in (dialect.mock_scenarios if dialect else ())}
+        prefer = prefer_params(request.headers.get("prefer", ""))
+        try:
+            current = _RequestMock(
+                dialect=dialect.name if dialect else None,
+                scenario=name,
+                latency_s=_number(prefer.get("latency"), runtime.settings.mock_latency_ms) / 1000.0,
+                dsp=prefer["dsp"].lower() in ("real", "on", "1", "true")
+                if "dsp" in prefer
+                else runtime.settings.mock_dsp,
+                hold_s=_number(prefer.get("hold"), runtime.settings.mock_hold_s),
+            )
+        except InvalidParameterError as exc:
+            response = refuse(dialect, request, exc)
+            current = None
+        if response is None and name is not None:
+            scenarios = runtime.scenarios.get(dialect.name, {}) if dialect else {}
             chosen: MockScenario | None = scenarios.get(name)
             if chosen is None:
                 api = dialect.name if dialect else "the native API"
-                exc = InvalidParameterError(
-                    f"no mock scenario {name!r} for {api}",
-                    hint=f"it has: {', '.join(scenarios) or 'none'} (GET /_mock/scenarios lists them all)",
-                )
-                message = f"{exc.message} ({exc.hint})"
-                response = (
-                    dialect.render_error(request, exc, 400, message)
-                    if dialect
-                    else JSONResponse({"title": message, "status": 400, "code": exc.code}, status_code=400)
+                response = refuse(
+                    dialect,
+                    request,
+                    InvalidParameterError(
+                        f"no mock scenario {name!r} for {api}",
+                        hint=f"it has: {', '.join(scenarios) or 'none'} (GET /_mock/scenarios lists them all)",
+                    ),
                 )
             else:
-                response = await chosen.respond(request, state)
+                try:
+                    response = await chosen.respond(request, state)
+                except AppError as exc:  # e.g. the job the scenario scripts does not exist
+                    status = dialect.status_for(exc) if dialect and dialect.status_for else default_status(exc)
+                    response = (
+                        dialect.render_error(request, exc, status, exc.message)
+                        if dialect
+                        else JSONResponse({"title": exc.message, "status": status}, status_code=status)
+                    )
         if response is None:
-            response = await call_next(request)
+            token = _CURRENT.set(current)
+            try:
+                response = await call_next(request)
+            finally:
+                _CURRENT.reset(token)
+            assert current is not None
+            instant = [j for j in current.jobs if current.latency_s == 0 and not current.dsp]
+            if instant and runtime.service is not None:
+                service = runtime.service
+                with anyio.move_on_after(_INSTANT_WAIT_S):
+                    for job_id in instant:
+                        await service.wait(job_id, _INSTANT_WAIT_S)
+            entry["jobs"] = list(current.jobs)
         entry["status"] = response.status_code
+        entry["duration_ms"] = round((time.perf_counter() - began) * 1000.0, 2)
         entry["answered_by"] = "scenario" if _is_mock(response) else "route"
         journal.add(entry)
         return response
@@ -154,31 +678,97 @@ def install_mock(app: FastAPI, dialects: list[Dialect]) -> None:
         """Every request since the last reset, oldest first (``/_mock`` calls are not recorded)."""
         return journal.entries()
 
+    @app.get("/_mock/webhooks", tags=["mock"])
+    async def mock_webhooks() -> list[dict[str, Any]]:
+        """Every webhook POST sent since the last reset, in order, with its chaos kind."""
+        return list(runtime.webhooks)
+
+    @app.get("/_mock/jobs", tags=["mock"])
+    async def mock_jobs() -> list[dict[str, Any]]:
+        """The jobs created since the last reset: id, dialect, scenario, options and state."""
+        service: JobService = app.state.service
+        out = []
+        for record in list(state.jobs.values()):
+            job = await anyio.to_thread.run_sync(service.store.get, record.job_id)
+            out.append(
+                {
+                    "job_id": record.job_id,
+                    "dialect": record.dialect,
+                    "scenario": record.scenario,
+                    "request_id": record.request_id,
+                    "latency_ms": record.latency_s * 1000.0,
+                    "dsp": record.dsp,
+                    "hold_s": record.hold_s,
+                    "advanced": state.is_advanced(record.job_id),
+                    "state": job.state.value if job is not None else None,
+                }
+            )
+        return out
+
     @app.post("/_mock/reset", tags=["mock"])
     async def mock_reset() -> dict[str, str]:
-        """Forget the journal and every scenario counter."""
-        journal.clear()
-        state.reset()
+        """Forget the journal, every scenario counter, job, upload and result; restart the ids."""
+        await runtime.reset()
         return {"status": "reset"}
 
     @app.post("/_mock/jobs/{job_id}/advance", tags=["mock"])
     async def mock_advance(job_id: str, request: Request) -> dict[str, Any]:
-        """Skip every scenario countdown of the job (queue position ...) and wait until it ends.
+        """Skip the job's latency, countdowns, phases and webhook delay; answer once it has ended.
 
-        Answers the job's final state, so a test moves on without polling or sleeping.
+        ``job_id`` may also be a DeepAffects ``request_id``. When the job has a webhook, the
+        answer comes once it was sent, so a test moves on without polling or sleeping.
         """
-        service = request.app.state.service
-        await service.get(job_id)  # 404 for an unknown job
-        skipped = [k for k in state.counters if k.endswith(f".{job_id}")]
-        for k in skipped:
-            state.counters[k] = 1 << 30
-        job = await service.wait(job_id, request.app.state.settings.sync_timeout_s)
-        return {"job_id": job_id, "state": job.state.value, "skipped": skipped}
+        service: JobService = request.app.state.service
+        found = runtime.find_job(job_id)
+        if found is None:
+            await service.get(job_id)  # a job mock mode did not see (404 when there is none)
+            found = job_id
+        counters = [k for k in state.counters if k.endswith(f".{found}")]
+        runtime.advance(found)
+        job = await service.wait(found, request.app.state.settings.sync_timeout_s)
+        hook = None
+        if job.terminal and job.spec.webhook_url:
+            await runtime.wait_webhook(found, request.app.state.settings.sync_timeout_s)
+            hook = [w for w in runtime.webhooks if w["job_id"] == found]
+        return {"job_id": found, "state": job.state.value, "skipped": counters, "webhooks": hook}
+
+    @app.post("/_mock/advance", tags=["mock"])
+    async def mock_advance_all(request: Request) -> dict[str, Any]:
+        """Advance every job mock mode created (see ``/_mock/jobs/{id}/advance``); answer with their states."""
+        service: JobService = request.app.state.service
+        timeout = request.app.state.settings.sync_timeout_s
+        ids = list(state.jobs)
+        for job_id in ids:
+            runtime.advance(job_id)
+        states: dict[str, str] = {}
+        for job_id in ids:
+            job = await service.wait(job_id, timeout)
+            if job.terminal and job.spec.webhook_url:
+                await runtime.wait_webhook(job_id, timeout)
+            states[job_id] = job.state.value
+        return {"jobs": states}
 
     @app.get("/_mock/scenarios", tags=["mock"])
-    async def mock_list() -> dict[str, list[dict[str, str]]]:
+    async def mock_list() -> dict[str, list[dict[str, Any]]]:
         """The scenarios each dialect of this build declares."""
-        return {d.name: [{"name": s.name, "description": s.description} for s in d.mock_scenarios] for d in dialects}
+        return {
+            d.name: [
+                {
+                    "name": s.name,
+                    "description": s.description,
+                    "job_effect": (
+                        (s.job.end.value if s.job.end else None)
+                        or (f"webhook_{s.job.webhook}" if s.job.webhook else None)
+                    )
+                    if s.job
+                    else None,
+                }
+                for s in d.mock_scenarios
+            ]
+            for d in dialects
+        }
+
+    return runtime
 
 
 def _is_mock(response: Response) -> bool:

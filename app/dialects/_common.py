@@ -4,6 +4,7 @@ from app.http import (
     Dialect,
     ErrorRenderer,
     KeysDep,
+    MockJobEffect,
     MockScenario,
     MockState,
     ServiceDep,
@@ -15,6 +16,7 @@ from app.http import (
     get_service,
     json_error,
     mock_error,
+    mock_job,
     parse_json,
     read_body,
 )
@@ -23,6 +25,7 @@ __all__ = [
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
+    "MockJobEffect",
     "MockScenario",
     "MockState",
     "ServiceDep",
@@ -34,6 +37,7 @@ __all__ = [
     "get_service",
     "json_error",
     "mock_error",
+    "mock_job",
     "parse_json",
     "read_body",
 ]

@@ -45,6 +45,7 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -56,11 +57,16 @@ from app.auth import Principal
 from app.dialects._common import (
     Dialect,
     KeysDep,
+    MockJobEffect,
+    MockScenario,
+    MockState,
     ServiceDep,
     blob_response,
     default_status,
     finished_result,
     json_error,
+    mock_error,
+    mock_job,
     parse_json,
     read_body,
 )
@@ -173,6 +179,9 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
         if item["status"] != "not_applied" and job.state is JobState.succeeded and step:
             measured = _step_report(job, "loudness" if step == "loudness" else step)
             item["measured"] = measured
+            if measured.get("not_applied"):  # the step ran but did not change the audio (it says why)
+                item["status"] = "not_applied"
+                item["reason"] = measured["not_applied"]
             if flag == "normalize" and measured.get("limited_by_peak"):
                 item["status"] = "approximated"
                 item["reason"] = (
@@ -305,10 +314,111 @@ async def audiocleaner_file(name: str, service: ServiceDep) -> Response:
     )
 
 
+# --------------------------------------------------------------------------- mock mode
+_QUEUED_POLLS = 3
+_GET_PATH = f"{PREFIX}/task/get"
+_JOB_ID = re.compile(rb'"job_id"\s*:\s*"([^"]+)"')
+
+
+async def _mock_waiting(request: Request, state: MockState) -> Response | None:
+    """A task's first task/get answers are ``waiting`` with ``tasks_position`` 3, 2, 1; then its real status."""
+    if request.url.path != _GET_PATH:
+        return None
+    match = _JOB_ID.search(await request.body())
+    if match is None:
+        return None
+    job_id = match.group(1).decode()
+    polls = state.count(f"audiocleaner.waiting.{job_id}")
+    if polls >= _QUEUED_POLLS or state.is_advanced(job_id):
+        return None
+    service: JobService = request.app.state.service
+    job = await service.get(job_id)  # 101008 for an unknown task
+    if job.dialect != "audiocleaner":
+        return None
+    waiting = job.model_copy(update={"state": JobState.queued})
+    data, message = render(waiting, _base(request, service), _QUEUED_POLLS - polls)
+    return JSONResponse({"code": OK, "data": data, "message": message}, headers={"X-Hush-Mock": "waiting"})
+
+
+def _on_get(scenario: MockScenario) -> MockScenario:
+    """``scenario`` answering task/get only; task/create runs for real."""
+
+    async def respond(request: Request, state: MockState) -> Response | None:
+        return await scenario.respond(request, state) if request.url.path == _GET_PATH else None
+
+    return MockScenario(scenario.name, scenario.description, respond)
+
+
+#: Scenarios of ``hush serve --mock`` (see app/api/mock.py for how a request selects one).
+MOCK_SCENARIOS: tuple[MockScenario, ...] = (
+    mock_error(
+        "100100",
+        "every request answers 100100 (HTTP 402): not enough credits",
+        402,
+        lambda: e.InsufficientCreditsError("insufficient credits (mock scenario)"),
+        render_error,
+    ),
+    mock_error(
+        "101002",
+        "every request answers 101002 (HTTP 401): invalid API key",
+        401,
+        lambda: e.AuthError("invalid API key (mock scenario)"),
+        render_error,
+    ),
+    mock_error(
+        "101003",
+        "every request answers 101003 (HTTP 429, Retry-After: 7): rate limit exceeded",
+        429,
+        lambda: e.RateLimitedError("rate limit exceeded (mock scenario)", retry_after_s=7),
+        render_error,
+    ),
+    mock_error(
+        "101004",
+        "every request answers 101004 (HTTP 429, Retry-After: 5): concurrency limit exceeded",
+        429,
+        lambda: e.ConcurrencyLimitError("concurrency limit exceeded (mock scenario)", retry_after_s=5),
+        render_error,
+    ),
+    mock_error(
+        "101005",
+        "every request answers 101005 (HTTP 403): API key disabled",
+        403,
+        lambda: e.KeyDisabledError("API key disabled (mock scenario)"),
+        render_error,
+    ),
+    mock_error(
+        "101006",
+        "every request answers 101006 (HTTP 403): API key not activated",
+        403,
+        lambda: e.KeyNotActivatedError("API key not activated (mock scenario)"),
+        render_error,
+    ),
+    _on_get(
+        mock_error(
+            "101008",
+            "task/create runs; task/get answers 101008 (HTTP 404): task does not exist",
+            404,
+            lambda: e.NotFoundError("task does not exist (mock scenario)"),
+            render_error,
+        )
+    ),
+    MockScenario(
+        "waiting",
+        "a task's first three task/get answers are waiting with tasks_position 3, 2, 1; then its real status",
+        _mock_waiting,
+    ),
+    mock_job(
+        "failed",
+        "tasks end failed with a reason (data.reason and message)",
+        MockJobEffect(end=JobState.failed, reason=lambda job: "the audio could not be processed (mock scenario)"),
+    ),
+)
+
 DIALECT = Dialect(
     name="audiocleaner",
     router=router,
     prefixes=(PREFIX,),
     render_error=render_error,
     status_for=audiocleaner_status_for,
+    mock_scenarios=MOCK_SCENARIOS,
 )

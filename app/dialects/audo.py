@@ -31,6 +31,7 @@ from app.auth import Principal
 from app.dialects._common import (
     Dialect,
     KeysDep,
+    MockJobEffect,
     MockScenario,
     MockState,
     ServiceDep,
@@ -38,6 +39,7 @@ from app.dialects._common import (
     default_status,
     json_error,
     mock_error,
+    mock_job,
     parse_json,
     read_body,
 )
@@ -438,25 +440,23 @@ _STATUS_PATH = re.compile(r"^/v1/remove-noise/([^/]+)/status$")
 _QUEUED_POLLS = 3
 
 
-async def _mock_failed(request: Request, state: MockState) -> Response | None:
-    """Jobs are created for real; their status answers ``failed`` with a reason."""
-    match = _STATUS_PATH.match(request.url.path)
-    if match is None:
-        return None
-    body = AudoStatusResponse(state="failed", reason="the audio could not be processed (mock scenario)").body()
-    return JSONResponse(body, headers={"X-Hush-Mock": "failed"})
+def _mock_countdown(name: str, frames: tuple[dict[str, Any], ...], description: str) -> MockScenario:
+    """A job's first status polls answer ``frames`` in turn; then its real status."""
 
+    async def respond(request: Request, state: MockState) -> Response | None:
+        match = _STATUS_PATH.match(request.url.path)
+        if match is None:
+            return None
+        job_id = match.group(1)
+        polls = state.count(f"audo.{name}.{job_id}")
+        if polls >= len(frames) or state.is_advanced(job_id):
+            return None
+        service: JobService = request.app.state.service
+        await service.get(job_id)  # an unknown job is a 404, as without the scenario
+        body = AudoStatusResponse.model_validate(frames[polls]).body()
+        return JSONResponse(body, headers={"X-Hush-Mock": name})
 
-async def _mock_queued(request: Request, state: MockState) -> Response | None:
-    """A job's first polls answer ``queued`` with ``jobsAhead`` counting down 3, 2, 1; then the real status."""
-    match = _STATUS_PATH.match(request.url.path)
-    if match is None:
-        return None
-    polls = state.count(f"audo.queued.{match.group(1)}")
-    if polls >= _QUEUED_POLLS:
-        return None
-    body = AudoStatusResponse(state="queued", jobs_ahead=_QUEUED_POLLS - polls).body()
-    return JSONResponse(body, headers={"X-Hush-Mock": "queued"})
+    return MockScenario(name, description, respond)
 
 
 #: Scenarios of ``hush serve --mock`` (see app/api/mock.py for how a request selects one).
@@ -482,8 +482,26 @@ MOCK_SCENARIOS: tuple[MockScenario, ...] = (
         lambda: e.UnsupportedMediaError("the file is not audio or video (mock scenario)"),
         render_error,
     ),
-    MockScenario("failed", "jobs are created; their status answers failed with a reason", _mock_failed),
-    MockScenario("queued", "a job's status answers queued, jobsAhead 3, 2, 1, then its real state", _mock_queued),
+    mock_job(
+        "failed",
+        "uploads and jobs are created; the jobs end failed with a reason (status and websocket alike)",
+        MockJobEffect(end=JobState.failed, reason=lambda job: "the audio could not be processed (mock scenario)"),
+    ),
+    _mock_countdown(
+        "queued",
+        tuple({"state": "queued", "jobsAhead": n} for n in range(_QUEUED_POLLS, 0, -1)),
+        "a job's first status polls answer queued with jobsAhead 3, 2, 1; then its real state",
+    ),
+    _mock_countdown(
+        "downloading",
+        ({"state": "downloading"}, {"state": "queued", "jobsAhead": 0}),
+        "a job's first status polls answer downloading, then queued with jobsAhead 0; then its real state",
+    ),
+    _mock_countdown(
+        "in_progress",
+        tuple({"state": "in_progress", "percent": p} for p in (25, 50, 75)),
+        "a job's first status polls answer in_progress with percent 25, 50, 75; then its real state",
+    ),
 )
 
 DIALECT = Dialect(

@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import uuid
 from typing import Annotated, Any, Final, TypeVar
 
 import anyio
@@ -49,12 +48,14 @@ from app.auth import Principal
 from app.dialects._common import (
     Dialect,
     KeysDep,
+    MockJobEffect,
     MockScenario,
     ServiceDep,
     default_status,
     error_id,
     json_error,
     mock_error,
+    mock_job,
     parse_json,
     read_body,
 )
@@ -355,11 +356,11 @@ async def _store_content(service: JobService, who: Principal, content: str, pcm_
     return stored
 
 
-def _request_id(given: str | None) -> str:
+def _request_id(given: str | None, service: JobService) -> str:
     rid = (given or "").strip()
     if len(rid) > 200:
         raise e.InvalidParameterError("request_id is longer than 200 characters")
-    return rid or str(uuid.uuid4())
+    return rid or service.new_id()
 
 
 def _require_webhook(webhook: str | None) -> str:
@@ -504,7 +505,7 @@ async def deepaffects_async_denoise(
 ) -> Response:
     """Queue a denoise job; the result is POSTed to ``webhook`` (see the module doc for failures)."""
     hook = _require_webhook(webhook)
-    rid = _request_id(request_id)
+    rid = _request_id(request_id, service)
     body = await _read_json(request, service, DeepAffectsDenoiseRequest)
     pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
     stored = await _store_content(service, who, body.content, pcm_rate)
@@ -534,7 +535,7 @@ async def deepaffects_async_vad(
 ) -> Response:
     """Queue voice activity detection; the segments are POSTed to ``webhook``."""
     hook = _require_webhook(webhook)
-    rid = _request_id(request_id)
+    rid = _request_id(request_id, service)
     body = await _read_json(request, service, DeepAffectsVadRequest)
     spec = await _vad_spec(service, who, body, hook)
     await service.submit(
@@ -567,7 +568,7 @@ async def deepaffects_sync_vad(
     answers with what the async route would POST to the webhook:
     ``{"request_id", "response": {"segments": [...]}, "segments": [...]}``.
     """
-    rid = _request_id(request_id)
+    rid = _request_id(request_id, service)
     body = await _read_json(request, service, DeepAffectsVadRequest)
     spec = await _vad_spec(service, who, body, None)
     job = await service.submit(
@@ -634,6 +635,31 @@ MOCK_SCENARIOS: tuple[MockScenario, ...] = (
         500,
         lambda: e.AppError("internal server error (mock scenario)"),
         deepaffects_render_error,
+    ),
+    mock_job(
+        "failed",
+        "jobs fail: sync requests answer 500 with the reason, async requests get the failure webhook",
+        MockJobEffect(end=JobState.failed, reason=lambda job: "the audio could not be processed (mock scenario)"),
+    ),
+    mock_job(
+        "webhook_delayed",
+        "async results are POSTed after the mock's hold (Prefer: hold=<s>, default HUSH_MOCK_HOLD_S)",
+        MockJobEffect(webhook="delayed"),
+    ),
+    mock_job(
+        "webhook_duplicated",
+        "each async result is POSTed twice, with the same body",
+        MockJobEffect(webhook="duplicated"),
+    ),
+    mock_job(
+        "webhook_out_of_order",
+        "a job's webhook is held until the next job of the scenario has sent its own (at most the mock's hold)",
+        MockJobEffect(webhook="out_of_order"),
+    ),
+    mock_job(
+        "webhook_bad_signature",
+        "webhooks carry an X-Hush-Signature that does not verify under HUSH_WEBHOOK_SECRET",
+        MockJobEffect(webhook="bad_signature"),
     ),
 )
 

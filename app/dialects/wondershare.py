@@ -26,6 +26,8 @@ Where the doc is silent, Hush chooses, and says so here:
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from typing import Annotated, Any
 
@@ -39,11 +41,16 @@ from app.auth import Principal
 from app.dialects._common import (
     Dialect,
     KeysDep,
+    MockJobEffect,
+    MockScenario,
+    MockState,
     ServiceDep,
     blob_response,
     default_status,
     finished_result,
     json_error,
+    mock_error,
+    mock_job,
     parse_json,
     read_body,
 )
@@ -314,10 +321,132 @@ def wondershare_status_for(exc: Exception) -> int:
     return 400 if status == 415 else status
 
 
+# --------------------------------------------------------------------------- mock mode
+_RESULT_PATH = re.compile(rf"^{re.escape(PREFIX)}/result/([^/]+)$")
+
+
+def _mock_phases(name: str, phases: tuple[str, ...]) -> MockScenario:
+    """A task's status answers ``phases`` in turn, each for the mock's hold (``Prefer: hold=<s>``,
+    default ``HUSH_MOCK_HOLD_S``), then its real status. ``wait_time`` is honest: the whole seconds
+    until the scripted phases are over (the mock's job has ended by then), ``"0"`` once over."""
+
+    async def respond(request: Request, state: MockState) -> Response | None:
+        match = _RESULT_PATH.match(request.url.path)
+        if match is None:
+            return None
+        task_id = match.group(1)
+        record = state.jobs.get(task_id)
+        step = record.hold_s if record is not None else state.hold_s
+        elapsed = state.elapsed(f"wondershare.{name}.{task_id}")
+        if state.is_advanced(task_id) or elapsed >= step * len(phases):
+            return None
+        service: JobService = request.app.state.service
+        job = await service.get(task_id)  # 404 in the envelope for an unknown task
+        if job.dialect != "wondershare":
+            return None
+        left = step * len(phases) - elapsed
+        data = WondershareResult(
+            status=phases[int(elapsed // step)] if step > 0 else phases[-1],
+            wait_time=str(max(1, math.ceil(left))),
+            voice_result="",
+            reason="",
+        )
+        return JSONResponse(_envelope(data.model_dump()), headers={"X-Hush-Mock": name})
+
+    return MockScenario(
+        name,
+        respond=respond,
+        description=(
+            f"a task's status answers {' then '.join(repr(p) for p in phases)} for the mock's hold each "
+            "(Prefer: hold=<s>, default HUSH_MOCK_HOLD_S), wait_time counting down to its end, then its real status"
+        ),
+    )
+
+
+def _integrity(what: str) -> MockJobEffect:
+    def reason(job: Job) -> str:
+        ref = job.spec.input
+        if what == "md5":
+            other = hashlib.md5(f"{ref.expected_md5}.changed".encode(), usedforsecurity=False).hexdigest()
+            found = f"has MD5 {other}, not the declared {ref.expected_md5}"
+        else:
+            found = f"is {(ref.expected_size or 0) + 1} bytes, not the declared {ref.expected_size}"
+        return (
+            f"the downloaded input {found}: it may have changed in the bucket since its file_info was "
+            "computed, or the link points at another file. Recompute file_info or fix the link. (mock scenario)"
+        )
+
+    return MockJobEffect(end=JobState.failed, reason=reason, error=e.InputError)
+
+
+#: Scenarios of ``hush serve --mock`` (see app/api/mock.py for how a request selects one). Status
+#: "3" (complete) is what a task without a scenario reaches.
+MOCK_SCENARIOS: tuple[MockScenario, ...] = (
+    mock_error(
+        "401",
+        "every request answers 401 in the envelope, as for a wrong appkey:appsecret",
+        401,
+        lambda: e.AuthError("the appkey and appsecret are not valid"),
+        render_error,
+    ),
+    mock_error(
+        "429",
+        "every request answers 429 in the envelope with Retry-After: 7",
+        429,
+        lambda: e.RateLimitedError("too many requests (mock scenario)", retry_after_s=7),
+        render_error,
+    ),
+    mock_error(
+        "500",
+        "every request answers 500 in the envelope",
+        500,
+        lambda: e.AppError("internal server error (mock scenario)"),
+        render_error,
+    ),
+    _mock_phases("waiting", ("1", "2")),
+    _mock_phases("in_progress", ("2",)),
+    mock_job(
+        "failed",
+        'tasks end with status "4" and a reason',
+        MockJobEffect(end=JobState.failed, reason=lambda job: "the audio could not be processed (mock scenario)"),
+    ),
+    mock_job(
+        "closed",
+        'tasks end with status "5" (closed) and a reason',
+        MockJobEffect(
+            end=JobState.cancelled,
+            reason=lambda job: "the task was closed before it finished (mock scenario)",
+            error=e.ConflictError,
+        ),
+    ),
+    mock_job(
+        "timed_out",
+        'tasks end with status "6" (timed out) and a reason',
+        MockJobEffect(
+            end=JobState.timed_out,
+            reason=lambda job: "the task took too long and was stopped (mock scenario)",
+            error=e.JobTimeoutError,
+        ),
+    ),
+    mock_job(
+        "md5_mismatch",
+        'tasks end with status "4": the downloaded file\'s MD5 is not file_info.file_md5 (the file is not '
+        "fetched; the reason quotes a stand-in MD5)",
+        _integrity("md5"),
+    ),
+    mock_job(
+        "size_mismatch",
+        'tasks end with status "4": the downloaded file\'s size is not file_info.file_size (the file is not '
+        "fetched; the reason quotes a stand-in size)",
+        _integrity("size"),
+    ),
+)
+
 DIALECT = Dialect(
     name="wondershare",
     router=router,
     prefixes=(PREFIX,),
     render_error=render_error,
     status_for=wondershare_status_for,
+    mock_scenarios=MOCK_SCENARIOS,
 )

@@ -57,7 +57,8 @@ def build_store(settings: Settings, *, migrate: bool = True) -> JobStore:
     kind = settings.store_kind
     if kind == "sqlite":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SqliteJobStore(settings.db_path, migrate=migrate)
+        # mock mode's jobs are disposable and must answer in milliseconds: no waiting for the disk
+        return SqliteJobStore(settings.db_path, migrate=migrate, durable=not settings.mock)
     if kind == "postgres":
         try:
             import pg8000  # noqa: F401
@@ -131,13 +132,18 @@ def build_queue(settings: Settings, store: JobStore, bus: EventBus) -> JobQueue:
     raise _not_built("job queue", kind)
 
 
-def build_backends(settings: Settings) -> Backends:
-    """All four seams for a server process (the job store migrated to the newest schema)."""
+def build_backends(
+    settings: Settings, *, make_queue: Callable[[JobStore, BlobStore, EventBus], JobQueue] | None = None
+) -> Backends:
+    """All four seams for a server process (the job store migrated to the newest schema).
+
+    ``make_queue`` replaces the queue the settings name (mock mode runs jobs in threads)."""
     store = build_store(settings)
     try:
         blobs = build_blobs(settings, create_bucket=True)
         bus = build_bus(settings)
-        return Backends(store=store, blobs=blobs, bus=bus, queue=build_queue(settings, store, bus))
+        queue = make_queue(store, blobs, bus) if make_queue is not None else build_queue(settings, store, bus)
+        return Backends(store=store, blobs=blobs, bus=bus, queue=queue)
     except BaseException:
         store.close()
         raise

@@ -42,7 +42,7 @@ from app.jobs.store import JobStore, require
 from app.settings import Settings
 from app.storage import BlobStore
 
-__all__ = ["JobService", "WebhookRenderer"]
+__all__ = ["JobService", "WebhookRenderer", "WebhookSender"]
 
 #: Run seconds per audio second assumed before any job finished (the DSP chain runs ~20x real time).
 DEFAULT_RATE = 0.05
@@ -53,6 +53,8 @@ log = logging.getLogger("hush.jobs")
 
 #: Builds a dialect's webhook body for a finished job.
 WebhookRenderer = Callable[[Job, "JobService"], Awaitable[dict[str, Any]]]
+#: Delivers a webhook: ``(url, payload, settings, *, job_id, on_attempt)``, as :func:`app.webhooks.deliver`.
+WebhookSender = Callable[..., Awaitable[Any]]
 
 
 class JobService:
@@ -68,6 +70,10 @@ class JobService:
         self.bus = bus
         self._renderers: dict[str, WebhookRenderer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+        """Makes job, upload and request ids (mock mode draws them from a seed)."""
+        self.webhook_sender: WebhookSender | None = None
+        """Delivers webhooks instead of :func:`app.webhooks.deliver` (mock mode's webhook chaos)."""
 
     # ------------------------------------------------------------------ submit
     async def submit(
@@ -94,7 +100,7 @@ class JobService:
             if url:
                 await anyio.to_thread.run_sync(fetch.check_url, url, self.settings)
         job = Job(
-            id=str(uuid.uuid4()),
+            id=self.new_id(),
             dialect=dialect,
             owner=owner,
             request_id=request_id,
@@ -199,7 +205,7 @@ class JobService:
         """
         tmp_dir = self.settings.data_dir / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        file_id = str(uuid.uuid4())
+        file_id = self.new_id()
         tmp = tmp_dir / f"upload-{file_id}"
         limit = self.settings.max_input_bytes
 
@@ -414,9 +420,8 @@ class JobService:
         async def on_attempt(attempt: webhooks.WebhookAttempt) -> None:
             await anyio.to_thread.run_sync(self.store.log, job.id, "webhook", dataclasses.asdict(attempt))
 
-        result = await webhooks.deliver(
-            job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt
-        )
+        send = self.webhook_sender or webhooks.deliver
+        result = await send(job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt)
         meta = dict(job.meta)
         meta["webhook"] = {
             "delivered": result.delivered,

@@ -47,6 +47,9 @@ class StepDef:
     build: Callable[[int, int, dict[str, Any]], Any]
     params: tuple[str, ...] = ()
     description: str = ""
+    uses_speech: bool = False
+    """The step takes the recording's speech segments (a ``speech`` build parameter); the
+    pipeline finds them in a pass of the speech detector before the step runs."""
 
     @property
     def available(self) -> bool:
@@ -58,7 +61,7 @@ class StepDef:
 def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.denoise import NoiseReducer
 
-    return NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)))
+    return NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
 
 
 def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -99,7 +102,14 @@ STEPS: dict[str, StepDef] = {
     s.name: s
     for s in (
         StepDef(
-            "denoise", "transform", "dsp.denoise", "NoiseReducer", _denoise, ("amount",), "reduce background noise"
+            "denoise",
+            "transform",
+            "dsp.denoise",
+            "NoiseReducer",
+            _denoise,
+            ("amount",),
+            "reduce background noise (and gate what lies away from speech)",
+            uses_speech=True,
         ),
         StepDef("vad", "analysis", "dsp.vad", "SpeechDetector", _vad, ("min_non_speech_s",), "find speech segments"),
         StepDef(

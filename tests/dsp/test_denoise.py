@@ -14,6 +14,7 @@ from dsp.denoise import NoiseReducer, reduce_noise
 from dsp.errors import InvalidAudioError, InvalidParameterError
 from dsp.hum import detect_hum, remove_hum
 from dsp.stream import BlockProcessor, run_blocks
+from dsp.vad import SpeechDetector
 from tests.signals import make_hum, make_pink, make_speech_like, make_white, mix_at_snr, si_sdr_db, snr_db
 
 SR = 16000
@@ -137,8 +138,10 @@ def test_noise_reducer_chunk_size_invariance(
 ) -> None:
     noisy = np.stack([mix_at_snr(speech, NOISES[noise](rng, SR, speech.size / SR), 5.0)] * 2)
     noisy[1] += make_hum(SR, speech.size, level_dbfs=-40)
-    reference = reduce_noise(noisy, SR)
-    proc = NoiseReducer(SR, 2)
+    reference = reduce_noise(noisy, SR)  # the speech gate on, from the detector's segments
+    det = SpeechDetector(SR, 2)
+    det.process(noisy)
+    proc = NoiseReducer(SR, 2, speech=det.keep_segments())
     blocks, i, k = [], 0, 0
     while i < noisy.shape[1]:
         size = block_sizes[k % len(block_sizes)]
@@ -194,7 +197,7 @@ def test_reduce_noise_report_is_json_ready(rng: np.random.Generator, speech: np.
 def test_expander_lowers_the_residual_and_tracks_the_speech_level(rng: np.random.Generator, speech: np.ndarray) -> None:
     noisy = mix_at_snr(speech, make_white(rng, speech.size), 10.0)
     lead = slice(int(0.3 * SR), int(0.75 * SR))  # noise only, after the trackers have started
-    plain = reduce_noise(noisy, SR, expand_db=0)
+    plain = reduce_noise(noisy, SR, expand_db=0, speech=None)
     proc = NoiseReducer(SR, 1)
     expanded = np.concatenate(list(run_blocks(proc, [noisy[None, :]])), axis=-1)[0]
     drop_db = 20 * np.log10(np.std(expanded[lead]) / np.std(plain[lead]))
@@ -215,7 +218,7 @@ def test_expander_leaves_a_clean_recording_alone(rng: np.random.Generator, speec
     clean = speech + make_white(rng, speech.size, -70.0)
     proc = NoiseReducer(SR, 1)
     out = np.concatenate(list(run_blocks(proc, [clean[None, :]])), axis=-1)[0]
-    assert si_sdr_db(reduce_noise(clean, SR, expand_db=0), out) > 40.0
+    assert si_sdr_db(reduce_noise(clean, SR, expand_db=0, speech=None), out) > 40.0
     rep = proc.report()
     assert rep["speech_level_dbfs"] - rep["pause_level_dbfs"] > 30.0
 
@@ -344,3 +347,71 @@ def test_reduce_noise_validates_input(audio: object, kwargs: dict[str, object], 
 def test_noise_reducer_rejects_bad_channels(channels: int) -> None:
     with pytest.raises(InvalidParameterError):
         NoiseReducer(SR, channels)
+
+
+def _bursts(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Clattering: 30 ms decaying noise bursts every 150-400 ms, like dishes (no pitch, no speech)."""
+    out = np.zeros(n)
+    i = int(0.05 * SR)
+    while i < n - int(0.03 * SR):
+        m = int(0.03 * SR)
+        out[i : i + m] += 0.3 * rng.standard_normal(m) * np.exp(-np.arange(m) / (0.006 * SR))
+        i += int(rng.uniform(0.15, 0.4) * SR)
+    return out
+
+
+def test_speech_gate_removes_non_speech_events_and_keeps_speech(rng: np.random.Generator) -> None:
+    """Clatter with no speech goes down by the gate depth; the speech and its edges are untouched."""
+    speech = make_speech_like(rng, SR, 7.0, lead_silence_s=2.0)[0]
+    clatter = 0.1 * _bursts(rng, speech.size) + make_white(rng, speech.size, -60.0)
+    noisy = (speech + np.where(np.arange(speech.size) < int(1.6 * SR), clatter, 0.0)).astype(np.float32)
+    gated = reduce_noise(noisy, SR)
+    plain = reduce_noise(noisy, SR, speech=None)
+    lead = slice(int(0.2 * SR), int(1.0 * SR))  # clatter alone, a second before the speech starts
+    removed_gate = 20 * np.log10(np.std(noisy[lead]) / np.std(gated[lead]))
+    removed_plain = 20 * np.log10(np.std(noisy[lead]) / np.std(plain[lead]))
+    assert removed_gate > 25.0, removed_gate  # at least most of the 30 dB gate
+    assert removed_gate > removed_plain + 10.0, (removed_gate, removed_plain)
+    talk = slice(int(2.0 * SR), speech.size)
+    assert si_sdr_db(plain[talk], gated[talk]) > 40.0  # the gate leaves speech alone
+
+
+def test_speech_gate_scales_with_amount_and_reports(rng: np.random.Generator, speech: np.ndarray) -> None:
+    noisy = (speech + 0.1 * _bursts(rng, speech.size)).astype(np.float32)
+    segs = [(0.8, 6.0)]
+    lead = slice(int(0.1 * SR), int(0.5 * SR))
+    out = {}
+    for amount in (20, 100):
+        proc = NoiseReducer(SR, 1, amount=amount, speech=segs)
+        out[amount] = np.concatenate(list(run_blocks(proc, [noisy[None, :]])), axis=-1)[0]
+        rep = json.loads(json.dumps(proc.report()))["speech_gate"]
+        assert rep["applied"] is True
+        assert rep["depth_db"] == pytest.approx(30.0 * amount / 100)
+        assert rep["speech_segments"] == 1
+        assert 0.05 < rep["gated_share"] < 0.15  # 0.8 s minus pad and ramp, of 6 s
+    assert np.std(out[100][lead]) < 0.5 * np.std(out[20][lead])
+    off = NoiseReducer(SR, 1)
+    list(run_blocks(off, [noisy[None, :]]))
+    assert off.report()["speech_gate"] == {"applied": False, "reason": "no speech segments were given"}
+
+
+def test_speech_gate_leaves_music_alone(rng: np.random.Generator) -> None:
+    """A melody with no speech (harmonic notes of 0.4 s, legato) is kept out of the gate."""
+    notes = (220.0, 246.9, 261.6, 293.7, 329.6, 293.7, 261.6, 246.9, 220.0, 196.0)
+    parts = []
+    for f0 in notes:
+        t = np.arange(int(0.4 * SR)) / SR
+        parts.append(sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 12)) * np.exp(-t / 0.8))
+    music = (0.05 * np.concatenate(parts) + make_white(rng, len(notes) * int(0.4 * SR), -70.0)).astype(np.float32)
+    det = SpeechDetector(SR, 1)
+    det.process(music[None, :])
+    assert det.finish() == []  # not speech ...
+    assert det.keep_segments()  # ... but kept
+    gated = reduce_noise(music, SR)
+    assert si_sdr_db(reduce_noise(music, SR, speech=None), gated) > 30.0
+
+
+@pytest.mark.parametrize("speech", [[(1.0, 0.5)], [(2.0, 3.0), (0.0, 1.0)], [(0.0, float("nan"))], ["ab"]])
+def test_speech_gate_refuses_bad_segments(speech: object) -> None:
+    with pytest.raises(InvalidParameterError):
+        NoiseReducer(SR, 1, speech=speech)  # type: ignore[arg-type]

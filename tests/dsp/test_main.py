@@ -27,7 +27,13 @@ def test_dsp_main_denoise_streams_file_to_file(tmp_path: Path, rng: np.random.Ge
     sf.write(src, stereo.T, sr, subtype="PCM_24")
     r = run_dsp("denoise", str(src), str(dst), "--amount", "60", "--report")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["amount"] == 60.0
+    rep = json.loads(r.stdout)
+    assert rep["amount"] == 60.0
+    assert rep["speech_gate"]["applied"] is True
+    assert rep["speech_gate"]["depth_db"] == 18.0
+    r = run_dsp("denoise", str(src), str(tmp_path / "plain.flac"), "--no-gate", "--report")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["speech_gate"]["applied"] is False
     info = sf.info(dst)
     assert (info.samplerate, info.channels, info.frames, info.subtype) == (sr, 2, stereo.shape[1], "PCM_24")
     out, _ = sf.read(dst, dtype="float32")

@@ -1,0 +1,145 @@
+"""Voice activity detection on recorded voices, noises and music: Hush vs webrtcvad vs Silero.
+
+    python bench/vad_real.py [--half dev|check|both] [--systems hush,webrtc3,silero] [--hush-kw JSON]
+
+Scenes are built from the recordings in ``../shared/bench/realdev/`` (read in place, never
+copied): each clean speech recording (its first 8 s) is placed between stretches that hold no
+speech — a real background noise alone, an instrumental music clip alone — and the whole scene
+gets a real background noise underneath at 0, 5, 10 and 20 dB SNR (speech active level over
+noise level), plus a "clean" variant with no added noise. The reference speech labels come from
+the clean recording itself: 10 ms frames within 35 dB of the recording's loudest 10 ms, gaps
+under 200 ms closed (a word boundary is not a pause), runs under 60 ms dropped, 30 ms padding —
+the way a careful hand labeller marks talk spurts. The recordings are split into the same DEV
+(tuning) and CHECK (evaluation only) halves as ``bench/real.py``: no speaker, noise or music in
+common.
+
+Metrics (the shared VAD metric definitions): 10 ms frame F1 and false-alarm rate (share of the
+non-speech frames called speech), pooled per condition, per noise and overall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.real import REAL, active_rms, load  # noqa: E402
+from bench.vad import DEFAULT_SHARED, load_shared, systems  # noqa: E402
+
+SR = 16000
+SPEECH_S = 8.0
+SNRS_DB: tuple[int | None, ...] = (None, 20, 10, 5, 0)
+
+#: The same split as bench/real.py, plus a non-speech noise event and instrumental music for the
+#: stretches with no speech (no vocals: a song with vocals would be speech).
+HALVES: dict[str, dict[str, list[str]]] = {
+    "dev": {
+        "speech": [
+            "librispeech_198-209-0000.hq.ogg",
+            "ljspeech_LJ050-0131.wav",
+            "vctk_p360_001_mic1.flac",
+            "spatialaudio_xmas_male.wav",
+        ],
+        "noise": ["speechcommands_doing_the_dishes.wav", "noisereduce_cafe_short.wav"],
+        "music": ["librosa_brahms_hungarian_dance5.hq.ogg"],
+    },
+    "check": {
+        "speech": [
+            "librispeech_5703-47212-0000.hq.ogg",
+            "whisper_jfk.flac",
+            "dfn_clean_freesound_33711.wav",
+            "silero_test.wav",
+        ],
+        "noise": ["speechcommands_exercise_bike.wav", "dfn_noise_freesound_573577.wav"],
+        "music": ["librosa_kevin_macleod_vibe_ace.hq.ogg", "librosa_solo_trumpet.hq.ogg"],
+    },
+}
+
+
+def reference_labels(x: np.ndarray) -> list[tuple[float, float]]:
+    """Talk spurts of a clean recording, in seconds (the labelling rule in the module notes)."""
+    f = SR // 100
+    n = x.size // f
+    e = 10 * np.log10((x[: n * f].reshape(n, f) ** 2).mean(axis=1) + 1e-12)
+    on = e > max(e.max() - 35.0, -70.0)
+    d = np.diff(np.concatenate([[0], on.astype(np.int8), [0]]))
+    starts, ends = list(np.flatnonzero(d == 1)), list(np.flatnonzero(d == -1))
+    runs: list[list[int]] = []
+    for s, t in zip(starts, ends, strict=True):
+        if runs and s - runs[-1][1] < 20:
+            runs[-1][1] = t
+        else:
+            runs.append([s, t])
+    return [(max(0, s - 3) / 100, min(n, t + 3) / 100) for s, t in runs if t - s >= 6]
+
+
+def scene(half: str, s_idx: int, speech_file: str) -> tuple[np.ndarray, list[tuple[float, float]], np.ndarray]:
+    """One scene: [noise event 2 s | speech | music 3 s | pause 1 s | speech again], its labels, its bed."""
+    sel = HALVES[half]
+    sp = load(REAL / "clean_speech" / speech_file)[: int(SPEECH_S * SR)]
+    sp = 0.3 * sp / (np.abs(sp).max() + 1e-12)
+    labels = reference_labels(sp)
+    ev = load(REAL / "background_noise" / sel["noise"][s_idx % 2], int(2 * SR), 2.0 + s_idx)
+    ev = ev / (active_rms(ev) + 1e-12) * active_rms(sp) * 0.5  # an event 6 dB under the talker
+    mu = load(REAL / "music" / sel["music"][s_idx % len(sel["music"])], int(3 * SR), 10.0 + 3 * s_idx)
+    mu = mu / (active_rms(mu) + 1e-12) * active_rms(sp) * 0.5
+    pause = np.zeros(SR)
+    parts = [ev, sp, mu, pause, sp]
+    truth: list[tuple[float, float]] = []
+    t = 0
+    for p in parts:
+        if p is sp:
+            truth += [(a + t / SR, b + t / SR) for a, b in labels]
+        t += p.size
+    x = np.concatenate(parts)
+    bed = load(REAL / "background_noise" / sel["noise"][(s_idx + 1) % 2], x.size, 0.7 * s_idx)
+    bed = bed / (active_rms(bed) + 1e-12) * active_rms(sp)
+    return x, truth, bed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--half", choices=("dev", "check", "both"), default="both")
+    ap.add_argument("--systems", default="hush,webrtc3,silero")
+    ap.add_argument("--hush-kw", default="{}", help="JSON keyword arguments for SpeechDetector")
+    ap.add_argument("--shared", default=str(DEFAULT_SHARED))
+    args = ap.parse_args()
+    _, metrics = load_shared(Path(args.shared))
+    names = args.systems.split(",")
+    run = systems(names, json.loads(args.hush_kw))
+    halves = ("dev", "check") if args.half == "both" else (args.half,)
+    for half in halves:
+        rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for i, f in enumerate(HALVES[half]["speech"]):
+            x, truth, bed = scene(half, i, f)
+            dur = x.size / SR
+            for snr in SNRS_DB:
+                y = x if snr is None else x + bed * 10 ** (-snr / 20)
+                y = (y * min(1.0, 0.95 / (np.abs(y).max() + 1e-12))).astype(np.float32)
+                cond = "clean" if snr is None else f"{snr:+d} dB"
+                for name, fn in run.items():
+                    r = metrics.evaluate(fn(y, SR), truth, dur)
+                    for key in (cond, "all"):
+                        rows[(key, name)].append(r)
+        print(f"\n=== {half.upper()} half: real speech, noise events, music, real noise beds ===")
+        print("| condition | " + " | ".join(f"{n} F1 / FAR" for n in names) + " |")
+        print("|---" * (len(names) + 1) + "|")
+        for cond in ["clean"] + [f"{s:+d} dB" for s in SNRS_DB if s is not None] + ["all"]:
+            cells = []
+            for n in names:
+                s = metrics.summarize(rows[(cond, n)])
+                cells.append(f"{s['F1']:.3f} / {s['FAR']:.3f}")
+            print(f"| {cond} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
