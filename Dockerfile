@@ -1,5 +1,5 @@
-# One image for the server and (later) scale-out workers. PyAV and soundfile wheels bundle FFmpeg
-# and libsndfile, so the runtime stage needs no system audio packages.
+# One image for the server and the cluster's workers (`hush worker`). PyAV and soundfile wheels
+# bundle FFmpeg and libsndfile, so the runtime stage needs no system audio packages.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -13,7 +13,7 @@ COPY pyproject.toml setup.py README.md ./
 COPY requirements/constraints.txt requirements/constraints.txt
 COPY app app
 COPY dsp dsp
-RUN /opt/hush/bin/pip install -c requirements/constraints.txt .
+RUN /opt/hush/bin/pip install -c requirements/constraints.txt ".[cluster]"
 
 FROM python:3.11-slim-bookworm AS runtime
 RUN groupadd --system --gid 10001 hush \

@@ -1,6 +1,7 @@
 """``hush``: run the server, or process files locally without one.
 
 hush serve [--host 127.0.0.1] [--port 8000] [--workers N]
+hush worker [--concurrency N]      (HUSH_BACKEND=cluster: a Celery worker)
 hush denoise IN OUT [--amount 1..100]
 hush vad IN [--min-non-speech S]
 hush declick IN OUT
@@ -91,14 +92,37 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keys(args: argparse.Namespace) -> int:
-    """``hush keys ...``: accounts in the job database of ``HUSH_DATA_DIR``."""
-    from app.auth import new_key
-    from app.jobs.store import SqliteJobStore
+def _worker(args: argparse.Namespace) -> int:
+    """``hush worker``: a Celery worker running jobs the API servers enqueue."""
     from app.settings import get_settings
 
     settings = get_settings()
-    store = SqliteJobStore(settings.db_path)
+    if settings.queue_kind != "celery":
+        _err(
+            "`hush worker` runs jobs from the Celery queue: set HUSH_BACKEND=cluster (or HUSH_JOB_QUEUE=celery); "
+            "the embedded `hush serve` runs its own pool of worker processes (HUSH_WORKERS)"
+        )
+        return 3
+    if settings.bus_kind == "local":
+        _err("a Celery worker's events reach the servers only through Redis: set HUSH_EVENT_BUS=redis")
+        return 3
+    try:
+        from app.jobs.celery_queue import run_worker
+    except ImportError as exc:
+        _err(f"the cluster backends are not installed ({exc.name}): pip install 'hush[cluster]'")
+        return 3
+    run_worker(settings, concurrency=args.concurrency or settings.workers, loglevel=args.log_level.upper())
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    """``hush keys ...``: accounts in the job database (``HUSH_DATA_DIR``, or PostgreSQL)."""
+    from app.auth import new_key
+    from app.jobs.backends import build_store
+    from app.settings import get_settings
+
+    settings = get_settings()
+    store = build_store(settings)
     try:
         if args.keys_cmd == "add":
             credits: int | None = None
@@ -245,9 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     single_threaded_children()  # before numpy loads: the local tools and the server's workers alike
     parser = argparse.ArgumentParser(prog="hush", description="Self-hosted audio clean-up server and tools.")
     parser.add_argument("--version", action="version", version=f"hush {__version__}")
-    listed = ["serve", "denoise", "vad", *(["declick"] if _has_step("declick") else []), "enhance"]
-    # commands this build cannot run (declick without its engine, the distributed worker) still
-    # answer, saying so, but are not listed
+    listed = ["serve", "worker", "denoise", "vad", *(["declick"] if _has_step("declick") else []), "enhance"]
+    # commands this build cannot run (declick without its engine) still answer, saying so, but
+    # are not listed
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="{" + ",".join(listed) + "}")
 
     p = sub.add_parser("serve", help="run the server (embedded: SQLite, local files, worker processes)")
@@ -257,7 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mock", action="store_true", help="mock mode: vendor scenarios on demand (see README)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
-    sub.add_parser("worker")
+    w = sub.add_parser(
+        "worker", help="run a Celery worker (HUSH_BACKEND=cluster: Redis broker, shared store and blobs)"
+    )
+    w.add_argument("--concurrency", type=int, default=None, help="job processes (default HUSH_WORKERS or cores)")
+    w.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
     k = sub.add_parser("keys", help="manage API keys, their credits and limits (in the job database)")
     ks = k.add_subparsers(dest="keys_cmd", required=True)
@@ -306,11 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "keys":
         return _keys(args)
     if args.cmd == "worker":
-        _err(
-            "the distributed worker backend (Celery + Redis) is not part of this build; "
-            "`hush serve` runs its own pool of worker processes (HUSH_WORKERS)"
-        )
-        return 3
+        return _worker(args)
     if args.cmd == "denoise":
         if not 1 <= args.amount <= 100:
             _err("--amount must be between 1 and 100")

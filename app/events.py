@@ -1,4 +1,4 @@
-"""The EventBus seam and its in-process implementation.
+"""The EventBus seam, its in-process implementation and its Redis pub/sub implementation.
 
 Publishers call :meth:`publish` from any thread (the queue's forwarder thread relays events
 from worker processes); subscribers are asyncio tasks (websockets, SSE, sync requests waiting
@@ -9,13 +9,16 @@ no database reads per tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
-__all__ = ["ALL_JOBS", "Event", "EventBus", "InProcessEventBus"]
+__all__ = ["ALL_JOBS", "Event", "EventBus", "InProcessEventBus", "RedisEventBus"]
 
 
 class Event(Protocol):
@@ -81,3 +84,81 @@ def _put_latest(queue: asyncio.Queue[Any], event: Any) -> None:
     while queue.full():
         queue.get_nowait()
     queue.put_nowait(event)
+
+
+class RedisEventBus:
+    """Event fan-out across processes and machines through Redis pub/sub.
+
+    Every event is published on one channel; each server process holds one subscription to it
+    (opened by the first local subscriber, confirmed before that subscriber reads any state, so
+    a watcher that subscribes, then reads the store, misses no transition) and fans the events
+    out to its local subscribers through an :class:`InProcessEventBus`. Worker processes only
+    publish. ``decode`` turns a message back into an event (the bus does not know the type).
+
+    Pub/sub keeps nothing: a server that is disconnected loses the events of that moment, and
+    its watchers catch up by re-reading the store (they do after 5 quiet seconds).
+    """
+
+    def __init__(self, url: str, decode: Callable[[bytes], Event], *, channel: str = "hush:events") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, health_check_interval=30)
+        self._decode = decode
+        self._channel = channel
+        self._local = InProcessEventBus()
+        self._lock = threading.Lock()
+        self._listener: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._closing = False
+
+    def publish(self, event: Event) -> None:
+        self._redis.publish(self._channel, event.model_dump_json())  # type: ignore[attr-defined]
+
+    def _ensure_listening(self) -> None:
+        with self._lock:
+            if self._listener is None:
+                self._listener = threading.Thread(target=self._listen, name="hush-redis-events", daemon=True)
+                self._listener.start()
+        if not self._ready.wait(10):
+            raise ConnectionError("no subscription to the Redis event channel within 10 s")
+
+    def _listen(self) -> None:
+        log = logging.getLogger("hush.events")
+        while not self._closing:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
+            try:
+                pubsub.subscribe(self._channel)
+                while not self._closing:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        self._ready.set()
+                    elif message["type"] == "message":
+                        try:
+                            event = self._decode(message["data"])
+                        except Exception:
+                            log.exception("undecodable event on %s", self._channel)
+                            continue
+                        self._local.publish(event)
+            except Exception:
+                if self._closing:
+                    return
+                log.warning("Redis event subscription lost; reconnecting", exc_info=True)
+                time.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+
+    @asynccontextmanager
+    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[Any]]:
+        if not self._ready.is_set():
+            await asyncio.to_thread(self._ensure_listening)
+        async with self._local.subscribe(job_id) as queue:
+            yield queue
+
+    def close(self) -> None:
+        self._closing = True
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+        self._redis.close()

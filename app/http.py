@@ -13,13 +13,14 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from app import errors as e
 from app.auth import KeyStore
@@ -38,6 +39,7 @@ __all__ = [
     "OpenModeGuard",
     "RedactSecrets",
     "ServiceDep",
+    "blob_response",
     "default_status",
     "error_id",
     "finished_result",
@@ -379,8 +381,8 @@ def mock_job(name: str, description: str, effect: MockJobEffect, respond: MockRe
 _JOB_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-async def finished_result(service: JobService, name: str, dialect: str) -> tuple[Any, Any]:
-    """``(job, local_path)`` of the result a capability link ``<job_id>.<ext>`` names.
+async def finished_result(service: JobService, name: str, dialect: str) -> tuple[Any, str]:
+    """``(job, blob_key)`` of the result a capability link ``<job_id>.<ext>`` names.
 
     No credentials: the unguessable job id is the capability. Anything else (a malformed id, an
     unknown, unfinished, expired or other dialect's job, a wrong extension) is NotFoundError.
@@ -397,7 +399,56 @@ async def finished_result(service: JobService, name: str, dialect: str) -> tuple
     container = job.result_meta.get("container")
     if ext != container:
         raise e.NotFoundError(f"no result {name!r}; this job's result is .{container}")
-    local = service.result_path(job)
-    if not await anyio.Path(local).is_file():
+    key = service.result_key(job)
+    if not await anyio.to_thread.run_sync(service.blobs.exists, key):
         raise e.NotFoundError(f"no result {name!r} (deleted or expired)")
-    return job, local
+    return job, key
+
+
+#: Lifetime of a presigned download link (``HUSH_S3_PRESIGN_DOWNLOADS``), in seconds.
+PRESIGNED_URL_TTL_S = 3600
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """``attachment; filename="x.wav"``, with the RFC 6266 ``filename*`` form for non-ASCII names."""
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"{kind}; filename*=utf-8''{quoted}"
+    return f'{kind}; filename="{filename}"'
+
+
+async def blob_response(
+    service: JobService,
+    key: str,
+    *,
+    media_type: str,
+    filename: str | None = None,
+    disposition: str = "attachment",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A download of blob ``key``: streamed through this server, or (``HUSH_S3_PRESIGN_DOWNLOADS``
+    with a store that presigns) a 307 to a short-lived link the client fetches directly.
+
+    The body is read in 1 MiB chunks off the event loop, so a large result never sits in memory;
+    a missing blob is NotFoundError before anything is sent."""
+    blobs = service.blobs
+    if service.settings.s3_presign_downloads:
+        url = await anyio.to_thread.run_sync(
+            lambda: blobs.url_for(key, expires_s=PRESIGNED_URL_TTL_S, filename=filename, media_type=media_type)
+        )
+        if url is not None:
+            return RedirectResponse(url, status_code=307, headers=headers)
+    size = await anyio.to_thread.run_sync(blobs.size, key)  # NotFoundError now, before any byte is sent
+
+    async def body() -> AsyncIterator[bytes]:
+        stream = await anyio.to_thread.run_sync(blobs.open, key)  # opened only if the body is sent (not HEAD)
+        try:
+            while chunk := await anyio.to_thread.run_sync(stream.read, 1 << 20):
+                yield chunk
+        finally:  # not awaited: a cancelled (disconnected) response must still close it
+            stream.close()
+
+    sent = {"content-length": str(size), **(headers or {})}
+    if filename is not None:
+        sent["content-disposition"] = content_disposition(disposition, filename)
+    return StreamingResponse(body(), media_type=media_type, headers=sent)

@@ -1,16 +1,19 @@
 """``create_app()``: routers, error handlers and the job core's lifespan.
 
-Nothing happens at import. The embedded default wires SQLite, a local blob directory, an
-in-process event bus and a pool of worker processes.
+Nothing happens at import. :func:`app.jobs.backends.build_backends` wires the job core from
+settings: by default SQLite, a local blob directory, an in-process event bus and a pool of
+worker processes.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -19,13 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import __version__
 from app.auth import KeyStore
 from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError, storage_full
-from app.events import InProcessEventBus
 from app.http import BodyLimit, Dialect, OpenModeGuard, RedactSecrets, default_status, error_id
-from app.jobs.queue import InProcessQueue
+from app.jobs.backends import build_backends
 from app.jobs.service import JobService
-from app.jobs.store import SqliteJobStore
 from app.settings import Settings, get_settings
-from app.storage import LocalBlobStore
 
 __all__ = ["create_app"]
 
@@ -112,12 +112,12 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteJobStore(settings.db_path, durable=not settings.mock)
-        blobs = LocalBlobStore(settings.blob_dir)
-        bus = InProcessEventBus()
         mock = getattr(app.state, "mock", None)  # mock mode: jobs run in threads, instantly (app/api/mock.py)
-        queue = mock.make_queue(store, blobs, bus) if mock is not None else InProcessQueue(settings, store, bus)
-        service = JobService(settings, store, blobs, queue, bus)
+        backends = await anyio.to_thread.run_sync(
+            functools.partial(build_backends, settings, make_queue=mock.make_queue if mock is not None else None)
+        )
+        store = backends.store
+        service = JobService(settings, store, backends.blobs, backends.queue, backends.bus)
         if mock is not None:
             mock.attach(service)
         service.register_webhook("native", native_webhook)
@@ -132,13 +132,20 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         app.state.service = service
         if workers:
             await service.start()
-        log.info("hush %s ready: data in %s, %d worker(s)", __version__, settings.data_dir, settings.workers)
+        log.info(
+            "hush %s ready: jobs in %s, blobs in %s, queue %s, events %s",
+            __version__,
+            settings.store_kind,
+            settings.blob_kind,
+            settings.queue_kind,
+            settings.bus_kind,
+        )
         try:
             yield
         finally:
             if workers:
                 await service.stop()
-            store.close()
+            backends.close()
 
     app = FastAPI(
         title="Hush",

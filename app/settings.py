@@ -132,6 +132,42 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(0, ge=0)
     """Requests per minute per API key (0 = unlimited); over it, 429 with ``Retry-After``."""
 
+    backend: Literal["embedded", "cluster"] = "embedded"
+    """``embedded``: SQLite, local files, a worker-process pool, events inside the process (one
+    machine, nothing to set up). ``cluster``: PostgreSQL, S3, Celery workers on Redis, Redis
+    pub/sub. Each seam can be chosen on its own with the four settings below."""
+    job_store: Literal["sqlite", "postgres"] | None = None
+    """Where jobs live (default: ``sqlite`` embedded, ``postgres`` cluster)."""
+    blob_store: Literal["local", "s3"] | None = None
+    """Where inputs and results live (default: ``local`` embedded, ``s3`` cluster)."""
+    job_queue: Literal["processes", "celery"] | None = None
+    """Who runs jobs: this server's worker processes, or Celery workers (``hush worker``)."""
+    event_bus: Literal["local", "redis"] | None = None
+    """How job events reach watchers: inside this process, or Redis pub/sub (every replica)."""
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/hush"
+    """PostgreSQL job store: ``postgresql://user:password@host:port/database``."""
+    database_schema: str | None = None
+    """PostgreSQL schema for Hush's tables (created if missing); unset, the user's search path."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis for the Celery broker and the event bus: ``redis://[:password@]host:port/db``."""
+    s3_endpoint: str | None = None
+    """S3 endpoint URL (``http://127.0.0.1:8333`` for SeaweedFS, MinIO ...); unset, AWS."""
+    s3_bucket: str = "hush"
+    """Bucket holding inputs and results (created at start when missing)."""
+    s3_prefix: str = ""
+    """Key prefix inside the bucket (``hush/`` shares a bucket with other data)."""
+    s3_region: str = "us-east-1"
+    """Region the S3 requests are signed for."""
+    s3_access_key: SecretStr | None = None
+    """S3 access key id; unset, boto3's usual sources (environment, instance role)."""
+    s3_secret_key: SecretStr | None = None
+    """S3 secret key."""
+    s3_presign_downloads: bool = False
+    """True: result downloads answer 307 to a presigned S3 URL instead of streaming through the API."""
+    lease_s: float = Field(30.0, ge=1, le=3600)
+    """A running job's lease: its worker renews it every third of this; a job whose lease ran out
+    (its worker died) is taken back to the queue."""
+
     mock: bool = False
     """Mock mode (``hush serve --mock``): vendor scenarios on demand, a request journal, no key check."""
     mock_latency_ms: float = Field(0, ge=0, le=600_000)
@@ -145,13 +181,33 @@ class Settings(BaseSettings):
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
 
-    @field_validator("webhook_secret", mode="before")
+    @field_validator("webhook_secret", "s3_access_key", "s3_secret_key", mode="before")
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         # ``HUSH_WEBHOOK_SECRET=`` (compose's ``${VAR:-}``) means "no secret", never an empty HMAC key.
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @property
+    def store_kind(self) -> str:
+        """The job store in use: ``job_store``, else the backend's."""
+        return self.job_store or ("postgres" if self.backend == "cluster" else "sqlite")
+
+    @property
+    def blob_kind(self) -> str:
+        """The blob store in use: ``blob_store``, else the backend's."""
+        return self.blob_store or ("s3" if self.backend == "cluster" else "local")
+
+    @property
+    def queue_kind(self) -> str:
+        """The job queue in use: ``job_queue``, else the backend's."""
+        return self.job_queue or ("celery" if self.backend == "cluster" else "processes")
+
+    @property
+    def bus_kind(self) -> str:
+        """The event bus in use: ``event_bus``, else the backend's."""
+        return self.event_bus or ("redis" if self.backend == "cluster" else "local")
 
     @property
     def db_path(self) -> Path:

@@ -1,7 +1,12 @@
-"""The BlobStore seam and its embedded local-directory implementation.
+"""The BlobStore seam, its embedded local-directory implementation and its S3 implementation.
 
 Keys are relative POSIX paths (``uploads/<id>``, ``results/<job>/<name>.wav``). Writes are atomic:
 a blob appears complete or not at all, so a re-run job simply overwrites its result.
+
+Readers never see where a blob lives: they :meth:`~BlobStore.open` it as a stream, ask for a
+link a client can fetch directly (:meth:`~BlobStore.url_for`, ``None`` when the store has none),
+or ask for a local file to decode (:meth:`~BlobStore.readable_path`, a copy in a scratch folder
+when the blob is remote).
 """
 
 from __future__ import annotations
@@ -10,11 +15,15 @@ import os
 import shutil
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from app.errors import NotFoundError
 
-__all__ = ["BlobStore", "LocalBlobStore"]
+__all__ = ["BlobStore", "LocalBlobStore", "check_key"]
+
+_GONE_HINT = "results are deleted after the retention period"
+#: Bytes per read or write when a blob is copied as a stream.
+CHUNK = 1 << 20
 
 
 class BlobStore(Protocol):
@@ -24,12 +33,38 @@ class BlobStore(Protocol):
         """Store the file at ``src`` under ``key`` (moved when possible); returns its size."""
         ...
 
-    def local_path(self, key: str) -> Path:
-        """A local path to read the blob from; raises NotFoundError when missing."""
+    def write(self, key: str, stream: BinaryIO) -> int:
+        """Store everything ``stream`` yields under ``key``; returns the size."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A binary stream of the blob (the caller closes it); NotFoundError when missing."""
+        ...
+
+    def size(self, key: str) -> int:
+        """The blob's size in bytes; NotFoundError when missing."""
+        ...
+
+    def url_for(
+        self, key: str, *, expires_s: int, filename: str | None = None, media_type: str | None = None
+    ) -> str | None:
+        """A link a client can GET the blob from for ``expires_s`` seconds, or None (serve it instead)."""
+        ...
+
+    def readable_path(self, key: str, scratch: Path) -> Path:
+        """A local file holding the blob, valid while ``scratch`` (a folder the caller owns) exists."""
         ...
 
     def exists(self, key: str) -> bool: ...
     def delete_prefix(self, prefix: str) -> None: ...
+
+
+def check_key(key: str) -> PurePosixPath:
+    """The key as a path; NotFoundError for an absolute key or one with ``..`` or empty parts."""
+    parts = PurePosixPath(key).parts
+    if not parts or any(p in ("..", "") or p.startswith("/") for p in parts):
+        raise NotFoundError(f"invalid blob key {key!r}")
+    return PurePosixPath(*parts)
 
 
 class LocalBlobStore:
@@ -40,10 +75,7 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        parts = PurePosixPath(key).parts
-        if not parts or any(p in ("..", "") or p.startswith("/") for p in parts):
-            raise NotFoundError(f"invalid blob key {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*check_key(key).parts)
 
     def put_file(self, key: str, src: Path) -> int:
         dest = self._path(key)
@@ -59,11 +91,38 @@ class LocalBlobStore:
             tmp.unlink(missing_ok=True)
         return dest.stat().st_size
 
-    def local_path(self, key: str) -> Path:
+    def write(self, key: str, stream: BinaryIO) -> int:
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        try:
+            with tmp.open("wb") as out:
+                shutil.copyfileobj(stream, out, CHUNK)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest.stat().st_size
+
+    def _existing(self, key: str) -> Path:
         path = self._path(key)
         if not path.is_file():
-            raise NotFoundError(f"no stored file {key!r}", hint="results are deleted after the retention period")
+            raise NotFoundError(f"no stored file {key!r}", hint=_GONE_HINT)
         return path
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self._existing(key).open("rb")
+        except FileNotFoundError:  # deleted between the check and the open
+            raise NotFoundError(f"no stored file {key!r}", hint=_GONE_HINT) from None
+
+    def size(self, key: str) -> int:
+        return self._existing(key).stat().st_size
+
+    def url_for(self, key: str, *, expires_s: int, filename: str | None = None, media_type: str | None = None) -> None:
+        return None  # files on this machine's disk: the server streams them
+
+    def readable_path(self, key: str, scratch: Path) -> Path:
+        return self._existing(key)  # already a local file: no copy
 
     def exists(self, key: str) -> bool:
         try:

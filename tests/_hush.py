@@ -5,6 +5,7 @@ Used where a real process matters: killing the server mid-job, worker processes,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -83,3 +84,45 @@ class HushProcess:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+class WorkerProcess:
+    """``hush worker`` (a Celery worker) in a child process of its own session."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], *, concurrency: int = 1, name: str = "w") -> None:
+        self.data_dir = data_dir
+        self.env = env
+        self.concurrency = concurrency
+        self.log = data_dir / f"worker-{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "app.cli", "worker", "--concurrency", str(self.concurrency), "--log-level", "info"]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 60
+        while "ready." not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"hush worker did not start: {self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def kill9(self) -> None:
+        """SIGKILL the worker and its job processes at once (a machine that vanished)."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def hush_vars(text: str) -> set[str]:
-    return set(re.findall(r"\bHUSH_([A-Z_]+)", text))
+    return set(re.findall(r"\bHUSH_([A-Z0-9_]+)", text))
 
 
 def test_deploy_files_only_use_real_settings() -> None:
@@ -35,6 +35,23 @@ def test_compose_runs_the_image_with_a_volume_and_keys() -> None:
     assert "hush-data" in compose["volumes"]
     assert svc["ports"] == ["127.0.0.1:8000:8000"]
     assert "HUSH_API_KEYS" in svc["environment"]  # the image listens on 0.0.0.0, which needs keys
+
+
+def test_compose_cluster_profile_is_opt_in() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert "profiles" not in services["hush"]  # plain `docker compose up` is the embedded server
+    cluster = {name for name, svc in services.items() if "cluster" in svc.get("profiles", ())}
+    assert cluster == {"api", "worker", "redis", "postgres", "s3"}
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert env["HUSH_BACKEND"] == "cluster"
+        assert services[name]["deploy"]["replicas"] == 2
+        assert env["HUSH_REDIS_URL"].startswith("redis://redis:")
+        assert "@postgres:5432/" in env["HUSH_DATABASE_URL"]
+        assert env["HUSH_S3_ENDPOINT"] == "http://s3:8333"
+    assert services["worker"]["command"] == ["hush", "worker"]
+    assert "8333" in " ".join(services["s3"]["command"])
 
 
 def test_dockerfile_is_non_root_and_serves_on_the_compose_port() -> None:

@@ -211,8 +211,8 @@ class _PassThroughStore:
     def get(self, job_id: str) -> Job | None:
         return self._strip(self._store.get(job_id))
 
-    def claim(self, job_id: str, state: JobState) -> Job | None:
-        return self._strip(self._store.claim(job_id, state))
+    def claim(self, job_id: str, state: JobState, lease_s: float) -> Job | None:
+        return self._strip(self._store.claim(job_id, state, lease_s))
 
     def update(self, job_id: str, **fields: Any) -> Job | None:
         meta = fields.get("result_meta")
@@ -263,6 +263,10 @@ class MockQueue:
     @property
     def running(self) -> bool:
         return self._pool is not None
+
+    @property
+    def exclusive(self) -> bool:
+        return True  # threads of this server: a job left active by a previous run is an orphan
 
     def enqueue(self, job_id: str, priority: int) -> None:
         current = _CURRENT.get()
@@ -317,14 +321,14 @@ class MockQueue:
                 self._end(job_id, effect)
                 return
             if record is not None and record.dsp:
-                run_job(job_id, RunContext(self.settings, self.store, self.bus.publish, self.blobs))
+                run_job(job_id, RunContext(self.settings, self.store, self.bus.publish, self.blobs, self.enqueue))
                 return
             job = self.store.get(job_id)
             if job is None:
                 return
             self._specs[job_id] = job.spec
             store = _PassThroughStore(self.store, self._skipped)
-            run_job(job_id, RunContext(self.settings, store, self._publish, self.blobs))
+            run_job(job_id, RunContext(self.settings, store, self._publish, self.blobs, self.enqueue))
         finally:
             self._specs.pop(job_id, None)
             self._skipped.pop(job_id, None)
@@ -333,14 +337,14 @@ class MockQueue:
         job = self.store.get(job_id)
         if job is None or job.state is not JobState.queued:
             return
-        claimed = self.store.claim(job_id, JobState.in_progress)
+        claimed = self.store.claim(job_id, JobState.in_progress, self.settings.lease_s)
         if claimed is None:
             return
         self.bus.publish(JobEvent(job_id=job_id, job=claimed))
         self.bus.publish(JobEvent(kind="queue", job_id="*"))
         assert effect.end is not None
         reason = effect.reason(claimed) if effect.reason else f"the job ended {effect.end.value} (mock scenario)"
-        ctx = RunContext(self.settings, self.store, self.bus.publish, self.blobs)
+        ctx = RunContext(self.settings, self.store, self.bus.publish, self.blobs, self.enqueue)
         finish_error(ctx, claimed, effect.error(reason), effect.end)
 
 

@@ -9,19 +9,20 @@ of audio draws as fast as ten seconds.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import anyio
 import numpy as np
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from app import media
 from app.api.routes import PrincipalDep, errors
 from app.errors import ConflictError, NotFoundError
-from app.http import ServiceDep
+from app.http import ServiceDep, blob_response
 from app.jobs.models import Job
+from app.jobs.service import JobService
 
 __all__ = ["STATIC_DIR", "compute_peaks", "router"]
 
@@ -53,25 +54,30 @@ async def static_file(path: str) -> FileResponse:
     return FileResponse(target, media_type=_TYPES.get(target.suffix), headers={"Cache-Control": "max-age=3600"})
 
 
-def _input_path(job: Job, service: Any) -> Path:
+def _input_key(job: Job, service: JobService) -> str:
     if not job.spec.input.blob_key:
         raise ConflictError(
             f"job {job.id} read its input from a URL; the server keeps only uploaded inputs",
             hint="upload the file to compare before and after",
         )
-    path: Path = service.blobs.local_path(job.spec.input.blob_key)
-    if not path.exists():
+    key = job.spec.input.blob_key
+    if not service.blobs.exists(key):
         raise NotFoundError(f"the input of job {job.id} has expired")
-    return path
+    return key
 
 
 @router.get("/api/v1/jobs/{job_id}/input", tags=["playground"], response_class=FileResponse, responses=errors(404, 409))
-async def get_input(job_id: str, service: ServiceDep, who: PrincipalDep) -> FileResponse:
+async def get_input(job_id: str, service: ServiceDep, who: PrincipalDep) -> Response:
     """The job's original upload, to play and compare with the result (409 for URL inputs)."""
     job = await service.get(job_id, owner=who.owner)
-    path = _input_path(job, service)
-    info = await anyio.to_thread.run_sync(media.probe, path)
-    return FileResponse(path, media_type=info.mime)
+    key = await anyio.to_thread.run_sync(_input_key, job, service)
+    stored = await anyio.to_thread.run_sync(service.store.get_file, PurePosixPath(key).name)
+    if stored is not None and stored.info.get("container"):  # probed at upload: no need to read it again
+        mime = media.mime_type(str(stored.info["container"]), video=bool(stored.info.get("has_video")))
+    else:
+        async with service.blob_file(key) as path:
+            mime = (await anyio.to_thread.run_sync(media.probe, path)).mime
+    return await blob_response(service, key, media_type=mime)
 
 
 @router.get("/api/v1/jobs/{job_id}/peaks", tags=["playground"], responses=errors(400, 404, 409))
@@ -88,8 +94,12 @@ async def get_peaks(
     drawers take, so the browser never decodes a long file to draw it.
     """
     job = await service.get(job_id, owner=who.owner)
-    path = _input_path(job, service) if source == "input" else service.result_path(job)
-    return await anyio.to_thread.run_sync(compute_peaks, path, points)
+    if source == "input":
+        key = await anyio.to_thread.run_sync(_input_key, job, service)
+    else:
+        key = service.result_key(job)
+    async with service.blob_file(key) as path:
+        return await anyio.to_thread.run_sync(compute_peaks, path, points)
 
 
 def compute_peaks(path: Path, points: int) -> dict[str, Any]:

@@ -7,16 +7,17 @@ download the result. The CLI's remote mode and the tests of the core use it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
 from app.auth import KeyStore, Principal
 from app.errors import AppError
-from app.http import KeysDep, ServiceDep, default_status
+from app.http import KeysDep, ServiceDep, blob_response, default_status
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
 
@@ -148,13 +149,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", tags=["health"])
 async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     """Readiness: the job store answers and the worker pool is running."""
-    checks: dict[str, str] = {}
-    try:
-        await anyio.to_thread.run_sync(service.store.next_queued)
-        checks["store"] = "ok"
-    except Exception as exc:
-        checks["store"] = f"error: {exc}"
-    checks["workers"] = "ok" if service.queue.running else "not running"
+    checks = await service.readiness()
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
@@ -217,11 +212,16 @@ async def cancel_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> Job
 
 
 @router.get("/api/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse, responses=errors(404, 409))
-async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> FileResponse:
+async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Response:
     """Download the processed file."""
     job = await service.get(job_id, owner=who.owner)
-    path = service.result_path(job)
-    return FileResponse(path, media_type=job.result_meta.get("mime", "application/octet-stream"), filename=path.name)
+    key = service.result_key(job)
+    return await blob_response(
+        service,
+        key,
+        media_type=job.result_meta.get("mime", "application/octet-stream"),
+        filename=PurePosixPath(key).name,
+    )
 
 
 @router.get("/api/v1/jobs/{job_id}/events", tags=["jobs"], responses=errors(404))

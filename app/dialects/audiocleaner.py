@@ -61,6 +61,7 @@ from app.dialects._common import (
     MockScenario,
     MockState,
     ServiceDep,
+    blob_response,
     default_status,
     finished_result,
     json_error,
@@ -299,17 +300,17 @@ async def audiocleaner_get(request: Request, service: ServiceDep, who: Principal
 
 # The output link (Hush's; the doc only says "Result file URL")
 @router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
-async def audiocleaner_file(name: str, service: ServiceDep) -> FileResponse:
+async def audiocleaner_file(name: str, service: ServiceDep) -> Response:
     """The enhanced file; no key needed (the job id in the link is the capability)."""
-    job, local = await finished_result(service, name, "audiocleaner")
+    job, key = await finished_result(service, name, "audiocleaner")
     ext = job.result_meta["container"]
     job_id = job.id
     container = str(job.result_meta.get("container") or ext)
-    return FileResponse(
-        local,
+    return await blob_response(
+        service,
+        key,
         media_type=str(job.result_meta.get("mime") or media.mime_type(container)),
         filename=f"enhanced_{job_id}.{ext}",
-        content_disposition_type="attachment",
     )
 
 

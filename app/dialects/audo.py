@@ -35,6 +35,7 @@ from app.dialects._common import (
     MockScenario,
     MockState,
     ServiceDep,
+    blob_response,
     default_status,
     json_error,
     mock_error,
@@ -340,7 +341,7 @@ async def audo_delete_results(job_id: str, service: ServiceDep, who: PrincipalDe
     return AudoDeleteResultsResponse(job_id=job.id)
 
 
-async def _download(path: str, service: JobService) -> FileResponse:
+async def _download(path: str, service: JobService) -> Response:
     match = _DOWNLOAD_RE.match(path)
     if match is None:
         raise e.NotFoundError(f"no result at {path!r}")
@@ -350,8 +351,8 @@ async def _download(path: str, service: JobService) -> FileResponse:
         raise e.NotFoundError(f"no result at {path!r}") from None
     if job.state is not JobState.succeeded or not job.result_key or _result_ext(job) != match["ext"]:
         raise e.NotFoundError(f"no result at {path!r} (deleted, expired or not finished)")
-    local = service.result_path(job)
-    if not await anyio.Path(local).is_file():
+    key = service.result_key(job)
+    if not await anyio.to_thread.run_sync(service.blobs.exists, key):
         raise e.NotFoundError(f"no result at {path!r} (deleted or expired)")
     mime = job.result_meta.get("mime")
     if not isinstance(mime, str) or not mime:
@@ -359,18 +360,18 @@ async def _download(path: str, service: JobService) -> FileResponse:
         mime = media.mime_type(container, video=bool(job.result_meta.get("input", {}).get("has_video")))
     # No auth (the SDK's save() sends no key; the unguessable jobId in the name is the capability)
     # and no compression: the SDK copies the raw, undecoded body to disk.
-    return FileResponse(
-        local,
+    return await blob_response(
+        service,
+        key,
         media_type=mime,
         filename=PurePosixPath(path).name,
-        content_disposition_type="attachment",
         headers={"Cache-Control": "private, max-age=3600"},
     )
 
 
 # audo-remove-noise.md, "GET /remove-noise/<jobId>/status" (download by prepending the base URL)
 @router.get("/v1/dl/{path:path}", response_class=FileResponse)
-async def audo_download(path: str, service: ServiceDep) -> FileResponse:
+async def audo_download(path: str, service: ServiceDep) -> Response:
     """The result file at ``base_url + downloadPath``."""
     return await _download(path, service)
 
@@ -378,7 +379,7 @@ async def audo_download(path: str, service: ServiceDep) -> FileResponse:
 # audo-remove-noise.md, same section: the doc's downloadPath has no leading slash, so
 # ``base_url + downloadPath`` gives /v1dl/... (sdk-notes.md §0.8)
 @router.get("/v1dl/{path:path}", response_class=FileResponse, include_in_schema=False)
-async def audo_download_doc_form(path: str, service: ServiceDep) -> FileResponse:
+async def audo_download_doc_form(path: str, service: ServiceDep) -> Response:
     """Alias of :func:`audo_download` for the doc-style download URL."""
     return await _download(path, service)
 

@@ -389,8 +389,8 @@ async def _wait_sync(service: JobService, job: Job, api: str) -> Job:
 
 async def _result_base64(service: JobService, job: Job) -> str:
     """The job's result file, base64, in the input's container (raw PCM for LINEAR16 input)."""
-    path = service.result_path(job)
-    return await anyio.to_thread.run_sync(lambda: base64.b64encode(path.read_bytes()).decode("ascii"))
+    data = await service.read_blob(service.result_key(job))
+    return base64.b64encode(data).decode("ascii")
 
 
 def _encoding_of(job: Job) -> str:

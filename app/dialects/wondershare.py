@@ -45,6 +45,7 @@ from app.dialects._common import (
     MockScenario,
     MockState,
     ServiceDep,
+    blob_response,
     default_status,
     finished_result,
     json_error,
@@ -301,16 +302,16 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
 
 # The voice_result link (Hush's; the doc only says "Audio download link after processing")
 @router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
-async def wondershare_file(name: str, service: ServiceDep) -> FileResponse:
+async def wondershare_file(name: str, service: ServiceDep) -> Response:
     """The processed audio; no credentials (the task id in the link is the capability)."""
-    job, local = await finished_result(service, name, "wondershare")
+    job, key = await finished_result(service, name, "wondershare")
     ext = job.result_meta["container"]
     task_id = job.id
-    return FileResponse(
-        local,
+    return await blob_response(
+        service,
+        key,
         media_type=media.mime_type(ext),
         filename=f"declicked_{task_id}.{ext}",
-        content_disposition_type="attachment",
     )
 
 

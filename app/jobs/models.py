@@ -112,6 +112,8 @@ class Job(BaseModel):
     finished_at: float | None = None
     expires_at: float | None = None
     attempt: int = 0
+    claimed_until: float | None = None
+    """Unix time the current attempt's lease ends; its worker renews it while it runs."""
     error_code: str | None = None
     error_reason: str | None = None
     result_key: str | None = None

@@ -39,6 +39,9 @@ log = logging.getLogger("hush.queue")
 #: check, at every progress update, normally ends it first).
 HARD_TIMEOUT_GRACE_S = 5.0
 
+#: Prefix of a worker's message asking the server to enqueue a job (the rest is its id).
+_ENQUEUE = "enqueue:"
+
 
 class JobQueue(Protocol):
     """Runs ``run_job(job_id)`` somewhere, highest priority first."""
@@ -52,6 +55,13 @@ class JobQueue(Protocol):
     @property
     def running(self) -> bool:
         """True while the queue can run jobs (readiness)."""
+        ...
+
+    @property
+    def exclusive(self) -> bool:
+        """True when every worker that can hold a job lives and dies with this queue object (the
+        embedded pool): at start, jobs left active are then orphans, re-queued at once instead of
+        waiting for their lease to run out."""
         ...
 
 
@@ -68,9 +78,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 def _worker_init(settings: Settings, events: Any, parent_pid: int) -> None:
     global _worker_ctx
-    from app.jobs.runner import RunContext
-    from app.jobs.store import SqliteJobStore
-    from app.storage import LocalBlobStore
+    from app.jobs.backends import build_run_context
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
@@ -78,12 +86,10 @@ def _worker_init(settings: Settings, events: Any, parent_pid: int) -> None:
     def publish(event: JobEvent) -> None:
         events.put(event.model_dump_json())
 
-    _worker_ctx = RunContext(
-        settings=settings,
-        store=SqliteJobStore(settings.db_path),
-        blobs=LocalBlobStore(settings.blob_dir),
-        publish=publish,
-    )
+    def enqueue(job_id: str, priority: int) -> None:
+        events.put(_ENQUEUE + job_id)  # the server's forwarder hands it to InProcessQueue.enqueue
+
+    _worker_ctx = build_run_context(settings, publish=publish, enqueue=enqueue)
 
 
 def _warm() -> None:
@@ -205,6 +211,10 @@ class InProcessQueue:
     def running(self) -> bool:
         return self._started and not self._stopping
 
+    @property
+    def exclusive(self) -> bool:
+        return True
+
     def enqueue(self, job_id: str, priority: int) -> None:
         self._wake()
 
@@ -282,9 +292,12 @@ class InProcessQueue:
         """The worker died mid-job: the runner is idempotent, so that job (only) runs again."""
         job = self.store.get(job_id)
         if job is not None and job.state in ACTIVE_STATES:
-            updated = self.store.update(job_id, attempt=job.attempt, state=JobState.queued, progress=0.0)
+            updated = self.store.update(
+                job_id, attempt=job.attempt, state=JobState.queued, progress=0.0, claimed_until=None
+            )
             if updated is not None:
                 log.warning("job %s goes back to the queue after its worker died (attempt %d)", job_id, job.attempt)
+                self.enqueue(job_id, job.priority)
                 self.bus.publish(JobEvent(job_id=job_id, job=updated))
 
     def _enforce_timeout(self) -> None:
@@ -340,4 +353,7 @@ class InProcessQueue:
                 return
             if raw is None:
                 return
+            if raw.startswith(_ENQUEUE):
+                self.enqueue(raw[len(_ENQUEUE) :], 0)  # the pool reads priorities from the store
+                continue
             self.bus.publish(JobEvent.model_validate_json(raw))

@@ -1,9 +1,11 @@
 """``run_job(job_id)``: the one task every queue backend runs.
 
-It re-reads the job, claims it (a job that is no longer queued is left alone, so redelivery is
-harmless), fetches the input through the SSRF-safe fetcher, decodes it block by block, streams
-it through the step chain, encodes (remuxing the video stream when there is one), stores the
-result and records a per-step report. Every write is fenced by the claimed ``attempt``.
+It re-reads the job and claims it with a lease: a queued job, or an active one whose lease ran
+out (its worker died and the task was redelivered, or the reaper re-enqueued it). A job another
+live worker holds, or a finished one, is left alone, so a duplicate delivery is harmless. While
+it runs, a thread renews the lease. It fetches the input through the SSRF-safe fetcher, decodes
+it block by block, streams it through the step chain, encodes (remuxing the video stream when
+there is one), stores the result and records a per-step report. Every write is fenced by the claimed ``attempt``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import logging
 import math
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -64,9 +67,37 @@ class JobRecorder:
 
 @dataclass
 class RunContext(JobRecorder):
-    """What a runner needs: a :class:`JobRecorder` and the blobs."""
+    """What a runner needs: a :class:`JobRecorder`, the blobs, and the queue's ``enqueue``
+    (a retry goes back through the queue, whichever it is)."""
 
     blobs: BlobStore
+    enqueue: Callable[[str, int], None]
+
+
+class _LeaseKeeper:
+    """Renews the running attempt's lease every third of ``lease_s`` until stopped."""
+
+    def __init__(self, ctx: RunContext, job: Job) -> None:
+        self.ctx, self.job = ctx, job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{job.id[:8]}", daemon=True)
+
+    def _loop(self) -> None:
+        lease = self.ctx.settings.lease_s
+        while not self._stop.wait(lease / 3.0):
+            try:
+                if not self.ctx.store.renew(self.job.id, self.job.attempt, lease):
+                    return  # finished, cancelled or superseded: the run's own writes notice
+            except Exception:  # a store hiccup: the next renewal (well inside the lease) retries
+                log.warning("job %s: lease renewal failed", self.job.id, exc_info=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 class _Progress:
@@ -108,20 +139,24 @@ def _set_state(ctx: RunContext, job: Job, **fields: Any) -> Job:
 def run_job(job_id: str, ctx: RunContext) -> None:
     """Run job ``job_id`` to a terminal state (or back to the queue on a retryable error)."""
     job = ctx.store.get(job_id)
-    if job is None or job.state is not JobState.queued:
+    if job is None or job.terminal:
         return
     first_state = JobState.downloading if job.spec.input.url else JobState.in_progress
-    claimed = ctx.store.claim(job_id, first_state)
-    if claimed is None:
+    claimed = ctx.store.claim(job_id, first_state, ctx.settings.lease_s)
+    if claimed is None:  # queued no more, or another live worker holds its lease
         return
+    if job.state is not JobState.queued:
+        log.warning("job %s: attempt %d's lease ran out; attempt %d takes over", job_id, job.attempt, claimed.attempt)
     job = claimed
+    log.info("job %s attempt %d started", job.id, job.attempt)
     ctx.publish(JobEvent(job_id=job.id, job=job))
     ctx.publish(JobEvent(kind="queue", job_id="*"))
     if job.attempt > ctx.settings.max_attempts:
         finish_error(ctx, job, ProcessingError(f"gave up after {job.attempt - 1} attempts"), JobState.failed)
         return
     try:
-        _run(ctx, job)
+        with _LeaseKeeper(ctx, job):
+            _run(ctx, job)
     except _Cancelled:
         log.info("job %s attempt %d stopped (cancelled or superseded)", job.id, job.attempt)
     except JobTimeoutError as exc:
@@ -178,9 +213,10 @@ def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
     short next to the job timeout, and the job shows ``queued`` with the reason in its log.
     """
     time.sleep(min(RETRY_BACKOFF_S * 2 ** (job.attempt - 1), 30.0))
-    updated = ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0)
+    updated = ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0, claimed_until=None)
     if updated is not None:
         ctx.store.log(job.id, "retry", {"reason": exc.message, "attempt": job.attempt})
+        ctx.enqueue(job.id, job.priority)
         ctx.publish(JobEvent(job_id=job.id, job=updated))
 
 
@@ -230,7 +266,7 @@ def _run(ctx: RunContext, job: Job) -> None:
             _check_integrity(src, spec.input)
             job = _set_state(ctx, job, state=JobState.in_progress, progress=0.0)
         elif spec.input.blob_key:
-            src = ctx.blobs.local_path(spec.input.blob_key)
+            src = ctx.blobs.readable_path(spec.input.blob_key, tmp)
         else:
             raise InputError("the job has no input")
         progress = _Progress(ctx, job, deadline)
@@ -280,7 +316,9 @@ def _run(ctx: RunContext, job: Job) -> None:
             if spec.output.put_url:
                 from app import fetch
 
-                status = fetch.put_file(spec.output.put_url, ctx.blobs.local_path(key), result_meta["mime"], settings)
+                status = fetch.put_file(
+                    spec.output.put_url, ctx.blobs.readable_path(key, tmp), result_meta["mime"], settings
+                )
                 result_meta["put_status"] = status
         now = time.time()
         # the input's length is what is billed (a time edit may have shortened the output)

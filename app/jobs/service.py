@@ -8,10 +8,13 @@ delivers webhooks when jobs end, and expires old jobs and files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -107,7 +110,7 @@ class JobService:
         )
         job, created = await anyio.to_thread.run_sync(self.store.create, job)
         if created:
-            self.queue.enqueue(job.id, priority)
+            await anyio.to_thread.run_sync(self.queue.enqueue, job.id, priority)  # a broker round trip, maybe
             self.bus.publish(JobEvent(job_id=job.id, job=job))
             self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
         return job
@@ -126,11 +129,40 @@ class JobService:
             return 0
         return await anyio.to_thread.run_sync(self.store.jobs_ahead, job)
 
-    def result_path(self, job: Job) -> Path:
-        """Local path of the finished job's result file."""
+    def result_key(self, job: Job) -> str:
+        """Blob key of the finished job's result; ConflictError when it has none."""
         if job.state is not JobState.succeeded or not job.result_key:
             raise ConflictError(f"job {job.id} has no result (state {job.state.value})")
-        return self.blobs.local_path(job.result_key)
+        return job.result_key
+
+    @contextlib.asynccontextmanager
+    async def blob_file(self, key: str) -> AsyncIterator[Path]:
+        """A local file with the blob's bytes while the context lasts (to decode it here)."""
+        scratch = self.settings.data_dir / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+            yield await anyio.to_thread.run_sync(self.blobs.readable_path, key, Path(tmp))
+
+    async def read_blob(self, key: str) -> bytes:
+        """The whole blob (for answers that embed the result, such as base64 in JSON)."""
+
+        def read() -> bytes:
+            with self.blobs.open(key) as f:
+                return f.read()
+
+        return await anyio.to_thread.run_sync(read)
+
+    async def readiness(self) -> dict[str, str]:
+        """``{"store": "ok" | "error: ...", "workers": "ok" | "not running"}`` for ``/readyz``."""
+        checks: dict[str, str] = {}
+        try:
+            await anyio.to_thread.run_sync(self.store.ping)
+            checks["store"] = "ok"
+        except Exception as exc:
+            checks["store"] = f"error: {exc}"
+        running = await anyio.to_thread.run_sync(lambda: self.queue.running)  # Celery asks its broker
+        checks["workers"] = "ok" if running else "not running"
+        return checks
 
     # ------------------------------------------------------------------ change
     async def cancel(self, job_id: str, *, owner: str | None = None) -> Job:
@@ -361,16 +393,28 @@ class JobService:
         """Use ``renderer`` to build the webhook body for ``dialect``'s finished jobs."""
         self._renderers[dialect] = renderer
 
+    def _webhook_lease_s(self) -> float:
+        """Longest a delivery can take: every attempt timing out, every backoff waited, and a minute."""
+        from app.webhooks import MAX_BACKOFF_S
+
+        n = self.settings.webhook_max_attempts
+        waits = sum(min(self.settings.webhook_backoff_s * 2**i, MAX_BACKOFF_S) for i in range(n - 1))
+        return float(n * self.settings.fetch_timeout_s + waits + 60.0)
+
     async def _deliver_webhook(self, job: Job) -> None:
         from app import webhooks
 
         renderer = self._renderers.get(job.dialect)
         if renderer is None or not job.spec.webhook_url:
             return
+        # one delivery per job, however many servers saw it finish: the one that claims its row
+        if not await anyio.to_thread.run_sync(self.store.claim_webhook, job.id, self._webhook_lease_s()):
+            return
         try:
             payload = await renderer(job, self)
         except Exception:
             log.exception("could not render the webhook for job %s", job.id)
+            await anyio.to_thread.run_sync(lambda: self.store.finish_webhook(job.id, delivered=False, attempts=0))
             return
 
         async def on_attempt(attempt: webhooks.WebhookAttempt) -> None:
@@ -386,6 +430,9 @@ class JobService:
             "error": result.error,
         }
         await anyio.to_thread.run_sync(lambda: self.store.update(job.id, meta=meta))
+        await anyio.to_thread.run_sync(
+            lambda: self.store.finish_webhook(job.id, delivered=result.delivered, attempts=len(result.attempts))
+        )
 
     async def _notifier(self) -> None:
         async with self.bus.subscribe(ALL_JOBS) as events:
@@ -447,9 +494,40 @@ class JobService:
                 if n:
                     log.info("expired %d jobs", n)
                 await anyio.to_thread.run_sync(self._sweep_leftovers)
+                await self._resume_webhooks()  # a delivery whose server died mid-way
             except Exception:
                 log.exception("janitor pass failed")
             await asyncio.sleep(300)
+
+    async def reap_once(self, now: float | None = None) -> list[str]:
+        """Re-enqueue jobs whose lease ran out (their worker died); returns their ids.
+
+        Fenced by attempt: when several servers reap at once, one write wins and one enqueue
+        follows; a worker that was only slow finds its next write refused and stops."""
+        now = time.time() if now is None else now
+        reaped: list[str] = []
+        for job in await anyio.to_thread.run_sync(self.store.lease_expired, now):
+            requeue = functools.partial(
+                self.store.update, job.id, attempt=job.attempt, state=JobState.queued, progress=0.0, claimed_until=None
+            )
+            updated = await anyio.to_thread.run_sync(requeue)
+            if updated is None:
+                continue
+            log.warning("job %s: the lease of attempt %d ran out; back to the queue", job.id, job.attempt)
+            await anyio.to_thread.run_sync(self.queue.enqueue, job.id, job.priority)
+            self.bus.publish(JobEvent(job_id=job.id, job=updated))
+            reaped.append(job.id)
+        if reaped:
+            self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
+        return reaped
+
+    async def _reaper(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3.0)
+            try:
+                await self.reap_once()
+            except Exception:
+                log.exception("reaper pass failed")
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -458,12 +536,16 @@ class JobService:
 
     async def start(self) -> None:
         """Recover jobs a previous run left active, start workers and background tasks."""
-        recovered = await anyio.to_thread.run_sync(self.store.requeue_active)
-        if recovered:
-            log.warning("re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered)
+        if self.queue.exclusive:  # this server's own pool died with it: its active jobs are orphans
+            recovered = await anyio.to_thread.run_sync(self.store.requeue_active)
+            if recovered:
+                log.warning("re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered)
         self.queue.start()
+        if not self.queue.exclusive:
+            await self.reap_once()
         self._spawn(self._notifier())
         self._spawn(self._janitor())
+        self._spawn(self._reaper())
         await self._resume_webhooks()
 
     async def stop(self) -> None:

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.errors import NotFoundError
+from app.jobs import migrations
 from app.jobs.models import ACTIVE_STATES, Job, JobSpec, JobState, StoredFile
 
 __all__ = ["JobStore", "SqliteJobStore"]
 
 _JSON_FIELDS = ("spec", "result_meta", "meta")
+_ACTIVE = tuple(s.value for s in sorted(ACTIVE_STATES))
 
 
 class JobStore(Protocol):
@@ -40,13 +42,39 @@ class JobStore(Protocol):
         With ``charge_minutes``, the owner's account is charged in the same transaction, once."""
         ...
 
-    def claim(self, job_id: str, state: JobState) -> Job | None:
-        """Move a queued job to ``state``, bump its attempt; None if it was not queued."""
+    def claim(self, job_id: str, state: JobState, lease_s: float) -> Job | None:
+        """Take the job for one run: move it to ``state``, bump its attempt, hold it ``lease_s`` seconds.
+
+        A queued job can be claimed, and so can an active one whose lease ran out (its worker
+        died: the redelivered task or another worker takes it over). None otherwise."""
+        ...
+
+    def renew(self, job_id: str, attempt: int, lease_s: float) -> bool:
+        """Extend the lease of ``attempt``; False when that attempt no longer owns an active job."""
+        ...
+
+    def lease_expired(self, now: float) -> list[Job]:
+        """Active jobs whose lease ran out before ``now`` (their worker is gone)."""
         ...
 
     def next_queued(self, exclude: Sequence[str] = (), limit: int = 1) -> list[str]: ...
     def jobs_ahead(self, job: Job) -> int: ...
-    def requeue_active(self) -> list[str]: ...
+    def requeue_active(self) -> list[str]:
+        """Put every active job back to queued (only for a queue whose workers all died with it)."""
+        ...
+
+    def claim_webhook(self, job_id: str, lease_s: float) -> bool:
+        """True for the one process that is to deliver ``job_id``'s webhook now.
+
+        A row per job: the first claim wins; a claim whose holder died (lease past) can be taken
+        over; a delivered or failed row is never claimed again."""
+        ...
+
+    def finish_webhook(self, job_id: str, *, delivered: bool, attempts: int) -> None: ...
+    def ping(self) -> None:
+        """Raise unless the store answers."""
+        ...
+
     def expired(self, now: float) -> list[Job]: ...
     def finished_with_webhook(self) -> list[Job]:
         """Finished jobs that have a webhook URL, for resuming deliveries after a restart."""
@@ -62,77 +90,17 @@ class JobStore(Protocol):
     def key_by_hash(self, key_hash: str) -> dict[str, Any] | None: ...
     def account(self, owner: str) -> dict[str, Any] | None: ...
     def has_accounts(self) -> bool: ...
+    # account administration (``hush keys``)
+    def add_key(self, key_hash: str, owner: str, **fields: Any) -> None: ...
+    def find_account(self, id_or_label: str) -> dict[str, Any] | None: ...
+    def accounts(self) -> list[dict[str, Any]]: ...
+    def set_account(self, owner: str, **fields: Any) -> bool: ...
+    def grant(self, owner: str, minutes: int, note: str = "") -> int | None: ...
+    def ledger(self, owner: str) -> list[dict[str, Any]]: ...
+    def remove_account(self, owner: str) -> bool: ...
     def open_jobs(self, owner: str) -> int: ...
     def close(self) -> None: ...
 
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    dialect TEXT NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    request_id TEXT,
-    spec TEXT NOT NULL,
-    state TEXT NOT NULL,
-    progress REAL NOT NULL DEFAULT 0,
-    priority INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    expires_at REAL,
-    attempt INTEGER NOT NULL DEFAULT 0,
-    error_code TEXT,
-    error_reason TEXT,
-    result_key TEXT,
-    result_meta TEXT NOT NULL DEFAULT '{}',
-    meta TEXT NOT NULL DEFAULT '{}'
-);
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_request ON jobs(dialect, owner, request_id)
-    WHERE request_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority, seq);
-CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expires_at);
-CREATE TABLE IF NOT EXISTS files (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL DEFAULT '',
-    blob_key TEXT NOT NULL,
-    filename TEXT,
-    info TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL,
-    expires_at REAL
-);
-CREATE TABLE IF NOT EXISTS job_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS job_log_job ON job_log(job_id);
--- accounts: per-key state, credits (minutes; NULL = unlimited) and limits; keys stored hashed
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_hash TEXT PRIMARY KEY,
-    owner TEXT NOT NULL UNIQUE,
-    label TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL DEFAULT 'active',
-    credits_minutes INTEGER,
-    rpm INTEGER,
-    max_concurrent INTEGER,
-    created_at REAL NOT NULL
-);
--- every change of a key's credits: a grant, or the charge of one succeeded job (at most one)
-CREATE TABLE IF NOT EXISTS credit_ledger (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    owner TEXT NOT NULL,
-    job_id TEXT,
-    kind TEXT NOT NULL,
-    minutes INTEGER NOT NULL,
-    at REAL NOT NULL,
-    note TEXT NOT NULL DEFAULT ''
-);
-CREATE UNIQUE INDEX IF NOT EXISTS credit_ledger_one_charge ON credit_ledger(job_id) WHERE kind = 'charge';
-"""
 
 _COLUMNS = [
     "id",
@@ -154,20 +122,23 @@ _COLUMNS = [
     "result_key",
     "result_meta",
     "meta",
+    "claimed_until",
 ]
 
 
 class SqliteJobStore:
     """JobStore on one SQLite file (WAL), safe across threads and processes."""
 
-    def __init__(self, path: Path, *, durable: bool = True) -> None:
-        """Open (or create) the store at ``path``.
+    def __init__(self, path: Path, *, migrate: bool = True, durable: bool = True) -> None:
+        """Open (or create) the store at ``path``; ``migrate`` brings its schema to the newest revision.
 
         ``durable=False`` commits without waiting for the disk (mock mode, whose jobs are
         disposable and must answer in milliseconds); a power loss may then drop the last commits.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        if migrate:  # the server and the CLI migrate; its worker processes open a migrated file
+            migrations.upgrade(f"sqlite:///{path}")
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
@@ -175,11 +146,9 @@ class SqliteJobStore:
         # FULL: a job whose id was returned survives a power loss (NORMAL may drop the last commits).
         self._conn.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
         self._conn.execute("PRAGMA busy_timeout=30000")
-        with self._lock:
-            self._conn.executescript(_SCHEMA)  # idempotent DDL; executescript manages its own transaction
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[Any]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -189,12 +158,12 @@ class SqliteJobStore:
                 raise
             self._conn.execute("COMMIT")
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             return list(self._conn.execute(sql, params))
 
     @staticmethod
-    def _row_to_job(row: sqlite3.Row) -> Job:
+    def _row_to_job(row: Any) -> Job:
         data = {k: row[k] for k in _COLUMNS}
         data["spec"] = JobSpec.model_validate_json(row["spec"])
         data["result_meta"] = json.loads(row["result_meta"])
@@ -253,15 +222,20 @@ class SqliteJobStore:
                 self._charge(c, row["owner"], job_id, charge_minutes)
         return self._row_to_job(row)
 
-    @staticmethod
-    def _charge(c: sqlite3.Connection, owner: str, job_id: str, minutes: int) -> None:
+    #: The charge row, inserted unless the job was charged already (the partial unique index).
+    _INSERT_CHARGE = (
+        "INSERT OR IGNORE INTO credit_ledger (owner, job_id, kind, minutes, at) VALUES (?, ?, 'charge', ?, ?)"
+    )
+    #: Finished jobs that name a webhook URL.
+    _FINISHED_WITH_WEBHOOK = (
+        "SELECT * FROM jobs WHERE finished_at IS NOT NULL AND json_extract(spec, '$.webhook_url') IS NOT NULL"
+    )
+
+    def _charge(self, c: Any, owner: str, job_id: str, minutes: int) -> None:
         account = c.execute("SELECT credits_minutes FROM api_keys WHERE owner=?", (owner,)).fetchone()
         if account is None or account["credits_minutes"] is None:
             return  # no account, or unlimited: nothing to charge
-        done = c.execute(
-            "INSERT OR IGNORE INTO credit_ledger (owner, job_id, kind, minutes, at) VALUES (?, ?, 'charge', ?, ?)",
-            (owner, job_id, -minutes, time.time()),
-        )
+        done = c.execute(self._INSERT_CHARGE, (owner, job_id, -minutes, time.time()))
         if done.rowcount:
             c.execute("UPDATE api_keys SET credits_minutes = credits_minutes - ? WHERE owner=?", (minutes, owner))
 
@@ -304,7 +278,7 @@ class SqliteJobStore:
         sets = ", ".join(f"{k}=?" for k in fields)
         with self._tx() as c:
             cur = c.execute(f"UPDATE api_keys SET {sets} WHERE owner=?", (*fields.values(), owner))  # noqa: S608
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def grant(self, owner: str, minutes: int, note: str = "") -> int | None:
         """Add (or, negative, take) ``minutes`` of credit; returns the new balance (None: unlimited)."""
@@ -325,7 +299,7 @@ class SqliteJobStore:
 
     def remove_account(self, owner: str) -> bool:
         with self._tx() as c:
-            return c.execute("DELETE FROM api_keys WHERE owner=?", (owner,)).rowcount > 0
+            return bool(c.execute("DELETE FROM api_keys WHERE owner=?", (owner,)).rowcount > 0)
 
     def open_jobs(self, owner: str) -> int:
         """Jobs of ``owner`` waiting or running."""
@@ -333,18 +307,54 @@ class SqliteJobStore:
         rows = self._query("SELECT COUNT(*) AS n FROM jobs WHERE owner=? AND state IN (?, ?, ?)", (owner, *states))
         return int(rows[0]["n"])
 
-    def claim(self, job_id: str, state: JobState) -> Job | None:
+    def claim(self, job_id: str, state: JobState, lease_s: float) -> Job | None:
         now = time.time()
         with self._tx() as c:
             cur = c.execute(
-                "UPDATE jobs SET state=?, attempt=attempt+1, started_at=?, updated_at=?, progress=0 "
-                "WHERE id=? AND state=?",
-                (state.value, now, now, job_id, JobState.queued.value),
+                "UPDATE jobs SET state=?, attempt=attempt+1, started_at=?, updated_at=?, progress=0, claimed_until=? "
+                "WHERE id=? AND (state=? OR (state IN (?, ?) AND (claimed_until IS NULL OR claimed_until<?)))",
+                (state.value, now, now, now + lease_s, job_id, JobState.queued.value, *_ACTIVE, now),
             )
             if cur.rowcount == 0:
                 return None
             row = c.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         return self._row_to_job(row)
+
+    def renew(self, job_id: str, attempt: int, lease_s: float) -> bool:
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE jobs SET claimed_until=? WHERE id=? AND attempt=? AND state IN (?, ?)",
+                (time.time() + lease_s, job_id, attempt, *_ACTIVE),
+            )
+            return bool(cur.rowcount > 0)
+
+    def lease_expired(self, now: float) -> list[Job]:
+        rows = self._query(
+            "SELECT * FROM jobs WHERE state IN (?, ?) AND (claimed_until IS NULL OR claimed_until<?)", (*_ACTIVE, now)
+        )
+        return [self._row_to_job(r) for r in rows]
+
+    def claim_webhook(self, job_id: str, lease_s: float) -> bool:
+        now = time.time()
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO webhook_deliveries (job_id, state, claimed_until, updated_at) VALUES (?, 'sending', ?, ?) "
+                "ON CONFLICT(job_id) DO UPDATE SET claimed_until=excluded.claimed_until, "
+                "updated_at=excluded.updated_at "
+                "WHERE webhook_deliveries.state='sending' AND webhook_deliveries.claimed_until<?",
+                (job_id, now + lease_s, now, now),
+            )
+            return bool(cur.rowcount > 0)
+
+    def finish_webhook(self, job_id: str, *, delivered: bool, attempts: int) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE webhook_deliveries SET state=?, attempts=?, claimed_until=NULL, updated_at=? WHERE job_id=?",
+                ("delivered" if delivered else "failed", attempts, time.time(), job_id),
+            )
+
+    def ping(self) -> None:
+        self._query("SELECT 1")
 
     def next_queued(self, exclude: Sequence[str] = (), limit: int = 1) -> list[str]:
         marks = ",".join("?" * len(exclude))
@@ -368,7 +378,7 @@ class SqliteJobStore:
         with self._tx() as c:
             ids = [r["id"] for r in c.execute("SELECT id FROM jobs WHERE state IN (?, ?)", active)]
             c.execute(
-                "UPDATE jobs SET state=?, progress=0, updated_at=? WHERE state IN (?, ?)",
+                "UPDATE jobs SET state=?, progress=0, updated_at=?, claimed_until=NULL WHERE state IN (?, ?)",
                 (JobState.queued.value, time.time(), *active),
             )
         return ids
@@ -378,15 +388,14 @@ class SqliteJobStore:
         return [self._row_to_job(r) for r in rows]
 
     def finished_with_webhook(self) -> list[Job]:
-        rows = self._query(
-            "SELECT * FROM jobs WHERE finished_at IS NOT NULL AND json_extract(spec, '$.webhook_url') IS NOT NULL"
-        )
+        rows = self._query(self._FINISHED_WITH_WEBHOOK)
         return [self._row_to_job(r) for r in rows]
 
     def delete(self, job_id: str) -> None:
         with self._tx() as c:
             c.execute("DELETE FROM jobs WHERE id=?", (job_id,))
             c.execute("DELETE FROM job_log WHERE job_id=?", (job_id,))
+            c.execute("DELETE FROM webhook_deliveries WHERE job_id=?", (job_id,))
 
     def add_file(self, f: StoredFile) -> None:
         with self._tx() as c:
@@ -397,7 +406,7 @@ class SqliteJobStore:
             )
 
     @staticmethod
-    def _row_to_file(row: sqlite3.Row) -> StoredFile:
+    def _row_to_file(row: Any) -> StoredFile:
         data = dict(row)
         data["info"] = json.loads(data["info"])
         return StoredFile.model_validate(data)

@@ -20,8 +20,9 @@ import pytest
 import soundfile as sf
 
 from app.settings import Settings
+from tests._services import BACKENDS
 from tests.app._media_fixtures import make_music, make_silent_video, raw_wav_bytes
-from tests.dialects._server import RunningServer, run_server
+from tests.dialects._server import RunningServer, backend_server
 
 KEY = "k1"
 
@@ -106,10 +107,10 @@ CORPUS: list[tuple[str, Callable[..., bytes], str]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("bad-media"), api_keys=(KEY,), workers=1, max_duration_hours=6)
-    with run_server(settings) as s:
+    with backend_server(request, settings) as s:
         yield s
 
 

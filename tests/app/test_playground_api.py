@@ -3,11 +3,13 @@ offline docs, security schemes; and the CLI's listing, progress and serve messag
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,27 @@ import soundfile as sf
 
 from app.api.playground import compute_peaks
 from app.cli import _Bar
+from app.settings import Settings
 from tests._hush import HushProcess
+from tests._services import BACKENDS, cluster_backend, settings_env
 from tests.signals import make_white
 
 KEY = "pg-key-1"
 H = {"x-api-key": KEY}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> HushProcess:
-    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, url_allowlist="127.0.0.1") as proc:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess]:
+    """Embedded, and again on the cluster (the playground reads inputs and results from S3 there)."""
+    data = tmp_path_factory.mktemp("hush")
+    with contextlib.ExitStack() as stack:
+        proc = HushProcess(data, workers=1, api_keys=KEY, url_allowlist="127.0.0.1")
+        if request.param == "cluster":
+            settings = Settings(data_dir=data, workers=1, api_keys=(KEY,), url_allowlist=("127.0.0.1",))
+            proc.env.update(
+                settings_env(stack.enter_context(cluster_backend(settings, request.getfixturevalue("s3_server"))))
+            )
+        stack.enter_context(proc)
         yield proc
 
 
@@ -166,7 +179,7 @@ def test_cli_lists_only_what_this_build_has() -> None:
     r = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, check=True)
     listing = r.stdout.split("positional arguments:")[1].split("options:")[0]
     commands = [line.split()[0] for line in listing.splitlines() if line.startswith("    ") and line.strip()]
-    assert "worker" not in commands
+    assert "worker" in commands  # the cluster's Celery worker (it says what it needs when not configured)
     from app.jobs.steps import STEPS
 
     assert ("declick" in commands) is STEPS["declick"].available

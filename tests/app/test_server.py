@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
@@ -16,8 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from app.settings import Settings
 from app.webhooks import verify_signature
 from tests._hush import HushProcess
+from tests._services import BACKENDS, cluster_backend, settings_env
 from tests.app._media_fixtures import raw_wav_bytes
 from tests.signals import make_speech_like, make_white
 
@@ -63,10 +66,18 @@ def wait_state(client: httpx.Client, job_id: str, states: set[str], timeout_s: f
     raise AssertionError(f"job {job_id} never reached {states}: {job}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> HushProcess:
-    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, max_input_mb=2) as proc:
-        yield proc
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess]:
+    """The shared server of this module: embedded, and again on the whole cluster (PostgreSQL, S3,
+    Redis pub/sub and a Celery worker)."""
+    data = tmp_path_factory.mktemp("hush")
+    with contextlib.ExitStack() as stack:
+        proc = HushProcess(data, workers=1, api_keys=KEY, max_input_mb=2)
+        if request.param == "cluster":
+            settings = Settings(data_dir=data, workers=1, api_keys=(KEY,), max_input_mb=2)
+            moved = stack.enter_context(cluster_backend(settings, request.getfixturevalue("s3_server")))
+            proc.env.update(settings_env(moved))
+        yield stack.enter_context(proc)
 
 
 @pytest.fixture

@@ -19,12 +19,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pytest
 import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
 
-__all__ = ["RunningServer", "free_port", "run_server"]
+__all__ = ["RunningServer", "backend_server", "free_port", "run_server"]
 
 
 def free_port() -> int:
@@ -86,3 +87,20 @@ def run_server(settings: Settings, *, startup_timeout_s: float = 30.0) -> Iterat
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def backend_server(request: pytest.FixtureRequest, settings: Settings) -> Iterator[RunningServer]:
+    """:func:`run_server` on the backend ``request.param`` names (``embedded`` or ``cluster``).
+
+    On the cluster, the same settings move to PostgreSQL, S3, Redis and Celery workers (one per
+    ``settings.workers``) that the block shares.
+    """
+    if request.param == "embedded":
+        with run_server(settings) as server:
+            yield server
+        return
+    from tests._services import cluster_backend
+
+    with cluster_backend(settings, request.getfixturevalue("s3_server")) as moved, run_server(moved) as server:
+        yield server

@@ -18,8 +18,9 @@ import soundfile as sf
 
 from app.dialects.audiocleaner import FLAGS
 from app.settings import Settings
+from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
-from tests.dialects._server import RunningServer, run_server
+from tests.dialects._server import RunningServer, backend_server, run_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 KEY = "ac-key-1"
@@ -48,15 +49,15 @@ def origin() -> Iterator[LoopbackServer]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def hush(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("audiocleaner"),
         workers=2,
         api_keys=(KEY,),
         url_allowlist=("127.0.0.1",),
     )
-    with run_server(settings) as s:
+    with backend_server(request, settings) as s:
         yield s
 
 

@@ -26,9 +26,10 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from app.main import create_app
 from app.settings import Settings
+from tests._services import BACKENDS
 from tests.app._http_fixtures import Reply, serve_http
 from tests.app._media_fixtures import mux_video, video_packets
-from tests.dialects._server import RunningServer, run_server
+from tests.dialects._server import RunningServer, backend_server, run_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 with warnings.catch_warnings():
@@ -140,8 +141,8 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("audo-data"),
         workers=2,
@@ -149,7 +150,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         url_allowlist=("127.0.0.1",),
         block_seconds=0.5,
     )
-    with run_server(settings) as s:
+    with backend_server(request, settings) as s:
         yield s
 
 

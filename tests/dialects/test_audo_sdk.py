@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from app.settings import Settings
-from tests.dialects._server import RunningServer, run_server
+from tests._services import BACKENDS
+from tests.dialects._server import RunningServer, backend_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 with warnings.catch_warnings():
@@ -28,10 +29,10 @@ KEY = "k1"
 SR = 16_000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("audo-sdk"), workers=2, api_keys=(KEY,), block_seconds=0.5)
-    with run_server(settings) as s:
+    with backend_server(request, settings) as s:
         yield s
 
 

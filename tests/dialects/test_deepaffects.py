@@ -25,8 +25,9 @@ import soundfile as sf
 from app.jobs import steps
 from app.main import create_app
 from app.settings import Settings
+from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, RecordedRequest, Reply, Route, serve_http
-from tests.dialects._server import RunningServer, run_server
+from tests.dialects._server import RunningServer, backend_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 API = "/audio/generic/api/v1"
@@ -135,12 +136,13 @@ def loopback(wav_16k: bytes) -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture(scope="module")
-def hooks(loopback: LoopbackServer) -> Hooks:
+def hooks(loopback: LoopbackServer, hush: RunningServer) -> Hooks:
+    loopback.requests.clear()  # each backend's run of the module counts its own deliveries
     return Hooks(loopback)
 
 
-@pytest.fixture(scope="module")
-def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def hush(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(
         url_allowlist=("127.0.0.1",),
         data_dir=tmp_path_factory.mktemp("hush"),
@@ -148,7 +150,7 @@ def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         api_keys=(KEY,),
         webhook_backoff_s=0.1,
     )
-    with run_server(settings) as server:
+    with backend_server(request, settings) as server:
         yield server
 
 
@@ -269,9 +271,14 @@ def test_deepaffects_async_denoise_doc_example_posts_webhook(
     again = post(client, "async/denoise", body, webhook=hooks.url(), request_id="abcd-1234")
     assert again.status_code == 200
     assert again.json() == {"request_id": "abcd-1234", "api": "denoise"}
-    with sqlite3.connect(f"file:{hush.settings.db_path}?mode=ro", uri=True) as db:
-        (n,) = db.execute("SELECT count(*) FROM jobs WHERE request_id = 'denoise:abcd-1234'").fetchone()
-    assert n == 1
+    from app.jobs.backends import build_store
+
+    store = build_store(hush.settings, migrate=False)  # SQLite, or PostgreSQL on the cluster
+    try:
+        rows = store._query("SELECT count(*) AS n FROM jobs WHERE request_id = ?", ("denoise:abcd-1234",))  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    assert rows[0]["n"] == 1
     time.sleep(0.5)
     assert hooks.count("abcd-1234") == 1
 

@@ -24,8 +24,9 @@ deepaffects = pytest.importorskip("deepaffects")
 audio_module = pytest.importorskip("deepaffects.models.audio")
 
 from app.settings import Settings  # noqa: E402  (after the importorskip guards)
+from tests._services import BACKENDS  # noqa: E402
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http  # noqa: E402
-from tests.dialects._server import RunningServer, run_server  # noqa: E402
+from tests.dialects._server import RunningServer, backend_server  # noqa: E402
 from tests.signals import make_speech_like, make_white, mix_at_snr  # noqa: E402
 
 pytestmark = [
@@ -82,8 +83,8 @@ def hooks() -> Iterator[LoopbackServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def hush(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(
         url_allowlist=("127.0.0.1",),
         data_dir=tmp_path_factory.mktemp("hush-sdk"),
@@ -91,7 +92,7 @@ def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         api_keys=(KEY,),
         webhook_backoff_s=0.1,
     )
-    with run_server(settings) as server:
+    with backend_server(request, settings) as server:
         yield server
 
 

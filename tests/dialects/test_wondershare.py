@@ -21,8 +21,9 @@ import pytest
 import soundfile as sf
 
 from app.settings import Settings
+from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
-from tests.dialects._server import RunningServer, run_server
+from tests.dialects._server import RunningServer, backend_server, run_server
 from tests.signals import make_speech_like, si_sdr_db
 
 APP_KEY, APP_SECRET = "app-1", "secret-1"
@@ -101,8 +102,8 @@ def origin() -> Iterator[LoopbackServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def hush(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("wondershare"),
         workers=2,
@@ -110,7 +111,7 @@ def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         url_allowlist=("127.0.0.1",),
         block_seconds=0.5,
     )
-    with run_server(settings) as s:
+    with backend_server(request, settings) as s:
         yield s
 
 

@@ -1,0 +1,334 @@
+"""The seams a second backend slots into: leases and redelivery in ``run_job``, re-queueing only
+through ``JobQueue.enqueue``, the reaper, streaming blobs, migrations, the backend factory."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from pydantic import SecretStr
+
+from app.errors import NotFoundError
+from app.events import InProcessEventBus
+from app.jobs.backends import build_backends, build_blobs, build_store
+from app.jobs.models import InputRef, Job, JobEvent, JobSpec, JobState, Step
+from app.jobs.runner import RunContext, run_job
+from app.jobs.service import JobService
+from app.jobs.store import SqliteJobStore
+from app.settings import Settings
+from app.storage import BlobStore, LocalBlobStore
+from tests._hush import free_port
+from tests.signals import make_white
+
+
+@dataclass
+class RecordingQueue:
+    """A JobQueue that records what was enqueued (the reaper's and the runner's only way back)."""
+
+    enqueued: list[tuple[str, int]] = field(default_factory=list)
+    running: bool = True
+    exclusive: bool = False
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def enqueue(self, job_id: str, priority: int) -> None:
+        self.enqueued.append((job_id, priority))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, lease_s=30.0, max_attempts=3, url_allowlist=("127.0.0.1",))
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[tuple[RunContext, list[JobEvent], RecordingQueue]]:
+    events: list[JobEvent] = []
+    queue = RecordingQueue()
+    store = SqliteJobStore(settings.db_path)
+    c = RunContext(
+        settings=settings,
+        store=store,
+        publish=events.append,
+        blobs=LocalBlobStore(settings.blob_dir),
+        enqueue=queue.enqueue,
+    )
+    yield c, events, queue
+    store.close()
+
+
+def upload(c: RunContext, rng: np.random.Generator, name: str = "in") -> str:
+    buf = io.BytesIO()
+    sf.write(buf, make_white(rng, 8000, -30.0), 8000, format="WAV", subtype="PCM_16")
+    buf.seek(0)
+    key = f"uploads/{name}"
+    c.blobs.write(key, buf)
+    return key
+
+
+def new_job(c: RunContext, job_id: str, *, key: str | None = None, url: str | None = None, priority: int = 0) -> Job:
+    spec = JobSpec(input=InputRef(blob_key=key, url=url), steps=(Step(name="loudness"),))
+    job, created = c.store.create(Job(id=job_id, dialect="native", spec=spec, priority=priority))
+    assert created
+    return job
+
+
+def test_run_job_takes_over_a_redelivered_job_whose_lease_ran_out(ctx, rng) -> None:
+    c, events, _ = ctx
+    new_job(c, "j", key=upload(c, rng))
+    dead = c.store.claim("j", JobState.in_progress, c.settings.lease_s)  # a worker took it, then died
+    assert dead is not None
+    run_job("j", c)  # redelivered while the dead worker's lease still holds: left alone
+    held = c.store.get("j")
+    assert held is not None
+    assert (held.state, held.attempt) == (JobState.in_progress, 1)
+    c.store.update("j", claimed_until=time.time() - 1)  # the lease runs out
+    run_job("j", c)
+    done = c.store.get("j")
+    assert done is not None
+    assert done.state is JobState.succeeded, done.error_reason
+    assert done.attempt == 2
+    assert c.blobs.exists(done.result_key or "")
+    assert events[-1].job is not None
+    assert events[-1].job.state is JobState.succeeded
+    run_job("j", c)  # a late duplicate of a finished job changes nothing
+    again = c.store.get("j")
+    assert again is not None
+    assert again.attempt == 2
+
+
+def test_run_job_renews_its_lease_while_it_runs(settings, rng) -> None:
+    settings = settings.model_copy(update={"lease_s": 1.5})
+    store = SqliteJobStore(settings.db_path)
+    seen: list[float] = []
+
+    def publish(ev: JobEvent) -> None:
+        if ev.job is not None and ev.job.state is JobState.in_progress:
+            time.sleep(1.2)  # a slow step: the renewal thread must keep the lease alive meanwhile
+            fresh = store.get(ev.job.id)
+            assert fresh is not None
+            assert fresh.claimed_until is not None
+            seen.append(fresh.claimed_until - time.time())
+
+    c = RunContext(
+        settings=settings, store=store, publish=publish, blobs=LocalBlobStore(settings.blob_dir), enqueue=print
+    )
+    new_job(c, "j", key=upload(c, rng))
+    run_job("j", c)
+    job = store.get("j")
+    assert job is not None
+    assert job.state is JobState.succeeded
+    assert job.attempt == 1
+    assert len(seen) * 1.2 > 2 * settings.lease_s  # it ran for more than two leases ...
+    assert min(seen) > 0  # ... and never let its lease run out
+    store.close()
+
+
+def test_a_retry_goes_back_through_the_queue(ctx) -> None:
+    c, _, queue = ctx
+    closed = f"http://127.0.0.1:{free_port()}/in.wav"  # nothing listens: a transient fetch error
+    new_job(c, "j", url=closed, priority=7)
+    run_job("j", c)
+    job = c.store.get("j")
+    assert job is not None
+    assert job.state is JobState.queued
+    assert job.claimed_until is None
+    assert queue.enqueued == [("j", 7)]  # not only written back to the store
+    assert [entry["kind"] for entry in c.store.logs("j")] == ["retry"]
+
+
+def test_reaper_re_enqueues_jobs_whose_lease_ran_out(settings, rng) -> None:
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue()
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    for job_id, prio in (("dead", 9), ("alive", 0)):
+        store.create(
+            Job(id=job_id, dialect="native", spec=JobSpec(input=InputRef(blob_key="uploads/x")), priority=prio)
+        )
+        assert store.claim(job_id, JobState.in_progress, settings.lease_s) is not None
+    store.update("dead", claimed_until=time.time() - 1)
+
+    async def reap_twice() -> tuple[list[str], list[str]]:
+        return await service.reap_once(), await service.reap_once()
+
+    first, second = asyncio.run(reap_twice())
+    assert (first, second) == (["dead"], [])  # once: the second pass finds it queued
+    assert queue.enqueued == [("dead", 9)]
+    dead, alive = store.get("dead"), store.get("alive")
+    assert dead is not None
+    assert alive is not None
+    assert dead.state is JobState.queued
+    assert alive.state is JobState.in_progress
+    store.close()
+
+
+def test_readiness_uses_the_store_and_the_queue(settings) -> None:
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue()
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    assert asyncio.run(service.readiness()) == {"store": "ok", "workers": "ok"}
+    queue.running = False
+    store.close()
+    checks = asyncio.run(service.readiness())
+    assert checks["workers"] == "not running"
+    assert checks["store"].startswith("error")
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.needs_s3)])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    fields = request.getfixturevalue("s3_bucket")
+    return build_blobs(Settings(data_dir=tmp_path, blob_store="s3", s3_prefix="pre/fix", **fields), create_bucket=True)
+
+
+def test_blob_store_streams(blobs: BlobStore, tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 50_000  # 12.8 MB: several chunks, and a multipart upload to S3
+    assert blobs.write("results/j/out.wav", io.BytesIO(payload)) == len(payload)
+    src = tmp_path / "small.bin"
+    src.write_bytes(b"upload")
+    assert blobs.put_file("uploads/u", src) == 6
+    assert not src.exists()  # moved in
+    assert blobs.size("results/j/out.wav") == len(payload)
+    with blobs.open("results/j/out.wav") as f:
+        assert f.read() == payload
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    assert blobs.readable_path("results/j/out.wav", scratch).read_bytes() == payload
+    assert blobs.exists("uploads/u")
+    blobs.delete_prefix("results/j")
+    blobs.delete_prefix("uploads/u")
+    for key in ("results/j/out.wav", "uploads/u"):
+        assert not blobs.exists(key)
+        with pytest.raises(NotFoundError):
+            blobs.open(key)
+        with pytest.raises(NotFoundError):
+            blobs.size(key)
+    with pytest.raises(NotFoundError):
+        blobs.write("../escape", io.BytesIO(b"x"))
+
+
+def test_local_blobs_have_no_link_and_leave_no_parts(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    blobs.write("results/j/out.wav", io.BytesIO(b"abc"))
+    assert blobs.url_for("results/j/out.wav", expires_s=60) is None  # the API streams it instead
+    assert not list((tmp_path / "blobs" / "results" / "j").glob(".*.part"))
+
+
+@pytest.mark.needs_s3
+def test_s3_presigned_link_and_credentials(tmp_path: Path, s3_bucket: dict[str, str]) -> None:
+    import httpx
+    from botocore.exceptions import ClientError
+
+    settings = Settings(data_dir=tmp_path, blob_store="s3", **s3_bucket)
+    blobs = build_blobs(settings, create_bucket=True)
+    blobs.write("results/j/clean wav.wav", io.BytesIO(b"RIFF-result"))
+    url = blobs.url_for("results/j/clean wav.wav", expires_s=60, filename="clean wav.wav", media_type="audio/wav")
+    assert url is not None
+    got = httpx.get(url, timeout=10)
+    assert got.status_code == 200
+    assert got.content == b"RIFF-result"
+    assert got.headers["content-type"] == "audio/wav"
+    assert "clean%20wav.wav" in got.headers["content-disposition"]
+    assert httpx.get(url.replace("X-Amz-Signature=", "X-Amz-Signature=0"), timeout=10).status_code == 403
+    wrong = settings.model_copy(update={"s3_secret_key": SecretStr("not-the-secret")})
+    with pytest.raises(ClientError, match=r"SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId"):
+        build_blobs(wrong).open("results/j/clean wav.wav")
+
+
+#: The schema an embedded server created before migrations existed (commit a7fcbb8).
+_OLD_SCHEMA = """
+CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, dialect TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '', request_id TEXT, spec TEXT NOT NULL, state TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0, priority INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, started_at REAL, finished_at REAL, expires_at REAL,
+    attempt INTEGER NOT NULL DEFAULT 0, error_code TEXT, error_reason TEXT, result_key TEXT,
+    result_meta TEXT NOT NULL DEFAULT '{}', meta TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE files (id TEXT PRIMARY KEY, owner TEXT NOT NULL DEFAULT '', blob_key TEXT NOT NULL, filename TEXT,
+    info TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL, expires_at REAL);
+CREATE TABLE job_log (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, at REAL NOT NULL,
+    kind TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL UNIQUE, label TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'active', credits_minutes INTEGER, rpm INTEGER, max_concurrent INTEGER,
+    created_at REAL NOT NULL);
+CREATE TABLE credit_ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, job_id TEXT,
+    kind TEXT NOT NULL, minutes INTEGER NOT NULL, at REAL NOT NULL, note TEXT NOT NULL DEFAULT '');
+"""
+
+
+def test_a_database_from_before_migrations_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(_OLD_SCHEMA)
+        old.execute(
+            "INSERT INTO jobs (id, dialect, spec, state, created_at, updated_at) VALUES ('kept', 'native', ?, "
+            "'in_progress', 1, 1)",
+            (JobSpec(input=InputRef(blob_key="uploads/x")).model_dump_json(),),
+        )
+    old.close()
+    store = SqliteJobStore(path)
+    kept = store.get("kept")
+    assert kept is not None
+    assert kept.claimed_until is None
+    assert [j.id for j in store.lease_expired(time.time())] == ["kept"]  # no lease: its worker is gone
+    assert store.claim_webhook("kept", 60.0)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+    conn.close()
+    SqliteJobStore(path).close()  # a second start finds nothing to do
+
+
+def test_backends_come_from_one_factory(tmp_path: Path) -> None:
+    backends = build_backends(Settings(data_dir=tmp_path))
+    assert isinstance(backends.store, SqliteJobStore)
+    assert isinstance(backends.blobs, LocalBlobStore)
+    assert backends.queue.exclusive
+    backends.close()
+    cluster = Settings(data_dir=tmp_path, backend="cluster", blob_store="local")
+    assert (cluster.store_kind, cluster.blob_kind, cluster.queue_kind, cluster.bus_kind) == (
+        "postgres",
+        "local",  # one seam chosen on its own
+        "celery",
+        "redis",
+    )
+
+
+@pytest.mark.needs_postgres
+def test_factory_builds_the_postgres_store(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
+    from app.jobs.pgstore import PostgresJobStore
+
+    url, schema = pg_schema
+    store = build_store(Settings(data_dir=tmp_path, job_store="postgres", database_url=url, database_schema=schema))
+    assert isinstance(store, PostgresJobStore)
+    store.ping()
+    store.close()
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own refusal
+        build_store(Settings(data_dir=tmp_path, job_store="postgres", database_url="postgresql://127.0.0.1:1/x"))
+
+
+@pytest.mark.parametrize(
+    ("module", "fields"),
+    [
+        ("pg8000", {"job_store": "postgres"}),
+        ("boto3", {"blob_store": "s3"}),
+        ("redis", {"event_bus": "redis"}),
+    ],
+)
+def test_a_cluster_seam_without_its_package_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, fields: dict[str, str]
+) -> None:
+    from app.errors import EngineUnavailableError
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    with pytest.raises(EngineUnavailableError, match=module) as refused:
+        build_backends(Settings(data_dir=tmp_path, **fields))
+    assert "hush[cluster]" in (refused.value.hint or "")
