@@ -23,9 +23,10 @@ from app import __version__
 __all__ = ["main"]
 
 #: Local enhance flags and the steps they map to, in chain order (the AudioCleaner chain:
-#: echo, noise, EQ, loudness last); flags without an engine are refused.
+#: echo, reverb, noise, EQ, loudness last); flags without an engine are refused.
 ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
     "remove_echo": [{"name": "remove_echo"}],
+    "remove_reverb": [{"name": "remove_reverb"}],
     "remove_noise": [{"name": "denoise"}],
     "autoeq": [{"name": "autoeq"}],
     "normalize": [{"name": "loudness"}],

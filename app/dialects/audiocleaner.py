@@ -33,9 +33,10 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
 * **The flags** map onto one fixed chain (mouth sounds → echo/reverb → noise → EQ → edits →
   loudness last). Flags without an engine in this build run as ``not_applied`` with the reason;
   so does a flag whose engine ran and found nothing to do (``remove_echo`` without a discrete
-  echo, ``autoeq`` without speech), with what it measured; the task still succeeds and
-  ``data.report`` (a Hush extension; clients ignore unknown fields) says, per flag,
-  ``applied``, ``approximated`` or ``not_applied``, why, and what was measured.
+  echo, ``remove_reverb`` on a dry recording, ``autoeq`` without speech), with what it
+  measured; the task still succeeds and ``data.report`` (a Hush extension; clients ignore
+  unknown fields) says, per flag, ``applied``, ``approximated`` or ``not_applied``, why, and
+  what was measured.
 * **``output`` and ``result``**: the field table says ``output``, the doc's example ``result``:
   both are sent, with the same absolute URL, downloadable without the key (the unguessable job id
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
@@ -80,7 +81,7 @@ FLAGS: dict[str, Step | None] = {
     # clicks and mouth sounds first: later steps would smear them
     "mouth_sounds": Step(name="declick", params={"detection_mult": 8.0, "click_len": 5}),
     "remove_echo": Step(name="remove_echo"),
-    "remove_reverb": None,
+    "remove_reverb": Step(name="remove_reverb"),
     "remove_noise": Step(name="denoise", params={"amount": 100}),
     "remove_background_audio": None,
     "keep_music": None,

@@ -112,6 +112,18 @@ def _echo_remover(analyzer: Any, sr: int, channels: int) -> Any:
     return EchoRemover(sr, channels, analyzer.finish())
 
 
+def _remove_reverb(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.dereverb import ReverbAnalyzer
+
+    return ReverbAnalyzer(sr, channels)
+
+
+def _reverb_suppressor(analyzer: Any, sr: int, channels: int) -> Any:
+    from dsp.dereverb import ReverbSuppressor
+
+    return ReverbSuppressor(sr, channels, analyzer.finish())
+
+
 def _autoeq(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.eq import MAX_GAIN_DB, EqAnalyzer
 
@@ -156,6 +168,17 @@ STEPS: dict[str, StepDef] = {
             "find one discrete echo (delay 50-300 ms) by its cepstral peak and remove it with an inverse "
             "comb; without one the audio is left untouched",
             then=_echo_remover,
+        ),
+        StepDef(
+            "remove_reverb",
+            "two_pass",
+            "dsp.dereverb",
+            "ReverbAnalyzer",
+            _remove_reverb,
+            (),
+            "remove room reverberation: WPE (Nakatani et al. 2010) and late-reverberation suppression with a "
+            "blind T60; dry recordings are left untouched",
+            then=_reverb_suppressor,
         ),
         StepDef(
             "autoeq",

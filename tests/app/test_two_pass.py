@@ -91,7 +91,8 @@ def test_echo_free_input_reports_not_applied_and_passes_through(tmp_path: Path, 
 
 
 def test_two_pass_steps_are_registered_with_their_parameters() -> None:
-    assert STEPS["remove_echo"].kind == STEPS["autoeq"].kind == "two_pass"
+    assert STEPS["remove_echo"].kind == STEPS["autoeq"].kind == STEPS["remove_reverb"].kind == "two_pass"
+    assert STEPS["remove_reverb"].available
     assert STEPS["remove_echo"].available
     assert STEPS["autoeq"].available
     check_steps([Step(name="remove_echo", params={"min_delay_ms": 40, "max_delay_ms": 250})])
@@ -104,6 +105,7 @@ def test_two_pass_steps_are_registered_with_their_parameters() -> None:
         ([Step(name="remove_echo", params={"max_delay_ms": 5000})], "max_delay_ms"),
         ([Step(name="remove_echo", params={"delay": 100})], "no parameter"),
         ([Step(name="autoeq", params={"max_gain_db": 20})], "max_gain_db"),
+        ([Step(name="remove_reverb", params={"taps": 20})], "no parameter"),
         ([Step(name="loudness"), Step(name="autoeq")], "must come after"),
     ],
 )
