@@ -25,9 +25,13 @@ from app import __version__
 
 __all__ = ["main"]
 
-#: Local enhance flags and the steps they map to; flags without an engine are refused.
+#: Local enhance flags and the steps they map to, in chain order (the AudioCleaner chain:
+#: echo, reverb, noise, EQ, loudness last); flags without an engine are refused.
 ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
+    "remove_echo": [{"name": "remove_echo"}],
+    "remove_reverb": [{"name": "remove_reverb"}],
     "remove_noise": [{"name": "denoise"}],
+    "autoeq": [{"name": "autoeq"}],
     "normalize": [{"name": "loudness"}],
 }
 
@@ -352,8 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or not args.flag:
         _err(f"unknown or missing --flag {unknown}; this build can apply: {', '.join(ENHANCE_FLAGS)}")
         return 3 if unknown else 2
-    steps = [s for f in args.flag for s in ENHANCE_FLAGS[f]]
-    steps.sort(key=lambda s: s["name"] == "loudness")  # the loudness step finalizes the chain
+    # chain order whatever the order of the flags (the loudness step finalizes the chain)
+    steps = [s for f, flag_steps in ENHANCE_FLAGS.items() if f in args.flag for s in flag_steps]
     return _local(args.input, args.output, steps)
 
 

@@ -7,6 +7,9 @@ streaming :class:`~dsp.stream.BlockProcessor` (or detector) for inputs of any le
 from dsp.clicks import ClickSuppressor, suppress_clicks
 from dsp.declick import ClickEvent, ClickRepairer, repair_clicks
 from dsp.denoise import NoiseReducer, reduce_noise
+from dsp.dereverb import ReverbAnalyzer, ReverbEstimate, ReverbSuppressor, estimate_t60, remove_reverb
+from dsp.echo import EchoAnalyzer, EchoEstimate, EchoRemover, detect_echo, remove_echo
+from dsp.eq import EqAnalyzer, EqCurve, Equalizer, auto_eq, measure_eq
 from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
 from dsp.hum import HumRemover, detect_hum, remove_hum
 from dsp.loudness import GainStage, LoudnessMeasurement, LoudnessMeter, measure_loudness, normalize_loudness
@@ -19,6 +22,12 @@ __all__ = [
     "ClickRepairer",
     "ClickSuppressor",
     "DspError",
+    "EchoAnalyzer",
+    "EchoEstimate",
+    "EchoRemover",
+    "EqAnalyzer",
+    "EqCurve",
+    "Equalizer",
     "GainStage",
     "HumRemover",
     "InvalidAudioError",
@@ -26,14 +35,23 @@ __all__ = [
     "LoudnessMeasurement",
     "LoudnessMeter",
     "NoiseReducer",
+    "ReverbAnalyzer",
+    "ReverbEstimate",
+    "ReverbSuppressor",
     "SpeechDetector",
     "SpeechSegments",
+    "auto_eq",
+    "detect_echo",
     "detect_hum",
     "detect_speech",
+    "estimate_t60",
+    "measure_eq",
     "measure_loudness",
     "normalize_loudness",
     "reduce_noise",
+    "remove_echo",
     "remove_hum",
+    "remove_reverb",
     "repair_clicks",
     "run_blocks",
     "run_processor",

@@ -32,8 +32,11 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   bootstrap keys (``HUSH_API_KEYS``) are unlimited and always active.
 * **The flags** map onto one fixed chain (mouth sounds → echo/reverb → noise → EQ → edits →
   loudness last). Flags without an engine in this build run as ``not_applied`` with the reason;
-  the task still succeeds and ``data.report`` (a Hush extension; clients ignore unknown fields)
-  says, per flag, ``applied``, ``approximated`` or ``not_applied``, why, and what was measured.
+  so does a flag whose engine ran and found nothing to do (``remove_echo`` without a discrete
+  echo, ``remove_reverb`` on a dry recording, ``autoeq`` without speech), with what it
+  measured; the task still succeeds and ``data.report`` (a Hush extension; clients ignore
+  unknown fields) says, per flag, ``applied``, ``approximated`` or ``not_applied``, why, and
+  what was measured.
 * **``output`` and ``result``**: the field table says ``output``, the doc's example ``result``:
   both are sent, with the same absolute URL, downloadable without the key (the unguessable job id
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
@@ -84,12 +87,12 @@ _JSON_LIMIT_BYTES = 64 * 1024
 FLAGS: dict[str, Step | None] = {
     # clicks and mouth sounds first: later steps would smear them
     "mouth_sounds": Step(name="declick", params={"detection_mult": 8.0, "click_len": 5}),
-    "remove_echo": None,
-    "remove_reverb": None,
+    "remove_echo": Step(name="remove_echo"),
+    "remove_reverb": Step(name="remove_reverb"),
     "remove_noise": Step(name="denoise", params={"amount": 100}),
     "remove_background_audio": None,
     "keep_music": None,
-    "autoeq": None,
+    "autoeq": Step(name="autoeq"),
     "long_silences": Step(name="long_silences", params={"max_pause_s": 1.0, "keep_pause_s": 0.5}),
     "fillers": None,
     "stutters": None,
@@ -179,7 +182,7 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
         if item["status"] != "not_applied" and job.state is JobState.succeeded and step:
             measured = _step_report(job, "loudness" if step == "loudness" else step)
             item["measured"] = measured
-            if measured.get("not_applied"):  # the step ran but did not change the audio (it says why)
+            if measured.get("not_applied"):  # the engine ran and did not change the audio (it says why)
                 item["status"] = "not_applied"
                 item["reason"] = measured["not_applied"]
             if flag == "normalize" and measured.get("limited_by_peak"):

@@ -1,8 +1,9 @@
 """The streaming pipeline: decode → step chain → encode (→ remux video), block by block.
 
 Shared by the job runner and the local CLI, so both produce the same audio. Memory is bounded
-by the block length, never by the duration: transforms stream, a finalize step (loudness) makes
-a second pass over a float WAV on disk, and video is remuxed from files.
+by the block length, never by the duration: transforms stream, a two-pass step (echo removal,
+auto EQ) listens to a pass written to a float WAV on disk and processes it in the next pass, a
+finalize step (loudness) makes a last pass over a float WAV, and video is remuxed from files.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import soundfile as sf
 
 from app import media
 from app.jobs.models import OutputSpec, Step
-from app.jobs.steps import get_step
+from app.jobs.steps import StepDef, get_step
 
 __all__ = ["PipelineResult", "process_file"]
 
@@ -75,26 +76,37 @@ def process_file(
         speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         progress = lambda pct: outer(PREPASS_SHARE * 100 + (1 - PREPASS_SHARE) * pct)  # noqa: E731
 
-    def build(s: Step, d: Any) -> Any:
+    def build(s: Step, d: StepDef) -> Any:
         return d.build(sr, ch, {**s.params, "speech": speech} if d.uses_speech else s.params)
 
-    transforms = [build(s, d) for s, d in defs if d.kind == "transform"]
     analyzers = [(s.name, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "analysis"]
     finalize = [(s, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "finalize"]
+    # the chain is cut at each two-pass step: the transforms before it run in one pass while
+    # the step's analyzer listens and the audio goes to a float WAV; the next pass reads that
+    # file back through the processor the analysis chose, then the next transforms
+    chains: list[list[Any]] = [[]]
+    listeners: list[tuple[StepDef, Any]] = []
+    for s, d in defs:
+        if d.kind == "transform":
+            chains[-1].append(build(s, d))
+        elif d.kind == "two_pass":
+            listeners.append((d, d.build(sr, ch, s.params)))
+            chains.append([])
     total = max(1.0, (info.duration_s or 0.0) * sr)
     out_container = media.output_container(info, output.container) if output.audio else ""
     video = output.audio and media.needs_remux(info, out_container)
-    passes = 2 if finalize else 1
+    passes = len(listeners) + (2 if finalize else 1)
 
-    def chain(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    def chain(blocks: Iterator[np.ndarray], transforms: list[Any], pass_no: int) -> Iterator[np.ndarray]:
         done = 0
         for b in blocks:
             done += b.shape[-1]
-            for _, a in analyzers:
-                a.process(b)
+            if pass_no == 0:
+                for _, a in analyzers:
+                    a.process(b)
             for p in transforms:
                 b = p.process(b)
-            progress(min(100.0, 100.0 * done / total) / passes)
+            progress((pass_no + min(1.0, done / total)) * 100.0 / passes)
             if b.shape[-1]:
                 yield b
         for i, p in enumerate(transforms):
@@ -108,9 +120,25 @@ def process_file(
         return info.sample_format if container in ("wav", "flac") else None
 
     result = PipelineResult(reports=[], container=out_container)
+    source: Iterator[np.ndarray] = media.decode_blocks(src, info, block)
+    ran: list[Any] = []  # every transform, in chain order, for the reports
+    transforms = chains[0]
+    for k, (d, listener) in enumerate(listeners):
+        stage = tmp / f"stage{k}.wav"
+        with media.AudioWriter(stage, "wav", sr, ch, sample_format="FLOAT") as w:
+            for b in chain(source, transforms, k):
+                listener.process(b)
+                w.write(b)
+        ran += transforms
+        if d.then is None:
+            raise TypeError(f"two-pass step {d.name!r} has no processor to build")
+        transforms = [d.then(listener, sr, ch), *chains[k + 1]]
+        source = _file_blocks(stage, block)
+    ran += transforms
+    last = len(listeners)
     n = 0
     if not output.audio:
-        for b in chain(media.decode_blocks(src, info, block)):
+        for b in chain(source, transforms, last):
             n += b.shape[-1]
     else:
         ext = media.EXTENSIONS[out_container]
@@ -119,20 +147,27 @@ def process_file(
         container = out_container if direct else "wav"
         fmt = keep_format(out_container) if direct else "FLOAT"
         with media.AudioWriter(path, container, sr, ch, sample_format=fmt) as w:
-            for b in chain(media.decode_blocks(src, info, block)):
+            for b in chain(source, transforms, last):
                 for _, m in finalize:
                     m.process(b)
                 w.write(b)
                 n += b.shape[-1]
         if finalize:
-            path = _second_pass(path, finalize, tmp, out_container, video, block, n, progress, keep_format, result)
+            share = 100.0 / passes
+
+            def pass_progress(pct: float) -> None:
+                progress(100.0 - share + pct * share / 100.0)
+
+            path = _second_pass(path, finalize, tmp, out_container, video, block, n, pass_progress, keep_format, result)
         if video:
             out = tmp / f"out{ext}"
             media.remux_video(src, path, out, out_container)
             path = out
         result.path = path
+    for k in range(len(listeners)):
+        (tmp / f"stage{k}.wav").unlink(missing_ok=True)
     result.data.setdefault("duration_s", n / sr)  # a time edit (long_silences) set the new length
-    result.reports = [p.report() for p in transforms]
+    result.reports = [p.report() for p in ran]
     for name, a in analyzers:
         found = a.finish()
         result.reports.append(a.report())
@@ -209,7 +244,7 @@ def _second_pass(
             done += x.shape[-1]
             y = x * g
             w.write(limiter.process(y) if limiter is not None else y)
-            progress(50.0 + 50.0 * done / max(n, 1))
+            progress(100.0 * done / max(n, 1))
         if limiter is not None:
             w.write(limiter.flush())
             for report in reports:
@@ -219,6 +254,16 @@ def _second_pass(
         result.data["duration_s"] = done / r.samplerate
         result.data["input_duration_s"] = n / r.samplerate
     return second
+
+
+def _file_blocks(path: Path, block: int) -> Iterator[np.ndarray]:
+    """A sound file's audio as ``(channels, m)`` float32 blocks of at most ``block`` samples."""
+    with sf.SoundFile(str(path)) as r:
+        while True:
+            x = r.read(block, dtype="float32", always_2d=True)
+            if not len(x):
+                return
+            yield np.ascontiguousarray(x.T)
 
 
 def _kept_blocks(r: sf.SoundFile, cuts: list[tuple[int, int]], block: int, fade: int) -> Iterator[np.ndarray]:

@@ -1,8 +1,12 @@
 """The step registry: step names a JobSpec may use, mapped onto DSP processors.
 
-Three kinds of step:
+Four kinds of step:
 
 * ``transform`` — a :class:`dsp.stream.BlockProcessor` that changes the audio (denoise);
+* ``two_pass`` — measures everything that reaches it first (an analyzer built by ``build``),
+  then transforms it with the processor ``then`` builds from that analysis (echo removal, auto
+  EQ); the pipeline writes what reaches the step to a float WAV while the analyzer listens and
+  reads it back through the processor, so it may sit anywhere in the chain;
 * ``analysis`` — reads the audio and produces data, not audio (voice activity detection);
 * ``finalize`` — needs the whole processed signal measured first, then applies a gain
   (loudness normalisation); the runner makes two passes, and it must be the last transform.
@@ -39,7 +43,7 @@ class StepDef:
     """How to build one step for a stream of ``sr`` Hz and ``channels`` channels."""
 
     name: str
-    kind: Literal["transform", "analysis", "finalize"]
+    kind: Literal["transform", "two_pass", "analysis", "finalize"]
     module: str
     """The dsp module that implements it; the step is unavailable while it is missing."""
     attr: str
@@ -50,6 +54,8 @@ class StepDef:
     uses_speech: bool = False
     """The step takes the recording's speech segments (a ``speech`` build parameter); the
     pipeline finds them in a pass of the speech detector before the step runs."""
+    then: Callable[[Any, int, int], Any] | None = None
+    """``two_pass`` only: the BlockProcessor for ``(finished analyzer, sr, channels)``."""
 
     @property
     def available(self) -> bool:
@@ -92,6 +98,47 @@ def _long_silences(sr: int, channels: int, p: dict[str, Any]) -> Any:
     )
 
 
+def _remove_echo(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.echo import MAX_DELAY_MS, MIN_DELAY_MS, EchoAnalyzer
+
+    return EchoAnalyzer(
+        sr,
+        channels,
+        min_delay_ms=float(p.get("min_delay_ms", MIN_DELAY_MS)),
+        max_delay_ms=float(p.get("max_delay_ms", MAX_DELAY_MS)),
+    )
+
+
+def _echo_remover(analyzer: Any, sr: int, channels: int) -> Any:
+    from dsp.echo import EchoRemover
+
+    return EchoRemover(sr, channels, analyzer.finish())
+
+
+def _remove_reverb(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.dereverb import ReverbAnalyzer
+
+    return ReverbAnalyzer(sr, channels)
+
+
+def _reverb_suppressor(analyzer: Any, sr: int, channels: int) -> Any:
+    from dsp.dereverb import ReverbSuppressor
+
+    return ReverbSuppressor(sr, channels, analyzer.finish())
+
+
+def _autoeq(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.eq import MAX_GAIN_DB, EqAnalyzer
+
+    return EqAnalyzer(sr, channels, max_gain_db=float(p.get("max_gain_db", MAX_GAIN_DB)))
+
+
+def _equalizer(analyzer: Any, sr: int, channels: int) -> Any:
+    from dsp.eq import Equalizer
+
+    return Equalizer(sr, channels, analyzer.finish())
+
+
 def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.loudness import LoudnessMeter
 
@@ -120,6 +167,39 @@ STEPS: dict[str, StepDef] = {
             _declick,
             ("detection_mult", "click_len"),
             "repair clicks and crackle (detection_mult 6-10, 6 most sensitive; click_len 5-30 ms)",
+        ),
+        StepDef(
+            "remove_echo",
+            "two_pass",
+            "dsp.echo",
+            "EchoAnalyzer",
+            _remove_echo,
+            ("min_delay_ms", "max_delay_ms"),
+            "find one discrete echo (delay 50-300 ms) by its cepstral peak and remove it with an inverse "
+            "comb; without one the audio is left untouched",
+            then=_echo_remover,
+        ),
+        StepDef(
+            "remove_reverb",
+            "two_pass",
+            "dsp.dereverb",
+            "ReverbAnalyzer",
+            _remove_reverb,
+            (),
+            "remove room reverberation: WPE (Nakatani et al. 2010) and late-reverberation suppression with a "
+            "blind T60; dry recordings are left untouched",
+            then=_reverb_suppressor,
+        ),
+        StepDef(
+            "autoeq",
+            "two_pass",
+            "dsp.eq",
+            "EqAnalyzer",
+            _autoeq,
+            ("max_gain_db",),
+            "match the speech's long-term spectrum to the Byrne et al. 1994 LTASS (third-octave, "
+            "max_gain_db 6, smoothed) after a 70 Hz high-pass",
+            then=_equalizer,
         ),
         StepDef(
             "long_silences",
@@ -181,5 +261,5 @@ def check_steps(steps: Sequence[Step]) -> None:
             d.build(16_000, 1, dict(step.params))
         except (DspError, ValueError, TypeError) as exc:
             raise InvalidParameterError(f"step {step.name!r}: {exc}") from None
-        if d.kind == "finalize" and any(STEPS[s.name].kind == "transform" for s in steps[i + 1 :]):
+        if d.kind == "finalize" and any(STEPS[s.name].kind in ("transform", "two_pass") for s in steps[i + 1 :]):
             raise InvalidParameterError(f"step {step.name!r} must come after every transforming step")

@@ -87,6 +87,25 @@ def test_cli_refuses_clearly(
     assert not (tmp_path / "out.wav").exists()
 
 
+def test_cli_enhance_removes_an_echo_and_equalises(tmp_path: Path, rng: np.random.Generator) -> None:
+    sr = 16000
+    clean, _ = make_speech_like(rng, sr, 8.0)
+    d = round(0.1 * sr)
+    echoed = clean.copy()
+    echoed[d:] += 0.5 * clean[:-d]
+    src, out = tmp_path / "echo.wav", tmp_path / "out.wav"
+    sf.write(src, echoed, sr, subtype="FLOAT")
+    # flags in any order run in chain order: the echo first, the EQ after it
+    r = hush("enhance", str(src), str(out), "--flag", "autoeq", "--flag", "remove_echo")
+    assert r.returncode == 0, r.stderr
+    echo, eq = json.loads(r.stdout)["steps"]
+    assert (echo["step"], eq["step"]) == ("remove_echo", "autoeq")
+    assert echo["delay_ms"] == 100.0
+    assert echo["gain"] == pytest.approx(0.5, abs=0.03)
+    assert eq["applied"] is True
+    assert sf.read(out, dtype="float32")[0].shape == echoed.shape
+
+
 def test_cli_enhance_normalizes_loudness(noisy_wav: tuple[Path, np.ndarray, list], tmp_path: Path) -> None:
     out = tmp_path / "loud.wav"
     r = hush("enhance", str(noisy_wav[0]), str(out), "--flag", "normalize", "--flag", "remove_noise")

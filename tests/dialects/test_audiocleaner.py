@@ -43,9 +43,28 @@ def _noisy() -> bytes:
 NOISY = _noisy()
 
 
+def _echoed() -> bytes:
+    rng = np.random.default_rng(6)
+    clean, _ = make_speech_like(rng, SR, 10.0)
+    d = round(0.2 * SR)  # 200 ms, gain 0.4
+    echoed = clean.copy()
+    echoed[d:] += 0.4 * clean[:-d]
+    buf = io.BytesIO()
+    sf.write(buf, echoed, SR, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+ECHOED = _echoed()
+
+
 @pytest.fixture(scope="module")
 def origin() -> Iterator[LoopbackServer]:
-    with serve_http({"/in.wav": Reply(body=NOISY), "/page.html": Reply(body=b"<html>hi</html>" * 20)}) as s:
+    pages = {
+        "/in.wav": Reply(body=NOISY),
+        "/echo.wav": Reply(body=ECHOED),
+        "/page.html": Reply(body=b"<html>hi</html>" * 20),
+    }
+    with serve_http(pages) as s:
         yield s
 
 
@@ -111,8 +130,19 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
     assert report["normalize"]["measured"]["target_lufs"] == -16.0
     assert report["long_silences"]["status"] == "applied"
     assert "pauses_shortened" in report["long_silences"]["measured"]
-    for flag in ("remove_echo", "remove_reverb", "autoeq", "fillers", "stutters", "studio_sound"):
+    for flag in ("fillers", "stutters", "studio_sound"):
         assert report[flag] == {"status": "not_applied", "reason": "no engine in this build"}
+    # the echo engine ran, measured, and found no discrete echo: it says so and what it saw
+    assert report["remove_echo"]["status"] == "not_applied"
+    assert "no discrete echo" in report["remove_echo"]["reason"]
+    assert report["remove_echo"]["measured"]["peak_score"] < report["remove_echo"]["measured"]["min_score"]
+    # generated speech is dry: the dereverberation measured no reverberation and left it
+    assert report["remove_reverb"]["status"] == "not_applied"
+    assert "no reverberation" in report["remove_reverb"]["reason"]
+    assert report["remove_reverb"]["measured"]["reverb_share"] < report["remove_reverb"]["measured"]["min_share"]
+    assert report["autoeq"]["status"] == "applied"
+    assert report["autoeq"]["measured"]["target"].startswith("Byrne et al. 1994")
+    assert len(report["autoeq"]["measured"]["curve"]) >= 15
     with httpx.Client(timeout=30) as anonymous:
         got = anonymous.get(data["output"])
     assert got.status_code == 200
@@ -126,12 +156,27 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
 
 
 def test_audiocleaner_only_unbuilt_flags_still_succeeds_unchanged(client: httpx.Client, origin: LoopbackServer) -> None:
-    data = wait(client, create(client, origin.url("/in.wav"), {"remove_echo": True, "autoeq": True}))
+    data = wait(client, create(client, origin.url("/in.wav"), {"stutters": True, "fillers": True}))
     assert data["status"] == "success"
     assert data["report"] == {
-        "remove_echo": {"status": "not_applied", "reason": "no engine in this build"},
-        "autoeq": {"status": "not_applied", "reason": "no engine in this build"},
+        "stutters": {"status": "not_applied", "reason": "no engine in this build"},
+        "fillers": {"status": "not_applied", "reason": "no engine in this build"},
     }
+
+
+def test_audiocleaner_remove_echo_reports_delay_and_gain(client: httpx.Client, origin: LoopbackServer) -> None:
+    data = wait(client, create(client, origin.url("/echo.wav"), {"remove_echo": True, "autoeq": True}))
+    assert data["status"] == "success", data
+    echo = data["report"]["remove_echo"]
+    assert echo["status"] == "applied"
+    assert echo["measured"]["delay_ms"] == pytest.approx(200.0, abs=0.1)
+    assert echo["measured"]["gain"] == pytest.approx(0.4, abs=0.05)
+    assert data["report"]["autoeq"]["status"] == "applied"
+    with httpx.Client(timeout=30) as anonymous:
+        y, sr = sf.read(io.BytesIO(anonymous.get(data["output"]).content), dtype="float32")
+    x, _ = sf.read(io.BytesIO(ECHOED), dtype="float32")
+    assert sr == SR
+    assert y.shape == x.shape
 
 
 def test_audiocleaner_undecodable_input_fails_with_reason(client: httpx.Client, origin: LoopbackServer) -> None:

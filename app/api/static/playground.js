@@ -14,6 +14,9 @@ const PARAMS = {
   click_len: { label: "longest click repaired by interpolation (ms)", min: 5, max: 30, step: 1, value: 10 },
   max_pause_s: { label: "shorten pauses longer than (s)", min: 0.2, max: 60, step: 0.1, value: 1 },
   keep_pause_s: { label: "keep of each (s)", min: 0.05, max: 60, step: 0.05, value: 0.5 },
+  min_delay_ms: { label: "shortest echo delay searched (ms)", min: 20, max: 990, step: 5, value: 50 },
+  max_delay_ms: { label: "longest echo delay searched (ms)", min: 30, max: 1000, step: 5, value: 300 },
+  max_gain_db: { label: "largest EQ correction per band (dB)", min: 0, max: 12, step: 0.5, value: 6 },
   target_lufs: { label: "target loudness (LUFS)", min: -40, max: -5, step: 0.5, value: -16 },
   max_peak_dbfs: { label: "true-peak ceiling (dBTP)", min: -12, max: 0, step: 0.1, value: -1 },
 };
