@@ -229,7 +229,10 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             wrapped: AppError = NotFoundError(f"no route {request.method} {request.url.path}")
         else:
             wrapped = AppError(str(exc.detail))
-        return render(request, wrapped, exc.status_code, wrapped.message)
+        response = render(request, wrapped, exc.status_code, wrapped.message)
+        for name, value in (exc.headers or {}).items():  # e.g. the Allow of a 405 (RFC 9110 section 15.5.6)
+            response.headers.setdefault(name, value)
+        return response
 
     async def unhandled(request: Request, exc: Exception) -> Response:
         full = storage_full(exc)
