@@ -61,6 +61,41 @@ def _security_for(path: str) -> list[dict[str, list[str]]] | None:
     return None
 
 
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _refers_to(node: Any, ref: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("$ref") == ref or any(_refers_to(v, ref) for v in node.values())
+    if isinstance(node, list):
+        return any(_refers_to(v, ref) for v in node)
+    return False
+
+
+def _fix_error_responses(path: str, op: dict[str, Any]) -> None:
+    """Make an operation's error responses say what the server really sends.
+
+    FastAPI adds a 422 with its list-of-errors body to every route with parameters, but no route
+    here answers that: request validation errors are rendered by the app's handler in the
+    envelope and with the status of the API the path belongs to (each dialect declares its own).
+    So the default 422 goes. Native errors are ``application/problem+json`` (RFC 9457), not
+    ``application/json``.
+    """
+    responses = op.get("responses", {})
+    if _refers_to(responses.get("422"), _FASTAPI_422):
+        del responses["422"]
+    if not path.startswith("/api/v1"):
+        return
+    responses.setdefault("400", {"description": "invalid request parameters or body"})
+    for status, response in responses.items():
+        if not status[:1] in "45":
+            continue
+        content = response.setdefault("content", {})
+        schema = content.pop("application/json", {}).get("schema", _PROBLEM)
+        content["application/problem+json"] = {"schema": schema}
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve ``/docs`` and ``/redoc`` from packaged assets; add security schemes to the schema.
 
@@ -79,9 +114,10 @@ def install_docs(app: FastAPI) -> None:
                     continue
                 if security is not None:
                     op.setdefault("security", security)
-                # the native API answers request validation errors 400 (problem JSON), never 422
-                if path.startswith("/api/v1") and op.get("responses", {}).pop("422", None) is not None:
-                    op["responses"].setdefault("400", {"description": "invalid request parameters or body"})
+                _fix_error_responses(path, op)
+        if not any(_refers_to(op, _FASTAPI_422) for ops in schema.get("paths", {}).values() for op in ops.values()):
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
         return schema
 

@@ -145,7 +145,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"])
+@router.get("/readyz", tags=["health"], responses={503: {"description": "not ready: the body names the failing check"}})
 async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     """Readiness: the job store answers and the worker pool is running."""
     checks: dict[str, str] = {}
