@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app import __version__
 from app.auth import KeyStore
@@ -232,7 +233,18 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         response = render(request, wrapped, exc.status_code, wrapped.message)
         for name, value in (exc.headers or {}).items():  # e.g. the Allow of a 405 (RFC 9110 section 15.5.6)
             response.headers.setdefault(name, value)
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed_methods(request)
         return response
+
+    def _allowed_methods(request: Request) -> str:
+        """Every method some route serves at this path (Starlette names only the first route's)."""
+        methods: set[str] = set()
+        for route in app.router.routes:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods.update(getattr(route, "methods", None) or ())
+        return ", ".join(sorted(methods))
 
     async def unhandled(request: Request, exc: Exception) -> Response:
         full = storage_full(exc)

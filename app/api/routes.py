@@ -224,7 +224,18 @@ async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Fil
     return FileResponse(path, media_type=job.result_meta.get("mime", "application/octet-stream"), filename=path.name)
 
 
-@router.get("/api/v1/jobs/{job_id}/events", tags=["jobs"], responses=errors(404))
+@router.get(
+    "/api/v1/jobs/{job_id}/events",
+    tags=["jobs"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "an event stream: `event: job` with a JobPublic as `data`, until the final state",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(404),
+    },
+)
 async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> StreamingResponse:
     """Server-sent events: the job now and after every change, ending with its final state."""
     await service.get(job_id, owner=who.owner)

@@ -266,7 +266,7 @@ router = APIRouter(tags=["audo"])
 
 
 # audo-remove-noise.md, "POST /upload"
-@router.post("/v1/upload", response_model_exclude_none=True, responses=_errors(413, 507))
+@router.post("/v1/upload", response_model_exclude_none=True, responses={**_errors(413, 507), 400: {"model": AudoError, "description": "a malformed multipart body"}})
 async def audo_upload(
     service: ServiceDep,
     who: PrincipalDep,
