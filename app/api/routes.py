@@ -231,7 +231,22 @@ async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Fil
     responses={
         200: {
             "description": "an event stream: `event: job` with a JobPublic as `data`, until the final state",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "text/event-stream": {
+                    "schema": {  # one server-sent event (the fields of the event, as parsed)
+                        "type": "object",
+                        "required": ["event", "data"],
+                        "properties": {
+                            "event": {"const": "job"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": {"$ref": "#/components/schemas/JobPublic"},
+                            },
+                        },
+                    }
+                }
+            },
         },
         **errors(404),
     },
