@@ -82,6 +82,14 @@ def _fix_error_responses(path: str, op: dict[str, Any]) -> None:
     So the default 422 goes. Native errors are ``application/problem+json`` (RFC 9457), not
     ``application/json``.
     """
+    for param in op.get("parameters", []):
+        schema = param.get("schema", {})
+        if schema.pop("x-hush-required", False):  # app.http.REQUIRED_QUERY: the route requires it
+            param["required"] = True
+            schema.pop("default", None)
+            schema["anyOf"] = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+            if len(schema["anyOf"]) == 1:
+                schema.update(schema.pop("anyOf")[0])
     responses = op.get("responses", {})
     if _refers_to(responses.get("422"), _FASTAPI_422):
         del responses["422"]

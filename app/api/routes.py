@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.auth import KeyStore, Principal
 from app.errors import AppError
@@ -78,8 +78,20 @@ class FileUploaded(BaseModel):
 
 
 class JobInput(BaseModel):
-    file_id: str | None = None
-    url: str | None = None
+    """Where the audio comes from: exactly one of ``file_id`` and ``url``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["file_id"], "properties": {"file_id": {"type": "string"}}},
+                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+            ]
+        }
+    )
+
+    # min_length: an empty id or URL used to pass as "given" and fail the job later without input
+    file_id: str | None = Field(None, min_length=1, description="an id from POST /api/v1/files")
+    url: str | None = Field(None, min_length=1, description="an http(s) URL the server may fetch (URL policy)")
     pcm_sample_rate: int | None = Field(None, ge=8000, le=192000, description="for headerless PCM16 input")
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """Dialect helpers: re-exported from :mod:`app.http`, the edge layer every dialect builds on."""
 
 from app.http import (
+    REQUIRED_QUERY,
     Dialect,
     ErrorRenderer,
     KeysDep,
@@ -13,6 +14,7 @@ from app.http import (
     finished_result,
     get_keys,
     get_service,
+    json_body_schema,
     json_error,
     mock_error,
     mock_job,
@@ -21,6 +23,7 @@ from app.http import (
 )
 
 __all__ = [
+    "REQUIRED_QUERY",
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
@@ -33,6 +36,7 @@ __all__ = [
     "finished_result",
     "get_keys",
     "get_service",
+    "json_body_schema",
     "json_error",
     "mock_error",
     "mock_job",
