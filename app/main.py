@@ -238,13 +238,16 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         return response
 
     def _allowed_methods(request: Request) -> str:
-        """Every method some route serves at this path (Starlette names only the first route's)."""
-        methods: set[str] = set()
-        for route in app.router.routes:
-            match, _ = route.matches(request.scope)
-            if match is not Match.NONE:
-                methods.update(getattr(route, "methods", None) or ())
-        return ", ".join(sorted(methods))
+        """Every method some route serves at this path (Starlette names only the first route's).
+
+        Asked of the router itself, method by method, so included routers are covered too.
+        """
+        allowed = []
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+            scope = {**request.scope, "method": method}
+            if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+                allowed.append(method)
+        return ", ".join(allowed)
 
     async def unhandled(request: Request, exc: Exception) -> Response:
         full = storage_full(exc)
