@@ -97,7 +97,7 @@ def _fix_error_responses(path: str, op: dict[str, Any]) -> None:
         return
     responses.setdefault("400", {"description": "invalid request parameters or body"})
     for status, response in responses.items():
-        if not status[:1] in "45":
+        if status[:1] not in "45":
             continue
         content = response.setdefault("content", {})
         schema = content.pop("application/json", {}).get("schema", _PROBLEM)

@@ -266,7 +266,11 @@ router = APIRouter(tags=["audo"])
 
 
 # audo-remove-noise.md, "POST /upload"
-@router.post("/v1/upload", response_model_exclude_none=True, responses={**_errors(413, 507), 400: {"model": AudoError, "description": "a malformed multipart body"}})
+@router.post(
+    "/v1/upload",
+    response_model_exclude_none=True,
+    responses={**_errors(413, 507), 400: {"model": AudoError, "description": "a malformed multipart body"}},
+)
 async def audo_upload(
     service: ServiceDep,
     who: PrincipalDep,
@@ -396,7 +400,9 @@ async def _download(path: str, service: JobService) -> FileResponse:
 
 
 # audo-remove-noise.md, "GET /remove-noise/<jobId>/status" (download by prepending the base URL)
-@router.get("/v1/dl/{path:path}", response_class=FileResponse, responses={404: {"model": AudoError, "description": _WHY[404]}})
+@router.get(
+    "/v1/dl/{path:path}", response_class=FileResponse, responses={404: {"model": AudoError, "description": _WHY[404]}}
+)
 async def audo_download(path: str, service: ServiceDep) -> FileResponse:
     """The result file at ``base_url + downloadPath``."""
     return await _download(path, service)

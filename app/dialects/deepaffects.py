@@ -515,7 +515,9 @@ async def deepaffects_async_denoise(
     request: Request,
     service: ServiceDep,
     who: PrincipalDep,
-    webhook: Annotated[str | None, Query(description="URL the result is POSTed to (required).", json_schema_extra=REQUIRED_QUERY)] = None,
+    webhook: Annotated[
+        str | None, Query(description="URL the result is POSTed to (required).", json_schema_extra=REQUIRED_QUERY)
+    ] = None,
     request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
 ) -> Response:
     """Queue a denoise job; the result is POSTed to ``webhook`` (see the module doc for failures)."""
@@ -545,7 +547,9 @@ async def deepaffects_async_vad(
     request: Request,
     service: ServiceDep,
     who: PrincipalDep,
-    webhook: Annotated[str | None, Query(description="URL the segments are POSTed to (required).", json_schema_extra=REQUIRED_QUERY)] = None,
+    webhook: Annotated[
+        str | None, Query(description="URL the segments are POSTed to (required).", json_schema_extra=REQUIRED_QUERY)
+    ] = None,
     request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
 ) -> Response:
     """Queue voice activity detection; the segments are POSTed to ``webhook``."""

@@ -74,7 +74,7 @@ def _config() -> str:
     lines.append("[checks]\n" + "\n".join(f"{name}.enabled = true" for name in _CHECKS))
     for method, path, why in _STATEFUL_INPUT:
         lines.append(
-            f"# {why}\n[[operations]]\ninclude-path = \"{path}\"\ninclude-method = \"{method}\"\n"
+            f'# {why}\n[[operations]]\ninclude-path = "{path}"\ninclude-method = "{method}"\n'
             "checks.positive_data_acceptance.enabled = false"
         )
     return "\n\n".join(lines) + "\n"

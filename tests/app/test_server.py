@@ -98,9 +98,13 @@ def test_server_405_lists_every_allowed_method_in_each_envelope(client: httpx.Cl
     assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "DELETE"}
     assert r.headers["content-type"].startswith("application/problem+json")
     r = client.put("/v1/remove-noise/x/status")  # Audo: its own envelope, same header
-    assert r.status_code == 405 and "GET" in r.headers["allow"] and "detail" in r.json()
+    assert r.status_code == 405
+    assert "GET" in r.headers["allow"]
+    assert "detail" in r.json()
     r = client.request("TRACE", "/audio/generic/api/v1/sync/denoise")  # DeepAffects
-    assert r.status_code == 405 and r.headers["allow"] == "POST" and r.json()["code"] == 405
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+    assert r.json()["code"] == 405
 
 
 def test_server_empty_input_reference_is_refused_at_submit(client: httpx.Client) -> None:
@@ -121,8 +125,11 @@ def test_server_openapi_documents_what_the_server_sends(client: httpx.Client) ->
     status = paths["/v1/remove-noise/{job_id}/status"]["get"]["responses"]
     assert status["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/AudoError"}
     assert "HTTPValidationError" not in doc["components"]["schemas"]  # no route answers FastAPI's 422 body
-    webhook = next(p for p in paths["/audio/generic/api/v1/async/denoise"]["post"]["parameters"] if p["name"] == "webhook")
-    assert webhook["required"] is True and webhook["schema"]["minLength"] == 1
+    webhook = next(
+        p for p in paths["/audio/generic/api/v1/async/denoise"]["post"]["parameters"] if p["name"] == "webhook"
+    )
+    assert webhook["required"] is True
+    assert webhook["schema"]["minLength"] == 1
     assert "x-hush-required" not in json.dumps(doc)
 
 
