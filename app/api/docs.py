@@ -7,6 +7,7 @@ Authorize button sends the key where each API expects it.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -61,6 +62,11 @@ def _security_for(path: str) -> list[dict[str, list[str]]] | None:
     return None
 
 
+_OPEN_NOTE = (
+    "\n\nThis server runs in open mode (no API key configured, listening on loopback only): every"
+    " route answers without a key, so each operation's security also lists the empty requirement."
+)
+
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
@@ -110,7 +116,26 @@ def install_docs(app: FastAPI) -> None:
     The app must be built with ``docs_url=None, redoc_url=None``.
     """
 
+    open_variant: dict[str, Any] = {}
+
     def openapi() -> dict[str, Any]:
+        schema = full_schema()
+        keys = getattr(app.state, "keys", None)
+        if keys is None or not keys.open:
+            return schema
+        # Open mode (no key configured, loopback only): every route answers without a key, so the
+        # document says so; the security schemes stay listed as what a keyed server requires.
+        if not open_variant:
+            variant = copy.deepcopy(schema)
+            variant["info"]["description"] += _OPEN_NOTE
+            for ops in variant.get("paths", {}).values():
+                for op in ops.values():
+                    if isinstance(op, dict) and "security" in op:
+                        op["security"] = [*op["security"], {}]
+            open_variant.update(variant)
+        return open_variant
+
+    def full_schema() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
