@@ -28,6 +28,7 @@ from app.jobs.models import Job, JobState
 from app.jobs.service import JobService, WebhookRenderer
 
 __all__ = [
+    "REQUIRED_QUERY",
     "BodyLimit",
     "Dialect",
     "ErrorRenderer",
@@ -45,12 +46,18 @@ __all__ = [
     "finished_result",
     "get_keys",
     "get_service",
+    "json_body_schema",
     "json_error",
     "mock_error",
     "mock_job",
     "parse_json",
     "read_body",
 ]
+
+#: ``json_schema_extra`` of a query parameter that the route itself requires (it is optional in the
+#: signature so that a missing one is answered with the dialect's own message): the OpenAPI
+#: document then marks it required and non-empty (see :func:`app.api.docs.install_docs`).
+REQUIRED_QUERY: dict[str, Any] = {"x-hush-required": True, "minLength": 1}
 
 #: Renders ``(request, exception, status, message)`` into the dialect's envelope.
 ErrorRenderer = Callable[[Request, Exception, int, str], Response]
@@ -452,3 +459,26 @@ async def blob_response(
     if filename is not None:
         sent["content-disposition"] = content_disposition(disposition, filename)
     return StreamingResponse(body(), media_type=media_type, headers=sent)
+
+
+def json_body_schema(model: type[Any]) -> dict[str, Any]:
+    """OpenAPI ``requestBody`` (required, JSON) for a pydantic model, with its ``$defs`` inlined.
+
+    For routes that read the raw body themselves (to answer in their vendor's envelope): the
+    schema states what the route then checks. ``$defs`` refs would resolve against the whole
+    OpenAPI document, so nested models are written in place.
+    """
+    schema = model.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app import __version__
 from app.auth import KeyStore
@@ -236,7 +237,24 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             wrapped: AppError = NotFoundError(f"no route {request.method} {request.url.path}")
         else:
             wrapped = AppError(str(exc.detail))
-        return render(request, wrapped, exc.status_code, wrapped.message)
+        response = render(request, wrapped, exc.status_code, wrapped.message)
+        for name, value in (exc.headers or {}).items():  # e.g. the Allow of a 405 (RFC 9110 section 15.5.6)
+            response.headers.setdefault(name, value)
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed_methods(request)
+        return response
+
+    def _allowed_methods(request: Request) -> str:
+        """Every method some route serves at this path (Starlette names only the first route's).
+
+        Asked of the router itself, method by method, so included routers are covered too.
+        """
+        allowed = []
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+            scope = {**request.scope, "method": method}
+            if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+                allowed.append(method)
+        return ", ".join(allowed)
 
     async def unhandled(request: Request, exc: Exception) -> Response:
         full = storage_full(exc)

@@ -7,6 +7,7 @@ Authorize button sends the key where each API expects it.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -61,13 +62,80 @@ def _security_for(path: str) -> list[dict[str, list[str]]] | None:
     return None
 
 
+_OPEN_NOTE = (
+    "\n\nThis server runs in open mode (no API key configured, listening on loopback only): every"
+    " route answers without a key, so each operation's security also lists the empty requirement."
+)
+
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _refers_to(node: Any, ref: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("$ref") == ref or any(_refers_to(v, ref) for v in node.values())
+    if isinstance(node, list):
+        return any(_refers_to(v, ref) for v in node)
+    return False
+
+
+def _fix_error_responses(path: str, op: dict[str, Any]) -> None:
+    """Make an operation's error responses say what the server really sends.
+
+    FastAPI adds a 422 with its list-of-errors body to every route with parameters, but no route
+    here answers that: request validation errors are rendered by the app's handler in the
+    envelope and with the status of the API the path belongs to (each dialect declares its own).
+    So the default 422 goes. Native errors are ``application/problem+json`` (RFC 9457), not
+    ``application/json``.
+    """
+    for param in op.get("parameters", []):
+        schema = param.get("schema", {})
+        if schema.pop("x-hush-required", False):  # app.http.REQUIRED_QUERY: the route requires it
+            param["required"] = True
+            schema.pop("default", None)
+            schema["anyOf"] = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+            if len(schema["anyOf"]) == 1:
+                schema.update(schema.pop("anyOf")[0])
+    responses = op.get("responses", {})
+    if _refers_to(responses.get("422"), _FASTAPI_422):
+        del responses["422"]
+    if not path.startswith("/api/v1"):
+        return
+    responses.setdefault("400", {"description": "invalid request parameters or body"})
+    for status, response in responses.items():
+        if status[:1] not in "45":
+            continue
+        content = response.setdefault("content", {})
+        schema = content.pop("application/json", {}).get("schema", _PROBLEM)
+        content["application/problem+json"] = {"schema": schema}
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve ``/docs`` and ``/redoc`` from packaged assets; add security schemes to the schema.
 
     The app must be built with ``docs_url=None, redoc_url=None``.
     """
 
+    open_variant: dict[str, Any] = {}
+
     def openapi() -> dict[str, Any]:
+        schema = full_schema()
+        keys = getattr(app.state, "keys", None)
+        if keys is None or not keys.open:
+            return schema
+        # Open mode (no key configured, loopback only): every route answers without a key, so the
+        # document says so; the security schemes stay listed as what a keyed server requires.
+        if not open_variant:
+            variant = copy.deepcopy(schema)
+            variant["info"]["description"] += _OPEN_NOTE
+            for ops in variant.get("paths", {}).values():
+                for op in ops.values():
+                    if isinstance(op, dict) and "security" in op:
+                        op["security"] = [*op["security"], {}]
+            open_variant.update(variant)
+        return open_variant
+
+    def full_schema() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -79,9 +147,10 @@ def install_docs(app: FastAPI) -> None:
                     continue
                 if security is not None:
                     op.setdefault("security", security)
-                # the native API answers request validation errors 400 (problem JSON), never 422
-                if path.startswith("/api/v1") and op.get("responses", {}).pop("422", None) is not None:
-                    op["responses"].setdefault("400", {"description": "invalid request parameters or body"})
+                _fix_error_responses(path, op)
+        if not any(_refers_to(op, _FASTAPI_422) for ops in schema.get("paths", {}).values() for op in ops.values()):
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
         return schema
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.auth import KeyStore, Principal
 from app.errors import AppError
@@ -79,8 +79,20 @@ class FileUploaded(BaseModel):
 
 
 class JobInput(BaseModel):
-    file_id: str | None = None
-    url: str | None = None
+    """Where the audio comes from: exactly one of ``file_id`` and ``url``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["file_id"], "properties": {"file_id": {"type": "string"}}},
+                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+            ]
+        }
+    )
+
+    # min_length: an empty id or URL used to pass as "given" and fail the job later without input
+    file_id: str | None = Field(None, min_length=1, description="an id from POST /api/v1/files")
+    url: str | None = Field(None, min_length=1, description="an http(s) URL the server may fetch (URL policy)")
     pcm_sample_rate: int | None = Field(None, ge=8000, le=192000, description="for headerless PCM16 input")
 
     @model_validator(mode="after")
@@ -146,7 +158,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"])
+@router.get("/readyz", tags=["health"], responses={503: {"description": "not ready: the body names the failing check"}})
 async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     """Readiness: the job store answers and the worker pool is running."""
     checks = await service.readiness()
@@ -224,7 +236,33 @@ async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Res
     )
 
 
-@router.get("/api/v1/jobs/{job_id}/events", tags=["jobs"], responses=errors(404))
+@router.get(
+    "/api/v1/jobs/{job_id}/events",
+    tags=["jobs"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "an event stream: `event: job` with a JobPublic as `data`, until the final state",
+            "content": {
+                "text/event-stream": {
+                    "schema": {  # one server-sent event (the fields of the event, as parsed)
+                        "type": "object",
+                        "required": ["event", "data"],
+                        "properties": {
+                            "event": {"const": "job"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": {"$ref": "#/components/schemas/JobPublic"},
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        **errors(404),
+    },
+)
 async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> StreamingResponse:
     """Server-sent events: the job now and after every change, ending with its final state."""
     await service.get(job_id, owner=who.owner)

@@ -1,6 +1,7 @@
 """Dialect helpers: re-exported from :mod:`app.http`, the edge layer every dialect builds on."""
 
 from app.http import (
+    REQUIRED_QUERY,
     Dialect,
     ErrorRenderer,
     KeysDep,
@@ -14,6 +15,7 @@ from app.http import (
     finished_result,
     get_keys,
     get_service,
+    json_body_schema,
     json_error,
     mock_error,
     mock_job,
@@ -22,6 +24,7 @@ from app.http import (
 )
 
 __all__ = [
+    "REQUIRED_QUERY",
     "Dialect",
     "ErrorRenderer",
     "KeysDep",
@@ -35,6 +38,7 @@ __all__ = [
     "finished_result",
     "get_keys",
     "get_service",
+    "json_body_schema",
     "json_error",
     "mock_error",
     "mock_job",

@@ -269,11 +269,47 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
+# ---------------------------------------------------------------------------- OpenAPI bodies
+
+#: The create body as :func:`to_spec` checks it (the route reads raw JSON to answer in the vendor's
+#: envelope and codes, so the schema is written out here).
+_CREATE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["inputurl", "enhance_type"],
+    "properties": {
+        "inputurl": {
+            "type": "string",
+            "pattern": "^\\s*[hH][tT][tT][pP][sS]?://",
+            "description": "http(s) URL of the audio file (fetched by the server, under its URL policy)",
+        },
+        "enhance_type": {
+            "type": "object",
+            "description": "the enhancement flags; at least one must be true",
+            "properties": {flag: {"type": "boolean"} for flag in sorted(FLAGS)},
+            "additionalProperties": False,
+            "minProperties": 1,
+            "anyOf": [{"required": [flag], "properties": {flag: {"const": True}}} for flag in sorted(FLAGS)],
+        },
+    },
+}
+_GET_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["job_id"],
+    "properties": {"job_id": {"type": "string", "minLength": 1, "description": "the id task/create returned"}},
+}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 # ---------------------------------------------------------------------------- routes
 
 
 # audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/create"
-@router.post(f"{PREFIX}/task/create", responses={400: {}, 401: {}, 413: {}, 429: {}})
+@router.post(
+    f"{PREFIX}/task/create", responses={400: {}, 401: {}, 413: {}, 429: {}}, openapi_extra=_json_body(_CREATE_BODY)
+)
 async def audiocleaner_create(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """Create an enhancement task; answers ``{"code": 100000, "data": {"job_id"}, ...}``."""
     body = await _body(request)
@@ -286,7 +322,7 @@ async def audiocleaner_create(request: Request, service: ServiceDep, who: Princi
 
 
 # audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/get"
-@router.post(f"{PREFIX}/task/get", responses={400: {}, 401: {}, 404: {}, 429: {}})
+@router.post(f"{PREFIX}/task/get", responses={400: {}, 401: {}, 404: {}, 429: {}}, openapi_extra=_json_body(_GET_BODY))
 async def audiocleaner_get(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The task's status; ``output``/``result`` once it succeeded, ``tasks_position`` while it waits."""
     body = await _body(request)

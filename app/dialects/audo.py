@@ -222,6 +222,32 @@ def audo_status_for(exc: Exception) -> int:
     return status
 
 
+class AudoError(BaseModel):
+    """Every error body in this dialect: FastAPI-style ``{"detail": "<message>"}`` (a string, which
+    the SDK prints), never FastAPI's list of validation errors."""
+
+    detail: str
+
+
+_WHY = {
+    400: "the key's credit minutes are used up (the SDK reads it as InsufficientCredits)",
+    401: "missing, invalid, disabled or not-activated API key",
+    404: "no such job or result (deleted, expired, or another key's)",
+    409: "the job is still queued or running: cancel it or wait for it to finish",
+    413: "the input is larger than HUSH_MAX_INPUT_MB",
+    422: "invalid body or parameters, or media that cannot be decoded (the SDK's MalformedFile)",
+    429: "over the key's request or concurrent-job limit; see Retry-After",
+    500: "internal error (the message carries an error id)",
+    501: "a processing step this build does not have",
+    507: "the server's disk is full: nothing was stored",
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the statuses a route really answers, in this dialect's envelope."""
+    return {code: {"model": AudoError, "description": _WHY[code]} for code in sorted({401, 422, 429, 500, *statuses})}
+
+
 def render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
     """FastAPI-style ``{"detail": ...}``, which the SDK reads; 429 carries ``Retry-After``."""
     return json_error(status, {"detail": message}, exc)
@@ -241,7 +267,11 @@ router = APIRouter(tags=["audo"])
 
 
 # audo-remove-noise.md, "POST /upload"
-@router.post("/v1/upload", response_model_exclude_none=True)
+@router.post(
+    "/v1/upload",
+    response_model_exclude_none=True,
+    responses={**_errors(413, 507), 400: {"model": AudoError, "description": "a malformed multipart body"}},
+)
 async def audo_upload(
     service: ServiceDep,
     who: PrincipalDep,
@@ -306,6 +336,7 @@ async def _resolve_input(service: JobService, value: str, owner: str) -> InputRe
 @router.post(
     "/v1/remove-noise",
     response_model_exclude_none=True,
+    responses=_errors(400, 404, 501),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -325,7 +356,7 @@ async def audo_remove_noise(request: Request, service: ServiceDep, who: Principa
 
 
 # audo-remove-noise.md, "GET /remove-noise/<jobId>/status"
-@router.get("/v1/remove-noise/{job_id}/status", response_model_exclude_none=True)
+@router.get("/v1/remove-noise/{job_id}/status", response_model_exclude_none=True, responses=_errors(404))
 async def audo_status(job_id: str, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The job's state in the documented shape."""
     job = await service.get(job_id, owner=who.owner)
@@ -334,7 +365,7 @@ async def audo_status(job_id: str, service: ServiceDep, who: PrincipalDep) -> JS
 
 
 # sdk-notes.md §4 (undocumented SDK route): "delete_results"
-@router.post("/v1/remove-noise/{job_id}/delete-results")
+@router.post("/v1/remove-noise/{job_id}/delete-results", responses=_errors(404, 409))
 async def audo_delete_results(job_id: str, service: ServiceDep, who: PrincipalDep) -> AudoDeleteResultsResponse:
     """Delete a finished job's result files; later downloads answer 404."""
     job = await service.delete_results(job_id, owner=who.owner)
@@ -370,7 +401,9 @@ async def _download(path: str, service: JobService) -> Response:
 
 
 # audo-remove-noise.md, "GET /remove-noise/<jobId>/status" (download by prepending the base URL)
-@router.get("/v1/dl/{path:path}", response_class=FileResponse)
+@router.get(
+    "/v1/dl/{path:path}", response_class=FileResponse, responses={404: {"model": AudoError, "description": _WHY[404]}}
+)
 async def audo_download(path: str, service: ServiceDep) -> Response:
     """The result file at ``base_url + downloadPath``."""
     return await _download(path, service)

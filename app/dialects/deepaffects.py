@@ -46,6 +46,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from app import errors as e
 from app.auth import Principal
 from app.dialects._common import (
+    REQUIRED_QUERY,
     Dialect,
     KeysDep,
     MockJobEffect,
@@ -147,7 +148,10 @@ _M = TypeVar("_M", bound=BaseModel)
 class DeepAffectsDenoiseRequest(_Model):
     """Body of sync and async denoise (the SDK's ``Audio`` model)."""
 
-    content: str = Field(description="The whole audio file, base64 (standard alphabet).")
+    content: str = Field(
+        description="The whole audio file, base64 (standard alphabet).",
+        json_schema_extra={"minLength": 1},  # an empty one is refused (input.empty) after parsing
+    )
     sample_rate: SampleRate = Field(
         None,
         alias="sampleRate",
@@ -181,6 +185,17 @@ class DeepAffectsAsyncResponse(_Model):
 
 class DeepAffectsVadRequest(_Model):
     """Body of VAD: exactly one of ``content`` and ``url``. The other fields may be null."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="ignore",
+        json_schema_extra={  # "given" means not blank, as _one_source checks
+            "oneOf": [
+                {"required": ["content"], "properties": {"content": {"type": "string", "pattern": "\\S"}}},
+                {"required": ["url"], "properties": {"url": {"type": "string", "pattern": "\\S"}}},
+            ]
+        },
+    )
 
     content: str | None = Field(None, description="The whole audio file, base64.")
     url: str | None = Field(None, description="A URL Hush fetches the audio from (http or https).")
@@ -500,7 +515,9 @@ async def deepaffects_async_denoise(
     request: Request,
     service: ServiceDep,
     who: PrincipalDep,
-    webhook: Annotated[str | None, Query(description="URL the result is POSTed to (required).")] = None,
+    webhook: Annotated[
+        str | None, Query(description="URL the result is POSTed to (required).", json_schema_extra=REQUIRED_QUERY)
+    ] = None,
     request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
 ) -> Response:
     """Queue a denoise job; the result is POSTed to ``webhook`` (see the module doc for failures)."""
@@ -530,7 +547,9 @@ async def deepaffects_async_vad(
     request: Request,
     service: ServiceDep,
     who: PrincipalDep,
-    webhook: Annotated[str | None, Query(description="URL the segments are POSTed to (required).")] = None,
+    webhook: Annotated[
+        str | None, Query(description="URL the segments are POSTed to (required).", json_schema_extra=REQUIRED_QUERY)
+    ] = None,
     request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
 ) -> Response:
     """Queue voice activity detection; the segments are POSTed to ``webhook``."""

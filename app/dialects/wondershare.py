@@ -48,6 +48,7 @@ from app.dialects._common import (
     blob_response,
     default_status,
     finished_result,
+    json_body_schema,
     json_error,
     mock_error,
     mock_job,
@@ -119,7 +120,11 @@ class WondershareFileInfo(_Model):
 class WondershareBatchRequest(_Model):
     """Body of ``POST /v3/pic/ecr/batch``."""
 
-    file_link: str = Field(min_length=1, description="http(s) link the file is downloaded from")
+    file_link: str = Field(
+        min_length=1,
+        description="http(s) link the file is downloaded from",
+        json_schema_extra={"pattern": "^\\s*[hH][tT][tT][pP][sS]?://"},
+    )
     file_info: WondershareFileInfo
     detection_mult: float = Field(8.0, ge=6.0, le=10.0, description="6 = most sensitive")
     click_len: int = Field(10, ge=5, le=30, description="longest click repaired by interpolation, ms")
@@ -265,7 +270,11 @@ def public_base(request: Request, service: JobService) -> str:
 
 
 # click-noise-removal.md, "Task Creation"
-@router.post(f"{PREFIX}/batch", responses={400: {}, 401: {}, 413: {}, 429: {}})
+@router.post(
+    f"{PREFIX}/batch",
+    responses={400: {}, 401: {}, 413: {}, 429: {}},
+    openapi_extra=json_body_schema(WondershareBatchRequest),
+)
 async def wondershare_batch(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """Create a click-removal task; answers ``{"code": 0, "msg": "", "data": {"task_id"}}``."""
     raw = await read_body(request, _JSON_LIMIT_BYTES, hint="the body names a file_link; the audio is downloaded")

@@ -165,7 +165,8 @@ def test_docs_are_offline_and_declare_every_key_style(client: httpx.Client) -> N
     create = paths["/api/v1/jobs"]["post"]["responses"]
     assert {"400", "401", "404", "429", "501"} <= set(create)
     assert "422" not in create
-    assert create["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+    # the native error body is RFC 9457 problem JSON, and the document says so (not application/json)
+    assert create["401"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
     assert {"404", "409"} <= set(paths["/api/v1/jobs/{job_id}/result"]["get"]["responses"])
     assert {"400", "413", "415"} <= set(paths["/api/v1/files"]["post"]["responses"])
     assert paths["/api/v1/jobs"]["post"]["security"] == [{"bearer": []}, {"xApiKey": []}]

@@ -102,6 +102,48 @@ def test_server_requires_key(client: httpx.Client) -> None:
     assert client.get("/api/v1/steps", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
 
 
+def test_server_405_lists_every_allowed_method_in_each_envelope(client: httpx.Client) -> None:
+    # RFC 9110 section 15.5.6: a 405 carries Allow. GET and DELETE of a job are two routes.
+    r = client.request("TRACE", "/api/v1/jobs/x", headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 405
+    assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "DELETE"}
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = client.put("/v1/remove-noise/x/status")  # Audo: its own envelope, same header
+    assert r.status_code == 405
+    assert "GET" in r.headers["allow"]
+    assert "detail" in r.json()
+    r = client.request("TRACE", "/audio/generic/api/v1/sync/denoise")  # DeepAffects
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+    assert r.json()["code"] == 405
+
+
+def test_server_empty_input_reference_is_refused_at_submit(client: httpx.Client) -> None:
+    # an empty file_id or url used to count as "given" and make a job with no input, failed later
+    headers = {"Authorization": f"Bearer {KEY}"}
+    for bad in ({"file_id": ""}, {"url": ""}, {}, {"file_id": "a", "url": "http://127.0.0.1/x"}):
+        r = client.post("/api/v1/jobs", json={"input": bad}, headers=headers)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_server_openapi_documents_what_the_server_sends(client: httpx.Client) -> None:
+    doc = client.get("/openapi.json").json()
+    paths = doc["paths"]
+    job = paths["/api/v1/jobs/{job_id}"]["get"]["responses"]
+    assert list(job["404"]["content"]) == ["application/problem+json"]
+    assert list(paths["/api/v1/jobs/{job_id}/events"]["get"]["responses"]["200"]["content"]) == ["text/event-stream"]
+    status = paths["/v1/remove-noise/{job_id}/status"]["get"]["responses"]
+    assert status["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/AudoError"}
+    assert "HTTPValidationError" not in doc["components"]["schemas"]  # no route answers FastAPI's 422 body
+    webhook = next(
+        p for p in paths["/audio/generic/api/v1/async/denoise"]["post"]["parameters"] if p["name"] == "webhook"
+    )
+    assert webhook["required"] is True
+    assert webhook["schema"]["minLength"] == 1
+    assert "x-hush-required" not in json.dumps(doc)
+
+
 def test_server_job_round_trip_reports_every_step(client: httpx.Client, rng: np.random.Generator) -> None:
     sr = 22050
     speech, _ = make_speech_like(rng, sr, 3.0)
