@@ -322,3 +322,113 @@ class NeuralDenoiser:
                 sum(lane.model.voice_prob_sum for lane in self.lanes) / frames if frames else 0.0
             )
         return rep
+
+
+class SileroSpeechDetector:
+    """Silero VAD over onnxruntime: the ``vad`` step's analysis contract at any rate and channels.
+
+    ``process`` takes ``(channels, m)`` blocks; ``finish`` returns ``(start_s, end_s)`` segments
+    (seconds of the caller's stream). The channels are averaged, resampled to 16 kHz with the
+    delay compensated, and scored in 512-sample frames (32 ms) with the model's state carried.
+    """
+
+    rate = 16_000
+    frame = 512
+    context = 64
+    threshold = 0.5  # silero_vad get_speech_timestamps defaults
+    neg_threshold = 0.35
+    min_speech_s = 0.25
+    min_silence_s = 0.1
+    pad_s = 0.03
+
+    def __init__(self, sr: int, channels: int, *, min_non_speech_s: float = 0.0) -> None:
+        import onnxruntime
+
+        if sr < 8000 or channels < 1:
+            raise ValueError(f"need sr >= 8000 and channels >= 1, got {sr}, {channels}")
+        if min_non_speech_s < 0:
+            raise ValueError(f"min_non_speech_s must be >= 0, got {min_non_speech_s}")
+        opts = onnxruntime.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        path = os.path.join(_package_dir("silero_vad"), "data", "silero_vad.onnx")
+        self.session = onnxruntime.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+        self.sr, self.channels, self.min_non_speech_s = sr, channels, float(min_non_speech_s)
+        self.rs = _resampler(sr, self.rate)
+        self.state = np.zeros((2, 1, 128), np.float32)
+        self.ctx = np.zeros(self.context, np.float32)
+        self.pending = np.zeros(0, np.float32)
+        self.probs: list[float] = []
+        self.n_in = 0
+        self._done: list[tuple[float, float]] | None = None
+
+    def _score(self, x: np.ndarray) -> None:
+        self.pending = np.concatenate([self.pending, x.astype(np.float32)])
+        n = self.pending.size // self.frame * self.frame
+        for i in range(0, n, self.frame):
+            chunk = np.concatenate([self.ctx, self.pending[i : i + self.frame]])[None, :]
+            out, self.state = self.session.run(
+                None, {"input": chunk, "state": self.state, "sr": np.array(self.rate, np.int64)}
+            )
+            self.probs.append(float(out[0, 0]))
+            self.ctx = chunk[0, -self.context :]
+        self.pending = self.pending[n:]
+
+    def process(self, block: np.ndarray) -> None:
+        x = np.asarray(block, np.float64).reshape(self.channels, -1)
+        self.n_in += x.shape[1]
+        self._score(self.rs.process(x.mean(axis=0)))
+
+    def finish(self) -> list[tuple[float, float]]:
+        if self._done is not None:
+            return self._done
+        tail = self.rs.flush()
+        if self.pending.size + tail.size:
+            self._score(np.concatenate([tail, np.zeros(-(self.pending.size + tail.size) % self.frame)]))
+        hop = self.frame / self.rate
+        segs: list[list[float]] = []
+        start: float | None = None
+        silence_at: float | None = None
+        for i, p in enumerate(self.probs):
+            t = i * hop
+            if p >= self.threshold:
+                silence_at = None
+                if start is None:
+                    start = t
+            elif start is not None and p < self.neg_threshold:
+                silence_at = t if silence_at is None else silence_at
+                if t + hop - silence_at >= self.min_silence_s:
+                    segs.append([start, silence_at])
+                    start, silence_at = None, None
+        if start is not None:
+            segs.append([start, len(self.probs) * hop])
+        dur = self.n_in / self.sr
+        segs = [s for s in segs if s[1] - s[0] >= self.min_speech_s]
+        out: list[tuple[float, float]] = []
+        for a, b in segs:
+            a, b = max(0.0, a - self.pad_s), min(dur, b + self.pad_s)
+            if out and a - out[-1][1] <= self.min_non_speech_s:
+                out[-1] = (out[-1][0], max(out[-1][1], b))
+            elif out and a <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], b))
+            else:
+                out.append((a, b))
+        self._done = out
+        return out
+
+    def report(self) -> dict[str, Any]:
+        segs = self.finish()
+        duration_s = self.n_in / self.sr
+        speech_s = float(sum(e - s for s, e in segs))
+        return {
+            "step": "vad",
+            "engine": "silero",
+            "model": _MODEL["silero"],
+            "model_rate_hz": self.rate,
+            "duration_s": duration_s,
+            "speech_s": speech_s,
+            "speech_ratio": speech_s / duration_s if duration_s > 0 else 0.0,
+            "segments": len(segs),
+            "threshold": self.threshold,
+            "min_non_speech_s": self.min_non_speech_s,
+        }
