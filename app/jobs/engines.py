@@ -124,7 +124,7 @@ class _Resampler:
         if a > self.buf_start:
             self.buf = self.buf[a - self.buf_start :]
             self.buf_start = a
-        return out
+        return np.asarray(out)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         self.buf = np.concatenate([self.buf, x])
@@ -236,10 +236,10 @@ class _Lane:
         y = self.model.process(x)
         skip = min(y.size, max(0, self.model.delay - self.m_out))
         self.m_out += y.size
-        return y[skip:]
+        return np.asarray(y[skip:])
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        return self.back.process(self._model(self.fwd.process(x)))
+        return np.asarray(self.back.process(self._model(self.fwd.process(x))))
 
     def flush(self) -> np.ndarray:
         y = self._model(self.fwd.flush())
@@ -407,9 +407,7 @@ class SileroSpeechDetector:
         out: list[tuple[float, float]] = []
         for a, b in segs:
             a, b = max(0.0, a - self.pad_s), min(dur, b + self.pad_s)
-            if out and a - out[-1][1] <= self.min_non_speech_s:
-                out[-1] = (out[-1][0], max(out[-1][1], b))
-            elif out and a <= out[-1][1]:
+            if (out and a - out[-1][1] <= self.min_non_speech_s) or (out and a <= out[-1][1]):
                 out[-1] = (out[-1][0], max(out[-1][1], b))
             else:
                 out.append((a, b))

@@ -77,9 +77,7 @@ def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
     if engine != "dsp":
         from app.jobs.engines import NeuralDenoiser
 
-        return NeuralDenoiser(
-            sr, channels, engine=engine, amount=float(p.get("amount", 100.0)), speech=p.get("speech")
-        )
+        return NeuralDenoiser(sr, channels, engine=engine, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
     from dsp.denoise import NoiseReducer
 
     return NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
@@ -177,8 +175,15 @@ STEPS: dict[str, StepDef] = {
             "reduce background noise (engine dsp | rnnoise | deepfilternet3) (and gate what lies away from speech)",
             uses_speech=True,
         ),
-        StepDef("vad", "analysis", "dsp.vad", "SpeechDetector", _vad, ("min_non_speech_s", "engine"),
-                "find speech segments (engine dsp | silero)"),
+        StepDef(
+            "vad",
+            "analysis",
+            "dsp.vad",
+            "SpeechDetector",
+            _vad,
+            ("min_non_speech_s", "engine"),
+            "find speech segments (engine dsp | silero)",
+        ),
         StepDef(
             "declick",
             "transform",

@@ -11,8 +11,10 @@ from app.errors import EngineUnavailableError, InvalidParameterError
 from app.jobs.engines import check_engine, engine_available
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
-needs = {e: pytest.mark.skipif(not engine_available(e), reason=f"engine {e} not installed (pip install 'hush[neural]')")
-         for e in ("rnnoise", "deepfilternet3", "silero")}
+needs = {
+    e: pytest.mark.skipif(not engine_available(e), reason=f"engine {e} not installed (pip install 'hush[neural]')")
+    for e in ("rnnoise", "deepfilternet3", "silero")
+}
 
 
 def _run(proc, x, bs):
@@ -31,7 +33,8 @@ def test_neural_denoise_length_alignment_and_block_invariance(engine, sr, channe
     x = np.stack([noisy] * channels)
     y = _run(NeuralDenoiser(sr, channels, engine=engine), x, 4096)
     y2 = _run(NeuralDenoiser(sr, channels, engine=engine), x, 1000)
-    assert y.shape == x.shape and y.dtype == np.float32
+    assert y.shape == x.shape
+    assert y.dtype == np.float32
     np.testing.assert_allclose(y, y2, atol=1e-5)
     # aligned: the cross-correlation with the clean speech peaks at lag 0 (± 1 ms)
     c = np.correlate(y[0], clean, "full")
@@ -58,7 +61,11 @@ def test_silero_finds_speech_not_noise(rng):
 
 @pytest.mark.parametrize(
     ("step", "engine", "error"),
-    [("denoise", "nope", InvalidParameterError), ("vad", "rnnoise", InvalidParameterError), ("denoise", 3, InvalidParameterError)],
+    [
+        ("denoise", "nope", InvalidParameterError),
+        ("vad", "rnnoise", InvalidParameterError),
+        ("denoise", 3, InvalidParameterError),
+    ],
 )
 def test_check_engine_rejects_unknown(step, engine, error):
     with pytest.raises(error, match="unknown engine"):

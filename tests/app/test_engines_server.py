@@ -12,7 +12,7 @@ import soundfile as sf
 
 from app.jobs.engines import engine_available
 from tests._hush import HushProcess
-from tests.app.test_server import H, KEY, submit, upload, wait_state, wav_bytes
+from tests.app.test_server import KEY, H, submit, upload, wait_state, wav_bytes
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 pytestmark = pytest.mark.skipif(
@@ -24,13 +24,17 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     # the server default is rnnoise, so a job without `engine` (and every vendor dialect) uses it
-    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, denoise_engine="rnnoise") as proc:
-        with httpx.Client(base_url=proc.url, timeout=60) as c:
-            yield c
+    proc = HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, denoise_engine="rnnoise")
+    with proc, httpx.Client(base_url=proc.url, timeout=60) as c:
+        yield c
 
 
-@pytest.mark.parametrize(("engine", "expected"), [("deepfilternet3", "deepfilternet3"), ("dsp", None), (None, "rnnoise")])
-def test_engine_job_end_to_end(client: httpx.Client, rng: np.random.Generator, engine: str | None, expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("engine", "expected"), [("deepfilternet3", "deepfilternet3"), ("dsp", None), (None, "rnnoise")]
+)
+def test_engine_job_end_to_end(
+    client: httpx.Client, rng: np.random.Generator, engine: str | None, expected: str | None
+) -> None:
     sr = 44100
     clean, _ = make_speech_like(rng, sr, 2.0)
     noisy = mix_at_snr(clean, make_white(rng, clean.size), 5.0)
@@ -42,23 +46,25 @@ def test_engine_job_end_to_end(client: httpx.Client, rng: np.random.Generator, e
     rep = done["result"]["steps"][0]
     assert rep.get("engine") == expected, rep
     out, out_sr = sf.read(io.BytesIO(client.get(done["result_url"], headers=H).content), always_2d=True)
-    assert out_sr == sr and out.shape == (stereo.shape[1], 2)
+    assert out_sr == sr
+    assert out.shape == (stereo.shape[1], 2)
     lead = slice(sr // 10, sr * 4 // 10)  # the speech's lead silence: noise only
     assert np.mean(out[lead, 0] ** 2) < 0.5 * np.mean(noisy[lead] ** 2)
 
 
 def test_silero_vad_job(client: httpx.Client, rng: np.random.Generator) -> None:
     speech, _ = make_speech_like(rng, 16000, 3.0)
-    job = submit(client, upload(client, wav_bytes(speech, 16000)), steps=[{"name": "vad", "params": {"engine": "silero"}}])
+    job = submit(
+        client, upload(client, wav_bytes(speech, 16000)), steps=[{"name": "vad", "params": {"engine": "silero"}}]
+    )
     done = wait_state(client, job["id"], {"succeeded", "failed"}, timeout_s=120)
     assert done["state"] == "succeeded", done
     rep = done["result"]["steps"][0]
-    assert rep["engine"] == "silero" and rep["segments"] >= 1, rep
+    assert rep["engine"] == "silero", rep
+    assert rep["segments"] >= 1, rep
 
 
-@pytest.mark.parametrize(
-    ("step", "engine"), [("denoise", "nope"), ("vad", "deepfilternet3"), ("denoise", 7)]
-)
+@pytest.mark.parametrize(("step", "engine"), [("denoise", "nope"), ("vad", "deepfilternet3"), ("denoise", 7)])
 def test_bad_engine_is_400(client: httpx.Client, rng: np.random.Generator, step: str, engine: object) -> None:
     file_id = upload(client, wav_bytes(make_white(rng, 8000), 8000))
     r = client.post(
