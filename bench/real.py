@@ -187,8 +187,8 @@ def _speed_child(method: str, xs: list[np.ndarray], q: Any) -> None:
     import resource
     import time
 
-    apply(method, xs[0][: SR // 2].astype(np.float32))  # load the model once, outside the timing
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    apply(method, xs[0][: SR // 2].astype(np.float32))  # load the model once, outside the timing
     t0 = time.process_time()
     for x in xs:
         apply(method, x.astype(np.float32))
@@ -204,6 +204,7 @@ def speed(methods: list[str], items: list[dict[str, Any]]) -> None:
     xs = [it["noisy"] for it in items]
     audio_s = sum(x.size for x in xs) / SR
     print(f"\nspeed on {len(xs)} files, {audio_s:.0f} s of {SR} Hz mono audio (one process, one thread each)")
+    print("  (x real time = audio seconds per CPU second; peak RSS added includes loading the model)")
     print(f"  {'method':14s} {'x real time':>12s} {'peak RSS added MB':>18s} {'RSS at start MB':>16s}")
     ctx = mp.get_context("fork")
     for m in methods:
