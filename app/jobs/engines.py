@@ -266,8 +266,9 @@ class NeuralDenoiser:
         if sr < 8000 or channels < 1:
             raise ValueError(f"need sr >= 8000 and channels >= 1, got {sr}, {channels}")
         self.sr, self.channels, self.engine, self.amount = sr, channels, engine, float(amount)
-        make = _RNNoiseModel if engine == "rnnoise" else _DFN3Model
-        self.lanes = [_Lane(sr, make()) for _ in range(channels)]
+        # the models load on the first block, so validating a job at submit stays cheap
+        self._make: Any = _RNNoiseModel if engine == "rnnoise" else _DFN3Model
+        self._lanes: list[_Lane] = []
         self.dry = [np.zeros(0) for _ in range(channels)]
         self.wet = [np.zeros(0) for _ in range(channels)]
         self.n_in = 0
@@ -279,6 +280,12 @@ class NeuralDenoiser:
         dry, self.dry[c] = self.dry[c][:k], self.dry[c][k:]
         a = self.amount / 100.0
         return a * wet + (1.0 - a) * dry
+
+    @property
+    def lanes(self) -> list[_Lane]:
+        if not self._lanes:
+            self._lanes = [_Lane(self.sr, self._make()) for _ in range(self.channels)]
+        return self._lanes
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.asarray(block, np.float64).reshape(self.channels, -1)
@@ -317,9 +324,9 @@ class NeuralDenoiser:
             "speech_prepass": "not used (the model detects speech itself)",
         }
         if self.engine == "rnnoise":
-            frames = sum(lane.model.frames for lane in self.lanes)
+            frames = sum(lane.model.frames for lane in self._lanes)
             rep["mean_voice_probability"] = (
-                sum(lane.model.voice_prob_sum for lane in self.lanes) / frames if frames else 0.0
+                sum(lane.model.voice_prob_sum for lane in self._lanes) / frames if frames else 0.0
             )
         return rep
 
@@ -342,17 +349,11 @@ class SileroSpeechDetector:
     pad_s = 0.03
 
     def __init__(self, sr: int, channels: int, *, min_non_speech_s: float = 0.0) -> None:
-        import onnxruntime
-
         if sr < 8000 or channels < 1:
             raise ValueError(f"need sr >= 8000 and channels >= 1, got {sr}, {channels}")
         if min_non_speech_s < 0:
             raise ValueError(f"min_non_speech_s must be >= 0, got {min_non_speech_s}")
-        opts = onnxruntime.SessionOptions()
-        opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = 1
-        path = os.path.join(_package_dir("silero_vad"), "data", "silero_vad.onnx")
-        self.session = onnxruntime.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+        self._session: Any = None  # loaded on the first block, so validating a job at submit stays cheap
         self.sr, self.channels, self.min_non_speech_s = sr, channels, float(min_non_speech_s)
         self.rs = _resampler(sr, self.rate)
         self.state = np.zeros((2, 1, 128), np.float32)
@@ -361,6 +362,18 @@ class SileroSpeechDetector:
         self.probs: list[float] = []
         self.n_in = 0
         self._done: list[tuple[float, float]] | None = None
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            import onnxruntime
+
+            opts = onnxruntime.SessionOptions()
+            opts.inter_op_num_threads = 1
+            opts.intra_op_num_threads = 1
+            path = os.path.join(_package_dir("silero_vad"), "data", "silero_vad.onnx")
+            self._session = onnxruntime.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+        return self._session
 
     def _score(self, x: np.ndarray) -> None:
         self.pending = np.concatenate([self.pending, x.astype(np.float32)])

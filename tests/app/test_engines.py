@@ -76,3 +76,19 @@ def test_check_engine_unavailable_is_clear(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(EngineUnavailableError, match="not available in this build"):
         check_engine("denoise", "deepfilternet3")
+
+
+@pytest.mark.parametrize("engine", [pytest.param(e, marks=needs[e]) for e in ("rnnoise", "deepfilternet3")])
+def test_neural_denoise_reports_and_handles_empty_and_silent_streams(engine):
+    from app.jobs.engines import NeuralDenoiser
+
+    empty = NeuralDenoiser(22050, 2, engine=engine)
+    assert empty.flush().shape == (2, 0)
+    d = NeuralDenoiser(22050, 1, engine=engine)
+    y = _run(d, np.zeros((1, 22050)), 5000)
+    assert y.shape == (1, 22050)
+    assert np.abs(y).max() < 1e-3
+    rep = d.report()
+    assert rep["engine"] == engine
+    assert rep["model_rate_hz"] == 48_000
+    assert engine.replace("deepfilternet3", "DeepFilterNet3").lower() in rep["model"].lower()
