@@ -1,6 +1,13 @@
 """Real speech x real noise: denoisers scored on recorded voices, noises and rooms.
 
     python bench/real.py [--half dev|check|both] [--methods noisy,hush,rnnoise,...] [--no-dnsmos]
+    python bench/real.py --speed --methods hush,rnnoise,hush_rnnoise,hush_dfn3
+
+Methods ``hush_rnnoise`` and ``hush_dfn3`` run Hush's own neural engine classes
+(``app.jobs.engines.NeuralDenoiser``, engines ``rnnoise`` and ``deepfilternet3``, needs
+``hush[neural]``) in 5 s blocks, the way the job runner drives them. ``--speed`` runs each method
+in a fresh forked process over the same files and prints x real time (one core) and the peak
+resident memory it added.
 
 Builds its material from the recordings in ``../shared/bench/realdev/`` (read in place, never
 copied): each clean speech recording (a 6 s excerpt at 16 kHz) is mixed with a real background
@@ -156,10 +163,66 @@ def build(half: str) -> list[dict[str, Any]]:
     return items
 
 
+# Hush's optional neural engines (app/jobs/engines.py), run through its own streaming classes.
+ENGINES = {"hush_rnnoise": "rnnoise", "hush_dfn3": "deepfilternet3"}
+
+
+def run_engine(engine: str, x: np.ndarray, sr: int) -> np.ndarray:
+    from app.jobs.engines import NeuralDenoiser
+    from dsp.stream import run_processor
+
+    y = run_processor(NeuralDenoiser(sr, 1, engine=engine), x[None, :].astype(np.float32), block_size=5 * sr)
+    return np.asarray(y, np.float64).reshape(-1)
+
+
+def apply(method: str, x: np.ndarray) -> np.ndarray:
+    if method in ABLATIONS:
+        return np.asarray(reduce_noise(x, SR, **ABLATIONS[method]), np.float64)
+    if method in ENGINES:
+        return run_engine(ENGINES[method], x, SR)
+    return np.asarray(run_method(method, x, SR), np.float64)
+
+
+def _speed_child(method: str, xs: list[np.ndarray], q: Any) -> None:
+    import resource
+    import time
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    apply(method, xs[0][: SR // 2].astype(np.float32))  # load the model once, outside the timing
+    t0 = time.process_time()
+    for x in xs:
+        apply(method, x.astype(np.float32))
+    cpu = time.process_time() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    q.put((cpu, (peak - base) / 1024.0, base / 1024.0))
+
+
+def speed(methods: list[str], items: list[dict[str, Any]]) -> None:
+    """x real time (CPU seconds, so other load on the machine counts less) and peak RSS per method."""
+    import multiprocessing as mp
+
+    xs = [it["noisy"] for it in items]
+    audio_s = sum(x.size for x in xs) / SR
+    print(f"\nspeed on {len(xs)} files, {audio_s:.0f} s of {SR} Hz mono audio (one process, one thread each)")
+    print("  (x real time = audio seconds per CPU second; peak RSS added includes loading the model)")
+    print(f"  {'method':14s} {'x real time':>12s} {'peak RSS added MB':>18s} {'RSS at start MB':>16s}")
+    ctx = mp.get_context("fork")
+    for m in methods:
+        if m == "noisy":
+            continue
+        q = ctx.Queue()
+        p = ctx.Process(target=_speed_child, args=(m, xs, q))
+        p.start()
+        cpu, added, base = q.get()
+        p.join()
+        print(f"  {m:14s} {audio_s / cpu:12.1f} {added:18.1f} {base:16.1f}")
+
+
 def hush_key() -> str:
     """Hash of the DSP sources, so cached Hush scores are redone whenever the engine changes."""
     h = hashlib.sha1()
-    for p in sorted((REPO / "dsp").glob("*.py")) + sorted((REPO / "dsp").glob("*.c")):
+    srcs = sorted((REPO / "dsp").glob("*.py")) + sorted((REPO / "dsp").glob("*.c"))
+    for p in [*srcs, REPO / "app" / "jobs" / "engines.py"]:
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
@@ -172,10 +235,7 @@ def score(met: Any, item: dict[str, Any], method: str, dnsmos: bool, key: str) -
     if f.exists():
         return dict(json.loads(f.read_text()))
     x = item["noisy"].astype(np.float32)
-    if method in ABLATIONS:
-        y = np.asarray(reduce_noise(x, SR, **ABLATIONS[method]), np.float64)
-    else:
-        y = np.asarray(run_method(method, x, SR), np.float64)
+    y = apply(method, x)
     if method != "noisy" and not method.startswith("hush"):
         y, _ = align(item["noisy"], y, SR)
         y = np.asarray(y, np.float64)
@@ -226,7 +286,12 @@ def main() -> int:
     ap.add_argument("--methods", default="noisy,hush,rnnoise,nr_stat,afftdn")
     ap.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (much faster)")
     ap.add_argument("--metrics", type=Path, default=DEFAULT_METRICS)
+    ap.add_argument("--speed", action="store_true", help="print x real time and peak memory per method, no scores")
     args = ap.parse_args()
+    if args.speed:
+        halves_ = ("dev", "check") if args.half == "both" else (args.half,)
+        speed(args.methods.split(","), [it for h in halves_ for it in build(h) if it["kind"] == "mix"])
+        return 0
     met = load_metrics(args.metrics)
     methods = args.methods.split(",")
     key = hush_key()

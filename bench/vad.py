@@ -52,6 +52,16 @@ def run_hush(x: np.ndarray, sr: int, **kw: Any) -> Segs:
     return det.finish()
 
 
+def run_hush_silero(x: np.ndarray, sr: int) -> Segs:
+    """Hush's own Silero engine (``app.jobs.engines``, onnxruntime, no torch), in blocks."""
+    from app.jobs.engines import SileroSpeechDetector
+
+    det = SileroSpeechDetector(sr, 1)
+    for i in range(0, x.size, BLOCK):
+        det.process(x[np.newaxis, i : i + BLOCK])
+    return det.finish()
+
+
 def mask_to_segs(mask: np.ndarray, hop_s: float) -> Segs:
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return [(s * hop_s, e * hop_s) for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
@@ -95,6 +105,7 @@ def systems(names: list[str], hush_kw: dict[str, Any] | None = None) -> dict[str
     table: dict[str, Callable[[np.ndarray, int], Segs]] = {
         "hush": lambda x, sr: run_hush(x, sr, **(hush_kw or {})),
         "silero": run_silero,
+        "hush_silero": run_hush_silero,
     }
     for mode in range(4):
         table[f"webrtc{mode}"] = lambda x, sr, mode=mode: run_webrtc(x, sr, mode)

@@ -64,13 +64,30 @@ class StepDef:
         return hasattr(importlib.import_module(self.module), self.attr)
 
 
+def _engine(step: str, p: dict[str, Any]) -> str:
+    from app.jobs.engines import check_engine
+    from app.settings import get_settings
+
+    default = get_settings().denoise_engine if step == "denoise" else get_settings().vad_engine
+    return check_engine(step, p.get("engine", default))
+
+
 def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    engine = _engine("denoise", p)
+    if engine != "dsp":
+        from app.jobs.engines import NeuralDenoiser
+
+        return NeuralDenoiser(sr, channels, engine=engine, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
     from dsp.denoise import NoiseReducer
 
     return NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
 
 
 def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    if _engine("vad", p) == "silero":
+        from app.jobs.engines import SileroSpeechDetector
+
+        return SileroSpeechDetector(sr, channels, min_non_speech_s=float(p.get("min_non_speech_s", 0.0)))
     from dsp.vad import SpeechDetector
 
     return SpeechDetector(sr, channels, min_non_speech_s=float(p.get("min_non_speech_s", 0.0)))
@@ -154,11 +171,19 @@ STEPS: dict[str, StepDef] = {
             "dsp.denoise",
             "NoiseReducer",
             _denoise,
-            ("amount",),
-            "reduce background noise (and gate what lies away from speech)",
+            ("amount", "engine"),
+            "reduce background noise (engine dsp | rnnoise | deepfilternet3) (and gate what lies away from speech)",
             uses_speech=True,
         ),
-        StepDef("vad", "analysis", "dsp.vad", "SpeechDetector", _vad, ("min_non_speech_s",), "find speech segments"),
+        StepDef(
+            "vad",
+            "analysis",
+            "dsp.vad",
+            "SpeechDetector",
+            _vad,
+            ("min_non_speech_s", "engine"),
+            "find speech segments (engine dsp | silero)",
+        ),
         StepDef(
             "declick",
             "transform",

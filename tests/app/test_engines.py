@@ -1,0 +1,94 @@
+"""The optional neural engines (hush[neural]): lengths, alignment, block invariance, effect."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from app.errors import EngineUnavailableError, InvalidParameterError
+from app.jobs.engines import check_engine, engine_available
+from tests.signals import make_speech_like, make_white, mix_at_snr
+
+needs = {
+    e: pytest.mark.skipif(not engine_available(e), reason=f"engine {e} not installed (pip install 'hush[neural]')")
+    for e in ("rnnoise", "deepfilternet3", "silero")
+}
+
+
+def _run(proc, x, bs):
+    outs = [proc.process(x[:, i : i + bs].astype(np.float32)) for i in range(0, x.shape[1], bs)]
+    return np.concatenate([*outs, proc.flush()], axis=1)
+
+
+@pytest.mark.parametrize("engine", [pytest.param(e, marks=needs[e]) for e in ("rnnoise", "deepfilternet3")])
+@pytest.mark.parametrize("sr", [8000, 16000, 44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_neural_denoise_length_alignment_and_block_invariance(engine, sr, channels, rng):
+    from app.jobs.engines import NeuralDenoiser
+
+    clean, _ = make_speech_like(rng, sr, 2.0)
+    noisy = mix_at_snr(clean, make_white(rng, clean.size), 5.0)
+    x = np.stack([noisy] * channels)
+    y = _run(NeuralDenoiser(sr, channels, engine=engine), x, 4096)
+    y2 = _run(NeuralDenoiser(sr, channels, engine=engine), x, 1000)
+    assert y.shape == x.shape
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, y2, atol=1e-5)
+    # aligned: the cross-correlation with the clean speech peaks at lag 0 (± 1 ms)
+    c = np.correlate(y[0], clean, "full")
+    assert abs(int(np.argmax(c)) - (clean.size - 1)) <= sr // 1000 + 1
+    # noise reduced: less energy where there is no speech
+    quiet = slice(sr // 10, sr * 4 // 10)  # inside the 0.5 s lead silence
+    assert np.mean(y[0][quiet] ** 2) < 0.5 * np.mean(noisy[quiet] ** 2)
+
+
+@needs["silero"]
+def test_silero_finds_speech_not_noise(rng):
+    from app.jobs.engines import SileroSpeechDetector
+
+    sr = 16000
+    speech, _ = make_speech_like(rng, sr, 3.0)
+    det = SileroSpeechDetector(sr, 1)
+    det.process(speech[None, :].astype(np.float32))
+    noise = SileroSpeechDetector(sr, 1)
+    noise.process(make_white(rng, 3 * sr)[None, :].astype(np.float32))
+    assert noise.finish() == []
+    assert det.finish(), "no speech found in speech-like audio"
+    assert det.report()["engine"] == "silero"
+
+
+@pytest.mark.parametrize(
+    ("step", "engine", "error"),
+    [
+        ("denoise", "nope", InvalidParameterError),
+        ("vad", "rnnoise", InvalidParameterError),
+        ("denoise", 3, InvalidParameterError),
+    ],
+)
+def test_check_engine_rejects_unknown(step, engine, error):
+    with pytest.raises(error, match="unknown engine"):
+        check_engine(step, engine)
+
+
+def test_check_engine_unavailable_is_clear(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(EngineUnavailableError, match="not available in this build"):
+        check_engine("denoise", "deepfilternet3")
+
+
+@pytest.mark.parametrize("engine", [pytest.param(e, marks=needs[e]) for e in ("rnnoise", "deepfilternet3")])
+def test_neural_denoise_reports_and_handles_empty_and_silent_streams(engine):
+    from app.jobs.engines import NeuralDenoiser
+
+    empty = NeuralDenoiser(22050, 2, engine=engine)
+    assert empty.flush().shape == (2, 0)
+    d = NeuralDenoiser(22050, 1, engine=engine)
+    y = _run(d, np.zeros((1, 22050)), 5000)
+    assert y.shape == (1, 22050)
+    assert np.abs(y).max() < 1e-3
+    rep = d.report()
+    assert rep["engine"] == engine
+    assert rep["model_rate_hz"] == 48_000
+    assert engine.replace("deepfilternet3", "DeepFilterNet3").lower() in rep["model"].lower()
