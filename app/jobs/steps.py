@@ -172,7 +172,7 @@ STEPS: dict[str, StepDef] = {
             "NoiseReducer",
             _denoise,
             ("amount", "engine"),
-            "reduce background noise (engine dsp | rnnoise | deepfilternet3) (and gate what lies away from speech)",
+            "reduce background noise and gate what lies away from speech (engine dsp | rnnoise | deepfilternet3)",
             uses_speech=True,
         ),
         StepDef(
