@@ -19,8 +19,54 @@ import pytest
 
 #: PostgreSQL as .ci/run starts it (trust auth, database ``test``); each test gets its own schema.
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-#: Redis as .ci/run starts it; the tests use their own database number, flushed around each test.
-REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def _session_redis_url() -> str:
+    """A Redis database (8-15) of this test session's own, flushed around each test.
+
+    Two test sessions on one machine (CI beside a developer's run) must not flush each other's
+    broker, so each claims a database number with a key in database 0 that names its process and
+    gives it back at exit; a claim whose process is gone is taken over. Without Redis (the
+    cluster tests then fail with their own message) database 13 is named.
+    """
+    import atexit
+    import os
+
+    try:
+        import redis
+    except ImportError:
+        return "redis://127.0.0.1:6379/13"
+    try:
+        client = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_connect_timeout=1)
+        for db in range(8, 16):
+            key = f"hush-tests:db:{db}"
+            holder = client.get(key)
+            if holder is not None and _alive(int(holder)):
+                continue
+            if holder is None and not client.set(key, os.getpid(), nx=True, ex=6 * 3600):
+                continue
+            client.set(key, os.getpid(), ex=6 * 3600)
+            atexit.register(client.delete, key)
+            return f"redis://127.0.0.1:6379/{db}"
+    except (OSError, ValueError, redis.RedisError):
+        pass
+    return "redis://127.0.0.1:6379/13"
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+#: Redis as .ci/run starts it; this session's own database number, flushed around each test.
+REDIS_URL = _session_redis_url()
 
 
 def reachable(host: str, port: int) -> bool:
@@ -186,7 +232,7 @@ CLUSTER_LEASE_S = 5.0
 def cluster_backend(settings: Any, s3: S3Server, *, workers: int | None = None) -> Iterator[Any]:
     """``settings`` moved onto the cluster, with ``workers`` Celery workers (``hush worker``) running.
 
-    A fresh PostgreSQL schema and S3 bucket of its own, Redis database 13 flushed before and
+    A fresh PostgreSQL schema and S3 bucket of its own, the session's Redis database flushed before and
     after; the workers get the same settings through their environment.
     """
     import os
