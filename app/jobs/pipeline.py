@@ -71,13 +71,13 @@ def process_file(
     defs = [(s, get_step(s.name)) for s in steps]
     block = max(256, int(block_seconds * sr))
     speech: list[tuple[float, float]] | None = None
-    if any(d.uses_speech for _, d in defs):
+    if any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs):
         outer = progress
         speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         progress = lambda pct: outer(PREPASS_SHARE * 100 + (1 - PREPASS_SHARE) * pct)  # noqa: E731
 
     def build(s: Step, d: StepDef) -> Any:
-        return d.build(sr, ch, {**s.params, "speech": speech} if d.uses_speech else s.params)
+        return d.build(sr, ch, {**s.params, "speech": speech} if speech is not None and d.uses_speech else s.params)
 
     analyzers = [(s.name, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "analysis"]
     finalize = [(s, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "finalize"]

@@ -51,9 +51,9 @@ class StepDef:
     build: Callable[[int, int, dict[str, Any]], Any]
     params: tuple[str, ...] = ()
     description: str = ""
-    uses_speech: bool = False
-    """The step takes the recording's speech segments (a ``speech`` build parameter); the
-    pipeline finds them in a pass of the speech detector before the step runs."""
+    uses_speech: Callable[[dict[str, Any]], bool] | None = None
+    """Whether the step, with these params, takes the recording's speech segments (a ``speech``
+    build parameter); the pipeline then finds them in a pass of the speech detector first."""
     then: Callable[[Any, int, int], Any] | None = None
     """``two_pass`` only: the BlockProcessor for ``(finished analyzer, sr, channels)``."""
 
@@ -173,7 +173,7 @@ STEPS: dict[str, StepDef] = {
             _denoise,
             ("amount", "engine"),
             "reduce background noise and gate what lies away from speech (engine dsp | rnnoise | deepfilternet3)",
-            uses_speech=True,
+            uses_speech=lambda p: _engine("denoise", p) == "dsp",  # the neural models find speech themselves
         ),
         StepDef(
             "vad",
