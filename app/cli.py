@@ -32,6 +32,7 @@ ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
     "remove_reverb": [{"name": "remove_reverb"}],
     "remove_noise": [{"name": "denoise"}],
     "autoeq": [{"name": "autoeq"}],
+    "fillers": [{"name": "fillers"}],
     "normalize": [{"name": "loudness"}],
 }
 

@@ -13,12 +13,14 @@ file gives the same answer at 8, 16 or 48 kHz:
    window's own autocorrelation, peak in lags 2.5-14 ms (70-400 Hz), parabolic interpolation
    (Boersma 1993).
 3. **Spectral envelope**: 12 mel-frequency cepstral coefficients (24 triangular mel bands in the
-   analysis band, DCT-II of the log energies; Davis & Mermelstein 1980) and their frame-to-frame
+   analysis band, DCT-II of the log energies plus each band's floor over the recording, so bands
+   holding only noise stay flat; Davis & Mermelstein 1980) and their frame-to-frame
    Euclidean distance.
 4. **Decision** over the whole stream (non-causal): a frame is *stable* where, over a 150 ms
-   window centred on it, every frame is voiced, the F0 spread is below ``F0_SPREAD_ST`` semitones
+   window centred on it, 80 % of the frames are voiced, the F0 spread is below ``F0_SPREAD_ST`` semitones
    and the mean cepstral step below ``CEP_STEP_MAX``. An *island* is a stretch of energetic frames
-   between two pauses; an island of 150-800 ms that is mostly stable is a filled pause. A word or
+   between two pauses; an island of 150-800 ms mostly covered by one unbroken stable run is a
+   filled pause. A word or
    phrase is rarely that short *and* that steady; an elongated word vowel inside a phrase is not
    bounded by pauses, so it is left alone.
 
@@ -26,8 +28,9 @@ Each filled pause found is cut together with half of the pause that follows it (
 pauses around it do not add up to a long gap), joined with the crossfade of the long-pause edit
 (:func:`dsp.silence.apply_cuts`); every cut is reported with its start, end and a confidence.
 
-Streaming: :class:`FillerDetector` takes blocks of any size and keeps 15 float32 numbers per
-10 ms frame (6 kB per second of input, about 22 MB per hour) for the final decision; the plan it
+Streaming: :class:`FillerDetector` takes blocks of any size and keeps 27 float32 numbers per
+10 ms frame (energy, F0, voicing, 24 mel band energies: 10.8 kB per second of input, about
+39 MB per hour) for the final decision; the plan it
 returns is applied while the audio is copied, by :func:`dsp.silence.apply_cuts` in memory or the
 server's streaming cut. :func:`remove_fillers` is the one-call form over an in-memory array.
 
@@ -41,6 +44,9 @@ References
    harmonics-to-noise ratio of a sampled sound", Proc. Institute of Phonetic Sciences 17, 1993.
 .. [4] S. B. Davis, P. Mermelstein, "Comparison of parametric representations for monosyllabic
    word recognition in continuously spoken sentences", IEEE Trans. ASSP 28(4), 1980.
+.. [5] P. Lockwood, J. Boudy, "Experiments with a nonlinear spectral subtractor (NSS), hidden
+   Markov models and the projection, for robust speech recognition in cars", Speech
+   Communication 11(2-3), 1992.
 """
 
 from __future__ import annotations
@@ -73,6 +79,11 @@ PITCH_MAX_LAG_S = 1 / 70.0
 #: the first 6-12 coefficients; c0, the level, is left out so loudness changes do not count).
 N_MEL = 24
 N_CEP = 12
+#: Percentile of each mel band over the recording taken as its noise floor, and the multiple of
+#: it added before the log (Lockwood & Boudy 1992 floor spectra likewise; both measured on DEV by
+#: bench/fillers.py at 20 and 10 dB SNR).
+MEL_FLOOR_PCT = 20.0
+MEL_FLOOR_MULT = 1.0
 #: Energy of an all-zero frame, dB (a floor far below any 16-bit signal, -96 dB full scale).
 SILENT_DB = -120.0
 
@@ -83,6 +94,8 @@ STABLE_FRAMES = 15
 #: Normalized-autocorrelation peak above which a frame is voiced (measured on DEV by
 #: bench/fillers.py; Boersma 1993 uses 0.45 for Praat's voicing threshold).
 VOICING_MIN = 0.5
+#: Share of a stability window's frames that must be voiced (measured on DEV by bench/fillers.py).
+VOICED_SHARE = 0.8
 #: Largest F0 spread (10th to 90th percentile over the window, semitones) of a stable stretch (measured on DEV
 #: by bench/fillers.py; Goto et al. 1999 bound the F0 transition of a filled pause likewise).
 F0_SPREAD_ST = 3.0
@@ -95,7 +108,7 @@ F0_PCT_HI = 90.0
 CEP_STEP_MAX = 1.2
 #: Pause threshold: this share of the way from the floor to the speech level, in dB (measured on
 #: DEV by bench/fillers.py at 20 and 10 dB SNR).
-PAUSE_SHARE = 0.4
+PAUSE_SHARE = 0.25
 #: Shortest pause that bounds an island, seconds (a stop closure inside a word is 50-100 ms;
 #: measured on DEV by bench/fillers.py).
 MIN_PAUSE_S = 0.06
@@ -103,7 +116,8 @@ MIN_PAUSE_S = 0.06
 #: end of filled pauses in Shriberg 2001).
 MIN_FILLER_S = 0.15
 MAX_FILLER_S = 0.8
-#: Share of an island that must be stable (onset and release of "um" are not; measured on DEV by
+#: Share of an island that one unbroken stable run must cover (onset and release of "um" are
+#: not stable; the syllables of a word each are, but none covers the word; measured on DEV by
 #: bench/fillers.py).
 STABLE_SHARE = 0.6
 #: Most of the following pause cut with a filler, seconds (half of it is cut; the rest remains).
@@ -254,14 +268,19 @@ class FillerDetector:
         lag = self._lag_lo + kk + np.clip(shift, -1, 1)
         f0 = self.sr / lag
         voicing = np.where(e > 0, np.clip(peak, 0.0, 1.0), 0.0)
-        mel = np.log(self._fb @ power.T + 1e-12).T
-        cep = sfft.dct(mel, type=2, norm="ortho", axis=1)[:, 1 : N_CEP + 1]
-        return np.column_stack([energy_db, f0, voicing, cep]).astype(np.float32)
+        mel = (self._fb @ power.T).T
+        return np.column_stack([energy_db, f0, voicing, mel]).astype(np.float32)
 
     def features(self) -> FrameFeatures:
         """The per-frame features read so far (after :meth:`finish`, of the whole stream)."""
-        f = np.concatenate(self._feats) if self._feats else np.zeros((0, 3 + N_CEP), np.float32)
-        return FrameFeatures(f[:, 0], f[:, 1], f[:, 2], f[:, 3:], self.hop / self.sr)
+        f = np.concatenate(self._feats) if self._feats else np.zeros((0, 3 + N_MEL), np.float32)
+        mel = f[:, 3:].astype(np.float64)
+        # the band floor is added before the log, so bands holding only noise stay flat (a
+        # noise-robust "log(x + floor)" compression; Lockwood & Boudy 1992 on floored spectra)
+        floor = np.percentile(mel, MEL_FLOOR_PCT, axis=0) if mel.shape[0] else np.zeros(N_MEL)
+        logmel = np.log(mel + MEL_FLOOR_MULT * floor + 1e-12)
+        cep = sfft.dct(logmel, type=2, norm="ortho", axis=1)[:, 1 : N_CEP + 1] if mel.shape[0] else mel[:, :N_CEP]
+        return FrameFeatures(f[:, 0], f[:, 1], f[:, 2], cep.astype(np.float32), self.hop / self.sr)
 
     def finish(self) -> SilenceCuts:
         """The cuts, once the whole stream was read."""
@@ -347,7 +366,7 @@ def stable_frames(feats: FrameFeatures) -> tuple[npt.NDArray[np.bool_], FloatArr
     lo, hi = np.percentile(view(st, w), [F0_PCT_LO, F0_PCT_HI], axis=1)
     spread[:m] = hi - lo
     step[:m] = view(d, w)[:, 1:].mean(axis=1)
-    all_voiced = view(voiced, w).all(axis=1)
+    all_voiced = view(voiced, w).mean(axis=1) >= VOICED_SHARE
     ok = all_voiced & (spread[:m] <= F0_SPREAD_ST) & (step[:m] <= CEP_STEP_MAX)
     cover = np.convolve(ok.astype(np.int32), np.ones(w, np.int32))[:n]
     stable = cover > 0
@@ -396,7 +415,9 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
         dur = (b - a) * hop_s
         if not MIN_FILLER_S <= dur <= MAX_FILLER_S:
             continue
-        share = float(stable[a:b].mean())
+        # one steady segment, not several steady syllables: the longest stable run counts
+        runs = _runs(stable[a:b])
+        share = max((e - s for s, e in runs), default=0) / (b - a)
         if share < STABLE_SHARE:
             continue
         # the filler's best window: its spread and step margins give the confidence

@@ -28,6 +28,9 @@ LIMITER_HEADROOM_DB = 6.0
 #: Share of the progress bar given to the speech detector's pass before a speech-aware step: it
 #: decodes the input once more and runs at about 1000x real time, so a tenth is generous.
 PREPASS_SHARE = 0.1
+#: Finalize steps that plan cuts (a :class:`dsp.silence.SilenceCuts`) on the processed audio; the
+#: last pass removes them all, so every report's times are those of the input.
+TIME_EDITS = ("long_silences", "fillers")
 
 
 def _find_speech(
@@ -202,19 +205,19 @@ def _second_pass(
     reports = []
     cuts: list[tuple[int, int]] = []
     for s, stage_in in finalize:
-        if s.name == "long_silences":
+        if s.name in TIME_EDITS:
             planned: SilenceCuts = stage_in.finish()
             report = stage_in.report()
             if video and planned.cuts:  # a time edit would desynchronise the untouched video
                 report = {
-                    "step": "long_silences",
+                    "step": s.name,
                     "applied": False,
                     "not_applied": "the input has video: Hush never re-encodes video, and cutting the "
                     "audio alone would put it out of sync",
                     "pauses_found": len(planned.cuts),
                 }
-            else:
-                cuts = list(planned.cuts)
+            else:  # every time edit planned on the same audio: their cuts are merged
+                cuts = _merge_cuts([*cuts, *planned.cuts])
             reports.append(report)
             continue
         # a true-peak limiter follows the gain: up to LIMITER_HEADROOM_DB of peaks over the ceiling
@@ -254,6 +257,17 @@ def _second_pass(
         result.data["duration_s"] = done / r.samplerate
         result.data["input_duration_s"] = n / r.samplerate
     return second
+
+
+def _merge_cuts(cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, overlapping or touching ``(start, end)`` sample ranges joined."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(cuts):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _file_blocks(path: Path, block: int) -> Iterator[np.ndarray]:

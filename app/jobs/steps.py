@@ -115,6 +115,12 @@ def _long_silences(sr: int, channels: int, p: dict[str, Any]) -> Any:
     )
 
 
+def _fillers(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.fillers import FillerDetector
+
+    return FillerDetector(sr, channels, min_confidence=float(p.get("min_confidence", 0.0)))
+
+
 def _remove_echo(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.echo import MAX_DELAY_MS, MIN_DELAY_MS, EchoAnalyzer
 
@@ -243,6 +249,16 @@ STEPS: dict[str, StepDef] = {
             _loudness,
             ("target_lufs", "max_peak_dbfs"),
             "normalise integrated loudness (ITU-R BS.1770)",
+        ),
+        StepDef(
+            "fillers",
+            "finalize",
+            "dsp.fillers",
+            "FillerDetector",
+            _fillers,
+            ("min_confidence",),
+            "cut filled pauses (um, uh, er, mm: a sustained vowel or nasal with flat F0 and a steady "
+            "spectrum between pauses, Goto et al. 1999) with crossfades; changes the duration",
         ),
     )
 }
