@@ -19,8 +19,8 @@ file gives the same answer at 8, 16 or 48 kHz:
 4. **Decision** over the whole stream (non-causal): a frame is *stable* where, over a 150 ms
    window centred on it, 80 % of the frames are voiced, the F0 spread is below ``F0_SPREAD_ST`` semitones
    and the mean cepstral step below ``CEP_STEP_MAX``. An *island* is a stretch of energetic frames
-   between two pauses; an island of 150-800 ms mostly covered by one unbroken stable run is a
-   filled pause. A word or
+   between two pauses; an island of 150-800 ms mostly covered by one stable run, or two at one pitch
+   with a short transition between them (the vowel and nasal of "um"), is a filled pause. A word or
    phrase is rarely that short *and* that steady; an elongated word vowel inside a phrase is not
    bounded by pauses, so it is left alone.
 
@@ -75,6 +75,9 @@ BAND_HI_HZ = 4000.0
 #: Pitch search range in seconds of lag, 70-400 Hz (dsp.vad.PITCH_MIN/MAX_LAG_S: adult voices).
 PITCH_MIN_LAG_S = 1 / 400.0
 PITCH_MAX_LAG_S = 1 / 70.0
+#: A pitch peak at a shorter lag wins when it reaches this share of the highest one (measured on
+#: DEV by bench/fillers.py: without it female TTS voices were tracked an octave low half the time).
+PEAK_TOLERANCE = 0.85
 #: Mel bands and cepstral coefficients kept (c1..c12; Davis & Mermelstein 1980 use 10-20 bands and
 #: the first 6-12 coefficients; c0, the level, is left out so loudness changes do not count).
 N_MEL = 24
@@ -99,6 +102,10 @@ VOICED_SHARE = 0.8
 #: Largest F0 spread (10th to 90th percentile over the window, semitones) of a stable stretch (measured on DEV
 #: by bench/fillers.py; Goto et al. 1999 bound the F0 transition of a filled pause likewise).
 F0_SPREAD_ST = 3.0
+#: Largest F0 change (semitones) and cepstral distance between two frames of one steady stretch
+#: (a filler glides by well under 1 semitone per 10 ms; measured on DEV by bench/fillers.py).
+F0_JUMP_ST = 2.0
+CEP_JUMP = 3.0
 #: Percentiles of the F0 spread (a few octave errors of the tracker do not count; measured on DEV
 #: by bench/fillers.py).
 F0_PCT_LO = 10.0
@@ -109,9 +116,9 @@ CEP_STEP_MAX = 1.2
 #: Pause threshold: this share of the way from the floor to the speech level, in dB (measured on
 #: DEV by bench/fillers.py at 20 and 10 dB SNR).
 PAUSE_SHARE = 0.25
-#: Shortest pause that bounds an island, seconds (a stop closure inside a word is 50-100 ms;
+#: Shortest pause that bounds an island, seconds (a stop closure inside a phrase lasts 50-100 ms;
 #: measured on DEV by bench/fillers.py).
-MIN_PAUSE_S = 0.06
+MIN_PAUSE_S = 0.11
 #: Island duration range of a filled pause, seconds (150 ms: Goto et al. 1999; 800 ms: the long
 #: end of filled pauses in Shriberg 2001).
 MIN_FILLER_S = 0.15
@@ -120,6 +127,12 @@ MAX_FILLER_S = 0.8
 #: not stable; the syllables of a word each are, but none covers the word; measured on DEV by
 #: bench/fillers.py).
 STABLE_SHARE = 0.6
+#: Longest break (frames, 80 ms) and largest pitch change (semitones) at which two stable runs are
+#: one segment, as the vowel and nasal of "um" (measured on DEV by bench/fillers.py).
+JOIN_FRAMES = 8
+#: Shortest stable run that counts as a segment, frames (shorter ones are transitions).
+MIN_RUN_FRAMES = 5
+JOIN_ST = 3.0
 #: Most of the following pause cut with a filler, seconds (half of it is cut; the rest remains).
 MAX_PAUSE_CUT_S = 0.3
 
@@ -258,7 +271,14 @@ class FillerDetector:
         r0 = np.maximum(acf[:, :1], 1e-30)
         r = acf / r0 / self._w_acf[None, : acf.shape[1]]
         seg = r[:, self._lag_lo : self._lag_hi + 1]
-        k = seg.argmax(axis=1)
+        # the shortest lag whose local peak is within PEAK_TOLERANCE of the highest: the window
+        # correction lifts the multiples of the period, which would halve F0 (Boersma 1993 adds
+        # an octave cost for the same reason)
+        top = seg.max(axis=1, keepdims=True)
+        local = np.zeros_like(seg, dtype=bool)
+        local[:, 1:-1] = (seg[:, 1:-1] >= seg[:, :-2]) & (seg[:, 1:-1] >= seg[:, 2:])
+        cand = local & (seg >= PEAK_TOLERANCE * top)
+        k = np.where(cand.any(axis=1), cand.argmax(axis=1), seg.argmax(axis=1))
         peak = seg[np.arange(seg.shape[0]), k]
         # parabolic interpolation of the peak lag (Boersma 1993, sec. 3)
         kk = np.clip(k, 1, seg.shape[1] - 2)
@@ -369,7 +389,12 @@ def stable_frames(feats: FrameFeatures) -> tuple[npt.NDArray[np.bool_], FloatArr
     all_voiced = view(voiced, w).mean(axis=1) >= VOICED_SHARE
     ok = all_voiced & (spread[:m] <= F0_SPREAD_ST) & (step[:m] <= CEP_STEP_MAX)
     cover = np.convolve(ok.astype(np.int32), np.ones(w, np.int32))[:n]
-    stable = cover > 0
+    # a pitch jump or a spectral jump between two frames ends a steady stretch (the next
+    # syllable), even where the windows' percentiles would look past it
+    # (on a 3-frame median of the pitch, so one octave error of the tracker is no jump)
+    sm = np.median(view(np.r_[st[0], st, st[-1]], 3), axis=1)
+    jump = (np.abs(np.r_[0.0, np.diff(sm)]) > F0_JUMP_ST) | (d > CEP_JUMP)
+    stable = (cover > 0) & ~jump
     return stable, spread, step
 
 
@@ -408,6 +433,7 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
         if b - a < min_pause and a > 0 and b < n:
             loud[a:b] = True
     stable, spread, step = stable_frames(feats)
+    st = 12 * np.log2(np.maximum(feats.f0_hz.astype(np.float64), 1.0))
     centre = win_s / 2
     out: list[FillerCut] = []
     islands = _runs(loud)
@@ -415,9 +441,17 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
         dur = (b - a) * hop_s
         if not MIN_FILLER_S <= dur <= MAX_FILLER_S:
             continue
-        # one steady segment, not several steady syllables: the longest stable run counts
-        runs = _runs(stable[a:b])
-        share = max((e - s for s, e in runs), default=0) / (b - a)
+        # one steady segment, or two at one pitch with a short transition (the vowel and the
+        # nasal of "um"); a word's syllables make more segments, or jumps in pitch between them
+        runs = [(s, e) for s, e in _runs(stable[a:b]) if e - s >= MIN_RUN_FRAMES]
+        if not runs or len(runs) > 2:
+            continue
+        if len(runs) == 2:
+            (s0, e0), (s1, e1) = runs
+            p0, p1 = np.median(st[a + s0 : a + e0]), np.median(st[a + s1 : a + e1])
+            if s1 - e0 > JOIN_FRAMES or abs(float(p1 - p0)) > JOIN_ST:
+                continue
+        share = sum(e - s for s, e in runs) / (b - a)
         if share < STABLE_SHARE:
             continue
         # the filler's best window: its spread and step margins give the confidence
