@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import zlib
 import sys
+import zlib
 from math import gcd
 from pathlib import Path
 

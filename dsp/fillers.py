@@ -126,13 +126,16 @@ MAX_FILLER_S = 0.8
 #: Share of an island that one unbroken stable run must cover (onset and release of "um" are
 #: not stable; the syllables of a word each are, but none covers the word; measured on DEV by
 #: bench/fillers.py).
-STABLE_SHARE = 0.6
+STABLE_SHARE = 0.5
 #: Longest break (frames, 80 ms) and largest pitch change (semitones) at which two stable runs are
 #: one segment, as the vowel and nasal of "um" (measured on DEV by bench/fillers.py).
 JOIN_FRAMES = 8
 #: Shortest stable run that counts as a segment, frames (shorter ones are transitions).
 MIN_RUN_FRAMES = 5
 JOIN_ST = 3.0
+#: Default confidence below which a filler found is reported but not cut (on DEV of
+#: bench/fillers.py true fillers scored 0.42-0.78 and the one false find under it 0.25).
+MIN_CONFIDENCE = 0.35
 #: Most of the following pause cut with a filler, seconds (half of it is cut; the rest remains).
 MAX_PAUSE_CUT_S = 0.3
 
@@ -194,7 +197,8 @@ class FillerDetector:
     channels : int
         Channel count, >= 1 (the channels are averaged for the analysis).
     min_confidence : float
-        Fillers found with a lower confidence (in [0, 1]) are reported but not cut.
+        Fillers found with a lower confidence (in [0, 1]) are reported but not cut; default
+        ``MIN_CONFIDENCE``.
 
     Raises
     ------
@@ -214,7 +218,7 @@ class FillerDetector:
     ()
     """
 
-    def __init__(self, sr: int, channels: int, *, min_confidence: float = 0.0) -> None:
+    def __init__(self, sr: int, channels: int, *, min_confidence: float = MIN_CONFIDENCE) -> None:
         self.sr = check_sr(sr)
         self.channels = check_channels(channels)
         self.min_confidence = check_range("min_confidence", min_confidence, 0.0, 1.0)
@@ -468,7 +472,7 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
     return out
 
 
-def remove_fillers(audio: Audio, sr: int, *, min_confidence: float = 0.0) -> tuple[Audio, dict[str, Any]]:
+def remove_fillers(audio: Audio, sr: int, *, min_confidence: float = MIN_CONFIDENCE) -> tuple[Audio, dict[str, Any]]:
     """Find and cut the filled pauses of ``audio`` (both passes in memory).
 
     Parameters
@@ -478,7 +482,7 @@ def remove_fillers(audio: Audio, sr: int, *, min_confidence: float = 0.0) -> tup
     sr : int
         Sample rate in Hz, in [8000, 192000].
     min_confidence : float
-        Fillers below this confidence (in [0, 1]) are left in.
+        Fillers below this confidence (in [0, 1]) are left in; default ``MIN_CONFIDENCE``.
 
     Returns
     -------

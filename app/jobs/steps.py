@@ -116,9 +116,9 @@ def _long_silences(sr: int, channels: int, p: dict[str, Any]) -> Any:
 
 
 def _fillers(sr: int, channels: int, p: dict[str, Any]) -> Any:
-    from dsp.fillers import FillerDetector
+    from dsp.fillers import MIN_CONFIDENCE, FillerDetector
 
-    return FillerDetector(sr, channels, min_confidence=float(p.get("min_confidence", 0.0)))
+    return FillerDetector(sr, channels, min_confidence=float(p.get("min_confidence", MIN_CONFIDENCE)))
 
 
 def _remove_echo(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -258,7 +258,8 @@ STEPS: dict[str, StepDef] = {
             _fillers,
             ("min_confidence",),
             "cut filled pauses (um, uh, er, mm: a sustained vowel or nasal with flat F0 and a steady "
-            "spectrum between pauses, Goto et al. 1999) with crossfades; changes the duration",
+            "spectrum between pauses, Goto et al. 1999) with crossfades; min_confidence 0-1 (0.35); changes "
+            "the duration",
         ),
     )
 }
