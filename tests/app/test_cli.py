@@ -118,6 +118,24 @@ def test_cli_enhance_normalizes_loudness(noisy_wav: tuple[Path, np.ndarray, list
     assert measure_loudness(y, sr).integrated_lufs == pytest.approx(-16.0, abs=0.5)
 
 
+def test_cli_enhance_cuts_a_filler_and_says_where(tmp_path: Path) -> None:
+    from tests.dsp.test_fillers import talk
+
+    sr = 16000
+    x, spans, (fa, fb) = talk(np.random.default_rng(7), sr, with_uh=True)
+    src, out = tmp_path / "uh.wav", tmp_path / "out.wav"
+    sf.write(src, x, sr, subtype="FLOAT")
+    r = hush("enhance", str(src), str(out), "--flag", "fillers", "--flag", "normalize")
+    assert r.returncode == 0, r.stderr
+    steps = json.loads(r.stdout)["steps"]
+    assert [s["step"] for s in steps] == ["fillers", "loudness"]
+    (cut,) = steps[0]["cuts"]
+    assert cut["start_s"] <= fa / sr + 0.05
+    assert cut["end_s"] >= fb / sr - 0.05  # times of the input
+    y = sf.read(out, dtype="float32")[0]
+    assert abs(y.size - (x.size - steps[0]["removed_s"] * sr)) <= 2
+
+
 _PEAK_RSS_WRAPPER = """
 import atexit, runpy, sys
 def _peak():
