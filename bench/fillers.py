@@ -1,6 +1,6 @@
 """Filled-pause removal on TTS sentences with inserted fillers at known times, with anchors.
 
-    .venv/bin/python bench/fillers.py [--n 60] [--split check|dev|both] [--real DIR]
+    .venv/bin/python bench/fillers.py [--n 60] [--split check|dev|both] [--real DIR ...]
 
 Material (seeded, generated under ``--cache``, default ``/tmp/hush-bench-fillers``): phrases
 spoken by espeak-ng (voices en-us, en-gb, en-gb-scotland, en-us+f3, en-gb+f4; rates 130-190 words
@@ -18,7 +18,7 @@ phrases' active spans) that the cuts remove; false cuts per minute on the contro
 the same run: the naive rule "any voiced stretch with a flat F0 (frame-to-frame change under
 0.5 semitone) of at least 200 ms is a filler", on the same frame features.
 
-``--real DIR``: real clean recordings (no labels; they may hold genuine fillers): cuts per minute
+``--real DIR ...``: real recordings (clean speech; music as a do-no-harm check) (no labels; they may hold genuine fillers): cuts per minute
 and each cut's time, so a listener can check them.
 """
 
@@ -206,7 +206,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--split", choices=("dev", "check", "both"), default="both")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/hush-bench-fillers"))
-    ap.add_argument("--real", type=Path, default=None)
+    ap.add_argument("--real", type=Path, nargs="*", default=[])
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     splits = ("dev", "check") if args.split == "both" else (args.split,)
@@ -239,13 +239,13 @@ def main() -> None:
                 snr_s = "clean" if snr is None else f"{snr:.0f} dB"
                 print(
                     f"| {split.upper()} | {snr_s} | {m} | {nr} | {p:.2f} | {r:.2f} | {f1:.2f} | "
-                    f"{100 * rm / sp:.2f} % | {60 * fa / max(ctl, 1e-9):.2f} |"
+                    f"{100 * rm / max(sp, 1):.2f} % | {60 * fa / max(ctl, 1e-9):.2f} |"
                 )
-    if args.real is not None:
+    if args.real:
         print("\n| real recording | duration | Hush cuts | cuts/min | cut times (s) | naive events/min |")
         print("|---|---|---|---|---|---|")
         tot_s = tot_c = 0.0
-        for path in sorted(args.real.iterdir()):
+        for path in sorted(p for d in args.real for p in d.iterdir()):
             try:
                 y, sr = sf.read(str(path), dtype="float32", always_2d=True)
             except RuntimeError:

@@ -22,7 +22,9 @@ file gives the same answer at 8, 16 or 48 kHz:
    between two pauses; an island of 150-800 ms mostly covered by one stable run, or two at one pitch
    with a short transition between them (the vowel and nasal of "um"), is a filled pause. A word or
    phrase is rarely that short *and* that steady; an elongated word vowel inside a phrase is not
-   bounded by pauses, so it is left alone.
+   bounded by pauses, so it is left alone. Within 2 s around it, the other energetic frames (other
+   candidates left out) must be words: at least 0.3 s of them, mostly unsteady; among sung or
+   played notes a steady island is no filler.
 
 Each filled pause found is cut together with half of the pause that follows it (so the two
 pauses around it do not add up to a long gap), joined with the crossfade of the long-pause edit
@@ -133,6 +135,15 @@ JOIN_FRAMES = 8
 #: Shortest stable run that counts as a segment, frames (shorter ones are transitions).
 MIN_RUN_FRAMES = 5
 JOIN_ST = 3.0
+#: Context around a candidate, seconds, and the largest share of its energetic frames that may be
+#: steady: speech around a filler is words, whose frames are rarely steady, while music is notes
+#: (the neighbourhood test of dsp.vad's tonal guard; both measured by bench/fillers.py on DEV and
+#: on the realdev music clips).
+CONTEXT_S = 2.0
+#: Least speech (energetic frames outside candidates, seconds) that context must hold: a filler
+#: is said among words (measured likewise).
+CONTEXT_MIN_S = 0.3
+CONTEXT_STABLE_MAX = 0.15
 #: Default confidence below which a filler found is reported but not cut (on DEV of
 #: bench/fillers.py true fillers scored 0.42-0.78 and the one false find under it 0.25).
 MIN_CONFIDENCE = 0.35
@@ -439,8 +450,10 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
     stable, spread, step = stable_frames(feats)
     st = 12 * np.log2(np.maximum(feats.f0_hz.astype(np.float64), 1.0))
     centre = win_s / 2
+    ctx = round(CONTEXT_S / hop_s)
     out: list[FillerCut] = []
     islands = _runs(loud)
+    cands: list[tuple[int, float]] = []  # (island index, stable share)
     for i, (a, b) in enumerate(islands):
         dur = (b - a) * hop_s
         if not MIN_FILLER_S <= dur <= MAX_FILLER_S:
@@ -456,7 +469,20 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
             if s1 - e0 > JOIN_FRAMES or abs(float(p1 - p0)) > JOIN_ST:
                 continue
         share = sum(e - s for s, e in runs) / (b - a)
-        if share < STABLE_SHARE:
+        if share >= STABLE_SHARE:
+            cands.append((i, share))
+    # among words, a steady island stands out; among sung or played notes it does not: the
+    # energetic frames around a candidate, other candidates left out, must be words (enough of
+    # them, and mostly unsteady)
+    words = loud.copy()
+    for i, _ in cands:
+        words[islands[i][0] : islands[i][1]] = False
+    out: list[FillerCut] = []
+    for i, share in cands:
+        a, b = islands[i]
+        lo, hi = max(0, a - ctx), min(n, b + ctx)
+        around = words[lo:hi]
+        if around.sum() * hop_s < CONTEXT_MIN_S or float(stable[lo:hi][around].mean()) > CONTEXT_STABLE_MAX:
             continue
         # the filler's best window: its spread and step margins give the confidence
         j = a + int(np.argmin(step[a : max(a + 1, b - STABLE_FRAMES + 1)]))
