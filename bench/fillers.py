@@ -18,7 +18,8 @@ phrases' active spans) that the cuts remove; false cuts per minute on the contro
 the same run: the naive rule "any voiced stretch with a flat F0 (frame-to-frame change under
 0.5 semitone) of at least 200 ms is a filler", on the same frame features.
 
-``--real DIR ...``: real recordings (clean speech; music as a do-no-harm check) (no labels; they may hold genuine fillers): cuts per minute
+``--real DIR ...``: real recordings (clean speech; music as a do-no-harm check; no labels,
+the speech may hold genuine fillers): cuts per minute
 and each cut's time, so a listener can check them.
 """
 

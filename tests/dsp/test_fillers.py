@@ -8,7 +8,7 @@ import scipy.signal as sps
 
 from dsp.errors import InvalidAudioError, InvalidParameterError
 from dsp.fillers import FillerDetector, remove_fillers
-from tests.signals import make_speech_like, make_white
+from tests.signals import make_white
 
 SR = 16000
 
@@ -33,10 +33,37 @@ def make_uh(sr: int, duration_s: float = 0.45, f0_hz: float = 115.0) -> np.ndarr
     return x / np.sqrt(np.mean(x**2)) * 10 ** (-22 / 20)
 
 
-def words(rng: np.random.Generator, sr: int, duration_s: float = 1.6) -> np.ndarray:
-    """Speech-like syllables, cut at the last sample of speech."""
-    x, spans = make_speech_like(rng, sr, duration_s, lead_silence_s=0.0, pause_every_s=1.2)
-    return x[: int(spans[0][1] * sr)].astype(np.float64)
+def _syllable(rng: np.random.Generator, sr: int, dur_s: float) -> np.ndarray:
+    """A voiced syllable as in speech: the pitch glides and the formants move (consonant to vowel)."""
+    m = round(dur_s * sr)
+    t = np.linspace(0.0, 1.0, m)
+    f0 = rng.uniform(100, 200) * (1 + rng.uniform(-0.25, 0.25) * t)
+    formants = [
+        rng.uniform(250, 400) + (rng.uniform(550, 850) - 300) * np.sqrt(t),
+        rng.uniform(900, 2200) + rng.uniform(-600, 600) * t,
+    ]
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    x = np.zeros(m)
+    for h in range(1, int(min(3800, sr / 2 - 200) // 100) + 1):
+        fh = h * f0
+        gain = sum(1.0 / (1.0 + ((fh - fc) / 90.0) ** 2) for fc in formants) + 0.02
+        x += np.where(fh < min(3800, sr / 2 - 200), gain * np.sin(h * phase), 0.0)
+    return x * np.sin(np.pi * t) ** 0.6
+
+
+def words(rng: np.random.Generator, sr: int, n_syllables: int = 7) -> np.ndarray:
+    """A phrase of syllables: mostly a fricative then a voiced 70-140 ms nucleus (vowels last about 100 ms at a normal rate); some stop closures."""
+    parts = []
+    for _ in range(n_syllables):
+        if rng.random() < 0.7:  # an unvoiced consonant first: high-passed noise (s, f, t, k)
+            b, a = sps.butter(2, min(2500.0, sr / 2 - 500) / (sr / 2), "high")
+            burst = sps.lfilter(b, a, rng.standard_normal(round(rng.uniform(0.05, 0.09) * sr)))
+            parts.append(0.5 * burst * np.hanning(burst.size))
+        parts.append(_syllable(rng, sr, rng.uniform(0.07, 0.14)))
+        if rng.random() < 0.4:
+            parts.append(np.zeros(round(rng.uniform(0.02, 0.06) * sr)))
+    x = np.concatenate(parts)
+    return x / np.sqrt(np.mean(x**2)) * 10 ** (-20 / 20)
 
 
 def talk(rng: np.random.Generator, sr: int, with_uh: bool) -> tuple[np.ndarray, list[tuple[int, int]], tuple[int, int]]:
