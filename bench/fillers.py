@@ -245,27 +245,28 @@ def main() -> None:
     if args.real:
         print("\n| real recording | duration | Hush cuts | cuts/min | cut times (s) | naive events/min |")
         print("|---|---|---|---|---|---|")
-        tot_s = tot_c = 0.0
-        for path in sorted(p for d in args.real for p in d.iterdir()):
-            try:
-                y, sr = sf.read(str(path), dtype="float32", always_2d=True)
-            except RuntimeError:
-                continue
-            d = FillerDetector(sr, y.shape[1])
-            d.process(np.ascontiguousarray(y.T))
-            rep = d.report()
-            dur = y.shape[0] / sr
-            mono = y.mean(axis=1)
-            g = gcd(SR, sr)
-            nv = naive(resample_poly(mono, SR // g, sr // g).astype(np.float32))
-            times = ", ".join(f"{c['start_s']:.2f}-{c['end_s']:.2f} ({c['confidence']:.2f})" for c in rep["cuts"])
-            print(
-                f"| {path.name} | {dur:.1f} s | {rep['fillers_cut']} | {60 * rep['fillers_cut'] / dur:.2f} | "
-                f"{times or '-'} | {60 * len(nv) / dur:.1f} |"
-            )
-            tot_s += dur
-            tot_c += rep["fillers_cut"]
-        print(f"| all | {tot_s:.1f} s | {tot_c:.0f} | {60 * tot_c / max(tot_s, 1e-9):.2f} | | |")
+        for folder in args.real:
+            tot_s = tot_c = 0.0
+            for path in sorted(folder.iterdir()):
+                try:
+                    y, sr = sf.read(str(path), dtype="float32", always_2d=True)
+                except RuntimeError:
+                    continue
+                d = FillerDetector(sr, y.shape[1])
+                d.process(np.ascontiguousarray(y.T))
+                rep = d.report()
+                dur = y.shape[0] / sr
+                mono = y.mean(axis=1)
+                g = gcd(SR, sr)
+                nv = naive(resample_poly(mono, SR // g, sr // g).astype(np.float32))
+                times = ", ".join(f"{c['start_s']:.2f}-{c['end_s']:.2f} ({c['confidence']:.2f})" for c in rep["cuts"])
+                print(
+                    f"| {path.name} | {dur:.1f} s | {rep['fillers_cut']} | {60 * rep['fillers_cut'] / dur:.2f} | "
+                    f"{times or '-'} | {60 * len(nv) / dur:.1f} |"
+                )
+                tot_s += dur
+                tot_c += rep["fillers_cut"]
+            print(f"| all of {folder.name} | {tot_s:.1f} s | {tot_c:.0f} | {60 * tot_c / max(tot_s, 1e-9):.2f} | | |")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,10 @@ def _syllable(rng: np.random.Generator, sr: int, dur_s: float) -> np.ndarray:
 
 
 def words(rng: np.random.Generator, sr: int, n_syllables: int = 7) -> np.ndarray:
-    """A phrase of syllables: mostly a fricative then a voiced 70-140 ms nucleus (vowels last about 100 ms at a normal rate); some stop closures."""
+    """A phrase of syllables: mostly a fricative, then a voiced 70-140 ms nucleus; some stop closures.
+
+    Vowels last about 100 ms at a normal speaking rate.
+    """
     parts = []
     for _ in range(n_syllables):
         if rng.random() < 0.7:  # an unvoiced consonant first: high-passed noise (s, f, t, k)
