@@ -571,6 +571,33 @@ def test_server_chunked_upload_over_the_limit_is_refused_while_streaming(client:
     assert client.get("/healthz").status_code == 200
 
 
+def test_server_fillers_cut_streaming_with_input_times(client: httpx.Client) -> None:
+    from app.jobs.pipeline import _merge_cuts
+    from dsp.fillers import FillerDetector
+    from dsp.silence import SilenceCuts, SilenceShortener, apply_cuts
+    from tests.dsp.test_fillers import talk
+
+    x, _, (fa, fb) = talk(np.random.default_rng(7), 16000, with_uh=True)
+    data = wav_bytes(x, 16000, subtype="FLOAT")
+    job = submit(client, upload(client, data), steps=[{"name": "long_silences"}, {"name": "fillers"}])
+    done = wait_state(client, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    silences, fillers = done["result"]["steps"]
+    assert (silences["step"], fillers["step"]) == ("long_silences", "fillers")
+    (cut,) = fillers["cuts"]
+    assert cut["start_s"] <= fa / 16000 + 0.05
+    assert cut["end_s"] >= fb / 16000 - 0.05
+    got, _ = sf.read(io.BytesIO(client.get(done["result_url"], headers=H).content), dtype="float32")
+    # the streamed edit equals the in-memory one: both plans made on the input, their cuts merged
+    shortener, detector = SilenceShortener(16000, 1), FillerDetector(16000, 1)
+    shortener.process(x[None, :])
+    detector.process(x[None, :])
+    merged = _merge_cuts([*shortener.finish().cuts, *detector.finish().cuts])
+    expected = apply_cuts(x, SilenceCuts(tuple(merged), 16000, x.size))
+    assert got.size == expected.size
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
 def test_server_long_silences_edits_time_streaming(client: httpx.Client, rng: np.random.Generator) -> None:
     from dsp.silence import shorten_silences
     from tests.dsp.test_silence import talk_with_pauses
