@@ -10,21 +10,23 @@ file gives the same answer at 8, 16 or 48 kHz:
 1. **Energy** of each frame in the band, in dB; the recording's speech level (95th percentile of
    frame energies) and floor (10th percentile) place a pause threshold between them.
 2. **F0 and voicing** by the normalized autocorrelation of the band-limited frame divided by the
-   window's own autocorrelation, peak in lags 2.5-14 ms (70-400 Hz), parabolic interpolation
-   (Boersma 1993).
+   window's own autocorrelation, the shortest-lag peak within 85 % of the highest in lags
+   2.5-14 ms (70-400 Hz), parabolic interpolation (Boersma 1993).
 3. **Spectral envelope**: 12 mel-frequency cepstral coefficients (24 triangular mel bands in the
    analysis band, DCT-II of the log energies plus each band's floor over the recording, so bands
    holding only noise stay flat; Davis & Mermelstein 1980) and their frame-to-frame
    Euclidean distance.
-4. **Decision** over the whole stream (non-causal): a frame is *stable* where, over a 150 ms
-   window centred on it, 80 % of the frames are voiced, the F0 spread is below ``F0_SPREAD_ST`` semitones
-   and the mean cepstral step below ``CEP_STEP_MAX``. An *island* is a stretch of energetic frames
-   between two pauses; an island of 150-800 ms mostly covered by one stable run, or two at one pitch
-   with a short transition between them (the vowel and nasal of "um"), is a filled pause. A word or
-   phrase is rarely that short *and* that steady; an elongated word vowel inside a phrase is not
-   bounded by pauses, so it is left alone. Within 2 s around it, the other energetic frames (other
-   candidates left out) must be words: at least 0.3 s of them, mostly unsteady; among sung or
-   played notes a steady island is no filler.
+4. **Decision** over the whole stream (non-causal): a frame is *stable* where it lies in a 150 ms
+   window in which 80 % of the frames are voiced, the F0 spread (10th to 90th percentile) is below
+   ``F0_SPREAD_ST`` semitones and the mean cepstral step below ``CEP_STEP_MAX``, and neither the
+   pitch nor the envelope jumps between it and the frame before (the next syllable). An *island*
+   is a stretch of energetic frames between two pauses of at least ``MIN_PAUSE_S``; an island of
+   150-800 ms mostly covered by one stable run, or two at one pitch with a short transition
+   between them (the vowel and nasal of "um"), is a candidate. A word or phrase is rarely that
+   short *and* that steady; an elongated word vowel inside a phrase is not bounded by pauses, so
+   it is left alone. Within 2 s around a candidate, the other energetic frames (other candidates
+   left out) must be words: at least 0.3 s of them, mostly unsteady; among sung or played notes a
+   steady island is no filler.
 
 Each filled pause found is cut together with half of the pause that follows it (so the two
 pauses around it do not add up to a long gap), joined with the crossfade of the long-pause edit
