@@ -453,7 +453,6 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
     st = 12 * np.log2(np.maximum(feats.f0_hz.astype(np.float64), 1.0))
     centre = win_s / 2
     ctx = round(CONTEXT_S / hop_s)
-    out: list[FillerCut] = []
     islands = _runs(loud)
     cands: list[tuple[int, float]] = []  # (island index, stable share)
     for i, (a, b) in enumerate(islands):

@@ -122,7 +122,7 @@ def test_cli_enhance_cuts_a_filler_and_says_where(tmp_path: Path) -> None:
     from tests.dsp.test_fillers import talk
 
     sr = 16000
-    x, spans, (fa, fb) = talk(np.random.default_rng(7), sr, with_uh=True)
+    x, _, (fa, fb) = talk(np.random.default_rng(7), sr, with_uh=True)
     src, out = tmp_path / "uh.wav", tmp_path / "out.wav"
     sf.write(src, x, sr, subtype="FLOAT")
     r = hush("enhance", str(src), str(out), "--flag", "fillers", "--flag", "normalize")
