@@ -345,7 +345,8 @@ class FillerDetector:
     def report(self) -> dict[str, Any]:
         """What was cut: each cut's start, end (seconds of the input) and confidence."""
         cuts = self.finish()
-        return {
+        out: dict[str, Any] = {} if cuts.cuts else {"not_applied": "no filled pause found: the audio is unchanged"}
+        return out | {
             "step": "fillers",
             "fillers_cut": len(cuts.cuts),
             "fillers_found": len(self._found),

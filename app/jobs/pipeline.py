@@ -214,7 +214,7 @@ def _second_pass(
                     "applied": False,
                     "not_applied": "the input has video: Hush never re-encodes video, and cutting the "
                     "audio alone would put it out of sync",
-                    "pauses_found": len(planned.cuts),
+                    "pauses_found" if s.name == "long_silences" else "cuts_found": len(planned.cuts),
                 }
             else:  # every time edit planned on the same audio: their cuts are merged
                 cuts = _merge_cuts([*cuts, *planned.cuts])

@@ -90,6 +90,7 @@ def test_uh_between_words_is_cut_and_words_kept(sr: int) -> None:
     x, spans, (fa, fb) = talk(rng, sr, with_uh=True)
     y, rep = remove_fillers(x, sr)
     assert rep["fillers_cut"] == 1, rep
+    assert "not_applied" not in rep
     cut = rep["cuts"][0]
     a, b = round(cut["start_s"] * sr), round(cut["end_s"] * sr)
     # the cut covers the filler and no word
@@ -120,6 +121,7 @@ def test_silence_in_silence_out() -> None:
     y, rep = remove_fillers(x, SR)
     np.testing.assert_array_equal(y, x)
     assert rep["cuts"] == []
+    assert "no filled pause" in rep["not_applied"]
     y, rep = remove_fillers(make_white(np.random.default_rng(1), 3 * SR, -50.0).astype(np.float32), SR)
     assert rep["fillers_cut"] == 0
 
