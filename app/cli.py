@@ -33,6 +33,7 @@ ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
     "remove_noise": [{"name": "denoise"}],
     "autoeq": [{"name": "autoeq"}],
     "normalize": [{"name": "loudness"}],
+    "autoid": [{"name": "autoid"}],
 }
 
 
