@@ -2,22 +2,25 @@
 
 One streaming pass over the input measures, with the engines' own estimators wherever one exists:
 
-* **noise floor and SNR** (new here): 10 ms frame powers, split by the speech detector
-  (:class:`dsp.vad.SpeechDetector`) into speech and pause frames; the SNR is the speech frames'
-  excess power over the pause frames' power (the long-term segmental view of ITU-T P.56's
-  active speech level against the background);
-* **mains hum**: :func:`dsp.hum.detect_hum` on the same first seconds the hum notches of
-  :class:`dsp.hum.HumRemover` (and of the noise reducer) decide on;
-* **reverberation**: :class:`dsp.dereverb.ReverbAnalyzer` (blind T60 from free decays and the
-  share of the energy the WPE filters predict);
+* **noise floor and SNR** (new here): the power of 128 ms frames in the third-octave bands from
+  100 Hz to 8 kHz (the EQ analyzer's bands, leaving out those a hum harmonic is in), split by the
+  speech detector (:class:`dsp.vad.SpeechDetector`) into speech and pause frames; the SNR is the
+  speech frames' mean power less the noise over the noise, the noise a low quantile of the pause
+  frames (the active-level view of ITU-T P.56 against the background);
+* **mains hum**: :class:`dsp.hum.HumRemover` (:func:`dsp.hum.detect_hum` over the first
+  ``HUM_DETECT_S``); the other estimators listen to its output, the input with the hum notched;
+* **reverberation**: :class:`dsp.dereverb.ReverbAnalyzer` (the share of the energy its WPE
+  filters predict from the past, and the blind T60 from free decays);
 * **discrete echo**: :class:`dsp.echo.EchoAnalyzer` (cepstral peak score);
 * **clipping** (new here): runs of three or more identical samples at the recording's peak
   magnitude, the flat tops hard clipping leaves (the amplitude-histogram view of Aleinik et al.
   2014, counted directly on the flat runs);
 * **speech and harmonic (speech or music) share**: :class:`dsp.vad.SpeechDetector`;
 * **loudness**: :class:`dsp.loudness.LoudnessMeter` (ITU-R BS.1770-4 integrated loudness);
-* **spectral balance**: :class:`dsp.eq.EqAnalyzer` (speech LTASS against Byrne et al. 1994),
-  summarised here by the least-squares tilt of the deviation in dB per octave.
+* **spectral balance**: :class:`dsp.eq.EqAnalyzer` (which Byrne et al. 1994 LTASS the speech
+  is closer to) and, on the EQ analyzer's third-octave bands, the speech frames' spectrum less
+  the pauses' noise spectrum, summarised by the least-squares tilt of its deviation from the
+  target in dB per octave (noise would otherwise read as a treble boost).
 
 :meth:`RecordingAnalyzer.finish` returns an :class:`Analysis`: the measurements and one
 :class:`Decision` per engine (on/off, a strength where the engine takes one, the measurement and
@@ -42,30 +45,46 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.dereverb import ReverbAnalyzer, ReverbEstimate
 from dsp.echo import EchoAnalyzer, EchoEstimate
-from dsp.eq import EqAnalyzer, EqCurve
-from dsp.hum import HumEstimate, detect_hum
+import scipy.fft as sfft
+
+from dsp.eq import BYRNE_CENTRES_HZ, BYRNE_FEMALE_DB, BYRNE_MALE_DB, EqAnalyzer, EqCurve, _band_matrix, _bands_for
+from dsp.eq import FRAME_S as EQ_FRAME_S
+from dsp.hum import HumEstimate, HumRemover, detect_hum
 from dsp.loudness import LoudnessMeasurement, LoudnessMeter
 from dsp.vad import SpeechDetector
 
 __all__ = ["Analysis", "Decision", "RecordingAnalyzer", "analyze"]
 
-#: Frame of the power track behind the SNR, in seconds (the speech detector's hop, so its
-#: segments split the frames without rounding).
-FRAME_S = 0.010
-#: Seconds analysed for hum: :class:`dsp.hum.HumRemover`'s default ``detect_s``, so the decision
-#: is the one the hum notches (in the noise reducer or alone) will take.
-HUM_DETECT_S = 2.0
+#: Seconds analysed for hum (:class:`dsp.hum.HumRemover`'s ``detect_s``; the ``dehum`` step autoid
+#: adds uses the same, so it notches what was found). Longer than the noise reducer's 2 s: hum
+#: 20-35 dB under the speech was missed in 2 s on the DEV half of bench/autoid.py.
+HUM_DETECT_S = 8.0
 #: Pause frames needed for the noise floor; with fewer the floor is the quietest frames'
 #: (``FLOOR_QUANTILE``) power. One second: a few pauses of normal speech.
 MIN_PAUSE_S = 1.0
 #: Quantile of the frame powers taken as the noise floor when the pauses are too short (minimum
 #: statistics, Martin 2001, uses the minimum of a smoothed power; a low quantile is its robust form).
 FLOOR_QUANTILE = 0.1
+#: Prominence (dB) from which one mains harmonic alone makes hum (:func:`dsp.hum.detect_hum`'s
+#: ``strong_db``, 30 there): a 50/60 Hz fundamental 20-35 dB under male speech stands only 20-27 dB
+#: over its neighbourhood when the voice's partials bury the higher harmonics (DEV half of
+#: bench/autoid.py); no clean DEV input reached 15 dB.
+HUM_STRONG_DB = 20.0
+#: Largest distance (Hz) of a hum fundamental from 50 or 60 Hz: ENTSO-E's maximum steady-state
+#: frequency deviation of the European grid (200 mHz; the standard range is +-50 mHz). Voice
+#: partials that :func:`dsp.hum.detect_hum` takes for hum lie anywhere in its +-0.6 Hz search.
+MAINS_TOL_HZ = 0.2
+#: Quantile of the pause frames taken as the noise floor: low enough that reverberation tails and
+#: speech the detector missed in the pauses do not lift it, high enough for fluctuating noise to
+#: count (measured on the DEV half of bench/autoid.py; the median read reverberant rooms as
+#: 13-26 dB SNR).
+PAUSE_QUANTILE = 0.25
 #: Frames quieter than this (dBFS) are digital silence, not noise: the floor never goes below it.
 SILENCE_DBFS = -100.0
 #: Flat run length (samples) that counts as clipping: three identical samples in a row at the
@@ -87,16 +106,19 @@ DENOISE_SNR_DB = 30.0
 FULL_AMOUNT_SNR_DB = 10.0
 #: The gentlest amount autoid runs the noise reducer at (of its 1-100 scale): half strength.
 MIN_AMOUNT = 50.0
-#: T60 (s) from which dereverberation runs, on top of the reverb analyzer's own decision (its
-#: predicted-energy share): measured on the DEV half of bench/autoid.py (dry speech measures
-#: about 0.2-0.35 s blind; the rooms of the set 0.5 s and more).
-T60_S = 0.45
+#: Share of the energy the reverb analyzer's WPE filters predict from the past (its
+#: ``share``; it acts from 3 %) from which dereverberation is decided. Measured on the DEV half of
+#: bench/autoid.py: dry speech 0-3.5 %, the rooms of the set 8 % and more. The blind T60 is
+#: reported with it; it is not the criterion (dry speech measured 0.2-0.5 s, some rooms 0.4 s).
+REVERB_SHARE = 0.05
 #: Loudness tolerance (LU) around the target before the loudness step runs. EBU R 128 s1 allows
 #: +-1 LU where exact normalisation is not possible; 2 LU leaves room for the short-file spread
 #: of the gated measurement (measured on the DEV half of bench/autoid.py).
 LOUDNESS_TOL_LU = 2.0
-#: Spectral tilt (dB per octave, absolute) of the speech LTASS against Byrne et al. 1994 from
-#: which autoeq runs. Measured on the DEV half of bench/autoid.py (clean voices: under 1.5 dB/oct;
+#: Band SNR (dB) a third-octave band of the speech spectrum needs to enter the tilt fit.
+TILT_BAND_SNR_DB = 3.0
+#: Spectral tilt (dB per octave, absolute) of the noise-compensated speech LTASS against Byrne
+#: et al. 1994 from which autoeq runs. Measured on the DEV half of bench/autoid.py (clean voices: under 1.5 dB/oct;
 #: the set's tilts: 3 dB/oct).
 TILT_DB_OCT = 2.0
 #: Speech share under which the speech engines (denoise, dereverberation, EQ) are not run: the
@@ -287,17 +309,26 @@ class RecordingAnalyzer:
         self.sr = check_sr(sr)
         self.channels = check_channels(channels)
         self.target_lufs = check_range("target_lufs", target_lufs, -40.0, -5.0)
+        # the estimators listen to the input with its mains hum notched (the hum is dealt with
+        # first: steady tones would read as predictable reverberation and as noise); the hum
+        # remover holds HUM_DETECT_S back, then streams
+        self._hum = HumRemover(self.sr, self.channels, detect_s=HUM_DETECT_S, strong_db=HUM_STRONG_DB)
         self._vad = SpeechDetector(self.sr, self.channels)
         self._echo = EchoAnalyzer(self.sr, self.channels)
         self._reverb = ReverbAnalyzer(self.sr, self.channels)
         self._eq = EqAnalyzer(self.sr, self.channels)
         self._meter = LoudnessMeter(self.sr, self.channels)
-        self._frame = max(1, round(FRAME_S * self.sr))
-        self._acc = np.zeros(0, np.float64)  # mono power not yet in a whole frame
-        self._powers: list[FloatArray] = []
-        self._hum_n = round(HUM_DETECT_S * self.sr)
-        self._hum_buf: list[Audio] = []
-        self._hum_have = 0
+        # third-octave band powers of 128 ms Hann frames (the EQ analyzer's bands and framing),
+        # for the noise-compensated spectral tilt
+        self._n_fft = int(sfft.next_fast_len(round(EQ_FRAME_S * self.sr), real=True))
+        self._hop = self._n_fft // 2
+        self._window = np.hanning(self._n_fft + 2)[1:-1]
+        self._centres = _bands_for(self.sr)
+        self._matrix = _band_matrix(self._n_fft, self.sr, self._centres)
+        self._buf = np.zeros((self.channels, 0))
+        self._bands: list[FloatArray] = []
+        self._head: list[Audio] = []  # the first HUM_DETECT_S of the input, for the gated hum search
+        self._head_n = 0
         self._prev = np.full((self.channels, CLIP_RUN - 1), np.nan, np.float32)
         # flat-run sample counts per 0.05 dB magnitude bin (-200 dBFS .. +20 dBFS), so the peak
         # can be known only at the end without keeping the samples
@@ -313,18 +344,26 @@ class RecordingAnalyzer:
         if not x.shape[-1]:
             return
         self._n += x.shape[-1]
-        for a in (self._vad, self._echo, self._reverb, self._eq, self._meter):
-            a.process(x)
-        if self._hum_have < self._hum_n:
-            take = x[:, : self._hum_n - self._hum_have]
-            self._hum_buf.append(take.copy())
-            self._hum_have += take.shape[-1]
-        p = np.concatenate([self._acc, np.mean(x.astype(np.float64) ** 2, axis=0)])
-        k = p.size // self._frame
-        if k:
-            self._powers.append(p[: k * self._frame].reshape(k, self._frame).mean(axis=1))
-        self._acc = p[k * self._frame :]
+        if self._head_n < HUM_DETECT_S * self.sr:
+            self._head.append(x[:, : round(HUM_DETECT_S * self.sr) - self._head_n].copy())
+            self._head_n += self._head[-1].shape[-1]
+        self._meter.process(x)
         self._count_flat(x)
+        self._listen(self._hum.process(x))
+
+    def _listen(self, x: Audio) -> None:
+        """The hum-notched stream: the estimators and the band track."""
+        if not x.shape[-1]:
+            return
+        for a in (self._vad, self._echo, self._reverb, self._eq):
+            a.process(x)
+        self._buf = np.concatenate([self._buf, x.astype(np.float64)], axis=1)
+        if self._buf.shape[-1] >= self._n_fft:
+            k = (self._buf.shape[-1] - self._n_fft) // self._hop + 1
+            frames = np.lib.stride_tricks.sliding_window_view(self._buf, self._n_fft, axis=-1)[:, :: self._hop][:, :k]
+            spec = np.abs(sfft.rfft(frames * self._window, axis=-1)) ** 2
+            self._bands.append((np.mean(spec, axis=0) @ self._matrix).astype(np.float32))
+            self._buf = self._buf[:, k * self._hop :]
 
     def _count_flat(self, x: Audio) -> None:
         y = np.concatenate([self._prev, x], axis=1)
@@ -342,8 +381,8 @@ class RecordingAnalyzer:
         self._prev = y[:, -(CLIP_RUN - 1) :].copy()
 
     def speech_segments(self) -> list[tuple[float, float]]:
-        """The noise gate's keep segments (finishes the speech detector)."""
-        return self._vad.keep_segments()
+        """The noise gate's keep segments (finishes the analysis)."""
+        return list(self.finish().speech)
 
     def finish(self) -> Analysis:
         """The measurements and decisions, once the whole stream was read."""
@@ -356,20 +395,68 @@ class RecordingAnalyzer:
         return {"step": "autoid", **self.finish().report()}
 
     # ------------------------------------------------------------------ measurements
-    def _snr(self, speech: list[tuple[float, float]]) -> tuple[float, float, float]:
-        powers = np.concatenate([*self._powers, np.zeros(0)])
-        if not powers.size:
-            return math.nan, -math.inf, -math.inf
-        centre = (np.arange(powers.size) + 0.5) * FRAME_S
-        inside = np.zeros(powers.size, bool)
+    @staticmethod
+    def _split(n: int, step_s: float, offset_s: float, speech: list[tuple[float, float]]) -> npt.NDArray[np.bool_]:
+        """Which of ``n`` frames (centres ``offset_s + i * step_s``) lie inside ``speech``."""
+        centre = offset_s + np.arange(n) * step_s
+        inside = np.zeros(n, bool)
         for a, b in speech:
             inside |= (centre >= a) & (centre < b)
+        return inside
+
+    @staticmethod
+    def _floor(frames: FloatArray, inside: npt.NDArray[np.bool_], frame_s: float) -> FloatArray:
+        """Noise power per column: the pause frames' ``PAUSE_QUANTILE``, or the quiet-frame quantile."""
+        pauses = frames[~inside]
+        if pauses.shape[0] * frame_s >= MIN_PAUSE_S:
+            return np.asarray(np.quantile(pauses, PAUSE_QUANTILE, axis=0), np.float64)
+        return np.asarray(np.quantile(frames, FLOOR_QUANTILE, axis=0), np.float64)
+
+    def _find_hum(self, speech: list[tuple[float, float]]) -> HumEstimate | None:
+        """Mains hum: the streaming detection, else :func:`dsp.hum.detect_hum` over the pauses.
+
+        The pauses of the first ``HUM_DETECT_S`` (speech zeroed, 50 ms margins) hold the hum
+        without the voice partials that bury its harmonics; the zeroing keeps the hum's phase,
+        so its lines stay sharp. A fundamental off the mains by more than ``MAINS_TOL_HZ`` is a
+        voice partial, not hum.
+        """
+
+        def mains(est: HumEstimate | None) -> HumEstimate | None:
+            if est is None or min(abs(est.f0_hz - f) for f in (50.0, 60.0)) > MAINS_TOL_HZ:
+                return None
+            return est
+
+        found = mains(self._hum.estimate)
+        head = np.concatenate(self._head, axis=1) if self._head else np.zeros((self.channels, 0), np.float32)
+        self._head = []
+        if found is not None or head.shape[-1] < self.sr:
+            return found
+        gated = head.copy()
+        for a, b in speech:
+            gated[:, max(0, round((a - 0.05) * self.sr)) : max(0, round((b + 0.05) * self.sr))] = 0.0
+        if np.count_nonzero(gated[0]) < 0.5 * self.sr:
+            return None
+        return mains(detect_hum(gated, self.sr))
+
+    def _band_track(self) -> FloatArray:
+        return np.concatenate([*self._bands, np.zeros((0, self._centres.size), np.float32)]).astype(np.float64)
+
+    def _snr(self, speech: list[tuple[float, float]], hum: HumEstimate | None) -> tuple[float, float, float]:
+        """SNR over the third-octave bands 100 Hz-8 kHz, leaving out the bands a hum harmonic is in."""
+        bands = self._band_track()
+        if not bands.shape[0]:
+            return math.nan, -math.inf, -math.inf
+        keep = np.ones(self._centres.size, bool)
+        if hum is not None:
+            lo, hi = self._centres * 10**-0.05, self._centres * 10**0.05
+            for k in hum.harmonics:
+                keep &= ~((lo <= k * hum.f0_hz) & (k * hum.f0_hz < hi))
+        # one-sided Hann-windowed power to the frame's mean square (Parseval; Hann mean square 3/8)
+        powers = bands[:, keep].sum(axis=1) * 2 / (0.375 * self._n_fft**2)
+        frame_s = self._hop / self.sr
+        inside = self._split(powers.size, frame_s, self._n_fft / 2 / self.sr, speech)
         silence = 10 ** (SILENCE_DBFS / 10)
-        pauses = powers[~inside]
-        if pauses.size * FRAME_S >= MIN_PAUSE_S:
-            noise = float(np.mean(pauses))
-        else:
-            noise = float(np.quantile(powers, FLOOR_QUANTILE))
+        noise = float(self._floor(powers, inside, frame_s))
         noise = max(noise, silence)
         floor_db = 10 * math.log10(noise)
         if not inside.any():
@@ -387,35 +474,44 @@ class RecordingAnalyzer:
         flat = int(self._clip_hist[max(lo, 0) :].sum())
         return 1000.0 * flat / (self._n * self.channels)
 
-    @staticmethod
-    def _tilt(eq: EqCurve) -> float:
-        if not eq.applied:
+    def _tilt(self, eq: EqCurve, speech: list[tuple[float, float]]) -> float:
+        """Slope (dB/octave) of the speech LTASS, less the pause noise, over the Byrne target."""
+        bands = self._band_track()
+        if not eq.applied or bands.shape[0] < 4:
             return math.nan
-        c = np.log2(np.asarray(eq.centres_hz))
-        d = np.asarray(eq.measured_db) - np.asarray(eq.target_db)
-        # the bands holding speech (as the EQ analyzer chose them: absent bands get no boost)
-        present = d > -30.0
-        if np.count_nonzero(present) < 3:
+        frame_s = self._hop / self.sr
+        inside = self._split(bands.shape[0], frame_s, self._n_fft / 2 / self.sr, speech)
+        if not inside.any():
             return math.nan
-        return float(np.polyfit(c[present], d[present], 1)[0])
+        noise = self._floor(bands, inside, frame_s)
+        level = np.mean(bands[inside], axis=0)
+        ok = level > noise * 10 ** (TILT_BAND_SNR_DB / 10)
+        clean = 10 * np.log10(np.maximum(level - noise, 1e-30))
+        table = BYRNE_MALE_DB if eq.target == "male" else BYRNE_FEMALE_DB
+        target = table[np.isin(BYRNE_CENTRES_HZ, self._centres)]
+        d = clean - target
+        d -= np.mean(d[ok]) if ok.any() else 0.0
+        ok &= d > -30.0  # bands without speech (band-limited recordings) are left out, as the EQ does
+        if np.count_nonzero(ok) < 3:
+            return math.nan
+        return float(np.polyfit(np.log2(self._centres[ok]), d[ok], 1)[0])
 
     # ------------------------------------------------------------------ decisions
     def _decide(self) -> Analysis:
+        self._listen(self._hum.flush())
         speech = self._vad.finish()
         keep = self._vad.keep_segments()
         duration = self._n / self.sr
         speech_share = sum(b - a for a, b in speech) / duration if duration > 0 else 0.0
         sound_share = sum(b - a for a, b in keep) / duration if duration > 0 else 0.0
-        snr, floor_db, level_db = self._snr(speech)
-        hum_audio = np.concatenate(self._hum_buf, axis=1) if self._hum_buf else np.zeros((self.channels, 0))
-        self._hum_buf = []
-        hum = detect_hum(hum_audio, self.sr) if hum_audio.shape[-1] >= 0.25 * self.sr else None
+        hum = self._find_hum(speech)
+        snr, floor_db, level_db = self._snr(speech, hum)
         reverb = self._reverb.finish()
         echo = self._echo.finish()
         eq = self._eq.finish()
         loud = self._meter.finish()
         clipped = self._clipped_permille(loud.peak_dbfs)
-        tilt = self._tilt(eq)
+        tilt = self._tilt(eq, speech)
         a = Analysis(
             self.sr,
             duration,
@@ -458,17 +554,16 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
         )
     )
     r = a.reverb
-    t60 = r.t60_s
-    on = speechy and r.applied and math.isfinite(t60) and t60 >= T60_S
+    on = speechy and r.applied and r.share >= REVERB_SHARE
+    t60 = f"blind T60 {r.t60_s:.2f} s" if math.isfinite(r.t60_s) else "T60 not measurable"
     if not speechy:
         why = few
-    elif not r.applied:
-        why = r.reason or "no reverberation to remove"
-    elif not math.isfinite(t60):
-        why = "the T60 could not be measured (too few free decays)"
     else:
-        why = f"blind T60 {t60:.2f} s {'>=' if on else '<'} {T60_S:g} s"
-    out.append(Decision("remove_reverb", on, None, "t60_s", t60, T60_S, "s", why))
+        why = (
+            f"{t60}; the delayed prediction explains {100 * r.share:.1f} % of the energy "
+            f"({'>=' if on else '<'} {100 * REVERB_SHARE:g} %)"
+        )
+    out.append(Decision("remove_reverb", on, None, "reverb_share", r.share, REVERB_SHARE, "share", why))
     on = a.clipped_permille >= CLIP_PERMILLE
     out.append(
         Decision(

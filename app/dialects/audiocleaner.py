@@ -42,7 +42,7 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   -16 LUFS). With other flags set, the explicit flags always run as they would alone; autoid
   adds only the steps it decided that no flag names. ``data.report.autoid`` lists each decision
   (engine, on/off, strength, the measurement, the threshold, and whether it was ``added``,
-  ``explicit``, ``covered`` or ``not_applied``) and the chain that ran. Clipping is detected and
+  ``explicit`` or ``not_applied``) and the chain that ran. Clipping is detected and
   reported, not repaired (no declipping engine in this build).
 * **``output`` and ``result``**: the field table says ``output``, the doc's example ``result``:
   both are sent, with the same absolute URL, downloadable without the key (the unguessable job id

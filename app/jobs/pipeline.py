@@ -39,10 +39,10 @@ PREPASS_SHARE = 0.1
 #: reverb, EQ and speech analyzers at about 20x real time (a 16 kHz realdev recording on one
 #: core), as slow as a pass of a typical chain, so a quarter.
 PLAN_SHARE = 0.25
-#: The order decided steps are merged in (the AudioCleaner chain: mouth sounds, echo and reverb
-#: before the noise reducer, whose gain would smear them; EQ on the cleaned speech; the time edit
+#: The order decided steps are merged in (the AudioCleaner chain: mouth sounds; hum notched first,
+#: as the analysis measured everything else with it notched; echo and reverb before the noise reducer, whose gain would smear them; EQ on the cleaned speech; the time edit
 #: and the loudness gain last).
-CHAIN = ("declick", "remove_echo", "remove_reverb", "denoise", "dehum", "autoeq", "long_silences", "loudness")
+CHAIN = ("declick", "dehum", "remove_echo", "remove_reverb", "denoise", "autoeq", "long_silences", "loudness")
 
 
 def _find_speech(
@@ -96,13 +96,11 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
         transform never after a finalize step).
     report : dict
         ``step`` "autoid", the measurements, and each decision with its ``action``: ``added``,
-        ``explicit`` (named by the caller: it runs with the caller's parameters), ``covered``
-        (hum, when the noise reducer runs: it notches hum itself), ``not_applied`` (no engine in
-        this build) or ``none`` (off).
+        ``explicit`` (named by the caller: it runs with the caller's parameters),
+        ``not_applied`` (no engine in this build) or ``none`` (off).
     """
     out = [s for s in steps if get_step(s.name).kind != "plan"]
     explicit = {s.name for s in out}
-    on = {d.engine for d in analysis.decisions if d.on}
     decisions = []
     for d in analysis.decisions:
         entry = d.report()
@@ -113,9 +111,6 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
             entry["note"] = "no declipping engine in this build: the clipping is reported, not repaired"
         elif d.engine in explicit:
             entry["action"] = "explicit"
-        elif d.engine == "dehum" and ("denoise" in explicit or "denoise" in on):
-            entry["action"] = "covered"
-            entry["note"] = "the noise reducer notches mains hum itself"
         else:
             entry["action"] = "added"
             params: dict[str, Any] = {}
@@ -123,6 +118,8 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
                 params = {"amount": d.strength}
             elif d.engine == "loudness":
                 params = {"target_lufs": target_lufs}
+            elif d.engine == "dehum" and analysis.hum is not None:  # the hum the analysis found
+                params = {"hum_hz": analysis.hum.f0_hz, "harmonics": list(analysis.hum.harmonics)}
             _insert(out, Step(name=d.engine, params=params))
         decisions.append(entry)
     report = {

@@ -168,7 +168,14 @@ def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
 def _dehum(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.hum import HumRemover
 
-    return HumRemover(sr, channels)
+    hum_hz = p.get("hum_hz")
+    return HumRemover(
+        sr,
+        channels,
+        detect_s=float(p.get("detect_s", 2.0)),
+        hum_hz=None if hum_hz is None else float(hum_hz),
+        harmonics=tuple(int(k) for k in p.get("harmonics", (1, 2, 3))),
+    )
 
 
 def _autoid(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -265,9 +272,9 @@ STEPS: dict[str, StepDef] = {
             "dsp.hum",
             "HumRemover",
             _dehum,
-            (),
-            "notch mains hum (50/60 Hz and harmonics, detected in the first 2 s); without hum the audio "
-            "is left untouched",
+            ("detect_s", "hum_hz", "harmonics"),
+            "notch mains hum (50/60 Hz and harmonics, detected in the first detect_s 2 s, or the given "
+            "hum_hz and harmonics); without hum the audio is left untouched",
         ),
         StepDef(
             "autoid",
