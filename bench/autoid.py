@@ -40,7 +40,7 @@ Rule sets, in the same run, scored by per-decision precision and recall against 
 * ``autoid`` — :func:`dsp.analyze.analyze`;
 * ``always_on`` — every engine on (what running the whole chain blindly does);
 * ``engine_gates`` — each engine's own "nothing to do" gate alone (echo analyzer's score, reverb
-  analyzer's predicted share, hum detector, EQ analyzer's speech check; denoise and loudness
+  analyzer's predicted share, a hum found at any level, EQ analyzer's speech check; denoise and loudness
   have no gate and are always on; no clipping detector).
 
 Then the clean controls run through the real pipeline (``process_file`` with the ``autoid``
@@ -336,7 +336,7 @@ def main() -> int:
                 f"{x['name'][:22]:22s} {x['kinds']:12s} truth={sorted(x['truth'])} got={sorted(x['autoid'])} "
                 f"snr={m['snr_db']} t60={m['t60_s']} share={m['reverb_share']} echo={m['echo_score']} "
                 f"clip={m['clipped_permille']} lufs={m['integrated_lufs']} tilt={m['tilt_db_per_octave']} "
-                f"hum={m['hum_hz']} speech={m['speech_share']}"
+                f"hum={m['hum_hz']}/{m['hum_re_speech_db']} speech={m['speech_share']}"
             )
     print()
     print("Per-decision precision (P) and recall (R) against the known degradations; n+ = items that need it")
