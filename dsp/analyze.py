@@ -49,9 +49,11 @@ import numpy.typing as npt
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
+from dsp.dereverb import MIN_SHARE as REVERB_MIN_SHARE
 from dsp.dereverb import ReverbAnalyzer, ReverbEstimate
 from dsp.echo import EchoAnalyzer, EchoEstimate
 import scipy.fft as sfft
+from scipy import signal as sps
 
 from dsp.eq import BYRNE_CENTRES_HZ, BYRNE_FEMALE_DB, BYRNE_MALE_DB, EqAnalyzer, EqCurve, _band_matrix, _bands_for
 from dsp.eq import FRAME_S as EQ_FRAME_S
@@ -73,9 +75,9 @@ MIN_PAUSE_S = 1.0
 FLOOR_QUANTILE = 0.1
 #: Hum level (dB re the speech level) from which it is notched: quieter hum sits under the noise
 #: floor of a normal recording and is not heard. Measured on the DEV half of bench/autoid.py (the
-#: set's hum: -37 to -18 dB; a LibriSpeech recording's own 60 Hz hum: -50 dB; voice partials
-#: taken for hum: -45 to -38 dB). Hum found only within speech (no pause to measure it in) is not
-#: decided: in reverberant speech that is most often a sustained voice partial.
+#: set's hum: -33 to -18 dB; a LibriSpeech recording's own 60 Hz hum: -52 dB). Hum found only
+#: within speech (no pause to measure it in) is not decided: in reverberant speech that is most
+#: often a sustained voice partial.
 HUM_RE_SPEECH_DB = -40.0
 #: Mains hum is strongest in its first harmonics (the supply's fundamental and its rectifier
 #: harmonics): one of the first ``HUM_LOW_HARMONICS`` must stand ``HUM_LOW_PROMINENCE_DB`` over
@@ -125,17 +127,22 @@ REVERB_SHARE = 0.05
 #: The same with a discrete echo found: the echo is predictable from the past too (the DEV echo
 #: inputs measured up to 6.4 %); echo removal runs first and the reverb is judged above it.
 REVERB_SHARE_ECHO = 0.10
+#: Blind T60 (s) from which a recording the reverb analyzer would act on (its own 3 % share) is
+#: dereverberated even under ``REVERB_SHARE`` (and without a discrete echo): synthetic voices in
+#: rooms of 0.6-1.2 s measured a share of only 3.4-3.8 %. No dry DEV input of bench/autoid.py
+#: reached the analyzer's 3 % without an echo.
+REVERB_T60_S = 0.5
 #: Loudness tolerance (LU) around the target before the loudness step runs. EBU R 128 s1 allows
 #: +-1 LU where exact normalisation is not possible; 2 LU leaves room for the short-file spread
 #: of the gated measurement (measured on the DEV half of bench/autoid.py).
 LOUDNESS_TOL_LU = 2.0
 #: Band SNR (dB) a third-octave band of the speech spectrum needs to enter the tilt fit.
 TILT_BAND_SNR_DB = 3.0
-#: Spectral tilt (dB per octave, absolute) of the noise-compensated speech LTASS against Byrne
-#: et al. 1994 from which autoeq runs. Measured on the DEV half of bench/autoid.py: the middle of
-#: the gap between the inputs without a tilt (at most 2.5 dB/octave but for reverberant rooms,
-#: whose colouration reads as up to 4.4) and those with one (3.9 dB/octave and more).
-TILT_DB_OCT = 3.0
+#: Spectral tilt (dB per octave, absolute) of the noise-compensated speech LTASS against the mean
+#: Byrne et al. 1994 LTASS from which autoeq runs. Measured on the DEV half of bench/autoid.py: the
+#: middle of the gap between the inputs without a tilt (clean voices -2.0 to +2.3 dB/octave, noisy
+#: ones up to 3.3; one very reverberant room -5.1) and those with one (4.7 dB/octave and more).
+TILT_DB_OCT = 4.0
 #: Speech share under which the speech engines (denoise, dereverberation, EQ) are not run: the
 #: recording holds too little speech for their estimators (autoeq needs 1 s of speech). 5 %: one
 #: second in twenty.
@@ -436,8 +443,8 @@ class RecordingAnalyzer:
         joined) hold the hum without the voice partials that bury its harmonics; the few phase
         jumps at the joins widen its lines a little (zeroing the speech instead keeps the phase
         but fails the detector's steadiness test). A fundamental off the mains by more than ``MAINS_TOL_HZ`` is a
-        voice partial, not hum. Also returns the hum's power (mean square, summed over its
-        harmonics), a least-squares fit of its sinusoids to the pauses (0 without hum).
+        voice partial, not hum. Also returns the hum's power in the pauses (mean square, summed
+        over its harmonics; :func:`_line_power`), 0 without hum, nan without pauses.
         """
 
         def mains(est: HumEstimate | None) -> HumEstimate | None:
@@ -459,12 +466,7 @@ class RecordingAnalyzer:
         found = mains(detect_hum(np.ascontiguousarray(head[:, pause]), self.sr)) or found
         if found is None:
             return None, 0.0
-        t = np.flatnonzero(pause) / self.sr
-        y = head[:, pause].astype(np.float64).mean(axis=0)
-        freqs = np.asarray(found.harmonics, np.float64) * found.f0_hz
-        basis = np.concatenate([np.cos(2 * np.pi * np.outer(t, freqs)), np.sin(2 * np.pi * np.outer(t, freqs))], 1)
-        coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
-        return found, float(np.sum(coef**2) / 2)
+        return found, _line_power(head[:, pause].astype(np.float64).mean(axis=0), self.sr, found)
 
     def _band_track(self) -> FloatArray:
         return np.concatenate([*self._bands, np.zeros((0, self._centres.size), np.float32)]).astype(np.float64)
@@ -503,7 +505,7 @@ class RecordingAnalyzer:
         return 1000.0 * flat / (self._n * self.channels)
 
     def _tilt(self, eq: EqCurve, speech: list[tuple[float, float]]) -> float:
-        """Slope (dB/octave) of the speech LTASS, less the pause noise, over the Byrne target."""
+        """Slope (dB/octave) of the speech LTASS, less the pause noise, over the Byrne 1994 mean LTASS."""
         bands = self._band_track()
         if not eq.applied or bands.shape[0] < 4:
             return math.nan
@@ -515,7 +517,9 @@ class RecordingAnalyzer:
         level = np.mean(bands[inside], axis=0)
         ok = level > noise * 10 ** (TILT_BAND_SNR_DB / 10)
         clean = 10 * np.log10(np.maximum(level - noise, 1e-30))
-        table = BYRNE_MALE_DB if eq.target == "male" else BYRNE_FEMALE_DB
+        # against the mean of the male and female LTASS, not the one the EQ found closer: that
+        # choice follows the tilt (a darker voice is "male") and would absorb a third of it
+        table = (BYRNE_MALE_DB + BYRNE_FEMALE_DB) / 2
         target = table[np.isin(BYRNE_CENTRES_HZ, self._centres)]
         d = clean - target
         d -= np.mean(d[ok]) if ok.any() else 0.0
@@ -566,6 +570,33 @@ class RecordingAnalyzer:
         return Analysis(**{**a.__dict__, "decisions": tuple(_decisions(a, self.target_lufs))})
 
 
+def _line_power(x: FloatArray, sr: int, hum: HumEstimate) -> float:
+    """Mean-square power of the hum's lines in ``x`` (summed over its harmonics).
+
+    Each line is read from a Blackman-Harris spectrum (bins of at most 0.125 Hz, as
+    :func:`dsp.hum.detect_hum`) at its strongest bin within +-0.6 k Hz of ``k * f0``: the power in
+    +-1 Hz around it over the median of its +-25 Hz neighbourhood, to mean square by Parseval.
+    """
+    n = x.size
+    nfft = sfft.next_fast_len(max(n, 8 * sr), real=True)
+    w = sps.get_window("blackmanharris", n)
+    spec = np.abs(sfft.rfft((x - x.mean()) * w, nfft)) ** 2
+    df = sr / nfft
+    total = 0.0
+    for k in hum.harmonics:
+        fk = k * hum.f0_hz
+        lo, hi = int((fk - 0.6 * k) / df), int(np.ceil((fk + 0.6 * k) / df))
+        if hi + 1 >= spec.size:
+            continue
+        peak = lo + int(np.argmax(spec[lo : hi + 1]))
+        half = max(1, round(1.0 / df))
+        line = spec[max(peak - half, 0) : peak + half + 1]
+        neigh = spec[max(int((fk - 25) / df), 1) : int((fk + 25) / df)]
+        total += max(0.0, float(line.sum()) - float(np.median(neigh)) * line.size)
+    # a cosine of amplitude A puts A^2/4 * sum(w^2) * nfft in its positive-frequency line
+    return 2.0 * total / (nfft * float(np.sum(w * w)))
+
+
 def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     """One decision per engine, in chain order (see the module constants for each threshold)."""
     out: list[Decision] = []
@@ -589,15 +620,19 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     )
     r = a.reverb
     share_min = REVERB_SHARE_ECHO if a.echo.found else REVERB_SHARE
-    on = speechy and r.applied and r.share >= share_min
+    long_t60 = not a.echo.found and math.isfinite(r.t60_s) and r.t60_s >= REVERB_T60_S
+    on = speechy and r.applied and (r.share >= share_min or long_t60)
     t60 = f"blind T60 {r.t60_s:.2f} s" if math.isfinite(r.t60_s) else "T60 not measurable"
     if not speechy:
         why = few
     else:
         why = (
             f"{t60}; the delayed prediction explains {100 * r.share:.1f} % of the energy "
-            f"({'>=' if on else '<'} {100 * share_min:g} %{' with a discrete echo' if a.echo.found else ''})"
+            f"({'>=' if r.share >= share_min else '<'} {100 * share_min:g} %"
+            f"{' with a discrete echo' if a.echo.found else ''})"
         )
+        if on and r.share < share_min:
+            why += f", but over the analyzer's own {100 * REVERB_MIN_SHARE:g} % with a T60 >= {REVERB_T60_S:g} s"
     out.append(Decision("remove_reverb", on, None, "reverb_share", r.share, share_min, "share", why))
     on = a.clipped_permille >= CLIP_PERMILLE
     out.append(

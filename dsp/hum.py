@@ -313,7 +313,7 @@ class HumRemover:
             if self._n_pending < self.detect_s * self.sr:
                 return np.zeros((self.channels, 0), np.float32)
             return self._decide()
-        if self._sos is None:
+        if self._sos is None or not x.shape[-1]:  # (an empty block: sosfilt cannot take one)
             return x.copy()
         return self._filter(x)
 
