@@ -226,8 +226,10 @@ def items(sources: list[tuple[str, np.ndarray]], seed: int, env: dict) -> list[d
         for kinds in kinds_list:
             y = x.copy()
             # the room before the echo and the noise (sound in a room, then the microphone)
-            order = sorted(kinds, key=lambda k: ("room", "tilt", "echo", "hum", "white", "real", "clip", "low", "high",
-                                                 "clean").index(k))
+            order = sorted(
+                kinds,
+                key=lambda k: ("room", "tilt", "echo", "hum", "white", "real", "clip", "low", "high", "clean").index(k),
+            )
             leveled = False
             for k in order:
                 if k == "clean":
@@ -292,8 +294,7 @@ def pr_table(rows: list[dict], rules: dict) -> None:
     print(f"{'dehum*':14s} " + " ".join(cells) + "   (* without the sources that hum themselves)")
     clean = [x for x in rows if x["kinds"] == "clean"]
     print(
-        f"{'clean: none':14s} "
-        + " ".join(f"{sum(1 for x in clean if not x[r]):>14d}/{len(clean):<7d}" for r in rules)
+        f"{'clean: none':14s} " + " ".join(f"{sum(1 for x in clean if not x[r]):>14d}/{len(clean):<7d}" for r in rules)
     )
 
 

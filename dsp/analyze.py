@@ -46,15 +46,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft as sfft
+from scipy import signal as sps
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.dereverb import MIN_SHARE as REVERB_MIN_SHARE
 from dsp.dereverb import ReverbAnalyzer, ReverbEstimate
 from dsp.echo import EchoAnalyzer, EchoEstimate
-import scipy.fft as sfft
-from scipy import signal as sps
-
 from dsp.eq import BYRNE_CENTRES_HZ, BYRNE_FEMALE_DB, BYRNE_MALE_DB, EqAnalyzer, EqCurve, _band_matrix, _bands_for
 from dsp.eq import FRAME_S as EQ_FRAME_S
 from dsp.hum import HumEstimate, HumRemover, detect_hum
@@ -594,7 +593,7 @@ def _line_power(x: FloatArray, sr: int, hum: HumEstimate) -> float:
         neigh = spec[max(int((fk - 25) / df), 1) : int((fk + 25) / df)]
         total += max(0.0, float(line.sum()) - float(np.median(neigh)) * line.size)
     # a cosine of amplitude A puts A^2/4 * sum(w^2) * nfft in its positive-frequency line
-    return 2.0 * total / (nfft * float(np.sum(w * w)))
+    return float(2.0 * total / (int(nfft) * float(np.sum(w * w))))
 
 
 def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
@@ -680,7 +679,9 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     elif not math.isfinite(tilt):
         why = a.eq.reason or "no speech spectrum to measure"
     else:
-        why = f"LTASS tilt {tilt:+.2f} dB/octave against Byrne et al. 1994: |tilt| {'>=' if on else '<'} {TILT_DB_OCT:g}"
+        why = (
+            f"LTASS tilt {tilt:+.2f} dB/octave against Byrne et al. 1994: |tilt| {'>=' if on else '<'} {TILT_DB_OCT:g}"
+        )
     out.append(Decision("autoeq", on, None, "tilt_db_per_octave", tilt, TILT_DB_OCT, "dB/octave", why))
     lufs = a.loudness.integrated_lufs
     off_by = lufs - target_lufs if math.isfinite(lufs) else math.nan
@@ -688,7 +689,10 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     if not math.isfinite(lufs):
         why = "the audio is silent"
     elif on:
-        why = f"integrated loudness {lufs:.1f} LUFS is {off_by:+.1f} LU from {target_lufs:g} (tolerance {LOUDNESS_TOL_LU:g})"
+        why = (
+            f"integrated loudness {lufs:.1f} LUFS is {off_by:+.1f} LU from {target_lufs:g} "
+            f"(tolerance {LOUDNESS_TOL_LU:g})"
+        )
     else:
         why = f"integrated loudness {lufs:.1f} LUFS is within {LOUDNESS_TOL_LU:g} LU of {target_lufs:g}"
     out.append(Decision("loudness", on, -off_by if on else None, "lufs_off_target", off_by, LOUDNESS_TOL_LU, "LU", why))

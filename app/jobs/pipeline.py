@@ -40,7 +40,8 @@ PREPASS_SHARE = 0.1
 #: core), as slow as a pass of a typical chain, so a quarter.
 PLAN_SHARE = 0.25
 #: The order decided steps are merged in (the AudioCleaner chain: mouth sounds; hum notched first,
-#: as the analysis measured everything else with it notched; echo and reverb before the noise reducer, whose gain would smear them; EQ on the cleaned speech; the time edit
+#: as the analysis measured everything else with it notched; echo and reverb before the noise
+#: reducer, whose gain would smear them; EQ on the cleaned speech; the time edit
 #: and the loudness gain last).
 CHAIN = ("declick", "dehum", "remove_echo", "remove_reverb", "denoise", "autoeq", "long_silences", "loudness")
 
@@ -61,9 +62,7 @@ def _find_speech(
     return det.keep_segments()
 
 
-def _analyze(
-    src: Path, info: media.MediaInfo, plan: Step, block: int, progress: Callable[[float], None]
-) -> Any:
+def _analyze(src: Path, info: media.MediaInfo, plan: Step, block: int, progress: Callable[[float], None]) -> Any:
     """One streaming pass of the plan step's analyzer over the input; the finished analyzer."""
     analyzer = get_step(plan.name).build(info.sr, info.channels, plan.params)
     total = max(1.0, (info.duration_s or 0.0) * info.sr)

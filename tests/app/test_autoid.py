@@ -60,11 +60,16 @@ def test_autoid_runs_the_decided_chain_and_reports_each_decision(tmp_path: Path,
     by = {d["engine"]: d for d in plan["decisions"]}
     assert set(by) == {"remove_echo", "remove_reverb", "declip", "denoise", "dehum", "autoeq", "loudness"}
     for engine in ("remove_echo", "denoise", "loudness"):
-        assert by[engine]["on"] and by[engine]["action"] == "added"
-        assert by[engine]["measure"] and by[engine]["value"] is not None and by[engine]["reason"]
-    assert by["denoise"]["measure"] == "snr_db" and by["denoise"]["value"] < by["denoise"]["threshold"]
+        assert by[engine]["on"]
+        assert by[engine]["action"] == "added"
+        assert by[engine]["measure"]
+        assert by[engine]["value"] is not None
+        assert by[engine]["reason"]
+    assert by["denoise"]["measure"] == "snr_db"
+    assert by["denoise"]["value"] < by["denoise"]["threshold"]
     assert reports[2]["amount"] == by["denoise"]["strength"]  # the decided strength ran
-    assert by["dehum"]["action"] == "none" and by["declip"]["action"] == "none"
+    assert by["dehum"]["action"] == "none"
+    assert by["declip"]["action"] == "none"
     assert plan["measurements"]["echo_found"] is True
     assert reports[1]["delay_ms"] == pytest.approx(120.0, abs=0.1)
     assert measure_loudness(y, SR).integrated_lufs == pytest.approx(-16.0, abs=0.5)
@@ -78,16 +83,15 @@ def test_clean_level_matched_input_passes_untouched(tmp_path: Path, clean: np.nd
     np.testing.assert_array_equal(y, clean)
 
 
-def test_explicit_steps_always_run_and_autoid_adds_only_the_rest(
-    tmp_path: Path, noisy_echo_quiet: np.ndarray
-) -> None:
+def test_explicit_steps_always_run_and_autoid_adds_only_the_rest(tmp_path: Path, noisy_echo_quiet: np.ndarray) -> None:
     steps = [Step(name="denoise", params={"amount": 30}), Step(name="autoid")]
     _, reports = run(tmp_path, noisy_echo_quiet, steps)
     plan = reports[0]
     by = {d["engine"]: d for d in plan["decisions"]}
     assert by["denoise"]["action"] == "explicit"
     assert plan["chain"] == ["remove_echo", "denoise", "loudness"]
-    assert reports[2]["step"] == "denoise" and reports[2]["amount"] == 30.0  # the caller's parameters
+    assert reports[2]["step"] == "denoise"
+    assert reports[2]["amount"] == 30.0
 
 
 def test_expand_plan_places_decided_steps_in_chain_order(noisy_echo_quiet: np.ndarray) -> None:

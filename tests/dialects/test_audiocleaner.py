@@ -190,7 +190,8 @@ def test_audiocleaner_autoid_reports_each_decision_and_runs_the_chain(
     assert set(by) == {"remove_echo", "remove_reverb", "declip", "denoise", "dehum", "autoeq", "loudness"}
     for d in by.values():
         assert {"on", "measure", "value", "threshold", "reason", "action"} <= set(d)
-    assert by["remove_echo"]["on"] and by["remove_echo"]["action"] == "added"
+    assert by["remove_echo"]["on"]
+    assert by["remove_echo"]["action"] == "added"
     assert "remove_echo" in auto["chain"]
     assert auto["measured"]["echo_found"] is True
     # with the flag set too, the explicit flag runs and autoid does not add it again

@@ -48,9 +48,12 @@ def test_white_noise_decides_denoise_with_the_measured_snr(speech: np.ndarray, s
     noisy = at_lufs(mix_at_snr(speech, make_white(np.random.default_rng(3), speech.size), snr))
     a = analyze(noisy, SR)
     d = a.decision("denoise")
-    assert d.on and d.measure == "snr_db" and d.threshold == DENOISE_SNR_DB
+    assert d.on
+    assert d.measure == "snr_db"
+    assert d.threshold == DENOISE_SNR_DB
     assert a.snr_db == pytest.approx(snr, abs=3.0)
-    assert d.strength is not None and 50 <= d.strength <= 100
+    assert d.strength is not None
+    assert 50 <= d.strength <= 100
     assert on(noisy) == {"denoise"}
 
 
@@ -59,14 +62,17 @@ def test_noisier_input_gets_a_stronger_denoise(speech: np.ndarray) -> None:
     for snr in (5.0, 15.0):
         noisy = at_lufs(mix_at_snr(speech, make_white(np.random.default_rng(4), speech.size), snr))
         amounts.append(analyze(noisy, SR).decision("denoise").strength)
-    assert amounts[0] is not None and amounts[1] is not None and amounts[0] > amounts[1]
+    assert amounts[0] is not None
+    assert amounts[1] is not None
+    assert amounts[0] > amounts[1]
 
 
 @pytest.mark.parametrize("mains", [50.0, 60.0])
 def test_mains_hum_decides_dehum_and_is_not_taken_for_noise(speech: np.ndarray, mains: float) -> None:
     hum = make_hum(SR, speech.size, mains_hz=mains, level_dbfs=-45.0)
     a = analyze(at_lufs(speech + hum), SR)
-    assert a.hum is not None and abs(a.hum.f0_hz - mains) < 0.2
+    assert a.hum is not None
+    assert abs(a.hum.f0_hz - mains) < 0.2
     assert a.decision("dehum").on
     assert -45.0 < a.hum_re_speech_db < -10.0
     assert not a.decision("denoise").on  # the hum's bands are left out of the SNR
