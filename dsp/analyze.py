@@ -435,11 +435,12 @@ class RecordingAnalyzer:
             return np.asarray(np.quantile(pauses, PAUSE_QUANTILE, axis=0), np.float64)
         return np.asarray(np.quantile(frames, FLOOR_QUANTILE, axis=0), np.float64)
 
-    def _find_hum(self, speech: list[tuple[float, float]]) -> tuple[HumEstimate | None, float]:
+    def _find_hum(self, speech: list[tuple[float, float]], tail_s: float) -> tuple[HumEstimate | None, float]:
         """Mains hum: the streaming detection, else :func:`dsp.hum.detect_hum` over the pauses.
 
-        The pauses of the first ``HUM_DETECT_S`` (speech cut out with 50 ms margins, the pauses
-        joined) hold the hum without the voice partials that bury its harmonics; the few phase
+        The pauses of the first ``HUM_DETECT_S`` (speech cut out with 50 ms margins, and
+        ``tail_s`` more after each segment: the echo delay or the room's T60, at most 1 s; the
+        pauses joined) hold the hum without the voice partials that bury its harmonics; the few phase
         jumps at the joins widen its lines a little (zeroing the speech instead keeps the phase
         but fails the detector's steadiness test). A fundamental off the mains by more than ``MAINS_TOL_HZ`` is a
         voice partial, not hum. Also returns the hum's power in the pauses (mean square, summed
@@ -459,7 +460,7 @@ class RecordingAnalyzer:
         self._head = []
         pause = np.ones(head.shape[-1], bool)
         for a, b in speech:
-            pause[max(0, round((a - 0.05) * self.sr)) : max(0, round((b + 0.05) * self.sr))] = False
+            pause[max(0, round((a - 0.05) * self.sr)) : max(0, round((b + 0.05 + tail_s) * self.sr))] = False
         if np.count_nonzero(pause) < MIN_HUM_PAUSE_S * self.sr:
             return found, math.nan if found is not None else 0.0
         found = mains(detect_hum(np.ascontiguousarray(head[:, pause]), self.sr)) or found
@@ -535,15 +536,18 @@ class RecordingAnalyzer:
         duration = self._n / self.sr
         speech_share = sum(b - a for a, b in speech) / duration if duration > 0 else 0.0
         sound_share = sum(b - a for a, b in keep) / duration if duration > 0 else 0.0
-        hum, hum_power = self._find_hum(speech)
+        reverb = self._reverb.finish()
+        echo = self._echo.finish()
+        # an echo or a room carries the voice into the pauses: its partials at k * 50/60 Hz would
+        # pass for hum there, so the pauses start that much later
+        room_s = min(reverb.t60_s, 1.0) if reverb.applied and math.isfinite(reverb.t60_s) else 0.0
+        hum, hum_power = self._find_hum(speech, max(echo.delay_ms / 1000.0 if echo.found else 0.0, room_s))
         snr, floor_db, level_db = self._snr(speech, hum)
         hum_db = -math.inf
         if math.isnan(hum_power) or not math.isfinite(level_db):
             hum_db = math.nan  # found in the speech itself (no pauses to measure it in)
         elif hum_power > 0:
             hum_db = 10 * math.log10(hum_power) - level_db
-        reverb = self._reverb.finish()
-        echo = self._echo.finish()
         eq = self._eq.finish()
         loud = self._meter.finish()
         clipped = self._clipped_permille(loud.peak_dbfs)
