@@ -157,3 +157,19 @@ def test_silence_and_bad_parameters() -> None:
     assert math.isinf(a.loudness.integrated_lufs)
     with pytest.raises(InvalidParameterError):
         RecordingAnalyzer(SR, 1, target_lufs=3.0)
+
+
+def test_hum_remover_notches_a_given_hum_and_takes_empty_blocks() -> None:
+    from dsp.hum import HumRemover
+
+    t = np.arange(3 * SR) / SR
+    x = (0.05 * np.sin(2 * np.pi * 60.0 * t) + 0.02 * np.sin(2 * np.pi * 120.0 * t)).astype(np.float32)
+    h = HumRemover(SR, 1, detect_s=0.5, hum_hz=60.0, harmonics=[1, 2])
+    parts = [h.process(x[None, :4000]), h.process(np.zeros((1, 0), np.float32)), h.process(x[None, 4000:])]
+    parts += [h.process(np.zeros((1, 0), np.float32)), h.flush()]
+    y = np.concatenate(parts, axis=-1)[0]
+    assert y.size == x.size
+    assert h.report()["hum_hz"] == 60.0
+    assert float(np.std(y[SR:])) < 0.05 * float(np.std(x[SR:]))
+    with pytest.raises(InvalidParameterError):
+        HumRemover(SR, 1, hum_hz=100.0)
