@@ -13,8 +13,8 @@ One streaming pass over the input measures, with the engines' own estimators whe
   filters predict from the past, and the blind T60 from free decays);
 * **discrete echo**: :class:`dsp.echo.EchoAnalyzer` (cepstral peak score);
 * **clipping** (new here): runs of three or more identical samples at the recording's peak
-  magnitude, the flat tops hard clipping leaves (the amplitude-histogram view of Aleinik et al.
-  2014, counted directly on the flat runs);
+  magnitude, the flat tops hard clipping leaves, or the samples sitting exactly at the peak (the
+  spike at the top of the amplitude histogram, Aleinik et al. 2014), whichever is larger;
 * **speech and harmonic (speech or music) share**: :class:`dsp.vad.SpeechDetector`;
 * **loudness**: :class:`dsp.loudness.LoudnessMeter` (ITU-R BS.1770-4 integrated loudness);
 * **spectral balance**: :class:`dsp.eq.EqAnalyzer` (which Byrne et al. 1994 LTASS the speech
@@ -104,9 +104,9 @@ SILENCE_DBFS = -100.0
 CLIP_RUN = 3
 #: A flat run is at the peak when within this many dB of the recording's largest magnitude.
 CLIP_NEAR_PEAK_DB = 0.1
-#: Clipped share (samples in flat runs at the peak, per thousand samples) that turns the clipping
-#: decision on. Measured on the DEV half of bench/autoid.py (clean inputs: 0; clipped inputs:
-#: 2 per thousand and up).
+#: Clipped share (samples in flat runs at the peak or exactly at it, per thousand samples) that
+#: turns the clipping decision on. Measured on the DEV half of bench/autoid.py (unclipped inputs:
+#: at most 0.021 per thousand; clipped inputs: 3.7 and up).
 CLIP_PERMILLE = 0.5
 #: SNR (dB) below which the noise reducer runs. Measured on the DEV half of bench/autoid.py: the
 #: inputs with noise added at 0-20 dB measure at most 20 dB, the others at least 23.7 dB but for
@@ -225,7 +225,7 @@ class Analysis:
     echo : EchoEstimate
         The echo analyzer's estimate (delay, gain, score).
     clipped_permille : float
-        Samples in flat runs at the peak, per thousand samples.
+        Samples in flat runs at the peak, or exactly at the peak, per thousand samples.
     speech_share : float
         Share of the duration that is speech, in [0, 1].
     sound_share : float
@@ -356,6 +356,8 @@ class RecordingAnalyzer:
         # flat-run sample counts per 0.05 dB magnitude bin (-200 dBFS .. +20 dBFS), so the peak
         # can be known only at the end without keeping the samples
         self._clip_hist = np.zeros(4401, np.int64)
+        self._peak = 0.0  # largest magnitude so far and how many samples reach it exactly
+        self._at_peak = 0
         self._n = 0
         self._result: Analysis | None = None
 
@@ -389,6 +391,11 @@ class RecordingAnalyzer:
             self._buf = self._buf[:, k * self._hop :]
 
     def _count_flat(self, x: Audio) -> None:
+        m = float(np.max(np.abs(x)))
+        if m > self._peak:
+            self._peak, self._at_peak = m, 0
+        if m == self._peak and m > 0:
+            self._at_peak += int(np.count_nonzero(np.abs(x) == m))
         y = np.concatenate([self._prev, x], axis=1)
         flat = np.ones((self.channels, x.shape[-1]), bool)
         for lag in range(1, CLIP_RUN):
@@ -502,7 +509,9 @@ class RecordingAnalyzer:
             return 0.0
         lo = int(np.floor((peak_dbfs - CLIP_NEAR_PEAK_DB + 200.0) / 0.05))
         flat = int(self._clip_hist[max(lo, 0) :].sum())
-        return 1000.0 * flat / (self._n * self.channels)
+        # clipping of a bright signal leaves single samples at the ceiling, not runs: the spike of
+        # the amplitude histogram at its very top [2] counts them
+        return 1000.0 * max(flat, self._at_peak) / (self._n * self.channels)
 
     def _tilt(self, eq: EqCurve, speech: list[tuple[float, float]]) -> float:
         """Slope (dB/octave) of the speech LTASS, less the pause noise, over the Byrne 1994 mean LTASS."""

@@ -37,7 +37,7 @@ def test_clean_level_matched_speech_decides_nothing(speech: np.ndarray) -> None:
     a = analyze(speech, SR)
     assert [d.engine for d in a.decisions if d.on] == []
     assert a.snr_db > DENOISE_SNR_DB
-    assert a.clipped_permille == 0.0
+    assert a.clipped_permille < 0.1 * CLIP_PERMILLE  # the peak sample itself
     assert a.hum is None
     assert not a.echo.found
     assert abs(a.loudness.integrated_lufs - TARGET) < 0.1
