@@ -54,6 +54,8 @@ from dsp._validate import as_2d, check_block, check_channels, check_range, check
 from dsp.dereverb import MIN_SHARE as REVERB_MIN_SHARE
 from dsp.dereverb import ReverbAnalyzer, ReverbEstimate
 from dsp.echo import EchoAnalyzer, EchoEstimate
+
+# the EQ analyzer's own band layout and framing (its private helpers: one definition of the bands)
 from dsp.eq import BYRNE_CENTRES_HZ, BYRNE_FEMALE_DB, BYRNE_MALE_DB, EqAnalyzer, EqCurve, _band_matrix, _bands_for
 from dsp.eq import FRAME_S as EQ_FRAME_S
 from dsp.hum import HumEstimate, HumRemover, detect_hum
@@ -62,12 +64,13 @@ from dsp.vad import SpeechDetector
 
 __all__ = ["Analysis", "Decision", "RecordingAnalyzer", "analyze"]
 
-#: Seconds analysed for hum (:class:`dsp.hum.HumRemover`'s ``detect_s``; the ``dehum`` step autoid
-#: adds uses the same, so it notches what was found). Longer than the noise reducer's 2 s: hum
-#: 20-35 dB under the speech was missed in 2 s on the DEV half of bench/autoid.py.
+#: Seconds analysed for hum: the span the streaming hum notch (which the estimators listen
+#: through) decides on, and the head whose pauses are searched. Longer than the noise reducer's
+#: 2 s: hum 20-35 dB under the speech was missed in 2 s on the DEV half of bench/autoid.py. The
+#: ``dehum`` step autoid adds is given the hum found, so it notches exactly that.
 HUM_DETECT_S = 8.0
-#: Pause frames needed for the noise floor; with fewer the floor is the quietest frames'
-#: (``FLOOR_QUANTILE``) power. One second: a few pauses of normal speech.
+#: Pause time (s) needed for the noise floor; with less the floor is the quietest frames'
+#: (``FLOOR_QUANTILE``) power. Chosen, not tuned: one second is a few pauses of normal speech.
 MIN_PAUSE_S = 1.0
 #: Quantile of the frame powers taken as the noise floor when the pauses are too short (minimum
 #: statistics, Martin 2001, uses the minimum of a smoothed power; a low quantile is its robust form).
@@ -99,8 +102,8 @@ PAUSE_QUANTILE = 0.25
 #: Frames quieter than this (dBFS) are digital silence, not noise: the floor never goes below it.
 SILENCE_DBFS = -100.0
 #: Flat run length (samples) that counts as clipping: three identical samples in a row at the
-#: peak. Two equal samples happen at a crest of low-pitched speech quantised to 16 bits; three
-#: were never seen at the peak of the clean DEV speech of bench/autoid.py.
+#: peak (chosen: no clean DEV input of bench/autoid.py has one; shorter clipped tops are caught by
+#: the count of samples exactly at the peak).
 CLIP_RUN = 3
 #: A flat run is at the peak when within this many dB of the recording's largest magnitude.
 CLIP_NEAR_PEAK_DB = 0.1
@@ -116,7 +119,8 @@ DENOISE_SNR_DB = 22.0
 #: ``DENOISE_SNR_DB`` the amount falls linearly to ``MIN_AMOUNT``. 10 dB is the noisy end of the
 #: SNRs bench/denoise.py measures, where the full-strength reducer gains most.
 FULL_AMOUNT_SNR_DB = 10.0
-#: The gentlest amount autoid runs the noise reducer at (of its 1-100 scale): half strength.
+#: The gentlest amount autoid runs the noise reducer at (of its 1-100 scale). Chosen, not tuned:
+#: half strength, so that a decided denoise always does something audible.
 MIN_AMOUNT = 50.0
 #: Share of the energy the reverb analyzer's WPE filters predict from the past (its
 #: ``share``; it acts from 3 %) from which dereverberation is decided. Measured on the DEV half of
@@ -133,9 +137,12 @@ REVERB_SHARE_ECHO = 0.10
 REVERB_T60_S = 0.5
 #: Loudness tolerance (LU) around the target before the loudness step runs. EBU R 128 s1 allows
 #: +-1 LU where exact normalisation is not possible; 2 LU leaves room for the short-file spread
-#: of the gated measurement (measured on the DEV half of bench/autoid.py).
+#: of the gated measurement (on the DEV half of bench/autoid.py the level-matched inputs measure
+#: within 0.1 LU of the target, the level changes 6 LU and more off it).
 LOUDNESS_TOL_LU = 2.0
-#: Band SNR (dB) a third-octave band of the speech spectrum needs to enter the tilt fit.
+#: Band SNR (dB) a third-octave band of the speech spectrum needs to enter the tilt fit. Chosen,
+#: not tuned: at 3 dB the noise is at most half the band's power, so the subtraction of the pause
+#: noise is at most doubled by an error in it.
 TILT_BAND_SNR_DB = 3.0
 #: Spectral tilt (dB per octave, absolute) of the noise-compensated speech LTASS against the mean
 #: Byrne et al. 1994 LTASS from which autoeq runs. Measured on the DEV half of bench/autoid.py: the
@@ -143,8 +150,8 @@ TILT_BAND_SNR_DB = 3.0
 #: ones up to 3.3; one very reverberant room -5.1) and those with one (4.7 dB/octave and more).
 TILT_DB_OCT = 4.0
 #: Speech share under which the speech engines (denoise, dereverberation, EQ) are not run: the
-#: recording holds too little speech for their estimators (autoeq needs 1 s of speech). 5 %: one
-#: second in twenty.
+#: recording holds too little speech for their estimators (autoeq needs 1 s of speech). Chosen,
+#: not tuned: 5 %, one second in twenty.
 MIN_SPEECH_SHARE = 0.05
 #: The loudness target the decision measures against (the loudness step's AudioCleaner target).
 TARGET_LUFS = -16.0
