@@ -34,6 +34,7 @@ ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
     "autoeq": [{"name": "autoeq"}],
     "fillers": [{"name": "fillers"}],
     "normalize": [{"name": "loudness"}],
+    "autoid": [{"name": "autoid"}],
 }
 
 

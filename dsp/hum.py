@@ -48,6 +48,7 @@ def detect_hum(
     max_harmonic: int = 24,
     max_freq_hz: float = 2000.0,
     threshold_db: float = 12.0,
+    strong_db: float = _STRONG_DB,
 ) -> HumEstimate | None:
     """Find mains hum (near 50 or 60 Hz, with harmonics) in a stretch of audio.
 
@@ -64,6 +65,9 @@ def detect_hum(
     threshold_db : float
         How far (dB) a harmonic must stand above the median of its +-25 Hz neighbourhood
         to count, in [3, 60].
+    strong_db : float
+        Prominence (dB) from which one harmonic alone makes hum (fewer than three agreeing), in
+        [12, 60]; 30 by default.
 
     Returns
     -------
@@ -101,6 +105,7 @@ def detect_hum(
     check_range("max_harmonic", max_harmonic, 1, 100)
     check_range("max_freq_hz", max_freq_hz, 60.0, 20000.0)
     check_range("threshold_db", threshold_db, 3.0, 60.0)
+    check_range("strong_db", strong_db, 12.0, 60.0)
     x = as_2d(audio).astype(np.float64).mean(axis=0)
     n = x.size
     if n < sr // 4:
@@ -140,7 +145,7 @@ def detect_hum(
         f0_ref = float(np.average(f0s, weights=weights))
         keep = [i for i, f in enumerate(f0s) if abs(f - f0_ref) <= _F0_TOL_HZ]
         score = float(sum(proms[i] for i in keep))
-        strong = max((proms[i] for i in keep), default=0.0) >= _STRONG_DB
+        strong = max((proms[i] for i in keep), default=0.0) >= strong_db
         if (len(keep) >= _MIN_HARMONICS or strong) and score > best_score:
             f0 = float(np.average([f0s[i] for i in keep], weights=[weights[i] for i in keep]))
             if not _steady(x, sr, f0, [harmonics[i] for i in keep]):
@@ -200,6 +205,11 @@ class HumRemover:
         Seconds analysed before deciding, in [0.25, 30].
     bandwidth_hz : float
         -3 dB width of each notch in Hz, in [0.2, 20].
+    strong_db : float
+        :func:`detect_hum`'s ``strong_db`` (one harmonic this prominent makes hum), in [12, 60].
+    hum_hz, harmonics : float and sequence of int, optional
+        A hum found beforehand (by an analysis of the whole recording): notched without a
+        detection of its own. ``hum_hz`` within 40-70 Hz, harmonics from 1 to 100.
 
     Raises
     ------
@@ -224,11 +234,28 @@ class HumRemover:
     True
     """
 
-    def __init__(self, sr: int, channels: int, *, detect_s: float = 2.0, bandwidth_hz: float = 2.0) -> None:
+    def __init__(
+        self,
+        sr: int,
+        channels: int,
+        *,
+        detect_s: float = 2.0,
+        bandwidth_hz: float = 2.0,
+        strong_db: float = _STRONG_DB,
+        hum_hz: float | None = None,
+        harmonics: tuple[int, ...] | list[int] = (),
+    ) -> None:
         self.sr = check_sr(sr)
         self.channels = check_channels(channels)
         self.detect_s = check_range("detect_s", detect_s, 0.25, 30.0)
         self.bandwidth_hz = check_range("bandwidth_hz", bandwidth_hz, 0.2, 20.0)
+        self.strong_db = check_range("strong_db", strong_db, 12.0, 60.0)
+        self._given: HumEstimate | None = None
+        if hum_hz is not None:
+            f0 = check_range("hum_hz", hum_hz, 40.0, 70.0)
+            ks = tuple(int(check_range("harmonics", k, 1, 100)) for k in harmonics)
+            ks = tuple(k for k in ks if k * f0 < self.sr / 2 - 50) or (1,)
+            self._given = HumEstimate(float(f0), ks, tuple(0.0 for _ in ks))
         self._pending: list[Audio] = []
         self._n_pending = 0
         self._decided = False
@@ -242,7 +269,7 @@ class HumRemover:
         self._decided = True
         if x.shape[-1] == 0:
             return x
-        self.estimate = detect_hum(x, self.sr)
+        self.estimate = self._given or detect_hum(x, self.sr, strong_db=self.strong_db)
         if self.estimate is None:
             return x
         self._sos = _notch_sos(self.estimate, self.sr, self.bandwidth_hz)
@@ -286,7 +313,7 @@ class HumRemover:
             if self._n_pending < self.detect_s * self.sr:
                 return np.zeros((self.channels, 0), np.float32)
             return self._decide()
-        if self._sos is None:
+        if self._sos is None or not x.shape[-1]:  # (an empty block: sosfilt cannot take one)
             return x.copy()
         return self._filter(x)
 

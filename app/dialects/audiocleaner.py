@@ -37,6 +37,13 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   measured; the task still succeeds and ``data.report`` (a Hush extension; clients ignore
   unknown fields) says, per flag, ``applied``, ``approximated`` or ``not_applied``, why, and
   what was measured.
+* **``autoid``** runs :mod:`dsp.analyze` over the input first and then the steps it decided
+  (noise reducer and its amount, hum notches, dereverberation, echo removal, EQ, loudness to
+  -16 LUFS). With other flags set, the explicit flags always run as they would alone; autoid
+  adds only the steps it decided that no flag names. ``data.report.autoid`` lists each decision
+  (engine, on/off, strength, the measurement, the threshold, and whether it was ``added``,
+  ``explicit`` or ``not_applied``) and the chain that ran. Clipping is detected and
+  reported, not repaired (no declipping engine in this build).
 * **``output`` and ``result``**: the field table says ``output``, the doc's example ``result``:
   both are sent, with the same absolute URL, downloadable without the key (the unguessable job id
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
@@ -98,7 +105,7 @@ FLAGS: dict[str, Step | None] = {
     "stutters": None,
     "hesitations": None,
     "studio_sound": None,
-    "autoid": None,
+    "autoid": Step(name="autoid", params={"target_lufs": -16.0}),
     # loudness last: every other step changes the level
     "normalize": Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0}),
 }
@@ -191,6 +198,13 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
         if item["status"] != "not_applied" and job.state is JobState.succeeded and step:
             measured = _step_report(job, "loudness" if step == "loudness" else step)
             item["measured"] = measured
+            if flag == "autoid" and measured:
+                item["measured"] = measured.get("measurements", {})
+                item["decisions"] = measured.get("decisions", [])
+                item["chain"] = measured.get("chain", [])
+                if not any(d.get("action") == "added" for d in item["decisions"]):
+                    item["status"] = "not_applied"
+                    item["reason"] = "the analysis found nothing to repair that the other flags do not already"
             if measured.get("not_applied"):  # the engine ran and did not change the audio (it says why)
                 item["status"] = "not_applied"
                 item["reason"] = measured["not_applied"]

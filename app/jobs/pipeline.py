@@ -4,6 +4,13 @@ Shared by the job runner and the local CLI, so both produce the same audio. Memo
 by the block length, never by the duration: transforms stream, a two-pass step (echo removal,
 auto EQ) listens to a pass written to a float WAV on disk and processes it in the next pass, a
 finalize step (loudness) makes a last pass over a float WAV, and video is remuxed from files.
+
+A ``plan`` step (``autoid``) is expanded before anything else: its analyzer
+(:class:`dsp.analyze.RecordingAnalyzer`) listens to one pass over the input, and the steps it
+decided replace it (:func:`expand_plan`). The steps named explicitly always run with their own
+parameters; the plan only adds the ones it decided that are not named, each at its place in the
+canonical chain order (:data:`CHAIN`). The speech segments the analysis found are handed to the
+noise reducer, so no second speech pass is made.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from app import media
 from app.jobs.models import OutputSpec, Step
 from app.jobs.steps import StepDef, get_step
 
-__all__ = ["PipelineResult", "process_file"]
+__all__ = ["CHAIN", "PipelineResult", "expand_plan", "process_file"]
 
 #: How far (dB) peaks may rise over the loudness step's ceiling before its gain is held back;
 #: the true-peak limiter takes them down (a few dB of limiting on speech peaks is inaudible).
@@ -31,6 +38,15 @@ PREPASS_SHARE = 0.1
 #: Finalize steps that plan cuts (a :class:`dsp.silence.SilenceCuts`) on the processed audio; the
 #: last pass removes them all, so every report's times are those of the input.
 TIME_EDITS = ("long_silences", "fillers")
+#: Share of the progress bar given to the analysis pass of a ``plan`` step: it runs the echo,
+#: reverb, EQ and speech analyzers at about 20x real time (a 16 kHz realdev recording on one
+#: core), as slow as a pass of a typical chain, so a quarter.
+PLAN_SHARE = 0.25
+#: The order decided steps are merged in (the AudioCleaner chain: mouth sounds; hum notched first,
+#: as the analysis measured everything else with it notched; echo and reverb before the noise
+#: reducer, whose gain would smear them; EQ on the cleaned speech; the time edit
+#: and the loudness gain last).
+CHAIN = ("declick", "dehum", "remove_echo", "remove_reverb", "denoise", "autoeq", "long_silences", "loudness")
 
 
 def _find_speech(
@@ -47,6 +63,87 @@ def _find_speech(
         done += b.shape[-1]
         progress(min(100.0, 100.0 * done / total))
     return det.keep_segments()
+
+
+def _analyze(src: Path, info: media.MediaInfo, plan: Step, block: int, progress: Callable[[float], None]) -> Any:
+    """One streaming pass of the plan step's analyzer over the input; the finished analyzer."""
+    analyzer = get_step(plan.name).build(info.sr, info.channels, plan.params)
+    total = max(1.0, (info.duration_s or 0.0) * info.sr)
+    done = 0
+    for b in media.decode_blocks(src, info, block):
+        analyzer.process(b)
+        done += b.shape[-1]
+        progress(min(100.0, 100.0 * done / total))
+    analyzer.finish()
+    return analyzer
+
+
+def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tuple[list[Step], dict[str, Any]]:
+    """Replace the plan step of ``steps`` by the steps ``analysis`` decided; the plan's report.
+
+    Parameters
+    ----------
+    steps : sequence of Step
+        The job's chain, holding one ``plan`` step.
+    analysis : dsp.analyze.Analysis
+        The finished analysis of the input.
+    target_lufs : float
+        Loudness target of a decided loudness step.
+
+    Returns
+    -------
+    steps : list of Step
+        The explicit steps, unchanged and in their order, with each decided step not named among
+        them inserted before the first explicit step that comes later in :data:`CHAIN` (a
+        transform never after a finalize step).
+    report : dict
+        ``step`` "autoid", the measurements, and each decision with its ``action``: ``added``,
+        ``explicit`` (named by the caller: it runs with the caller's parameters),
+        ``not_applied`` (no engine in this build) or ``none`` (off).
+    """
+    out = [s for s in steps if get_step(s.name).kind != "plan"]
+    explicit = {s.name for s in out}
+    decisions = []
+    for d in analysis.decisions:
+        entry = d.report()
+        if not d.on:
+            entry["action"] = "none"
+        elif d.engine == "declip":
+            entry["action"] = "not_applied"
+            entry["note"] = "no declipping engine in this build: the clipping is reported, not repaired"
+        elif d.engine in explicit:
+            entry["action"] = "explicit"
+        else:
+            entry["action"] = "added"
+            params: dict[str, Any] = {}
+            if d.engine == "denoise" and d.strength is not None:
+                params = {"amount": d.strength}
+            elif d.engine == "loudness":
+                params = {"target_lufs": target_lufs}
+            elif d.engine == "dehum" and analysis.hum is not None:  # the hum the analysis found
+                params = {"hum_hz": analysis.hum.f0_hz, "harmonics": list(analysis.hum.harmonics)}
+            _insert(out, Step(name=d.engine, params=params))
+        decisions.append(entry)
+    report = {
+        "step": "autoid",
+        "measurements": analysis.measurements(),
+        "decisions": decisions,
+        "chain": [s.name for s in out],
+    }
+    return out, report
+
+
+def _insert(chain: list[Step], step: Step) -> None:
+    """Put ``step`` at its :data:`CHAIN` place among the steps of ``chain`` (in place)."""
+    rank = CHAIN.index(step.name)
+    finalize = get_step(step.name).kind == "finalize"
+    at = len(chain)
+    for i, s in enumerate(chain):
+        later = s.name in CHAIN and CHAIN.index(s.name) > rank
+        if later or (not finalize and get_step(s.name).kind == "finalize"):
+            at = i
+            break
+    chain.insert(at, step)
 
 
 @dataclass
@@ -71,10 +168,19 @@ def process_file(
 ) -> PipelineResult:
     """Run ``steps`` over the media file ``src`` (described by ``info``), writing into ``tmp``."""
     sr, ch = info.sr, info.channels
-    defs = [(s, get_step(s.name)) for s in steps]
     block = max(256, int(block_seconds * sr))
     speech: list[tuple[float, float]] | None = None
-    if any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs):
+    requested = bool(steps)
+    plan_report: dict[str, Any] | None = None
+    plans = [s for s in steps if get_step(s.name).kind == "plan"]
+    if plans:
+        outer_plan = progress
+        analyzer = _analyze(src, info, plans[0], block, lambda pct: outer_plan(PLAN_SHARE * pct))
+        progress = lambda pct: outer_plan(PLAN_SHARE * 100 + (1 - PLAN_SHARE) * pct)  # noqa: E731
+        steps, plan_report = expand_plan(steps, analyzer.finish(), analyzer.target_lufs)
+        speech = analyzer.speech_segments()  # what _find_speech would find: the same detector
+    defs = [(s, get_step(s.name)) for s in steps]
+    if speech is None and any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs):
         outer = progress
         speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         progress = lambda pct: outer(PREPASS_SHARE * 100 + (1 - PREPASS_SHARE) * pct)  # noqa: E731
@@ -170,14 +276,14 @@ def process_file(
     for k in range(len(listeners)):
         (tmp / f"stage{k}.wav").unlink(missing_ok=True)
     result.data.setdefault("duration_s", n / sr)  # a time edit (long_silences) set the new length
-    result.reports = [p.report() for p in ran]
+    result.reports = ([plan_report] if plan_report is not None else []) + [p.report() for p in ran]
     for name, a in analyzers:
         found = a.finish()
         result.reports.append(a.report())
         if name == "vad":
             result.data["segments"] = [[float(s), float(e)] for s, e in found]
     result.reports.extend(result.data.pop("finalize", []))
-    if not steps:
+    if not requested:
         result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
     return result
 

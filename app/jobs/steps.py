@@ -9,7 +9,10 @@ Four kinds of step:
   reads it back through the processor, so it may sit anywhere in the chain;
 * ``analysis`` — reads the audio and produces data, not audio (voice activity detection);
 * ``finalize`` — needs the whole processed signal measured first, then applies a gain
-  (loudness normalisation); the runner makes two passes, and it must be the last transform.
+  (loudness normalisation); the runner makes two passes, and it must be the last transform;
+* ``plan`` — decides other steps (``autoid``): the pipeline runs its analyzer over the input in
+  a pre-pass and replaces it by the steps it decided, merged into the chain (see
+  :func:`app.jobs.pipeline.expand_plan`); it may sit anywhere in the chain.
 
 A step whose engine is not built yet is reported unavailable *when the job is submitted*, so a
 client never gets a job that pretends to work.
@@ -43,7 +46,7 @@ class StepDef:
     """How to build one step for a stream of ``sr`` Hz and ``channels`` channels."""
 
     name: str
-    kind: Literal["transform", "two_pass", "analysis", "finalize"]
+    kind: Literal["transform", "two_pass", "analysis", "finalize", "plan"]
     module: str
     """The dsp module that implements it; the step is unavailable while it is missing."""
     attr: str
@@ -168,6 +171,25 @@ def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
     return LoudnessMeter(sr, channels)
 
 
+def _dehum(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.hum import HumRemover
+
+    hum_hz = p.get("hum_hz")
+    return HumRemover(
+        sr,
+        channels,
+        detect_s=float(p.get("detect_s", 2.0)),
+        hum_hz=None if hum_hz is None else float(hum_hz),
+        harmonics=tuple(int(k) for k in p.get("harmonics", (1, 2, 3))),
+    )
+
+
+def _autoid(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.analyze import TARGET_LUFS, RecordingAnalyzer
+
+    return RecordingAnalyzer(sr, channels, target_lufs=float(p.get("target_lufs", TARGET_LUFS)))
+
+
 STEPS: dict[str, StepDef] = {
     s.name: s
     for s in (
@@ -261,6 +283,26 @@ STEPS: dict[str, StepDef] = {
             "spectrum between pauses, Goto et al. 1999) with crossfades; min_confidence 0-1 (0.35); changes "
             "the duration",
         ),
+        StepDef(
+            "dehum",
+            "transform",
+            "dsp.hum",
+            "HumRemover",
+            _dehum,
+            ("detect_s", "hum_hz", "harmonics"),
+            "notch mains hum (50/60 Hz and harmonics, detected in the first detect_s 2 s, or the given "
+            "hum_hz and harmonics); without hum the audio is left untouched",
+        ),
+        StepDef(
+            "autoid",
+            "plan",
+            "dsp.analyze",
+            "RecordingAnalyzer",
+            _autoid,
+            ("target_lufs",),
+            "analyse the recording (SNR, hum, T60, echo, clipping, speech share, loudness, spectral tilt) "
+            "and run the steps it needs; steps named explicitly always run",
+        ),
     )
 }
 
@@ -303,5 +345,7 @@ def check_steps(steps: Sequence[Step]) -> None:
             d.build(16_000, 1, dict(step.params))
         except (DspError, ValueError, TypeError) as exc:
             raise InvalidParameterError(f"step {step.name!r}: {exc}") from None
+        if d.kind == "plan" and any(STEPS[s.name].kind == "plan" for s in steps[i + 1 :]):
+            raise InvalidParameterError(f"step {step.name!r} may appear once")
         if d.kind == "finalize" and any(STEPS[s.name].kind in ("transform", "two_pass") for s in steps[i + 1 :]):
             raise InvalidParameterError(f"step {step.name!r} must come after every transforming step")

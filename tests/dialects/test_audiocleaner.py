@@ -191,6 +191,29 @@ def test_audiocleaner_remove_echo_reports_delay_and_gain(client: httpx.Client, o
     assert y.shape == x.shape
 
 
+def test_audiocleaner_autoid_reports_each_decision_and_runs_the_chain(
+    client: httpx.Client, origin: LoopbackServer
+) -> None:
+    data = wait(client, create(client, origin.url("/echo.wav"), {"autoid": True}))
+    assert data["status"] == "success", data
+    auto = data["report"]["autoid"]
+    assert auto["status"] == "applied"
+    by = {d["engine"]: d for d in auto["decisions"]}
+    assert set(by) == {"remove_echo", "remove_reverb", "declip", "denoise", "dehum", "autoeq", "loudness"}
+    for d in by.values():
+        assert {"on", "measure", "value", "threshold", "reason", "action"} <= set(d)
+    assert by["remove_echo"]["on"]
+    assert by["remove_echo"]["action"] == "added"
+    assert "remove_echo" in auto["chain"]
+    assert auto["measured"]["echo_found"] is True
+    # with the flag set too, the explicit flag runs and autoid does not add it again
+    data = wait(client, create(client, origin.url("/echo.wav"), {"autoid": True, "remove_echo": True}))
+    by = {d["engine"]: d for d in data["report"]["autoid"]["decisions"]}
+    assert by["remove_echo"]["action"] == "explicit"
+    assert data["report"]["remove_echo"]["status"] == "applied"
+    assert data["report"]["autoid"]["chain"].count("remove_echo") == 1
+
+
 def test_audiocleaner_undecodable_input_fails_with_reason(client: httpx.Client, origin: LoopbackServer) -> None:
     data = wait(client, create(client, origin.url("/page.html"), {"remove_noise": True}))
     assert data["status"] == "failed"

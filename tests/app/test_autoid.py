@@ -1,0 +1,150 @@
+"""The ``autoid`` plan step: analysis pre-pass, the decided chain merged with explicit steps, its report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app import media
+from app.errors import InvalidParameterError
+from app.jobs.models import OutputSpec, Step
+from app.jobs.pipeline import CHAIN, expand_plan, process_file
+from app.jobs.steps import STEPS, check_steps
+from dsp.analyze import analyze
+from dsp.loudness import measure_loudness
+from tests.signals import make_speech_like, make_white, mix_at_snr
+
+SR = 16000
+
+
+def at_lufs(x: np.ndarray, lufs: float) -> np.ndarray:
+    return (x * 10 ** ((lufs - measure_loudness(x, SR).integrated_lufs) / 20)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clean() -> np.ndarray:
+    x, _ = make_speech_like(np.random.default_rng(21), SR, 10.0)
+    return at_lufs(x + make_white(np.random.default_rng(22), x.size, -75.0), -16.0)
+
+
+@pytest.fixture(scope="module")
+def noisy_echo_quiet(clean: np.ndarray) -> np.ndarray:
+    d = round(0.12 * SR)
+    y = clean.copy()
+    y[d:] += 0.5 * clean[:-d]
+    return at_lufs(mix_at_snr(y, make_white(np.random.default_rng(23), y.size), 15.0), -32.0)
+
+
+def run(tmp: Path, audio: np.ndarray, steps: list[Step]) -> tuple[np.ndarray, list[dict]]:
+    src = tmp / "in.wav"
+    sf.write(src, audio, SR, subtype="FLOAT")
+    work = tmp / "work"
+    work.mkdir(exist_ok=True)
+    res = process_file(src, media.probe(src), steps, OutputSpec(container="wav"), work, block_seconds=2.0)
+    assert res.path is not None
+    return sf.read(res.path, dtype="float32")[0], res.reports
+
+
+def test_autoid_runs_the_decided_chain_and_reports_each_decision(tmp_path: Path, noisy_echo_quiet: np.ndarray) -> None:
+    y, reports = run(tmp_path, noisy_echo_quiet, [Step(name="autoid")])
+    plan = reports[0]
+    assert plan["step"] == "autoid"
+    assert plan["chain"] == ["remove_echo", "denoise", "loudness"]
+    assert [r["step"] for r in reports[1:]] == ["remove_echo", "denoise", "loudness"]
+    by = {d["engine"]: d for d in plan["decisions"]}
+    assert set(by) == {"remove_echo", "remove_reverb", "declip", "denoise", "dehum", "autoeq", "loudness"}
+    for engine in ("remove_echo", "denoise", "loudness"):
+        assert by[engine]["on"]
+        assert by[engine]["action"] == "added"
+        assert by[engine]["measure"]
+        assert by[engine]["value"] is not None
+        assert by[engine]["reason"]
+    assert by["denoise"]["measure"] == "snr_db"
+    assert by["denoise"]["value"] < by["denoise"]["threshold"]
+    assert reports[2]["amount"] == by["denoise"]["strength"]  # the decided strength ran
+    assert by["dehum"]["action"] == "none"
+    assert by["declip"]["action"] == "none"
+    assert plan["measurements"]["echo_found"] is True
+    assert reports[1]["delay_ms"] == pytest.approx(120.0, abs=0.1)
+    assert measure_loudness(y, SR).integrated_lufs == pytest.approx(-16.0, abs=0.5)
+
+
+def test_clean_level_matched_input_passes_untouched(tmp_path: Path, clean: np.ndarray) -> None:
+    y, reports = run(tmp_path, clean, [Step(name="autoid")])
+    assert reports[0]["chain"] == []
+    assert all(d["action"] == "none" for d in reports[0]["decisions"])
+    assert len(reports) == 1
+    np.testing.assert_array_equal(y, clean)
+
+
+def test_explicit_steps_always_run_and_autoid_adds_only_the_rest(tmp_path: Path, noisy_echo_quiet: np.ndarray) -> None:
+    steps = [Step(name="denoise", params={"amount": 30}), Step(name="autoid")]
+    _, reports = run(tmp_path, noisy_echo_quiet, steps)
+    plan = reports[0]
+    by = {d["engine"]: d for d in plan["decisions"]}
+    assert by["denoise"]["action"] == "explicit"
+    assert plan["chain"] == ["remove_echo", "denoise", "loudness"]
+    assert reports[2]["step"] == "denoise"
+    assert reports[2]["amount"] == 30.0
+
+
+def test_expand_plan_places_decided_steps_in_chain_order(noisy_echo_quiet: np.ndarray) -> None:
+    a = analyze(noisy_echo_quiet, SR)
+    explicit = [Step(name="declick"), Step(name="autoeq"), Step(name="autoid"), Step(name="long_silences")]
+    steps, report = expand_plan(explicit, a, -16.0)
+    names = [s.name for s in steps]
+    assert names == ["declick", "remove_echo", "denoise", "autoeq", "long_silences", "loudness"]
+    assert report["chain"] == names
+    # transforms never land after a finalize step, whatever the plan step's place
+    steps, _ = expand_plan([Step(name="loudness"), Step(name="autoid")], a, -16.0)
+    assert [s.name for s in steps] == ["remove_echo", "denoise", "loudness"]
+    assert all(s.name in CHAIN for s in steps)
+
+
+def test_dehum_step_notches_the_hum_the_analysis_found(tmp_path: Path, clean: np.ndarray) -> None:
+    t = np.arange(clean.size) / SR
+    hum = sum(np.sin(2 * np.pi * 60 * k * t) / k for k in (1, 2, 3)).astype(np.float32)
+    x = at_lufs(clean + 0.01 * hum, -16.0)
+    y, reports = run(tmp_path, x, [Step(name="autoid")])
+    assert reports[0]["chain"] == ["dehum"]
+    assert reports[1]["hum_hz"] == pytest.approx(60.0, abs=0.2)
+    spec = lambda v: np.abs(np.fft.rfft(v[SR : 9 * SR]))  # noqa: E731
+    f = np.fft.rfftfreq(8 * SR, 1 / SR)
+    at60 = np.argmin(np.abs(f - 60.0))
+    assert spec(y)[at60] < 0.1 * spec(x)[at60]
+
+
+def test_autoid_step_is_registered_and_checked() -> None:
+    assert STEPS["autoid"].kind == "plan"
+    assert STEPS["dehum"].kind == "transform"
+    check_steps([Step(name="autoid"), Step(name="loudness")])
+    check_steps([Step(name="autoid", params={"target_lufs": -23.0})])
+    with pytest.raises(InvalidParameterError, match="once"):
+        check_steps([Step(name="autoid"), Step(name="autoid")])
+    with pytest.raises(InvalidParameterError):
+        check_steps([Step(name="autoid", params={"target_lufs": 5.0})])
+    with pytest.raises(InvalidParameterError):
+        check_steps([Step(name="autoid", params={"amount": 5})])
+
+
+def test_cli_enhance_flag_autoid(tmp_path: Path, noisy_echo_quiet: np.ndarray) -> None:
+    src, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(src, noisy_echo_quiet, SR, subtype="FLOAT")
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "enhance", str(src), str(out), "--flag", "autoid"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    steps = json.loads(r.stdout)["steps"]
+    assert steps[0]["step"] == "autoid"
+    assert steps[0]["chain"] == [s["step"] for s in steps[1:]]
+    assert sf.read(out, dtype="float32")[0].shape == noisy_echo_quiet.shape
