@@ -46,6 +46,24 @@ def _find_speech(
     return det.keep_segments()
 
 
+def _find_speech_and_music(
+    src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]
+) -> tuple[list[tuple[float, float]], Any]:
+    """What :func:`_find_speech` finds, and the music map, from one pass of the music detector
+    (it carries the speech detector, so the input is decoded once for both)."""
+    from dsp.music import MusicDetector
+
+    det = MusicDetector(info.sr, info.channels)
+    total = max(1.0, (info.duration_s or 0.0) * info.sr)
+    done = 0
+    for b in media.decode_blocks(src, info, block):
+        det.process(b)
+        done += b.shape[-1]
+        progress(min(100.0, 100.0 * done / total))
+    music = det.finish()
+    return det.speech_detector.keep_segments(), music
+
+
 @dataclass
 class PipelineResult:
     """What one run produced: the per-step reports, data (segments ...), the output file."""
@@ -71,16 +89,28 @@ def process_file(
     defs = [(s, get_step(s.name)) for s in steps]
     block = max(256, int(block_seconds * sr))
     speech: list[tuple[float, float]] | None = None
-    if any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs):
+    # a keep_music step makes the music map reach every step that takes it (see app.jobs.steps)
+    keep_music = any(s.name == "keep_music" for s, _ in defs)
+    music_users = [
+        s.name for s, d in defs if d.uses_music is not None and d.uses_music({**s.params, "keep_music": keep_music})
+    ]
+    music: Any = None
+    if music_users or any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs):
         outer = progress
-        speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
+        if music_users:
+            speech, music = _find_speech_and_music(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
+        else:
+            speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         progress = lambda pct: outer(PREPASS_SHARE * 100 + (1 - PREPASS_SHARE) * pct)  # noqa: E731
 
     def build(s: Step, d: StepDef) -> Any:
-        return d.build(sr, ch, {**s.params, "speech": speech} if speech is not None and d.uses_speech else s.params)
+        params = {**s.params, "speech": speech} if speech is not None and d.uses_speech else dict(s.params)
+        if s.name in music_users:
+            params.update(music=music, keep_music=keep_music, music_users=music_users)
+        return d.build(sr, ch, params)
 
-    analyzers = [(s.name, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "analysis"]
-    finalize = [(s, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "finalize"]
+    analyzers = [(s.name, build(s, d)) for s, d in defs if d.kind == "analysis"]
+    finalize = [(s, build(s, d)) for s, d in defs if d.kind == "finalize"]
     # the chain is cut at each two-pass step: the transforms before it run in one pass while
     # the step's analyzer listens and the audio goes to a float WAV; the next pass reads that
     # file back through the processor the analysis chose, then the next transforms
