@@ -109,9 +109,11 @@ MOD_CENTRE, MOD_SCALE = 0.18, 0.06
 FLUX_CENTRE_DB, FLUX_SCALE_DB = 2.0, 0.4
 LOW_CENTRE, LOW_SCALE = 0.40, 0.12
 TONAL_CENTRE, TONAL_SCALE = 0.19, 0.03
-#: Least persistent-peak share of music (music medians 0.20-0.30, steady noises 0.13-0.16;
+#: Largest say of one standardised feature (scale units).
+EVIDENCE_CLIP = 2.0
+#: Least persistent-peak share of music (music medians 0.20-0.30, steady noises 0.11-0.16;
 #: same DEV material): without it a steady noise with little speech evidence would be music.
-TONAL_MIN = 0.18
+TONAL_MIN = 0.17
 #: A window is active when its level is within this many dB of the loud windows (95th
 #: percentile of the recording); quieter windows are "other" (pauses, fades to silence).
 ACTIVE_RANGE_DB = 40.0
@@ -120,12 +122,15 @@ ABS_FLOOR_DBFS = -70.0
 #: Once music is found, it runs on while the speech evidence stays under this (half a scale
 #: unit: a fade-out or a sparse bar has weaker music evidence, not speech evidence).
 MUSIC_HOLD = 0.5
+#: ... and the persistent-peak share stays over this (steady noises stay under 0.16 on the DEV
+#: material, so a noisy pause next to music is not taken into it).
+TONAL_HOLD = 0.16
 #: Shortest music-only run kept (s); shorter runs go to their neighbours. Jingles and stings
 #: are 2 s and more; shorter "music" is most often a held vowel or a tonal noise.
 MIN_MUSIC_S = 2.0
-#: Gaps shorter than this (s) between music runs (a breath of silence in a song, a pause
-#: between notes) are music too.
-MUSIC_BRIDGE_S = 1.5
+#: Gaps without speech shorter than this (s) between music runs (a rest, a change of track, a
+#: breath of silence in a song) are music too.
+MUSIC_BRIDGE_S = 3.0
 #: Speech over music: the speech window's floor (the quietest 100 ms in ``BED_FLOOR_S``) lies at
 #: least ``BED_RISE_DB`` over the recording's pause floor, and its persistent-peak share is at
 #: least ``BED_TONAL``: the gaps between words are filled with something tonal. Measured on the
@@ -409,12 +414,14 @@ class MusicDetector:
         level_db = 10 * np.log10(mean_p + 1e-20)
         frame_db = 10 * np.log10(level + 1e-20)
         # speech evidence: the mean of four standardised features (positive: speech)
-        evidence = (
-            (mod - MOD_CENTRE) / MOD_SCALE
-            + (flux_w - FLUX_CENTRE_DB) / FLUX_SCALE_DB
-            + (low - LOW_CENTRE) / LOW_SCALE
-            + (TONAL_CENTRE - tonal_w) / TONAL_SCALE
-        ) / 4.0
+        terms = (
+            (mod - MOD_CENTRE) / MOD_SCALE,
+            (flux_w - FLUX_CENTRE_DB) / FLUX_SCALE_DB,
+            (low - LOW_CENTRE) / LOW_SCALE,
+            (TONAL_CENTRE - tonal_w) / TONAL_SCALE,
+        )
+        # each term clipped to +-EVIDENCE_CLIP: no one feature outvotes the other three
+        evidence = np.mean([np.clip(v, -EVIDENCE_CLIP, EVIDENCE_CLIP) for v in terms], axis=0)
         ref = float(np.percentile(level_db, 95))
         active = level_db > max(ref - ACTIVE_RANGE_DB, ABS_FLOOR_DBFS)
         # smoothing over the active frames only: a pause is neither speech nor music evidence
@@ -427,10 +434,13 @@ class MusicDetector:
         # hysteresis: music runs on through active frames without clear speech evidence (a
         # fade, a bar without harmony) as long as they touch a core frame
         music = np.zeros(n, bool)
-        for a, b in zip(*_runs(active & (evidence < MUSIC_HOLD)), strict=True):
+        for a, b in zip(*_runs(active & (evidence < MUSIC_HOLD) & (tonal_s >= TONAL_HOLD)), strict=True):
             if core[a:b].any():
                 music[a:b] = True
-        music = _fill_short(music, round(MUSIC_BRIDGE_S / HOP_S), value=False)
+        # a short gap without speech between two music runs (a rest, a change of track) is music
+        for a, b in zip(*_runs(~music), strict=True):
+            if 0 < a and b < n and b - a < round(MUSIC_BRIDGE_S / HOP_S) and not speech[a:b].any():
+                music[a:b] = True
         music = _fill_short(music, round(MIN_MUSIC_S / HOP_S), value=True)
         speech &= ~music
         # speech over music: the gaps between words do not fall to the recording's pause floor
