@@ -106,8 +106,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         for k, item in enumerate(items):
             sr = int(item["sr"])
-            n = int(args.excerpt_s * sr)
-            clean = c.clean(item)[:n].astype(np.float64)
+            clean = c.clean(item)[: int(args.excerpt_s * sr)].astype(np.float64)
+            n = clean.size
             truth = [(s, min(e, args.excerpt_s)) for s, e in item["truth"] if s < args.excerpt_s]
             speech = noises.truth_mask(n, sr, truth)
             near = noises.truth_mask(n, sr, [(s - 0.3, e + 0.3) for s, e in truth])
