@@ -119,7 +119,9 @@ def main() -> None:
                         bg /= np.sqrt(np.mean(bg**2)) + 1e-20
                         x = noises.mix(clean, sr, truth, bg, snr).astype(np.float64)
                     else:
-                        x = c.mixture({**item, "truth": truth}, kind, snr, clean=clean.astype(np.float32)).astype(np.float64)
+                        x = c.mixture({**item, "truth": truth}, kind, snr, clean=clean.astype(np.float32)).astype(
+                            np.float64
+                        )
                     row: dict[str, Any] = {"item": item["id"], "sr": sr, "kind": kind, "snr": snr}
                     row["input_si_sdr"] = si_sdr(clean[speech], x[speech])
                     for m in methods:
@@ -133,25 +135,36 @@ def main() -> None:
                         )
                         row[f"{m}_si_sdr"] = si_sdr(clean[speech], y[speech])
                     rows.append(row)
-                    print(json.dumps({k2: (round(v, 2) if isinstance(v, float) else v) for k2, v in row.items()}), flush=True)
+                    print(
+                        json.dumps({k2: (round(v, 2) if isinstance(v, float) else v) for k2, v in row.items()}),
+                        flush=True,
+                    )
     print()
     print(f"{len(items)} files x {len(KINDS)} backgrounds x {len(SNRS)} SNRs; means per background and SNR")
     head = f"{'background':10s} {'SNR':>4s} | {'between speech, dB removed':^38s} | {'speech SI-SDR dB':^44s}"
     print(head)
-    print(f"{'':10s} {'':>4s} | {'rm_backgr':>12s} {'rm_noise':>12s} {'noisered':>10s} | {'input':>8s} {'rm_backgr':>12s} {'rm_noise':>10s} {'noisered':>10s}")
+    cols = ("rm_backgr", "rm_noise", "noisered", "input", "rm_backgr", "rm_noise", "noisered")
+    print(
+        f"{'':10s} {'':>4s} | "
+        + " ".join(f"{c:>10s}" for c in cols[:3])
+        + " | "
+        + " ".join(f"{c:>10s}" for c in cols[3:])
+    )
     for kind in KINDS:
         for snr in SNRS:
             sel = [r for r in rows if r["kind"] == kind and r["snr"] == snr]
-            print(
-                f"{kind:10s} {snr:4d} | {np.mean([r['remove_background_between_db'] for r in sel]):12.1f} "
-                f"{np.mean([r['remove_noise_between_db'] for r in sel]):12.1f} {np.mean([r['noisereduce_between_db'] for r in sel]):10.1f} | "
-                f"{np.mean([r['input_si_sdr'] for r in sel]):8.2f} {np.mean([r['remove_background_si_sdr'] for r in sel]):12.2f} "
-                f"{np.mean([r['remove_noise_si_sdr'] for r in sel]):10.2f} {np.mean([r['noisereduce_si_sdr'] for r in sel]):10.2f}"
-            )
+
+            def mean(key: str, sel: list[dict[str, Any]] = sel) -> float:
+                return float(np.mean([r[key] for r in sel]))
+
+            between = " ".join(f"{mean(m + '_between_db'):10.1f}" for m in methods)
+            sdr = " ".join(f"{mean(m + '_si_sdr'):10.2f}" for m in ("input", *methods))
+            print(f"{kind:10s} {snr:4d} | {between} | {sdr}")
     bg = [r["remove_background_between_db"] for r in rows]
     d = [r["remove_background_si_sdr"] - r["remove_noise_si_sdr"] for r in rows]
     print()
-    print(f"between speech >= 20 dB: {'ok' if min(bg) >= 20 else 'MISSED'} (worst {min(bg):.1f} dB, mean {np.mean(bg):.1f})")
+    verdict = "ok" if min(bg) >= 20 else "MISSED"
+    print(f"between speech >= 20 dB: {verdict} (worst {min(bg):.1f} dB, mean {np.mean(bg):.1f})")
     print(
         f"speech SI-SDR no worse than remove_noise: {'ok' if min(d) >= -0.05 else 'MISSED'} "
         f"(rm_backgr - rm_noise: worst {min(d):+.2f} dB, mean {np.mean(d):+.2f})"

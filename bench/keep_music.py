@@ -96,7 +96,9 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2) + 1e-20))
 
 
-def speech_excerpts(item: dict[str, Any], x: np.ndarray, sr: int, want_s: float = 12.0) -> list[tuple[np.ndarray, Segs]]:
+def speech_excerpts(
+    item: dict[str, Any], x: np.ndarray, sr: int, want_s: float = 12.0
+) -> list[tuple[np.ndarray, Segs]]:
     """Two excerpts of about ``want_s`` of speech (whole segments), with their truth."""
     out = []
     segs = [tuple(s) for s in item["truth"]]
@@ -118,6 +120,7 @@ def podcast(item: dict[str, Any], music: str, noise: str, seed: int) -> dict[str
     sr = int(item["sr"])
     clean, _ = sf.read(str(VAD_DATA / item["file"]), dtype="float64")
     (sa, ta), (sb, tb) = speech_excerpts(item, clean, sr)
+
     def active_rms(x: np.ndarray, segs: Segs) -> float:
         idx = np.concatenate([np.arange(int(a * sr), min(int(b * sr), x.size)) for a, b in segs])
         return rms(x[idx])
@@ -160,7 +163,9 @@ def podcast(item: dict[str, Any], music: str, noise: str, seed: int) -> dict[str
     g = 0.5 / max(np.max(np.abs(x)), 1e-9)  # speech peaks near -6 dBFS
     x, clean_full = x * g, clean_full * g
     bed_truth = [(bounds[4][1], bounds[4][2])]
-    speech_truth = [(bounds[2][1] + s, bounds[2][1] + e) for s, e in ta] + [(bounds[4][1] + s, bounds[4][1] + e) for s, e in tb]
+    speech_truth = [(bounds[2][1] + s, bounds[2][1] + e) for s, e in ta] + [
+        (bounds[4][1] + s, bounds[4][1] + e) for s, e in tb
+    ]
     # music-only: intro, outro, and the gaps of 2 s and more between the words over the bed
     # (0.3 s from the speech), where the bed plays alone
     music_truth = [(b[1], b[2]) for b in bounds if b[0] in ("intro", "outro")]
@@ -182,10 +187,10 @@ def podcast(item: dict[str, Any], music: str, noise: str, seed: int) -> dict[str
 
 # ---------------------------------------------------------------- discriminators
 def frames(segs: Segs, dur: float) -> np.ndarray:
-    n = int(round(dur / HOP_S))
+    n = round(dur / HOP_S)
     m = np.zeros(n, bool)
     for s, e in segs:
-        m[int(round(s / HOP_S)) : int(round(e / HOP_S))] = True
+        m[round(s / HOP_S) : round(e / HOP_S)] = True
     return m
 
 
@@ -198,9 +203,9 @@ def f1(pred: Segs, truth: Segs, dur: float, collar_s: float = COLLAR_S) -> float
     p, t = frames(pred, dur), frames(truth, dur)
     if collar_s > 0:
         keep = np.ones(p.size, bool)
-        c = int(round(collar_s / HOP_S))
+        c = round(collar_s / HOP_S)
         for s, e in truth:
-            for edge in (int(round(s / HOP_S)), int(round(e / HOP_S))):
+            for edge in (round(s / HOP_S), round(e / HOP_S)):
                 keep[max(0, edge - c) : edge + c] = False
         p, t = p[keep], t[keep]
     tp = float(np.sum(p & t))
@@ -276,7 +281,9 @@ def run_chain(pod: dict[str, Any], keep: bool, tmp: Path) -> dict[str, float]:
     den = process_file(src, info, [*pre, Step(name="denoise")], OutputSpec(container="wav"), tmp, block_seconds=5.0)
     assert den.path is not None
     y, _ = sf.read(str(den.path), dtype="float64")
-    sil = process_file(src, info, [*pre, Step(name="long_silences")], OutputSpec(container="wav"), tmp, block_seconds=5.0)
+    sil = process_file(
+        src, info, [*pre, Step(name="long_silences")], OutputSpec(container="wav"), tmp, block_seconds=5.0
+    )
     cuts = next(r for r in sil.reports if r["step"] == "long_silences")["cuts"]
     m = frames(pod["music"], pod["dur"])
     idx = np.repeat(m, round(HOP_S * sr))[: x.size]
@@ -317,7 +324,11 @@ def main() -> None:
                 music = MUSIC[split][k % 3]
                 pod = podcast(item, music, NOISES[k % 3], seed=k)
                 row: dict[str, Any] = {"item": item["id"], "music": music.split(".")[0][:24], "sr": pod["sr"]}
-                for name, fn in (("hush", run_hush), ("low_energy", run_low_energy), ("vad_complement", run_vad_complement)):
+                for name, fn in (
+                    ("hush", run_hush),
+                    ("low_energy", run_low_energy),
+                    ("vad_complement", run_vad_complement),
+                ):
                     pred = fn(pod["x"], pod["sr"])
                     row[f"f1_{name}"] = f1(pred, pod["music"], pod["dur"])
                     row[f"f1nc_{name}"] = f1(pred, pod["music"], pod["dur"], collar_s=0.0)
@@ -335,18 +346,13 @@ def main() -> None:
     for split, rows in results.items():
         print(f"== {split.upper()} ({len(rows)} podcasts) ==")
         print(f"{'':28s} {'Hush':>8s} {'low-energy':>11s} {'VAD compl.':>11s}")
-        print(
-            f"{'music F1 (mean)':28s} {np.mean([r['f1_hush'] for r in rows]):8.3f} "
-            f"{np.mean([r['f1_low_energy'] for r in rows]):11.3f} {np.mean([r['f1_vad_complement'] for r in rows]):11.3f}"
-        )
-        print(
-            f"{'music F1 (worst)':28s} {np.min([r['f1_hush'] for r in rows]):8.3f} "
-            f"{np.min([r['f1_low_energy'] for r in rows]):11.3f} {np.min([r['f1_vad_complement'] for r in rows]):11.3f}"
-        )
-        print(
-            f"{'music F1, no collar (mean)':28s} {np.mean([r['f1nc_hush'] for r in rows]):8.3f} "
-            f"{np.mean([r['f1nc_low_energy'] for r in rows]):11.3f} {np.mean([r['f1nc_vad_complement'] for r in rows]):11.3f}"
-        )
+        for label, key, agg in (
+            ("music F1 (mean)", "f1", np.mean),
+            ("music F1 (worst)", "f1", np.min),
+            ("music F1, no collar (mean)", "f1nc", np.mean),
+        ):
+            vals = [agg([r[f"{key}_{m}"] for r in rows]) for m in ("hush", "low_energy", "vad_complement")]
+            print(f"{label:28s} {vals[0]:8.3f} {vals[1]:11.3f} {vals[2]:11.3f}")
         if not args.no_chain:
             print(f"{'chain denoise+long_silences':28s} {'keep_music':>11s} {'plain':>8s}")
             for key, label in (
@@ -355,7 +361,8 @@ def main() -> None:
                 ("pause_noise_down_db", "noise down in pauses dB"),
             ):
                 agg = np.sum if key.endswith("_s") else np.mean
-                print(f"{label:28s} {agg([r['keep_' + key] for r in rows]):11.2f} {agg([r['plain_' + key] for r in rows]):8.2f}")
+                keep, plain = agg([r["keep_" + key] for r in rows]), agg([r["plain_" + key] for r in rows])
+                print(f"{label:28s} {keep:11.2f} {plain:8.2f}")
             for which, fn in (("median", np.median), ("worst", np.min)):
                 k, p = fn([r["keep_music_si_sdr"] for r in rows]), fn([r["plain_music_si_sdr"] for r in rows])
                 print(f"{'music-only SI-SDR dB ' + which:28s} {min(k, 99.0):11.2f} {min(p, 99.0):8.2f}")

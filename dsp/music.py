@@ -69,7 +69,6 @@ from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_sr, valid_audio
-
 from dsp.errors import InvalidParameterError
 from dsp.vad import SpeechDetector
 
@@ -437,7 +436,8 @@ class MusicDetector:
         w = max(1, round(WINDOW_S / HOP_S))
 
         def avg(v: FloatArray, width: int = w) -> FloatArray:
-            return uniform_filter1d(v, min(width, n), mode="nearest")
+            out: FloatArray = uniform_filter1d(v, min(width, n), mode="nearest")
+            return out
 
         mean_p = avg(level)
         low = avg((level < LOW_ENERGY_SHARE * mean_p).astype(np.float64))
@@ -474,7 +474,9 @@ class MusicDetector:
         span = max(1, round(FOREGROUND_WINDOW_S / HOP_S))
         step = max(1, round(0.1 / HOP_S))
         coarse = short_db[::step]
-        bg = percentile_filter(coarse, FOREGROUND_PERCENTILE, size=max(1, min(span // step, coarse.size)), mode="nearest")
+        bg = percentile_filter(
+            coarse, FOREGROUND_PERCENTILE, size=max(1, min(span // step, coarse.size)), mode="nearest"
+        )
         bg = np.repeat(bg, step)[:n]
         fg = short_db >= bg + FOREGROUND_DB
         self._foreground = _fill_short(fg, round(FOREGROUND_BRIDGE_S / HOP_S), value=False)
@@ -484,7 +486,7 @@ class MusicDetector:
                 music[a:b] = True
         # a short gap without speech between two music runs (a rest, a change of track) is music
         for a, b in zip(*_runs(~music), strict=True):
-            if 0 < a and b < n and b - a < round(MUSIC_BRIDGE_S / HOP_S) and not speech[a:b].any():
+            if a > 0 and b < n and b - a < round(MUSIC_BRIDGE_S / HOP_S) and not speech[a:b].any():
                 music[a:b] = True
         music = _fill_short(music, round(MIN_MUSIC_S / HOP_S), value=True)
         speech &= ~music
@@ -667,8 +669,10 @@ BYPASS_RAMP_S = 0.05
 
 
 class MusicBypass(Blend):
-    """A processor that leaves music alone: the input passes untouched on music-only stretches
-    and is mixed half-and-half with the processed signal under speech over music.
+    """A processor that leaves music alone.
+
+    The input passes untouched on music-only stretches and is mixed half-and-half with the
+    processed signal under speech over music.
 
     Parameters
     ----------
@@ -888,9 +892,7 @@ def protect_cuts(cuts: Any, protected: Segments, *, min_cut_s: float = 0.05) -> 
     sr = cuts.sr
     secs = tuple((a / sr, b / sr) for a, b in cuts.cuts)
     kept = _subtract(secs, tuple(protected))
-    out = tuple(
-        (round(a * sr), round(b * sr)) for a, b in kept if b - a >= min_cut_s and round(b * sr) > round(a * sr)
-    )
+    out = tuple((round(a * sr), round(b * sr)) for a, b in kept if b - a >= min_cut_s and round(b * sr) > round(a * sr))
     return SilenceCuts(cuts=out, sr=sr, n=cuts.n)
 
 

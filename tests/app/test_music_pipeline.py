@@ -56,7 +56,8 @@ def test_keep_music_spares_music_in_denoise_and_long_silences(tmp_path: Path) ->
     keep = rep["keep_music"]
     assert "not_applied" not in keep
     assert keep["protects"] == ["denoise", "long_silences"]
-    assert keep["music_s"] > 14.0 and keep["bypassed_s"] == keep["music_s"]
+    assert keep["music_s"] > 14.0
+    assert keep["bypassed_s"] == keep["music_s"]
     assert rep["denoise"]["keep_music"]["bypassed_s"] == keep["music_s"]
     cuts = rep["long_silences"]["cuts"]
     assert cuts, "the 3 s speech pause is still shortened"
@@ -64,9 +65,10 @@ def test_keep_music_spares_music_in_denoise_and_long_silences(tmp_path: Path) ->
     assert rep["long_silences"]["keep_music"]["cut_s_spared"] > 0.5  # the rest would have been cut
     # the intro comes out bit for bit (the cuts are all after it)
     np.testing.assert_array_equal(y[: 7 * SR], x[: 7 * SR])
-    assert seen == sorted(seen) and any(0 < p <= PREPASS_SHARE * 100 for p in seen)
+    assert seen == sorted(seen)
+    assert any(0 < p <= PREPASS_SHARE * 100 for p in seen)
     # without keep_music the same chain changes the intro and cuts into its rest
-    y0, rep0 = run(src, tmp_path, [Step(name="denoise"), Step(name="long_silences")])
+    _y0, rep0 = run(src, tmp_path, [Step(name="denoise"), Step(name="long_silences")])
     assert any(a < 8.0 for a, _ in rep0["long_silences"]["cuts"])
     assert "keep_music" not in rep0["denoise"]
 
@@ -83,7 +85,8 @@ def test_remove_background_gates_between_speech_and_keep_music_wins(tmp_path: Pa
     src, x = podcast_file(tmp_path)
     y, rep = run(src, tmp_path, [Step(name="remove_background")])
     gate = rep["remove_background"]["gate"]
-    assert gate["applied"] is True and gate["removed_db"] >= 20.0
+    assert gate["applied"] is True
+    assert gate["removed_db"] >= 20.0
     intro = slice(SR, 3 * SR)
     assert 20 * np.log10(np.std(x[intro]) / np.std(y[intro])) >= 20.0  # music between speech goes
     y2, rep2 = run(src, tmp_path, [Step(name="keep_music"), Step(name="remove_background")])

@@ -68,7 +68,8 @@ def test_same_answer_at_every_rate() -> None:
     for m in maps[1:]:
         assert len(m.music) == len(maps[0].music)
         for (a, b), (c, d) in zip(m.music, maps[0].music, strict=True):
-            assert abs(a - c) < 0.25 and abs(b - d) < 0.25
+            assert abs(a - c) < 0.25
+            assert abs(b - d) < 0.25
 
 
 def test_block_size_does_not_change_the_map() -> None:
@@ -86,7 +87,8 @@ def test_silence_and_steady_noise_are_neither_music_nor_bed() -> None:
     rng = np.random.default_rng(2)
     for x in (np.zeros(5 * SR, np.float32), make_white(rng, 10 * SR, -30.0).astype(np.float32)):
         found = detect_music(x, SR)
-        assert found.music == () and found.bed == ()
+        assert found.music == ()
+        assert found.bed == ()
         assert found.music_share == 0.0
 
 
@@ -133,7 +135,7 @@ def test_empty_stream() -> None:
 
 
 def test_music_passes_the_noise_reducer_untouched_and_speech_is_processed() -> None:
-    x, music, speech = podcast(SR)
+    x, _music, _speech = podcast(SR)
     x = x + make_white(np.random.default_rng(9), x.size, -45.0).astype(np.float32)
     found = detect_music(x, SR)
     plain = run_processor(NoiseReducer(SR, 1), x[np.newaxis], block_size=7000)[0]
@@ -190,7 +192,7 @@ def test_bypass_is_chunk_invariant() -> None:
 
 def test_background_between_speech_goes_down_by_the_depth() -> None:
     rng = np.random.default_rng(5)
-    speech, words = make_speech_like(rng, SR, 12.0, lead_silence_s=2.0, pause_every_s=1.5, pause_s=2.5)
+    speech, _words = make_speech_like(rng, SR, 12.0, lead_silence_s=2.0, pause_every_s=1.5, pause_s=2.5)
     bed = chords(SR, 12.0) * (np.std(speech[speech != 0]) / np.std(chords(SR, 12.0))) * 10 ** (-15 / 20)
     x = (speech + bed).astype(np.float32)
     found = detect_music(x, SR)
@@ -202,12 +204,17 @@ def test_background_between_speech_goes_down_by_the_depth() -> None:
     rep = p.report()
     assert rep["step"] == "remove_background"
     assert rep["depth_db"] == BACKGROUND_DEPTH_DB
-    assert rep["gate"]["applied"] is True and rep["gate"]["removed_db"] >= 20.0
+    assert rep["gate"]["applied"] is True
+    assert rep["gate"]["removed_db"] >= 20.0
     assert rep["denoise"]["step"] == "denoise"
     # with keep_music, a music-only stretch is left alone by the gate and the reducer
-    m = MusicMap(music=((0.0, 1.5),), bed=(), speech=found.speech, duration_s=found.duration_s, foreground=found.foreground)
-    kept = run_processor(BackgroundRemover(NoiseReducer(SR, 1), SR, 1, m, keep_music=True), x[np.newaxis], block_size=4096)[0]
-    np.testing.assert_array_equal(kept[: SR], x[: SR])
+    m = MusicMap(
+        music=((0.0, 1.5),), bed=(), speech=found.speech, duration_s=found.duration_s, foreground=found.foreground
+    )
+    kept = run_processor(
+        BackgroundRemover(NoiseReducer(SR, 1), SR, 1, m, keep_music=True), x[np.newaxis], block_size=4096
+    )[0]
+    np.testing.assert_array_equal(kept[:SR], x[:SR])
 
 
 # ---------------------------------------------------------------------------- the cut guard
