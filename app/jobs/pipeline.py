@@ -106,7 +106,9 @@ def process_file(
     def build(s: Step, d: StepDef) -> Any:
         params = {**s.params, "speech": speech} if speech is not None and d.uses_speech else dict(s.params)
         if s.name in music_users:
-            params.update(music=music, keep_music=keep_music, music_users=music_users)
+            params.update(
+                music=music, keep_music=keep_music, music_users=music_users, job_steps=[x.name for x, _ in defs]
+            )
         return d.build(sr, ch, params)
 
     analyzers = [(s.name, build(s, d)) for s, d in defs if d.kind == "analysis"]

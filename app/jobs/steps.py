@@ -218,11 +218,34 @@ def _keep_music_step(sr: int, channels: int, p: dict[str, Any]) -> Any:
     return _KeepMusic(p.get("music"), p.get("music_users", ()))
 
 
+class _Denoised:
+    """Pass-through for remove_background when the job's own denoise step reduces the noise."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+
+    def process(self, block: Any) -> Any:
+        return block
+
+    def flush(self) -> Any:
+        import numpy as np
+
+        return np.zeros((self.channels, 0), np.float32)
+
+    def report(self) -> dict[str, Any]:
+        return {"step": "denoise", "applied": False, "reason": "the job's denoise step reduces the noise"}
+
+
 def _remove_background(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.denoise import NoiseReducer
     from dsp.music import BACKGROUND_DEPTH_DB, BackgroundRemover
 
-    inner = NoiseReducer(sr, channels, amount=100.0, speech=p.get("speech"))
+    # a job that also denoises (remove_noise with remove_background_audio) denoises once
+    inner: Any = (
+        _Denoised(channels)
+        if "denoise" in p.get("job_steps", ())
+        else NoiseReducer(sr, channels, amount=100.0, speech=p.get("speech"))
+    )
     return BackgroundRemover(
         inner,
         sr,

@@ -281,6 +281,8 @@ def test_audiocleaner_keep_music_and_background_flags_report_what_they_did(
     assert background["status"] == "applied"
     assert background["measured"]["gate"]["applied"] is True
     assert background["measured"]["keep_music"]["bypassed_s"] == keep["measured"]["music_s"]
+    # with remove_noise set too, the noise is reduced once (by the denoise step), then gated
+    assert background["measured"]["denoise"]["applied"] is False
     silences = report["long_silences"]["measured"]
     assert all(a >= 8.0 and b <= 22.0 for a, b in silences["cuts"])  # no cut in the music
     with httpx.Client(timeout=30) as anonymous:
