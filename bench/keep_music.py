@@ -219,11 +219,16 @@ def runs(mask: np.ndarray) -> Segs:
     return [(s * HOP_S, e * HOP_S) for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
 
 
+LAST_BED: list[Segs] = []
+
+
 def run_hush(x: np.ndarray, sr: int) -> Segs:
     det = MusicDetector(sr, 1)
     for i in range(0, x.size, BLOCK):
         det.process(x[np.newaxis, i : i + BLOCK])
-    return list(det.finish().music)
+    found = det.finish()
+    LAST_BED[:] = [list(found.bed)]
+    return list(found.music)
 
 
 def frame_levels(x: np.ndarray, sr: int) -> np.ndarray:
@@ -334,6 +339,9 @@ def main() -> None:
                     row[f"f1nc_{name}"] = f1(pred, pod["music"], pod["dur"], collar_s=0.0)
                     if name == "hush":
                         row["hush_music"] = [(round(a, 2), round(b, 2)) for a, b in pred]
+                        # speech over the bed (the bed stretch without its music-only gaps) found as bed
+                        talk = [(s, e) for s, e in pod["speech"] if pod["bed"][0][0] <= s < pod["bed"][0][1]]
+                        row["bed_found"] = overlap(LAST_BED[0], talk) / max(sum(e - s for s, e in talk), 1e-9)
                         row["truth"] = [(round(a, 2), round(b, 2)) for a, b in pod["music"] + pod["bed"]]
                 if not args.no_chain:
                     for keep in (True, False):
@@ -353,6 +361,7 @@ def main() -> None:
         ):
             vals = [agg([r[f"{key}_{m}"] for r in rows]) for m in ("hush", "low_energy", "vad_complement")]
             print(f"{label:28s} {vals[0]:8.3f} {vals[1]:11.3f} {vals[2]:11.3f}")
+        print(f"{'speech over bed found as bed':28s} {np.mean([r['bed_found'] for r in rows]):8.3f}")
         if not args.no_chain:
             print(f"{'chain denoise+long_silences':28s} {'keep_music':>11s} {'plain':>8s}")
             for key, label in (

@@ -4,6 +4,11 @@ Shared by the job runner and the local CLI, so both produce the same audio. Memo
 by the block length, never by the duration: transforms stream, a two-pass step (echo removal,
 auto EQ) listens to a pass written to a float WAV on disk and processes it in the next pass, a
 finalize step (loudness) makes a last pass over a float WAV, and video is remuxed from files.
+
+Before the chain, one pass may find what the steps need to know about the whole recording: the
+speech detector's segments (for a step whose ``uses_speech`` says so), and, in the same pass,
+the music detector's map (:class:`dsp.music.MusicMap`) for a step whose ``uses_music`` says so;
+a ``keep_music`` step in the job is what makes the denoiser and the pause cutter take the map.
 """
 
 from __future__ import annotations
