@@ -31,8 +31,11 @@ ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
     "remove_echo": [{"name": "remove_echo"}],
     "remove_reverb": [{"name": "remove_reverb"}],
     "remove_noise": [{"name": "denoise"}],
+    "remove_background_audio": [{"name": "remove_background"}],
+    "keep_music": [{"name": "keep_music"}],
     "autoeq": [{"name": "autoeq"}],
     "fillers": [{"name": "fillers"}],
+    "long_silences": [{"name": "long_silences"}],
     "normalize": [{"name": "loudness"}],
     "autoid": [{"name": "autoid"}],
 }

@@ -97,8 +97,9 @@ FLAGS: dict[str, Step | None] = {
     "remove_echo": Step(name="remove_echo"),
     "remove_reverb": Step(name="remove_reverb"),
     "remove_noise": Step(name="denoise", params={"amount": 100}),
-    "remove_background_audio": None,
-    "keep_music": None,
+    "remove_background_audio": Step(name="remove_background", params={"depth_db": 25.0}),
+    # keep_music makes this task's denoise, remove_background and long_silences spare music
+    "keep_music": Step(name="keep_music"),
     "autoeq": Step(name="autoeq"),
     "long_silences": Step(name="long_silences", params={"max_pause_s": 1.0, "keep_pause_s": 0.5}),
     "fillers": Step(name="fillers"),

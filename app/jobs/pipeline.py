@@ -11,6 +11,11 @@ decided replace it (:func:`expand_plan`). The steps named explicitly always run 
 parameters; the plan only adds the ones it decided that are not named, each at its place in the
 canonical chain order (:data:`CHAIN`). The speech segments the analysis found are handed to the
 noise reducer, so no second speech pass is made.
+
+Before the chain, one pass may find what the steps need to know about the whole recording: the
+speech detector's segments (for a step whose ``uses_speech`` says so), and, in the same pass,
+the music detector's map (:class:`dsp.music.MusicMap`) for a step whose ``uses_music`` says so;
+a ``keep_music`` step in the job is what makes the denoiser and the pause cutter take the map.
 """
 
 from __future__ import annotations
@@ -145,6 +150,23 @@ def _insert(chain: list[Step], step: Step) -> None:
             break
     chain.insert(at, step)
 
+def _find_speech_and_music(
+    src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]
+) -> tuple[list[tuple[float, float]], Any]:
+    """What :func:`_find_speech` finds, and the music map, from one pass of the music detector
+    (it carries the speech detector, so the input is decoded once for both)."""
+    from dsp.music import MusicDetector
+
+    det = MusicDetector(info.sr, info.channels)
+    total = max(1.0, (info.duration_s or 0.0) * info.sr)
+    done = 0
+    for b in media.decode_blocks(src, info, block):
+        det.process(b)
+        done += b.shape[-1]
+        progress(min(100.0, 100.0 * done / total))
+    music = det.finish()
+    return det.speech_detector.keep_segments(), music
+
 
 @dataclass
 class PipelineResult:
@@ -180,16 +202,30 @@ def process_file(
         steps, plan_report = expand_plan(steps, analyzer.finish(), analyzer.target_lufs)
         speech = analyzer.speech_segments()  # what _find_speech would find: the same detector
     defs = [(s, get_step(s.name)) for s in steps]
-    if speech is None and any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs):
+    # a keep_music step makes the music map reach every step that takes it (see app.jobs.steps)
+    keep_music = any(s.name == "keep_music" for s, _ in defs)
+    music_users = [
+        s.name for s, d in defs if d.uses_music is not None and d.uses_music({**s.params, "keep_music": keep_music})
+    ]
+    music: Any = None
+    if music_users or (speech is None and any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs)):
         outer = progress
-        speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
+        if music_users:
+            speech, music = _find_speech_and_music(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
+        else:
+            speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         progress = lambda pct: outer(PREPASS_SHARE * 100 + (1 - PREPASS_SHARE) * pct)  # noqa: E731
 
     def build(s: Step, d: StepDef) -> Any:
-        return d.build(sr, ch, {**s.params, "speech": speech} if speech is not None and d.uses_speech else s.params)
+        params = {**s.params, "speech": speech} if speech is not None and d.uses_speech else dict(s.params)
+        if s.name in music_users:
+            params.update(
+                music=music, keep_music=keep_music, music_users=music_users, job_steps=[x.name for x, _ in defs]
+            )
+        return d.build(sr, ch, params)
 
-    analyzers = [(s.name, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "analysis"]
-    finalize = [(s, d.build(sr, ch, s.params)) for s, d in defs if d.kind == "finalize"]
+    analyzers = [(s.name, build(s, d)) for s, d in defs if d.kind == "analysis"]
+    finalize = [(s, build(s, d)) for s, d in defs if d.kind == "finalize"]
     # the chain is cut at each two-pass step: the transforms before it run in one pass while
     # the step's analyzer listens and the audio goes to a float WAV; the next pass reads that
     # file back through the processor the analysis chose, then the next transforms

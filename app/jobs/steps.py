@@ -14,6 +14,13 @@ Four kinds of step:
   a pre-pass and replaces it by the steps it decided, merged into the chain (see
   :func:`app.jobs.pipeline.expand_plan`); it may sit anywhere in the chain.
 
+Music awareness is a job-level switch: a ``keep_music`` step in a job makes the pipeline run the
+music detector (:class:`dsp.music.MusicDetector`, which carries the speech detector, so the input
+is decoded once for both) before the chain, and hands its :class:`dsp.music.MusicMap` to every
+step whose ``uses_music`` says it takes it: the noise reducer passes music-only stretches through
+untouched and is gentler under speech over music, the pause cutter never cuts into music, the
+background remover leaves music alone. ``keep_music`` itself reports what was found and spared.
+
 A step whose engine is not built yet is reported unavailable *when the job is submitted*, so a
 client never gets a job that pretends to work.
 """
@@ -57,6 +64,11 @@ class StepDef:
     uses_speech: Callable[[dict[str, Any]], bool] | None = None
     """Whether the step, with these params, takes the recording's speech segments (a ``speech``
     build parameter); the pipeline then finds them in a pass of the speech detector first."""
+    uses_music: Callable[[dict[str, Any]], bool] | None = None
+    """Whether the step, with these params plus ``keep_music`` (True when the job has a
+    ``keep_music`` step), takes the recording's music map: the pipeline then runs the music
+    detector first and passes ``music`` (a :class:`dsp.music.MusicMap`), ``keep_music`` and
+    ``music_users`` (the names of the steps that take the map) as build parameters."""
     then: Callable[[Any, int, int], Any] | None = None
     """``two_pass`` only: the BlockProcessor for ``(finished analyzer, sr, channels)``."""
 
@@ -80,10 +92,23 @@ def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
     if engine != "dsp":
         from app.jobs.engines import NeuralDenoiser
 
-        return NeuralDenoiser(sr, channels, engine=engine, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
-    from dsp.denoise import NoiseReducer
+        inner: Any = NeuralDenoiser(
+            sr, channels, engine=engine, amount=float(p.get("amount", 100.0)), speech=p.get("speech")
+        )
+    else:
+        from dsp.denoise import NoiseReducer
 
-    return NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
+        inner = NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
+    return _keep_music(inner, sr, channels, p)
+
+
+def _keep_music(inner: Any, sr: int, channels: int, p: dict[str, Any]) -> Any:
+    """``inner`` bypassed on music when the job keeps music (:class:`dsp.music.MusicBypass`)."""
+    if p.get("music") is None or not p.get("keep_music"):
+        return inner
+    from dsp.music import MusicBypass
+
+    return MusicBypass(inner, sr, channels, p["music"])
 
 
 def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -110,12 +135,17 @@ def _declick(sr: int, channels: int, p: dict[str, Any]) -> Any:
 def _long_silences(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.silence import SilenceShortener
 
-    return SilenceShortener(
+    shortener = SilenceShortener(
         sr,
         channels,
         max_pause_s=float(p.get("max_pause_s", 1.0)),
         keep_pause_s=float(p.get("keep_pause_s", 0.5)),
     )
+    if p.get("music") is None or not p.get("keep_music"):
+        return shortener
+    from dsp.music import MusicSafeShortener
+
+    return MusicSafeShortener(shortener, p["music"])
 
 
 def _fillers(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -165,6 +195,76 @@ def _equalizer(analyzer: Any, sr: int, channels: int) -> Any:
     return Equalizer(sr, channels, analyzer.finish())
 
 
+class _KeepMusic:
+    """The ``keep_music`` step: reports the music map the pipeline found and the steps it spared."""
+
+    def __init__(self, music: Any, users: Sequence[str]) -> None:
+        self.music, self.users = music, [u for u in users if u != "keep_music"]
+
+    def process(self, block: Any) -> None:
+        return None  # the music pass already read the stream
+
+    def finish(self) -> Any:
+        return self.music
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": "keep_music"}
+        if self.music is None:
+            return {**out, "not_applied": "the music detector did not run"}
+        out.update(self.music.report(), protects=self.users)
+        out["bypassed_s"] = round(self.music.music_s, 2)
+        if not self.users:
+            out["not_applied"] = (
+                "no step of this job changes music: keep_music spares music in denoise (remove_noise), "
+                "remove_background and long_silences"
+            )
+        elif not self.music.music and not self.music.bed:
+            out["not_applied"] = "no music was found in the recording"
+        return out
+
+
+def _keep_music_step(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    return _KeepMusic(p.get("music"), p.get("music_users", ()))
+
+
+class _Denoised:
+    """Pass-through for remove_background when the job's own denoise step reduces the noise."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+
+    def process(self, block: Any) -> Any:
+        return block
+
+    def flush(self) -> Any:
+        import numpy as np
+
+        return np.zeros((self.channels, 0), np.float32)
+
+    def report(self) -> dict[str, Any]:
+        return {"step": "denoise", "applied": False, "reason": "the job's denoise step reduces the noise"}
+
+
+def _remove_background(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.denoise import NoiseReducer
+    from dsp.music import BACKGROUND_DEPTH_DB, BackgroundRemover
+
+    # a job that also denoises (remove_noise with remove_background_audio) denoises once
+    inner: Any = (
+        _Denoised(channels)
+        if "denoise" in p.get("job_steps", ())
+        else NoiseReducer(sr, channels, amount=100.0, speech=p.get("speech"))
+    )
+    return BackgroundRemover(
+        inner,
+        sr,
+        channels,
+        p.get("music"),
+        keep_music=bool(p.get("keep_music")),
+        depth_db=float(p.get("depth_db", BACKGROUND_DEPTH_DB)),
+    )
+
+
 def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.loudness import LoudnessMeter
 
@@ -202,6 +302,7 @@ STEPS: dict[str, StepDef] = {
             ("amount", "engine"),
             "reduce background noise and gate what lies away from speech (engine dsp | rnnoise | deepfilternet3)",
             uses_speech=lambda p: _engine("denoise", p) == "dsp",  # the neural models find speech themselves
+            uses_music=lambda p: bool(p.get("keep_music")),
         ),
         StepDef(
             "vad",
@@ -262,6 +363,7 @@ STEPS: dict[str, StepDef] = {
             _long_silences,
             ("max_pause_s", "keep_pause_s"),
             "shorten pauses longer than max_pause_s (1 s) to keep_pause_s (0.5 s); changes the duration",
+            uses_music=lambda p: bool(p.get("keep_music")),
         ),
         StepDef(
             "loudness",
@@ -302,6 +404,29 @@ STEPS: dict[str, StepDef] = {
             ("target_lufs",),
             "analyse the recording (SNR, hum, T60, echo, clipping, speech share, loudness, spectral tilt) "
             "and run the steps it needs; steps named explicitly always run",
+        ),
+        StepDef(
+            "keep_music",
+            "analysis",
+            "dsp.music",
+            "MusicDetector",
+            _keep_music_step,
+            (),
+            "find music (Scheirer & Slaney 1997 features) and make the job's denoise, remove_background and "
+            "long_silences steps leave music-only stretches untouched and go gentler on speech over music",
+            uses_music=lambda p: True,
+        ),
+        StepDef(
+            "remove_background",
+            "transform",
+            "dsp.music",
+            "BackgroundRemover",
+            _remove_background,
+            ("depth_db",),
+            "remove background audio (music, other voices, noise): the denoiser at full strength under speech "
+            "and depth_db (25, 0-60) of suppression between speech; spares music when the job keeps music",
+            uses_speech=lambda p: True,
+            uses_music=lambda p: True,
         ),
     )
 }

@@ -192,3 +192,22 @@ def test_cli_declick_repairs_and_reports(tmp_path: Path, rng: np.random.Generato
     y, _ = sf.read(out, dtype="float32")
     assert y.size == x.size
     assert int(np.sum(np.abs(y[pos]) < 0.4)) >= 3  # at least 3 of the 4 clicks are gone
+
+
+def test_cli_enhance_keep_music_spares_the_music(tmp_path: Path) -> None:
+    from tests.app.test_music_pipeline import podcast_file
+
+    src, x = podcast_file(tmp_path)
+    out = tmp_path / "out.wav"
+    r = hush("enhance", str(src), str(out), "--flag", "remove_noise", "--flag", "keep_music")
+    assert r.returncode == 0, r.stderr
+    steps = {s["step"]: s for s in json.loads(r.stdout)["steps"]}
+    assert steps["keep_music"]["protects"] == ["denoise"]
+    assert steps["denoise"]["keep_music"]["bypassed_s"] > 14.0
+    y = sf.read(out, dtype="float32")[0]
+    np.testing.assert_array_equal(y[: 7 * 16000], x[: 7 * 16000])  # the intro is untouched
+    r = hush("enhance", str(src), str(out), "--flag", "remove_background_audio")
+    assert r.returncode == 0, r.stderr
+    (background,) = json.loads(r.stdout)["steps"]
+    assert background["step"] == "remove_background"
+    assert background["gate"]["applied"] is True

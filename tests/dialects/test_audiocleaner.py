@@ -275,3 +275,65 @@ def test_audiocleaner_rate_limit_is_101003_with_retry_after(tmp_path: Any) -> No
     assert r.status_code == 429
     assert r.json()["code"] == 101003
     assert int(r.headers["retry-after"]) >= 1
+
+
+def _podcast() -> bytes:
+    """Music 0-8 s, speech with a 3 s pause, music 22-30 s, in white noise at -50 dBFS."""
+    from tests.dsp.test_music import chords
+
+    rng = np.random.default_rng(12)
+    a, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    b, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    x = np.concatenate([chords(SR, 8.0), np.zeros(SR // 2), a, np.zeros(3 * SR), b, np.zeros(SR // 2), chords(SR, 8.0)])
+    x = x + make_white(rng, x.size, -50.0)
+    buf = io.BytesIO()
+    sf.write(buf, x.astype(np.float32), SR, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+PODCAST = _podcast()
+
+
+@pytest.fixture(scope="module")
+def music_origin() -> Iterator[LoopbackServer]:
+    with serve_http({"/podcast.wav": Reply(body=PODCAST)}) as s:
+        yield s
+
+
+def test_audiocleaner_keep_music_and_background_flags_report_what_they_did(
+    client: httpx.Client, music_origin: LoopbackServer
+) -> None:
+    flags = {"keep_music": True, "remove_noise": True, "remove_background_audio": True, "long_silences": True}
+    data = wait(client, create(client, music_origin.url("/podcast.wav"), flags))
+    assert data["status"] == "success", data
+    report = data["report"]
+    keep = report["keep_music"]
+    assert keep["status"] == "applied", keep
+    assert keep["measured"]["music_s"] > 14.0
+    assert sorted(keep["measured"]["protects"]) == ["denoise", "long_silences", "remove_background"]
+    assert report["remove_noise"]["measured"]["keep_music"]["bypassed_s"] == keep["measured"]["music_s"]
+    background = report["remove_background_audio"]
+    assert background["status"] == "applied"
+    assert background["measured"]["gate"]["applied"] is True
+    assert background["measured"]["keep_music"]["bypassed_s"] == keep["measured"]["music_s"]
+    # with remove_noise set too, the noise is reduced once (by the denoise step), then gated
+    assert background["measured"]["denoise"]["applied"] is False
+    silences = report["long_silences"]["measured"]
+    assert all(a >= 8.0 and b <= 22.0 for a, b in silences["cuts"])  # no cut in the music
+    with httpx.Client(timeout=30) as anonymous:
+        got = anonymous.get(data["output"])
+    y, _ = sf.read(io.BytesIO(got.content), dtype="float32")
+    x, _ = sf.read(io.BytesIO(PODCAST), dtype="float32")
+    intro = slice(SR, 7 * SR)  # the music intro passes all three steps untouched
+    np.testing.assert_allclose(y[intro], x[intro], atol=1e-6)
+
+
+def test_audiocleaner_keep_music_without_a_step_to_spare_is_not_applied(
+    client: httpx.Client, music_origin: LoopbackServer
+) -> None:
+    data = wait(client, create(client, music_origin.url("/podcast.wav"), {"keep_music": True}))
+    assert data["status"] == "success", data
+    keep = data["report"]["keep_music"]
+    assert keep["status"] == "not_applied"
+    assert "no step of this job changes music" in keep["reason"]
+    assert keep["measured"]["music_s"] > 14.0

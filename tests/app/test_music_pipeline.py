@@ -1,0 +1,103 @@
+"""keep_music and remove_background through the pipeline: the music pass, the map, the reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app import media
+from app.errors import InvalidParameterError
+from app.jobs.models import OutputSpec, Step
+from app.jobs.pipeline import PREPASS_SHARE, process_file
+from app.jobs.steps import check_steps
+from tests.dsp.test_music import chords
+from tests.signals import make_speech_like, make_white
+
+SR = 16000
+
+
+def podcast_file(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """Music 0-8 s (a 1.5 s rest at 3 s), speech 8.5-13.5 s, a 3 s pause, speech, music 22-30 s."""
+    rng = np.random.default_rng(11)
+    intro = chords(SR, 8.0)
+    intro[int(3.0 * SR) : int(4.5 * SR)] = 0.0
+    a, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    b, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    x = np.concatenate([intro, np.zeros(SR // 2), a, np.zeros(3 * SR), b, np.zeros(SR // 2), chords(SR, 8.0)])
+    x = (x + make_white(rng, x.size, -60.0)).astype(np.float32)
+    src = tmp_path / "podcast.wav"
+    sf.write(src, x, SR, subtype="FLOAT")
+    return src, x
+
+
+def run(src: Path, tmp: Path, steps: list[Step], seen: list[float] | None = None) -> tuple[np.ndarray, dict[str, dict]]:
+    res = process_file(
+        src,
+        media.probe(src),
+        steps,
+        OutputSpec(container="wav"),
+        tmp,
+        block_seconds=0.7,
+        progress=(seen.append if seen is not None else lambda pct: None),
+    )
+    assert res.path is not None
+    y, _ = sf.read(res.path, dtype="float32")
+    return y, {r["step"]: r for r in res.reports}
+
+
+def test_keep_music_spares_music_in_denoise_and_long_silences(tmp_path: Path) -> None:
+    src, x = podcast_file(tmp_path)
+    seen: list[float] = []
+    steps = [Step(name="keep_music"), Step(name="denoise"), Step(name="long_silences")]
+    y, rep = run(src, tmp_path, steps, seen)
+    keep = rep["keep_music"]
+    assert "not_applied" not in keep
+    assert keep["protects"] == ["denoise", "long_silences"]
+    assert keep["music_s"] > 14.0
+    assert keep["bypassed_s"] == keep["music_s"]
+    assert rep["denoise"]["keep_music"]["bypassed_s"] == keep["music_s"]
+    cuts = rep["long_silences"]["cuts"]
+    assert cuts, "the 3 s speech pause is still shortened"
+    assert all(a >= 8.0 and b <= 22.0 for a, b in cuts)  # never in the music, nor its rest
+    assert rep["long_silences"]["keep_music"]["cut_s_spared"] > 0.5  # the rest would have been cut
+    # the intro comes out bit for bit (the cuts are all after it)
+    np.testing.assert_array_equal(y[: 7 * SR], x[: 7 * SR])
+    assert seen == sorted(seen)
+    assert any(0 < p <= PREPASS_SHARE * 100 for p in seen)
+    # without keep_music the same chain changes the intro and cuts into its rest
+    _y0, rep0 = run(src, tmp_path, [Step(name="denoise"), Step(name="long_silences")])
+    assert any(a < 8.0 for a, _ in rep0["long_silences"]["cuts"])
+    assert "keep_music" not in rep0["denoise"]
+
+
+def test_keep_music_alone_says_it_had_nothing_to_spare(tmp_path: Path) -> None:
+    src, x = podcast_file(tmp_path)
+    y, rep = run(src, tmp_path, [Step(name="keep_music")])
+    np.testing.assert_array_equal(y, x)
+    assert "no step of this job changes music" in rep["keep_music"]["not_applied"]
+    assert rep["keep_music"]["music_s"] > 14.0
+
+
+def test_remove_background_gates_between_speech_and_keep_music_wins(tmp_path: Path) -> None:
+    src, x = podcast_file(tmp_path)
+    y, rep = run(src, tmp_path, [Step(name="remove_background")])
+    gate = rep["remove_background"]["gate"]
+    assert gate["applied"] is True
+    assert gate["removed_db"] >= 20.0
+    intro = slice(SR, 3 * SR)
+    assert 20 * np.log10(np.std(x[intro]) / np.std(y[intro])) >= 20.0  # music between speech goes
+    y2, rep2 = run(src, tmp_path, [Step(name="keep_music"), Step(name="remove_background")])
+    np.testing.assert_array_equal(y2[intro], x[intro])  # ... unless the job keeps music
+    assert rep2["remove_background"]["keep_music"]["bypassed_s"] > 14.0
+    assert rep2["keep_music"]["protects"] == ["remove_background"]
+
+
+def test_new_steps_are_checked_at_submit() -> None:
+    check_steps([Step(name="keep_music"), Step(name="remove_background", params={"depth_db": 20})])
+    with pytest.raises(InvalidParameterError):
+        check_steps([Step(name="remove_background", params={"depth_db": 90})])
+    with pytest.raises(InvalidParameterError):
+        check_steps([Step(name="keep_music", params={"amount": 3})])

@@ -1,0 +1,253 @@
+"""Speech/music discrimination (dsp.music) and what uses its map: the bypass, the gate, the cut guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsp.denoise import NoiseReducer
+from dsp.errors import InvalidAudioError, InvalidParameterError
+from dsp.music import (
+    BACKGROUND_DEPTH_DB,
+    BED_WET,
+    PROTECT_PAD_S,
+    BackgroundRemover,
+    MusicBypass,
+    MusicDetector,
+    MusicMap,
+    MusicSafeShortener,
+    detect_music,
+    protect_cuts,
+)
+from dsp.silence import SilenceCuts, SilenceShortener
+from dsp.stream import run_processor
+from tests.signals import make_speech_like, make_white
+
+SR = 16000
+RATES = (8000, 16000, 22050, 44100, 48000)
+
+
+def chords(sr: int, duration_s: float, level: float = 0.02) -> np.ndarray:
+    """Four-note chords of harmonic tones, a new chord every 0.75 s (a music bed)."""
+    t = np.arange(int(duration_s * sr)) / sr
+    root = 110.0 * 2 ** (np.floor(t / 0.75) % 4 * 5 / 12)
+    return level * sum(
+        np.sin(2 * np.pi * h * r * np.cumsum(root) / sr) / h for r in (1, 1.25, 1.5, 2) for h in range(1, 9)
+    )
+
+
+def podcast(sr: int, seed: int = 1) -> tuple[np.ndarray, list[tuple[float, float]], tuple[float, float]]:
+    """Music 0-8 s, speech 8.5-20.5 s, a 1 s pause, music 21.5-29.5 s; the music spans and the speech span."""
+    rng = np.random.default_rng(seed)
+    speech, _ = make_speech_like(rng, sr, 12.0, lead_silence_s=0.5)
+    x = np.concatenate([chords(sr, 8.0), np.zeros(sr // 2), speech, np.zeros(sr), chords(sr, 8.0)])
+    x = x + make_white(rng, x.size, -65.0)
+    return x.astype(np.float32), [(0.0, 8.0), (21.5, 29.5)], (8.5, 20.5)
+
+
+def overlap_s(a: tuple[tuple[float, float], ...] | list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    return float(sum(max(0.0, min(e, v) - max(s, u)) for s, e in a for u, v in b))
+
+
+# ---------------------------------------------------------------------------- the detector
+
+
+@pytest.mark.parametrize("sr", RATES)
+def test_music_found_and_speech_not_at_every_rate(sr: int) -> None:
+    x, music, speech = podcast(sr)
+    found = detect_music(x, sr)
+    assert overlap_s(found.music, music) >= 0.95 * 16.0  # both music stretches, nearly whole
+    assert overlap_s(found.music, [speech]) <= 0.5  # at most a smoothing edge into the speech
+    assert found.bed == ()
+    assert found.duration_s == pytest.approx(x.size / sr)
+    assert overlap_s(found.speech, [speech]) > 6.0  # the speech detector's segments ride along
+
+
+def test_same_answer_at_every_rate() -> None:
+    maps = [detect_music(podcast(sr)[0], sr) for sr in RATES]
+    for m in maps[1:]:
+        assert len(m.music) == len(maps[0].music)
+        for (a, b), (c, d) in zip(m.music, maps[0].music, strict=True):
+            assert abs(a - c) < 0.25
+            assert abs(b - d) < 0.25
+
+
+def test_block_size_does_not_change_the_map() -> None:
+    x, _, _ = podcast(SR)
+    maps = []
+    for block in (x.size, 4096, 1000, 160):
+        det = MusicDetector(SR, 1)
+        for i in range(0, x.size, block):
+            det.process(x[np.newaxis, i : i + block])
+        maps.append(det.finish())
+    assert all(m == maps[0] for m in maps[1:])
+
+
+def test_silence_and_steady_noise_are_neither_music_nor_bed() -> None:
+    rng = np.random.default_rng(2)
+    for x in (np.zeros(5 * SR, np.float32), make_white(rng, 10 * SR, -30.0).astype(np.float32)):
+        found = detect_music(x, SR)
+        assert found.music == ()
+        assert found.bed == ()
+        assert found.music_share == 0.0
+
+
+def test_stereo_and_report() -> None:
+    x, _, _ = podcast(SR)
+    det = MusicDetector(SR, 2)
+    det.process(np.stack([x, 0.5 * x]))
+    rep = det.report()
+    assert rep["music_s"] > 15.0
+    assert 0.5 < rep["music_share"] < 0.6
+    assert rep["frames"]["music"] > 1500
+    assert det.finish() is det.finish()
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(InvalidParameterError):
+        MusicDetector(4000, 1)
+    with pytest.raises(InvalidParameterError):
+        MusicDetector(SR, 0)
+    det = MusicDetector(SR, 1)
+    with pytest.raises(InvalidParameterError):
+        det.process(np.zeros((2, 100), np.float32))
+    with pytest.raises(InvalidParameterError):
+        det.process(np.full((1, 100), np.nan, np.float32))
+    det.finish()
+    with pytest.raises(InvalidParameterError):
+        det.process(np.zeros((1, 100), np.float32))
+    with pytest.raises(InvalidAudioError):
+        detect_music(np.zeros(100, np.int16), SR)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError):
+        MusicBypass(NoiseReducer(SR, 1), SR, 1, MusicMap((), (), (), 1.0), bed_wet=1.5)
+    with pytest.raises(InvalidParameterError):
+        BackgroundRemover(NoiseReducer(SR, 1), SR, 1, None, depth_db=-1.0)
+
+
+def test_empty_stream() -> None:
+    det = MusicDetector(SR, 1)
+    found = det.finish()
+    assert found == MusicMap((), (), (), 0.0, foreground=())
+    assert detect_music(np.zeros(10, np.float32), SR).music == ()
+
+
+# ---------------------------------------------------------------------------- the bypass
+
+
+def test_music_passes_the_noise_reducer_untouched_and_speech_is_processed() -> None:
+    x, _music, _speech = podcast(SR)
+    x = x + make_white(np.random.default_rng(9), x.size, -45.0).astype(np.float32)
+    found = detect_music(x, SR)
+    plain = run_processor(NoiseReducer(SR, 1), x[np.newaxis], block_size=7000)[0]
+    kept = run_processor(MusicBypass(NoiseReducer(SR, 1), SR, 1, found), x[np.newaxis], block_size=7000)[0]
+    assert kept.shape == x.shape
+    inside = slice(int(1.0 * SR), int(7.0 * SR))  # well inside the first music stretch
+    assert np.array_equal(kept[inside], x[inside])  # bit for bit: the music is not touched
+    assert not np.allclose(plain[inside], x[inside], atol=1e-3)  # the plain reducer changes it
+    words = slice(int(10.0 * SR), int(19.0 * SR))
+    assert np.array_equal(kept[words], plain[words])  # speech without music: the full reduction
+
+
+def test_speech_over_a_bed_gets_half_the_reduction() -> None:
+    rng = np.random.default_rng(4)
+    x = (make_white(rng, 6 * SR, -30.0)).astype(np.float32)
+    m = MusicMap(music=(), bed=((2.0, 4.0),), speech=((2.0, 4.0),), duration_s=6.0)
+    wet = run_processor(NoiseReducer(SR, 1), x[np.newaxis], block_size=4096)[0]
+    out = run_processor(MusicBypass(NoiseReducer(SR, 1), SR, 1, m), x[np.newaxis], block_size=4096)[0]
+    mid = slice(int(2.6 * SR), int(3.4 * SR))
+    np.testing.assert_allclose(out[mid], BED_WET * wet[mid] + (1 - BED_WET) * x[mid], atol=1e-6)
+    assert np.std(out[mid]) < 0.9 * np.std(x[mid])  # still processed
+    assert np.std(out[mid]) > 1.5 * np.std(wet[mid])  # but gentler
+    far = slice(int(5.0 * SR), int(6.0 * SR))
+    np.testing.assert_allclose(out[far], wet[far], atol=1e-7)
+
+
+@pytest.mark.parametrize("sr", RATES)
+def test_silence_in_silence_out(sr: int) -> None:
+    x = np.zeros((1, 3 * sr), np.float32)
+    found = detect_music(x, sr)
+    for p in (
+        MusicBypass(NoiseReducer(sr, 1), sr, 1, found),
+        BackgroundRemover(NoiseReducer(sr, 1), sr, 1, found),
+        BackgroundRemover(NoiseReducer(sr, 1), sr, 1, found, keep_music=True),
+    ):
+        y = run_processor(p, x, block_size=5000)
+        assert y.shape == x.shape
+        assert not np.any(y)
+
+
+def test_bypass_is_chunk_invariant() -> None:
+    x, _, _ = podcast(SR)
+    found = detect_music(x, SR)
+    outs = [
+        run_processor(MusicBypass(NoiseReducer(SR, 1), SR, 1, found), x[np.newaxis], block_size=b)
+        for b in (x.size, 4096, 999)
+    ]
+    for y in outs[1:]:  # the reducer's FFT batches differ by rounding only
+        np.testing.assert_allclose(y, outs[0], atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- the background gate
+
+
+def test_background_between_speech_goes_down_by_the_depth() -> None:
+    rng = np.random.default_rng(5)
+    speech, _words = make_speech_like(rng, SR, 12.0, lead_silence_s=2.0, pause_every_s=1.5, pause_s=2.5)
+    bed = chords(SR, 12.0) * (np.std(speech[speech != 0]) / np.std(chords(SR, 12.0))) * 10 ** (-15 / 20)
+    x = (speech + bed).astype(np.float32)
+    found = detect_music(x, SR)
+    p = BackgroundRemover(NoiseReducer(SR, 1), SR, 1, found)
+    y = run_processor(p, x[np.newaxis], block_size=4096)[0]
+    lead = slice(int(0.2 * SR), int(1.5 * SR))  # bed alone before the first word
+    removed = 10 * np.log10(np.sum(x[lead].astype(np.float64) ** 2) / np.sum(y[lead].astype(np.float64) ** 2))
+    assert removed >= 20.0
+    rep = p.report()
+    assert rep["step"] == "remove_background"
+    assert rep["depth_db"] == BACKGROUND_DEPTH_DB
+    assert rep["gate"]["applied"] is True
+    assert rep["gate"]["removed_db"] >= 20.0
+    assert rep["denoise"]["step"] == "denoise"
+    # with keep_music, a music-only stretch is left alone by the gate and the reducer
+    m = MusicMap(
+        music=((0.0, 1.5),), bed=(), speech=found.speech, duration_s=found.duration_s, foreground=found.foreground
+    )
+    kept = run_processor(
+        BackgroundRemover(NoiseReducer(SR, 1), SR, 1, m, keep_music=True), x[np.newaxis], block_size=4096
+    )[0]
+    np.testing.assert_array_equal(kept[:SR], x[:SR])
+
+
+# ---------------------------------------------------------------------------- the cut guard
+
+
+def test_protect_cuts_trims_every_cut_off_music() -> None:
+    cuts = SilenceCuts(cuts=((16000, 48000), (80000, 96000), (120000, 121000)), sr=SR, n=200000)
+    kept = protect_cuts(cuts, ((2.0, 5.5),))
+    assert kept.cuts == ((16000, 32000), (88000, 96000), (120000, 121000))
+    assert protect_cuts(cuts, ()).cuts == cuts.cuts
+
+
+def test_pauses_in_music_are_never_cut_but_speech_pauses_are() -> None:
+    rng = np.random.default_rng(6)
+    music = chords(SR, 8.0)
+    music[int(3.0 * SR) : int(4.5 * SR)] = 0.0  # a 1.5 s rest: silence inside the music
+    speech_a, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    speech_b, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    x = np.concatenate([music, np.zeros(SR // 2), speech_a, np.zeros(3 * SR), speech_b])
+    x = (x + make_white(rng, x.size, -65.0)).astype(np.float32)
+    found = detect_music(x, SR)
+    assert overlap_s(found.music, [(0.0, 8.0)]) > 7.0
+    plain = SilenceShortener(SR, 1)
+    guarded = MusicSafeShortener(SilenceShortener(SR, 1), found)
+    for i in range(0, x.size, 5000):
+        plain.process(x[np.newaxis, i : i + 5000])
+        guarded.process(x[np.newaxis, i : i + 5000])
+    in_music = [(0.0, 8.0 + PROTECT_PAD_S)]
+    plain_cuts = [(a / SR, b / SR) for a, b in plain.finish().cuts]
+    cuts = [(a / SR, b / SR) for a, b in guarded.finish().cuts]
+    assert overlap_s(plain_cuts, in_music) > 0.5  # the plain cutter takes the rest for a pause
+    assert overlap_s(cuts, in_music) == 0.0
+    assert overlap_s(cuts, [(13.5, 16.5)]) > 1.5  # the speech pause is still shortened
+    rep = guarded.report()
+    assert rep["pauses_shortened"] == len(cuts)
+    assert rep["keep_music"]["cut_s_spared"] > 0.5
