@@ -83,24 +83,38 @@ PREFIX = "/audio/api/v1/api-keys/enhance"
 OK = 100000
 _JSON_LIMIT_BYTES = 64 * 1024
 
-#: The 14 flags of the doc, in chain order, each with the step it runs (None: no engine yet).
-FLAGS: dict[str, Step | None] = {
+_DECLICK = Step(name="declick", params={"detection_mult": 8.0, "click_len": 5})
+_DEREVERB = Step(name="remove_reverb")
+_DENOISE = Step(name="denoise", params={"amount": 100})
+_AUTOEQ = Step(name="autoeq")
+_LOUDNESS = Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0})
+
+#: The 14 flags of the doc, in chain order, each with the step it runs (None: no engine yet) or
+#: the chain of steps (a tuple). Steps several set flags share run once; :func:`plan` puts every
+#: step at its first place in this table, time edits and loudness (finalize steps) last.
+FLAGS: dict[str, Step | tuple[Step, ...] | None] = {
     # clicks and mouth sounds first: later steps would smear them
-    "mouth_sounds": Step(name="declick", params={"detection_mult": 8.0, "click_len": 5}),
+    "mouth_sounds": _DECLICK,
     "remove_echo": Step(name="remove_echo"),
-    "remove_reverb": Step(name="remove_reverb"),
-    "remove_noise": Step(name="denoise", params={"amount": 100}),
+    "remove_reverb": _DEREVERB,
+    "remove_noise": _DENOISE,
     "remove_background_audio": None,
     "keep_music": None,
-    "autoeq": Step(name="autoeq"),
+    "autoeq": _AUTOEQ,
     "long_silences": Step(name="long_silences", params={"max_pause_s": 1.0, "keep_pause_s": 0.5}),
     "fillers": None,
     "stutters": None,
     "hesitations": None,
-    "studio_sound": None,
+    # a DSP chain, not a generative re-synthesis of the voice: reported as approximated
+    "studio_sound": (_DECLICK, _DEREVERB, _DENOISE, _AUTOEQ, Step(name="compress"), Step(name="deess"), _LOUDNESS),
     "autoid": None,
     # loudness last: every other step changes the level
-    "normalize": Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0}),
+    "normalize": _LOUDNESS,
+}
+#: Flags whose engine only approximates what the vendor does, and why.
+APPROXIMATED: dict[str, str] = {
+    "studio_sound": "a DSP chain (declick, dereverb, denoise, auto-EQ, 2.5:1 compression, de-essing, loudness "
+    "to -16 LUFS), not a generative re-synthesis of the voice; each step's measurement is in 'measured'",
 }
 
 #: The doc's account codes, by domain error (checked in order: concurrency before rate).
@@ -131,16 +145,32 @@ class _InputError(e.InvalidParameterError):
 
 def plan(enhance_type: dict[str, bool]) -> tuple[tuple[Step, ...], dict[str, dict[str, Any]]]:
     """The steps the set flags run, in chain order, and each set flag's planned entry."""
-    steps: list[Step] = []
+    order: dict[str, int] = {}  # a step's place in the chain: its first appearance in FLAGS
+    for entry in FLAGS.values():
+        for s in (entry,) if isinstance(entry, Step) else entry or ():
+            order.setdefault(s.name, len(order))
+    chosen: dict[str, Step] = {}
     planned: dict[str, dict[str, Any]] = {}
-    for flag, step in FLAGS.items():
+    for flag, entry in FLAGS.items():
         if not enhance_type.get(flag):
             continue
-        if step is None or not STEPS[step.name].available:
-            planned[flag] = {"status": "not_applied", "reason": "no engine in this build"}
+        flag_steps = (entry,) if isinstance(entry, Step) else entry or ()
+        missing = [s.name for s in flag_steps if not STEPS[s.name].available]
+        if not flag_steps or missing:
+            why = f" (step {', '.join(missing)})" if missing else ""
+            planned[flag] = {"status": "not_applied", "reason": f"no engine in this build{why}"}
             continue
-        steps.append(step)
-        planned[flag] = {"status": "applied", "step": step.name}
+        for s in flag_steps:
+            chosen.setdefault(s.name, s)
+        item: dict[str, Any] = {"status": "applied"}
+        if flag in APPROXIMATED:
+            item = {"status": "approximated", "reason": APPROXIMATED[flag]}
+        if isinstance(entry, Step):
+            item["step"] = entry.name
+        else:
+            item["steps"] = [s.name for s in flag_steps]
+        planned[flag] = item
+    steps = sorted(chosen.values(), key=lambda s: (STEPS[s.name].kind == "finalize", order[s.name]))
     return tuple(steps), planned
 
 
@@ -179,7 +209,10 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
     for flag, entry in (job.meta.get("plan") or {}).items():
         item = dict(entry)
         step = item.pop("step", None)
-        if item["status"] != "not_applied" and job.state is JobState.succeeded and step:
+        chain = item.pop("steps", None)
+        if item["status"] != "not_applied" and job.state is JobState.succeeded and chain:
+            item["measured"] = {name: _step_report(job, name) for name in chain}
+        elif item["status"] != "not_applied" and job.state is JobState.succeeded and step:
             measured = _step_report(job, "loudness" if step == "loudness" else step)
             item["measured"] = measured
             if measured.get("not_applied"):  # the engine ran and did not change the audio (it says why)

@@ -65,7 +65,7 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["enhance", "IN", "OUT", "--flag", "studio_sound"], 3, "studio_sound"),
+        (["enhance", "IN", "OUT", "--flag", "stutters"], 3, "stutters"),
         (["enhance", "IN", "OUT"], 2, "--flag"),
         (["denoise", "IN", "OUT", "--amount", "0"], 2, "between 1 and 100"),
         (["denoise", "/nonexistent.wav", "OUT"], 2, "no such file"),
