@@ -148,6 +148,10 @@ def dnsmos(y: np.ndarray) -> tuple[float, float, float]:
     return float(r["sig_mos"]), float(r["bak_mos"]), float(r["ovrl_mos"])
 
 
+def _fmt(sc: tuple[float, ...]) -> str:
+    return "/".join(f"{v:5.2f}" for v in sc)
+
+
 def shares(half: str) -> None:
     """Percentiles of the 4-10 kHz band's share of the power in active 10 ms speech frames."""
     from dsp.dynamics import DEESS_THRESHOLD_DB, SIBILANCE_HIGH_HZ, SIBILANCE_LOW_HZ
@@ -197,25 +201,24 @@ def main() -> int:
                     y, reports = run(METHODS[m], it["x"], Path(d))
                     sc = dnsmos(y)
                     scores[m].append(sc)
-                    row.append("%5.2f/%5.2f/%5.2f" % sc)
+                    row.append(_fmt(sc))
                     if m == "studio":
                         it["reports"] = {r.get("step"): r for r in reports}
             print(f"{it['id'][:58]:58s}  " + "  ".join(f"{c:>17s}" for c in row), flush=True)
             rep = it.get("reports", {})
             if rep:
                 c, e = rep.get("compress", {}), rep.get("deess", {})
-                print(
-                    f"{'':4s}compress max/mean GR {c.get('max_gain_reduction_db')}/{c.get('mean_gain_reduction_db')} dB,"
-                    f" deess max cut {e.get('max_reduction_applied_db')} dB on {e.get('share_cut_over_1db')} of frames"
-                )
+                gr = f"{c.get('max_gain_reduction_db')}/{c.get('mean_gain_reduction_db')}"
+                cut = f"{e.get('max_reduction_applied_db')} dB on {e.get('share_cut_over_1db')}"
+                print(f"    compress max/mean reduction {gr} dB, deess max cut {cut} of frames")
         mean = {m: np.mean(np.asarray(v), axis=0) for m, v in scores.items()}
-        print(f"{'MEAN':58s}  " + "  ".join(f"{'%5.2f/%5.2f/%5.2f' % tuple(mean[m]):>17s}" for m in methods))
+        print(f"{'MEAN':58s}  " + "  ".join(f"{_fmt(tuple(mean[m])):>17s}" for m in methods))
         if "studio" in scores and "anchor" in scores:
             st, an = np.asarray(scores["studio"]), np.asarray(scores["anchor"])
             wins = int(np.sum(st[:, 2] > an[:, 2]))
             d = float(np.mean(st[:, 2] - an[:, 2]))
             verdict = "ok" if d > 0 else "MISSED"
-            print(f"target studio OVRL > anchor OVRL: {d:+.3f} mean, studio higher on {wins}/{len(st)} items: {verdict}")
+            print(f"target studio OVRL > anchor OVRL: {d:+.3f} mean, higher on {wins}/{len(st)} items: {verdict}")
         print(f"({time.time() - t0:.0f} s)")
     return 0
 

@@ -204,7 +204,8 @@ def test_chunk_size_invariant_at_every_rate(kind: str, sr: int, rng: np.random.G
     x = np.stack([vowel(sr, 0.7), 0.5 * vowel(sr, 0.7, f0=210.0)])
     x[:, n // 3 : n // 2] += 3 * sibilant(sr, 0.7, rng)[: n // 2 - n // 3]
     whole = run_processor(_make(kind, sr, 2), x, block_size=x.shape[-1])
-    assert whole.shape == x.shape and np.all(np.isfinite(whole))
+    assert whole.shape == x.shape
+    assert np.all(np.isfinite(whole))
     if kind == "compress":
         assert np.max(np.abs(whole - x)) > 1e-3  # it did something
     for sizes in ([1, 7, 64, 333], [4096], [977, 13]):
@@ -268,5 +269,6 @@ def test_deesser_refuses_out_of_range(kwargs: dict[str, float]) -> None:
 def test_streams_through_run_blocks(rng: np.random.Generator) -> None:
     sr = 16000
     x = np.stack([vowel(sr, 0.5)])
-    out = np.concatenate(list(run_blocks(Compressor(sr, 1), (x[:, i : i + 100] for i in range(0, x.shape[-1], 100)))), -1)
+    blocks = (x[:, i : i + 100] for i in range(0, x.shape[-1], 100))
+    out = np.concatenate(list(run_blocks(Compressor(sr, 1), blocks)), -1)
     assert out.shape == x.shape
