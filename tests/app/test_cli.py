@@ -118,6 +118,17 @@ def test_cli_enhance_normalizes_loudness(noisy_wav: tuple[Path, np.ndarray, list
     assert measure_loudness(y, sr).integrated_lufs == pytest.approx(-16.0, abs=0.5)
 
 
+def test_cli_enhance_studio_sound_runs_the_chain_once(noisy_wav: tuple[Path, np.ndarray, list], tmp_path: Path) -> None:
+    out = tmp_path / "studio.wav"
+    r = hush("enhance", str(noisy_wav[0]), str(out), "--flag", "remove_noise", "--flag", "studio_sound")
+    assert r.returncode == 0, r.stderr
+    steps = [s["step"] for s in json.loads(r.stdout)["steps"]]
+    assert steps == ["declick", "remove_reverb", "denoise", "autoeq", "compress", "deess", "loudness"]
+    y, _ = sf.read(out, dtype="float32")
+    x, _ = sf.read(noisy_wav[0], dtype="float32")
+    assert y.shape == x.shape
+
+
 _PEAK_RSS_WRAPPER = """
 import atexit, runpy, sys
 def _peak():
