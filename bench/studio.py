@@ -2,6 +2,7 @@
 
     python bench/studio.py [--half dev|check|both] [--limit N] [--methods input,anchor,studio,...]
     python bench/studio.py --shares [--half dev]
+    python bench/studio.py --clean [--methods input,studio,...]     # do no harm on clean speech
 
 Material, built from the recordings in ``../shared/bench/realdev/`` (read in place, never copied):
 each clean speech recording (6 s at 16 kHz, the DNSMOS rate) is degraded the way a home
@@ -24,7 +25,8 @@ Every method runs Hush's own job pipeline (``app.jobs.pipeline.process_file``, t
   minus the auto-EQ (the stage that costs the most OVRL on this material).
 
 Scores: DNSMOS P.835 SIG/BAK/OVRL (``speechmos``' packaged ONNX models, non-personalised), means
-per half, and how many items ``studio`` scores above ``anchor`` on OVRL. ``--shares`` prints the
+per half, and how many items ``studio`` scores above ``anchor`` on OVRL. ``--clean`` scores the
+clean recordings themselves (do no harm). ``--shares`` prints the
 distribution of the sibilance band's share of the power in active speech frames of the clean DEV
 recordings, the measurement the de-esser threshold (``dsp.dynamics.DEESS_THRESHOLD_DB``) is set
 from.
@@ -98,9 +100,12 @@ def degrade(x: np.ndarray, rir: np.ndarray, noise: np.ndarray, seed: int) -> np.
     return y * min(1.0, 0.9 / (np.abs(y).max() + 1e-12))
 
 
-def build(half: str) -> list[dict[str, Any]]:
+def build(half: str, clean: bool = False) -> list[dict[str, Any]]:
     sel = HALVES[half]
     n = int(CLIP_S * SR)
+    if clean:  # do no harm: the clean recordings as they are
+        xs = [(s, load(REAL / "clean_speech" / s, n, 0.5)) for s in sel["speech"]]
+        return [{"id": f"{s.split('.')[0]} (clean)", "x": x / (np.abs(x).max() + 1e-12) * 0.5} for s, x in xs]
     h = load(REAL / "reverb_rir" / sel["rir"][0])
     h = h[int(np.argmax(np.abs(h))) :][: int(RIR_S * SR)]
     h /= np.abs(h).max() + 1e-12
@@ -180,6 +185,7 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--limit", type=int, default=0, help="first N items of each half")
     ap.add_argument("--shares", action="store_true", help="print the sibilance-band share distribution")
+    ap.add_argument("--clean", action="store_true", help="score the clean recordings instead (do no harm)")
     args = ap.parse_args()
     halves = ["dev", "check"] if args.half == "both" else [args.half]
     if args.shares:
@@ -189,7 +195,7 @@ def main() -> int:
     methods = args.methods.split(",")
     cols = "  ".join(f"{m:>17s}" for m in methods)
     for half in halves:
-        items = build(half)[: args.limit or None]
+        items = build(half, args.clean)[: args.limit or None]
         scores: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
         t0 = time.time()
         print(f"\n== {half.upper()}: {len(items)} items (SIG/BAK/OVRL)")
