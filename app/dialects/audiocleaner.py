@@ -36,7 +36,9 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   echo, ``remove_reverb`` on a dry recording, ``autoeq`` without speech), with what it
   measured; the task still succeeds and ``data.report`` (a Hush extension; clients ignore
   unknown fields) says, per flag, ``applied``, ``approximated`` or ``not_applied``, why, and
-  what was measured.
+  what was measured. ``studio_sound`` runs a chain of steps (declick → dereverb → denoise →
+  auto-EQ → compress → de-ess → loudness), each once however many set flags share it, and is
+  always ``approximated`` (a DSP chain, not a generative re-synthesis), measured per step.
 * **``output`` and ``result``**: the field table says ``output``, the doc's example ``result``:
   both are sent, with the same absolute URL, downloadable without the key (the unguessable job id
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
