@@ -36,6 +36,9 @@ ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
     "autoeq": [{"name": "autoeq"}],
     "fillers": [{"name": "fillers"}],
     "long_silences": [{"name": "long_silences"}],
+    "studio_sound": [
+        {"name": n} for n in ("declick", "remove_reverb", "denoise", "autoeq", "compress", "deess", "loudness")
+    ],
     "normalize": [{"name": "loudness"}],
     "autoid": [{"name": "autoid"}],
 }
@@ -361,8 +364,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or not args.flag:
         _err(f"unknown or missing --flag {unknown}; this build can apply: {', '.join(ENHANCE_FLAGS)}")
         return 3 if unknown else 2
-    # chain order whatever the order of the flags (the loudness step finalizes the chain)
-    steps = [s for f, flag_steps in ENHANCE_FLAGS.items() if f in args.flag for s in flag_steps]
+    # the AudioCleaner plan: chain order whatever the order of the flags, a step two flags share
+    # (studio_sound and remove_noise both denoise) once, the loudness step last
+    from app.dialects.audiocleaner import plan
+
+    chosen, _ = plan(dict.fromkeys(args.flag, True))
+    steps = [s.model_dump() for s in chosen]
     return _local(args.input, args.output, steps)
 
 

@@ -44,6 +44,9 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   (engine, on/off, strength, the measurement, the threshold, and whether it was ``added``,
   ``explicit`` or ``not_applied``) and the chain that ran. Clipping is detected and
   reported, not repaired (no declipping engine in this build).
+* ``studio_sound`` runs a chain of steps (declick → dereverb → denoise →
+  auto-EQ → compress → de-ess → loudness), each once however many set flags share it, and is
+  always ``approximated`` (a DSP chain, not a generative re-synthesis), measured per step.
 * **``output`` and ``result``**: the field table says ``output``, the doc's example ``result``:
   both are sent, with the same absolute URL, downloadable without the key (the unguessable job id
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
@@ -90,25 +93,39 @@ PREFIX = "/audio/api/v1/api-keys/enhance"
 OK = 100000
 _JSON_LIMIT_BYTES = 64 * 1024
 
-#: The 14 flags of the doc, in chain order, each with the step it runs (None: no engine yet).
-FLAGS: dict[str, Step | None] = {
+_DECLICK = Step(name="declick", params={"detection_mult": 8.0, "click_len": 5})
+_DEREVERB = Step(name="remove_reverb")
+_DENOISE = Step(name="denoise", params={"amount": 100})
+_AUTOEQ = Step(name="autoeq")
+_LOUDNESS = Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0})
+
+#: The 14 flags of the doc, in chain order, each with the step it runs (None: no engine yet) or
+#: the chain of steps (a tuple). Steps several set flags share run once; :func:`plan` puts every
+#: step at its first place in this table, time edits and loudness (finalize steps) last.
+FLAGS: dict[str, Step | tuple[Step, ...] | None] = {
     # clicks and mouth sounds first: later steps would smear them
-    "mouth_sounds": Step(name="declick", params={"detection_mult": 8.0, "click_len": 5}),
+    "mouth_sounds": _DECLICK,
     "remove_echo": Step(name="remove_echo"),
-    "remove_reverb": Step(name="remove_reverb"),
-    "remove_noise": Step(name="denoise", params={"amount": 100}),
+    "remove_reverb": _DEREVERB,
+    "remove_noise": _DENOISE,
     "remove_background_audio": Step(name="remove_background", params={"depth_db": 25.0}),
     # keep_music makes this task's denoise, remove_background and long_silences spare music
     "keep_music": Step(name="keep_music"),
-    "autoeq": Step(name="autoeq"),
+    "autoeq": _AUTOEQ,
     "long_silences": Step(name="long_silences", params={"max_pause_s": 1.0, "keep_pause_s": 0.5}),
     "fillers": Step(name="fillers"),
     "stutters": None,
     "hesitations": None,
-    "studio_sound": None,
+    # a DSP chain, not a generative re-synthesis of the voice: reported as approximated
+    "studio_sound": (_DECLICK, _DEREVERB, _DENOISE, _AUTOEQ, Step(name="compress"), Step(name="deess"), _LOUDNESS),
     "autoid": Step(name="autoid", params={"target_lufs": -16.0}),
     # loudness last: every other step changes the level
-    "normalize": Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0}),
+    "normalize": _LOUDNESS,
+}
+#: Flags whose engine only approximates what the vendor does, and why.
+APPROXIMATED: dict[str, str] = {
+    "studio_sound": "a DSP chain (declick, dereverb, denoise, auto-EQ, 2.5:1 compression, de-essing, loudness "
+    "to -16 LUFS), not a generative re-synthesis of the voice; each step's measurement is in 'measured'",
 }
 
 #: The doc's account codes, by domain error (checked in order: concurrency before rate).
@@ -148,16 +165,32 @@ def plan(enhance_type: dict[str, bool]) -> tuple[tuple[Step, ...], dict[str, dic
         "for hesitations other than filled pauses (the fillers flag) and long pauses (long_silences); "
         "drawn-out words and restarts are left in",
     }
-    steps: list[Step] = []
+    order: dict[str, int] = {}  # a step's place in the chain: its first appearance in FLAGS
+    for entry in FLAGS.values():
+        for s in (entry,) if isinstance(entry, Step) else entry or ():
+            order.setdefault(s.name, len(order))
+    chosen: dict[str, Step] = {}
     planned: dict[str, dict[str, Any]] = {}
-    for flag, step in FLAGS.items():
+    for flag, entry in FLAGS.items():
         if not enhance_type.get(flag):
             continue
-        if step is None or not STEPS[step.name].available:
-            planned[flag] = {"status": "not_applied", "reason": why_not.get(flag, "no engine in this build")}
+        flag_steps = (entry,) if isinstance(entry, Step) else entry or ()
+        missing = [s.name for s in flag_steps if not STEPS[s.name].available]
+        if not flag_steps or missing:
+            why = f" (step {', '.join(missing)})" if missing else ""
+            planned[flag] = {"status": "not_applied", "reason": why_not.get(flag, f"no engine in this build{why}")}
             continue
-        steps.append(step)
-        planned[flag] = {"status": "applied", "step": step.name}
+        for s in flag_steps:
+            chosen.setdefault(s.name, s)
+        item: dict[str, Any] = {"status": "applied"}
+        if flag in APPROXIMATED:
+            item = {"status": "approximated", "reason": APPROXIMATED[flag]}
+        if isinstance(entry, Step):
+            item["step"] = entry.name
+        else:
+            item["steps"] = [s.name for s in flag_steps]
+        planned[flag] = item
+    steps = sorted(chosen.values(), key=lambda s: (STEPS[s.name].kind == "finalize", order[s.name]))
     return tuple(steps), planned
 
 
@@ -196,7 +229,10 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
     for flag, entry in (job.meta.get("plan") or {}).items():
         item = dict(entry)
         step = item.pop("step", None)
-        if item["status"] != "not_applied" and job.state is JobState.succeeded and step:
+        chain = item.pop("steps", None)
+        if item["status"] != "not_applied" and job.state is JobState.succeeded and chain:
+            item["measured"] = {name: _step_report(job, name) for name in chain}
+        elif item["status"] != "not_applied" and job.state is JobState.succeeded and step:
             measured = _step_report(job, "loudness" if step == "loudness" else step)
             item["measured"] = measured
             if flag == "autoid" and measured:

@@ -288,6 +288,22 @@ def _autoid(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.analyze import TARGET_LUFS, RecordingAnalyzer
 
     return RecordingAnalyzer(sr, channels, target_lufs=float(p.get("target_lufs", TARGET_LUFS)))
+def _compress(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.dynamics import CompressorAnalyzer
+
+    names = ("threshold_lu", "ratio", "knee_db", "attack_ms", "release_ms", "makeup_db")
+    return CompressorAnalyzer(sr, channels, **{k: float(p[k]) for k in names if k in p})
+
+
+def _compressor(analyzer: Any, sr: int, channels: int) -> Any:
+    return analyzer.finish()
+
+
+def _deess(sr: int, channels: int, p: dict[str, Any]) -> Any:
+    from dsp.dynamics import DeEsser
+
+    names = ("threshold_db", "max_reduction_db")
+    return DeEsser(sr, channels, **{k: float(p[k]) for k in names if k in p})
 
 
 STEPS: dict[str, StepDef] = {
@@ -427,6 +443,27 @@ STEPS: dict[str, StepDef] = {
             "and depth_db (25, 0-60) of suppression between speech; spares music when the job keeps music",
             uses_speech=lambda p: True,
             uses_music=lambda p: True,
+        ),
+        StepDef(
+            "compress",
+            "two_pass",
+            "dsp.dynamics",
+            "Compressor",
+            _compress,
+            ("threshold_lu", "ratio", "knee_db", "attack_ms", "release_ms", "makeup_db"),
+            "gentle speech compression (Giannoulis et al. 2012 soft knee, ratio 2.5, knee 6 dB, attack 10 ms, "
+            "release 120 ms) with the threshold threshold_lu (+3) above the measured loudness",
+            then=_compressor,
+        ),
+        StepDef(
+            "deess",
+            "transform",
+            "dsp.dynamics",
+            "DeEsser",
+            _deess,
+            ("threshold_db", "max_reduction_db"),
+            "split-band de-esser: turn the 4-10 kHz band down (at most max_reduction_db, 6) where it "
+            "dominates the spectrum; nothing to do below about 11 kHz sample rate",
         ),
     )
 }

@@ -65,7 +65,7 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["enhance", "IN", "OUT", "--flag", "studio_sound"], 3, "studio_sound"),
+        (["enhance", "IN", "OUT", "--flag", "stutters"], 3, "stutters"),
         (["enhance", "IN", "OUT"], 2, "--flag"),
         (["denoise", "IN", "OUT", "--amount", "0"], 2, "between 1 and 100"),
         (["denoise", "/nonexistent.wav", "OUT"], 2, "no such file"),
@@ -134,6 +134,17 @@ def test_cli_enhance_cuts_a_filler_and_says_where(tmp_path: Path) -> None:
     assert cut["end_s"] >= fb / sr - 0.05  # times of the input
     y = sf.read(out, dtype="float32")[0]
     assert abs(y.size - (x.size - steps[0]["removed_s"] * sr)) <= 2
+
+
+def test_cli_enhance_studio_sound_runs_the_chain_once(noisy_wav: tuple[Path, np.ndarray, list], tmp_path: Path) -> None:
+    out = tmp_path / "studio.wav"
+    r = hush("enhance", str(noisy_wav[0]), str(out), "--flag", "remove_noise", "--flag", "studio_sound")
+    assert r.returncode == 0, r.stderr
+    steps = [s["step"] for s in json.loads(r.stdout)["steps"]]
+    assert steps == ["declick", "remove_reverb", "denoise", "autoeq", "compress", "deess", "loudness"]
+    y, _ = sf.read(out, dtype="float32")
+    x, _ = sf.read(noisy_wav[0], dtype="float32")
+    assert y.shape == x.shape
 
 
 _PEAK_RSS_WRAPPER = """

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.dialects.audiocleaner import FLAGS
+from app.dialects.audiocleaner import FLAGS, plan
 from app.settings import Settings
 from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
@@ -29,6 +29,7 @@ SR = 16_000
 CREATE = "/audio/api/v1/api-keys/enhance/task/create"
 GET = "/audio/api/v1/api-keys/enhance/task/get"
 ALL_FLAGS = dict.fromkeys(FLAGS, True)  # the doc's example body: every flag true
+STUDIO_CHAIN = ["declick", "remove_reverb", "denoise", "autoeq", "compress", "deess", "loudness"]
 
 
 def _noisy() -> bytes:
@@ -142,7 +143,15 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
     for flag in ("stutters", "hesitations"):
         assert report[flag]["status"] == "not_applied"
         assert "F1 0.7" in report[flag]["reason"]
-    assert report["studio_sound"] == {"status": "not_applied", "reason": "no engine in this build"}
+    # studio_sound shares declick, dereverb, denoise, auto-EQ and loudness with the other flags
+    # (each ran once) and adds compression and de-essing: approximated, with every measurement
+    studio = report["studio_sound"]
+    assert studio["status"] == "approximated"
+    assert "not a generative" in studio["reason"]
+    assert list(studio["measured"]) == STUDIO_CHAIN
+    assert studio["measured"]["denoise"] == report["remove_noise"]["measured"]
+    assert studio["measured"]["compress"]["ratio"] == 2.5
+    assert studio["measured"]["deess"]["band_hz"] == [4000.0, 7200.0]
     # the echo engine ran, measured, and found no discrete echo: it says so and what it saw
     assert report["remove_echo"]["status"] == "not_applied"
     assert "no discrete echo" in report["remove_echo"]["reason"]
@@ -165,6 +174,38 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
     assert abs(y.size - (x.size - removed_s * SR)) <= 2  # both time edits, at most a rounding apart
     # noise went down in the lead-in silence (remove_noise) ... and normalize raised the speech
     assert float(np.std(y[: SR // 4])) < float(np.std(x[: SR // 4]))
+
+
+def test_audiocleaner_plan_runs_a_shared_step_once_in_chain_order() -> None:
+    steps, planned = plan({"normalize": True, "studio_sound": True, "remove_noise": True, "long_silences": True})
+    assert [s.name for s in steps] == [*STUDIO_CHAIN[:-1], "long_silences", "loudness"]
+    assert planned["studio_sound"]["status"] == "approximated"
+    assert planned["studio_sound"]["steps"] == STUDIO_CHAIN
+    assert planned["remove_noise"] == {"status": "applied", "step": "denoise"}
+    steps, _ = plan({"remove_noise": True, "normalize": True})
+    assert [s.name for s in steps] == ["denoise", "loudness"]  # unchanged for single-step flags
+
+
+def test_audiocleaner_studio_sound_is_approximated_with_each_measurement(
+    client: httpx.Client, origin: LoopbackServer
+) -> None:
+    data = wait(client, create(client, origin.url("/in.wav"), {"studio_sound": True}))
+    assert data["status"] == "success", data
+    studio = data["report"]["studio_sound"]
+    assert studio["status"] == "approximated"
+    assert "DSP chain" in studio["reason"]
+    measured = studio["measured"]
+    assert list(measured) == STUDIO_CHAIN
+    assert all(measured[name] for name in STUDIO_CHAIN)  # every step ran and reported
+    assert measured["compress"]["max_gain_reduction_db"] > 0.0
+    assert measured["compress"]["threshold_dbfs"] == pytest.approx(measured["compress"]["input_loudness_lufs"] + 3)
+    assert "max_reduction_applied_db" in measured["deess"]
+    assert measured["loudness"]["target_lufs"] == -16.0
+    with httpx.Client(timeout=30) as anonymous:
+        y, sr = sf.read(io.BytesIO(anonymous.get(data["output"]).content), dtype="float32")
+    x, _ = sf.read(io.BytesIO(NOISY), dtype="float32")
+    assert sr == SR
+    assert y.size == x.size
 
 
 def test_audiocleaner_only_unbuilt_flags_still_succeeds_unchanged(client: httpx.Client, origin: LoopbackServer) -> None:
