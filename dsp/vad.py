@@ -117,6 +117,24 @@ STATIONARY_MAX = 0.9
 TONAL_WINDOW_S = 0.3
 TONAL_MAX = 0.42
 
+#: Syllabic modulation (see SpeechDetector._modulation): band levels from MOD_BAND_LO (about
+#: 450 Hz, the formant region) up, high-passed by a MOD_HP_FRAMES moving average (250 ms: 4 Hz,
+#: the mean syllable rate, Houtgast & Steeneken 1985) and smoothed over MOD_LP_FRAMES (50 ms).
+MOD_BAND_LO = 4
+MOD_HP_FRAMES = 25
+MOD_LP_FRAMES = 5
+N_FEATS = 5
+#: Music with no speech (SpeechDetector._music_like), over ±MUSIC_WINDOW_S: RMS modulation
+#: under MUSIC_MOD_MAX_DB, more than MUSIC_HELD_MIN of the pairs of consecutive voiced frames
+#: with a pitch step under PITCH_HELD_STEP (natural log, 0.4 %: a held note; speech glides),
+#: more than MUSIC_VOICED_MIN of the frames clearly voiced.
+MUSIC_WINDOW_S = 0.5
+MUSIC_MOD_MAX_DB = 3.0
+PITCH_HELD_STEP = 0.004
+MUSIC_HELD_MIN = 0.25
+MUSIC_VOICED_MIN = 0.5
+MUSIC_CLOSE_S = 0.5
+
 #: Sustained harmonic sound, for :meth:`SpeechDetector.keep_segments`: more than HARMONIC_SHARE of
 #: the frames within ±HARMONIC_WINDOW_S voiced. Real noises stay under 0.1 (dishes 0.06, a cafe
 #: 0.06, an exercise bike 0.05 of frames voiced, bench/vad_real.py recordings), music over 0.85.
@@ -305,8 +323,12 @@ class SpeechDetector:
         self._sub_first = 0  # index of the first sub-window held in _sub_means
         self._wait = np.zeros((0, n_bins), F32)  # frames whose floor is not known yet
         self._wait_first_sub = 0  # sub-window of the first waiting frame
-        self._feats: list[FloatArray] = []  # (frames, 3): snr_db, voicing, stationarity
+        self._feats: list[FloatArray] = []  # (frames, N_FEATS), see _features
         self._prev_log = np.zeros((STATIONARY_LAG, self._k_hi - self._k_lo), F32)
+        # syllabic modulation: the last band levels (dB) and high-passed levels, for the causal
+        # moving averages of _modulation (None until the first frame)
+        self._mod_hist: FloatArray | None = None
+        self._mod_hp = np.zeros((MOD_LP_FRAMES - 1, N_BANDS - MOD_BAND_LO), F32)
         self._finished: list[tuple[float, float]] | None = None
         self._harmonic: list[tuple[float, float]] = []
         self._clearly_voiced: list[tuple[float, float]] = []
@@ -352,10 +374,10 @@ class SpeechDetector:
             pad = max(0, need - have) if n_frames else 0
             self._pending = np.concatenate([self._pending, np.zeros((self.channels, pad), F32)], axis=1)
             self._consume(final=True)
-            feats = np.concatenate([*self._feats, np.zeros((0, 3), F32)])[:n_frames]
+            feats = np.concatenate([*self._feats, np.zeros((0, N_FEATS), F32)])[:n_frames]
             self._feats = []  # the copy above is all the decision needs
             snr = feats[:, 0]
-            self._finished = self._decide(snr, feats[:, 1], feats[:, 2])
+            self._finished = self._decide(snr, feats[:, 1], feats[:, 2], feats[:, 3], feats[:, 4])
             self._stats = {
                 "frames": int(n_frames),
                 "median_snr_db": float(np.median(snr)) if snr.size else 0.0,
@@ -487,14 +509,29 @@ class SpeechDetector:
         self._sub_first += drop
 
     def _features(self, power: FloatArray, gamma: FloatArray, band_floor: FloatArray) -> FloatArray:
-        """Per frame: segmental SNR (dB), harmonicity in [0, 1], spectral stationarity in [-1, 1]."""
+        """Per-frame features, shape (frames, N_FEATS), float32.
+
+        Columns: segmental SNR (dB); harmonicity in [0, 1]; spectral stationarity in [-1, 1];
+        syllabic modulation power (dB², see :meth:`_modulation`); pitch period of the
+        harmonicity peak in seconds (parabolic interpolation between lags).
+        """
         band_p = power @ self._bands
         snr_db = np.maximum(10 * np.log10(band_p / band_floor + F32(1e-12)), 0).mean(axis=1)
         # the spectrum whitened by the floor (posterior SNR per bin): steady noise of any colour
         # and hum lines become a flat, dense spectrum whose autocorrelation at pitch lags is small
         acf = gamma @ self._cos  # last column: lag 0
         r0 = acf[:, -1]
-        voicing = np.clip(acf[:, :-1].max(axis=1) / np.maximum(r0, F32(1e-30)), 0, 1)
+        r = acf[:, :-1]
+        peak = r.argmax(axis=1)
+        voicing = np.clip(r[np.arange(peak.size), peak] / np.maximum(r0, F32(1e-30)), 0, 1)
+        # pitch period: the peak lag refined by a parabola through its neighbours
+        k = np.clip(peak, 1, r.shape[1] - 2)
+        rows = np.arange(k.size)
+        a, b, c = r[rows, k - 1], r[rows, k], r[rows, k + 1]
+        curv = a - 2 * b + c
+        ok = curv < F32(-1e-12)
+        off = np.where(ok, F32(0.5) * (a - c) / np.where(ok, curv, F32(-1.0)), F32(0.0))
+        period_s = (k + np.clip(off, -1, 1) + np.floor(PITCH_MIN_LAG_S * ACF_RATE_HZ)) / F32(ACF_RATE_HZ)
         # stationarity: correlation of the whitened log spectrum with the one 40 ms earlier.
         # Sustained musical notes stay put (~0.95); speech harmonics and formants move.
         log_g = np.log(gamma + F32(1e-3))
@@ -505,15 +542,73 @@ class SpeechDetector:
         num = np.einsum("ij,ij->i", log_g, prev)
         den = np.sqrt(np.einsum("ij,ij->i", log_g, log_g) * np.einsum("ij,ij->i", prev, prev))
         stationarity = num / np.maximum(den, F32(1e-12))
-        return np.stack([snr_db, voicing, stationarity], axis=1).astype(F32)
+        mod2 = self._modulation(10 * np.log10(band_p[:, MOD_BAND_LO:] + F32(1e-12)))
+        return np.stack([snr_db, voicing, stationarity, mod2, period_s], axis=1).astype(F32)
+
+    def _modulation(self, level_db: FloatArray) -> FloatArray:
+        """Syllabic-rate modulation power of the band levels, per frame, in dB².
+
+        Each band level is high-passed (minus its causal 250 ms moving average, which removes
+        what changes slower than about 2-4 Hz) and low-passed (causal 50 ms moving average,
+        against the frame-to-frame scatter of the periodogram), which keeps the 2-16 Hz
+        modulations where speech puts its syllables, 4 Hz on average (Houtgast & Steeneken 1985;
+        Drullman et al. 1994); the result is the mean square over the bands. The 2-8 Hz
+        modulation energy is the speech/music feature of Scheirer & Slaney (1997).
+
+        Parameters
+        ----------
+        level_db : ndarray of float32, shape (frames, N_BANDS - MOD_BAND_LO)
+            Band levels in dB of consecutive frames; the filters' history is carried over calls.
+
+        Returns
+        -------
+        ndarray of float32, shape (frames,)
+        """
+        if level_db.shape[0] == 0:
+            return np.zeros(0, F32)
+        if self._mod_hist is None:  # the stream starts as if its first frame had always been
+            self._mod_hist = np.repeat(level_db[:1], MOD_HP_FRAMES - 1, axis=0)
+        both = np.concatenate([self._mod_hist, level_db])
+        self._mod_hist = both[both.shape[0] - (MOD_HP_FRAMES - 1) :]
+        # per-window sums (not running sums): the same numbers whatever the block size
+        mean = np.lib.stride_tricks.sliding_window_view(both, MOD_HP_FRAMES, axis=0).mean(axis=-1)
+        hp = np.concatenate([self._mod_hp, level_db - mean.astype(F32)])
+        self._mod_hp = hp[hp.shape[0] - (MOD_LP_FRAMES - 1) :]
+        lp = np.lib.stride_tricks.sliding_window_view(hp, MOD_LP_FRAMES, axis=0).mean(axis=-1)
+        return (lp**2).mean(axis=1).astype(F32)
 
     # ------------------------------------------------------------------ decision
-    def _decide(self, snr_db: FloatArray, voicing: FloatArray, stationarity: FloatArray) -> list[tuple[float, float]]:
+    def _music_like(self, clear: BoolArray, mod2: FloatArray, period_s: FloatArray) -> BoolArray:
+        """Frames in a neighbourhood that sounds like music with no speech in it.
+
+        Within ±MUSIC_WINDOW_S: the syllabic modulation is weak (music holds its notes, speech
+        comes and goes at 2-8 Hz, Scheirer & Slaney 1997), the pitch of consecutive clearly voiced
+        frames is held rather than gliding (notes are flat and step; speech intonation moves,
+        't Hart et al. 1990), and most frames are clearly voiced. Speech over a music bed keeps
+        its syllabic modulation and is not music-like.
+        """
+        n = clear.size
+        hop_s = self.hop_length / self.sr
+        k = np.ones(2 * round(MUSIC_WINDOW_S / hop_s) + 1, np.float32)
+        count = _centred_sum(np.ones(n, np.float32), k)
+        mod_db = np.sqrt(_centred_sum(mod2, k) / count)
+        pair = np.zeros(n, bool)
+        pair[1:] = clear[1:] & clear[:-1]
+        step = np.zeros(n, np.float32)
+        step[1:] = np.abs(np.log(period_s[1:] / np.maximum(period_s[:-1], F32(1e-4))))
+        held = _centred_sum(pair & (step < PITCH_HELD_STEP), k) / np.maximum(_centred_sum(pair, k), 1)
+        share = _centred_sum(clear, k) / count
+        return (mod_db < MUSIC_MOD_MAX_DB) & (held > MUSIC_HELD_MIN) & (share > MUSIC_VOICED_MIN)
+
+    def _decide(
+        self, snr_db: FloatArray, voicing: FloatArray, stationarity: FloatArray, mod2: FloatArray, period_s: FloatArray
+    ) -> list[tuple[float, float]]:
         """Frame features -> speech segments in seconds."""
         n = snr_db.size
         if n == 0:
             return []
         hop_s = self.hop_length / self.sr
+        music = self._music_like((voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB), mod2, period_s)
         # voiced frames, two ways: clearly periodic frames with some energy, or (for low SNR)
         # periodicity and energy averaged over 90 ms both above what steady noise reaches
         smooth = np.ones(SMOOTH_FRAMES, np.float32) / SMOOTH_FRAMES
@@ -544,7 +639,8 @@ class SpeechDetector:
         tonal = _centred_sum(voiced & (stationarity > STATIONARY_MAX), k)
         tonal /= np.maximum(_centred_sum(voiced, k), 1)
         # seeds: at least 3 of 5 frames voiced and moving (isolated noise peaks are dropped)
-        vz = (voiced & (stationarity < STATIONARY_MAX) & (tonal < TONAL_MAX)).astype(np.int16)
+        music = _close_gaps(music, round(MUSIC_CLOSE_S / hop_s))
+        vz = (voiced & (stationarity < STATIONARY_MAX) & (tonal < TONAL_MAX) & ~music).astype(np.int16)
         del tonal
         # sustained harmonic sound (music, singing, tonal sources), for keep_segments
         half = round(HARMONIC_WINDOW_S / hop_s)
@@ -583,6 +679,8 @@ class SpeechDetector:
         mask = np.zeros(n, bool)
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             mask[s:e] = True
+        mask &= ~music
+        del music
         gap = max(self.min_non_speech_s, 0.0)
         if gap > 0:
             mask = _close_gaps(mask, int(np.ceil(gap / hop_s - 1e-9)))
