@@ -134,6 +134,7 @@ PITCH_HELD_STEP = 0.004
 MUSIC_HELD_MIN = 0.25
 MUSIC_VOICED_MIN = 0.5
 MUSIC_CLOSE_S = 0.5
+MUSIC_HELD_STRONG = 0.7
 
 #: Sustained harmonic sound, for :meth:`SpeechDetector.keep_segments`: more than HARMONIC_SHARE of
 #: the frames within ±HARMONIC_WINDOW_S voiced. Real noises stay under 0.1 (dishes 0.06, a cafe
@@ -148,6 +149,7 @@ HARMONIC_SHARE = 0.5
 #: the cost is at -5 dB SNR, where some weak speech loses the gate's protection (DEV PESQ 1.14 ->
 #: 1.06; CHECK unchanged).
 GATE_VOICED_SHARE = 0.35
+SEGMENT_VOICED_SHARE = 0.0
 
 #: Growth through loud frames: the frame above threshold_db, or its 90 ms average above
 #: EXTEND_AVG_SNR_DB with the frame above EXTEND_FRAME_SNR_DB. Far above the floor (quiet
@@ -598,7 +600,8 @@ class SpeechDetector:
         step[1:] = np.abs(np.log(period_s[1:] / np.maximum(period_s[:-1], F32(1e-4))))
         held = _centred_sum(pair & (step < PITCH_HELD_STEP), k) / np.maximum(_centred_sum(pair, k), 1)
         share = _centred_sum(clear, k) / count
-        return (mod_db < MUSIC_MOD_MAX_DB) & (held > MUSIC_HELD_MIN) & (share > MUSIC_VOICED_MIN)
+        flat = (mod_db < MUSIC_MOD_MAX_DB) & (held > MUSIC_HELD_MIN)
+        return (flat | (held > MUSIC_HELD_STRONG)) & (share > MUSIC_VOICED_MIN)
 
     def _decide(
         self, snr_db: FloatArray, voicing: FloatArray, stationarity: FloatArray, mod2: FloatArray, period_s: FloatArray
@@ -693,7 +696,7 @@ class SpeechDetector:
         )
         self._clearly_voiced = []
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            if e - s >= min_len:
+            if e - s >= min_len and clear[e] - clear[s] >= SEGMENT_VOICED_SHARE * (e - s):
                 seg = (round(s * hop_s, 6), round(min(e * hop_s, dur), 6))
                 out.append(seg)
                 if clear[e] - clear[s] >= GATE_VOICED_SHARE * (e - s):
