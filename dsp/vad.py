@@ -620,17 +620,36 @@ class SpeechDetector:
         hp = np.concatenate([self._mod_hp, level_db - mean.astype(F32)])
         self._mod_hp = hp[hp.shape[0] - (MOD_LP_FRAMES - 1) :]
         lp = np.lib.stride_tricks.sliding_window_view(hp, MOD_LP_FRAMES, axis=0).mean(axis=-1)
-        return (lp**2).mean(axis=1).astype(F32)
+        out: FloatArray = (lp**2).mean(axis=1).astype(F32)
+        return out
 
     # ------------------------------------------------------------------ decision
-    def _music_like(self, clear: BoolArray, mod_db: FloatArray, period_s: FloatArray, rel: Any = None) -> BoolArray:
+    def _music_like(
+        self, clear: BoolArray, mod_db: FloatArray, period_s: FloatArray, modulated: BoolArray
+    ) -> BoolArray:
         """Frames in a neighbourhood that sounds like music with no speech in it.
 
-        Within ±MUSIC_WINDOW_S: the syllabic modulation is weak (music holds its notes, speech
-        comes and goes at 2-8 Hz, Scheirer & Slaney 1997), the pitch of consecutive clearly voiced
-        frames is held rather than gliding (notes are flat and step; speech intonation moves,
-        't Hart et al. 1990), and most frames are clearly voiced. Speech over a music bed keeps
-        its syllabic modulation and is not music-like.
+        Within ±MUSIC_WINDOW_S most frames are clearly voiced and either the syllabic
+        modulation is weak (music holds its notes, speech comes and goes at 2-8 Hz, Scheirer &
+        Slaney 1997) while the pitch of consecutive clearly voiced frames is often held, or
+        that pitch is held nearly throughout (notes are flat and step by semitones; intonation
+        glides, 't Hart et al. 1990). Speech over a music bed keeps its syllabic modulation and
+        its gliding pitch in the frames it dominates, and is not music-like.
+
+        Parameters
+        ----------
+        clear : ndarray of bool, shape (frames,)
+            Clearly voiced frames (harmonicity over the threshold, SNR over SEED_SNR_DB).
+        mod_db : ndarray of float32, shape (frames,)
+            Syllabic modulation, RMS over ±MUSIC_WINDOW_S, in dB.
+        period_s : ndarray of float32, shape (frames,)
+            Pitch period of each frame's harmonicity peak, in seconds.
+        modulated : ndarray of bool, shape (frames,)
+            Frames whose modulation is strong for their SNR (speech in steady noise).
+
+        Returns
+        -------
+        ndarray of bool, shape (frames,)
         """
         n = clear.size
         hop_s = self.hop_length / self.sr
@@ -642,9 +661,7 @@ class SpeechDetector:
         step[1:] = np.abs(np.log(period_s[1:] / np.maximum(period_s[:-1], F32(1e-4))))
         held = _centred_sum(pair & (step < PITCH_HELD_STEP), k) / np.maximum(_centred_sum(pair, k), 1)
         share = _centred_sum(clear, k) / count
-        flat = (mod_db < MUSIC_MOD_MAX_DB) & (held > MUSIC_HELD_MIN)
-        if rel is not None:
-            flat &= ~rel
+        flat = (mod_db < MUSIC_MOD_MAX_DB) & ~modulated & (held > MUSIC_HELD_MIN)
         return (flat | (held > MUSIC_HELD_STRONG)) & (share > MUSIC_VOICED_MIN)
 
     def _decide(
@@ -660,7 +677,9 @@ class SpeechDetector:
         mod_db = np.sqrt(_centred_sum(mod2, k) / _centred_sum(np.ones(n, np.float32), k))
         snr_long = _centred_sum(snr_db, np.ones(LONG_FRAMES, np.float32) / LONG_FRAMES)
         syllabic = (mod_db > LOW_BRANCH_MOD_DB) | (mod_db > LOW_BRANCH_MOD_PER_DB * snr_long)
-        music = self._music_like((voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB), mod_db, period_s, (mod_db > MUSIC_REL_PER_DB * snr_long) if MUSIC_REL_PER_DB else None)
+        clear = (voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB)
+        music = self._music_like(clear, mod_db, period_s, mod_db > MUSIC_REL_PER_DB * snr_long)
+        del clear
         # voiced frames, two ways: clearly periodic frames with some energy, or (for low SNR)
         # periodicity and energy averaged over 90 ms both above what steady noise reaches
         smooth = np.ones(SMOOTH_FRAMES, np.float32) / SMOOTH_FRAMES
