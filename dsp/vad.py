@@ -672,28 +672,27 @@ class SpeechDetector:
         if n == 0:
             return []
         hop_s = self.hop_length / self.sr
-        # syllabic modulation over +-MUSIC_WINDOW_S, RMS in dB
+        # syllabic modulation over +-MUSIC_WINDOW_S, RMS in dB; strong in dB or for the SNR
         k = np.ones(2 * round(MUSIC_WINDOW_S / hop_s) + 1, np.float32)
         mod_db = np.sqrt(_centred_sum(mod2, k) / _centred_sum(np.ones(n, np.float32), k))
-        snr_long = _centred_sum(snr_db, np.ones(LONG_FRAMES, np.float32) / LONG_FRAMES)
+        long = np.ones(LONG_FRAMES, np.float32) / LONG_FRAMES
+        snr_long = _centred_sum(snr_db, long)
         syllabic = (mod_db > LOW_BRANCH_MOD_DB) | (mod_db > LOW_BRANCH_MOD_PER_DB * snr_long)
         clear = (voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB)
         music = self._music_like(clear, mod_db, period_s, mod_db > MUSIC_REL_PER_DB * snr_long)
-        del clear
+        music = _drop_short(_close_gaps(music, round(MUSIC_CLOSE_S / hop_s)), round(MUSIC_MIN_S / hop_s))
+        del mod_db
         # voiced frames, two ways: clearly periodic frames with some energy, or (for low SNR)
         # periodicity and energy averaged over 90 ms both above what steady noise reaches
         smooth = np.ones(SMOOTH_FRAMES, np.float32) / SMOOTH_FRAMES
         voicing_avg = _centred_sum(voicing, smooth)
         snr_avg = _centred_sum(snr_db, smooth)
-        long = np.ones(LONG_FRAMES, np.float32) / LONG_FRAMES
         voicing_long = _centred_sum(voicing, long)
-        snr_long = _centred_sum(snr_db, long)
-        voiced = ((voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB)) | (
+        voiced = clear | (
             (voicing_avg > VOICING_AVG_RATIO * self.voicing_threshold)
             & (snr_avg > AVG_SNR_DB)
             & (snr_avg < AVG_MAX_SNR_DB)
             & (snr_db > FRAME_SNR_DB)
-            & syllabic
         )
         del voicing_avg  # per-frame arrays go as soon as they are used: an hour is 360 000 frames
         # low-SNR branch over 250 ms averages; its runs are eroded by the spread of the average
@@ -704,16 +703,17 @@ class SpeechDetector:
         )
         del voicing_long, snr_long
         erode = 2 * LONG_ERODE_FRAMES + 1
-        voiced |= (_centred_sum(low_snr, np.ones(erode, np.float32)) >= erode) & (snr_db > LONG_FRAME_SNR_DB) & syllabic
+        voiced |= (_centred_sum(low_snr, np.ones(erode, np.float32)) >= erode) & (snr_db > LONG_FRAME_SNR_DB)
         del low_snr
         # share of the voiced frames within +-0.3 s that are sustained tones: high in music
         k = np.ones(2 * round(TONAL_WINDOW_S / hop_s) + 1, np.float32)
         tonal = _centred_sum(voiced & (stationarity > STATIONARY_MAX), k)
         tonal /= np.maximum(_centred_sum(voiced, k), 1)
         # seeds: at least 3 of 5 frames voiced and moving (isolated noise peaks are dropped)
-        music = _drop_short(_close_gaps(music, round(MUSIC_CLOSE_S / hop_s)), round(MUSIC_MIN_S / hop_s))
-        vz = (voiced & (stationarity < STATIONARY_MAX) & (tonal < TONAL_MAX) & ~music).astype(np.int16)
-        del tonal
+        # (the averaged branches' frames only where the syllabic modulation is strong), not in music
+        speechy = voiced & (clear | syllabic) & ~music
+        vz = (speechy & (stationarity < STATIONARY_MAX) & (tonal < TONAL_MAX)).astype(np.int16)
+        del tonal, speechy, syllabic
         # sustained harmonic sound (music, singing, tonal sources), for keep_segments
         half = round(HARMONIC_WINDOW_S / hop_s)
         share = _centred_sum(voiced, np.ones(2 * half + 1, np.float32)) / (2 * half + 1)
@@ -760,15 +760,13 @@ class SpeechDetector:
         min_len = round(self.min_speech_s / hop_s)
         out = []
         dur = self._n_in / self.sr
-        clear = np.concatenate(
-            [[0], np.cumsum((voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB), dtype=np.int32)]
-        )
+        clear_csum = np.concatenate([[0], np.cumsum(clear, dtype=np.int32)])
         self._clearly_voiced = []
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             if e - s >= min_len:
                 seg = (round(s * hop_s, 6), round(min(e * hop_s, dur), 6))
                 out.append(seg)
-                if clear[e] - clear[s] >= GATE_VOICED_SHARE * (e - s):
+                if clear_csum[e] - clear_csum[s] >= GATE_VOICED_SHARE * (e - s):
                     self._clearly_voiced.append(seg)
         return out
 
