@@ -59,6 +59,8 @@ References
    reception", J. Acoust. Soc. Am. 95(2), 1994.
 .. [7] T. Houtgast, H. J. M. Steeneken, "A review of the MTF concept in room acoustics and its
    use for estimating speech intelligibility in auditoria", J. Acoust. Soc. Am. 77(3), 1985.
+.. [8] J. 't Hart, R. Collier, A. Cohen, "A perceptual study of intonation", Cambridge
+   University Press, 1990.
 """
 
 from __future__ import annotations
