@@ -150,7 +150,7 @@ N_FEATS = 5
 #: pairs of consecutive clearly voiced frames holding their pitch (step under PITCH_HELD_STEP,
 #: natural log, 0.4 %). Music regions are closed over gaps under MUSIC_CLOSE_S and kept only
 #: when they last MUSIC_MIN_S (brief monotone stretches of synthetic speech in white noise at
-#: 5 dB were cut: bench/vad.py white@5dB F1 0.964 without, 0.975 with). Measured on the DEV half
+#: 5 dB were cut: bench/vad.py white@5dB F1 0.969 without, 0.975 with). Measured on the DEV half
 #: of bench/vad_real.py (voiced frames, ±0.5 s): modulation median 4.7 dB in speech, 2.4 dB in
 #: orchestral music, 3.2 dB or more (5th percentile) in speech over that music at 0-6 dB; pitch
 #: held in 18 % of speech pairs (median), 33 % of music pairs. Chosen there by the recall of DEV
