@@ -10,7 +10,7 @@ import pytest
 
 from dsp.errors import InvalidAudioError, InvalidParameterError
 from dsp.vad import SpeechDetector, SpeechSegments, detect_speech
-from tests.signals import make_hum, make_pink, make_speech_like, make_white, mix_at_snr
+from tests.signals import make_hum, make_pink, make_speech_like, make_tone, make_white, mix_at_snr
 
 RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000]
 EDGE_TOL_S = 0.05
@@ -187,3 +187,62 @@ def test_detector_rejects_bad_blocks(channels: int, block: np.ndarray, expected:
         return
     with pytest.raises(expected):
         SpeechDetector(16000, channels).process(block)
+
+
+def make_melody(rng: np.random.Generator, sr: int, duration_s: float, note_s: float = 0.4) -> np.ndarray:
+    """Legato three-voice melody (an organ or a string section): harmonic notes that hold their
+    pitch (5.5 Hz, 0.3 % vibrato) and step by scale degrees, no gaps and no attacks."""
+    n = round(duration_s * sr)
+    x = np.zeros(n)
+    scale = (0, 2, 4, 5, 7, 9, 11, 12)
+    i, degree = 0, 3
+    while i < n:
+        m = min(round(note_s * sr), n - i)
+        t = np.arange(m) / sr
+        degree = int(np.clip(degree + rng.choice([-2, -1, 1, 2]), 0, len(scale) - 1))
+        for semitones in (scale[degree], scale[degree] - 12, scale[degree] - 8):
+            f_hz = 220.0 * 2 ** (semitones / 12) * (1 + 0.003 * np.sin(2 * np.pi * 5.5 * t))
+            phase = 2 * np.pi * np.cumsum(f_hz) / sr
+            note = sum(np.sin(h * phase) / h**1.3 for h in range(1, 9))
+            x[i : i + m] += note
+        i += m
+    return (0.05 * x / np.sqrt(np.mean(x**2))).astype(np.float32)
+
+
+def test_slow_melody_with_note_steps_is_mostly_not_speech(rng: np.random.Generator) -> None:
+    """Notes of 0.8 s that hold their pitch and step: at most a quarter of 8 s called speech
+    (without the music rule, more than half was)."""
+    sr = 16000
+    music = make_melody(rng, sr, 8.0, note_s=0.8) + make_white(rng, 8 * sr, -70.0).astype(np.float32)
+    assert detect_speech(music, sr).speech_s <= 2.0
+    det = SpeechDetector(sr, 1)
+    det.process(music[np.newaxis, :])
+    assert det.keep_segments()  # still kept from the denoiser's gate as harmonic sound
+
+
+@pytest.mark.parametrize("snr_db", [10.0, 5.0])
+def test_speech_over_a_melody_stays_speech(rng: np.random.Generator, snr_db: float) -> None:
+    clean, truth = make_speech_like(rng, 16000, 8.0)
+    audio = mix_at_snr(clean, make_melody(rng, 16000, 8.0), snr_db).astype(np.float32)
+    found = np.zeros(800, bool)
+    ref = np.zeros(800, bool)
+    for s, e in detect_speech(audio, 16000).segments:
+        found[round(s * 100) : round(e * 100)] = True
+    for s, e in truth:
+        ref[round(s * 100) : round(e * 100)] = True
+    assert (found & ref).sum() >= 0.95 * ref.sum()
+
+
+def test_speech_over_a_tone_bed_stays_speech(rng: np.random.Generator) -> None:
+    clean, truth = make_speech_like(rng, 16000, 8.0)
+    bed = make_tone(16000, 8.0, 220.0) + 0.5 * make_tone(16000, 8.0, 330.0)
+    assert_matches(detect_speech(mix_at_snr(clean, bed, 5.0), 16000).segments, truth, tol_s=0.08)
+
+
+def test_music_decision_is_block_size_invariant(rng: np.random.Generator) -> None:
+    clean, _ = make_speech_like(rng, 16000, 6.0)
+    audio = np.concatenate([make_melody(rng, 16000, 4.0), mix_at_snr(clean, make_melody(rng, 16000, 6.0), 5.0)])
+    ref = run_blocks(audio, 16000, audio.size)
+    assert ref
+    for block in (160, 1000, 4097):
+        assert run_blocks(audio, 16000, block) == ref
