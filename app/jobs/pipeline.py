@@ -54,6 +54,18 @@ PLAN_SHARE = 0.25
 CHAIN = ("declick", "dehum", "remove_echo", "remove_reverb", "denoise", "autoeq", "long_silences", "loudness")
 
 
+def _listen(
+    det: Any, src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]
+) -> None:
+    """Feed the decoded input to ``det`` (anything with ``process(block)``) in one pass."""
+    total = max(1.0, (info.duration_s or 0.0) * info.sr)
+    done = 0
+    for b in media.decode_blocks(src, info, block):
+        det.process(b)
+        done += b.shape[-1]
+        progress(min(100.0, 100.0 * done / total))
+
+
 def _find_speech(
     src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]
 ) -> list[tuple[float, float]]:
@@ -61,24 +73,14 @@ def _find_speech(
     from dsp.vad import SpeechDetector
 
     det = SpeechDetector(info.sr, info.channels)
-    total = max(1.0, (info.duration_s or 0.0) * info.sr)
-    done = 0
-    for b in media.decode_blocks(src, info, block):
-        det.process(b)
-        done += b.shape[-1]
-        progress(min(100.0, 100.0 * done / total))
+    _listen(det, src, info, block, progress)
     return det.keep_segments()
 
 
 def _analyze(src: Path, info: media.MediaInfo, plan: Step, block: int, progress: Callable[[float], None]) -> Any:
     """One streaming pass of the plan step's analyzer over the input; the finished analyzer."""
     analyzer = get_step(plan.name).build(info.sr, info.channels, plan.params)
-    total = max(1.0, (info.duration_s or 0.0) * info.sr)
-    done = 0
-    for b in media.decode_blocks(src, info, block):
-        analyzer.process(b)
-        done += b.shape[-1]
-        progress(min(100.0, 100.0 * done / total))
+    _listen(analyzer, src, info, block, progress)
     analyzer.finish()
     return analyzer
 
@@ -158,12 +160,7 @@ def _find_speech_and_music(
     from dsp.music import MusicDetector
 
     det = MusicDetector(info.sr, info.channels)
-    total = max(1.0, (info.duration_s or 0.0) * info.sr)
-    done = 0
-    for b in media.decode_blocks(src, info, block):
-        det.process(b)
-        done += b.shape[-1]
-        progress(min(100.0, 100.0 * done / total))
+    _listen(det, src, info, block, progress)
     music = det.finish()
     return det.speech_detector.keep_segments(), music
 
