@@ -29,7 +29,9 @@ Per STFT frame (about 32 ms, 50 % overlap, square-root Hann) and frequency bin:
    it, so weak but clean speech (fricatives in hiss, harmonics once hum is gone) keeps its
    level. A clean recording needs none of it: the level in the pauses is tracked too (running
    10th percentile of the frame level), and the expander fades out as the range between the
-   two grows from 12 to 20 dB.
+   two grows from 12 to 20 dB. Over the first 2 s both levels are the exact percentiles of the
+   frames so far, and the expander comes in over the first 0.5 s, as a range read from a few
+   frames says little.
 5. Fluctuating noise: babble and traffic move from frame to frame, so no noise estimate is right
    frame by frame; a deep OM-LSA floor then carves the noise into speech-like fragments (and
    takes weak speech with it) while their peaks pass. How far the noise departs from a
@@ -119,6 +121,10 @@ _EXP_SLOPE = 0.4  # dB of attenuation per dB below the knee
 _EXP_SNR_DB = (3.0, 10.0)  # a-posteriori SNR over which the expansion fades to _EXP_KEEP
 _EXP_KEEP = 0.45  # share of the expansion applied to bins well above the noise estimate
 _EXP_PAUSE_QUANTILE = 0.1  # the pause level is this running quantile of the frame level
+_LEVEL_WARM_S = 2.0  # both levels are the exact quantiles of the frames so far for this long
+# ... and the expander comes in over this long: until then the range rests on too few frames
+# (on real clean speech starting mid-sentence it expanded by 8 dB over the first 0.5 s)
+_EXP_RAMP_S = 0.5
 # speech-to-pause range over which the expander fades out: from 20-30 dB it cost real clean speech
 # 3 dB SI-SDR and 0.5 PESQ and gained nothing at 20 dB SNR (bench/real.py, DEV half; CHECK confirmed)
 _EXP_RANGE_DB = (12.0, 20.0)
@@ -407,6 +413,9 @@ class NoiseReducer:
         self._spp_pending: FloatArray | None = None
         self._speech_level: float | None = None  # both set from the first frame
         self._pause_level: float | None = None
+        self._level_seen: list[float] | None = []  # frame levels of the warm-up (then None)
+        self._level_warm = max(round(_LEVEL_WARM_S / hop_s), 1)
+        self._exp_ramp = max(round(_EXP_RAMP_S / hop_s), 1)
         self._exp_rate = _EXP_RATE_DB_S * hop_s
         self._exp_db_sum = 0.0
         self._fluct_alpha = float(np.exp(-_FLUCT_EVERY * hop_s / _FLUCT_ALPHA_S))
@@ -562,7 +571,10 @@ class NoiseReducer:
 
         The speech and pause levels follow the frame level as running quantiles ``q``: each frame
         moves a level up by ``rate * q`` if the frame is at least as loud, else down by
-        ``rate * (1 - q)``. The loop is over frames, on scalars.
+        ``rate * (1 - q)``. Over the first ``_LEVEL_WARM_S`` seconds they are the exact quantiles
+        of the frames seen so far instead (a stepwise tracker started on the first frame would
+        need a second or two to open the range, and the expander would meanwhile treat a clean
+        recording as a noisy one). The loop is over frames, on scalars.
         """
         level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
         first = float(level[0])
@@ -571,11 +583,18 @@ class NoiseReducer:
         rate, q_hi, q_lo = self._exp_rate, _EXP_QUANTILE, _EXP_PAUSE_QUANTILE
         speech = np.empty_like(level)
         spread = np.empty_like(level)
+        seen = self._level_seen
         for t, v in enumerate(level.tolist()):
-            cur = cur + rate * q_hi if v >= cur else cur - rate * (1 - q_hi)
-            low = low + rate * q_lo if v >= low else low - rate * (1 - q_lo)
+            if seen is not None and len(seen) < self._level_warm:
+                seen.append(v)
+                cur, low = np.quantile(seen, (q_hi, q_lo)).tolist()
+            else:
+                seen = None
+                cur = cur + rate * q_hi if v >= cur else cur - rate * (1 - q_hi)
+                low = low + rate * q_lo if v >= low else low - rate * (1 - q_lo)
             speech[t] = cur
             spread[t] = cur - low
+        self._level_seen = seen
         self._speech_level, self._pause_level = cur, low
         return speech, spread
 
@@ -641,7 +660,10 @@ class NoiseReducer:
         """
         f32 = np.float32
         r_lo, r_hi = _EXP_RANGE_DB
-        noisy = np.clip((r_hi - spread) / (r_hi - r_lo), 0, 1).astype(np.float32)[:, None]
+        noisy = np.clip((r_hi - spread) / (r_hi - r_lo), 0, 1)
+        if self._n_frames < self._exp_ramp:  # the range means little over the first frames
+            noisy = noisy * np.minimum((self._n_frames + np.arange(spread.size)) / self._exp_ramp, 1.0)
+        noisy = noisy.astype(np.float32)[:, None]
         to_db = f32(10 / np.log(10))
         knee = (speech + _EXP_KNEE_DB).astype(np.float32)[:, None] - f32(_FLUCT_KNEE_DB) * phi
         slope = f32(_EXP_SLOPE) + f32(_FLUCT_SLOPE) * phi
