@@ -663,10 +663,10 @@ class NoiseReducer:
         """
         f32 = np.float32
         r_lo, r_hi = _EXP_RANGE_DB
-        noisy = np.clip((r_hi - spread) / (r_hi - r_lo), 0, 1)
+        share = np.clip((r_hi - spread) / (r_hi - r_lo), 0, 1)
         if self._n_frames < self._exp_ramp:  # the range means little over the first frames
-            noisy = noisy * np.minimum((self._n_frames + np.arange(spread.size)) / self._exp_ramp, 1.0)
-        noisy = noisy.astype(np.float32)[:, None]
+            share *= np.minimum((self._n_frames + np.arange(spread.size)) / self._exp_ramp, 1.0)
+        noisy = share.astype(np.float32)[:, None]
         to_db = f32(10 / np.log(10))
         knee = (speech + _EXP_KNEE_DB).astype(np.float32)[:, None] - f32(_FLUCT_KNEE_DB) * phi
         slope = f32(_EXP_SLOPE) + f32(_FLUCT_SLOPE) * phi

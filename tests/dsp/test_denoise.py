@@ -443,4 +443,3 @@ def test_noise_estimate_finds_the_floor_in_short_pauses(rng: np.random.Generator
     # (with the 0.9-smoothed minimum alone: mean noise 8 dB under the speech, 15-17 dB SI-SDR)
     assert rep["noise_floor_dbfs"] < rep["speech_level_dbfs"] - 12.0, rep
     assert si_sdr_db(x[SR:], y[SR:]) > 21.0
-
