@@ -102,10 +102,10 @@ _ALPHA_FAST = 0.6
 # window (its bias compensation, as _B_MIN is for the 0.9 smoothing); measured by simulation
 # with this STFT (512-point square-root Hann, 50 % overlap, 3-tap frequency smoothing).
 _B_FAST = 2.84
-# The first 0.05 s set the initial noise estimate by plain averaging. Kept short: a recording
-# that opens on speech teaches the warm-up the speech (0.25 s cost real clean speech 0.5-1.4 dB
-# SI-SDR and real noisy mixes 0.3 dB; bench/real.py, DEV half), and the trackers take over anyway.
-_WARM_S = 0.05
+# The first 0.25 s set the initial noise estimate by plain averaging. A recording that opens on
+# speech teaches it the speech, but a shorter one (0.05 s) gave real noisy mixes a noisier start:
+# +0.3 dB SI-SDR and 0.5-1.4 dB on clean speech, yet DNSMOS OVRL 2.08 -> 2.03 (bench/real.py, DEV).
+_WARM_S = 0.25
 _N_SUB = 8  # sub-windows in the minimum search
 _FREQ_TAPS = np.array([0.25, 0.5, 0.25], np.float32)
 # SPP-based noise tracker (Gerkmann & Hendriks 2012), constants for a 16 ms hop
