@@ -430,3 +430,16 @@ def test_noise_estimate_recovers_when_the_recording_opens_with_speech(rng: np.ra
     # 0.4 dB under the speech and 11.8 dB SI-SDR)
     assert rep["noise_floor_dbfs"] < rep["speech_level_dbfs"] - 8.0, rep
     assert si_sdr_db(x[SR:], y[SR:]) > 15.0
+
+
+def test_noise_estimate_finds_the_floor_in_short_pauses(rng: np.random.Generator) -> None:
+    """Speech from the first sample with pauses of 0.2 s only: the 0.9-smoothed minimum never
+    reaches the floor in them, the lightly smoothed one does, and the average must follow it."""
+    talk = make_speech_like(rng, SR, 8.0, lead_silence_s=0.0, pause_s=0.2)[0]
+    x = (talk + make_white(rng, talk.size, -70.0)).astype(np.float32)
+    proc = NoiseReducer(SR, 1, expand_db=0, hum=False, declick=False)
+    y = np.concatenate(list(run_blocks(proc, [x[None, :]])), axis=-1)[0]
+    rep = proc.report()
+    # (with the 0.9-smoothed minimum alone: mean noise 8 dB under the speech, 15-17 dB SI-SDR)
+    assert rep["noise_floor_dbfs"] < rep["speech_level_dbfs"] - 12.0, rep
+    assert si_sdr_db(x[SR:], y[SR:]) > 21.0
