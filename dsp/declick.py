@@ -104,6 +104,8 @@ _ONSET_RISE = 4.0  # 6 dB more energy after than before: a note or speech onset,
 _ISOLATION_S = 0.02  # context either side of an event for the isolation guard (a 50 Hz pitch period)
 _ISOLATION_RATIO = 2.0  # 6 dB above every other peak around; 1.5 and 1.75 doubled real-speech events (dev)
 _SCALE_FLOOR = 1e-6  # residual scale floor (about -120 dBFS): digital silence has no clicks
+_RECHECK_CLICK = 0.03  # interpolation leaves <= 3 % (-15 dB) of the residual: a click, neighbours or not (dev)
+_RECHECK_SOUND = 0.5  # an isolated event whose interpolation leaves > 50 % of it is sound (dev)
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
 
 
@@ -288,6 +290,7 @@ class ClickRepairer:
         self._n_not_isolated = 0
         self._onset_win = round(_ONSET_WIN_S * sr_)
         self._longest = 0
+        self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
 
     # ------------------------------------------------------------------ detection
 
@@ -362,18 +365,49 @@ class ClickRepairer:
         lo, hi = c - tol, c + tol + 1
         return lo >= 0 and hi <= mag.size and float(mag[lo:hi].max()) >= ref
 
-    def _isolated(self, mag: FloatArray, c0: int, c1: int, peak_i: int) -> bool:
-        """True when the event's peak is ``_ISOLATION_RATIO`` times every other residual peak near it.
+    def _isolated(self, mag: FloatArray, c0: int, c1: int, peak_i: int, mono: FloatArray) -> bool:
+        """True when the event stands alone, or when interpolating it removes its residual.
 
-        The other peaks are those of ``mag`` (the forward residual's magnitude) within
-        ``_ISOLATION_S`` of the event, outside ``[c0 - 1 ms, c1 + p + 1 ms)`` (the event and the
-        ``p`` samples its residual smears into).
+        Alone: its peak is ``_ISOLATION_RATIO`` times every other peak of ``mag`` (the forward
+        residual's magnitude) within ``_ISOLATION_S`` of the event, outside ``[c0 - 1 ms,
+        c1 + p + 1 ms)`` (the event and the ``p`` samples its residual smears into), and the
+        interpolation re-check (:meth:`_recheck`) leaves at most ``_RECHECK_SOUND`` of the local
+        residual energy. Or, whatever stands near it: the re-check leaves at most
+        ``_RECHECK_CLICK``.
         """
         lo = max(0, c0 - self._iso)
         hi = min(mag.size, c1 + self._iso)
         ctx = mag[lo:hi].copy()
         ctx[max(0, c0 - self._merge) - lo : min(hi, c1 + self._p + self._merge) - lo] = 0.0
-        return bool(mag[peak_i] >= _ISOLATION_RATIO * float(ctx.max(initial=0.0)))
+        alone = bool(mag[peak_i] >= _ISOLATION_RATIO * float(ctx.max(initial=0.0)))
+        kept = self._recheck(mono, c0, c1)
+        if kept is None:
+            return alone
+        return (alone and kept <= _RECHECK_SOUND) or kept <= _RECHECK_CLICK
+
+    def _recheck(self, mono: FloatArray, c0: int, c1: int) -> float | None:
+        """Share of the local AR residual energy left once ``mono[c0 - pad:c1 + pad]`` is interpolated.
+
+        An AR model of order ``p`` is fitted on the ``_LSAR_CTX_S`` either side (as the repair
+        does), the event is replaced by its LSAR interpolation, and the model's prediction-error
+        energy over the event and the ``p`` samples either side is compared before and after. A
+        click is foreign to the model: interpolating it removes nearly all of that energy. A
+        natural excitation (a glottal pulse, a plosive) is part of the sound around it, which the
+        model fitted on that sound partly predicts. None when the event is longer than
+        ``_LSAR_MAX_S`` or its context leaves the window.
+        """
+        a0, a1 = c0 - self._pad, c1 + self._pad
+        ctx = self._lsar_ctx
+        if a1 - a0 > self._lsar_max or a0 - ctx < 0 or a1 + ctx > mono.size:
+            return None
+        a = _ar_fit(np.concatenate([mono[a0 - ctx : a0], mono[a1 : a1 + ctx]]), self._p)
+        seg = mono[a0 - self._p : a1 + self._p]
+        fixed = seg.copy()
+        fixed[self._p : self._p + a1 - a0] = _lsar(mono, a0, a1, a)
+        coef = np.concatenate([[1.0], -a])
+        before = signal.lfilter(coef, [1.0], seg)[self._p :]
+        after = signal.lfilter(coef, [1.0], fixed)[self._p :]
+        return float(np.sum(after**2) / max(float(np.sum(before**2)), _SCALE_FLOOR**2))
 
     def _level_rises(self, mono: FloatArray, a0: int, a1: int) -> bool:
         """True when the 10 ms of ``mono`` after ``a1`` carry more than 4x the energy of the 10 ms before ``a0``.
@@ -404,6 +438,11 @@ class ClickRepairer:
         stop = min(hp_env.size, a0 + self._max_burst)
         quiet = np.flatnonzero(hp_env[a1:stop] <= limit)
         return None if quiet.size == 0 else a1 + int(quiet[0])
+
+    def _note(self, stream_off: int, c0: int, c1: int, verdict: str) -> None:
+        """Record a spared candidate in ``_trace`` when a bench asked for it."""
+        if self._trace is not None:
+            self._trace.append((stream_off + c0, stream_off + c1, verdict))
 
     # ------------------------------------------------------------------ repair
 
@@ -494,19 +533,20 @@ class ClickRepairer:
         mag = np.abs(res)
         thr = self.detection_mult * scale
         fwd_over = mag > thr
-        bwd_over = np.abs(back) > thr
+        bmag = np.abs(back)
+        bwd_over = bmag > thr
         over = np.flatnonzero(fwd_over | bwd_over)
         if over.size == 0:
             return 0
         n_rep = 0
         hp = np.diff(mono, prepend=mono[:1])
         env = signal.lfilter([1.0 / self._merge] * self._merge, [1.0], hp**2)
-        bmag = np.abs(back)
         # the last 20 ms of the stream are never repaired (in the flush the window is zero-padded)
         last = self._n_in - self._frame - stream_off
         breaks = np.flatnonzero(np.diff(over) > max(self._merge, self._p))
         firsts = np.concatenate([[0], breaks + 1])
         lasts = np.concatenate([breaks, [over.size - 1]])
+        cands = []
         for fi, la in zip(firsts, lasts, strict=True):
             g0, g1 = int(over[fi]), int(over[la]) + 1
             f_idx = np.flatnonzero(fwd_over[g0:g1])
@@ -515,6 +555,10 @@ class ClickRepairer:
             c1 = g0 + int(b_idx[-1]) + 1 if b_idx.size else g1
             if c1 <= c0:
                 c1 = c0 + 1
+            peak_i = c0 + int(np.argmax(mag[c0:c1]))
+            two_sided = float(bmag[c0:c1].max()) > thr[peak_i]
+            cands.append((c0, c1, peak_i, two_sided))
+        for c0, c1, peak_i, two_sided in cands:
             onset_stream = stream_off + c0
             if c0 < seg_lo or c0 >= seg_hi or onset_stream < max(start, self._frame):
                 continue
@@ -522,16 +566,19 @@ class ClickRepairer:
                 continue
             core = c1 - c0
             if core > self._max_core:
+                self._note(stream_off, c0, c1, "long")
                 continue
-            peak_i = c0 + int(np.argmax(mag[c0:c1]))
-            if float(bmag[c0:c1].max()) <= thr[peak_i]:
+            if not two_sided:
                 spared[0] += 1
+                self._note(stream_off, c0, c1, "one-sided")
                 continue
-            if not self._isolated(mag, c0, c1, peak_i):
+            if not self._isolated(mag, c0, c1, peak_i, mono):
                 spared[1] += 1
+                self._note(stream_off, c0, c1, "not-isolated")
                 continue
             if self._pitch_synchronous(mag, peak_i):
                 spared[2] += 1
+                self._note(stream_off, c0, c1, "pitch")
                 continue
             a0 = max(self._p, c0 - self._pad)
             a1 = c1 + self._pad
@@ -543,6 +590,7 @@ class ClickRepairer:
                     continue
                 if self._level_rises(mono, a0, end):
                     spared[3] += 1
+                    self._note(stream_off, c0, c1, "level-rise")
                     continue
                 a1 = end
                 self._attenuate(w, a0, a1)
@@ -551,11 +599,13 @@ class ClickRepairer:
             elif a1 - a0 <= self._lsar_max and a1 + self._lsar_ctx <= w.shape[-1]:
                 if self._is_onset(hp, c0, c1):
                     spared[3] += 1
+                    self._note(stream_off, c0, c1, "onset")
                     continue
                 self._interpolate(w, a0, a1)
                 method = "interpolated"
                 self._n_interp += 1
             else:
+                self._note(stream_off, c0, c1, "mid-length")
                 continue
             self._n_found += 1
             self._longest = max(self._longest, a1 - a0)
