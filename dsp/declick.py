@@ -106,6 +106,7 @@ _ISOLATION_RATIO = 2.0  # 6 dB above every other peak around; 1.5 and 1.75 doubl
 _SCALE_FLOOR = 1e-6  # residual scale floor (about -120 dBFS): digital silence has no clicks
 _RECHECK_CLICK = 0.03  # interpolation leaves <= 3 % (-15 dB) of the residual: a click, neighbours or not (dev)
 _RECHECK_SOUND = 0.5  # an isolated event whose interpolation leaves > 50 % of it is sound (dev)
+_WEAK_RATIO = 0.6  # weak candidates: both residuals over this share of the threshold (dev)
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
 
 
@@ -337,6 +338,42 @@ class ClickRepairer:
         scale = np.maximum(_MAD_TO_SIGMA * local, _SCALE_FLOOR)
         return res, back, np.repeat(scale, q)[:n]
 
+    def _groups(
+        self,
+        fwd_over: npt.NDArray[np.bool_],
+        bwd_over: npt.NDArray[np.bool_],
+        mag: FloatArray,
+        bmag: FloatArray,
+        thr: FloatArray,
+        *,
+        weak: bool,
+    ) -> list[tuple[int, int, int, bool, bool]]:
+        """Candidate events ``(c0, c1, peak, two_sided, weak)`` from the residuals' exceedances.
+
+        Exceedances closer than ``max(1 ms, p)`` form one event, from its first forward to its
+        last backward exceedance; ``peak`` is its largest forward residual and ``two_sided``
+        whether its backward residual also exceeds ``thr`` there.
+        """
+        over = np.flatnonzero(fwd_over | bwd_over)
+        if over.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(over) > max(self._merge, self._p))
+        firsts = np.concatenate([[0], breaks + 1])
+        lasts = np.concatenate([breaks, [over.size - 1]])
+        out = []
+        for fi, la in zip(firsts, lasts, strict=True):
+            g0, g1 = int(over[fi]), int(over[la]) + 1
+            f_idx = np.flatnonzero(fwd_over[g0:g1])
+            b_idx = np.flatnonzero(bwd_over[g0:g1])
+            c0 = g0 + int(f_idx[0]) if f_idx.size else g0
+            c1 = g0 + int(b_idx[-1]) + 1 if b_idx.size else g1
+            if c1 <= c0:
+                c1 = c0 + 1
+            peak_i = c0 + int(np.argmax(mag[c0:c1]))
+            two_sided = bool(f_idx.size and b_idx.size and float(bmag[c0:c1].max()) > thr[peak_i])
+            out.append((c0, c1, peak_i, two_sided, weak))
+        return out
+
     def _pitch_synchronous(self, mag: FloatArray, peak_i: int) -> bool:
         """True when residual peaks at least half as high sit about one period either side."""
         ref = _PITCH_PEAK_RATIO * mag[peak_i]
@@ -532,33 +569,21 @@ class ClickRepairer:
         res, back, scale = self._residual(mono)
         mag = np.abs(res)
         thr = self.detection_mult * scale
-        fwd_over = mag > thr
         bmag = np.abs(back)
-        bwd_over = bmag > thr
-        over = np.flatnonzero(fwd_over | bwd_over)
-        if over.size == 0:
+        cands = self._groups(mag > thr, bmag > thr, mag, bmag, thr, weak=False)
+        if _WEAK_RATIO < 1.0:
+            lo_thr = _WEAK_RATIO * thr
+            fwd_lo, bwd_lo = mag > lo_thr, bmag > lo_thr
+            weak = self._groups(fwd_lo, bwd_lo, mag, bmag, lo_thr, weak=True)
+            cands += [c for c in weak if c[3] and not any(s < c[1] and c[0] < e for s, e, *_ in cands)]
+        if not cands:
             return 0
         n_rep = 0
         hp = np.diff(mono, prepend=mono[:1])
         env = signal.lfilter([1.0 / self._merge] * self._merge, [1.0], hp**2)
         # the last 20 ms of the stream are never repaired (in the flush the window is zero-padded)
         last = self._n_in - self._frame - stream_off
-        breaks = np.flatnonzero(np.diff(over) > max(self._merge, self._p))
-        firsts = np.concatenate([[0], breaks + 1])
-        lasts = np.concatenate([breaks, [over.size - 1]])
-        cands = []
-        for fi, la in zip(firsts, lasts, strict=True):
-            g0, g1 = int(over[fi]), int(over[la]) + 1
-            f_idx = np.flatnonzero(fwd_over[g0:g1])
-            b_idx = np.flatnonzero(bwd_over[g0:g1])
-            c0 = g0 + int(f_idx[0]) if f_idx.size else g0
-            c1 = g0 + int(b_idx[-1]) + 1 if b_idx.size else g1
-            if c1 <= c0:
-                c1 = c0 + 1
-            peak_i = c0 + int(np.argmax(mag[c0:c1]))
-            two_sided = float(bmag[c0:c1].max()) > thr[peak_i]
-            cands.append((c0, c1, peak_i, two_sided))
-        for c0, c1, peak_i, two_sided in cands:
+        for c0, c1, peak_i, two_sided, is_weak in cands:
             onset_stream = stream_off + c0
             if c0 < seg_lo or c0 >= seg_hi or onset_stream < max(start, self._frame):
                 continue
@@ -572,7 +597,12 @@ class ClickRepairer:
                 spared[0] += 1
                 self._note(stream_off, c0, c1, "one-sided")
                 continue
-            if not self._isolated(mag, c0, c1, peak_i, mono):
+            if is_weak:
+                kept = self._recheck(mono, c0, c1) if c1 - c0 + 2 * self._pad <= self._lsar_max else None
+                if kept is None or kept > _RECHECK_CLICK:
+                    self._note(stream_off, c0, c1, "weak")
+                    continue
+            elif not self._isolated(mag, c0, c1, peak_i, mono):
                 spared[1] += 1
                 self._note(stream_off, c0, c1, "not-isolated")
                 continue
