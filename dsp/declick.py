@@ -106,6 +106,7 @@ _ISOLATION_RATIO = 2.0  # 6 dB above every other peak around; 1.5 and 1.75 doubl
 _SCALE_FLOOR = 1e-6  # residual scale floor (about -120 dBFS): digital silence has no clicks
 _RECHECK_CLICK = 0.03  # interpolation leaves <= 3 % (-15 dB) of the residual: a click, neighbours or not (dev)
 _RECHECK_SOUND = 0.5  # an isolated event whose interpolation leaves > 50 % of it is sound (dev)
+_RECHECK_WEAK = 0.08  # a weak candidate is repaired when its re-check leaves <= 8 % (-11 dB) (dev)
 _WEAK_RATIO = 0.6  # weak candidates: both residuals over this share of the threshold (dev)
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
 
@@ -599,7 +600,7 @@ class ClickRepairer:
                 continue
             if is_weak:
                 kept = self._recheck(mono, c0, c1) if c1 - c0 + 2 * self._pad <= self._lsar_max else None
-                if kept is None or kept > _RECHECK_CLICK:
+                if kept is None or kept > _RECHECK_WEAK:
                     self._note(stream_off, c0, c1, "weak")
                     continue
             elif not self._isolated(mag, c0, c1, peak_i, mono):
