@@ -44,7 +44,8 @@ Glottal guard. Voiced speech drives the vocal tract with one pulse per pitch per
 pulse leaves a residual peak. An event with residual peaks at least half its own height about
 one period before and after it (2.5-16 ms, the two distances within 25 % of each other), or two
 such peaks one and two periods away on one side (the first or last pulse of a voiced stretch),
-is pitch-synchronous and left alone.
+is pitch-synchronous and left alone, unless the interpolation re-check leaves at most 1 % of its
+residual energy (a click in a voiced stretch).
 
 Onset guard. A note or speech onset also breaks the prediction, but the sound goes on: a short
 event whose following 10 ms carry more than four times (6 dB) the energy of the 10 ms before it
@@ -122,6 +123,8 @@ _SCALE_FLOOR = 1e-6  # residual scale floor (about -120 dBFS): digital silence h
 # (0.05 instead of 0.03 doubled the real-speech events; a weak ratio of 0.5 found no more clicks)
 _RECHECK_CLICK = 0.03  # interpolation leaves <= 3 % (-15 dB) of the residual: a click, neighbours or not
 _RECHECK_SOUND = 0.5  # an isolated event whose interpolation leaves > 50 % of it is sound
+_RECHECK_PITCH = 0.01  # a pitch-synchronous event is repaired when its re-check leaves <= 1 % (3 %: more
+# false events on the clean bases)
 _RECHECK_WEAK = 0.08  # a weak candidate is repaired when its re-check leaves <= 8 % (-11 dB)
 _WEAK_RATIO = 0.6  # weak candidates: both residuals over this share of the threshold
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
@@ -623,7 +626,9 @@ class ClickRepairer:
                 spared[1] += 1
                 self._note(stream_off, c0, c1, "not-isolated")
                 continue
-            if self._pitch_synchronous(mag, peak_i):
+            if self._pitch_synchronous(mag, peak_i) and not (
+                (kept := self._recheck(mono, c0, c1)) is not None and kept <= _RECHECK_PITCH
+            ):
                 spared[2] += 1
                 self._note(stream_off, c0, c1, "pitch")
                 continue
