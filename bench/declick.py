@@ -12,7 +12,9 @@ clicked files, every click's onset and length) and scores with the shared ``clic
 * delta SI-SDR against the clean base per condition, and the worst file;
 * on the click-free bases: SI-SDR of the output against the input and false detections per minute;
 * speed: audio seconds per CPU second on one core at 48 kHz (Hush, streamed as ``python -m dsp``
-  streams it).
+  streams it);
+* Hush's missed clicks per kind, by the guard that spared the candidate on them (or ``below``
+  when the residual never crossed the threshold there).
 
 Then each target is printed as ``ok`` or ``MISSED`` with its figures.
 """
@@ -54,14 +56,36 @@ def _load(path: Path) -> ModuleType:
     return mod
 
 
+TRACES: list[list[tuple[int, int, str]]] = []  # the last Hush run's spared candidates (for --misses)
+
+
 def run_hush(x: np.ndarray, sr: int, mult: float, click_len: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Hush streamed in 65536-sample blocks; output and detected ``(start, end)`` sample pairs."""
     x2 = x[None, :] if x.ndim == 1 else x.T
     proc = ClickRepairer(sr, x2.shape[0], detection_mult=mult, click_len_ms=click_len, keep_events=True)
+    proc._trace = []
     blocks = (x2[:, i : i + 65536] for i in range(0, x2.shape[-1], 65536))
     y = np.concatenate(list(run_blocks(proc, blocks)), axis=-1)
     dets = [(round(e.onset_s * sr), round((e.onset_s + e.length_s) * sr)) for e in proc.events]
+    TRACES[:] = [proc._trace]
     return (y[0] if x.ndim == 1 else y.T), dets
+
+
+def miss_verdicts(dets: list[tuple[int, int]], clicks: list[dict[str, Any]], sr: int) -> list[tuple[str, str]]:
+    """``(kind, verdict)`` per click Hush missed: the guard that last spared a candidate on it, or ``below``.
+
+    Verdicts: ``one-sided``, ``not-isolated``, ``pitch``, ``onset``, ``level-rise``, ``weak``
+    (re-check failed), ``long``, ``mid-length``; ``below`` when no candidate came within 2 ms.
+    """
+    tol = round(0.002 * sr)
+    out = []
+    for c in clicks:
+        s0, s1 = c["start"], c["start"] + c["len"]
+        if any(a - tol <= s1 and s0 <= b + tol for a, b in dets):
+            continue
+        vs = [t[2] for t in TRACES[0] if t[0] - tol <= s1 and s0 <= t[1] + tol]
+        out.append((c["kind"], vs[-1] if vs else "below"))
+    return out
 
 
 def run_ffmpeg(x: np.ndarray, sr: int, filt: str) -> np.ndarray:
@@ -105,6 +129,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     man = json.loads((root / "manifest.json").read_text())
     methods = args.methods.split(",")
     rows: list[dict[str, Any]] = []
+    misses: dict[str, dict[str, int]] = {}
     for base in man["bases"]:
         c, sr = sf.read(root / base["file"], dtype="float32")
         for m in methods:
@@ -130,6 +155,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             mt = cm.match(dets, item["clicks"], sr)
             ch = cm.match(cm.shifted(dets, sr), item["clicks"], sr)
             d = cm.si_sdr(y, c) - cm.si_sdr(x, c)
+            if m == "hush":
+                for kind, verdict in miss_verdicts(dets, item["clicks"], sr):
+                    misses.setdefault(kind, {}).setdefault(verdict, 0)
+                    misses[kind][verdict] += 1
             rows.append(
                 {
                     "method": m,
@@ -155,7 +184,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.process_time()
         run_hush(x, 48000, args.detection_mult, args.click_len)
         speed["hush_48k_x_realtime"] = args.speed_s / max(time.process_time() - t0, 1e-9)
-    return {"rows": rows, "speed": speed, "methods": methods}
+    return {"rows": rows, "speed": speed, "methods": methods, "misses": misses}
 
 
 def _pr(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> tuple[float, float, float]:
@@ -210,6 +239,10 @@ def report(res: dict[str, Any]) -> None:
             f"| {s['clean_med']:.1f} / {s['clean_min']:.1f} | {fdm['speech']:.1f} | {fdm['music']:.1f} |"
         )
     print("\n(dSI-SDR: median over the 10 files of each condition; P over all detections on crackle, pops, mixed)")
+    if res.get("misses"):
+        print("\nHush's missed clicks by kind, and what spared them:")
+        for kind, vs in sorted(res["misses"].items()):
+            print(f"  {kind:6s} " + "  ".join(f"{v} {n}" for v, n in sorted(vs.items(), key=lambda kv: -kv[1])))
     if "hush" in summary:
         s = summary["hush"]
         speed = res["speed"].get("hush_48k_x_realtime", float("nan"))
