@@ -54,9 +54,7 @@ PLAN_SHARE = 0.25
 CHAIN = ("declick", "dehum", "remove_echo", "remove_reverb", "denoise", "autoeq", "long_silences", "loudness")
 
 
-def _listen(
-    det: Any, src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]
-) -> None:
+def _listen(det: Any, src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]) -> None:
     """Feed the decoded input to ``det`` (anything with ``process(block)``) in one pass."""
     total = max(1.0, (info.duration_s or 0.0) * info.sr)
     done = 0
@@ -151,6 +149,7 @@ def _insert(chain: list[Step], step: Step) -> None:
             at = i
             break
     chain.insert(at, step)
+
 
 def _find_speech_and_music(
     src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]

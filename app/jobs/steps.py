@@ -288,6 +288,8 @@ def _autoid(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.analyze import TARGET_LUFS, RecordingAnalyzer
 
     return RecordingAnalyzer(sr, channels, target_lufs=float(p.get("target_lufs", TARGET_LUFS)))
+
+
 def _compress(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.dynamics import CompressorAnalyzer
 
