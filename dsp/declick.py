@@ -129,7 +129,7 @@ _RECHECK_WEAK = 0.08  # a weak candidate is repaired when its re-check leaves <=
 _WEAK_RATIO = 0.6  # weak candidates: both residuals over this share of the threshold
 _POP_RATE = 2000.0  # second detection scale: a 0.5-3 ms pop spans 1-6 samples (4 and 8 kHz found fewer, dev)
 _POP_ORDER = 6  # AR order at that scale (one coefficient per ~170 Hz of its 1 kHz band)
-_RECHECK_POP = 0.03  # a pop is repaired when its re-check at its scale leaves <= 3 % (8 %: clean hits, dev)
+_RECHECK_POP = 0.02  # a pop is repaired when its re-check at its scale leaves <= 2 % (3 %: a glottal pulse at 48 kHz; 8 %: clean hits, dev)
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
 
 
@@ -438,6 +438,10 @@ class ClickRepairer:
             ctx[max(0, c0 - 1) - max(0, c0 - iso) : c1 + _POP_ORDER + 1 - max(0, c0 - iso)] = 0.0
             if mag[peak] < _ISOLATION_RATIO * float(ctx.max(initial=0.0)):
                 continue
+            if (c1 - c0) * d > self._lsar_max:  # longer than a pop: a plosive release or a burst
+                continue
+            if self._pitch_synchronous(mag, peak, d):  # glottal pulses recur at this scale too
+                continue
             # the re-check at this scale: LSAR interpolation of the decimated event
             a0, a1, ctx_d = c0 - 1, c1 + 1, max(4 * _POP_ORDER, self._lsar_ctx // d)
             if a0 - ctx_d < 0 or a1 + ctx_d > m:
@@ -457,11 +461,15 @@ class ClickRepairer:
             out.append((f0, f1, f0 + int(np.argmax(hp)), True, None))
         return out
 
-    def _pitch_synchronous(self, mag: FloatArray, peak_i: int) -> bool:
-        """True when residual peaks at least half as high sit about one period either side."""
+    def _pitch_synchronous(self, mag: FloatArray, peak_i: int, d: int = 1) -> bool:
+        """True when residual peaks at least half as high sit about one period either side.
+
+        ``d`` is the decimation factor of ``mag`` (the pop scale) against the full rate.
+        """
         ref = _PITCH_PEAK_RATIO * mag[peak_i]
-        lo0, lo1 = peak_i - self._pmax, peak_i - self._pmin
-        hi0, hi1 = peak_i + self._pmin, peak_i + self._pmax
+        pmin, pmax = max(1, self._pmin // d), max(2, self._pmax // d)
+        lo0, lo1 = peak_i - pmax, peak_i - pmin
+        hi0, hi1 = peak_i + pmin, peak_i + pmax
         if lo0 < 0 or hi1 > mag.size:
             return False
         left = mag[lo0:lo1]
@@ -470,9 +478,9 @@ class ClickRepairer:
         if left[li] < ref and right[ri] < ref:
             return False
         if left[li] < ref or right[ri] < ref:  # pulses on one side only: the end of a voiced stretch
-            step = -(self._pmax - li) if left[li] >= ref else self._pmin + ri
+            step = -(pmax - li) if left[li] >= ref else pmin + ri
             return self._train(mag, peak_i, step, ref)
-        dl, dr = self._pmax - li, self._pmin + ri
+        dl, dr = pmax - li, pmin + ri
         if abs(dl - dr) <= _PITCH_SYMMETRY * 0.5 * (dl + dr):
             return True
         return self._train(mag, peak_i, -dl, ref) or self._train(mag, peak_i, dr, ref)
