@@ -129,7 +129,7 @@ _RECHECK_WEAK = 0.08  # a weak candidate is repaired when its re-check leaves <=
 _WEAK_RATIO = 0.6  # weak candidates: both residuals over this share of the threshold
 _POP_RATE = 2000.0  # second detection scale: a 0.5-3 ms pop spans 1-6 samples (4 and 8 kHz found fewer, dev)
 _POP_ORDER = 6  # AR order at that scale (one coefficient per ~170 Hz of its 1 kHz band)
-_RECHECK_POP = 0.02  # a pop is repaired when its re-check at its scale leaves <= 2 % (3 %: a glottal pulse at 48 kHz; 8 %: clean hits, dev)
+_RECHECK_POP = 0.02  # a pop's re-check at its scale leaves <= 2 % (3 %: a glottal pulse at 48 kHz; 8 %: clean hits)
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
 
 
@@ -314,6 +314,7 @@ class ClickRepairer:
         self._n_not_isolated = 0
         self._onset_win = round(_ONSET_WIN_S * sr_)
         self._longest = 0
+        self._pop_kept_at: dict[int, float] = {}  # pop-scale re-check per candidate onset (window index)
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
 
     # ------------------------------------------------------------------ detection
@@ -403,19 +404,23 @@ class ClickRepairer:
         return out
 
     def _pop_candidates(self, mono: FloatArray) -> list[tuple[int, int, int, bool, bool | None]]:
-        """Two-sided, isolated events of ``mono`` decimated to about ``_POP_RATE``, as weak candidates.
+        """Pop candidates ``(c0, c1, peak, True, None)`` (full-rate window indices) from ``mono`` (``(n,)``).
 
         A pop is a smooth low-frequency bump (0.5-3 ms) that the order-``p`` full-rate residual
         barely sees; averaged over blocks of ``d = sr // _POP_RATE`` samples it becomes a few
         samples long, impulsive for an order-``_POP_ORDER`` model (the same detector at a second
-        time scale, Godsill & Rayner 1998, ch. 5). Events are mapped back to the full rate and
-        must pass the interpolation re-check of weak candidates before any repair.
+        time scale, Godsill & Rayner 1998, ch. 5). Kept: events over ``_WEAK_RATIO`` of the
+        threshold in both residuals, ``_ISOLATION_RATIO`` above every other peak within
+        ``_ISOLATION_S``, not pitch-synchronous at that scale, at most ``_LSAR_MAX_S`` long, and
+        whose LSAR interpolation at that scale leaves at most ``_RECHECK_POP`` of the local
+        residual energy (recorded in ``_pop_kept_at``; the full-rate pitch guard yields to it
+        under ``_RECHECK_PITCH``). Empty below ``2 * _POP_RATE``.
         """
         d = int(self.sr // _POP_RATE)
         if d < 2:
             return []
         m = mono.size // d
-        self._pop_kept_at: dict[int, float] = {}
+        self._pop_kept_at = {}
         dec = mono[: m * d].reshape(m, d).mean(axis=1)
         res, back, scale = self._residual(dec, frame=max(4 * _POP_ORDER, self._frame // d), p=_POP_ORDER)
         mag, bmag = np.abs(res), np.abs(back)
@@ -426,7 +431,7 @@ class ClickRepairer:
             return []
         iso = max(1, self._iso // d)
         breaks = np.flatnonzero(np.diff(over) > _POP_ORDER)
-        out = []
+        out: list[tuple[int, int, int, bool, bool | None]] = []
         for fi, la in zip(np.concatenate([[0], breaks + 1]), np.concatenate([breaks, [over.size - 1]]), strict=True):
             g0, g1 = int(over[fi]), int(over[la]) + 1
             f_idx, b_idx = np.flatnonzero(fwd_over[g0:g1]), np.flatnonzero(bwd_over[g0:g1])
@@ -661,7 +666,9 @@ class ClickRepairer:
         mag = np.abs(res)
         thr = self.detection_mult * scale
         bmag = np.abs(back)
-        cands = self._groups(mag > thr, bmag > thr, mag, bmag, thr, weak=False)
+        cands: list[tuple[int, int, int, bool, bool | None]] = list(
+            self._groups(mag > thr, bmag > thr, mag, bmag, thr, weak=False)
+        )
         if _WEAK_RATIO < 1.0:
             lo_thr = _WEAK_RATIO * thr
             fwd_lo, bwd_lo = mag > lo_thr, bmag > lo_thr
@@ -698,12 +705,15 @@ class ClickRepairer:
                 spared[1] += 1
                 self._note(stream_off, c0, c1, "not-isolated")
                 continue
-            if is_weak is None and self._pitch_synchronous(mag, peak_i) and self._pop_kept_at.get(c0, 1.0) > _RECHECK_PITCH:
+            pop_kept = self._pop_kept_at.get(c0, 1.0)
+            if is_weak is None and self._pitch_synchronous(mag, peak_i) and pop_kept > _RECHECK_PITCH:
                 spared[2] += 1
                 self._note(stream_off, c0, c1, "pitch")
                 continue
-            if is_weak is not None and self._pitch_synchronous(mag, peak_i) and not (
-                (kept := self._recheck(mono, c0, c1)) is not None and kept <= _RECHECK_PITCH
+            if (
+                is_weak is not None
+                and self._pitch_synchronous(mag, peak_i)
+                and not ((kept := self._recheck(mono, c0, c1)) is not None and kept <= _RECHECK_PITCH)
             ):
                 spared[2] += 1
                 self._note(stream_off, c0, c1, "pitch")
