@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from scipy import signal as sps
 
+from dsp import declick
 from dsp.declick import ClickRepairer, repair_clicks
 from dsp.errors import InvalidAudioError, InvalidParameterError
 from dsp.stream import BlockProcessor, run_blocks
@@ -294,3 +295,30 @@ def test_clicks_in_close_pairs_are_all_repaired(sr: int, rng: np.random.Generato
     assert hits >= len(onsets) - 3, (hits, len(onsets))
     assert len(found) <= len(onsets) + 1
     assert si_sdr_db(clean, out) - si_sdr_db(clean, noisy) >= 8.0
+
+
+@pytest.mark.parametrize("sr", [16000, 48000])
+def test_smooth_pops_are_found_at_the_pop_scale(
+    sr: int, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2 ms raised-sine bumps with a bipolar swing (the click corpus's pops) on white noise: the
+    # full-rate residual barely sees them (the gain without the second scale is 0 dB), the
+    # 2 kHz scale finds some at 16 kHz (+1.7 dB) and most at 48 kHz (+10.7 dB)
+    n = 4 * sr
+    base = (0.02 * rng.standard_normal(n)).astype(np.float32)
+    noisy = base.copy()
+    L = round(0.002 * sr)
+    t = np.linspace(0, 1, L)
+    pop = np.sin(np.pi * t) ** 2 * np.sin(2 * np.pi * t) + 0.5 * np.sin(np.pi * t)
+    pop = (0.15 * pop / np.max(np.abs(pop))).astype(np.float32)
+    onsets = np.arange(int(0.3 * sr), n - int(0.3 * sr), int(0.25 * sr))
+    for i in onsets:
+        noisy[i : i + L] += pop
+
+    def gain() -> float:
+        proc = ClickRepairer(sr, 1)
+        return si_sdr_db(base, run(proc, noisy, 4096)) - si_sdr_db(base, noisy)
+
+    with_pop_scale = gain()
+    monkeypatch.setattr(declick, "_POP_RATE", float(sr))  # no second scale
+    assert with_pop_scale >= gain() + 1.0
