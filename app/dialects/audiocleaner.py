@@ -139,8 +139,8 @@ FLAGS: dict[str, Step | tuple[Step, ...] | None] = {
 }
 #: Flags whose engine only approximates what the vendor does, and why.
 APPROXIMATED: dict[str, str] = {
-    "studio_sound": "a DSP chain (declick, auto-EQ within 2 dB, denoise, dereverb, 2.5:1 compression, de-essing, loudness "
-    "to -16 LUFS), not a generative re-synthesis of the voice; each step's measurement is in 'measured'",
+    "studio_sound": "a DSP chain (declick, auto-EQ within 2 dB, denoise, dereverb, 2.5:1 compression, de-essing, "
+    "loudness to -16 LUFS), not a generative re-synthesis of the voice; each step's measurement is in 'measured'",
 }
 
 #: The doc's account codes, by domain error (checked in order: concurrency before rate).
