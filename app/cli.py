@@ -37,7 +37,7 @@ ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
     "fillers": [{"name": "fillers"}],
     "long_silences": [{"name": "long_silences"}],
     "studio_sound": [
-        {"name": n} for n in ("declick", "remove_reverb", "denoise", "autoeq", "compress", "deess", "loudness")
+        {"name": n} for n in ("declick", "autoeq", "denoise", "remove_reverb", "compress", "deess", "loudness")
     ],
     "normalize": [{"name": "loudness"}],
     "autoid": [{"name": "autoid"}],

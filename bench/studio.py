@@ -18,11 +18,13 @@ Every method runs Hush's own job pipeline (``app.jobs.pipeline.process_file``, t
 
 * ``input`` — the degraded item as is;
 * ``anchor`` — ``remove_noise`` + ``normalize`` (denoise, loudness);
-* ``studio`` — the ``studio_sound`` chain (declick, remove_reverb, denoise, autoeq, compress, deess,
-  loudness), planned by the AudioCleaner dialect;
+* ``studio`` — the ``studio_sound`` chain (declick, autoeq within 2 dB, denoise, remove_reverb,
+  compress, deess, loudness), planned by the AudioCleaner dialect;
 * ``studio_nocompress``, ``studio_nodeess`` — the chain minus one new stage;
-  ``studio_nodynamics`` — minus both (the chain of existing engines alone); ``studio_noautoeq`` —
-  minus the auto-EQ (the stage that costs the most OVRL on this material).
+  ``studio_nodynamics`` — minus both (the chain of existing engines alone); ``studio_noautoeq``,
+  ``studio_nodeclick``, ``studio_nodereverb`` — minus that stage (what each one costs);
+* ``studio_previous`` — the chain's earlier form (declick, remove_reverb, denoise, autoeq within
+  6 dB, compress, deess, loudness), for comparison.
 
 Scores: DNSMOS P.835 SIG/BAK/OVRL (``speechmos``' packaged ONNX models, non-personalised), means
 per half, and how many items ``studio`` scores above ``anchor`` on OVRL. ``--clean`` scores the
@@ -132,6 +134,17 @@ METHODS: dict[str, list[Step] | None] = {
     "studio_nodeess": _chain(("deess",)),
     "studio_nodynamics": _chain(("compress", "deess")),
     "studio_noautoeq": _chain(("autoeq",)),
+    "studio_nodeclick": _chain(("declick",)),
+    "studio_nodereverb": _chain(("remove_reverb",)),
+    "studio_previous": [
+        Step(name="declick", params={"detection_mult": 8.0, "click_len": 5}),
+        Step(name="remove_reverb"),
+        Step(name="denoise", params={"amount": 100}),
+        Step(name="autoeq"),
+        Step(name="compress"),
+        Step(name="deess"),
+        Step(name="loudness", params={"target_lufs": -16.0, "max_peak_dbfs": -1.0}),
+    ],
 }
 
 

@@ -141,7 +141,7 @@ def test_cli_enhance_studio_sound_runs_the_chain_once(noisy_wav: tuple[Path, np.
     r = hush("enhance", str(noisy_wav[0]), str(out), "--flag", "remove_noise", "--flag", "studio_sound")
     assert r.returncode == 0, r.stderr
     steps = [s["step"] for s in json.loads(r.stdout)["steps"]]
-    assert steps == ["declick", "remove_reverb", "denoise", "autoeq", "compress", "deess", "loudness"]
+    assert steps == ["declick", "autoeq", "denoise", "remove_reverb", "compress", "deess", "loudness"]
     y, _ = sf.read(out, dtype="float32")
     x, _ = sf.read(noisy_wav[0], dtype="float32")
     assert y.shape == x.shape

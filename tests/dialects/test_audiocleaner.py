@@ -29,7 +29,7 @@ SR = 16_000
 CREATE = "/audio/api/v1/api-keys/enhance/task/create"
 GET = "/audio/api/v1/api-keys/enhance/task/get"
 ALL_FLAGS = dict.fromkeys(FLAGS, True)  # the doc's example body: every flag true
-STUDIO_CHAIN = ["declick", "remove_reverb", "denoise", "autoeq", "compress", "deess", "loudness"]
+STUDIO_CHAIN = ["declick", "autoeq", "denoise", "remove_reverb", "compress", "deess", "loudness"]
 
 
 def _noisy() -> bytes:
@@ -184,6 +184,14 @@ def test_audiocleaner_plan_runs_a_shared_step_once_in_chain_order() -> None:
     assert planned["remove_noise"] == {"status": "applied", "step": "denoise"}
     steps, _ = plan({"remove_noise": True, "normalize": True})
     assert [s.name for s in steps] == ["denoise", "loudness"]  # unchanged for single-step flags
+    # studio_sound takes its own order and a gentler EQ; without it the flags keep theirs
+    steps, _ = plan({"studio_sound": True})
+    assert [s.name for s in steps] == STUDIO_CHAIN
+    assert next(s for s in steps if s.name == "autoeq").params == {"max_gain_db": 2.0}
+    steps, _ = plan({"studio_sound": True, "autoeq": True})  # the autoeq flag runs as it would alone
+    assert next(s for s in steps if s.name == "autoeq").params == {}
+    steps, _ = plan({"remove_reverb": True, "remove_noise": True, "autoeq": True})
+    assert [s.name for s in steps] == ["remove_reverb", "denoise", "autoeq"]
 
 
 def test_audiocleaner_studio_sound_is_approximated_with_each_measurement(
