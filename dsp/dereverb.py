@@ -58,6 +58,7 @@ from scipy import signal as sps
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.spectral import ComplexArray, StftStream, frame_settings
+from dsp.stream import run_processor
 
 __all__ = ["ReverbAnalyzer", "ReverbEstimate", "ReverbSuppressor", "estimate_t60", "remove_reverb"]
 
@@ -487,6 +488,4 @@ def remove_reverb(audio: Audio, sr: int, *, late_weight: float = LATE_WEIGHT) ->
     x = as_2d(audio)
     a = ReverbAnalyzer(sr, x.shape[0])
     a.process(x)
-    s = ReverbSuppressor(sr, x.shape[0], a.finish(), late_weight=late_weight)
-    out = np.concatenate([s.process(x), s.flush()], axis=-1)
-    return out[0] if audio.ndim == 1 else out
+    return run_processor(ReverbSuppressor(sr, x.shape[0], a.finish(), late_weight=late_weight), audio)

@@ -46,6 +46,7 @@ from scipy import signal as sps
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
+from dsp.stream import run_processor
 from dsp.vad import SpeechDetector
 
 __all__ = ["BYRNE_CENTRES_HZ", "EqAnalyzer", "EqCurve", "Equalizer", "auto_eq", "band_levels_db", "measure_eq"]
@@ -599,6 +600,4 @@ def auto_eq(audio: Audio, sr: int, *, max_gain_db: float = MAX_GAIN_DB) -> Audio
     audio = valid_audio(audio)
     x = as_2d(audio)
     curve = measure_eq(x, sr, max_gain_db=max_gain_db)
-    eq = Equalizer(sr, x.shape[0], curve)
-    out = np.concatenate([eq.process(x), eq.flush()], axis=-1)
-    return out[0] if audio.ndim == 1 else out
+    return run_processor(Equalizer(sr, x.shape[0], curve), audio)
