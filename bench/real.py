@@ -227,13 +227,40 @@ def hush_key() -> str:
     return h.hexdigest()[:12]
 
 
+def _si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    """Scale-invariant SDR in dB of ``est`` against ``ref`` (Le Roux et al. 2019)."""
+    a = float(np.dot(est, ref) / (np.dot(ref, ref) + 1e-20))
+    e = est - a * ref
+    return float(10 * np.log10((a * a * np.dot(ref, ref) + 1e-20) / (np.dot(e, e) + 1e-20)))
+
+
+def own_snr_db(x: np.ndarray) -> float:
+    """A recording's own SNR: mean power of its louder half of 50 ms frames over its quietest tenth."""
+    f = 800
+    e = np.sort((x[: x.size // f * f].reshape(-1, f) ** 2).mean(axis=1)) + 1e-20
+    return float(10 * np.log10(e[e.size // 2 :].mean() / e[: max(e.size // 10, 1)].mean()))
+
+
+def clean_detail(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Clean speech passed alone: SI-SDR, SI-SDR above 100 Hz (rumble and hum removal aside),
+    level change (dB) and the input's own SNR."""
+    sos = signal.butter(4, 100, btype="highpass", fs=SR, output="sos")
+    return {
+        "si_sdr_hp": _si_sdr(signal.sosfiltfilt(sos, x), signal.sosfiltfilt(sos, y)),
+        "level_db": float(10 * np.log10((y**2).mean() / ((x**2).mean() + 1e-20) + 1e-20)),
+        "own_snr_db": own_snr_db(x),
+    }
+
+
 def score(met: Any, item: dict[str, Any], method: str, dnsmos: bool, key: str) -> dict[str, Any]:
     tag = hashlib.sha1(
         f"{item['id']}|{method}|{key if method.startswith('hush') else ''}|{dnsmos}".encode()
     ).hexdigest()[:16]
     f = CACHE / f"{tag}.json"
     if f.exists():
-        return dict(json.loads(f.read_text()))
+        cached = dict(json.loads(f.read_text()))
+        if item["kind"] != "clean" or "level_db" in cached:  # older entries lack the clean details
+            return cached
     x = item["noisy"].astype(np.float32)
     y = apply(method, x)
     if method != "noisy" and not method.startswith("hush"):
@@ -243,6 +270,9 @@ def score(met: Any, item: dict[str, Any], method: str, dnsmos: bool, key: str) -
     if item["kind"] == "noise":
         out["removed_db"] = 10 * np.log10((x.astype(np.float64) ** 2).mean() / ((y**2).mean() + 1e-20))
         out.update(met.evaluate(x, y, SR, with_dnsmos=False, intrusive=False))
+    elif item["kind"] == "clean":
+        out.update(met.evaluate(item["clean"], y, SR, with_dnsmos=dnsmos))
+        out.update(clean_detail(np.asarray(item["clean"], np.float64), y))
     else:
         out.update(met.evaluate(item["clean"], y, SR, with_dnsmos=dnsmos))
     out = {k: float(v) for k, v in out.items()}
@@ -278,6 +308,21 @@ def table(half: str, rows: list[tuple[dict[str, Any], str, dict[str, Any]]], met
                 v = [s[c] for s in ss if c in s and np.isfinite(s[c])]
                 vals.append(f"{np.mean(v):11.2f}" if v else f"{'-':>11s}")
             print(f"  {m:14s} " + " ".join(vals))
+    clean = [(item, m, s) for item, m, s in rows if item["kind"] == "clean"]
+    if clean:
+        print("\nclean speech per file: SI-SDR / SI-SDR above 100 Hz / level change (dB); own SNR of the input")
+        for m in methods:
+            ss = [(item, s) for item, mm, s in clean if mm == m]
+            cells = [f"{s['si_sdr']:.1f}/{s['si_sdr_hp']:.1f}/{s['level_db']:+.2f}" for _, s in ss]
+            med = np.median([s["si_sdr"] for _, s in ss])
+            worst = min(s["si_sdr"] for _, s in ss)
+            print(f"  {m:14s} " + "  ".join(cells) + f"   median {med:.1f} worst {worst:.1f}")
+        print(
+            "  own SNR (dB):  "
+            + "  ".join(
+                f"{item['id'].split(':')[1][:24]} {s['own_snr_db']:.1f}" for item, m, s in clean if m == methods[0]
+            )
+        )
 
 
 def main() -> int:

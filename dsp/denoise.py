@@ -51,10 +51,18 @@ Per STFT frame (about 32 ms, 50 % overlap, square-root Hann) and frequency bin:
    ramps in and out over ``_GATE_RAMP_S`` starting ``_GATE_PAD_S`` from each speech segment,
    so word edges and breaths next to speech are never gated; inside speech nothing changes.
 
+Primed start: every tracker above starts cold, and a recording that opens on speech would teach
+them the talker as noise and a range of a few frames as the recording's (real clean speech lost
+up to 7 dB SI-SDR over its opening seconds). So the opening ``_PRIME_S`` seconds (all of a
+shorter recording) are analysed once before any output: the trackers run over them, keep what
+they learned, and the audio is then processed from its first frame with that state. This is the
+only lookahead: the output starts ``_PRIME_S`` seconds late (:attr:`NoiseReducer.latency`),
+then streams.
+
 Channels share one gain computed from their mean power (stereo image kept). Clicks and
 keyboard transients are clamped first (:mod:`dsp.clicks`), then mains hum is found and notched
-(:mod:`dsp.hum`). Everything is causal and carried from block to block, so
-the result does not depend on the block sizes, and memory is flat in the duration.
+(:mod:`dsp.hum`). Past the primed opening everything is causal and carried from block to block,
+so the result does not depend on the block sizes, and memory is flat in the duration.
 """
 
 from __future__ import annotations
@@ -128,6 +136,11 @@ _LEVEL_WARM_S = 2.0  # both levels are the exact quantiles of the frames so far 
 # ... and the expander comes in over this long: until then the range rests on too few frames
 # (on real clean speech starting mid-sentence it expanded by 8 dB over the first 0.5 s)
 _EXP_RAMP_S = 0.5
+# Primed start: the opening this long is analysed once before any output, so the trackers above
+# (noise minima and averages, speech and pause levels, expander, fluctuation, gate anchors) start
+# from what the recording holds instead of cold; it is the levels' own warm-up window. Cold, the
+# opening seconds of real clean speech lost up to 7 dB SI-SDR (bench/real.py, DEV and CHECK).
+_PRIME_S = _LEVEL_WARM_S
 # speech-to-pause range over which the expander fades out: from 20-30 dB it cost real clean speech
 # 3 dB SI-SDR and 0.5 PESQ and gained nothing at 20 dB SNR (bench/real.py, DEV half; CHECK confirmed)
 _EXP_RANGE_DB = (12.0, 20.0)
@@ -299,7 +312,8 @@ class NoiseReducer:
 
     Implements :class:`dsp.stream.BlockProcessor`: feed ``(channels, m)`` float32 blocks to
     :meth:`process`, then call :meth:`flush`; the outputs concatenate to the same length as
-    the input, aligned with it, identical whatever the block sizes.
+    the input, aligned with it, identical whatever the block sizes. The first output comes once
+    ``latency`` samples (the primed opening, 2 s) are in, or at :meth:`flush`.
 
     Parameters
     ----------
@@ -432,6 +446,12 @@ class NoiseReducer:
         self._anchor: FloatArray | None = None  # noise estimate at the last frame outside speech
         # frame t of the STFT is centred on input sample t * hop + hop - n_fft / 2
         self._frame_t0_s = (self.hop_length - self.n_fft / 2) / self.sr
+        # primed start: the opening is held back until it has been analysed (see _prime)
+        self._prime_n = max(round(_PRIME_S * self.sr), 1)
+        self._held: list[Audio] = []
+        self._held_n = 0
+        self._primed = False
+        self._t0 = 0  # tracker frame index of output frame 0 (the frames the analysis ran)
 
     # ------------------------------------------------------------------ per batch of frames
     def _frames(self, spec: ComplexArray) -> ComplexArray:
@@ -528,7 +548,7 @@ class NoiseReducer:
     def _distance_s(self, t_idx: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Seconds from each frame's centre to the nearest kept segment (0 inside one)."""
         assert self._speech is not None
-        t = t_idx * (self.hop_length / self.sr) + self._frame_t0_s
+        t = (t_idx - self._t0) * (self.hop_length / self.sr) + self._frame_t0_s
         starts, ends = self._speech
         if starts.size == 0:
             return np.full_like(t, np.inf)
@@ -709,15 +729,68 @@ class NoiseReducer:
         self._spp_lam = est[-1].copy()
         return out
 
+    # ------------------------------------------------------------------ primed start
+    def _learn(self, x: Audio) -> None:
+        """Run the trackers over the frames complete in ``x`` (the opening), discarding the gains."""
+
+        def collect(spec: ComplexArray) -> ComplexArray:
+            power = spec.real**2 + spec.imag**2
+            p = power[0] if self.channels == 1 else power.mean(axis=0)
+            self._gain(np.maximum(p, np.float32(self._eps)))
+            return spec
+
+        # only whole frames of real samples: the end padding of a flush would teach the
+        # minimum trackers a silence the recording does not have
+        StftStream(self.channels, self.n_fft, self.hop_length, collect).process(x)
+
+    def _prime(self, x: Audio) -> None:
+        """Learn the trackers' state from the opening ``x``, then restart the output at frame 0.
+
+        The trackers keep what they learned (and their clock, so no warm-up runs again); the
+        output frames are counted from ``_t0`` on, which also places them against the speech
+        segments, and the report covers the output only. The decision-directed recursion
+        starts afresh, as there is no frame before the first.
+        """
+        self._learn(x)
+        self._t0 = self._n_frames
+        self._a_prev = np.zeros_like(self._a_prev)
+        self._noise_sum = self._gain_db_sum = self._exp_db_sum = self._fluct_sum = self._gate_frames = 0.0
+        self._primed = True
+
+    def _feed(self, x: Audio, final: bool = False) -> Audio:
+        """Hold samples back until the opening (``_PRIME_S``, or all there is at the end) is primed."""
+        if self._primed:
+            return self._stft.process(x)
+        self._held.append(x)
+        self._held_n += x.shape[-1]
+        if self._held_n < self._prime_n and not final:
+            return np.zeros((self.channels, 0), np.float32)
+        held = np.concatenate(self._held, axis=-1)
+        self._held, self._held_n = [], 0
+        self._prime(held[:, : self._prime_n])
+        return self._stft.process(held)
+
+    @property
+    def latency(self) -> int:
+        """Samples held back before the first output: the primed opening, ``_PRIME_S`` seconds.
+
+        Past it, each block's output follows its input as in any block processor; :meth:`flush`
+        returns the rest, so the total length always matches.
+        """
+        return self._prime_n
+
     # ------------------------------------------------------------------ BlockProcessor
     def process(self, block: Audio) -> Audio:
-        """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
+        """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final.
+
+        Nothing comes out until the opening ``_PRIME_S`` seconds are in (:attr:`latency`).
+        """
         x = check_block(block, self.channels)
         if self._click is not None:
             x = self._click.process(x)
         if self._hum is not None:
             x = self._hum.process(x)
-        return self._stft.process(x)
+        return self._feed(x)
 
     def flush(self) -> Audio:
         """Return every sample still held back; the processor is finished afterwards."""
@@ -725,10 +798,9 @@ class NoiseReducer:
         x = self._click.flush() if self._click is not None else None
         if self._hum is not None:
             if x is not None:
-                parts.append(self._stft.process(self._hum.process(x)))
+                parts.append(self._feed(self._hum.process(x)))
             x = self._hum.flush()
-        if x is not None:
-            parts.append(self._stft.process(x))
+        parts.append(self._feed(x if x is not None else np.zeros((self.channels, 0), np.float32), final=True))
         parts.append(self._stft.flush())
         return np.concatenate(parts, axis=-1)
 
@@ -742,8 +814,13 @@ class NoiseReducer:
             "applied": True,
             "depth_db": round(self.gate_db * self.amount / 100, 1),
             "speech_segments": int(self._speech[0].size),
-            "gated_share": round(self._gate_frames / max(self._n_frames, 1), 3),
+            "gated_share": round(self._gate_frames / max(self._frames_out, 1), 3),
         }
+
+    @property
+    def _frames_out(self) -> int:
+        """Output frames so far (the tracker clock less the frames of the primed opening)."""
+        return self._n_frames - self._t0
 
     def _level_dbfs(self, level: float | None) -> float | None:
         """A tracked frame level (dB of the mean bin power) as dBFS; None before any frame."""
@@ -753,25 +830,25 @@ class NoiseReducer:
 
     def report(self) -> dict[str, Any]:
         """Step name, amount, noise floor, mean gain, expansion, speech/pause levels, noise fluctuation, hum, clicks."""
-        n = max(self._n_frames, 1)
+        n = max(self._frames_out, 1)
         noise_var = self._noise_sum / n / self._bin_gain
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": []}
         return {
             "step": "denoise",
             "amount": self.amount,
             "max_reduction_db": self.max_reduction_db,
-            "noise_floor_dbfs": float(round(10 * np.log10(max(noise_var, 1e-12)), 1)) if self._n_frames else None,
-            "mean_gain_db": round(self._gain_db_sum / n, 2) if self._n_frames else None,
+            "noise_floor_dbfs": float(round(10 * np.log10(max(noise_var, 1e-12)), 1)) if self._frames_out else None,
+            "mean_gain_db": round(self._gain_db_sum / n, 2) if self._frames_out else None,
             "expand_db": self.expand_db,
-            "mean_expansion_db": round(-self._exp_db_sum / n, 2) if self._n_frames else None,
+            "mean_expansion_db": round(-self._exp_db_sum / n, 2) if self._frames_out else None,
             "speech_level_dbfs": self._level_dbfs(self._speech_level),
             "pause_level_dbfs": self._level_dbfs(self._pause_level),
-            "noise_fluctuation": round(self._fluct_sum / n, 2) if self._n_frames else None,
+            "noise_fluctuation": round(self._fluct_sum / n, 2) if self._frames_out else None,
             "hum_hz": hum["hum_hz"],
             "hum_harmonics": hum["hum_harmonics"],
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,
             "speech_gate": self._gate_report(),
-            "frames": self._n_frames,
+            "frames": self._frames_out,
         }
 
 

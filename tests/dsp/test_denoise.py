@@ -132,7 +132,9 @@ def test_reduce_noise_amount_is_monotonic(rng: np.random.Generator, speech: np.n
 
 
 @pytest.mark.parametrize("noise", ["pink", "flicker"])  # stationary / fluctuating (step 5 engaged)
-@pytest.mark.parametrize("block_sizes", [(1000,), (4096, 333), (65536,), (17, 5000, 256, 90000)])
+@pytest.mark.parametrize(
+    "block_sizes", [(100,), (1000,), (4096, 333), (65536,), (17, 5000, 256, 90000), (31999, 1), (1_000_000,)]
+)
 def test_noise_reducer_chunk_size_invariance(
     rng: np.random.Generator, speech: np.ndarray, block_sizes: tuple[int, ...], noise: str
 ) -> None:
@@ -150,6 +152,49 @@ def test_noise_reducer_chunk_size_invariance(
     out = np.concatenate(list(run_blocks(proc, blocks)), axis=-1)
     assert out.shape == noisy.shape
     np.testing.assert_allclose(out, reference, atol=1e-6)
+
+
+def test_clean_speech_keeps_its_first_second(rng: np.random.Generator) -> None:
+    """A recording that opens on speech: the primed trackers know its levels from the first frame.
+
+    Started cold, the trackers took the opening speech for noise and the first second came out
+    at about 10 dB SI-SDR; primed on the opening two seconds it is kept like the rest.
+    """
+    clean = make_speech_like(rng, SR, 4.0, lead_silence_s=0.0)[0] + make_white(rng, 4 * SR, -60.0)
+    out = reduce_noise(clean, SR)
+    assert si_sdr_db(clean[:SR], out[:SR]) > 20.0
+    assert si_sdr_db(clean, out) > 20.0
+
+
+def test_noise_reducer_holds_back_the_primed_opening(rng: np.random.Generator, speech: np.ndarray) -> None:
+    """Nothing comes out before the opening two seconds are in; then it streams, flush gives the rest."""
+    noisy = mix_at_snr(speech, make_white(rng, speech.size), 5.0)[None, :]
+    proc = NoiseReducer(SR, 1, declick=False, hum=False)
+    assert proc.latency == 2 * SR
+    first = proc.process(noisy[:, : 2 * SR - 1])
+    assert first.shape == (1, 0)
+    second = proc.process(noisy[:, 2 * SR - 1 : 2 * SR + SR])
+    assert 2 * SR < second.shape[-1] <= 3 * SR  # all but the STFT's own frame is out
+    rest = [proc.process(noisy[:, 3 * SR :]), proc.flush()]
+    out = np.concatenate([first, second, *rest], axis=-1)
+    np.testing.assert_allclose(out, reduce_noise(noisy, SR, declick=False, hum=False, speech=None), atol=1e-6)
+    assert proc.report()["frames"] == pytest.approx(speech.size / 256, abs=3)
+
+
+@pytest.mark.parametrize("block_sizes", [(100,), (777, 5), (1_000_000,)])
+def test_short_recording_is_primed_on_what_there_is(rng: np.random.Generator, block_sizes: tuple[int, ...]) -> None:
+    """Shorter than the primed opening: flush primes on all of it, whatever the block sizes."""
+    noisy = mix_at_snr(make_speech_like(rng, SR, 1.0, lead_silence_s=0.2)[0], make_white(rng, SR), 5.0)[None, :]
+    reference = reduce_noise(noisy, SR, speech=None)
+    assert reference.shape == noisy.shape
+    proc = NoiseReducer(SR, 1)
+    blocks, i, k = [], 0, 0
+    while i < noisy.shape[1]:
+        blocks.append(noisy[:, i : i + block_sizes[k % len(block_sizes)]])
+        i, k = i + blocks[-1].shape[-1], k + 1
+    out = np.concatenate(list(run_blocks(proc, blocks)), axis=-1)
+    np.testing.assert_allclose(out, reference, atol=1e-6)
+    assert np.std(out[:, SR // 2 :]) < np.std(noisy)
 
 
 def test_noise_reducer_is_a_block_processor() -> None:
