@@ -51,6 +51,11 @@ Per STFT frame (about 32 ms, 50 % overlap, square-root Hann) and frequency bin:
    ramps in and out over ``_GATE_RAMP_S`` starting ``_GATE_PAD_S`` from each speech segment,
    so word edges and breaths next to speech are never gated; inside speech nothing changes.
 
+7. Very noisy recordings: where the talker stands only a few dB over the pauses (the range
+   between the two levels of step 4 under ``_NOISY_RANGE_DB``), the a-priori SNR is smoothed more
+   (decision-directed weight towards 0.98, less musical noise), the fast SPP noise estimate is
+   taken at its full value and the floor gets up to ``12 * amount / 100`` dB deeper.
+
 Primed start: every tracker above starts cold, and a recording that opens on speech would teach
 them the talker as noise and a range of a few frames as the recording's (real clean speech lost
 up to 7 dB SI-SDR over its opening seconds). So the opening ``_PRIME_S`` seconds (all of a
@@ -122,6 +127,15 @@ _SPP_ALPHA = 0.8  # smoothing of the noise update
 _SPP_STUCK = 0.99  # if the smoothed SPP exceeds this, cap the SPP (avoids stagnation)
 _SPP_SCALE = 0.7  # the SPP estimate is unbiased but leaks some speech; it must clearly exceed
 # the minimum-based one (which holds through speech) to take over, i.e. when the noise rises
+# Very noisy recordings (step 7 of the module notes): the share of them goes 1 -> 0 as the
+# speech-to-pause range (from the level trackers) goes from 4 to 9 dB (tuned on bench/real.py, DEV:
+# the 20 dB SNR mixes read 10-20 dB, the -5 dB ones 2-6 dB). With it the decision-directed weight
+# goes to 0.98 (smoother a-priori SNR, less musical noise; Cappe 1994 shows the residual
+# fluctuation falls as the weight nears 1), the SPP estimate is taken unscaled (in such noise it
+# leaks little speech and the minimum lags) and the floor gets up to 12 dB deeper, times amount / 100.
+_NOISY_RANGE_DB = (4.0, 9.0)
+_ALPHA_DD_NOISY = 0.98
+_NOISY_FLOOR_DB = 12.0
 
 
 # Residual expander (step 4 of the module notes)
@@ -402,6 +416,7 @@ class NoiseReducer:
         self._alpha_s = _per_hop(_ALPHA_S, hop_s)
         self._alpha_d = _per_hop(_ALPHA_D, hop_s)
         self._alpha_dd = _per_hop(_ALPHA_DD, hop_s)
+        self._alpha_dd_noisy = _per_hop(_ALPHA_DD_NOISY, hop_s)
         self._g_min = float(10 ** (-self.max_reduction_db * self.amount / 100 / 20))
         self._xi_min = float(10 ** (_XI_MIN_DB / 10))
         self._stft = StftStream(self.channels, self.n_fft, self.hop_length, self._frames)
@@ -439,6 +454,7 @@ class NoiseReducer:
         self._fluct_acc = 0.0
         self._fluct_count = 0
         self._fluct_sum = 0.0
+        self._noisy_sum = 0.0
         self._n_frames = 0
         self._noise_sum = 0.0
         self._gain_db_sum = 0.0
@@ -511,7 +527,11 @@ class NoiseReducer:
         lam[0] = self._lam_prev
         lam[1:] = f32(_BETA) * lam_bar[:-1]
         self._lam_prev = f32(_BETA) * lam_bar[-1]
-        np.maximum(lam, f32(_SPP_SCALE) * self._spp_track(p, t_idx), out=lam)
+        # --- how noisy the recording is (step 7), from the speech and pause levels
+        speech, spread = self._levels(p)
+        noisy = self._noisy_share(spread)
+        spp_scale = (f32(_SPP_SCALE) + f32(1 - _SPP_SCALE) * noisy)[:, None]
+        np.maximum(lam, spp_scale * self._spp_track(p, t_idx), out=lam)
         if self._speech is not None:
             dist = self._distance_s(t_idx)
             self._anchor_noise(lam, dist)
@@ -519,8 +539,9 @@ class NoiseReducer:
             dist = None
         # --- a-posteriori and decision-directed a-priori SNR
         gamma = p / lam
-        c = f32(1 - self._alpha_dd) * np.maximum(gamma - 1, f32(0))
-        ag = f32(self._alpha_dd) * gamma
+        alpha_dd = (f32(self._alpha_dd) + f32(self._alpha_dd_noisy - self._alpha_dd) * noisy)[:, None]
+        c = (1 - alpha_dd) * np.maximum(gamma - 1, f32(0))
+        ag = alpha_dd * gamma
         xi = dd_snr(c, ag, self._a_prev, self._xi_min)
         # --- LSA gain under presence (in log), presence probability, OM-LSA combination
         wiener = xi / (1 + xi)
@@ -529,10 +550,10 @@ class NoiseReducer:
         ratio = q / (1 - q) * (1 + xi) * np.exp(-np.minimum(v, f32(60)))
         spp = 1 / (1 + ratio)
         # --- how much the noise itself fluctuates (step 5): shallower floor, firmer expander
-        speech, spread = self._levels(p)
         lam_mean: npt.NDArray[np.float64] = np.asarray(np.mean(lam, axis=1, dtype=np.float64))
         phi = self._fluctuation(gamma, lam_mean, speech, t_idx)[:, None]
         log_g_min = f32(np.log(self._g_min)) * (1 - f32(_FLUCT_FLOOR_SHARE) * phi)
+        log_g_min -= (noisy * f32(_NOISY_FLOOR_DB * self.amount / 100 * np.log(10) / 20))[:, None]
         log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
         if self.expand_db > 0:
             log_g += self._expansion(p, gamma, speech, spread, phi)
@@ -620,6 +641,17 @@ class NoiseReducer:
         self._level_seen = seen
         self._speech_level, self._pause_level = cur, low
         return speech, spread
+
+    def _noisy_share(self, spread: npt.NDArray[np.float64]) -> FloatArray:
+        """Share in [0, 1] per frame of a very noisy recording, from the speech-to-pause range (dB).
+
+        1 at a range of ``_NOISY_RANGE_DB[0]`` or less (speech barely above the noise), 0 from
+        ``_NOISY_RANGE_DB[1]`` on; the range comes from :meth:`_levels`.
+        """
+        lo, hi = _NOISY_RANGE_DB
+        share = np.clip((hi - spread) / (hi - lo), 0.0, 1.0).astype(np.float32)
+        self._noisy_sum += float(np.sum(share))
+        return share
 
     def _fluctuation(
         self,
@@ -755,6 +787,7 @@ class NoiseReducer:
         self._t0 = self._n_frames
         self._a_prev = np.zeros_like(self._a_prev)
         self._noise_sum = self._gain_db_sum = self._exp_db_sum = self._fluct_sum = self._gate_frames = 0.0
+        self._noisy_sum = 0.0
         self._primed = True
 
     def _feed(self, x: Audio, final: bool = False) -> Audio:
@@ -829,7 +862,7 @@ class NoiseReducer:
         return float(round(level - 10 * np.log10(self._bin_gain), 1))
 
     def report(self) -> dict[str, Any]:
-        """Step name, amount, noise floor, mean gain, expansion, speech/pause levels, noise fluctuation, hum, clicks."""
+        """Step name, amount, noise floor, gain, expansion, levels, fluctuation, very noisy share, hum, clicks."""
         n = max(self._frames_out, 1)
         noise_var = self._noise_sum / n / self._bin_gain
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": []}
@@ -844,6 +877,7 @@ class NoiseReducer:
             "speech_level_dbfs": self._level_dbfs(self._speech_level),
             "pause_level_dbfs": self._level_dbfs(self._pause_level),
             "noise_fluctuation": round(self._fluct_sum / n, 2) if self._frames_out else None,
+            "noisy_share": round(self._noisy_sum / n, 2) if self._frames_out else None,
             "hum_hz": hum["hum_hz"],
             "hum_harmonics": hum["hum_harmonics"],
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,

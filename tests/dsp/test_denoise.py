@@ -286,16 +286,45 @@ def test_noise_fluctuation_is_read_from_the_noise(
 
 
 def test_fluctuating_noise_gets_a_shallower_floor(rng: np.random.Generator) -> None:
-    """OM-LSA alone (no expander) on noise alone: -18 dB deep on white, a third of it on flicker."""
+    """OM-LSA alone (no expander) on noise alone: a third as deep a floor on flicker as on white.
+
+    Noise alone has no range between speech and pauses, so both also get the very noisy
+    floor (18 + 12 dB deep on white; a third of 18, plus 12, on flicker).
+    """
     reports = {}
     for name in ("white", "flicker"):
         proc = NoiseReducer(SR, 1, expand_db=0)
         list(run_blocks(proc, [NOISES[name](rng, SR, 6.0)[None, :]]))
         reports[name] = proc.report()
+        assert reports[name]["noisy_share"] == 1.0
     assert reports["white"]["noise_fluctuation"] == 0.0
-    assert reports["white"]["mean_gain_db"] < -15.0
+    assert reports["white"]["mean_gain_db"] < -24.0
     assert reports["flicker"]["noise_fluctuation"] > 0.8
-    assert -8.0 < reports["flicker"]["mean_gain_db"] < -4.0
+    assert -18.0 < reports["flicker"]["mean_gain_db"] < -6.0
+    assert reports["flicker"]["mean_gain_db"] - reports["white"]["mean_gain_db"] > 10.0
+
+
+@pytest.mark.parametrize(("snr_in_db", "lo", "hi"), [(-5.0, 0.9, 1.0), (5.0, 0.1, 0.7), (20.0, 0.0, 0.0)])
+def test_very_noisy_share_follows_the_speech_to_pause_range(
+    rng: np.random.Generator, speech: np.ndarray, snr_in_db: float, lo: float, hi: float
+) -> None:
+    """Speech a few dB over white noise reads as very noisy (range under 4 dB), 20 dB SNR not at all."""
+    proc = NoiseReducer(SR, 1)
+    list(run_blocks(proc, [mix_at_snr(speech, make_white(rng, speech.size), snr_in_db)[None, :]]))
+    rep = proc.report()
+    assert lo <= rep["noisy_share"] <= hi, (rep["noisy_share"], rep["speech_level_dbfs"] - rep["pause_level_dbfs"])
+
+
+def test_very_noisy_floor_scales_with_amount(rng: np.random.Generator) -> None:
+    """The extra 12 dB of floor on very noisy audio is bounded by amount, like the rest of the floor."""
+    noise = make_white(rng, 6 * SR)[None, :]
+    gains = {}
+    for amount in (100, 50):
+        proc = NoiseReducer(SR, 1, expand_db=0, amount=amount)
+        list(run_blocks(proc, [noise]))
+        gains[amount] = proc.report()["mean_gain_db"]
+    assert gains[100] < -(18 + 12) * 0.8
+    assert -(18 + 12) * 0.5 - 1.0 < gains[50] < -(18 + 12) * 0.5 * 0.8
 
 
 def make_keyboard(rng: np.random.Generator, sr: int, n: int, peak: float) -> np.ndarray:
