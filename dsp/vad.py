@@ -31,15 +31,19 @@ at 8, 16 or 48 kHz:
    seed speech where 3 of 5 frames agree; seed runs shorter than ``min_voiced_s`` are
    dropped and gaps below ``bridge_s`` bridged; segments grow by at most ``extend_s`` through
    loud frames (unvoiced consonants), are padded by ``pad_s``, music-like stretches are cut
-   out, gaps shorter than ``min_non_speech_s`` are merged and segments shorter than
-   ``min_speech_s`` dropped (Ramírez et al. 2007 survey these hangover and smoothing schemes).
+   out, pauses end segments (300 ms of frames at the noise floor, or 35 dB under the loudest
+   voiced frame within ±1 s, with 30 ms of hangover), gaps shorter than ``min_non_speech_s``
+   are merged and segments shorter than ``min_speech_s`` dropped (Ramírez et al. 2007 survey
+   these hangover and smoothing schemes).
    Speech over a music bed keeps its syllabic modulation and stays speech.
 
 Streaming: :class:`SpeechDetector` takes blocks of any size and holds a bounded window of
 spectra (3.1 s of 100 ms sub-window means plus at most 1.1 s of frames waiting for the
-look-ahead, 250 ms of band levels for the modulation filters) and five float32 numbers per 10 ms
-frame (SNR, harmonicity, stationarity, modulation power, pitch period; 2 kB per second of input,
-about 7 MB per hour), which the final decision reads.
+look-ahead, 250 ms of band levels for the modulation filters) and six float32 numbers per 10 ms
+frame (SNR, harmonicity, stationarity, modulation power, pitch period, level; 2.4 kB per second
+of input, about 9 MB per hour), which the final decision reads. The decision runs once, at
+:meth:`SpeechDetector.finish`, over all of them, so its centred windows (the widest ±1 s, for
+the pauses) add no latency to the streaming analysis: segments are known at the end of the stream.
 :func:`detect_speech` is the one-call form over an in-memory array.
 
 References
@@ -71,6 +75,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import fft as sfft
+from scipy.ndimage import maximum_filter1d
 
 from dsp._typing import Audio, BoolArray, FloatArray
 from dsp._validate import check_channels, check_range, check_sr, valid_audio
@@ -142,7 +147,7 @@ TONAL_MAX = 0.42
 MOD_BAND_LO = 4
 MOD_HP_FRAMES = 25
 MOD_LP_FRAMES = 5
-N_FEATS = 5
+N_FEATS = 6
 #: Music with no speech (SpeechDetector._music_like), over ±MUSIC_WINDOW_S: more than
 #: MUSIC_VOICED_MIN of the frames clearly voiced, a weak syllabic modulation (RMS under
 #: MUSIC_MOD_MAX_DB, and not above MUSIC_REL_PER_DB times the 250 ms mean segmental SNR: speech
@@ -177,6 +182,21 @@ MUSIC_MIN_S = 0.5
 LOW_BRANCH_MOD_DB = 3.0
 LOW_BRANCH_MOD_PER_DB = 1.0
 MUSIC_REL_PER_DB = 1.0
+
+#: Pauses that end a segment (SpeechDetector._pauses): PAUSE_MIN_S (300 ms) of frames at the
+#: floor, that is with a segmental SNR under PAUSE_SNR_DB averaged over PAUSE_SNR_FRAMES (50 ms;
+#: steady noise alone averages 0.7 dB, 99.5th percentile of single frames 1.3 dB, see
+#: SEED_SNR_DB) or a level PAUSE_DROP_DB under the loudest clearly voiced frame within
+#: ±PAUSE_REF_S (35 dB: the dynamic range bench/vad_real.py's reference labels give a talk
+#: spurt, after the labelling rule of its module notes). 300 ms is longer than the stop closures
+#: and word gaps inside a talk spurt (under 200 ms, the gap the reference labels close) and
+#: PAUSE_HANGOVER_S (30 ms, the reference labels' padding) stays with the segment.
+PAUSE_MIN_S = 0.3
+PAUSE_SNR_FRAMES = 5
+PAUSE_SNR_DB = 1.0
+PAUSE_DROP_DB = 35.0
+PAUSE_REF_S = 1.0
+PAUSE_HANGOVER_S = 0.03
 
 #: Sustained harmonic sound, for :meth:`SpeechDetector.keep_segments`: more than HARMONIC_SHARE of
 #: the frames within ±HARMONIC_WINDOW_S voiced. Real noises stay under 0.1 (dishes 0.06, a cafe
@@ -306,7 +326,7 @@ class SpeechDetector:
     >>> for i in range(0, x.size, 4096):
     ...     det.process(x[np.newaxis, i : i + 4096])
     >>> det.finish()
-    [(0.98, 2.02)]
+    [(0.99, 2.02)]
     >>> det.report()["segments"]
     1
     """
@@ -421,7 +441,7 @@ class SpeechDetector:
             feats = np.concatenate([*self._feats, np.zeros((0, N_FEATS), F32)])[:n_frames]
             self._feats = []  # the copy above is all the decision needs
             snr = feats[:, 0]
-            self._finished = self._decide(snr, feats[:, 1], feats[:, 2], feats[:, 3], feats[:, 4])
+            self._finished = self._decide(snr, feats[:, 1], feats[:, 2], feats[:, 3], feats[:, 4], feats[:, 5])
             self._stats = {
                 "frames": int(n_frames),
                 "median_snr_db": float(np.median(snr)) if snr.size else 0.0,
@@ -557,7 +577,9 @@ class SpeechDetector:
 
         Columns: segmental SNR (dB); harmonicity in [0, 1]; spectral stationarity in [-1, 1];
         syllabic modulation power (dB², see :meth:`_modulation`); pitch period of the
-        harmonicity peak in seconds (parabolic interpolation between lags).
+        harmonicity peak in seconds (parabolic interpolation between lags); level over the
+        analysis band in dB (power spectral density summed over the bins, relative to full
+        scale only up to a constant: it is compared with itself, see :meth:`_pauses`).
         """
         band_p = power @ self._bands
         snr_db = np.maximum(10 * np.log10(band_p / band_floor + F32(1e-12)), 0).mean(axis=1)
@@ -587,7 +609,8 @@ class SpeechDetector:
         den = np.sqrt(np.einsum("ij,ij->i", log_g, log_g) * np.einsum("ij,ij->i", prev, prev))
         stationarity = num / np.maximum(den, F32(1e-12))
         mod2 = self._modulation(10 * np.log10(band_p[:, MOD_BAND_LO:] + F32(1e-12)))
-        return np.stack([snr_db, voicing, stationarity, mod2, period_s], axis=1).astype(F32)
+        level_db = 10 * np.log10(band_p.sum(axis=1) + F32(1e-20))
+        return np.stack([snr_db, voicing, stationarity, mod2, period_s, level_db], axis=1).astype(F32)
 
     def _modulation(self, level_db: FloatArray) -> FloatArray:
         """Syllabic-rate modulation power of the band levels, per frame, in dB².
@@ -661,8 +684,54 @@ class SpeechDetector:
         share = _centred_sum(clear, k) / count
         return (mod_db < MUSIC_MOD_MAX_DB) & ~modulated & (held > MUSIC_HELD_MIN) & (share > MUSIC_VOICED_MIN)
 
+    def _pauses(self, snr_db: FloatArray, level_db: FloatArray, clear: BoolArray) -> BoolArray:
+        """Frames of pauses long enough to end a speech segment.
+
+        A frame is at the floor when its segmental SNR averaged over PAUSE_SNR_FRAMES (50 ms) is
+        under PAUSE_SNR_DB, or when its level is more than PAUSE_DROP_DB under the loudest
+        clearly voiced frame within ±PAUSE_REF_S (a quiet room's floor can sit far under the
+        talker and still over the tracked noise floor: breath, room tone). Runs of at least
+        PAUSE_MIN_S of such frames are pauses; their first PAUSE_HANGOVER_S stay with the
+        segment they end (the decay of the last phoneme, Ramírez et al. 2007) and their last
+        ``pad_s`` with the segment that follows.
+
+        Parameters
+        ----------
+        snr_db : ndarray of float32, shape (frames,)
+            Segmental SNR of each frame, in dB.
+        level_db : ndarray of float32, shape (frames,)
+            Level of each frame over the analysis band, in dB.
+        clear : ndarray of bool, shape (frames,)
+            Clearly voiced frames.
+
+        Returns
+        -------
+        ndarray of bool, shape (frames,)
+            True where a segment must not be.
+        """
+        n = snr_db.size
+        hop_s = self.hop_length / self.sr
+        quiet = _centred_sum(snr_db, np.ones(PAUSE_SNR_FRAMES, np.float32) / PAUSE_SNR_FRAMES) < PAUSE_SNR_DB
+        voiced_level = np.where(clear, level_db, F32(-np.inf))
+        loudest = maximum_filter1d(voiced_level, 2 * round(PAUSE_REF_S / hop_s) + 1, mode="constant", cval=-np.inf)
+        quiet |= level_db < loudest - F32(PAUSE_DROP_DB)
+        starts, ends = _runs(quiet)
+        out = np.zeros(n, bool)
+        min_len, keep = round(PAUSE_MIN_S / hop_s), round(PAUSE_HANGOVER_S / hop_s)
+        lead = round(self.pad_s / hop_s)  # the next segment keeps its padding
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            if b - a >= min_len:
+                out[a + keep : b - lead] = True
+        return out
+
     def _decide(
-        self, snr_db: FloatArray, voicing: FloatArray, stationarity: FloatArray, mod2: FloatArray, period_s: FloatArray
+        self,
+        snr_db: FloatArray,
+        voicing: FloatArray,
+        stationarity: FloatArray,
+        mod2: FloatArray,
+        period_s: FloatArray,
+        level_db: FloatArray,
     ) -> list[tuple[float, float]]:
         """Frame features -> speech segments in seconds."""
         n = snr_db.size
@@ -750,6 +819,7 @@ class SpeechDetector:
             mask[s:e] = True
         mask &= ~music
         del music
+        mask &= ~self._pauses(snr_db, level_db, clear)
         gap = max(self.min_non_speech_s, 0.0)
         if gap > 0:
             mask = _close_gaps(mask, int(np.ceil(gap / hop_s - 1e-9)))
