@@ -1,6 +1,6 @@
 """Voice activity detection on recorded voices, noises and music: Hush vs webrtcvad vs Silero.
 
-    python bench/vad_real.py [--half dev|check|both] [--systems hush,webrtc3,silero] [--hush-kw JSON]
+    python bench/vad_real.py [--half dev|check|both] [--systems hush,webrtc3,silero] [--hush-kw JSON] [--breakdown]
 
 Scenes are built from the recordings in ``../shared/bench/realdev/`` (read in place, never
 copied): each clean speech recording (its first 8 s) is placed between stretches that hold no
@@ -19,7 +19,10 @@ generator (chords and a bass with vibrato, ``noises._music`` of the shared VAD c
 0 dB (speech active level over music level), labelled by the clean recording as above.
 
 Metrics (the shared VAD metric definitions): 10 ms frame F1 and false-alarm rate (share of the
-non-speech frames called speech), pooled per condition, per noise and overall.
+non-speech frames called speech), pooled per condition, per noise and overall. ``--breakdown``
+adds, per half, where the false alarms are: the share of the non-speech frames called speech
+in each part of the scenes (the noise event, the pauses inside the speech recordings, the music,
+the 1 s silence), pooled over the conditions.
 """
 
 from __future__ import annotations
@@ -86,8 +89,17 @@ def reference_labels(x: np.ndarray) -> list[tuple[float, float]]:
     return [(max(0, s - 3) / 100, min(n, t + 3) / 100) for s, t in runs if t - s >= 6]
 
 
-def scene(half: str, s_idx: int, speech_file: str) -> tuple[np.ndarray, list[tuple[float, float]], np.ndarray]:
-    """One scene: [noise event 2 s | speech | music 3 s | pause 1 s | speech again], its labels, its bed."""
+#: The parts of a scene, in order, as named by the ``--breakdown`` table.
+PARTS = ("noise event", "speech", "music", "silence", "speech")
+
+
+def scene(
+    half: str, s_idx: int, speech_file: str
+) -> tuple[np.ndarray, list[tuple[float, float]], np.ndarray, list[tuple[str, float, float]]]:
+    """One scene: [noise event 2 s | speech | music 3 s | pause 1 s | speech again].
+
+    Returns the audio, its labels, its bed and the parts as ``(name, start_s, end_s)``.
+    """
     sel = HALVES[half]
     sp = load(REAL / "clean_speech" / speech_file)[: int(SPEECH_S * SR)]
     sp = 0.3 * sp / (np.abs(sp).max() + 1e-12)
@@ -99,15 +111,52 @@ def scene(half: str, s_idx: int, speech_file: str) -> tuple[np.ndarray, list[tup
     pause = np.zeros(SR)
     parts = [ev, sp, mu, pause, sp]
     truth: list[tuple[float, float]] = []
+    spans: list[tuple[str, float, float]] = []
     t = 0
-    for p in parts:
+    for name, p in zip(PARTS, parts, strict=True):
         if p is sp:
             truth += [(a + t / SR, b + t / SR) for a, b in labels]
+        spans.append((name, t / SR, (t + p.size) / SR))
         t += p.size
     x = np.concatenate(parts)
     bed = load(REAL / "background_noise" / sel["noise"][(s_idx + 1) % 2], x.size, 0.7 * s_idx)
     bed = bed / (active_rms(bed) + 1e-12) * active_rms(sp)
-    return x, truth, bed
+    return x, truth, bed, spans
+
+
+def false_alarms_by_part(
+    metrics: Any,
+    pred: list[tuple[float, float]],
+    truth: list[tuple[float, float]],
+    dur: float,
+    spans: list[tuple[str, float, float]],
+) -> dict[str, tuple[int, int]]:
+    """Per part of a scene: (non-speech frames called speech, non-speech frames).
+
+    Inside a speech part, the frames outside the reference labels between its first and last
+    talk spurt are the recording's own pauses (``pause in speech``); those before its first and
+    after its last are ``before / after speech``.
+    """
+    p = metrics.frame_labels(pred, dur)
+    t = metrics.frame_labels(truth, dur)
+    out: dict[str, tuple[int, int]] = {}
+
+    def add(key: str, sl: slice) -> None:
+        ns = ~t[sl]
+        fa, tot = out.get(key, (0, 0))
+        out[key] = (fa + int(np.sum(p[sl] & ns)), tot + int(np.sum(ns)))
+
+    for name, a, b in spans:
+        lo, hi = round(a * 100), min(round(b * 100), t.size)
+        if name != "speech":
+            add(name, slice(lo, hi))
+            continue
+        on = np.flatnonzero(t[lo:hi])
+        first, last = (lo + on[0], lo + on[-1] + 1) if on.size else (hi, hi)
+        add("pause in speech", slice(first, last))
+        add("before / after speech", slice(lo, first))
+        add("before / after speech", slice(last, hi))
+    return out
 
 
 def over_music(half: str) -> list[tuple[str, np.ndarray, list[tuple[float, float]]]]:
@@ -137,6 +186,7 @@ def main() -> int:
     ap.add_argument("--systems", default="hush,webrtc3,silero")
     ap.add_argument("--hush-kw", default="{}", help="JSON keyword arguments for SpeechDetector")
     ap.add_argument("--shared", default=str(DEFAULT_SHARED))
+    ap.add_argument("--breakdown", action="store_true", help="false alarms per part of the scenes")
     args = ap.parse_args()
     _, metrics = load_shared(Path(args.shared))
     names = args.systems.split(",")
@@ -144,17 +194,23 @@ def main() -> int:
     halves = ("dev", "check") if args.half == "both" else (args.half,)
     for half in halves:
         rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        parts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         for i, f in enumerate(HALVES[half]["speech"]):
-            x, truth, bed = scene(half, i, f)
+            x, truth, bed, spans = scene(half, i, f)
             dur = x.size / SR
             for snr in SNRS_DB:
                 y = x if snr is None else x + bed * 10 ** (-snr / 20)
                 y = (y * min(1.0, 0.95 / (np.abs(y).max() + 1e-12))).astype(np.float32)
                 cond = "clean" if snr is None else f"{snr:+d} dB"
                 for name, fn in run.items():
-                    r = metrics.evaluate(fn(y, SR), truth, dur)
+                    pred = fn(y, SR)
+                    r = metrics.evaluate(pred, truth, dur)
                     for key in (cond, "all"):
                         rows[(key, name)].append(r)
+                    if args.breakdown:
+                        for part, (fa, tot) in false_alarms_by_part(metrics, pred, truth, dur, spans).items():
+                            parts[(part, name)][0] += fa
+                            parts[(part, name)][1] += tot
         print(f"\n=== {half.upper()} half: real speech, noise events, music, real noise beds ===")
         print("| condition | " + " | ".join(f"{n} F1 / FAR" for n in names) + " |")
         print("|---" * (len(names) + 1) + "|")
@@ -164,6 +220,14 @@ def main() -> int:
                 s = metrics.summarize(rows[(cond, n)])
                 cells.append(f"{s['F1']:.3f} / {s['FAR']:.3f}")
             print(f"| {cond} | " + " | ".join(cells) + " |")
+        if args.breakdown:
+            print(f"\n=== {half.upper()} half: share of the non-speech frames called speech, per part ===")
+            print("| part (non-speech frames) | " + " | ".join(names) + " |")
+            print("|---" * (len(names) + 1) + "|")
+            for part in ("noise event", "pause in speech", "before / after speech", "music", "silence"):
+                tot = parts[(part, names[0])][1]
+                cells = [f"{parts[(part, n)][0] / max(parts[(part, n)][1], 1):.2f}" for n in names]
+                print(f"| {part} ({tot}) | " + " | ".join(cells) + " |")
         bed_rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for cond, y, truth in over_music(half):
             for name, fn in run.items():

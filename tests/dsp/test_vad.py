@@ -246,3 +246,68 @@ def test_music_decision_is_block_size_invariant(rng: np.random.Generator) -> Non
     assert ref
     for block in (160, 1000, 4097):
         assert run_blocks(audio, 16000, block) == ref
+
+
+def two_words(
+    rng: np.random.Generator, sr: int, gap_s: float, fill_dbfs: float | None
+) -> tuple[np.ndarray, float, float]:
+    """Two words of speech-like sound ``gap_s`` apart over noise at -75 dBFS; the gap holds
+    nothing more (``fill_dbfs`` None: the noise floor) or white noise at ``fill_dbfs`` (above
+    the floor, about 40 dB under the words). Returns the audio and the gap's start and end in s."""
+    clean, truth = make_speech_like(rng, sr, 4.0)
+    (s0, e0), (s1, e1) = truth[0], truth[1]
+    w1, w2 = clean[round(s0 * sr) : round(e0 * sr)], clean[round(s1 * sr) : round(e1 * sr)]
+    n_gap = round(gap_s * sr)
+    gap = np.zeros(n_gap) if fill_dbfs is None else make_white(rng, n_gap, fill_dbfs)
+    lead = np.zeros(sr // 2)
+    x = np.concatenate([lead, w1, gap, w2, lead])
+    x = (x + make_white(rng, x.size, -75.0)).astype(np.float32)
+    return x, 0.5 + w1.size / sr, 0.5 + (w1.size + n_gap) / sr
+
+
+@pytest.mark.parametrize("fill_dbfs", [None, -60.0])
+def test_a_pause_at_the_floor_ends_the_segment(rng: np.random.Generator, fill_dbfs: float | None) -> None:
+    """350 ms at the floor (or 35+ dB under the words) split two words even where bridge_s
+    (0.6 s here) would bridge them (it did before the pause rule); 200 ms do not."""
+    x, a, b = two_words(rng, 16000, 0.35, fill_dbfs)
+    found = run_blocks(x, 16000, 1000, bridge_s=0.6)
+    assert len(found) == 2, found
+    assert a <= found[0][1] <= a + 0.05  # 30 ms hangover and the frame's own spread
+    assert b - 0.05 <= found[1][0] <= b
+    assert found == run_blocks(x, 16000, x.size, bridge_s=0.6)
+    x, _, _ = two_words(rng, 16000, 0.2, fill_dbfs)
+    assert len(detect_speech(x, 16000).segments) == 1
+
+
+def make_flickering_melody(rng: np.random.Generator, sr: int, duration_s: float) -> np.ndarray:
+    """Notes of 0.4 s that hold their pitch, their level flickering at 16 Hz (tremolo, faster
+    than syllables: 0.9 deep)."""
+    mel = make_melody(rng, sr, duration_s, note_s=0.4)
+    t = np.arange(mel.size) / sr
+    return (mel * (1 + 0.9 * np.sin(2 * np.pi * 16.0 * t)) / 1.9).astype(np.float32)
+
+
+def test_flickering_melody_is_mostly_not_speech(rng: np.random.Generator) -> None:
+    """Three 8 s flickering melodies: under 30 % called speech (before the fast-flux rule 45-80 %
+    of each), the same in any block size."""
+    sr = 16000
+    total = 0.0
+    for _ in range(3):
+        x = make_flickering_melody(rng, sr, 8.0) + make_white(rng, 8 * sr, -70.0).astype(np.float32)
+        found = run_blocks(x, sr, 4097)
+        assert found == run_blocks(x, sr, x.size)
+        total += sum(e - s for s, e in found)
+    assert total <= 0.3 * 24.0
+
+
+@pytest.mark.parametrize("snr_db", [10.0, 5.0])
+def test_speech_over_a_flickering_melody_stays_speech(rng: np.random.Generator, snr_db: float) -> None:
+    clean, truth = make_speech_like(rng, 16000, 8.0)
+    audio = mix_at_snr(clean, make_flickering_melody(rng, 16000, 8.0), snr_db).astype(np.float32)
+    found = np.zeros(800, bool)
+    ref = np.zeros(800, bool)
+    for s, e in detect_speech(audio, 16000).segments:
+        found[round(s * 100) : round(e * 100)] = True
+    for s, e in truth:
+        ref[round(s * 100) : round(e * 100)] = True
+    assert (found & ref).sum() >= 0.95 * ref.sum()
