@@ -131,6 +131,16 @@ _POP_RATE = 2000.0  # second detection scale: a 0.5-3 ms pop spans 1-6 samples (
 _POP_ORDER = 6  # AR order at that scale (one coefficient per ~170 Hz of its 1 kHz band)
 _RECHECK_POP = 0.02  # a pop's re-check at its scale leaves <= 2 % (3 %: a glottal pulse at 48 kHz; 8 %: clean hits)
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
+# keyboard bursts (5-30 ms of sustained broadband residual), judged after the impulsive pass;
+# bars from the click corpus's keyboard bursts and the real-speech events (dev split)
+_BURST_WIN_S = 0.005  # residual energy window (the shortest keyboard burst)
+_BURST_RATIO = 0.75  # windowed residual RMS over this share of detection_mult x scale, both directions
+_BURST_SCALE_N = 11  # 5 ms sub-frames (55 ms) of the burst's robust scale: a 30 ms burst is under half
+_BURST_ABOVE = 2.0  # 3 dB more residual energy than the louder of the neighbouring +-20 ms
+_BURST_PEAK_SHARE = 0.5  # no single sample carries this share of a window's energy (sustained)
+_BURST_MIN_REMOVED = 0.1  # the clamp must remove >= 10 % of the span's energy, else it is sound
+_SILENCE_WIN_S = 0.01  # windows of the step-to-silence guard (as the onset guard)
+_SILENCE_DROP = 0.01  # -20 dB: after a note cut to silence the level stays this far below
 
 
 def _ar_order(sr: int) -> int:
@@ -572,6 +582,121 @@ class ClickRepairer:
         quiet = np.flatnonzero(hp_env[a1:stop] <= limit)
         return None if quiet.size == 0 else a1 + int(quiet[0])
 
+    def _steps_to_silence(self, mono: FloatArray, a0: int, a1: int) -> bool:
+        """True when the level steps down at the event and stays down: a note cut off to silence.
+
+        Energies of the mean-removed ``mono`` over the 10 ms before ``a0`` and the two 10 ms
+        windows from ``a1``: both later ones under ``_SILENCE_DROP`` (-20 dB) of the first. A
+        click leaves the signal as it was; the end of a note (a step to zero in synthetic music)
+        breaks the prediction once and leaves silence behind, which no repair would improve.
+        """
+        win = round(_SILENCE_WIN_S * self.sr)
+        before = mono[max(0, a0 - win) : a0]
+        after = mono[a1 : a1 + 2 * win]
+        if before.size < win // 2 or after.size < 2 * win:
+            return False
+        e_before = float(np.mean((before - before.mean()) ** 2))
+        lim = _SILENCE_DROP * e_before
+        if e_before <= _SCALE_FLOOR**2:
+            return False
+        return all(float(np.mean((h - h.mean()) ** 2)) < lim for h in (after[:win], after[win:]))
+
+    def _burst_candidates(self, mono: FloatArray) -> list[tuple[int, int]]:
+        """Keyboard-burst spans ``(b0, b1)`` (window indices) in ``mono`` (``(n,)``).
+
+        A keyboard click is 5-30 ms of decaying broadband noise: the AR residual rises and
+        stays up in both time directions, instead of spiking once. Over a 5 ms window the
+        forward residual's energy (window after each sample) and the backward one's (window
+        before it) must both reach ``(_BURST_RATIO * detection_mult * scale) ** 2``, where
+        ``scale`` is the residual's robust RMS (1.4826 x median absolute value per 5 ms, median
+        of ``_BURST_SCALE_N`` sub-frames, so a burst does not lift its own scale). Kept: spans
+        from ``_LSAR_MAX_S`` to three ``click_len`` long whose residual energy is at least
+        ``_BURST_ABOVE`` times the louder of the 20 ms either side, and that are sustained (no
+        sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span).
+        """
+        res, back, _ = self._residual(mono)
+        n = res.size
+        q = max(1, self._frame // 4)
+        m = n // q
+        if m < _BURST_SCALE_N:
+            return []
+        sub = np.median(np.abs(res[: m * q]).reshape(m, q), axis=1)
+        h = _BURST_SCALE_N // 2
+        padded = np.concatenate([np.full(h, sub[0]), sub, np.full(h, sub[-1])])
+        local = np.median(np.lib.stride_tricks.sliding_window_view(padded, _BURST_SCALE_N), axis=1)
+        scale = np.repeat(np.maximum(_MAD_TO_SIGMA * local, _SCALE_FLOOR), q)
+        scale = np.concatenate([scale, np.full(n - scale.size, scale[-1])])
+        win = max(2, round(_BURST_WIN_S * self.sr))
+        e_f = np.convolve(res**2, np.ones(win), "full")[win - 1 :][:n] / win  # window [t, t + win)
+        e_b = np.convolve(back**2, np.ones(win), "full")[:n] / win  # window (t - win, t]
+        thr2 = (_BURST_RATIO * self.detection_mult * scale) ** 2
+        over = np.flatnonzero((e_f > thr2) & (e_b > thr2))
+        if over.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(over) > self._merge)
+        out = []
+        ctx = self._bctx
+        for fi, la in zip(np.concatenate([[0], breaks + 1]), np.concatenate([breaks, [over.size - 1]]), strict=True):
+            b0, b1 = int(over[fi]), int(over[la]) + win  # the forward window of the last sample
+            b1 = min(b1, n)
+            if b1 - b0 < self._lsar_max or b1 - b0 > self._max_burst:
+                continue
+            if b0 - ctx < 0 or b1 + ctx > n:
+                continue
+            inside = res[b0:b1] ** 2
+            e_in = float(inside.mean())
+            e_nb = max(float(np.mean(res[b0 - ctx : b0] ** 2)), float(np.mean(res[b1 : b1 + ctx] ** 2)))
+            if e_in < _BURST_ABOVE * e_nb:
+                continue
+            if float(inside.max()) > _BURST_PEAK_SHARE * win * e_in:  # one sample: a click, not a burst
+                continue
+            out.append((b0, b1))
+        return out
+
+    def _bursts(
+        self,
+        w: Audio,
+        seg_lo: int,
+        seg_hi: int,
+        stream_off: int,
+        start: int,
+        done: list[tuple[int, int]],
+        found: list[ClickEvent],
+    ) -> None:
+        """Find keyboard bursts with onset in ``w[:, seg_lo:seg_hi]`` after the impulsive passes; clamp them.
+
+        Judged on the signal with its impulsive clicks already repaired (a click inside a burst
+        would otherwise dominate it). A candidate (:meth:`_burst_candidates`) is left alone when
+        it overlaps a span already repaired, when the level rises after it (an onset) or steps
+        to silence, or when the spectral clamp would remove less than ``_BURST_MIN_REMOVED`` of
+        its energy (nothing in it stands above its neighbourhoods: sound).
+        """
+        mono = w.mean(axis=0).astype(np.float64) if self.channels > 1 else w[0].astype(np.float64)
+        last = self._n_in - self._frame - stream_off
+        for b0, b1 in self._burst_candidates(mono):
+            a0, a1 = max(self._p, b0 - self._pad), b1 + self._pad
+            if a0 < seg_lo or a0 >= seg_hi or stream_off + a0 < max(start, self._frame) or a1 > last:
+                continue
+            if any(a0 < e and s < a1 for s, e in done):
+                continue
+            if self._level_rises(mono, a0, a1) or self._steps_to_silence(mono, a0, a1):
+                self._note(stream_off, a0, a1, "burst-guard")
+                continue
+            trial = w.copy()
+            self._attenuate(trial, a0, a1)
+            e0 = float(np.sum(w[:, a0:a1].astype(np.float64) ** 2))
+            e1 = float(np.sum(trial[:, a0:a1].astype(np.float64) ** 2))
+            if e0 <= 0.0 or e1 > (1.0 - _BURST_MIN_REMOVED) * e0:
+                self._note(stream_off, a0, a1, "burst-kept")
+                continue
+            w[...] = trial
+            self._n_found += 1
+            self._n_atten += 1
+            self._longest = max(self._longest, a1 - a0)
+            done.append((a0, a1))
+            if self.keep_events:
+                found.append(ClickEvent((stream_off + a0) / self.sr, (a1 - a0) / self.sr, "attenuated"))
+
     def _note(self, stream_off: int, c0: int, c1: int, verdict: str) -> None:
         """Record a spared candidate in ``_trace`` when a bench asked for it."""
         if self._trace is not None:
@@ -635,6 +760,7 @@ class ClickRepairer:
             spared[:] = 0
             if self._detect(w, seg_lo, seg_hi, stream_off, start, done, found, spared) == 0:
                 break
+        self._bursts(w, seg_lo, seg_hi, stream_off, start, done, found)
         self._n_one_sided += int(spared[0])
         self._n_not_isolated += int(spared[1])
         self._n_guarded += int(spared[2])
@@ -721,6 +847,9 @@ class ClickRepairer:
             a0 = max(self._p, c0 - self._pad)
             a1 = c1 + self._pad
             if a1 > last:
+                continue
+            if self._steps_to_silence(mono, a0, a1):
+                self._note(stream_off, c0, c1, "to-silence")
                 continue
             end = self._burst_end(env, a0, a1)
             if end is not None and end - a0 > self._lsar_max:
