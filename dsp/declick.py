@@ -139,8 +139,10 @@ _BURST_SCALE_N = 11  # 5 ms sub-frames (55 ms) of the burst's robust scale: a 30
 _BURST_ABOVE = 2.0  # 3 dB more residual energy than the louder of the neighbouring +-20 ms
 _BURST_PEAK_SHARE = 0.5  # no single sample carries this share of a window's energy (sustained)
 _BURST_MIN_REMOVED = 0.1  # the clamp must remove >= 10 % of the span's energy, else it is sound
-_SILENCE_WIN_S = 0.01  # windows of the step-to-silence guard (as the onset guard)
-_SILENCE_DROP = 0.01  # -20 dB: after a note cut to silence the level stays this far below
+_SILENCE_WIN_S = 0.002  # level before a step to silence; two windows of half this after it
+_STEP_EDGE_S = 0.00025  # level just before and just after the event, for the step test
+_STEP_SHARE = 0.5  # a step: the net jump is at least half the event's largest excursion
+_SILENCE_DROP = 0.1  # -10 dB: after a note cut to silence the level stays this far below
 
 
 def _ar_order(sr: int) -> int:
@@ -326,6 +328,7 @@ class ClickRepairer:
         self._longest = 0
         self._pop_kept_at: dict[int, float] = {}  # pop-scale re-check per candidate onset (window index)
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
+        self._last_res: tuple[FloatArray, FloatArray] | None = None  # the last detection pass's residuals
 
     # ------------------------------------------------------------------ detection
 
@@ -585,24 +588,37 @@ class ClickRepairer:
     def _steps_to_silence(self, mono: FloatArray, a0: int, a1: int) -> bool:
         """True when the level steps down at the event and stays down: a note cut off to silence.
 
-        Energies of the mean-removed ``mono`` over the 10 ms before ``a0`` and the two 10 ms
-        windows from ``a1``: both later ones under ``_SILENCE_DROP`` (-20 dB) of the first. A
-        click leaves the signal as it was; the end of a note (a step to zero in synthetic music)
-        breaks the prediction once and leaves silence behind, which no repair would improve.
+        Energy of ``mono`` over the ``_SILENCE_WIN_S`` before ``a0`` against each of the two
+        windows of half that length from ``a1``: both later ones under ``_SILENCE_DROP``
+        (-10 dB) of the first. A click leaves the signal as it was; a note that stops with a
+        step to zero (synthetic music, an edit) breaks the prediction once and leaves silence
+        behind, which no repair would improve. The windows are short because the next note may
+        start a few ms later.
         """
-        win = round(_SILENCE_WIN_S * self.sr)
+        win = max(2, round(_SILENCE_WIN_S * self.sr))
+        half = win // 2
         before = mono[max(0, a0 - win) : a0]
-        after = mono[a1 : a1 + 2 * win]
-        if before.size < win // 2 or after.size < 2 * win:
+        after = mono[a1 : a1 + win]
+        if before.size < win or after.size < win:
             return False
-        e_before = float(np.mean((before - before.mean()) ** 2))
-        lim = _SILENCE_DROP * e_before
+        e_before = float(np.mean(before**2))
         if e_before <= _SCALE_FLOOR**2:
             return False
-        return all(float(np.mean((h - h.mean()) ** 2)) < lim for h in (after[:win], after[win:]))
+        lim = _SILENCE_DROP * e_before
+        if float(np.mean(after[:half] ** 2)) >= lim or float(np.mean(after[half:] ** 2)) >= lim:
+            return False
+        # a step, not a pulse: the level jumps once (a click goes out and comes back)
+        k = max(1, round(_STEP_EDGE_S * self.sr))
+        pre, post = float(mono[a0 - k : a0].mean()), float(mono[a1 : a1 + k].mean())
+        dev = float(np.max(np.abs(mono[a0:a1] - pre))) if a1 > a0 else 0.0
+        return abs(post - pre) >= _STEP_SHARE * max(dev, abs(post - pre))
 
-    def _burst_candidates(self, mono: FloatArray) -> list[tuple[int, int]]:
+    def _burst_candidates(
+        self, mono: FloatArray, resid: tuple[FloatArray, FloatArray] | None = None
+    ) -> list[tuple[int, int]]:
         """Keyboard-burst spans ``(b0, b1)`` (window indices) in ``mono`` (``(n,)``).
+
+        ``resid`` is ``mono``'s forward and backward residual when already computed.
 
         A keyboard click is 5-30 ms of decaying broadband noise: the AR residual rises and
         stays up in both time directions, instead of spiking once. Over a 5 ms window the
@@ -614,7 +630,7 @@ class ClickRepairer:
         ``_BURST_ABOVE`` times the louder of the 20 ms either side, and that are sustained (no
         sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span).
         """
-        res, back, _ = self._residual(mono)
+        res, back = self._residual(mono)[:2] if resid is None else resid
         n = res.size
         q = max(1, self._frame // 4)
         m = n // q
@@ -627,8 +643,11 @@ class ClickRepairer:
         scale = np.repeat(np.maximum(_MAD_TO_SIGMA * local, _SCALE_FLOOR), q)
         scale = np.concatenate([scale, np.full(n - scale.size, scale[-1])])
         win = max(2, round(_BURST_WIN_S * self.sr))
-        e_f = np.convolve(res**2, np.ones(win), "full")[win - 1 :][:n] / win  # window [t, t + win)
-        e_b = np.convolve(back**2, np.ones(win), "full")[:n] / win  # window (t - win, t]
+        cf = np.concatenate([[0.0], np.cumsum(res**2), np.zeros(win)])
+        cf[n + 1 :] = cf[n]
+        e_f = (cf[win : n + win] - cf[:n]) / win  # window [t, t + win)
+        cb = np.concatenate([np.zeros(win), [0.0], np.cumsum(back**2)])
+        e_b = (cb[win + 1 :] - cb[1 : n + 1]) / win  # window (t - win, t]
         thr2 = (_BURST_RATIO * self.detection_mult * scale) ** 2
         over = np.flatnonzero((e_f > thr2) & (e_b > thr2))
         if over.size == 0:
@@ -662,6 +681,7 @@ class ClickRepairer:
         start: int,
         done: list[tuple[int, int]],
         found: list[ClickEvent],
+        resid: tuple[FloatArray, FloatArray] | None = None,
     ) -> None:
         """Find keyboard bursts with onset in ``w[:, seg_lo:seg_hi]`` after the impulsive passes; clamp them.
 
@@ -673,7 +693,7 @@ class ClickRepairer:
         """
         mono = w.mean(axis=0).astype(np.float64) if self.channels > 1 else w[0].astype(np.float64)
         last = self._n_in - self._frame - stream_off
-        for b0, b1 in self._burst_candidates(mono):
+        for b0, b1 in self._burst_candidates(mono, resid):
             a0, a1 = max(self._p, b0 - self._pad), b1 + self._pad
             if a0 < seg_lo or a0 >= seg_hi or stream_off + a0 < max(start, self._frame) or a1 > last:
                 continue
@@ -682,14 +702,16 @@ class ClickRepairer:
             if self._level_rises(mono, a0, a1) or self._steps_to_silence(mono, a0, a1):
                 self._note(stream_off, a0, a1, "burst-guard")
                 continue
-            trial = w.copy()
-            self._attenuate(trial, a0, a1)
+            lo = max(0, a0 - self._bctx - 2 * self._bf)  # the clamp reads at most this far out
+            hi = min(w.shape[-1], a1 + self._bctx + 2 * self._bf)
+            trial = w[:, lo:hi].copy()
+            self._attenuate(trial, a0 - lo, a1 - lo)
             e0 = float(np.sum(w[:, a0:a1].astype(np.float64) ** 2))
-            e1 = float(np.sum(trial[:, a0:a1].astype(np.float64) ** 2))
+            e1 = float(np.sum(trial[:, a0 - lo : a1 - lo].astype(np.float64) ** 2))
             if e0 <= 0.0 or e1 > (1.0 - _BURST_MIN_REMOVED) * e0:
                 self._note(stream_off, a0, a1, "burst-kept")
                 continue
-            w[...] = trial
+            w[:, lo:hi] = trial
             self._n_found += 1
             self._n_atten += 1
             self._longest = max(self._longest, a1 - a0)
@@ -756,11 +778,13 @@ class ClickRepairer:
         done: list[tuple[int, int]] = []
         found: list[ClickEvent] = []
         spared = np.zeros(4, np.int64)
+        fresh = False  # the last pass's residuals still describe w (it repaired nothing)
         for _ in range(_PASSES):
             spared[:] = 0
             if self._detect(w, seg_lo, seg_hi, stream_off, start, done, found, spared) == 0:
+                fresh = True
                 break
-        self._bursts(w, seg_lo, seg_hi, stream_off, start, done, found)
+        self._bursts(w, seg_lo, seg_hi, stream_off, start, done, found, self._last_res if fresh else None)
         self._n_one_sided += int(spared[0])
         self._n_not_isolated += int(spared[1])
         self._n_guarded += int(spared[2])
@@ -789,6 +813,7 @@ class ClickRepairer:
         """
         mono = w.mean(axis=0).astype(np.float64) if self.channels > 1 else w[0].astype(np.float64)
         res, back, scale = self._residual(mono)
+        self._last_res = (res, back)
         mag = np.abs(res)
         thr = self.detection_mult * scale
         bmag = np.abs(back)
