@@ -64,6 +64,22 @@ before the onset (at most three times ``click_len_ms``), and over that span each
 STFT is clamped to the louder of its two neighbourhoods in time, phase kept (the spectral clamp
 of :mod:`dsp.clicks`).
 
+Keyboard bursts. A keyboard click (5-30 ms of decaying broadband noise) often has no single
+sample that stands out: its residual peaks come as a family and fail the isolation guard. After
+the impulsive passes of a segment (so a click inside a burst is already repaired and does not mask
+it), the forward residual's energy over the 5 ms after each sample and the backward residual's
+over the 5 ms before it must both reach (0.75 x ``detection_mult`` x scale)^2, with the scale the
+residual's robust RMS over 55 ms; a span from 3 ms to three ``click_len_ms`` long, 3 dB above the
+louder of the 20 ms either side and sustained (no sample carries half of a window's energy) is a
+burst if the spectral clamp removes at least 10 % of its energy and the level does not rise in the
+10 ms from three ``click_len_ms`` after its onset (an onset, such as the voicing after a plosive).
+
+Step to silence. A note that stops with a step to zero breaks the prediction like a click, but
+there is nothing to repair: an event after which the level drops 10 dB (2 ms before it against
+each 1 ms of the 2 ms after) and whose net jump is at least half its largest excursion (a step,
+not a pulse) is left alone. On the dev corpus it took the false events on music from 11.2 to 7.5
+per minute.
+
 Passes. Detection and repair alternate twice per segment (detection and AR estimation
 iterated, as Godsill & Rayner 1998, ch. 5, suggest): a click beside a louder one fails the isolation guard
 until the louder one is repaired, and the second pass judges it on the repaired signal.
