@@ -64,6 +64,22 @@ before the onset (at most three times ``click_len_ms``), and over that span each
 STFT is clamped to the louder of its two neighbourhoods in time, phase kept (the spectral clamp
 of :mod:`dsp.clicks`).
 
+Keyboard bursts. A keyboard click (5-30 ms of decaying broadband noise) often has no single
+sample that stands out: its residual peaks come as a family and fail the isolation guard. After
+the impulsive passes of a segment (so a click inside a burst is already repaired and does not mask
+it), the forward residual's energy over the 5 ms after each sample and the backward residual's
+over the 5 ms before it must both reach (0.6 x ``detection_mult`` x scale)^2, with the scale the
+residual's robust RMS over 55 ms; a span from 3 ms to three ``click_len_ms`` long, 3 dB above the
+louder of the 20 ms either side and sustained (no sample carries half of a window's energy) is a
+burst if the spectral clamp removes at least 10 % of its energy and the level does not rise in the
+10 ms from three ``click_len_ms`` after its onset (an onset, such as the voicing after a plosive).
+
+Step to silence. A note that stops with a step to zero breaks the prediction like a click, but
+there is nothing to repair: an event after which the level drops 10 dB (2 ms before it against
+each 1 ms of the 2 ms after) and whose net jump is at least half its largest excursion (a step,
+not a pulse) is left alone. On the dev corpus it took the false events on music from 11.2 to 7.5
+per minute.
+
 Passes. Detection and repair alternate twice per segment (detection and AR estimation
 iterated, as Godsill & Rayner 1998, ch. 5, suggest): a click beside a louder one fails the isolation guard
 until the louder one is repaired, and the second pass judges it on the repaired signal.
@@ -131,6 +147,22 @@ _POP_RATE = 2000.0  # second detection scale: a 0.5-3 ms pop spans 1-6 samples (
 _POP_ORDER = 6  # AR order at that scale (one coefficient per ~170 Hz of its 1 kHz band)
 _RECHECK_POP = 0.02  # a pop's re-check at its scale leaves <= 2 % (3 %: a glottal pulse at 48 kHz; 8 %: clean hits)
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
+# keyboard bursts (5-30 ms of sustained broadband residual), judged after the impulsive pass;
+# bars checked on the dev split (click corpus seed 2026: keyboard recall 0.62 -> 0.69, no false
+# burst on its clean bases; one more event on the real dev speech)
+_BURST_WIN_S = 0.005  # residual energy window (the shortest keyboard burst)
+_BURST_RATIO = 0.6  # windowed residual RMS over this share of detection_mult x scale, both directions
+# (dev: 0.75 keyboard recall 0.66 and +2.7 dB, 0.6 0.69 and +2.9, 0.5 0.71 but +2.7; real dev speech the same)
+_BURST_SCALE_N = 11  # 5 ms sub-frames (55 ms) of the burst's robust scale: a 30 ms burst is under half
+_BURST_ABOVE = 2.0  # 3 dB more residual energy than the louder of the neighbouring +-20 ms
+_BURST_PEAK_SHARE = 0.5  # no single sample carries this share of a window's energy (sustained)
+_BURST_MIN_REMOVED = 0.1  # the clamp must remove >= 10 % of the span's energy, else it is sound
+_SILENCE_WIN_S = 0.002  # level before a step to silence; two windows of half this after it (10 ms windows
+# caught none of the dev music steps: the next note starts 10-20 ms later)
+_STEP_EDGE_S = 0.00025  # level just before and just after the event, for the step test
+_STEP_SHARE = 0.5  # a step: the net jump is at least half the event's largest excursion (a click returns)
+_SILENCE_DROP = 0.1  # -10 dB: after a note cut to silence the level stays this far below (-20 dB: 3 of
+# the 9 dev music events; the step test keeps word-final clicks, 42 spikes spared without it)
 
 
 def _ar_order(sr: int) -> int:
@@ -316,6 +348,7 @@ class ClickRepairer:
         self._longest = 0
         self._pop_kept_at: dict[int, float] = {}  # pop-scale re-check per candidate onset (window index)
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
+        self._last_res: tuple[FloatArray, FloatArray] | None = None  # the last detection pass's residuals
 
     # ------------------------------------------------------------------ detection
 
@@ -572,6 +605,147 @@ class ClickRepairer:
         quiet = np.flatnonzero(hp_env[a1:stop] <= limit)
         return None if quiet.size == 0 else a1 + int(quiet[0])
 
+    def _steps_to_silence(self, mono: FloatArray, a0: int, a1: int) -> bool:
+        """True when the level steps down at the event and stays down: a note cut off to silence.
+
+        Energy of ``mono`` over the ``_SILENCE_WIN_S`` before ``a0`` against each of the two
+        windows of half that length from ``a1``: both later ones under ``_SILENCE_DROP``
+        (-10 dB) of the first. A click leaves the signal as it was; a note that stops with a
+        step to zero (synthetic music, an edit) breaks the prediction once and leaves silence
+        behind, which no repair would improve. The windows are short because the next note may
+        start a few ms later.
+        """
+        win = max(2, round(_SILENCE_WIN_S * self.sr))
+        half = win // 2
+        before = mono[max(0, a0 - win) : a0]
+        after = mono[a1 : a1 + win]
+        if before.size < win or after.size < win:
+            return False
+        e_before = float(np.mean(before**2))
+        if e_before <= _SCALE_FLOOR**2:
+            return False
+        lim = _SILENCE_DROP * e_before
+        if float(np.mean(after[:half] ** 2)) >= lim or float(np.mean(after[half:] ** 2)) >= lim:
+            return False
+        # a step, not a pulse: the level jumps once (a click goes out and comes back)
+        k = max(1, round(_STEP_EDGE_S * self.sr))
+        pre, post = float(mono[a0 - k : a0].mean()), float(mono[a1 : a1 + k].mean())
+        dev = float(np.max(np.abs(mono[a0:a1] - pre))) if a1 > a0 else 0.0
+        return abs(post - pre) >= _STEP_SHARE * max(dev, abs(post - pre))
+
+    def _burst_candidates(
+        self, mono: FloatArray, resid: tuple[FloatArray, FloatArray] | None = None
+    ) -> list[tuple[int, int]]:
+        """Keyboard-burst spans ``(b0, b1)`` (window indices) in ``mono`` (``(n,)``).
+
+        ``resid`` is ``mono``'s forward and backward residual when already computed.
+
+        A keyboard click is 5-30 ms of decaying broadband noise: the AR residual rises and
+        stays up in both time directions, instead of spiking once. Over a 5 ms window the
+        forward residual's energy (window after each sample) and the backward one's (window
+        before it) must both reach ``(_BURST_RATIO * detection_mult * scale) ** 2``, where
+        ``scale`` is the residual's robust RMS (1.4826 x median absolute value per 5 ms, median
+        of ``_BURST_SCALE_N`` sub-frames, so a burst does not lift its own scale). Kept: spans
+        from ``_LSAR_MAX_S`` to three ``click_len`` long whose residual energy is at least
+        ``_BURST_ABOVE`` times the louder of the 20 ms either side, and that are sustained (no
+        sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span).
+        """
+        res, back = self._residual(mono)[:2] if resid is None else resid
+        n = res.size
+        q = max(1, self._frame // 4)
+        m = n // q
+        if m < _BURST_SCALE_N:
+            return []
+        sub = np.median(np.abs(res[: m * q]).reshape(m, q), axis=1)
+        h = _BURST_SCALE_N // 2
+        padded = np.concatenate([np.full(h, sub[0]), sub, np.full(h, sub[-1])])
+        local = np.median(np.lib.stride_tricks.sliding_window_view(padded, _BURST_SCALE_N), axis=1)
+        scale = np.repeat(np.maximum(_MAD_TO_SIGMA * local, _SCALE_FLOOR), q)
+        scale = np.concatenate([scale, np.full(n - scale.size, scale[-1])])
+        win = max(2, round(_BURST_WIN_S * self.sr))
+        cf = np.concatenate([[0.0], np.cumsum(res**2), np.zeros(win)])
+        cf[n + 1 :] = cf[n]
+        e_f = (cf[win : n + win] - cf[:n]) / win  # window [t, t + win)
+        cb = np.concatenate([np.zeros(win), [0.0], np.cumsum(back**2)])
+        e_b = (cb[win + 1 :] - cb[1 : n + 1]) / win  # window (t - win, t]
+        thr2 = (_BURST_RATIO * self.detection_mult * scale) ** 2
+        over = np.flatnonzero((e_f > thr2) & (e_b > thr2))
+        if over.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(over) > self._merge)
+        out = []
+        ctx = self._bctx
+        for fi, la in zip(np.concatenate([[0], breaks + 1]), np.concatenate([breaks, [over.size - 1]]), strict=True):
+            b0, b1 = int(over[fi]), int(over[la]) + win  # the forward window of the last sample
+            b1 = min(b1, n)
+            if b1 - b0 < self._lsar_max or b1 - b0 > self._max_burst:
+                continue
+            if b0 - ctx < 0 or b1 + ctx > n:
+                continue
+            inside = res[b0:b1] ** 2
+            e_in = float(inside.mean())
+            e_nb = max(float(np.mean(res[b0 - ctx : b0] ** 2)), float(np.mean(res[b1 : b1 + ctx] ** 2)))
+            if e_in < _BURST_ABOVE * e_nb:
+                continue
+            if float(inside.max()) > _BURST_PEAK_SHARE * win * e_in:  # one sample: a click, not a burst
+                continue
+            out.append((b0, b1))
+        return out
+
+    def _bursts(
+        self,
+        w: Audio,
+        seg_lo: int,
+        seg_hi: int,
+        stream_off: int,
+        start: int,
+        done: list[tuple[int, int]],
+        found: list[ClickEvent],
+        resid: tuple[FloatArray, FloatArray] | None = None,
+    ) -> None:
+        """Find keyboard bursts with onset in ``w[:, seg_lo:seg_hi]`` after the impulsive passes; clamp them.
+
+        Judged on the signal with its impulsive clicks already repaired (a click inside a burst
+        would otherwise dominate it). A candidate (:meth:`_burst_candidates`) is left alone when
+        it overlaps a span already repaired, when the level steps to silence after it, or when
+        the spectral clamp would remove less than ``_BURST_MIN_REMOVED`` of its energy (nothing
+        in it stands above its neighbourhoods: sound), or when the level rises after it (an
+        onset, :meth:`_level_rises`), measured from three ``click_len`` past its onset (the
+        longest burst followed): a key's own decaying tail lifts the 10 ms right after the span
+        (that window spared 27 keyboard bursts on the dev corpus, 10 ms past the span 29, this
+        one 23), while the voicing after a plosive release goes on (without the test a rough
+        synthetic voice at 8 kHz loses 10 dB to clamped plosives).
+        """
+        mono = w.mean(axis=0).astype(np.float64) if self.channels > 1 else w[0].astype(np.float64)
+        last = self._n_in - self._frame - stream_off
+        for b0, b1 in self._burst_candidates(mono, resid):
+            a0, a1 = max(self._p, b0 - self._pad), b1 + self._pad
+            if a0 < seg_lo or a0 >= seg_hi or stream_off + a0 < max(start, self._frame) or a1 > last:
+                continue
+            if any(a0 < e and s < a1 for s, e in done):
+                continue
+            # the onset test, past the longest burst: a key's tail has decayed by then, the
+            # voicing after a plosive release has not
+            if self._level_rises(mono, a0, max(a1, a0 + self._max_burst)) or self._steps_to_silence(mono, a0, a1):
+                self._note(stream_off, a0, a1, "burst-guard")
+                continue
+            lo = max(0, a0 - self._bctx - 2 * self._bf)  # the clamp reads at most this far out
+            hi = min(w.shape[-1], a1 + self._bctx + 2 * self._bf)
+            trial = w[:, lo:hi].copy()
+            self._attenuate(trial, a0 - lo, a1 - lo)
+            e0 = float(np.sum(w[:, a0:a1].astype(np.float64) ** 2))
+            e1 = float(np.sum(trial[:, a0 - lo : a1 - lo].astype(np.float64) ** 2))
+            if e0 <= 0.0 or e1 > (1.0 - _BURST_MIN_REMOVED) * e0:
+                self._note(stream_off, a0, a1, "burst-kept")
+                continue
+            w[:, lo:hi] = trial
+            self._n_found += 1
+            self._n_atten += 1
+            self._longest = max(self._longest, a1 - a0)
+            done.append((a0, a1))
+            if self.keep_events:
+                found.append(ClickEvent((stream_off + a0) / self.sr, (a1 - a0) / self.sr, "attenuated"))
+
     def _note(self, stream_off: int, c0: int, c1: int, verdict: str) -> None:
         """Record a spared candidate in ``_trace`` when a bench asked for it."""
         if self._trace is not None:
@@ -631,10 +805,13 @@ class ClickRepairer:
         done: list[tuple[int, int]] = []
         found: list[ClickEvent] = []
         spared = np.zeros(4, np.int64)
+        fresh = False  # the last pass's residuals still describe w (it repaired nothing)
         for _ in range(_PASSES):
             spared[:] = 0
             if self._detect(w, seg_lo, seg_hi, stream_off, start, done, found, spared) == 0:
+                fresh = True
                 break
+        self._bursts(w, seg_lo, seg_hi, stream_off, start, done, found, self._last_res if fresh else None)
         self._n_one_sided += int(spared[0])
         self._n_not_isolated += int(spared[1])
         self._n_guarded += int(spared[2])
@@ -663,6 +840,7 @@ class ClickRepairer:
         """
         mono = w.mean(axis=0).astype(np.float64) if self.channels > 1 else w[0].astype(np.float64)
         res, back, scale = self._residual(mono)
+        self._last_res = (res, back)
         mag = np.abs(res)
         thr = self.detection_mult * scale
         bmag = np.abs(back)
@@ -721,6 +899,9 @@ class ClickRepairer:
             a0 = max(self._p, c0 - self._pad)
             a1 = c1 + self._pad
             if a1 > last:
+                continue
+            if self._steps_to_silence(mono, a0, a1):
+                self._note(stream_off, c0, c1, "to-silence")
                 continue
             end = self._burst_end(env, a0, a1)
             if end is not None and end - a0 > self._lsar_max:
