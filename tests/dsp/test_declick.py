@@ -302,8 +302,8 @@ def test_smooth_pops_are_found_at_the_pop_scale(
     sr: int, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 2 ms raised-sine bumps with a bipolar swing (the click corpus's pops) on white noise: the
-    # full-rate residual barely sees them (the gain without the second scale is 0 dB), the
-    # 2 kHz scale finds some at 16 kHz (+1.7 dB) and most at 48 kHz (+10.7 dB)
+    # full-rate residual barely sees them (the gain without the coarse scales is 0 dB), the
+    # 2 and 4 kHz scales find some at 16 kHz and most at 48 kHz
     n = 4 * sr
     base = (0.02 * rng.standard_normal(n)).astype(np.float32)
     noisy = base.copy()
@@ -320,7 +320,7 @@ def test_smooth_pops_are_found_at_the_pop_scale(
         return si_sdr_db(base, run(proc, noisy, 4096)) - si_sdr_db(base, noisy)
 
     with_pop_scale = gain()
-    monkeypatch.setattr(declick, "_POP_RATE", float(sr))  # no second scale
+    monkeypatch.setattr(declick, "_SCALES", ())  # no coarse scale
     assert with_pop_scale >= gain() + 1.0
 
 
@@ -373,3 +373,40 @@ def test_a_note_cut_to_silence_is_left_alone(sr: int, monkeypatch: pytest.Monkey
     assert events() == []
     monkeypatch.setattr(declick, "_SILENCE_DROP", 0.0)  # the guard off: the step is taken for a click
     assert any(abs(e.onset_s - cut / sr) <= 0.002 for e in events())
+
+
+@pytest.mark.parametrize("sr", [16000, 48000])
+def test_a_lone_click_before_a_note_is_repaired(
+    sr: int, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a spike 3 ms before each note of a quiet-then-loud tone: the onset guard alone spares it (the
+    # next 10 ms are far louder than the 10 ms before), but it stands alone and interpolating it
+    # removes its residual, so it is repaired; a note onset without a click is left alone
+    n = 3 * sr
+    t = np.arange(n) / sr
+    quiet = 0.003 * np.sin(2 * np.pi * 220 * t) + 1e-4 * rng.standard_normal(n)
+    clean = quiet.copy()
+    onsets = []
+    for k in range(5):
+        i = int((0.3 + 0.5 * k) * sr)
+        m = int(0.2 * sr)
+        env = np.minimum(np.minimum(1.0, np.arange(m) / (0.002 * sr)), np.arange(m)[::-1] / (0.03 * sr))
+        clean[i : i + m] += 0.2 * env * np.sin(2 * np.pi * 330 * t[:m] + k)
+        onsets.append(i - int(0.003 * sr))
+    clean = clean.astype(np.float32)
+    noisy = clean.copy()
+    for o in onsets[:4]:  # the last note has no click
+        noisy[o : o + 2] += np.float32(0.3)
+
+    def repaired() -> tuple[float, int]:
+        proc = ClickRepairer(sr, 1, keep_events=True)
+        out = run(proc, noisy, 4096)
+        return si_sdr_db(clean, out) - si_sdr_db(clean, noisy), len(proc.events)
+
+    gain, events = repaired()
+    assert events == 4, (events, gain)
+    assert gain >= 10.0, gain
+    monkeypatch.setattr(declick, "_ONSET_ALONE", 1000.0)  # the onset guard never yields
+    gain_off, events_off = repaired()
+    assert events_off < 4, events_off
+    assert gain >= gain_off + 3.0, (gain, gain_off)
