@@ -229,6 +229,13 @@ FLUX_MUSIC_MIN = 0.55
 FLUX_MOD_MAX_DB = 3.5
 PITCH_GLIDE_MAX = 0.03
 GLIDE_SHARE_MAX = 0.25
+# Long streams: the flux is computed over blocks of 10 min of frames with 10 s of context on each
+# side. The context covers the ±1 s level ceiling, the ±0.5 s energy sums and the filters' decay
+# (the slowest pole, of the 4 Hz edge, falls under 1e-9 within 2 s; measured in
+# tests/dsp/test_vad.py, where blocked and whole-stream flux agree); the peak memory of the
+# decision is then that of a 10-minute stream, not of the whole recording.
+FLUX_BLOCK = 60_000
+FLUX_MARGIN = 1_000
 
 #: Sustained harmonic sound, for :meth:`SpeechDetector.keep_segments`: more than HARMONIC_SHARE of
 #: the frames within ±HARMONIC_WINDOW_S voiced. Real noises stay under 0.1 (dishes 0.06, a cafe
@@ -470,8 +477,20 @@ class SpeechDetector:
             pad = max(0, need - have) if n_frames else 0
             self._pending = np.concatenate([self._pending, np.zeros((self.channels, pad), F32)], axis=1)
             self._consume(final=True)
-            feats = np.concatenate([*self._feats, np.zeros((0, N_FEATS), F32)])[:n_frames]
-            self._feats = []  # the copy above is all the decision needs
+            # the streaming buffers (a block's samples and spectra) are not read again: free them
+            # before the decision, whose arrays span the whole stream
+            self._pending = self._pending[:, :0].copy()
+            self._wait = self._wait[:0].copy()
+            self._prev_log = self._prev_log[:0].copy()
+            feats = np.empty((n_frames, N_FEATS), F32)
+            at = 0
+            self._feats.reverse()
+            while self._feats and at < n_frames:  # chunk by chunk, each freed once copied: the
+                part = self._feats.pop()[: n_frames - at]  # features are held once, not twice
+                feats[at : at + part.shape[0]] = part
+                at += part.shape[0]
+            self._feats = []
+            feats = feats[:at]
             snr = feats[:, 0]
             self._finished = self._decide(snr, feats[:, 1], feats[:, 2], feats[:, 3], feats[:, 4], feats[:, 5])
             self._stats = {
@@ -717,14 +736,16 @@ class SpeechDetector:
         pair[1:] = clear[1:] & clear[:-1]
         step = np.zeros(n, np.float32)
         step[1:] = np.abs(np.log(period_s[1:] / np.maximum(period_s[:-1], F32(1e-4))))
+        # each share is reduced to its yes/no at once: these run over a whole stream's frames
         pairs = np.maximum(_centred_sum(pair, k), 1)
-        held = _centred_sum(pair & (step < PITCH_HELD_STEP), k) / pairs
-        glide = _centred_sum(pair & (step >= PITCH_HELD_STEP) & (step < PITCH_GLIDE_MAX), k) / pairs
-        share = _centred_sum(clear, k) / count
-        voiced = share > MUSIC_VOICED_MIN
-        held_notes = (mod_db < MUSIC_MOD_MAX_DB) & ~modulated & (held > MUSIC_HELD_MIN)
+        held = _centred_sum(pair & (step < PITCH_HELD_STEP), k) / pairs > MUSIC_HELD_MIN
+        steady = _centred_sum(pair & (step >= PITCH_HELD_STEP) & (step < PITCH_GLIDE_MAX), k) / pairs < GLIDE_SHARE_MAX
+        del pairs, step, pair
+        voiced = _centred_sum(clear, k) / count > MUSIC_VOICED_MIN
+        del count
+        held_notes = (mod_db < MUSIC_MOD_MAX_DB) & ~modulated & held
         weak = (mod_db < FLUX_MOD_MAX_DB) & ~modulated
-        played = (flux > FLUX_MUSIC_MIN) & (glide < GLIDE_SHARE_MAX) & weak
+        played = (flux > FLUX_MUSIC_MIN) & steady & weak
         out: BoolArray = voiced & (held_notes | played)
         return out
 
@@ -749,22 +770,35 @@ class SpeechDetector:
             Ratio of the fast to the syllabic modulation energy (0 where there is none).
         """
         n = level_db.size
+        if n <= FLUX_BLOCK + 2 * FLUX_MARGIN:
+            return self._flux_span(level_db)
+        out = np.empty(n, F32)
+        for a in range(0, n, FLUX_BLOCK):  # long streams in blocks: memory bounded by the block
+            lo, hi = max(0, a - FLUX_MARGIN), min(n, a + FLUX_BLOCK + FLUX_MARGIN)
+            out[a : a + FLUX_BLOCK] = self._flux_span(level_db[lo:hi])[a - lo : a - lo + FLUX_BLOCK]
+        return out
+
+    def _flux_span(self, level_db: FloatArray) -> FloatArray:
+        """:meth:`_fast_flux` over one span of frames, in one pass (same shapes and units)."""
+        n = level_db.size
         rate = self.sr / self.hop_length
         if n < 2:
             return np.zeros(n, F32)
         top = maximum_filter1d(level_db, 2 * round(PAUSE_REF_S * rate) + 1, mode="nearest")
-        lev = np.maximum(level_db, top - F32(FLUX_RANGE_DB)).astype(np.float64)
-        bands = []
+        lev = np.maximum(level_db, top - F32(FLUX_RANGE_DB))
+        del top
+        k = np.ones(2 * round(MUSIC_WINDOW_S * rate) + 1, np.float32)
+        energy = []  # one band at a time: this runs over a whole stream's frames at once
         for sos in (
             butter(FLUX_ORDER, FLUX_FAST_HZ, "highpass", fs=rate, output="sos"),
             butter(FLUX_ORDER, FLUX_SYL_HZ, "bandpass", fs=rate, output="sos"),
         ):  # scipy's default edge padding, shortened for streams under about 0.15 s
-            bands.append(sosfiltfilt(sos, lev, padlen=min(n - 1, 3 * (2 * sos.shape[0] + 1))))
-        fast, syl = bands
-        k = np.ones(2 * round(MUSIC_WINDOW_S * rate) + 1, np.float32)
-        e_fast = _centred_sum((fast**2).astype(F32), k)
-        e_syl = _centred_sum((syl**2).astype(F32), k)
-        out: FloatArray = (e_fast / np.maximum(e_syl, F32(1e-6))).astype(F32)
+            band = sosfiltfilt(sos, lev.astype(np.float64), padlen=min(n - 1, 3 * (2 * sos.shape[0] + 1)))
+            np.square(band, out=band)
+            energy.append(_centred_sum(band.astype(F32), k))
+            del band
+        e_fast, e_syl = energy
+        out: FloatArray = e_fast / np.maximum(e_syl, F32(1e-6))
         return out
 
     def _pauses(self, snr_db: FloatArray, level_db: FloatArray, clear: BoolArray) -> BoolArray:
@@ -936,7 +970,8 @@ def _union(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[t
 
 def _runs(mask: BoolArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Start (inclusive) and end (exclusive) indices of the True runs of ``mask``."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    edge = np.zeros(1, np.int8)  # int8 throughout: a Python 0 would make the whole stream int64
+    d = np.diff(np.concatenate([edge, mask.astype(np.int8), edge]))
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
