@@ -384,6 +384,7 @@ class ClickRepairer:
         self._pop_kept_at: dict[int, float] = {}  # pop-scale re-check per candidate onset (window index)
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
         self._last_res: tuple[FloatArray, FloatArray] | None = None  # the last detection pass's residuals
+        self._last_sub: FloatArray = np.zeros(0)  # and their 5 ms medians (:meth:`_residual`)
 
     # ------------------------------------------------------------------ detection
 
@@ -430,6 +431,8 @@ class ClickRepairer:
         m = -(-n // q)
         mag = np.abs(np.concatenate([res, res[n - (m * q - n) :]])).reshape(m, q)  # tail: repeated
         sub = np.median(mag, axis=1)
+        if frame is None:  # the burst search reads the full-rate sub-frame medians again
+            self._last_sub = sub
         padded = np.concatenate([sub[:1], sub[:1], sub, sub[-1:], sub[-1:]])
         local = np.median(np.stack([padded[i : i + m] for i in range(5)]), axis=0)
         scale = np.maximum(_MAD_TO_SIGMA * local, _SCALE_FLOOR)
@@ -739,13 +742,18 @@ class ClickRepairer:
         ``_BURST_ABOVE`` times the louder of the 20 ms either side, and that are sustained (no
         sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span).
         """
-        res, back = self._residual(mono)[:2] if resid is None else resid
+        if resid is None:
+            res, back = self._residual(mono)[:2]
+        else:
+            res, back = resid
         n = res.size
         q = max(1, self._frame // 4)
         m = n // q
         if m < _BURST_SCALE_N:
             return []
-        sub = np.median(np.abs(res[: m * q]).reshape(m, q), axis=1)
+        # the full-rate residual's 5 ms medians (:meth:`_residual` took them over whole sub-frames
+        # first, then a repeated tail): the same numbers, not taken twice
+        sub = self._last_sub[:m]
         h = _BURST_SCALE_N // 2
         padded = np.concatenate([np.full(h, sub[0]), sub, np.full(h, sub[-1])])
         local = np.median(np.lib.stride_tricks.sliding_window_view(padded, _BURST_SCALE_N), axis=1)
