@@ -383,20 +383,22 @@ class ClickRepairer:
         self._longest = 0
         self._pop_kept_at: dict[int, float] = {}  # pop-scale re-check per candidate onset (window index)
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
-        self._last_res: tuple[FloatArray, FloatArray] | None = None  # the last detection pass's residuals
-        self._last_sub: FloatArray = np.zeros(0)  # and their 5 ms medians (:meth:`_residual`)
+        # the last detection pass's residuals and their 5 ms medians (:meth:`_residual`)
+        self._last_res: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
     # ------------------------------------------------------------------ detection
 
     def _residual(
         self, mono: FloatArray, frame: int | None = None, p: int | None = None
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Forward and backward residuals of the high-passed ``mono`` and their robust local scale.
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Forward and backward residuals of the high-passed ``mono``, their scale and medians.
 
-        All three are ``(n,)``. A click at ``t`` leaves the forward residual high from ``t`` to
-        ``p`` samples after its end and the backward one from ``p`` samples before ``t`` to its
-        end; where each starts and ends bounds the click (autocorrelation-method coefficients
-        serve both directions).
+        The first three are ``(n,)``: the residuals and their robust local scale. The fourth is
+        the median absolute forward residual per sub-frame of ``frame // 4`` samples,
+        ``(ceil(n / (frame // 4)),)``, from which the scale is taken. A click at ``t`` leaves the
+        forward residual high from ``t`` to ``p`` samples after its end and the backward one from
+        ``p`` samples before ``t`` to its end; where each starts and ends bounds the click
+        (autocorrelation-method coefficients serve both directions).
         """
         hp = np.empty_like(mono)
         hp[0] = 0.0
@@ -431,12 +433,10 @@ class ClickRepairer:
         m = -(-n // q)
         mag = np.abs(np.concatenate([res, res[n - (m * q - n) :]])).reshape(m, q)  # tail: repeated
         sub = np.median(mag, axis=1)
-        if frame is None:  # the burst search reads the full-rate sub-frame medians again
-            self._last_sub = sub
         padded = np.concatenate([sub[:1], sub[:1], sub, sub[-1:], sub[-1:]])
         local = np.median(np.stack([padded[i : i + m] for i in range(5)]), axis=0)
         scale = np.maximum(_MAD_TO_SIGMA * local, _SCALE_FLOOR)
-        return res, back, np.repeat(scale, q)[:n]
+        return res, back, np.repeat(scale, q)[:n], sub
 
     def _groups(
         self,
@@ -494,7 +494,7 @@ class ClickRepairer:
             return []
         m = mono.size // d
         dec = mono[: m * d].reshape(m, d).mean(axis=1)
-        res, back, scale = self._residual(dec, frame=max(4 * order, self._frame // d), p=order)
+        res, back, scale, _ = self._residual(dec, frame=max(4 * order, self._frame // d), p=order)
         mag, bmag = np.abs(res), np.abs(back)
         thr = _POP_RATIO * self.detection_mult * scale
         fwd_over, bwd_over = mag > thr, bmag > thr
@@ -726,11 +726,12 @@ class ClickRepairer:
         return abs(post - pre) >= _STEP_SHARE * max(dev, abs(post - pre))
 
     def _burst_candidates(
-        self, mono: FloatArray, resid: tuple[FloatArray, FloatArray] | None = None
+        self, mono: FloatArray, resid: tuple[FloatArray, FloatArray, FloatArray] | None = None
     ) -> list[tuple[int, int]]:
         """Keyboard-burst spans ``(b0, b1)`` (window indices) in ``mono`` (``(n,)``).
 
-        ``resid`` is ``mono``'s forward and backward residual when already computed.
+        ``resid`` is ``mono``'s forward and backward residual and their 5 ms medians when
+        already computed (:meth:`_residual`).
 
         A keyboard click is 5-30 ms of decaying broadband noise: the AR residual rises and
         stays up in both time directions, instead of spiking once. Over a 5 ms window the
@@ -743,17 +744,15 @@ class ClickRepairer:
         sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span).
         """
         if resid is None:
-            res, back = self._residual(mono)[:2]
+            res, back, _, sub_all = self._residual(mono)
         else:
-            res, back = resid
+            res, back, sub_all = resid
         n = res.size
         q = max(1, self._frame // 4)
         m = n // q
         if m < _BURST_SCALE_N:
             return []
-        # the full-rate residual's 5 ms medians (:meth:`_residual` took them over whole sub-frames
-        # first, then a repeated tail): the same numbers, not taken twice
-        sub = self._last_sub[:m]
+        sub = sub_all[:m]  # the whole sub-frames' medians (the last, part repeated tail, left out)
         h = _BURST_SCALE_N // 2
         padded = np.concatenate([np.full(h, sub[0]), sub, np.full(h, sub[-1])])
         local = np.median(np.lib.stride_tricks.sliding_window_view(padded, _BURST_SCALE_N), axis=1)
@@ -798,7 +797,7 @@ class ClickRepairer:
         start: int,
         done: list[tuple[int, int]],
         found: list[ClickEvent],
-        resid: tuple[FloatArray, FloatArray] | None = None,
+        resid: tuple[FloatArray, FloatArray, FloatArray] | None = None,
     ) -> None:
         """Find keyboard bursts with onset in ``w[:, seg_lo:seg_hi]`` after the impulsive passes; clamp them.
 
@@ -936,8 +935,8 @@ class ClickRepairer:
         counts one-sided, not isolated, pitch-synchronous and onset events.
         """
         mono = w.mean(axis=0).astype(np.float64) if self.channels > 1 else w[0].astype(np.float64)
-        res, back, scale = self._residual(mono)
-        self._last_res = (res, back)
+        res, back, scale, sub = self._residual(mono)
+        self._last_res = (res, back, sub)
         mag = np.abs(res)
         thr = self.detection_mult * scale
         bmag = np.abs(back)
