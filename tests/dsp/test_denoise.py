@@ -517,3 +517,32 @@ def test_noise_estimate_finds_the_floor_in_short_pauses(rng: np.random.Generator
     # (with the 0.9-smoothed minimum alone: mean noise 8 dB under the speech, 15-17 dB SI-SDR)
     assert rep["noise_floor_dbfs"] < rep["speech_level_dbfs"] - 12.0, rep
     assert si_sdr_db(x[SR:], y[SR:]) > 21.0
+
+
+def test_two_step_snr_clears_the_noise_after_each_word(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision-directed a-priori SNR lags the speech by a frame, so the noise right after a
+    word passes at the word's gain; the two-step refinement follows the current frame and must
+    lower that residual without costing the speech."""
+    import dsp.denoise as dn
+
+    talk, spans = make_speech_like(rng, SR, 8.0, lead_silence_s=0.8, pause_s=0.4)
+    x = mix_at_snr(talk, make_white(rng, talk.size), 5.0).astype(np.float32)
+
+    def run() -> np.ndarray:
+        proc = NoiseReducer(SR, 1, expand_db=0, hum=False, declick=False)
+        return np.concatenate(list(run_blocks(proc, [x[None, :]])), axis=-1)[0]
+
+    y = run()
+    monkeypatch.setattr(dn, "_two_step", lambda xi, gamma, xi_min: xi)  # decision-directed only
+    y_dd = run()
+    tails = [(round(e * SR), round((e + 0.1) * SR)) for _, e in spans if e > 2.0 and e + 0.1 < 8.0]
+    assert len(tails) >= 2
+
+    def tail_db(z: np.ndarray) -> float:
+        return float(10 * np.log10(sum(np.sum(z[a:b].astype(np.float64) ** 2) for a, b in tails)))
+
+    # (measured: the tails 1.8 dB quieter, SI-SDR 0.3 dB higher)
+    assert tail_db(y) < tail_db(y_dd) - 1.0
+    assert si_sdr_db(talk[SR:], y[SR:]) > si_sdr_db(talk[SR:], y_dd[SR:]) - 0.5
