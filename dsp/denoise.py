@@ -110,8 +110,8 @@ _XI_MIN_DB = -25.0  # lower bound of the a-priori SNR
 # IEEE TASLP 14(6), 2006): xi_TSNR = (xi_DD / (1 + xi_DD))**2 * gamma, here at most this many times
 # xi_DD. Chosen on bench/real.py, DEV: uncapped, the real mixes gained DNSMOS OVRL 2.18 -> 2.25 but
 # the noise-only rows lost 0.7 dB removed (clinks passed at their onsets, which the decision-directed
-# lag had held down); capped at 2 they lost 0.2 dB, at 1.5 none (with _SPP_SCALE 0.85: OVRL 2.25,
-# rooms 1.69 -> 1.84); at 1 (never above xi_DD) OVRL 2.26 but clean speech SI-SDR 0.5 dB lower.
+# lag had held down); capped at 2 they lost 0.2 dB, at 1.5 none (OVRL 2.24, rooms 1.69 -> 1.76); at
+# 1 (never above xi_DD) OVRL 2.24 too but clean speech SI-SDR 0.4 dB lower (median), music 0.2 dB.
 _TSNR_CAP = 1.5
 _Q_MAX = 0.998  # cap on the a-priori speech-absence probability
 # The averaged noise may stand at most this far above the bias-compensated minimum (6 dB): for
@@ -137,12 +137,8 @@ _FREQ_TAPS = np.array([0.25, 0.5, 0.25], np.float32)
 _SPP_XI_H1_DB = 15.0  # fixed a-priori SNR assumed under speech presence
 _SPP_ALPHA = 0.8  # smoothing of the noise update
 _SPP_STUCK = 0.99  # if the smoothed SPP exceeds this, cap the SPP (avoids stagnation)
-# The SPP estimate is unbiased but leaks some speech; it must clearly exceed the minimum-based one
-# (which holds through speech) to take over, i.e. when the noise rises. 0.85 chosen on bench/real.py,
-# DEV, with the two-step SNR of step 2: 0.7 -> 0.85 took the room+noise rows' DNSMOS OVRL from 1.76
-# to 1.84 (the minimum lags their noise), the mixes 2.24 -> 2.25, clean speech SI-SDR 26.1 -> 25.8 dB
-# median; 1.0 cost clean speech another 0.4 dB.
-_SPP_SCALE = 0.85
+_SPP_SCALE = 0.7  # the SPP estimate is unbiased but leaks some speech; it must clearly exceed
+# the minimum-based one (which holds through speech) to take over, i.e. when the noise rises
 # Very noisy recordings (step 7 of the module notes): the share of them goes 1 -> 0 as the
 # speech-to-pause range (from the level trackers) goes from 4 to 9 dB (tuned on bench/real.py, DEV:
 # the 20 dB SNR mixes read 10-20 dB, the -5 dB ones 2-6 dB). With it the decision-directed weight
