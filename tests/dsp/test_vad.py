@@ -223,16 +223,20 @@ def test_slow_melody_with_note_steps_is_mostly_not_speech(rng: np.random.Generat
 
 def test_short_harmonic_stretches_are_not_kept_from_the_gate(rng: np.random.Generator) -> None:
     """keep_segments keeps harmonic stretches of HARMONIC_MIN_S or more (a musical passage) and
-    drops shorter ones (a ringing pan, a cafe's clatter), while clearly voiced speech is kept
-    whatever its length."""
+    drops shorter ones (a ringing pan, a cafe's clatter) unless they come within HARMONIC_NEAR_S of
+    clearly voiced speech, which is kept whatever its length."""
     sr = 16000
     det = SpeechDetector(sr, 1)
     det.process(make_white(rng, 8 * sr, -45.0).astype(np.float32)[None, :])
     assert det.keep_segments() == []
     short, long_ = (1.0, 1.0 + vad.HARMONIC_MIN_S - 0.05), (3.0, 3.0 + vad.HARMONIC_MIN_S)
-    det._harmonic = [short, long_]
-    det._clearly_voiced = [(6.0, 6.4)]
-    assert det.keep_segments() == [long_, (6.0, 6.4)]
+    talker = (long_[1] + vad.HARMONIC_NEAR_S + 0.5, long_[1] + vad.HARMONIC_NEAR_S + 0.9)
+    near = (talker[1] + vad.HARMONIC_NEAR_S - 0.1, talker[1] + vad.HARMONIC_NEAR_S + 0.3)
+    det._harmonic = [short, long_, near]
+    det._clearly_voiced = [talker]
+    assert det.keep_segments() == [long_, talker, near]  # a short stretch next to a talker is kept
+    det._clearly_voiced = []
+    assert det.keep_segments() == [long_]
 
 
 @pytest.mark.parametrize("snr_db", [10.0, 5.0])
