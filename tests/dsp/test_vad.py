@@ -221,6 +221,24 @@ def test_slow_melody_with_note_steps_is_mostly_not_speech(rng: np.random.Generat
     assert det.keep_segments()  # still kept from the denoiser's gate as harmonic sound
 
 
+def test_short_harmonic_stretches_are_not_kept_from_the_gate(rng: np.random.Generator) -> None:
+    """keep_segments keeps harmonic stretches of HARMONIC_MIN_S or more (a musical passage) and
+    drops shorter ones (a ringing pan, a cafe's clatter) unless they come within HARMONIC_NEAR_S of
+    clearly voiced speech, which is kept whatever its length."""
+    sr = 16000
+    det = SpeechDetector(sr, 1)
+    det.process(make_white(rng, 8 * sr, -45.0).astype(np.float32)[None, :])
+    assert det.keep_segments() == []
+    short, long_ = (1.0, 1.0 + vad.HARMONIC_MIN_S - 0.05), (3.0, 3.0 + vad.HARMONIC_MIN_S)
+    talker = (long_[1] + vad.HARMONIC_NEAR_S + 0.5, long_[1] + vad.HARMONIC_NEAR_S + 0.9)
+    near = (talker[1] + vad.HARMONIC_NEAR_S - 0.1, talker[1] + vad.HARMONIC_NEAR_S + 0.3)
+    det._harmonic = [short, long_, near]
+    det._clearly_voiced = [talker]
+    assert det.keep_segments() == [long_, talker, near]  # a short stretch next to a talker is kept
+    det._clearly_voiced = []
+    assert det.keep_segments() == [long_]
+
+
 @pytest.mark.parametrize("snr_db", [10.0, 5.0])
 def test_speech_over_a_melody_stays_speech(rng: np.random.Generator, snr_db: float) -> None:
     clean, truth = make_speech_like(rng, 16000, 8.0)
