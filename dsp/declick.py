@@ -119,6 +119,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft as sfft
 from scipy import linalg, signal
 
 from dsp._typing import Audio, FloatArray
@@ -411,9 +412,10 @@ class ClickRepairer:
         padded_hp = np.concatenate([np.zeros(f // 2), hp, np.zeros(k_n * f - n + f)])
         window = self._ar_window if frame is None else np.hanning(2 * f)
         frames = np.lib.stride_tricks.sliding_window_view(padded_hp, 2 * f)[::f][:k_n] * window
-        nfft = 1 << int(np.ceil(np.log2(4 * f)))
-        spec = np.fft.rfft(frames, n=nfft, axis=-1)
-        acf = np.fft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=-1)[:, : p + 1]
+        # lags 0..p of a 2f-sample frame: 2f + p + 1 points avoid circular wrap-around
+        nfft = sfft.next_fast_len(2 * f + p + 1, real=True)
+        spec = sfft.rfft(frames, n=nfft, axis=-1)
+        acf = sfft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=-1)[:, : p + 1]
         a = _levinson(acf)  # (k_n, p)
         # frame k filters hp[k f .. (k + 1) f) with its own coefficients: row t of a frame's
         # lag view is hp[t - p .. t] (forward) or hp[t .. t + p] (backward)
