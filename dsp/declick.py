@@ -119,6 +119,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft as sfft
 from scipy import linalg, signal
 
 from dsp._typing import Audio, FloatArray
@@ -139,7 +140,11 @@ _MAD_TO_SIGMA = 1.4826  # median absolute deviation to standard deviation (Gauss
 _MERGE_S = 0.001  # exceedances closer than this form one event
 _LSAR_MAX_S = 0.003  # longest gap interpolated by LSAR; longer events are attenuated
 _LSAR_CTX_S = 0.02  # context each side of a gap for the interpolating AR model
-_PAD_S = 0.0002  # samples added before and after a detected event (residual onset smear)
+# samples added before and after a detected event (residual onset smear); chosen on dev: 0.15 ms against
+# 0.2 ms gave music false events 7.5 -> 3.8 per minute, pops +4.5 -> +4.7 dB, keyboard +2.8 -> +3.0 dB,
+# real dev speech SI-SDR median 51.8 -> 53.4 dB with its events unchanged (0.05 ms: crackle +7.6 dB but
+# real dev speech events 15.2 -> 27.9 per minute; 0.1 ms: keyboard +2.7 dB)
+_PAD_S = 0.00015
 _PITCH_MIN_S, _PITCH_MAX_S = 0.0025, 0.016  # glottal period range (400 Hz down to 62 Hz)
 _PITCH_PEAK_RATIO = 0.5  # neighbouring pulses at least this high make an event pitch-synchronous
 _PITCH_SYMMETRY = 0.25  # the two periods agree within this fraction
@@ -411,9 +416,10 @@ class ClickRepairer:
         padded_hp = np.concatenate([np.zeros(f // 2), hp, np.zeros(k_n * f - n + f)])
         window = self._ar_window if frame is None else np.hanning(2 * f)
         frames = np.lib.stride_tricks.sliding_window_view(padded_hp, 2 * f)[::f][:k_n] * window
-        nfft = 1 << int(np.ceil(np.log2(4 * f)))
-        spec = np.fft.rfft(frames, n=nfft, axis=-1)
-        acf = np.fft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=-1)[:, : p + 1]
+        # lags 0..p of a 2f-sample frame: 2f + p + 1 points avoid circular wrap-around
+        nfft = sfft.next_fast_len(2 * f + p + 1, real=True)
+        spec = sfft.rfft(frames, n=nfft, axis=-1)
+        acf = sfft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=-1)[:, : p + 1]
         a = _levinson(acf)  # (k_n, p)
         # frame k filters hp[k f .. (k + 1) f) with its own coefficients: row t of a frame's
         # lag view is hp[t - p .. t] (forward) or hp[t .. t + p] (backward)
