@@ -512,6 +512,19 @@ def test_music_share_reads_held_notes(rng: np.random.Generator, speech: np.ndarr
     assert max(v for k, v in share.items() if k != "melody") == 0.0, share
 
 
+def test_a_steady_whine_is_not_music(rng: np.random.Generator) -> None:
+    """Tones that never change (a fan's whine) are not notes: past their first seconds they go
+    as deep as any stationary noise."""
+    t = np.arange(8 * SR) / SR
+    whine = 0.01 * np.sin(2 * np.pi * 2000 * t) + 0.007 * np.sin(2 * np.pi * 3100 * t)
+    x = (whine + make_white(rng, t.size, -40.0)).astype(np.float32)
+    proc = NoiseReducer(SR, 1)
+    out = np.concatenate(list(run_blocks(proc, [x[None, :]])), axis=-1)[0]
+    assert proc.report()["music_share"] < 0.3
+    tail = slice(3 * SR, None)
+    assert 20 * np.log10(np.std(x[tail]) / np.std(out[tail])) > 25.0
+
+
 @pytest.mark.parametrize("amount", [50.0, 100.0])
 def test_music_keeps_a_shallow_floor(rng: np.random.Generator, amount: float) -> None:
     """Music over a faint floor loses at most the music floor (6 dB times amount / 100) on average,
