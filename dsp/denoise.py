@@ -85,7 +85,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from dsp._kernels import dd_snr, spp_noise
 from dsp._typing import Audio, FloatArray
@@ -502,7 +502,7 @@ class NoiseReducer:
         self._tonal_hold = max(round(_TONAL_HOLD_S / hop_s), 1)
         k_lo, k_hi = self._tonal_k
         self._tonal_max_hold = max(round(_TONAL_MAX_HOLD_S / hop_s), self._tonal_hold)
-        self._tonal_run = np.zeros(k_hi - k_lo, np.int64)
+        self._tonal_run = np.zeros(k_hi - k_lo, np.int32)
         self._tonal_alpha = float(np.exp(-hop_s / _TONAL_ALPHA_S))
         self._tonal_acc = 0.0
         self._tonal_count = 0
@@ -720,23 +720,32 @@ class NoiseReducer:
         peak = np.zeros(band.shape, bool)
         peak[:, 1:-1] = (lg[:, 1:-1] > lg[:, :-2]) & (lg[:, 1:-1] >= lg[:, 2:])
         peak &= lg - ref > np.float32(_TONAL_PROM_DB * np.log(10) / 10)
-        near = ndimage.maximum_filter1d(peak, 3, axis=1, mode="constant")
+        near = peak.copy()
+        near[:, 1:] |= peak[:, :-1]
+        near[:, :-1] |= peak[:, 1:]
         # frames each bin has had a peak within one bin of it, up to and including this frame
-        n_t = near.shape[0]
-        rows = np.arange(n_t)[:, None]
-        last_off = np.maximum.accumulate(np.where(near, -1, rows), axis=0)
-        run = np.where(last_off >= 0, rows - last_off, self._tonal_run[None, :] + rows + 1)
-        self._tonal_run = run[-1].copy()
+        # (the running maximum along time of the last frame without one, on the transposed array:
+        # contiguous, faster; a bin's carried run stands for that frame before this batch)
+        rows = np.arange(len(p), dtype=np.int32)
+        off = np.where(near.T, (-1 - self._tonal_run)[:, None], rows[None, :])
+        run = (rows[None, :] - np.maximum.accumulate(off, axis=1)).T
+        self._tonal_run = np.minimum(run[-1], self._tonal_max_hold + 1).astype(np.int32)
         held = peak & (run >= self._tonal_hold) & (run <= self._tonal_max_hold)
         total = np.sum(band, axis=1, dtype=np.float64)
         share = np.asarray(np.sum(band * held, axis=1, dtype=np.float64) / total, np.float64)
-        acc, cnt = self._tonal_acc, self._tonal_count
+        acc, cnt, alpha = self._tonal_acc, self._tonal_count, self._tonal_alpha
         out = np.empty(share.size)
-        for t, v in enumerate(share.tolist()):
+        # a running mean until the weight reaches alpha, then the recursion in C (same operations)
+        n_warm = min(max(int(np.ceil(1 / (1 - alpha))) - cnt, 0), share.size)
+        for t, v in enumerate(share[:n_warm].tolist()):
             cnt += 1
-            a = min(self._tonal_alpha, 1 - 1 / cnt)
+            a = min(alpha, 1 - 1 / cnt)
             acc = a * acc + (1 - a) * v
             out[t] = acc
+        if n_warm < share.size:
+            out[n_warm:] = signal.lfilter([1 - alpha], [1.0, -alpha], share[n_warm:], zi=[alpha * acc])[0]
+            cnt += share.size - n_warm
+            acc = float(out[-1])
         self._tonal_acc, self._tonal_count = acc, cnt
         lo, hi = _TONAL_SHARE
         mu = np.clip((out - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)

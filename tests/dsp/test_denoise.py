@@ -512,6 +512,22 @@ def test_music_share_reads_held_notes(rng: np.random.Generator, speech: np.ndarr
     assert max(v for k, v in share.items() if k != "melody") == 0.0, share
 
 
+@pytest.mark.parametrize("block_sizes", [(100,), (4096, 333), (17, 5000, 256, 90000), (1_000_000,)])
+def test_music_share_is_chunk_size_invariant(rng: np.random.Generator, block_sizes: tuple[int, ...]) -> None:
+    """The held-peak runs and their average are carried: music comes out the same whatever the blocks."""
+    music = _melody(rng) + make_pink(rng, 10 * int(0.4 * SR), -50.0).astype(np.float32)
+    ref_proc = NoiseReducer(SR, 1)
+    reference = np.concatenate(list(run_blocks(ref_proc, [music[None, :]])), axis=-1)
+    assert ref_proc.report()["music_share"] > 0.5
+    blocks, i, k = [], 0, 0
+    while i < music.size:
+        size = block_sizes[k % len(block_sizes)]
+        blocks.append(music[None, i : i + size])
+        i, k = i + size, k + 1
+    out = np.concatenate(list(run_blocks(NoiseReducer(SR, 1), blocks)), axis=-1)
+    np.testing.assert_allclose(out, reference, atol=1e-6)
+
+
 def test_a_steady_whine_is_not_music(rng: np.random.Generator) -> None:
     """Tones that never change (a fan's whine) are not notes: past their first seconds they go
     as deep as any stationary noise."""
