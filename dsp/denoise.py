@@ -976,7 +976,7 @@ class NoiseReducer:
         return float(round(level - 10 * np.log10(self._bin_gain), 1))
 
     def report(self) -> dict[str, Any]:
-        """Step name, amount, noise floor, gain, expansion, levels, fluctuation, very noisy share, hum, clicks."""
+        """Step name, amount, noise floor, gain, expansion, levels, fluctuation, noisy and music shares, hum, clicks."""
         n = max(self._frames_out, 1)
         noise_var = self._noise_sum / n / self._bin_gain
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": []}
