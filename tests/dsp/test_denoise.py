@@ -486,6 +486,76 @@ def test_speech_gate_leaves_music_alone(rng: np.random.Generator) -> None:
     assert si_sdr_db(reduce_noise(music, SR, speech=None), gated) > 30.0
 
 
+def _melody(rng: np.random.Generator, level: float = 0.05) -> np.ndarray:
+    """Ten harmonic notes of 0.4 s (11 partials, legato, decaying) over a -70 dBFS floor."""
+    notes = (220.0, 246.9, 261.6, 293.7, 329.6, 293.7, 261.6, 246.9, 220.0, 196.0)
+    t = np.arange(int(0.4 * SR)) / SR
+    parts = [sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 12)) * np.exp(-t / 0.8) for f0 in notes]
+    return (level * np.concatenate(parts) + make_white(rng, len(notes) * t.size, -70.0)).astype(np.float32)
+
+
+def test_music_share_reads_held_notes(rng: np.random.Generator, speech: np.ndarray) -> None:
+    """Held partials read as music; gliding speech harmonics, noise and speech in noise do not."""
+    cases = {
+        "melody": _melody(rng),
+        "speech": speech,
+        "white": make_white(rng, 6 * SR),
+        "speech in white": mix_at_snr(speech, make_white(rng, speech.size), 5.0),
+        "flicker": NOISES["flicker"](rng, SR, 6.0),
+    }
+    share = {}
+    for name, x in cases.items():
+        proc = NoiseReducer(SR, 1)
+        list(run_blocks(proc, [np.asarray(x, np.float32)[None, :]]))
+        share[name] = proc.report()["music_share"]
+    assert share["melody"] > 0.8, share
+    assert max(v for k, v in share.items() if k != "melody") == 0.0, share
+
+
+@pytest.mark.parametrize("block_sizes", [(100,), (4096, 333), (17, 5000, 256, 90000), (1_000_000,)])
+def test_music_share_is_chunk_size_invariant(rng: np.random.Generator, block_sizes: tuple[int, ...]) -> None:
+    """The held-peak runs and their average are carried: music comes out the same whatever the blocks."""
+    music = _melody(rng) + make_pink(rng, 10 * int(0.4 * SR), -50.0).astype(np.float32)
+    ref_proc = NoiseReducer(SR, 1)
+    reference = np.concatenate(list(run_blocks(ref_proc, [music[None, :]])), axis=-1)
+    assert ref_proc.report()["music_share"] > 0.5
+    blocks, i, k = [], 0, 0
+    while i < music.size:
+        size = block_sizes[k % len(block_sizes)]
+        blocks.append(music[None, i : i + size])
+        i, k = i + size, k + 1
+    out = np.concatenate(list(run_blocks(NoiseReducer(SR, 1), blocks)), axis=-1)
+    np.testing.assert_allclose(out, reference, atol=1e-6)
+
+
+def test_a_steady_whine_is_not_music(rng: np.random.Generator) -> None:
+    """Tones that never change (a fan's whine) are not notes: past their first seconds they go
+    as deep as any stationary noise."""
+    t = np.arange(8 * SR) / SR
+    whine = 0.01 * np.sin(2 * np.pi * 2000 * t) + 0.007 * np.sin(2 * np.pi * 3100 * t)
+    x = (whine + make_white(rng, t.size, -40.0)).astype(np.float32)
+    proc = NoiseReducer(SR, 1)
+    out = np.concatenate(list(run_blocks(proc, [x[None, :]])), axis=-1)[0]
+    assert proc.report()["music_share"] < 0.3
+    tail = slice(3 * SR, None)
+    assert 20 * np.log10(np.std(x[tail]) / np.std(out[tail])) > 25.0
+
+
+@pytest.mark.parametrize("amount", [50.0, 100.0])
+def test_music_keeps_a_shallow_floor(rng: np.random.Generator, amount: float) -> None:
+    """Music over a faint floor loses at most the music floor (6 dB times amount / 100) on average,
+    and keeps its waveform; the expander and the very noisy path stay out."""
+    music = _melody(rng)
+    proc = NoiseReducer(SR, 1, amount=amount)
+    out = np.concatenate(list(run_blocks(proc, [music[None, :]])), axis=-1)[0]
+    rep = proc.report()
+    assert rep["music_share"] > 0.8
+    assert rep["mean_gain_db"] > -6.0 * amount / 100 - 0.5, rep["mean_gain_db"]
+    assert rep["noisy_share"] == 0.0
+    assert rep["mean_expansion_db"] == 0.0
+    assert si_sdr_db(music[SR:], out[SR:]) > 22.0
+
+
 @pytest.mark.parametrize("speech", [[(1.0, 0.5)], [(2.0, 3.0), (0.0, 1.0)], [(0.0, float("nan"))], ["ab"]])
 def test_speech_gate_refuses_bad_segments(speech: object) -> None:
     with pytest.raises(InvalidParameterError):
