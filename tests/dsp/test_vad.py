@@ -346,3 +346,25 @@ def test_fast_flux_in_blocks_matches_the_whole_stream(monkeypatch: pytest.Monkey
     assert blocked.shape == whole.shape
     np.testing.assert_allclose(blocked, whole, rtol=1e-4, atol=1e-6)
     assert whole.max() > 1.0  # the tremolo stretches do flicker: the comparison is not of zeros
+
+
+def test_spectral_modulation_is_the_part_the_bands_do_not_share() -> None:
+    """A 4 Hz swell common to every band is level modulation with no spectral motion; bands
+    that rise and fall in turn (a moving spectral shape) carry it all as spectral motion. Split
+    over two calls, the filters' carried history gives the same numbers."""
+    n_bands = vad.N_BANDS - vad.MOD_BAND_LO
+    t = np.arange(200) / 100.0
+    swell = np.repeat((6.0 * np.sin(2 * np.pi * 4.0 * t))[:, np.newaxis], n_bands, axis=1)
+    sign = np.where(np.arange(n_bands) % 2 == 0, 1.0, -1.0)
+    moving = swell * sign
+    for levels, spectral_share in ((swell, 0.0), (moving, 1.0)):
+        levels = (levels - 40.0).astype(np.float32)
+        mod, spectral = SpeechDetector(16000, 1)._modulation(levels)
+        assert mod.shape == spectral.shape == (200,)
+        settled = slice(50, None)  # after the 250 ms high-pass has filled
+        assert mod[settled].mean() > 1.0
+        np.testing.assert_allclose(spectral[settled], spectral_share * mod[settled], rtol=1e-3, atol=1e-3)
+        det = SpeechDetector(16000, 1)
+        parts = [det._modulation(levels[:77]), det._modulation(levels[77:])]
+        np.testing.assert_allclose(np.concatenate([p[0] for p in parts]), mod, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), spectral, rtol=1e-5, atol=1e-5)
