@@ -253,6 +253,8 @@ FLICKER_REL_PER_DB = 1.5
 #: F1 in every condition; 0.5 s changed nothing, 1.5 s gave 0.841 / 0.347 and cost
 #: music@0dB 0.002.
 FLICKER_CLOSE_S = 1.0
+#: Frames between a segment's edge and a flicker run it touches (the padding, pad_s, plus one).
+FLICKER_TOUCH = 3
 # Long streams: the flux is computed over blocks of 10 min of frames with 10 s of context on each
 # side. The context covers the ±1 s level ceiling, the ±0.5 s energy sums and the filters' decay
 # (the slowest pole, of the 4 Hz edge, falls under 1e-9 within 2 s; measured in
@@ -888,8 +890,10 @@ class SpeechDetector:
         clear = (voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB)
         flux = self._fast_flux(level_db)
         music = self._music_like(clear, mod_db, period_s, mod_db > MUSIC_REL_PER_DB * snr_long, flux)
-        music |= _close_gaps(_flicker(flux, mod_db, snr_long), round(FLICKER_CLOSE_S / hop_s))
-        del flux
+        flicker = _close_gaps(_flicker(flux, mod_db, snr_long), round(FLICKER_CLOSE_S / hop_s))
+        music |= flicker
+        fl_starts, fl_ends = _runs(flicker)  # for the gate's voiced share (keep_segments)
+        del flux, flicker
         music = _drop_short(_close_gaps(music, round(MUSIC_CLOSE_S / hop_s)), round(MUSIC_MIN_S / hop_s))
         del mod_db
         # voiced frames, two ways: clearly periodic frames with some energy, or (for low SNR)
@@ -977,7 +981,13 @@ class SpeechDetector:
             if e - s >= min_len:
                 seg = (round(s * hop_s, 6), round(min(e * hop_s, dur), 6))
                 out.append(seg)
-                if clear_csum[e] - clear_csum[s] >= GATE_VOICED_SHARE * (e - s):
+                # a segment cut short by flicker is judged with the flicker it touches: the clatter
+                # cut out of a noise event must not leave a voiced remnant that the gate keeps
+                i = int(np.searchsorted(fl_ends, s - FLICKER_TOUCH))
+                a = int(fl_starts[i]) if i < fl_ends.size and fl_ends[i] <= s else s
+                j = int(np.searchsorted(fl_starts, e))
+                b = int(fl_ends[j]) if j < fl_starts.size and e <= fl_starts[j] <= e + FLICKER_TOUCH else e
+                if clear_csum[b] - clear_csum[a] >= GATE_VOICED_SHARE * (b - a):
                     self._clearly_voiced.append(seg)
         return out
 
