@@ -977,16 +977,23 @@ class SpeechDetector:
         dur = self._n_in / self.sr
         clear_csum = np.concatenate([[0], np.cumsum(clear, dtype=np.int32)])
         self._clearly_voiced = []
+        grow = round((max(self.extend_s, STRONG_EXTEND_S) + self.pad_s) / hop_s)  # what flicker could add
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             if e - s >= min_len:
                 seg = (round(s * hop_s, 6), round(min(e * hop_s, dur), 6))
                 out.append(seg)
-                # a segment cut short by flicker is judged with the flicker it touches: the clatter
-                # cut out of a noise event must not leave a voiced remnant that the gate keeps
+                # a segment cut short by flicker is judged with the flicker it touches (at most what
+                # growth and padding could have added at each edge, so speech next to a long clatter
+                # is not outvoted): the clatter cut out of a noise event must not leave a voiced
+                # remnant that the gate keeps
                 i = int(np.searchsorted(fl_ends, s - FLICKER_TOUCH))
-                a = int(fl_starts[i]) if i < fl_ends.size and fl_ends[i] <= s else s
+                a = max(int(fl_starts[i]), s - grow) if i < fl_ends.size and fl_ends[i] <= s else s
                 j = int(np.searchsorted(fl_starts, e))
-                b = int(fl_ends[j]) if j < fl_starts.size and e <= fl_starts[j] <= e + FLICKER_TOUCH else e
+                b = (
+                    min(int(fl_ends[j]), e + grow)
+                    if j < fl_starts.size and e <= fl_starts[j] <= e + FLICKER_TOUCH
+                    else e
+                )
                 if clear_csum[b] - clear_csum[a] >= GATE_VOICED_SHARE * (b - a):
                     self._clearly_voiced.append(seg)
         return out
