@@ -533,9 +533,10 @@ class SpeechDetector:
         list of (float, float)
             ``(start_s, end_s)``, sorted and non-overlapping: the speech segments with at least
             ``GATE_VOICED_SHARE`` of their frames clearly voiced (the others are most often a
-            noise event the low-SNR branches let in), merged with the stretches of sustained
-            harmonic sound (speech, music, singing, tonal sources: more than ``HARMONIC_SHARE``
-            of the frames within ±0.5 s voiced).
+            noise event the low-SNR branches let in; a segment cut short by the flicker rule is
+            counted with the flicker frames at its edges, up to what growth and padding add),
+            merged with the stretches of sustained harmonic sound (speech, music, singing, tonal
+            sources: more than ``HARMONIC_SHARE`` of the frames within ±0.5 s voiced).
         """
         self.finish()
         return _union(self._clearly_voiced, self._harmonic)
