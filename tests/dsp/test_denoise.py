@@ -131,6 +131,15 @@ def test_reduce_noise_amount_is_monotonic(rng: np.random.Generator, speech: np.n
     assert si_sdr_db(noisy, untouched) > 20.0
 
 
+def _split(x: np.ndarray, block_sizes: tuple[int, ...]) -> list[np.ndarray]:
+    """``x`` (channels, n) cut into consecutive blocks whose sizes cycle through ``block_sizes``."""
+    blocks, i, k = [], 0, 0
+    while i < x.shape[-1]:
+        blocks.append(x[:, i : i + block_sizes[k % len(block_sizes)]])
+        i, k = i + blocks[-1].shape[-1], k + 1
+    return blocks
+
+
 @pytest.mark.parametrize("noise", ["pink", "flicker"])  # stationary / fluctuating (step 5 engaged)
 @pytest.mark.parametrize(
     "block_sizes", [(100,), (1000,), (4096, 333), (65536,), (17, 5000, 256, 90000), (31999, 1), (1_000_000,)]
@@ -144,12 +153,7 @@ def test_noise_reducer_chunk_size_invariance(
     det = SpeechDetector(SR, 2)
     det.process(noisy)
     proc = NoiseReducer(SR, 2, speech=det.keep_segments())
-    blocks, i, k = [], 0, 0
-    while i < noisy.shape[1]:
-        size = block_sizes[k % len(block_sizes)]
-        blocks.append(noisy[:, i : i + size])
-        i, k = i + size, k + 1
-    out = np.concatenate(list(run_blocks(proc, blocks)), axis=-1)
+    out = np.concatenate(list(run_blocks(proc, _split(noisy, block_sizes))), axis=-1)
     assert out.shape == noisy.shape
     np.testing.assert_allclose(out, reference, atol=1e-6)
 
@@ -188,11 +192,7 @@ def test_short_recording_is_primed_on_what_there_is(rng: np.random.Generator, bl
     reference = reduce_noise(noisy, SR, speech=None)
     assert reference.shape == noisy.shape
     proc = NoiseReducer(SR, 1)
-    blocks, i, k = [], 0, 0
-    while i < noisy.shape[1]:
-        blocks.append(noisy[:, i : i + block_sizes[k % len(block_sizes)]])
-        i, k = i + blocks[-1].shape[-1], k + 1
-    out = np.concatenate(list(run_blocks(proc, blocks)), axis=-1)
+    out = np.concatenate(list(run_blocks(proc, _split(noisy, block_sizes))), axis=-1)
     np.testing.assert_allclose(out, reference, atol=1e-6)
     assert np.std(out[:, SR // 2 :]) < np.std(noisy)
 
@@ -470,28 +470,23 @@ def test_speech_gate_scales_with_amount_and_reports(rng: np.random.Generator, sp
     assert off.report()["speech_gate"] == {"applied": False, "reason": "no speech segments were given"}
 
 
-def test_speech_gate_leaves_music_alone(rng: np.random.Generator) -> None:
-    """A melody with no speech (harmonic notes of 0.4 s, legato) is kept out of the gate."""
-    notes = (220.0, 246.9, 261.6, 293.7, 329.6, 293.7, 261.6, 246.9, 220.0, 196.0)
-    parts = []
-    for f0 in notes:
-        t = np.arange(int(0.4 * SR)) / SR
-        parts.append(sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 12)) * np.exp(-t / 0.8))
-    music = (0.05 * np.concatenate(parts) + make_white(rng, len(notes) * int(0.4 * SR), -70.0)).astype(np.float32)
-    det = SpeechDetector(SR, 1)
-    det.process(music[None, :])
-    assert det.finish() == []  # not speech ...
-    assert det.keep_segments()  # ... but kept
-    gated = reduce_noise(music, SR)
-    assert si_sdr_db(reduce_noise(music, SR, speech=None), gated) > 30.0
-
-
 def _melody(rng: np.random.Generator, level: float = 0.05) -> np.ndarray:
     """Ten harmonic notes of 0.4 s (11 partials, legato, decaying) over a -70 dBFS floor."""
     notes = (220.0, 246.9, 261.6, 293.7, 329.6, 293.7, 261.6, 246.9, 220.0, 196.0)
     t = np.arange(int(0.4 * SR)) / SR
     parts = [sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 12)) * np.exp(-t / 0.8) for f0 in notes]
     return (level * np.concatenate(parts) + make_white(rng, len(notes) * t.size, -70.0)).astype(np.float32)
+
+
+def test_speech_gate_leaves_music_alone(rng: np.random.Generator) -> None:
+    """A melody with no speech (harmonic notes of 0.4 s, legato) is kept out of the gate."""
+    music = _melody(rng)
+    det = SpeechDetector(SR, 1)
+    det.process(music[None, :])
+    assert det.finish() == []  # not speech ...
+    assert det.keep_segments()  # ... but kept
+    gated = reduce_noise(music, SR)
+    assert si_sdr_db(reduce_noise(music, SR, speech=None), gated) > 30.0
 
 
 def test_music_share_reads_held_notes(rng: np.random.Generator, speech: np.ndarray) -> None:
@@ -519,12 +514,7 @@ def test_music_share_is_chunk_size_invariant(rng: np.random.Generator, block_siz
     ref_proc = NoiseReducer(SR, 1)
     reference = np.concatenate(list(run_blocks(ref_proc, [music[None, :]])), axis=-1)
     assert ref_proc.report()["music_share"] > 0.5
-    blocks, i, k = [], 0, 0
-    while i < music.size:
-        size = block_sizes[k % len(block_sizes)]
-        blocks.append(music[None, i : i + size])
-        i, k = i + size, k + 1
-    out = np.concatenate(list(run_blocks(NoiseReducer(SR, 1), blocks)), axis=-1)
+    out = np.concatenate(list(run_blocks(NoiseReducer(SR, 1), _split(music[None, :], block_sizes))), axis=-1)
     np.testing.assert_allclose(out, reference, atol=1e-6)
 
 
