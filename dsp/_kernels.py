@@ -1,7 +1,7 @@
 """Per-frame recursions of the noise reducer: compiled when built, numpy otherwise.
 
-The decision-directed a-priori SNR and the speech-presence-probability noise update depend on
-their own previous output non-linearly, so numpy cannot vectorise them along time. The numpy
+The decision-directed a-priori SNR, the speech-presence-probability noise update and the capped
+noise average depend on their own previous output non-linearly, so numpy cannot vectorise them along time. The numpy
 forms here loop over frames with a few ufunc calls each; the C extension ``dsp._recursions``
 (built with the package; see ``dsp/_recursions.c``) runs the same float32 arithmetic in one
 compiled loop, about a third of the noise reducer's time saved at 16 kHz. Without a C compiler
@@ -18,7 +18,7 @@ import numpy as np
 
 from dsp._typing import FloatArray
 
-__all__ = ["COMPILED", "dd_snr", "dd_snr_numpy", "spp_noise", "spp_noise_numpy"]
+__all__ = ["COMPILED", "capped_avg", "capped_avg_numpy", "dd_snr", "dd_snr_numpy", "spp_noise", "spp_noise_numpy"]
 
 _ext: ModuleType | None
 try:
@@ -131,6 +131,32 @@ def spp_noise_numpy(
     return est
 
 
+def capped_avg_numpy(a: FloatArray, b: FloatArray, cap: FloatArray, y: FloatArray) -> FloatArray:
+    """Recursive average limited by a cap, ``out[t] = min(a[t] * out[t - 1] + b[t], cap[t])``.
+
+    Parameters
+    ----------
+    a, b, cap : ndarray, shape (frames, bins), float32
+        Per-element smoothing factor, input term and upper limit of each frame.
+    y : ndarray, shape (bins,), float32
+        The value before frame 0 (not changed).
+
+    Returns
+    -------
+    ndarray, shape (frames, bins), float32
+        The capped recursion; each frame's value, after the cap, feeds the next.
+    """
+    out = np.empty(b.shape, np.float32)
+    prev = y
+    for t in range(b.shape[0]):
+        row = out[t]
+        np.multiply(a[t], prev, out=row)
+        row += b[t]
+        np.minimum(row, cap[t], out=row)
+        prev = row
+    return out
+
+
 def _f32(x: FloatArray) -> FloatArray:
     return np.ascontiguousarray(x, np.float32)
 
@@ -162,3 +188,14 @@ def spp_noise(
     est[0] = lam
     _ext.spp_noise(_f32(pairs), _f32(pk), est, q_bar, _f32(warm), n_p, n_b, float(c), float(step), float(q_min))
     return est
+
+
+def capped_avg(a: FloatArray, b: FloatArray, cap: FloatArray, y: FloatArray) -> FloatArray:
+    """:func:`capped_avg_numpy`, compiled when available."""
+    if _ext is None:  # pragma: no cover - exercised only where the extension was not built
+        return capped_avg_numpy(a, b, cap, y)
+    out = np.empty(b.shape, np.float32)
+    n_t = b.shape[0]
+    n_b = b.size // n_t if n_t else 0
+    _ext.capped_avg(_f32(a), _f32(b), _f32(cap), _f32(y), out, n_t, n_b)
+    return out

@@ -1,11 +1,12 @@
 /*
  * Per-frame recursions of the noise reducer, compiled (module dsp._recursions).
  *
- * The decision-directed a-priori SNR and the speech-presence-probability noise update depend on
- * their own previous output non-linearly, so numpy cannot vectorise them along time; as a loop
- * of ufunc calls per frame they cost more than the STFT itself. Each function here is the same
- * float32 arithmetic as the numpy loop in dsp/_kernels.py (the reference and the fallback when
- * this module is not built), over C-contiguous float32 buffers.
+ * The decision-directed a-priori SNR, the speech-presence-probability noise update and the
+ * capped noise average depend on their own previous output non-linearly, so numpy cannot
+ * vectorise them along time; as a loop of ufunc calls per frame they cost more than the STFT
+ * itself. Each function here is the same float32 arithmetic as the numpy loop in dsp/_kernels.py
+ * (the reference and the fallback when this module is not built), over C-contiguous float32
+ * buffers.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -126,9 +127,45 @@ static PyObject *spp_noise(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(capped_avg_doc,
+    "capped_avg(a, b, cap, y, out, n_frames, n_bins)\n\n"
+    "out[t] = min(a[t] * out[t - 1] + b[t], cap[t]) (frames x bins), from y (bins) before frame 0.");
+
+static PyObject *capped_avg(PyObject *self, PyObject *args) {
+    PyObject *oa, *ob, *ocap, *oy, *oout;
+    Py_ssize_t n_t, n_b;
+    if (!PyArg_ParseTuple(args, "OOOOOnn", &oa, &ob, &ocap, &oy, &oout, &n_t, &n_b)) {
+        return NULL;
+    }
+    const Arg spec[] = {
+        {oa, n_t * n_b, 0, "a"}, {ob, n_t * n_b, 0, "b"}, {ocap, n_t * n_b, 0, "cap"}, {oy, n_b, 0, "y"},
+        {oout, n_t * n_b, 1, "out"},
+    };
+    Py_buffer v[5];
+    if (get_f32(spec, v, 5) < 0) return NULL;
+    const float *a = v[0].buf, *b = v[1].buf, *cap = v[2].buf, *y = v[3].buf;
+    float *out = v[4].buf;
+    Py_BEGIN_ALLOW_THREADS
+    const float *prev = y;
+    for (Py_ssize_t t = 0; t < n_t; t++) {
+        const float *at = a + t * n_b, *bt = b + t * n_b, *ct = cap + t * n_b;
+        float *ot = out + t * n_b;
+        for (Py_ssize_t k = 0; k < n_b; k++) {
+            float r = at[k] * prev[k];
+            r = r + bt[k];
+            ot[k] = r < ct[k] ? r : ct[k];
+        }
+        prev = ot;
+    }
+    Py_END_ALLOW_THREADS
+    release(v, 5);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"dd_snr", dd_snr, METH_VARARGS, dd_snr_doc},
     {"spp_noise", spp_noise, METH_VARARGS, spp_noise_doc},
+    {"capped_avg", capped_avg, METH_VARARGS, capped_avg_doc},
     {NULL, NULL, 0, NULL},
 };
 

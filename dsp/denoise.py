@@ -85,6 +85,8 @@ so the result does not depend on the block sizes, and memory is flat in the dura
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -92,7 +94,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, signal
 
-from dsp._kernels import dd_snr, spp_noise
+from dsp._kernels import capped_avg, dd_snr, spp_noise
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.clicks import ClickSuppressor
@@ -224,6 +226,22 @@ _TONAL_SHARE = (0.08, 0.14)  # over the highest running share of a DEV non-music
 _TONAL_FLOOR_DB = 6.0
 
 
+def _quantile_sorted(xs: list[float], q: float) -> float:
+    """Quantile ``q`` of the ascending ``xs``, as :func:`numpy.quantile` (linear) computes it.
+
+    >>> _quantile_sorted([1.0, 2.0, 4.0, 8.0], 0.9) == float(np.quantile([1.0, 2.0, 4.0, 8.0], 0.9))
+    True
+    """
+    pos = q * (len(xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    t = pos - lo
+    a, b = xs[lo], xs[hi]
+    diff = b - a
+    # numpy's _lerp: from the upper point where t >= 0.5 (keeps the result within [a, b])
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
 def _per_hop(alpha: float, hop_s: float) -> float:
     """A per-frame smoothing factor given for a 16 ms hop, for another hop length."""
     return float(alpha ** (hop_s / _REF_HOP_S))
@@ -234,10 +252,12 @@ def _smooth_freq(x: FloatArray) -> FloatArray:
     return np.asarray(ndimage.correlate1d(x, _FREQ_TAPS, axis=-1, mode="nearest"))
 
 
-def _exp1(v: FloatArray) -> FloatArray:
+def _exp1(v: FloatArray, e: FloatArray | None = None) -> FloatArray:
     """Exponential integral E1 for ``v > 0`` (Abramowitz-Stegun 5.1.53 / 5.1.56, |err| < 5e-5).
 
-    Much faster than :func:`scipy.special.exp1` on large arrays, which matters per bin.
+    Much faster than :func:`scipy.special.exp1` on large arrays, which matters per bin. ``e``,
+    when given, is ``exp(-min(v, 60))`` already computed by the caller (same shape as ``v``); past
+    60 the result is then ``exp(-60) / v`` times the rational factor, under 1e-27 either way.
     """
     lo = np.minimum(v, np.float32(1.0))
     small = (
@@ -246,7 +266,9 @@ def _exp1(v: FloatArray) -> FloatArray:
         - np.log(lo)
     )
     hi = np.maximum(v, np.float32(1.0))
-    large = np.exp(-hi) / hi * ((hi + 2.334733) * hi + 0.250621) / ((hi + 3.330657) * hi + 1.681534)
+    if e is None:
+        e = np.exp(-hi)  # where v < 1 the large branch is not used
+    large = e / hi * ((hi + 2.334733) * hi + 0.250621) / ((hi + 3.330657) * hi + 1.681534)
     return np.where(v < 1.0, small, large).astype(np.float32, copy=False)
 
 
@@ -283,13 +305,14 @@ def _recursion(a: FloatArray, b: FloatArray, y: FloatArray, cap: FloatArray | No
     """``y[t] = a[t] * y[t-1] + b[t]`` along axis 0 from the carried ``y``; ``a`` may be scalar per frame.
 
     With ``cap`` (same shape as ``b``, ``a`` then per element), ``y[t]`` is limited to ``cap[t]``
-    before it feeds the next frame.
+    before it feeds the next frame; that runs as one compiled loop (:func:`dsp._kernels.capped_avg`).
 
-    A light loop over frames (two ufunc calls each) that is exactly the same whatever the batch
-    boundaries, which keeps the output independent of the block sizes. Where ``a`` is one scalar
-    per frame and constant (after the warm-up), :func:`scipy.signal.lfilter` runs the same
-    recursion (same operations, so bit-identical) in C.
+    Otherwise a light loop over frames (two ufunc calls each) runs the warm-up rows, exactly the
+    same whatever the batch boundaries; where ``a`` is one scalar per frame and constant (after
+    the warm-up), :func:`_const_recursion` runs the rest in blocks of ``_CHUNK`` frames.
     """
+    if cap is not None:  # a per element: one compiled loop (dsp/_kernels.py)
+        return capped_avg(a, b, cap, y)
     out = np.empty(b.shape, np.float32)
     prev = y
     n_loop = b.shape[0]
@@ -299,8 +322,6 @@ def _recursion(a: FloatArray, b: FloatArray, y: FloatArray, cap: FloatArray | No
         row = out[t]
         np.multiply(a[t], prev, out=row)
         row += b[t]
-        if cap is not None:
-            np.minimum(row, cap[t], out=row)
         prev = row
     if n_loop < b.shape[0]:
         _const_recursion(float(a[-1]), b[n_loop:], prev, out[n_loop:])
@@ -523,7 +544,7 @@ class NoiseReducer:
         self._spp_pending: FloatArray | None = None
         self._speech_level: float | None = None  # both set from the first frame
         self._pause_level: float | None = None
-        self._level_seen: list[float] | None = []  # frame levels of the warm-up (then None)
+        self._level_seen: list[float] | None = []  # frame levels of the warm-up, sorted (then None)
         self._level_warm = max(round(_LEVEL_WARM_S / hop_s), 1)
         self._exp_ramp = max(round(_EXP_RAMP_S / hop_s), 1)
         self._exp_rate = _EXP_RATE_DB_S * hop_s
@@ -639,8 +660,9 @@ class NoiseReducer:
         # --- LSA gain under presence (in log), presence probability, OM-LSA combination
         wiener = xi / (1 + xi)
         v = np.maximum(wiener * gamma, f32(1e-6))
-        log_g_h1 = np.minimum(np.log(wiener) + f32(0.5) * _exp1(v), f32(0))
-        ratio = q / (1 - q) * (1 + xi) * np.exp(-np.minimum(v, f32(60)))
+        e_v = np.exp(-np.minimum(v, f32(60)))
+        log_g_h1 = np.minimum(np.log(wiener) + f32(0.5) * _exp1(v, e_v), f32(0))
+        ratio = q / (1 - q) * (1 + xi) * e_v
         spp = 1 / (1 + ratio)
         # --- how much the noise itself fluctuates (step 5): shallower floor, firmer expander
         lam_mean: npt.NDArray[np.float64] = np.asarray(np.mean(lam, axis=1, dtype=np.float64))
@@ -726,11 +748,11 @@ class NoiseReducer:
         rate, q_hi, q_lo = self._exp_rate, _EXP_QUANTILE, _EXP_PAUSE_QUANTILE
         speech = np.empty_like(level)
         spread = np.empty_like(level)
-        seen = self._level_seen
+        seen = self._level_seen  # kept sorted
         for t, v in enumerate(level.tolist()):
             if seen is not None and len(seen) < self._level_warm:
-                seen.append(v)
-                cur, low = np.quantile(seen, (q_hi, q_lo)).tolist()
+                bisect.insort(seen, v)
+                cur, low = _quantile_sorted(seen, q_hi), _quantile_sorted(seen, q_lo)
             else:
                 seen = None
                 cur = cur + rate * q_hi if v >= cur else cur - rate * (1 - q_hi)
@@ -771,7 +793,8 @@ class NoiseReducer:
         # (the running maximum along time of the last frame without one, on the transposed array:
         # contiguous, faster; a bin's carried run stands for that frame before this batch)
         rows = np.arange(len(p), dtype=np.int32)
-        off = np.where(near.T, (-1 - self._tonal_run)[:, None], rows[None, :])
+        # (np.where would lay its result out like near.T, column-major: make it row-major)
+        off = np.ascontiguousarray(np.where(near.T, (-1 - self._tonal_run)[:, None], rows[None, :]))
         run = (rows[None, :] - np.maximum.accumulate(off, axis=1)).T
         self._tonal_run = np.minimum(run[-1], self._tonal_max_hold + 1).astype(np.int32)
         held = peak & (run >= self._tonal_hold) & (run <= self._tonal_max_hold)

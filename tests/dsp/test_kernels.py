@@ -8,7 +8,7 @@ import sysconfig
 import numpy as np
 import pytest
 
-from dsp._kernels import COMPILED, dd_snr, dd_snr_numpy, spp_noise, spp_noise_numpy
+from dsp._kernels import COMPILED, capped_avg, capped_avg_numpy, dd_snr, dd_snr_numpy, spp_noise, spp_noise_numpy
 
 
 def test_the_compiled_recursions_are_built() -> None:
@@ -63,3 +63,31 @@ def test_spp_noise_compiled_matches_numpy(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(est_c[4], pairs[:4].mean(axis=0), rtol=1e-5)
     # the estimate holds through the speech stretch instead of following it
     assert float(np.max(est_c[20, :5])) < 5.0
+
+
+def test_capped_avg_numpy_follows_the_recursion_and_its_cap() -> None:
+    a = np.full((3, 2), 0.5, np.float32)
+    b = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]], np.float32)
+    cap = np.array([[10.0, 1.2], [10.0, 1.2], [10.0, 0.5]], np.float32)
+    out = capped_avg_numpy(a, b, cap, np.array([2.0, 2.0], np.float32))
+    # uncapped: 0.5*2+1 = 2, 0.5*2+1 = 2, 2; capped: min(2, 1.2), min(0.6+1, 1.2), min(1.6, 0.5)
+    np.testing.assert_allclose(out, [[2.0, 1.2], [2.0, 1.2], [2.0, 0.5]])
+
+
+@needs_compiled
+def test_capped_avg_compiled_matches_numpy(rng: np.random.Generator) -> None:
+    p = rng.exponential(1.0, (50, 17)).astype(np.float32)
+    a = rng.uniform(0.85, 1.0, (50, 17)).astype(np.float32)
+    cap = rng.uniform(0.5, 3.0, (50, 17)).astype(np.float32)
+    y = np.ones(17, np.float32)
+    out_c = capped_avg(a, (1 - a) * p, cap, y)
+    out_np = capped_avg_numpy(a, (1 - a) * p, cap, y)
+    np.testing.assert_array_equal(out_c, out_np)  # the same float32 operations in the same order
+    assert out_c.dtype == np.float32
+    assert bool(np.all(out_c <= cap))
+    assert bool(np.any(out_c == cap))  # the cap bit somewhere, so the comparison covers it
+    np.testing.assert_array_equal(y, 1.0)  # the start is read, not written
+    # the recursion carries: two halves give the same as one batch
+    first = capped_avg(a[:20], ((1 - a) * p)[:20], cap[:20], y)
+    second = capped_avg(a[20:], ((1 - a) * p)[20:], cap[20:], first[-1])
+    np.testing.assert_array_equal(np.concatenate([first, second]), out_c)
