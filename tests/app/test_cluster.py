@@ -168,7 +168,9 @@ def test_cluster_priority_9_overtakes_0_across_workers(
 ) -> None:
     a, _ = cluster.apis
     long_path = tmp_path / "long.wav"
-    write_long_wav(long_path, 8000, 60.0, rng)
+    # ten minutes of audio keep a worker busy for seconds: 60 s took one second, and a loaded
+    # machine let a blocker finish before the test had seen it start
+    write_long_wav(long_path, 8000, 600.0, rng)
     with _client(a) as ca:
         blocker = upload(ca, long_path.read_bytes())
         short = upload(ca, wav_bytes(make_white(rng, 8000, -30.0), 8000))
@@ -180,7 +182,10 @@ def test_cluster_priority_9_overtakes_0_across_workers(
         high = submit(ca, short, steps=[], priority=9)
         hi = wait_state(ca, high["id"], {"succeeded"}, timeout_s=120)
         los = [wait_state(ca, j["id"], {"succeeded"}, timeout_s=120) for j in low]
-        assert hi["started_at"] < min(lo["started_at"] for lo in los)
+        # every low-priority job still queued when the high one arrived started after it
+        waiting = [lo for lo in los if lo["started_at"] > hi["created_at"]]
+        assert waiting, "the blockers finished before the priority-9 job was queued; nothing was compared"
+        assert hi["started_at"] < min(lo["started_at"] for lo in waiting)
         for job in blockers:
             wait_state(ca, job["id"], {"succeeded"}, timeout_s=120)
 
