@@ -198,7 +198,7 @@ def test_cluster_survives_kill9_of_a_worker_mid_job(cluster: Cluster, rng: np.ra
 
     a, b = cluster.apis
     long_path = tmp_path / "long.wav"
-    write_long_wav(long_path, 8000, 60.0, rng)
+    write_long_wav(long_path, 8000, 600.0, rng)
     with _client(a) as ca, _client(b) as cb:
         job = submit(ca, upload(ca, long_path.read_bytes()), steps=[{"name": "denoise"}, {"name": "loudness"}])
         ws = websocket.create_connection(
@@ -263,7 +263,7 @@ def test_cluster_survives_kill9_of_an_api_replica(cluster: Cluster, rng: np.rand
 
     a, b = cluster.apis
     long_path = tmp_path / "long.wav"
-    write_long_wav(long_path, 8000, 60.0, rng)
+    write_long_wav(long_path, 8000, 600.0, rng)
     with _client(a) as ca:
         job = submit(ca, upload(ca, long_path.read_bytes()), steps=[{"name": "denoise"}, {"name": "loudness"}])
         queued = [submit(ca, upload(ca, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[]) for _ in range(3)]
