@@ -248,8 +248,23 @@ def _per_hop(alpha: float, hop_s: float) -> float:
 
 
 def _smooth_freq(x: FloatArray) -> FloatArray:
-    """Three-tap Hann smoothing along the last (frequency) axis, edges replicated."""
-    return np.asarray(ndimage.correlate1d(x, _FREQ_TAPS, axis=-1, mode="nearest"))
+    """Three-tap Hann smoothing along the last (frequency) axis, edges replicated.
+
+    ``_FREQ_TAPS`` applied by shifted adds in float32 (as :func:`scipy.ndimage.correlate1d` with
+    ``mode="nearest"``, to float32 rounding, at under half its cost on these short rows).
+
+    >>> x = np.array([[4.0, 0.0, 8.0]], np.float32)
+    >>> _smooth_freq(x)
+    array([[3., 3., 6.]], dtype=float32)
+    """
+    side, mid = _FREQ_TAPS[0], _FREQ_TAPS[1]
+    out: FloatArray = x * mid
+    q = x * side
+    out[..., 1:] += q[..., :-1]
+    out[..., :-1] += q[..., 1:]
+    out[..., 0] += q[..., 0]
+    out[..., -1] += q[..., -1]
+    return out
 
 
 def _exp1(v: FloatArray, e: FloatArray | None = None) -> FloatArray:
@@ -639,7 +654,8 @@ class NoiseReducer:
         lam[1:] = f32(_BETA) * lam_bar[:-1]
         self._lam_prev = f32(_BETA) * lam_bar[-1]
         # --- music (step 8): held spectral peaks
-        mu = self._music_share(p)
+        log_p = np.log(p)
+        mu = self._music_share(p, log_p)
         # --- how noisy the recording is (step 7), from the speech and pause levels
         speech, spread = self._levels(p)
         noisy = self._noisy_share(spread, mu)
@@ -673,7 +689,7 @@ class NoiseReducer:
         log_g_min += mu[:, None] * (np.maximum(log_g_min, music_floor) - log_g_min)
         log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
         if self.expand_db > 0:
-            log_g += self._expansion(p, gamma, speech, spread, phi, mu)
+            log_g += self._expansion(log_p, gamma, speech, spread, phi, mu)
         if dist is not None and self.gate_db > 0:
             np.minimum(log_g, self._gate(dist, mu)[:, None], out=log_g)
         gain = np.exp(log_g)
@@ -763,17 +779,17 @@ class NoiseReducer:
         self._speech_level, self._pause_level = cur, low
         return speech, spread
 
-    def _music_share(self, p: FloatArray) -> FloatArray:
+    def _music_share(self, p: FloatArray, log_p: FloatArray) -> FloatArray:
         """Share in [0, 1] per frame of music: power in held spectral peaks (step 8).
 
-        ``p`` is the frames' power, shape (frames, bins). Within ``_TONAL_BAND_HZ`` a bin is a
-        peak when it tops both neighbours and stands ``_TONAL_PROM_DB`` over the mean log power
-        of the ``_TONAL_SPAN_HZ`` around it; a peak is held when peaks have stood within one bin
-        of it for at least ``_TONAL_HOLD_S`` and at most ``_TONAL_MAX_HOLD_S`` (a whine that never
-        moves is no note). The share of the band's power in held peaks is averaged recursively
-        over ``_TONAL_ALPHA_S`` (a running mean at first) and mapped to [0, 1] over
-        ``_TONAL_SHARE``. Each bin's run length is carried, so the result does not depend on the
-        batch boundaries.
+        ``p`` is the frames' power, shape (frames, bins), ``log_p`` its natural log. Within
+        ``_TONAL_BAND_HZ`` a bin is a peak when it tops both neighbours and stands
+        ``_TONAL_PROM_DB`` over the mean log power of the ``_TONAL_SPAN_HZ`` around it; a peak is
+        held when peaks have stood within one bin of it for at least ``_TONAL_HOLD_S`` and at most
+        ``_TONAL_MAX_HOLD_S`` (a whine that never moves is no note). The share of the band's power
+        in held peaks is averaged recursively over ``_TONAL_ALPHA_S`` (a running mean at first) and
+        mapped to [0, 1] over ``_TONAL_SHARE``. Each bin's run length is carried, so the result does
+        not depend on the batch boundaries.
 
         Returns
         -------
@@ -781,7 +797,7 @@ class NoiseReducer:
         """
         k_lo, k_hi = self._tonal_k
         band = p[:, k_lo:k_hi]
-        lg = np.log(band)
+        lg = log_p[:, k_lo:k_hi]
         ref = ndimage.uniform_filter1d(lg, self._tonal_span, axis=1, mode="nearest")
         peak = np.zeros(band.shape, bool)
         peak[:, 1:-1] = (lg[:, 1:-1] > lg[:, :-2]) & (lg[:, 1:-1] >= lg[:, 2:])
@@ -880,7 +896,7 @@ class NoiseReducer:
 
     def _expansion(
         self,
-        p: FloatArray,
+        log_p: FloatArray,
         gamma: FloatArray,
         speech: npt.NDArray[np.float64],
         spread: npt.NDArray[np.float64],
@@ -888,6 +904,8 @@ class NoiseReducer:
         music: FloatArray,
     ) -> FloatArray:
         """Natural-log gain of the residual expander for a batch of frames (step 4).
+
+        ``log_p`` is the natural log of the frames' power, shape (frames, bins).
 
         ``speech`` and ``spread`` come from :meth:`_levels`, ``phi`` (a column) from
         :meth:`_fluctuation`: with fluctuating noise the knee rises towards the talker, the slope
@@ -904,7 +922,7 @@ class NoiseReducer:
         knee = (speech + _EXP_KNEE_DB).astype(np.float32)[:, None] - f32(_FLUCT_KNEE_DB) * phi
         slope = f32(_EXP_SLOPE) + f32(_FLUCT_SLOPE) * phi
         keep = f32(_EXP_KEEP) + f32(1 - _EXP_KEEP) * phi
-        att_db = np.minimum(slope * np.maximum(knee - to_db * np.log(p), f32(0)), f32(self.expand_db))
+        att_db = np.minimum(slope * np.maximum(knee - to_db * log_p, f32(0)), f32(self.expand_db))
         lo, hi = _EXP_SNR_DB
         fade = np.clip((f32(hi) - to_db * np.log(gamma)) * f32(1 / (hi - lo)), 0, 1)
         att_db *= (keep + (1 - keep) * fade) * (noisy * f32(self.amount / 100))
