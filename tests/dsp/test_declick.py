@@ -410,3 +410,12 @@ def test_a_lone_click_before_a_note_is_repaired(
     gain_off, events_off = repaired()
     assert events_off < 4, events_off
     assert gain >= gain_off + 3.0, (gain, gain_off)
+
+
+@pytest.mark.parametrize("q", [1, 2, 5, 11, 80, 81, 240])
+def test_row_median_equals_numpy_median(q: int, rng: np.random.Generator) -> None:
+    # the residual's 5 ms medians take one selection instead of np.median: the same values, bit for bit
+    x = np.abs(rng.standard_normal((37, q)))
+    assert np.array_equal(declick._row_median(x), np.median(x, axis=1))
+    view = np.lib.stride_tricks.sliding_window_view(rng.standard_normal(q + 40), q)  # strided rows
+    assert np.array_equal(declick._row_median(view), np.median(view, axis=1))
