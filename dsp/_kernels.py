@@ -1,12 +1,12 @@
 """Per-frame recursions of the noise reducer: compiled when built, numpy otherwise.
 
 The decision-directed a-priori SNR, the speech-presence-probability noise update and the capped
-noise average depend on their own previous output non-linearly, so numpy cannot vectorise them along time. The numpy
-forms here loop over frames with a few ufunc calls each; the C extension ``dsp._recursions``
-(built with the package; see ``dsp/_recursions.c``) runs the same float32 arithmetic in one
-compiled loop, about a third of the noise reducer's time saved at 16 kHz. Without a C compiler
-at install the extension is skipped and the numpy forms run; the results agree to float32
-rounding (the tests compare the two).
+noise average depend on their own previous output non-linearly, so numpy cannot vectorise them
+along time. The numpy forms here loop over frames with a few ufunc calls each; the C extension
+``dsp._recursions`` (built with the package; see ``dsp/_recursions.c``) runs the same float32
+arithmetic in one compiled loop, about a third of the noise reducer's time saved at 16 kHz. Without
+a C compiler at install the extension is skipped and the numpy forms run; the results agree to
+float32 rounding (the tests compare the two).
 """
 
 from __future__ import annotations

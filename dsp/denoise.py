@@ -267,12 +267,12 @@ def _smooth_freq(x: FloatArray) -> FloatArray:
     return out
 
 
-def _exp1(v: FloatArray, e: FloatArray | None = None) -> FloatArray:
+def _exp1(v: FloatArray, e: FloatArray) -> FloatArray:
     """Exponential integral E1 for ``v > 0`` (Abramowitz-Stegun 5.1.53 / 5.1.56, |err| < 5e-5).
 
-    Much faster than :func:`scipy.special.exp1` on large arrays, which matters per bin. ``e``,
-    when given, is ``exp(-min(v, 60))`` already computed by the caller (same shape as ``v``); past
-    60 the result is then ``exp(-60) / v`` times the rational factor, under 1e-27 either way.
+    Much faster than :func:`scipy.special.exp1` on large arrays, which matters per bin. ``e`` is
+    ``exp(-min(v, 60))``, which the caller needs too (same shape as ``v``); past 60 the result is
+    then ``exp(-60) / v`` times the rational factor, under 1e-27 either way.
     """
     lo = np.minimum(v, np.float32(1.0))
     small = (
@@ -281,8 +281,7 @@ def _exp1(v: FloatArray, e: FloatArray | None = None) -> FloatArray:
         - np.log(lo)
     )
     hi = np.maximum(v, np.float32(1.0))
-    if e is None:
-        e = np.exp(-hi)  # where v < 1 the large branch is not used
+    # where v < 1 the large branch is not used
     large = e / hi * ((hi + 2.334733) * hi + 0.250621) / ((hi + 3.330657) * hi + 1.681534)
     return np.where(v < 1.0, small, large).astype(np.float32, copy=False)
 
