@@ -34,9 +34,11 @@ def wav_bytes(audio: np.ndarray, sr: int, subtype: str = "PCM_16") -> bytes:
     return buf.getvalue()
 
 
-def write_long_wav(path: Path, sr: int, seconds: float, rng: np.random.Generator) -> None:
-    """A long noise file written in blocks (never held in memory)."""
-    with sf.SoundFile(str(path), "w", samplerate=sr, channels=1, subtype="PCM_16") as f:
+def write_long_wav(
+    path: Path, sr: int, seconds: float, rng: np.random.Generator, fmt: str = "WAV", subtype: str = "PCM_16"
+) -> None:
+    """A long noise file written in blocks (never held in memory); Ogg Vorbis packs 6x the audio of PCM."""
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=1, format=fmt, subtype=subtype) as f:
         left = int(seconds * sr)
         while left:
             n = min(left, sr * 60)
@@ -165,11 +167,13 @@ def test_server_job_round_trip_reports_every_step(client: httpx.Client, rng: np.
 
 
 def test_server_priority_9_overtakes_priority_0(client: httpx.Client, rng: np.random.Generator, tmp_path: Path) -> None:
-    long_path = tmp_path / "long.wav"
-    write_long_wav(long_path, 8000, 100.0, rng)
-    blocker = upload(client, long_path.read_bytes())
+    # the blocker must still be running while the other two are queued behind it: 600 s of audio
+    # (a few seconds of work) in Ogg Vorbis, to stay under the test server's 2 MiB upload limit
+    long_path = tmp_path / "long.ogg"
+    write_long_wav(long_path, 8000, 600.0, rng, fmt="OGG", subtype="VORBIS")
+    assert long_path.stat().st_size < 2 * 1024 * 1024
+    blocker = upload(client, long_path.read_bytes(), name="long.ogg")
     short = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
-    # the blocker must still be running while the other two are queued behind it
     first = submit(client, blocker, steps=[{"name": "denoise"}, {"name": "loudness"}], priority=5)
     wait_state(client, first["id"], {"in_progress"})
     low = submit(client, short, steps=[], priority=0)
