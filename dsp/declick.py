@@ -215,7 +215,7 @@ _RECHECK_ONSET = 0.01
 # waveform-step share of _steps_to_silence instead of the step filter: +7.7 (it spares weak bumps on loud music);
 # neither step test: clean-base median 100 -> 56 dB (note cuts of the synthetic music); widths 0.15/0.3/0.5 ms
 # +7.8, adding 1 or 2 ms +7.9; a re-check bar of 0.15 or 0.3 the same +8.0 (0.3: one real speech event more)
-_BUMP_WIDTHS_S = (0.0002, 0.0004)
+_BUMP_WIDTHS_S: tuple[float, ...] = (0.0002, 0.0004)
 _BUMP_ALONE = 1.5
 _RECHECK_BUMP = 0.2
 _BUMP_STEP = 0.8
@@ -690,6 +690,8 @@ class ClickRepairer:
         difference, a jump of the waveform) stays under ``_BUMP_STEP`` of it, and when its
         interpolation re-check leaves at most ``_RECHECK_BUMP`` (recorded in ``_pop_kept_at``).
         """
+        if not _BUMP_WIDTHS_S:
+            return []
         f, n = self._frame, res.size
         k_n = coefs.shape[0]
         v = _ar_reverse(res, coefs, f)
@@ -704,7 +706,7 @@ class ClickRepairer:
             row = outs[i].reshape(k_n, f)
             outs[i, : out_f.size] = np.abs(out_f)
             row *= (1.0 / norms)[:, None]
-        best = outs.max(axis=0)[:n] if len(sizes) > 1 else outs[0, :n]
+        best = outs.max(axis=0)[:n]
         best *= inv_scale
         over = np.flatnonzero(best > self.detection_mult)
         if over.size == 0:
