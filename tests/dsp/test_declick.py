@@ -421,6 +421,16 @@ def test_row_median_equals_numpy_median(q: int, rng: np.random.Generator) -> Non
     assert np.array_equal(declick._row_median(view), np.median(view, axis=1))
 
 
+def found_near(
+    x: np.ndarray, sr: int, onsets: list[int], clean: np.ndarray, tol_s: float, block: int
+) -> tuple[int, int, float]:
+    """Repair ``x`` streamed in ``block``-sample blocks: (onsets with an event within ``tol_s``, events, SI-SDR)."""
+    proc = ClickRepairer(sr, 1, keep_events=True)
+    out = run(proc, x, block)
+    hits = sum(any(abs(e.onset_s * sr - i) <= tol_s * sr for e in proc.events) for i in onsets)
+    return hits, len(proc.events), si_sdr_db(clean, out)
+
+
 def test_soft_band_passed_bursts_in_a_chord_are_found_by_the_cross_model_search(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -441,10 +451,7 @@ def test_soft_band_passed_bursts_in_a_chord_are_found_by_the_cross_model_search(
         noisy[i : i + m] += (0.05 * burst / np.max(np.abs(burst))).astype(np.float32)
 
     def found(x: np.ndarray) -> tuple[int, int, float]:
-        proc = ClickRepairer(sr, 1, keep_events=True)
-        out = run(proc, x, 4096)
-        hits = sum(any(abs(e.onset_s * sr - i) <= 0.004 * sr for e in proc.events) for i in onsets)
-        return hits, len(proc.events), si_sdr_db(clean, out)
+        return found_near(x, sr, onsets, clean, 0.004, 4096)
 
     hits, events, sdr = found(noisy)
     assert hits >= 3, (hits, events)
@@ -478,10 +485,7 @@ def test_smooth_bumps_in_a_chord_are_found_by_the_matched_filters(
         noisy[i : i + size] += (0.04 * np.hanning(size + 2)[1:-1]).astype(np.float32)
 
     def found(x: np.ndarray) -> tuple[int, int, float]:
-        proc = ClickRepairer(sr, 1, keep_events=True)
-        out = run(proc, x, 8192)
-        hits = sum(any(abs(e.onset_s * sr - i) <= 0.002 * sr for e in proc.events) for i in onsets)
-        return hits, len(proc.events), si_sdr_db(clean, out)
+        return found_near(x, sr, onsets, clean, 0.002, 8192)
 
     hits, events, sdr = found(noisy)
     assert events == hits, (hits, events)
