@@ -301,6 +301,23 @@ def _first_difference(x: FloatArray) -> FloatArray:
     return hp
 
 
+def _ar_reverse(x: FloatArray, a: FloatArray, f: int) -> FloatArray:
+    """``x`` filtered backwards by each frame's prediction-error filter: ``sum_j c_j x[t + j]``.
+
+    ``c = [1, -a[k]]`` for the frame ``k`` holding ``t`` (frames of ``f`` samples, ``a`` is
+    ``(ceil(n / f), p)``); ``x`` is ``(n,)``, taken as zero past its end. Applied to the forward
+    residual this completes the matched filter of a shape in AR noise (:meth:`ClickRepairer._bump_candidates`).
+    """
+    n = x.size
+    k_n, p = a.shape
+    ext = np.concatenate([x, np.zeros(p + k_n * f - n)])
+    st = ext.strides[0]
+    lag3 = np.lib.stride_tricks.as_strided(ext, (k_n, f, p + 1), (f * st, st, st), writeable=False)
+    back_c = np.concatenate([np.ones((k_n, 1)), -a], axis=1)
+    out: FloatArray = np.einsum("kfj,kj->kf", lag3, back_c).reshape(-1)[:n]
+    return out
+
+
 def _ar_filter(hp: FloatArray, a_fwd: FloatArray, a_back: FloatArray, f: int) -> tuple[FloatArray, FloatArray]:
     """Forward and backward AR prediction residuals of ``hp`` (``(n,)``), frame by frame.
 
@@ -317,30 +334,10 @@ def _ar_filter(hp: FloatArray, a_fwd: FloatArray, a_back: FloatArray, f: int) ->
     lag3 = np.lib.stride_tricks.as_strided(ext, (k_n, f, p + 1), (f * st, st, st), writeable=False)
     fwd_c = np.concatenate([-a_fwd[:, ::-1], np.ones((k_n, 1))], axis=1)
     res = np.einsum("kfj,kj->kf", lag3, fwd_c).reshape(-1)[:n]
-    ext_b = np.concatenate([hp, np.zeros(p + k_n * f - n)])
-    lag3b = np.lib.stride_tricks.as_strided(ext_b, (k_n, f, p + 1), (f * st, st, st), writeable=False)
-    back_c = np.concatenate([np.ones((k_n, 1)), -a_back], axis=1)
-    back = np.einsum("kfj,kj->kf", lag3b, back_c).reshape(-1)[:n]
+    back = _ar_reverse(hp, a_back, f)
     res[: p + 1] = 0.0  # the filters' start-up and run-out (in the history and the lookahead)
     back[n - p - 1 :] = 0.0
     return res, back
-
-
-def _ar_reverse(x: FloatArray, a: FloatArray, f: int) -> FloatArray:
-    """``x`` filtered backwards by each frame's prediction-error filter: ``sum_j c_j x[t + j]``.
-
-    ``c = [1, -a[k]]`` for the frame ``k`` holding ``t`` (frames of ``f`` samples, ``a`` is
-    ``(ceil(n / f), p)``); ``x`` is ``(n,)``, taken as zero past its end. Applied to the forward
-    residual this completes the matched filter of a shape in AR noise (:meth:`ClickRepairer._bump_candidates`).
-    """
-    n = x.size
-    k_n, p = a.shape
-    ext = np.concatenate([x, np.zeros(p + k_n * f - n)])
-    st = ext.strides[0]
-    lag3 = np.lib.stride_tricks.as_strided(ext, (k_n, f, p + 1), (f * st, st, st), writeable=False)
-    back_c = np.concatenate([np.ones((k_n, 1)), -a], axis=1)
-    out: FloatArray = np.einsum("kfj,kj->kf", lag3, back_c).reshape(-1)[:n]
-    return out
 
 
 def _sub_medians(res: FloatArray, q: int) -> FloatArray:
@@ -506,7 +503,8 @@ class ClickRepairer:
         self._n_not_isolated = 0
         self._onset_win = round(_ONSET_WIN_S * sr_)
         self._longest = 0
-        self._pop_kept_at: dict[int, float] = {}  # pop-scale re-check per candidate onset (window index)
+        # re-check share per candidate onset (window index) of the coarse-scale and bump candidates
+        self._pop_kept_at: dict[int, float] = {}
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
         # the last detection pass's residuals, their 5 ms medians and AR coefficients (:meth:`_residual`)
         self._last_res: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None
