@@ -220,6 +220,9 @@ _BUMP_WIDTHS_S: tuple[float, ...] = (0.0002, 0.0004)
 _BUMP_ALONE = 1.5
 _RECHECK_BUMP = 0.2
 _BUMP_STEP = 0.8
+#: Detection multipliers at which a span failing the tests at the caller's threshold is searched again
+#: (:meth:`ClickRepairer._stricter_bars`): the range of ``detection_mult`` in steps of 0.5.
+_MULT_LADDER = tuple(6.0 + 0.5 * i for i in range(9))
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
 # keyboard bursts (5-30 ms of sustained broadband residual), judged after the impulsive pass;
 # bars checked on the dev split (click corpus seed 2026: keyboard recall 0.62 -> 0.69, no false
@@ -582,12 +585,15 @@ class ClickRepairer:
         thr: FloatArray,
         *,
         weak: bool,
+        ladder: bool = True,
     ) -> list[tuple[int, int, int, bool, bool]]:
         """Candidate events ``(c0, c1, peak, two_sided, weak)`` from the residuals' exceedances.
 
         Exceedances closer than ``max(1 ms, p)`` form one event, from its first forward to its
         last backward exceedance; ``peak`` is its largest forward residual and ``two_sided``
-        whether its backward residual also exceeds ``thr`` there.
+        whether its backward residual also exceeds ``thr`` there. An event longer than
+        ``click_len`` is grouped again at the stricter bars of :meth:`_stricter_bars` (with
+        ``ladder``), and replaced by the events of the first bar at which all are short enough.
         """
         over = np.flatnonzero(fwd_over | bwd_over)
         if over.size == 0:
@@ -596,8 +602,23 @@ class ClickRepairer:
         firsts = np.concatenate([[0], breaks + 1])
         lasts = np.concatenate([breaks, [over.size - 1]])
         out = []
+        bars = self._stricter_bars(squared=False) if ladder else [1.0]
         for fi, la in zip(firsts, lasts, strict=True):
             g0, g1 = int(over[fi]), int(over[la]) + 1
+            rung = 0
+            while g1 - g0 > self._max_core and rung + 1 < len(bars):
+                # too long for a click at this threshold: what a larger detection_mult sees in it
+                rung += 1
+                t = thr[g0:g1] * bars[rung]
+                inner = self._groups(
+                    mag[g0:g1] > t, bmag[g0:g1] > t, mag[g0:g1], bmag[g0:g1], t, weak=weak, ladder=False
+                )
+                if inner and all(c1 - c0 <= self._max_core for c0, c1, *_ in inner):
+                    out += [(g0 + c0, g0 + c1, g0 + pk, two, wk) for c0, c1, pk, two, wk in inner]
+                    g1 = g0  # replaced by the inner events
+                    break
+            if g1 <= g0:
+                continue
             f_idx = np.flatnonzero(fwd_over[g0:g1])
             b_idx = np.flatnonzero(bwd_over[g0:g1])
             c0 = g0 + int(f_idx[0]) if f_idx.size else g0
@@ -969,7 +990,8 @@ class ClickRepairer:
         of ``_BURST_SCALE_N`` sub-frames, so a burst does not lift its own scale). Kept: spans
         from ``_LSAR_MAX_S`` to three ``click_len`` long whose residual energy is at least
         ``_BURST_ABOVE`` times the louder of the 20 ms either side, and that are sustained (no
-        sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span).
+        sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span). A span
+        that fails these tests is searched again at the stricter bars of :meth:`_stricter_bars`.
         """
         if resid is None:
             res, back, _, sub_all, _ = self._residual(mono)
@@ -981,28 +1003,45 @@ class ClickRepairer:
         if ratio is None:
             return []
         win = max(2, round(_BURST_WIN_S * self.sr))
-        over = np.flatnonzero(ratio > 1.0)
-        if over.size == 0:
-            return []
-        breaks = np.flatnonzero(np.diff(over) > self._merge)
-        out = []
+        bars = self._stricter_bars(squared=True)
+        out: list[tuple[int, int]] = []
         ctx = self._bctx
-        for fi, la in zip(np.concatenate([[0], breaks + 1]), np.concatenate([breaks, [over.size - 1]]), strict=True):
-            b0, b1 = int(over[fi]), int(over[la]) + win  # the forward window of the last sample
-            b1 = min(b1, n)
-            if b1 - b0 < self._lsar_max or b1 - b0 > self._max_burst:
+        todo = [(0, n, 0)]  # (lo, hi, rung): search ratio[lo:hi] over bars[rung]
+        while todo:
+            lo, hi, rung = todo.pop()
+            over = lo + np.flatnonzero(ratio[lo:hi] > bars[rung])
+            if over.size == 0:
                 continue
-            if b0 - ctx < 0 or b1 + ctx > n:
-                continue
-            inside = res[b0:b1] ** 2
-            e_in = float(inside.mean())
-            e_nb = max(float(np.mean(res[b0 - ctx : b0] ** 2)), float(np.mean(res[b1 : b1 + ctx] ** 2)))
-            if e_in < _BURST_ABOVE * e_nb:
-                continue
-            if float(inside.max()) > _BURST_PEAK_SHARE * win * e_in:  # one sample: a click, not a burst
-                continue
-            out.append((b0, b1))
-        return out
+            breaks = np.flatnonzero(np.diff(over) > self._merge)
+            firsts, lasts = np.concatenate([[0], breaks + 1]), np.concatenate([breaks, [over.size - 1]])
+            for fi, la in zip(firsts, lasts, strict=True):
+                b0, b1 = int(over[fi]), int(over[la]) + win  # the forward window of the last sample
+                b1 = min(b1, n)
+                if b1 - b0 < self._lsar_max:
+                    continue  # a stricter bar only shortens it
+                ok = b1 - b0 <= self._max_burst and b0 - ctx >= 0 and b1 + ctx <= n
+                if ok:
+                    inside = res[b0:b1] ** 2
+                    e_in = float(inside.mean())
+                    e_nb = max(float(np.mean(res[b0 - ctx : b0] ** 2)), float(np.mean(res[b1 : b1 + ctx] ** 2)))
+                    # one sample carrying the windows' energy is a click, not a burst
+                    ok = e_in >= _BURST_ABOVE * e_nb and float(inside.max()) <= _BURST_PEAK_SHARE * win * e_in
+                if ok:
+                    out.append((b0, b1))
+                elif rung + 1 < len(bars):  # what a larger detection_mult would find inside it
+                    todo.append((b0, int(over[la]) + 1, rung + 1))
+        return sorted(out)
+
+    def _stricter_bars(self, *, squared: bool) -> list[float]:
+        """Bars relative to this threshold: 1, then each larger multiplier of ``_MULT_LADDER`` over ``detection_mult``.
+
+        A span that fails a test at this threshold (too long, not above its surroundings) is
+        searched again at the next bar, as a larger ``detection_mult`` would see it: what a
+        stricter setting finds, a more sensitive one finds too (the parameter acts monotonically).
+        ``squared`` gives the bars for energy ratios.
+        """
+        bars = [1.0] + [g / self.detection_mult for g in _MULT_LADDER if g > self.detection_mult + 1e-9]
+        return [b * b for b in bars] if squared else bars
 
     def _bursts(
         self,
