@@ -233,6 +233,7 @@ _BURST_RATIO = 0.6  # windowed residual RMS over this share of detection_mult x 
 _BURST_SCALE_N = 11  # 5 ms sub-frames (55 ms) of the burst's robust scale: a 30 ms burst is under half
 _BURST_ABOVE = 2.0  # 3 dB more residual energy than the louder of the neighbouring +-20 ms
 _BURST_PEAK_SHARE = 0.5  # no single sample carries this share of a window's energy (sustained)
+_BURST_ONSET_AFTER_S = 0.03  # the burst onset test's window starts this far past the onset (3 x 10 ms)
 _BURST_MIN_REMOVED = 0.1  # the clamp must remove >= 10 % of the span's energy, else it is sound
 # cross-model burst search (_cross_residual): the frame this far away lends its AR model, and the own-model
 # burst margin must reach this share of the bar (and stay under the bar: the own-model verdict stands).
@@ -505,6 +506,7 @@ class ClickRepairer:
         self._n_one_sided = 0
         self._n_not_isolated = 0
         self._onset_win = round(_ONSET_WIN_S * sr_)
+        self._onset_after = round(_BURST_ONSET_AFTER_S * sr_)
         self._longest = 0
         # re-check share per candidate onset (window index) of the coarse-scale and bump candidates
         self._pop_kept_at: dict[int, float] = {}
@@ -1068,8 +1070,10 @@ class ClickRepairer:
         it overlaps a span already repaired, when the level steps to silence after it, or when
         the spectral clamp would remove less than ``_BURST_MIN_REMOVED`` of its energy (nothing
         in it stands above its neighbourhoods: sound), or when the level rises after it (an
-        onset, :meth:`_level_rises`), measured from three ``click_len`` past its onset (the
-        longest burst followed): a key's own decaying tail lifts the 10 ms right after the span
+        onset, :meth:`_level_rises`), measured from ``_BURST_ONSET_AFTER_S`` past its onset or from
+        its end, whichever is later (three times the default ``click_len``, the longest burst it
+        follows; fixed, so that a larger ``click_len`` never spares a burst a smaller one
+        repairs): a key's own decaying tail lifts the 10 ms right after the span
         (that window spared 27 keyboard bursts on the dev corpus, 10 ms past the span 29, this
         one 23), while the voicing after a plosive release goes on (without the test a rough
         synthetic voice at 8 kHz loses 10 dB to clamped plosives).
@@ -1095,7 +1099,7 @@ class ClickRepairer:
                 continue
             # the onset test, past the longest burst: a key's tail has decayed by then, the
             # voicing after a plosive release has not
-            if self._level_rises(mono, a0, max(a1, a0 + self._max_burst)) or self._steps_to_silence(mono, a0, a1):
+            if self._level_rises(mono, a0, max(a1, a0 + self._onset_after)) or self._steps_to_silence(mono, a0, a1):
                 self._note(stream_off, a0, a1, "burst-guard")
                 continue
             lo = max(0, a0 - self._bctx - 2 * self._bf)  # the clamp reads at most this far out

@@ -195,6 +195,21 @@ def test_an_event_too_long_at_a_low_threshold_is_searched_at_the_stricter_ones(s
     assert found == sorted(found, reverse=True), found
 
 
+@pytest.mark.parametrize("seed", [7, 23])
+def test_a_larger_click_len_does_not_spare_a_burst_a_smaller_one_repairs(seed: int) -> None:
+    # on these signals a 29 ms burst was repaired at click_len 20 and spared at 30: the burst
+    # onset test looked for a rising level three click_len past the onset, where speech resumed
+    sr = 16000
+    noisy = spikes_and_bursts(np.random.default_rng(seed), sr)
+    longest = []
+    for ms in (10.0, 20.0, 30.0):
+        p = ClickRepairer(sr, 1, click_len_ms=ms)
+        run(p, noisy, 8192)
+        longest.append(p.report()["longest_ms"])
+    assert longest == sorted(longest), longest
+    assert longest[-1] > 25.0, longest
+
+
 def test_clean_speech_is_left_alone(rng: np.random.Generator) -> None:
     sr = 16000
     clean, _ = make_speech_like(rng, sr, 6.0)
