@@ -1034,6 +1034,24 @@ class ClickRepairer:
                     todo.append((b0, int(over[la]) + 1, rung + 1))
         return sorted(out)
 
+    def _regroup(
+        self, mag: FloatArray, bmag: FloatArray, thr: FloatArray, c0: int, c1: int, rung: int
+    ) -> list[tuple[int, tuple[int, int, int, bool, bool]]]:
+        """The events a stricter bar than ``rung`` makes of ``[c0, c1)`` (window indices), with that bar's rung.
+
+        ``mag``, ``bmag`` and ``thr`` are as for :meth:`_groups`. The first bar of
+        :meth:`_stricter_bars` past ``rung`` at which the exceedances within ``_MERGE_S`` of the
+        event group differently from ``[c0, c1)`` gives the events; none when no bar does.
+        """
+        bars = self._stricter_bars(squared=False)
+        lo, hi = max(0, c0 - self._merge), min(mag.size, c1 + self._merge)
+        for r in range(rung + 1, len(bars)):
+            t = thr[lo:hi] * bars[r]
+            inner = self._groups(mag[lo:hi] > t, bmag[lo:hi] > t, mag[lo:hi], bmag[lo:hi], t, weak=False, ladder=False)
+            if inner and [(a, b) for a, b, *_ in inner] != [(c0 - lo, c1 - lo)]:
+                return [(r, (lo + a, lo + b, lo + pk, two, wk)) for a, b, pk, two, wk in inner]
+        return []
+
     def _stricter_bars(self, *, squared: bool) -> list[float]:
         """Bars relative to this threshold: 1, then each larger multiplier of ``_MULT_LADDER`` over ``detection_mult``.
 
@@ -1239,6 +1257,7 @@ class ClickRepairer:
         # the last 20 ms of the stream are never repaired (in the flush the window is zero-padded)
         last = self._n_in - self._frame - stream_off
         guarded: list[tuple[int, int]] = []  # spans the two-sided, pitch or onset guard spared in this pass
+        rungs: dict[int, int] = {}
         for k, (c0, c1, peak_i, two_sided, is_weak) in enumerate(cands):
             onset_stream = stream_off + c0
             if c0 < seg_lo or c0 >= seg_hi or onset_stream < max(start, self._frame):
@@ -1265,6 +1284,10 @@ class ClickRepairer:
             elif is_weak is not None and not self._isolated(mag, c0, c1, peak_i, mono):
                 spared[1] += 1
                 self._note(stream_off, c0, c1, "not-isolated")
+                # what a larger detection_mult makes of it is judged again, after the others
+                for sub_rung, event in self._regroup(mag, bmag, thr, c0, c1, rungs.get(k, 0)):
+                    rungs[len(cands)] = sub_rung
+                    cands.append(event)
                 continue
             pop_kept = self._pop_kept_at.get(c0, 1.0)
             if (
