@@ -230,7 +230,7 @@ _BUMP_ALONE = 1.5
 _RECHECK_BUMP = 0.2
 _BUMP_STEP = 0.8
 #: Detection multipliers at which a span failing the tests at the caller's threshold is searched again
-#: (:meth:`ClickRepairer._stricter_bars`): the range of ``detection_mult`` in steps of 0.5.
+#: (:func:`_stricter_bars`): the range of ``detection_mult`` in steps of 0.5.
 _MULT_LADDER = tuple(6.0 + 0.5 * i for i in range(9))
 _PASSES = 2  # detection passes per segment (a third found nothing more on the dev split)
 # keyboard bursts (5-30 ms of sustained broadband residual), judged after the impulsive pass;
@@ -260,6 +260,17 @@ _STEP_EDGE_S = 0.00025  # level just before and just after the event, for the st
 _STEP_SHARE = 0.5  # a step: the net jump is at least half the event's largest excursion (a click returns)
 _SILENCE_DROP = 0.1  # -10 dB: after a note cut to silence the level stays this far below (-20 dB: 3 of
 # the 9 dev music events; the step test keeps word-final clicks, 42 spikes spared without it)
+
+
+def _stricter_bars(detection_mult: float) -> list[float]:
+    """Bars relative to the threshold: 1, then each larger multiplier of ``_MULT_LADDER`` over ``detection_mult``.
+
+    A span that fails a test at the caller's threshold (too long, not above its surroundings,
+    not isolated) is searched again at the next bar, as a larger ``detection_mult`` would see
+    it: what a stricter setting finds, a more sensitive one finds too (the parameter acts
+    monotonically). Square them for energy ratios.
+    """
+    return [1.0] + [g / detection_mult for g in _MULT_LADDER if g > detection_mult + 1e-9]
 
 
 def _ar_order(sr: int) -> int:
@@ -516,6 +527,7 @@ class ClickRepairer:
         self._n_not_isolated = 0
         self._onset_win = round(_ONSET_WIN_S * sr_)
         self._onset_after = round(_BURST_ONSET_AFTER_S * sr_)
+        self._bars = _stricter_bars(self.detection_mult)  # see _MULT_LADDER
         self._longest = 0
         # re-check share per candidate onset (window index) of the coarse-scale and bump candidates
         self._pop_kept_at: dict[int, float] = {}
@@ -603,7 +615,7 @@ class ClickRepairer:
         Exceedances closer than ``max(1 ms, p)`` form one event, from its first forward to its
         last backward exceedance; ``peak`` is its largest forward residual and ``two_sided``
         whether its backward residual also exceeds ``thr`` there. An event longer than
-        ``click_len`` is grouped again at the stricter bars of :meth:`_stricter_bars` (with
+        ``click_len`` is grouped again at the stricter bars of :func:`_stricter_bars` (with
         ``ladder``), and replaced by the events of the first bar at which all are short enough.
         """
         over = np.flatnonzero(fwd_over | bwd_over)
@@ -613,23 +625,19 @@ class ClickRepairer:
         firsts = np.concatenate([[0], breaks + 1])
         lasts = np.concatenate([breaks, [over.size - 1]])
         out = []
-        bars = self._stricter_bars(squared=False) if ladder else [1.0]
         for fi, la in zip(firsts, lasts, strict=True):
             g0, g1 = int(over[fi]), int(over[la]) + 1
-            rung = 0
-            while g1 - g0 > self._max_core and rung + 1 < len(bars):
+            if ladder and g1 - g0 > self._max_core:
                 # too long for a click at this threshold: what a larger detection_mult sees in it
-                rung += 1
-                t = thr[g0:g1] * bars[rung]
-                inner = self._groups(
-                    mag[g0:g1] > t, bmag[g0:g1] > t, mag[g0:g1], bmag[g0:g1], t, weak=weak, ladder=False
-                )
-                if inner and all(c1 - c0 <= self._max_core for c0, c1, *_ in inner):
-                    out += [(g0 + c0, g0 + c1, g0 + pk, two, wk) for c0, c1, pk, two, wk in inner]
-                    g1 = g0  # replaced by the inner events
-                    break
-            if g1 <= g0:
-                continue
+                shorter = None
+                for bar in self._bars[1:]:
+                    inner = self._groups_at(mag, bmag, thr, g0, g1, bar, weak=weak)
+                    if inner and all(c1 - c0 <= self._max_core for c0, c1, *_ in inner):
+                        shorter = inner
+                        break
+                if shorter is not None:
+                    out += shorter
+                    continue
             f_idx = np.flatnonzero(fwd_over[g0:g1])
             b_idx = np.flatnonzero(bwd_over[g0:g1])
             c0 = g0 + int(f_idx[0]) if f_idx.size else g0
@@ -1002,7 +1010,7 @@ class ClickRepairer:
         from ``_LSAR_MAX_S`` to three ``click_len`` long whose residual energy is at least
         ``_BURST_ABOVE`` times the louder of the 20 ms either side, and that are sustained (no
         sample carries ``_BURST_PEAK_SHARE`` of the energy of the windows over the span). A span
-        that fails these tests is searched again at the stricter bars of :meth:`_stricter_bars`.
+        that fails these tests is searched again at the stricter bars of :func:`_stricter_bars`.
         """
         if resid is None:
             res, back, _, sub_all, _ = self._residual(mono)
@@ -1014,7 +1022,7 @@ class ClickRepairer:
         if ratio is None:
             return []
         win = max(2, round(_BURST_WIN_S * self.sr))
-        bars = self._stricter_bars(squared=True)
+        bars = [b * b for b in self._bars]  # the ratio is of energies
         out: list[tuple[int, int]] = []
         ctx = self._bctx
         todo = [(0, n, 0)]  # (lo, hi, rung): search ratio[lo:hi] over bars[rung]
@@ -1043,34 +1051,29 @@ class ClickRepairer:
                     todo.append((b0, int(over[la]) + 1, rung + 1))
         return sorted(out)
 
+    def _groups_at(
+        self, mag: FloatArray, bmag: FloatArray, thr: FloatArray, lo: int, hi: int, bar: float, *, weak: bool
+    ) -> list[tuple[int, int, int, bool, bool]]:
+        """:meth:`_groups` of ``[lo, hi)`` (window indices) at ``bar`` times ``thr``, in window indices."""
+        t = thr[lo:hi] * bar
+        inner = self._groups(mag[lo:hi] > t, bmag[lo:hi] > t, mag[lo:hi], bmag[lo:hi], t, weak=weak, ladder=False)
+        return [(lo + a, lo + b, lo + pk, two, wk) for a, b, pk, two, wk in inner]
+
     def _regroup(
         self, mag: FloatArray, bmag: FloatArray, thr: FloatArray, c0: int, c1: int, rung: int
     ) -> list[tuple[int, tuple[int, int, int, bool, bool]]]:
         """The events a stricter bar than ``rung`` makes of ``[c0, c1)`` (window indices), with that bar's rung.
 
-        ``mag``, ``bmag`` and ``thr`` are as for :meth:`_groups`. The first bar of
-        :meth:`_stricter_bars` past ``rung`` at which the exceedances within ``_MERGE_S`` of the
+        ``mag``, ``bmag`` and ``thr`` are as for :meth:`_groups`. The first bar of ``_bars`` (see
+        :func:`_stricter_bars`) past ``rung`` at which the exceedances within ``_MERGE_S`` of the
         event group differently from ``[c0, c1)`` gives the events; none when no bar does.
         """
-        bars = self._stricter_bars(squared=False)
         lo, hi = max(0, c0 - self._merge), min(mag.size, c1 + self._merge)
-        for r in range(rung + 1, len(bars)):
-            t = thr[lo:hi] * bars[r]
-            inner = self._groups(mag[lo:hi] > t, bmag[lo:hi] > t, mag[lo:hi], bmag[lo:hi], t, weak=False, ladder=False)
-            if inner and [(a, b) for a, b, *_ in inner] != [(c0 - lo, c1 - lo)]:
-                return [(r, (lo + a, lo + b, lo + pk, two, wk)) for a, b, pk, two, wk in inner]
+        for r in range(rung + 1, len(self._bars)):
+            inner = self._groups_at(mag, bmag, thr, lo, hi, self._bars[r], weak=False)
+            if inner and [(a, b) for a, b, *_ in inner] != [(c0, c1)]:
+                return [(r, event) for event in inner]
         return []
-
-    def _stricter_bars(self, *, squared: bool) -> list[float]:
-        """Bars relative to this threshold: 1, then each larger multiplier of ``_MULT_LADDER`` over ``detection_mult``.
-
-        A span that fails a test at this threshold (too long, not above its surroundings) is
-        searched again at the next bar, as a larger ``detection_mult`` would see it: what a
-        stricter setting finds, a more sensitive one finds too (the parameter acts monotonically).
-        ``squared`` gives the bars for energy ratios.
-        """
-        bars = [1.0] + [g / self.detection_mult for g in _MULT_LADDER if g > self.detection_mult + 1e-9]
-        return [b * b for b in bars] if squared else bars
 
     def _bursts(
         self,
