@@ -18,6 +18,11 @@ half (its first 8 s) over the half's instrumental music and over the synthetic c
 generator (chords and a bass with vibrato, ``noises._music`` of the shared VAD corpus), at 6 and
 0 dB (speech active level over music level), labelled by the clean recording as above.
 
+A third table plays each of the half's instrumental music recordings whole (5-62 s), alone and
+over the half's first real background noise at 10 dB (music active level over noise level): no
+frame is speech, so the share of frames called speech is the false-alarm rate on music as a
+listener meets it (an intro, a jingle, hold music), not only on the scenes' 3 s excerpts.
+
 Metrics (the shared VAD metric definitions): 10 ms frame F1 and false-alarm rate (share of the
 non-speech frames called speech), pooled per condition, per noise and overall. ``--breakdown``
 adds, per half, where the false alarms are: the share of the non-speech frames called speech
@@ -159,6 +164,21 @@ def false_alarms_by_part(
     return out
 
 
+def music_alone(half: str) -> list[tuple[str, np.ndarray]]:
+    """The half's instrumental music recordings whole: ``(condition, audio)``, alone and over noise at 10 dB."""
+    out = []
+    noise = HALVES[half]["noise"][0]
+    for f in HALVES[half]["music"]:
+        mu = load(REAL / "music" / f)
+        mu = 0.3 * mu / (np.abs(mu).max() + 1e-12)
+        bed = load(REAL / "background_noise" / noise, mu.size, 0.0)
+        bed = bed / (active_rms(bed) + 1e-12) * active_rms(mu) * 10 ** (-10 / 20)
+        for cond, y in (("alone", mu), ("over noise at +10 dB", mu + bed)):
+            y = (y * min(1.0, 0.95 / (np.abs(y).max() + 1e-12))).astype(np.float32)
+            out.append((f"{f.split('.')[0]} ({mu.size / SR:.0f} s), {cond}", y))
+    return out
+
+
 def over_music(half: str) -> list[tuple[str, np.ndarray, list[tuple[float, float]]]]:
     """Speech over a music bed: ``(condition, audio, labels)`` for every speech file, bed and SNR."""
     import noises  # the shared VAD corpus's noise module (on sys.path after load_shared)
@@ -241,6 +261,19 @@ def main() -> int:
                 s = metrics.summarize(bed_rows[(cond, n)])
                 cells.append(f"{s['F1']:.3f} / {s['R']:.3f}")
             print(f"| {cond} | " + " | ".join(cells) + " |")
+        print(f"\n=== {half.upper()} half: instrumental music alone, whole recordings (no frame is speech) ===")
+        print("| recording, condition | " + " | ".join(f"{n} share called speech" for n in names) + " |")
+        print("|---" * (len(names) + 1) + "|")
+        pooled = {n: [0.0, 0.0] for n in names}
+        for cond, y in music_alone(half):
+            cells = []
+            for n in names:
+                called = sum(min(b, y.size / SR) - max(a, 0.0) for a, b in run[n](y, SR) if b > a)
+                pooled[n][0] += called
+                pooled[n][1] += y.size / SR
+                cells.append(f"{called / (y.size / SR):.2f}")
+            print(f"| {cond} | " + " | ".join(cells) + " |")
+        print("| all | " + " | ".join(f"{c / max(t, 1e-9):.2f}" for c, t in pooled.values()) + " |")
     return 0
 
 
