@@ -63,7 +63,11 @@ most 2 %. One that overlaps a full-rate candidate is a fall-back: it is tried, a
 full-rate candidates, only when the one it overlaps was spared by the two-sided, pitch or
 onset guard, with a wider bar (5 %), to which the pitch guard also yields (a pop's slow
 swing drives the full-rate backward residual too little to pass the two-sided test, but
-the coarse scale sees both sides).
+the coarse scale sees both sides). A coarse event that does not stand alone at its scale (two
+pops a few milliseconds apart each mask the other, or a pop among a voice's pulses) is held to
+``_RECHECK_CLICK`` (3 %) as well, the bar at which the full rate repairs a click whatever stands
+near it, and is only ever interpolated, never followed into a burst and clamped: its re-check
+judged an interpolation of its own span.
 
 Smooth bumps. A click a few tenths of a millisecond long at 44.1-48 kHz is a smooth bump whose
 energy lies in the band of the sound around it: the order-``p`` model predicts most of it, and
@@ -531,6 +535,7 @@ class ClickRepairer:
         self._longest = 0
         # re-check share per candidate onset (window index) of the coarse-scale and bump candidates
         self._pop_kept_at: dict[int, float] = {}
+        self._crowded: set[int] = set()  # onsets of coarse candidates that are not isolated at their scale
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
         # the last detection pass's residuals, their 5 ms medians and AR coefficients (:meth:`_residual`)
         self._last_res: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None
@@ -658,11 +663,12 @@ class ClickRepairer:
         barely sees; averaged over blocks of ``d = sr // rate`` samples it becomes a few samples
         long, impulsive for an order-``order`` model (the same detector at a coarser time scale,
         Godsill & Rayner 1998, ch. 5). Kept: events over ``_POP_RATIO`` of the threshold in
-        both residuals, ``_ISOLATION_RATIO`` above every other peak within ``_ISOLATION_S``, not
-        pitch-synchronous at that scale, at most ``_LSAR_MAX_S`` long, and whose LSAR
-        interpolation at that scale leaves at most ``_RECHECK_WIDE`` of the local residual
-        energy (``kept``, the share left; the caller holds candidates of its own to
-        ``_RECHECK_POP``). Empty below ``2 * rate``.
+        both residuals, not pitch-synchronous at that scale, at most ``_LSAR_MAX_S`` long, and
+        whose LSAR interpolation at that scale leaves at most ``_RECHECK_WIDE`` of the local
+        residual energy (``kept``, the share left; the caller holds candidates of its own to
+        ``_RECHECK_POP``) if they stand ``_ISOLATION_RATIO`` above every other peak within
+        ``_ISOLATION_S``, at most ``_RECHECK_CLICK`` if they do not (their onsets are added to
+        ``_crowded``). Empty below ``2 * rate``.
         """
         d = int(self.sr // rate)
         if d < 2:
@@ -686,8 +692,9 @@ class ClickRepairer:
                 continue
             c0, c1 = g0 + int(f_idx[0]), max(g0 + int(b_idx[-1]) + 1, g0 + int(f_idx[0]) + 1)
             peak = c0 + int(np.argmax(mag[c0:c1]))
-            if not self._alone(mag, c0, c1, peak, _ISOLATION_RATIO, 1, order, iso):
-                continue
+            # not isolated at this scale (a pop beside another, or among a voice's pulses): held
+            # to the full rate's bar for a click whatever stands near it
+            alone = self._alone(mag, c0, c1, peak, _ISOLATION_RATIO, 1, order, iso)
             if (c1 - c0) * d > self._lsar_max:  # longer than a pop: a plosive release or a burst
                 continue
             if self._pitch_synchronous(mag, peak, d):  # glottal pulses recur at this scale too
@@ -704,9 +711,11 @@ class ClickRepairer:
             before = float(np.sum(signal.lfilter(coef, [1.0], seg)[order:] ** 2))
             after = float(np.sum(signal.lfilter(coef, [1.0], fixed)[order:] ** 2))
             kept = after / max(before, _SCALE_FLOOR**2)
-            if kept > _RECHECK_WIDE:
+            if kept > (_RECHECK_WIDE if alone else _RECHECK_CLICK):
                 continue
             f0, f1 = c0 * d, c1 * d
+            if not alone:
+                self._crowded.add(f0)
             hp = np.abs(np.diff(mono[f0 : f1 + 1]))
             out.append((f0, f1, f0 + int(np.argmax(hp)), True, None, kept))
         return out
@@ -783,9 +792,10 @@ class ClickRepairer:
         under ``_RECHECK_WIDE``: they are tried when the full-rate candidate they overlap was
         spared by the two-sided, pitch or onset guard. A candidate overlapping one already kept
         (of a finer scale, or earlier at its own) is dropped. ``mono`` is ``(n,)``; spans are
-        window indices. Sets ``_pop_kept_at`` (onset -> share left).
+        window indices. Sets ``_pop_kept_at`` (onset -> share left) and ``_crowded``.
         """
         self._pop_kept_at = {}
+        self._crowded = set()
         new: list[tuple[int, int, int, bool, bool | None]] = []
         fallback: list[tuple[int, int, int, bool, bool | None]] = []
         seen: list[tuple[int, int]] = []
@@ -1329,6 +1339,9 @@ class ClickRepairer:
                 continue
             end = self._burst_end(env, a0, a1)
             if end is not None and end - a0 > self._lsar_max:
+                if c0 in self._crowded:  # its re-check judged an interpolation, not a clamp
+                    self._note(stream_off, c0, c1, "crowded")
+                    continue
                 if end > last or any(a0 < e and s < end for s, e in done):
                     continue  # (a burst running into a span already repaired was repaired with it)
                 if self._level_rises(mono, a0, end):
