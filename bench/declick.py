@@ -76,7 +76,9 @@ def miss_verdicts(dets: list[tuple[int, int]], clicks: list[dict[str, Any]], sr:
     """``(kind, verdict)`` per click Hush missed: the guard that last spared a candidate on it, or ``below``.
 
     Verdicts: ``one-sided``, ``not-isolated``, ``pitch``, ``onset``, ``level-rise``, ``weak``
-    (re-check failed), ``long``, ``mid-length``; ``below`` when no candidate came within 2 ms.
+    (re-check failed), ``long``, ``mid-length``, ``crowded`` (a coarse-scale candidate that is not
+    isolated would be clamped, not interpolated), ``burst-guard``, ``burst-kept``, ``to-silence``;
+    ``below`` when no candidate came within 2 ms.
     """
     tol = round(0.002 * sr)
     out = []
