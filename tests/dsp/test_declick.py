@@ -211,7 +211,7 @@ def buzz_voice(sr: int, seconds: float, f0: float) -> np.ndarray:
 
 
 def pop_pairs(clean: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """Every 0.1 s two smooth 1-3 ms pops, 3-15 ms apart, 2-10 times the local RMS (the click corpus's pop shape)."""
+    """Every 0.1 s two 1-3 ms pops (smooth asymmetric bipolar bumps), 3-15 ms apart, 2-10 times the local RMS."""
     x = clean.copy()
     for q in range(int(0.15 * sr), int(clean.size - 0.15 * sr), int(0.1 * sr)):
         loc = float(np.std(clean[q - 200 : q + 200])) + 1e-3
