@@ -164,6 +164,11 @@ def false_alarms_by_part(
     return out
 
 
+def below_full_scale(y: np.ndarray) -> np.ndarray:
+    """``y`` as float32, scaled down where needed so that its peak is at most 0.95."""
+    return (y * min(1.0, 0.95 / (np.abs(y).max() + 1e-12))).astype(np.float32)
+
+
 def music_alone(half: str) -> list[tuple[str, np.ndarray]]:
     """The half's instrumental music recordings whole: ``(condition, audio)``, alone and over noise at 10 dB."""
     out = []
@@ -174,7 +179,7 @@ def music_alone(half: str) -> list[tuple[str, np.ndarray]]:
         bed = load(REAL / "background_noise" / noise, mu.size, 0.0)
         bed = bed / (active_rms(bed) + 1e-12) * active_rms(mu) * 10 ** (-10 / 20)
         for cond, y in (("alone", mu), ("over noise at +10 dB", mu + bed)):
-            y = (y * min(1.0, 0.95 / (np.abs(y).max() + 1e-12))).astype(np.float32)
+            y = below_full_scale(y)
             out.append((f"{f.split('.')[0]} ({mu.size / SR:.0f} s), {cond}", y))
     return out
 
@@ -195,7 +200,7 @@ def over_music(half: str) -> list[tuple[str, np.ndarray, list[tuple[float, float
             bed = bed / (active_rms(bed) + 1e-12) * active_rms(sp)
             for snr in (6, 0):
                 y = sp + bed * 10 ** (-snr / 20)
-                y = (y * min(1.0, 0.95 / (np.abs(y).max() + 1e-12))).astype(np.float32)
+                y = below_full_scale(y)
                 out.append((f"speech over {name} at {snr:+d} dB", y, labels))
     return out
 
@@ -220,7 +225,7 @@ def main() -> int:
             dur = x.size / SR
             for snr in SNRS_DB:
                 y = x if snr is None else x + bed * 10 ** (-snr / 20)
-                y = (y * min(1.0, 0.95 / (np.abs(y).max() + 1e-12))).astype(np.float32)
+                y = below_full_scale(y)
                 cond = "clean" if snr is None else f"{snr:+d} dB"
                 for name, fn in run.items():
                     pred = fn(y, SR)
