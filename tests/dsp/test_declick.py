@@ -491,6 +491,68 @@ def test_a_lone_click_before_a_note_is_repaired(
     assert gain >= gain_off + 3.0, (gain, gain_off)
 
 
+@pytest.mark.parametrize("sr", [16000, 48000])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_key_struck_just_before_a_note_is_clamped(sr: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a 12 ms keyboard click (a sharp strike, then band-passed noise dying away) ending just before
+    # each note of a quiet-then-loud tone: the burst onset test alone spares it (30 ms on, the note
+    # is far louder than the 10 ms before the key), but its strike stands 25 dB over the level before
+    # it, so it is clamped; the note whose onset has no key is left alone
+    rng = np.random.default_rng(seed)
+    n = 3 * sr
+    t = np.arange(n) / sr
+    clean = 0.003 * np.sin(2 * np.pi * 220 * t) + 1e-4 * rng.standard_normal(n)
+    keys, m = [], int(0.012 * sr)
+    for k in range(5):
+        i = int((0.3 + 0.5 * k) * sr)
+        L = int(0.2 * sr)
+        env = np.minimum(np.minimum(1.0, np.arange(L) / (0.002 * sr)), np.arange(L)[::-1] / (0.03 * sr))
+        clean[i : i + L] += 0.2 * env * np.sin(2 * np.pi * 330 * t[:L] + k)
+        keys.append(i - m)
+    clean = clean.astype(np.float32)
+    noisy = clean.copy()
+    sos = sps.butter(2, [1000, 4000], btype="band", fs=sr, output="sos")
+    for o in keys[:4]:  # the last note has no key
+        burst = sps.sosfilt(sos, rng.standard_normal(m)) * np.exp(-np.arange(m) / (0.25 * m))
+        burst[: max(1, int(2e-4 * sr))] += 3 * np.std(burst)
+        noisy[o : o + m] += (0.1 * burst / np.max(np.abs(burst))).astype(np.float32)
+    spans = np.zeros(n, bool)
+    for o in keys[:4]:
+        spans[o : o + m] = True
+
+    def repaired() -> tuple[int, float]:
+        proc = ClickRepairer(sr, 1, keep_events=True)
+        out = run(proc, noisy, 4096)
+        hits = sum(any(abs(e.onset_s * sr - o) <= 0.002 * sr for e in proc.events) for o in keys[:4])
+        assert not any(abs(e.onset_s * sr - keys[4] - m) <= 0.02 * sr for e in proc.events), proc.events
+        return hits, float(np.sum((out[spans] - clean[spans]) ** 2))
+
+    hits, left = repaired()
+    assert hits == 4, hits
+    assert left < 0.5 * float(np.sum((noisy[spans] - clean[spans]) ** 2)), left
+    monkeypatch.setattr(declick, "_STRUCK_DB", 1000.0)  # no strike ever stands out: the onset test spares all
+    hits_off, left_off = repaired()
+    assert hits_off < 4, hits_off
+    assert left < 0.5 * left_off, (left, left_off)
+
+
+def test_a_strike_is_judged_against_the_level_before_it(rng: np.random.Generator) -> None:
+    # 25 dB over the residual's RMS in the 10 ms before: a strike; out of digital silence there is
+    # no level to stand over, and at 8 kHz a plosive release is as short as a strike: no strike
+    def residual(sr: int, before: float, peak: float) -> tuple[np.ndarray, int]:
+        a0 = sr // 10
+        res = before * rng.standard_normal(sr // 5)
+        res[a0 + 1] = peak
+        return res, a0
+
+    for sr in (16000, 48000):
+        proc = ClickRepairer(sr, 1)
+        assert proc._struck(*residual(sr, 1e-4, 10 ** (30 / 20) * 1e-4))
+        assert not proc._struck(*residual(sr, 1e-4, 10 ** (20 / 20) * 1e-4))
+        assert not proc._struck(*residual(sr, 0.0, 0.1))
+    assert not ClickRepairer(8000, 1)._struck(*residual(8000, 1e-4, 0.1))
+
+
 @pytest.mark.parametrize("q", [1, 2, 5, 11, 80, 81, 240])
 def test_row_median_equals_numpy_median(q: int, rng: np.random.Generator) -> None:
     # the residual's 5 ms medians take one selection instead of np.median: the same values, bit for bit
