@@ -1,12 +1,14 @@
-"""Per-frame recursions of the noise reducer: compiled when built, numpy otherwise.
+"""Per-frame recursions of the noise reducer and the click repairer: compiled when built, numpy otherwise.
 
 The decision-directed a-priori SNR, the speech-presence-probability noise update and the capped
 noise average depend on their own previous output non-linearly, so numpy cannot vectorise them
 along time. The numpy forms here loop over frames with a few ufunc calls each; the C extension
 ``dsp._recursions`` (built with the package; see ``dsp/_recursions.c``) runs the same float32
-arithmetic in one compiled loop, about a third of the noise reducer's time saved at 16 kHz. Without
-a C compiler at install the extension is skipped and the numpy forms run; the results agree to
-float32 rounding (the tests compare the two).
+arithmetic in one compiled loop, about a third of the noise reducer's time saved at 16 kHz. The
+click repairer's Levinson-Durbin recursion (float64) loops over the AR order instead, vectorised
+over the frames; compiled it is one loop (about a tenth of the click repairer's time at 48 kHz).
+Without a C compiler at install the extension is skipped and the numpy forms run; the results
+agree to rounding (the tests compare the two).
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ import numpy as np
 
 from dsp._typing import FloatArray
 
-__all__ = ["COMPILED", "capped_avg", "capped_avg_numpy", "dd_snr", "dd_snr_numpy", "spp_noise", "spp_noise_numpy"]
+__all__ = [
+    "COMPILED",
+    "capped_avg",
+    "capped_avg_numpy",
+    "dd_snr",
+    "dd_snr_numpy",
+    "levinson",
+    "levinson_numpy",
+    "spp_noise",
+    "spp_noise_numpy",
+]
 
 _ext: ModuleType | None
 try:
@@ -157,6 +169,30 @@ def capped_avg_numpy(a: FloatArray, b: FloatArray, cap: FloatArray, y: FloatArra
     return out
 
 
+def levinson_numpy(r: FloatArray) -> FloatArray:
+    """AR coefficients for each row of autocorrelation lags ``r`` (``(k, p + 1)`` -> ``(k, p)``, float64).
+
+    The Levinson-Durbin recursion (N. Levinson, J. Math. Phys. 25, 1947; J. Durbin, Rev. Int.
+    Stat. Inst. 28, 1960) run on all rows at once, with a white-noise correction of 1e-6 of lag 0
+    (it keeps the system well conditioned); ``a`` predicts ``x[n] ~ sum_k a[k] x[n - 1 - k]``.
+    Rows with no energy get zero coefficients.
+    """
+    r = r.astype(np.float64)
+    k_n, p = r.shape[0], r.shape[1] - 1
+    ok = r[:, 0] > 0.0
+    err = np.where(ok, r[:, 0] * (1.0 + 1e-6), 1.0)
+    a = np.zeros((k_n, p))
+    for i in range(p):
+        acc = r[:, i + 1] - np.einsum("kj,kj->k", a[:, :i], r[:, i:0:-1]) if i else r[:, 1].copy()
+        kap = acc / err
+        if i:
+            a[:, :i] -= kap[:, None] * a[:, i - 1 :: -1]
+        a[:, i] = kap
+        err = err * (1.0 - kap * kap)
+    a[~ok] = 0.0
+    return a
+
+
 def _f32(x: FloatArray) -> FloatArray:
     return np.ascontiguousarray(x, np.float32)
 
@@ -199,3 +235,14 @@ def capped_avg(a: FloatArray, b: FloatArray, cap: FloatArray, y: FloatArray) -> 
     n_b = b.size // n_t if n_t else 0
     _ext.capped_avg(_f32(a), _f32(b), _f32(cap), _f32(y), out, n_t, n_b)
     return out
+
+
+def levinson(r: FloatArray) -> FloatArray:
+    """:func:`levinson_numpy`, compiled when available."""
+    if _ext is None:  # pragma: no cover - exercised only where the extension was not built
+        return levinson_numpy(r)
+    k_n, q = r.shape
+    a = np.empty((k_n, q - 1), np.float64)
+    if q > 1:
+        _ext.levinson(np.ascontiguousarray(r, np.float64), a, k_n, q - 1)
+    return a

@@ -159,6 +159,7 @@ import numpy.typing as npt
 import scipy.fft as sfft
 from scipy import linalg, signal
 
+from dsp._kernels import levinson
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.errors import InvalidParameterError
@@ -391,30 +392,6 @@ def _sub_medians(res: FloatArray, q: int) -> FloatArray:
     return _row_median(np.abs(np.concatenate([res, res[n - (m * q - n) :]])).reshape(m, q))
 
 
-def _levinson(r: FloatArray) -> FloatArray:
-    """AR coefficients for each row of autocorrelation lags ``r`` (``(k, p + 1)`` -> ``(k, p)``).
-
-    The Levinson-Durbin recursion (N. Levinson, J. Math. Phys. 25, 1947; J. Durbin, Rev. Int.
-    Stat. Inst. 28, 1960) run on all frames at once; the same solution as :func:`_solve_ar`
-    row by row (to rounding), with the same white-noise correction. Rows with no energy get
-    zero coefficients.
-    """
-    r = r.astype(np.float64)
-    k_n, p = r.shape[0], r.shape[1] - 1
-    ok = r[:, 0] > 0.0
-    err = np.where(ok, r[:, 0] * (1.0 + 1e-6), 1.0)
-    a = np.zeros((k_n, p))
-    for i in range(p):
-        acc = r[:, i + 1] - np.einsum("kj,kj->k", a[:, :i], r[:, i:0:-1]) if i else r[:, 1].copy()
-        kap = acc / err
-        if i:
-            a[:, :i] -= kap[:, None] * a[:, i - 1 :: -1]
-        a[:, i] = kap
-        err = err * (1.0 - kap * kap)
-    a[~ok] = 0.0
-    return a
-
-
 def _lsar(x: FloatArray, a0: int, a1: int, a: FloatArray) -> FloatArray:
     """Least-squares AR interpolation of ``x[a0:a1]`` given the samples around it.
 
@@ -578,7 +555,7 @@ class ClickRepairer:
         padded_hp = np.concatenate([np.zeros(f // 2), hp, np.zeros(k_n * f - n + f)])
         window = self._ar_window if frame is None else np.hanning(2 * f).astype(np.float32)
         # the windowed frames and their autocorrelation FFT in single precision (rounding of the
-        # order of 1e-7 to 1e-6 of lag 0, the size of _levinson's white-noise correction); the
+        # order of 1e-7 to 1e-6 of lag 0, the size of levinson's white-noise correction); the
         # recursion runs in float64. Speed x1.08; on the dev and check click corpora one event edge
         # moved by a sample each, one event more on one real check track (bench/README.md)
         view = np.lib.stride_tricks.sliding_window_view(padded_hp, 2 * f)[::f][:k_n]
@@ -587,7 +564,7 @@ class ClickRepairer:
         nfft = sfft.next_fast_len(2 * f + p + 1, real=True)
         spec = sfft.rfft(frames, n=nfft, axis=-1)
         acf = sfft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=-1)[:, : p + 1]
-        a = _levinson(acf)  # (k_n, p), float64
+        a = levinson(acf)  # (k_n, p), float64
         res, back = _ar_filter(hp, a, a, f)
         # median absolute residual per 5 ms sub-frame, then the median of five neighbours
         q = max(1, f // 4)

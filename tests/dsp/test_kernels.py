@@ -1,4 +1,4 @@
-"""The compiled recursions of the noise reducer match their numpy forms."""
+"""The compiled recursions of the noise reducer and the click repairer match their numpy forms."""
 
 from __future__ import annotations
 
@@ -7,8 +7,19 @@ import sysconfig
 
 import numpy as np
 import pytest
+from scipy import linalg, signal
 
-from dsp._kernels import COMPILED, capped_avg, capped_avg_numpy, dd_snr, dd_snr_numpy, spp_noise, spp_noise_numpy
+from dsp._kernels import (
+    COMPILED,
+    capped_avg,
+    capped_avg_numpy,
+    dd_snr,
+    dd_snr_numpy,
+    levinson,
+    levinson_numpy,
+    spp_noise,
+    spp_noise_numpy,
+)
 
 
 def test_the_compiled_recursions_are_built() -> None:
@@ -91,3 +102,36 @@ def test_capped_avg_compiled_matches_numpy(rng: np.random.Generator) -> None:
     first = capped_avg(a[:20], ((1 - a) * p)[:20], cap[:20], y)
     second = capped_avg(a[20:], ((1 - a) * p)[20:], cap[20:], first[-1])
     np.testing.assert_array_equal(np.concatenate([first, second]), out_c)
+
+
+def _lags(rng: np.random.Generator, rows: int, p: int) -> np.ndarray:
+    """Autocorrelation lags 0..p of ``rows`` AR(4) signals of 400 samples, one row of them all zero."""
+    r = np.zeros((rows, p + 1))
+    for k in range(1, rows):
+        x = signal.lfilter([1.0], [1.0, -1.2, 0.8, -0.3, 0.1], rng.standard_normal(400))
+        r[k] = [np.dot(x[j:], x[: x.size - j]) for j in range(p + 1)]
+    return r
+
+
+def test_levinson_numpy_solves_the_yule_walker_equations(rng: np.random.Generator) -> None:
+    r = _lags(rng, 6, 12)
+    a = levinson_numpy(r)
+    assert a.shape == (6, 12)
+    assert not np.any(a[0])  # a row with no energy: zero coefficients
+    for k in range(1, 6):
+        rk = r[k].copy()
+        rk[0] *= 1.0 + 1e-6  # the same white-noise correction
+        np.testing.assert_allclose(a[k], linalg.solve_toeplitz(rk[:12], rk[1:]), rtol=1e-8, atol=1e-10)
+
+
+@needs_compiled
+def test_levinson_compiled_matches_numpy(rng: np.random.Generator) -> None:
+    for p in (1, 6, 40):
+        r = _lags(rng, 9, p)
+        a_c = levinson(r)
+        assert a_c.dtype == np.float64
+        np.testing.assert_allclose(a_c, levinson_numpy(r), rtol=1e-10, atol=1e-13)
+    from dsp import _recursions  # built: needs_compiled
+
+    with pytest.raises(TypeError, match="float64"):
+        _recursions.levinson(np.zeros((2, 5), np.float32), np.zeros((2, 4)), 2, 4)
