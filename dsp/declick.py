@@ -260,7 +260,7 @@ _BURST_MIN_REMOVED = 0.1  # the clamp must remove >= 10 % of the span's energy, 
 # keys median 29 dB, 25th percentile 23 dB; candidates in the real speech recordings median 17 dB, 90th
 # percentile 24 dB; at 22 dB ten candidates in a real jazz track (drum strokes) pass, at 25 dB two
 _STRUCK_DB = 25.0
-_STRUCK_S = 0.0006
+_STRUCK_S = 0.0006  # the strike: well under the millisecond or more a plosive release takes to build up
 _STRUCK_MIN_SR = 16000  # below this a plosive release is as few samples as a strike (a rough voice at 8 kHz)
 # cross-model burst search (_cross_residual): the frame this far away lends its AR model, and the own-model
 # burst margin must reach this share of the bar (and stay under the bar: the own-model verdict stands).
