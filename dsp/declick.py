@@ -151,13 +151,15 @@ other half (seed 4321, the odd-indexed files); ``bench/README.md`` has both.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.fft as sfft
-from scipy import linalg, signal
+from scipy import signal
+from scipy.linalg import lapack
 
 from dsp._kernels import levinson
 from dsp._typing import Audio, FloatArray
@@ -300,23 +302,29 @@ def _ar_order(sr: int) -> int:
     return int(np.clip(round(sr / 400), 20, 40))
 
 
+@functools.lru_cache(maxsize=32)
+def _hann(n: int) -> FloatArray:
+    """``np.hanning(n)``, computed once per length (read-only)."""
+    w = np.hanning(n)
+    w.flags.writeable = False
+    return w
+
+
+def _fir(coef: FloatArray, x: FloatArray) -> FloatArray:
+    """``x`` (``(n,)``) through the FIR filter ``coef`` from rest: ``signal.lfilter(coef, [1.0], x)``."""
+    out: FloatArray = np.convolve(x, coef)[: x.size]
+    return out
+
+
 def _ar_fit(x: FloatArray, p: int) -> FloatArray:
     """AR coefficients ``a`` (``x[n] ~ sum_k a[k] x[n-1-k]``) by the windowed autocorrelation method."""
     if x.size <= p or not np.any(x):
         return np.zeros(p)
-    w = x * np.hanning(x.size)
-    r = np.array([np.dot(w[k:], w[: w.size - k]) for k in range(p + 1)])
-    return _solve_ar(r)
-
-
-def _solve_ar(r: FloatArray) -> FloatArray:
-    """AR coefficients from autocorrelation lags ``r[0..p]`` (Yule-Walker, Levinson via scipy)."""
-    p = r.size - 1
-    if r[0] <= 0.0:
-        return np.zeros(p)
-    r = r.astype(np.float64).copy()
-    r[0] *= 1.0 + 1e-6  # white-noise correction keeps the system well conditioned
-    return np.asarray(linalg.solve_toeplitz(r[:p], r[1:]), np.float64)
+    w = x * _hann(x.size)
+    # lags 0..p in one call: r[k] = sum_t w[t + k] w[t], zeros past the end
+    r = np.correlate(np.concatenate([w, np.zeros(p)]), w, "valid")
+    a: FloatArray = levinson(r[None, :])[0]  # Yule-Walker, with levinson's white-noise correction
+    return a
 
 
 def _row_median(x: FloatArray) -> FloatArray:
@@ -397,25 +405,33 @@ def _lsar(x: FloatArray, a0: int, a1: int, a: FloatArray) -> FloatArray:
 
     ``x`` holds at least ``p`` samples either side of the gap; returns the ``a1 - a0`` values
     that minimise the sum of squared prediction errors of the AR model ``a`` over every error
-    touching the gap (Godsill & Rayner 1998, eq. 5.15).
+    touching the gap (Godsill & Rayner 1998, eq. 5.15). With ``A`` the prediction-error matrix
+    split into the columns of the unknown and the known samples, the solution is that of the
+    normal equations ``A_u' A_u x_u = -A_u' A_k x_k`` (eq. 5.16). Every error row that touches the
+    gap lies inside the segment, so ``A_u' A_u`` is the symmetric Toeplitz matrix of the
+    autocorrelation of the prediction-error filter, banded (zero beyond lag ``p``) and positive
+    definite (the filter's last tap is 1): a banded Cholesky solve, ``O(m p^2)`` for a gap of
+    ``m`` samples. ``A_k x_k`` is the prediction error of the segment with the gap set to zero.
     """
     p = a.size
-    lo, hi = a0 - p, a1 + p
-    seg = x[lo:hi].astype(np.float64)
-    n = seg.size
-    # prediction-error matrix A (rows: errors e[t] for t = p..n-1; e = A @ seg)
-    coef = np.concatenate([-a[::-1], [1.0]])
-    rows = n - p
-    big = np.zeros((rows, n))
-    idx = np.arange(rows)
-    for k in range(p + 1):
-        big[idx, idx + k] = coef[k]
-    unk = np.arange(p, p + (a1 - a0))
-    known = np.setdiff1d(np.arange(n), unk)
-    au, ak = big[:, unk], big[:, known]
-    rhs = -ak @ seg[known]
-    sol, *_ = np.linalg.lstsq(au, rhs, rcond=None)
-    return np.asarray(sol)
+    m = a1 - a0
+    if m <= 0:
+        return np.zeros(0)
+    seg = x[a0 - p : a1 + p].astype(np.float64)
+    coef = np.concatenate([-a[::-1], [1.0]])  # e[t] = sum_k coef[k] seg[t - p + k]
+    seg[p : p + m] = 0.0
+    e0 = np.correlate(seg, coef, "valid")  # the errors with the gap at zero, (m + p,)
+    atb = np.convolve(e0, coef)[p : p + m]  # A_u' e0
+    rc = np.correlate(coef, coef, "full")[p:]  # autocorrelation of the filter, lags 0..p
+    band = min(p, m - 1)
+    ab = np.zeros((band + 1, m))  # upper banded form: row band - d holds lag d
+    for d in range(band + 1):
+        ab[band - d, d:] = rc[d]
+    _, sol, info = lapack.dpbsv(ab, -atb)  # banded Cholesky (LAPACK dpbsv), upper form
+    if info != 0:  # not positive definite: cannot happen for a filter whose last tap is 1
+        raise np.linalg.LinAlgError(f"LSAR normal equations not positive definite (dpbsv info {info})")
+    out: FloatArray = sol
+    return out
 
 
 @dataclass(frozen=True)
@@ -699,8 +715,8 @@ class ClickRepairer:
             fixed = seg.copy()
             fixed[order : order + a1 - a0] = _lsar(dec, a0, a1, a)
             coef = np.concatenate([[1.0], -a])
-            before = float(np.sum(signal.lfilter(coef, [1.0], seg)[order:] ** 2))
-            after = float(np.sum(signal.lfilter(coef, [1.0], fixed)[order:] ** 2))
+            before = float(np.sum(_fir(coef, seg)[order:] ** 2))
+            after = float(np.sum(_fir(coef, fixed)[order:] ** 2))
             kept = after / max(before, _SCALE_FLOOR**2)
             if kept > (_RECHECK_WIDE if alone else _RECHECK_CLICK):
                 continue
@@ -739,7 +755,7 @@ class ClickRepairer:
         sizes = [max(2, round(width_s * self.sr)) for width_s in _BUMP_WIDTHS_S]
         outs = np.zeros((len(sizes), k_n * f))
         for i, size in enumerate(sizes):
-            d_shape = np.diff(np.hanning(size + 2))  # zero at both ends: the difference spans size + 1 samples
+            d_shape = np.diff(_hann(size + 2))  # zero at both ends: the difference spans size + 1 samples
             norms = np.linalg.norm(signal.fftconvolve(pef, d_shape[None, :], axes=1), axis=1)
             out_f = np.correlate(v, d_shape, "valid")  # out_f[s] = sum_i d_shape[i] v[s + i]
             outs[i, : out_f.size] = np.abs(out_f)
@@ -886,8 +902,8 @@ class ClickRepairer:
         fixed = seg.copy()
         fixed[self._p : self._p + a1 - a0] = _lsar(mono, a0, a1, a)
         coef = np.concatenate([[1.0], -a])
-        before = signal.lfilter(coef, [1.0], seg)[self._p :]
-        after = signal.lfilter(coef, [1.0], fixed)[self._p :]
+        before = _fir(coef, seg)[self._p :]
+        after = _fir(coef, fixed)[self._p :]
         return float(np.sum(after**2) / max(float(np.sum(before**2)), _SCALE_FLOOR**2))
 
     def _level_rises(self, mono: FloatArray, a0: int, a1: int) -> bool:

@@ -553,6 +553,26 @@ def test_a_strike_is_judged_against_the_level_before_it(rng: np.random.Generator
     assert not ClickRepairer(8000, 1)._struck(*residual(8000, 1e-4, 0.1))
 
 
+@pytest.mark.parametrize(("p", "m"), [(6, 1), (12, 5), (20, 48), (40, 144), (40, 30)])
+def test_lsar_is_the_least_squares_interpolation(p: int, m: int, rng: np.random.Generator) -> None:
+    # the banded normal equations give the same values as the least-squares solution over the
+    # explicit prediction-error matrix (Godsill & Rayner 1998, eq. 5.15)
+    x = sps.lfilter([1.0], [1.0, -1.5, 0.7], rng.standard_normal(4000))
+    a0, a1 = 2000, 2000 + m
+    a = declick._ar_fit(np.concatenate([x[a0 - 960 : a0], x[a1 : a1 + 960]]), p)
+    seg = x[a0 - p : a1 + p]
+    n = seg.size
+    coef = np.concatenate([-a[::-1], [1.0]])
+    big = np.zeros((n - p, n))
+    for r in range(n - p):
+        big[r, r : r + p + 1] = coef
+    unk = np.arange(p, p + m)
+    known = np.setdiff1d(np.arange(n), unk)
+    ref, *_ = np.linalg.lstsq(big[:, unk], -big[:, known] @ seg[known], rcond=None)
+    np.testing.assert_allclose(declick._lsar(x, a0, a1, a), ref, rtol=1e-9, atol=1e-12)
+    assert declick._lsar(x, a0, a0, a).size == 0
+
+
 @pytest.mark.parametrize("q", [1, 2, 5, 11, 80, 81, 240])
 def test_row_median_equals_numpy_median(q: int, rng: np.random.Generator) -> None:
     # the residual's 5 ms medians take one selection instead of np.median: the same values, bit for bit
