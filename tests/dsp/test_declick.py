@@ -655,3 +655,66 @@ def test_smooth_bumps_in_a_chord_are_found_by_the_matched_filters(
     hits_off, _, sdr_off = found(noisy)
     assert hits >= hits_off + 3, (hits, hits_off)
     assert sdr > sdr_off + 0.5, (sdr, sdr_off)
+
+
+def vibrato_chords(sr: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Chords of 2-4 eight-partial notes and a bass, changing every 0.4-0.9 s, at -20 dBFS RMS.
+
+    Each note has a 0.3 % vibrato at 5.5 Hz and decays from a 20 ms attack (a keyboard or a
+    plucked string): more partials than an order-40 model has poles, and none of them steady.
+    """
+    n = int(seconds * sr)
+    x = np.zeros(n)
+    root = int(rng.integers(45, 57))
+    major = np.array([0, 2, 4, 5, 7, 9, 11])
+    s0 = 0
+    while s0 < n:
+        m = min(int(rng.uniform(0.4, 0.9) * sr), n - s0)
+        tt = np.arange(m) / sr
+        env = np.minimum(1.0, tt / 0.02) * np.exp(-tt / rng.uniform(0.4, 1.2))
+        deg = rng.choice(7, size=int(rng.integers(2, 5)), replace=False)
+        notes = [root + 12 + major[d] + 12 * int(rng.integers(0, 2)) for d in deg] + [root - 12 + major[deg[0]]]
+        for note in notes:
+            f = 440.0 * 2 ** ((note - 69) / 12)
+            ph = 2 * np.pi * np.cumsum(f * (1 + 0.003 * np.sin(2 * np.pi * 5.5 * tt))) / sr
+            for h in range(1, 9):
+                if h * f < 0.45 * sr:
+                    x[s0 : s0 + m] += env * np.sin(h * ph) / h**1.3
+        s0 += m
+    x *= 0.1 / np.sqrt(np.mean(x**2))
+    return (x + 10 ** (-65 / 20) * rng.standard_normal(n)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("sr", "max_left"), [(16000, 0.32), (48000, 0.53)])
+def test_clicks_among_vibrato_chords_are_found_by_the_tonal_pass(
+    sr: int, max_left: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0.3 ms spikes, their peak three times the music's RMS, every 83 ms through chords the
+    # base-order model cannot whiten: the partials it leaves in the residual lift the scale over
+    # many of them. Measured over eight seeds: the error energy left (0.24 at 16 kHz and 0.48 at
+    # 48 kHz; without the pass 0.38 and 0.58) and no more events on the same music without clicks
+    def pooled() -> tuple[float, int]:
+        left, total, false_events = 0.0, 0.0, 0
+        for seed in range(8):
+            rng = np.random.default_rng(seed)
+            clean = vibrato_chords(sr, 3.0, rng)
+            noisy = clean.copy()
+            size = max(1, round(0.0003 * sr))
+            for i in range(int(0.3 * sr), int(2.7 * sr), int(0.083 * sr)):
+                noisy[i : i + size] += np.float32(rng.choice([-1, 1]) * 0.3) * np.hanning(size + 2)[1:-1].astype(
+                    np.float32
+                )
+            out = repair_clicks(noisy, sr)
+            left += float(np.sum((out.astype(np.float64) - clean) ** 2))
+            total += float(np.sum((noisy.astype(np.float64) - clean) ** 2))
+            proc = ClickRepairer(sr, 1, keep_events=True)
+            run(proc, clean, 65536)
+            false_events += len(proc.events)
+        return left / total, false_events
+
+    share, false_events = pooled()
+    assert share <= max_left, share
+    monkeypatch.setattr(declick, "_TONAL_ORDER_MULT", 1)  # no frame is tonal: the base passes alone
+    share_off, false_off = pooled()
+    assert share_off > max_left, share_off
+    assert false_events <= false_off, (false_events, false_off)
