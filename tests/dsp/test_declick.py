@@ -718,3 +718,26 @@ def test_clicks_among_vibrato_chords_are_found_by_the_tonal_pass(
     share_off, false_off = pooled()
     assert share_off > max_left, share_off
     assert false_events <= false_off, (false_events, false_off)
+
+
+@pytest.mark.parametrize("p", [12, 80])  # direct and by FFT (over _DIRECT_TAPS)
+def test_ar_filter_on_some_frames_equals_the_full_filter(p: int, rng: np.random.Generator) -> None:
+    # the tonal pass filters only the frames it judges: theirs must be the full filter's values
+    f = 160
+    x = rng.standard_normal(7 * f + 37)
+    a = 0.1 * rng.standard_normal((8, p))
+    rows = np.array([0, 2, 3, 4, 7])
+    full = declick._ar_filter(x, a, a, f)
+    part = declick._ar_filter(x, a, a, f, rows)
+    inside = np.zeros(8 * f, bool)
+    for r in rows:
+        inside[r * f : (r + 1) * f] = True
+    inside = inside[: x.size]
+    for got, want in zip(part, full, strict=True):
+        np.testing.assert_allclose(got[inside], want[inside], rtol=1e-10, atol=1e-10)
+        assert not np.any(got[~inside])
+    # and the full filter is the frame-by-frame FIR filter: e[t] = x[t] - sum_k a[k] x[t - 1 - k]
+    for t in (p + 1, 3 * f + 5, x.size - 1):
+        k = t // f
+        want_t = x[t] - float(np.dot(a[k], x[t - 1 - np.arange(p)]))
+        assert full[0][t] == pytest.approx(want_t, abs=1e-10)
