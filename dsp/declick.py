@@ -605,7 +605,7 @@ class ClickRepairer:
         self._pop_kept_at: dict[int, float] = {}
         self._crowded: set[int] = set()  # onsets of coarse candidates that are not isolated at their scale
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
-        # the last detection pass's residuals, their 5 ms medians and AR coefficients (:meth:`_residual`)
+        # the last base-order detection pass's residuals, their 5 ms medians and AR coefficients (:meth:`_residual`)
         self._last_res: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None
         # the last base residual's frame lags 0..2p and order-p models (:meth:`_residual`)
         self._base_fit: tuple[FloatArray, FloatArray] | None = None
@@ -690,10 +690,9 @@ class ClickRepairer:
         partials than ``p / 2`` pole pairs can whiten, and the partials left in the residual lift
         its scale over the smaller clicks among them. The other frames keep order ``p`` (a voice
         whitened by a longer model shows its glottal pulses). The model array is
-        ``(ceil(n / f), p2)``, zero-padded for the frames of order ``p``; the mask of tonal frames is
-        ``(ceil(n / f),)``. ``base`` is the frames'
-        lags ``0..p2`` and order-``p`` models when already taken on this very ``mono``
-        (:meth:`_residual` keeps them).
+        ``(ceil(n / f), p2)``, zero-padded for the frames of order ``p``; the mask of tonal frames
+        is ``(ceil(n / f),)``. ``base`` is the frames' lags ``0..p2`` and order-``p`` models when
+        already taken on this very ``mono`` (:meth:`_residual` keeps them).
         """
         f, p = self._frame, self._p
         p2 = _TONAL_ORDER_MULT * p
@@ -1425,7 +1424,7 @@ class ClickRepairer:
             (res, back, scale, sub, coefs), tonal_frames = got
         else:
             res, back, scale, sub, coefs = self._residual(mono)
-        self._last_res = (res, back, sub, coefs)
+            self._last_res = (res, back, sub, coefs)  # for the burst search (base order)
         mag = np.abs(res)
         thr = self.detection_mult * scale
         bmag = np.abs(back)
