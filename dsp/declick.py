@@ -696,8 +696,9 @@ class ClickRepairer:
         """
         f, p = self._frame, self._p
         p2 = _TONAL_ORDER_MULT * p
+        hp = _first_difference(mono)
         if base is None:
-            acf = self._frame_acf(_first_difference(mono), f, p2, self._ar_window)
+            acf = self._frame_acf(hp, f, p2, self._ar_window)
             a_lo = levinson(np.ascontiguousarray(acf[:, : p + 1]))
         else:
             acf, a_lo = base
@@ -715,7 +716,7 @@ class ClickRepairer:
         # the residuals in the tonal frames and their neighbours only: the guards of an event in a
         # tonal frame read at most 20 ms (one frame) around it, and the scale 10 ms
         near = np.flatnonzero(np.convolve(tonal, np.ones(3), "same") > 0)
-        return self._whiten(_first_difference(mono), a, f, near), tonal
+        return self._whiten(hp, a, f, near), tonal
 
     def _cross_residual(self, mono: FloatArray, a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Residuals of ``mono`` (``(n,)``) with the neighbouring frames' AR models, and their 5 ms medians.
