@@ -179,13 +179,14 @@ from scipy.linalg import lapack
 from dsp._kernels import levinson
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
-from dsp.errors import InvalidParameterError
 from dsp.stream import run_processor
 
 __all__ = ["ClickEvent", "ClickRepairer", "repair_clicks"]
 
-#: Sample rates the click repairer is designed and tested for, in Hz.
-MIN_SR, MAX_SR = 8000, 48000
+#: Sample rates the click repairer takes, in Hz. Its constants are times, not sample counts, and
+#: were tuned at 16 and 48 kHz; the click corpus generated at 96 and 192 kHz scores within reach of
+#: 48 kHz (bench/README.md, "Rates above 48 kHz"), so it takes every rate the engine does.
+MIN_SR, MAX_SR = 8000, 192000
 
 _SEG_S = 0.5  # segment of the fixed processing grid
 _HIST_S = 0.05  # history before a segment (AR fit and scale context)
@@ -508,7 +509,7 @@ class ClickRepairer:
     Parameters
     ----------
     sr : int
-        Sample rate in Hz, in [8000, 48000].
+        Sample rate in Hz, in [8000, 192000].
     channels : int
         Channel count, >= 1. Detection runs on the channels' mean; each detected event is
         repaired in every channel (interpolated from each channel's own context).
@@ -559,8 +560,6 @@ class ClickRepairer:
         keep_events: bool = False,
     ) -> None:
         self.sr = check_sr(sr)
-        if self.sr > MAX_SR:
-            raise InvalidParameterError(f"the click repairer runs at {MIN_SR}-{MAX_SR} Hz, got {sr}")
         self.channels = check_channels(channels)
         self.detection_mult = check_range("detection_mult", detection_mult, 6.0, 10.0)
         self.click_len_ms = check_range("click_len_ms", click_len_ms, 5.0, 30.0)
@@ -1623,7 +1622,7 @@ def repair_clicks(audio: Audio, sr: int, *, detection_mult: float = 8.0, click_l
     audio : ndarray, shape (n,) or (channels, n), float32
         Finite samples, ``n >= 1``.
     sr : int
-        Sample rate in Hz, in [8000, 48000].
+        Sample rate in Hz, in [8000, 192000].
     detection_mult : float
         Residual threshold in multiples of its robust local scale, in [6, 10].
     click_len_ms : float

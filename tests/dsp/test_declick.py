@@ -85,7 +85,7 @@ def test_is_a_block_processor() -> None:
     assert isinstance(ClickRepairer(16000, 1), BlockProcessor)
 
 
-@pytest.mark.parametrize("sr", [8000, 16000, 22050, 44100, 48000])
+@pytest.mark.parametrize("sr", [8000, 16000, 22050, 44100, 48000, 96000, 192000])
 def test_known_clicks_are_found_and_repaired_at_every_rate(sr: int, rng: np.random.Generator) -> None:
     clean = tonal(sr, 1.5, rng)
     noisy, onsets = with_spikes(clean, sr, rng)
@@ -327,7 +327,9 @@ def test_bad_input_and_parameters_raise() -> None:
         with pytest.raises(InvalidParameterError):
             ClickRepairer(16000, 1, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError):
-        ClickRepairer(96000, 1)
+        ClickRepairer(7999, 1)
+    with pytest.raises(InvalidParameterError):
+        ClickRepairer(192001, 1)
     with pytest.raises(InvalidParameterError):
         ClickRepairer(16000, 1).process(np.zeros((2, 10), np.float32))
 
