@@ -43,7 +43,8 @@ Policy (one set of rules for every caller):
   cap, both with :class:`~app.errors.InputTooLargeError`.
 
 Error messages name the URL's origin (scheme, host, port) but never its path, query or user
-info, which often carry secrets (presigned signatures, webhook tokens).
+info, which often carry secrets (presigned signatures, webhook tokens); httpx's own request log
+lines, which print whole URLs, are kept out of the logs (its loggers at WARNING).
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+# httpx logs every request line, whole URL included, at INFO; a worker logging at INFO would
+# write presigned signatures and userinfo into its log. Only its warnings are kept.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network

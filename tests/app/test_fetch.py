@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+import logging
 import shutil
 import socket
 import ssl
@@ -201,6 +202,21 @@ def test_download_from_allowlisted_loopback(allowlist: tuple[str, ...], tmp_path
     assert server.requests[0].method == "GET"
     assert server.requests[0].path == "/in.wav?sig=secret"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+def test_a_worker_logging_at_info_never_logs_the_path_query_or_userinfo(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Workers log at INFO (``logging.basicConfig``); httpx logs each request's whole URL at INFO."""
+    caplog.set_level(logging.INFO)  # the root logger, as a worker sets it
+    with serve_http({"/bucket/in.wav": Reply(body=b"RIFF" * 100)}) as server:
+        url = server.url("/bucket/in.wav?X-Amz-Signature=s3cr3tsig").replace("://", "://user:hunter2@")
+        fetch.download_to_file(url, tmp_path / "in.wav", LOOPBACK)
+        with pytest.raises(FetchError):
+            fetch.download_to_file(url.replace("in.wav", "missing.wav"), tmp_path / "x", LOOPBACK)
+    assert caplog.records, "the fetcher logs its downloads (by origin)"
+    for secret in ("s3cr3tsig", "hunter2", "/bucket/"):
+        assert secret not in caplog.text
 
 
 def test_download_pins_the_checked_address_and_keeps_the_host_name(tmp_path: Path) -> None:
