@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -815,28 +815,45 @@ def _check_video_fits(video_codec: str | None, container: str) -> None:
         )
 
 
-def check_encodable(container: str, sr: int, channels: int) -> None:
+def _cannot_hold(container: str, sr: int, channels: int) -> str | None:
+    """Why ``container`` cannot hold audio at ``sr``/``channels``, or None when it can."""
+    limit = _MAX_CHANNELS.get(container)
+    if limit is not None and channels > limit:
+        return f"{container.upper()} output holds at most {limit} channels, the audio has {channels}"
+    if container == "mp3" and sr not in _MP3_RATES:
+        return f"MP3 cannot carry {sr} Hz audio (it allows 8–48 kHz standard rates)"
+    if container in ("m4a", "mp4") and sr not in _AAC_RATES:
+        return f"AAC ({container}) cannot carry {sr} Hz audio"
+    if container == "flac" and not 1 <= sr <= 655_350:
+        return f"FLAC cannot carry {sr} Hz audio"
+    return None
+
+
+#: Formats an error suggests instead, in this order, when they can hold the audio.
+_FALLBACKS: Final = ("wav", "flac", "m4a")
+
+
+def check_encodable(container: str, sr: int, channels: int, *, offered: Sequence[str] | None = None) -> None:
     """Raise InvalidParameterError when ``container`` cannot hold audio at ``sr``/``channels``.
 
-    Call it before processing so a job fails fast instead of after the DSP.
+    Call it before processing so a job fails fast instead of after the DSP. ``offered`` is the
+    output formats the client's API can ask for (None: every format Hush writes); the error
+    suggests only those of them that can hold the audio.
     """
     if container not in AUDIO_CONTAINERS:
         raise InvalidParameterError(f"Hush cannot write {container!r} files.")
     if channels < 1:
         raise InvalidParameterError("Audio needs at least one channel.")
-    limit = _MAX_CHANNELS.get(container)
-    if limit is not None and channels > limit:
-        raise InvalidParameterError(
-            f"{container.upper()} output holds at most {limit} channels, the audio has {channels}; ask for wav or flac."
-        )
-    if container == "mp3" and sr not in _MP3_RATES:
-        raise InvalidParameterError(
-            f"MP3 cannot carry {sr} Hz audio (it allows 8–48 kHz standard rates); ask for wav, flac or m4a."
-        )
-    if container in ("m4a", "mp4") and sr not in _AAC_RATES:
-        raise InvalidParameterError(f"AAC ({container}) cannot carry {sr} Hz audio; ask for wav or flac.")
-    if container == "flac" and not 1 <= sr <= 655_350:
-        raise InvalidParameterError(f"FLAC cannot carry {sr} Hz audio; ask for wav.")
+    why = _cannot_hold(container, sr, channels)
+    if why is None:
+        return
+    choices = [c for c in (offered if offered is not None else _FALLBACKS) if c != container]
+    fits = [c for c in choices if c in AUDIO_CONTAINERS and _cannot_hold(c, sr, channels) is None]
+    if fits:
+        hint = "ask for " + (fits[0] if len(fits) == 1 else ", ".join(fits[:-1]) + " or " + fits[-1])
+    else:
+        hint = "no other output format this API offers can hold it either"
+    raise InvalidParameterError(f"{why}; {hint}.")
 
 
 def _flac_subtype(sample_format: str | None) -> str:

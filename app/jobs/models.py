@@ -81,6 +81,8 @@ class OutputSpec(BaseModel):
     """Output container ("wav", "mp3", "mp4" ...); None keeps the input's."""
     put_url: str | None = None
     """When set, the result is also PUT to this URL (presigned-upload style)."""
+    offered: tuple[str, ...] | None = None
+    """The output formats the client's API can ask for (None: any); errors suggest only these."""
 
 
 class JobSpec(BaseModel):

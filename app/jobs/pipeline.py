@@ -186,6 +186,10 @@ def process_file(
 ) -> PipelineResult:
     """Run ``steps`` over the media file ``src`` (described by ``info``), writing into ``tmp``."""
     sr, ch = info.sr, info.channels
+    out_container = media.output_container(info, output.container) if output.audio else ""
+    if output.audio and not media.needs_remux(info, out_container):
+        # fail before any DSP, naming only formats the client's API can ask for
+        media.check_encodable(out_container, sr, ch, offered=output.offered)
     block = max(256, int(block_seconds * sr))
     speech: list[tuple[float, float]] | None = None
     requested = bool(steps)
@@ -234,7 +238,6 @@ def process_file(
             listeners.append((d, d.build(sr, ch, s.params)))
             chains.append([])
     total = max(1.0, (info.duration_s or 0.0) * sr)
-    out_container = media.output_container(info, output.container) if output.audio else ""
     video = output.audio and media.needs_remux(info, out_container)
     passes = len(listeners) + (2 if finalize else 1)
 

@@ -376,6 +376,24 @@ def test_media_check_encodable(container: str, sr: int, channels: int, ok: bool)
             check_encodable(container, sr, channels)
 
 
+@pytest.mark.parametrize(
+    ("container", "sr", "channels", "offered", "hint"),
+    [
+        ("mp3", 96_000, 1, None, "ask for wav, flac or m4a."),
+        ("mp3", 96_000, 1, ("mp3", "wav"), "ask for wav."),
+        ("mp3", 44_100, 6, None, "ask for wav, flac or m4a."),
+        ("mp3", 44_100, 10, None, "ask for wav or flac."),
+        ("m4a", 12_345, 1, ("m4a", "mp3"), "no other output format this API offers can hold it either."),
+    ],
+)
+def test_media_check_encodable_suggests_only_formats_that_fit_and_are_offered(
+    container: str, sr: int, channels: int, offered: tuple[str, ...] | None, hint: str
+) -> None:
+    with pytest.raises(InvalidParameterError) as err:
+        check_encodable(container, sr, channels, offered=offered)
+    assert str(err.value).endswith(hint)
+
+
 def test_media_mime_types() -> None:
     assert mime_type("mp4", video=True) == "video/mp4"
     assert mime_type("mp4") == "audio/mp4"
