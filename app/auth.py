@@ -34,6 +34,8 @@ class Principal:
 
 
 ANONYMOUS = Principal(owner="")
+#: ``WWW-Authenticate`` of a 401 to an HTTP Basic route (RFC 7617).
+BASIC_CHALLENGE = 'Basic realm="hush", charset="UTF-8"'
 
 
 def hash_key(key: str) -> str:
@@ -116,18 +118,22 @@ class KeyStore:
             return ANONYMOUS
         if not authorization or not authorization.lower().startswith("basic "):
             raise AuthError(
-                "HTTP Basic authorization is required", hint="Authorization: Basic base64(appkey:appsecret)"
+                "HTTP Basic authorization is required",
+                hint="Authorization: Basic base64(appkey:appsecret)",
+                challenge=BASIC_CHALLENGE,
             )
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise AuthError("the Basic authorization header is not valid base64 of appkey:appsecret") from None
+            raise AuthError(
+                "the Basic authorization header is not valid base64 of appkey:appsecret", challenge=BASIC_CHALLENGE
+            ) from None
         app_key, _, secret = decoded.partition(":")
         expected = self._basic.get(app_key)
         if expected is None and self._store is not None and self._store.key_by_hash(hash_key(secret)) is not None:
             return self.check_key(secret)  # a key made with `hush keys`: any appkey, the key as appsecret
         if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):
-            raise AuthError("the appkey/appsecret pair is not valid")
+            raise AuthError("the appkey/appsecret pair is not valid", challenge=BASIC_CHALLENGE)
         principal = Principal(owner=_owner_of(f"{app_key}:{expected}"), key=app_key)
         self._rate(principal)
         return principal

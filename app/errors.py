@@ -124,9 +124,13 @@ class URLRefusedError(FetchError):
 
 
 class AuthError(AppError):
-    """Credentials are missing or wrong."""
+    """Credentials are missing or wrong. ``challenge`` is the ``WWW-Authenticate`` value, if any."""
 
     code = "auth.invalid"
+
+    def __init__(self, message: str, *, hint: str | None = None, challenge: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.challenge = challenge
 
 
 class NotFoundError(AppError):

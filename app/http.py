@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -204,10 +205,12 @@ def error_id() -> str:
 
 
 def json_error(status: int, body: dict[str, Any], exc: Exception | None = None) -> JSONResponse:
-    """A JSON error response; 429 carries an integer ``Retry-After``."""
+    """A JSON error response; 429 carries an integer ``Retry-After``, 401 its challenge if any."""
     headers = {}
     if isinstance(exc, e.RateLimitedError):
         headers["Retry-After"] = str(int(exc.retry_after_s))
+    if isinstance(exc, e.AuthError) and exc.challenge:
+        headers["WWW-Authenticate"] = exc.challenge
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -231,10 +234,25 @@ async def read_body(request: Request, limit_bytes: int, *, hint: str | None = No
     return bytes(body)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259 allows only finite numbers)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float")
+    return value
+
+
 def parse_json(raw: bytes) -> Any:
-    """``json.loads`` whose failures (bad syntax, bad UTF-8, absurd nesting) are client errors."""
+    """``json.loads`` whose failures (bad syntax, bad UTF-8, absurd nesting) are client errors.
+
+    Strict JSON: the ``NaN`` and ``Infinity`` tokens Python's parser would take are refused, and so
+    is a number too large for a float (``1e400``), which Python would read as infinity.
+    """
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise e.InvalidParameterError("the JSON body is nested too deeply to be a request") from None
     except (ValueError, UnicodeDecodeError) as exc:

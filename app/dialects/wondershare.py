@@ -70,6 +70,11 @@ __all__ = [
 PREFIX = "/v3/pic/ecr"
 #: Formats the doc accepts, in and out.
 FORMATS = ("mp3", "wav")
+#: 8 kbit/s, the lowest MP3 bitrate (MPEG-2.5 Layer III), in bytes per second: no file of the
+#: size ``file_info`` declares plays longer than its size over this (a WAV: 8000 bytes/s at least).
+_MIN_BYTES_PER_S = 1000.0
+#: Longest ``wait_time`` given, in seconds: poll at least hourly, whatever the estimate.
+_MAX_WAIT_S = 3600.0
 #: A task body names a link and a few numbers: its own small limit.
 _JSON_LIMIT_BYTES = 64 * 1024
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -100,6 +105,20 @@ class WondershareFileInfo(_Model):
     file_md5: str = Field(description="MD5 of the file, 32 hex digits")
     file_time: float = Field(ge=0, description="duration in seconds (informative)")
     file_ext: str = Field(description="mp3 or wav")
+
+    @field_validator("file_size", mode="before")
+    @classmethod
+    def _size_number(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
+            raise ValueError("must be the file's size in bytes, a whole number")
+        return v
+
+    @field_validator("file_time", mode="before")
+    @classmethod
+    def _time_number(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError("must be the audio's duration in seconds, a number")
+        return v
 
     @field_validator("file_md5")
     @classmethod
@@ -149,7 +168,7 @@ class WondershareBatchRequest(_Model):
     @field_validator("priority", "click_len", mode="before")
     @classmethod
     def _integer(cls, v: Any) -> Any:
-        if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+        if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
             raise ValueError("must be an integer")
         return v
 
@@ -190,7 +209,7 @@ def to_spec(request: WondershareBatchRequest, max_bytes: int) -> JobSpec:
         steps=(
             Step(name="declick", params={"detection_mult": request.detection_mult, "click_len": request.click_len}),
         ),
-        output=OutputSpec(container=request.file_ext),
+        output=OutputSpec(container=request.file_ext, offered=FORMATS),
     )
 
 
@@ -219,7 +238,12 @@ def render(job: Job, wait_s: float, base_url: str) -> WondershareResult:
         reason = job.error_reason or "the task was closed before it finished"
     elif state is JobState.timed_out:
         reason = job.error_reason or "the task took too long and was stopped"
-    wait = 0 if job.terminal else max(1, round(wait_s))
+    if job.terminal:
+        wait = 0
+    elif not math.isfinite(wait_s):
+        wait = 1
+    else:
+        wait = max(1, round(min(wait_s, _MAX_WAIT_S)))
     return WondershareResult(status=STATUS[state], wait_time=str(wait), voice_result=voice, reason=reason)
 
 
@@ -304,8 +328,13 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
     job = await service.get(task_id, owner=who.owner)
     if job.dialect != "wondershare":
         raise e.NotFoundError(f"no click-removal task {task_id!r}")
-    duration = job.meta.get("file_time")
-    wait = await service.estimate_wait_s(job, duration_s=float(duration) if duration else None)
+    declared = job.meta.get("file_time")
+    duration = None
+    if declared:
+        # no MP3 or WAV of the declared size lasts longer than at the lowest MP3 bitrate
+        size = job.spec.input.expected_size
+        duration = min(float(declared), size / _MIN_BYTES_PER_S) if size else float(declared)
+    wait = await service.estimate_wait_s(job, duration_s=duration)
     return JSONResponse(_envelope(render(job, wait, public_base(request, service)).model_dump()))
 
 

@@ -371,8 +371,9 @@ class JobService:
         """Seconds until ``job`` is likely finished, from its queue position and the measured rate.
 
         The rate (run seconds per audio second) is a running mean over the jobs this process
-        saw finish, ``DEFAULT_RATE`` until there is one. A running job's estimate comes from its
-        own progress; a queued job waits for the jobs ahead of it, spread over the workers.
+        saw finish, ``DEFAULT_RATE`` until there is one. A running job's estimate blends its own
+        pace with the measured rate, by how far it has got; a queued job waits for the jobs ahead
+        of it, spread over the workers.
         ``duration_s`` is the audio length when the caller knows it before the job does.
         """
         rate = self._rate if self._rate is not None else DEFAULT_RATE
@@ -381,8 +382,12 @@ class JobService:
         duration = (job.result_meta.get("input") or {}).get("duration_s") or duration_s or 60.0
         own = JOB_OVERHEAD_S + rate * float(duration)
         if job.state is JobState.in_progress and job.started_at is not None and job.progress > 0:
+            # the job's own pace, trusted as far as it has gone: early on, the download and decode
+            # before the first block make it look slow, so the measured rate weighs more
             elapsed = time.time() - job.started_at
-            return max(elapsed * (100.0 - job.progress) / job.progress, 0.0)
+            share = min(job.progress, 100.0) / 100.0
+            paced = elapsed * (1.0 - share) / share
+            return max(share * paced + (1.0 - share) * max(own - elapsed, 0.0), 0.0)
         if job.state in ACTIVE_STATES:
             return own
         ahead = await self.jobs_ahead(job)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,6 +230,8 @@ def _drop(body: dict[str, Any], key: str) -> dict[str, Any]:
         ({"priority": -1}, "priority"),
         ({"priority": 10}, "priority"),
         ({"priority": True}, "priority"),
+        ({"priority": "1"}, "priority"),
+        ({"click_len": "10"}, "click_len"),
         ({"file_ext": "flac"}, "file_ext"),
         ({"file_link": "ftp://127.0.0.1/x.wav"}, "file_link"),
         ({"file_info": {"file_size": 1, "file_md5": "xyz", "file_time": 1, "file_ext": "wav"}}, "file_md5"),
@@ -237,6 +240,8 @@ def _drop(body: dict[str, Any], key: str) -> dict[str, Any]:
             "file_info.file_ext",
         ),
         ({"file_info": {"file_size": 0, "file_md5": "0" * 32, "file_time": 1, "file_ext": "wav"}}, "file_size"),
+        ({"file_info": {"file_size": "160", "file_md5": "0" * 32, "file_time": 1, "file_ext": "wav"}}, "file_size"),
+        ({"file_info": {"file_size": 160, "file_md5": "0" * 32, "file_time": "5", "file_ext": "wav"}}, "file_time"),
         ("-priority", "priority"),
         ("-file_link", "file_link"),
         ("-file_info", "file_info"),
@@ -283,6 +288,7 @@ def test_wondershare_wrong_credentials_are_401(client: httpx.Client, headers: di
         assert r.status_code == 401, r.text
         assert r.json()["code"] == 401
         assert r.json()["msg"]
+        assert r.headers["WWW-Authenticate"].startswith("Basic realm=")  # RFC 7235: a 401 names its scheme
 
 
 @pytest.mark.parametrize(
@@ -293,6 +299,76 @@ def test_wondershare_private_network_link_is_refused(client: httpx.Client, link:
     assert r.status_code == 400
     assert r.json()["code"] == 400
     assert "refused" in r.json()["msg"]
+
+
+@pytest.mark.parametrize("token", ["Infinity", "-Infinity", "NaN", "1e400"])
+def test_wondershare_non_finite_numbers_are_not_json(client: httpx.Client, token: str) -> None:
+    """Python's parser takes ``Infinity`` and ``NaN`` and reads 1e400 as infinity; JSON has none of them."""
+    body = batch_body("http://127.0.0.1:9/in.wav")
+    raw = json.dumps(body).replace('"file_time": 4', f'"file_time": {token}')
+    assert token in raw
+    r = client.post(BATCH, content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    out = r.json()
+    assert out["code"] == 400
+    assert "not valid JSON" in out["msg"]
+
+
+def test_wondershare_absurd_file_time_keeps_wait_time_sane(client: httpx.Client, origin: LoopbackServer) -> None:
+    """A declared duration no file of the declared size can have does not drive ``wait_time``."""
+    body = batch_body(origin.url("/bucket/in.wav"))
+    body["file_info"]["file_time"] = 1e308
+    task = submit(client, body)
+    r = client.get(f"/v3/pic/ecr/result/{task}", headers=AUTH)
+    data = r.json()["data"]
+    assert 0 <= int(data["wait_time"]) <= 3600
+    done = poll(client, task)
+    assert done["status"] == "3"
+    assert "file_time" in done["reason"]
+
+
+def _tone_wav(sr: int, channels: int, seconds: float = 1.5) -> tuple[bytes, np.ndarray]:
+    """A chord with four clicks, as 16-bit WAV, and the click-free chord, ``(n, channels)``."""
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(0.1 / (k + 1) * np.sin(2 * np.pi * f * t + k) for k, f in enumerate((220.0, 330.0, 550.0)))
+    clean = np.tile(x[:, None], (1, channels)).astype(np.float32)
+    clicked = clean.copy()
+    for i in range(4):
+        clicked[int((0.3 + 0.25 * i) * sr)] += 0.5
+    buf = io.BytesIO()
+    sf.write(buf, clicked, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue(), clean
+
+
+def test_wondershare_high_rate_wav_is_repaired_at_its_own_rate(client: httpx.Client) -> None:
+    """A 96 kHz stereo WAV: repaired and returned at 96 kHz, two channels (the doc limits only format and size)."""
+    data, clean = _tone_wav(96_000, 2)
+    with serve_http({"/bucket/hi.wav": Reply(body=data)}) as bucket:
+        body = batch_body(bucket.url("/bucket/hi.wav"), data)
+        body["file_info"] = file_info(data, file_time=1)
+        done = poll(client, submit(client, body))
+    assert done["status"] == "3", done
+    out, sr = sf.read(io.BytesIO(httpx.get(done["voice_result"], timeout=30).content), dtype="float32", always_2d=True)
+    assert (sr, out.shape) == (96_000, clean.shape)
+    noisy, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    assert si_sdr_db(clean[:, 0], out[:, 0]) - si_sdr_db(clean[:, 0], noisy[:, 0]) >= 10.0
+
+
+@pytest.mark.parametrize(("sr", "channels", "words"), [(96_000, 1, "96000 Hz"), (16_000, 6, "the audio has 6")])
+def test_wondershare_mp3_it_cannot_write_names_only_wav(
+    client: httpx.Client, sr: int, channels: int, words: str
+) -> None:
+    """MP3 holds 2 channels at 8-48 kHz; the reason suggests the one other format this API offers."""
+    data, _ = _tone_wav(sr, channels, 1.5)
+    with serve_http({"/bucket/x.wav": Reply(body=data)}) as bucket:
+        body = batch_body(bucket.url("/bucket/x.wav"), data, file_ext="mp3")
+        body["file_info"] = file_info(data, file_time=1)
+        done = poll(client, submit(client, body))
+    assert done["status"] == "4", done
+    assert words in done["reason"]
+    assert "ask for wav." in done["reason"]
+    assert "flac" not in done["reason"]
+    assert "m4a" not in done["reason"]
 
 
 def test_wondershare_unknown_task_is_404(client: httpx.Client) -> None:
