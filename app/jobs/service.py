@@ -50,6 +50,14 @@ DEFAULT_RATE = 0.05
 JOB_OVERHEAD_S = 0.5
 
 log = logging.getLogger("hush.jobs")
+#: Kinds of job (step lists) whose processing rate is kept apart; more fall back to the overall rate.
+_MAX_KINDS = 64
+
+
+def _job_kind(job: Job) -> str:
+    """What a job does, for its processing rate: its step names in order ("" for none)."""
+    return ",".join(s.name for s in job.spec.steps)
+
 
 #: Builds a dialect's webhook body for a finished job.
 WebhookRenderer = Callable[[Job, "JobService"], Awaitable[dict[str, Any]]]
@@ -64,6 +72,7 @@ class JobService:
         self.settings = settings
         self._watchers = 0
         self._rate: float | None = None
+        self._rates: dict[str, float] = {}  # the same, per kind of job (its steps)
         self.store = store
         self.blobs = blobs
         self.queue = queue
@@ -328,13 +337,22 @@ class JobService:
 
     # ------------------------------------------------------------------ time estimates
     def _measure_rate(self, job: Job) -> None:
-        """Fold a finished job's run time per second of audio into the running estimate."""
+        """Fold a finished job's run time per second of audio into the running estimates.
+
+        One estimate over every job, and one per kind of job (its steps, in order): a click
+        repair runs some fifty times faster than a studio-sound chain, so a declick task's wait
+        is read off declick tasks once one has finished.
+        """
         duration = (job.result_meta.get("input") or {}).get("duration_s")
         if not duration or job.started_at is None or job.finished_at is None:
             return
         run_s = max(job.finished_at - job.started_at - JOB_OVERHEAD_S, 0.0)
         rate = run_s / float(duration)
         self._rate = rate if self._rate is None else 0.8 * self._rate + 0.2 * rate
+        kind = _job_kind(job)
+        if kind in self._rates or len(self._rates) < _MAX_KINDS:
+            old = self._rates.get(kind)
+            self._rates[kind] = rate if old is None else 0.8 * old + 0.2 * rate
 
     def _check_account(self, owner: str, spec: JobSpec) -> None:
         """Refuse a job its key's account cannot take: too many open jobs, or no minutes left.
@@ -370,13 +388,14 @@ class JobService:
     async def estimate_wait_s(self, job: Job, *, duration_s: float | None = None) -> float:
         """Seconds until ``job`` is likely finished, from its queue position and the measured rate.
 
-        The rate (run seconds per audio second) is a running mean over the jobs this process
-        saw finish, ``DEFAULT_RATE`` until there is one. A running job's estimate blends its own
+        The rate (run seconds per audio second) is a running mean over the jobs of the same
+        steps this process saw finish, else over all it saw finish, ``DEFAULT_RATE`` until there
+        is one. A running job's estimate blends its own
         pace with the measured rate, by how far it has got; a queued job waits for the jobs ahead
         of it, spread over the workers.
         ``duration_s`` is the audio length when the caller knows it before the job does.
         """
-        rate = self._rate if self._rate is not None else DEFAULT_RATE
+        rate = self._rates.get(_job_kind(job), self._rate if self._rate is not None else DEFAULT_RATE)
         if job.terminal:
             return 0.0
         duration = (job.result_meta.get("input") or {}).get("duration_s") or duration_s or 60.0

@@ -170,6 +170,38 @@ def test_reaper_re_enqueues_jobs_whose_lease_ran_out(settings, rng) -> None:
     store.close()
 
 
+def test_wait_estimates_learn_each_kind_of_job_apart(settings) -> None:
+    """A slow kind of job (a chain of heavy steps) does not inflate a fast kind's wait."""
+    store = SqliteJobStore(settings.db_path)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
+
+    def job(job_id: str, steps: tuple[str, ...], run_s: float | None = None) -> Job:
+        done = {"started_at": 1000.0, "finished_at": 1000.0 + run_s} if run_s is not None else {}
+        return Job(
+            id=job_id,
+            dialect="native",
+            spec=JobSpec(input=InputRef(blob_key="uploads/x"), steps=tuple(Step(name=n) for n in steps)),
+            state=JobState.succeeded if run_s is not None else JobState.queued,
+            result_meta={"input": {"duration_s": 60.0}},
+            **done,
+        )
+
+    slow, fast = ("dereverb", "denoise", "autoeq"), ("declick",)
+    for i in range(3):
+        service._measure_rate(job(f"s{i}", slow, run_s=30.5))  # 0.5 s per audio second
+    service._measure_rate(job("f0", fast, run_s=1.7))  # 0.02 s per audio second
+    store.create(job("next-fast", fast))
+    store.create(job("next-slow", slow))
+    fast_wait = asyncio.run(service.estimate_wait_s(store.get("next-fast")))  # type: ignore[arg-type]
+    slow_wait = asyncio.run(service.estimate_wait_s(store.get("next-slow")))  # type: ignore[arg-type]
+    assert fast_wait < 5.0  # 0.5 s overhead + 60 s x 0.02 (+ the slow job queued ahead of it, or not)
+    assert slow_wait > 25.0
+    other = job("never-seen", ("normalize",))  # a kind with no history: the overall rate
+    store.create(other)
+    assert asyncio.run(service.estimate_wait_s(other)) > fast_wait
+    store.close()
+
+
 def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     store = SqliteJobStore(settings.db_path)
     queue = RecordingQueue()
