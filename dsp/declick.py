@@ -1596,7 +1596,10 @@ class ClickRepairer:
         return self._run(final=True)
 
     def report(self) -> dict[str, Any]:
-        """Step name, parameters, clicks found / interpolated / attenuated, longest, rate per minute."""
+        """Step name, parameters, clicks found / interpolated / attenuated, longest, rate per minute.
+
+        With no click found, ``not_applied`` says so (the output is then the input, sample for sample).
+        """
         minutes = self._n_in / self.sr / 60.0
         return {
             "step": "declick",
@@ -1611,6 +1614,7 @@ class ClickRepairer:
             "not_isolated_spared": self._n_not_isolated,
             "longest_ms": round(1000.0 * self._longest / self.sr, 2),
             "clicks_per_minute": round(self._n_found / minutes, 2) if minutes > 0 else 0.0,
+            **({} if self._n_found else {"not_applied": "no clicks found: the audio is unchanged"}),
         }
 
 

@@ -592,6 +592,7 @@ class NoiseReducer:
         self._held: list[Audio] = []
         self._held_n = 0
         self._primed = False
+        self._heard = False  # a non-zero sample came in (digital silence is reported not_applied)
         self._t0 = 0  # tracker frame index of output frame 0 (the frames the analysis ran)
 
     # ------------------------------------------------------------------ per batch of frames
@@ -1017,6 +1018,8 @@ class NoiseReducer:
         Nothing comes out until the opening ``_PRIME_S`` seconds are in (:attr:`latency`).
         """
         x = check_block(block, self.channels)
+        if not self._heard and x.size:
+            self._heard = bool(np.any(x))
         if self._click is not None:
             x = self._click.process(x)
         if self._hum is not None:
@@ -1082,6 +1085,7 @@ class NoiseReducer:
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,
             "speech_gate": self._gate_report(),
             "frames": self._frames_out,
+            **({} if self._heard else {"not_applied": "the audio is digitally silent: there is no noise to reduce"}),
         }
 
 

@@ -220,7 +220,7 @@ class GainStage:
             "limited_by_peak": self.limited_by_peak,
         }
         if not self.applied:
-            out["note"] = "the audio is silent: no gain applied"
+            out["not_applied"] = "the audio is silent: no gain applied"
         return out
 
 

@@ -240,6 +240,11 @@ class SilenceShortener:
             "removed_s": round(cuts.removed / self.sr, 3),
             "cuts": [[round(a / self.sr, 3), round(b / self.sr, 3)] for a, b in cuts.cuts],
             "speech_segments": len(self._segments),
+            **(
+                {}
+                if cuts.cuts
+                else {"not_applied": f"no pause longer than {self.max_pause_s:g} s: the audio is unchanged"}
+            ),
         }
 
 

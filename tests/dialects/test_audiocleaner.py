@@ -58,12 +58,22 @@ def _echoed() -> bytes:
 ECHOED = _echoed()
 
 
+def _silent() -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(3 * SR, np.float32), SR, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+SILENT = _silent()
+
+
 @pytest.fixture(scope="module")
 def origin() -> Iterator[LoopbackServer]:
     pages = {
         "/in.wav": Reply(body=NOISY),
         "/echo.wav": Reply(body=ECHOED),
         "/page.html": Reply(body=b"<html>hi</html>" * 20),
+        "/silent.wav": Reply(body=SILENT),
     }
     with serve_http(pages) as s:
         yield s
@@ -223,6 +233,16 @@ def test_audiocleaner_only_unbuilt_flags_still_succeeds_unchanged(client: httpx.
     for flag in ("stutters", "hesitations"):
         assert data["report"][flag]["status"] == "not_applied"
         assert "F1 0.7" in data["report"][flag]["reason"]
+
+
+def test_audiocleaner_flags_that_change_nothing_say_not_applied(client: httpx.Client, origin: LoopbackServer) -> None:
+    """On digital silence no flag of these does anything, and the report says so with the engine's reason."""
+    flags = {"normalize": True, "long_silences": True, "mouth_sounds": True, "remove_noise": True}
+    data = wait(client, create(client, origin.url("/silent.wav"), flags))
+    assert data["status"] == "success", data
+    for flag in flags:
+        assert data["report"][flag]["status"] == "not_applied", (flag, data["report"][flag])
+        assert data["report"][flag]["reason"], flag
 
 
 def test_audiocleaner_remove_echo_reports_delay_and_gain(client: httpx.Client, origin: LoopbackServer) -> None:

@@ -100,6 +100,7 @@ def test_known_clicks_are_found_and_repaired_at_every_rate(sr: int, rng: np.rand
     assert si_sdr_db(clean, out) - si_sdr_db(clean, noisy) >= 10.0
     rep = proc.report()
     assert rep["clicks_found"] == len(found)
+    assert "not_applied" not in rep
     assert rep["interpolated"] + rep["attenuated"] == rep["clicks_found"]
     assert 0 < rep["longest_ms"] <= 10.0
     assert rep["clicks_per_minute"] == pytest.approx(len(found) / (1.5 / 60), rel=0.01)
@@ -136,6 +137,7 @@ def test_silence_in_silence_out() -> None:
     proc = ClickRepairer(16000, 2)
     np.testing.assert_array_equal(run(proc, x, 3000), x)
     assert proc.report()["clicks_found"] == 0
+    assert proc.report()["not_applied"] == "no clicks found: the audio is unchanged"
 
 
 def test_channels_are_linked(rng: np.random.Generator) -> None:

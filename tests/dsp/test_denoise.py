@@ -13,7 +13,7 @@ from scipy import signal as sps
 from dsp.denoise import _FREQ_TAPS, NoiseReducer, _smooth_freq, reduce_noise
 from dsp.errors import InvalidAudioError, InvalidParameterError
 from dsp.hum import detect_hum, remove_hum
-from dsp.stream import BlockProcessor, run_blocks
+from dsp.stream import BlockProcessor, run_blocks, run_processor
 from dsp.vad import SpeechDetector
 from tests.signals import make_hum, make_pink, make_speech_like, make_white, mix_at_snr, si_sdr_db, snr_db
 
@@ -112,6 +112,12 @@ def test_reduce_noise_does_not_mutate_input(rng: np.random.Generator) -> None:
 def test_reduce_noise_silence_in_silence_out() -> None:
     out = reduce_noise(np.zeros(3 * SR, np.float32), SR)
     assert np.all(out == 0)
+    nr = NoiseReducer(SR, 1)
+    run_processor(nr, np.zeros((1, 3 * SR), np.float32), block_size=SR)
+    assert "digitally silent" in nr.report()["not_applied"]
+    nr = NoiseReducer(SR, 1)
+    run_processor(nr, make_white(np.random.default_rng(1), 3 * SR, -40.0)[None, :], block_size=SR)
+    assert "not_applied" not in nr.report()
 
 
 def test_reduce_noise_clean_speech_passes(speech: np.ndarray) -> None:

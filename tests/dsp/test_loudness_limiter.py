@@ -71,3 +71,15 @@ def test_normalize_job_meets_minus_16_lufs_and_minus_1_dbtp(tmp_path: object, rn
     assert true_peak_db(y) <= -1.0 + 0.1
     (report,) = result.reports
     assert report["limiter"]["max_reduction_db"] > 0
+
+
+def test_gain_stage_on_silence_reports_not_applied() -> None:
+    """A silent recording gets no gain, and its report says so in the key every report uses."""
+    from dsp.loudness import GainStage, measure_loudness
+
+    stage = GainStage.for_target(measure_loudness(np.zeros(48000, np.float32), 48000))
+    rep = stage.report()
+    assert rep["applied"] is False
+    assert rep["not_applied"] == "the audio is silent: no gain applied"
+    tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(48000) / 48000)).astype(np.float32)
+    assert "not_applied" not in GainStage.for_target(measure_loudness(tone, 48000)).report()

@@ -62,6 +62,9 @@ def test_no_speech_no_cut() -> None:
     x = np.zeros(10 * SR, np.float32)  # a recording with no speech at all is not one long pause
     out = shorten_silences(x, SR)
     np.testing.assert_array_equal(out, x)
+    s = SilenceShortener(SR, 1)
+    s.process(x[None, :])
+    assert "no pause longer than 1 s" in s.report()["not_applied"]  # the report does not say "applied"
 
 
 def test_plan_does_not_depend_on_block_sizes(rng: np.random.Generator) -> None:
@@ -82,6 +85,7 @@ def test_report_lists_each_cut(rng: np.random.Generator) -> None:
     report = s.report()
     assert report["step"] == "long_silences"
     assert report["pauses_shortened"] == len(report["cuts"]) == 3
+    assert "not_applied" not in report
     assert report["removed_s"] == pytest.approx(sum(b - a for a, b in report["cuts"]), abs=0.01)
 
 
