@@ -24,6 +24,20 @@ from dsp.stream import run_processor
 __all__ = ["HumEstimate", "HumRemover", "detect_hum", "remove_hum"]
 
 _MAINS_HZ = (50.0, 60.0)
+#: How far the mains frequency may sit from 50 or 60 Hz, as a share: 0.4 %, the largest steady-state
+#: deviation a synchronous grid allows (ENTSO-E Operation Handbook, Policy 1: +-200 mHz at 50 Hz;
+#: North American interconnections hold far tighter), plus a recorder clock's +-100 ppm. A
+#: harmonic-rich note is often within about 1 % of a mains multiple (an orchestra's G2 at 98.8 Hz
+#: is 1.2 % under 100 Hz); an analogue transfer played off speed moves its hum out of this too.
+_MAINS_TOL = 0.004
+#: Mains hum is strongest at its low harmonics: the fundamental (ground loops), the 2nd (rectifier
+#: buzz), the 3rd (transformer saturation). Of the harmonics agreeing on a fundamental, at least
+#: two must be among the first ``_LOW_HARMONICS`` (one alone only if it is among the first three
+#: and stands ``strong_db`` out), and they may not all be multiples of one number from 3 up: such
+#: a set is a note's own series (F4 at 349 Hz is 7 x 49.9 Hz, its partials 14 and 21 x), and
+#: partials scattered high above one low harmonic line up with 50 or 60 Hz by chance (seen in
+#: real orchestral, jazz and pop recordings: sets such as 3, 19, 24 and 2, 14, 22).
+_LOW_HARMONICS = 6
 _F0_TOL_HZ = 0.12  # harmonic peaks must agree on the fundamental within this (Hz)
 _MIN_HARMONICS = 3  # consistent prominent harmonics needed to call it hum ...
 _STRONG_DB = 30.0  # ... unless one of them stands this far above its neighbourhood
@@ -73,9 +87,10 @@ def detect_hum(
     -------
     HumEstimate or None
         ``None`` when no hum is found: fewer than three prominent harmonics agreeing on one
-        fundamental and none standing 30 dB out, tones that do not last through the whole
-        stretch (their level in a quarter of it falls 10 dB below the others), or less than
-        0.25 s of audio.
+        fundamental within 0.4 % of 50 or 60 Hz, two of them among the first six and not all
+        multiples of one number from 3 up (a note's own series), and none of the first three
+        standing 30 dB out; tones that do not last through the whole stretch (their level in a
+        quarter of it falls 10 dB below the others); or less than 0.25 s of audio.
 
     Raises
     ------
@@ -144,10 +159,22 @@ def detect_hum(
         # true hum harmonics agree on one fundamental; speech partials near k * 50/60 do not
         f0_ref = float(np.average(f0s, weights=weights))
         keep = [i for i, f in enumerate(f0s) if abs(f - f0_ref) <= _F0_TOL_HZ]
+        kept_ks = [harmonics[i] for i in keep]
+        if not keep:
+            continue
+        f0 = float(np.average([f0s[i] for i in keep], weights=[weights[i] for i in keep]))
+        if abs(f0 - mains) > _MAINS_TOL * mains + df:  # (+ df: the peaks are read to the bin)
+            continue  # the tones near the mains multiples agree on a frequency off the grid's
         score = float(sum(proms[i] for i in keep))
-        strong = max((proms[i] for i in keep), default=0.0) >= strong_db
-        if (len(keep) >= _MIN_HARMONICS or strong) and score > best_score:
-            f0 = float(np.average([f0s[i] for i in keep], weights=[weights[i] for i in keep]))
+        strong = any(proms[i] >= strong_db and harmonics[i] <= 3 for i in keep) and (
+            len(keep) == 1 or int(np.gcd.reduce(kept_ks)) <= 2
+        )
+        many = (
+            len(keep) >= _MIN_HARMONICS
+            and sum(k <= _LOW_HARMONICS for k in kept_ks) >= 2
+            and int(np.gcd.reduce(kept_ks)) <= 2
+        )
+        if (many or strong) and score > best_score:
             if not _steady(x, sr, f0, [harmonics[i] for i in keep]):
                 continue
             best = HumEstimate(round(f0, 3), tuple(harmonics[i] for i in keep), tuple(round(proms[i], 1) for i in keep))

@@ -369,6 +369,44 @@ def test_detect_hum_finds_mains_and_ignores_speech(rng: np.random.Generator, spe
     assert detect_hum(make_white(rng, 3 * SR), SR) is None
 
 
+def _held_note(f0: float, partials: tuple[int, ...], seconds: float = 3.0) -> np.ndarray:
+    """A held note with decaying partials over a faint floor (a bowed or blown instrument)."""
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(0.1 / p * np.sin(2 * np.pi * f0 * p * t + p) for p in partials)
+    floor = np.random.default_rng(5).standard_normal(t.size) * 1e-4
+    return np.asarray(x + floor, np.float32)
+
+
+@pytest.mark.parametrize(
+    ("f0", "partials", "why"),
+    [
+        (98.76, (1, 2, 3, 4, 5, 6), "G2 at A = 444 Hz: 1.2 % under 100 Hz, outside the grid's tolerance"),
+        (349.23, (1, 2, 3), "F4 at A = 440 Hz: 7 x 49.89 Hz, a series on every 7th mains harmonic"),
+        (149.9, (1, 2, 3, 4), "a note 3 x 49.97 Hz: harmonics 3, 6, 9, 12, all multiples of 3"),
+    ],
+)
+def test_detect_hum_does_not_take_a_held_note_for_hum(f0: float, partials: tuple[int, ...], why: str) -> None:
+    assert detect_hum(_held_note(f0, partials), SR) is None, why
+
+
+@pytest.mark.parametrize(
+    ("mains", "harmonics"),
+    [(50.18, (1, 2, 3, 4, 5)), (59.8, (1, 3, 5, 7)), (60.0, (2, 4, 6, 8)), (49.9, (1, 2))],
+)
+def test_detect_hum_takes_mains_within_the_grid_tolerance(
+    mains: float, harmonics: tuple[int, ...], rng: np.random.Generator
+) -> None:
+    """0.4 % off nominal (a grid's largest steady deviation), odd-only hum, rectifier buzz (even
+    harmonics only), and a loud fundamental with one harmonic (30 dB over its neighbourhood)."""
+    t = np.arange(3 * SR) / SR
+    hum = sum(np.sin(2 * np.pi * mains * k * t + k) / k for k in harmonics)
+    hum = 10 ** (-30 / 20) * hum / np.sqrt(np.mean(hum**2))
+    est = detect_hum((make_white(rng, t.size, -60.0) + hum).astype(np.float32), SR)
+    assert est is not None
+    assert est.f0_hz == pytest.approx(mains, abs=0.05)
+    assert set(harmonics) <= set(est.harmonics)
+
+
 def test_detect_hum_wants_a_tone_that_lasts(rng: np.random.Generator) -> None:
     """A 150 Hz tone (mains harmonic 3) switched on and off is a note or a test tone, not hum."""
     t = np.arange(3 * SR) / SR
