@@ -88,12 +88,15 @@ class KeyStore:
             self._has_accounts = (time.monotonic(), exists)
         return exists
 
-    def check_key(self, key: str | None) -> Principal:
-        """Resolve an API key; raises AuthError (or its disabled / not-activated forms) otherwise."""
+    def check_key(self, key: str | None, *, how: str = "the key where this API expects it (see the docs)") -> Principal:
+        """Resolve an API key; raises AuthError (or its disabled / not-activated forms) otherwise.
+
+        ``how`` completes "send ..." in the error when no key came: where this API takes it.
+        """
         if self.open:
             return ANONYMOUS
         if not key:
-            raise AuthError("an API key is required", hint="send the key this API expects (see the docs)")
+            raise AuthError("an API key is required", hint=f"send {how}")
         for valid in self._keys:
             if hmac.compare_digest(key.encode(), valid.encode()):
                 principal = Principal(owner=_owner_of(valid), key=valid)

@@ -56,16 +56,22 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": _WHY[code]} for code in sorted({401, 403, 429, *statuses})}
 
 
+_HOW = "it as Authorization: Bearer KEY or in the x-api-key header"
+
+
 def principal(
     keys: KeysDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    """Native auth: ``Authorization: Bearer <key>`` or ``x-api-key: <key>``."""
+    """Native auth: ``Authorization: Bearer <key>``, ``x-api-key: <key>``, or the HTTP Basic
+    ``appkey:appsecret`` of the click-removal API (so its tasks can be cancelled here)."""
     key = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
-    return keys.check_key(key)
+    elif authorization and authorization.lower().startswith("basic ") and not key:
+        return keys.check_basic(authorization)
+    return keys.check_key(key, how=_HOW)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
@@ -289,7 +295,10 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
     authorization = websocket.headers.get("authorization") or ""
     bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
     try:
-        who = keys.check_key(bearer or websocket.headers.get("x-api-key") or websocket.query_params.get("key"))
+        who = keys.check_key(
+            bearer or websocket.headers.get("x-api-key") or websocket.query_params.get("key"),
+            how="it as Authorization: Bearer KEY, in the x-api-key header or as ?key=KEY",
+        )
         await service.get(job_id, owner=who.owner)
         service.check_watch_capacity()
     except AppError as exc:

@@ -331,7 +331,7 @@ def render_error(request: Request, exc: Exception, status: int, message: str) ->
 
 def audiocleaner_principal(keys: KeysDep, api_key: Annotated[str | None, Header(alias="api-key")] = None) -> Principal:
     """The caller, from the ``api-key`` header."""
-    return keys.check_key(api_key)
+    return keys.check_key(api_key, how="it in the api-key header")
 
 
 PrincipalDep = Annotated[Principal, Depends(audiocleaner_principal)]

@@ -253,9 +253,12 @@ def render_error(request: Request, exc: Exception, status: int, message: str) ->
     return json_error(status, {"detail": message}, exc)
 
 
+_HOW = "it in the x-api-key header"
+
+
 def audo_principal(keys: KeysDep, x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None) -> Principal:
     """The caller, from the ``x-api-key`` header (AuthError → 401, RateLimitedError → 429)."""
-    return keys.check_key(x_api_key)
+    return keys.check_key(x_api_key, how=_HOW)
 
 
 PrincipalDep = Annotated[Principal, Depends(audo_principal)]
@@ -431,7 +434,7 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
     keys = websocket.app.state.keys
     service: JobService = websocket.app.state.service
     try:
-        who = keys.check_key(websocket.headers.get("x-api-key"))
+        who = keys.check_key(websocket.headers.get("x-api-key"), how=_HOW)
         await service.get(job_id, owner=who.owner)
     except e.AppError as exc:
         await _refuse(websocket, audo_status_for(exc), exc.message, exc)

@@ -281,7 +281,7 @@ def deepaffects_principal(
     api_key: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Principal:
     """DeepAffects auth: the ``apikey`` query parameter (``api_key`` tolerated, see module doc)."""
-    return keys.check_key(apikey or api_key)
+    return keys.check_key(apikey or api_key, how="it as the apikey query parameter (?apikey=KEY)")
 
 
 PrincipalDep = Annotated[Principal, Depends(deepaffects_principal)]

@@ -101,6 +101,7 @@ def test_server_requires_key(client: httpx.Client) -> None:
     r = client.get("/api/v1/steps")
     assert r.status_code == 401
     assert r.json()["code"] == "auth.invalid"
+    assert "Authorization: Bearer KEY" in r.text  # says where the key goes
     assert client.get("/api/v1/steps", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
 
 

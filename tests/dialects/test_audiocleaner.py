@@ -325,6 +325,8 @@ def test_audiocleaner_invalid_key_is_101002(client: httpx.Client, headers: dict[
         r = client.post(path, json=body, headers=headers)
         assert r.status_code == 401
         assert r.json()["code"] == 101002
+        if "api-key" not in headers:  # no key sent: the message says where it goes
+            assert "api-key header" in r.json()["message"]
 
 
 def test_audiocleaner_unknown_task_is_101008(client: httpx.Client) -> None:
