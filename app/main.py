@@ -224,7 +224,10 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         parts = []
         for err in exc.errors():
             loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "header"))
-            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+            msg = err.get("msg")
+            if err.get("type") == "extra_forbidden":
+                msg = "not a field of this request (the fields are in the OpenAPI schema at /docs)"
+            parts.append(f"{loc}: {msg}" if loc else str(msg))
         wrapped = InvalidParameterError("; ".join(parts) or "invalid request")
         wrapped.validation_errors = exc.errors()  # type: ignore[attr-defined]
         return render(request, wrapped, status_of(request, wrapped), wrapped.message)

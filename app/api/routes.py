@@ -88,12 +88,13 @@ class JobInput(BaseModel):
     """Where the audio comes from: exactly one of ``file_id`` and ``url``."""
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "oneOf": [
                 {"required": ["file_id"], "properties": {"file_id": {"type": "string"}}},
                 {"required": ["url"], "properties": {"url": {"type": "string"}}},
             ]
-        }
+        },
     )
 
     # min_length: an empty id or URL used to pass as "given" and fail the job later without input
@@ -109,7 +110,10 @@ class JobInput(BaseModel):
 
 
 class JobCreate(BaseModel):
-    """A processing request."""
+    """A processing request. Unknown fields are refused (as unknown step parameters are): a
+    misspelt or misplaced option must not be dropped silently."""
+
+    model_config = ConfigDict(extra="forbid")
 
     input: JobInput
     steps: list[Step] = Field(default_factory=lambda: [Step(name="denoise")])

@@ -235,6 +235,22 @@ def test_server_unknown_step_is_refused_not_pretended(client: httpx.Client, rng:
     assert "declick" in r.json()["title"]  # the answer lists the steps there are
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"output": {"container": "ogg"}}, "output"),  # output_container, misplaced
+        ({"priorty": 9}, "priorty"),
+        ({"input": {"url": "http://127.0.0.1:9/a.wav", "sample_rate": 8000}}, "input.sample_rate"),
+    ],
+)
+def test_server_unknown_fields_are_refused_not_dropped(client: httpx.Client, body: dict, field: str) -> None:
+    """A misspelt or misplaced option is named in a 400, as an unknown step parameter is."""
+    full = {"input": {"url": "http://127.0.0.1:9/a.wav"}, **body}
+    r = client.post("/api/v1/jobs", json=full, headers=H)
+    assert r.status_code == 400, r.text
+    assert f"{field}: not a field of this request" in r.json()["title"]
+
+
 def test_server_vendor_api_not_in_this_build_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import warnings
 
