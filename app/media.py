@@ -157,6 +157,8 @@ class MediaInfo:
     """soundfile subtype (``PCM_16``, ``PCM_24``, ``FLOAT`` …) for WAV/FLAC/PCM, else ``None``."""
     video_codec: str | None = None
     """Codec of the video track, when there is one."""
+    bit_rate: int | None = None
+    """Bits per second of a lossy audio stream (MP3, AAC, Opus, Vorbis), when the file states it."""
 
     @property
     def ext(self) -> str:
@@ -459,7 +461,20 @@ def _probe_av(path: Path, container: str) -> MediaInfo:
             has_video=bool(videos),
             sample_format=None,
             video_codec=videos[0].codec_context.name if videos else None,
+            bit_rate=_stream_bit_rate(stream, ic) if codec in _LOSSY_CODECS else None,
         )
+
+
+#: Lossy audio codecs (FFmpeg names): their bit rate is kept when the output is lossy too.
+_LOSSY_CODECS: Final = frozenset({"mp3", "mp3float", "aac", "opus", "vorbis", "mp2"})
+
+
+def _stream_bit_rate(stream: Any, ic: Any) -> int | None:
+    """The audio stream's bit rate (its own, else the file's average when it has no video)."""
+    for rate in (stream.bit_rate, getattr(stream.codec_context, "bit_rate", None)):
+        if rate:
+            return int(rate)
+    return int(ic.bit_rate) if ic.bit_rate and len(ic.streams) == 1 else None
 
 
 def probe(
@@ -929,8 +944,17 @@ def _container_options(container: str) -> dict[str, str]:
     return {"movflags": "+faststart"} if container in ("m4a", "mp4") else {}
 
 
-def _add_audio_stream(oc: Any, container: str, sr: int, channels: int) -> tuple[Any, int]:
-    """Add the encoder for ``container``; returns (stream, the rate it encodes at)."""
+def _mp3_max_bit_rate(sr: int) -> int:
+    """Highest MP3 bit rate at ``sr``: MPEG-1 (32-48 kHz) 320, MPEG-2 (16-24) 160, MPEG-2.5 64 kbit/s."""
+    return 320_000 if sr >= 32_000 else 160_000 if sr >= 16_000 else 64_000
+
+
+def _add_audio_stream(oc: Any, container: str, sr: int, channels: int, bit_rate: int | None = None) -> tuple[Any, int]:
+    """Add the encoder for ``container``; returns (stream, the rate it encodes at).
+
+    ``bit_rate``, the input's when it was lossy too, raises the format's default bit rate to it
+    (up to the format's limit): a re-encode does not drop the quality the input had.
+    """
     codec = _AV_CODECS[container]
     rate = sr
     if codec == "libopus" and sr not in _OPUS_RATES:
@@ -940,13 +964,15 @@ def _add_audio_stream(oc: Any, container: str, sr: int, channels: int) -> tuple[
     cc.layout = _layout(channels)
     cc.time_base = Fraction(1, rate)
     if codec == "libopus":
-        cc.bit_rate = min(64_000 * channels, 256_000)
+        default, ceiling = min(64_000 * channels, 256_000), 256_000 * channels
         if channels > 2:
             cc.options = {"mapping_family": "1"}
     elif codec == "aac":
-        cc.bit_rate = min(64_000 * channels, 320_000)
-    elif codec == "libmp3lame":
-        cc.bit_rate = 64_000 * channels if sr >= 32_000 else 32_000 * channels
+        default, ceiling = min(64_000 * channels, 320_000), min(160_000 * channels, 512_000)
+    else:  # libmp3lame
+        default = 64_000 * channels if sr >= 32_000 else 32_000 * channels
+        ceiling = _mp3_max_bit_rate(sr)
+    cc.bit_rate = min(max(default, int(bit_rate or 0)), ceiling)
     return stream, rate
 
 
@@ -982,10 +1008,10 @@ class _AvEncoder:
 
 
 class _AvSink:
-    def __init__(self, path: Path, container: str, sr: int, channels: int) -> None:
+    def __init__(self, path: Path, container: str, sr: int, channels: int, bit_rate: int | None = None) -> None:
         self.oc: Any = av.open(str(path), "w", format=_AV_FORMATS[container], options=_container_options(container))
         try:
-            stream, rate = _add_audio_stream(self.oc, container, sr, channels)
+            stream, rate = _add_audio_stream(self.oc, container, sr, channels, bit_rate)
             self.enc = _AvEncoder(stream, sr, rate, channels)
         except BaseException:
             self.oc.close()
@@ -1007,7 +1033,8 @@ class AudioWriter:
     Keeps the sample rate and channel count (WebM at a rate Opus cannot carry is the one
     exception: it is written at 48 kHz). ``sample_format`` is the soundfile subtype to keep for
     WAV/FLAC (default PCM_16); other containers ignore it. Integer formats are rounded and
-    clipped to full scale; FLOAT/DOUBLE keep values as they are.
+    clipped to full scale; FLOAT/DOUBLE keep values as they are. ``bit_rate`` (bits per second)
+    raises an MP3, AAC or Opus encoder's default bit rate, up to the format's limit.
     """
 
     def __init__(
@@ -1018,6 +1045,7 @@ class AudioWriter:
         channels: int,
         *,
         sample_format: str | None = None,
+        bit_rate: int | None = None,
     ) -> None:
         _quiet()
         check_encodable(container, sr, channels)
@@ -1037,7 +1065,7 @@ class AudioWriter:
         elif container == "ogg" and sr not in _OPUS_RATES:
             self._sink = _SoundfileSink(path, "OGG", "VORBIS", sr, channels)
         else:
-            self._sink = _AvSink(path, container, sr, channels)
+            self._sink = _AvSink(path, container, sr, channels, bit_rate)
 
     def write(self, block: np.ndarray) -> None:
         """Append ``block``, shaped ``(channels, m)``."""

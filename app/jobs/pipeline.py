@@ -290,7 +290,7 @@ def process_file(
         path = tmp / (f"pass1{ext}" if direct else "pass1.wav")
         container = out_container if direct else "wav"
         fmt = keep_format(out_container) if direct else "FLOAT"
-        with media.AudioWriter(path, container, sr, ch, sample_format=fmt) as w:
+        with media.AudioWriter(path, container, sr, ch, sample_format=fmt, bit_rate=info.bit_rate) as w:
             for b in chain(source, transforms, last):
                 for _, m in finalize:
                     m.process(b)
@@ -302,7 +302,9 @@ def process_file(
             def pass_progress(pct: float) -> None:
                 progress(100.0 - share + pct * share / 100.0)
 
-            path = _second_pass(path, finalize, tmp, out_container, video, block, n, pass_progress, keep_format, result)
+            path = _second_pass(
+                path, finalize, tmp, out_container, video, block, n, pass_progress, keep_format, result, info.bit_rate
+            )
         if video:
             out = tmp / f"out{ext}"
             media.remux_video(src, path, out, out_container)
@@ -334,6 +336,7 @@ def _second_pass(
     progress: Callable[[float], None],
     keep_format: Callable[[str], str | None],
     result: PipelineResult,
+    bit_rate: int | None = None,
 ) -> Path:
     from dsp.loudness import GainStage, TruePeakLimiter
     from dsp.silence import CROSSFADE_S, SilenceCuts
@@ -380,6 +383,7 @@ def _second_pass(
             r.samplerate,
             r.channels,
             sample_format="FLOAT" if video else keep_format(container),
+            bit_rate=bit_rate,
         ) as w,
     ):
         fade = round(CROSSFADE_S * r.samplerate)

@@ -52,3 +52,21 @@ def test_denoise_gates_what_the_speech_pass_found_no_speech_in(tmp_path: Path) -
     assert seen == sorted(seen)
     assert any(0 < p <= PREPASS_SHARE * 100 for p in seen)
     assert seen[-1] == 100.0
+
+
+def test_a_lossy_input_keeps_its_bit_rate_through_a_lossy_output(tmp_path: Path) -> None:
+    """A 128 kbit/s MP3 at 16 kHz came back at the format's default 32 kbit/s: a re-encode must
+    not throw away quality the input had (up to the format's limit: MPEG-2 Layer III, 160)."""
+    rng = np.random.default_rng(8)
+    x = make_speech_like(rng, SR, 3.0)[0].astype(np.float32)
+    with media.AudioWriter(tmp_path / "in.mp3", "mp3", SR, 1, bit_rate=128_000) as w:
+        w.write(x[None, :])
+    src = tmp_path / "in.mp3"
+    info = media.probe(src)
+    assert info.bit_rate == 128_000
+    for steps in ([Step(name="denoise")], [Step(name="denoise"), Step(name="loudness")]):  # one pass, and two
+        work = tmp_path / str(len(steps))
+        work.mkdir()
+        res = process_file(src, info, steps, OutputSpec(container="mp3"), work, block_seconds=1.0)
+        assert res.path is not None
+        assert media.probe(res.path).bit_rate == 128_000
