@@ -606,9 +606,9 @@ class SpeechDetector:
         speech_s = float(sum(e - s for s, e in segs))
         return {
             "step": "vad",
-            "duration_s": duration_s,
-            "speech_s": speech_s,
-            "speech_ratio": speech_s / duration_s if duration_s > 0 else 0.0,
+            "duration_s": round(duration_s, 3),
+            "speech_s": round(speech_s, 3),
+            "speech_ratio": round(speech_s / duration_s, 4) if duration_s > 0 else 0.0,
             "segments": len(segs),
             "threshold_db": self.threshold_db,
             "voicing_threshold": self.voicing_threshold,

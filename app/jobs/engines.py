@@ -424,6 +424,7 @@ class SileroSpeechDetector:
                 out[-1] = (out[-1][0], max(out[-1][1], b))
             else:
                 out.append((a, b))
+        out = [(round(a, 3), round(b, 3)) for a, b in out]  # milliseconds, as the DSP detector's
         self._done = out
         return out
 
@@ -436,9 +437,9 @@ class SileroSpeechDetector:
             "engine": "silero",
             "model": _MODEL["silero"],
             "model_rate_hz": self.rate,
-            "duration_s": duration_s,
-            "speech_s": speech_s,
-            "speech_ratio": speech_s / duration_s if duration_s > 0 else 0.0,
+            "duration_s": round(duration_s, 3),
+            "speech_s": round(speech_s, 3),
+            "speech_ratio": round(speech_s / duration_s, 4) if duration_s > 0 else 0.0,
             "segments": len(segs),
             "threshold": self.threshold,
             "min_non_speech_s": self.min_non_speech_s,

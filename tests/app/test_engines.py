@@ -57,6 +57,9 @@ def test_silero_finds_speech_not_noise(rng):
     assert noise.finish() == []
     assert det.finish(), "no speech found in speech-like audio"
     assert det.report()["engine"] == "silero"
+    # times in whole milliseconds, as the DSP detector gives them (no 2.6900000000000004)
+    for value in [t for seg in det.finish() for t in seg] + [det.report()["speech_s"]]:
+        assert value == round(value, 3)
 
 
 @pytest.mark.parametrize(
