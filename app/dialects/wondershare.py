@@ -33,7 +33,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from app import errors as e
 from app import media
@@ -94,6 +94,25 @@ STATUS = {
 # ---------------------------------------------------------------------------- models
 
 
+#: The doc's numeric fields: (whole numbers only, what the error says). Strings are refused even
+#: where pydantic would convert them: the doc types these as numbers.
+_NUMBERS: dict[str, tuple[bool, str]] = {
+    "file_size": (True, "must be the file's size in bytes, a whole number"),
+    "file_time": (False, "must be the audio's duration in seconds, a number"),
+    "priority": (True, "must be an integer"),
+    "click_len": (True, "must be an integer"),
+    "detection_mult": (False, "must be a number from 6.0 to 10.0"),
+}
+
+
+def _json_number(v: Any, field: str | None) -> Any:
+    """``v`` when it is a JSON number (not a string, not a boolean), whole where the doc says so."""
+    whole, message = _NUMBERS[str(field)]
+    if isinstance(v, bool) or not isinstance(v, int | float) or (whole and isinstance(v, float) and not v.is_integer()):
+        raise ValueError(message)
+    return v
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -106,19 +125,10 @@ class WondershareFileInfo(_Model):
     file_time: float = Field(ge=0, description="duration in seconds (informative)")
     file_ext: str = Field(description="mp3 or wav")
 
-    @field_validator("file_size", mode="before")
+    @field_validator("file_size", "file_time", mode="before")
     @classmethod
-    def _size_number(cls, v: Any) -> Any:
-        if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
-            raise ValueError("must be the file's size in bytes, a whole number")
-        return v
-
-    @field_validator("file_time", mode="before")
-    @classmethod
-    def _time_number(cls, v: Any) -> Any:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError("must be the audio's duration in seconds, a number")
-        return v
+    def _numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        return _json_number(v, info.field_name)
 
     @field_validator("file_md5")
     @classmethod
@@ -165,19 +175,10 @@ class WondershareBatchRequest(_Model):
             raise ValueError(f"must be mp3 or wav, not {v!r}")
         return ext
 
-    @field_validator("priority", "click_len", mode="before")
+    @field_validator("priority", "click_len", "detection_mult", mode="before")
     @classmethod
-    def _integer(cls, v: Any) -> Any:
-        if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
-            raise ValueError("must be an integer")
-        return v
-
-    @field_validator("detection_mult", mode="before")
-    @classmethod
-    def _number(cls, v: Any) -> Any:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError("must be a number from 6.0 to 10.0")
-        return v
+    def _numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        return _json_number(v, info.field_name)
 
 
 class WondershareResult(_Model):
