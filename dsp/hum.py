@@ -159,9 +159,9 @@ def detect_hum(
         # true hum harmonics agree on one fundamental; speech partials near k * 50/60 do not
         f0_ref = float(np.average(f0s, weights=weights))
         keep = [i for i, f in enumerate(f0s) if abs(f - f0_ref) <= _F0_TOL_HZ]
-        kept_ks = [harmonics[i] for i in keep]
         if not keep:
             continue
+        kept_ks = [harmonics[i] for i in keep]
         f0 = float(np.average([f0s[i] for i in keep], weights=[weights[i] for i in keep]))
         if abs(f0 - mains) > _MAINS_TOL * mains + df:  # (+ df: the peaks are read to the bin)
             continue  # the tones near the mains multiples agree on a frequency off the grid's
@@ -175,9 +175,9 @@ def detect_hum(
             and int(np.gcd.reduce(kept_ks)) <= 2
         )
         if (many or strong) and score > best_score:
-            if not _steady(x, sr, f0, [harmonics[i] for i in keep]):
+            if not _steady(x, sr, f0, kept_ks):
                 continue
-            best = HumEstimate(round(f0, 3), tuple(harmonics[i] for i in keep), tuple(round(proms[i], 1) for i in keep))
+            best = HumEstimate(round(f0, 3), tuple(kept_ks), tuple(round(proms[i], 1) for i in keep))
             best_score = score
     return best
 

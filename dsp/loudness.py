@@ -348,8 +348,8 @@ class TruePeakLimiter:
     ``lookahead_ms`` (so the gain is down before a peak arrives), released with a one-pole
     ``release_ms`` and finally averaged over ``lookahead_ms``: the average at a peak only covers
     gains at or below the peak's own, so no peak passes, and the gain moves without steps (no
-    clicks). Output is delayed by the
-    look-ahead internally and compensated (aligned with the input, same length).
+    clicks). Output is delayed by the look-ahead internally and compensated (aligned with the
+    input, same length).
 
     Parameters
     ----------

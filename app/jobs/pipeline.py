@@ -187,8 +187,8 @@ def process_file(
     """Run ``steps`` over the media file ``src`` (described by ``info``), writing into ``tmp``."""
     sr, ch = info.sr, info.channels
     out_container = media.output_container(info, output.container) if output.audio else ""
-    if output.audio and not media.needs_remux(info, out_container):
-        # fail before any DSP, naming only formats the client's API can ask for
+    video = output.audio and media.needs_remux(info, out_container)
+    if output.audio and not video:  # fail before any DSP, naming only formats the client's API offers
         media.check_encodable(out_container, sr, ch, offered=output.offered)
     block = max(256, int(block_seconds * sr))
     speech: list[tuple[float, float]] | None = None
@@ -238,7 +238,6 @@ def process_file(
             listeners.append((d, d.build(sr, ch, s.params)))
             chains.append([])
     total = max(1.0, (info.duration_s or 0.0) * sr)
-    video = output.audio and media.needs_remux(info, out_container)
     passes = len(listeners) + (2 if finalize else 1)
 
     def chain(blocks: Iterator[np.ndarray], transforms: list[Any], pass_no: int) -> Iterator[np.ndarray]:

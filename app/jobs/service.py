@@ -390,9 +390,8 @@ class JobService:
 
         The rate (run seconds per audio second) is a running mean over the jobs of the same
         steps this process saw finish, else over all it saw finish, ``DEFAULT_RATE`` until there
-        is one. A running job's estimate blends its own
-        pace with the measured rate, by how far it has got; a queued job waits for the jobs ahead
-        of it, spread over the workers.
+        is one. A running job's estimate blends its own pace with the measured rate, by how far
+        it has got; a queued job waits for the jobs ahead of it, spread over the workers.
         ``duration_s`` is the audio length when the caller knows it before the job does.
         """
         rate = self._rates.get(_job_kind(job), self._rate if self._rate is not None else DEFAULT_RATE)
