@@ -450,12 +450,14 @@ async def blob_response(
     filename: str | None = None,
     disposition: str = "attachment",
     headers: dict[str, str] | None = None,
+    head: bool = False,
 ) -> Response:
     """A download of blob ``key``: streamed through this server, or (``HUSH_S3_PRESIGN_DOWNLOADS``
     with a store that presigns) a 307 to a short-lived link the client fetches directly.
 
     The body is read in 1 MiB chunks off the event loop, so a large result never sits in memory;
-    a missing blob is NotFoundError before anything is sent."""
+    a missing blob is NotFoundError before anything is sent. ``head`` (a HEAD request) answers
+    the same headers, length included, without opening the blob."""
     blobs = service.blobs
     if service.settings.s3_presign_downloads:
         url = await anyio.to_thread.run_sync(
@@ -476,6 +478,8 @@ async def blob_response(
     sent = {"content-length": str(size), **(headers or {})}
     if filename is not None:
         sent["content-disposition"] = content_disposition(disposition, filename)
+    if head:
+        return Response(media_type=media_type, headers=sent)
     return StreamingResponse(body(), media_type=media_type, headers=sent)
 
 

@@ -234,8 +234,9 @@ async def cancel_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> Job
 
 
 @router.get("/api/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse, responses=errors(404, 409))
-async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Response:
-    """Download the processed file."""
+@router.head("/api/v1/jobs/{job_id}/result", include_in_schema=False)
+async def get_result(job_id: str, request: Request, service: ServiceDep, who: PrincipalDep) -> Response:
+    """Download the processed file (HEAD: its headers and length only)."""
     job = await service.get(job_id, owner=who.owner)
     key = service.result_key(job)
     return await blob_response(
@@ -243,6 +244,7 @@ async def get_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> Res
         key,
         media_type=job.result_meta.get("mime", "application/octet-stream"),
         filename=PurePosixPath(key).name,
+        head=request.method == "HEAD",
     )
 
 

@@ -420,7 +420,8 @@ async def audiocleaner_get(request: Request, service: ServiceDep, who: Principal
 
 # The output link (Hush's; the doc only says "Result file URL")
 @router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
-async def audiocleaner_file(name: str, service: ServiceDep) -> Response:
+@router.head(f"{PREFIX}/file/{{name}}", include_in_schema=False)
+async def audiocleaner_file(name: str, request: Request, service: ServiceDep) -> Response:
     """The enhanced file; no key needed (the job id in the link is the capability)."""
     job, key = await finished_result(service, name, "audiocleaner")
     ext = job.result_meta["container"]
@@ -431,6 +432,7 @@ async def audiocleaner_file(name: str, service: ServiceDep) -> Response:
         key,
         media_type=str(job.result_meta.get("mime") or media.mime_type(container)),
         filename=f"enhanced_{job_id}.{ext}",
+        head=request.method == "HEAD",
     )
 
 

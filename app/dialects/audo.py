@@ -375,7 +375,7 @@ async def audo_delete_results(job_id: str, service: ServiceDep, who: PrincipalDe
     return AudoDeleteResultsResponse(job_id=job.id)
 
 
-async def _download(path: str, service: JobService) -> Response:
+async def _download(path: str, service: JobService, *, head: bool = False) -> Response:
     match = _DOWNLOAD_RE.match(path)
     if match is None:
         raise e.NotFoundError(f"no result at {path!r}")
@@ -400,6 +400,7 @@ async def _download(path: str, service: JobService) -> Response:
         media_type=mime,
         filename=PurePosixPath(path).name,
         headers={"Cache-Control": "private, max-age=3600"},
+        head=head,
     )
 
 
@@ -407,17 +408,19 @@ async def _download(path: str, service: JobService) -> Response:
 @router.get(
     "/v1/dl/{path:path}", response_class=FileResponse, responses={404: {"model": AudoError, "description": _WHY[404]}}
 )
-async def audo_download(path: str, service: ServiceDep) -> Response:
+@router.head("/v1/dl/{path:path}", include_in_schema=False)
+async def audo_download(path: str, request: Request, service: ServiceDep) -> Response:
     """The result file at ``base_url + downloadPath``."""
-    return await _download(path, service)
+    return await _download(path, service, head=request.method == "HEAD")
 
 
 # audo-remove-noise.md, same section: the doc's downloadPath has no leading slash, so
 # ``base_url + downloadPath`` gives /v1dl/... (sdk-notes.md §0.8)
 @router.get("/v1dl/{path:path}", response_class=FileResponse, include_in_schema=False)
-async def audo_download_doc_form(path: str, service: ServiceDep) -> Response:
+@router.head("/v1dl/{path:path}", include_in_schema=False)
+async def audo_download_doc_form(path: str, request: Request, service: ServiceDep) -> Response:
     """Alias of :func:`audo_download` for the doc-style download URL."""
-    return await _download(path, service)
+    return await _download(path, service, head=request.method == "HEAD")
 
 
 async def _refuse(websocket: WebSocket, status: int, message: str, exc: Exception | None = None) -> None:

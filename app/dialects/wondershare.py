@@ -341,7 +341,8 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
 
 # The voice_result link (Hush's; the doc only says "Audio download link after processing")
 @router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
-async def wondershare_file(name: str, service: ServiceDep) -> Response:
+@router.head(f"{PREFIX}/file/{{name}}", include_in_schema=False)
+async def wondershare_file(name: str, request: Request, service: ServiceDep) -> Response:
     """The processed audio; no credentials (the task id in the link is the capability)."""
     job, key = await finished_result(service, name, "wondershare")
     ext = job.result_meta["container"]
@@ -351,6 +352,7 @@ async def wondershare_file(name: str, service: ServiceDep) -> Response:
         key,
         media_type=media.mime_type(ext),
         filename=f"declicked_{task_id}.{ext}",
+        head=request.method == "HEAD",
     )
 
 

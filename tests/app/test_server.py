@@ -160,6 +160,9 @@ def test_server_job_round_trip_reports_every_step(client: httpx.Client, rng: np.
     assert report[0]["applied"] is True
     r = client.get(done["result_url"], headers=H)
     assert r.status_code == 200
+    head = client.head(done["result_url"], headers=H)  # the headers and length, no body
+    assert (head.status_code, head.content) == (200, b"")
+    assert int(head.headers["content-length"]) == len(r.content)
     out, out_sr = sf.read(io.BytesIO(r.content), always_2d=True)
     info = sf.info(io.BytesIO(r.content))
     assert out_sr == sr

@@ -150,7 +150,12 @@ def test_wondershare_doc_flow_repairs_clicks(
     assert url.startswith("http://127.0.0.1:")  # absolute
     with httpx.Client(timeout=30) as anonymous:  # no credentials needed
         got = anonymous.get(url)
+        head = anonymous.head(url)  # a client may ask the size first
     assert got.status_code == 200
+    assert head.status_code == 200
+    assert head.content == b""
+    assert int(head.headers["content-length"]) == len(got.content)
+    assert head.headers["content-type"] == got.headers["content-type"]
     info = sf.info(io.BytesIO(got.content))
     assert info.format == container
     assert info.samplerate == SR
