@@ -73,7 +73,11 @@ def test_playground_upload_process_compare_download(
     for s in steps:
         assert page.is_disabled(f"#step-{s['name']}") is (not s["available"])
     assert page.is_checked("#step-denoise")
+    # the engine is a choice, not a number field
+    assert page.eval_on_selector("#step-denoise-engine", "e => e.tagName") == "SELECT"
+    page.select_option("#step-denoise-engine", "dsp")
     page.check("#step-vad")
+    page.check("#step-declick")
     page.set_input_files("#file", str(noisy_wav))
     assert "noisy speech.wav" in page.inner_text("#file-name")
     page.screenshot(path=screenshots / "playground-1-before-processing.png", full_page=True)
@@ -85,10 +89,18 @@ def test_playground_upload_process_compare_download(
     assert "succeeded — 100 %" in page.inner_text("#status")
     # the report is a table with one row per step, saying what was applied and measured
     rows = page.locator("#report tbody tr")
-    assert rows.count() == 2, page.inner_text("#report")
-    assert rows.nth(0).locator("th").inner_text() == "denoise"
+    assert rows.count() == 3, page.inner_text("#report")
+    assert [rows.nth(i).locator("th").inner_text() for i in range(3)] == ["denoise", "declick", "vad"]
     assert "noise floor dbfs" in rows.nth(0).inner_text()
-    assert rows.nth(1).locator("th").inner_text() == "vad"
+    job_id = page.evaluate("document.querySelector('#download').download").removeprefix("hush_").split(".")[0]
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        reports = client.get(f"/api/v1/jobs/{job_id}").json()["result"]["steps"]
+    for i, r in enumerate(reports):  # "applied" says no exactly where the engine says not_applied
+        cell = rows.nth(i).locator("td").nth(0).inner_text()
+        skipped = bool(r.get("not_applied")) or r.get("applied") is False
+        assert cell.startswith("no —") is skipped, (r, cell)
+        if r.get("not_applied"):
+            assert r["not_applied"] in cell
     # VAD segments are drawn as regions on both waveforms, and spectrograms are drawn
     segments = page.evaluate("document.querySelector('#after-wave').dataset.regions")
     assert int(segments) > 0
@@ -107,7 +119,6 @@ def test_playground_upload_process_compare_download(
     with page.expect_download() as info:
         page.click("#download")
     downloaded = Path(info.value.path()).read_bytes()
-    job_id = page.evaluate("document.querySelector('#download').download").removeprefix("hush_").split(".")[0]
     with httpx.Client(base_url=server.url, headers=H) as client:
         api_result = client.get(f"/api/v1/jobs/{job_id}/result")
     assert api_result.status_code == 200

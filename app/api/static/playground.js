@@ -20,6 +20,8 @@ const PARAMS = {
   target_lufs: { label: "target loudness (LUFS)", min: -40, max: -5, step: 0.5, value: -16 },
   max_peak_dbfs: { label: "true-peak ceiling (dBTP)", min: -12, max: 0, step: 0.1, value: -1 },
 };
+// engine: a choice, per step (the server's default when left at "default")
+const ENGINES = { denoise: ["dsp", "rnnoise", "deepfilternet3"], vad: ["dsp", "silero"] };
 const $ = (id) => document.getElementById(id);
 const state = { file: null, job: null, abort: null, players: {}, active: "before", urls: [] };
 
@@ -88,8 +90,16 @@ function stepControl(s) {
     const params = document.createElement("div");
     params.className = "params";
     for (const p of s.params) {
-      const meta = PARAMS[p] || { label: p, type: "number", value: "" };
       const l = document.createElement("label");
+      if (p === "engine") {
+        const select = Object.assign(document.createElement("select"), { name: p, id: `${id}-${p}` });
+        select.append(new Option("default (the server's setting)", ""));
+        for (const e of ENGINES[s.name] || []) select.append(new Option(e, e));
+        l.append("engine ", select);
+        params.append(l);
+        continue;
+      }
+      const meta = PARAMS[p] || { label: p, type: "number", value: "" };
       const input = Object.assign(document.createElement("input"), {
         type: meta.type || "number", name: p, id: `${id}-${p}`, value: meta.value,
       });
@@ -110,8 +120,8 @@ function chosenSteps() {
   for (const div of document.querySelectorAll(".step")) {
     if (!div.querySelector("input[type=checkbox]").checked) continue;
     const params = {};
-    for (const input of div.querySelectorAll(".params input")) {
-      if (input.value !== "") params[input.name] = Number(input.value);
+    for (const input of div.querySelectorAll(".params input, .params select")) {
+      if (input.value !== "") params[input.name] = input.tagName === "SELECT" ? input.value : Number(input.value);
     }
     chosen.push({ name: div.dataset.step, params, kind: div.dataset.kind });
   }
@@ -213,6 +223,7 @@ $("cancel").addEventListener("click", async () => {
 
 // ------------------------------------------------------------------ before / after
 function reset() {
+  $("progress").value = 0;
   for (const p of Object.values(state.players)) p.destroy();
   state.players = {};
   for (const u of state.urls) URL.revokeObjectURL(u);
@@ -236,8 +247,10 @@ async function makePlayer(which, path, source, job) {
   const wave = $(`${which}-wave`);
   const duration = job.result.duration_s || (job.result.input || {}).duration_s || 0;
   const regions = RegionsPlugin.create();
+  // decode at the file's own rate (WaveSurfer's default is 8 kHz: a spectrogram to 4 kHz only)
+  const rate = source === "input" ? (job.result.input || {}).sample_rate : job.result.sample_rate;
   const opts = {
-    container: wave, height: 96, waveColor: which === "before" ? "#8c959f" : "#4f8fc0",
+    sampleRate: rate || 44100, container: wave, height: 96, waveColor: which === "before" ? "#8c959f" : "#4f8fc0",
     progressColor: which === "before" ? "#57606a" : "#1f4e79", cursorColor: "#d1242f",
     dragToSeek: true, plugins: [regions],
   };
@@ -335,11 +348,12 @@ function renderReport(job) {
     const tr = document.createElement("tr");
     const name = Object.assign(document.createElement("th"), { scope: "row", textContent: r.step });
     const applied = document.createElement("td");
-    applied.textContent = r.applied === false ? `no — ${r.reason || "no reason given"}` : "yes";
+    const skipped = r.applied === false || Boolean(r.not_applied);
+    applied.textContent = skipped ? `no — ${r.not_applied || r.reason || r.note || "no reason given"}` : "yes";
     const details = document.createElement("td");
     const dl = document.createElement("dl");
     for (const [k, v] of Object.entries(r)) {
-      if (["step", "applied", "reason", "segments"].includes(k)) continue;
+      if (["step", "applied", "reason", "not_applied", "segments"].includes(k)) continue;
       dl.append(Object.assign(document.createElement("dt"), { textContent: k.replaceAll("_", " ") }),
         Object.assign(document.createElement("dd"), { textContent: fmt(v) }));
     }
