@@ -27,21 +27,13 @@ __all__ = ["main"]
 
 #: Local enhance flags and the steps they map to, in chain order (the AudioCleaner chain:
 #: echo, reverb, noise, EQ, loudness last); flags without an engine are refused.
-ENHANCE_FLAGS: dict[str, list[dict[str, Any]]] = {
-    "remove_echo": [{"name": "remove_echo"}],
-    "remove_reverb": [{"name": "remove_reverb"}],
-    "remove_noise": [{"name": "denoise"}],
-    "remove_background_audio": [{"name": "remove_background"}],
-    "keep_music": [{"name": "keep_music"}],
-    "autoeq": [{"name": "autoeq"}],
-    "fillers": [{"name": "fillers"}],
-    "long_silences": [{"name": "long_silences"}],
-    "studio_sound": [
-        {"name": n} for n in ("declick", "autoeq", "denoise", "remove_reverb", "compress", "deess", "loudness")
-    ],
-    "normalize": [{"name": "loudness"}],
-    "autoid": [{"name": "autoid"}],
-}
+
+
+def _enhance_flags() -> list[str]:
+    """The AudioCleaner enhance flags, as the server takes them (one table: the dialect's)."""
+    from app.dialects.audiocleaner import FLAGS
+
+    return list(FLAGS)
 
 
 def _err(msg: str) -> None:
@@ -147,6 +139,10 @@ def _keys(args: argparse.Namespace) -> int:
                 if credits < 0:
                     _err("--credits cannot be negative")
                     return 2
+            taken = [r["owner"] for r in store.accounts() if args.label and r["label"] == args.label]
+            if taken:
+                _err(f"the label {args.label!r} is already key {taken[0]}'s: a label finds one key, choose another")
+                return 2
             key, key_hash, owner = new_key()
             store.add_key(
                 key_hash,
@@ -172,7 +168,11 @@ def _keys(args: argparse.Namespace) -> int:
             return 0
         account = store.find_account(args.key_id)
         if account is None:
-            _err(f"no key with id or label {args.key_id!r} (see `hush keys list`)")
+            same = [r["owner"] for r in store.accounts() if r["label"] == args.key_id]
+            if len(same) > 1:  # labels given before they had to be unique
+                _err(f"the label {args.key_id!r} names {len(same)} keys ({', '.join(same)}): give the id")
+            else:
+                _err(f"no key with id or label {args.key_id!r} (see `hush keys list`)")
             return 2
         owner = account["owner"]
         if args.keys_cmd in ("disable", "enable"):
@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e = sub.add_parser("enhance", help="apply enhancement steps by flag")
     e.add_argument("input")
     e.add_argument("output")
-    e.add_argument("--flag", action="append", default=[], help=f"one of {', '.join(ENHANCE_FLAGS)}")
+    e.add_argument("--flag", action="append", default=[], help=f"one of {', '.join(_enhance_flags())}")
 
     args = parser.parse_args(argv)
     if args.cmd == "serve":
@@ -360,15 +360,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output,
             [{"name": "declick", "params": {"detection_mult": args.detection_mult, "click_len": args.click_len}}],
         )
-    unknown = [f for f in args.flag if f not in ENHANCE_FLAGS]
+    flags = _enhance_flags()
+    unknown = [f for f in args.flag if f not in flags]
     if unknown or not args.flag:
-        _err(f"unknown or missing --flag {unknown}; this build can apply: {', '.join(ENHANCE_FLAGS)}")
-        return 3 if unknown else 2
+        what = f"unknown --flag {', '.join(unknown)}" if unknown else "no --flag given"
+        _err(f"{what}; the flags are: {', '.join(flags)}")
+        return 2
     # the AudioCleaner plan: chain order whatever the order of the flags, a step two flags share
     # (studio_sound and remove_noise both denoise) once, the loudness step last
     from app.dialects.audiocleaner import plan
 
-    chosen, _ = plan(dict.fromkeys(args.flag, True))
+    chosen, planned = plan(dict.fromkeys(args.flag, True))
+    for flag, entry in planned.items():  # as the server's report says: a flag with no engine is not applied
+        if entry.get("status") == "not_applied":
+            _err(f"{flag} is not applied: {entry.get('reason', 'no engine in this build')}")
+    if not chosen:
+        _err("none of the flags given has an engine in this build: nothing to apply")
+        return 3
     steps = [s.model_dump() for s in chosen]
     return _local(args.input, args.output, steps)
 

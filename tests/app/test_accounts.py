@@ -101,6 +101,10 @@ def test_hush_keys_cli_round_trip(tmp_path: Path) -> None:
     assert hush_keys(tmp_path, "enable", "alice").returncode == 0
     assert "alice\tactive" in hush_keys(tmp_path, "list").stdout
     assert hush_keys(tmp_path, "add", "--credits", "lots").returncode == 2
+    twice = hush_keys(tmp_path, "add", "--label", "alice")  # a label finds one key: not given twice
+    assert twice.returncode == 2
+    assert "already key" in twice.stderr
+    assert listed.stdout.count("\talice\t") == hush_keys(tmp_path, "list").stdout.count("\talice\t") == 1
     missing = hush_keys(tmp_path, "credit", "bob", "3")
     assert missing.returncode == 2
     assert "no key" in missing.stderr

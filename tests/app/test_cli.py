@@ -65,7 +65,8 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["enhance", "IN", "OUT", "--flag", "stutters"], 3, "stutters"),
+        (["enhance", "IN", "OUT", "--flag", "stutters"], 3, "stutters is not applied"),
+        (["enhance", "IN", "OUT", "--flag", "bogus"], 2, "unknown --flag bogus"),
         (["enhance", "IN", "OUT"], 2, "--flag"),
         (["denoise", "IN", "OUT", "--amount", "0"], 2, "between 1 and 100"),
         (["denoise", "/nonexistent.wav", "OUT"], 2, "no such file"),
@@ -85,6 +86,18 @@ def test_cli_refuses_clearly(
     assert r.returncode == code, (r.stdout, r.stderr)
     assert message in r.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_cli_enhance_takes_every_flag_the_server_does(noisy_wav: tuple[Path, np.ndarray, list], tmp_path: Path) -> None:
+    """mouth_sounds (the click repairer) runs; a flag with no engine is said not applied, as the
+    server's report says, while the others run."""
+    out = tmp_path / "out.wav"
+    r = hush("enhance", str(noisy_wav[0]), str(out), "--flag", "mouth_sounds", "--flag", "hesitations")
+    assert r.returncode == 0, r.stderr
+    assert "hesitations is not applied" in r.stderr
+    report = json.loads(r.stdout)
+    assert [s["step"] for s in report["steps"]] == ["declick"]
+    assert sf.info(str(out)).frames == sf.info(str(noisy_wav[0])).frames
 
 
 def test_cli_enhance_removes_an_echo_and_equalises(tmp_path: Path, rng: np.random.Generator) -> None:
