@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from dsp.errors import DspError
 from dsp.io import open_writer, read_blocks, read_info
 from dsp.stream import BlockProcessor, run_blocks
 
@@ -90,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     v.add_argument("--min-non-speech", type=float, default=0.0, help="merge gaps shorter than this (s)")
     v.set_defaults(func=_vad)
     args = parser.parse_args(argv)
-    rc: int = args.func(args)
+    try:
+        rc: int = args.func(args)
+    except DspError as exc:  # bad input or parameters: say what to change, no traceback
+        sys.stderr.write(f"python -m dsp {args.cmd}: {exc}\n")
+        return 2
     return rc
 
 

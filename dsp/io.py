@@ -14,8 +14,12 @@ import numpy as np
 import soundfile as sf
 
 from dsp._typing import Audio
+from dsp.errors import InvalidAudioError, InvalidParameterError
 
 __all__ = ["FileInfo", "open_writer", "read_blocks", "read_info"]
+
+#: Output formats by file extension (what libsndfile writes here); other names are refused.
+_WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,24 @@ class FileInfo:
 
 
 def read_info(path: str | Path) -> FileInfo:
-    """Read the header of a sound file."""
-    info = sf.info(str(path))
+    """Read the header of a sound file.
+
+    Raises
+    ------
+    InvalidAudioError
+        If ``path`` does not exist, is a folder, or is not a WAV, FLAC or OGG file.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InvalidAudioError(f"no such file: {p}")
+    if p.is_dir():
+        raise InvalidAudioError(f"{p} is a folder, not a sound file")
+    try:
+        info = sf.info(str(p))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise InvalidAudioError(
+            f"{p} is not a WAV, FLAC or OGG file these tools read ({exc}); `hush` reads MP3, M4A, WebM and video too"
+        ) from None
     return FileInfo(int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
 
 
@@ -46,8 +66,30 @@ def read_blocks(path: str | Path, block_frames: int) -> Iterator[Audio]:
 
 
 def open_writer(path: str | Path, sr: int, channels: int, *, like: FileInfo | None = None) -> sf.SoundFile:
-    """Open ``path`` for writing; with ``like``, keep that file's format and sample format."""
-    kwargs: dict[str, str] = {}
-    if like is not None:
-        kwargs = {"format": like.format, "subtype": like.subtype}
-    return sf.SoundFile(str(path), "w", samplerate=sr, channels=channels, **kwargs)
+    """Open ``path`` for writing, in the format its extension names (``.wav``, ``.flac``, ``.ogg``).
+
+    With ``like``, that file's sample format is kept where the output format has it.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the extension names no format written here, or the folder does not exist.
+    """
+    p = Path(path)
+    fmt = _WRITE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise InvalidParameterError(
+            f"{p.name}: these tools write {', '.join(_WRITE_FORMATS)} files (name the output so); "
+            "`hush` writes MP3, M4A, OGG/Opus and WebM as well"
+        )
+    if not p.parent.is_dir():
+        raise InvalidParameterError(f"cannot write {p}: the folder {p.parent} does not exist")
+    kwargs: dict[str, str] = {"format": fmt}
+    if like is not None and sf.check_format(fmt, like.subtype):
+        kwargs["subtype"] = like.subtype
+    try:
+        return sf.SoundFile(str(p), "w", samplerate=sr, channels=channels, **kwargs)
+    except (sf.LibsndfileError, RuntimeError) as exc:  # e.g. a rate or channel count the format lacks
+        raise InvalidParameterError(
+            f"cannot write {p.name} as {fmt} at {sr} Hz, {channels} channel(s): {exc}"
+        ) from None

@@ -50,3 +50,26 @@ def test_dsp_main_vad_prints_segments(tmp_path: Path, rng: np.random.Generator) 
     segments = json.loads(r.stdout)["segments"]
     assert [s["tag"] for s in segments] == ["speech"] * len(truth)
     assert abs(segments[0]["start"] - truth[0][0]) < 0.05
+
+
+def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.random.Generator) -> None:
+    """Each bad input or argument: exit 2 and one line that says what to change, no output file."""
+    src = tmp_path / "in.wav"
+    sf.write(src, make_white(rng, 8000, -30.0), 8000)
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    cases = [
+        (("denoise", str(tmp_path / "missing.wav"), "OUT.wav"), "no such file"),
+        (("denoise", str(text), "OUT.wav"), "is not a WAV, FLAC or OGG file"),
+        (("denoise", str(src), "OUT.mp3"), "these tools write .wav, .flac, .ogg"),
+        (("denoise", str(src), "OUT.wav", "--amount", "0"), "amount must be in"),
+        (("declick", str(src), "OUT.wav", "--detection-mult", "20"), "detection_mult must be in"),
+        (("declick", str(src), str(tmp_path / "no" / "dir" / "out.wav")), "does not exist"),
+    ]
+    for args, words in cases:
+        argv = [str(tmp_path / a) if a.startswith("OUT") else a for a in args]
+        r = run_dsp(*argv)
+        assert r.returncode == 2, (args, r.stderr)
+        assert words in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+        assert not list(tmp_path.glob("OUT*"))
