@@ -198,3 +198,35 @@ def test_playground_cancel_stops_a_running_job(page: Any, server: HushProcess, t
     assert page.is_hidden("#compare")
     assert page.is_hidden("#error")
     assert page.errors == []
+
+
+def test_playground_regions_follow_the_cuts_on_the_result(page: Any, server: HushProcess, tmp_path: Path) -> None:
+    """After long_silences took a pause out, the result's speech regions sit earlier by what was
+    cut before them; the input's stay where the speech was."""
+    rng = np.random.default_rng(18)
+    sr = 16000
+    a, _ = make_speech_like(rng, sr, 2.0, lead_silence_s=0.2)
+    b, _ = make_speech_like(rng, sr, 2.0, lead_silence_s=0.2)
+    x = np.concatenate([a, np.zeros(3 * sr), b]).astype(np.float32) + make_white(rng, a.size * 2 + 3 * sr, -70.0)
+    path = tmp_path / "pause.wav"
+    sf.write(path, x, sr, subtype="PCM_16")
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.uncheck("#step-denoise")
+    page.check("#step-vad")
+    page.check("#step-long_silences")
+    page.set_input_files("#file", str(path))
+    page.click("#run")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#before-wave[data-ready=true]")
+    before = [float(t) for t in page.get_attribute("#before-wave", "data-region-starts").split()]
+    after = [float(t) for t in page.get_attribute("#after-wave", "data-region-starts").split()]
+    job_id = page.evaluate("document.querySelector('#download').download").removeprefix("hush_").split(".")[0]
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        steps = client.get(f"/api/v1/jobs/{job_id}").json()["result"]["steps"]
+    removed = next(s for s in steps if s["step"] == "long_silences")["removed_s"]
+    assert removed > 1.5
+    assert len(before) == len(after) >= 2
+    assert after[0] == before[0]  # nothing was cut before the first word
+    assert after[-1] == pytest.approx(before[-1] - removed, abs=0.01)
+    assert page.errors == []

@@ -267,16 +267,39 @@ async function makePlayer(which, path, source, job) {
   ws.on("error", (e) => { $(`${which}-note`).textContent = `(cannot play: ${e.message || e})`; });
   ws.on("interaction", () => syncFrom(which));
   ws.on("finish", () => { $("play").textContent = "Play"; });
-  const segs = job.result.segments || [];
+  // the result's times: the cuts of long_silences and fillers (input seconds) taken out
+  const cuts = source === "result" ? inputCuts(job) : [];
+  const segs = (job.result.segments || [])
+    .map(([start, end]) => [toOutputTime(start, cuts), toOutputTime(end, cuts)])
+    .filter(([start, end]) => end > start);
   ws.once("ready", () => {
     for (const [start, end] of segs) {
       regions.addRegion({ start, end, color: "rgba(46, 160, 67, 0.18)", drag: false, resize: false });
     }
     wave.dataset.regions = String(segs.length);
+    wave.dataset.regionStarts = segs.map(([start]) => start.toFixed(3)).join(" ");
     wave.dataset.ready = "true";
   });
   state.players[which] = ws;
   return ws;
+}
+function inputCuts(job) {
+  const cuts = [];
+  for (const r of job.result.steps || []) {
+    for (const c of r.cuts || []) {
+      const [a, b] = Array.isArray(c) ? c : [c.start_s, c.end_s];
+      if (b > a) cuts.push([a, b]);
+    }
+  }
+  return cuts.sort((x, y) => x[0] - y[0]);
+}
+function toOutputTime(t, cuts) {
+  let removed = 0;
+  for (const [a, b] of cuts) {
+    if (t <= a) break;
+    removed += Math.min(t, b) - a;
+  }
+  return t - removed;
 }
 async function showResult(job) {
   $("compare").hidden = false;
