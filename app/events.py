@@ -89,7 +89,7 @@ def _put_latest(queue: asyncio.Queue[Any], event: Any) -> None:
 class RedisEventBus:
     """Event fan-out across processes and machines through Redis pub/sub.
 
-    Every event is published on one channel; each server process holds one subscription to it
+    Every event is published on one channel (per Redis database); each server process holds one subscription to it
     (opened by the first local subscriber, confirmed before that subscriber reads any state, so
     a watcher that subscribes, then reads the store, misses no transition) and fans the events
     out to its local subscribers through an :class:`InProcessEventBus`. Worker processes only
@@ -99,12 +99,16 @@ class RedisEventBus:
     its watchers catch up by re-reading the store (they do after 5 quiet seconds).
     """
 
-    def __init__(self, url: str, decode: Callable[[bytes], Event], *, channel: str = "hush:events") -> None:
+    def __init__(self, url: str, decode: Callable[[bytes], Event], *, channel: str | None = None) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, health_check_interval=30)
         self._decode = decode
-        self._channel = channel
+        # Redis pub/sub ignores the database number: deployments kept apart by it (db 5 and db 6
+        # of one Redis) would hear each other's events, and send each other's webhooks, on one
+        # channel. The channel names the database, so the isolation operators expect holds.
+        db = int(self._redis.connection_pool.connection_kwargs.get("db", 0) or 0)
+        self._channel = channel or f"hush:events:db{db}"
         self._local = InProcessEventBus()
         self._lock = threading.Lock()
         self._listener: threading.Thread | None = None

@@ -321,6 +321,35 @@ def test_redis_event_bus_reaches_other_processes(redis_url: str) -> None:
     worker_bus.close()
 
 
+@pytest.mark.needs_redis
+def test_redis_event_bus_keeps_to_its_database(redis_url: str) -> None:
+    """Pub/sub ignores the database number; two deployments on two databases of one Redis must
+    not hear each other's events (a server sent another deployment's webhooks)."""
+    import asyncio
+
+    from app.events import ALL_JOBS, RedisEventBus
+    from app.jobs.models import InputRef, Job, JobEvent, JobSpec
+
+    base, db = redis_url.rsplit("/", 1)
+    other_db = f"{base}/{(int(db) + 1) % 16}"  # the next database: another deployment
+    mine = RedisEventBus(redis_url, JobEvent.model_validate_json)
+    theirs = RedisEventBus(other_db, JobEvent.model_validate_json)
+    job = Job(id="j1", dialect="native", spec=JobSpec(input=InputRef(blob_key="uploads/x")))
+
+    async def scenario() -> list[str]:
+        async with mine.subscribe(ALL_JOBS) as heard:
+            theirs.publish(JobEvent(job_id="theirs", job=job.model_copy(update={"id": "theirs"})))
+            mine.publish(JobEvent(job_id="mine", job=job.model_copy(update={"id": "mine"})))
+            got = [(await asyncio.wait_for(heard.get(), 5)).job_id]
+            with contextlib.suppress(TimeoutError):  # and nothing more within a second
+                got.append((await asyncio.wait_for(heard.get(), 1)).job_id)
+            return got
+
+    assert asyncio.run(scenario()) == ["mine"]
+    mine.close()
+    theirs.close()
+
+
 def test_celery_priorities_map_onto_redis_steps(tmp_path: Path) -> None:
     from app.errors import EngineUnavailableError
     from app.jobs.backends import build_queue
