@@ -18,6 +18,8 @@ it there with a lease. Delivery settings follow from that:
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from app.jobs.models import SYNC_PRIORITY, JobEvent
@@ -135,12 +137,27 @@ class CeleryQueue:
             self.app.send_task(TASK, args=[job_id], queue=QUEUE, priority=redis_priority(priority))
 
 
+def _sweeper(settings: Settings, period_s: float = 300.0) -> None:
+    from app.jobs.service import sweep_leftovers
+
+    log = logging.getLogger("hush.worker")
+    while True:
+        try:
+            sweep_leftovers(settings)
+        except Exception:
+            log.exception("sweeping the work folders failed")
+        time.sleep(period_s)
+
+
 def run_worker(settings: Settings, *, concurrency: int, loglevel: str = "INFO") -> None:
     """Run a Celery worker in this process (``hush worker``): ``concurrency`` forked job processes."""
     from app.settings import single_threaded_children
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     single_threaded_children()  # one BLAS thread per job process, as in the embedded pool
+    # the runs write their work folders here, on the worker's machine: the API servers' janitor
+    # never sees them, so the worker sweeps what its killed runs left, now and every 5 minutes
+    threading.Thread(target=_sweeper, args=(settings,), name="hush-sweeper", daemon=True).start()
     app = make_celery(settings)
     app.worker_main(
         [

@@ -54,6 +54,26 @@ log = logging.getLogger("hush.jobs")
 _MAX_KINDS = 64
 
 
+def sweep_leftovers(settings: Settings) -> None:
+    """Delete what killed runs left behind in ``settings.data_dir``: work folders and half-written blobs.
+
+    Nothing can still be writing a file older than the job timeout (a run that long is
+    stopped), so that age is the bound. Servers run it with their janitor, and ``hush worker``
+    on its own machine's data folder, where its runs write.
+    """
+    cutoff = time.time() - settings.job_timeout_s - 60
+    tmp = settings.data_dir / "tmp"
+    if tmp.is_dir():
+        for p in tmp.iterdir():
+            if p.lstat().st_mtime < cutoff:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    blobs = settings.blob_dir
+    if blobs.is_dir():
+        for part in blobs.rglob(".*.part"):
+            if part.lstat().st_mtime < cutoff:
+                part.unlink(missing_ok=True)
+
+
 def _job_kind(job: Job) -> str:
     """What a job does, for its processing rate: its step names in order ("" for none)."""
     return ",".join(s.name for s in job.spec.steps)
@@ -493,22 +513,9 @@ class JobService:
         return len(jobs)
 
     def _sweep_leftovers(self) -> None:
-        """Delete what killed runs left behind: work folders and half-written blobs.
-
-        Nothing can still be writing a file older than the job timeout (a run that long is
-        stopped), so that age is the bound; the first pass runs as the server starts.
-        """
-        cutoff = time.time() - self.settings.job_timeout_s - 60
-        tmp = self.settings.data_dir / "tmp"
-        if tmp.is_dir():
-            for p in tmp.iterdir():
-                if p.lstat().st_mtime < cutoff:
-                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        blobs = self.settings.blob_dir
-        if blobs.is_dir():
-            for part in blobs.rglob(".*.part"):
-                if part.lstat().st_mtime < cutoff:
-                    part.unlink(missing_ok=True)
+        """Delete what killed runs left behind (:func:`sweep_leftovers`); the first pass runs as
+        the server starts, then with every janitor pass."""
+        sweep_leftovers(self.settings)
 
     async def _janitor(self) -> None:
         while True:

@@ -293,6 +293,30 @@ def test_cluster_survives_kill9_of_an_api_replica(cluster: Cluster, rng: np.rand
     cluster.apis[0] = again.start()
 
 
+def test_cluster_worker_sweeps_what_its_killed_runs_left(cluster: Cluster, tmp_path: Path) -> None:
+    """A worker's runs write their work folders on the worker's machine, where no API server's
+    janitor looks: ``hush worker`` sweeps them itself (older than the job timeout), as it starts."""
+    data = tmp_path / "worker-data"
+    old = time.time() - 3600 * 24
+    killed = data / "tmp" / "tmpkilled"
+    killed.mkdir(parents=True)
+    (killed / "stage0.wav").write_bytes(b"half")
+    for p in (killed / "stage0.wav", killed):
+        os.utime(p, (old, old))
+    fresh = data / "tmp" / "tmplive"
+    fresh.mkdir()
+    w = WorkerProcess(data, {**cluster.env, "HUSH_DATA_DIR": str(data)}, name="sweeper")
+    try:
+        w.start()
+        deadline = time.monotonic() + 10
+        while killed.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not killed.exists()
+        assert fresh.is_dir()  # may be a live run's
+    finally:
+        w.stop()
+
+
 @pytest.mark.needs_redis
 def test_redis_event_bus_reaches_other_processes(redis_url: str) -> None:
     import asyncio
