@@ -203,6 +203,16 @@ class RetryableError(AppError):
     code = "retryable"
 
 
+class QueueUnavailableError(AppError):
+    """The job queue (the cluster's broker) cannot be reached: nothing was accepted; try again."""
+
+    code = "queue.unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: int = 5, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
 class StorageFullError(AppError):
     """The server ran out of disk space (or database space) while storing something."""
 

@@ -187,6 +187,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (e.RateLimitedError, 429),
     (e.EngineUnavailableError, 501),
     (e.JobTimeoutError, 504),
+    (e.QueueUnavailableError, 503),
     (e.StorageFullError, 507),
 ]
 
@@ -205,9 +206,9 @@ def error_id() -> str:
 
 
 def json_error(status: int, body: dict[str, Any], exc: Exception | None = None) -> JSONResponse:
-    """A JSON error response; 429 carries an integer ``Retry-After``, 401 its challenge if any."""
+    """A JSON error response; 429 and 503 carry an integer ``Retry-After``, 401 its challenge if any."""
     headers = {}
-    if isinstance(exc, e.RateLimitedError):
+    if isinstance(exc, e.RateLimitedError | e.QueueUnavailableError):
         headers["Retry-After"] = str(int(exc.retry_after_s))
     if isinstance(exc, e.AuthError) and exc.challenge:
         headers["WWW-Authenticate"] = exc.challenge

@@ -32,6 +32,7 @@ from app.errors import (
     InsufficientCreditsError,
     InvalidParameterError,
     NotFoundError,
+    QueueUnavailableError,
     RateLimitedError,
 )
 from app.events import ALL_JOBS, EventBus
@@ -139,7 +140,17 @@ class JobService:
         )
         job, created = await anyio.to_thread.run_sync(self.store.create, job)
         if created:
-            await anyio.to_thread.run_sync(self.queue.enqueue, job.id, priority)  # a broker round trip, maybe
+            try:
+                await anyio.to_thread.run_sync(self.queue.enqueue, job.id, priority)  # a broker round trip, maybe
+            except Exception as exc:
+                # not queued, so nothing would ever run it: take the row back and say so (a retry,
+                # with the same request_id too, then submits afresh)
+                log.warning("could not enqueue job %s: %s", job.id, exc)
+                await anyio.to_thread.run_sync(self.store.delete, job.id)
+                raise QueueUnavailableError(
+                    "the job queue cannot be reached right now, so the job was not accepted; send it again shortly",
+                    hint="the cluster's broker (HUSH_REDIS_URL) is down or unreachable",
+                ) from None
             self.bus.publish(JobEvent(job_id=job.id, job=job))
             self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
         return job

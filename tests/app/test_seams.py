@@ -170,6 +170,28 @@ def test_reaper_re_enqueues_jobs_whose_lease_ran_out(settings, rng) -> None:
     store.close()
 
 
+def test_a_job_the_queue_cannot_take_is_not_left_behind(settings) -> None:
+    """The broker is down at submit: the caller gets a 503-class error and no job row stays
+    queued forever (nothing would run it; a retry with the same request_id submits afresh)."""
+    from app.errors import QueueUnavailableError
+
+    class DownQueue(RecordingQueue):
+        def enqueue(self, job_id: str, priority: int) -> None:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+    store = SqliteJobStore(settings.db_path)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), DownQueue(), InProcessEventBus())
+    spec = JobSpec(input=InputRef(blob_key="uploads/x"))
+    with pytest.raises(QueueUnavailableError) as err:
+        asyncio.run(service.submit(dialect="native", spec=spec, request_id="r-1"))
+    assert "send it again" in err.value.message
+    assert store.open_jobs("") == 0  # no job of this (anonymous) owner is waiting
+    service.queue = RecordingQueue()
+    job = asyncio.run(service.submit(dialect="native", spec=spec, request_id="r-1"))  # the retry
+    assert service.queue.enqueued == [(job.id, 0)]
+    store.close()
+
+
 def test_wait_estimates_learn_each_kind_of_job_apart(settings) -> None:
     """A slow kind of job (a chain of heavy steps) does not inflate a fast kind's wait."""
     store = SqliteJobStore(settings.db_path)
