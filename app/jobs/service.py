@@ -489,17 +489,37 @@ class JobService:
         )
 
     async def _notifier(self) -> None:
-        async with self.bus.subscribe(ALL_JOBS) as events:
-            while True:
-                ev = await events.get()
-                job = ev.job
-                if job is not None and job.state is JobState.succeeded:
-                    self._measure_rate(job)
-                if job is None or job.state not in TERMINAL_STATES or not job.spec.webhook_url:
-                    continue
-                if job.meta.get("webhook", {}).get("delivered") is not None:
-                    continue
-                self._spawn(self._deliver_webhook(job))
+        """Watch every job's events: measure the processing rate, start the webhooks.
+
+        If the bus cannot subscribe (Redis not up yet as the server starts) or drops, it tries
+        again, backing off to 30 s, instead of leaving the webhooks to the janitor's 5 minutes.
+        """
+        delay, missed = 1.0, False
+        while True:
+            try:
+                async with self.bus.subscribe(ALL_JOBS) as events:
+                    if missed:  # jobs may have finished while nothing listened (start() did the first)
+                        await self._resume_webhooks()
+                    delay, missed = 1.0, False
+                    while True:
+                        self._notice(await events.get())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("job events unavailable (%s); subscribing again in %.0f s", exc, delay)
+                missed = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _notice(self, ev: JobEvent) -> None:
+        job = ev.job
+        if job is not None and job.state is JobState.succeeded:
+            self._measure_rate(job)
+        if job is None or job.state not in TERMINAL_STATES or not job.spec.webhook_url:
+            return
+        if job.meta.get("webhook", {}).get("delivered") is not None:
+            return
+        self._spawn(self._deliver_webhook(job))
 
     async def _resume_webhooks(self) -> None:
         """Deliver webhooks of jobs that finished while no server was running to send them."""

@@ -192,6 +192,51 @@ def test_a_job_the_queue_cannot_take_is_not_left_behind(settings) -> None:
     store.close()
 
 
+def test_the_event_watcher_subscribes_again_when_the_bus_was_down(settings) -> None:
+    """Redis not up as the server starts: the watcher that measures rates and starts webhooks
+    tries again, instead of dying and leaving the webhooks to the janitor's 5-minute pass."""
+    import contextlib
+
+    class LateBus(InProcessEventBus):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refused = 0
+
+        def subscribe(self, job_id: str):  # type: ignore[no-untyped-def,override]
+            if self.refused < 1:
+                self.refused += 1
+                raise ConnectionError("no subscription to the Redis event channel within 10 s")
+            return super().subscribe(job_id)
+
+    store = SqliteJobStore(settings.db_path)
+    bus = LateBus()
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), bus)
+    done = Job(
+        id="j",
+        dialect="native",
+        spec=JobSpec(input=InputRef(blob_key="uploads/x"), steps=(Step(name="declick"),)),
+        state=JobState.succeeded,
+        result_meta={"input": {"duration_s": 60.0}},
+        started_at=1000.0,
+        finished_at=1003.5,
+    )
+
+    async def scenario() -> None:
+        watcher = asyncio.create_task(service._notifier())
+        deadline = time.monotonic() + 10
+        while not service._rates and time.monotonic() < deadline:
+            bus.publish(JobEvent(job_id="j", job=done))  # heard once the watcher is back
+            await asyncio.sleep(0.2)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+    asyncio.run(scenario())
+    assert bus.refused == 1
+    assert service._rates == {"declick": pytest.approx(3.0 / 60.0)}
+    store.close()
+
+
 def test_wait_estimates_learn_each_kind_of_job_apart(settings) -> None:
     """A slow kind of job (a chain of heavy steps) does not inflate a fast kind's wait."""
     store = SqliteJobStore(settings.db_path)
