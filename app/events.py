@@ -128,6 +128,7 @@ class RedisEventBus:
 
     def _listen(self) -> None:
         log = logging.getLogger("hush.events")
+        delay = 1.0  # between reconnection attempts, doubling to 30 s while Redis stays away
         while not self._closing:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
             try:
@@ -138,6 +139,7 @@ class RedisEventBus:
                         continue
                     if message["type"] == "subscribe":
                         self._ready.set()
+                        delay = 1.0
                     elif message["type"] == "message":
                         try:
                             event = self._decode(message["data"])
@@ -145,11 +147,13 @@ class RedisEventBus:
                             log.exception("undecodable event on %s", self._channel)
                             continue
                         self._local.publish(event)
-            except Exception:
+            except Exception as exc:
                 if self._closing:
                     return
-                log.warning("Redis event subscription lost; reconnecting", exc_info=True)
-                time.sleep(1.0)
+                # one line per attempt, not a traceback a second: the cause is in the message
+                log.warning("no Redis event subscription (%s); trying again in %.0f s", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
             finally:
                 with contextlib.suppress(Exception):
                     pubsub.close()

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.jobs.models import SYNC_PRIORITY, JobEvent
 from app.settings import Settings
@@ -106,6 +107,9 @@ class CeleryQueue:
         self.settings = settings
         self.app = make_celery(settings)
         self._started = False
+        # where the broker is, for messages: scheme, host, port and database, never a password
+        url = urlsplit(settings.redis_url)
+        self.broker = f"{url.scheme}://{url.hostname}:{url.port or 6379}{url.path}"
 
     def start(self) -> None:
         self._started = True

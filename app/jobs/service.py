@@ -201,7 +201,10 @@ class JobService:
         except Exception as exc:
             checks["store"] = f"error: {exc}"
         running = await anyio.to_thread.run_sync(lambda: self.queue.running)  # Celery asks its broker
-        checks["workers"] = "ok" if running else "not running"
+        broker = getattr(self.queue, "broker", None)  # the cluster's: say which one does not answer
+        checks["workers"] = (
+            "ok" if running else f"not running: the broker at {broker} does not answer" if broker else "not running"
+        )
         return checks
 
     # ------------------------------------------------------------------ change

@@ -281,6 +281,22 @@ def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     assert checks["store"].startswith("error")
 
 
+def test_readiness_names_the_broker_that_does_not_answer(tmp_path: Path) -> None:
+    """A cluster server pointed at a Redis nobody listens on says which, without its password."""
+    from app.jobs.celery_queue import CeleryQueue
+
+    settings = Settings(data_dir=tmp_path, redis_url="redis://:s3cret@127.0.0.1:1/5")
+    store = SqliteJobStore(settings.db_path)
+    queue = CeleryQueue(settings)
+    queue.start()
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    checks = asyncio.run(service.readiness())
+    assert checks["workers"] == "not running: the broker at redis://127.0.0.1:1/5 does not answer"
+    assert "s3cret" not in str(checks)
+    queue.stop()
+    store.close()
+
+
 @pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.needs_s3)])
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "local":
