@@ -89,11 +89,12 @@ def _put_latest(queue: asyncio.Queue[Any], event: Any) -> None:
 class RedisEventBus:
     """Event fan-out across processes and machines through Redis pub/sub.
 
-    Every event is published on one channel (per Redis database); each server process holds one subscription to it
-    (opened by the first local subscriber, confirmed before that subscriber reads any state, so
-    a watcher that subscribes, then reads the store, misses no transition) and fans the events
-    out to its local subscribers through an :class:`InProcessEventBus`. Worker processes only
-    publish. ``decode`` turns a message back into an event (the bus does not know the type).
+    Every event is published on one channel (one per Redis database); each server process holds
+    one subscription to it (opened by the first local subscriber, confirmed before that
+    subscriber reads any state, so a watcher that subscribes, then reads the store, misses no
+    transition) and fans the events out to its local subscribers through an
+    :class:`InProcessEventBus`. Worker processes only publish. ``decode`` turns a message back
+    into an event (the bus does not know the type).
 
     Pub/sub keeps nothing: a server that is disconnected loses the events of that moment, and
     its watchers catch up by re-reading the store (they do after 5 quiet seconds).
