@@ -171,6 +171,13 @@ class Settings(BaseSettings):
     lease_s: float = Field(30.0, ge=1, le=3600)
     """A running job's lease: its worker renews it every third of this; a job whose lease ran out
     (its worker died) is taken back to the queue."""
+    worker_heartbeat_ttl_s: float = Field(15.0, ge=0.5, le=3600)
+    """Cluster: each ``hush worker`` rewrites its heartbeat key in Redis every third of this, and
+    the key expires after it; a worker killed hard drops out of the API servers' count within it."""
+    ready_requires_worker: bool = False
+    """Cluster: ``/readyz`` answers 503 while no ``hush worker`` is alive. Off, it answers 200 and
+    says ``degraded``: API servers stay in the load balancer while workers roll over, and jobs
+    queue until one is back (see README, "Running as a cluster")."""
 
     mock: bool = False
     """Mock mode (``hush serve --mock``): vendor scenarios on demand, a request journal, no key check."""

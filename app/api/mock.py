@@ -68,6 +68,7 @@ from app.errors import AppError, InvalidParameterError
 from app.events import EventBus
 from app.http import Dialect, MockJob, MockJobEffect, MockScenario, MockState, default_status
 from app.jobs.models import Job, JobEvent, JobState
+from app.jobs.queue import WorkerCount
 from app.jobs.runner import RunContext, finish_error, run_job
 from app.jobs.service import JobService
 from app.jobs.steps import STEPS
@@ -267,6 +268,11 @@ class MockQueue:
     @property
     def exclusive(self) -> bool:
         return True  # threads of this server: a job left active by a previous run is an orphan
+
+    def workers(self) -> WorkerCount:
+        """The pool's threads (none before start)."""
+        n = max(4, self.settings.workers) if self._pool is not None else 0
+        return WorkerCount(alive=n, slots=n)
 
     def enqueue(self, job_id: str, priority: int) -> None:
         current = _CURRENT.get()

@@ -141,9 +141,12 @@ class JobPublic(BaseModel):
     result_url: str | None
     result: dict[str, Any]
     steps: list[Step]
+    message: str | None = None
+    """Why a queued job does not start, when the server knows: ``"waiting: no worker is running
+    (start `hush worker`)"`` while no worker of a cluster is alive; null otherwise."""
 
 
-def to_public(job: Job, jobs_ahead: int = 0) -> JobPublic:
+def to_public(job: Job, jobs_ahead: int = 0, message: str | None = None) -> JobPublic:
     error = {"code": job.error_code or "", "reason": job.error_reason or ""} if job.error_code else None
     return JobPublic(
         id=job.id,
@@ -159,6 +162,7 @@ def to_public(job: Job, jobs_ahead: int = 0) -> JobPublic:
         result_url=f"/api/v1/jobs/{job.id}/result" if job.result_key else None,
         result=job.result_meta,
         steps=list(job.spec.steps),
+        message=message,
     )
 
 
@@ -170,10 +174,15 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["health"], responses={503: {"description": "not ready: the body names the failing check"}})
 async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
-    """Readiness: the job store answers and the worker pool is running."""
-    checks = await service.readiness()
-    ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    """Readiness: the job store answers and the worker pool (embedded) or the broker (cluster) runs.
+
+    The body: ``status`` (``ok``, ``degraded`` or ``unavailable``), ``checks`` (one line each) and
+    ``workers`` (``{"alive", "slots"}``: workers and the jobs they run at once; a cluster's are
+    the ``hush worker`` processes whose heartbeat is fresh). A cluster with no worker alive is
+    ``degraded`` and still ready (200): jobs are accepted and wait; with
+    ``HUSH_READY_REQUIRES_WORKER`` it is ``unavailable`` (503)."""
+    body = await service.readiness()
+    return JSONResponse(body, status_code=503 if body["status"] == "unavailable" else 200)
 
 
 @router.get("/api/v1/steps", tags=["jobs"], responses=errors())
@@ -217,14 +226,14 @@ async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) ->
     job = await service.submit(
         dialect="native", spec=spec, owner=who.owner, request_id=body.request_id, priority=body.priority
     )
-    return to_public(job, await service.jobs_ahead(job))
+    return to_public(job, await service.jobs_ahead(job), await service.waiting_note(job))
 
 
 @router.get("/api/v1/jobs/{job_id}", tags=["jobs"], responses=errors(404))
 async def get_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """A job's state, progress, queue position, errors and per-step report."""
     job = await service.get(job_id, owner=who.owner)
-    return to_public(job, await service.jobs_ahead(job))
+    return to_public(job, await service.jobs_ahead(job), await service.waiting_note(job))
 
 
 @router.delete("/api/v1/jobs/{job_id}", tags=["jobs"], responses=errors(404))
@@ -282,7 +291,8 @@ async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> Str
 
     async def stream() -> AsyncIterator[str]:
         async for job, ahead in service.watch(job_id, owner=who.owner):
-            yield f"event: job\ndata: {to_public(job, ahead).model_dump_json()}\n\n"
+            public = to_public(job, ahead, await service.waiting_note(job))
+            yield f"event: job\ndata: {public.model_dump_json()}\n\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -320,7 +330,7 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
     await websocket.accept()
     try:
         async for job, ahead in service.watch(job_id, owner=who.owner):
-            await websocket.send_text(to_public(job, ahead).model_dump_json())
+            await websocket.send_text(to_public(job, ahead, await service.waiting_note(job)).model_dump_json())
         await websocket.close()
     except WebSocketDisconnect:
         return

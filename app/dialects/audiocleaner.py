@@ -53,6 +53,8 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
 * **``credit_time``**: billable minutes, the duration rounded up to the next started minute as the
   doc defines it (61 s → 2), reported on success and charged to the key's account then (never for
   a failed task, once only whatever retries or restarts happen).
+* **``message``** of a ``waiting`` task is "Request Success", or, while no worker of a cluster is
+  alive to run it, ``"waiting: no worker is running (start `hush worker`)"`` (``code`` stays 100000).
 """
 
 from __future__ import annotations
@@ -280,8 +282,9 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
     return out
 
 
-def render(job: Job, base_url: str, position: int) -> tuple[dict[str, Any], str]:
-    """``(data, message)`` of a task/get answer."""
+def render(job: Job, base_url: str, position: int, note: str | None = None) -> tuple[dict[str, Any], str]:
+    """``(data, message)`` of a task/get answer; ``note`` is the message of a waiting task that
+    cannot start (no worker is running) instead of "Request Success"."""
     data: dict[str, Any] = {"status": "waiting", "output": "", "result": "", "file_size": 0}
     message = "Request Success"
     if job.state is JobState.succeeded:
@@ -300,6 +303,8 @@ def render(job: Job, base_url: str, position: int) -> tuple[dict[str, Any], str]
         message = reason
     else:
         data["tasks_position"] = position
+        if note:
+            message = note
     data["report"] = report(job)
     return data, message
 
@@ -414,7 +419,7 @@ async def audiocleaner_get(request: Request, service: ServiceDep, who: Principal
     if job.dialect != "audiocleaner":
         raise e.NotFoundError(f"task {job_id!r} does not exist")
     position = await service.jobs_ahead(job) + 1 if job.state is JobState.queued else 0
-    data, message = render(job, _base(request, service), position)
+    data, message = render(job, _base(request, service), position, await service.waiting_note(job))
     return JSONResponse({"code": OK, "data": data, "message": message})
 
 

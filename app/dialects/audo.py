@@ -9,7 +9,10 @@ are accepted. Deliberate deviations from the vendor are written next to the fiel
 * ``/remove-noise`` reads its JSON body whatever the ``Content-Type`` says (the doc's curl
   examples send ``-d '{...}'``, i.e. ``application/x-www-form-urlencoded``);
 * ``downloadPath`` has a leading slash (``/dl/artifacts/clean/audo_enhanced_<jobId>.<ext>``) so
-  ``base_url + downloadPath`` is right; the doc form ``/v1dl/...`` is served as well.
+  ``base_url + downloadPath`` is right; the doc form ``/v1dl/...`` is served as well;
+* a ``queued`` status carries ``reason`` (the doc: only ``failed``) while no worker of a cluster is
+  alive: ``"waiting: no worker is running (start `hush worker`)"``. The SDK hands queued statuses
+  to ``on_update`` as they are, and keeps waiting.
 """
 
 from __future__ import annotations
@@ -180,11 +183,13 @@ def download_path(job: Job) -> str:
     return f"/dl/artifacts/clean/{RESULT_NAME}_{job.id}{_result_ext(job)}"
 
 
-def render(job: Job, jobs_ahead: int = 0) -> AudoStatusResponse:
-    """The documented status message for ``job``; cancelled and timed-out jobs report ``failed``."""
+def render(job: Job, jobs_ahead: int = 0, note: str | None = None) -> AudoStatusResponse:
+    """The documented status message for ``job``; cancelled and timed-out jobs report ``failed``.
+
+    ``note`` is the ``reason`` of a queued job that cannot start (no worker is running)."""
     state = job.state
     if state is JobState.queued:
-        return AudoStatusResponse(state="queued", jobs_ahead=jobs_ahead)
+        return AudoStatusResponse(state="queued", jobs_ahead=jobs_ahead, reason=note or None)
     if state is JobState.downloading:
         return AudoStatusResponse(state="downloading")
     if state is JobState.in_progress:
@@ -364,7 +369,7 @@ async def audo_status(job_id: str, service: ServiceDep, who: PrincipalDep) -> JS
     """The job's state in the documented shape."""
     job = await service.get(job_id, owner=who.owner)
     ahead = await service.jobs_ahead(job)
-    return JSONResponse(render(job, ahead).body())
+    return JSONResponse(render(job, ahead, await service.waiting_note(job)).body())
 
 
 # sdk-notes.md §4 (undocumented SDK route): "delete_results"
@@ -448,7 +453,7 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
         last: dict[str, Any] | None = None
         try:
             async for job, ahead in service.watch(job_id, owner=who.owner):
-                message = render(job, ahead).body()
+                message = render(job, ahead, await service.waiting_note(job)).body()
                 if message != last:  # progress below 1 % moves no integer percent
                     await websocket.send_json(message)
                     last = message

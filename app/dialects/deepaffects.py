@@ -61,7 +61,7 @@ from app.dialects._common import (
     read_body,
 )
 from app.jobs.models import SYNC_PRIORITY, InputRef, Job, JobSpec, JobState, OutputSpec, Step, StoredFile
-from app.jobs.service import JobService
+from app.jobs.service import NO_WORKER, JobService
 
 __all__ = [
     "DIALECT",
@@ -393,10 +393,11 @@ async def _wait_sync(service: JobService, job: Job, api: str) -> Job:
     job = await service.wait(job.id, timeout)
     if not job.terminal:
         await service.cancel(job.id)
-        raise e.JobTimeoutError(
-            f"the synchronous request did not finish within {timeout:g} s",
-            hint=f"use the async API ({PREFIX}/async/{api}?webhook=...) for long files",
-        )
+        message = f"the synchronous request did not finish within {timeout:g} s"
+        if job.state is JobState.queued and await service.no_worker_alive():
+            # it never left the queue of a cluster with no worker alive: the async API would not help
+            raise e.JobTimeoutError(f"{message}: {NO_WORKER}")
+        raise e.JobTimeoutError(message, hint=f"use the async API ({PREFIX}/async/{api}?webhook=...) for long files")
     if job.state is not JobState.succeeded:
         raise _job_error(job)
     return job

@@ -18,7 +18,10 @@ Where the doc is silent, Hush chooses, and says so here:
   completed task, never a failure.
 * **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
   done: from the queue position and the processing rate measured on finished jobs. It is
-  ``"0"`` once the task ended.
+  ``"0"`` once the task ended. While no worker of a cluster is alive, nothing can be estimated:
+  a waiting task answers ``wait_time`` ``"30"`` (ask again then) and says why in ``reason``.
+* **``reason``** of a waiting task (the doc: "cause of failure") carries a note when the task
+  cannot start: ``"waiting: no worker is running (start `hush worker`)"``; empty otherwise.
 * **``voice_result``** is an absolute URL that needs no credentials (the unguessable task id in
   the path is the capability): ``HUSH_PUBLIC_URL`` when set (behind a proxy), else the scheme,
   host and port the request came to.
@@ -75,6 +78,9 @@ FORMATS = ("mp3", "wav")
 _MIN_BYTES_PER_S = 1000.0
 #: Longest ``wait_time`` given, in seconds: poll at least hourly, whatever the estimate.
 _MAX_WAIT_S = 3600.0
+#: ``wait_time`` of a waiting task while no worker is alive (its estimate is infinite): soon
+#: enough to see a worker that starts, rare enough not to poll for nothing.
+_NO_WORKER_WAIT_S = 30
 #: A task body names a link and a few numbers: its own small limit.
 _JSON_LIMIT_BYTES = 64 * 1024
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -225,12 +231,14 @@ def _time_note(job: Job) -> str:
     return ""
 
 
-def render(job: Job, wait_s: float, base_url: str) -> WondershareResult:
-    """The documented result data for ``job``."""
+def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> WondershareResult:
+    """The documented result data for ``job``; ``note`` is the reason of a waiting task (why it does not start)."""
     state = job.state
     voice = ""
     reason = ""
-    if state is JobState.succeeded:
+    if state is JobState.queued and note:
+        reason = note
+    elif state is JobState.succeeded:
         voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
         reason = _time_note(job)
     elif state is JobState.failed:
@@ -241,6 +249,8 @@ def render(job: Job, wait_s: float, base_url: str) -> WondershareResult:
         reason = job.error_reason or "the task took too long and was stopped"
     if job.terminal:
         wait = 0
+    elif wait_s == math.inf:  # no worker alive: nothing to estimate, ask again a little later
+        wait = _NO_WORKER_WAIT_S
     elif not math.isfinite(wait_s):
         wait = 1
     else:
@@ -336,7 +346,8 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
         size = job.spec.input.expected_size
         duration = min(float(declared), size / _MIN_BYTES_PER_S) if size else float(declared)
     wait = await service.estimate_wait_s(job, duration_s=duration)
-    return JSONResponse(_envelope(render(job, wait, public_base(request, service)).model_dump()))
+    note = await service.waiting_note(job)
+    return JSONResponse(_envelope(render(job, wait, public_base(request, service), note).model_dump()))
 
 
 # The voice_result link (Hush's; the doc only says "Audio download link after processing")

@@ -13,6 +13,9 @@ it there with a lease. Delivery settings follow from that:
   visibility timeout (an hour). Nobody waits for that: the job's lease runs out after
   ``HUSH_LEASE_S``, and the reaper of any API server re-enqueues it. When the old message does
   come back, ``run_job`` finds the job finished and does nothing.
+- Each worker announces itself with a heartbeat key in the broker's Redis
+  (:mod:`app.jobs.heartbeat`); :meth:`CeleryQueue.workers` counts the live ones for ``/readyz``,
+  the wait estimates and the note of a job queued while no worker runs.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.jobs.models import SYNC_PRIORITY, JobEvent
+from app.jobs.queue import WorkerCount
 from app.settings import Settings
 
 __all__ = ["QUEUE", "SYNC_QUEUE", "CeleryQueue", "make_celery", "run_worker"]
@@ -107,6 +111,8 @@ class CeleryQueue:
         self.settings = settings
         self.app = make_celery(settings)
         self._started = False
+        self._redis: Any = None
+        self._redis_lock = threading.Lock()
         # where the broker is, for messages: scheme, host, port and database, never a password
         url = urlsplit(settings.redis_url)
         self.broker = f"{url.scheme}://{url.hostname}:{url.port or 6379}{url.path}"
@@ -117,6 +123,10 @@ class CeleryQueue:
     def stop(self) -> None:
         self._started = False
         self.app.close()
+        with self._redis_lock:
+            client, self._redis = self._redis, None
+        if client is not None:
+            client.close()
 
     @property
     def running(self) -> bool:
@@ -133,6 +143,17 @@ class CeleryQueue:
     @property
     def exclusive(self) -> bool:
         return False  # workers on other machines may hold leases: only the reaper re-queues
+
+    def workers(self) -> WorkerCount:
+        """The ``hush worker`` processes whose heartbeat has not expired, and their job slots."""
+        from app.jobs.heartbeat import connect, live_workers
+
+        with self._redis_lock:
+            if self._redis is None:
+                self._redis = connect(self.settings.redis_url)
+            client = self._redis
+        found = live_workers(client)
+        return WorkerCount(alive=len(found), slots=sum(w.concurrency for w in found))
 
     def enqueue(self, job_id: str, priority: int) -> None:
         if priority >= SYNC_PRIORITY:
@@ -154,7 +175,13 @@ def _sweeper(settings: Settings, period_s: float = 300.0) -> None:
 
 
 def run_worker(settings: Settings, *, concurrency: int, loglevel: str = "INFO") -> None:
-    """Run a Celery worker in this process (``hush worker``): ``concurrency`` forked job processes."""
+    """Run a Celery worker in this process (``hush worker``): ``concurrency`` forked job processes.
+
+    Its heartbeat (:mod:`app.jobs.heartbeat`) is written once Celery consumes and deleted as the
+    worker begins to shut down, so the API servers count it only while it can take a job."""
+    from celery.signals import worker_ready, worker_shutting_down
+
+    from app.jobs.heartbeat import Heartbeat
     from app.settings import single_threaded_children
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -163,18 +190,34 @@ def run_worker(settings: Settings, *, concurrency: int, loglevel: str = "INFO") 
     # never sees them, so the worker sweeps what its killed runs left, now and every 5 minutes
     threading.Thread(target=_sweeper, args=(settings,), name="hush-sweeper", daemon=True).start()
     app = make_celery(settings)
-    app.worker_main(
-        [
-            "worker",
-            f"--loglevel={loglevel}",
-            f"--queues={SYNC_QUEUE},{QUEUE}",
-            f"--concurrency={concurrency}",
-            "--pool=prefork",
-            "--prefetch-multiplier=1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-O",
-            "fair",
-        ]
-    )
+    heartbeat = Heartbeat(settings.redis_url, ttl_s=settings.worker_heartbeat_ttl_s, concurrency=concurrency)
+
+    def ready(**_: Any) -> None:
+        heartbeat.start()
+
+    def shutting_down(**_: Any) -> None:
+        heartbeat.stop()
+
+    worker_ready.connect(ready, weak=False)
+    worker_shutting_down.connect(shutting_down, weak=False)
+    try:
+        app.worker_main(
+            [
+                "worker",
+                f"--loglevel={loglevel}",
+                f"--queues={SYNC_QUEUE},{QUEUE}",
+                f"--concurrency={concurrency}",
+                "--pool=prefork",
+                "--prefetch-multiplier=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-O",
+                "fair",
+            ]
+        )
+    finally:
+        heartbeat.stop()
+        heartbeat.close()
+        worker_ready.disconnect(ready)
+        worker_shutting_down.disconnect(shutting_down)

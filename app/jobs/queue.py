@@ -31,7 +31,7 @@ from app.jobs.models import ACTIVE_STATES, JobEvent, JobState
 from app.jobs.store import JobStore
 from app.settings import Settings, single_threaded_children
 
-__all__ = ["HARD_TIMEOUT_GRACE_S", "InProcessQueue", "JobQueue"]
+__all__ = ["HARD_TIMEOUT_GRACE_S", "InProcessQueue", "JobQueue", "WorkerCount"]
 
 log = logging.getLogger("hush.queue")
 
@@ -43,6 +43,14 @@ HARD_TIMEOUT_GRACE_S = 5.0
 _ENQUEUE = "enqueue:"
 
 
+@dataclass(frozen=True)
+class WorkerCount:
+    """The workers that can take a job now, and how many jobs they run at once."""
+
+    alive: int
+    slots: int
+
+
 class JobQueue(Protocol):
     """Runs ``run_job(job_id)`` somewhere, highest priority first."""
 
@@ -50,6 +58,11 @@ class JobQueue(Protocol):
     def stop(self) -> None: ...
     def enqueue(self, job_id: str, priority: int) -> None:
         """Make ``job_id`` (already committed as queued) eligible to run."""
+        ...
+
+    def workers(self) -> WorkerCount:
+        """The workers alive now (may block on a broker round trip: call it off the event loop;
+        raises when the broker does not answer)."""
         ...
 
     @property
@@ -217,6 +230,12 @@ class InProcessQueue:
 
     def enqueue(self, job_id: str, priority: int) -> None:
         self._wake()
+
+    def workers(self) -> WorkerCount:
+        """The pool's processes that are alive (the supervisor replaces any that die)."""
+        with self._lock:
+            alive = sum(1 for w in self._workers if w.proc.is_alive()) if self.running else 0
+        return WorkerCount(alive=alive, slots=alive)
 
     def _wake(self) -> None:
         if self._wake_w is not None:

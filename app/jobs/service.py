@@ -37,18 +37,23 @@ from app.errors import (
 )
 from app.events import ALL_JOBS, EventBus
 from app.jobs.models import ACTIVE_STATES, TERMINAL_STATES, Job, JobEvent, JobSpec, JobState, StoredFile
-from app.jobs.queue import JobQueue
+from app.jobs.queue import JobQueue, WorkerCount
 from app.jobs.steps import check_steps
 from app.jobs.store import JobStore, require
 from app.settings import Settings
 from app.storage import BlobStore
 
-__all__ = ["JobService", "WebhookRenderer", "WebhookSender"]
+__all__ = ["NO_WORKER", "WAITING_FOR_A_WORKER", "JobService", "WebhookRenderer", "WebhookSender"]
 
 #: Run seconds per audio second assumed before any job finished (the DSP chain runs ~20x real time).
 DEFAULT_RATE = 0.05
 #: Fixed cost of a job besides its audio (claim, probe, encode, store), in seconds.
 JOB_OVERHEAD_S = 0.5
+
+#: Why a job of a cluster does not start: its workers are other processes, and none is alive.
+NO_WORKER = "no worker is running (start `hush worker`)"
+#: The status note of a job queued while no worker is alive (:meth:`JobService.waiting_note`).
+WAITING_FOR_A_WORKER = f"waiting: {NO_WORKER}"
 
 log = logging.getLogger("hush.jobs")
 #: Kinds of job (step lists) whose processing rate is kept apart; more fall back to the overall rate.
@@ -99,6 +104,10 @@ class JobService:
         self.queue = queue
         self.bus = bus
         self._renderers: dict[str, WebhookRenderer] = {}
+        # the last count of live workers, when it was taken (monotonic) and why it failed
+        self._workers_seen: WorkerCount | None = None
+        self._workers_at: float | None = None
+        self._workers_error: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.new_id: Callable[[], str] = lambda: str(uuid.uuid4())
         """Makes job, upload and request ids (mock mode draws them from a seed)."""
@@ -192,20 +201,85 @@ class JobService:
 
         return await anyio.to_thread.run_sync(read)
 
-    async def readiness(self) -> dict[str, str]:
-        """``{"store": "ok" | "error: ...", "workers": "ok" | "not running"}`` for ``/readyz``."""
+    async def readiness(self) -> dict[str, Any]:
+        """What ``/readyz`` answers: ``status``, one line per check, and the workers alive.
+
+        ``status`` is ``ok``; ``unavailable`` (answered with 503) when the job store or the
+        queue does not answer; ``degraded`` when the queue answers but no worker of a cluster is
+        alive (jobs are accepted and wait). ``degraded`` is ``unavailable`` instead with
+        ``HUSH_READY_REQUIRES_WORKER``. ``workers`` is ``{"alive", "slots"}`` (job slots), or
+        None when it cannot be read. The embedded pool is this server's own: it is ``ok`` while
+        it runs.
+        """
         checks: dict[str, str] = {}
+        failed = False
         try:
             await anyio.to_thread.run_sync(self.store.ping)
             checks["store"] = "ok"
         except Exception as exc:
             checks["store"] = f"error: {exc}"
+            failed = True
         running = await anyio.to_thread.run_sync(lambda: self.queue.running)  # Celery asks its broker
         broker = getattr(self.queue, "broker", None)  # the cluster's: say which one does not answer
-        checks["workers"] = (
-            "ok" if running else f"not running: the broker at {broker} does not answer" if broker else "not running"
-        )
-        return checks
+        count = await self.workers() if running else None
+        degraded = False
+        if not running:
+            checks["workers"] = f"not running: the broker at {broker} does not answer" if broker else "not running"
+            failed = True
+        elif self.queue.exclusive:
+            checks["workers"] = "ok"
+        elif count is None:
+            degraded = True
+            checks["workers"] = f"unknown: the worker heartbeats cannot be read ({self._workers_error})"
+        elif count.alive == 0:
+            degraded = True
+            checks["workers"] = (
+                f"none alive: no `hush worker` has sent a heartbeat in the last "
+                f"{self.settings.worker_heartbeat_ttl_s:g} s; jobs are accepted and wait in the queue until one starts"
+            )
+        else:
+            checks["workers"] = "ok"
+        if failed or (degraded and self.settings.ready_requires_worker):
+            status = "unavailable"
+        else:
+            status = "degraded" if degraded else "ok"
+        workers = {"alive": count.alive, "slots": count.slots} if count is not None else None
+        return {"status": status, "checks": checks, "workers": workers}
+
+    async def workers(self) -> WorkerCount | None:
+        """The workers alive now, or None when the queue cannot tell (its broker does not answer).
+
+        Read at most once a second (a status poll of every waiting job asks): a worker that
+        starts is counted within that second and its first heartbeat.
+        """
+        now = time.monotonic()
+        fresh_s = min(1.0, self.settings.worker_heartbeat_ttl_s / 4.0)
+        if self._workers_at is not None and now - self._workers_at < fresh_s:
+            return self._workers_seen
+        try:
+            count: WorkerCount | None = await anyio.to_thread.run_sync(self.queue.workers)
+            self._workers_error = None
+        except Exception as exc:
+            log.debug("cannot count the workers: %s", exc)
+            count, self._workers_error = None, str(exc) or type(exc).__name__
+        self._workers_seen, self._workers_at = count, time.monotonic()
+        return count
+
+    async def no_worker_alive(self) -> bool:
+        """True when the jobs run on workers of their own (a cluster) and none is alive now.
+
+        Never for the embedded pool: its workers are this server's, replaced when they die."""
+        if self.queue.exclusive:
+            return False
+        count = await self.workers()
+        return count is not None and count.alive == 0
+
+    async def waiting_note(self, job: Job) -> str | None:
+        """What a queued job's status says besides its position: :data:`WAITING_FOR_A_WORKER`
+        while no worker is alive to run it (:meth:`no_worker_alive`); None otherwise."""
+        if job.state is not JobState.queued or not await self.no_worker_alive():
+            return None
+        return WAITING_FOR_A_WORKER
 
     # ------------------------------------------------------------------ change
     async def cancel(self, job_id: str, *, owner: str | None = None) -> Job:
@@ -346,6 +420,7 @@ class JobService:
         async with self.bus.subscribe(job_id) as mine:
             job = await self.get(job_id, owner=owner)
             ahead = await self.jobs_ahead(job)
+            note = await self.waiting_note(job)
             yield job, ahead
             while not job.terminal:
                 try:
@@ -364,6 +439,11 @@ class JobService:
                     elif ev.job is not None and (ev.job.updated_at >= job.updated_at or ev.job.terminal):
                         job = ev.job
                         changed = True
+                # the workers come and go without a job event: a waiting job's note is read again
+                # at each wake-up (the count is cached), and a change is news for the watcher
+                new_note = await self.waiting_note(job)
+                changed = changed or new_note != note
+                note = new_note
                 if changed:
                     if job.state is not JobState.queued:
                         ahead = 0
@@ -425,7 +505,9 @@ class JobService:
         The rate (run seconds per audio second) is a running mean over the jobs of the same
         steps this process saw finish, else over all it saw finish, ``DEFAULT_RATE`` until there
         is one. A running job's estimate blends its own pace with the measured rate, by how far
-        it has got; a queued job waits for the jobs ahead of it, spread over the workers.
+        it has got; a queued job waits for the jobs ahead of it, spread over the job slots of
+        the workers alive (the pool's size, embedded). While no worker of a cluster is alive, a
+        queued job's wait is ``math.inf``: nothing will run it until one starts.
         ``duration_s`` is the audio length when the caller knows it before the job does.
         """
         rate = self._rates.get(_job_kind(job), self._rate if self._rate is not None else DEFAULT_RATE)
@@ -442,8 +524,15 @@ class JobService:
             return max(share * paced + (1.0 - share) * max(own - elapsed, 0.0), 0.0)
         if job.state in ACTIVE_STATES:
             return own
+        slots = self.settings.workers
+        if not self.queue.exclusive:
+            count = await self.workers()
+            if count is not None:
+                if count.alive == 0:
+                    return math.inf
+                slots = count.slots
         ahead = await self.jobs_ahead(job)
-        return own + ahead * own / max(self.settings.workers, 1)
+        return own + ahead * own / max(slots, 1)
 
     # ------------------------------------------------------------------ webhooks
     def register_webhook(self, dialect: str, renderer: WebhookRenderer) -> None:
@@ -585,6 +674,23 @@ class JobService:
             self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
         return reaped
 
+    async def _liveness(self) -> None:
+        """Tell the operator, in the log, when no worker of the cluster is alive, and when one is back."""
+        last: int | None = None
+        while True:
+            count = await self.workers()
+            if count is not None and (last is None or (count.alive == 0) != (last == 0)):
+                if count.alive == 0:
+                    log.warning(
+                        "%s: no heartbeat in the last %g s; jobs are accepted but wait in the queue",
+                        NO_WORKER,
+                        self.settings.worker_heartbeat_ttl_s,
+                    )
+                elif last is not None:
+                    log.info("%d worker(s) alive again, %d job slot(s)", count.alive, count.slots)
+                last = count.alive
+            await asyncio.sleep(max(self.settings.worker_heartbeat_ttl_s / 3.0, 0.5))
+
     async def _reaper(self) -> None:
         while True:
             await asyncio.sleep(self.settings.lease_s / 3.0)
@@ -607,6 +713,7 @@ class JobService:
         self.queue.start()
         if not self.queue.exclusive:
             await self.reap_once()
+            self._spawn(self._liveness())
         self._spawn(self._notifier())
         self._spawn(self._janitor())
         self._spawn(self._reaper())

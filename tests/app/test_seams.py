@@ -21,6 +21,7 @@ from app.errors import NotFoundError
 from app.events import InProcessEventBus
 from app.jobs.backends import build_backends, build_blobs, build_store
 from app.jobs.models import InputRef, Job, JobEvent, JobSpec, JobState, Step
+from app.jobs.queue import WorkerCount
 from app.jobs.runner import RunContext, run_job
 from app.jobs.service import JobService
 from app.jobs.store import SqliteJobStore
@@ -37,11 +38,15 @@ class RecordingQueue:
     enqueued: list[tuple[str, int]] = field(default_factory=list)
     running: bool = True
     exclusive: bool = False
+    alive: int = 1
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def enqueue(self, job_id: str, priority: int) -> None:
         self.enqueued.append((job_id, priority))
+
+    def workers(self) -> WorkerCount:
+        return WorkerCount(alive=self.alive, slots=self.alive)
 
 
 @pytest.fixture
@@ -273,12 +278,64 @@ def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     store = SqliteJobStore(settings.db_path)
     queue = RecordingQueue()
     service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
-    assert asyncio.run(service.readiness()) == {"store": "ok", "workers": "ok"}
+    assert asyncio.run(service.readiness()) == {
+        "status": "ok",
+        "checks": {"store": "ok", "workers": "ok"},
+        "workers": {"alive": 1, "slots": 1},
+    }
     queue.running = False
     store.close()
-    checks = asyncio.run(service.readiness())
-    assert checks["workers"] == "not running"
-    assert checks["store"].startswith("error")
+    ready = asyncio.run(service.readiness())
+    assert ready["status"] == "unavailable"
+    assert ready["checks"]["workers"] == "not running"
+    assert ready["checks"]["store"].startswith("error")
+    assert ready["workers"] is None
+
+
+@pytest.mark.parametrize("requires_worker", [False, True])
+def test_readiness_says_when_no_worker_of_a_cluster_is_alive(tmp_path: Path, requires_worker: bool) -> None:
+    """Workers in other processes (a cluster), none alive: ``degraded`` (still ready, jobs queue),
+    or ``unavailable`` when the operator asked readiness to require a worker."""
+    settings = Settings(data_dir=tmp_path, ready_requires_worker=requires_worker, worker_heartbeat_ttl_s=0.5)
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue(exclusive=False, alive=0)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    ready = asyncio.run(service.readiness())
+    assert ready["status"] == ("unavailable" if requires_worker else "degraded")
+    assert ready["checks"]["store"] == "ok"
+    assert ready["checks"]["workers"].startswith("none alive: no `hush worker` has sent a heartbeat in the last 0.5 s")
+    assert ready["workers"] == {"alive": 0, "slots": 0}
+    queue.alive = 3
+    time.sleep(0.2)  # the count is cached for a quarter of the TTL
+    assert asyncio.run(service.readiness())["status"] == "ok"
+    store.close()
+
+
+def test_a_job_queued_with_no_worker_says_so_and_has_no_wait_estimate(settings) -> None:
+    """A cluster with no worker alive: the queued job's note says why it waits, its estimate is
+    infinite; once a worker is alive, both are back to normal. The embedded pool never says so."""
+    import math
+
+    from app.jobs.service import WAITING_FOR_A_WORKER
+
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue(exclusive=False, alive=0)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    job = asyncio.run(service.submit(dialect="native", spec=JobSpec(input=InputRef(blob_key="uploads/x"))))
+    assert asyncio.run(service.waiting_note(job)) == WAITING_FOR_A_WORKER
+    assert asyncio.run(service.estimate_wait_s(job)) == math.inf
+    service._workers_at = None  # forget the cached count
+    queue.alive = 2
+    assert asyncio.run(service.waiting_note(job)) is None
+    assert math.isfinite(asyncio.run(service.estimate_wait_s(job)))
+    service._workers_at, queue.alive, queue.exclusive = None, 0, True  # embedded: its own pool
+    assert asyncio.run(service.waiting_note(job)) is None
+    assert math.isfinite(asyncio.run(service.estimate_wait_s(job)))
+    running = store.update(job.id, state=JobState.in_progress)
+    queue.exclusive, service._workers_at = False, None
+    assert running is not None
+    assert asyncio.run(service.waiting_note(running)) is None  # only a queued job waits for a worker
+    store.close()
 
 
 def test_readiness_names_the_broker_that_does_not_answer(tmp_path: Path) -> None:
@@ -290,9 +347,10 @@ def test_readiness_names_the_broker_that_does_not_answer(tmp_path: Path) -> None
     queue = CeleryQueue(settings)
     queue.start()
     service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
-    checks = asyncio.run(service.readiness())
-    assert checks["workers"] == "not running: the broker at redis://127.0.0.1:1/5 does not answer"
-    assert "s3cret" not in str(checks)
+    ready = asyncio.run(service.readiness())
+    assert ready["status"] == "unavailable"
+    assert ready["checks"]["workers"] == "not running: the broker at redis://127.0.0.1:1/5 does not answer"
+    assert "s3cret" not in str(ready)
     queue.stop()
     store.close()
 

@@ -97,6 +97,20 @@ def test_server_health_and_openapi_list_every_route(client: httpx.Client) -> Non
     assert client.get("/docs").status_code == 200
 
 
+def test_server_readyz_counts_the_workers_and_jobs_carry_no_note(
+    client: httpx.Client, rng: np.random.Generator
+) -> None:
+    """Embedded, the pool of one worker process; on the cluster, the one ``hush worker``: counted,
+    ready, and a job says nothing about missing workers."""
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "checks": {"store": "ok", "workers": "ok"}, "workers": {"alive": 1, "slots": 1}}
+    job = submit(client, upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[])
+    assert job["message"] is None
+    done = wait_state(client, job["id"], {"succeeded", "failed"})
+    assert (done["state"], done["message"]) == ("succeeded", None)
+
+
 def test_server_requires_key(client: httpx.Client) -> None:
     r = client.get("/api/v1/steps")
     assert r.status_code == 401

@@ -158,7 +158,8 @@ function setStatus(job) {
   const pct = Math.floor(job.progress || 0);
   $("progress").value = pct;
   const ahead = job.state === "queued" && job.jobs_ahead ? `, ${job.jobs_ahead} job(s) ahead` : "";
-  $("status").textContent = `${job.state.replace("_", " ")} — ${pct} %${ahead}`;
+  const note = job.message ? ` — ${job.message}` : "";  // e.g. no worker is running
+  $("status").textContent = `${job.state.replace("_", " ")} — ${pct} %${ahead}${note}`;
 }
 $("run").addEventListener("click", async () => {
   showError("");
