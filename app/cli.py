@@ -2,6 +2,7 @@
 
 hush serve [--host 127.0.0.1] [--port 8000] [--workers N]
 hush worker [--concurrency N]      (HUSH_BACKEND=cluster: a Celery worker)
+hush worker --check                (exit 0 while a worker of this host has a live heartbeat)
 hush denoise IN OUT [--amount 1..100]
 hush vad IN [--min-non-speech S]
 hush declick IN OUT
@@ -96,6 +97,34 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_check(redis_url: str) -> int:
+    """``hush worker --check``: 0 when a worker of this host has a live heartbeat, else 1.
+
+    A container's health check: a worker counts as healthy only while the API servers count it
+    (its heartbeat in Redis, :mod:`app.jobs.heartbeat`), which it writes once it consumes jobs."""
+    import socket
+
+    try:
+        from app.jobs.heartbeat import connect, live_workers
+    except ImportError as exc:
+        _err(f"the cluster backends are not installed ({exc.name}): pip install 'hush[cluster]'")
+        return 3
+    host = socket.gethostname()
+    client = connect(redis_url)
+    try:
+        mine = [w for w in live_workers(client) if w.host == host]
+    except Exception as exc:  # redis' errors: the broker does not answer
+        _err(f"cannot read the worker heartbeats from Redis: {exc}")
+        return 1
+    finally:
+        client.close()
+    if not mine:
+        _err(f"no `hush worker` on {host} has a live heartbeat")
+        return 1
+    sys.stdout.write(f"{len(mine)} worker(s) alive on {host}: " + ", ".join(w.id for w in mine) + "\n")
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     """``hush worker``: a Celery worker running jobs the API servers enqueue."""
     from app.settings import get_settings
@@ -110,6 +139,8 @@ def _worker(args: argparse.Namespace) -> int:
     if settings.bus_kind == "local":
         _err("a Celery worker's events reach the servers only through Redis: set HUSH_EVENT_BUS=redis")
         return 3
+    if args.check:
+        return _worker_check(settings.redis_url)
     try:
         from app.jobs.celery_queue import run_worker
     except ImportError as exc:
@@ -298,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     w.add_argument("--concurrency", type=int, default=None, help="job processes (default HUSH_WORKERS or cores)")
     w.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    w.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when a worker of this host has a live heartbeat, else 1 (a container health check)",
+    )
 
     k = sub.add_parser("keys", help="manage API keys, their credits and limits (in the job database)")
     ks = k.add_subparsers(dest="keys_cmd", required=True)

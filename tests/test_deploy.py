@@ -51,6 +51,8 @@ def test_compose_cluster_profile_is_opt_in() -> None:
         assert "@postgres:5432/" in env["HUSH_DATABASE_URL"]
         assert env["HUSH_S3_ENDPOINT"] == "http://s3:8333"
     assert services["worker"]["command"] == ["hush", "worker"]
+    # the image's health check asks :8000/healthz, which a worker does not serve: it has its own
+    assert services["worker"]["healthcheck"]["test"] == ["CMD", "hush", "worker", "--check"]
     assert "8333" in " ".join(services["s3"]["command"])
 
 

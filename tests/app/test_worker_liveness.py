@@ -282,3 +282,32 @@ def test_a_worker_drops_out_when_killed_after_the_ttl_and_when_stopped_at_once(a
         stopped.stop()
     status, body = _ready(apis.default)
     assert (status, body["status"]) == (200, "degraded")
+
+
+@pytest.mark.needs_redis
+def test_worker_check_is_healthy_only_while_a_worker_of_this_host_beats(redis_url: str) -> None:
+    """``hush worker --check`` (the compose file's health check of a worker container)."""
+    import subprocess
+    import sys
+
+    from app.jobs.heartbeat import Heartbeat
+
+    env = {**os.environ, "HUSH_BACKEND": "cluster", "HUSH_REDIS_URL": redis_url, "HUSH_API_KEYS": KEY}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "app.cli", "worker", "--check"]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+
+    none = check()
+    assert none.returncode == 1, none.stderr
+    assert "no `hush worker` on" in none.stderr
+    beat = Heartbeat(redis_url, ttl_s=30, concurrency=2)
+    beat.beat()
+    try:
+        alive = check()
+        assert alive.returncode == 0, alive.stderr
+        assert beat.id in alive.stdout
+    finally:
+        beat.stop()
+        beat.close()
+    assert check().returncode == 1
