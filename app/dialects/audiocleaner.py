@@ -52,7 +52,9 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
 * **``credit_time``**: billable minutes, the duration rounded up to the next started minute as the
   doc defines it (61 s → 2), reported on success and charged to the key's account then (never for
-  a failed task, once only whatever retries or restarts happen).
+  a failed task, once only whatever retries or restarts happen). It is the charge itself, so the
+  length is the decoded input's, not a header's estimate. A task longer than its key can pay
+  fails (``reason`` says so) once its input is fetched and measured.
 """
 
 from __future__ import annotations
@@ -288,8 +290,13 @@ def render(job: Job, base_url: str, position: int) -> tuple[dict[str, Any], str]
         ext = job.result_meta.get("container", "wav")
         url = f"{base_url}{PREFIX}/file/{job.id}.{media.EXTENSIONS.get(ext, '.' + ext).lstrip('.')}"
         data.update(status="success", output=url, result=url, file_size=int(job.result_meta.get("size_bytes") or 0))
+        # what the key was charged: the decoded input's length in started minutes (a header's
+        # estimate, e.g. an MP3 without a Xing frame, can be minutes off)
+        billed = job.result_meta.get("billable_minutes")
         duration = (job.result_meta.get("input") or {}).get("duration_s")
-        if duration is not None:
+        if billed is not None:
+            data["credit_time"] = int(billed)
+        elif duration is not None:  # a job finished before billable_minutes was recorded
             data["credit_time"] = max(1, math.ceil(float(duration) / 60.0))
     elif job.terminal:
         reason = job.error_reason or {
