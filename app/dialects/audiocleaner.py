@@ -59,6 +59,7 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Annotated, Any
@@ -217,22 +218,50 @@ def plan(enhance_type: dict[str, bool]) -> tuple[tuple[Step, ...], dict[str, dic
     return tuple(steps), planned
 
 
+def _json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JSON's words: ``a number``, ``null``, ``an array`` ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as JSON, cut to 60 characters (for a message that quotes what was sent)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    """``body[name]``, which must be of JSON type ``kind`` (``str`` or ``dict``): else a 100001 naming it."""
+    if name not in body:
+        raise e.InvalidParameterError(f"{name} is required: {what}")
+    value = body[name]
+    if not isinstance(value, kind):
+        wanted = "a string" if kind is str else "an object"
+        raise e.InvalidParameterError(f"{name} must be {wanted} ({what}), not {_json_kind(value)}")
+    return value
+
+
 def to_spec(body: dict[str, Any]) -> tuple[JobSpec, dict[str, dict[str, Any]]]:
     """Check a create body and build its job; raises InvalidParameterError naming the field."""
-    url = body.get("inputurl")
-    if not isinstance(url, str) or not url.strip():
-        raise e.InvalidParameterError("inputurl is required: the URL of the audio file to enhance")
+    url = _field(body, "inputurl", str, "the URL of the audio file to enhance")
+    if not url.strip():
+        raise e.InvalidParameterError("inputurl is empty: give the URL of the audio file to enhance")
     if not url.strip().lower().startswith(("http://", "https://")):
-        raise _InputError(f"inputurl must be an http(s) URL, not {url!r}")
-    flags = body.get("enhance_type")
-    if not isinstance(flags, dict):
-        raise e.InvalidParameterError("enhance_type is required: an object of the 14 boolean flags")
+        raise _InputError(f"inputurl must be an http(s) URL, not {_json_text(url)}")
+    flags = _field(body, "enhance_type", dict, "the 14 flags, each true or false")
     unknown = sorted(set(flags) - set(FLAGS))
     if unknown:
         raise _FlagError(f"enhance_type has unknown flag(s) {unknown}; the flags are {sorted(FLAGS)}", 100002)
     for name, value in flags.items():
         if not isinstance(value, bool):
-            raise e.InvalidParameterError(f"enhance_type.{name} must be true or false, not {value!r}")
+            raise e.InvalidParameterError(f"enhance_type.{name} must be true or false, not {_json_text(value)}")
     if not any(flags.values()):
         raise _FlagError("enhance_type sets no flag to true; set at least one", 100003)
     steps, planned = plan(flags)
@@ -405,7 +434,7 @@ async def audiocleaner_create(request: Request, service: ServiceDep, who: Princi
     try:
         job = await service.submit(dialect="audiocleaner", spec=spec, owner=who.owner, meta={"plan": planned})
     except e.URLRefusedError as exc:
-        raise _InputError(exc.message) from None
+        raise _InputError(exc.message, hint=exc.hint) from None
     return JSONResponse({"code": OK, "data": {"job_id": job.id}, "message": "Request Success"})
 
 
@@ -414,8 +443,8 @@ async def audiocleaner_create(request: Request, service: ServiceDep, who: Princi
 async def audiocleaner_get(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The task's status; ``output``/``result`` once it succeeded, ``tasks_position`` while it waits."""
     body = await _body(request)
-    job_id = body.get("job_id")
-    if not isinstance(job_id, str) or not job_id:
+    job_id = _field(body, "job_id", str, "the id task/create returned")
+    if not job_id:
         raise e.InvalidParameterError("job_id is required: the id task/create returned")
     job = await service.get(job_id, owner=who.owner)
     if job.dialect != "audiocleaner":

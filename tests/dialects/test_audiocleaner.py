@@ -360,6 +360,21 @@ def test_audiocleaner_undecodable_input_fails_with_reason(client: httpx.Client, 
         ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": False}}, 400, 100003, "no flag"),
         ({"inputurl": "ftp://127.0.0.1/a.wav", "enhance_type": {"remove_noise": True}}, 400, 100004, "http"),
         ({"inputurl": "http://10.1.2.3/a.wav", "enhance_type": {"remove_noise": True}}, 400, 100004, "refused"),
+        # a refused address says how an operator allows it
+        (
+            {"inputurl": "http://10.1.2.3/a.wav", "enhance_type": {"remove_noise": True}},
+            400,
+            100004,
+            "HUSH_URL_ALLOWLIST",
+        ),
+        # a field of the wrong JSON type is named with the type it has, in JSON's words
+        ({"inputurl": 5, "enhance_type": {"remove_noise": True}}, 400, 100001, "inputurl must be a string"),
+        ({"inputurl": None, "enhance_type": {"remove_noise": True}}, 400, 100001, "not null"),
+        ({"inputurl": " ", "enhance_type": {"remove_noise": True}}, 400, 100001, "inputurl is empty"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": ["remove_noise"]}, 400, 100001, "not an array"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": "remove_noise"}, 400, 100001, "must be an object"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": None}}, 400, 100001, "not null"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": "true"}}, 400, 100001, 'not "true"'),
     ],
 )
 def test_audiocleaner_create_errors_name_the_field(
@@ -389,6 +404,11 @@ def test_audiocleaner_unknown_task_is_101008(client: httpx.Client) -> None:
     r = client.post(GET, json={}, headers=H)
     assert r.status_code == 400
     assert r.json()["code"] == 100001
+    assert "job_id is required" in r.json()["message"]
+    for wrong, kind in ((123, "a number"), (["x"], "an array"), (None, "null")):
+        r = client.post(GET, json={"job_id": wrong}, headers=H)
+        assert (r.status_code, r.json()["code"]) == (400, 100001)
+        assert f"job_id must be a string (the id task/create returned), not {kind}" in r.json()["message"]
 
 
 def test_audiocleaner_rate_limit_is_101003_with_retry_after(tmp_path: Any) -> None:
