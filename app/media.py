@@ -522,6 +522,15 @@ def probe(
     return _check_limits(found or _probe_av(path, container), max_duration_s)
 
 
+def _span(seconds: float, number: str = ".1f") -> str:
+    """A length in the unit that reads best: seconds under 2 minutes, minutes under 2 hours, else hours."""
+    if seconds < 120:
+        return f"{seconds:{number}} s"
+    if seconds < 7200:
+        return f"{seconds / 60:{number}} minutes"
+    return f"{seconds / 3600:{number}} hours"
+
+
 def _check_limits(info: MediaInfo, max_duration_s: float | None) -> MediaInfo:
     """Refuse what the engine cannot process, before a job is accepted or a worker is busy."""
     label = info.container.upper()
@@ -537,8 +546,8 @@ def _check_limits(info: MediaInfo, max_duration_s: float | None) -> MediaInfo:
         )
     if max_duration_s is not None and info.duration_s is not None and info.duration_s > max_duration_s:
         raise InputTooLargeError(
-            f"The {label} file declares {info.duration_s / 3600:.1f} hours of audio; this server takes at most "
-            f"{max_duration_s / 3600:g} hours per file. Split it, or raise HUSH_MAX_DURATION_HOURS."
+            f"The {label} file declares {_span(info.duration_s)} of audio; this server takes at most "
+            f"{_span(max_duration_s, 'g')} per file. Split it, or raise HUSH_MAX_DURATION_HOURS."
         )
     return info
 

@@ -52,13 +52,16 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   in the path is the capability). ``HUSH_PUBLIC_URL`` sets its base, else the request's.
 * **``credit_time``**: billable minutes, the duration rounded up to the next started minute as the
   doc defines it (61 s → 2), reported on success and charged to the key's account then (never for
-  a failed task, once only whatever retries or restarts happen).
+  a failed task, once only whatever retries or restarts happen). It is the charge itself, so the
+  length is the decoded input's, not a header's estimate. A task longer than its key can pay
+  fails (``reason`` says so) once its input is fetched and measured.
 * **``message``** of a ``waiting`` task is "Request Success", or, while no worker of a cluster is
   alive to run it, ``"waiting: no worker is running (start `hush worker`)"`` (``code`` stays 100000).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Annotated, Any
@@ -217,22 +220,50 @@ def plan(enhance_type: dict[str, bool]) -> tuple[tuple[Step, ...], dict[str, dic
     return tuple(steps), planned
 
 
+def _json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JSON's words: ``a number``, ``null``, ``an array`` ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as JSON, cut to 60 characters (for a message that quotes what was sent)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    """``body[name]``, which must be of JSON type ``kind`` (``str`` or ``dict``): else a 100001 naming it."""
+    if name not in body:
+        raise e.InvalidParameterError(f"{name} is required: {what}")
+    value = body[name]
+    if not isinstance(value, kind):
+        wanted = "a string" if kind is str else "an object"
+        raise e.InvalidParameterError(f"{name} must be {wanted} ({what}), not {_json_kind(value)}")
+    return value
+
+
 def to_spec(body: dict[str, Any]) -> tuple[JobSpec, dict[str, dict[str, Any]]]:
     """Check a create body and build its job; raises InvalidParameterError naming the field."""
-    url = body.get("inputurl")
-    if not isinstance(url, str) or not url.strip():
-        raise e.InvalidParameterError("inputurl is required: the URL of the audio file to enhance")
+    url = _field(body, "inputurl", str, "the URL of the audio file to enhance")
+    if not url.strip():
+        raise e.InvalidParameterError("inputurl is empty: give the URL of the audio file to enhance")
     if not url.strip().lower().startswith(("http://", "https://")):
-        raise _InputError(f"inputurl must be an http(s) URL, not {url!r}")
-    flags = body.get("enhance_type")
-    if not isinstance(flags, dict):
-        raise e.InvalidParameterError("enhance_type is required: an object of the 14 boolean flags")
+        raise _InputError(f"inputurl must be an http(s) URL, not {_json_text(url)}")
+    flags = _field(body, "enhance_type", dict, "the 14 flags, each true or false")
     unknown = sorted(set(flags) - set(FLAGS))
     if unknown:
         raise _FlagError(f"enhance_type has unknown flag(s) {unknown}; the flags are {sorted(FLAGS)}", 100002)
     for name, value in flags.items():
         if not isinstance(value, bool):
-            raise e.InvalidParameterError(f"enhance_type.{name} must be true or false, not {value!r}")
+            raise e.InvalidParameterError(f"enhance_type.{name} must be true or false, not {_json_text(value)}")
     if not any(flags.values()):
         raise _FlagError("enhance_type sets no flag to true; set at least one", 100003)
     steps, planned = plan(flags)
@@ -291,8 +322,13 @@ def render(job: Job, base_url: str, position: int, note: str | None = None) -> t
         ext = job.result_meta.get("container", "wav")
         url = f"{base_url}{PREFIX}/file/{job.id}.{media.EXTENSIONS.get(ext, '.' + ext).lstrip('.')}"
         data.update(status="success", output=url, result=url, file_size=int(job.result_meta.get("size_bytes") or 0))
+        # what the key was charged: the decoded input's length in started minutes (a header's
+        # estimate, e.g. an MP3 without a Xing frame, can be minutes off)
+        billed = job.result_meta.get("billable_minutes")
         duration = (job.result_meta.get("input") or {}).get("duration_s")
-        if duration is not None:
+        if billed is not None:
+            data["credit_time"] = int(billed)
+        elif duration is not None:  # a job finished before billable_minutes was recorded
             data["credit_time"] = max(1, math.ceil(float(duration) / 60.0))
     elif job.terminal:
         reason = job.error_reason or {
@@ -403,7 +439,7 @@ async def audiocleaner_create(request: Request, service: ServiceDep, who: Princi
     try:
         job = await service.submit(dialect="audiocleaner", spec=spec, owner=who.owner, meta={"plan": planned})
     except e.URLRefusedError as exc:
-        raise _InputError(exc.message) from None
+        raise _InputError(exc.message, hint=exc.hint) from None
     return JSONResponse({"code": OK, "data": {"job_id": job.id}, "message": "Request Success"})
 
 
@@ -412,8 +448,8 @@ async def audiocleaner_create(request: Request, service: ServiceDep, who: Princi
 async def audiocleaner_get(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The task's status; ``output``/``result`` once it succeeded, ``tasks_position`` while it waits."""
     body = await _body(request)
-    job_id = body.get("job_id")
-    if not isinstance(job_id, str) or not job_id:
+    job_id = _field(body, "job_id", str, "the id task/create returned")
+    if not job_id:
         raise e.InvalidParameterError("job_id is required: the id task/create returned")
     job = await service.get(job_id, owner=who.owner)
     if job.dialect != "audiocleaner":

@@ -29,6 +29,7 @@ from app.errors import (
     FetchError,
     InputError,
     InputTooLargeError,
+    InsufficientCreditsError,
     InvalidParameterError,
     JobTimeoutError,
     ProcessingError,
@@ -206,6 +207,31 @@ def _check_integrity(path: Path, ref: InputRef) -> None:
             )
 
 
+def _billable_minutes(duration_s: float) -> int:
+    """The charge for ``duration_s`` of audio: started minutes, at least one (61 s -> 2)."""
+    return max(1, math.ceil(float(duration_s) / 60.0 - 1e-9))
+
+
+def _check_credits(ctx: RunContext, job: Job, duration_s: float | None) -> None:
+    """Fail a job its key cannot pay for as soon as its length is known, before it is processed.
+
+    A job whose input is a URL is accepted holding one minute, its length unknown until it has
+    been fetched and probed. The charge on success checks the balance again, atomically (two
+    jobs of one key may pass this check together), so the balance never goes below zero.
+    """
+    if not job.owner or duration_s is None:
+        return
+    account = ctx.store.account(job.owner)
+    if account is None or account["credits_minutes"] is None:
+        return
+    needed, left = _billable_minutes(duration_s), int(account["credits_minutes"])
+    if left < needed:
+        raise InsufficientCreditsError(
+            f"the audio is {duration_s:.1f} s long, {needed} credit minute(s); this key has {left} left",
+            hint="ask the operator for more credits (hush keys credit)",
+        )
+
+
 def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
     """Back to the queue after a pause that doubles each attempt (1 s, 2 s, 4 s ... at most 30 s).
 
@@ -284,6 +310,7 @@ def _run(ctx: RunContext, job: Job) -> None:
             max_duration_s=settings.max_duration_s,
         )
         check_steps(spec.steps)
+        _check_credits(ctx, job, info.duration_s)
         result_meta: dict[str, Any] = {
             "input": {
                 "container": info.container,
@@ -324,15 +351,21 @@ def _run(ctx: RunContext, job: Job) -> None:
         # the input's length is what is billed (a time edit may have shortened the output)
         duration = result_meta.get("input_duration_s") or result_meta.get("duration_s") or info.duration_s or 0.0
         # billable minutes: the duration rounded up to the next started minute (61 s -> 2)
-        result_meta["billable_minutes"] = max(1, math.ceil(float(duration) / 60.0 - 1e-9))
-        _set_state(
-            ctx,
-            job,
-            state=JobState.succeeded,
-            progress=100.0,
-            finished_at=now,
-            expires_at=now + settings.retention_hours * 3600,
-            result_meta=result_meta,
-            charge_minutes=result_meta["billable_minutes"],
-            **fields,
-        )
+        result_meta["billable_minutes"] = _billable_minutes(duration)
+        try:
+            _set_state(
+                ctx,
+                job,
+                state=JobState.succeeded,
+                progress=100.0,
+                finished_at=now,
+                expires_at=now + settings.retention_hours * 3600,
+                result_meta=result_meta,
+                charge_minutes=result_meta["billable_minutes"],
+                **fields,
+            )
+        except InsufficientCreditsError:
+            # another job of the key spent the minutes meanwhile: no success, no charge, no result
+            if "result_key" in fields:
+                ctx.blobs.delete_prefix(f"results/{job.id}/")
+            raise

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.errors import NotFoundError
+from app.errors import InsufficientCreditsError, NotFoundError
 from app.jobs import migrations
 from app.jobs.models import ACTIVE_STATES, Job, JobSpec, JobState, StoredFile
 
@@ -232,12 +232,29 @@ class SqliteJobStore:
     )
 
     def _charge(self, c: Any, owner: str, job_id: str, minutes: int) -> None:
+        """Take ``minutes`` from ``owner``'s account, once per job, never below zero.
+
+        The balance is checked and lowered in one conditional UPDATE, so two jobs of one key
+        finishing at once cannot both spend the same minutes; when the account cannot pay,
+        :class:`InsufficientCreditsError` rolls the caller's whole transaction back (the job's
+        success with it).
+        """
         account = c.execute("SELECT credits_minutes FROM api_keys WHERE owner=?", (owner,)).fetchone()
         if account is None or account["credits_minutes"] is None:
             return  # no account, or unlimited: nothing to charge
         done = c.execute(self._INSERT_CHARGE, (owner, job_id, -minutes, time.time()))
-        if done.rowcount:
-            c.execute("UPDATE api_keys SET credits_minutes = credits_minutes - ? WHERE owner=?", (minutes, owner))
+        if not done.rowcount:
+            return  # charged already (a retry or a replay)
+        paid = c.execute(
+            "UPDATE api_keys SET credits_minutes = credits_minutes - ? WHERE owner=? AND credits_minutes >= ?",
+            (minutes, owner, minutes),
+        )
+        if not paid.rowcount:
+            left = c.execute("SELECT credits_minutes FROM api_keys WHERE owner=?", (owner,)).fetchone()
+            raise InsufficientCreditsError(
+                f"this key has {left['credits_minutes']} credit minute(s) left; this job costs {minutes}",
+                hint="ask the operator for more credits (hush keys credit)",
+            )
 
     # ------------------------------------------------------------------ accounts
     def add_key(self, key_hash: str, owner: str, **fields: Any) -> None:

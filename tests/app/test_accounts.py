@@ -172,6 +172,55 @@ def test_audiocleaner_answers_account_states_with_its_codes(tmp_path: Path) -> N
         assert (limited.status_code, limited.json()["code"]) == (429, 101003)
 
 
+def test_a_url_task_the_key_cannot_pay_fails_and_the_balance_never_goes_negative(tmp_path: Path) -> None:
+    """A URL's length is known only once it is fetched: then a task that costs more than is left
+    fails with a credit reason and charges nothing, also when two tasks race for the last minutes."""
+    data = tmp_path / "data"
+    data.mkdir()
+    audio = _wav(65.0)  # 2 credit minutes
+    one, one_id = add_key(data, credits_minutes=1)
+    three, three_id = add_key(data, credits_minutes=3)
+    body = lambda url: {"inputurl": url, "enhance_type": {"remove_noise": True}}  # noqa: E731
+    with (
+        serve_http({"/in.wav": Reply(body=audio)}) as origin,
+        HushProcess(data, workers=2, url_allowlist="127.0.0.1") as proc,
+        httpx.Client(base_url=proc.url, timeout=60) as c,
+    ):
+
+        def run(key: str, count: int) -> list[dict[str, Any]]:
+            ids = []
+            for _ in range(count):
+                made = c.post(CREATE, json=body(origin.url("/in.wav")), headers={"api-key": key}).json()
+                assert made["code"] == 100000, made
+                ids.append(made["data"]["job_id"])
+            ended = []
+            for job_id in ids:
+                deadline = time.monotonic() + 120
+                while (got := c.post(GET, json={"job_id": job_id}, headers={"api-key": key}).json())["data"][
+                    "status"
+                ] == "waiting":
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                ended.append({**got["data"], "message": got["message"], "job_id": job_id})
+            return ended
+
+        (short,) = run(one, 1)  # 1 minute left, the task needs 2: accepted, then refused once measured
+        assert short["status"] == "failed", short
+        assert "credit" in short["reason"]
+        assert "2" in short["reason"]
+        assert short["message"] == short["reason"]
+        assert balance(data, one_id) == 1
+        assert [k for k, _, _ in ledger(data, one_id)] == ["grant"]
+        # 3 minutes, two 2-minute tasks at once (two workers): one is paid, the other fails
+        ends = run(three, 2)
+        assert sorted(t["status"] for t in ends) == ["failed", "success"], ends
+        unpaid = next(t for t in ends if t["status"] == "failed")
+        assert "credit" in unpaid["reason"]
+        assert not (data / "blobs" / "results" / unpaid["job_id"]).exists()  # no result kept for it
+        assert balance(data, three_id) == 1
+        assert [m for k, m, _ in ledger(data, three_id) if k == "charge"] == [-2]
+
+
 def test_every_dialect_refuses_a_spent_key_in_its_own_style(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()

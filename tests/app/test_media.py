@@ -512,3 +512,21 @@ def test_media_declared_duration_over_the_limit_is_refused_before_decoding(tmp_p
     with pytest.raises(InputTooLargeError, match=r"1193\.0 hours"):
         probe(path, max_duration_s=6 * 3600)
     assert probe(tmp_path / "ok.flac").sr == 16_000  # the limit is the caller's to give
+
+
+@pytest.mark.parametrize(
+    ("seconds", "limit_s", "words"),
+    [
+        (2.0, 1.5, "declares 2.0 s of audio; this server takes at most 1.5 s per file"),
+        (420.0, 360.0, "declares 7.0 minutes of audio; this server takes at most 6 minutes per file"),
+    ],
+)
+def test_media_duration_refusal_states_both_lengths_in_a_unit_that_tells_them_apart(
+    tmp_path: Path, seconds: float, limit_s: float, words: str
+) -> None:
+    """A 7-minute file over a 6-minute limit is not 'declares 0.1 hours; at most 0.1 hours'."""
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros(int(seconds * 8000), np.int16), 8000, subtype="PCM_16")
+    with pytest.raises(InputTooLargeError) as refused:
+        probe(path, max_duration_s=limit_s)
+    assert words in refused.value.message

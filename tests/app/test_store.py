@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.errors import InsufficientCreditsError
 from app.jobs.models import InputRef, Job, JobSpec, JobState
 from app.jobs.store import SqliteJobStore
 
@@ -165,6 +166,30 @@ def test_store_charges_a_job_once(store: SqliteJobStore) -> None:
     assert account is not None
     assert account["credits_minutes"] == 4 + 3  # 10 - 3, once
     assert [row["minutes"] for row in store.ledger("acct")] == [10, -3]
+
+
+def test_store_refuses_a_charge_the_account_cannot_pay(store: SqliteJobStore) -> None:
+    """The balance never goes below zero: a success that costs more than is left is not recorded."""
+    store.add_key("h", "acct", credits_minutes=2)
+    store.create(make_job("j", owner="acct"))
+    running = store.claim("j", JobState.in_progress, 60.0)
+    assert running is not None
+    with pytest.raises(InsufficientCreditsError, match="2 credit minute"):
+        store.update("j", attempt=running.attempt, state=JobState.succeeded, charge_minutes=3)
+    job = store.get("j")
+    assert job is not None
+    assert job.state is JobState.in_progress  # the success was rolled back with the charge
+    account = store.account("acct")
+    assert account is not None
+    assert account["credits_minutes"] == 2
+    assert [row["kind"] for row in store.ledger("acct")] == ["grant"]
+    # what it can pay goes through, to zero
+    done = store.update("j", attempt=running.attempt, state=JobState.succeeded, charge_minutes=2)
+    assert done is not None
+    assert done.state is JobState.succeeded
+    account = store.account("acct")
+    assert account is not None
+    assert account["credits_minutes"] == 0
 
 
 @pytest.mark.needs_postgres

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 
 import httpx
@@ -67,6 +68,43 @@ def _silent() -> bytes:
 SILENT = _silent()
 
 
+def _mp3(x: np.ndarray, bit_rate: int) -> bytes:
+    """``x`` (mono, SR) as a bare MP3 stream: no Xing/Info frame and no ID3 tag."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp3", options={"write_xing": "0", "id3v2_version": "0"}) as oc:
+        stream = oc.add_stream("libmp3lame", rate=SR)
+        stream.codec_context.layout = "mono"
+        stream.bit_rate = bit_rate
+        for i in range(0, x.size, 1152):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(x[None, i : i + 1152]), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = SR, i, Fraction(1, SR)
+            for packet in stream.encode(frame):
+                oc.mux(packet)
+        for packet in stream.encode(None):
+            oc.mux(packet)
+    return buf.getvalue()
+
+
+def _misleading_mp3() -> bytes:
+    """52 s of MP3 whose header makes it look 13 minutes long.
+
+    2 s at 8 kbit/s, then 50 s at 128 kbit/s, with no Xing frame: a reader that estimates the
+    length from the first frame's bit rate and the file size (FFmpeg's header estimate) finds
+    about 800 s; decoding finds 52 s.
+    """
+    rng = np.random.default_rng(8)
+    quiet = _mp3((0.01 * rng.standard_normal(2 * SR)).astype(np.float32), 8_000)
+    speech, _ = make_speech_like(rng, SR, 50.0)
+    return quiet + _mp3(speech.astype(np.float32), 128_000)
+
+
+MISLEADING_MP3 = _misleading_mp3()
+
+
 @pytest.fixture(scope="module")
 def origin() -> Iterator[LoopbackServer]:
     pages = {
@@ -74,6 +112,7 @@ def origin() -> Iterator[LoopbackServer]:
         "/echo.wav": Reply(body=ECHOED),
         "/page.html": Reply(body=b"<html>hi</html>" * 20),
         "/silent.wav": Reply(body=SILENT),
+        "/misleading.mp3": Reply(body=MISLEADING_MP3),
     }
     with serve_http(pages) as s:
         yield s
@@ -188,6 +227,16 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
     assert abs(y.size - (x.size - removed_s * SR)) <= 2  # both time edits, at most a rounding apart
     # noise went down in the lead-in silence (remove_noise) ... and normalize raised the speech
     assert float(np.std(y[: SR // 4])) < float(np.std(x[: SR // 4]))
+
+
+def test_audiocleaner_credit_time_is_what_the_decoded_audio_costs(client: httpx.Client, origin: LoopbackServer) -> None:
+    """``credit_time`` is the charge, read from the decoded audio, not from a header's estimate."""
+    data = wait(client, create(client, origin.url("/misleading.mp3"), {"normalize": True}))
+    assert data["status"] == "success", data
+    assert data["credit_time"] == 1  # 52 s; the header estimate (~800 s) would say 14
+    with httpx.Client(timeout=30) as anonymous:
+        y, sr = sf.read(io.BytesIO(anonymous.get(data["output"]).content), dtype="float32")
+    assert 51.0 < y.size / sr < 53.0
 
 
 def test_audiocleaner_plan_runs_a_shared_step_once_in_chain_order() -> None:
@@ -311,6 +360,21 @@ def test_audiocleaner_undecodable_input_fails_with_reason(client: httpx.Client, 
         ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": False}}, 400, 100003, "no flag"),
         ({"inputurl": "ftp://127.0.0.1/a.wav", "enhance_type": {"remove_noise": True}}, 400, 100004, "http"),
         ({"inputurl": "http://10.1.2.3/a.wav", "enhance_type": {"remove_noise": True}}, 400, 100004, "refused"),
+        # a refused address says how an operator allows it
+        (
+            {"inputurl": "http://10.1.2.3/a.wav", "enhance_type": {"remove_noise": True}},
+            400,
+            100004,
+            "HUSH_URL_ALLOWLIST",
+        ),
+        # a field of the wrong JSON type is named with the type it has, in JSON's words
+        ({"inputurl": 5, "enhance_type": {"remove_noise": True}}, 400, 100001, "inputurl must be a string"),
+        ({"inputurl": None, "enhance_type": {"remove_noise": True}}, 400, 100001, "not null"),
+        ({"inputurl": " ", "enhance_type": {"remove_noise": True}}, 400, 100001, "inputurl is empty"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": ["remove_noise"]}, 400, 100001, "not an array"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": "remove_noise"}, 400, 100001, "must be an object"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": None}}, 400, 100001, "not null"),
+        ({"inputurl": "http://127.0.0.1:9/a.wav", "enhance_type": {"remove_noise": "true"}}, 400, 100001, 'not "true"'),
     ],
 )
 def test_audiocleaner_create_errors_name_the_field(
@@ -340,6 +404,11 @@ def test_audiocleaner_unknown_task_is_101008(client: httpx.Client) -> None:
     r = client.post(GET, json={}, headers=H)
     assert r.status_code == 400
     assert r.json()["code"] == 100001
+    assert "job_id is required" in r.json()["message"]
+    for wrong, kind in ((123, "a number"), (["x"], "an array"), (None, "null")):
+        r = client.post(GET, json={"job_id": wrong}, headers=H)
+        assert (r.status_code, r.json()["code"]) == (400, 100001)
+        assert f"job_id must be a string (the id task/create returned), not {kind}" in r.json()["message"]
 
 
 def test_audiocleaner_rate_limit_is_101003_with_retry_after(tmp_path: Any) -> None:
