@@ -178,6 +178,11 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+def _article(word: str) -> str:
+    """``a`` or ``an`` before ``word`` (by its first letter: the reasons here are plain words)."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _address_refusal(ip: IPAddress) -> str | None:
     """Why ``ip`` must not be reached, or ``None`` when it is a public unicast address."""
     if ip in _METADATA_ADDRESSES:
@@ -249,7 +254,7 @@ def _checked(url: httpx.URL, settings: Settings, resolver: Resolver) -> tuple[st
         reason = _address_refusal(ip)
         if reason is not None and not any(allow.allows(name, ip) for name in names):
             raise URLRefusedError(
-                f"refused URL for host {shown}: it resolves to {ip}, a {reason} address",
+                f"refused URL for host {shown}: it resolves to {ip}, {_article(reason)} {reason} address",
                 hint=_ALLOWLIST_HINT,
             )
         ips.append(ip)

@@ -108,7 +108,8 @@ def test_download_refuses_ssrf_targets(url: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "words"),
     [
-        ("http://10.0.0.1/x", ("'10.0.0.1'", "private")),
+        ("http://10.0.0.1/x", ("'10.0.0.1'", "a private address")),
+        ("http://0.0.0.0/x", ("'0.0.0.0'", "an unspecified address")),
         ("http://[::1]/x", ("'::1'", "loopback")),
         ("http://169.254.169.254/", ("'169.254.169.254'", "metadata")),
         ("http://[::ffff:127.0.0.1]/", ("'::ffff:127.0.0.1'", "loopback")),
