@@ -240,6 +240,8 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
         return 2
     finally:
         bar.close()
+    for warning in result.data.get("warnings", []):  # in the report too, as the server's job result has them
+        _err(f"warning: {warning}")
     report = {"steps": result.reports, **result.data}
     sys.stdout.write(json.dumps(report) + "\n")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,45 @@ def test_cli_refuses_clearly(
     assert r.returncode == code, (r.stdout, r.stderr)
     assert message in r.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.parametrize("command", ["denoise", "vad"])
+def test_cli_processes_a_cut_off_wav_and_warns(tmp_path: Path, rng: np.random.Generator, command: str) -> None:
+    """A WAV cut off after 1 s of the 3 s it declares: the second there is processed, and the
+    warning, with both durations, is on stderr and in the report, as the server's job result has it."""
+    sr = 16000
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, make_white(rng, 3 * sr, -30.0), sr, subtype="PCM_16")
+    data = whole.read_bytes()
+    src = tmp_path / "cut.wav"
+    src.write_bytes(data[: len(data) - 2 * sr * 2])
+    out = tmp_path / "out.wav"
+    r = hush(command, str(src), *([str(out)] if command == "denoise" else []))
+    assert r.returncode == 0, r.stderr
+    warning = (
+        "The WAV file may be truncated: its header declares 3.000 s of audio but only 1.000 s is present; "
+        "the audio present was processed (send or export the complete file if the end is missing)"
+    )
+    assert r.stderr.splitlines() == [f"hush: warning: {warning}"]
+    assert json.loads(r.stdout)["warnings"] == [warning]
+    if command == "denoise":
+        assert sf.info(out).frames == sr
+
+
+def test_cli_reads_a_recorders_placeholder_size_to_the_end(tmp_path: Path, rng: np.random.Generator) -> None:
+    """Data size 0 or 0xFFFFFFFF, left by a recorder that crashed: all the audio, no warning."""
+    sr = 16000
+    src = tmp_path / "recording.wav"
+    sf.write(src, make_white(rng, 2 * sr, -30.0), sr, subtype="PCM_16")
+    for size in (0, 0xFFFFFFFF):
+        data = bytearray(src.read_bytes())
+        data[40:44] = struct.pack("<I", size)
+        src.write_bytes(data)
+        r = hush("denoise", str(src), str(tmp_path / "out.flac"))
+        assert r.returncode == 0, r.stderr
+        assert "warning" not in r.stderr
+        assert "warnings" not in json.loads(r.stdout)
+        assert sf.info(tmp_path / "out.flac").frames == 2 * sr, size
 
 
 def test_cli_enhance_takes_every_flag_the_server_does(noisy_wav: tuple[Path, np.ndarray, list], tmp_path: Path) -> None:

@@ -70,3 +70,20 @@ def test_a_lossy_input_keeps_its_bit_rate_through_a_lossy_output(tmp_path: Path)
         res = process_file(src, info, steps, OutputSpec(container="mp3"), work, block_seconds=1.0)
         assert res.path is not None
         assert media.probe(res.path).bit_rate == 128_000
+
+
+def test_process_file_reports_a_cut_off_input_once(tmp_path: Path) -> None:
+    """The speech pass and the chain both decode the input; its warning is in the result once."""
+    rng = np.random.default_rng(3)
+    x = make_speech_like(rng, SR, 3.0)[0]
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, x, SR, subtype="PCM_16")
+    data = whole.read_bytes()
+    src = tmp_path / "cut.wav"
+    src.write_bytes(data[: len(data) - 2 * SR * 2])
+    res = process_file(src, media.probe(src), [Step(name="denoise")], OutputSpec(container="wav"), tmp_path)
+    assert res.data["warnings"] == [
+        "The WAV file may be truncated: its header declares 3.000 s of audio but only 1.000 s is present; "
+        "the audio present was processed (send or export the complete file if the end is missing)"
+    ]
+    assert res.data["duration_s"] == 1.0
