@@ -2,6 +2,7 @@
 
 hush serve [--host 127.0.0.1] [--port 8000] [--workers N]
 hush worker [--concurrency N]      (HUSH_BACKEND=cluster: a Celery worker)
+hush keys add|list|disable|enable|remove|credit ...
 hush denoise IN OUT [--amount 1..100]
 hush vad IN [--min-non-speech S]
 hush declick IN OUT
@@ -283,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     single_threaded_children()  # before numpy loads: the local tools and the server's workers alike
     parser = argparse.ArgumentParser(prog="hush", description="Self-hosted audio clean-up server and tools.")
     parser.add_argument("--version", action="version", version=f"hush {__version__}")
-    listed = ["serve", "worker", "denoise", "vad", *(["declick"] if _has_step("declick") else []), "enhance"]
+    listed = ["serve", "worker", "keys", "denoise", "vad", *(["declick"] if _has_step("declick") else []), "enhance"]
     # commands this build cannot run (declick without its engine) still answer, saying so, but
     # are not listed
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="{" + ",".join(listed) + "}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -87,6 +88,21 @@ def test_cli_refuses_clearly(
     assert r.returncode == code, (r.stdout, r.stderr)
     assert message in r.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_cli_help_lists_every_command() -> None:
+    r = hush("--help")
+    assert r.returncode == 0, r.stderr
+    listed = re.search(r"\{([a-z,]+)\}", r.stdout)
+    assert listed is not None, r.stdout
+    from app.jobs.steps import STEPS
+
+    expected = ["serve", "worker", "keys", "denoise", "vad", "declick", "enhance"]
+    if not STEPS["declick"].available:
+        expected.remove("declick")
+    assert listed.group(1).split(",") == expected
+    for command in expected:  # each listed command answers
+        assert hush(command, "--help").returncode == 0
 
 
 @pytest.mark.parametrize("command", ["denoise", "vad"])
