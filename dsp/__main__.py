@@ -15,11 +15,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dsp.errors import DspError
+from dsp.errors import DspError, InvalidParameterError
 from dsp.io import open_writer, read_blocks, read_info, truncation_warning
 from dsp.stream import BlockProcessor, run_blocks
 
 BLOCK_FRAMES = 65536
+#: The option each processor parameter is set by, so that an error names what the user typed.
+OPTIONS = {
+    "amount": "--amount",
+    "detection_mult": "--detection-mult",
+    "click_len_ms": "--click-len",
+    "min_non_speech_s": "--min-non-speech",
+}
 
 
 def _warn_truncated(args: argparse.Namespace, sr: int) -> Callable[[int, int], None]:
@@ -106,7 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rc: int = args.func(args)
     except DspError as exc:  # bad input or parameters: say what to change, no traceback
-        sys.stderr.write(f"python -m dsp {args.cmd}: {exc}\n")
+        text = str(exc)
+        if isinstance(exc, InvalidParameterError) and exc.param in OPTIONS:
+            text = exc.named(OPTIONS[exc.param])
+        sys.stderr.write(f"python -m dsp {args.cmd}: {text}\n")
         return 2
     return rc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import subprocess
@@ -16,9 +17,14 @@ import soundfile as sf
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 
-def hush(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def hush(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
 
 
@@ -75,7 +81,10 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
         (["denoise", "/", "OUT"], 2, "is a folder"),
         (["denoise", "IN", "/"], 2, "is a folder"),
         (["denoise", "IN", "/proc/no-such/out.wav"], 2, "cannot write"),
-        (["vad", "IN", "--min-non-speech", "-5"], 2, "min_non_speech_s"),
+        # an out-of-range value is named by the option the user typed, with the range to choose from
+        (["vad", "IN", "--min-non-speech", "-5"], 2, "hush: --min-non-speech must be in [0.0, 60.0], got -5.0"),
+        (["declick", "IN", "OUT", "--click-len", "40"], 2, "hush: --click-len must be in [5.0, 30.0], got 40.0"),
+        (["declick", "IN", "OUT", "--detection-mult", "3"], 2, "hush: --detection-mult must be in [6.0, 10.0]"),
         (["worker"], 3, "runs jobs from the Celery queue"),
     ],
 )
@@ -88,6 +97,25 @@ def test_cli_refuses_clearly(
     assert r.returncode == code, (r.stdout, r.stderr)
     assert message in r.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--port", "99999"], "argument --port: must be between 1 and 65535, not 99999"),
+        (["serve", "--workers", "0"], "argument --workers: must be between 1 and 256, not 0"),
+        (["worker", "--concurrency", "0"], "argument --concurrency: must be between 1 and 256, not 0"),
+        (["keys", "add", "--rpm", "0"], "argument --rpm: must be at least 1 (leave it out for HUSH_RATE_LIMIT"),
+        (["keys", "add", "--concurrency", "-2"], "argument --concurrency: must be at least 1 (leave it out for no"),
+        (["keys", "add", "--rpm", "many"], "argument --rpm: takes a whole number at least 1, not 'many'"),
+    ],
+)
+def test_cli_refuses_out_of_range_numbers_by_their_option(tmp_path: Path, args: list[str], message: str) -> None:
+    """Before anything starts (no server, no key made), naming the option as typed."""
+    r = hush(*args, timeout=30, env={**os.environ, "HUSH_DATA_DIR": str(tmp_path)})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_cli_help_lists_every_command() -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from app import media
+from app.errors import InvalidParameterError
 from app.jobs.models import OutputSpec, Step
 from app.jobs.pipeline import PREPASS_SHARE, process_file
+from app.jobs.steps import check_steps
 from tests.signals import make_speech_like
 
 SR = 16000
@@ -87,3 +90,10 @@ def test_process_file_reports_a_cut_off_input_once(tmp_path: Path) -> None:
         "the audio present was processed (send or export the complete file if the end is missing)"
     ]
     assert res.data["duration_s"] == 1.0
+
+
+def test_check_steps_names_the_parameter_the_client_sent() -> None:
+    """The declick step's ``click_len`` is ``click_len_ms`` inside: an error names the step's."""
+    with pytest.raises(InvalidParameterError) as caught:
+        check_steps([Step(name="declick", params={"click_len": 40})])
+    assert caught.value.message == "step 'declick': click_len must be in [5.0, 30.0], got 40.0"

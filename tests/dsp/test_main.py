@@ -63,8 +63,11 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
         (("denoise", str(tmp_path / "missing.wav"), "OUT.wav"), "no such file"),
         (("denoise", str(text), "OUT.wav"), "is not a WAV, FLAC or OGG file"),
         (("denoise", str(src), "OUT.mp3"), "these tools write .wav, .flac, .ogg"),
-        (("denoise", str(src), "OUT.wav", "--amount", "0"), "amount must be in"),
-        (("declick", str(src), "OUT.wav", "--detection-mult", "20"), "detection_mult must be in"),
+        # each out-of-range value is named by the option the user typed, with the range to choose from
+        (("denoise", str(src), "OUT.wav", "--amount", "0"), ": --amount must be in [1.0, 100.0]"),
+        (("declick", str(src), "OUT.wav", "--detection-mult", "20"), ": --detection-mult must be in [6.0, 10.0]"),
+        (("declick", str(src), "OUT.wav", "--click-len", "40"), ": --click-len must be in [5.0, 30.0]"),
+        (("vad", str(src), "--min-non-speech", "-1"), ": --min-non-speech must be in [0.0, 60.0]"),
         (("declick", str(src), str(tmp_path / "no" / "dir" / "out.wav")), "does not exist"),
     ]
     for args, words in cases:
