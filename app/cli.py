@@ -3,6 +3,7 @@
 hush serve [--host 127.0.0.1] [--port 8000] [--workers N]
 hush worker [--concurrency N]      (HUSH_BACKEND=cluster: a Celery worker)
 hush worker --check                (exit 0 while a worker of this host has a live heartbeat)
+hush keys add|list|disable|enable|remove|credit ...
 hush denoise IN OUT [--amount 1..100]
 hush vad IN [--min-non-speech S]
 hush declick IN OUT
@@ -18,13 +19,22 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from app import __version__
 
 __all__ = ["main"]
+
+#: The option of the local commands that sets each DSP parameter (spelled as `python -m dsp`
+#: spells them), so that an error names what the user typed, not the parameter behind it.
+_OPTIONS = {
+    "amount": "--amount",
+    "detection_mult": "--detection-mult",
+    "click_len_ms": "--click-len",
+    "min_non_speech_s": "--min-non-speech",
+}
 
 #: Local enhance flags and the steps they map to, in chain order (the AudioCleaner chain:
 #: echo, reverb, noise, EQ, loudness last); flags without an engine are refused.
@@ -39,6 +49,35 @@ def _enhance_flags() -> list[str]:
 
 def _err(msg: str) -> None:
     sys.stderr.write(f"hush: {msg}\n")
+
+
+def _whole(lo: int, hi: int | None = None, *, why: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[lo, hi]`` (argparse names the option in its error)."""
+    span = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"takes a whole number {span}, not {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be {span}{why}, not {value}")
+        return value
+
+    return parse
+
+
+def _as_typed(exc: Exception) -> str:
+    """The message of an error from the job core, naming a DSP parameter by its option."""
+    from app.errors import AppError
+    from dsp.errors import InvalidParameterError
+
+    cause = exc.__cause__
+    if isinstance(cause, InvalidParameterError) and cause.param in _OPTIONS:
+        return cause.named(_OPTIONS[cause.param])
+    if isinstance(exc, AppError):
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return str(exc)
 
 
 def _exit_on_signal(signum: int, frame: Any) -> None:
@@ -237,7 +276,7 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
         check_steps(parsed)
         info = media.probe(Path(src))
     except AppError as exc:
-        _err(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        _err(_as_typed(exc))
         return 3 if exc.code == "engine.unavailable" else 2
     except FileNotFoundError:
         _err(f"no such file: {src}")
@@ -271,6 +310,8 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
         return 2
     finally:
         bar.close()
+    for warning in result.data.get("warnings", []):  # in the report too, as the server's job result has them
+        _err(f"warning: {warning}")
     report = {"steps": result.reports, **result.data}
     sys.stdout.write(json.dumps(report) + "\n")
     return 0
@@ -312,22 +353,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     single_threaded_children()  # before numpy loads: the local tools and the server's workers alike
     parser = argparse.ArgumentParser(prog="hush", description="Self-hosted audio clean-up server and tools.")
     parser.add_argument("--version", action="version", version=f"hush {__version__}")
-    listed = ["serve", "worker", "denoise", "vad", *(["declick"] if _has_step("declick") else []), "enhance"]
+    listed = ["serve", "worker", "keys", "denoise", "vad", *(["declick"] if _has_step("declick") else []), "enhance"]
     # commands this build cannot run (declick without its engine) still answer, saying so, but
     # are not listed
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="{" + ",".join(listed) + "}")
 
     p = sub.add_parser("serve", help="run the server (embedded: SQLite, local files, worker processes)")
     p.add_argument("--host", default=None, help="bind address (default HUSH_HOST or 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default HUSH_PORT or 8000)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default HUSH_WORKERS or cores)")
+    p.add_argument("--port", type=_whole(1, 65535), default=None, help="port (default HUSH_PORT or 8000)")
+    p.add_argument(
+        "--workers", type=_whole(1, 256), default=None, help="worker processes (default HUSH_WORKERS or cores)"
+    )
     p.add_argument("--mock", action="store_true", help="mock mode: vendor scenarios on demand (see README)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
     w = sub.add_parser(
         "worker", help="run a Celery worker (HUSH_BACKEND=cluster: Redis broker, shared store and blobs)"
     )
-    w.add_argument("--concurrency", type=int, default=None, help="job processes (default HUSH_WORKERS or cores)")
+    w.add_argument(
+        "--concurrency", type=_whole(1, 256), default=None, help="job processes (default HUSH_WORKERS or cores)"
+    )
     w.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     w.add_argument(
         "--check",
@@ -340,8 +385,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ka = ks.add_parser("add", help="create a key; it is printed once and stored only as a hash")
     ka.add_argument("--label", default="", help="a name to find the key by")
     ka.add_argument("--credits", default="unlimited", help="credit minutes, or 'unlimited' (default)")
-    ka.add_argument("--rpm", type=int, default=None, help="requests per minute (default: HUSH_RATE_LIMIT_PER_MINUTE)")
-    ka.add_argument("--concurrency", type=int, default=None, help="jobs waiting or running at once (default: no limit)")
+    ka.add_argument(
+        "--rpm",
+        type=_whole(1, why=" (leave it out for HUSH_RATE_LIMIT_PER_MINUTE)"),
+        default=None,
+        help="requests per minute (default: HUSH_RATE_LIMIT_PER_MINUTE)",
+    )
+    ka.add_argument(
+        "--concurrency",
+        type=_whole(1, why=" (leave it out for no limit)"),
+        default=None,
+        help="jobs waiting or running at once (default: no limit)",
+    )
     ka.add_argument("--inactive", action="store_true", help="create it not activated (enable it later)")
     ks.add_parser("list", help="list keys (never the keys themselves)")
     for name, text in (("disable", "refuse a key"), ("enable", "activate a key"), ("remove", "delete a key")):

@@ -12,7 +12,15 @@ The job runner's path through this module::
         remux_video(path, cleaned_wav, dst, out)        # video packets copied untouched
 
 Memory is bounded by the block size: nothing holds a whole file. WAV, FLAC and headerless PCM
-go through soundfile (exact sample formats); everything else through PyAV's bundled FFmpeg.
+go through soundfile (exact sample formats; WAV and FLAC through :func:`dsp.io.read_blocks`);
+everything else through PyAV's bundled FFmpeg.
+
+A file that holds less audio than its header declares (a cut-off upload, a recorder that crashed)
+is processed as far as it goes, and :func:`decode_blocks` adds a warning giving both durations.
+This is found for WAV (the data chunk's size), FLAC (STREAMINFO), MP4/M4A (the track's duration)
+and MP3 with a Xing/Info or VBRI frame count; other formats state no length to compare with. A
+WAV data size of 0 or 0xFFFFFFFF (a recorder's placeholder) declares none: the audio runs to the
+end of the file.
 
 Container and codec choices (``EXTENSIONS``/``MIME_TYPES`` name them):
 
@@ -53,6 +61,8 @@ from app.errors import (
     UnsupportedMediaError,
 )
 from dsp._validate import MAX_SR, MIN_SR  # the rates the engine is built and tested for
+from dsp.errors import DspError
+from dsp.io import read_blocks, read_info, truncation_warning
 
 __all__ = [
     "AUDIO_CONTAINERS",
@@ -135,6 +145,10 @@ _SEND_INSTEAD: Final = "Send WAV, FLAC, MP3, OGG (Opus/Vorbis), M4A/AAC, WebM or
 #: Most channels a stream may have (FFmpeg's default layouts stop at 7.1).
 MAX_CHANNELS: Final = 8
 _MAX_BAD_PACKETS: Final = 16
+#: How far (s) an FFmpeg-decoded stream may fall short of the length its container declares
+#: before it is reported cut off: an AAC or MP3 frame (1024 or 1152 samples, under 0.03 s at
+#: 44.1 kHz) and encoder padding stay well inside it.
+_SHORT_TOLERANCE_S: Final = 0.1
 _SEND_SOUND: Final = "Send a recording that has sound in it."
 
 
@@ -159,6 +173,10 @@ class MediaInfo:
     """Codec of the video track, when there is one."""
     bit_rate: int | None = None
     """Bits per second of a lossy audio stream (MP3, AAC, Opus, Vorbis), when the file states it."""
+    declared_frames: int | None = None
+    """Sample frames per channel the header declares, when it states a length decoding can be
+    checked against (WAV, FLAC, MP4/M4A, MP3 with a frame count); a WAV that holds less has
+    ``duration_s`` shorter than this, the others are found short while decoding."""
 
     @property
     def ext(self) -> str:
@@ -304,7 +322,11 @@ def _describe_unknown(head: bytes) -> str:
 
 
 def _check_wav_header(path: Path, size: int) -> None:
-    """Raise CorruptMediaError when a RIFF/WAVE data chunk promises more bytes than the file has."""
+    """Raise CorruptMediaError when a RIFF/WAVE file has no data chunk (it ends before its audio).
+
+    A data chunk that declares more than the file holds is read as far as it goes (see the module
+    docstring).
+    """
     with path.open("rb") as f:
         riff = f.read(12)
         if riff[:4] != b"RIFF":  # RIFX/RF64 sizes live elsewhere; libsndfile checks those
@@ -317,14 +339,6 @@ def _check_wav_header(path: Path, size: int) -> None:
                 break
             cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
             if cid == b"data":
-                available = size - (pos + 8)
-                streaming = csize in (0, 0xFFFFFFFF) or csize >= 0x7FFFF000
-                if not streaming and csize > available:
-                    raise CorruptMediaError(
-                        f"The WAV file is truncated: its header announces {csize} bytes of audio "
-                        f"but only {available} are present. Send the complete file.",
-                        hint="Re-export or re-upload the file; the transfer was probably cut off.",
-                    )
                 return
             pos += 8 + csize + (csize & 1)
     raise CorruptMediaError("The WAV file has no 'data' chunk (it is truncated or damaged). Send the complete file.")
@@ -332,21 +346,24 @@ def _check_wav_header(path: Path, size: int) -> None:
 
 def _probe_soundfile(path: Path, container: str) -> MediaInfo | None:
     try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError):
+        info = read_info(path)
+    except (DspError, TypeError):
         return None
     if info.frames <= 0:
         raise EmptyInputError(
             f"The {container.upper()} file contains no audio samples. Send a recording that has sound in it."
         )
+    # a FLAC whose STREAMINFO has no length (a recorder stopped early): libsndfile counts 2**63 - 1
+    known = info.declared_frames is not None or container == "wav"
     return MediaInfo(
         container=container,
         codec="flac" if container == "flac" else _pcm_codec_name(info.subtype),
-        sr=int(info.samplerate),
-        channels=int(info.channels),
-        duration_s=info.frames / info.samplerate,
+        sr=info.sr,
+        channels=info.channels,
+        duration_s=info.frames / info.sr if known else None,
         has_video=False,
-        sample_format=str(info.subtype),
+        sample_format=info.subtype,
+        declared_frames=info.declared_frames,
     )
 
 
@@ -448,6 +465,9 @@ def _probe_av(path: Path, container: str) -> MediaInfo:
             duration = ic.duration / av.time_base
         if container in ("mp4", "m4a"):
             container = "mp4" if videos else "m4a"
+        # ISO-BMFF states exact durations; an MP3 one only with a frame count (else FFmpeg
+        # estimates it from the bit rate and the size, which a cut-off file shortens too)
+        declares = container in ("mp4", "m4a") or (container == "mp3" and _mp3_counts_frames(path))
         if _vorbis_via_soundfile(container, codec, bool(videos)):
             # libvorbisfile trims the last page to its granule position; FFmpeg does not.
             with contextlib.suppress(sf.LibsndfileError, RuntimeError):
@@ -462,7 +482,28 @@ def _probe_av(path: Path, container: str) -> MediaInfo:
             sample_format=None,
             video_codec=videos[0].codec_context.name if videos else None,
             bit_rate=_stream_bit_rate(stream, ic) if codec in _LOSSY_CODECS else None,
+            declared_frames=round(duration * sr) if declares and duration else None,
         )
+
+
+def _mp3_counts_frames(path: Path) -> bool:
+    """True when the first MPEG audio frame of an MP3 is a Xing/Info frame with its frame count,
+    or a VBRI frame (LAME and FFmpeg write the first, Fraunhofer encoders the second)."""
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+        tag = _id3_size(head)
+        if tag is not None:
+            f.seek(tag)
+            head = f.read(_HEAD_BYTES)
+    n = _mpeg_audio_frame_len(head[:4])
+    if n is None:
+        return False
+    frame = head[:n]
+    for magic in (b"Xing", b"Info"):
+        at = frame.find(magic)
+        if at >= 0 and len(frame) >= at + 8:
+            return bool(struct.unpack(">I", frame[at + 4 : at + 8])[0] & 1)  # flag 1: frame count present
+    return frame[36:40] == b"VBRI"  # always at 32 bytes after the 4-byte header
 
 
 #: Lossy audio codecs (FFmpeg names): their bit rate is kept when the output is lossy too.
@@ -631,27 +672,32 @@ def _frame_to_float(frame: Any) -> np.ndarray:
     return out
 
 
-def decode_blocks(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.ndarray]:
+def decode_blocks(
+    path: Path, info: MediaInfo, block_frames: int, *, warnings: list[str] | None = None
+) -> Iterator[np.ndarray]:
     """Yield the audio of ``path`` as float32 ``(channels, m)`` blocks at ``info.sr``.
 
     Every block has ``block_frames`` frames except possibly the last. Memory use is bounded by
-    the block size, whatever the duration.
+    the block size, whatever the duration. A file that ends before the length its header
+    declares is decoded as far as it goes; once the last block is taken, a line saying so, with
+    both durations, is appended to ``warnings``.
 
     Raises
     ------
     CorruptMediaError
-        Decoding fails part-way, the stream ends well before its header said it would, or a
-        sample is NaN, infinite or absurdly large (policy: refuse, never silently repair).
+        Decoding fails part-way (before the end of the file), or a sample is NaN, infinite or
+        absurdly large (policy: refuse, never silently repair).
     """
     if block_frames <= 0:
         raise ValueError("block_frames must be positive")
     _quiet()
+    notes = warnings if warnings is not None else []
     if (info.sample_format is not None and info.container in ("wav", "flac", "pcm")) or (
         _vorbis_via_soundfile(info.container, info.codec, info.has_video)
     ):
-        blocks = _decode_soundfile(path, info, block_frames)
+        blocks = _decode_soundfile(path, info, block_frames, notes)
     else:
-        blocks = _decode_av(path, info, block_frames)
+        blocks = _decode_av(path, info, block_frames, notes)
     done = 0
     for block in blocks:
         # NaN fails this test too. One pass over the block; only floating-point files can hold these.
@@ -666,45 +712,49 @@ def decode_blocks(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np
         yield block
 
 
-def _decode_soundfile(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.ndarray]:
+def _decode_soundfile(path: Path, info: MediaInfo, block_frames: int, notes: list[str]) -> Iterator[np.ndarray]:
     total = 0
+    label = info.container.upper()
+
+    def cut_off(declared: int, present: int) -> None:
+        notes.append(truncation_warning(f"The {label} file", info.sr, declared, present))
+
     try:
-        if info.container == "pcm":
-            f = sf.SoundFile(
-                str(path),
-                samplerate=info.sr,
-                channels=info.channels,
-                subtype="PCM_16",
-                format="RAW",
-                endian="LITTLE",
-            )
+        if info.container in ("wav", "flac"):  # dsp.io reads placeholder sizes and cut-off ends
+            for block in read_blocks(path, block_frames, on_truncated=cut_off, name=f"The {label} audio"):
+                total += block.shape[1]
+                yield block
         else:
-            f = sf.SoundFile(str(path))
-        with f:
-            expected = f.frames
-            while True:
-                data = f.read(block_frames, dtype="float32", always_2d=True)
-                if data.shape[0] == 0:
-                    break
-                total += data.shape[0]
-                yield np.ascontiguousarray(data.T)
+            f = (
+                sf.SoundFile(
+                    str(path),
+                    samplerate=info.sr,
+                    channels=info.channels,
+                    subtype="PCM_16",
+                    format="RAW",
+                    endian="LITTLE",
+                )
+                if info.container == "pcm"
+                else sf.SoundFile(str(path))
+            )
+            with f:
+                while True:
+                    data = f.read(block_frames, dtype="float32", always_2d=True)
+                    if data.shape[0] == 0:
+                        break
+                    total += data.shape[0]
+                    yield np.ascontiguousarray(data.T)
+    except DspError as exc:  # damaged before its end: what dsp.io says, naming the audio as the server does
+        raise CorruptMediaError(str(exc)) from exc
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise CorruptMediaError(
-            f"The {info.container.upper()} audio could not be decoded after {total} frames: {exc}. "
-            "Send an undamaged file."
+            f"The {label} audio could not be decoded after {total} frames: {exc}. Send an undamaged file."
         ) from exc
     if total == 0:
-        raise EmptyInputError(
-            f"The {info.container.upper()} file contains no audio samples. Send a recording that has sound in it."
-        )
-    if info.container == "flac" and expected > 0 and total < expected:
-        raise CorruptMediaError(
-            f"The FLAC file is truncated: it announces {expected} frames but only {total} decode. "
-            "Send the complete file."
-        )
+        raise EmptyInputError(f"The {label} file contains no audio samples. {_SEND_SOUND}")
 
 
-def _decode_av(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.ndarray]:
+def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str]) -> Iterator[np.ndarray]:
     buf = _Rebuffer(info.channels, block_frames)
     resampler: Any = None
     bad = 0
@@ -750,13 +800,9 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int) -> Iterator[np.nd
     yield from buf.flush()
     if buf.total == 0:
         raise EmptyInputError(f"The {label} file contains no audio samples. {_SEND_SOUND}")
-    expected = info.frames
-    # ISO-BMFF states exact durations: a stream that ends well short of it was cut off.
-    if info.container in ("mp4", "m4a") and expected and buf.total < 0.9 * expected - info.sr:
-        raise CorruptMediaError(
-            f"The {label} file is truncated: it announces {info.duration_s:.1f} s of audio but "
-            f"only {buf.total / info.sr:.1f} s decode. Send the complete file."
-        )
+    declared = info.declared_frames
+    if declared and buf.total < declared - _SHORT_TOLERANCE_S * info.sr:
+        notes.append(truncation_warning(f"The {label} file", info.sr, declared, buf.total))
 
 
 _LAYOUTS: Final[dict[int, str]] = {

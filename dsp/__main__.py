@@ -13,20 +13,39 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from dsp.errors import DspError
-from dsp.io import open_writer, read_blocks, read_info
+from dsp.errors import DspError, InvalidParameterError
+from dsp.io import open_writer, read_blocks, read_info, truncation_warning
 from dsp.stream import BlockProcessor, run_blocks
 
 BLOCK_FRAMES = 65536
+#: The option each processor parameter is set by, so that an error names what the user typed.
+OPTIONS = {
+    "amount": "--amount",
+    "detection_mult": "--detection-mult",
+    "click_len_ms": "--click-len",
+    "min_non_speech_s": "--min-non-speech",
+}
+
+
+def _warn_truncated(args: argparse.Namespace, sr: int) -> Callable[[int, int], None]:
+    """What :func:`dsp.io.read_blocks` calls for a cut-off input: one warning line on stderr."""
+
+    def warn(declared: int, present: int) -> None:
+        name = Path(args.input).name
+        sys.stderr.write(f"python -m dsp {args.cmd}: warning: {truncation_warning(name, sr, declared, present)}\n")
+
+    return warn
 
 
 def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProcessor]) -> int:
     """Stream ``args.input`` through the processor ``make(sr, channels)`` into ``args.output``."""
     info = read_info(args.input)
     proc = make(info.sr, info.channels)
+    blocks = read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr))
     with open_writer(args.output, info.sr, info.channels, like=info) as out:
-        for block in run_blocks(proc, read_blocks(args.input, BLOCK_FRAMES)):
+        for block in run_blocks(proc, blocks):
             out.write(block.T)
     if args.report:
         print(json.dumps(proc.report()))
@@ -61,7 +80,7 @@ def _vad(args: argparse.Namespace) -> int:
 
     info = read_info(args.input)
     det = SpeechDetector(info.sr, info.channels, min_non_speech_s=args.min_non_speech)
-    for block in read_blocks(args.input, BLOCK_FRAMES):
+    for block in read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr)):
         det.process(block)
     segments = det.finish()
     print(json.dumps({"segments": [{"tag": "speech", "start": s, "end": e} for s, e in segments]}))
@@ -94,7 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rc: int = args.func(args)
     except DspError as exc:  # bad input or parameters: say what to change, no traceback
-        sys.stderr.write(f"python -m dsp {args.cmd}: {exc}\n")
+        text = str(exc)
+        if isinstance(exc, InvalidParameterError) and exc.param in OPTIONS:
+            text = exc.named(OPTIONS[exc.param])
+        sys.stderr.write(f"python -m dsp {args.cmd}: {text}\n")
         return 2
     return rc
 

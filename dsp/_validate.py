@@ -50,9 +50,9 @@ def check_sr(sr: int) -> int:
 def check_range(name: str, value: float, lo: float, hi: float) -> float:
     """Check ``lo <= value <= hi`` and return ``value`` as float."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidParameterError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+        raise InvalidParameterError(f"{name} must be a number in [{lo}, {hi}], got {value!r}", param=name)
     if not np.isfinite(value) or not lo <= value <= hi:
-        raise InvalidParameterError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+        raise InvalidParameterError(f"{name} must be in [{lo}, {hi}], got {value!r}", param=name)
     return float(value)
 
 

@@ -166,7 +166,11 @@ def _find_speech_and_music(
 
 @dataclass
 class PipelineResult:
-    """What one run produced: the per-step reports, data (segments ...), the output file."""
+    """What one run produced: the per-step reports, data (segments ...), the output file.
+
+    ``data["warnings"]``, when present, lists what the user should know about the input, one line
+    each (an input that ends before its header says it does: the audio present was processed).
+    """
 
     reports: list[dict[str, Any]]
     data: dict[str, Any] = field(default_factory=dict)
@@ -263,7 +267,8 @@ def process_file(
         return info.sample_format if container in ("wav", "flac") else None
 
     result = PipelineResult(reports=[], container=out_container)
-    source: Iterator[np.ndarray] = media.decode_blocks(src, info, block)
+    warnings: list[str] = []  # the one pass that decodes the whole input reports what it found
+    source: Iterator[np.ndarray] = media.decode_blocks(src, info, block, warnings=warnings)
     ran: list[Any] = []  # every transform, in chain order, for the reports
     transforms = chains[0]
     for k, (d, listener) in enumerate(listeners):
@@ -321,6 +326,8 @@ def process_file(
     result.reports.extend(result.data.pop("finalize", []))
     if not requested:
         result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
+    if warnings:
+        result.data["warnings"] = warnings
     return result
 
 

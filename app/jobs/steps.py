@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol
 from app.errors import EngineUnavailableError, InvalidParameterError
 from app.jobs.models import Step
 from dsp.errors import DspError
+from dsp.errors import InvalidParameterError as DspParameterError
 
 __all__ = ["STEPS", "Analyzer", "StepDef", "check_steps", "get_step"]
 
@@ -119,6 +120,11 @@ def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.vad import SpeechDetector
 
     return SpeechDetector(sr, channels, min_non_speech_s=float(p.get("min_non_speech_s", 0.0)))
+
+
+#: Step parameters the DSP constructors call by another name: (step, DSP keyword) -> the step's
+#: parameter, so that an error names the field the client sent.
+_PARAM_NAMES = {("declick", "click_len_ms"): "click_len"}
 
 
 def _declick(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -508,7 +514,11 @@ def check_steps(steps: Sequence[Step]) -> None:
         try:
             d.build(16_000, 1, dict(step.params))
         except (DspError, ValueError, TypeError) as exc:
-            raise InvalidParameterError(f"step {step.name!r}: {exc}") from None
+            text = str(exc)
+            if isinstance(exc, DspParameterError) and exc.param is not None:
+                text = exc.named(_PARAM_NAMES.get((step.name, exc.param), exc.param))
+            # the DSP error stays the cause: `hush` names the parameter as its option
+            raise InvalidParameterError(f"step {step.name!r}: {text}") from exc
         if d.kind == "plan" and any(STEPS[s.name].kind == "plan" for s in steps[i + 1 :]):
             raise InvalidParameterError(f"step {step.name!r} may appear once")
         if d.kind == "finalize" and any(STEPS[s.name].kind in ("transform", "two_pass") for s in steps[i + 1 :]):

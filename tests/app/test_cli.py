@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +17,14 @@ import soundfile as sf
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 
-def hush(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def hush(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
 
 
@@ -73,7 +81,10 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
         (["denoise", "/", "OUT"], 2, "is a folder"),
         (["denoise", "IN", "/"], 2, "is a folder"),
         (["denoise", "IN", "/proc/no-such/out.wav"], 2, "cannot write"),
-        (["vad", "IN", "--min-non-speech", "-5"], 2, "min_non_speech_s"),
+        # an out-of-range value is named by the option the user typed, with the range to choose from
+        (["vad", "IN", "--min-non-speech", "-5"], 2, "hush: --min-non-speech must be in [0.0, 60.0], got -5.0"),
+        (["declick", "IN", "OUT", "--click-len", "40"], 2, "hush: --click-len must be in [5.0, 30.0], got 40.0"),
+        (["declick", "IN", "OUT", "--detection-mult", "3"], 2, "hush: --detection-mult must be in [6.0, 10.0]"),
         (["worker"], 3, "runs jobs from the Celery queue"),
     ],
 )
@@ -86,6 +97,79 @@ def test_cli_refuses_clearly(
     assert r.returncode == code, (r.stdout, r.stderr)
     assert message in r.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--port", "99999"], "argument --port: must be between 1 and 65535, not 99999"),
+        (["serve", "--workers", "0"], "argument --workers: must be between 1 and 256, not 0"),
+        (["worker", "--concurrency", "0"], "argument --concurrency: must be between 1 and 256, not 0"),
+        (["keys", "add", "--rpm", "0"], "argument --rpm: must be at least 1 (leave it out for HUSH_RATE_LIMIT"),
+        (["keys", "add", "--concurrency", "-2"], "argument --concurrency: must be at least 1 (leave it out for no"),
+        (["keys", "add", "--rpm", "many"], "argument --rpm: takes a whole number at least 1, not 'many'"),
+    ],
+)
+def test_cli_refuses_out_of_range_numbers_by_their_option(tmp_path: Path, args: list[str], message: str) -> None:
+    """Before anything starts (no server, no key made), naming the option as typed."""
+    r = hush(*args, timeout=30, env={**os.environ, "HUSH_DATA_DIR": str(tmp_path)})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_help_lists_every_command() -> None:
+    r = hush("--help")
+    assert r.returncode == 0, r.stderr
+    listed = re.search(r"\{([a-z,]+)\}", r.stdout)
+    assert listed is not None, r.stdout
+    from app.jobs.steps import STEPS
+
+    expected = ["serve", "worker", "keys", "denoise", "vad", "declick", "enhance"]
+    if not STEPS["declick"].available:
+        expected.remove("declick")
+    assert listed.group(1).split(",") == expected
+    for command in expected:  # each listed command answers
+        assert hush(command, "--help").returncode == 0
+
+
+@pytest.mark.parametrize("command", ["denoise", "vad"])
+def test_cli_processes_a_cut_off_wav_and_warns(tmp_path: Path, rng: np.random.Generator, command: str) -> None:
+    """A WAV cut off after 1 s of the 3 s it declares: the second there is processed, and the
+    warning, with both durations, is on stderr and in the report, as the server's job result has it."""
+    sr = 16000
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, make_white(rng, 3 * sr, -30.0), sr, subtype="PCM_16")
+    data = whole.read_bytes()
+    src = tmp_path / "cut.wav"
+    src.write_bytes(data[: len(data) - 2 * sr * 2])
+    out = tmp_path / "out.wav"
+    r = hush(command, str(src), *([str(out)] if command == "denoise" else []))
+    assert r.returncode == 0, r.stderr
+    warning = (
+        "The WAV file may be truncated: its header declares 3.000 s of audio but only 1.000 s is present; "
+        "the audio present was processed (send or export the complete file if the end is missing)"
+    )
+    assert r.stderr.splitlines() == [f"hush: warning: {warning}"]
+    assert json.loads(r.stdout)["warnings"] == [warning]
+    if command == "denoise":
+        assert sf.info(out).frames == sr
+
+
+def test_cli_reads_a_recorders_placeholder_size_to_the_end(tmp_path: Path, rng: np.random.Generator) -> None:
+    """Data size 0 or 0xFFFFFFFF, left by a recorder that crashed: all the audio, no warning."""
+    sr = 16000
+    src = tmp_path / "recording.wav"
+    sf.write(src, make_white(rng, 2 * sr, -30.0), sr, subtype="PCM_16")
+    for size in (0, 0xFFFFFFFF):
+        data = bytearray(src.read_bytes())
+        data[40:44] = struct.pack("<I", size)
+        src.write_bytes(data)
+        r = hush("denoise", str(src), str(tmp_path / "out.flac"))
+        assert r.returncode == 0, r.stderr
+        assert "warning" not in r.stderr
+        assert "warnings" not in json.loads(r.stdout)
+        assert sf.info(tmp_path / "out.flac").frames == 2 * sr, size
 
 
 def test_cli_enhance_takes_every_flag_the_server_does(noisy_wav: tuple[Path, np.ndarray, list], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import textwrap
@@ -173,9 +174,9 @@ def test_media_sniff_container_magic(head: bytes, expected: str | None) -> None:
 
 
 def _cut_wav(tmp_path: Path) -> Path:
+    """Cut off inside its header, before the audio: nothing to process."""
     src = make_audio_file(tmp_path / "full.wav", "wav", make_music(16_000, 1.0, 1), 16_000)
-    data = src.read_bytes()
-    (tmp_path / "cut.wav").write_bytes(data[: len(data) // 2])
+    (tmp_path / "cut.wav").write_bytes(src.read_bytes()[:40])
     return tmp_path / "cut.wav"
 
 
@@ -238,7 +239,7 @@ def _ok_wav(tmp_path: Path) -> Path:
         (_html, UnsupportedMediaError, "HTML"),
         (_empty, EmptyInputError, "empty"),
         (_no_samples, EmptyInputError, "no audio samples"),
-        (_cut_wav, CorruptMediaError, "truncated"),
+        (_cut_wav, CorruptMediaError, "no 'data' chunk"),
         (_cut_moov, CorruptMediaError, "moov"),
         (_video_only, UnsupportedMediaError, "no audio track"),
     ],
@@ -253,14 +254,52 @@ def test_media_probe_errors(tmp_path: Path, make: object, error: type[Exception]
     assert "Send" in str(caught.value) or "send" in str(caught.value)
 
 
-def test_media_truncated_flac_fails_while_decoding(tmp_path: Path) -> None:
-    src = make_audio_file(tmp_path / "full.flac", "flac", make_music(16_000, 3.0, 1), 16_000)
-    data = src.read_bytes()
-    cut = tmp_path / "cut.flac"
+@pytest.mark.parametrize("container", ["wav", "flac", "mp3", "m4a"])
+def test_media_cut_off_file_decodes_what_is_there_with_a_warning(tmp_path: Path, container: str) -> None:
+    """Half the bytes of a 6 s file: the audio they hold is decoded, and one warning gives the
+    declared and the present duration; the whole file decodes without one."""
+    sr = 16_000
+    whole = make_audio_file(tmp_path / f"whole.{container}", container, make_music(sr, 6.0, 1), sr)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut.{container}"
     cut.write_bytes(data[: len(data) // 2])
-    info = probe(cut)
-    with pytest.raises(CorruptMediaError, match=r"truncated|decoded"):
-        for _ in decode_blocks(cut, info, 4096):
+    for path in (whole, cut):
+        warnings: list[str] = []
+        n = sum(b.shape[1] for b in decode_blocks(path, probe(path), 4096, warnings=warnings))
+        if path == whole:
+            assert warnings == []
+            continue
+        assert 2.0 * sr < n < 4.0 * sr
+        assert warnings == [
+            f"The {container.upper()} file may be truncated: its header declares 6.000 s of audio but only "
+            f"{n / sr:.3f} s is present; the audio present was processed (send or export the complete file if "
+            "the end is missing)"
+        ]
+
+
+@pytest.mark.parametrize("size", [0, 0xFFFFFFFF])
+def test_media_wav_with_a_recorders_placeholder_size_decodes_to_the_end(tmp_path: Path, size: int) -> None:
+    sr = 16_000
+    x = make_music(sr, 2.0, 2)
+    src = make_audio_file(tmp_path / "recording.wav", "wav", x, sr)
+    data = bytearray(src.read_bytes())
+    data[40:44] = struct.pack("<I", size)
+    src.write_bytes(data)
+    info = probe(src)
+    assert (info.duration_s, info.channels) == (2.0, 2)
+    warnings: list[str] = []
+    y = np.concatenate(list(decode_blocks(src, info, 4096, warnings=warnings)), axis=1)
+    assert y.shape == x.shape
+    assert warnings == []
+
+
+def test_media_flac_damaged_before_its_end_is_refused(tmp_path: Path) -> None:
+    src = make_audio_file(tmp_path / "damaged.flac", "flac", make_music(16_000, 6.0, 1), 16_000)
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 2000] = bytes(2000)
+    src.write_bytes(data)
+    with pytest.raises(CorruptMediaError, match=r"The FLAC audio is damaged at [0-9.]+ s, before the end"):
+        for _ in decode_blocks(src, probe(src), 4096):
             pass
 
 

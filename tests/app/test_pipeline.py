@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from app import media
+from app.errors import InvalidParameterError
 from app.jobs.models import OutputSpec, Step
 from app.jobs.pipeline import PREPASS_SHARE, process_file
+from app.jobs.steps import check_steps
 from tests.signals import make_speech_like
 
 SR = 16000
@@ -70,3 +73,27 @@ def test_a_lossy_input_keeps_its_bit_rate_through_a_lossy_output(tmp_path: Path)
         res = process_file(src, info, steps, OutputSpec(container="mp3"), work, block_seconds=1.0)
         assert res.path is not None
         assert media.probe(res.path).bit_rate == 128_000
+
+
+def test_process_file_reports_a_cut_off_input_once(tmp_path: Path) -> None:
+    """The speech pass and the chain both decode the input; its warning is in the result once."""
+    rng = np.random.default_rng(3)
+    x = make_speech_like(rng, SR, 3.0)[0]
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, x, SR, subtype="PCM_16")
+    data = whole.read_bytes()
+    src = tmp_path / "cut.wav"
+    src.write_bytes(data[: len(data) - 2 * SR * 2])
+    res = process_file(src, media.probe(src), [Step(name="denoise")], OutputSpec(container="wav"), tmp_path)
+    assert res.data["warnings"] == [
+        "The WAV file may be truncated: its header declares 3.000 s of audio but only 1.000 s is present; "
+        "the audio present was processed (send or export the complete file if the end is missing)"
+    ]
+    assert res.data["duration_s"] == 1.0
+
+
+def test_check_steps_names_the_parameter_the_client_sent() -> None:
+    """The declick step's ``click_len`` is ``click_len_ms`` inside: an error names the step's."""
+    with pytest.raises(InvalidParameterError) as caught:
+        check_steps([Step(name="declick", params={"click_len": 40})])
+    assert caught.value.message == "step 'declick': click_len must be in [5.0, 30.0], got 40.0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -62,8 +63,11 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
         (("denoise", str(tmp_path / "missing.wav"), "OUT.wav"), "no such file"),
         (("denoise", str(text), "OUT.wav"), "is not a WAV, FLAC or OGG file"),
         (("denoise", str(src), "OUT.mp3"), "these tools write .wav, .flac, .ogg"),
-        (("denoise", str(src), "OUT.wav", "--amount", "0"), "amount must be in"),
-        (("declick", str(src), "OUT.wav", "--detection-mult", "20"), "detection_mult must be in"),
+        # each out-of-range value is named by the option the user typed, with the range to choose from
+        (("denoise", str(src), "OUT.wav", "--amount", "0"), ": --amount must be in [1.0, 100.0]"),
+        (("declick", str(src), "OUT.wav", "--detection-mult", "20"), ": --detection-mult must be in [6.0, 10.0]"),
+        (("declick", str(src), "OUT.wav", "--click-len", "40"), ": --click-len must be in [5.0, 30.0]"),
+        (("vad", str(src), "--min-non-speech", "-1"), ": --min-non-speech must be in [0.0, 60.0]"),
         (("declick", str(src), str(tmp_path / "no" / "dir" / "out.wav")), "does not exist"),
     ]
     for args, words in cases:
@@ -73,3 +77,38 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
         assert words in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr
         assert not list(tmp_path.glob("OUT*"))
+
+
+def test_dsp_main_processes_a_cut_off_wav_and_warns(tmp_path: Path, rng: np.random.Generator) -> None:
+    """A WAV cut off after 1 s of the 3 s its header declares: the second that is there is
+    processed, and one stderr line gives both durations."""
+    sr = 8000
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, make_white(rng, 3 * sr, -30.0), sr, subtype="PCM_16")
+    data = whole.read_bytes()
+    src = tmp_path / "cut.wav"
+    src.write_bytes(data[: len(data) - 2 * sr * 2])
+    for args in (("declick", str(src), str(tmp_path / "out.wav")), ("vad", str(src))):
+        r = run_dsp(*args)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.splitlines() == [
+            f"python -m dsp {args[0]}: warning: cut.wav may be truncated: its header declares 3.000 s of audio "
+            "but only 1.000 s is present; the audio present was processed (send or export the complete file "
+            "if the end is missing)"
+        ]
+    assert sf.info(tmp_path / "out.wav").frames == sr
+
+
+def test_dsp_main_reads_a_recorders_placeholder_size_to_the_end(tmp_path: Path, rng: np.random.Generator) -> None:
+    """A recorder that crashed leaves data size 0 (or 0xFFFFFFFF): all the audio is there, no warning."""
+    sr = 8000
+    src = tmp_path / "recording.wav"
+    sf.write(src, make_white(rng, 2 * sr, -30.0), sr, subtype="PCM_16")
+    for size in (0, 0xFFFFFFFF):
+        data = bytearray(src.read_bytes())
+        data[40:44] = struct.pack("<I", size)
+        src.write_bytes(data)
+        r = run_dsp("declick", str(src), str(tmp_path / "out.wav"))
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == ""
+        assert sf.info(tmp_path / "out.wav").frames == 2 * sr, size
