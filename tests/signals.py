@@ -112,3 +112,13 @@ def si_sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
     alpha = np.dot(e, r) / max(np.dot(r, r), 1e-20)
     target = alpha * r
     return float(10 * np.log10(np.sum(target**2) / max(np.sum((e - target) ** 2), 1e-20)))
+
+
+def with_wav_data_size(wav: bytes, size: int) -> bytes:
+    """``wav`` with its ``data`` chunk's size field set to ``size`` (what a recorder that crashed leaves:
+    0 or 0xFFFFFFFF, or a size larger than the bytes present)."""
+    data = bytearray(wav)
+    at = data.find(b"data", 12)
+    assert at > 0, "no data chunk"
+    data[at + 4 : at + 8] = int(size).to_bytes(4, "little")
+    return bytes(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.signals import make_speech_like, make_white, mix_at_snr
+from tests.signals import make_speech_like, make_white, mix_at_snr, with_wav_data_size
 
 
 def hush(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -162,9 +161,7 @@ def test_cli_reads_a_recorders_placeholder_size_to_the_end(tmp_path: Path, rng: 
     src = tmp_path / "recording.wav"
     sf.write(src, make_white(rng, 2 * sr, -30.0), sr, subtype="PCM_16")
     for size in (0, 0xFFFFFFFF):
-        data = bytearray(src.read_bytes())
-        data[40:44] = struct.pack("<I", size)
-        src.write_bytes(data)
+        src.write_bytes(with_wav_data_size(src.read_bytes(), size))
         r = hush("denoise", str(src), str(tmp_path / "out.flac"))
         assert r.returncode == 0, r.stderr
         assert "warning" not in r.stderr

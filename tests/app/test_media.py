@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import sys
 import textwrap
@@ -39,6 +38,7 @@ from tests.app._media_fixtures import (
     raw_wav_bytes,
     video_packets,
 )
+from tests.signals import with_wav_data_size
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -282,9 +282,7 @@ def test_media_wav_with_a_recorders_placeholder_size_decodes_to_the_end(tmp_path
     sr = 16_000
     x = make_music(sr, 2.0, 2)
     src = make_audio_file(tmp_path / "recording.wav", "wav", x, sr)
-    data = bytearray(src.read_bytes())
-    data[40:44] = struct.pack("<I", size)
-    src.write_bytes(data)
+    src.write_bytes(with_wav_data_size(src.read_bytes(), size))
     info = probe(src)
     assert (info.duration_s, info.channels) == (2.0, 2)
     warnings: list[str] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import soundfile as sf
 
 from dsp.errors import InvalidAudioError
 from dsp.io import read_blocks, read_info
-from tests.signals import make_white
+from tests.signals import make_white, with_wav_data_size
 
 SR = 16000
 
@@ -52,11 +51,8 @@ def test_read_blocks_reads_a_cut_off_wav_and_says_so(
 def test_read_blocks_reads_a_placeholder_size_to_the_end(tmp_path: Path, rng: np.random.Generator, size: int) -> None:
     """A recorder writes 0 or 0xFFFFFFFF until it stops: the audio runs to the end, nothing is cut off."""
     x = np.stack([make_white(rng, 2 * SR, -20.0) for _ in range(2)])
-    data = bytearray(wav_bytes(x, "PCM_16"))
-    assert data[36:40] == b"data"
-    data[40:44] = struct.pack("<I", size)
     path = tmp_path / "recording.wav"
-    path.write_bytes(data)
+    path.write_bytes(with_wav_data_size(wav_bytes(x, "PCM_16"), size))
     info = read_info(path)
     assert (info.frames, info.declared_frames) == (2 * SR, None)
     got, told = read_all(path)

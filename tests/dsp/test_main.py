@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tests.signals import make_speech_like, make_white, mix_at_snr
+from tests.signals import make_speech_like, make_white, mix_at_snr, with_wav_data_size
 
 
 def run_dsp(*args: str) -> subprocess.CompletedProcess[str]:
@@ -105,9 +104,7 @@ def test_dsp_main_reads_a_recorders_placeholder_size_to_the_end(tmp_path: Path, 
     src = tmp_path / "recording.wav"
     sf.write(src, make_white(rng, 2 * sr, -30.0), sr, subtype="PCM_16")
     for size in (0, 0xFFFFFFFF):
-        data = bytearray(src.read_bytes())
-        data[40:44] = struct.pack("<I", size)
-        src.write_bytes(data)
+        src.write_bytes(with_wav_data_size(src.read_bytes(), size))
         r = run_dsp("declick", str(src), str(tmp_path / "out.wav"))
         assert r.returncode == 0, r.stderr
         assert r.stderr == ""
