@@ -10,13 +10,13 @@ Removal (:class:`HumRemover`) tracks the recording instead of deciding once: win
 harmonics of the hum found get narrow IIR notches wherever it is found. Hum that starts late (a
 fridge, a dimmer, a cable plugged in) is notched from where it starts, hum that stops is no
 longer notched once it has stopped, and an opening that misleads one window does not decide the
-rest. The decisions have hysteresis: hum is switched on by the strict detection in two
-successive windows, and stays on while its own harmonics still stand half as far (in dB) out of
-their neighbourhood and do not vanish. A change of notch set is crossfaded over 0.1 s between
-two notch cascades that both run with carried state, the new one settled on the audio before
-the change (at the start of the file: primed on the hum extrapolated before it), so a switch
-makes no click. It streams with a lookahead of ``detect_s`` to ``1.25 * detect_s`` and memory
-flat in the duration.
+rest. The decisions have hysteresis: hum is switched on by the strict detection in one window
+confirmed by the next, and stays on while its own harmonics still stand half as far (in dB) out
+of their neighbourhood and do not vanish; its fundamental is followed as it wanders. A change
+of notch set is crossfaded over 0.1 s between two notch cascades that both run with carried
+state, the new one settled on the audio before the change (at the start of the file: primed on
+the hum extrapolated before it), so a switch makes no click. It streams with a lookahead of
+``detect_s`` to ``1.25 * detect_s`` and memory flat in the duration.
 """
 
 from __future__ import annotations
@@ -477,6 +477,29 @@ class _Notches:
         return np.asarray(y, np.float32)
 
 
+class _Stretch:
+    """Samples notched with one harmonic set: from ``start`` to ``stop``, and the fundamentals used."""
+
+    def __init__(self, start: int, est: HumEstimate) -> None:
+        self.start = self.stop = start
+        self.harmonics = est.harmonics
+        self.last = est
+        self.n = 0
+        self._f0_sum = 0.0
+        self.lo_hz = self.hi_hz = est.f0_hz
+
+    def add(self, a: int, b: int, f0_hz: float) -> None:
+        self.stop = b
+        self.n += b - a
+        self._f0_sum += f0_hz * (b - a)
+        self.lo_hz, self.hi_hz = min(self.lo_hz, f0_hz), max(self.hi_hz, f0_hz)
+        self.last = HumEstimate(f0_hz, self.harmonics, self.last.prominence_db)
+
+    @property
+    def mean_hz(self) -> float:
+        return self._f0_sum / max(self.n, 1)
+
+
 class HumRemover:
     """Streaming mains-hum remover that tracks where the hum is: analysis windows, notches, crossfades.
 
@@ -485,19 +508,22 @@ class HumRemover:
     set for all channels; low-passed and decimated to the input rate over its largest divisor
     that leaves 8 kHz or more, as the detection reads below 2 kHz), and the audio is cut into
     cells of ``detect_s / 4`` that each get the notch set of the latest window overlapping them
-    that holds hum (none: the cell passes through unchanged, bit for bit). A window holds hum when
+    that holds hum (none: the cell passes through unchanged, bit for bit).
 
-    * the detection (:func:`detect_hum`'s rules) finds it there and in the window before or
-      after, on fundamentals within 0.12 Hz of each other (both windows then hold the hum as the
-      first of them found it: its harmonics, and its fundamental read between the bins from the
-      strongest one; a recording short enough for one window is decided on that window alone), or
-    * the window before held it, at least two of its harmonics (its one, if it has only one)
-      still stand 6 dB out of their neighbourhood or the detection finds the same fundamental,
-      and they do not vanish in a quarter of the window while standing out in the others
-      (hysteresis: 12 dB and several agreeing harmonics to switch on, 6 dB to stay on; hum that
-      stops inside a window is let go there). While the hum held holds, the detection is not run;
-      its fundamental is read again (from its strongest harmonic) and the notches re-tuned when it
-      has moved more than 0.01 Hz (mains frequency wanders; 0.01 Hz off, a 2 Hz notch is -40 dB).
+    Hum is switched on by the detection (:func:`detect_hum`'s rules: harmonics 12 dB out of their
+    neighbourhood agreeing on a fundamental within 0.4 % of 50 or 60 Hz, steady through the
+    window) in one window, confirmed by the next: found there again (a fundamental within
+    0.12 Hz) or holding there as below (not a hum that window let go of: that one only if found
+    again). Both
+    windows then hold it as the first found it: its harmonics, and its fundamental read between
+    the bins from the strongest one (a recording short enough for one window is decided on that
+    window alone). A window holds the hum the window before held while at least two of its
+    harmonics (its one, if it has only one) still stand 6 dB out of their neighbourhood, or the
+    detection finds the same fundamental, and they do not vanish in a quarter of the window
+    while standing out in the others (hysteresis: 12 dB to switch on, 6 dB to stay on; hum that
+    stops inside a window is let go there). While the hum held holds, the detection is not run;
+    its fundamental is read again (from its strongest harmonic) and the notches re-tuned when it
+    has moved more than 0.01 Hz (mains frequency wanders; 0.01 Hz off, a 2 Hz notch is -40 dB).
 
     So hum is notched from the quarter it starts in (or the one before) to the quarter it stops
     in (or the one after). When the hum held no longer holds (it stopped, or its fundamental
@@ -555,8 +581,8 @@ class HumRemover:
     >>> x = hum.astype(np.float32)  # silence, then hum from 4 s on
     >>> h = HumRemover(sr, 1)
     >>> y = np.concatenate([h.process(x[None, :5000]), h.process(x[None, 5000:]), h.flush()], axis=-1)
-    >>> y.shape, h.report()["hum_segments"]
-    ((1, 80000), [{'start_s': 4.0, 'end_s': 10.0, 'hum_hz': 50.0, 'harmonics': [1, 2, 3]}])
+    >>> y.shape, [(s["start_s"], s["end_s"], s["hum_hz"], s["harmonics"]) for s in h.report()["hum_segments"]]
+    ((1, 80000), [(4.0, 10.0, 50.0, [1, 2, 3])])
     >>> bool(np.std(y[0, 5 * sr :]) < 0.01 * np.std(x[5 * sr :]))
     True
     """
@@ -611,14 +637,15 @@ class HumRemover:
         self._end: tuple[int, int] | None = None  # the end window's span, at flush
         self._cur: HumEstimate | None = None  # the hum held by the last window decided
         self._cand: HumEstimate | None = None  # a new hum the last window found, to be confirmed
+        self._cand_dropped = False  # whether that window let go of the same hum
         self.estimate: HumEstimate | None = None
         # output: the next cell, the notch set applied to the last one and its cascade
         self._cell = 0
         self._set: HumEstimate | None = None
         self._notches: _Notches | None = None
-        self._segments: list[list[Any]] = []  # [start, stop (samples), est] of notched stretches
+        self._segments: list[_Stretch] = []  # the notched stretches, in order
         self._segments_dropped = 0
-        self._notched_n: dict[tuple[float, tuple[int, ...]], int] = {}  # samples notched per set
+        self._sets: dict[tuple[int, tuple[int, ...]], _Stretch] = {}  # per mains and harmonic set, all stretches
 
     # ------------------------------------------------------------------ input
     def _join(self) -> None:
@@ -680,7 +707,7 @@ class HumRemover:
             return None if est is None else _refined(spec, df, est)
 
         # the detection runs unless a hum is held and holds (which is most of a humming file)
-        cur = self._cur
+        cur = dropped = self._cur
         found = detect() if cur is None or i == 0 else None
         searched = cur is None or i == 0
         if cur is not None:
@@ -697,12 +724,18 @@ class HumRemover:
                 if abs(moved.f0_hz - cur.f0_hz) > _RETUNE_HZ:
                     cur = moved
         new = found if found is not None and not _same(found, cur) else None
-        if new is not None and _same(new, self._cand):
-            assert self._cand is not None
-            cur = self._cand  # confirmed: it holds both windows, as the first one found it
-            self._held[i - 1] = cur
-            new = None
+        cand = self._cand  # found by the window before, to be confirmed by this one
+        if cand is not None and cur is None:
+            standing = _standing(spec, df, cand)
+            if _same(new, cand) or (
+                not self._cand_dropped  # (a hum just let go is taken back only on a detection)
+                and len(standing) >= min(2, len(cand.harmonics))
+                and not _gone(parts, cand.f0_hz, standing)
+            ):
+                cur = self._held[i - 1] = cand  # confirmed: held by both windows, as the first found it
+                new = None
         self._cand = new
+        self._cand_dropped = new is not None and cur is None and _same(new, dropped)
         self._cur = self._held[i] = cur
 
     def _cell_set(self, c: int) -> HumEstimate | None:
@@ -761,14 +794,17 @@ class HumRemover:
             y[:, :f] = (old * (1 - g) + y[:, :f] * g).astype(np.float32)
             self._set, self._notches = est, new
         if est is not None:
-            key = _key(est)
-            assert key is not None
-            self._notched_n[key] = self._notched_n.get(key, 0) + (stop - a)
+            key = (50 if est.f0_hz < 55 else 60, est.harmonics)
+            if key not in self._sets and len(self._sets) < _MAX_SEGMENTS:
+                self._sets[key] = _Stretch(a, est)
+            if key in self._sets:
+                self._sets[key].add(a, stop, est.f0_hz)
             last = self._segments[-1] if self._segments else None
-            if last is not None and last[1] == a and _key(last[2]) == key:
-                last[1] = stop
+            if last is not None and last.stop == a and last.harmonics == est.harmonics and _same(last.last, est):
+                last.add(a, stop, est.f0_hz)  # (the same hum, perhaps re-tuned)
             elif len(self._segments) < _MAX_SEGMENTS:
-                self._segments.append([a, stop, est])
+                self._segments.append(_Stretch(a, est))
+                self._segments[-1].add(a, stop, est.f0_hz)
             else:
                 self._segments_dropped += 1
         return y
@@ -830,24 +866,28 @@ class HumRemover:
     def report(self) -> dict[str, Any]:
         """Where hum was notched, and the hum notched longest.
 
-        ``hum_segments`` lists the notched stretches in order: ``start_s``, ``end_s`` (s),
-        ``hum_hz`` and ``harmonics``; ``hum_hz`` and ``hum_harmonics`` are those of the set
-        notched longest (``None`` and ``[]`` if none), ``notched_s`` the seconds notched.
+        ``hum_segments`` lists the notched stretches in order: ``start_s`` and ``end_s`` (s),
+        ``hum_hz`` (the fundamental notched, its mean over the stretch; ``hum_hz_range`` its
+        lowest and highest, as the notches followed it) and ``harmonics``. ``hum_hz`` and
+        ``hum_harmonics`` are those of the harmonic set notched longest (``None`` and ``[]`` if
+        none), ``notched_s`` the seconds notched. Past 1000 stretches the rest are only counted
+        (``hum_segments_omitted``).
         """
-        longest = max(self._notched_n.items(), key=lambda kv: kv[1])[0] if self._notched_n else None
+        longest = max(self._sets.values(), key=lambda st: st.n) if self._sets else None
         out: dict[str, Any] = {
             "step": "hum",
-            "hum_hz": None if longest is None else round(longest[0], 2),
-            "hum_harmonics": [] if longest is None else list(longest[1]),
-            "notched_s": round(sum(self._notched_n.values()) / self.sr, 3),
+            "hum_hz": None if longest is None else round(longest.mean_hz, 2),
+            "hum_harmonics": [] if longest is None else list(longest.harmonics),
+            "notched_s": round(sum(st.n for st in self._sets.values()) / self.sr, 3),
             "hum_segments": [
                 {
-                    "start_s": round(a / self.sr, 3),
-                    "end_s": round(b / self.sr, 3),
-                    "hum_hz": round(est.f0_hz, 2),
-                    "harmonics": list(est.harmonics),
+                    "start_s": round(st.start / self.sr, 3),
+                    "end_s": round(st.stop / self.sr, 3),
+                    "hum_hz": round(st.mean_hz, 2),
+                    "hum_hz_range": [round(st.lo_hz, 2), round(st.hi_hz, 2)],
+                    "harmonics": list(st.harmonics),
                 }
-                for a, b, est in self._segments
+                for st in self._segments
             ],
         }
         if self._segments_dropped:
