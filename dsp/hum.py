@@ -510,33 +510,34 @@ class HumRemover:
     cells of ``detect_s / 4`` that each get the notch set of the latest window overlapping them
     that holds hum (none: the cell passes through unchanged, bit for bit).
 
-    Hum is switched on by the detection (:func:`detect_hum`'s rules: harmonics 12 dB out of their
-    neighbourhood agreeing on a fundamental within 0.4 % of 50 or 60 Hz, steady through the
-    window) in one window, confirmed by the next: found there again (a fundamental within
-    0.12 Hz) or holding there as below (not a hum that window let go of: that one only if found
-    again). Both
-    windows then hold it as the first found it: its harmonics, and its fundamental read between
-    the bins from the strongest one (a recording short enough for one window is decided on that
-    window alone). A window holds the hum the window before held while at least two of its
-    harmonics (its one, if it has only one) still stand 6 dB out of their neighbourhood, or the
-    detection finds the same fundamental, and they do not vanish in a quarter of the window
-    while standing out in the others (hysteresis: 12 dB to switch on, 6 dB to stay on; hum that
-    stops inside a window is let go there). While the hum held holds, the detection is not run;
-    its fundamental is read again (from its strongest harmonic) and the notches re-tuned when it
-    has moved more than 0.01 Hz (mains frequency wanders; 0.01 Hz off, a 2 Hz notch is -40 dB).
+    Hum is switched on by the detection (:func:`detect_hum`'s rules: harmonics 12 dB out of
+    their neighbourhood agreeing on a fundamental within 0.4 % of 50 or 60 Hz, steady through
+    the window) in one window, confirmed by the next: found there again (a fundamental within
+    0.12 Hz), or holding there as below (not a hum that first window let go of: that one only if
+    found again). Both windows then hold it as the first found it: its harmonics, and its
+    fundamental read between the bins from the strongest one (a recording short enough for one
+    window is decided on that window alone). A window holds the hum the window before held while
+    at least two of its harmonics (its one, if it has only one) still stand 6 dB out of their
+    neighbourhood, or the detection finds the same fundamental, and they do not vanish in a
+    quarter of the window while standing out in the others (hysteresis: 12 dB to switch on, 6 dB
+    to stay on; hum that stops inside a window is let go there). While the hum held holds, the
+    detection is not run; its fundamental is read again (from its strongest harmonic) and the
+    notches re-tuned when it has moved more than 0.01 Hz (mains frequency wanders; 0.01 Hz off,
+    a 2 Hz notch is -40 dB).
 
-    So hum is notched from the quarter it starts in (or the one before) to the quarter it stops
-    in (or the one after). When the hum held no longer holds (it stopped, or its fundamental
-    moved further than the search allows), a detection of another fundamental, confirmed by the
-    next window, replaces the notch set. Where the set changes, the output crossfades over 0.1 s
-    (raised cosine, at the start of the cell) from the old cascade, or the input, to the new one.
-    Every cascade runs with carried state, and a new one is first run over up to
+    So hum is notched from the quarter it starts in (the next one, if it starts in the last
+    tenth of it) to the end of the quarter it stops in (a faint hum may be held a window
+    longer). When the hum held no longer holds (it stopped, or its fundamental moved further
+    than the search allows), a detection of another fundamental, confirmed by the next window,
+    replaces the notch set. Where the set changes, the output crossfades over 0.1 s (raised
+    cosine, at the start of the cell) from the old cascade, or the input, to the new one. Every
+    cascade runs with carried state, and a new one is first run over up to
     ``6.9 / (pi * bandwidth_hz)`` s of the audio before the change (its ringing falls 60 dB in
     that time), primed on the hum fitted over its first 0.5 s and extrapolated 1 s back (at the
-    start of the file: no settling transient). The output is the same whatever the block
-    sizes; a sample comes out ``detect_s`` to ``1.25 * detect_s`` seconds of input after it went
-    in (or at :meth:`flush`), and the memory (a window, a cell and the settling history) is flat
-    in the duration.
+    start of the file: no settling transient). The output is the same whatever the block sizes; a sample
+    comes out ``detect_s`` to ``1.25 * detect_s`` seconds of input after it went in (or at
+    :meth:`flush`), and the memory (a window, a cell and the settling history) is flat in the
+    duration.
 
     Parameters
     ----------
@@ -730,7 +731,7 @@ class HumRemover:
             if _same(new, cand) or (
                 not self._cand_dropped  # (a hum just let go is taken back only on a detection)
                 and len(standing) >= min(2, len(cand.harmonics))
-                and not _gone(parts, cand.f0_hz, standing)
+                and not _gone(parts, cand.f0_hz, standing)  # (nor one that starts inside this window)
             ):
                 cur = self._held[i - 1] = cand  # confirmed: held by both windows, as the first found it
                 new = None

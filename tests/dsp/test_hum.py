@@ -232,3 +232,22 @@ def test_empty_block_after_hum_was_found_passes() -> None:
     rest = h.flush()
     assert out.shape[-1] + rest.shape[-1] == hum.shape[-1]
     assert h.report()["hum_hz"] == 60.0
+
+
+@pytest.mark.parametrize("floor_dbfs", [-70.0, None])  # a faint floor, digital silence
+@pytest.mark.parametrize("onset_s", [4.0, 4.5, 4.9, 6.3])
+def test_notching_starts_in_the_quarter_window_the_hum_starts_in(onset_s: float, floor_dbfs: float | None) -> None:
+    """A window that only ends in hum does not switch it on for the seconds before: with 4 s
+    windows, notching starts at the whole second the hum starts in (the next one if it starts in
+    that second's last tenth, too little of the first quarter of a window for its level test)."""
+    n = 12 * SR
+    x = _gated_hum(n, onset_s, 99.0, level_dbfs=-25.0)
+    if floor_dbfs is not None:
+        x = x + make_white(np.random.default_rng(4), n, floor_dbfs)
+    h = HumRemover(SR, 1)
+    y = run_processor(h, x)
+    start = float(np.floor(onset_s))
+    (seg,) = h.report()["hum_segments"]
+    assert start <= seg["start_s"] <= onset_s + 0.1
+    np.testing.assert_array_equal(y[: int(start * SR)], x[: int(start * SR)])
+    assert _line_db(y, 50.0, onset_s + 0.5, 12.0) < _line_db(x, 50.0, onset_s + 0.5, 12.0) - 30.0
