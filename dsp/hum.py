@@ -253,13 +253,11 @@ def _prominences(
     neigh.sort(axis=1)
     rows = np.arange(fk.size)
     mid = (neigh[rows, np.maximum(lengths - 1, 0) // 2] + neigh[rows, np.minimum(lengths // 2, j.size - 1)]) / 2
-    out = []
-    for peak, n, med in zip(peaks.tolist(), lengths.tolist(), mid.tolist(), strict=True):
-        if n == 0:
-            out.append((-1, math.nan))
-        else:
-            out.append((peak, float(10 * np.log10(spec[peak] / max(med, 1e-30) + 1e-30))))
-    return out
+    prom = 10 * np.log10(spec[peaks] / np.maximum(mid, 1e-30) + 1e-30)
+    return [
+        (peak, db) if n else (-1, math.nan)
+        for peak, n, db in zip(peaks.tolist(), lengths.tolist(), prom.tolist(), strict=True)
+    ]
 
 
 def _find_hum(
@@ -277,15 +275,21 @@ def _find_hum(
     floor = float(np.max(spec)) * 10 ** (-_DYN_RANGE_DB / 10)
     best: HumEstimate | None = None
     best_score = 0.0
+    examined = [
+        (mains, k)
+        for mains in _MAINS_HZ
+        for k in range(1, max_harmonic + 1)
+        if k * mains <= min(max_freq_hz, sr / 2 - 50)
+    ]
+    peaks = _prominences(spec, df, [k * mains for mains, k in examined], [0.6 * k for _, k in examined])
     for mains in _MAINS_HZ:
         harmonics: list[int] = []
         proms: list[float] = []
         f0s: list[float] = []
         weights: list[float] = []
-        ks = [k for k in range(1, max_harmonic + 1) if k * mains <= min(max_freq_hz, sr / 2 - 50)]
-        for k, (peak, prom) in zip(
-            ks, _prominences(spec, df, [k * mains for k in ks], [0.6 * k for k in ks]), strict=True
-        ):
+        for (m, k), (peak, prom) in zip(examined, peaks, strict=True):
+            if m != mains:
+                continue
             if peak >= 0 and prom >= threshold_db and spec[peak] > floor:
                 harmonics.append(k)
                 proms.append(prom)
