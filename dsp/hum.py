@@ -383,11 +383,8 @@ class _Parts:
             return None
         nfft = scipy.fft.next_fast_len(max(seg, self.sr), real=True)
         if self._spectra is None:
-            win = _blackman_harris(seg)
-            self._spectra = [
-                np.abs(scipy.fft.rfft(self.x[j * seg : (j + 1) * seg] * win, nfft)) ** 2
-                for j in range(_STEADY_SEGMENTS)
-            ]
+            frames = self.x[: seg * _STEADY_SEGMENTS].reshape(_STEADY_SEGMENTS, seg) * _blackman_harris(seg)
+            self._spectra = list(np.abs(scipy.fft.rfft(frames, nfft, axis=-1)) ** 2)
         return self._spectra, self.sr / nfft
 
 
@@ -405,18 +402,28 @@ def _gone(parts: _Parts, f0: float, harmonics: list[int]) -> bool:
     if found is None or not harmonics:
         return False
     spectra, df = found
-    ratios = []
-    for spec in spectra:
-        line = neigh = 0.0
-        for k in harmonics:
-            fk = k * f0
-            lo, hi = int((fk - 1.0) / df), int(np.ceil((fk + 1.0) / df))
-            line += float(np.max(spec[max(lo, 0) : hi + 1]))
-            n_lo, n_hi, guard = int((fk - 25) / df), int((fk + 25) / df), int(np.ceil(3.0 / df))
-            c = round(fk / df)
-            neigh += _median(np.concatenate([spec[max(n_lo, 1) : c - guard], spec[c + guard : n_hi]]))
-        ratios.append(10 * math.log10(line / max(neigh, 1e-30) + 1e-30))
-    low = min(ratios)
+    spec = np.stack(spectra)  # (parts, bins)
+    fk = np.asarray(harmonics, np.float64) * f0
+    lo = np.maximum((fk - 1.0) / df, 0).astype(np.int64)
+    hi = np.ceil((fk + 1.0) / df).astype(np.int64)
+    j = np.arange(int((hi - lo).max()) + 1)
+    near = np.minimum(lo[:, None] + j, spec.shape[1] - 1)
+    line = np.where(j <= (hi - lo)[:, None], spec[:, near], 0.0).max(axis=2).sum(axis=1)  # (parts,)
+    guard, centre = int(np.ceil(3.0 / df)), np.round(fk / df).astype(np.int64)
+    n_lo = np.maximum(((fk - 25) / df).astype(np.int64), 1)
+    n_hi = np.minimum(((fk + 25) / df).astype(np.int64), spec.shape[1])
+    len1, start2 = np.maximum(centre - guard - n_lo, 0), centre + guard
+    lengths = len1 + np.maximum(n_hi - start2, 0)
+    j = np.arange(int(lengths.max()))
+    idx = np.minimum(
+        np.where(j < len1[:, None], n_lo[:, None] + j, start2[:, None] + j - len1[:, None]), spec.shape[1] - 1
+    )
+    hood = np.where(j < lengths[:, None], spec[:, idx], np.inf)  # (parts, harmonics, bins), padded
+    hood.sort(axis=2)
+    k = np.arange(fk.size)
+    neigh = ((hood[:, k, (lengths - 1) // 2] + hood[:, k, lengths // 2]) / 2).sum(axis=1)
+    ratios = 10 * np.log10(line / np.maximum(neigh, 1e-30) + 1e-30)
+    low = float(ratios.min())
     return bool(low < _HOLD_DB and low < float(np.median(ratios)) - _STEADY_DB)
 
 
