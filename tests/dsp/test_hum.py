@@ -162,6 +162,27 @@ def test_hum_remover_chunk_size_invariance(talk: np.ndarray, block_sizes: tuple[
     assert h.report() == ref.report()
 
 
+@pytest.mark.parametrize("block_sizes", [(1000,), (44101, 7), (1_000_000,)])
+def test_chunk_size_invariance_at_44100_hz(rng: np.random.Generator, block_sizes: tuple[int, ...]) -> None:
+    """The analysis decimated by 5 (to 8820 Hz): the same samples whatever the blocks, off-grid ends too."""
+    sr = 44100
+    n = round(9.3 * sr)
+    t = np.arange(n) / sr
+    hum = make_hum(sr, n, mains_hz=59.97, level_dbfs=-30.0) * ((t >= 2.5) & (t < 7.0))
+    x = np.stack([make_white(rng, n, -60.0) + hum, make_white(rng, n, -60.0)]).astype(np.float32)
+    ref = HumRemover(sr, 2)
+    reference = run_processor(ref, x)
+    (seg,) = ref.report()["hum_segments"]
+    assert seg["hum_hz"] == pytest.approx(59.97, abs=0.01)
+    blocks, i, k = [], 0, 0
+    while i < n:
+        blocks.append(x[:, i : i + block_sizes[k % len(block_sizes)]])
+        i, k = i + blocks[-1].shape[-1], k + 1
+    h = HumRemover(sr, 2)
+    np.testing.assert_array_equal(np.concatenate(list(run_blocks(h, blocks)), axis=-1), reference)
+    assert h.report() == ref.report()
+
+
 @pytest.mark.parametrize("seconds", [0.1, 0.3, 2.0, 4.0, 4.5, 5.0, 6.3])
 def test_short_and_odd_lengths_come_out_whole(seconds: float) -> None:
     """Shorter than a window (decided on all of it), or ending off the window grid."""
