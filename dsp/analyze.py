@@ -155,6 +155,11 @@ TILT_DB_OCT = 4.0
 MIN_SPEECH_SHARE = 0.05
 #: The loudness target the decision measures against (the loudness step's AudioCleaner target).
 TARGET_LUFS = -16.0
+#: Longest piece (s) of a block the estimators take at once. Their work arrays (STFT frames,
+#: band powers, the speech detector's features of the piece) grow with what they are given, so
+#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) would set the peak;
+#: cut to 1 s they stay at a few MB at 48 kHz stereo. The result does not depend on it.
+PIECE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -312,9 +317,13 @@ class Analysis:
 class RecordingAnalyzer:
     """Streaming analysis pass: feed the whole recording, then :meth:`finish` for the decisions.
 
-    Memory grows with the duration only by the estimators' per-frame tracks (10 ms frame powers
-    here, the reverb analyzer's frame energies, the EQ analyzer's band powers): a few hundred
-    kilobytes per hour. The result does not depend on how the stream is cut into blocks.
+    Memory grows with the duration only by the estimators' per-frame tracks (the speech
+    detector's features per 10 ms frame, about 10 MB an hour, and what its decision computes over
+    them at the end; the reverb analyzer's frame energies, the EQ analyzers' band powers: a few MB
+    an hour). Every block is cut into pieces of at most ``PIECE_S`` before the estimators see it
+    (the hum remover's first ``HUM_DETECT_S`` too, which it releases at once), so their work
+    arrays do not grow with the caller's block either. The result does not depend on how the
+    stream is cut into blocks.
 
     Parameters
     ----------
@@ -373,8 +382,12 @@ class RecordingAnalyzer:
         if self._result is not None:
             raise RuntimeError("the analysis is finished")
         x = check_block(block, self.channels)
-        if not x.shape[-1]:
-            return
+        piece = max(1, round(PIECE_S * self.sr))
+        for i in range(0, x.shape[-1], piece):
+            self._read(x[:, i : i + piece])
+
+    def _read(self, x: Audio) -> None:
+        """One piece of at most ``PIECE_S``."""
         self._n += x.shape[-1]
         if self._head_n < HUM_DETECT_S * self.sr:
             self._head.append(x[:, : round(HUM_DETECT_S * self.sr) - self._head_n].copy())
@@ -384,9 +397,13 @@ class RecordingAnalyzer:
         self._listen(self._hum.process(x))
 
     def _listen(self, x: Audio) -> None:
-        """The hum-notched stream: the estimators and the band track."""
-        if not x.shape[-1]:
-            return
+        """The hum-notched stream (the hum remover releases its first ``HUM_DETECT_S`` at once)."""
+        piece = max(1, round(PIECE_S * self.sr))
+        for i in range(0, x.shape[-1], piece):
+            self._estimate(x[:, i : i + piece])
+
+    def _estimate(self, x: Audio) -> None:
+        """The estimators and the band track, over one piece of the hum-notched stream."""
         for a in (self._vad, self._echo, self._reverb, self._eq):
             a.process(x)
         self._buf = np.concatenate([self._buf, x.astype(np.float64)], axis=1)
