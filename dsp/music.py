@@ -447,7 +447,13 @@ class MusicDetector:
             out: FloatArray = uniform_filter1d(v, min(width, n), mode="nearest")
             return out
 
-        mean_p = avg(level)
+        def power_avg(width: int = w) -> FloatArray:
+            # the running sum leaves rounding residue after loud frames: in digital silence it
+            # may dip under zero, and one NaN level would make the 95th percentile (the
+            # reference of every window's activity) NaN and no window active
+            return np.maximum(avg(level, width), 0.0)
+
+        mean_p = power_avg()
         low = avg((level < LOW_ENERGY_SHARE * mean_p).astype(np.float64))
         mod = avg(mod_num) / np.maximum(avg(mod_den), 1e-20)
         flux_w = avg(flux)
@@ -478,7 +484,7 @@ class MusicDetector:
         # foreground: 100 ms level at least FOREGROUND_DB over the local background level (its
         # FOREGROUND_PERCENTILE-th percentile over FOREGROUND_WINDOW_S), gaps under
         # FOREGROUND_BRIDGE_S closed: the voice that stands out of babble or a loud bed
-        short_db = 10 * np.log10(avg(level, max(1, round(0.1 / HOP_S))) + 1e-20)
+        short_db = 10 * np.log10(power_avg(max(1, round(0.1 / HOP_S))) + 1e-20)
         span = max(1, round(FOREGROUND_WINDOW_S / HOP_S))
         step = max(1, round(0.1 / HOP_S))
         coarse = short_db[::step]
@@ -499,7 +505,7 @@ class MusicDetector:
         music = _fill_short(music, round(MIN_MUSIC_S / HOP_S), value=True)
         speech &= ~music
         # speech over music: the gaps between words do not fall to the recording's pause floor
-        floor = minimum_filter1d(avg(level, max(1, round(0.1 / HOP_S))), max(1, round(BED_FLOOR_S / HOP_S)))
+        floor = minimum_filter1d(power_avg(max(1, round(0.1 / HOP_S))), max(1, round(BED_FLOOR_S / HOP_S)))
         pause_floor = max(float(np.percentile(frame_db, 10)), ABS_FLOOR_DBFS)
         rise = 10 * np.log10(floor + 1e-20) - pause_floor
         bed = speech & (rise >= BED_RISE_DB) & (tonal_s >= BED_TONAL)

@@ -131,6 +131,16 @@ def test_empty_stream() -> None:
     assert detect_music(np.zeros(10, np.float32), SR).music == ()
 
 
+def test_music_fading_to_digital_silence_is_found() -> None:
+    # a fade to exact zeros left the running mean power a hair under zero: its NaN level made
+    # the reference percentile NaN and no window active (a real orchestral clip ends this way)
+    c = chords(SR, 8.0, level=0.2)
+    t = np.arange(c.size) / SR
+    c = c * np.minimum(1.0, np.exp(-(t - 7.5) / (0.5 / 12)))  # the last 0.5 s fade about 50 dB
+    found = detect_music(np.concatenate([c, np.zeros(3 * SR)]).astype(np.float32), SR)
+    assert overlap_s(found.music, [(0.0, 7.5)]) > 7.0
+
+
 # ---------------------------------------------------------------------------- the bypass
 
 
