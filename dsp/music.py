@@ -58,7 +58,8 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,19 @@ BED_TONAL = 0.17
 MIN_BED_S = 2.0
 #: Padding (s) at both ends of a protected stretch (music fades in and out around its label).
 PROTECT_PAD_S = 0.5
+#: A recording is music only (:attr:`MusicMap.music_only`) when, outside its music-only
+#: stretches (padded by PROTECT_PAD_S), under GLIDE_SPEECH_MAX of its clearly voiced frames glide
+#: in pitch (:meth:`dsp.vad.SpeechDetector.glide_share`: intonation glides, 't Hart et al. 1990;
+#: notes hold and step), over at least GLIDE_MIN_VOICED_S of them (with less voiced sound outside
+#: the music, over all of the recording's). Measured on the realdev recordings (bench/autoid_music.py
+#: material; no held-out half: there are four music recordings): the instrumental clips and the
+#: song 0.000-0.021 (Brahms, Vibe Ace and the trumpet outside their music stretches 0.000-0.002;
+#: the song, music throughout, 0.021 over all of it), clean speech 0.67-1.00, speech over an
+#: instrumental bed 14 dB down 0.062-0.76, synthetic speech over a loud chord bed that the map
+#: takes for music throughout 0.48-0.65. 0.03 lies between; a flat-pitched voice (a monotone
+#: reader, robotic TTS) could fall under it and be left alone.
+GLIDE_SPEECH_MAX = 0.03
+GLIDE_MIN_VOICED_S = 1.0
 
 #: Foreground voice: its 100 ms level is this many dB over the background level, the
 #: FOREGROUND_PERCENTILE-th percentile of the 100 ms levels over FOREGROUND_WINDOW_S (the pauses
@@ -193,6 +207,13 @@ class MusicMap:
     foreground : tuple of (float, float) or None
         The parts of ``speech`` that stand out of the background by level (see
         ``FOREGROUND_DB``): the voice over babble or a loud bed. None: not measured (``speech``).
+    music_only : bool
+        True when the recording holds no speech at all (see ``GLIDE_SPEECH_MAX``), whatever
+        share of it ``music`` covers (a music detector's stretches miss fades, rests and
+        staccato passages). The segments are not changed by it.
+    glide_share : float
+        The share of the clearly voiced frames, outside ``music`` where enough of them lie
+        there, whose pitch glides (``nan``: no voiced sound); what ``music_only`` rests on.
 
     Examples
     --------
@@ -208,6 +229,8 @@ class MusicMap:
     speech: Segments
     duration_s: float
     foreground: Segments | None = None
+    music_only: bool = False
+    glide_share: float = field(default=float("nan"), compare=False)  # nan != nan: maps compare by segments
 
     @property
     def music_s(self) -> float:
@@ -224,6 +247,23 @@ class MusicMap:
         """Share of the duration that is music only, in [0, 1]."""
         return self.music_s / self.duration_s if self.duration_s > 0 else 0.0
 
+    def why_music_only(self) -> str:
+        """What :attr:`music_only` rests on, in words (for a report).
+
+        Examples
+        --------
+        >>> m = MusicMap(music=((0.0, 8.0),), bed=(), speech=(), duration_s=10.0, music_only=True, glide_share=0.0)
+        >>> for part in m.why_music_only().split("; "):
+        ...     print(part)
+        the recording is music only (8.0 s of its 10.0 s found as music
+        0.0 % of its voiced sound glides in pitch as speech does, under 3 %)
+        """
+        return (
+            f"the recording is music only ({self.music_s:.1f} s of its {self.duration_s:.1f} s found as music; "
+            f"{100 * self.glide_share:.1f} % of its voiced sound glides in pitch as speech does, under "
+            f"{100 * GLIDE_SPEECH_MAX:g} %)"
+        )
+
     def protected(self, pad_s: float = PROTECT_PAD_S) -> Segments:
         """Music-only and speech-over-music stretches, padded by ``pad_s`` and merged."""
         spans = sorted((max(0.0, s - pad_s), min(self.duration_s, e + pad_s)) for s, e in (*self.music, *self.bed))
@@ -239,6 +279,8 @@ class MusicMap:
             "speech_over_music_s": round(self.bed_s, 2),
             "speech_segments": len(self.speech),
             "duration_s": round(self.duration_s, 3),
+            "music_only": self.music_only,
+            "glide_share": None if math.isnan(self.glide_share) else round(self.glide_share, 3),
         }
 
 
@@ -533,7 +575,20 @@ class MusicDetector:
         bed = spans(labels == 3)
         speech = tuple(self._vad.finish())
         foreground = _intersect(speech, spans(self._foreground))
-        return MusicMap(music=music, bed=bed, speech=speech, duration_s=duration, foreground=foreground)
+        # no speech at all: outside the music stretches, the voiced sound does not glide in pitch
+        share, voiced_s = self._vad.glide_share(_merge([(s - PROTECT_PAD_S, e + PROTECT_PAD_S) for s, e in music]))
+        if voiced_s < GLIDE_MIN_VOICED_S:  # too little voiced sound outside the music: all of it
+            share, voiced_s = self._vad.glide_share()
+        only = voiced_s >= GLIDE_MIN_VOICED_S and share < GLIDE_SPEECH_MAX
+        return MusicMap(
+            music=music,
+            bed=bed,
+            speech=speech,
+            duration_s=duration,
+            foreground=foreground,
+            music_only=only,
+            glide_share=share,
+        )
 
 
 def _mel(f_hz: float) -> float:
