@@ -16,6 +16,9 @@ One streaming pass over the input measures, with the engines' own estimators whe
   magnitude, the flat tops hard clipping leaves, or the samples sitting exactly at the peak (the
   spike at the top of the amplitude histogram, Aleinik et al. 2014), whichever is larger;
 * **speech and harmonic (speech or music) share**: :class:`dsp.vad.SpeechDetector`;
+* **music**: :class:`dsp.music.MusicDetector` (which carries that speech detector, so it is
+  fed once): the music-only stretches, and whether the recording is music only (no voiced sound
+  that glides in pitch as intonation does, :attr:`dsp.music.MusicMap.music_only`);
 * **loudness**: :class:`dsp.loudness.LoudnessMeter` (ITU-R BS.1770-4 integrated loudness);
 * **spectral balance**: :class:`dsp.eq.EqAnalyzer` (which Byrne et al. 1994 LTASS the speech
   is closer to) and, on the EQ analyzer's third-octave bands, the speech frames' spectrum less
@@ -24,8 +27,11 @@ One streaming pass over the input measures, with the engines' own estimators whe
 
 :meth:`RecordingAnalyzer.finish` returns an :class:`Analysis`: the measurements and one
 :class:`Decision` per engine (on/off, a strength where the engine takes one, the measurement and
-the threshold behind it). Which thresholds were measured on the DEV half of the synthetic set of
-``bench/autoid.py`` is said at each constant.
+the threshold behind it). Every threshold was set on speech and every engine decided here repairs
+a voice recording, so on a recording that is music only no engine is turned on: each decision
+says what it measured and, in ``not_applied``, that the recording is music. Which thresholds
+were measured on the DEV half of the synthetic set of ``bench/autoid.py`` is said at each
+constant.
 
 References
 ----------
@@ -41,7 +47,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,7 +66,7 @@ from dsp.eq import BYRNE_CENTRES_HZ, BYRNE_FEMALE_DB, BYRNE_MALE_DB, EqAnalyzer,
 from dsp.eq import FRAME_S as EQ_FRAME_S
 from dsp.hum import HumEstimate, HumRemover, detect_hum
 from dsp.loudness import LoudnessMeasurement, LoudnessMeter
-from dsp.vad import SpeechDetector
+from dsp.music import MusicDetector, MusicMap
 
 __all__ = ["Analysis", "Decision", "RecordingAnalyzer", "analyze"]
 
@@ -185,6 +191,9 @@ class Decision:
         Unit of ``value`` and ``threshold``.
     reason : str
         The comparison in words.
+    not_applied : str
+        Why the engine is off whatever the measurement says (the recording is music only);
+        empty otherwise.
     """
 
     engine: str
@@ -195,6 +204,7 @@ class Decision:
     threshold: float | None
     unit: str
     reason: str
+    not_applied: str = ""
 
     def report(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -202,7 +212,7 @@ class Decision:
         def r(v: float | None) -> float | None:
             return None if v is None or not math.isfinite(v) else round(float(v), 3)
 
-        return {
+        out: dict[str, Any] = {
             "engine": self.engine,
             "on": self.on,
             "strength": r(self.strength),
@@ -212,6 +222,9 @@ class Decision:
             "unit": self.unit,
             "reason": self.reason,
         }
+        if self.not_applied:
+            out["not_applied"] = self.not_applied
+        return out
 
 
 @dataclass(frozen=True)
@@ -252,6 +265,9 @@ class Analysis:
     speech : tuple of (float, float)
         The segments a noise gate must keep (:meth:`dsp.vad.SpeechDetector.keep_segments`), in
         seconds, for the noise reducer to reuse.
+    music : MusicMap or None
+        Where the recording holds music (:class:`dsp.music.MusicDetector` over the hum-notched
+        stream), and whether it is music only.
     decisions : tuple of Decision
         One per engine, in chain order.
     """
@@ -272,6 +288,7 @@ class Analysis:
     eq: EqCurve
     tilt_db_per_octave: float
     speech: tuple[tuple[float, float], ...] = ()
+    music: MusicMap | None = None
     decisions: tuple[Decision, ...] = field(default=())
 
     def decision(self, engine: str) -> Decision:
@@ -307,6 +324,10 @@ class Analysis:
             "peak_dbfs": r(self.loudness.peak_dbfs, 1),
             "tilt_db_per_octave": r(self.tilt_db_per_octave),
             "eq_error_db": r(self.eq.error_before_db) if self.eq.applied else None,
+            "music_s": r(self.music.music_s) if self.music is not None else None,
+            "music_share": r(self.music.music_share, 3) if self.music is not None else None,
+            "music_only": self.music.music_only if self.music is not None else False,
+            "glide_share": r(self.music.glide_share, 3) if self.music is not None else None,
         }
 
     def report(self) -> dict[str, Any]:
@@ -317,13 +338,13 @@ class Analysis:
 class RecordingAnalyzer:
     """Streaming analysis pass: feed the whole recording, then :meth:`finish` for the decisions.
 
-    Memory grows with the duration only by the estimators' per-frame tracks (the speech
-    detector's features per 10 ms frame, about 10 MB an hour, and what its decision computes over
-    them at the end; the reverb analyzer's frame energies, the EQ analyzers' band powers: a few MB
-    an hour). Every block is cut into pieces of at most ``PIECE_S`` before the estimators see it
-    (the hum remover's first ``HUM_DETECT_S`` too, which it releases at once), so their work
-    arrays do not grow with the caller's block either. The result does not depend on how the
-    stream is cut into blocks.
+    Memory grows with the duration only by the estimators' per-frame tracks (the speech and music
+    detectors' features per 10 ms frame, about 17 MB an hour, and what their decisions compute
+    over them at the end; the reverb analyzer's frame energies, the EQ analyzers' band powers: a
+    few MB an hour). Every block is cut into pieces of at most ``PIECE_S`` before the estimators
+    see it (the hum remover's first ``HUM_DETECT_S`` too, which it releases at once), so their
+    work arrays do not grow with the caller's block either. The result does not depend on how
+    the stream is cut into blocks.
 
     Parameters
     ----------
@@ -352,7 +373,8 @@ class RecordingAnalyzer:
         # first: steady tones would read as predictable reverberation and as noise); the hum
         # remover holds HUM_DETECT_S back, then streams
         self._hum = HumRemover(self.sr, self.channels, detect_s=HUM_DETECT_S)
-        self._vad = SpeechDetector(self.sr, self.channels)
+        self._music = MusicDetector(self.sr, self.channels)
+        self._vad = self._music.speech_detector  # fed by the music detector
         self._echo = EchoAnalyzer(self.sr, self.channels)
         self._reverb = ReverbAnalyzer(self.sr, self.channels)
         self._eq = EqAnalyzer(self.sr, self.channels)
@@ -404,7 +426,7 @@ class RecordingAnalyzer:
 
     def _estimate(self, x: Audio) -> None:
         """The estimators and the band track, over one piece of the hum-notched stream."""
-        for a in (self._vad, self._echo, self._reverb, self._eq):
+        for a in (self._music, self._echo, self._reverb, self._eq):
             a.process(x)
         self._buf = np.concatenate([self._buf, x.astype(np.float64)], axis=1)
         if self._buf.shape[-1] >= self._n_fft:
@@ -602,6 +624,7 @@ class RecordingAnalyzer:
             eq,
             tilt,
             tuple(keep),
+            self._music.finish(),
         )
         return Analysis(**{**a.__dict__, "decisions": tuple(_decisions(a, self.target_lufs))})
 
@@ -733,6 +756,10 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     else:
         why = f"integrated loudness {lufs:.1f} LUFS is within {LOUDNESS_TOL_LU:g} LU of {target_lufs:g}"
     out.append(Decision("loudness", on, -off_by if on else None, "lufs_off_target", off_by, LOUDNESS_TOL_LU, "LU", why))
+    if a.music is not None and a.music.music_only:
+        # every threshold above was set on speech, and every engine repairs a voice recording
+        why = f"{a.music.why_music_only()}: these repairs are for a voice recording, so the music is left as it is"
+        out = [replace(d, on=False, strength=None, not_applied=why) for d in out]
     return out
 
 

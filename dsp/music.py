@@ -757,6 +757,9 @@ class MusicBypass(Blend):
         Share of the processed signal under speech over music, in [0, 1].
     gain : Envelope or None
         Gain after the mix (the background gate); it is forced to 1 on music-only stretches.
+    report_key : str
+        The key of the report entry saying what was left alone (``keep_music`` when the job
+        keeps music; ``music_spared`` when a voice step spares music on its own).
 
     Examples
     --------
@@ -780,10 +783,12 @@ class MusicBypass(Blend):
         *,
         bed_wet: float = BED_WET,
         gain: Envelope | None = None,
+        report_key: str = "keep_music",
     ) -> None:
         from dsp._validate import check_range
 
         self.music = music
+        self.report_key = report_key
         self.bed_wet = check_range("bed_wet", bed_wet, 0.0, 1.0)
         pad = PROTECT_PAD_S
         music_p = [(s - pad, e + pad) for s, e in music.music]
@@ -809,9 +814,9 @@ class MusicBypass(Blend):
         return out.astype(F32)
 
     def report(self) -> dict[str, Any]:
-        """The wrapped processor's report, with a ``keep_music`` entry: what was left alone."""
+        """The wrapped processor's report, with a ``report_key`` entry: what was left alone."""
         report = dict(self.inner.report())
-        report["keep_music"] = {
+        report[self.report_key] = {
             "music_segments": len(self.music.music),
             "bypassed_s": round(self.music.music_s, 2),
             "speech_over_music_s": round(self.music.bed_s, 2),
