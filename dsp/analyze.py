@@ -163,8 +163,9 @@ MIN_SPEECH_SHARE = 0.05
 TARGET_LUFS = -16.0
 #: Longest piece (s) of a block the estimators take at once. Their work arrays (STFT frames,
 #: band powers, the speech detector's features of the piece) grow with what they are given, so
-#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) would set the peak;
-#: cut to 1 s they stay at a few MB at 48 kHz stereo. The result does not depend on it.
+#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) or the hum remover's
+#: release of its first 8 s would set the peak; cut to 1 s they stay at a few MB at 48 kHz
+#: stereo. The result does not depend on it.
 PIECE_S = 1.0
 
 
@@ -341,10 +342,11 @@ class RecordingAnalyzer:
     Memory grows with the duration only by the estimators' per-frame tracks (the speech and music
     detectors' features per 10 ms frame, about 17 MB an hour, and what their decisions compute
     over them at the end; the reverb analyzer's frame energies, the EQ analyzers' band powers: a
-    few MB an hour). Every block is cut into pieces of at most ``PIECE_S`` before the estimators
-    see it (the hum remover's first ``HUM_DETECT_S`` too, which it releases at once), so their
-    work arrays do not grow with the caller's block either. The result does not depend on how
-    the stream is cut into blocks.
+    few MB an hour). What the hum remover releases (its first ``HUM_DETECT_S`` or more at once,
+    then each block) is cut into pieces of at most ``PIECE_S`` before the estimators see it, so
+    their work arrays do not grow with the caller's block either. The result does not depend on
+    how the stream is cut into blocks, but for the hum remover's detection, which reads the
+    first blocks that reach ``HUM_DETECT_S`` whole.
 
     Parameters
     ----------
@@ -404,22 +406,23 @@ class RecordingAnalyzer:
         if self._result is not None:
             raise RuntimeError("the analysis is finished")
         x = check_block(block, self.channels)
-        piece = max(1, round(PIECE_S * self.sr))
-        for i in range(0, x.shape[-1], piece):
-            self._read(x[:, i : i + piece])
-
-    def _read(self, x: Audio) -> None:
-        """One piece of at most ``PIECE_S``."""
+        if not x.shape[-1]:
+            return
         self._n += x.shape[-1]
         if self._head_n < HUM_DETECT_S * self.sr:
             self._head.append(x[:, : round(HUM_DETECT_S * self.sr) - self._head_n].copy())
             self._head_n += self._head[-1].shape[-1]
-        self._meter.process(x)
-        self._count_flat(x)
+        piece = max(1, round(PIECE_S * self.sr))
+        for i in range(0, x.shape[-1], piece):
+            self._meter.process(x[:, i : i + piece])
+            self._count_flat(x[:, i : i + piece])
+        # the hum remover takes the blocks as they come: it detects over what the first ones hold
+        # once they reach HUM_DETECT_S (its decision depends on where they end), and releases it
+        # at once; _listen cuts what it releases
         self._listen(self._hum.process(x))
 
     def _listen(self, x: Audio) -> None:
-        """The hum-notched stream (the hum remover releases its first ``HUM_DETECT_S`` at once)."""
+        """The hum-notched stream, in pieces of at most ``PIECE_S``."""
         piece = max(1, round(PIECE_S * self.sr))
         for i in range(0, x.shape[-1], piece):
             self._estimate(x[:, i : i + piece])
