@@ -17,7 +17,9 @@ otherwise the voice steps it adds (:data:`SPARE_MUSIC`) pass the music-only stre
 Before the chain, one pass may find what the steps need to know about the whole recording: the
 speech detector's segments (for a step whose ``uses_speech`` says so), and, in the same pass,
 the music detector's map (:class:`dsp.music.MusicMap`) for a step whose ``uses_music`` says so;
-a ``keep_music`` step in the job is what makes the denoiser and the pause cutter take the map.
+a ``keep_music`` step in the job is what makes the denoiser and the pause cutter take the map (and
+``spare_music``, which only ``autoid`` sets, the denoiser and dereverberation it adds). Neither
+pass is made when the ``autoid`` analysis already found what it would.
 """
 
 from __future__ import annotations
