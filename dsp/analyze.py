@@ -16,6 +16,9 @@ One streaming pass over the input measures, with the engines' own estimators whe
   magnitude, the flat tops hard clipping leaves, or the samples sitting exactly at the peak (the
   spike at the top of the amplitude histogram, Aleinik et al. 2014), whichever is larger;
 * **speech and harmonic (speech or music) share**: :class:`dsp.vad.SpeechDetector`;
+* **music**: :class:`dsp.music.MusicDetector` (which carries that speech detector, so it is
+  fed once): the music-only stretches, and whether the recording is music only (no voiced sound
+  that glides in pitch as intonation does, :attr:`dsp.music.MusicMap.music_only`);
 * **loudness**: :class:`dsp.loudness.LoudnessMeter` (ITU-R BS.1770-4 integrated loudness);
 * **spectral balance**: :class:`dsp.eq.EqAnalyzer` (which Byrne et al. 1994 LTASS the speech
   is closer to) and, on the EQ analyzer's third-octave bands, the speech frames' spectrum less
@@ -24,8 +27,11 @@ One streaming pass over the input measures, with the engines' own estimators whe
 
 :meth:`RecordingAnalyzer.finish` returns an :class:`Analysis`: the measurements and one
 :class:`Decision` per engine (on/off, a strength where the engine takes one, the measurement and
-the threshold behind it). Which thresholds were measured on the DEV half of the synthetic set of
-``bench/autoid.py`` is said at each constant.
+the threshold behind it). Every threshold was set on speech and every engine decided here repairs
+a voice recording, so on a recording that is music only no engine is turned on: each decision
+says what it measured and, in ``not_applied``, that the recording is music. Which thresholds
+were measured on the DEV half of the synthetic set of ``bench/autoid.py`` is said at each
+constant.
 
 References
 ----------
@@ -41,7 +47,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,7 +66,7 @@ from dsp.eq import BYRNE_CENTRES_HZ, BYRNE_FEMALE_DB, BYRNE_MALE_DB, EqAnalyzer,
 from dsp.eq import FRAME_S as EQ_FRAME_S
 from dsp.hum import HumEstimate, HumRemover, detect_hum
 from dsp.loudness import LoudnessMeasurement, LoudnessMeter
-from dsp.vad import SpeechDetector
+from dsp.music import MusicDetector, MusicMap
 
 __all__ = ["Analysis", "Decision", "RecordingAnalyzer", "analyze"]
 
@@ -155,6 +161,12 @@ TILT_DB_OCT = 4.0
 MIN_SPEECH_SHARE = 0.05
 #: The loudness target the decision measures against (the loudness step's AudioCleaner target).
 TARGET_LUFS = -16.0
+#: Longest piece (s) of a block the estimators take at once. Their work arrays (STFT frames,
+#: band powers, the speech detector's features of the piece) grow with what they are given, so
+#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) or the hum remover's
+#: release of its first 8 s would set the peak; cut to 1 s they stay at a few MB at 48 kHz
+#: stereo. The result does not depend on it.
+PIECE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,9 @@ class Decision:
         Unit of ``value`` and ``threshold``.
     reason : str
         The comparison in words.
+    not_applied : str
+        Why the engine is off whatever the measurement says (the recording is music only);
+        empty otherwise.
     """
 
     engine: str
@@ -190,6 +205,7 @@ class Decision:
     threshold: float | None
     unit: str
     reason: str
+    not_applied: str = ""
 
     def report(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -197,7 +213,7 @@ class Decision:
         def r(v: float | None) -> float | None:
             return None if v is None or not math.isfinite(v) else round(float(v), 3)
 
-        return {
+        out: dict[str, Any] = {
             "engine": self.engine,
             "on": self.on,
             "strength": r(self.strength),
@@ -207,6 +223,9 @@ class Decision:
             "unit": self.unit,
             "reason": self.reason,
         }
+        if self.not_applied:
+            out["not_applied"] = self.not_applied
+        return out
 
 
 @dataclass(frozen=True)
@@ -247,6 +266,9 @@ class Analysis:
     speech : tuple of (float, float)
         The segments a noise gate must keep (:meth:`dsp.vad.SpeechDetector.keep_segments`), in
         seconds, for the noise reducer to reuse.
+    music : MusicMap or None
+        Where the recording holds music (:class:`dsp.music.MusicDetector` over the hum-notched
+        stream), and whether it is music only.
     decisions : tuple of Decision
         One per engine, in chain order.
     """
@@ -267,6 +289,7 @@ class Analysis:
     eq: EqCurve
     tilt_db_per_octave: float
     speech: tuple[tuple[float, float], ...] = ()
+    music: MusicMap | None = None
     decisions: tuple[Decision, ...] = field(default=())
 
     def decision(self, engine: str) -> Decision:
@@ -302,6 +325,10 @@ class Analysis:
             "peak_dbfs": r(self.loudness.peak_dbfs, 1),
             "tilt_db_per_octave": r(self.tilt_db_per_octave),
             "eq_error_db": r(self.eq.error_before_db) if self.eq.applied else None,
+            "music_s": r(self.music.music_s) if self.music is not None else None,
+            "music_share": r(self.music.music_share, 3) if self.music is not None else None,
+            "music_only": self.music.music_only if self.music is not None else False,
+            "glide_share": r(self.music.glide_share, 3) if self.music is not None else None,
         }
 
     def report(self) -> dict[str, Any]:
@@ -312,9 +339,14 @@ class Analysis:
 class RecordingAnalyzer:
     """Streaming analysis pass: feed the whole recording, then :meth:`finish` for the decisions.
 
-    Memory grows with the duration only by the estimators' per-frame tracks (10 ms frame powers
-    here, the reverb analyzer's frame energies, the EQ analyzer's band powers): a few hundred
-    kilobytes per hour. The result does not depend on how the stream is cut into blocks.
+    Memory grows with the duration only by the estimators' per-frame tracks (the speech and music
+    detectors' features per 10 ms frame, about 17 MB an hour, and what their decisions compute
+    over them at the end; the reverb analyzer's frame energies, the EQ analyzers' band powers: a
+    few MB an hour). What the hum remover releases (its first ``HUM_DETECT_S`` or more at once,
+    then each block) is cut into pieces of at most ``PIECE_S`` before the estimators see it, so
+    their work arrays do not grow with the caller's block either. The result does not depend on
+    how the stream is cut into blocks, but for the hum remover's detection, which reads the
+    first blocks that reach ``HUM_DETECT_S`` whole.
 
     Parameters
     ----------
@@ -343,7 +375,8 @@ class RecordingAnalyzer:
         # first: steady tones would read as predictable reverberation and as noise); the hum
         # remover holds HUM_DETECT_S back, then streams
         self._hum = HumRemover(self.sr, self.channels, detect_s=HUM_DETECT_S)
-        self._vad = SpeechDetector(self.sr, self.channels)
+        self._music = MusicDetector(self.sr, self.channels)
+        self._vad = self._music.speech_detector  # fed by the music detector
         self._echo = EchoAnalyzer(self.sr, self.channels)
         self._reverb = ReverbAnalyzer(self.sr, self.channels)
         self._eq = EqAnalyzer(self.sr, self.channels)
@@ -379,15 +412,24 @@ class RecordingAnalyzer:
         if self._head_n < HUM_DETECT_S * self.sr:
             self._head.append(x[:, : round(HUM_DETECT_S * self.sr) - self._head_n].copy())
             self._head_n += self._head[-1].shape[-1]
-        self._meter.process(x)
-        self._count_flat(x)
+        piece = max(1, round(PIECE_S * self.sr))
+        for i in range(0, x.shape[-1], piece):
+            self._meter.process(x[:, i : i + piece])
+            self._count_flat(x[:, i : i + piece])
+        # the hum remover takes the blocks as they come: it detects over what the first ones hold
+        # once they reach HUM_DETECT_S (its decision depends on where they end), and releases it
+        # at once; _listen cuts what it releases
         self._listen(self._hum.process(x))
 
     def _listen(self, x: Audio) -> None:
-        """The hum-notched stream: the estimators and the band track."""
-        if not x.shape[-1]:
-            return
-        for a in (self._vad, self._echo, self._reverb, self._eq):
+        """The hum-notched stream, in pieces of at most ``PIECE_S``."""
+        piece = max(1, round(PIECE_S * self.sr))
+        for i in range(0, x.shape[-1], piece):
+            self._estimate(x[:, i : i + piece])
+
+    def _estimate(self, x: Audio) -> None:
+        """The estimators and the band track, over one piece of the hum-notched stream."""
+        for a in (self._music, self._echo, self._reverb, self._eq):
             a.process(x)
         self._buf = np.concatenate([self._buf, x.astype(np.float64)], axis=1)
         if self._buf.shape[-1] >= self._n_fft:
@@ -585,6 +627,7 @@ class RecordingAnalyzer:
             eq,
             tilt,
             tuple(keep),
+            self._music.finish(),
         )
         return Analysis(**{**a.__dict__, "decisions": tuple(_decisions(a, self.target_lufs))})
 
@@ -716,6 +759,10 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     else:
         why = f"integrated loudness {lufs:.1f} LUFS is within {LOUDNESS_TOL_LU:g} LU of {target_lufs:g}"
     out.append(Decision("loudness", on, -off_by if on else None, "lufs_off_target", off_by, LOUDNESS_TOL_LU, "LU", why))
+    if a.music is not None and a.music.music_only:
+        # every threshold above was set on speech, and every engine repairs a voice recording
+        why = f"{a.music.why_music_only()}: these repairs are for a voice recording, so the music is left as it is"
+        out = [replace(d, on=False, strength=None, not_applied=why) for d in out]
     return out
 
 

@@ -22,7 +22,12 @@ applies a smooth correction:
    boosts). Streaming: the high-pass carries its filter state, the FIR its last input samples
    (overlap-save); the FIR's delay is compensated, so the output lines up with the input.
 
-Without speech there is nothing to measure and the audio passes untouched.
+Without speech there is nothing to measure and the audio passes untouched. With
+``spare_music`` (the pipeline's ``autoeq`` step) the analyzer also runs the music detector
+(:class:`dsp.music.MusicDetector`, which carries its speech detector): the music-only
+stretches (padded by :data:`dsp.music.PROTECT_PAD_S`) are left out of the measurement, and a
+recording that is music only (:attr:`dsp.music.MusicMap.music_only`) gets no correction: the
+detector takes much music for voice, and the speech target is no target for music.
 :func:`auto_eq` runs both passes on an in-memory array; :func:`measure_eq` only the first.
 
 References
@@ -46,6 +51,7 @@ from scipy import signal as sps
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
+from dsp.music import PROTECT_PAD_S, MusicDetector, MusicMap
 from dsp.stream import run_processor
 from dsp.vad import SpeechDetector
 
@@ -316,6 +322,10 @@ class EqAnalyzer:
         Channel count, >= 1 (band powers are averaged over channels; one curve for all).
     max_gain_db : float
         Largest correction per band, in dB in [0, 12] (issue 13: 6).
+    spare_music : bool
+        Find music too (:class:`dsp.music.MusicDetector`): leave its music-only stretches out of
+        the measurement, and apply nothing to a recording that is music only. The map is
+        :attr:`music` once finished, for the equalizer to pass the music through.
 
     Raises
     ------
@@ -335,16 +345,17 @@ class EqAnalyzer:
     False
     """
 
-    def __init__(self, sr: int, channels: int, *, max_gain_db: float = MAX_GAIN_DB) -> None:
+    def __init__(self, sr: int, channels: int, *, max_gain_db: float = MAX_GAIN_DB, spare_music: bool = False) -> None:
         self.sr = check_sr(sr)
         self.channels = check_channels(channels)
         self.max_gain_db = check_range("max_gain_db", max_gain_db, 0.0, 12.0)
+        self._music = MusicDetector(self.sr, self.channels) if spare_music else None
         self._n_fft = int(sfft.next_fast_len(round(FRAME_S * self.sr), real=True))
         self._hop = self._n_fft // 2
         self._window = np.hanning(self._n_fft + 2)[1:-1]
         self._centres = _bands_for(self.sr)
         self._matrix = _band_matrix(self._n_fft, self.sr, self._centres)
-        self._vad = SpeechDetector(self.sr, self.channels)
+        self._vad = self._music.speech_detector if self._music is not None else SpeechDetector(self.sr, self.channels)
         self._buf = np.zeros((self.channels, 0))
         self._frames: list[FloatArray] = []
         self._n = 0
@@ -356,7 +367,7 @@ class EqAnalyzer:
         if self._curve is not None:
             raise RuntimeError("the analysis is finished")
         self._n += x.shape[-1]
-        self._vad.process(x)
+        (self._music if self._music is not None else self._vad).process(x)  # the music detector feeds the VAD
         self._buf = np.concatenate([self._buf, x.astype(np.float64)], axis=-1)
         if self._buf.shape[-1] < self._n_fft:
             return
@@ -372,16 +383,30 @@ class EqAnalyzer:
             self._curve = self._decide()
         return self._curve
 
+    @property
+    def music(self) -> MusicMap | None:
+        """The stream's music map (``spare_music`` only; finishes the analysis), else None."""
+        self.finish()
+        return self._music.finish() if self._music is not None else None
+
     def _decide(self) -> EqCurve:
         segments = self._vad.finish()
+        music = self._music.finish() if self._music is not None else None
+        if music is not None and music.music_only:
+            return EqCurve(False, self.sr, reason=f"{music.why_music_only()}: the speech EQ is not applied to music")
         bands = np.concatenate(self._frames) if self._frames else np.zeros((0, self._centres.size), np.float32)
         centre_s = (np.arange(bands.shape[0]) * self._hop + self._n_fft / 2) / self.sr
         inside = np.zeros(bands.shape[0], bool)
         for a, b in segments:
             inside |= (centre_s >= a) & (centre_s < b)
+        for a, b in music.music if music is not None else ():  # what the equalizer will not touch
+            inside &= (centre_s < a - PROTECT_PAD_S) | (centre_s >= b + PROTECT_PAD_S)
         speech_s = float(np.count_nonzero(inside)) * self._hop / self.sr
         if not segments or speech_s < MIN_SPEECH_S or self._centres.size < 3:
-            why = "no speech found to measure" if not segments else f"only {speech_s:.1f} s of speech (under 1 s)"
+            where = " outside the music" if music is not None and music.music else ""
+            why = (
+                "no speech found to measure" if not segments else f"only {speech_s:.1f} s of speech{where} (under 1 s)"
+            )
             return EqCurve(False, self.sr, speech_s=speech_s, reason=why)
         power = np.mean(bands[inside].astype(np.float64), axis=0)
         measured = 10 * np.log10(np.maximum(power, 1e-30))

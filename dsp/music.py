@@ -58,7 +58,8 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,20 @@ BED_TONAL = 0.17
 MIN_BED_S = 2.0
 #: Padding (s) at both ends of a protected stretch (music fades in and out around its label).
 PROTECT_PAD_S = 0.5
+#: A recording is music only (:attr:`MusicMap.music_only`) when, outside its music-only
+#: stretches (padded by PROTECT_PAD_S), under GLIDE_SPEECH_MAX of its clearly voiced frames glide
+#: in pitch (:meth:`dsp.vad.SpeechDetector.glide_share`: intonation glides, 't Hart et al. 1990;
+#: notes hold and step), over at least GLIDE_MIN_VOICED_S of them (with less voiced sound outside
+#: the music, over all of the recording's). Measured on the realdev recordings (the material of
+#: bench/autoid_music.py; no held-out half: there are three instrumental recordings): Brahms,
+#: Vibe Ace and the solo trumpet 0.000-0.002, the song with a lead vocal 0.021, clean speech
+#: 0.67-1.00, speech over an instrumental bed 14 dB down 0.062-0.76; on the 192 degraded speech
+#: items of bench/autoid.py the lowest is 0.026 (LJ Speech in a measured room: reverberation
+#: holds the pitch), then 0.080; synthetic speech over a loud chord bed that the map takes for
+#: music throughout 0.48-0.65. 0.01 lies between the instrumentals and the speech (a monotone
+#: voice, robotic TTS, could still fall under it and be left alone).
+GLIDE_SPEECH_MAX = 0.01
+GLIDE_MIN_VOICED_S = 1.0
 
 #: Foreground voice: its 100 ms level is this many dB over the background level, the
 #: FOREGROUND_PERCENTILE-th percentile of the 100 ms levels over FOREGROUND_WINDOW_S (the pauses
@@ -193,6 +208,13 @@ class MusicMap:
     foreground : tuple of (float, float) or None
         The parts of ``speech`` that stand out of the background by level (see
         ``FOREGROUND_DB``): the voice over babble or a loud bed. None: not measured (``speech``).
+    music_only : bool
+        True when the recording holds no speech at all (see ``GLIDE_SPEECH_MAX``), whatever
+        share of it ``music`` covers (a music detector's stretches miss fades, rests and
+        staccato passages). The segments are not changed by it.
+    glide_share : float
+        The share of the clearly voiced frames, outside ``music`` where enough of them lie
+        there, whose pitch glides (``nan``: no voiced sound); what ``music_only`` rests on.
 
     Examples
     --------
@@ -208,6 +230,8 @@ class MusicMap:
     speech: Segments
     duration_s: float
     foreground: Segments | None = None
+    music_only: bool = False
+    glide_share: float = field(default=float("nan"), compare=False)  # nan != nan: maps compare by segments
 
     @property
     def music_s(self) -> float:
@@ -224,6 +248,23 @@ class MusicMap:
         """Share of the duration that is music only, in [0, 1]."""
         return self.music_s / self.duration_s if self.duration_s > 0 else 0.0
 
+    def why_music_only(self) -> str:
+        """What :attr:`music_only` rests on, in words (for a report).
+
+        Examples
+        --------
+        >>> m = MusicMap(music=((0.0, 8.0),), bed=(), speech=(), duration_s=10.0, music_only=True, glide_share=0.0)
+        >>> for part in m.why_music_only().split("; "):
+        ...     print(part)
+        the recording is music only (8.0 s of its 10.0 s found as music
+        0.0 % of its voiced sound glides in pitch as speech does, under 1 %)
+        """
+        return (
+            f"the recording is music only ({self.music_s:.1f} s of its {self.duration_s:.1f} s found as music; "
+            f"{100 * self.glide_share:.1f} % of its voiced sound glides in pitch as speech does, under "
+            f"{100 * GLIDE_SPEECH_MAX:g} %)"
+        )
+
     def protected(self, pad_s: float = PROTECT_PAD_S) -> Segments:
         """Music-only and speech-over-music stretches, padded by ``pad_s`` and merged."""
         spans = sorted((max(0.0, s - pad_s), min(self.duration_s, e + pad_s)) for s, e in (*self.music, *self.bed))
@@ -239,6 +280,8 @@ class MusicMap:
             "speech_over_music_s": round(self.bed_s, 2),
             "speech_segments": len(self.speech),
             "duration_s": round(self.duration_s, 3),
+            "music_only": self.music_only,
+            "glide_share": None if math.isnan(self.glide_share) else round(self.glide_share, 3),
         }
 
 
@@ -447,7 +490,13 @@ class MusicDetector:
             out: FloatArray = uniform_filter1d(v, min(width, n), mode="nearest")
             return out
 
-        mean_p = avg(level)
+        def power_avg(width: int = w) -> FloatArray:
+            # the running sum leaves rounding residue after loud frames: in digital silence it
+            # may dip under zero, and one NaN level would make the 95th percentile (the
+            # reference of every window's activity) NaN and no window active
+            return np.maximum(avg(level, width), 0.0)
+
+        mean_p = power_avg()
         low = avg((level < LOW_ENERGY_SHARE * mean_p).astype(np.float64))
         mod = avg(mod_num) / np.maximum(avg(mod_den), 1e-20)
         flux_w = avg(flux)
@@ -478,7 +527,7 @@ class MusicDetector:
         # foreground: 100 ms level at least FOREGROUND_DB over the local background level (its
         # FOREGROUND_PERCENTILE-th percentile over FOREGROUND_WINDOW_S), gaps under
         # FOREGROUND_BRIDGE_S closed: the voice that stands out of babble or a loud bed
-        short_db = 10 * np.log10(avg(level, max(1, round(0.1 / HOP_S))) + 1e-20)
+        short_db = 10 * np.log10(power_avg(max(1, round(0.1 / HOP_S))) + 1e-20)
         span = max(1, round(FOREGROUND_WINDOW_S / HOP_S))
         step = max(1, round(0.1 / HOP_S))
         coarse = short_db[::step]
@@ -499,7 +548,7 @@ class MusicDetector:
         music = _fill_short(music, round(MIN_MUSIC_S / HOP_S), value=True)
         speech &= ~music
         # speech over music: the gaps between words do not fall to the recording's pause floor
-        floor = minimum_filter1d(avg(level, max(1, round(0.1 / HOP_S))), max(1, round(BED_FLOOR_S / HOP_S)))
+        floor = minimum_filter1d(power_avg(max(1, round(0.1 / HOP_S))), max(1, round(BED_FLOOR_S / HOP_S)))
         pause_floor = max(float(np.percentile(frame_db, 10)), ABS_FLOOR_DBFS)
         rise = 10 * np.log10(floor + 1e-20) - pause_floor
         bed = speech & (rise >= BED_RISE_DB) & (tonal_s >= BED_TONAL)
@@ -527,7 +576,20 @@ class MusicDetector:
         bed = spans(labels == 3)
         speech = tuple(self._vad.finish())
         foreground = _intersect(speech, spans(self._foreground))
-        return MusicMap(music=music, bed=bed, speech=speech, duration_s=duration, foreground=foreground)
+        # no speech at all: outside the music stretches, the voiced sound does not glide in pitch
+        share, voiced_s = self._vad.glide_share(_merge([(s - PROTECT_PAD_S, e + PROTECT_PAD_S) for s, e in music]))
+        if voiced_s < GLIDE_MIN_VOICED_S:  # too little voiced sound outside the music: all of it
+            share, voiced_s = self._vad.glide_share()
+        only = voiced_s >= GLIDE_MIN_VOICED_S and share < GLIDE_SPEECH_MAX
+        return MusicMap(
+            music=music,
+            bed=bed,
+            speech=speech,
+            duration_s=duration,
+            foreground=foreground,
+            music_only=only,
+            glide_share=share,
+        )
 
 
 def _mel(f_hz: float) -> float:
@@ -696,6 +758,9 @@ class MusicBypass(Blend):
         Share of the processed signal under speech over music, in [0, 1].
     gain : Envelope or None
         Gain after the mix (the background gate); it is forced to 1 on music-only stretches.
+    report_key : str
+        The key of the report entry saying what was left alone (``keep_music`` when the job
+        keeps music; ``music_spared`` when a voice step spares music on its own).
 
     Examples
     --------
@@ -719,10 +784,12 @@ class MusicBypass(Blend):
         *,
         bed_wet: float = BED_WET,
         gain: Envelope | None = None,
+        report_key: str = "keep_music",
     ) -> None:
         from dsp._validate import check_range
 
         self.music = music
+        self.report_key = report_key
         self.bed_wet = check_range("bed_wet", bed_wet, 0.0, 1.0)
         pad = PROTECT_PAD_S
         music_p = [(s - pad, e + pad) for s, e in music.music]
@@ -748,9 +815,9 @@ class MusicBypass(Blend):
         return out.astype(F32)
 
     def report(self) -> dict[str, Any]:
-        """The wrapped processor's report, with a ``keep_music`` entry: what was left alone."""
+        """The wrapped processor's report, with a ``report_key`` entry: what was left alone."""
         report = dict(self.inner.report())
-        report["keep_music"] = {
+        report[self.report_key] = {
             "music_segments": len(self.music.music),
             "bypassed_s": round(self.music.music_s, 2),
             "speech_over_music_s": round(self.music.bed_s, 2),

@@ -500,6 +500,9 @@ class SpeechDetector:
         self._finished: list[tuple[float, float]] | None = None
         self._harmonic: list[tuple[float, float]] = []
         self._clearly_voiced: list[tuple[float, float]] = []
+        # per frame, from the decision: clearly voiced, and gliding in pitch (see glide_share)
+        self._clear = np.zeros(0, bool)
+        self._gliding = np.zeros(0, bool)
         self._stats: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ streaming
@@ -591,6 +594,49 @@ class SpeechDetector:
             if b - a >= HARMONIC_MIN_S or (i >= 0 and ends[i] > a - HARMONIC_NEAR_S):
                 sustained.append((a, b))
         return _union(self._clearly_voiced, sustained)
+
+    def glide_share(self, exclude: Any = ()) -> tuple[float, float]:
+        """End the stream; how much of its voiced sound glides in pitch, as intonation does.
+
+        A clearly voiced frame glides when, within ±``MUSIC_WINDOW_S``, more pairs of
+        consecutive clearly voiced frames step their pitch by ``PITCH_HELD_STEP`` to
+        ``PITCH_GLIDE_MAX`` (a glide) than by less (a held pitch). Intonation glides ('t Hart
+        et al. 1990); played and sung notes hold their pitch and step between notes, so a
+        recording whose voiced sound hardly ever glides holds no speech.
+
+        Parameters
+        ----------
+        exclude : sequence of (float, float)
+            Stretches ``(start_s, end_s)``, in seconds, left out (music found by other means).
+
+        Returns
+        -------
+        share, voiced_s : tuple of (float, float)
+            The share in [0, 1] of the clearly voiced frames outside ``exclude`` that glide
+            (``nan`` when there are none), and their duration in seconds.
+
+        Examples
+        --------
+        >>> sr = 16000
+        >>> gap = np.zeros(sr // 5)
+        >>> notes = [np.sign(np.sin(2 * np.pi * f * np.arange(sr * 3 // 10) / sr)) for f in (220, 247, 262, 294, 330)]
+        >>> x = 0.1 * np.concatenate([gap] + [np.concatenate([n, gap]) for n in notes])  # a tune of held notes
+        >>> det = SpeechDetector(sr, 1)
+        >>> det.process(x[np.newaxis].astype(np.float32))
+        >>> len(det.finish()) > 0  # some of it passes for speech
+        True
+        >>> share, voiced_s = det.glide_share()
+        >>> round(share, 2), voiced_s > 1.0  # but its pitch never glides
+        (0.0, True)
+        """
+        self.finish()
+        hop_s = self.hop_length / self.sr
+        keep = np.ones(self._clear.size, bool)
+        for a, b in exclude:
+            keep[max(0, round(a / hop_s)) : max(0, round(b / hop_s))] = False
+        voiced = int(np.count_nonzero(self._clear & keep))
+        share = int(np.count_nonzero(self._gliding & keep)) / voiced if voiced else float("nan")
+        return share, voiced * hop_s
 
     def report(self) -> dict[str, Any]:
         """Describe the detection as JSON-ready data (step, thresholds, what was found).
@@ -848,6 +894,33 @@ class SpeechDetector:
         out: BoolArray = voiced & (held_notes | played)
         return out
 
+    def _glides(self, clear: BoolArray, period_s: FloatArray) -> BoolArray:
+        """Clearly voiced frames whose neighbourhood glides in pitch more than it holds it.
+
+        Parameters
+        ----------
+        clear : ndarray of bool, shape (frames,)
+            Clearly voiced frames.
+        period_s : ndarray of float32, shape (frames,)
+            Pitch period of each frame's harmonicity peak, in seconds.
+
+        Returns
+        -------
+        ndarray of bool, shape (frames,)
+            Clearly voiced frames where, within ±MUSIC_WINDOW_S, more consecutive clearly voiced
+            pairs glide (pitch step from PITCH_HELD_STEP to PITCH_GLIDE_MAX) than hold it.
+        """
+        n = clear.size
+        k = np.ones(2 * round(MUSIC_WINDOW_S * self.sr / self.hop_length) + 1, np.float32)
+        pair = np.zeros(n, bool)
+        pair[1:] = clear[1:] & clear[:-1]
+        step = np.zeros(n, np.float32)
+        step[1:] = np.abs(np.log(period_s[1:] / np.maximum(period_s[:-1], F32(1e-4))))
+        glide = _centred_sum(pair & (step >= PITCH_HELD_STEP) & (step < PITCH_GLIDE_MAX), k)
+        held = _centred_sum(pair & (step < PITCH_HELD_STEP), k)
+        out: BoolArray = clear & (glide > held)
+        return out
+
     def _fast_flux(self, level_db: FloatArray) -> FloatArray:
         """Level modulation faster than syllables: energy above FLUX_FAST_HZ over that in FLUX_SYL_HZ.
 
@@ -962,6 +1035,7 @@ class SpeechDetector:
         snr_long = _centred_sum(snr_db, long)
         syllabic = (mod_db > LOW_BRANCH_MOD_DB) | (mod_db > LOW_BRANCH_MOD_PER_DB * snr_long)
         clear = (voicing > self.voicing_threshold) & (snr_db > SEED_SNR_DB)
+        self._clear, self._gliding = clear, self._glides(clear, period_s)
         flux = self._fast_flux(level_db)
         # spectral motion: RMS over +-SPECTRAL_MOD_WINDOW_S, its largest within +-SPECTRAL_MOD_REACH_S
         ks = np.ones(2 * round(SPECTRAL_MOD_WINDOW_S / hop_s) + 1, np.float32)

@@ -61,6 +61,28 @@ def make_speech_like(
     return out.astype(F32), intervals
 
 
+def make_tune(rng: np.random.Generator, sr: int, duration_s: float, *, level_dbfs: float = -20.0) -> np.ndarray:
+    """A plucked melody: harmonic notes of a major scale (A3 up), 0.2-0.4 s each, decaying, some apart.
+
+    Its notes come and go at the syllable rate with pauses between phrases, so the speech detector
+    and the music map take it for speech (as they do staccato strings or a solo trumpet); their
+    pitch holds within a note and steps between notes, never glides. ``(n,)`` float32, RMS
+    ``level_dbfs`` over the notes.
+    """
+    n = round(duration_s * sr)
+    out = np.zeros(n, np.float64)
+    scale = 220.0 * 2 ** (np.array([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
+    t = 0.2
+    while t < duration_s - 0.5:
+        f0, length = rng.choice(scale), rng.choice([0.2, 0.25, 0.4])
+        i0, m = round(t * sr), round(length * sr)
+        tt = np.arange(min(m, n - i0)) / sr
+        out[i0 : i0 + tt.size] += sum(np.sin(2 * np.pi * h * f0 * tt) / h for h in range(1, 10)) * np.exp(-tt / 0.12)
+        t += length + rng.choice([0.0, 0.05, 0.3])
+    out *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(out[out != 0] ** 2))
+    return out.astype(F32)
+
+
 def make_white(rng: np.random.Generator, n: int, level_dbfs: float = -30.0) -> np.ndarray:
     """White Gaussian noise at an RMS level in dBFS."""
     return (rng.standard_normal(n) * 10 ** (level_dbfs / 20)).astype(F32)

@@ -33,8 +33,8 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
 * **The flags** map onto one fixed chain (mouth sounds → echo/reverb → noise → EQ → edits →
   loudness last). Flags without an engine in this build run as ``not_applied`` with the reason;
   so does a flag whose engine ran and found nothing to do (``remove_echo`` without a discrete
-  echo, ``remove_reverb`` on a dry recording, ``autoeq`` without speech), with what it
-  measured; the task still succeeds and ``data.report`` (a Hush extension; clients ignore
+  echo, ``remove_reverb`` on a dry recording, ``autoeq`` without speech or on music only), with
+  what it measured; the task still succeeds and ``data.report`` (a Hush extension; clients ignore
   unknown fields) says, per flag, ``applied``, ``approximated`` or ``not_applied``, why, and
   what was measured.
 * **``autoid``** runs :mod:`dsp.analyze` over the input first and then the steps it decided
@@ -43,7 +43,10 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   adds only the steps it decided that no flag names. ``data.report.autoid`` lists each decision
   (engine, on/off, strength, the measurement, the threshold, and whether it was ``added``,
   ``explicit`` or ``not_applied``) and the chain that ran. Clipping is detected and
-  reported, not repaired (no declipping engine in this build).
+  reported, not repaired (no declipping engine in this build). A recording the analysis finds
+  music only (:attr:`dsp.music.MusicMap.music_only`) gets nothing: every decision and the flag
+  are ``not_applied``, with that reason. Otherwise the denoiser, dereverberation and EQ it adds
+  pass the music-only stretches through untouched (``music_spared`` in their reports).
 * ``studio_sound`` runs a chain of steps (declick → auto-EQ within ±2 dB → denoise →
   dereverb → compress → de-ess → loudness), each once however many set flags share it, and is
   always ``approximated`` (a DSP chain, not a generative re-synthesis), measured per step.

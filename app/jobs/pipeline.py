@@ -10,12 +10,16 @@ A ``plan`` step (``autoid``) is expanded before anything else: its analyzer
 decided replace it (:func:`expand_plan`). The steps named explicitly always run with their own
 parameters; the plan only adds the ones it decided that are not named, each at its place in the
 canonical chain order (:data:`CHAIN`). The speech segments the analysis found are handed to the
-noise reducer, so no second speech pass is made.
+noise reducer, and its music map to every step that takes one, so no second speech or music pass
+is made. On a recording the analysis finds music only, nothing is added (each decision says so);
+otherwise the voice steps it adds (:data:`SPARE_MUSIC`) pass the music-only stretches through.
 
 Before the chain, one pass may find what the steps need to know about the whole recording: the
 speech detector's segments (for a step whose ``uses_speech`` says so), and, in the same pass,
 the music detector's map (:class:`dsp.music.MusicMap`) for a step whose ``uses_music`` says so;
-a ``keep_music`` step in the job is what makes the denoiser and the pause cutter take the map.
+a ``keep_music`` step in the job is what makes the denoiser and the pause cutter take the map (and
+``spare_music``, which only ``autoid`` sets, the denoiser and dereverberation it adds). Neither
+pass is made when the ``autoid`` analysis already found what it would.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ PLAN_SHARE = 0.25
 #: reducer, whose gain would smear them; EQ on the cleaned speech; the time edit
 #: and the loudness gain last).
 CHAIN = ("declick", "dehum", "remove_echo", "remove_reverb", "denoise", "autoeq", "long_silences", "loudness")
+#: Decided steps that process the voice and leave the music-only stretches of the analysis's music
+#: map alone (``spare_music``); the autoeq step always finds music itself. Echo removal, hum
+#: notches and the loudness gain act on the whole recording, as before.
+SPARE_MUSIC = ("denoise", "remove_reverb")
 
 
 def _listen(det: Any, src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]) -> None:
@@ -104,14 +112,19 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
     report : dict
         ``step`` "autoid", the measurements, and each decision with its ``action``: ``added``,
         ``explicit`` (named by the caller: it runs with the caller's parameters),
-        ``not_applied`` (no engine in this build) or ``none`` (off).
+        ``not_applied`` (no engine in this build, or the recording is music only: the decision's
+        ``not_applied`` says why) or ``none`` (off). On a recording that is music only, the
+        report's own ``not_applied`` says so.
     """
     out = [s for s in steps if get_step(s.name).kind != "plan"]
     explicit = {s.name for s in out}
+    music = getattr(analysis, "music", None)
     decisions = []
     for d in analysis.decisions:
         entry = d.report()
-        if not d.on:
+        if not d.on and d.not_applied:
+            entry["action"] = "not_applied"
+        elif not d.on:
             entry["action"] = "none"
         elif d.engine == "declip":
             entry["action"] = "not_applied"
@@ -127,14 +140,21 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
                 params = {"target_lufs": target_lufs}
             elif d.engine == "dehum" and analysis.hum is not None:  # the hum the analysis found
                 params = {"hum_hz": analysis.hum.f0_hz, "harmonics": list(analysis.hum.harmonics)}
+            if d.engine in SPARE_MUSIC and music is not None and music.music:
+                params["spare_music"] = True
+                entry["music_spared_s"] = round(music.music_s, 2)
             _insert(out, Step(name=d.engine, params=params))
         decisions.append(entry)
-    report = {
+    report: dict[str, Any] = {
         "step": "autoid",
         "measurements": analysis.measurements(),
         "decisions": decisions,
         "chain": [s.name for s in out],
     }
+    if music is not None and music.music_only:
+        report["not_applied"] = (
+            f"{music.why_music_only()}: autoid's repairs are for a voice recording, so none was made"
+        )
     return out, report
 
 
@@ -196,6 +216,7 @@ def process_file(
         media.check_encodable(out_container, sr, ch, offered=output.offered)
     block = max(256, int(block_seconds * sr))
     speech: list[tuple[float, float]] | None = None
+    music: Any = None
     requested = bool(steps)
     plan_report: dict[str, Any] | None = None
     plans = [s for s in steps if get_step(s.name).kind == "plan"]
@@ -205,28 +226,32 @@ def process_file(
         progress = lambda pct: outer_plan(PLAN_SHARE * 100 + (1 - PLAN_SHARE) * pct)  # noqa: E731
         steps, plan_report = expand_plan(steps, analyzer.finish(), analyzer.target_lufs)
         speech = analyzer.speech_segments()  # what _find_speech would find: the same detector
+        music = analyzer.finish().music  # and _find_speech_and_music's map (of the hum-notched input)
     defs = [(s, get_step(s.name)) for s in steps]
     # a keep_music step makes the music map reach every step that takes it (see app.jobs.steps)
     keep_music = any(s.name == "keep_music" for s, _ in defs)
     music_users = [
         s.name for s, d in defs if d.uses_music is not None and d.uses_music({**s.params, "keep_music": keep_music})
     ]
-    music: Any = None
-    if music_users or (speech is None and any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs)):
+    need_music = bool(music_users) and music is None
+    if need_music or (speech is None and any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs)):
         outer = progress
-        if music_users:
+        if need_music:
             speech, music = _find_speech_and_music(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         else:
             speech = _find_speech(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         progress = lambda pct: outer(PREPASS_SHARE * 100 + (1 - PREPASS_SHARE) * pct)  # noqa: E731
 
-    def build(s: Step, d: StepDef) -> Any:
+    def params_for(s: Step, d: StepDef) -> dict[str, Any]:
         params = {**s.params, "speech": speech} if speech is not None and d.uses_speech else dict(s.params)
         if s.name in music_users:
             params.update(
                 music=music, keep_music=keep_music, music_users=music_users, job_steps=[x.name for x, _ in defs]
             )
-        return d.build(sr, ch, params)
+        return params
+
+    def build(s: Step, d: StepDef) -> Any:
+        return d.build(sr, ch, params_for(s, d))
 
     analyzers = [(s.name, build(s, d)) for s, d in defs if d.kind == "analysis"]
     finalize = [(s, build(s, d)) for s, d in defs if d.kind == "finalize"]
@@ -234,12 +259,12 @@ def process_file(
     # the step's analyzer listens and the audio goes to a float WAV; the next pass reads that
     # file back through the processor the analysis chose, then the next transforms
     chains: list[list[Any]] = [[]]
-    listeners: list[tuple[StepDef, Any]] = []
+    listeners: list[tuple[StepDef, Any, dict[str, Any]]] = []
     for s, d in defs:
         if d.kind == "transform":
             chains[-1].append(build(s, d))
         elif d.kind == "two_pass":
-            listeners.append((d, d.build(sr, ch, s.params)))
+            listeners.append((d, build(s, d), params_for(s, d)))
             chains.append([])
     total = max(1.0, (info.duration_s or 0.0) * sr)
     passes = len(listeners) + (2 if finalize else 1)
@@ -271,7 +296,7 @@ def process_file(
     source: Iterator[np.ndarray] = media.decode_blocks(src, info, block, warnings=warnings)
     ran: list[Any] = []  # every transform, in chain order, for the reports
     transforms = chains[0]
-    for k, (d, listener) in enumerate(listeners):
+    for k, (d, listener, built_with) in enumerate(listeners):
         stage = tmp / f"stage{k}.wav"
         with media.AudioWriter(stage, "wav", sr, ch, sample_format="FLOAT") as w:
             for b in chain(source, transforms, k):
@@ -280,7 +305,7 @@ def process_file(
         ran += transforms
         if d.then is None:
             raise TypeError(f"two-pass step {d.name!r} has no processor to build")
-        transforms = [d.then(listener, sr, ch), *chains[k + 1]]
+        transforms = [d.then(listener, sr, ch, built_with), *chains[k + 1]]
         source = _file_blocks(stage, block)
     ran += transforms
     last = len(listeners)

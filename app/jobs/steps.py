@@ -4,9 +4,10 @@ Four kinds of step:
 
 * ``transform`` — a :class:`dsp.stream.BlockProcessor` that changes the audio (denoise);
 * ``two_pass`` — measures everything that reaches it first (an analyzer built by ``build``),
-  then transforms it with the processor ``then`` builds from that analysis (echo removal, auto
-  EQ); the pipeline writes what reaches the step to a float WAV while the analyzer listens and
-  reads it back through the processor, so it may sit anywhere in the chain;
+  then transforms it with the processor ``then`` builds from that analysis and the same build
+  parameters (echo removal, auto EQ); the pipeline writes what reaches the step to a float WAV
+  while the analyzer listens and reads it back through the processor, so it may sit anywhere in
+  the chain;
 * ``analysis`` — reads the audio and produces data, not audio (voice activity detection);
 * ``finalize`` — needs the whole processed signal measured first, then applies a gain
   (loudness normalisation); the runner makes two passes, and it must be the last transform;
@@ -20,6 +21,13 @@ is decoded once for both) before the chain, and hands its :class:`dsp.music.Musi
 step whose ``uses_music`` says it takes it: the noise reducer passes music-only stretches through
 untouched and is gentler under speech over music, the pause cutter never cuts into music, the
 background remover leaves music alone. ``keep_music`` itself reports what was found and spared.
+
+The voice steps ``autoid`` adds on its own (denoise, remove_reverb; see
+:func:`app.jobs.pipeline.expand_plan`) carry ``spare_music``: they take the map the analysis
+found and pass its music-only stretches through untouched (speech over music is processed in
+full, as without a map); the ``autoeq`` step always finds music itself
+(:class:`dsp.eq.EqAnalyzer` with ``spare_music``), measures the speech outside it, passes it
+through, and does nothing to a recording that is music only.
 
 A step whose engine is not built yet is reported unavailable *when the job is submitted*, so a
 client never gets a job that pretends to work.
@@ -70,8 +78,8 @@ class StepDef:
     ``keep_music`` step), takes the recording's music map: the pipeline then runs the music
     detector first and passes ``music`` (a :class:`dsp.music.MusicMap`), ``keep_music`` and
     ``music_users`` (the names of the steps that take the map) as build parameters."""
-    then: Callable[[Any, int, int], Any] | None = None
-    """``two_pass`` only: the BlockProcessor for ``(finished analyzer, sr, channels)``."""
+    then: Callable[[Any, int, int, dict[str, Any]], Any] | None = None
+    """``two_pass`` only: the BlockProcessor for ``(finished analyzer, sr, channels, build params)``."""
 
     @property
     def available(self) -> bool:
@@ -104,12 +112,25 @@ def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
 
 
 def _keep_music(inner: Any, sr: int, channels: int, p: dict[str, Any]) -> Any:
-    """``inner`` bypassed on music when the job keeps music (:class:`dsp.music.MusicBypass`)."""
-    if p.get("music") is None or not p.get("keep_music"):
+    """``inner`` bypassed on music when the job keeps music (:class:`dsp.music.MusicBypass`), or
+    on music-only stretches when the step spares music on its own (``spare_music``)."""
+    if p.get("music") is None:
+        return inner
+    if p.get("keep_music"):
+        from dsp.music import MusicBypass
+
+        return MusicBypass(inner, sr, channels, p["music"])
+    return _spare_music(inner, sr, channels, p["music"] if p.get("spare_music") else None)
+
+
+def _spare_music(inner: Any, sr: int, channels: int, music: Any) -> Any:
+    """``inner`` passing the music-only stretches of ``music`` through untouched (speech over
+    music processed in full); ``inner`` itself without music-only stretches."""
+    if music is None or not music.music:
         return inner
     from dsp.music import MusicBypass
 
-    return MusicBypass(inner, sr, channels, p["music"])
+    return MusicBypass(inner, sr, channels, music, bed_wet=1.0, report_key="music_spared")
 
 
 def _vad(sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -171,7 +192,7 @@ def _remove_echo(sr: int, channels: int, p: dict[str, Any]) -> Any:
     )
 
 
-def _echo_remover(analyzer: Any, sr: int, channels: int) -> Any:
+def _echo_remover(analyzer: Any, sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.echo import EchoRemover
 
     return EchoRemover(sr, channels, analyzer.finish())
@@ -183,22 +204,24 @@ def _remove_reverb(sr: int, channels: int, p: dict[str, Any]) -> Any:
     return ReverbAnalyzer(sr, channels)
 
 
-def _reverb_suppressor(analyzer: Any, sr: int, channels: int) -> Any:
+def _reverb_suppressor(analyzer: Any, sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.dereverb import ReverbSuppressor
 
-    return ReverbSuppressor(sr, channels, analyzer.finish())
+    inner = ReverbSuppressor(sr, channels, analyzer.finish())
+    return _spare_music(inner, sr, channels, p.get("music") if p.get("spare_music") else None)
 
 
 def _autoeq(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.eq import MAX_GAIN_DB, EqAnalyzer
 
-    return EqAnalyzer(sr, channels, max_gain_db=float(p.get("max_gain_db", MAX_GAIN_DB)))
+    return EqAnalyzer(sr, channels, max_gain_db=float(p.get("max_gain_db", MAX_GAIN_DB)), spare_music=True)
 
 
-def _equalizer(analyzer: Any, sr: int, channels: int) -> Any:
+def _equalizer(analyzer: Any, sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.eq import Equalizer
 
-    return Equalizer(sr, channels, analyzer.finish())
+    curve = analyzer.finish()
+    return _spare_music(Equalizer(sr, channels, curve), sr, channels, analyzer.music if curve.applied else None)
 
 
 class _KeepMusic:
@@ -303,7 +326,7 @@ def _compress(sr: int, channels: int, p: dict[str, Any]) -> Any:
     return CompressorAnalyzer(sr, channels, **{k: float(p[k]) for k in names if k in p})
 
 
-def _compressor(analyzer: Any, sr: int, channels: int) -> Any:
+def _compressor(analyzer: Any, sr: int, channels: int, p: dict[str, Any]) -> Any:
     return analyzer.finish()
 
 
@@ -326,7 +349,7 @@ STEPS: dict[str, StepDef] = {
             ("amount", "engine"),
             "reduce background noise and gate what lies away from speech (engine dsp | rnnoise | deepfilternet3)",
             uses_speech=lambda p: _engine("denoise", p) == "dsp",  # the neural models find speech themselves
-            uses_music=lambda p: bool(p.get("keep_music")),
+            uses_music=lambda p: bool(p.get("keep_music") or p.get("spare_music")),
         ),
         StepDef(
             "vad",
@@ -366,6 +389,7 @@ STEPS: dict[str, StepDef] = {
             (),
             "remove room reverberation: WPE (Nakatani et al. 2010) and late-reverberation suppression with a "
             "blind T60; dry recordings are left untouched",
+            uses_music=lambda p: bool(p.get("spare_music")),
             then=_reverb_suppressor,
         ),
         StepDef(
@@ -376,7 +400,8 @@ STEPS: dict[str, StepDef] = {
             _autoeq,
             ("max_gain_db",),
             "match the speech's long-term spectrum to the Byrne et al. 1994 LTASS (third-octave, "
-            "max_gain_db 6, smoothed) after a 70 Hz high-pass",
+            "max_gain_db 6, smoothed) after a 70 Hz high-pass; music-only stretches are measured out and "
+            "passed through, and a recording that is music only is left untouched",
             then=_equalizer,
         ),
         StepDef(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from app.jobs.pipeline import CHAIN, expand_plan, process_file
 from app.jobs.steps import STEPS, check_steps
 from dsp.analyze import analyze
 from dsp.loudness import measure_loudness
-from tests.signals import make_speech_like, make_white, mix_at_snr
+from tests.signals import make_speech_like, make_tune, make_white, mix_at_snr
 
 SR = 16000
 
@@ -148,3 +149,60 @@ def test_cli_enhance_flag_autoid(tmp_path: Path, noisy_echo_quiet: np.ndarray) -
     assert steps[0]["step"] == "autoid"
     assert steps[0]["chain"] == [s["step"] for s in steps[1:]]
     assert sf.read(out, dtype="float32")[0].shape == noisy_echo_quiet.shape
+
+
+def test_music_only_input_is_left_untouched_and_the_flags_say_why(tmp_path: Path) -> None:
+    from app.dialects import audiocleaner
+    from app.jobs.models import InputRef, Job, JobSpec, JobState
+
+    rng = np.random.default_rng(40)
+    # a quiet plucked tune in noise: the speech detector takes it for speech, so autoid used to
+    # denoise, dereverberate and level it, and autoeq to give it the speech EQ
+    tune = at_lufs(mix_at_snr(make_tune(rng, SR, 12.0), make_white(rng, 12 * SR), 15.0), -30.0)
+    for flag in ("autoid", "autoeq"):
+        spec, planned = audiocleaner.to_spec({"inputurl": "http://127.0.0.1/x.wav", "enhance_type": {flag: True}})
+        y, reports = run(tmp_path, tune, list(spec.steps))
+        np.testing.assert_array_equal(y, tune)
+        job = Job(
+            id="j",
+            dialect="audiocleaner",
+            spec=JobSpec(input=InputRef(url="http://127.0.0.1/x.wav"), steps=spec.steps, output=OutputSpec()),
+            state=JobState.succeeded,
+            result_meta={"steps": reports},
+            meta={"plan": planned},
+        )
+        item = audiocleaner.report(job)[flag]
+        assert item["status"] == "not_applied"
+        assert item["reason"].startswith("the recording is music only")
+    plan = run(tmp_path, tune, [Step(name="autoid")])[1][0]
+    assert plan["chain"] == []
+    assert plan["measurements"]["music_only"] is True
+    assert {d["action"] for d in plan["decisions"]} == {"not_applied"}
+    assert all("music only" in d["not_applied"] for d in plan["decisions"])
+
+
+def test_voice_steps_autoid_adds_pass_a_music_intro_untouched(tmp_path: Path) -> None:
+    from tests.dsp.test_music import chords
+
+    rng = np.random.default_rng(41)
+    speech, words = make_speech_like(rng, SR, 12.0, lead_silence_s=0.5)
+    x = at_lufs(
+        np.concatenate([chords(SR, 8.0, level=0.05), mix_at_snr(speech, make_white(rng, speech.size), 12.0)]), -16.0
+    )
+    y, reports = run(tmp_path, x, [Step(name="autoid")])
+    plan = reports[0]
+    assert "not_applied" not in plan
+    by = {d["engine"]: d for d in plan["decisions"]}
+    assert by["denoise"]["action"] == "added"
+    assert by["denoise"]["music_spared_s"] > 7.5
+    denoise = next(r for r in reports if r["step"] == "denoise")
+    assert denoise["music_spared"]["bypassed_s"] > 7.5
+    np.testing.assert_array_equal(y[: 8 * SR], x[: 8 * SR])  # the intro, bit for bit
+    # the speech after it is denoised: its pauses lose most of their noise
+    pauses = np.concatenate(
+        [
+            np.arange(round((8 + a + 0.1) * SR), round((8 + b - 0.1) * SR))
+            for (_, a), (b, _) in itertools.pairwise(words)
+        ]
+    )
+    assert 10 * np.log10(np.mean(x[pauses] ** 2) / np.mean(y[pauses] ** 2)) > 6.0

@@ -83,6 +83,24 @@ def test_estimate_t60_needs_decays() -> None:
     assert math.isnan(estimate_t60(np.zeros(5), 0.008)[0])
 
 
+def test_estimate_t60_of_an_hour_in_bounded_memory() -> None:
+    import tracemalloc
+
+    hop = 0.008
+    decay = np.concatenate([np.zeros(20), -60 / 0.5 * hop * np.arange(40)])  # T60 0.5 s
+    hour = np.tile(decay, round(3600 / hop / decay.size))  # 450 000 frames
+    tracemalloc.start()
+    try:
+        t60, n = estimate_t60(hour, hop)
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    assert t60 == pytest.approx(0.5, abs=0.01)
+    assert n > 1000
+    # the line fits of every frame at once held 30 values each, three times over: 0.3 GB an hour
+    assert peak_mb < 30.0, peak_mb
+
+
 def test_dry_speech_is_left_untouched(rng: np.random.Generator) -> None:
     for sr in (16000, 48000):
         x, _ = make_speech_like(rng, sr, 8.0)

@@ -19,7 +19,7 @@ from dsp.eq import (
 )
 from dsp.errors import InvalidAudioError, InvalidParameterError
 from dsp.stream import BlockProcessor, run_blocks
-from tests.signals import make_pink, make_speech_like
+from tests.signals import make_pink, make_speech_like, make_tune, make_white, mix_at_snr
 
 RATES = (8000, 16000, 22050, 44100, 48000)
 
@@ -203,3 +203,34 @@ def test_bad_audio_and_mismatched_curve_are_refused() -> None:
     a.finish()
     with pytest.raises(RuntimeError):
         a.process(np.zeros((1, 10), np.float32))
+
+
+def test_spare_music_measures_the_speech_outside_music_and_leaves_music_alone(rng: np.random.Generator) -> None:
+    from tests.dsp.test_music import podcast
+
+    sr = 16000
+    # a plucked tune in noise passes for speech with the speech detector: plain, it gets the speech EQ
+    tune = mix_at_snr(make_tune(rng, sr, 12.0), make_white(rng, 12 * sr), 20.0)[np.newaxis]
+    plain = EqAnalyzer(sr, 1)
+    plain.process(tune)
+    assert plain.finish().applied
+    assert plain.music is None
+    spared = EqAnalyzer(sr, 1, spare_music=True)
+    spared.process(tune)
+    curve = spared.finish()
+    assert not curve.applied
+    assert curve.reason.startswith("the recording is music only")
+    assert spared.music is not None
+    assert spared.music.music_only
+    eq = Equalizer(sr, 1, curve)
+    np.testing.assert_array_equal(np.concatenate([eq.process(tune), eq.flush()], axis=-1), tune)
+    assert eq.report()["not_applied"] == curve.reason
+    # music around speech: the speech is measured and corrected, the music stretches measured out
+    x, _, (a, b) = podcast(sr)
+    spared = EqAnalyzer(sr, 1, spare_music=True)
+    spared.process(x[np.newaxis])
+    curve = spared.finish()
+    assert curve.applied
+    assert spared.music is not None
+    assert spared.music.music_s > 15.0
+    assert 0.5 * (b - a) < curve.speech_s <= b - a + 0.5

@@ -10,6 +10,7 @@ from dsp.errors import InvalidAudioError, InvalidParameterError
 from dsp.music import (
     BACKGROUND_DEPTH_DB,
     BED_WET,
+    GLIDE_SPEECH_MAX,
     PROTECT_PAD_S,
     BackgroundRemover,
     MusicBypass,
@@ -21,7 +22,7 @@ from dsp.music import (
 )
 from dsp.silence import SilenceCuts, SilenceShortener
 from dsp.stream import run_processor
-from tests.signals import make_speech_like, make_white
+from tests.signals import make_speech_like, make_tune, make_white, mix_at_snr
 
 SR = 16000
 RATES = (8000, 16000, 22050, 44100, 48000)
@@ -129,6 +130,42 @@ def test_empty_stream() -> None:
     found = det.finish()
     assert found == MusicMap((), (), (), 0.0, foreground=())
     assert detect_music(np.zeros(10, np.float32), SR).music == ()
+
+
+def test_music_fading_to_digital_silence_is_found() -> None:
+    # a fade to exact zeros left the running mean power a hair under zero: its NaN level made
+    # the reference percentile NaN and no window active (a real orchestral clip ends this way)
+    c = chords(SR, 8.0, level=0.2)
+    t = np.arange(c.size) / SR
+    c = c * np.minimum(1.0, np.exp(-(t - 7.5) / (0.5 / 12)))  # the last 0.5 s fade about 50 dB
+    found = detect_music(np.concatenate([c, np.zeros(3 * SR)]).astype(np.float32), SR)
+    assert overlap_s(found.music, [(0.0, 7.5)]) > 7.0
+
+
+def test_music_only_rests_on_a_pitch_that_never_glides() -> None:
+    rng = np.random.default_rng(8)
+    voice, _ = make_speech_like(rng, SR, 12.0)
+    noise = make_white(rng, 12 * SR, -60.0)
+    tune = mix_at_snr(make_tune(rng, SR, 12.0), make_white(rng, 12 * SR), 20.0)
+    # the plucked tune in noise passes for speech with the speech detector and the map, as
+    # staccato strings do
+    found = detect_music(tune, SR)
+    assert found.music_only
+    assert found.glide_share < GLIDE_SPEECH_MAX
+    assert sum(e - s for s, e in found.speech) > 8.0
+    assert found.music == ()
+    assert found.music_only == detect_music(chords(SR, 12.0) + noise, SR).music_only
+    # speech over a loud chord bed, which the map takes for music throughout, is not music only
+    bed = detect_music(voice + chords(SR, 12.0, level=0.02) + noise, SR)
+    assert bed.music_s > 10.0
+    assert not bed.music_only
+    assert bed.glide_share > 5 * GLIDE_SPEECH_MAX
+    assert not detect_music(voice + noise, SR).music_only
+    # without voiced sound there is nothing to judge: silence and steady noise are not music only
+    for x in (np.zeros(5 * SR, np.float32), make_white(rng, 10 * SR, -30.0)):
+        assert not detect_music(x, SR).music_only
+    assert "music only" in found.why_music_only()
+    assert found.report()["music_only"] is True
 
 
 # ---------------------------------------------------------------------------- the bypass
