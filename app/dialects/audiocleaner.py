@@ -65,7 +65,6 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Annotated, Any
 
@@ -91,7 +90,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
-from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
+from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step, billable_minutes
 from app.jobs.service import JobService
 from app.jobs.steps import STEPS
 
@@ -332,7 +331,7 @@ def render(job: Job, base_url: str, position: int, note: str | None = None) -> t
         if billed is not None:
             data["credit_time"] = int(billed)
         elif duration is not None:  # a job finished before billable_minutes was recorded
-            data["credit_time"] = max(1, math.ceil(float(duration) / 60.0))
+            data["credit_time"] = billable_minutes(duration)
     elif job.terminal:
         reason = job.error_reason or {
             JobState.cancelled: "the task was cancelled",

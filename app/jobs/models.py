@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from enum import StrEnum
 from typing import Any, Literal
@@ -19,7 +20,14 @@ __all__ = [
     "OutputSpec",
     "Step",
     "StoredFile",
+    "billable_minutes",
 ]
+
+
+def billable_minutes(duration_s: float) -> int:
+    """What ``duration_s`` seconds of audio cost: started minutes, at least one (60 s -> 1, 61 s -> 2)."""
+    return max(1, math.ceil(float(duration_s) / 60.0 - 1e-9))
+
 
 #: Internal priority above the public 0–9 range, used by synchronous requests.
 SYNC_PRIORITY = 10

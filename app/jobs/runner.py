@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import tempfile
 import threading
 import time
@@ -38,7 +37,7 @@ from app.errors import (
     storage_full,
 )
 from app.jobs import pipeline
-from app.jobs.models import InputRef, Job, JobEvent, JobState
+from app.jobs.models import InputRef, Job, JobEvent, JobState, billable_minutes
 from app.jobs.steps import check_steps
 from app.jobs.store import JobStore
 from app.settings import Settings
@@ -207,11 +206,6 @@ def _check_integrity(path: Path, ref: InputRef) -> None:
             )
 
 
-def _billable_minutes(duration_s: float) -> int:
-    """The charge for ``duration_s`` of audio: started minutes, at least one (61 s -> 2)."""
-    return max(1, math.ceil(float(duration_s) / 60.0 - 1e-9))
-
-
 def _check_credits(ctx: RunContext, job: Job, duration_s: float | None) -> None:
     """Fail a job its key cannot pay for as soon as its length is known, before it is processed.
 
@@ -224,7 +218,7 @@ def _check_credits(ctx: RunContext, job: Job, duration_s: float | None) -> None:
     account = ctx.store.account(job.owner)
     if account is None or account["credits_minutes"] is None:
         return
-    needed, left = _billable_minutes(duration_s), int(account["credits_minutes"])
+    needed, left = billable_minutes(duration_s), int(account["credits_minutes"])
     if left < needed:
         raise InsufficientCreditsError(
             f"the audio is {duration_s:.1f} s long, {needed} credit minute(s); this key has {left} left",
@@ -351,7 +345,7 @@ def _run(ctx: RunContext, job: Job) -> None:
         # the input's length is what is billed (a time edit may have shortened the output)
         duration = result_meta.get("input_duration_s") or result_meta.get("duration_s") or info.duration_s or 0.0
         # billable minutes: the duration rounded up to the next started minute (61 s -> 2)
-        result_meta["billable_minutes"] = _billable_minutes(duration)
+        result_meta["billable_minutes"] = billable_minutes(duration)
         try:
             _set_state(
                 ctx,

@@ -36,7 +36,16 @@ from app.errors import (
     RateLimitedError,
 )
 from app.events import ALL_JOBS, EventBus
-from app.jobs.models import ACTIVE_STATES, TERMINAL_STATES, Job, JobEvent, JobSpec, JobState, StoredFile
+from app.jobs.models import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    Job,
+    JobEvent,
+    JobSpec,
+    JobState,
+    StoredFile,
+    billable_minutes,
+)
 from app.jobs.queue import JobQueue, WorkerCount
 from app.jobs.steps import check_steps
 from app.jobs.store import JobStore, require
@@ -492,7 +501,7 @@ class JobService:
         if spec.input.blob_key:  # an upload: its duration is known, so is the charge
             stored = self.store.get_file(spec.input.blob_key.rsplit("/", 1)[-1])
             duration = (stored.info.get("duration_s") if stored else None) or 0.0
-            needed = max(1, math.ceil(float(duration) / 60.0 - 1e-9))
+            needed = billable_minutes(duration)
         if credits - open_jobs < needed:
             raise InsufficientCreditsError(
                 f"this key has {credits} credit minute(s) left and {open_jobs} job(s) open; this job needs {needed}",
