@@ -321,6 +321,10 @@ def _run(ctx: RunContext, job: Job) -> None:
         reports, data, out_path, out_container = result.reports, result.data, result.path, result.container
         result_meta["steps"] = reports
         result_meta.update(data)
+        # the input's length as decoded: a cut-off file holds less than its header declares
+        measured = data.get("input_duration_s", data.get("duration_s"))
+        if measured is not None and info.duration_s is not None and abs(measured - info.duration_s) > 0.01:
+            result_meta["input"].update(duration_s=measured, declared_duration_s=info.duration_s)
         fields: dict[str, Any] = {}
         if out_path is not None:
             key = f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}{media.EXTENSIONS[out_container]}"

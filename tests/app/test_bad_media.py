@@ -172,6 +172,29 @@ def test_bad_media_cut_off_wav_is_processed_and_the_job_says_so(
         "file if the end is missing)"
     ]
     assert result["duration_s"] == present / 16_000
+    assert result["input"]["duration_s"] == present / 16_000  # type: ignore[index]
+
+
+def test_bad_media_cut_off_flac_reports_the_length_decoded_and_the_one_declared(server: RunningServer) -> None:
+    """A FLAC's header gives its length (a WAV's is read from its size): the job's input says both."""
+    whole = _flac(make_music(16_000, 6.0, 1)[0])
+    with httpx.Client(base_url=server.base, timeout=60) as c:
+        r = c.post("/api/v1/files", files={"file": ("cut.flac", whole[: len(whole) // 2])}, headers={"x-api-key": KEY})
+        assert r.status_code == 201, r.text
+        job = c.post(
+            "/api/v1/jobs",
+            json={"input": {"file_id": r.json()["file_id"]}, "steps": [{"name": "denoise"}]},
+            headers={"x-api-key": KEY},
+        )
+        assert job.status_code == 202, job.text
+        done = _wait_native(c, job.json()["id"])
+    assert done["state"] == "succeeded", done
+    result = done["result"]
+    assert isinstance(result, dict)
+    assert 2.0 < result["duration_s"] < 4.0
+    assert result["input"]["duration_s"] == result["duration_s"]
+    assert result["input"]["declared_duration_s"] == 6.0
+    assert "declares 6.000 s of audio" in result["warnings"][0]
 
 
 @pytest.mark.parametrize(("name", "make", "says"), CORPUS, ids=[c[0] for c in CORPUS])
