@@ -15,7 +15,8 @@ Where the doc is silent, Hush chooses, and says so here:
 * **Integrity.** The downloaded file's size and MD5 must equal ``file_info``; otherwise the task
   fails (status ``"4"``) with a reason naming the check. ``file_time`` is informative: a
   disagreement with the real duration larger than 2 s and 10 % is reported in ``reason`` of a
-  completed task, never a failure.
+  completed task, never a failure. So is a file that ends before its header says (the audio
+  present is processed; the note gives both lengths): each note a sentence starting ``note:``.
 * **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
   done: from the queue position and the processing rate measured on finished jobs. It is
   ``"0"`` once the task ended. While no worker of a cluster is alive, nothing can be estimated:
@@ -240,7 +241,9 @@ def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> W
         reason = note
     elif state is JobState.succeeded:
         voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
-        reason = _time_note(job)
+        # what the client should know about its input (a cut-off file), each a sentence of its own
+        notes = [f"note: {w}" for w in job.result_meta.get("warnings") or ()] + [_time_note(job)]
+        reason = " ".join(n if n.endswith(".") else n + "." for n in notes if n)
     elif state is JobState.failed:
         reason = job.error_reason or "processing failed"
     elif state is JobState.cancelled:

@@ -436,3 +436,25 @@ def test_wondershare_routes_are_documented(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v3/pic/ecr/batch" in paths
     assert "/v3/pic/ecr/result/{task_id}" in paths
+
+
+def test_wondershare_cut_off_input_is_said_in_reason(client: httpx.Client) -> None:
+    """A WAV whose data ends before its header says: the audio present is processed, and the
+    completed task's ``reason`` says the file looks truncated (the result is shorter than the
+    file claims). ``file_info`` describes the bytes as they are, so every check passes."""
+    rng = np.random.default_rng(5)
+    buf = io.BytesIO()
+    sf.write(buf, (0.1 * rng.standard_normal(10 * SR)).astype(np.float32), SR, format="WAV", subtype="PCM_16")
+    cut = buf.getvalue()[: len(buf.getvalue()) // 3]  # the header still declares 10 s
+    present_s = (len(cut) - 44) / 2 / SR
+    with serve_http({"/bucket/cut.wav": Reply(body=cut)}) as bucket:
+        body = batch_body(bucket.url("/bucket/cut.wav"), cut)
+        body["file_info"] = file_info(cut, file_time=round(present_s))  # the length a player shows
+        done = poll(client, submit(client, body))
+    assert done["status"] == "3", done
+    assert "truncated" in done["reason"]
+    assert "10.000 s" in done["reason"]
+    assert f"{present_s:.3f} s" in done["reason"]
+    out, _ = sf.read(io.BytesIO(httpx.get(done["voice_result"], timeout=30).content), dtype="float32")
+    assert abs(out.size / SR - present_s) < 0.01
+
