@@ -9,7 +9,12 @@ Where the doc is silent, Hush chooses, and says so here:
   size limit, 429 rate limited (with ``Retry-After``), 500 an internal error, 507 disk full.
 * **Defaults.** ``detection_mult`` (8.0) and ``click_len`` (10) are marked required in the doc
   but given defaults there too: a missing one takes its default. ``priority`` has no default and
-  is required; ``file_ext`` (output) defaults to ``mp3``.
+  is required; ``file_ext`` (output) defaults to ``mp3``. A field sent as ``null`` is a field left
+  out: it takes its default, or is "required".
+* **Body.** Any ``Content-Type`` is taken when the body is a JSON object (``curl -d`` sends a form
+  type); a body that is not JSON, sent with a type that is not JSON either, is told to send JSON
+  with ``Content-Type: application/json``. A bad field's ``msg`` names it, the doc's range and the
+  value sent (``click_len must be an integer from 5 to 30, not "10"``).
 * **Formats.** Only MP3 and WAV are accepted, as the doc says: ``file_info.file_ext`` must say one
   of them, and the downloaded bytes must be one of them (sniffed, never trusted from a name).
 * **Integrity.** The downloaded file's size and MD5 must equal ``file_info``; otherwise the task
@@ -31,13 +36,14 @@ Where the doc is silent, Hush chooses, and says so here:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from app import errors as e
 from app import media
@@ -101,23 +107,40 @@ STATUS = {
 # ---------------------------------------------------------------------------- models
 
 
-#: The doc's numeric fields: (whole numbers only, what the error says). Strings are refused even
+#: The doc's numeric fields: (whole numbers only, what they must be). Strings are refused even
 #: where pydantic would convert them: the doc types these as numbers.
 _NUMBERS: dict[str, tuple[bool, str]] = {
-    "file_size": (True, "must be the file's size in bytes, a whole number"),
-    "file_time": (False, "must be the audio's duration in seconds, a number"),
-    "priority": (True, "must be an integer"),
-    "click_len": (True, "must be an integer"),
-    "detection_mult": (False, "must be a number from 6.0 to 10.0"),
+    "file_size": (True, "the file's size in bytes, a whole number of at least 1"),
+    "file_time": (False, "the audio's duration in seconds, a number of at least 0"),
+    "priority": (True, "an integer from 0 to 9"),
+    "click_len": (True, "an integer from 5 to 30"),
+    "detection_mult": (False, "a number from 6.0 to 10.0"),
 }
+
+
+def _shown(v: Any) -> str:
+    """``v`` as the client wrote it (JSON), cut short: ``"10"`` for a string, ``true`` ..."""
+    try:
+        text = json.dumps(v, allow_nan=False)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _json_number(v: Any, field: str | None) -> Any:
     """``v`` when it is a JSON number (not a string, not a boolean), whole where the doc says so."""
-    whole, message = _NUMBERS[str(field)]
+    whole, what = _NUMBERS[str(field)]
     if isinstance(v, bool) or not isinstance(v, int | float) or (whole and isinstance(v, float) and not v.is_integer()):
-        raise ValueError(message)
+        raise ValueError(f"must be {what}, not {_shown(v)}")
     return v
+
+
+def _drop_nulls(data: Any) -> Any:
+    """``data`` without its ``null`` members: a field sent as ``null`` is a field left out, so it
+    takes its documented default (``file_ext``, ``detection_mult``, ``click_len``) or is missing."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if v is not None}
 
 
 class _Model(BaseModel):
@@ -131,6 +154,11 @@ class WondershareFileInfo(_Model):
     file_md5: str = Field(description="MD5 of the file, 32 hex digits")
     file_time: float = Field(ge=0, description="duration in seconds (informative)")
     file_ext: str = Field(description="mp3 or wav")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _drop_nulls(data)
 
     @field_validator("file_size", "file_time", mode="before")
     @classmethod
@@ -162,10 +190,26 @@ class WondershareBatchRequest(_Model):
         json_schema_extra={"pattern": "^\\s*[hH][tT][tT][pP][sS]?://"},
     )
     file_info: WondershareFileInfo
-    detection_mult: float = Field(8.0, ge=6.0, le=10.0, description="6 = most sensitive")
-    click_len: int = Field(10, ge=5, le=30, description="longest click repaired by interpolation, ms")
-    file_ext: str = Field("mp3", description="output format: mp3 or wav")
+    # null is the default (see _drop_nulls); the schema says so for the fields that have one
+    detection_mult: float = Field(
+        8.0, ge=6.0, le=10.0, description="6 = most sensitive", json_schema_extra={"type": ["number", "null"]}
+    )
+    click_len: int = Field(
+        10,
+        ge=5,
+        le=30,
+        description="longest click repaired by interpolation, ms",
+        json_schema_extra={"type": ["integer", "null"]},
+    )
+    file_ext: str = Field(
+        "mp3", description="output format: mp3 or wav", json_schema_extra={"type": ["string", "null"]}
+    )
     priority: int = Field(ge=0, le=9)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _drop_nulls(data)
 
     @field_validator("file_link")
     @classmethod
@@ -273,13 +317,29 @@ def render_error(request: Request, exc: Exception, status: int, message: str) ->
     return json_error(status, _envelope({}, code=status, msg=message), exc)
 
 
+#: Error types of a value outside its range, answered with the doc's range.
+_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+
+
 def _validation_message(exc: ValidationError) -> str:
+    """One clause per bad field, in the doc's words: its name, what it must be, what was sent."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ()))
+        path = err.get("loc", ())
+        loc = ".".join(str(x) for x in path)
+        kind = err.get("type")
+        field = str(path[-1]) if path else ""
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if err.get("type") == "missing":
+        if kind == "missing":
             msg = "is required"
+        elif kind in _RANGE_ERRORS and field in _NUMBERS:
+            msg = f"must be {_NUMBERS[field][1]}, not {_shown(err.get('input'))}"
+        elif kind == "string_type":
+            msg = f"must be a string, not {_shown(err.get('input'))}"
+        elif kind in ("model_type", "model_attributes_type", "dict_type") and field == "file_info":
+            msg = "must be an object with file_size, file_md5, file_time and file_ext"
+        else:
+            msg = msg.replace("Input should be", "must be")
         parts.append(f"{loc} {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request body"
 
@@ -316,7 +376,15 @@ def public_base(request: Request, service: JobService) -> str:
 async def wondershare_batch(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """Create a click-removal task; answers ``{"code": 0, "msg": "", "data": {"task_id"}}``."""
     raw = await read_body(request, _JSON_LIMIT_BYTES, hint="the body names a file_link; the audio is downloaded")
-    data = parse_json(raw or b"null")
+    try:
+        data = parse_json(raw or b"null")
+    except e.InvalidParameterError:
+        sent = request.headers.get("content-type", "").split(";")[0].strip()
+        if sent and "json" not in sent.lower():  # a form post where a JSON body was meant
+            raise e.InvalidParameterError(
+                f"the body must be a JSON object sent with Content-Type: application/json, not {sent}"
+            ) from None
+        raise
     if not isinstance(data, dict):
         raise e.InvalidParameterError("the body must be a JSON object with file_link, file_info, priority ...")
     try:

@@ -458,3 +458,48 @@ def test_wondershare_cut_off_input_is_said_in_reason(client: httpx.Client) -> No
     out, _ = sf.read(io.BytesIO(httpx.get(done["voice_result"], timeout=30).content), dtype="float32")
     assert abs(out.size / SR - present_s) < 0.01
 
+
+def test_wondershare_null_takes_the_documented_default(client: httpx.Client, origin: LoopbackServer) -> None:
+    """``null`` for a field the doc gives a default (output ``file_ext`` mp3, ``detection_mult`` 8.0,
+    ``click_len`` 10) is that default, as when the field is left out; ``null`` for a field with no
+    default is refused as missing."""
+    body = batch_body(origin.url("/bucket/in.wav"), file_ext=None, detection_mult=None, click_len=None)
+    done = poll(client, submit(client, body))
+    assert done["status"] == "3", done
+    assert done["voice_result"].endswith(".mp3")
+    r = client.post(BATCH, json=batch_body(origin.url("/bucket/in.wav"), priority=None), headers=AUTH)
+    assert r.status_code == 400
+    assert r.json()["msg"] == "priority is required"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"detection_mult": 5.9}, "detection_mult must be a number from 6.0 to 10.0, not 5.9"),
+        ({"detection_mult": 10.5}, "detection_mult must be a number from 6.0 to 10.0, not 10.5"),
+        ({"click_len": 31}, "click_len must be an integer from 5 to 30, not 31"),
+        ({"priority": 10}, "priority must be an integer from 0 to 9, not 10"),
+        ({"file_link": 5}, "file_link must be a string"),
+        ({"file_info": "x"}, "file_info must be an object with file_size, file_md5, file_time and file_ext"),
+        ({"file_info": None}, "file_info is required"),
+        ({"click_len": "10"}, 'click_len must be an integer from 5 to 30, not "10"'),
+        ({"file_info": {"file_size": 1, "file_md5": 5, "file_time": 1, "file_ext": "wav"}}, "file_info.file_md5 must"),
+    ],
+)
+def test_wondershare_bad_field_messages_speak_the_doc(client: httpx.Client, change: dict[str, Any], words: str) -> None:
+    """``msg`` names the field with the doc's range and the value sent, not the validator's wording."""
+    r = client.post(BATCH, json={**batch_body("http://127.0.0.1:9/in.wav"), **change}, headers=AUTH)
+    assert r.status_code == 400, r.text
+    msg = r.json()["msg"]
+    assert words in msg
+    assert "Input should" not in msg
+    assert "Wondershare" not in msg
+
+
+def test_wondershare_body_that_is_not_json_names_the_content_type(client: httpx.Client) -> None:
+    """A form post (``data=`` where ``json=`` was meant) is told the body must be JSON."""
+    r = client.post(BATCH, data={"file_link": "http://127.0.0.1:9/in.wav", "priority": "1"}, headers=AUTH)
+    assert r.status_code == 400
+    msg = r.json()["msg"]
+    assert "application/json" in msg
+    assert "application/x-www-form-urlencoded" in msg
