@@ -11,6 +11,8 @@ Where the doc is silent, Hush chooses, and says so here:
   but given defaults there too: a missing one takes its default. ``priority`` has no default and
   is required; ``file_ext`` (output) defaults to ``mp3``. A field sent as ``null`` is a field left
   out: it takes its default, or is "required".
+* **Priority.** The doc gives only the range [0, 9]: 9 is served first, 0 last; equal priorities
+  in the order they came (``wait_time`` counts the tasks ahead in that order).
 * **Body.** Any ``Content-Type`` is taken when the body is a JSON object (``curl -d`` sends a form
   type); a body that is not JSON, sent with a type that is not JSON either, is told to send JSON
   with ``Content-Type: application/json``. A bad field's ``msg`` names it, the doc's range and the

@@ -503,3 +503,34 @@ def test_wondershare_body_that_is_not_json_names_the_content_type(client: httpx.
     msg = r.json()["msg"]
     assert "application/json" in msg
     assert "application/x-www-form-urlencoded" in msg
+
+
+def test_wondershare_priority_9_is_served_first(client: httpx.Client, origin: LoopbackServer) -> None:
+    """The doc gives ``priority`` only as [0, 9]: 9 goes ahead of 0 in the queue and in ``wait_time``."""
+    long_wav = io.BytesIO()
+    sf.write(long_wav, np.tile(CLICKED, 150), SR, format="WAV", subtype="PCM_16")
+    native = {"x-api-key": f"{APP_KEY}:{APP_SECRET}"}
+    up = client.post("/api/v1/files", files={"file": ("long.wav", long_wav.getvalue())}, headers=native)
+    blockers = [  # both workers busy: the tasks below wait
+        client.post(
+            "/api/v1/jobs",
+            json={"input": {"file_id": up.json()["file_id"]}, "steps": [{"name": "declick"}]},
+            headers=native,
+        ).json()["id"]
+        for _ in range(2)
+    ]
+    try:
+        low = [submit(client, batch_body(origin.url("/bucket/in.wav"), priority=0)) for _ in range(3)]
+        high = submit(client, batch_body(origin.url("/bucket/in.wav"), priority=9))
+        ahead = {t: client.get(f"/api/v1/jobs/{t}", headers=AUTH).json()["jobs_ahead"] for t in [*low, high]}
+        waits = {t: client.get(f"/v3/pic/ecr/result/{t}", headers=AUTH).json()["data"] for t in [*low, high]}
+        assert all(w["status"] == "1" for w in waits.values()), waits
+        assert ahead[high] == 0  # ahead of the earlier tasks (and of any blocker not started yet)
+        assert ahead[low[0]] < ahead[low[1]] < ahead[low[2]]
+        assert all(int(waits[high]["wait_time"]) <= int(waits[t]["wait_time"]) for t in low)
+        assert int(waits[high]["wait_time"]) < int(waits[low[2]]["wait_time"])
+    finally:
+        for b in blockers:
+            client.delete(f"/api/v1/jobs/{b}", headers=native)
+    for t in [*low, high]:
+        assert poll(client, t)["status"] == "3"
