@@ -5,8 +5,10 @@ Two routes, HTTP Basic ``appkey:appsecret`` on both, answers in the vendor's env
 Where the doc is silent, Hush chooses, and says so here:
 
 * **Error codes.** A non-zero ``code`` equals the HTTP status it is sent with: 400 a field is
-  missing or out of range (``msg`` names it), 401 credentials, 404 unknown task, 413 over the
-  size limit, 429 rate limited (with ``Retry-After``), 500 an internal error, 507 disk full.
+  missing or out of range (``msg`` names it), 401 credentials, 402 the key's credit minutes are
+  spent, 403 the key is disabled or not activated, 404 unknown task, 405 a method the route does
+  not take, 413 over the size limit, 429 rate or concurrency limited (with ``Retry-After``), 500
+  an internal error, 503 the queue is unreachable (with ``Retry-After``), 507 disk full.
 * **Defaults.** ``detection_mult`` (8.0) and ``click_len`` (10) are marked required in the doc
   but given defaults there too: a missing one takes its default. ``priority`` has no default and
   is required; ``file_ext`` (output) defaults to ``mp3``. A field sent as ``null`` is a field left
