@@ -534,3 +534,25 @@ def test_wondershare_priority_9_is_served_first(client: httpx.Client, origin: Lo
             client.delete(f"/api/v1/jobs/{b}", headers=native)
     for t in [*low, high]:
         assert poll(client, t)["status"] == "3"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"detection_mult": 6.0, "click_len": 5, "priority": 0},
+        {"detection_mult": 10.0, "click_len": 30, "priority": 9},
+        {"detection_mult": 6, "click_len": 30.0, "priority": 9.0},  # whole numbers written either way
+    ],
+)
+def test_wondershare_range_ends_of_the_doc_run(
+    client: httpx.Client, origin: LoopbackServer, change: dict[str, Any]
+) -> None:
+    """The doc's ranges are closed: each end is taken and the task completes with it."""
+    assert poll(client, submit(client, batch_body(origin.url("/bucket/in.wav"), **change)))["status"] == "3"
+
+
+def test_wondershare_fields_the_doc_does_not_name_are_ignored(client: httpx.Client, origin: LoopbackServer) -> None:
+    """A client's own fields (top level or in ``file_info``) do not make the request fail."""
+    body = batch_body(origin.url("/bucket/in.wav"), callback="https://example.com/hook", meta={"user": 7})
+    body["file_info"]["file_name"] = "in.wav"
+    assert poll(client, submit(client, body))["status"] == "3"
