@@ -28,8 +28,10 @@ Where the doc is silent, Hush chooses, and says so here:
   present is processed; the note gives both lengths): each note a sentence starting ``note:``.
 * **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
   done: from the queue position and the processing rate measured on finished jobs. It is
-  ``"0"`` once the task ended. While no worker of a cluster is alive, nothing can be estimated:
-  a waiting task answers ``wait_time`` ``"30"`` (ask again then) and says why in ``reason``.
+  ``"0"`` once the task ended. Until a task has finished on this server and given a rate (one
+  that ran 1 s or more), the estimate is a guess, and ``wait_time`` is at most ``"5"``. While no
+  worker of a cluster is alive, nothing can be estimated: a waiting task answers ``wait_time``
+  ``"30"`` (ask again then) and says why in ``reason``.
 * **``reason``** of a waiting task (the doc: "cause of failure") carries a note when the task
   cannot start: ``"waiting: no worker is running (start `hush worker`)"``; empty otherwise.
 * **``voice_result``** is an absolute URL that needs no credentials (the unguessable task id in
@@ -92,6 +94,10 @@ _MAX_WAIT_S = 3600.0
 #: ``wait_time`` of a waiting task while no worker is alive (its estimate is infinite): soon
 #: enough to see a worker that starts, rare enough not to poll for nothing.
 _NO_WORKER_WAIT_S = 30
+#: Longest ``wait_time`` while no click-removal task has finished on this server: the estimate
+#: then rests on a default rate that can be several times off (``bench/wait_time.py``: 76 s told
+#: for a task done in 11 s), so the client asks again soon and gets the measured one later.
+_UNMEASURED_WAIT_S = 5.0
 #: A task body names a link and a few numbers: its own small limit.
 _JSON_LIMIT_BYTES = 64 * 1024
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -421,6 +427,8 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
         size = job.spec.input.expected_size
         duration = min(float(declared), size / _MIN_BYTES_PER_S) if size else float(declared)
     wait = await service.estimate_wait_s(job, duration_s=duration)
+    if math.isfinite(wait) and not service.rate_measured(job):
+        wait = min(wait, _UNMEASURED_WAIT_S)
     note = await service.waiting_note(job)
     return JSONResponse(_envelope(render(job, wait, public_base(request, service), note).model_dump()))
 

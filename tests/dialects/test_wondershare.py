@@ -556,3 +556,27 @@ def test_wondershare_fields_the_doc_does_not_name_are_ignored(client: httpx.Clie
     body = batch_body(origin.url("/bucket/in.wav"), callback="https://example.com/hook", meta={"user": 7})
     body["file_info"]["file_name"] = "in.wav"
     assert poll(client, submit(client, body))["status"] == "3"
+
+
+def test_wondershare_wait_time_is_short_until_a_rate_is_measured(tmp_path: Path) -> None:
+    """A fresh server knows no click-removal rate: its default one can be several times off (a
+    client that waited it would get its result late), so ``wait_time`` asks again within 5 s until
+    a task long enough to time has finished (the service's side: ``tests/app/test_seams.py``)."""
+    long_wav = io.BytesIO()
+    sf.write(long_wav, np.tile(CLICKED, 75), SR, format="WAV", subtype="PCM_16")  # 300 s
+    data = long_wav.getvalue()
+    settings = Settings(
+        data_dir=tmp_path, workers=1, api_keys=(f"{APP_KEY}:{APP_SECRET}",), url_allowlist=("127.0.0.1",)
+    )
+    with (
+        serve_http({"/long.wav": Reply(body=data)}) as bucket,
+        run_server(settings) as hush,
+        httpx.Client(base_url=hush.base, timeout=30) as c,
+    ):
+        body = batch_body(bucket.url("/long.wav"), data)
+        body["file_info"] = file_info(data, file_time=300)
+        task = submit(c, body)
+        told = c.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).json()["data"]
+        assert told["status"] in ("1", "2")
+        assert 1 <= int(told["wait_time"]) <= 5, told  # the default rate says 16 s (0.5 + 0.05 x 300)
+        assert poll(c, task)["status"] == "3"
