@@ -5,21 +5,33 @@ Two routes, HTTP Basic ``appkey:appsecret`` on both, answers in the vendor's env
 Where the doc is silent, Hush chooses, and says so here:
 
 * **Error codes.** A non-zero ``code`` equals the HTTP status it is sent with: 400 a field is
-  missing or out of range (``msg`` names it), 401 credentials, 404 unknown task, 413 over the
-  size limit, 429 rate limited (with ``Retry-After``), 500 an internal error, 507 disk full.
+  missing or out of range (``msg`` names it), 401 credentials, 402 the key's credit minutes are
+  spent, 403 the key is disabled or not activated, 404 unknown task, 405 a method the route does
+  not take, 413 over the size limit, 429 rate or concurrency limited (with ``Retry-After``), 500
+  an internal error, 503 the queue is unreachable (with ``Retry-After``), 507 disk full.
 * **Defaults.** ``detection_mult`` (8.0) and ``click_len`` (10) are marked required in the doc
   but given defaults there too: a missing one takes its default. ``priority`` has no default and
-  is required; ``file_ext`` (output) defaults to ``mp3``.
+  is required; ``file_ext`` (output) defaults to ``mp3``. A field sent as ``null`` is a field left
+  out: it takes its default, or is "required".
+* **Priority.** The doc gives only the range [0, 9]: 9 is served first, 0 last; equal priorities
+  in the order they came (``wait_time`` counts the tasks ahead in that order).
+* **Body.** Any ``Content-Type`` is taken when the body is a JSON object (``curl -d`` sends a form
+  type); a body that is not JSON, sent with a type that is not JSON either, is told to send JSON
+  with ``Content-Type: application/json``. A bad field's ``msg`` names it, the doc's range and the
+  value sent (``click_len must be an integer from 5 to 30, not "10"``).
 * **Formats.** Only MP3 and WAV are accepted, as the doc says: ``file_info.file_ext`` must say one
   of them, and the downloaded bytes must be one of them (sniffed, never trusted from a name).
 * **Integrity.** The downloaded file's size and MD5 must equal ``file_info``; otherwise the task
   fails (status ``"4"``) with a reason naming the check. ``file_time`` is informative: a
   disagreement with the real duration larger than 2 s and 10 % is reported in ``reason`` of a
-  completed task, never a failure.
+  completed task, never a failure. So is a file that ends before its header says (the audio
+  present is processed; the note gives both lengths): each note a sentence starting ``note:``.
 * **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
   done: from the queue position and the processing rate measured on finished jobs. It is
-  ``"0"`` once the task ended. While no worker of a cluster is alive, nothing can be estimated:
-  a waiting task answers ``wait_time`` ``"30"`` (ask again then) and says why in ``reason``.
+  ``"0"`` once the task ended. Until a task has finished on this server and given a rate (one
+  that ran 1 s or more), the estimate is a guess, and ``wait_time`` is at most ``"5"``. While no
+  worker of a cluster is alive, nothing can be estimated: a waiting task answers ``wait_time``
+  ``"30"`` (ask again then) and says why in ``reason``.
 * **``reason``** of a waiting task (the doc: "cause of failure") carries a note when the task
   cannot start: ``"waiting: no worker is running (start `hush worker`)"``; empty otherwise.
 * **``voice_result``** is an absolute URL that needs no credentials (the unguessable task id in
@@ -30,13 +42,14 @@ Where the doc is silent, Hush chooses, and says so here:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from app import errors as e
 from app import media
@@ -81,6 +94,10 @@ _MAX_WAIT_S = 3600.0
 #: ``wait_time`` of a waiting task while no worker is alive (its estimate is infinite): soon
 #: enough to see a worker that starts, rare enough not to poll for nothing.
 _NO_WORKER_WAIT_S = 30
+#: Longest ``wait_time`` while no click-removal task has finished on this server: the estimate
+#: then rests on a default rate that can be several times off (``bench/wait_time.py``: 76 s told
+#: for a task done in 11 s), so the client asks again soon and gets the measured one later.
+_UNMEASURED_WAIT_S = 5.0
 #: A task body names a link and a few numbers: its own small limit.
 _JSON_LIMIT_BYTES = 64 * 1024
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -100,23 +117,40 @@ STATUS = {
 # ---------------------------------------------------------------------------- models
 
 
-#: The doc's numeric fields: (whole numbers only, what the error says). Strings are refused even
+#: The doc's numeric fields: (whole numbers only, what they must be). Strings are refused even
 #: where pydantic would convert them: the doc types these as numbers.
 _NUMBERS: dict[str, tuple[bool, str]] = {
-    "file_size": (True, "must be the file's size in bytes, a whole number"),
-    "file_time": (False, "must be the audio's duration in seconds, a number"),
-    "priority": (True, "must be an integer"),
-    "click_len": (True, "must be an integer"),
-    "detection_mult": (False, "must be a number from 6.0 to 10.0"),
+    "file_size": (True, "the file's size in bytes, a whole number of at least 1"),
+    "file_time": (False, "the audio's duration in seconds, a number of at least 0"),
+    "priority": (True, "an integer from 0 to 9"),
+    "click_len": (True, "an integer from 5 to 30"),
+    "detection_mult": (False, "a number from 6.0 to 10.0"),
 }
+
+
+def _shown(v: Any) -> str:
+    """``v`` as the client wrote it (JSON), cut short: ``"10"`` for a string, ``true`` ..."""
+    try:
+        text = json.dumps(v, allow_nan=False)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _json_number(v: Any, field: str | None) -> Any:
     """``v`` when it is a JSON number (not a string, not a boolean), whole where the doc says so."""
-    whole, message = _NUMBERS[str(field)]
+    whole, what = _NUMBERS[str(field)]
     if isinstance(v, bool) or not isinstance(v, int | float) or (whole and isinstance(v, float) and not v.is_integer()):
-        raise ValueError(message)
+        raise ValueError(f"must be {what}, not {_shown(v)}")
     return v
+
+
+def _drop_nulls(data: Any) -> Any:
+    """``data`` without its ``null`` members: a field sent as ``null`` is a field left out, so it
+    takes its documented default (``file_ext``, ``detection_mult``, ``click_len``) or is missing."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if v is not None}
 
 
 class _Model(BaseModel):
@@ -130,6 +164,11 @@ class WondershareFileInfo(_Model):
     file_md5: str = Field(description="MD5 of the file, 32 hex digits")
     file_time: float = Field(ge=0, description="duration in seconds (informative)")
     file_ext: str = Field(description="mp3 or wav")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _drop_nulls(data)
 
     @field_validator("file_size", "file_time", mode="before")
     @classmethod
@@ -161,10 +200,26 @@ class WondershareBatchRequest(_Model):
         json_schema_extra={"pattern": "^\\s*[hH][tT][tT][pP][sS]?://"},
     )
     file_info: WondershareFileInfo
-    detection_mult: float = Field(8.0, ge=6.0, le=10.0, description="6 = most sensitive")
-    click_len: int = Field(10, ge=5, le=30, description="longest click repaired by interpolation, ms")
-    file_ext: str = Field("mp3", description="output format: mp3 or wav")
+    # null is the default (see _drop_nulls); the schema says so for the fields that have one
+    detection_mult: float = Field(
+        8.0, ge=6.0, le=10.0, description="6 = most sensitive", json_schema_extra={"type": ["number", "null"]}
+    )
+    click_len: int = Field(
+        10,
+        ge=5,
+        le=30,
+        description="longest click repaired by interpolation, ms",
+        json_schema_extra={"type": ["integer", "null"]},
+    )
+    file_ext: str = Field(
+        "mp3", description="output format: mp3 or wav", json_schema_extra={"type": ["string", "null"]}
+    )
     priority: int = Field(ge=0, le=9)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _drop_nulls(data)
 
     @field_validator("file_link")
     @classmethod
@@ -240,7 +295,9 @@ def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> W
         reason = note
     elif state is JobState.succeeded:
         voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
-        reason = _time_note(job)
+        # what the client should know about its input (a cut-off file), each a sentence of its own
+        notes = [f"note: {w}" for w in job.result_meta.get("warnings") or ()] + [_time_note(job)]
+        reason = " ".join(n if n.endswith(".") else n + "." for n in notes if n)
     elif state is JobState.failed:
         reason = job.error_reason or "processing failed"
     elif state is JobState.cancelled:
@@ -270,13 +327,29 @@ def render_error(request: Request, exc: Exception, status: int, message: str) ->
     return json_error(status, _envelope({}, code=status, msg=message), exc)
 
 
+#: Error types of a value outside its range, answered with the doc's range.
+_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+
+
 def _validation_message(exc: ValidationError) -> str:
+    """One clause per bad field, in the doc's words: its name, what it must be, what was sent."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ()))
+        path = err.get("loc", ())
+        loc = ".".join(str(x) for x in path)
+        kind = err.get("type")
+        field = str(path[-1]) if path else ""
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if err.get("type") == "missing":
+        if kind == "missing":
             msg = "is required"
+        elif kind in _RANGE_ERRORS and field in _NUMBERS:
+            msg = f"must be {_NUMBERS[field][1]}, not {_shown(err.get('input'))}"
+        elif kind == "string_type":
+            msg = f"must be a string, not {_shown(err.get('input'))}"
+        elif kind in ("model_type", "model_attributes_type", "dict_type") and field == "file_info":
+            msg = "must be an object with file_size, file_md5, file_time and file_ext"
+        else:
+            msg = msg.replace("Input should be", "must be")
         parts.append(f"{loc} {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request body"
 
@@ -313,7 +386,15 @@ def public_base(request: Request, service: JobService) -> str:
 async def wondershare_batch(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """Create a click-removal task; answers ``{"code": 0, "msg": "", "data": {"task_id"}}``."""
     raw = await read_body(request, _JSON_LIMIT_BYTES, hint="the body names a file_link; the audio is downloaded")
-    data = parse_json(raw or b"null")
+    try:
+        data = parse_json(raw or b"null")
+    except e.InvalidParameterError:
+        sent = request.headers.get("content-type", "").split(";")[0].strip()
+        if sent and "json" not in sent.lower():  # a form post where a JSON body was meant
+            raise e.InvalidParameterError(
+                f"the body must be a JSON object sent with Content-Type: application/json, not {sent}"
+            ) from None
+        raise
     if not isinstance(data, dict):
         raise e.InvalidParameterError("the body must be a JSON object with file_link, file_info, priority ...")
     try:
@@ -346,6 +427,8 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
         size = job.spec.input.expected_size
         duration = min(float(declared), size / _MIN_BYTES_PER_S) if size else float(declared)
     wait = await service.estimate_wait_s(job, duration_s=duration)
+    if math.isfinite(wait) and not service.rate_measured(job):
+        wait = min(wait, _UNMEASURED_WAIT_S)
     note = await service.waiting_note(job)
     return JSONResponse(_envelope(render(job, wait, public_base(request, service), note).model_dump()))
 

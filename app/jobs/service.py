@@ -469,7 +469,9 @@ class JobService:
         duration = (job.result_meta.get("input") or {}).get("duration_s")
         if not duration or job.started_at is None or job.finished_at is None:
             return
-        run_s = max(job.finished_at - job.started_at - JOB_OVERHEAD_S, 0.0)
+        if job.finished_at - job.started_at < 2 * JOB_OVERHEAD_S:
+            return  # mostly overhead (a short file): its rate would read as nearly 0 s per audio second
+        run_s = job.finished_at - job.started_at - JOB_OVERHEAD_S
         rate = run_s / float(duration)
         self._rate = rate if self._rate is None else 0.8 * self._rate + 0.2 * rate
         kind = _job_kind(job)
@@ -507,6 +509,12 @@ class JobService:
                 f"this key has {credits} credit minute(s) left and {open_jobs} job(s) open; this job needs {needed}",
                 hint="ask the operator for more credits (hush keys credit)",
             )
+
+    def rate_measured(self, job: Job) -> bool:
+        """True once a job of ``job``'s kind (its steps) finished here and gave a rate: until then
+        :meth:`estimate_wait_s` rests on other kinds' rate or ``DEFAULT_RATE``, either of which can
+        be several times off (a click repair runs some fifty times faster than a studio-sound chain)."""
+        return _job_kind(job) in self._rates
 
     async def estimate_wait_s(self, job: Job, *, duration_s: float | None = None) -> float:
         """Seconds until ``job`` is likely finished, from its queue position and the measured rate.

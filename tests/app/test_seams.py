@@ -274,6 +274,34 @@ def test_wait_estimates_learn_each_kind_of_job_apart(settings) -> None:
     store.close()
 
 
+def test_a_job_too_short_to_time_gives_no_rate(settings) -> None:
+    """A job that ran under twice the assumed overhead (a few seconds of audio) says nothing of
+    the rate: it would read as nearly 0 s per audio second and make every later estimate a
+    fraction of the real wait. Its kind stays unmeasured until a longer job finished."""
+    store = SqliteJobStore(settings.db_path)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
+
+    def job(job_id: str, run_s: float, duration_s: float) -> Job:
+        return Job(
+            id=job_id,
+            dialect="wondershare",
+            spec=JobSpec(input=InputRef(blob_key="uploads/x"), steps=(Step(name="declick"),)),
+            state=JobState.succeeded,
+            result_meta={"input": {"duration_s": duration_s}},
+            started_at=1000.0,
+            finished_at=1000.0 + run_s,
+        )
+
+    short = job("short", run_s=0.3, duration_s=4.0)
+    service._measure_rate(short)
+    assert service._rates == {}
+    assert not service.rate_measured(short)
+    service._measure_rate(job("long", run_s=12.5, duration_s=1500.0))
+    assert service._rates == {"declick": pytest.approx(12.0 / 1500.0)}
+    assert service.rate_measured(short)
+    store.close()
+
+
 def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     store = SqliteJobStore(settings.db_path)
     queue = RecordingQueue()

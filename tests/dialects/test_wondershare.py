@@ -436,3 +436,147 @@ def test_wondershare_routes_are_documented(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v3/pic/ecr/batch" in paths
     assert "/v3/pic/ecr/result/{task_id}" in paths
+
+
+def test_wondershare_cut_off_input_is_said_in_reason(client: httpx.Client) -> None:
+    """A WAV whose data ends before its header says: the audio present is processed, and the
+    completed task's ``reason`` says the file looks truncated (the result is shorter than the
+    file claims). ``file_info`` describes the bytes as they are, so every check passes."""
+    rng = np.random.default_rng(5)
+    buf = io.BytesIO()
+    sf.write(buf, (0.1 * rng.standard_normal(10 * SR)).astype(np.float32), SR, format="WAV", subtype="PCM_16")
+    cut = buf.getvalue()[: len(buf.getvalue()) // 3]  # the header still declares 10 s
+    present_s = (len(cut) - 44) / 2 / SR
+    with serve_http({"/bucket/cut.wav": Reply(body=cut)}) as bucket:
+        body = batch_body(bucket.url("/bucket/cut.wav"), cut)
+        body["file_info"] = file_info(cut, file_time=round(present_s))  # the length a player shows
+        done = poll(client, submit(client, body))
+    assert done["status"] == "3", done
+    assert "truncated" in done["reason"]
+    assert "10.000 s" in done["reason"]
+    assert f"{present_s:.3f} s" in done["reason"]
+    out, _ = sf.read(io.BytesIO(httpx.get(done["voice_result"], timeout=30).content), dtype="float32")
+    assert abs(out.size / SR - present_s) < 0.01
+
+
+def test_wondershare_null_takes_the_documented_default(client: httpx.Client, origin: LoopbackServer) -> None:
+    """``null`` for a field the doc gives a default (output ``file_ext`` mp3, ``detection_mult`` 8.0,
+    ``click_len`` 10) is that default, as when the field is left out; ``null`` for a field with no
+    default is refused as missing."""
+    body = batch_body(origin.url("/bucket/in.wav"), file_ext=None, detection_mult=None, click_len=None)
+    done = poll(client, submit(client, body))
+    assert done["status"] == "3", done
+    assert done["voice_result"].endswith(".mp3")
+    r = client.post(BATCH, json=batch_body(origin.url("/bucket/in.wav"), priority=None), headers=AUTH)
+    assert r.status_code == 400
+    assert r.json()["msg"] == "priority is required"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"detection_mult": 5.9}, "detection_mult must be a number from 6.0 to 10.0, not 5.9"),
+        ({"detection_mult": 10.5}, "detection_mult must be a number from 6.0 to 10.0, not 10.5"),
+        ({"click_len": 31}, "click_len must be an integer from 5 to 30, not 31"),
+        ({"priority": 10}, "priority must be an integer from 0 to 9, not 10"),
+        ({"file_link": 5}, "file_link must be a string"),
+        ({"file_info": "x"}, "file_info must be an object with file_size, file_md5, file_time and file_ext"),
+        ({"file_info": None}, "file_info is required"),
+        ({"click_len": "10"}, 'click_len must be an integer from 5 to 30, not "10"'),
+        ({"file_info": {"file_size": 1, "file_md5": 5, "file_time": 1, "file_ext": "wav"}}, "file_info.file_md5 must"),
+    ],
+)
+def test_wondershare_bad_field_messages_speak_the_doc(client: httpx.Client, change: dict[str, Any], words: str) -> None:
+    """``msg`` names the field with the doc's range and the value sent, not the validator's wording."""
+    r = client.post(BATCH, json={**batch_body("http://127.0.0.1:9/in.wav"), **change}, headers=AUTH)
+    assert r.status_code == 400, r.text
+    msg = r.json()["msg"]
+    assert words in msg
+    assert "Input should" not in msg
+    assert "Wondershare" not in msg
+
+
+def test_wondershare_body_that_is_not_json_names_the_content_type(client: httpx.Client) -> None:
+    """A form post (``data=`` where ``json=`` was meant) is told the body must be JSON."""
+    r = client.post(BATCH, data={"file_link": "http://127.0.0.1:9/in.wav", "priority": "1"}, headers=AUTH)
+    assert r.status_code == 400
+    msg = r.json()["msg"]
+    assert "application/json" in msg
+    assert "application/x-www-form-urlencoded" in msg
+
+
+def test_wondershare_priority_9_is_served_first(client: httpx.Client, origin: LoopbackServer) -> None:
+    """The doc gives ``priority`` only as [0, 9]: 9 goes ahead of 0 in the queue and in ``wait_time``."""
+    long_wav = io.BytesIO()
+    sf.write(long_wav, np.tile(CLICKED, 150), SR, format="WAV", subtype="PCM_16")
+    native = {"x-api-key": f"{APP_KEY}:{APP_SECRET}"}
+    up = client.post("/api/v1/files", files={"file": ("long.wav", long_wav.getvalue())}, headers=native)
+    blockers = [  # both workers busy: the tasks below wait
+        client.post(
+            "/api/v1/jobs",
+            json={"input": {"file_id": up.json()["file_id"]}, "steps": [{"name": "declick"}]},
+            headers=native,
+        ).json()["id"]
+        for _ in range(2)
+    ]
+    try:
+        low = [submit(client, batch_body(origin.url("/bucket/in.wav"), priority=0)) for _ in range(3)]
+        high = submit(client, batch_body(origin.url("/bucket/in.wav"), priority=9))
+        ahead = {t: client.get(f"/api/v1/jobs/{t}", headers=AUTH).json()["jobs_ahead"] for t in [*low, high]}
+        waits = {t: client.get(f"/v3/pic/ecr/result/{t}", headers=AUTH).json()["data"] for t in [*low, high]}
+        assert all(w["status"] == "1" for w in waits.values()), waits
+        assert ahead[high] == 0  # ahead of the earlier tasks (and of any blocker not started yet)
+        assert ahead[low[0]] < ahead[low[1]] < ahead[low[2]]
+        assert all(int(waits[high]["wait_time"]) <= int(waits[t]["wait_time"]) for t in low)
+        assert int(waits[high]["wait_time"]) < int(waits[low[2]]["wait_time"])
+    finally:
+        for b in blockers:
+            client.delete(f"/api/v1/jobs/{b}", headers=native)
+    for t in [*low, high]:
+        assert poll(client, t)["status"] == "3"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"detection_mult": 6.0, "click_len": 5, "priority": 0},
+        {"detection_mult": 10.0, "click_len": 30, "priority": 9},
+        {"detection_mult": 6, "click_len": 30.0, "priority": 9.0},  # whole numbers written either way
+    ],
+)
+def test_wondershare_range_ends_of_the_doc_run(
+    client: httpx.Client, origin: LoopbackServer, change: dict[str, Any]
+) -> None:
+    """The doc's ranges are closed: each end is taken and the task completes with it."""
+    assert poll(client, submit(client, batch_body(origin.url("/bucket/in.wav"), **change)))["status"] == "3"
+
+
+def test_wondershare_fields_the_doc_does_not_name_are_ignored(client: httpx.Client, origin: LoopbackServer) -> None:
+    """A client's own fields (top level or in ``file_info``) do not make the request fail."""
+    body = batch_body(origin.url("/bucket/in.wav"), callback="https://example.com/hook", meta={"user": 7})
+    body["file_info"]["file_name"] = "in.wav"
+    assert poll(client, submit(client, body))["status"] == "3"
+
+
+def test_wondershare_wait_time_is_short_until_a_rate_is_measured(tmp_path: Path) -> None:
+    """A fresh server knows no click-removal rate: its default one can be several times off (a
+    client that waited it would get its result late), so ``wait_time`` asks again within 5 s until
+    a task long enough to time has finished (the service's side: ``tests/app/test_seams.py``)."""
+    long_wav = io.BytesIO()
+    sf.write(long_wav, np.tile(CLICKED, 75), SR, format="WAV", subtype="PCM_16")  # 300 s
+    data = long_wav.getvalue()
+    settings = Settings(
+        data_dir=tmp_path, workers=1, api_keys=(f"{APP_KEY}:{APP_SECRET}",), url_allowlist=("127.0.0.1",)
+    )
+    with (
+        serve_http({"/long.wav": Reply(body=data)}) as bucket,
+        run_server(settings) as hush,
+        httpx.Client(base_url=hush.base, timeout=30) as c,
+    ):
+        body = batch_body(bucket.url("/long.wav"), data)
+        body["file_info"] = file_info(data, file_time=300)
+        task = submit(c, body)
+        told = c.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).json()["data"]
+        assert told["status"] in ("1", "2")
+        assert 1 <= int(told["wait_time"]) <= 5, told  # the default rate says 16 s (0.5 + 0.05 x 300)
+        assert poll(c, task)["status"] == "3"

@@ -1,0 +1,187 @@
+"""How honest Wondershare's ``wait_time`` is: a client that waits it, against the real wait.
+
+    python bench/wait_time.py [--long-s 1500] [--short-s 2] [--warmup 2]
+
+Starts its own ``hush serve`` (loopback, one worker, a temporary data directory) for each
+scenario, serves the inputs from a loopback origin, and polls ``/v3/pic/ecr/result/{task_id}``
+as the doc's client does: ask, sleep ``wait_time``, ask again, until status ``"3"``. Scenarios:
+
+1. ``fresh``: a long task on a server that has finished no task yet (the rate is the default).
+2. ``after short``: the same task after ``--warmup`` short tasks finished (the rate is measured
+   on them).
+3. ``measured``: the long task again, after one like it finished (the rate is measured on it).
+4. ``behind a running task``: a short task submitted while the long one runs on the only worker.
+
+Prints, for the watched task: each answer (time since submit, status, ``wait_time``, the time
+that was really left) and a summary row: when the result was ready, when the client that obeys
+``wait_time`` learned it, and how many polls it made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import http.server
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import soundfile as sf
+
+APP = "bench:secret"
+AUTH = {"Authorization": "Basic " + base64.b64encode(APP.encode()).decode()}
+SR = 16_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wav(seconds: float, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    sf.write(buf, (0.1 * rng.standard_normal(int(SR * seconds))).astype(np.float32), SR, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _origin(files: dict[str, bytes]) -> tuple[http.server.ThreadingHTTPServer, str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+def _body(origin: str, name: str, data: bytes, seconds: float) -> dict[str, Any]:
+    info = {"file_size": len(data), "file_md5": hashlib.md5(data, usedforsecurity=False).hexdigest()}
+    return {
+        "file_link": f"{origin}/{name}",
+        "file_ext": "wav",
+        "file_info": {**info, "file_time": round(seconds), "file_ext": "wav"},
+        "priority": 1,
+    }
+
+
+def _submit(c: httpx.Client, body: dict[str, Any]) -> str:
+    r = c.post("/v3/pic/ecr/batch", json=body, headers=AUTH)
+    r.raise_for_status()
+    return str(r.json()["data"]["task_id"])
+
+
+def _obey(c: httpx.Client, task: str) -> tuple[list[tuple[float, str, int]], float, float]:
+    """Poll as the doc's client does; the answers, when the client learned it was done, and when
+    it was (the task's finished_at on the native API, relative to the first poll)."""
+    t0 = time.time()
+    seen: list[tuple[float, str, int]] = []
+    while True:
+        data = c.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).json()["data"]
+        seen.append((time.time() - t0, data["status"], int(data["wait_time"])))
+        if data["status"] in ("3", "4", "5", "6"):
+            learned = time.time() - t0
+            break
+        time.sleep(int(data["wait_time"]))
+    finished = c.get(f"/api/v1/jobs/{task}", headers=AUTH).json()["finished_at"] - t0
+    return seen, learned, finished
+
+
+def _scenario(name: str, run: Callable[[httpx.Client], str]) -> None:
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as data:
+        env = {
+            **os.environ,
+            "HUSH_DATA_DIR": data,
+            "HUSH_API_KEYS": APP,
+            "HUSH_WORKERS": "1",
+            "HUSH_URL_ALLOWLIST": "127.0.0.1",
+        }
+        cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        server = subprocess.Popen(
+            [*cmd, "--log-level", "error"],
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            with httpx.Client(base_url=base, timeout=60) as c:
+                task = run(c)
+                seen, learned, finished = _obey(c, task)
+        finally:
+            server.terminate()
+            server.wait(15)
+    print(f"\n### {name}\n\n| t (s) | status | wait_time | really left |\n|---|---|---|---|")
+    for t, status, wait in seen:
+        print(f"| {t:.1f} | {status} | {wait} | {max(finished - t, 0.0):.1f} |")
+    print(f"\nready after {finished:.1f} s; a client obeying wait_time learned it after {learned:.1f} s", end="")
+    print(f" ({len(seen)} polls)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--long-s", type=float, default=1500.0, help="the watched task's audio (s)")
+    ap.add_argument("--short-s", type=float, default=2.0, help="a short task's audio (s)")
+    ap.add_argument("--warmup", type=int, default=2, help="short tasks finished before the long one")
+    args = ap.parse_args()
+    if args.long_s > 3000 or args.warmup > 20:
+        ap.error("bounded on purpose: at most 3000 s of audio (under the 50 MiB limit) and 20 warm-up tasks")
+    long_, short = _wav(args.long_s, 1), _wav(args.short_s, 2)
+    httpd, origin = _origin({"/long.wav": long_, "/short.wav": short})
+    long_body = _body(origin, "long.wav", long_, args.long_s)
+    short_body = _body(origin, "short.wav", short, args.short_s)
+
+    def after_short(c: httpx.Client) -> str:
+        for _ in range(args.warmup):
+            _obey(c, _submit(c, short_body))
+        return _submit(c, long_body)
+
+    def measured(c: httpx.Client) -> str:
+        _obey(c, _submit(c, long_body))
+        return _submit(c, long_body)
+
+    def behind(c: httpx.Client) -> str:
+        running = _submit(c, long_body)
+        while c.get(f"/v3/pic/ecr/result/{running}", headers=AUTH).json()["data"]["status"] == "1":
+            time.sleep(0.05)
+        return _submit(c, short_body)
+
+    try:
+        _scenario(f"fresh: {args.long_s:g} s task, no task finished before", lambda c: _submit(c, long_body))
+        _scenario(f"after short: {args.long_s:g} s task after {args.warmup} x {args.short_s:g} s tasks", after_short)
+        _scenario(f"measured: {args.long_s:g} s task after one like it", measured)
+        _scenario(f"behind a running task: {args.short_s:g} s task behind the {args.long_s:g} s one", behind)
+    finally:
+        httpd.shutdown()
+
+
+if __name__ == "__main__":
+    main()
