@@ -94,12 +94,31 @@ _SETTLE_NEPERS = 6.9
 _FIT_S = 0.5
 #: Seconds of extrapolated hum run through a notch set to prime it.
 _PRIME_S = 1.0
-#: :class:`HumRemover` analyses the channels' mean at the input rate divided by its largest
-#: divisor that leaves at least this (Hz): the detection reads below 2 kHz (and 25 Hz around),
-#: and a 4 s window zero-padded to 8 s is a 384000-point FFT at 48 kHz, 64000 at 8 kHz. Before
-#: the decimation, a Chebyshev II low-pass (order 10, 90 dB from the new Nyquist frequency; flat
-#: within 0.06 dB to 2025 Hz at 48 kHz) keeps what would fold below 2 kHz 90 dB down.
-_ANALYSIS_HZ = 8000
+#: :class:`HumRemover` analyses the channels' mean at about this rate (Hz): the detection reads
+#: harmonics up to 24 x 60 = 1440 Hz (and 25 Hz around them), and a 4 s window zero-padded to
+#: 8 s is then a 32000-point FFT (64000 at 8 kHz, 384000 at the 48 kHz input rate). The mean is
+#: first averaged over runs of ``q1 = sr // 8000`` samples (to 8-16 kHz: a box filter, whose
+#: images fold onto the band below 1.5 kHz from ``sr / q1 - 1.5 kHz`` up, 10.7 dB down or more,
+#: where speech is weak), then low-passed by an elliptic filter at that rate (order 6, 0.1 dB
+#: ripple to 1.5 kHz, 70 dB down from ``_ANALYSIS_HZ - 1.5 kHz``, what folds below 1.5 kHz) and
+#: every ``q2``-th sample kept (``q2 = (sr / q1) // _ANALYSIS_HZ``). Filtering at the input rate
+#: (a Chebyshev II of order 10 before a decimation to 8 kHz) cost more than the rest of the
+#: remover together: 4 ms per 30 s at 16 kHz, 16 ms at 48 kHz.
+_ANALYSIS_HZ = 4000
+#: :class:`HumRemover` runs the full detection on a window only when the hum could be there: no hum
+#: held or waiting for confirmation, the window's four parts' power spectra (1 Hz bins, made once
+#: per part, as the steadiness tests need them anyway) are averaged, and the detection is skipped
+#: unless, for 50 or 60 Hz, two of the first six harmonics stand ``_SCREEN_DB`` above their
+#: neighbourhood (the detection needs two at 12 dB in the 8 s spectrum) or one of the first three
+#: stands ``_SCREEN_STRONG_DB`` out (the detection: 30 dB). A line's height over the noise is
+#: about 6 dB less in 1 Hz bins than in the 4 s window's (1.71 Hz and 0.43 Hz noise bandwidth of
+#: the Blackman-Harris window), and the four parts' mean holds the neighbourhood's median steadier;
+#: the margins are set in bench/README.md ("Results: a cheap tracking hum remover").
+_SCREEN_DB = 5.0
+_SCREEN_STRONG_DB = 15.0
+#: ... and only lines that keep their level (the peak bin or a neighbour) in every part within
+#: ``_STEADY_DB`` plus this (dB) of their median part, the detection's steadiness with a margin.
+_SCREEN_STEADY_DB = 2.0
 #: Report at most this many notched stretches (the rest are counted): bounded report memory.
 _MAX_SEGMENTS = 1000
 
@@ -204,12 +223,16 @@ def _blackman_harris(n: int) -> npt.NDArray[np.float64]:
     return win
 
 
-def _spectrum(x: npt.NDArray[np.float64], sr: int) -> tuple[npt.NDArray[np.float64], float]:
+def _spectrum(x: npt.NDArray[np.float64], sr: float) -> tuple[npt.NDArray[np.float64], float]:
     """Power spectrum of ``x`` (Blackman-Harris window, zero-padded to >= 8 s: <= 0.125 Hz bins), bin width."""
     n = x.size
     nfft = scipy.fft.next_fast_len(max(n, int(8 * sr)), real=True)
-    spec = np.abs(scipy.fft.rfft(x * _blackman_harris(n), nfft)) ** 2
-    return spec, sr / nfft
+    return _power(scipy.fft.rfft(x * _blackman_harris(n), nfft)), sr / nfft
+
+
+def _power(f: npt.NDArray[np.complex128]) -> npt.NDArray[np.float64]:
+    """``abs(f) ** 2`` without the square root."""
+    return np.asarray(f.real * f.real + f.imag * f.imag)
 
 
 def _median(a: npt.NDArray[np.float64]) -> float:
@@ -264,7 +287,7 @@ def _find_hum(
     spec: npt.NDArray[np.float64],
     df: float,
     parts: _Parts,
-    sr: int,
+    sr: float,
     *,
     max_harmonic: int,
     max_freq_hz: float,
@@ -369,23 +392,40 @@ class _Parts:
     """The power spectra of the ``_STEADY_SEGMENTS`` parts of ``x`` (<= 1 Hz bins), made once, when first asked for.
 
     Parts shorter than 0.125 s cannot resolve the harmonics: then there are none (``spectra`` is None).
+    :meth:`given` wraps spectra made beforehand (:class:`HumRemover` makes each part's once, for
+    the four windows that hold it).
     """
 
-    def __init__(self, x: npt.NDArray[np.float64], sr: int) -> None:
+    def __init__(self, x: npt.NDArray[np.float64], sr: float) -> None:
         self.x = x
         self.sr = sr
         self._spectra: list[npt.NDArray[np.float64]] | None = None
+        self._df = 0.0
+
+    @classmethod
+    def given(cls, spectra: list[npt.NDArray[np.float64]], df: float) -> _Parts:
+        parts = cls(np.zeros(0), 0.0)
+        parts._spectra, parts._df = spectra, df
+        return parts
 
     @property
     def spectra(self) -> tuple[list[npt.NDArray[np.float64]], float] | None:
+        if self._df:
+            assert self._spectra is not None
+            return self._spectra, self._df
         seg = self.x.size // _STEADY_SEGMENTS
         if seg < self.sr // 8:
             return None
-        nfft = scipy.fft.next_fast_len(max(seg, self.sr), real=True)
+        nfft = _part_nfft(seg, self.sr)
         if self._spectra is None:
             frames = self.x[: seg * _STEADY_SEGMENTS].reshape(_STEADY_SEGMENTS, seg) * _blackman_harris(seg)
-            self._spectra = list(np.abs(scipy.fft.rfft(frames, nfft, axis=-1)) ** 2)
+            self._spectra = list(_power(scipy.fft.rfft(frames, nfft, axis=-1)))
         return self._spectra, self.sr / nfft
+
+
+def _part_nfft(seg: int, sr: float) -> int:
+    """FFT length for a steadiness part of ``seg`` samples at ``sr`` Hz: zero-padded to >= 1 s (<= 1 Hz bins)."""
+    return int(scipy.fft.next_fast_len(max(seg, math.ceil(sr)), real=True))
 
 
 def _gone(parts: _Parts, f0: float, harmonics: list[int]) -> bool:
@@ -621,11 +661,15 @@ class HumRemover:
             ks = tuple(int(check_range("harmonics", k, 1, 100)) for k in harmonics)
             ks = tuple(k for k in ks if k * f0 < self.sr / 2 - 50) or (1,)
             self._given = HumEstimate(float(f0), ks, tuple(0.0 for _ in ks))
-        # the analysis rate: sr / q, q the largest divisor of sr that leaves _ANALYSIS_HZ
-        self._q = max(d for d in range(1, max(self.sr // _ANALYSIS_HZ, 1) + 1) if self.sr % d == 0)
-        self._sr_a = self.sr // self._q
-        self._lowpass = signal.cheby2(10, 90, self._sr_a / 2, fs=self.sr, output="sos") if self._q > 1 else None
-        self._lowpass_zi = np.zeros((5, 2))
+        # the analysis rate: sr / (q1 * q2), about _ANALYSIS_HZ (box filter by q1, elliptic low-pass, every q2-th)
+        self._q1 = max(self.sr // (2 * _ANALYSIS_HZ), 1)
+        self._q2 = max(int(self.sr / self._q1 // _ANALYSIS_HZ), 1)
+        self._q = self._q1 * self._q2
+        self._sr_a = self.sr / self._q
+        self._lowpass = signal.ellip(6, 0.1, 70, 1500.0, fs=self.sr / self._q1, output="sos")
+        self._lowpass_zi = np.zeros((self._lowpass.shape[0], 2))
+        self._box_rest = np.zeros(0, np.float32)  # the input's mean not yet summed by q1 (fewer than q1)
+        self._n_box = 0  # box sums made (samples at sr / q1)
         # samples per cell and window step, a multiple of q
         self._hop = self._q * max(round(self.detect_s * self.sr / (_HOPS * self._q)), 1)
         self._win = _HOPS * self._hop  # samples per analysis window
@@ -633,15 +677,36 @@ class HumRemover:
         n = np.arange(self._fade)
         self._ramp = 0.5 - 0.5 * np.cos(np.pi * (n + 0.5) / self._fade)  # new set's share, 0 -> 1
         self._settle = math.ceil(_SETTLE_NEPERS / (np.pi * self.bandwidth_hz) * self.sr)
-        # input: the samples from absolute index _buf0 on, then the blocks not yet joined to them
-        self._buf = np.zeros((self.channels, 0), np.float32)
-        self._buf0 = 0
-        self._pending: list[Audio] = []
+        # input: the blocks (absolute start index, samples) from the oldest still needed on
+        self._blocks: list[tuple[int, Audio]] = []
         self._n_in = 0
         # the analysis signal (channels' mean, low-passed, every q-th sample) from index _abuf0 on
         self._abuf = np.zeros(0, np.float64)
         self._abuf0 = 0
         self._apending: list[npt.NDArray[np.float64]] = []
+        self._n_a = 0  # analysis samples made
+        # power spectra of the analysis signal's parts (a window step each), by part index
+        self._part_n = self._win // (_STEADY_SEGMENTS * self._q)
+        self._parts_per_hop = _STEADY_SEGMENTS // _HOPS
+        self._part_nfft = _part_nfft(self._part_n, self._sr_a)
+        self._part_specs: dict[int, npt.NDArray[np.float64]] = {}
+        # the screen's tables: per low harmonic, the bins searched and its neighbourhood's bins
+        df_p = self._sr_a / self._part_nfft
+        screened = [
+            (mains, k) for mains in _MAINS_HZ for k in range(1, _LOW_HARMONICS + 1) if k * mains + 25 < self._sr_a / 2
+        ]
+        self._screen_ks = np.asarray([k for _, k in screened])
+        self._screen_mains = np.asarray([m for m, _ in screened])
+        span = max(int(np.ceil((0.6 * _LOW_HARMONICS + df_p) / df_p)), 1)
+        guard = int(np.ceil((0.6 * _LOW_HARMONICS + 3.0) / df_p)) + span
+        reach = int(25.0 / df_p)
+        centre = np.asarray([round(m * k / df_p) for m, k in screened], np.int64)
+        widths = np.asarray([int(np.ceil((0.6 * k + df_p) / df_p)) for _, k in screened], np.int64)
+        j = np.arange(-span, span + 1)
+        self._screen_search = centre[:, None] + np.clip(j, -widths[:, None], widths[:, None])
+        hood = np.concatenate([np.arange(-reach, -guard), np.arange(guard + 1, reach + 1)])
+        self._screen_hood = centre[:, None] + hood
+        self.windows_screened_out = 0  # windows whose full detection the screen spared
         self._done = False
         # decisions: window index -> the hum it holds (the end window, if any, comes last)
         self._held: dict[int, HumEstimate | None] = {}
@@ -660,33 +725,91 @@ class HumRemover:
         self._sets: dict[tuple[int, tuple[int, ...]], _Stretch] = {}  # per mains and harmonic set, all stretches
 
     # ------------------------------------------------------------------ input
-    def _join(self) -> None:
-        if self._pending:
-            self._buf = np.concatenate([self._buf, *self._pending], axis=-1)
-            self._pending = []
-
     def _take(self, a: int, b: int) -> Audio:
-        """Input samples ``[a, b)`` (absolute indices), shape ``(channels, b - a)``."""
-        if b > self._buf0 + self._buf.shape[-1]:
-            self._join()
-        return self._buf[:, a - self._buf0 : b - self._buf0]
+        """Input samples ``[a, b)`` (absolute indices), shape ``(channels, b - a)``: a view when one block holds them."""
+        pieces = []
+        for start, blk in self._blocks:
+            end = start + blk.shape[-1]
+            if end <= a:
+                continue
+            if start >= b:
+                break
+            pieces.append(blk[:, max(a - start, 0) : b - start])
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces, axis=-1) if pieces else np.zeros((self.channels, 0), np.float32)
 
     def _feed(self, x: Audio) -> None:
-        """Add a block to the analysis signal: the channels' mean, low-passed, every q-th sample."""
-        m = x.astype(np.float64).mean(axis=0)
-        if self._lowpass is not None:
-            m, self._lowpass_zi = signal.sosfilt(self._lowpass, m, zi=self._lowpass_zi)
-            m = m[(-self._n_in) % self._q :: self._q]  # (the samples whose input index is a multiple of q)
-        self._apending.append(m)
+        """Add a block to the analysis signal: the channels' mean, box-summed, low-passed, every q2-th sample."""
+        m = x[0] if self.channels == 1 else x.mean(axis=0)
+        if self._q1 > 1:
+            if self._box_rest.size:
+                m = np.concatenate([self._box_rest, m])
+            n = m.size // self._q1 * self._q1
+            self._box_rest = m[n:].copy()
+            acc = m[0:n : self._q1].astype(np.float64)
+            for j in range(1, self._q1):  # (faster than a sum over a short axis)
+                acc += m[j:n : self._q1]
+            m = acc * (1.0 / self._q1)
+        else:
+            m = m.astype(np.float64)
+        if not m.size:
+            return
+        m, self._lowpass_zi = signal.sosfilt(self._lowpass, m, zi=self._lowpass_zi)
+        first = (-self._n_box) % self._q2  # (the box sums whose index is a multiple of q2)
+        self._n_box += m.size
+        m = m[first :: self._q2]
+        if m.size:
+            self._apending.append(m)
+            self._n_a += m.size
+
+    def _joined(self, ib: int) -> None:
+        """Join the pending analysis samples when sample ``ib - 1`` is among them."""
+        if self._apending and ib > self._abuf0 + self._abuf.size:
+            self._abuf = np.concatenate([self._abuf, *self._apending])
+            self._apending = []
 
     def _analysed(self, a: int, b: int) -> npt.NDArray[np.float64]:
         """The analysis signal of input samples ``[a, b)``, mean removed."""
         ia, ib = -(-a // self._q), -(-b // self._q)
-        if self._apending and ib > self._abuf0 + self._abuf.size:
-            self._abuf = np.concatenate([self._abuf, *self._apending])
-            self._apending = []
+        self._joined(ib)
         x = self._abuf[ia - self._abuf0 : ib - self._abuf0]
         return x - x.mean() if x.size else x
+
+    def _part_spectra(self, i: int) -> list[npt.NDArray[np.float64]]:
+        """The power spectra of window ``i``'s four parts (parts ``i`` to ``i + 3``), each made once."""
+        out = []
+        first = i * self._parts_per_hop
+        for p in range(first, first + _STEADY_SEGMENTS):
+            if p not in self._part_specs:
+                a = p * self._part_n
+                self._joined(a + self._part_n)
+                seg = self._abuf[a - self._abuf0 : a - self._abuf0 + self._part_n]
+                seg = (seg - seg.mean()) * _blackman_harris(self._part_n)
+                self._part_specs[p] = _power(scipy.fft.rfft(seg, self._part_nfft))
+            out.append(self._part_specs[p])
+        return out
+
+    def _screen(self, spectra: list[npt.NDArray[np.float64]]) -> bool:
+        """Whether the full detection could find hum in the window of these parts (the class notes)."""
+        parts = np.stack(spectra)
+        mean = parts.mean(axis=0)
+        search = mean[self._screen_search]
+        peaks = self._screen_search[np.arange(search.shape[0]), np.argmax(search, axis=1)]
+        n = self._screen_hood.shape[1]
+        hood = np.partition(mean[self._screen_hood], ((n - 1) // 2, n // 2), axis=1)
+        median = (hood[:, (n - 1) // 2] + hood[:, n // 2]) / 2
+        prom = 10 * np.log10(mean[peaks] / np.maximum(median, 1e-30) + 1e-30)
+        # each line's level in each part (its peak bin or a neighbour), steady as the detection wants
+        level = np.sort(parts[:, peaks[:, None] + np.arange(-1, 2)].max(axis=2), axis=0)  # (parts, lines)
+        steady = level[0] >= (level[1] + level[2]) / 2 * 10 ** (-(_STEADY_DB + _SCREEN_STEADY_DB) / 10)
+        for mains in _MAINS_HZ:
+            mine = (self._screen_mains == mains) & steady
+            if np.count_nonzero(prom[mine] >= _SCREEN_DB) >= 2:
+                return True
+            if np.any(prom[mine & (self._screen_ks <= 3)] >= _SCREEN_STRONG_DB):
+                return True
+        return False
 
     # ------------------------------------------------------------------ decisions
     def _decide(self, a: int, b: int) -> None:
@@ -696,12 +819,31 @@ class HumRemover:
         if self._given is not None:
             self.estimate = self._cur = self._held[i] = self._given
             return
+        # a window on the step grid has its parts' spectra made once (else: the end window, made here)
+        on_grid = a == i * self._hop and b - a == self._win and self._part_n >= self._sr_a // 8
+        if on_grid and i > 0 and self._cur is None and self._cand is None:
+            if not self._screen(self._part_spectra(i)):  # (what the state machine does when nothing is found)
+                self.windows_screened_out += 1
+                self._cand_dropped = False
+                self._cur = self._held[i] = None
+                return
+        if on_grid and i % 2 and self._cur is not None and self._cand is None:
+            # every other window, a hum held stays held unless its lines vanish in a part of the window
+            cur = self._cur
+            if not _gone(_Parts.given(self._part_spectra(i), self._sr_a / self._part_nfft), cur.f0_hz, list(cur.harmonics)):
+                self._cand_dropped = False
+                self._held[i] = cur
+                return
         x = self._analysed(a, b)
         if x.size < self._sr_a // 4:  # (detect_hum's shortest input)
             self._held[i] = None
             return
         spec, df = _spectrum(x, self._sr_a)
-        parts = _Parts(x, self._sr_a)  # (shared by the detection's and the hysteresis's level tests)
+        # (shared by the detection's and the hysteresis's level tests)
+        if on_grid:
+            parts = _Parts.given(self._part_spectra(i), self._sr_a / self._part_nfft)
+        else:
+            parts = _Parts(x, self._sr_a)
 
         def detect() -> HumEstimate | None:
             est = _find_hum(
@@ -834,10 +976,10 @@ class HumRemover:
             out.append(self._emit(self._cell, min(a + self._hop, self._n_in)))
             self._cell += 1
         keep = max(self._cell * self._hop - self._settle, 0)
-        if keep > self._buf0:
-            self._join()
-            self._buf = self._buf[:, keep - self._buf0 :].copy()
-            self._buf0 = keep
+        while self._blocks and self._blocks[0][0] + self._blocks[0][1].shape[-1] <= keep:
+            del self._blocks[0]
+        if len(self._blocks) > 32:  # (many small blocks: one, so that _take stays short)
+            self._blocks = [(self._blocks[0][0], np.concatenate([blk for _, blk in self._blocks], axis=-1))]
         keep = max(self._n_windows - 1, 0) * self._hop // self._q  # (the end window starts after it)
         if keep > self._abuf0 + 4 * self._hop // self._q:  # (trimmed once in a while)
             self._abuf = np.concatenate([self._abuf, *self._apending])[keep - self._abuf0 :].copy()
@@ -845,6 +987,8 @@ class HumRemover:
             self._abuf0 = keep
         for i in [i for i in self._held if i < self._cell - _HOPS]:
             del self._held[i]
+        for p in [p for p in self._part_specs if p < self._n_windows * self._parts_per_hop]:
+            del self._part_specs[p]
         return np.concatenate(out, axis=-1) if out else np.zeros((self.channels, 0), np.float32)
 
     # ------------------------------------------------------------------ BlockProcessor
@@ -852,7 +996,7 @@ class HumRemover:
         """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
         x = as_2d(np.asarray(block, np.float32))
         if x.shape[-1]:
-            self._pending.append(x.copy())
+            self._blocks.append((self._n_in, x.copy()))
             if self._given is None:
                 self._feed(x)
             self._n_in += x.shape[-1]
