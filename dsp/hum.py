@@ -17,6 +17,14 @@ of notch set is crossfaded over 0.1 s between two notch cascades that both run w
 state, the new one settled on the audio before the change (at the start of the file: primed on
 the hum extrapolated before it), so a switch makes no click. It streams with a lookahead of
 ``detect_s`` to ``1.25 * detect_s`` and memory flat in the duration.
+
+The tracking is kept cheap (bench/README.md, "Results: a cheap tracking hum remover"): the
+analysis runs on the channels' mean brought down to about 4 kHz, each quarter window's power
+spectrum is made once and shared by the four windows that hold it, a window without hum held or
+awaiting confirmation gets the full detection only when a screen on those quarter spectra says
+hum could be there, and a hum held is checked in full every other window (in between: only
+whether its lines vanish in a quarter). Where the notch set does not change, one cascade runs
+on the audio as the fixed notches did.
 """
 
 from __future__ import annotations
@@ -556,8 +564,8 @@ class HumRemover:
 
     Implements :class:`dsp.stream.BlockProcessor`. Windows of ``detect_s`` seconds, starting
     every ``detect_s / 4``, are analysed in turn over the channels' mean (one decision, one notch
-    set for all channels; low-passed and decimated to the input rate over its largest divisor
-    that leaves 8 kHz or more, as the detection reads below 2 kHz), and the audio is cut into
+    set for all channels; brought down to about 4 kHz, ``_ANALYSIS_HZ``, as the detection reads
+    below 1.5 kHz), and the audio is cut into
     cells of ``detect_s / 4`` that each get the notch set of the latest window overlapping them
     that holds hum (none: the cell passes through unchanged, bit for bit).
 
@@ -574,7 +582,13 @@ class HumRemover:
     to stay on; hum that stops inside a window is let go there). While the hum held holds, the
     detection is not run; its fundamental is read again (from its strongest harmonic) and the
     notches re-tuned when it has moved more than 0.01 Hz (mains frequency wanders; 0.01 Hz off,
-    a 2 Hz notch is -40 dB).
+    a 2 Hz notch is -40 dB). Every other window (the odd ones) a hum held is only checked for
+    vanishing in a quarter (on the quarters' spectra, 1 Hz bins): if it does not, the window
+    holds it as it is, without the fine spectrum. A window with no hum held and none awaiting
+    confirmation runs the detection only when a screen on its quarters' mean spectrum passes: for
+    50 or 60 Hz, two of the first six harmonics ``_SCREEN_DB`` out, or one of the first three
+    ``_SCREEN_STRONG_DB`` out, and steady through the quarters (``windows_screened_out`` counts
+    the windows it spared). The opening window always gets the detection (:attr:`estimate`).
 
     So hum is notched from the quarter it starts in (the next one, if it starts in the last
     tenth of it) to the end of the quarter it stops in (a faint hum may be held a window
@@ -614,6 +628,8 @@ class HumRemover:
         fundamental read to the bin as :func:`detect_hum` does), or the given hum; None before
         that window is in. Where hum was notched, with which fundamental and harmonics, is in
         :meth:`report`.
+    windows_screened_out : int
+        Windows decided without the detection, their screen saying no hum could be there.
 
     Raises
     ------
@@ -671,7 +687,7 @@ class HumRemover:
         self._box_rest = np.zeros(0, np.float32)  # the input's mean not yet summed by q1 (fewer than q1)
         self._n_box = 0  # box sums made (samples at sr / q1)
         # samples per cell and window step, a multiple of q
-        self._hop = self._q * max(round(self.detect_s * self.sr / (_HOPS * self._q)), 1)
+        self._hop = self._q * max(round(self.detect_s * self.sr / (_HOPS * self._q)), 1)  # (a quarter: _HOPS = 4)
         self._win = _HOPS * self._hop  # samples per analysis window
         self._fade = min(round(_FADE_S * self.sr), self._hop)
         n = np.arange(self._fade)
