@@ -127,6 +127,9 @@ _SCREEN_STRONG_DB = 15.0
 #: ... and only lines that keep their level (the peak bin or a neighbour) in every part within
 #: ``_STEADY_DB`` plus this (dB) of their median part, the detection's steadiness with a margin.
 _SCREEN_STEADY_DB = 2.0
+#: The analysis signal of a quarter is low-passed from this long (s) before it, from rest: the
+#: elliptic filter's ringing (its slowest pole decays 60 dB in about 11 ms at 8 kHz) is gone.
+_PRE_S = 0.25
 #: Report at most this many notched stretches (the rest are counted): bounded report memory.
 _MAX_SEGMENTS = 1000
 
@@ -683,9 +686,6 @@ class HumRemover:
         self._q = self._q1 * self._q2
         self._sr_a = self.sr / self._q
         self._lowpass = signal.ellip(6, 0.1, 70, 1500.0, fs=self.sr / self._q1, output="sos")
-        self._lowpass_zi = np.zeros((self._lowpass.shape[0], 2))
-        self._box_rest = np.zeros(0, np.float32)  # the input's mean not yet summed by q1 (fewer than q1)
-        self._n_box = 0  # box sums made (samples at sr / q1)
         # samples per cell and window step, a multiple of q
         self._hop = self._q * max(round(self.detect_s * self.sr / (_HOPS * self._q)), 1)  # (a quarter: _HOPS = 4)
         self._win = _HOPS * self._hop  # samples per analysis window
@@ -696,16 +696,19 @@ class HumRemover:
         # input: the blocks (absolute start index, samples) from the oldest still needed on
         self._blocks: list[tuple[int, Audio]] = []
         self._n_in = 0
-        # the analysis signal (channels' mean, low-passed, every q-th sample) from index _abuf0 on
-        self._abuf = np.zeros(0, np.float64)
-        self._abuf0 = 0
-        self._apending: list[npt.NDArray[np.float64]] = []
-        self._n_a = 0  # analysis samples made
+        # the screen's signal (the channels' mean, box-summed by q) from index _sbuf0 on, its pending rest
+        self._sbuf = np.zeros(0, np.float64)
+        self._sbuf0 = 0
+        self._spending: list[npt.NDArray[np.float64]] = []
+        self._box_rest = np.zeros(0, np.float32)  # the input's mean not yet summed (fewer than q samples)
+        # the analysis signal is made per quarter from the input, the low-pass run from _pre samples before
+        self._pre = min(self._q * round(_PRE_S * self.sr / self._q), self._hop)
+        self._clean: dict[int, npt.NDArray[np.float64]] = {}  # part index -> its analysis samples
         # power spectra of the analysis signal's parts (a window step each), by part index
         self._part_n = self._win // (_STEADY_SEGMENTS * self._q)
-        self._parts_per_hop = _STEADY_SEGMENTS // _HOPS
         self._part_nfft = _part_nfft(self._part_n, self._sr_a)
         self._part_specs: dict[int, npt.NDArray[np.float64]] = {}
+        self._screen_specs: dict[int, npt.NDArray[np.float64]] = {}
         # the screen's tables: per low harmonic, the bins searched and its neighbourhood's bins
         df_p = self._sr_a / self._part_nfft
         screened = [
@@ -755,56 +758,82 @@ class HumRemover:
             return pieces[0]
         return np.concatenate(pieces, axis=-1) if pieces else np.zeros((self.channels, 0), np.float32)
 
-    def _feed(self, x: Audio) -> None:
-        """Add a block to the analysis signal: the channels' mean, box-summed, low-passed, every q2-th sample."""
-        m = x[0] if self.channels == 1 else x.mean(axis=0)
-        if self._q1 > 1:
-            if self._box_rest.size:
-                m = np.concatenate([self._box_rest, m])
-            n = m.size // self._q1 * self._q1
-            self._box_rest = m[n:].copy()
-            acc = m[0:n : self._q1].astype(np.float64)
-            for j in range(1, self._q1):  # (faster than a sum over a short axis)
-                acc += m[j:n : self._q1]
-            m = acc * (1.0 / self._q1)
-        else:
-            m = m.astype(np.float64)
-        if not m.size:
-            return
-        m, self._lowpass_zi = signal.sosfilt(self._lowpass, m, zi=self._lowpass_zi)
-        first = (-self._n_box) % self._q2  # (the box sums whose index is a multiple of q2)
-        self._n_box += m.size
-        m = m[first :: self._q2]
-        if m.size:
-            self._apending.append(m)
-            self._n_a += m.size
+    def _box(self, m: npt.NDArray[np.float32], q: int) -> npt.NDArray[np.float64]:
+        """Means of ``m`` over consecutive runs of ``q`` samples (a rest shorter than ``q`` is dropped)."""
+        n = m.size // q * q
+        acc = m[0:n:q].astype(np.float64)
+        for j in range(1, q):  # (faster than a sum over a short axis)
+            acc += m[j:n:q]
+        return acc * (1.0 / q) if q > 1 else acc
 
-    def _joined(self, ib: int) -> None:
-        """Join the pending analysis samples when sample ``ib - 1`` is among them."""
-        if self._apending and ib > self._abuf0 + self._abuf.size:
-            self._abuf = np.concatenate([self._abuf, *self._apending])
-            self._apending = []
+    def _mean(self, x: Audio) -> npt.NDArray[np.float32]:
+        return x[0] if self.channels == 1 else x.mean(axis=0)
+
+    def _feed(self, x: Audio) -> None:
+        """Add a block to the screen's signal: the channels' mean, averaged over runs of q samples."""
+        m = self._mean(x)
+        if self._box_rest.size:
+            m = np.concatenate([self._box_rest, m])
+        n = m.size // self._q * self._q
+        self._box_rest = m[n:].copy()
+        if n:
+            self._spending.append(self._box(m[:n], self._q))
+
+    def _lowband(self, s: int, e: int) -> npt.NDArray[np.float64]:
+        """The analysis signal from input sample ``s`` (a multiple of q) to ``e``: q1-means, low-passed, every q2-th.
+
+        The low-pass starts at rest at ``s``; its ringing has died out ``_PRE_S`` later.
+        """
+        m = self._box(self._mean(self._take(s, e)), self._q1)
+        if not m.size:
+            return m
+        return np.asarray(signal.sosfilt(self._lowpass, m)[:: self._q2])
 
     def _analysed(self, a: int, b: int) -> npt.NDArray[np.float64]:
-        """The analysis signal of input samples ``[a, b)``, mean removed."""
-        ia, ib = -(-a // self._q), -(-b // self._q)
-        self._joined(ib)
-        x = self._abuf[ia - self._abuf0 : ib - self._abuf0]
+        """The analysis signal of input samples ``[a, b)``, mean removed (the samples at multiples of q)."""
+        ia = -(-a // self._q)
+        s = max(ia * self._q - self._pre, 0)
+        x = self._lowband(s, b)[ia - s // self._q :]
+        x = x[: -(-b // self._q) - ia]
         return x - x.mean() if x.size else x
 
-    def _part_spectra(self, i: int) -> list[npt.NDArray[np.float64]]:
-        """The power spectra of window ``i``'s four parts (parts ``i`` to ``i + 3``), each made once."""
+    def _part(self, p: int) -> npt.NDArray[np.float64]:
+        """The analysis samples of quarter ``p`` (input ``[p * hop, (p + 1) * hop)``), made once."""
+        if p not in self._clean:
+            a = p * self._hop
+            s = max(a - self._pre, 0)
+            self._clean[p] = self._lowband(s, a + self._hop)[(a - s) // self._q :]
+        return self._clean[p]
+
+    def _window(self, i: int) -> npt.NDArray[np.float64]:
+        """The analysis signal of window ``i`` (on the step grid), mean removed."""
+        x = np.concatenate([self._part(p) for p in range(i, i + _STEADY_SEGMENTS)])
+        return x - x.mean()
+
+    def _spectra_of(self, specs: dict[int, npt.NDArray[np.float64]], i: int, clean: bool) -> list[npt.NDArray[np.float64]]:
         out = []
-        first = i * self._parts_per_hop
-        for p in range(first, first + _STEADY_SEGMENTS):
-            if p not in self._part_specs:
-                a = p * self._part_n
-                self._joined(a + self._part_n)
-                seg = self._abuf[a - self._abuf0 : a - self._abuf0 + self._part_n]
+        for p in range(i, i + _STEADY_SEGMENTS):
+            if p not in specs:
+                if clean:
+                    seg = self._part(p)
+                else:
+                    ia = p * self._part_n
+                    if self._spending and ia + self._part_n > self._sbuf0 + self._sbuf.size:
+                        self._sbuf = np.concatenate([self._sbuf, *self._spending])
+                        self._spending = []
+                    seg = self._sbuf[ia - self._sbuf0 : ia - self._sbuf0 + self._part_n]
                 seg = (seg - seg.mean()) * _blackman_harris(self._part_n)
-                self._part_specs[p] = _power(scipy.fft.rfft(seg, self._part_nfft))
-            out.append(self._part_specs[p])
+                specs[p] = _power(scipy.fft.rfft(seg, self._part_nfft))
+            out.append(specs[p])
         return out
+
+    def _part_spectra(self, i: int) -> list[npt.NDArray[np.float64]]:
+        """The power spectra of window ``i``'s four quarters (parts ``i`` to ``i + 3``) of the analysis signal, each made once."""
+        return self._spectra_of(self._part_specs, i, True)
+
+    def _screen_spectra(self, i: int) -> list[npt.NDArray[np.float64]]:
+        """The same of the screen's signal (q-means: no low-pass, cheap, for the screen only)."""
+        return self._spectra_of(self._screen_specs, i, False)
 
     def _screen(self, spectra: list[npt.NDArray[np.float64]]) -> bool:
         """Whether the full detection could find hum in the window of these parts (the class notes)."""
@@ -838,7 +867,7 @@ class HumRemover:
         # a window on the step grid has its parts' spectra made once (else: the end window, made here)
         on_grid = a == i * self._hop and b - a == self._win and self._part_n >= self._sr_a // 8
         if on_grid and i > 0 and self._cur is None and self._cand is None:
-            if not self._screen(self._part_spectra(i)):  # (what the state machine does when nothing is found)
+            if not self._screen(self._screen_spectra(i)):  # (what the state machine does when nothing is found)
                 self.windows_screened_out += 1
                 self._cand_dropped = False
                 self._cur = self._held[i] = None
@@ -850,7 +879,7 @@ class HumRemover:
                 self._cand_dropped = False
                 self._held[i] = cur
                 return
-        x = self._analysed(a, b)
+        x = self._window(i) if on_grid else self._analysed(a, b)
         if x.size < self._sr_a // 4:  # (detect_hum's shortest input)
             self._held[i] = None
             return
@@ -991,20 +1020,22 @@ class HumRemover:
                 break
             out.append(self._emit(self._cell, min(a + self._hop, self._n_in)))
             self._cell += 1
-        keep = max(self._cell * self._hop - self._settle, 0)
+        # (the next cell's settling history, the analysis of the quarter before the next window)
+        keep = max(min(self._cell * self._hop - self._settle, (self._n_windows - 1) * self._hop - self._pre), 0)
         while self._blocks and self._blocks[0][0] + self._blocks[0][1].shape[-1] <= keep:
             del self._blocks[0]
         if len(self._blocks) > 32:  # (many small blocks: one, so that _take stays short)
             self._blocks = [(self._blocks[0][0], np.concatenate([blk for _, blk in self._blocks], axis=-1))]
-        keep = max(self._n_windows - 1, 0) * self._hop // self._q  # (the end window starts after it)
-        if keep > self._abuf0 + 4 * self._hop // self._q:  # (trimmed once in a while)
-            self._abuf = np.concatenate([self._abuf, *self._apending])[keep - self._abuf0 :].copy()
-            self._apending = []
-            self._abuf0 = keep
+        keep = self._n_windows * self._part_n
+        if keep > self._sbuf0 + 4 * self._part_n:  # (trimmed once in a while)
+            self._sbuf = np.concatenate([self._sbuf, *self._spending])[keep - self._sbuf0 :].copy()
+            self._spending = []
+            self._sbuf0 = keep
         for i in [i for i in self._held if i < self._cell - _HOPS]:
             del self._held[i]
-        for p in [p for p in self._part_specs if p < self._n_windows * self._parts_per_hop]:
-            del self._part_specs[p]
+        for cache in (self._part_specs, self._screen_specs, self._clean):
+            for p in [p for p in cache if p < self._n_windows]:
+                del cache[p]
         return np.concatenate(out, axis=-1) if out else np.zeros((self.channels, 0), np.float32)
 
     # ------------------------------------------------------------------ BlockProcessor
