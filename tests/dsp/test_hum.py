@@ -272,3 +272,83 @@ def test_notching_starts_in_the_quarter_window_the_hum_starts_in(onset_s: float,
     assert start <= seg["start_s"] <= onset_s + 0.1
     np.testing.assert_array_equal(y[: int(start * SR)], x[: int(start * SR)])
     assert _line_db(y, 50.0, onset_s + 0.5, 12.0) < _line_db(x, 50.0, onset_s + 0.5, 12.0) - 30.0
+
+
+def _blocks(x: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    out, i, k = [], 0, 0
+    while i < x.shape[-1]:
+        out.append(x[:, i : i + sizes[k % len(sizes)]])
+        i, k = i + out[-1].shape[-1], k + 1
+    return out
+
+
+@pytest.mark.parametrize(
+    ("sr", "channels", "block_sizes"),
+    [
+        (48000, 2, (13, 4801)),  # analysis: 6-sample means, every 2nd after the low-pass
+        (48000, 2, (1_000_000,)),
+        (8000, 1, (1,)),  # no means, every 2nd
+        (8000, 1, (3, 7919)),
+        (22050, 1, (1000,)),  # analysis at 5512.5 Hz (2-sample means, every 2nd)
+        (22050, 1, (99, 1, 30001)),
+    ],
+)
+def test_chunk_size_invariance_at_other_rates(
+    rng: np.random.Generator, sr: int, channels: int, block_sizes: tuple[int, ...]
+) -> None:
+    """Hum from 2.3 s to 7.7 s at 60.1 Hz: the same samples and report for tiny, odd and whole blocks."""
+    n = round(9.1 * sr)
+    t = np.arange(n) / sr
+    hum = make_hum(sr, n, mains_hz=60.1, level_dbfs=-30.0) * ((t >= 2.3) & (t < 7.7))
+    x = np.stack([make_white(rng, n, -60.0) + hum] + [make_white(rng, n, -60.0)] * (channels - 1)).astype(np.float32)
+    ref = HumRemover(sr, channels)
+    reference = run_processor(ref, x)
+    (seg,) = ref.report()["hum_segments"]
+    assert seg["hum_hz"] == pytest.approx(60.1, abs=0.01)
+    assert 2.0 <= seg["start_s"] <= 3.0
+    assert 7.0 <= seg["end_s"] <= 9.0
+    h = HumRemover(sr, channels)
+    np.testing.assert_array_equal(np.concatenate(list(run_blocks(h, _blocks(x, block_sizes))), axis=-1), reference)
+    assert h.report() == ref.report()
+
+
+def _screens_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(HumRemover, "_screen", lambda self, spectra: True)
+
+
+@pytest.mark.parametrize("case", ["speech", "weak_hum", "late_hum", "note", "gated_tone"])
+def test_the_screen_spares_work_not_hum(rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """The screen that skips the detection in windows where no hum can be changes no output sample.
+
+    Hum-free speech, hum at -55 dBFS under it (about the faintest the detection takes there: from
+    1 s on, its fundamental alone; a screen wanting 15 dB finds none of it, one wanting 8 dB only from 9 s), hum
+    from 7.3 s, a held G2 (98.76 Hz, its partials near mains multiples), a gated 150 Hz tone
+    (3 x 50 Hz, 30 dB out, not steady): each run with the screen and with every window detected.
+    """
+    n = 16 * SR
+    t = np.arange(n) / SR
+    speech = make_speech_like(rng, SR, 16.0, lead_silence_s=0.3)[0] + make_white(rng, n, -70.0)
+    if case == "speech":
+        x = speech
+    elif case == "weak_hum":
+        x = speech + make_hum(SR, n, mains_hz=49.95, level_dbfs=-55.0)
+    elif case == "late_hum":
+        x = speech + _gated_hum(n, 7.3, 99.0, level_dbfs=-40.0)
+    elif case == "note":
+        x = sum(0.1 / p * np.sin(2 * np.pi * 98.76 * p * t + p) for p in range(1, 7)) + make_white(rng, n, -80.0)
+    else:
+        x = 0.05 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 0.7 * t) > 0) + make_white(rng, n, -40.0)
+    x = np.asarray(x, np.float32)
+    screened = HumRemover(SR, 1)
+    y = run_processor(screened, x, block_size=3001)
+    if case in ("speech", "gated_tone"):
+        assert screened.windows_screened_out >= 6  # (13 windows: the screen does spare work)
+    if case in ("speech", "note", "gated_tone"):  # (the note's steady lines near 100 Hz pass the screen)
+        assert screened.report()["hum_segments"] == []
+    else:
+        assert screened.report()["hum_segments"]
+    _screens_nothing(monkeypatch)
+    full = HumRemover(SR, 1)
+    np.testing.assert_array_equal(run_processor(full, x, block_size=3001), y)
+    assert full.windows_screened_out == 0
+    assert full.report() == screened.report()
