@@ -700,7 +700,7 @@ class HumRemover:
         self._sbuf = np.zeros(0, np.float64)
         self._sbuf0 = 0
         self._spending: list[npt.NDArray[np.float64]] = []
-        self._box_rest = np.zeros(0, np.float32)  # the input's mean not yet summed (fewer than q samples)
+        self._box_rest = np.zeros((self.channels, 0), np.float32)  # the input not yet summed (fewer than q samples)
         # the analysis signal is made per quarter from the input, the low-pass run from _pre samples before
         self._pre = min(self._q * round(_PRE_S * self.sr / self._q), self._hop)
         self._clean: dict[int, npt.NDArray[np.float64]] = {}  # part index -> its analysis samples
@@ -758,33 +758,37 @@ class HumRemover:
             return pieces[0]
         return np.concatenate(pieces, axis=-1) if pieces else np.zeros((self.channels, 0), np.float32)
 
-    def _box(self, m: npt.NDArray[np.float32], q: int) -> npt.NDArray[np.float64]:
-        """Means of ``m`` over consecutive runs of ``q`` samples (a rest shorter than ``q`` is dropped)."""
-        n = m.size // q * q
-        acc = m[0:n:q].astype(np.float64)
-        for j in range(1, q):  # (faster than a sum over a short axis)
-            acc += m[j:n:q]
-        return acc * (1.0 / q) if q > 1 else acc
+    def _box(self, x: Audio, q: int) -> npt.NDArray[np.float64]:
+        """The channels' mean over consecutive runs of ``q`` samples (a rest shorter than ``q`` is dropped).
 
-    def _mean(self, x: Audio) -> npt.NDArray[np.float32]:
-        return x[0] if self.channels == 1 else x.mean(axis=0)
+        Summed in float32 (its rounding lies some 140 dB under the signal, the detection reads 70 dB
+        of range), in a fixed order whatever the blocks: strided adds, several times faster than
+        a mean over the channels then a sum over a short axis.
+        """
+        n = x.shape[-1] // q * q
+        m = x[0, :n].copy() if x.shape[0] > 1 or q == 1 else x[0, :n]
+        for c in range(1, x.shape[0]):
+            m += x[c, :n]
+        acc = m[0:n:q].copy() if q > 1 else m
+        for j in range(1, q):
+            acc += m[j:n:q]
+        return acc.astype(np.float64) * (1.0 / (q * x.shape[0]))
 
     def _feed(self, x: Audio) -> None:
         """Add a block to the screen's signal: the channels' mean, averaged over runs of q samples."""
-        m = self._mean(x)
-        if self._box_rest.size:
-            m = np.concatenate([self._box_rest, m])
-        n = m.size // self._q * self._q
-        self._box_rest = m[n:].copy()
+        if self._box_rest.shape[-1]:
+            x = np.concatenate([self._box_rest, x], axis=-1)
+        n = x.shape[-1] // self._q * self._q
+        self._box_rest = x[:, n:].copy()
         if n:
-            self._spending.append(self._box(m[:n], self._q))
+            self._spending.append(self._box(x[:, :n], self._q))
 
     def _lowband(self, s: int, e: int) -> npt.NDArray[np.float64]:
         """The analysis signal from input sample ``s`` (a multiple of q) to ``e``: q1-means, low-passed, every q2-th.
 
         The low-pass starts at rest at ``s``; its ringing has died out ``_PRE_S`` later.
         """
-        m = self._box(self._mean(self._take(s, e)), self._q1)
+        m = self._box(self._take(s, e), self._q1)
         if not m.size:
             return m
         return np.asarray(signal.sosfilt(self._lowpass, m)[:: self._q2])
