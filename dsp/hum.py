@@ -752,7 +752,7 @@ class HumRemover:
 
     # ------------------------------------------------------------------ input
     def _take(self, a: int, b: int) -> Audio:
-        """Input samples ``[a, b)`` (absolute indices), shape ``(channels, b - a)``: a view when one block holds them."""
+        """Input samples ``[a, b)`` (absolute indices), shape ``(channels, b - a)``: a view if one block holds them."""
         pieces = []
         for start, blk in self._blocks:
             end = start + blk.shape[-1]
@@ -779,7 +779,7 @@ class HumRemover:
         acc = m[0:n:q].copy() if q > 1 else m
         for j in range(1, q):
             acc += m[j:n:q]
-        return acc.astype(np.float64) * (1.0 / (q * x.shape[0]))
+        return np.asarray(acc.astype(np.float64) * (1.0 / (q * x.shape[0])))
 
     def _feed(self, x: Audio) -> None:
         """Add a block to the screen's signal: the channels' mean, averaged over runs of q samples."""
@@ -819,9 +819,11 @@ class HumRemover:
     def _window(self, i: int) -> npt.NDArray[np.float64]:
         """The analysis signal of window ``i`` (on the step grid), mean removed."""
         x = np.concatenate([self._part(p) for p in range(i, i + _STEADY_SEGMENTS)])
-        return x - x.mean()
+        return np.asarray(x - x.mean())
 
-    def _spectra_of(self, specs: dict[int, npt.NDArray[np.float64]], i: int, clean: bool) -> list[npt.NDArray[np.float64]]:
+    def _spectra_of(
+        self, specs: dict[int, npt.NDArray[np.float64]], i: int, clean: bool
+    ) -> list[npt.NDArray[np.float64]]:
         out = []
         for p in range(i, i + _STEADY_SEGMENTS):
             if p not in specs:
@@ -839,7 +841,7 @@ class HumRemover:
         return out
 
     def _part_spectra(self, i: int) -> list[npt.NDArray[np.float64]]:
-        """The power spectra of window ``i``'s four quarters (parts ``i`` to ``i + 3``) of the analysis signal, each made once."""
+        """The power spectra of window ``i``'s quarters (parts ``i`` to ``i + 3``) of the analysis signal, made once."""
         return self._spectra_of(self._part_specs, i, True)
 
     def _screen_spectra(self, i: int) -> list[npt.NDArray[np.float64]]:
@@ -877,18 +879,20 @@ class HumRemover:
             return
         # a window on the step grid has its parts' spectra made once (else: the end window, made here)
         on_grid = a == i * self._hop and b - a == self._win and self._part_n >= self._sr_a // 8
-        if on_grid and i > 0 and self._cur is None and self._cand is None:
-            if not self._screen(self._screen_spectra(i)):  # (what the state machine does when nothing is found)
-                self.windows_screened_out += 1
-                self._cand_dropped = False
-                self._cur = self._held[i] = None
-                return
+        quiet = on_grid and i > 0 and self._cur is None and self._cand is None
+        if quiet and not self._screen(self._screen_spectra(i)):  # (as the state machine when nothing is found)
+            self.windows_screened_out += 1
+            self._cand_dropped = False
+            self._cur = self._held[i] = None
+            return
         if on_grid and i % _FULL_EVERY and self._cur is not None and self._cand is None:
-            # every other window, a hum held stays held unless its lines vanish in a part of the window
-            cur = self._cur
-            if not _gone(_Parts.given(self._part_spectra(i), self._sr_a / self._part_nfft), cur.f0_hz, list(cur.harmonics)):
+            # three windows in four, a hum held stays held unless its lines vanish in a quarter of the window
+            held = self._cur
+            if not _gone(
+                _Parts.given(self._part_spectra(i), self._sr_a / self._part_nfft), held.f0_hz, list(held.harmonics)
+            ):
                 self._cand_dropped = False
-                self._held[i] = cur
+                self._held[i] = held
                 return
         x = self._window(i) if on_grid else self._analysed(a, b)
         if x.size < self._sr_a // 4:  # (detect_hum's shortest input)
@@ -896,10 +900,7 @@ class HumRemover:
             return
         spec, df = _spectrum(x, self._sr_a)
         # (shared by the detection's and the hysteresis's level tests)
-        if on_grid:
-            parts = _Parts.given(self._part_spectra(i), self._sr_a / self._part_nfft)
-        else:
-            parts = _Parts(x, self._sr_a)
+        parts = _Parts.given(self._part_spectra(i), self._sr_a / self._part_nfft) if on_grid else _Parts(x, self._sr_a)
 
         def detect() -> HumEstimate | None:
             est = _find_hum(
