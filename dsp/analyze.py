@@ -165,8 +165,8 @@ MIN_SPEECH_SHARE = 0.05
 TARGET_LUFS = -16.0
 #: Longest piece (s) of a block the estimators take at once. Their work arrays (STFT frames,
 #: band powers, the speech detector's features of the piece) grow with what they are given, so
-#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) or the hum remover's
-#: release of its first 8 s would set the peak; cut to 1 s they stay at a few MB at 48 kHz
+#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) or what the hum
+#: remover releases at once would set the peak; cut to 1 s they stay at a few MB at 48 kHz
 #: stereo. The result does not depend on it.
 PIECE_S = 1.0
 
@@ -344,11 +344,10 @@ class RecordingAnalyzer:
     Memory grows with the duration only by the estimators' per-frame tracks (the speech and music
     detectors' features per 10 ms frame, about 17 MB an hour, and what their decisions compute
     over them at the end; the reverb analyzer's frame energies, the EQ analyzers' band powers: a
-    few MB an hour). What the hum remover releases (its first ``HUM_DETECT_S`` or more at once,
-    then each block) is cut into pieces of at most ``PIECE_S`` before the estimators see it, so
-    their work arrays do not grow with the caller's block either. The result does not depend on
-    how the stream is cut into blocks, but for the hum remover's detection, which reads the
-    first blocks that reach ``HUM_DETECT_S`` whole.
+    few MB an hour). What the hum remover releases (quarter windows of ``HUM_DETECT_S``, as many
+    as a block completes) is cut into pieces of at most ``PIECE_S`` before the estimators see it,
+    so their work arrays do not grow with the caller's block either. The result does not depend on
+    how the stream is cut into blocks.
 
     Parameters
     ----------
@@ -418,9 +417,8 @@ class RecordingAnalyzer:
         for i in range(0, x.shape[-1], piece):
             self._meter.process(x[:, i : i + piece])
             self._count_flat(x[:, i : i + piece])
-        # the hum remover takes the blocks as they come: it detects over what the first ones hold
-        # once they reach HUM_DETECT_S (its decision depends on where they end), and releases it
-        # at once; _listen cuts what it releases
+        # the hum remover takes the blocks as they come (its windows do not depend on them) and
+        # releases what a block completes; _listen cuts it
         self._listen(self._hum.process(x))
 
     def _listen(self, x: Audio) -> None:
