@@ -722,7 +722,8 @@ class HumRemover:
             (mains, k) for mains in _MAINS_HZ for k in range(1, _LOW_HARMONICS + 1) if k * mains + 25 < self._sr_a / 2
         ]
         self._screen_ks = np.asarray([k for _, k in screened])
-        self._screen_mains = np.asarray([m for m, _ in screened])
+        self._screen_masks = [np.asarray([m == mains for m, _ in screened]) for mains in _MAINS_HZ]
+        self._screen_rows = np.arange(len(screened))
         span = max(int(np.ceil((0.6 * _LOW_HARMONICS + df_p) / df_p)), 1)
         guard = int(np.ceil((0.6 * _LOW_HARMONICS + 3.0) / df_p)) + span
         reach = int(25.0 / df_p)
@@ -850,24 +851,23 @@ class HumRemover:
 
     def _screen(self, spectra: list[npt.NDArray[np.float64]]) -> bool:
         """Whether the full detection could find hum in the window of these parts (the class notes)."""
-        parts = np.stack(spectra)
-        mean = parts.mean(axis=0)
+        mean = spectra[0] + spectra[1]
+        for spec in spectra[2:]:
+            mean += spec
         search = mean[self._screen_search]
-        peaks = self._screen_search[np.arange(search.shape[0]), np.argmax(search, axis=1)]
+        peaks = self._screen_search[self._screen_rows, np.argmax(search, axis=1)]
         n = self._screen_hood.shape[1]
         hood = np.partition(mean[self._screen_hood], ((n - 1) // 2, n // 2), axis=1)
-        median = (hood[:, (n - 1) // 2] + hood[:, n // 2]) / 2
-        prom = 10 * np.log10(mean[peaks] / np.maximum(median, 1e-30) + 1e-30)
+        ratio = 2 * mean[peaks] / np.maximum(hood[:, (n - 1) // 2] + hood[:, n // 2], 1e-300)  # (over the median)
+        lines = ratio >= 10 ** (_SCREEN_DB / 10)
+        strong = (ratio >= 10 ** (_SCREEN_STRONG_DB / 10)) & (self._screen_ks <= 3)
+        if not any(np.count_nonzero(lines & m) >= 2 or np.any(strong & m) for m in self._screen_masks):
+            return False  # (most windows: no need to look at the lines' levels part by part)
         # each line's level in each part (its peak bin or a neighbour), steady as the detection wants
+        parts = np.stack(spectra)
         level = np.sort(parts[:, peaks[:, None] + np.arange(-1, 2)].max(axis=2), axis=0)  # (parts, lines)
         steady = level[0] >= (level[1] + level[2]) / 2 * 10 ** (-(_STEADY_DB + _SCREEN_STEADY_DB) / 10)
-        for mains in _MAINS_HZ:
-            mine = (self._screen_mains == mains) & steady
-            if np.count_nonzero(prom[mine] >= _SCREEN_DB) >= 2:
-                return True
-            if np.any(prom[mine & (self._screen_ks <= 3)] >= _SCREEN_STRONG_DB):
-                return True
-        return False
+        return any(np.count_nonzero(lines & steady & m) >= 2 or np.any(strong & steady & m) for m in self._screen_masks)
 
     # ------------------------------------------------------------------ decisions
     def _decide(self, a: int, b: int) -> None:
