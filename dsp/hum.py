@@ -598,7 +598,9 @@ class HumRemover:
     confirmation runs the detection only when a screen on its quarters' mean spectrum passes: for
     50 or 60 Hz, two of the first six harmonics ``_SCREEN_DB`` out, or one of the first three
     ``_SCREEN_STRONG_DB`` out, and steady through the quarters (``windows_screened_out`` counts
-    the windows it spared). The opening window always gets the detection (:attr:`estimate`).
+    the windows it spared). An even window first screens the three quarters it shares with the
+    next one (a hum either window could take is steady in them): if they do not pass, neither
+    window is screened on its own. The opening window always gets the detection (:attr:`estimate`).
 
     So hum is notched from the quarter it starts in (the next one, if it starts in the last
     tenth of it) to the end of the quarter it stops in (a faint hum may be held a window
@@ -703,10 +705,9 @@ class HumRemover:
         # input: the blocks (absolute start index, samples) from the oldest still needed on
         self._blocks: list[tuple[int, Audio]] = []
         self._n_in = 0
-        # the screen's signal (the channels' mean, box-summed by q) from index _sbuf0 on, its pending rest
-        self._sbuf = np.zeros(0, np.float64)
-        self._sbuf0 = 0
-        self._spending: list[npt.NDArray[np.float64]] = []
+        # the screen's signal (the channels' mean, box-summed by q): its pieces (absolute start index, samples)
+        self._spieces: list[tuple[int, npt.NDArray[np.float64]]] = []
+        self._n_s = 0
         self._box_rest = np.zeros((self.channels, 0), np.float32)  # the input not yet summed (fewer than q samples)
         # the analysis signal is made per quarter from the input, the low-pass run from _pre samples before
         self._pre = min(self._q * round(_PRE_S * self.sr / self._q), self._hop)
@@ -733,7 +734,9 @@ class HumRemover:
         self._screen_search = centre[:, None] + np.clip(j, -widths[:, None], widths[:, None])
         hood = np.concatenate([np.arange(-reach, -guard), np.arange(guard + 1, reach + 1)])
         self._screen_hood = centre[:, None] + hood
+        self._screen_bins = np.concatenate([self._screen_search, self._screen_hood], axis=1)
         self.windows_screened_out = 0  # windows whose full detection the screen spared
+        self._paired_out = -2  # the screen of window i - 1 and i's shared quarters said no (i - 1 and i)
         self._done = False
         # decisions: window index -> the hum it holds (the end window, if any, comes last)
         self._held: dict[int, HumEstimate | None] = {}
@@ -789,7 +792,8 @@ class HumRemover:
         n = x.shape[-1] // self._q * self._q
         self._box_rest = x[:, n:].copy()
         if n:
-            self._spending.append(self._box(x[:, :n], self._q))
+            self._spieces.append((self._n_s, self._box(x[:, :n], self._q)))
+            self._n_s += n // self._q
 
     def _lowband(self, s: int, e: int) -> npt.NDArray[np.float64]:
         """The analysis signal from input sample ``s`` (a multiple of q) to ``e``: q1-means, low-passed, every q2-th.
@@ -823,20 +827,19 @@ class HumRemover:
         return np.asarray(x - x.mean())
 
     def _spectra_of(
-        self, specs: dict[int, npt.NDArray[np.float64]], i: int, clean: bool
+        self, specs: dict[int, npt.NDArray[np.float64]], i: int, clean: bool, count: int = _STEADY_SEGMENTS
     ) -> list[npt.NDArray[np.float64]]:
         out = []
-        for p in range(i, i + _STEADY_SEGMENTS):
+        for p in range(i, i + count):
             if p not in specs:
                 if clean:
                     seg = self._part(p)
-                else:
+                    seg = (seg - seg.mean()) * _blackman_harris(self._part_n)
+                else:  # (the screen reads from 25 Hz up: the mean's leakage, 92 dB down from 4 Hz on, is left)
                     ia = p * self._part_n
-                    if self._spending and ia + self._part_n > self._sbuf0 + self._sbuf.size:
-                        self._sbuf = np.concatenate([self._sbuf, *self._spending])
-                        self._spending = []
-                    seg = self._sbuf[ia - self._sbuf0 : ia - self._sbuf0 + self._part_n]
-                seg = (seg - seg.mean()) * _blackman_harris(self._part_n)
+                    ib = ia + self._part_n
+                    pieces = [v[max(ia - j, 0) : ib - j] for j, v in self._spieces if j < ib and j + v.size > ia]
+                    seg = (pieces[0] if len(pieces) == 1 else np.concatenate(pieces)) * _blackman_harris(self._part_n)
                 specs[p] = _power(scipy.fft.rfft(seg, self._part_nfft))
             out.append(specs[p])
         return out
@@ -854,10 +857,11 @@ class HumRemover:
         mean = spectra[0] + spectra[1]
         for spec in spectra[2:]:
             mean += spec
-        search = mean[self._screen_search]
-        peaks = self._screen_search[self._screen_rows, np.argmax(search, axis=1)]
+        read = mean[self._screen_bins]  # (lines, searched bins then neighbourhood)
+        w = self._screen_search.shape[1]
+        peaks = self._screen_search[self._screen_rows, np.argmax(read[:, :w], axis=1)]
         n = self._screen_hood.shape[1]
-        hood = np.partition(mean[self._screen_hood], ((n - 1) // 2, n // 2), axis=1)
+        hood = np.partition(read[:, w:], ((n - 1) // 2, n // 2), axis=1)
         ratio = 2 * mean[peaks] / np.maximum(hood[:, (n - 1) // 2] + hood[:, n // 2], 1e-300)  # (over the median)
         lines = ratio >= 10 ** (_SCREEN_DB / 10)
         strong = (ratio >= 10 ** (_SCREEN_STRONG_DB / 10)) & (self._screen_ks <= 3)
@@ -866,7 +870,9 @@ class HumRemover:
         # each line's level in each part (its peak bin or a neighbour), steady as the detection wants
         parts = np.stack(spectra)
         level = np.sort(parts[:, peaks[:, None] + np.arange(-1, 2)].max(axis=2), axis=0)  # (parts, lines)
-        steady = level[0] >= (level[1] + level[2]) / 2 * 10 ** (-(_STEADY_DB + _SCREEN_STEADY_DB) / 10)
+        k = len(spectra)
+        median = (level[(k - 1) // 2] + level[k // 2]) / 2
+        steady = level[0] >= median * 10 ** (-(_STEADY_DB + _SCREEN_STEADY_DB) / 10)
         return any(np.count_nonzero(lines & steady & m) >= 2 or np.any(strong & steady & m) for m in self._screen_masks)
 
     # ------------------------------------------------------------------ decisions
@@ -880,7 +886,14 @@ class HumRemover:
         # a window on the step grid has its parts' spectra made once (else: the end window, made here)
         on_grid = a == i * self._hop and b - a == self._win and self._part_n >= self._sr_a // 8
         quiet = on_grid and i > 0 and self._cur is None and self._cand is None
-        if quiet and not self._screen(self._screen_spectra(i)):  # (as the state machine when nothing is found)
+        # (an even window first screens the three quarters it shares with the next: hum either could take
+        # is steady in them; if not there, neither window gets a screen of its own)
+        shared = (
+            self._spectra_of(self._screen_specs, i + 1, False, _STEADY_SEGMENTS - 1) if quiet and i % 2 == 0 else []
+        )
+        if shared and not self._screen(shared):
+            self._paired_out = i + 1
+        if quiet and (i in (self._paired_out, self._paired_out - 1) or not self._screen(self._screen_spectra(i))):
             self.windows_screened_out += 1
             self._cand_dropped = False
             self._cur = self._held[i] = None
@@ -995,7 +1008,7 @@ class HumRemover:
         x = self._take(a, stop)
         est = self._cell_set(c)
         if _key(est) == _key(self._set):
-            y = self._notches.run(x) if self._notches is not None else x.copy()
+            y = self._notches.run(x) if self._notches is not None else x  # (a view: _ready's concatenation copies)
         else:
             new = self._primed(est, a) if est is not None else None
             y = new.run(x) if new is not None else x.copy()
@@ -1039,10 +1052,10 @@ class HumRemover:
         if len(self._blocks) > 32:  # (many small blocks: one, so that _take stays short)
             self._blocks = [(self._blocks[0][0], np.concatenate([blk for _, blk in self._blocks], axis=-1))]
         keep = self._n_windows * self._part_n
-        if keep > self._sbuf0 + 4 * self._part_n:  # (trimmed once in a while)
-            self._sbuf = np.concatenate([self._sbuf, *self._spending])[keep - self._sbuf0 :].copy()
-            self._spending = []
-            self._sbuf0 = keep
+        while self._spieces and self._spieces[0][0] + self._spieces[0][1].size <= keep:
+            del self._spieces[0]
+        if len(self._spieces) > 32:
+            self._spieces = [(self._spieces[0][0], np.concatenate([v for _, v in self._spieces]))]
         for i in [i for i in self._held if i < self._cell - _HOPS]:
             del self._held[i]
         for cache in (self._part_specs, self._screen_specs, self._clean):
