@@ -600,7 +600,8 @@ class HumRemover:
     ``_SCREEN_STRONG_DB`` out, and steady through the quarters (``windows_screened_out`` counts
     the windows it spared). An even window first screens the three quarters it shares with the
     next one (a hum either window could take is steady in them): if they do not pass, neither
-    window is screened on its own. The opening window always gets the detection (:attr:`estimate`).
+    window is screened on its own. The opening window is screened too (:attr:`estimate` is then
+    None, as the detection would have found).
 
     So hum is notched from the quarter it starts in (the next one, if it starts in the last
     tenth of it) to the end of the quarter it stops in (a faint hum may be held a window
@@ -638,8 +639,8 @@ class HumRemover:
     estimate : HumEstimate or None
         What the detection found in the opening window (the first ``detect_s`` seconds, its
         fundamental read to the bin as :func:`detect_hum` does), or the given hum; None before
-        that window is in. Where hum was notched, with which fundamental and harmonics, is in
-        :meth:`report`.
+        that window is in, or when the screen spared it the detection (no hum could be there).
+        Where hum was notched, with which fundamental and harmonics, is in :meth:`report`.
     windows_screened_out : int
         Windows decided without the detection, their screen saying no hum could be there.
 
@@ -885,7 +886,7 @@ class HumRemover:
             return
         # a window on the step grid has its parts' spectra made once (else: the end window, made here)
         on_grid = a == i * self._hop and b - a == self._win and self._part_n >= self._sr_a // 8
-        quiet = on_grid and i > 0 and self._cur is None and self._cand is None
+        quiet = on_grid and self._cur is None and self._cand is None
         # (an even window first screens the three quarters it shares with the next: hum either could take
         # is steady in them; if not there, neither window gets a screen of its own)
         shared = (
