@@ -7,8 +7,9 @@ One streaming pass over the input measures, with the engines' own estimators whe
   speech detector (:class:`dsp.vad.SpeechDetector`) into speech and pause frames; the SNR is the
   speech frames' mean power less the noise over the noise, the noise a low quantile of the pause
   frames (the active-level view of ITU-T P.56 against the background);
-* **mains hum**: :class:`dsp.hum.HumRemover` (:func:`dsp.hum.detect_hum` over the first
-  ``HUM_DETECT_S``); the other estimators listen to its output, the input with the hum notched;
+* **mains hum**: :class:`dsp.hum.HumRemover` with ``HUM_DETECT_S`` windows (what
+  :func:`dsp.hum.detect_hum` finds in the first of them is the hum reported); the other
+  estimators listen to its output, the input with the hum notched wherever the remover found it;
 * **reverberation**: :class:`dsp.dereverb.ReverbAnalyzer` (the share of the energy its WPE
   filters predict from the past, and the blind T60 from free decays);
 * **discrete echo**: :class:`dsp.echo.EchoAnalyzer` (cepstral peak score);
@@ -70,10 +71,11 @@ from dsp.music import MusicDetector, MusicMap
 
 __all__ = ["Analysis", "Decision", "RecordingAnalyzer", "analyze"]
 
-#: Seconds analysed for hum: the span the streaming hum notch (which the estimators listen
-#: through) decides on, and the head whose pauses are searched. Longer than the noise reducer's
-#: 2 s: hum 20-35 dB under the speech was missed in 2 s on the DEV half of bench/autoid.py. The
-#: ``dehum`` step autoid adds is given the hum found, so it notches exactly that.
+#: Seconds analysed for hum: the streaming hum notch's windows (the estimators listen through
+#: it; its opening window decides the hum reported), and the head whose pauses are searched.
+#: Longer than the noise reducer's windows: hum 20-35 dB under the speech was missed in 2 s on
+#: the DEV half of bench/autoid.py. The ``dehum`` step autoid adds is given the hum found, so it
+#: notches exactly that.
 HUM_DETECT_S = 8.0
 #: Pause time (s) needed for the noise floor; with less the floor is the quietest frames'
 #: (``FLOOR_QUANTILE``) power. Chosen, not tuned: one second is a few pauses of normal speech.
@@ -163,8 +165,8 @@ MIN_SPEECH_SHARE = 0.05
 TARGET_LUFS = -16.0
 #: Longest piece (s) of a block the estimators take at once. Their work arrays (STFT frames,
 #: band powers, the speech detector's features of the piece) grow with what they are given, so
-#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) or the hum remover's
-#: release of its first 8 s would set the peak; cut to 1 s they stay at a few MB at 48 kHz
+#: a caller's long block (the server's ``block_seconds`` goes up to 60 s) or what the hum
+#: remover releases at once would set the peak; cut to 1 s they stay at a few MB at 48 kHz
 #: stereo. The result does not depend on it.
 PIECE_S = 1.0
 
@@ -342,11 +344,10 @@ class RecordingAnalyzer:
     Memory grows with the duration only by the estimators' per-frame tracks (the speech and music
     detectors' features per 10 ms frame, about 17 MB an hour, and what their decisions compute
     over them at the end; the reverb analyzer's frame energies, the EQ analyzers' band powers: a
-    few MB an hour). What the hum remover releases (its first ``HUM_DETECT_S`` or more at once,
-    then each block) is cut into pieces of at most ``PIECE_S`` before the estimators see it, so
-    their work arrays do not grow with the caller's block either. The result does not depend on
-    how the stream is cut into blocks, but for the hum remover's detection, which reads the
-    first blocks that reach ``HUM_DETECT_S`` whole.
+    few MB an hour). What the hum remover releases (quarter windows of ``HUM_DETECT_S``, as many
+    as a block completes) is cut into pieces of at most ``PIECE_S`` before the estimators see it,
+    so their work arrays do not grow with the caller's block either. The result does not depend on
+    how the stream is cut into blocks.
 
     Parameters
     ----------
@@ -373,7 +374,7 @@ class RecordingAnalyzer:
         self.target_lufs = check_range("target_lufs", target_lufs, -40.0, -5.0)
         # the estimators listen to the input with its mains hum notched (the hum is dealt with
         # first: steady tones would read as predictable reverberation and as noise); the hum
-        # remover holds HUM_DETECT_S back, then streams
+        # remover streams HUM_DETECT_S to 1.25 * HUM_DETECT_S behind its input
         self._hum = HumRemover(self.sr, self.channels, detect_s=HUM_DETECT_S)
         self._music = MusicDetector(self.sr, self.channels)
         self._vad = self._music.speech_detector  # fed by the music detector
@@ -416,9 +417,8 @@ class RecordingAnalyzer:
         for i in range(0, x.shape[-1], piece):
             self._meter.process(x[:, i : i + piece])
             self._count_flat(x[:, i : i + piece])
-        # the hum remover takes the blocks as they come: it detects over what the first ones hold
-        # once they reach HUM_DETECT_S (its decision depends on where they end), and releases it
-        # at once; _listen cuts what it releases
+        # the hum remover takes the blocks as they come (its windows do not depend on them) and
+        # releases what a block completes; _listen cuts it
         self._listen(self._hum.process(x))
 
     def _listen(self, x: Audio) -> None:

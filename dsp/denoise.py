@@ -74,13 +74,14 @@ them the talker as noise and a range of a few frames as the recording's (real cl
 up to 7 dB SI-SDR over its opening seconds). So the opening ``_PRIME_S`` seconds (all of a
 shorter recording) are analysed once before any output: the trackers run over them, keep what
 they learned, and the audio is then processed from its first frame with that state. This is the
-only lookahead: the output starts ``_PRIME_S`` seconds late (:attr:`NoiseReducer.latency`),
-then streams.
+only lookahead of the core: its output starts ``_PRIME_S`` seconds late
+(:attr:`NoiseReducer.latency`), then streams.
 
 Channels share one gain computed from their mean power (stereo image kept). Clicks and
-keyboard transients are clamped first (:mod:`dsp.clicks`), then mains hum is found and notched
-(:mod:`dsp.hum`). Past the primed opening everything is causal and carried from block to block,
-so the result does not depend on the block sizes, and memory is flat in the duration.
+keyboard transients are clamped first (:mod:`dsp.clicks`), then mains hum is notched where it
+is found (:mod:`dsp.hum`, with a lookahead of its own). Past the primed opening everything is
+causal and carried from block to block, so the result does not depend on the block sizes, and
+memory is flat in the duration.
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ __all__ = ["NoiseReducer", "reduce_noise"]
 
 # IMCRA constants (Cohen 2003, table I), given for a 16 ms hop and rescaled to the actual hop.
 _REF_HOP_S = 0.016
+#: The core takes what the clamps and the hum notches release in pieces of at most this many
+#: samples. Its time depends on the block: over 30 s of the speed test's signal (bench/denoise.py
+#: --speed-s 30, hum and clicks off, CPU ms) at 48 kHz 266 / 204 / 186 / 179 / 185 / 229 ms in
+#: blocks of 16384 / 32768 / 48000 / 65536 / 96000 / 192000 samples (arrays past the caches),
+#: at 16 kHz 89 / 73 / 69 / 67 / 63 / 64 ms. The hum remover releases whole seconds, its
+#: lookahead of 4-5 s at once at the end.
+_CORE_BLOCK = 65536
 _ALPHA_S = 0.9  # time smoothing of the power used for minimum tracking
 _ALPHA_D = 0.85  # noise averaging while speech is absent
 _ALPHA_DD = 0.92  # decision-directed weight
@@ -438,7 +446,8 @@ class NoiseReducer:
     Implements :class:`dsp.stream.BlockProcessor`: feed ``(channels, m)`` float32 blocks to
     :meth:`process`, then call :meth:`flush`; the outputs concatenate to the same length as
     the input, aligned with it, identical whatever the block sizes. The first output comes once
-    ``latency`` samples (the primed opening, 2 s) are in, or at :meth:`flush`.
+    ``latency`` samples (the primed opening, 2 s) are in, or at :meth:`flush`; with ``hum`` on,
+    after the hum remover's lookahead too (:class:`dsp.hum.HumRemover`: 4 to 5 s).
 
     Parameters
     ----------
@@ -992,7 +1001,7 @@ class NoiseReducer:
     def _feed(self, x: Audio, final: bool = False) -> Audio:
         """Hold samples back until the opening (``_PRIME_S``, or all there is at the end) is primed."""
         if self._primed:
-            return self._stft.process(x)
+            return self._core(x)
         self._held.append(x)
         self._held_n += x.shape[-1]
         if self._held_n < self._prime_n and not final:
@@ -1000,7 +1009,15 @@ class NoiseReducer:
         held = np.concatenate(self._held, axis=-1)
         self._held, self._held_n = [], 0
         self._prime(held[:, : self._prime_n])
-        return self._stft.process(held)
+        return self._core(held)
+
+    def _core(self, x: Audio) -> Audio:
+        """The STFT core over ``x`` in pieces of at most ``_CORE_BLOCK`` samples (the same output, faster)."""
+        if x.shape[-1] <= _CORE_BLOCK:
+            return self._stft.process(x)
+        return np.concatenate(
+            [self._stft.process(x[:, i : i + _CORE_BLOCK]) for i in range(0, x.shape[-1], _CORE_BLOCK)], axis=-1
+        )
 
     @property
     def latency(self) -> int:
@@ -1063,10 +1080,14 @@ class NoiseReducer:
         return float(round(level - 10 * np.log10(self._bin_gain), 1))
 
     def report(self) -> dict[str, Any]:
-        """Step name, amount, noise floor, gain, expansion, levels, fluctuation, noisy and music shares, hum, clicks."""
+        """Step name, amount, noise floor, gain, expansion, levels, fluctuation, noisy and music shares, hum, clicks.
+
+        ``hum_hz`` and ``hum_harmonics`` are the hum notched longest, ``hum_segments`` where hum
+        was notched (:meth:`dsp.hum.HumRemover.report`).
+        """
         n = max(self._frames_out, 1)
         noise_var = self._noise_sum / n / self._bin_gain
-        hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": []}
+        hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": [], "hum_segments": []}
         return {
             "step": "denoise",
             "amount": self.amount,
@@ -1082,6 +1103,7 @@ class NoiseReducer:
             "music_share": round(self._tonal_sum / n, 2) if self._frames_out else None,
             "hum_hz": hum["hum_hz"],
             "hum_harmonics": hum["hum_harmonics"],
+            "hum_segments": hum["hum_segments"],
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,
             "speech_gate": self._gate_report(),
             "frames": self._frames_out,

@@ -301,13 +301,13 @@ def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
 
 
 def _dehum(sr: int, channels: int, p: dict[str, Any]) -> Any:
-    from dsp.hum import HumRemover
+    from dsp.hum import DETECT_S, HumRemover
 
     hum_hz = p.get("hum_hz")
     return HumRemover(
         sr,
         channels,
-        detect_s=float(p.get("detect_s", 2.0)),
+        detect_s=float(p.get("detect_s", DETECT_S)),
         hum_hz=None if hum_hz is None else float(hum_hz),
         harmonics=tuple(int(k) for k in p.get("harmonics", (1, 2, 3))),
     )
@@ -441,8 +441,9 @@ STEPS: dict[str, StepDef] = {
             "HumRemover",
             _dehum,
             ("detect_s", "hum_hz", "harmonics"),
-            "notch mains hum (50/60 Hz and harmonics, detected in the first detect_s 2 s, or the given "
-            "hum_hz and harmonics); without hum the audio is left untouched",
+            "notch mains hum (50/60 Hz and harmonics) where it is: detected in windows of detect_s (4 s) "
+            "every quarter of that, so hum that starts or stops midway is followed (the report lists where); "
+            "or the given hum_hz and harmonics, notched throughout; hum-free audio is left untouched",
         ),
         StepDef(
             "autoid",
