@@ -315,6 +315,10 @@ def _run(ctx: RunContext, job: Job) -> None:
                 "has_video": info.has_video,
             }
         }
+        # what the wait estimates read while it runs: its length, and when processing began (its
+        # pace is timed from here, not from the claim: a download is no part of it)
+        job = _set_state(ctx, job, result_meta={**result_meta, "processing_started_at": time.time()})
+        progress.job = job
         result = pipeline.process_file(
             src, info, spec.steps, spec.output, tmp, progress=progress, block_seconds=settings.block_seconds
         )

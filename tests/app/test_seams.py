@@ -302,6 +302,98 @@ def test_a_job_too_short_to_time_gives_no_rate(settings) -> None:
     store.close()
 
 
+def _declick(job_id: str, state: JobState, declared_s: float | None = None, **fields: object) -> Job:
+    return Job(
+        id=job_id,
+        dialect="wondershare",
+        spec=JobSpec(
+            input=InputRef(url="http://127.0.0.1/x.wav", declared_duration_s=declared_s), steps=(Step(name="declick"),)
+        ),
+        state=state,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_a_job_queued_behind_running_ones_waits_for_them_to_end(settings, exclusive: bool) -> None:
+    """A 2 s task behind a running 1500 s one (one job slot) waits for the long one's rest, not
+    just its own run; with a second slot free it starts at once. Embedded (the pool's size) and
+    cluster (the workers' slots) alike."""
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue(exclusive=exclusive, alive=1)
+    one_slot = settings.model_copy(update={"workers": 1})
+    service = JobService(one_slot, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    service._rates["declick"] = 0.008  # run seconds per audio second, measured
+    now = time.time()
+    store.create(
+        _declick(
+            "long",
+            JobState.in_progress,
+            declared_s=1500.0,
+            started_at=now - 2.0,
+            result_meta={"input": {"duration_s": 1500.0}, "processing_started_at": now - 1.0},
+        )
+    )
+    short, _ = store.create(_declick("short", JobState.queued))
+    wait = asyncio.run(service.estimate_wait_s(short, duration_s=2.0))
+    # the long one: 0.5 + 0.008 x 1500 = 12.5 s, 2 s of it gone; then the short one's 0.5 + 0.016
+    assert 10.0 < wait < 11.5, wait
+    # still downloading, its length not probed yet: the length its client declared
+    store.update("long", state=JobState.downloading, started_at=time.time() - 0.5, result_meta={})
+    assert 11.5 < asyncio.run(service.estimate_wait_s(short, duration_s=2.0)) < 13.0
+    store.update("long", spec=_declick("long", JobState.downloading).spec)  # declared nothing: a minute
+    assert asyncio.run(service.estimate_wait_s(short, duration_s=2.0)) < 1.0
+    queue.alive, service._workers_at = 2, None
+    service.settings = settings.model_copy(update={"workers": 2})
+    assert asyncio.run(service.estimate_wait_s(short, duration_s=2.0)) < 1.0  # a slot is free
+    store.close()
+
+
+def test_a_running_job_is_timed_by_its_own_pace_from_the_start_of_processing(settings) -> None:
+    """A rate five times too slow (the default before any click repair finished) is corrected as
+    soon as the job has reported progress, timed from the start of its processing: the download
+    before it (2 s here) is no part of its pace. A pace that says later than a measured rate
+    weighs in by the share it was timed over, wholly from 5 %."""
+    store = SqliteJobStore(settings.db_path)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
+    now = time.time()
+
+    def running(progress: float, processing_s: float) -> Job:
+        meta = {"input": {"duration_s": 1500.0}, "processing_started_at": now - processing_s}
+        return _declick(
+            "j", JobState.in_progress, progress=progress, started_at=now - 3.0, updated_at=now, result_meta=meta
+        )
+
+    def wait(job: Job) -> float:
+        return asyncio.run(service.estimate_wait_s(job))
+
+    # the default rate says 0.5 + 0.05 x 1500 = 75.5 s, 3 s gone; its pace: 1 s for 10 %, 9 s left
+    assert wait(running(10.0, 1.0)) == pytest.approx(9.0, abs=0.3)
+    assert wait(running(1.0, 0.1)) == pytest.approx(9.9, abs=0.3)  # sooner: taken at 1 % already
+    # processing timed by an earlier attempt (before this one was claimed) says nothing of this one
+    assert wait(running(10.0, 10.0)) == pytest.approx(72.5, abs=0.3)
+    service._rates["declick"] = 0.008  # measured: 0.5 + 12 s, 3 s gone, 9.5 s left
+    # the pace says later (0.3 s for 1 %: 29.7 s left): a fifth of the trust at 1 %, all of it at 5 %
+    assert wait(running(1.0, 0.3)) == pytest.approx(0.2 * 29.7 + 0.8 * 9.5, abs=0.3)
+    assert wait(running(5.0, 1.5)) == pytest.approx(28.5, abs=0.3)
+    store.close()
+
+
+def test_run_job_says_when_processing_started_and_how_long_the_input_is(ctx, rng) -> None:
+    """The wait estimates time a running job's pace from the start of its processing and read its
+    length before it ends: both are in its row once the input is probed."""
+    c, events, _ = ctx
+    new_job(c, "j", key=upload(c, rng))
+    run_job("j", c)
+    running = [e.job for e in events if e.job is not None and e.job.state is JobState.in_progress]
+    begun = [j for j in running if "processing_started_at" in j.result_meta]
+    assert begun, [j.result_meta for j in running]
+    first = begun[0]
+    assert first.started_at is not None
+    assert first.started_at <= first.result_meta["processing_started_at"] <= time.time()
+    assert first.result_meta["input"]["duration_s"] == pytest.approx(1.0)  # upload(): 8000 samples at 8 kHz
+
+
 def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     store = SqliteJobStore(settings.db_path)
     queue = RecordingQueue()
