@@ -539,9 +539,9 @@ class JobService:
         """Seconds until the active ``job`` is likely finished (its own run only, no queue).
 
         Before it reports progress, the measured rate times its audio, less the time it has run.
-        Once it reports progress, its own pace too: the time from the start of processing (after
-        the download and the probe, ``result_meta["processing_started_at"]``) to its last progress
-        write, per share done. A pace that says sooner than the rate is taken as it is (an estimate
+        Once it reports progress twice, its own pace too: the time from its first progress write
+        (after the first block: ``result_meta["pace_from"]``, wall time and per cent; the download,
+        the probe and the steps' set-up are no part of it) to its last, per share done. A pace that says sooner than the rate is taken as it is (an estimate
         too short costs the client one more poll; one too long delays its result by the
         difference); a pace that says later is trusted in proportion to the share it was timed
         over, wholly from :data:`PACE_TRUST_SHARE` on. Either way a rate that is several times off
@@ -552,18 +552,20 @@ class JobService:
         now = time.time() if now is None else now
         own = JOB_OVERHEAD_S + self._rate_of(job) * self._audio_s(job, duration_s)
         prior = max(own - (now - job.started_at), 0.0) if job.started_at is not None else own
-        begun = job.result_meta.get("processing_started_at")
-        if job.state is not JobState.in_progress or not isinstance(begun, (int, float)) or job.progress <= 0:
+        pace_from = job.result_meta.get("pace_from")
+        if job.state is not JobState.in_progress or not isinstance(pace_from, list) or len(pace_from) != 2:
             return prior
-        if job.started_at is not None and begun < job.started_at:
-            return prior  # written by an earlier attempt: this one has not started processing yet
-        timed = job.updated_at - float(begun)  # processing time up to the last progress write
-        if timed <= 0:
+        began, first = float(pace_from[0]), float(pace_from[1])
+        if job.started_at is not None and began < job.started_at:
+            return prior  # written by an earlier attempt: this one has not timed its pace yet
+        done = min(job.progress, 100.0) - first  # per cent done since the first progress write
+        timed = job.updated_at - began  # ... and the time it took, up to the last write
+        if done <= 0 or timed <= 0:
             return prior
-        share = min(job.progress, 100.0) / 100.0
-        paced = max(timed * (1.0 - share) / share - (now - job.updated_at), 0.0)
+        paced = max(timed * (100.0 - min(job.progress, 100.0)) / done - (now - job.updated_at), 0.0)
         if paced <= prior:
             return paced  # sooner than the rate says: too short costs one poll, too long a late result
+        share = done / 100.0
         trust = min(share / PACE_TRUST_SHARE, 1.0)
         return trust * paced + (1.0 - trust) * prior
 

@@ -331,7 +331,7 @@ def test_a_job_queued_behind_running_ones_waits_for_them_to_end(settings, exclus
             JobState.in_progress,
             declared_s=1500.0,
             started_at=now - 2.0,
-            result_meta={"input": {"duration_s": 1500.0}, "processing_started_at": now - 1.0},
+            result_meta={"input": {"duration_s": 1500.0}, "pace_from": [now - 1.0, 1.0]},
         )
     )
     short, _ = store.create(_declick("short", JobState.queued))
@@ -349,17 +349,17 @@ def test_a_job_queued_behind_running_ones_waits_for_them_to_end(settings, exclus
     store.close()
 
 
-def test_a_running_job_is_timed_by_its_own_pace_from_the_start_of_processing(settings) -> None:
+def test_a_running_job_is_timed_by_its_own_pace_from_its_first_progress(settings) -> None:
     """A rate five times too slow (the default before any click repair finished) is corrected as
-    soon as the job has reported progress, timed from the start of its processing: the download
-    before it (2 s here) is no part of its pace. A pace that says later than a measured rate
-    weighs in by the share it was timed over, wholly from 5 %."""
+    soon as the job has reported progress twice, timed from its first report: the download before
+    it (2 s here) and the set-up are no part of its pace. A pace that says later than a measured
+    rate weighs in by the share it was timed over, wholly from 5 %."""
     store = SqliteJobStore(settings.db_path)
     service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
     now = time.time()
 
-    def running(progress: float, processing_s: float) -> Job:
-        meta = {"input": {"duration_s": 1500.0}, "processing_started_at": now - processing_s}
+    def running(progress: float, timed_s: float, first: float = 0.3, began: float | None = None) -> Job:
+        meta = {"input": {"duration_s": 1500.0}, "pace_from": [now - timed_s if began is None else began, first]}
         return _declick(
             "j", JobState.in_progress, progress=progress, started_at=now - 3.0, updated_at=now, result_meta=meta
         )
@@ -368,30 +368,33 @@ def test_a_running_job_is_timed_by_its_own_pace_from_the_start_of_processing(set
         return asyncio.run(service.estimate_wait_s(job))
 
     # the default rate says 0.5 + 0.05 x 1500 = 75.5 s, 3 s gone; its pace: 1 s for 10 %, 9 s left
-    assert wait(running(10.0, 1.0)) == pytest.approx(9.0, abs=0.3)
-    assert wait(running(1.0, 0.1)) == pytest.approx(9.9, abs=0.3)  # sooner: taken at 1 % already
-    # processing timed by an earlier attempt (before this one was claimed) says nothing of this one
-    assert wait(running(10.0, 10.0)) == pytest.approx(72.5, abs=0.3)
+    assert wait(running(10.3, 1.0)) == pytest.approx(8.97, abs=0.05)
+    assert wait(running(1.3, 0.1)) == pytest.approx(9.87, abs=0.05)  # sooner: taken at once
+    assert wait(running(0.3, 0.0)) == pytest.approx(72.5, abs=0.05)  # one report: no pace yet
+    # a pace timed by an earlier attempt (before this one was claimed) says nothing of this one
+    assert wait(running(10.3, 1.0, began=now - 10.0)) == pytest.approx(72.5, abs=0.05)
     service._rates["declick"] = 0.008  # measured: 0.5 + 12 s, 3 s gone, 9.5 s left
-    # the pace says later (0.3 s for 1 %: 29.7 s left): a fifth of the trust at 1 %, all of it at 5 %
-    assert wait(running(1.0, 0.3)) == pytest.approx(0.2 * 29.7 + 0.8 * 9.5, abs=0.3)
-    assert wait(running(5.0, 1.5)) == pytest.approx(28.5, abs=0.3)
+    # the pace says later (0.3 s for 1 %: 29.6 s left): a fifth of the trust at 1 %, all of it at 5 %
+    assert wait(running(1.3, 0.3)) == pytest.approx(0.2 * 29.61 + 0.8 * 9.5, abs=0.05)
+    assert wait(running(5.3, 1.5)) == pytest.approx(28.41, abs=0.05)
     store.close()
 
 
-def test_run_job_says_when_processing_started_and_how_long_the_input_is(ctx, rng) -> None:
-    """The wait estimates time a running job's pace from the start of its processing and read its
-    length before it ends: both are in its row once the input is probed."""
+def test_run_job_says_how_long_its_input_is_and_when_it_first_reported_progress(ctx, rng) -> None:
+    """The wait estimates read a running job's length before it ends, and time its pace from its
+    first progress report: both are in its row while it runs."""
     c, events, _ = ctx
     new_job(c, "j", key=upload(c, rng))
     run_job("j", c)
     running = [e.job for e in events if e.job is not None and e.job.state is JobState.in_progress]
-    begun = [j for j in running if "processing_started_at" in j.result_meta]
-    assert begun, [j.result_meta for j in running]
-    first = begun[0]
+    assert running[-1].result_meta["input"]["duration_s"] == pytest.approx(1.0)  # upload(): 8000 samples at 8 kHz
+    timed = [j for j in running if j.progress > 0]
+    assert timed, [j.result_meta for j in running]
+    first = timed[0]
     assert first.started_at is not None
-    assert first.started_at <= first.result_meta["processing_started_at"] <= time.time()
-    assert first.result_meta["input"]["duration_s"] == pytest.approx(1.0)  # upload(): 8000 samples at 8 kHz
+    began, pct = first.result_meta["pace_from"]
+    assert first.started_at <= began <= first.updated_at
+    assert pct == first.progress
 
 
 def test_readiness_uses_the_store_and_the_queue(settings) -> None:
