@@ -540,13 +540,13 @@ class JobService:
 
         Before it reports progress, the measured rate times its audio, less the time it has run.
         Once it reports progress twice, its own pace too: the time from its first progress write
-        (after the first block: ``result_meta["pace_from"]``, wall time and per cent; the download,
-        the probe and the steps' set-up are no part of it) to its last, per share done. A pace that says sooner than the rate is taken as it is (an estimate
-        too short costs the client one more poll; one too long delays its result by the
-        difference); a pace that says later is trusted in proportion to the share it was timed
-        over, wholly from :data:`PACE_TRUST_SHARE` on. Either way a rate that is several times off
-        (the default, or one measured on other audio) is corrected within the first blocks, not
-        only near the end.
+        (after the first block: ``result_meta["pace_from"]``, wall time and per cent; the
+        download, the probe and the steps' set-up are no part of it) to its last, per share done.
+        A pace that says sooner than the rate is taken as it is (an estimate too short costs the
+        client one more poll; one too long delays its result by the difference); a pace that
+        says later is trusted in proportion to the share it was timed over, wholly from
+        :data:`PACE_TRUST_SHARE` on. Either way a rate that is several times off (the default, or
+        one measured on other audio) is corrected within the first blocks, not only near the end.
         ``duration_s`` is the audio length when the caller knows it before the job does.
         """
         now = time.time() if now is None else now
