@@ -349,6 +349,26 @@ def test_a_job_queued_behind_running_ones_waits_for_them_to_end(settings, exclus
     store.close()
 
 
+def test_a_priority_9_job_behind_running_ones_is_estimated_before_the_earlier_ones(settings) -> None:
+    """Two slots busy; three priority-0 jobs queued, then a priority-9 one: it goes first, so it is
+    told the first slot's end plus its own run, and each later job one run more."""
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue(exclusive=False, alive=1)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    queue.workers = lambda: WorkerCount(alive=1, slots=2)  # type: ignore[method-assign]
+    service._rates["declick"] = 0.008
+    now = time.time()
+    for name, gone in (("a", 2.0), ("b", 6.0)):  # 12.5 s each: 10.5 s and 6.5 s left
+        store.create(_declick(name, JobState.in_progress, declared_s=1500.0, started_at=now - gone))
+    low = [store.create(_declick(f"low{i}", JobState.queued, declared_s=60.0))[0] for i in range(3)]
+    high, _ = store.create(_declick("high", JobState.queued, declared_s=60.0).model_copy(update={"priority": 9}))
+    waits = [asyncio.run(service.estimate_wait_s(j)) for j in (high, *low)]
+    run = 0.5 + 0.008 * 60  # 0.98 s each
+    # each starts on the slot free first: the one free in 6.5 s ends them all before 10.5 s
+    assert waits == pytest.approx([6.5 + k * run for k in (1, 2, 3, 4)], abs=0.1)
+    store.close()
+
+
 def test_a_running_job_is_timed_by_its_own_pace_from_its_first_progress(settings) -> None:
     """A rate five times too slow (the default before any click repair finished) is corrected as
     soon as the job has reported progress twice, timed from its first report: the download before
