@@ -60,9 +60,9 @@ DEFAULT_RATE = 0.05
 #: Fixed cost of a job besides its audio (claim, probe, encode, store), in seconds.
 JOB_OVERHEAD_S = 0.5
 #: Share of a running job after which its own pace alone says when it ends (before it, the pace is
-#: blended with the measured rate in proportion). Timed from the start of processing, the pace over
-#: the first 5 % of a click repair gave 0.6-2.1x its whole run on a shared two-core machine (three
-#: runs, bench/README.md), while the rate measured on other audio was 2.5x off and the default 7x.
+#: blended with the measured rate in proportion). Timed from its first progress report, the pace
+#: over the first 5 % of a click repair gave 0.92-1.33x its whole run (``bench/job_cost.py``, three
+#: tasks), while a rate measured on other audio was 2-4x off and the default 7x (bench/README.md).
 PACE_TRUST_SHARE = 0.05
 #: Queued jobs ahead placed one by one on the job slots; past these, the rest are spread evenly.
 _MAX_PLACED = 4096
