@@ -14,7 +14,7 @@ Where the doc is silent, Hush chooses, and says so here:
   is required; ``file_ext`` (output) defaults to ``mp3``. A field sent as ``null`` is a field left
   out: it takes its default, or is "required".
 * **Priority.** The doc gives only the range [0, 9]: 9 is served first, 0 last; equal priorities
-  in the order they came (``wait_time`` counts the tasks ahead in that order).
+  in the order they came (``wait_time`` counts the tasks ahead in that order, and those running).
 * **Body.** Any ``Content-Type`` is taken when the body is a JSON object (``curl -d`` sends a form
   type); a body that is not JSON, sent with a type that is not JSON either, is told to send JSON
   with ``Content-Type: application/json``. A bad field's ``msg`` names it, the doc's range and the
@@ -27,7 +27,9 @@ Where the doc is silent, Hush chooses, and says so here:
   completed task, never a failure. So is a file that ends before its header says (the audio
   present is processed; the note gives both lengths): each note a sentence starting ``note:``.
 * **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
-  done: from the queue position and the processing rate measured on finished jobs. It is
+  done: a waiting task waits for the rest of the tasks running now and for those queued ahead
+  of it (the processing rate measured on finished jobs); a task in progress is timed by its own
+  pace from the start of its processing once it has done 5 %. It is
   ``"0"`` once the task ended. Until a task has finished on this server and given a rate (one
   that ran 1 s or more), the estimate is a guess, and ``wait_time`` is at most ``"5"``. While no
   worker of a cluster is alive, nothing can be estimated: a waiting task answers ``wait_time``
@@ -261,12 +263,15 @@ def to_spec(request: WondershareBatchRequest, max_bytes: int) -> JobSpec:
         raise e.InputTooLargeError(
             f"file_info.file_size is {info.file_size} bytes; this API takes files up to {max_bytes} bytes"
         )
+    # no MP3 or WAV of the declared size lasts longer than at the lowest MP3 bitrate
+    declared = min(float(info.file_time), info.file_size / _MIN_BYTES_PER_S) if info.file_time else None
     return JobSpec(
         input=InputRef(
             url=request.file_link,
             expected_size=info.file_size,
             expected_md5=info.file_md5,
             containers=FORMATS,
+            declared_duration_s=declared,
         ),
         steps=(
             Step(name="declick", params={"detection_mult": request.detection_mult, "click_len": request.click_len}),
@@ -420,13 +425,7 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
     job = await service.get(task_id, owner=who.owner)
     if job.dialect != "wondershare":
         raise e.NotFoundError(f"no click-removal task {task_id!r}")
-    declared = job.meta.get("file_time")
-    duration = None
-    if declared:
-        # no MP3 or WAV of the declared size lasts longer than at the lowest MP3 bitrate
-        size = job.spec.input.expected_size
-        duration = min(float(declared), size / _MIN_BYTES_PER_S) if size else float(declared)
-    wait = await service.estimate_wait_s(job, duration_s=duration)
+    wait = await service.estimate_wait_s(job)  # the spec carries file_time, bounded by file_size
     if math.isfinite(wait) and not service.rate_measured(job):
         wait = min(wait, _UNMEASURED_WAIT_S)
     note = await service.waiting_note(job)

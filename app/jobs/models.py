@@ -76,6 +76,9 @@ class InputRef(BaseModel):
     """When set, a downloaded input's MD5 (hex) must match (else the job fails)."""
     containers: tuple[str, ...] | None = None
     """When set, the input's sniffed container must be one of these (else the job fails)."""
+    declared_duration_s: float | None = None
+    """The audio length the client declared (never checked): what wait estimates assume until the
+    input is probed."""
 
 
 class OutputSpec(BaseModel):

@@ -119,7 +119,12 @@ class _Progress:
         if not force and (pct - self.last_pct < 1.0 or now - self.last_t < self.ctx.settings.progress_interval_s):
             return
         self.last_pct, self.last_t = pct, now
-        job = self.ctx.store.update(self.job.id, attempt=self.job.attempt, progress=round(pct, 1))
+        fields: dict[str, Any] = {"progress": round(pct, 1)}
+        if "pace_from" not in self.job.result_meta:
+            # the first write, after the first block: the job's pace is timed from here, so the
+            # download, the probe and the steps' set-up are no part of it
+            fields["result_meta"] = {**self.job.result_meta, "pace_from": [time.time(), round(pct, 1)]}
+        job = self.ctx.store.update(self.job.id, attempt=self.job.attempt, **fields)
         if job is None:  # superseded by a newer attempt, or deleted
             raise _Cancelled
         if job.state is JobState.cancelled:
@@ -315,6 +320,9 @@ def _run(ctx: RunContext, job: Job) -> None:
                 "has_video": info.has_video,
             }
         }
+        # what the wait estimates read while it runs: its length (its pace: ``_Progress``)
+        job = _set_state(ctx, job, result_meta=result_meta)
+        progress.job = job
         result = pipeline.process_file(
             src, info, spec.steps, spec.output, tmp, progress=progress, block_seconds=settings.block_seconds
         )

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import heapq
 import logging
 import math
 import shutil
@@ -58,6 +59,13 @@ __all__ = ["NO_WORKER", "WAITING_FOR_A_WORKER", "JobService", "WebhookRenderer",
 DEFAULT_RATE = 0.05
 #: Fixed cost of a job besides its audio (claim, probe, encode, store), in seconds.
 JOB_OVERHEAD_S = 0.5
+#: Share of a running job after which its own pace alone says when it ends (before it, the pace is
+#: blended with the measured rate in proportion). Timed from its first progress report, the pace
+#: over the first 5 % of a click repair gave 0.92-1.33x its whole run (``bench/job_cost.py``, three
+#: tasks), while a rate measured on other audio was 2-4x off and the default 7x (bench/README.md).
+PACE_TRUST_SHARE = 0.05
+#: Queued jobs ahead placed one by one on the job slots; past these, the rest are spread evenly.
+_MAX_PLACED = 4096
 
 #: Why a job of a cluster does not start: its workers are other processes, and none is alive.
 NO_WORKER = "no worker is running (start `hush worker`)"
@@ -516,31 +524,70 @@ class JobService:
         be several times off (a click repair runs some fifty times faster than a studio-sound chain)."""
         return _job_kind(job) in self._rates
 
+    def _rate_of(self, job: Job) -> float:
+        """Run seconds per audio second for ``job``: its kind's, else all kinds', else the default."""
+        return self._rates.get(_job_kind(job), self._rate if self._rate is not None else DEFAULT_RATE)
+
+    @staticmethod
+    def _audio_s(job: Job, duration_s: float | None) -> float:
+        """The job's audio length for its estimate: as probed, else as its client declared, else
+        ``duration_s`` (the caller's), else a minute."""
+        probed = (job.result_meta.get("input") or {}).get("duration_s")
+        return float(probed or job.spec.input.declared_duration_s or duration_s or 60.0)
+
+    def remaining_s(self, job: Job, *, now: float | None = None, duration_s: float | None = None) -> float:
+        """Seconds until the active ``job`` is likely finished (its own run only, no queue).
+
+        Before it reports progress, the measured rate times its audio, less the time it has run.
+        Once it reports progress twice, its own pace too: the time from its first progress write
+        (after the first block: ``result_meta["pace_from"]``, wall time and per cent; the
+        download, the probe and the steps' set-up are no part of it) to its last, per share done.
+        A pace that says sooner than the rate is taken as it is (an estimate too short costs the
+        client one more poll; one too long delays its result by the difference); a pace that
+        says later is trusted in proportion to the share it was timed over, wholly from
+        :data:`PACE_TRUST_SHARE` on. Either way a rate that is several times off (the default, or
+        one measured on other audio) is corrected within the first blocks, not only near the end.
+        ``duration_s`` is the audio length when the caller knows it before the job does.
+        """
+        now = time.time() if now is None else now
+        own = JOB_OVERHEAD_S + self._rate_of(job) * self._audio_s(job, duration_s)
+        prior = max(own - (now - job.started_at), 0.0) if job.started_at is not None else own
+        pace_from = job.result_meta.get("pace_from")
+        if job.state is not JobState.in_progress or not isinstance(pace_from, list) or len(pace_from) != 2:
+            return prior
+        began, first = float(pace_from[0]), float(pace_from[1])
+        if job.started_at is not None and began < job.started_at:
+            return prior  # written by an earlier attempt: this one has not timed its pace yet
+        done = min(job.progress, 100.0) - first  # per cent done since the first progress write
+        timed = job.updated_at - began  # ... and the time it took, up to the last write
+        if done <= 0 or timed <= 0:
+            return prior
+        paced = max(timed * (100.0 - min(job.progress, 100.0)) / done - (now - job.updated_at), 0.0)
+        if paced <= prior:
+            return paced  # sooner than the rate says: too short costs one poll, too long a late result
+        share = done / 100.0
+        trust = min(share / PACE_TRUST_SHARE, 1.0)
+        return trust * paced + (1.0 - trust) * prior
+
     async def estimate_wait_s(self, job: Job, *, duration_s: float | None = None) -> float:
         """Seconds until ``job`` is likely finished, from its queue position and the measured rate.
 
         The rate (run seconds per audio second) is a running mean over the jobs of the same
         steps this process saw finish, else over all it saw finish, ``DEFAULT_RATE`` until there
-        is one. A running job's estimate blends its own pace with the measured rate, by how far
-        it has got; a queued job waits for the jobs ahead of it, spread over the job slots of
-        the workers alive (the pool's size, embedded). While no worker of a cluster is alive, a
-        queued job's wait is ``math.inf``: nothing will run it until one starts.
+        is one. A running job's estimate is :meth:`remaining_s`. A queued job starts when a job
+        slot (of the workers alive; the pool's size, embedded) is free for it: the slots are
+        taken first by the jobs running now, each free when its :meth:`remaining_s` has passed,
+        then by the jobs queued ahead, in order, each counted as long as this one (their lengths
+        are not read, to keep a poll to two indexed queries). While no worker of a cluster is
+        alive, a queued job's wait is ``math.inf``: nothing will run it until one starts.
         ``duration_s`` is the audio length when the caller knows it before the job does.
         """
-        rate = self._rates.get(_job_kind(job), self._rate if self._rate is not None else DEFAULT_RATE)
         if job.terminal:
             return 0.0
-        duration = (job.result_meta.get("input") or {}).get("duration_s") or duration_s or 60.0
-        own = JOB_OVERHEAD_S + rate * float(duration)
-        if job.state is JobState.in_progress and job.started_at is not None and job.progress > 0:
-            # the job's own pace, trusted as far as it has gone: early on, the download and decode
-            # before the first block make it look slow, so the measured rate weighs more
-            elapsed = time.time() - job.started_at
-            share = min(job.progress, 100.0) / 100.0
-            paced = elapsed * (1.0 - share) / share
-            return max(share * paced + (1.0 - share) * max(own - elapsed, 0.0), 0.0)
+        now = time.time()
         if job.state in ACTIVE_STATES:
-            return own
+            return self.remaining_s(job, now=now, duration_s=duration_s)
+        own = JOB_OVERHEAD_S + self._rate_of(job) * self._audio_s(job, duration_s)
         slots = self.settings.workers
         if not self.queue.exclusive:
             count = await self.workers()
@@ -549,7 +596,17 @@ class JobService:
                     return math.inf
                 slots = count.slots
         ahead = await self.jobs_ahead(job)
-        return own + ahead * own / max(slots, 1)
+        running = await anyio.to_thread.run_sync(self.store.active_jobs)
+        # when each slot is free: the running jobs' ends, the idle slots now (a job still held by
+        # a worker the count no longer sees keeps a slot of its own until the reaper frees it)
+        free = [self.remaining_s(j, now=now) for j in running]
+        free += [0.0] * max(max(slots, 1) - len(free), 0)
+        heapq.heapify(free)
+        placed = min(ahead, _MAX_PLACED)
+        for _ in range(placed):
+            heapq.heappush(free, heapq.heappop(free) + own)
+        start = free[0] + (ahead - placed) * own / len(free)
+        return start + own
 
     # ------------------------------------------------------------------ webhooks
     def register_webhook(self, dialect: str, renderer: WebhookRenderer) -> None:

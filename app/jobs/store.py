@@ -59,6 +59,10 @@ class JobStore(Protocol):
 
     def next_queued(self, exclude: Sequence[str] = (), limit: int = 1) -> list[str]: ...
     def jobs_ahead(self, job: Job) -> int: ...
+    def active_jobs(self) -> list[Job]:
+        """The jobs a worker holds now (downloading or in progress): as many as the job slots."""
+        ...
+
     def requeue_active(self) -> list[str]:
         """Put every active job back to queued (only for a queue whose workers all died with it)."""
         ...
@@ -389,6 +393,10 @@ class SqliteJobStore:
             (JobState.queued.value, job.id, job.priority, job.priority, job.id),
         )
         return int(rows[0]["n"])
+
+    def active_jobs(self) -> list[Job]:
+        rows = self._query("SELECT * FROM jobs WHERE state IN (?, ?)", _ACTIVE)  # the jobs_lease index
+        return [self._row_to_job(r) for r in rows]
 
     def requeue_active(self) -> list[str]:
         active = [s.value for s in ACTIVE_STATES]

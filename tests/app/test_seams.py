@@ -302,6 +302,121 @@ def test_a_job_too_short_to_time_gives_no_rate(settings) -> None:
     store.close()
 
 
+def _declick(job_id: str, state: JobState, declared_s: float | None = None, **fields: object) -> Job:
+    return Job(
+        id=job_id,
+        dialect="wondershare",
+        spec=JobSpec(
+            input=InputRef(url="http://127.0.0.1/x.wav", declared_duration_s=declared_s), steps=(Step(name="declick"),)
+        ),
+        state=state,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_a_job_queued_behind_running_ones_waits_for_them_to_end(settings, exclusive: bool) -> None:
+    """A 2 s task behind a running 1500 s one (one job slot) waits for the long one's rest, not
+    just its own run; with a second slot free it starts at once. Embedded (the pool's size) and
+    cluster (the workers' slots) alike."""
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue(exclusive=exclusive, alive=1)
+    one_slot = settings.model_copy(update={"workers": 1})
+    service = JobService(one_slot, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    service._rates["declick"] = 0.008  # run seconds per audio second, measured
+    now = time.time()
+    store.create(
+        _declick(
+            "long",
+            JobState.in_progress,
+            declared_s=1500.0,
+            started_at=now - 2.0,
+            result_meta={"input": {"duration_s": 1500.0}, "pace_from": [now - 1.0, 1.0]},
+        )
+    )
+    short, _ = store.create(_declick("short", JobState.queued))
+    wait = asyncio.run(service.estimate_wait_s(short, duration_s=2.0))
+    # the long one: 0.5 + 0.008 x 1500 = 12.5 s, 2 s of it gone; then the short one's 0.5 + 0.016
+    assert 10.0 < wait < 11.5, wait
+    # still downloading, its length not probed yet: the length its client declared
+    store.update("long", state=JobState.downloading, started_at=time.time() - 0.5, result_meta={})
+    assert 11.5 < asyncio.run(service.estimate_wait_s(short, duration_s=2.0)) < 13.0
+    store.update("long", spec=_declick("long", JobState.downloading).spec)  # declared nothing: a minute
+    assert asyncio.run(service.estimate_wait_s(short, duration_s=2.0)) < 1.0
+    queue.alive, service._workers_at = 2, None
+    service.settings = settings.model_copy(update={"workers": 2})
+    assert asyncio.run(service.estimate_wait_s(short, duration_s=2.0)) < 1.0  # a slot is free
+    store.close()
+
+
+def test_a_priority_9_job_behind_running_ones_is_estimated_before_the_earlier_ones(settings) -> None:
+    """Two slots busy; three priority-0 jobs queued, then a priority-9 one: it goes first, so it is
+    told the first slot's end plus its own run, and each later job one run more."""
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue(exclusive=False, alive=1)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    queue.workers = lambda: WorkerCount(alive=1, slots=2)  # type: ignore[method-assign]
+    service._rates["declick"] = 0.008
+    now = time.time()
+    for name, gone in (("a", 2.0), ("b", 6.0)):  # 12.5 s each: 10.5 s and 6.5 s left
+        store.create(_declick(name, JobState.in_progress, declared_s=1500.0, started_at=now - gone))
+    low = [store.create(_declick(f"low{i}", JobState.queued, declared_s=60.0))[0] for i in range(3)]
+    high, _ = store.create(_declick("high", JobState.queued, declared_s=60.0).model_copy(update={"priority": 9}))
+    waits = [asyncio.run(service.estimate_wait_s(j)) for j in (high, *low)]
+    run = 0.5 + 0.008 * 60  # 0.98 s each
+    # each starts on the slot free first: the one free in 6.5 s ends them all before 10.5 s
+    assert waits == pytest.approx([6.5 + k * run for k in (1, 2, 3, 4)], abs=0.1)
+    store.close()
+
+
+def test_a_running_job_is_timed_by_its_own_pace_from_its_first_progress(settings) -> None:
+    """A rate five times too slow (the default before any click repair finished) is corrected as
+    soon as the job has reported progress twice, timed from its first report: the download before
+    it (2 s here) and the set-up are no part of its pace. A pace that says later than a measured
+    rate weighs in by the share it was timed over, wholly from 5 %."""
+    store = SqliteJobStore(settings.db_path)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
+    now = time.time()
+
+    def running(progress: float, timed_s: float, first: float = 0.3, began: float | None = None) -> Job:
+        meta = {"input": {"duration_s": 1500.0}, "pace_from": [now - timed_s if began is None else began, first]}
+        return _declick(
+            "j", JobState.in_progress, progress=progress, started_at=now - 3.0, updated_at=now, result_meta=meta
+        )
+
+    def wait(job: Job) -> float:
+        return asyncio.run(service.estimate_wait_s(job))
+
+    # the default rate says 0.5 + 0.05 x 1500 = 75.5 s, 3 s gone; its pace: 1 s for 10 %, 9 s left
+    assert wait(running(10.3, 1.0)) == pytest.approx(8.97, abs=0.05)
+    assert wait(running(1.3, 0.1)) == pytest.approx(9.87, abs=0.05)  # sooner: taken at once
+    assert wait(running(0.3, 0.0)) == pytest.approx(72.5, abs=0.05)  # one report: no pace yet
+    # a pace timed by an earlier attempt (before this one was claimed) says nothing of this one
+    assert wait(running(10.3, 1.0, began=now - 10.0)) == pytest.approx(72.5, abs=0.05)
+    service._rates["declick"] = 0.008  # measured: 0.5 + 12 s, 3 s gone, 9.5 s left
+    # the pace says later (0.3 s for 1 %: 29.6 s left): a fifth of the trust at 1 %, all of it at 5 %
+    assert wait(running(1.3, 0.3)) == pytest.approx(0.2 * 29.61 + 0.8 * 9.5, abs=0.05)
+    assert wait(running(5.3, 1.5)) == pytest.approx(28.41, abs=0.05)
+    store.close()
+
+
+def test_run_job_says_how_long_its_input_is_and_when_it_first_reported_progress(ctx, rng) -> None:
+    """The wait estimates read a running job's length before it ends, and time its pace from its
+    first progress report: both are in its row while it runs."""
+    c, events, _ = ctx
+    new_job(c, "j", key=upload(c, rng))
+    run_job("j", c)
+    running = [e.job for e in events if e.job is not None and e.job.state is JobState.in_progress]
+    assert running[-1].result_meta["input"]["duration_s"] == pytest.approx(1.0)  # upload(): 8000 samples at 8 kHz
+    timed = [j for j in running if j.progress > 0]
+    assert timed, [j.result_meta for j in running]
+    first = timed[0]
+    assert first.started_at is not None
+    began, pct = first.result_meta["pace_from"]
+    assert first.started_at <= began <= first.updated_at
+    assert pct == first.progress
+
+
 def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     store = SqliteJobStore(settings.db_path)
     queue = RecordingQueue()
