@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     """A job running longer than this is stopped and reported ``timed_out``."""
     max_attempts: int = Field(3, ge=1, le=10)
     """Times a job is started (after crashes or retryable errors) before it is failed."""
+    retry_backoff_s: float = Field(1.0, ge=0, le=30)
+    """Pause before a job whose attempt hit a transient error runs again; doubles each attempt (at most 30 s)."""
     sync_timeout_s: float = Field(55, gt=0)
     """A synchronous request waits this long for its job (JS SDKs time out at 60 s)."""
     block_seconds: float = Field(5.0, gt=0.05, le=60)

@@ -48,9 +48,6 @@ __all__ = ["JobRecorder", "RunContext", "finish_error", "run_job"]
 
 log = logging.getLogger("hush.runner")
 
-#: First pause before a job whose attempt hit a transient error runs again, in seconds.
-RETRY_BACKOFF_S = 1.0
-
 
 class _Cancelled(Exception):
     pass
@@ -232,12 +229,13 @@ def _check_credits(ctx: RunContext, job: Job, duration_s: float | None) -> None:
 
 
 def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
-    """Back to the queue after a pause that doubles each attempt (1 s, 2 s, 4 s ... at most 30 s).
+    """Back to the queue after a pause that doubles each attempt (``settings.retry_backoff_s``, by
+    default 1 s, 2 s, 4 s ... at most 30 s).
 
     The pause is taken here, in the worker, so the job is not picked up again at once; it is
     short next to the job timeout, and the job shows ``queued`` with the reason in its log.
     """
-    time.sleep(min(RETRY_BACKOFF_S * 2 ** (job.attempt - 1), 30.0))
+    time.sleep(min(ctx.settings.retry_backoff_s * 2 ** (job.attempt - 1), 30.0))
     updated = ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0, claimed_until=None)
     if updated is not None:
         ctx.store.log(job.id, "retry", {"reason": exc.message, "attempt": job.attempt})

@@ -87,7 +87,8 @@ def test_input_that_fails_twice_then_downloads_completes(tmp_path: Path, rng: np
     routes = {"/in.wav": replies_in_order(Reply(status=503), Reply(status=502), Reply(body=audio))}
     with (
         serve_http(routes) as origin,
-        HushProcess(tmp_path, api_keys=KEY, url_allowlist="127.0.0.1") as proc,
+        # the pauses between attempts (1 s, then 2 s, by default) shortened: the retries are what counts
+        HushProcess(tmp_path, api_keys=KEY, url_allowlist="127.0.0.1", retry_backoff_s="0.05") as proc,
         httpx.Client(base_url=proc.url, timeout=30) as c,
     ):
         r = c.post("/api/v1/jobs", json={"input": {"url": origin.url("/in.wav")}, "steps": []}, headers=H)

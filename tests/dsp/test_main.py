@@ -69,13 +69,22 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
         (("vad", str(src), "--min-non-speech", "-1"), ": --min-non-speech must be in [0.0, 60.0]"),
         (("declick", str(src), str(tmp_path / "no" / "dir" / "out.wav")), "does not exist"),
     ]
-    for args, words in cases:
-        argv = [str(tmp_path / a) if a.startswith("OUT") else a for a in args]
-        r = run_dsp(*argv)
-        assert r.returncode == 2, (args, r.stderr)
-        assert words in r.stderr, (args, r.stderr)
-        assert "Traceback" not in r.stderr
-        assert not list(tmp_path.glob("OUT*"))
+    # the cases are independent of each other: their processes start at once (start-up is most of each)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dsp", *(str(tmp_path / a) if a.startswith("OUT") else a for a in args)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args, _ in cases
+    ]
+    for (args, words), proc in zip(cases, procs, strict=True):
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 2, (args, stderr)
+        assert words in stderr, (args, stderr)
+        assert "Traceback" not in stderr
+    assert not list(tmp_path.glob("OUT*"))
 
 
 def test_dsp_main_processes_a_cut_off_wav_and_warns(tmp_path: Path, rng: np.random.Generator) -> None:
