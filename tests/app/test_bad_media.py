@@ -14,6 +14,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -123,6 +124,24 @@ def _wait_native(c: httpx.Client, job_id: str) -> dict[str, object]:
     raise AssertionError(f"job {job_id} did not finish")
 
 
+def _denoised(server: RunningServer, name: str, data: bytes) -> dict[str, Any]:
+    """Upload ``data`` as ``name`` on the native API, denoise it; the succeeded job's result."""
+    with httpx.Client(base_url=server.base, timeout=60) as c:
+        r = c.post("/api/v1/files", files={"file": (name, data)}, headers={"x-api-key": KEY})
+        assert r.status_code == 201, r.text
+        job = c.post(
+            "/api/v1/jobs",
+            json={"input": {"file_id": r.json()["file_id"]}, "steps": [{"name": "denoise"}]},
+            headers={"x-api-key": KEY},
+        )
+        assert job.status_code == 202, job.text
+        done = _wait_native(c, job.json()["id"])
+    assert done["state"] == "succeeded", done
+    result = done["result"]
+    assert isinstance(result, dict)
+    return result
+
+
 @pytest.mark.parametrize(("name", "make", "says"), CORPUS, ids=[c[0] for c in CORPUS])
 def test_bad_media_native(server: RunningServer, name: str, make: Callable[[], bytes], says: str) -> None:
     with httpx.Client(base_url=server.base, timeout=60) as c:
@@ -153,44 +172,20 @@ def test_bad_media_cut_off_wav_is_processed_and_the_job_says_so(
     data = make()
     declared = struct.unpack("<I", data[40:44])[0] // 2  # 16-bit mono, data chunk at 36
     present = (len(data) - 44) // 2
-    with httpx.Client(base_url=server.base, timeout=60) as c:
-        r = c.post("/api/v1/files", files={"file": ("cut.wav", data)}, headers={"x-api-key": KEY})
-        assert r.status_code == 201, r.text
-        job = c.post(
-            "/api/v1/jobs",
-            json={"input": {"file_id": r.json()["file_id"]}, "steps": [{"name": "denoise"}]},
-            headers={"x-api-key": KEY},
-        )
-        assert job.status_code == 202, job.text
-        done = _wait_native(c, job.json()["id"])
-    assert done["state"] == "succeeded", done
-    result = done["result"]
-    assert isinstance(result, dict)
+    result = _denoised(server, "cut.wav", data)
     assert result["warnings"] == [
         f"The WAV file may be truncated: its header declares {declared / 16_000:.3f} s of audio but only "
         f"{present / 16_000:.3f} s is present; the audio present was processed (send or export the complete "
         "file if the end is missing)"
     ]
     assert result["duration_s"] == present / 16_000
-    assert result["input"]["duration_s"] == present / 16_000  # type: ignore[index]
+    assert result["input"]["duration_s"] == present / 16_000
 
 
 def test_bad_media_cut_off_flac_reports_the_length_decoded_and_the_one_declared(server: RunningServer) -> None:
     """A FLAC's header gives its length (a WAV's is read from its size): the job's input says both."""
     whole = _flac(make_music(16_000, 6.0, 1)[0])
-    with httpx.Client(base_url=server.base, timeout=60) as c:
-        r = c.post("/api/v1/files", files={"file": ("cut.flac", whole[: len(whole) // 2])}, headers={"x-api-key": KEY})
-        assert r.status_code == 201, r.text
-        job = c.post(
-            "/api/v1/jobs",
-            json={"input": {"file_id": r.json()["file_id"]}, "steps": [{"name": "denoise"}]},
-            headers={"x-api-key": KEY},
-        )
-        assert job.status_code == 202, job.text
-        done = _wait_native(c, job.json()["id"])
-    assert done["state"] == "succeeded", done
-    result = done["result"]
-    assert isinstance(result, dict)
+    result = _denoised(server, "cut.flac", whole[: len(whole) // 2])
     assert 2.0 < result["duration_s"] < 4.0
     assert result["input"]["duration_s"] == result["duration_s"]
     assert result["input"]["declared_duration_s"] == 6.0

@@ -383,20 +383,35 @@ def test_wondershare_unknown_task_is_404(client: httpx.Client) -> None:
     assert client.get("/v3/pic/ecr/file/no-such-task.mp3").status_code == 404
 
 
-def test_wondershare_closed_task_is_status_5(client: httpx.Client, origin: LoopbackServer) -> None:
-    # a job on the native API keeps both workers busy, so the task waits; cancelling it closes it
+NATIVE = {"x-api-key": f"{APP_KEY}:{APP_SECRET}"}
+
+
+def _busy_workers(client: httpx.Client) -> list[str]:
+    """Two native click-repair jobs of 600 s of the clicked signal (a few seconds of work), one per
+    worker of the module's server, both running when this returns (so a task submitted next
+    waits, whatever its priority). Their ids, to delete them."""
     long_wav = io.BytesIO()
-    sf.write(long_wav, np.tile(CLICKED, 40), SR, format="WAV", subtype="PCM_16")
-    native = {"x-api-key": f"{APP_KEY}:{APP_SECRET}"}
-    up = client.post("/api/v1/files", files={"file": ("long.wav", long_wav.getvalue())}, headers=native)
+    sf.write(long_wav, np.tile(CLICKED, 150), SR, format="WAV", subtype="PCM_16")
+    up = client.post("/api/v1/files", files={"file": ("long.wav", long_wav.getvalue())}, headers=NATIVE)
     blockers = [
         client.post(
             "/api/v1/jobs",
             json={"input": {"file_id": up.json()["file_id"]}, "steps": [{"name": "declick"}]},
-            headers=native,
+            headers=NATIVE,
         ).json()["id"]
         for _ in range(2)
     ]
+    deadline = time.monotonic() + 60
+    for b in blockers:
+        while client.get(f"/api/v1/jobs/{b}", headers=NATIVE).json()["state"] != "in_progress":
+            assert time.monotonic() < deadline, "the blocking jobs never started"
+            time.sleep(0.02)
+    return blockers
+
+
+def test_wondershare_closed_task_is_status_5(client: httpx.Client, origin: LoopbackServer) -> None:
+    # native jobs keep both workers busy, so the task waits; cancelling it closes it
+    blockers = _busy_workers(client)
     task = submit(client, batch_body(origin.url("/bucket/in.wav"), priority=0))
     assert client.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).json()["data"]["status"] == "1"
     # the same job core: the task is cancelled on the native API with the same Basic credentials
@@ -405,7 +420,7 @@ def test_wondershare_closed_task_is_status_5(client: httpx.Client, origin: Loopb
     assert data["status"] == "5"
     assert data["reason"]
     for b in blockers:
-        client.delete(f"/api/v1/jobs/{b}", headers=native)
+        client.delete(f"/api/v1/jobs/{b}", headers=NATIVE)
 
 
 def test_wondershare_timed_out_task_is_status_6(tmp_path: Path, origin: LoopbackServer) -> None:
@@ -507,18 +522,7 @@ def test_wondershare_body_that_is_not_json_names_the_content_type(client: httpx.
 
 def test_wondershare_priority_9_is_served_first(client: httpx.Client, origin: LoopbackServer) -> None:
     """The doc gives ``priority`` only as [0, 9]: 9 goes ahead of 0 in the queue and in ``wait_time``."""
-    long_wav = io.BytesIO()
-    sf.write(long_wav, np.tile(CLICKED, 150), SR, format="WAV", subtype="PCM_16")
-    native = {"x-api-key": f"{APP_KEY}:{APP_SECRET}"}
-    up = client.post("/api/v1/files", files={"file": ("long.wav", long_wav.getvalue())}, headers=native)
-    blockers = [  # both workers busy: the tasks below wait
-        client.post(
-            "/api/v1/jobs",
-            json={"input": {"file_id": up.json()["file_id"]}, "steps": [{"name": "declick"}]},
-            headers=native,
-        ).json()["id"]
-        for _ in range(2)
-    ]
+    blockers = _busy_workers(client)  # the tasks below wait
     try:
         low = [submit(client, batch_body(origin.url("/bucket/in.wav"), priority=0)) for _ in range(3)]
         high = submit(client, batch_body(origin.url("/bucket/in.wav"), priority=9))
@@ -532,7 +536,7 @@ def test_wondershare_priority_9_is_served_first(client: httpx.Client, origin: Lo
         assert all(int(waits[high]["wait_time"]) <= int(waits[t]["wait_time"]) for t in low)
     finally:
         for b in blockers:
-            client.delete(f"/api/v1/jobs/{b}", headers=native)
+            client.delete(f"/api/v1/jobs/{b}", headers=NATIVE)
     for t in [*low, high]:
         assert poll(client, t)["status"] == "3"
 
