@@ -29,11 +29,11 @@ Where the doc is silent, Hush chooses, and says so here:
 * **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
   done: a waiting task waits for the rest of the tasks running now and for those queued ahead
   of it (the processing rate measured on finished jobs); a task in progress is timed by its own
-  pace from the start of its processing once it has done 5 %. It is
-  ``"0"`` once the task ended. Until a task has finished on this server and given a rate (one
-  that ran 1 s or more), the estimate is a guess, and ``wait_time`` is at most ``"5"``. While no
-  worker of a cluster is alive, nothing can be estimated: a waiting task answers ``wait_time``
-  ``"30"`` (ask again then) and says why in ``reason``.
+  pace from the start of its processing once it has done 5 %. It is ``"0"`` once the task
+  ended. Until a task has finished on this server and given a rate (one of 30 s of audio or
+  more, that ran 1 s or more), the estimate is a guess, and ``wait_time`` is at most ``"5"``.
+  While no worker of a cluster is alive, nothing can be estimated: a waiting task answers
+  ``wait_time`` ``"30"`` (ask again then) and says why in ``reason``.
 * **``reason``** of a waiting task (the doc: "cause of failure") carries a note when the task
   cannot start: ``"waiting: no worker is running (start `hush worker`)"``; empty otherwise.
 * **``voice_result``** is an absolute URL that needs no credentials (the unguessable task id in

@@ -59,6 +59,12 @@ __all__ = ["NO_WORKER", "WAITING_FOR_A_WORKER", "JobService", "WebhookRenderer",
 DEFAULT_RATE = 0.05
 #: Fixed cost of a job besides its audio (claim, probe, encode, store), in seconds.
 JOB_OVERHEAD_S = 0.5
+#: Shortest input (s of audio) whose run teaches the rate. The fixed cost is not fixed: on a busy
+#: machine it reaches a second or two, which over a few seconds of audio reads as a rate several
+#: times the real one (a 4 s file that ran 1.5 s: 0.25 s per audio second, where long click
+#: repairs run at 0.01-0.03; a 200 s task behind it was told 70 s). Over 30 s of audio a second
+#: of extra fixed cost is at most 0.03 s per audio second.
+MIN_RATE_AUDIO_S = 30.0
 #: Share of a running job after which its own pace alone says when it ends (before it, the pace is
 #: blended with the measured rate in proportion). Timed from its first progress report, the pace
 #: over the first 5 % of a click repair gave 0.92-1.33x its whole run (``bench/job_cost.py``, three
@@ -477,8 +483,8 @@ class JobService:
         duration = (job.result_meta.get("input") or {}).get("duration_s")
         if not duration or job.started_at is None or job.finished_at is None:
             return
-        if job.finished_at - job.started_at < 2 * JOB_OVERHEAD_S:
-            return  # mostly overhead (a short file): its rate would read as nearly 0 s per audio second
+        if float(duration) < MIN_RATE_AUDIO_S or job.finished_at - job.started_at < 2 * JOB_OVERHEAD_S:
+            return  # mostly fixed cost (a short file): its rate would read far off, either way
         run_s = job.finished_at - job.started_at - JOB_OVERHEAD_S
         rate = run_s / float(duration)
         self._rate = rate if self._rate is None else 0.8 * self._rate + 0.2 * rate
