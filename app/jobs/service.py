@@ -534,12 +534,12 @@ class JobService:
         """Run seconds per audio second for ``job``: its kind's, else all kinds', else the default."""
         return self._rates.get(_job_kind(job), self._rate if self._rate is not None else DEFAULT_RATE)
 
-    @staticmethod
-    def _audio_s(job: Job, duration_s: float | None) -> float:
-        """The job's audio length for its estimate: as probed, else as its client declared, else
-        ``duration_s`` (the caller's), else a minute."""
+    def _run_s(self, job: Job, duration_s: float | None) -> float:
+        """The job's whole run by the measured rate: the fixed cost and its audio length as
+        probed, else as its client declared, else ``duration_s`` (the caller's), else a minute."""
         probed = (job.result_meta.get("input") or {}).get("duration_s")
-        return float(probed or job.spec.input.declared_duration_s or duration_s or 60.0)
+        audio_s = float(probed or job.spec.input.declared_duration_s or duration_s or 60.0)
+        return JOB_OVERHEAD_S + self._rate_of(job) * audio_s
 
     def remaining_s(self, job: Job, *, now: float | None = None, duration_s: float | None = None) -> float:
         """Seconds until the active ``job`` is likely finished (its own run only, no queue).
@@ -556,7 +556,7 @@ class JobService:
         ``duration_s`` is the audio length when the caller knows it before the job does.
         """
         now = time.time() if now is None else now
-        own = JOB_OVERHEAD_S + self._rate_of(job) * self._audio_s(job, duration_s)
+        own = self._run_s(job, duration_s)
         prior = max(own - (now - job.started_at), 0.0) if job.started_at is not None else own
         pace_from = job.result_meta.get("pace_from")
         if job.state is not JobState.in_progress or not isinstance(pace_from, list) or len(pace_from) != 2:
@@ -593,7 +593,7 @@ class JobService:
         now = time.time()
         if job.state in ACTIVE_STATES:
             return self.remaining_s(job, now=now, duration_s=duration_s)
-        own = JOB_OVERHEAD_S + self._rate_of(job) * self._audio_s(job, duration_s)
+        own = self._run_s(job, duration_s)
         slots = self.settings.workers
         if not self.queue.exclusive:
             count = await self.workers()
