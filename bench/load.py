@@ -23,11 +23,7 @@ import asyncio
 import contextlib
 import io
 import json
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,16 +34,12 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _serve import hush_server
+
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 KEY = "load-test-key"
 H = {"x-api-key": KEY}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int, *, workers: bool = False) -> float:
@@ -193,44 +185,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.sockets > 2000 or args.polls_per_s > 500 or args.seconds > 600 or args.jobs > 200:
         ap.error("bounded on purpose: at most 2000 sockets, 500 polls/s, 600 s, 200 jobs")
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as data:
-        env = {
-            **os.environ,
-            "HUSH_DATA_DIR": data,
-            "HUSH_API_KEYS": KEY,
-            "HUSH_WORKERS": str(args.workers),
-            "HUSH_PROGRESS_INTERVAL_S": "0.2",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "error",
-            ],
-            env=env,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            asyncio.run(run(args, base, server.pid))
-        finally:
-            server.terminate()
-            server.wait(15)
+    env = {"HUSH_API_KEYS": KEY, "HUSH_WORKERS": str(args.workers), "HUSH_PROGRESS_INTERVAL_S": "0.2"}
+    with hush_server(env) as (base, server):
+        asyncio.run(run(args, base, server.pid))
 
 
 if __name__ == "__main__":

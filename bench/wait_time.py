@@ -30,15 +30,9 @@ import base64
 import hashlib
 import http.server
 import io
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,11 +43,7 @@ APP = "bench:secret"
 AUTH = {"Authorization": "Basic " + base64.b64encode(APP.encode()).decode()}
 SR = 16_000
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from _serve import hush_server  # noqa: E402  (bench/, the script's own folder)
 
 
 def _wav(seconds: float, seed: int) -> bytes:
@@ -127,38 +117,10 @@ def _obey(c: httpx.Client, task: str) -> tuple[list[tuple[float, str, int]], flo
 
 
 def _scenario(name: str, run: Callable[[httpx.Client], str]) -> None:
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as data:
-        env = {
-            **os.environ,
-            "HUSH_DATA_DIR": data,
-            "HUSH_API_KEYS": APP,
-            "HUSH_WORKERS": "1",
-            "HUSH_URL_ALLOWLIST": "127.0.0.1",
-        }
-        cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        server = subprocess.Popen(
-            [*cmd, "--log-level", "error"],
-            env=env,
-            cwd=Path(__file__).resolve().parents[1],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            with httpx.Client(base_url=base, timeout=60) as c:
-                task = run(c)
-                seen, learned, finished = _obey(c, task)
-        finally:
-            server.terminate()
-            server.wait(15)
+    env = {"HUSH_API_KEYS": APP, "HUSH_WORKERS": "1", "HUSH_URL_ALLOWLIST": "127.0.0.1"}
+    with hush_server(env, quiet=True) as (base, _), httpx.Client(base_url=base, timeout=60) as c:
+        task = run(c)
+        seen, learned, finished = _obey(c, task)
     print(f"\n### {name}\n\n| t (s) | status | wait_time | really left |\n|---|---|---|---|")
     for t, status, wait in seen:
         print(f"| {t:.1f} | {status} | {wait} | {max(finished - t, 0.0):.1f} |")
