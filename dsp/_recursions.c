@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* One argument: the object, how many float32 items it must hold, whether it is written. */
@@ -170,6 +171,154 @@ static PyObject *capped_avg(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Branch-free float32 exp and log for the gain rule's loop, so that the compiler can vectorise it
+ * (the C library's expf / logf are calls it cannot). Range reduction by powers of two, then:
+ * exp: 2^n * exp(r), |r| <= ln(2) / 2, by its Taylor series to r^7 / 7! (truncation under 3e-8
+ * relative); log: x = 2^e * m with m in [sqrt(1/2), sqrt(2)), log(m) = 2 atanh(s), s = (m - 1) / (m + 1),
+ * |s| < 0.172, by its series to s^9 / 9 (truncation under 5e-9 relative) (Abramowitz-Stegun 4.2.1,
+ * 4.1.28; Muller, "Elementary Functions", 2nd ed., ch. 11). For x in [-87, 0] (exp) and normal x > 0
+ * (log), which is all the gain rule asks for; both agree with the C library to a few float32 ulps. */
+typedef union {
+    float f;
+    int32_t i;
+} F32Bits;
+
+static inline float bits_to_f(int32_t i) {
+    F32Bits u = {.i = i};
+    return u.f;
+}
+
+static inline int32_t f_to_bits(float f) {
+    F32Bits u = {.f = f};
+    return u.i;
+}
+
+static inline float exp_neg(float x) { /* x in [-87, 0] */
+    const float ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723212e-6f;
+    int32_t n = (int32_t)(x * 1.44269504088896341f - 0.5f); /* round to nearest (x <= 0) */
+    float r = (x - (float)n * ln2_hi) - (float)n * ln2_lo;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    return p * bits_to_f((n + 127) << 23);
+}
+
+static inline float log_pos(float x) { /* x > 0, normal */
+    int32_t i = f_to_bits(x);
+    int32_t e = ((i >> 23) & 0xff) - 127;
+    float m = bits_to_f((i & 0x007fffff) | 0x3f800000); /* [1, 2) */
+    int big = m > 1.41421356237309505f;
+    m = big ? 0.5f * m : m;
+    e = big ? e + 1 : e;
+    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    float at = s * (2.0f + s2 * (2.0f / 3 + s2 * (2.0f / 5 + s2 * (2.0f / 7 + s2 * (2.0f / 9)))));
+    return (float)e * 0.693147180559945309f + at;
+}
+
+/* E1(v) for v > 0 given e = exp(-min(v, 60)) (Abramowitz-Stegun 5.1.53 / 5.1.56, as dsp._kernels.exp1). */
+static inline float exp1f_as(float v, float e) {
+    float lo = v < 1.0f ? v : 1.0f, hi = v < 1.0f ? 1.0f : v;
+    float small = (((((0.00107857f * lo - 0.00976004f) * lo + 0.05519968f) * lo - 0.24991055f) * lo + 0.99999193f) * lo
+                   - 0.57721566f)
+                  - log_pos(lo);
+    float large = e / hi * ((hi + 2.334733f) * hi + 0.250621f) / ((hi + 3.330657f) * hi + 1.681534f);
+    return v < 1.0f ? small : large;
+}
+
+/* One frame of the gain rule (see gain_rule_doc); a_prev (n) carried in place. */
+static void gain_row(const float *restrict pt, const float *restrict lt, const float *restrict qt, float ad,
+                     float *restrict ap, float *restrict gt, float *restrict ht, float *restrict st, Py_ssize_t n,
+                     float xi_min, float cap) {
+    const float one_m_ad = 1.0f - ad;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const float g = pt[k] / lt[k];
+        gt[k] = g;
+        /* decision-directed a-priori SNR (Ephraim-Malah 1984, eq. 51) */
+        float gm1 = g - 1.0f;
+        float xd = ap[k] + one_m_ad * (gm1 > 0.0f ? gm1 : 0.0f);
+        xd = xd < xi_min ? xi_min : xd;
+        float w = xd / (1.0f + xd);
+        ap[k] = (w * w) * (ad * g);
+        /* second step of TSNR (Plapous et al. 2006), at most cap times xd; cap 0: off */
+        float ts = w * w * g;
+        ts = ts > cap * xd ? cap * xd : ts;
+        ts = ts < xi_min ? xi_min : ts;
+        float xi = cap > 0.0f ? ts : xd;
+        /* LSA gain under presence (Ephraim-Malah 1985) and the presence probability (Cohen 2002) */
+        float wiener = xi / (1.0f + xi);
+        float vv = wiener * g;
+        vv = vv < 1e-6f ? 1e-6f : vv;
+        float e_v = exp_neg(-(vv < 60.0f ? vv : 60.0f));
+        float lg = log_pos(wiener) + 0.5f * exp1f_as(vv, e_v);
+        ht[k] = lg < 0.0f ? lg : 0.0f;
+        float qk = qt[k];
+        float ratio = qk / (1.0f - qk) * (1.0f + xi) * e_v;
+        st[k] = 1.0f / (1.0f + ratio);
+    }
+}
+
+PyDoc_STRVAR(gain_rule_doc,
+    "gain_rule(p, lam, q, alpha_dd, a_prev, gamma, log_g_h1, spp, n_frames, n_bins, xi_min, tsnr_cap)\n\n"
+    "The OM-LSA gain rule per frame and bin, as dsp._kernels.gain_rule_numpy: from the power p, the\n"
+    "noise lam and the speech-absence probability q (frames x bins) and the per-frame decision-directed\n"
+    "weight alpha_dd (frames), writes the a-posteriori SNR gamma, the log LSA gain under presence\n"
+    "log_g_h1 and the presence probability spp; a_prev (bins) carried in place.");
+
+static PyObject *gain_rule(PyObject *self, PyObject *args) {
+    PyObject *op, *olam, *oq, *oad, *oa, *ogam, *oh1, *ospp;
+    Py_ssize_t n_t, n_b;
+    float xi_min, cap;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOnnff", &op, &olam, &oq, &oad, &oa, &ogam, &oh1, &ospp, &n_t, &n_b,
+                          &xi_min, &cap)) {
+        return NULL;
+    }
+    const Arg spec[] = {
+        {op, n_t * n_b, 0, "p"},         {olam, n_t * n_b, 0, "lam"},       {oq, n_t * n_b, 0, "q"},
+        {oad, n_t, 0, "alpha_dd"},       {oa, n_b, 1, "a_prev"},            {ogam, n_t * n_b, 1, "gamma"},
+        {oh1, n_t * n_b, 1, "log_g_h1"}, {ospp, n_t * n_b, 1, "spp"},
+    };
+    Py_buffer v[8];
+    if (get_f32(spec, v, 8) < 0) return NULL;
+    const float *p = v[0].buf, *lam = v[1].buf, *q = v[2].buf, *alpha_dd = v[3].buf;
+    float *a_prev = v[4].buf, *gamma = v[5].buf, *h1 = v[6].buf, *spp = v[7].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t t = 0; t < n_t; t++) {
+        const Py_ssize_t o = t * n_b;
+        gain_row(p + o, lam + o, q + o, alpha_dd[t], a_prev, gamma + o, h1 + o, spp + o, n_b, xi_min, cap);
+    }
+    Py_END_ALLOW_THREADS
+    release(v, 8);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(smooth_doc,
+    "smooth(a, x, y, out, n_frames, n_items)\n\n"
+    "First-order recursive average out[t] = a[t] * out[t - 1] + (1 - a[t]) * x[t] (frames x items),\n"
+    "one smoothing factor a per frame, from y (items) before frame 0.");
+
+static PyObject *smooth(PyObject *self, PyObject *args) {
+    PyObject *oa, *ox, *oy, *oout;
+    Py_ssize_t n_t, n_b;
+    if (!PyArg_ParseTuple(args, "OOOOnn", &oa, &ox, &oy, &oout, &n_t, &n_b)) {
+        return NULL;
+    }
+    const Arg spec[] = {{oa, n_t, 0, "a"}, {ox, n_t * n_b, 0, "x"}, {oy, n_b, 0, "y"}, {oout, n_t * n_b, 1, "out"}};
+    Py_buffer v[4];
+    if (get_f32(spec, v, 4) < 0) return NULL;
+    const float *a = v[0].buf, *x = v[1].buf, *y = v[2].buf;
+    float *out = v[3].buf;
+    Py_BEGIN_ALLOW_THREADS
+    const float *prev = y;
+    for (Py_ssize_t t = 0; t < n_t; t++) {
+        const float at = a[t], bt = 1.0f - a[t];
+        const float *xt = x + t * n_b;
+        float *ot = out + t * n_b;
+        for (Py_ssize_t k = 0; k < n_b; k++) ot[k] = at * prev[k] + bt * xt[k];
+        prev = ot;
+    }
+    Py_END_ALLOW_THREADS
+    release(v, 4);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(levinson_doc,
     "levinson(r, a, n_rows, order)\n\n"
     "AR coefficients into a (rows x order) from the autocorrelation lags r (rows x (order + 1)),\n"
@@ -223,6 +372,8 @@ static PyMethodDef methods[] = {
     {"spp_noise", spp_noise, METH_VARARGS, spp_noise_doc},
     {"capped_avg", capped_avg, METH_VARARGS, capped_avg_doc},
     {"levinson", levinson, METH_VARARGS, levinson_doc},
+    {"gain_rule", gain_rule, METH_VARARGS, gain_rule_doc},
+    {"smooth", smooth, METH_VARARGS, smooth_doc},
     {NULL, NULL, 0, NULL},
 };
 

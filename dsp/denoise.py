@@ -95,7 +95,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, signal
 
-from dsp._kernels import capped_avg, dd_snr, spp_noise
+from dsp._kernels import capped_avg, gain_rule, smooth, spp_noise
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.clicks import ClickSuppressor
@@ -273,111 +273,6 @@ def _smooth_freq(x: FloatArray) -> FloatArray:
     out[..., 0] += q[..., 0]
     out[..., -1] += q[..., -1]
     return out
-
-
-def _exp1(v: FloatArray, e: FloatArray) -> FloatArray:
-    """Exponential integral E1 for ``v > 0`` (Abramowitz-Stegun 5.1.53 / 5.1.56, |err| < 5e-5).
-
-    Much faster than :func:`scipy.special.exp1` on large arrays, which matters per bin. ``e`` is
-    ``exp(-min(v, 60))``, which the caller needs too (same shape as ``v``); past 60 the result is
-    then ``exp(-60) / v`` times the rational factor, under 1e-27 either way.
-    """
-    lo = np.minimum(v, np.float32(1.0))
-    small = (
-        ((((0.00107857 * lo - 0.00976004) * lo + 0.05519968) * lo - 0.24991055) * lo + 0.99999193) * lo
-        - 0.57721566
-        - np.log(lo)
-    )
-    hi = np.maximum(v, np.float32(1.0))
-    # where v < 1 the large branch is not used
-    large = e / hi * ((hi + 2.334733) * hi + 0.250621) / ((hi + 3.330657) * hi + 1.681534)
-    return np.where(v < 1.0, small, large).astype(np.float32, copy=False)
-
-
-def _two_step(xi_dd: FloatArray, gamma: FloatArray, xi_min: float) -> FloatArray:
-    """A-priori SNR refined by the second step of two-step noise reduction (Plapous et al. 2006).
-
-    Parameters
-    ----------
-    xi_dd : ndarray, shape (frames, bins), float32
-        Decision-directed a-priori SNR (linear).
-    gamma : ndarray, shape (frames, bins), float32
-        A-posteriori SNR (linear) of the same frames.
-    xi_min : float
-        Lower bound of the result (linear).
-
-    Returns
-    -------
-    ndarray, shape (frames, bins), float32
-        ``(xi_dd / (1 + xi_dd))**2 * gamma``, at most ``_TSNR_CAP * xi_dd`` and at least ``xi_min``.
-
-    Examples
-    --------
-    >>> xi = np.array([[10.0, 0.1]], np.float32)
-    >>> np.round(_two_step(xi, np.array([[1.0, 50.0]], np.float32), 0.003), 3)  # offset, onset
-    array([[0.826, 0.15 ]], dtype=float32)
-    """
-    f32 = np.float32
-    w = xi_dd / (1 + xi_dd)
-    out: FloatArray = np.maximum(np.minimum(w * w * gamma, f32(_TSNR_CAP) * xi_dd), f32(xi_min))
-    return out
-
-
-def _recursion(a: FloatArray, b: FloatArray, y: FloatArray, cap: FloatArray | None = None) -> FloatArray:
-    """``y[t] = a[t] * y[t-1] + b[t]`` along axis 0 from the carried ``y``; ``a`` may be scalar per frame.
-
-    With ``cap`` (same shape as ``b``, ``a`` then per element), ``y[t]`` is limited to ``cap[t]``
-    before it feeds the next frame; that runs as one compiled loop (:func:`dsp._kernels.capped_avg`).
-
-    Otherwise a light loop over frames (two ufunc calls each) runs the warm-up rows, exactly the
-    same whatever the batch boundaries; where ``a`` is one scalar per frame and constant (after
-    the warm-up), :func:`_const_recursion` runs the rest in blocks of ``_CHUNK`` frames.
-    """
-    if cap is not None:  # a per element: one compiled loop (dsp/_kernels.py)
-        return capped_avg(a, b, cap, y)
-    out = np.empty(b.shape, np.float32)
-    prev = y
-    n_loop = b.shape[0]
-    if a.ndim == 1 and a.size:
-        n_loop = int(np.count_nonzero(a != a[-1]))  # the warm-up rows come first
-    for t in range(n_loop):
-        row = out[t]
-        np.multiply(a[t], prev, out=row)
-        row += b[t]
-        prev = row
-    if n_loop < b.shape[0]:
-        _const_recursion(float(a[-1]), b[n_loop:], prev, out[n_loop:])
-    return out
-
-
-_CHUNK = 16  # frames per block of the constant-coefficient recursion
-
-
-def _const_recursion(c: float, b: FloatArray, y: FloatArray, out: FloatArray) -> None:
-    """``out[t] = c * out[t-1] + b[t]`` from the carried ``y``, in blocks of ``_CHUNK`` frames.
-
-    Within a block the response to ``b`` is one matrix product with the lower-triangular
-    ``c ** (i - j)`` matrix; the blocks are then chained by their carried end values.
-    """
-    m = b.shape[0]
-    flat = b.reshape(m, -1)
-    n_c = -(-m // _CHUNK)
-    k = min(_CHUNK, m)
-    if n_c * k != m:
-        flat = np.concatenate([flat, np.zeros((n_c * k - m, flat.shape[1]), np.float32)], axis=0)
-    i = np.arange(k)
-    lag = i[:, None] - i[None, :]
-    mat = np.where(lag >= 0, float(c) ** np.maximum(lag, 0), 0.0).astype(np.float32)
-    pw = (float(c) ** (i + 1.0)).astype(np.float32)
-    local = np.matmul(mat, flat.reshape(n_c, k, -1))
-    carry = np.empty((n_c, flat.shape[1]), np.float32)
-    prev = y.reshape(-1)
-    ck = np.float32(c**k)
-    for j in range(n_c):
-        carry[j] = prev
-        prev = local[j, -1] + ck * prev
-    local += pw[None, :, None] * carry[:, None, :]
-    out[...] = local.reshape(n_c * k, *b.shape[1:])[:m]
 
 
 def _check_segments(speech: Sequence[tuple[float, float]] | None) -> tuple[FloatArray, FloatArray] | None:
@@ -628,13 +523,12 @@ class NoiseReducer:
         warm = t_idx / (t_idx + 1)
         a_s = np.minimum(self._alpha_s, warm).astype(np.float32)
         # --- IMCRA, first iteration: smoothed power and its minimum
-        s = _recursion(a_s, (1 - a_s)[:, None] * sf, self._s)
+        s = smooth(a_s, sf, self._s)
         self._s = s[-1].copy()
         bmin_smin = self._min1(s) * f32(_B_MIN)
         ind = ((p < f32(_GAMMA0) * bmin_smin) & (s < f32(_ZETA0) * bmin_smin)).astype(np.float32)
         # --- second iteration: the same smoothing over bins judged noise only (weighted average)
-        w = (1 - a_s)[:, None]
-        both = _recursion(a_s, w[:, None] * _smooth_freq(np.stack([ind * p, ind], axis=1)), self._num_den)
+        both = smooth(a_s, _smooth_freq(np.stack([ind * p, ind], axis=1)), self._num_den)
         num, den = both[:, 0], both[:, 1]
         self._num_den = both[-1].copy()
         s2 = np.where(den > 1e-6, num / np.maximum(den, f32(1e-6)), s)
@@ -652,11 +546,11 @@ class NoiseReducer:
         # otherwise hold its first value for good
         # the cap follows the lighter-smoothed minimum too, which drops within short pauses
         a_f = np.minimum(self._alpha_fast, warm).astype(np.float32)
-        s_fast = _recursion(a_f, (1 - a_f)[:, None] * sf, self._s_fast)
+        s_fast = smooth(a_f, sf, self._s_fast)
         self._s_fast = s_fast[-1].copy()
         bmin_fast = self._min_fast(s_fast) * f32(_B_FAST)
         cap = f32(_MAX_OVER_MIN) * np.minimum(bmin_smin, bmin_fast)
-        lam_bar = _recursion(a_d, (1 - a_d) * p, self._lam_bar, cap=cap)
+        lam_bar = capped_avg(a_d, (1 - a_d) * p, cap, self._lam_bar)
         self._lam_bar = lam_bar[-1].copy()
         lam = np.empty_like(lam_bar)
         lam[0] = self._lam_prev
@@ -676,19 +570,10 @@ class NoiseReducer:
         else:
             dist = None
         # --- a-posteriori and decision-directed a-priori SNR
-        gamma = p / lam
-        alpha_dd = (f32(self._alpha_dd) + f32(self._alpha_dd_noisy - self._alpha_dd) * noisy)[:, None]
-        c = (1 - alpha_dd) * np.maximum(gamma - 1, f32(0))
-        ag = alpha_dd * gamma
-        xi = dd_snr(c, ag, self._a_prev, self._xi_min)
-        xi = _two_step(xi, gamma, self._xi_min)
-        # --- LSA gain under presence (in log), presence probability, OM-LSA combination
-        wiener = xi / (1 + xi)
-        v = np.maximum(wiener * gamma, f32(1e-6))
-        e_v = np.exp(-np.minimum(v, f32(60)))
-        log_g_h1 = np.minimum(np.log(wiener) + f32(0.5) * _exp1(v, e_v), f32(0))
-        ratio = q / (1 - q) * (1 + xi) * e_v
-        spp = 1 / (1 + ratio)
+        # (two-step refinement, then the LSA gain under presence (in log) and the presence
+        # probability: one compiled pass, dsp/_kernels.py)
+        alpha_dd = f32(self._alpha_dd) + f32(self._alpha_dd_noisy - self._alpha_dd) * noisy
+        gamma, log_g_h1, spp = gain_rule(p, lam, q, alpha_dd, self._a_prev, self._xi_min, _TSNR_CAP)
         # --- how much the noise itself fluctuates (step 5): shallower floor, firmer expander
         lam_mean: npt.NDArray[np.float64] = np.asarray(np.mean(lam, axis=1, dtype=np.float64))
         phi = self._fluctuation(gamma, lam_mean, speech, t_idx)[:, None]
@@ -696,6 +581,7 @@ class NoiseReducer:
         log_g_min -= (noisy * f32(_NOISY_FLOOR_DB * self.amount / 100 * np.log(10) / 20))[:, None]
         music_floor = f32(-_TONAL_FLOOR_DB * self.amount / 100 * np.log(10) / 20)
         log_g_min += mu[:, None] * (np.maximum(log_g_min, music_floor) - log_g_min)
+        # --- OM-LSA combination
         log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
         if self.expand_db > 0:
             log_g += self._expansion(log_p, gamma, speech, spread, phi, mu)
