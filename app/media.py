@@ -27,7 +27,9 @@ Container and codec choices (``EXTENSIONS``/``MIME_TYPES`` name them):
 =========  =============================================================================
 wav, flac  soundfile, keeping the input's sample format (WAV default PCM_16; FLAC can only
            hold integers up to 24 bit, so float and 32-bit input become PCM_24)
-mp3        libmp3lame (rates 8–48 kHz, mono or stereo)
+mp3        libmp3lame (rates 8–48 kHz, mono or stereo); other rates are resampled when encoded
+           (:func:`encoded_rate`: 88.2 and 176.4 kHz to 44.1, 64, 96 and 192 kHz to 48, a rate
+           between the standard ones to the next one up, so no band is lost)
 ogg        Opus at the Opus rates (8, 12, 16, 24, 48 kHz; the OpusHead declares the input
            rate and :func:`decode_blocks` resamples back to it), Vorbis (libsndfile) otherwise
 m4a, mp4   AAC in ISO-BMFF, ``faststart`` so players can start before the end arrives
@@ -75,11 +77,13 @@ __all__ = [
     "MediaInfo",
     "check_encodable",
     "decode_blocks",
+    "encoded_rate",
     "mime_type",
     "needs_remux",
     "output_container",
     "probe",
     "remux_video",
+    "resample_note",
     "sniff_container",
     "sniff_file",
 ]
@@ -890,8 +894,6 @@ def _cannot_hold(container: str, sr: int, channels: int) -> str | None:
     limit = _MAX_CHANNELS.get(container)
     if limit is not None and channels > limit:
         return f"{container.upper()} output holds at most {limit} channels, the audio has {channels}"
-    if container == "mp3" and sr not in _MP3_RATES:
-        return f"MP3 cannot carry {sr} Hz audio (it allows 8–48 kHz standard rates)"
     if container in ("m4a", "mp4") and sr not in _AAC_RATES:
         return f"AAC ({container}) cannot carry {sr} Hz audio"
     if container == "flac" and not 1 <= sr <= 655_350:
@@ -901,6 +903,11 @@ def _cannot_hold(container: str, sr: int, channels: int) -> str | None:
 
 #: Formats an error suggests instead, in this order, when they can hold the audio.
 _FALLBACKS: Final = ("wav", "flac", "m4a")
+
+
+def _either(names: Sequence[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def check_encodable(container: str, sr: int, channels: int, *, offered: Sequence[str] | None = None) -> None:
@@ -919,11 +926,33 @@ def check_encodable(container: str, sr: int, channels: int, *, offered: Sequence
         return
     choices = [c for c in (offered if offered is not None else _FALLBACKS) if c != container]
     fits = [c for c in choices if c in AUDIO_CONTAINERS and _cannot_hold(c, sr, channels) is None]
-    if fits:
-        hint = "ask for " + (fits[0] if len(fits) == 1 else ", ".join(fits[:-1]) + " or " + fits[-1])
-    else:
-        hint = "no other output format this API offers can hold it either"
+    hint = "ask for " + _either(fits) if fits else "no other output format this API offers can hold it either"
     raise InvalidParameterError(f"{why}; {hint}.")
+
+
+def resample_note(container: str, sr: int, channels: int, *, offered: Sequence[str] | None = None) -> str | None:
+    """What to tell the user when ``container`` is written at another rate than ``sr`` (else None).
+
+    Names the formats the client's API offers (``offered``; None: wav, flac, m4a) that keep ``sr``.
+
+    >>> resample_note("mp3", 96000, 2, offered=["mp3", "wav"])
+    'MP3 cannot carry 96000 Hz audio: the output is encoded at 48000 Hz; ask for wav to keep 96000 Hz'
+    >>> resample_note("mp3", 44100, 2) is None
+    True
+    """
+    rate = encoded_rate(container, sr)
+    if rate == sr:
+        return None
+    keep = [
+        c
+        for c in (offered if offered is not None else _FALLBACKS)
+        if c != container
+        and c in AUDIO_CONTAINERS
+        and _cannot_hold(c, sr, channels) is None
+        and encoded_rate(c, sr) == sr
+    ]
+    hint = f"; ask for {_either(keep)} to keep {sr} Hz" if keep else ""
+    return f"{container.upper()} cannot carry {sr} Hz audio: the output is encoded at {rate} Hz{hint}"
 
 
 def _flac_subtype(sample_format: str | None) -> str:
@@ -1004,6 +1033,29 @@ def _mp3_max_bit_rate(sr: int) -> int:
     return 320_000 if sr >= 32_000 else 160_000 if sr >= 16_000 else 64_000
 
 
+def encoded_rate(container: str, sr: int) -> int:
+    """The sample rate ``container`` is written at for audio at ``sr`` Hz (``sr`` unless it cannot hold it).
+
+    MP3 holds only the MPEG rates, 8-48 kHz: above 48 kHz the audio is encoded at 44.1 kHz when
+    ``sr`` is a multiple of 11025 Hz and at 48 kHz otherwise (the usual studio families), below at
+    the next MPEG rate up (nothing of its band is lost). Opus in WebM runs at 48 kHz unless ``sr``
+    is an Opus rate (Ogg then holds Vorbis at ``sr``). The encoder resamples with FFmpeg's
+    resampler, in the stream, as it writes.
+
+    >>> encoded_rate("mp3", 96000), encoded_rate("mp3", 88200), encoded_rate("mp3", 37800)
+    (48000, 44100, 44100)
+    >>> encoded_rate("mp3", 44100), encoded_rate("wav", 96000), encoded_rate("webm", 44100)
+    (44100, 96000, 48000)
+    """
+    if container == "mp3" and sr not in _MP3_RATES:
+        if sr > 48_000:
+            return 44_100 if sr % 11_025 == 0 else 48_000
+        return min(r for r in _MP3_RATES if r > sr) if sr > 0 else 8_000
+    if container == "webm" and sr not in _OPUS_RATES:
+        return 48_000
+    return sr
+
+
 def _add_audio_stream(oc: Any, container: str, sr: int, channels: int, bit_rate: int | None = None) -> tuple[Any, int]:
     """Add the encoder for ``container``; returns (stream, the rate it encodes at).
 
@@ -1011,9 +1063,7 @@ def _add_audio_stream(oc: Any, container: str, sr: int, channels: int, bit_rate:
     (up to the format's limit): a re-encode does not drop the quality the input had.
     """
     codec = _AV_CODECS[container]
-    rate = sr
-    if codec == "libopus" and sr not in _OPUS_RATES:
-        rate = 48_000
+    rate = encoded_rate(container, sr)
     stream = oc.add_stream(codec, rate=rate)
     cc = stream.codec_context
     cc.layout = _layout(channels)
@@ -1025,8 +1075,8 @@ def _add_audio_stream(oc: Any, container: str, sr: int, channels: int, bit_rate:
     elif codec == "aac":
         default, ceiling = min(64_000 * channels, 320_000), min(160_000 * channels, 512_000)
     else:  # libmp3lame
-        default = 64_000 * channels if sr >= 32_000 else 32_000 * channels
-        ceiling = _mp3_max_bit_rate(sr)
+        default = 64_000 * channels if rate >= 32_000 else 32_000 * channels
+        ceiling = _mp3_max_bit_rate(rate)
     cc.bit_rate = min(max(default, int(bit_rate or 0)), ceiling)
     return stream, rate
 

@@ -300,7 +300,8 @@ def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> W
         reason = note
     elif state is JobState.succeeded:
         voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
-        # what the client should know about its input (a cut-off file), each a sentence of its own
+        # what the client should know about its input (a cut-off file) or the output (MP3 at 48 kHz of
+        # a 96 kHz input), each a sentence of its own
         notes = [f"note: {w}" for w in job.result_meta.get("warnings") or ()] + [_time_note(job)]
         reason = " ".join(n if n.endswith(".") else n + "." for n in notes if n)
     elif state is JobState.failed:

@@ -188,8 +188,9 @@ def _find_speech_and_music(
 class PipelineResult:
     """What one run produced: the per-step reports, data (segments ...), the output file.
 
-    ``data["warnings"]``, when present, lists what the user should know about the input, one line
-    each (an input that ends before its header says it does: the audio present was processed).
+    ``data["warnings"]``, when present, lists what the user should know about the input or the
+    output, one line each (an input that ends before its header says it does: the audio present
+    was processed; an output format that cannot carry the input's rate: it was resampled).
     """
 
     reports: list[dict[str, Any]]
@@ -351,6 +352,9 @@ def process_file(
     result.reports.extend(result.data.pop("finalize", []))
     if not requested:
         result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
+    note = media.resample_note(out_container, sr, ch, offered=output.offered) if output.audio else None
+    if note is not None:
+        warnings.append(note)
     if warnings:
         result.data["warnings"] = warnings
     return result

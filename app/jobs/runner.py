@@ -340,7 +340,7 @@ def _run(ctx: RunContext, job: Job) -> None:
                 container=out_container,
                 mime=media.mime_type(out_container, video=media.needs_remux(info, out_container)),
                 size_bytes=size,
-                sample_rate=info.sr,
+                sample_rate=media.encoded_rate(out_container, info.sr),
                 channels=info.channels,
                 duration_s=data.get("duration_s", info.duration_s),
             )

@@ -23,10 +23,12 @@ from app.media import (
     MediaInfo,
     check_encodable,
     decode_blocks,
+    encoded_rate,
     mime_type,
     output_container,
     probe,
     remux_video,
+    resample_note,
     sniff_container,
 )
 from tests.app._media_fixtures import (
@@ -113,6 +115,40 @@ def test_media_wav_float_input_becomes_24_bit_flac(tmp_path: Path) -> None:
     src = make_audio_file(tmp_path / "in.wav", "wav", x, 48_000, subtype="FLOAT")
     _round_trip(src, tmp_path / "out.flac", "flac")
     assert probe(tmp_path / "out.flac").sample_format == "PCM_24"
+
+
+@pytest.mark.parametrize(
+    ("sr", "rate"),
+    [(96_000, 48_000), (88_200, 44_100), (192_000, 48_000), (64_000, 48_000), (37_800, 44_100), (6_000, 8_000)],
+)
+def test_media_mp3_at_a_rate_it_cannot_carry_is_written_at_an_mpeg_rate(tmp_path: Path, sr: int, rate: int) -> None:
+    """The rate is converted as it is encoded: same length, the tone where it was, nothing of its band lost."""
+    assert encoded_rate("mp3", sr) == rate
+    t = np.arange(int(1.5 * sr)) / sr
+    x = np.stack([0.3 * np.sin(2 * np.pi * 1000.0 * t), 0.2 * np.sin(2 * np.pi * 2500.0 * t)]).astype(np.float32)
+    with AudioWriter(tmp_path / "out.mp3", "mp3", sr, 2) as w:
+        for i in range(0, x.shape[1], 4096):  # in blocks, as the pipeline writes
+            w.write(x[:, i : i + 4096])
+    info = probe(tmp_path / "out.mp3")
+    decoded, dec_sr = decode_all(tmp_path / "out.mp3")
+    assert (info.sr, dec_sr, decoded.shape[0]) == (rate, rate, 2)
+    assert abs(decoded.shape[1] / rate - 1.5) < 0.06  # the encoder's priming and padding aside
+    for ch, f in ((0, 1000.0), (1, 2500.0)):
+        spec = np.abs(np.fft.rfft(decoded[ch, rate // 4 : rate // 4 + rate // 2]))
+        assert abs(np.argmax(spec) * 2 - f) <= 2.0  # 2 Hz bins
+        peak_db = 20 * np.log10(np.max(spec) / (rate / 4))
+        assert abs(peak_db - 20 * np.log10(0.3 if ch == 0 else 0.2)) < 1.0  # the level kept
+
+
+def test_media_resample_note_names_formats_that_keep_the_rate() -> None:
+    assert resample_note("mp3", 48_000, 2) is None
+    assert resample_note("wav", 96_000, 2) is None
+    assert resample_note("mp3", 88_200, 2) == (
+        "MP3 cannot carry 88200 Hz audio: the output is encoded at 44100 Hz; ask for wav, flac or m4a to keep 88200 Hz"
+    )
+    assert resample_note("webm", 44_100, 1, offered=("webm",)) == (
+        "WEBM cannot carry 44100 Hz audio: the output is encoded at 48000 Hz"
+    )
 
 
 def test_media_webm_at_non_opus_rate_is_written_at_48k(tmp_path: Path) -> None:
@@ -403,7 +439,13 @@ def test_media_output_container(info: MediaInfo, requested: str | None, expected
 
 @pytest.mark.parametrize(
     ("container", "sr", "channels", "ok"),
-    [("mp3", 44_100, 2, True), ("mp3", 96_000, 1, False), ("mp3", 44_100, 6, False), ("m4a", 12_345, 1, False)],
+    [
+        ("mp3", 44_100, 2, True),
+        ("mp3", 96_000, 1, True),  # encoded at 48 kHz
+        ("mp3", 44_100, 6, False),
+        ("mp3", 96_000, 6, False),
+        ("m4a", 12_345, 1, False),
+    ],
 )
 def test_media_check_encodable(container: str, sr: int, channels: int, ok: bool) -> None:
     if ok:
@@ -416,11 +458,13 @@ def test_media_check_encodable(container: str, sr: int, channels: int, ok: bool)
 @pytest.mark.parametrize(
     ("container", "sr", "channels", "offered", "hint"),
     [
-        ("mp3", 96_000, 1, None, "ask for wav, flac or m4a."),
-        ("mp3", 96_000, 1, ("mp3", "wav"), "ask for wav."),
+        ("mp3", 96_000, 6, None, "ask for wav, flac or m4a."),
+        ("mp3", 96_000, 6, ("mp3", "wav"), "ask for wav."),
         ("mp3", 44_100, 6, None, "ask for wav, flac or m4a."),
         ("mp3", 44_100, 10, None, "ask for wav or flac."),
-        ("m4a", 12_345, 1, ("m4a", "mp3"), "no other output format this API offers can hold it either."),
+        ("m4a", 12_345, 1, ("m4a", "mp3"), "ask for mp3."),  # MP3 writes it at 16 kHz
+        ("m4a", 12_345, 1, ("m4a", "ogg"), "ask for ogg."),  # Vorbis at 12345 Hz
+        ("mp4", 12_345, 9, ("mp4", "mp3"), "no other output format this API offers can hold it either."),
     ],
 )
 def test_media_check_encodable_suggests_only_formats_that_fit_and_are_offered(

@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+from scipy import signal
 
 from app.settings import Settings
 from tests._services import BACKENDS
@@ -359,11 +360,34 @@ def test_wondershare_high_rate_wav_is_repaired_at_its_own_rate(client: httpx.Cli
     assert si_sdr_db(clean[:, 0], out[:, 0]) - si_sdr_db(clean[:, 0], noisy[:, 0]) >= 10.0
 
 
-@pytest.mark.parametrize(("sr", "channels", "words"), [(96_000, 1, "96000 Hz"), (16_000, 6, "the audio has 6")])
+def test_wondershare_mp3_of_a_96_khz_wav_is_written_at_48_khz_and_says_so(client: httpx.Client) -> None:
+    """The default output (mp3) of a 96 kHz recording: MP3 cannot carry 96 kHz, so the result is
+    encoded at 48 kHz, repaired, and the reason notes it and how to keep 96 kHz."""
+    data, clean = _tone_wav(96_000, 1)
+    with serve_http({"/bucket/hi.wav": Reply(body=data)}) as bucket:
+        body = batch_body(bucket.url("/bucket/hi.wav"), data)
+        del body["file_ext"]  # the doc's default output: mp3
+        body["file_info"] = file_info(data, file_time=1.5)
+        done = poll(client, submit(client, body))
+    assert done["status"] == "3", done
+    assert done["reason"] == (
+        "note: MP3 cannot carry 96000 Hz audio: the output is encoded at 48000 Hz; ask for wav to keep 96000 Hz."
+    )
+    out, sr = sf.read(io.BytesIO(httpx.get(done["voice_result"], timeout=30).content), dtype="float32", always_2d=True)
+    assert sr == 48_000
+    # the clicks are gone: at 48 kHz, the clicked input's and the output's error against the clean chord
+    ref = signal.resample_poly(clean[:, 0], 1, 2)
+    noisy = signal.resample_poly(sf.read(io.BytesIO(data), dtype="float32")[0], 1, 2)
+    lag = int(np.argmax(np.correlate(out[:4800, 0], ref[:4800], mode="full"))) - 4799  # the encoder's delay
+    out_al = out[max(lag, 0) :, 0][: ref.size - 2400]
+    assert si_sdr_db(ref[: out_al.size], out_al) - si_sdr_db(ref[: out_al.size], noisy[: out_al.size]) >= 6.0
+
+
+@pytest.mark.parametrize(("sr", "channels", "words"), [(16_000, 6, "the audio has 6")])
 def test_wondershare_mp3_it_cannot_write_names_only_wav(
     client: httpx.Client, sr: int, channels: int, words: str
 ) -> None:
-    """MP3 holds 2 channels at 8-48 kHz; the reason suggests the one other format this API offers."""
+    """MP3 holds 2 channels; the reason suggests the one other format this API offers."""
     data, _ = _tone_wav(sr, channels, 1.5)
     with serve_http({"/bucket/x.wav": Reply(body=data)}) as bucket:
         body = batch_body(bucket.url("/bucket/x.wav"), data, file_ext="mp3")
