@@ -123,6 +123,7 @@ def _worker_main(settings: Settings, events: Any, parent_pid: int, conn: Any) ->
 
     _worker_init(settings, events, parent_pid)
     _warm()
+    conn.send(_READY)  # jobs are sent, and timed, from here on
     while True:
         try:
             job_id = conn.recv()
@@ -138,6 +139,12 @@ def _worker_main(settings: Settings, events: Any, parent_pid: int, conn: Any) ->
 
 
 # --------------------------------------------------------------------------- server side
+#: What a worker sends once its imports are done. Until then it is given no job: a job sent to a
+#: worker still starting (seconds on a loaded machine) would be timed from before it could begin,
+#: and with a short ``job_timeout_s`` killed again with each new worker, never to run.
+_READY = "\x00ready"
+
+
 @dataclass
 class _Worker:
     proc: Any
@@ -145,6 +152,7 @@ class _Worker:
     job_id: str | None = None
     started: float = 0.0
     born: float = field(default_factory=time.monotonic)
+    ready: bool = False  #: its imports are done (it sent _READY)
 
 
 class InProcessQueue:
@@ -262,7 +270,11 @@ class InProcessQueue:
         while not self._stopping:
             with self._lock:
                 workers = list(self._workers)
-            waitables = [self._wake_r, *(w.conn for w in workers if w.job_id), *(w.proc.sentinel for w in workers)]
+            waitables = [
+                self._wake_r,
+                *(w.conn for w in workers if w.job_id or not w.ready),
+                *(w.proc.sentinel for w in workers),
+            ]
             ready = set(mp_conn.wait(waitables, timeout=1.0))
             if self._stopping:
                 return
@@ -281,14 +293,16 @@ class InProcessQueue:
                 time.sleep(0.5)
 
     def _collect(self, w: _Worker, ready: set[Any]) -> None:
-        if w.job_id is None or w.conn not in ready:
+        if (w.job_id is None and w.ready) or w.conn not in ready:
             return
         try:
             done = w.conn.recv()
         except (EOFError, OSError):
             return  # the process died; _replace_dead handles it
-        if done == w.job_id:
-            with self._lock:
+        with self._lock:
+            if done == _READY:
+                w.ready = True
+            elif done == w.job_id:
                 w.job_id = None
 
     def _replace_dead(self) -> None:
@@ -345,7 +359,7 @@ class InProcessQueue:
 
     def _assign(self) -> None:
         with self._lock:
-            idle = [w for w in self._workers if w.job_id is None and w.proc.is_alive()]
+            idle = [w for w in self._workers if w.job_id is None and w.ready and w.proc.is_alive()]
             busy = [w.job_id for w in self._workers if w.job_id is not None]
         if not idle:
             return

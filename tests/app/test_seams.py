@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import sqlite3
 import sys
 import time
@@ -21,7 +22,7 @@ from app.errors import NotFoundError
 from app.events import InProcessEventBus
 from app.jobs.backends import build_backends, build_blobs, build_store
 from app.jobs.models import InputRef, Job, JobEvent, JobSpec, JobState, Step
-from app.jobs.queue import WorkerCount
+from app.jobs.queue import _READY, InProcessQueue, WorkerCount, _Worker
 from app.jobs.runner import RunContext, run_job
 from app.jobs.service import JobService
 from app.jobs.store import SqliteJobStore
@@ -135,6 +136,36 @@ def test_run_job_renews_its_lease_while_it_runs(settings, rng) -> None:
     assert len(seen) * 1.2 > 2 * settings.lease_s  # it ran for more than two leases ...
     assert min(seen) > 0  # ... and never let its lease run out
     store.close()
+
+
+def test_the_pool_sends_no_job_to_a_worker_still_starting(ctx) -> None:
+    """A job sent to a worker whose imports are not done was timed from before it could begin: on a
+    loaded machine, with a short ``job_timeout_s``, it was killed with each new worker and never ran.
+    The pool gives a worker jobs only once it says it is ready (a real store and a real pipe)."""
+    c, _, _ = ctx
+    new_job(c, "j")
+    pool = InProcessQueue(c.settings, c.store, InProcessEventBus())
+
+    class Alive:
+        def is_alive(self) -> bool:
+            return True
+
+    parent, child = multiprocessing.Pipe()
+    w = _Worker(proc=Alive(), conn=parent)
+    pool._workers = [w]
+    pool._assign()
+    assert w.job_id is None
+    assert not child.poll(0.2)  # still starting: nothing was sent
+    child.send(_READY)
+    assert parent.poll(5)
+    pool._collect(w, {parent})
+    assert w.ready
+    pool._assign()
+    assert w.job_id == "j"
+    assert child.recv() == "j"
+    assert time.monotonic() - w.started < 5.0  # its run is timed from now
+    parent.close()
+    child.close()
 
 
 def test_a_retry_goes_back_through_the_queue(ctx) -> None:
