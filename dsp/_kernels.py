@@ -5,10 +5,11 @@ noise average depend on their own previous output non-linearly, so numpy cannot 
 along time. The numpy forms here loop over frames with a few ufunc calls each; the C extension
 ``dsp._recursions`` (built with the package; see ``dsp/_recursions.c``) runs the same float32
 arithmetic in one compiled loop, about a third of the noise reducer's time saved at 16 kHz. The
-first-order averages of the noise tracker (one smoothing factor per frame) and the OM-LSA gain
-rule, from the a-posteriori SNR to the presence probability (a dozen element-wise steps, three
-transcendental functions, the decision-directed recursion among them), run there as one pass
-over the frames each rather than one array temporary per step. The click repairer's
+decision-directed SNR runs there inside the whole OM-LSA gain rule, from the a-posteriori SNR to
+the presence probability (a dozen element-wise steps, three transcendental functions), and the
+first-order averages of the noise tracker (one smoothing factor per frame) in one loop each:
+one pass over the frames rather than one array temporary per step (together about a fifth of
+the denoiser's time at 16 kHz, a quarter at 48 kHz; ``bench/README.md``). The click repairer's
 Levinson-Durbin recursion (float64) loops over the AR order instead, vectorised over the
 frames; compiled it is one loop (about a tenth of the click repairer's time at 48 kHz).
 Without a C compiler at install the extension is skipped and the numpy forms run; the results
@@ -28,7 +29,6 @@ __all__ = [
     "COMPILED",
     "capped_avg",
     "capped_avg_numpy",
-    "dd_snr",
     "dd_snr_numpy",
     "exp1",
     "gain_rule",
@@ -333,15 +333,6 @@ def gain_rule_numpy(
 
 def _f32(x: FloatArray) -> FloatArray:
     return np.ascontiguousarray(x, np.float32)
-
-
-def dd_snr(c: FloatArray, ag: FloatArray, a_prev: FloatArray, xi_min: float) -> FloatArray:
-    """:func:`dd_snr_numpy`, compiled when available (``a_prev``: contiguous float32, in place)."""
-    if _ext is None:  # pragma: no cover - exercised only where the extension was not built
-        return dd_snr_numpy(c, ag, a_prev, xi_min)
-    xi = np.empty(c.shape, np.float32)
-    _ext.dd_snr(_f32(c), _f32(ag), a_prev, xi, c.shape[0], c.shape[1], float(xi_min))
-    return xi
 
 
 def spp_noise(

@@ -5,10 +5,14 @@
  * The decision-directed a-priori SNR, the speech-presence-probability noise update and the
  * capped noise average depend on their own previous output non-linearly, so numpy cannot
  * vectorise them along time; as a loop of ufunc calls per frame they cost more than the STFT
- * itself. Each function here is the same float32 arithmetic as the numpy loop in dsp/_kernels.py
- * (the reference and the fallback when this module is not built), over C-contiguous float32
- * buffers. The Levinson-Durbin recursion (float64) loops over the AR order in Python as numpy, a
- * few ufunc calls per order for every 40 ms frame of the click repairer; here it is one loop.
+ * itself. The decision-directed SNR runs inside the whole OM-LSA gain rule (gain_rule: one pass
+ * per frame instead of a dozen array temporaries), the noise tracker's first-order averages in
+ * one loop each (smooth). Each function here is the same float32 arithmetic as the numpy form in
+ * dsp/_kernels.py (the reference and the fallback when this module is not built), over
+ * C-contiguous float32 buffers; the gain rule's exp and log are its own (see exp_neg), so its
+ * loop vectorises. The Levinson-Durbin recursion (float64) loops over the AR order in Python as
+ * numpy, a few ufunc calls per order for every 40 ms frame of the click repairer; here it is one
+ * loop.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -55,41 +59,6 @@ static int get_typed(const Arg *args, Py_buffer *views, int n, Py_ssize_t itemsi
 static int get_f32(const Arg *args, Py_buffer *views, int n) { return get_typed(args, views, n, 4, "f", "float32"); }
 
 static int get_f64(const Arg *args, Py_buffer *views, int n) { return get_typed(args, views, n, 8, "d", "float64"); }
-
-PyDoc_STRVAR(dd_snr_doc,
-    "dd_snr(c, ag, a_prev, xi, n_frames, n_bins, xi_min)\n\n"
-    "Decision-directed a-priori SNR into xi (frames x bins); a_prev (bins) updated in place.");
-
-static PyObject *dd_snr(PyObject *self, PyObject *args) {
-    PyObject *oc, *oag, *oa, *oxi;
-    Py_ssize_t n_t, n_b;
-    float xi_min;
-    if (!PyArg_ParseTuple(args, "OOOOnnf", &oc, &oag, &oa, &oxi, &n_t, &n_b, &xi_min)) {
-        return NULL;
-    }
-    const Arg spec[] = {
-        {oc, n_t * n_b, 0, "c"}, {oag, n_t * n_b, 0, "ag"}, {oa, n_b, 1, "a_prev"}, {oxi, n_t * n_b, 1, "xi"},
-    };
-    Py_buffer v[4];
-    if (get_f32(spec, v, 4) < 0) return NULL;
-    const float *c = v[0].buf, *ag = v[1].buf;
-    float *a_prev = v[2].buf, *xi = v[3].buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t t = 0; t < n_t; t++) {
-        const float *ct = c + t * n_b, *agt = ag + t * n_b;
-        float *xit = xi + t * n_b;
-        for (Py_ssize_t k = 0; k < n_b; k++) {
-            float v = a_prev[k] + ct[k];
-            if (v < xi_min) v = xi_min;
-            xit[k] = v;
-            float w = v / (v + 1.0f);
-            a_prev[k] = (w * w) * agt[k];
-        }
-    }
-    Py_END_ALLOW_THREADS
-    release(v, 4);
-    Py_RETURN_NONE;
-}
 
 PyDoc_STRVAR(spp_noise_doc,
     "spp_noise(pairs, pk, est, q_bar, warm, n_pairs, n_bins, c, step, q_min)\n\n"
@@ -368,7 +337,6 @@ static PyObject *levinson(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"dd_snr", dd_snr, METH_VARARGS, dd_snr_doc},
     {"spp_noise", spp_noise, METH_VARARGS, spp_noise_doc},
     {"capped_avg", capped_avg, METH_VARARGS, capped_avg_doc},
     {"levinson", levinson, METH_VARARGS, levinson_doc},
