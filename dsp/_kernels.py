@@ -9,7 +9,7 @@ decision-directed SNR runs there inside the whole OM-LSA gain rule, from the a-p
 the presence probability (a dozen element-wise steps, three transcendental functions), and the
 first-order averages of the noise tracker (one smoothing factor per frame) in one loop each:
 one pass over the frames rather than one array temporary per step (together about a fifth of
-the denoiser's time at 16 kHz, a quarter at 48 kHz; ``bench/README.md``). The click repairer's
+the denoiser's time at 16 and at 48 kHz; ``bench/README.md``). The click repairer's
 Levinson-Durbin recursion (float64) loops over the AR order instead, vectorised over the
 frames; compiled it is one loop (about a tenth of the click repairer's time at 48 kHz).
 Without a C compiler at install the extension is skipped and the numpy forms run; the results
