@@ -25,12 +25,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def hush_server(env: dict[str, str], *, quiet: bool = False) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``hush serve`` with ``env`` (over this process's, with a fresh ``HUSH_DATA_DIR``), wait
-    until ``/readyz`` answers 200 (at most 30 s), yield its base URL and process, then stop it."""
+def hush_server(
+    env: dict[str, str], *, quiet: bool = False, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``hush serve`` with ``env`` (over this process's, with a fresh ``HUSH_DATA_DIR``) and
+    the extra command-line ``args`` (``("--mock",)``), wait until ``/readyz`` answers 200 (at most
+    30 s), yield its base URL and process, then stop it."""
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
-        cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        cmd = [sys.executable, "-m", "app.cli", "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
         server = subprocess.Popen(
             [*cmd, "--log-level", "error"],
             env={**os.environ, "HUSH_DATA_DIR": data, **env},

@@ -9,11 +9,8 @@ mock mode lets links and webhooks go to loopback.
 from __future__ import annotations
 
 import io
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ import soundfile as sf
 from tests._hush import HushProcess
 from tests.signals import make_white
 
-__all__ = ["HOLD_S", "SECRET", "SR", "MockHush", "describe", "journal", "samples", "start", "timed", "wav_bytes"]
+__all__ = ["HOLD_S", "SECRET", "SR", "MockHush", "journal", "samples", "start", "wav_bytes"]
 
 SR = 16_000
 #: Webhook secret of the mock server (dev mode: any value is accepted).
@@ -67,23 +64,6 @@ def samples(data: bytes) -> np.ndarray:
     """The samples of an audio file's bytes, as 16-bit integers (exact for PCM16 WAV)."""
     x, _ = sf.read(io.BytesIO(data), dtype="int16")
     return np.asarray(x)
-
-
-def timed(run: Callable[[], Any], n: int) -> list[float]:
-    """Wall-clock milliseconds of ``n`` runs of ``run``, measured at the client."""
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        run()
-        out.append((time.perf_counter() - t) * 1000.0)
-    return out
-
-
-def describe(ms: list[float]) -> str:
-    """``median / p90 / max`` of a list of milliseconds, for the test log."""
-    ordered = sorted(ms)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return f"median {statistics.median(ordered):.1f} ms, p90 {p90:.1f} ms, max {ordered[-1]:.1f} ms (n={len(ordered)})"
 
 
 def journal(client: httpx.Client) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Mock mode through the vendors' own SDKs (DeepAffects, Audo) against a real ``hush serve --mock``:
 every scenario chosen by key, ``Prefer`` or URL marker, webhook chaos, the journal, reset,
-advance, and answers well under 50 ms."""
+advance, and jobs done at the first answer."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import requests
 
 from app.webhooks import verify_signature
 from tests.app._http_fixtures import LoopbackServer, RecordedRequest, Reply, serve_http
-from tests.dialects._mock import HOLD_S, SECRET, SR, MockHush, describe, journal, samples, start, timed, wav_bytes
+from tests.dialects._mock import HOLD_S, SECRET, SR, MockHush, journal, samples, start, wav_bytes
 
 deepaffects = pytest.importorskip("deepaffects")
 with warnings.catch_warnings():
@@ -360,21 +360,14 @@ def test_mock_advance_skips_the_queue_countdown(mock: MockHush, client: httpx.Cl
     assert client.post("/_mock/jobs/nope/advance").status_code == 404
 
 
-def test_mock_sdk_jobs_answer_in_under_50_ms(mock: MockHush, client: httpx.Client, wav: Path) -> None:
-    """Through the SDKs, timed at the client on this shared machine; the median of 20 is held to 50 ms."""
+def test_mock_sdk_jobs_are_done_at_the_first_answer(mock: MockHush, wav: Path) -> None:
+    """Through the SDKs: a sync denoise answers with the audio, an Audo job reads succeeded at its
+    first status (nothing to poll for). How fast they answer is measured, against mock mode's 50 ms,
+    by ``bench/mock_latency.py``, not here: a test suite's timings are its machine's load."""
     api = denoise_api(mock, "k")
     audo = NoiseRemovalClient("k", base_url=mock.url + "/v1")
     file_id = audo.upload(str(wav))
-
-    def deepaffects_sync() -> None:
-        api.sync_denoise_audio(body())
-
-    def audo_job() -> None:
+    for _ in range(3):
+        out = api.sync_denoise_audio(body())
+        assert (samples(base64.b64decode(out.content)) == samples(WAV)).all()
         assert audo.get_status(audo.create_job(file_id))["state"] == "succeeded"
-
-    deepaffects_sync()
-    results = {"deepaffects sync denoise": timed(deepaffects_sync, 20), "audo create + status": timed(audo_job, 20)}
-    for name, ms in results.items():
-        print(f"mock {name}: {describe(ms)}")
-    for name, ms in results.items():
-        assert sorted(ms)[len(ms) // 2] < 50.0, f"{name}: {describe(ms)}"

@@ -1,6 +1,6 @@
 """Mock mode for the two APIs without an SDK (Wondershare click removal, AudioCleaner), driven over
 plain HTTP as their docs describe, against a real ``hush serve --mock``: every documented status
-and code on demand, the journal, reset, seeded ids, instant jobs and how fast they answer."""
+and code on demand, the journal, reset, seeded ids and instant jobs."""
 
 from __future__ import annotations
 
@@ -17,14 +17,13 @@ import httpx
 import pytest
 
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
-from tests.dialects._mock import HOLD_S, MockHush, describe, journal, samples, start, timed, wav_bytes
+from tests.dialects._mock import HOLD_S, MockHush, journal, samples, start, wav_bytes
 
 WAV = wav_bytes()
 BATCH = "/v3/pic/ecr/batch"
 CREATE = "/audio/api/v1/api-keys/enhance/task/create"
 GET = "/audio/api/v1/api-keys/enhance/task/get"
 #: The documented answer time of a mock job (issue 16), measured at the client.
-ANSWER_MS = 50.0
 
 
 def basic(appkey: str, secret: str = "s") -> dict[str, str]:
@@ -413,29 +412,14 @@ def test_mock_keeps_its_jobs_in_a_scratch_directory_deleted_at_exit(tmp_path: Pa
 # ------------------------------------------------------------------------------------ speed
 
 
-def test_mock_jobs_answer_in_under_50_ms(client: httpx.Client, origin: LoopbackServer) -> None:
-    """Create a job and read its final status, both through the client: the whole exchange, timed at
-    the client, on this (shared) machine. The median of 20 is held to the issue's 50 ms."""
+def test_mock_jobs_are_final_at_their_first_read(client: httpx.Client, origin: LoopbackServer) -> None:
+    """Create a job and read it once: already final, in each dialect's words; a scenario's error
+    answers at once. How fast is measured, against mock mode's 50 ms, by ``bench/mock_latency.py``
+    (a test suite's timings are its machine's load)."""
     link = origin.url("/bucket/in.wav")
-
-    def wondershare() -> None:
+    for _ in range(3):
         task = ws_submit(client, link, basic("app"))
         assert ws_result(client, task, basic("app"))["status"] == "3"
-
-    def audiocleaner() -> None:
         job_id = ac_create(client, link, {"api-key": "k"}).json()["data"]["job_id"]
         assert ac_get(client, job_id, {"api-key": "k"})["status"] == "success"
-
-    def scenario_answer() -> None:
         assert client.post(BATCH, json={}, headers=basic("mock-429")).status_code == 429
-
-    wondershare()  # the first job of a process imports the codecs: not what a test suite sees after it
-    results = {
-        "wondershare job (create + final status)": timed(wondershare, 20),
-        "audiocleaner job (create + final status)": timed(audiocleaner, 20),
-        "scenario error answer": timed(scenario_answer, 20),
-    }
-    for name, ms in results.items():
-        print(f"mock {name}: {describe(ms)}")
-    for name, ms in results.items():
-        assert sorted(ms)[len(ms) // 2] < ANSWER_MS, f"{name}: {describe(ms)}"
