@@ -11,7 +11,9 @@ first-order averages of the noise tracker (one smoothing factor per frame) in on
 one pass over the frames rather than one array temporary per step (together about a fifth of
 the denoiser's time at 16 and at 48 kHz; ``bench/README.md``). The click repairer's
 Levinson-Durbin recursion (float64) loops over the AR order instead, vectorised over the
-frames; compiled it is one loop (about a tenth of the click repairer's time at 48 kHz).
+frames; compiled it is one loop (about a tenth of the click repairer's time at 48 kHz). Its
+frame-by-frame prediction-error filters (a different FIR in every 20 ms frame) are one einsum
+over a strided view in numpy; compiled, a loop along time per tap that vectorises (about 5x).
 Without a C compiler at install the extension is skipped and the numpy forms run; the results
 agree to rounding (the tests compare the two).
 """
@@ -31,6 +33,8 @@ __all__ = [
     "capped_avg_numpy",
     "dd_snr_numpy",
     "exp1",
+    "framewise_fir",
+    "framewise_fir_numpy",
     "gain_rule",
     "gain_rule_numpy",
     "levinson",
@@ -375,6 +379,40 @@ def levinson(r: FloatArray) -> FloatArray:
     if q > 1:
         _ext.levinson(np.ascontiguousarray(r, np.float64), a, k_n, q - 1)
     return a
+
+
+def framewise_fir_numpy(ext: FloatArray, c: FloatArray, f: int) -> FloatArray:
+    """Each frame filtered by its own FIR: ``y[k, t] = sum_j ext[k f + t + j] c[k, j]``, ``(k_n, f)``.
+
+    Parameters
+    ----------
+    ext : ndarray, shape (k_n * f + taps - 1,), float64
+        The signal, ``taps - 1`` samples longer than the frames it covers.
+    c : ndarray, shape (k_n, taps), float64
+        Frame ``k``'s taps, applied as a correlation (tap ``j`` weighs the sample ``j`` after ``t``).
+    f : int
+        Frame length in samples.
+
+    Returns
+    -------
+    ndarray, shape (k_n, f), float64
+    """
+    k_n, taps = c.shape
+    st = ext.strides[0]
+    lag3 = np.lib.stride_tricks.as_strided(ext, (k_n, f, taps), (f * st, st, st), writeable=False)
+    y: FloatArray = np.einsum("kfj,kj->kf", lag3, c)
+    return y
+
+
+def framewise_fir(ext: FloatArray, c: FloatArray, f: int) -> FloatArray:
+    """:func:`framewise_fir_numpy`, compiled when available (``ext`` and ``c`` contiguous float64)."""
+    if _ext is None:  # pragma: no cover - exercised only where the extension was not built
+        return framewise_fir_numpy(ext, c, f)
+    k_n, taps = c.shape
+    out = np.empty((k_n, f), np.float64)
+    ext = np.ascontiguousarray(ext[: k_n * f + taps - 1], np.float64)
+    _ext.framewise_fir(ext, np.ascontiguousarray(c, np.float64), out, k_n, f, taps)
+    return out
 
 
 def smooth(a: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:

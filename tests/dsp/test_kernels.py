@@ -15,6 +15,8 @@ from dsp._kernels import (
     capped_avg_numpy,
     dd_snr_numpy,
     exp1,
+    framewise_fir,
+    framewise_fir_numpy,
     gain_rule,
     gain_rule_numpy,
     levinson,
@@ -235,3 +237,70 @@ def test_the_noise_reducer_gives_the_same_audio_with_the_numpy_forms(
     assert not np.array_equal(numpy_only, compiled)  # the numpy forms did run (other rounding)
     # float32 rounding apart, the same output (measured: 147 dB)
     assert si_sdr_db(numpy_only, compiled) > 100.0
+
+
+def test_framewise_fir_numpy_filters_each_frame_with_its_own_taps(rng: np.random.Generator) -> None:
+    f, taps, k_n = 7, 3, 4
+    ext = rng.standard_normal(k_n * f + taps - 1)
+    c = rng.standard_normal((k_n, taps))
+    y = framewise_fir_numpy(ext, c, f)
+    assert y.shape == (k_n, f)
+    for k in range(k_n):  # frame k: ext from k f on, correlated with its own taps
+        np.testing.assert_allclose(y[k], np.correlate(ext[k * f : (k + 1) * f + taps - 1], c[k], "valid"))
+
+
+@needs_compiled
+def test_framewise_fir_compiled_matches_numpy(rng: np.random.Generator) -> None:
+    # tap counts around the compiled loop's blocks of four, and the click repairer's 41 and 81
+    for f, taps in ((1, 1), (5, 2), (9, 4), (9, 5), (13, 8), (320, 21), (960, 41), (960, 81)):
+        k_n = 6
+        ext = rng.standard_normal(k_n * f + taps - 1 + 3)  # longer than needed: the rest is not read
+        c = rng.standard_normal((k_n, taps))
+        y = framewise_fir(ext, c, f)
+        assert y.dtype == np.float64
+        assert y.shape == (k_n, f)
+        np.testing.assert_allclose(y, framewise_fir_numpy(ext, c, f), rtol=1e-12, atol=1e-12)
+    from dsp import _recursions  # built: needs_compiled
+
+    with pytest.raises(ValueError, match="ext holds"):
+        _recursions.framewise_fir(np.zeros(9), np.zeros((2, 3)), np.zeros(8), 2, 4, 3)
+    with pytest.raises(TypeError, match="float64"):
+        _recursions.framewise_fir(np.zeros(10, np.float32), np.zeros((2, 3)), np.zeros(8), 2, 4, 3)
+
+
+@needs_compiled
+@pytest.mark.parametrize("sr", [16000, 48000])
+def test_the_click_repairer_gives_the_same_audio_with_the_numpy_forms(
+    sr: int, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the extension is not built, the frame filters run as numpy (by FFT above 64 taps)."""
+    import dsp._kernels as kernels
+    from dsp.declick import ClickRepairer
+    from dsp.stream import run_processor
+
+    t = np.arange(2 * sr) / sr
+    # a chord (the tonal pass's longer models, 81 taps at 48 kHz) with spikes every 0.1 s
+    clean = sum(0.08 / (k + 1) * np.sin(2 * np.pi * fk * t + k) for k, fk in enumerate((220.0, 277.2, 330.0, 440.0)))
+    clean = (clean + 1e-3 * rng.standard_normal(t.size)).astype(np.float32)
+    x = clean.copy()
+    onsets = np.arange(int(0.1 * sr), x.size - int(0.1 * sr), int(0.1 * sr))
+    x[onsets] += np.float32(0.3)
+
+    def repaired() -> tuple[np.ndarray, list[float]]:
+        proc = ClickRepairer(sr, 1, keep_events=True)
+        return run_processor(proc, x[None, :])[0], [e.onset_s for e in proc.events]
+
+    compiled, found = repaired()
+    calls = []
+    numpy_form = kernels.framewise_fir_numpy
+    monkeypatch.setattr(kernels, "framewise_fir_numpy", lambda *a: calls.append(a[1].shape[1]) or numpy_form(*a))
+    monkeypatch.setattr(kernels, "_ext", None)
+    monkeypatch.setattr(kernels, "COMPILED", False)
+    numpy_only, found_numpy = repaired()
+    assert len(found) >= onsets.size - 1  # it did find the spikes
+    # the numpy forms did run (the direct one; longer filters go by FFT there)
+    assert calls
+    assert max(calls) <= 64
+    assert found_numpy == found
+    # float64 rounding apart, the same float32 output
+    np.testing.assert_allclose(numpy_only, compiled, rtol=0, atol=1e-6)
