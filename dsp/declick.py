@@ -1458,7 +1458,7 @@ class ClickRepairer:
             return 0
         n_rep = 0
         hp = np.diff(mono, prepend=mono[:1])
-        env = np.convolve(hp**2, np.full(self._merge, 1.0 / self._merge))[: hp.size]  # a moving mean from rest
+        env: FloatArray | None = None  # hp's 1 ms energy, a moving mean from rest: taken when first needed
         # the last 20 ms of the stream are never repaired (in the flush the window is zero-padded)
         last = self._n_in - self._frame - stream_off
         guarded: list[tuple[int, int]] = []  # spans the two-sided, pitch or onset guard spared in this pass
@@ -1527,6 +1527,8 @@ class ClickRepairer:
             if self._steps_to_silence(mono, a0, a1):
                 self._note(stream_off, c0, c1, "to-silence")
                 continue
+            if env is None:
+                env = np.convolve(hp**2, np.full(self._merge, 1.0 / self._merge))[: hp.size]
             end = self._burst_end(env, a0, a1)
             if end is not None and end - a0 > self._lsar_max:
                 if c0 in self._crowded:  # its re-check judged an interpolation, not a clamp
