@@ -375,6 +375,30 @@ def _first_difference(x: FloatArray) -> FloatArray:
     return hp
 
 
+def _group_spans(
+    over: npt.NDArray[np.intp], gap: int, fwd_over: npt.NDArray[np.bool_], bwd_over: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.intp], ...]:
+    """Groups of the exceedance indices ``over`` (sorted) no more than ``gap`` apart, and their spans.
+
+    Returns ``(g0, g1, c0, c1)``, each ``(groups,)``: the group's first and one past its last
+    index, its first forward exceedance (``fwd_over``, ``(n,)``) and one past its last backward
+    one (``bwd_over``), or -1 where the group has none of that side.
+    """
+    breaks = np.flatnonzero(np.diff(over) > gap)
+    g0 = over[np.concatenate([[0], breaks + 1])]
+    g1 = over[np.concatenate([breaks, [over.size - 1]])] + 1
+    f_pos, b_pos = np.flatnonzero(fwd_over), np.flatnonzero(bwd_over)
+    c0 = np.full(g0.size, -1, np.intp)
+    c1 = np.full(g0.size, -1, np.intp)
+    if f_pos.size:  # the first forward exceedance at or after g0, if it is before g1
+        first = f_pos[np.minimum(np.searchsorted(f_pos, g0), f_pos.size - 1)]
+        c0 = np.where((first >= g0) & (first < g1), first, -1)
+    if b_pos.size:  # the last backward exceedance before g1, if it is at or after g0
+        last = b_pos[np.maximum(np.searchsorted(b_pos, g1) - 1, 0)]
+        c1 = np.where((last >= g0) & (last < g1), last + 1, -1)
+    return g0, g1, c0, c1
+
+
 def _framewise(ext: FloatArray, f: int, c: FloatArray, rows: npt.NDArray[np.intp] | None) -> FloatArray:
     """``sum_j ext[k f + t + j] c[k, j]`` for ``t < f`` and every frame ``k``: ``(k_n, f)``.
 
@@ -762,12 +786,9 @@ class ClickRepairer:
         over = np.flatnonzero(fwd_over | bwd_over)
         if over.size == 0:
             return []
-        breaks = np.flatnonzero(np.diff(over) > max(self._merge, self._p))
-        firsts = np.concatenate([[0], breaks + 1])
-        lasts = np.concatenate([breaks, [over.size - 1]])
+        spans = _group_spans(over, max(self._merge, self._p), fwd_over, bwd_over)
         out = []
-        for fi, la in zip(firsts, lasts, strict=True):
-            g0, g1 = int(over[fi]), int(over[la]) + 1
+        for g0, g1, f0, b1 in zip(*(v.tolist() for v in spans), strict=True):
             if ladder and g1 - g0 > self._max_core:
                 # too long for a click at this threshold: what a larger detection_mult sees in it
                 shorter = None
@@ -779,14 +800,12 @@ class ClickRepairer:
                 if shorter is not None:
                     out += shorter
                     continue
-            f_idx = np.flatnonzero(fwd_over[g0:g1])
-            b_idx = np.flatnonzero(bwd_over[g0:g1])
-            c0 = g0 + int(f_idx[0]) if f_idx.size else g0
-            c1 = g0 + int(b_idx[-1]) + 1 if b_idx.size else g1
+            c0 = f0 if f0 >= 0 else g0
+            c1 = b1 if b1 >= 0 else g1
             if c1 <= c0:
                 c1 = c0 + 1
             peak_i = c0 + int(np.argmax(mag[c0:c1]))
-            two_sided = bool(f_idx.size and b_idx.size and float(bmag[c0:c1].max()) > thr[peak_i])
+            two_sided = f0 >= 0 and b1 >= 0 and float(bmag[c0:c1].max()) > thr[peak_i]
             out.append((c0, c1, peak_i, two_sided, weak))
         return out
 
@@ -819,22 +838,18 @@ class ClickRepairer:
         if over.size == 0:
             return []
         iso = max(1, self._iso // d)
-        breaks = np.flatnonzero(np.diff(over) > order)
+        _, _, c0s, c1s = _group_spans(over, order, fwd_over, bwd_over)
+        both = (c0s >= 0) & (c1s >= 0)  # both residuals over the bar
+        c1s = np.maximum(c1s, c0s + 1)
+        keep = both & ((c1s - c0s) * d <= self._lsar_max)  # longer than a pop: a plosive release or a burst
         out: list[tuple[int, int, int, bool, bool | None, float]] = []
-        for fi, la in zip(np.concatenate([[0], breaks + 1]), np.concatenate([breaks, [over.size - 1]]), strict=True):
-            g0, g1 = int(over[fi]), int(over[la]) + 1
-            f_idx, b_idx = np.flatnonzero(fwd_over[g0:g1]), np.flatnonzero(bwd_over[g0:g1])
-            if not f_idx.size or not b_idx.size:
-                continue
-            c0, c1 = g0 + int(f_idx[0]), max(g0 + int(b_idx[-1]) + 1, g0 + int(f_idx[0]) + 1)
+        for c0, c1 in zip(c0s[keep].tolist(), c1s[keep].tolist(), strict=True):
             peak = c0 + int(np.argmax(mag[c0:c1]))
+            if self._pitch_synchronous(mag, peak, d):  # glottal pulses recur at this scale too
+                continue
             # not isolated at this scale (a pop beside another, or among a voice's pulses): held
             # to the full rate's bar for a click whatever stands near it
             alone = self._alone(mag, c0, c1, peak, _ISOLATION_RATIO, 1, order, iso)
-            if (c1 - c0) * d > self._lsar_max:  # longer than a pop: a plosive release or a burst
-                continue
-            if self._pitch_synchronous(mag, peak, d):  # glottal pulses recur at this scale too
-                continue
             # the re-check at this scale: LSAR interpolation of the decimated event
             a0, a1, ctx_d = c0 - 1, c1 + 1, max(4 * order, self._lsar_ctx // d)
             if a0 - ctx_d < 0 or a1 + ctx_d > m:

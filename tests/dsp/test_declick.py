@@ -745,3 +745,29 @@ def test_ar_filter_on_some_frames_equals_the_full_filter(p: int, rng: np.random.
         k = t // f
         want_t = x[t] - float(np.dot(a[k], x[t - 1 - np.arange(p)]))
         assert full[0][t] == pytest.approx(want_t, abs=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_group_spans_match_a_loop_over_the_groups(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, gap = 400, 3
+    fwd, bwd = rng.random(n) < 0.05, rng.random(n) < 0.05
+    over = np.flatnonzero(fwd | bwd)
+    g0, g1, c0, c1 = declick._group_spans(over, gap, fwd, bwd)
+    want = []  # the groups one by one, as the detector read them before
+    start = int(over[0])
+    for i, j in zip(over, [*over[1:], n + gap + 1], strict=True):
+        if j - i > gap:
+            f_idx, b_idx = np.flatnonzero(fwd[start : i + 1]), np.flatnonzero(bwd[start : i + 1])
+            want.append(
+                (
+                    start,
+                    int(i) + 1,
+                    start + int(f_idx[0]) if f_idx.size else -1,
+                    start + int(b_idx[-1]) + 1 if b_idx.size else -1,
+                )
+            )
+            start = int(j)
+    assert list(zip(g0.tolist(), g1.tolist(), c0.tolist(), c1.tolist(), strict=True)) == want
+    assert (c0 < 0).any()  # groups with one side only are in the draw
+    assert (c1 < 0).any()
