@@ -173,7 +173,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.fft as sfft
-from scipy import signal
 from scipy.linalg import lapack
 
 from dsp import _kernels as kernels
@@ -365,6 +364,24 @@ def _row_median(x: FloatArray) -> FloatArray:
         return upper
     lower: FloatArray = part[:, :h].max(axis=1)
     return (upper + lower) / 2
+
+
+@functools.lru_cache(maxsize=32)
+def _bump_shape(size: int, taps: int) -> tuple[FloatArray, FloatArray]:
+    """The bump of ``size`` samples as the residual sees it, and its convolution matrix (read-only).
+
+    Returns the first difference of a Hann window of ``size + 2`` points (zero at both ends:
+    ``(size + 1,)``) and the ``(taps, taps + size)`` matrix ``M`` with ``M[j, j + i]`` its
+    ``i``-th value, so that ``c @ M`` is the full convolution of a ``taps``-long filter ``c``
+    with it.
+    """
+    d_shape = np.diff(_hann(size + 2))
+    conv = np.zeros((taps, taps + d_shape.size - 1))
+    for j in range(taps):
+        conv[j, j : j + d_shape.size] = d_shape
+    d_shape.flags.writeable = False
+    conv.flags.writeable = False
+    return d_shape, conv
 
 
 def _first_difference(x: FloatArray) -> FloatArray:
@@ -899,9 +916,10 @@ class ClickRepairer:
         sizes = [max(2, round(width_s * self.sr)) for width_s in _BUMP_WIDTHS_S]
         outs = np.zeros((len(sizes), k_n * f))
         for i, size in enumerate(sizes):
-            d_shape = np.diff(_hann(size + 2))  # zero at both ends: the difference spans size + 1 samples
-            norms = np.linalg.norm(signal.fftconvolve(pef, d_shape[None, :], axes=1), axis=1)
-            out_f = np.correlate(v, d_shape, "valid")  # out_f[s] = sum_i d_shape[i] v[s + i]
+            d_shape, conv = _bump_shape(size, pef.shape[1])
+            norms = np.linalg.norm(pef @ conv, axis=1)  # each frame's filter convolved with the shape
+            # out_f[s] = sum_i d_shape[i] v[s + i] (one frame as long as the valid part)
+            out_f = kernels.framewise_fir(v, d_shape[None, :], v.size - d_shape.size + 1)[0]
             outs[i, : out_f.size] = np.abs(out_f)
             outs[i].reshape(k_n, f)[...] /= norms[:, None]  # per frame, the filtered shape's norm
         best = outs.max(axis=0)[:n]
