@@ -12,7 +12,9 @@
  * C-contiguous float32 buffers; the gain rule's exp and log are its own (see exp_neg), so its
  * loop vectorises. The Levinson-Durbin recursion (float64) loops over the AR order in Python as
  * numpy, a few ufunc calls per order for every 40 ms frame of the click repairer; here it is one
- * loop.
+ * loop. The click repairer's frame-by-frame prediction-error filters (framewise_fir: a different
+ * FIR in every frame, float64) are an einsum over a strided view in numpy; here a loop along time
+ * per tap, which the compiler vectorises.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
