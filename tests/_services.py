@@ -176,6 +176,10 @@ def run_seaweedfs(root: Path) -> Iterator[S3Server]:
             f"-admin.port={admin}",
             "-admin.ui=false",
             "-webdav=false",
+            # its Iceberg and Lance catalogs listen on fixed ports (8181, 9101): off, so two test
+            # processes can each run a server
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             f"-s3.config={root / 's3.json'}",
         ],
         stdout=log,
