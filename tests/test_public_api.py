@@ -33,3 +33,18 @@ def test_module_all_is_declared_and_resolves(name: str) -> None:
     assert exported is not None, f"{name} defines public names but no __all__"
     missing = [n for n in exported if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ lists names it does not define: {missing}"
+
+
+def test_dsp_loads_its_engines_on_first_use() -> None:
+    """``dsp``'s names resolve lazily (PEP 562): the map covers exactly ``__all__``, and importing
+    ``dsp.errors`` (as the server's error handling does) loads neither NumPy nor SciPy."""
+    import subprocess
+    import sys
+
+    assert sorted(dsp._EXPORTS) == sorted(dsp.__all__)
+    assert all(getattr(dsp, name).__name__ == name for name in dsp.__all__)
+    code = "import sys, dsp.errors; print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'scipy')))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert r.stdout.strip() == "[]"
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = dsp.nothing_here

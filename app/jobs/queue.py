@@ -111,8 +111,9 @@ def _warm() -> None:
 
     import app.jobs.runner
     import app.media  # noqa: F401
+    from app.jobs.steps import STEPS
 
-    for name in ("dsp.denoise", "dsp.vad", "dsp.loudness"):
+    for name in sorted({step.module for step in STEPS.values()}):  # every engine a job may run
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
 
