@@ -139,6 +139,26 @@ def test_cli_help_lists_every_command() -> None:
     for command, proc in procs.items():
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, (command, err)
+    flags = hush("enhance", "--help")
+    assert flags.returncode == 0, flags.stderr
+    assert "remove_noise" in flags.stdout  # the flags are listed where they are asked for
+
+
+@pytest.mark.parametrize("args", [["--help"], ["keys", "--help"], ["worker", "--check"]])
+def test_commands_that_process_no_audio_do_not_load_the_dsp_engine(args: list[str]) -> None:
+    """`--help` and a container's health check (`hush worker --check`, every 30 s) load neither
+    the DSP modules nor NumPy's and SciPy's numerics: a second and 100 MB each time otherwise."""
+    code = (
+        "import sys\n"
+        "from app.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('dsp.', 'scipy')) and m != 'dsp.errors'))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert r.stdout.strip().splitlines()[-1] == "[]", (r.stdout, r.stderr)
 
 
 @pytest.mark.parametrize("command", ["denoise", "vad"])
