@@ -218,7 +218,10 @@ async function follow(id) {
 $("cancel").addEventListener("click", async () => {
   if (!state.job) return;
   try {
-    setStatus(await (await api(`/api/v1/jobs/${state.job.id}`, { method: "DELETE" })).json());
+    // the answer is the job as cancelled: the buttons follow it at once, not when the event stream does
+    state.job = await (await api(`/api/v1/jobs/${state.job.id}`, { method: "DELETE" })).json();
+    setStatus(state.job);
+    updateRun();
   } catch (e) { showError(`Cancel failed: ${e.message}`); }
 });
 
