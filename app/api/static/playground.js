@@ -206,7 +206,10 @@ async function follow(id) {
       buf = buf.slice(cut + 2);
       const data = chunk.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
       if (!data) continue;
-      state.job = JSON.parse(data);
+      const next = JSON.parse(data);
+      // an event sent before the job ended, read after the cancel's answer: the job stays ended
+      if (state.job && state.job.id === next.id && isTerminal(state.job.state) && !isTerminal(next.state)) continue;
+      state.job = next;
       setStatus(state.job);
       updateRun();
     }
