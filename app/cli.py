@@ -341,13 +341,11 @@ class _Bar:
 
 
 def _has_step(name: str) -> bool:
-    """Whether the step's engine ships in this build: its module is found, not imported (the DSP
-    modules load NumPy and SciPy, a second or more that `--help` or a health check need not pay)."""
-    import importlib.util
-
+    """Whether the step's engine ships in this build, without loading it (a second or more that
+    `--help` or a health check need not pay)."""
     from app.jobs.steps import STEPS
 
-    return importlib.util.find_spec(STEPS[name].module) is not None
+    return STEPS[name].shipped
 
 
 def main(argv: Sequence[str] | None = None) -> int:

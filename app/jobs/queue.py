@@ -107,15 +107,14 @@ def _worker_init(settings: Settings, events: Any, parent_pid: int) -> None:
 
 def _warm() -> None:
     """Import the heavy modules now, so the first job does not pay for them."""
-    import importlib.util
+    import importlib
 
     import app.jobs.runner
     import app.media  # noqa: F401
     from app.jobs.steps import STEPS
 
-    for name in sorted({step.module for step in STEPS.values()}):  # every engine a job may run
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+    for name in sorted({step.module for step in STEPS.values() if step.shipped}):  # every engine a job may run
+        importlib.import_module(name)
 
 
 def _worker_main(settings: Settings, events: Any, parent_pid: int, conn: Any) -> None:

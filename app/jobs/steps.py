@@ -82,10 +82,13 @@ class StepDef:
     """``two_pass`` only: the BlockProcessor for ``(finished analyzer, sr, channels, build params)``."""
 
     @property
+    def shipped(self) -> bool:
+        """Its module is in this build: found, not imported (the DSP modules load NumPy and SciPy)."""
+        return importlib.util.find_spec(self.module) is not None
+
+    @property
     def available(self) -> bool:
-        if importlib.util.find_spec(self.module) is None:
-            return False
-        return hasattr(importlib.import_module(self.module), self.attr)
+        return self.shipped and hasattr(importlib.import_module(self.module), self.attr)
 
 
 def _engine(step: str, p: dict[str, Any]) -> str:
