@@ -198,12 +198,15 @@ def test_an_event_spared_at_a_low_threshold_is_searched_at_the_stricter_ones(see
     assert found == sorted(found, reverse=True), found
 
 
-def buzz_voice(sr: int, seconds: float, f0: float) -> np.ndarray:
-    """A sustained vowel: a glottal impulse train (pitch wobbling 5 % at 3 Hz) through three formants."""
+def buzz_voice(sr: int, seconds: float, f0: float, loud_at: float | None = None, gain: float = 1.0) -> np.ndarray:
+    """A sustained vowel: a glottal impulse train (pitch wobbling 5 % at 3 Hz) through three formants.
+
+    The pulse nearest ``loud_at`` (seconds) is ``gain`` times the others (a vowel's strong first pulses).
+    """
     exc = np.zeros(int(sr * seconds))
     t = 0.0
     while t < seconds:
-        exc[int(t * sr)] = 1.0
+        exc[int(t * sr)] = gain if loud_at is not None and abs(t - loud_at) < 0.5 / f0 else 1.0
         t += 1 / (f0 * (1 + 0.05 * np.sin(2 * np.pi * 3 * t)))
     y = exc
     for f, bw in ((700.0, 80.0), (1200.0, 90.0), (2600.0, 120.0)):
@@ -771,3 +774,50 @@ def test_group_spans_match_a_loop_over_the_groups(seed: int) -> None:
     assert list(zip(g0.tolist(), g1.tolist(), c0.tolist(), c1.tolist(), strict=True)) == want
     assert (c0 < 0).any()  # groups with one side only are in the draw
     assert (c1 < 0).any()
+
+
+@pytest.mark.parametrize("f0", [100.0, 140.0])
+def test_a_glottal_pulse_louder_than_its_neighbours_is_not_clamped(f0: float) -> None:
+    # the peak-based pitch guard misses a pulse three times its neighbours; the burst it seems to be
+    # repeats one period and two periods away, so it is voice (the code before clamped it)
+    sr = 16000
+    x = buzz_voice(sr, 1.0, f0, loud_at=0.5, gain=3.0).astype(np.float32)
+    proc = ClickRepairer(sr, 1, keep_events=True)
+    out = run(proc, x, 4096)
+    assert [e for e in proc.events if abs(e.onset_s - 0.5) < 0.02] == []
+    assert si_sdr_db(out, x) > 60.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_key_struck_on_a_vowel_is_still_clamped(seed: int) -> None:
+    sr = 16000
+    rng = np.random.default_rng(seed)
+    clean = buzz_voice(sr, 1.0, 100.0).astype(np.float32)
+    m = int(0.012 * sr)
+    i = int(0.3 * sr) + int(rng.integers(0, sr // 100))
+    burst = rng.standard_normal(m) * np.exp(-np.arange(m) / (m / 4))
+    burst[0] = 4.0
+    noisy = clean.copy()
+    noisy[i : i + m] += (float(np.std(clean)) * burst).astype(np.float32)
+    proc = ClickRepairer(sr, 1, keep_events=True)
+    out = run(proc, noisy, 4096)
+    assert any(e.method == "attenuated" and abs(e.onset_s - i / sr) < 0.002 for e in proc.events)
+    seg = slice(i, i + m)
+    assert np.sum((out[seg] - clean[seg]) ** 2) < 0.75 * np.sum((noisy[seg] - clean[seg]) ** 2)
+
+
+def test_repeats_asks_for_a_train_not_one_like_neighbour() -> None:
+    sr = 16000
+    proc = ClickRepairer(sr, 1)
+    voice = np.diff(buzz_voice(sr, 0.5, 120.0), prepend=0.0)
+    a0 = int(0.25 * sr)
+    assert proc._repeats(voice, a0, a0 + 40)
+    # two like-shaped pops 12 ms apart: the first repeats once, not twice
+    t = np.linspace(0, 1, 40)
+    pop = np.sin(np.pi * t) ** 2 * np.sin(2 * np.pi * t)
+    x = np.zeros(int(0.2 * sr))
+    x[1600:1640] += pop
+    x[1792:1832] += 0.8 * pop
+    hp = np.diff(x, prepend=0.0) + 1e-4 * np.random.default_rng(0).standard_normal(x.size)
+    assert not proc._repeats(hp, 1792, 1832)
+    assert not proc._repeats(np.zeros(4000), 2000, 2040)  # silence repeats nothing
