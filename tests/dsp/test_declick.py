@@ -821,3 +821,37 @@ def test_repeats_asks_for_a_train_not_one_like_neighbour() -> None:
     hp = np.diff(x, prepend=0.0) + 1e-4 * np.random.default_rng(0).standard_normal(x.size)
     assert not proc._repeats(hp, 1792, 1832)
     assert not proc._repeats(np.zeros(4000), 2000, 2040)  # silence repeats nothing
+
+
+def test_repeats_once_tells_a_pulse_of_the_voice_from_a_click_among_them() -> None:
+    sr = 16000
+    proc = ClickRepairer(sr, 1)
+    voice = buzz_voice(sr, 0.5, 120.0)
+    pulse = int(0.25 * sr)
+    assert proc._repeats_once(np.diff(voice, prepend=0.0), pulse, pulse + 12)
+    clicked = voice.copy()
+    clicked[pulse + 60] += 20 * float(np.std(voice))  # a click between two pulses, with the repair pad
+    assert not proc._repeats_once(np.diff(clicked, prepend=0.0), pulse + 60 - proc._pad, pulse + 61 + proc._pad)
+    assert proc._repeats_once(np.zeros(4000), 2000, 2010)  # a silent span: nothing to repair
+
+
+def test_the_pitch_guard_asks_whether_the_waveform_repeats(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every candidate made to look pitch-synchronous; the re-check of a tone under noise leaves
+    # over the 1 % that would repair it anyway: the waveform check decides
+    sr = 16000
+    clean = tonal(sr, 1.0, rng) + (0.01 * rng.standard_normal(sr)).astype(np.float32)
+    noisy, onsets = with_spikes(clean, sr, rng, n=6)
+    monkeypatch.setattr(ClickRepairer, "_pitch_synchronous", lambda self, mag, peak_i, d=1: True)
+
+    def pitch_verdicts() -> int:
+        proc = ClickRepairer(sr, 1)
+        proc._trace = []
+        run(proc, noisy, 4096)
+        return sum(v == "pitch" for _, _, v in proc._trace)
+
+    monkeypatch.setattr(ClickRepairer, "_repeats_once", lambda self, hp, a0, a1: True)
+    assert pitch_verdicts() >= len(onsets)
+    monkeypatch.setattr(ClickRepairer, "_repeats_once", lambda self, hp, a0, a1: False)
+    assert pitch_verdicts() == 0
