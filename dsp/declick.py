@@ -1105,8 +1105,10 @@ class ClickRepairer:
         """Normalised correlation of ``hp[a0:a1]`` with every span of its length within ``reach`` of it.
 
         ``hp`` is the high-passed mono signal ``(n,)``. Returns ``(ncc, lo)``: ``ncc[j]`` is the
-        correlation with ``hp[lo + j:lo + j + a1 - a0]``; None when the span is empty or silent.
+        correlation with ``hp[lo + j:lo + j + a1 - a0]``, the span clipped to ``hp``; None when it
+        is empty or silent.
         """
+        a0, a1 = max(0, a0), min(hp.size, a1)
         n_span = a1 - a0
         seg = hp[a0:a1]
         e = float(seg @ seg)

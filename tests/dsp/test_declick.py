@@ -833,6 +833,10 @@ def test_repeats_once_tells_a_pulse_of_the_voice_from_a_click_among_them() -> No
     clicked[pulse + 60] += 20 * float(np.std(voice))  # a click between two pulses, with the repair pad
     assert not proc._repeats_once(np.diff(clicked, prepend=0.0), pulse + 60 - proc._pad, pulse + 61 + proc._pad)
     assert proc._repeats_once(np.zeros(4000), 2000, 2010)  # a silent span: nothing to repair
+    # a span running past the end (an event at the end of a window, with its pad) is clipped
+    noise = np.random.default_rng(0).standard_normal(4000)
+    assert isinstance(proc._repeats_once(noise, 3995, 4003), bool)
+    assert isinstance(proc._repeats(noise, 3990, 4010), bool)
 
 
 def test_the_pitch_guard_asks_whether_the_waveform_repeats(
