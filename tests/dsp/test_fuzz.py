@@ -1,0 +1,116 @@
+"""Seeded random inputs through every public engine: the contract holds whatever the audio is.
+
+Each case draws an engine, a rate (8-96 kHz), mono or stereo (1-D or 2-D), a length from one
+sample to three seconds, a kind of signal (silence, DC, noise, a tone, a full-scale square wave,
+isolated spikes, near-silence at -180 dBFS, clipped noise, bursts in a floor, a chirp to near
+Nyquist) and the engine's parameters within their documented ranges. Output audio keeps the
+input's shape, is float32, finite and bounded; the only error allowed is the engines' own
+``DspError`` (too short to analyse), never another exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import dsp
+from dsp.declick import ClickRepairer
+from dsp.errors import DspError
+from dsp.stream import run_blocks
+
+RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 96000)
+KINDS = ("silence", "dc", "noise", "tone", "square", "spikes", "tiny", "clipped", "bursts", "chirp")
+
+
+def signal(rng: np.random.Generator, kind: str, n: int, sr: int, channels: int) -> np.ndarray:
+    """``(channels, n)`` float32 audio of ``kind``, within [-1, 1]."""
+    t = np.arange(n) / sr
+    if kind == "silence":
+        x = np.zeros((channels, n))
+    elif kind == "dc":
+        x = np.full((channels, n), rng.uniform(-0.5, 0.5))
+    elif kind == "noise":
+        x = rng.uniform(1e-4, 0.5) * rng.standard_normal((channels, n))
+    elif kind == "tone":
+        x = np.tile(0.5 * np.sin(2 * np.pi * rng.uniform(20, sr / 2.2) * t), (channels, 1))
+    elif kind == "square":
+        x = np.tile(0.99 * np.sign(np.sin(2 * np.pi * rng.uniform(20, 2000) * t)), (channels, 1))
+    elif kind == "spikes":
+        x = np.zeros((channels, n))
+        idx = rng.integers(0, n, size=max(1, n // 500))
+        x[:, idx] = rng.uniform(-1, 1, size=idx.size)
+    elif kind == "tiny":
+        x = 1e-9 * rng.standard_normal((channels, n))
+    elif kind == "clipped":
+        x = rng.standard_normal((channels, n))
+    elif kind == "bursts":
+        x = 1e-3 * rng.standard_normal((channels, n))
+        for _ in range(max(1, 3 * n // sr)):
+            i = int(rng.integers(0, max(1, n - 10)))
+            m = min(int(rng.integers(1, max(2, sr // 20))), n - i)
+            x[:, i : i + m] += rng.uniform(0.1, 0.9) * rng.standard_normal((channels, m))
+    else:  # chirp from 20 Hz to near Nyquist
+        f = np.linspace(20, sr / 2.1, n)
+        x = np.tile(0.5 * np.sin(2 * np.pi * np.cumsum(f) / sr), (channels, 1))
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
+def engines(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray, int], Any]]:
+    return {
+        "repair_clicks": lambda x, sr: dsp.repair_clicks(
+            x, sr, detection_mult=float(rng.uniform(6, 10)), click_len_ms=float(rng.uniform(5, 30))
+        ),
+        "reduce_noise": lambda x, sr: dsp.reduce_noise(x, sr, amount=float(rng.uniform(1, 100))),
+        "detect_speech": lambda x, sr: dsp.detect_speech(x, sr),
+        "remove_hum": lambda x, sr: dsp.remove_hum(x, sr),
+        "remove_echo": lambda x, sr: dsp.remove_echo(x, sr),
+        "remove_reverb": lambda x, sr: dsp.remove_reverb(x, sr),
+        "normalize_loudness": lambda x, sr: dsp.normalize_loudness(x, sr),
+        "auto_eq": lambda x, sr: dsp.auto_eq(x, sr),
+        "suppress_clicks": lambda x, sr: dsp.suppress_clicks(x, sr),
+    }
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_engine_keeps_its_contract_on_random_audio(seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    ran: dict[str, int] = {}
+    for _ in range(60):
+        table = engines(rng)
+        name = str(rng.choice(list(table)))
+        sr = int(rng.choice(RATES))
+        channels = int(rng.choice([1, 1, 2]))
+        n = int(rng.choice([1, 7, 511, int(0.02 * sr), int(0.3 * sr), int(rng.uniform(0.5, 3.0) * sr)]))
+        kind = str(rng.choice(KINDS))
+        x = signal(rng, kind, n, sr, channels)
+        if channels == 1 and rng.random() < 0.5:
+            x = x[0]
+        case = f"{name} {kind} sr={sr} shape={x.shape}"
+        try:
+            y = table[name](x, sr)
+        except DspError as e:
+            assert str(e), case  # the engines' own errors say what is wrong
+            continue
+        ran[name] = ran.get(name, 0) + 1
+        if isinstance(y, np.ndarray):
+            assert y.shape == x.shape and y.dtype == np.float32, case
+            assert np.all(np.isfinite(y)), case
+            assert float(np.max(np.abs(y), initial=0.0)) <= 4.0, case
+        else:
+            assert all(0.0 <= a <= b <= n / sr + 1e-6 for a, b in y.segments), case
+    assert len(ran) >= 6  # the draw reached most engines, and most inputs were processed
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_click_repair_does_not_depend_on_random_block_sizes(seed: int) -> None:
+    rng = np.random.default_rng(2000 + seed)
+    sr = int(rng.choice(RATES[:7]))
+    x = signal(rng, str(rng.choice(["bursts", "noise", "spikes", "chirp"])), int(1.5 * sr), sr, 2)
+    whole = dsp.repair_clicks(x, sr)
+    cuts = np.sort(rng.choice(np.arange(1, x.shape[-1]), size=12, replace=False))
+    blocks = np.split(x, cuts, axis=-1)
+    streamed = np.concatenate(list(run_blocks(ClickRepairer(sr, 2), iter(blocks))), axis=-1)
+    np.testing.assert_array_equal(streamed, whole)
