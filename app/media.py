@@ -401,7 +401,8 @@ def _is_real_video(stream: Any) -> bool:
 
 def _open_input(path: Path, container: str) -> Any:
     try:
-        return av.open(str(path), "r")
+        # tags that are not valid UTF-8 (a damaged or mis-encoded tag) are no reason to refuse the audio
+        return av.open(str(path), "r", metadata_errors="replace")
     except av.error.FFmpegError as exc:
         hint = ""
         if container in ("mp4", "m4a"):
@@ -761,6 +762,8 @@ def _decode_soundfile(path: Path, info: MediaInfo, block_frames: int, notes: lis
 def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str]) -> Iterator[np.ndarray]:
     buf = _Rebuffer(info.channels, block_frames)
     resampler: Any = None
+    resampler_key: tuple[str, str, int] | None = None  # the input format the resampler was set up for
+    changes: list[tuple[int, Any, tuple[str, str, int]]] = []  # (frame, from, to) where the format changed
     bad = 0
     label = info.container.upper()
     # ISO-BMFF edit lists state the exact duration; AAC's last frame pads past it.
@@ -779,6 +782,15 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str])
                         raise
                     continue
                 for frame in frames:
+                    key = (frame.format.name, frame.layout.name, frame.sample_rate)
+                    if resampler is not None and key != resampler_key:
+                        # the stream changes format part-way (a damaged or spliced file): the
+                        # resampler set up for the first frames refuses this one; finish it, set
+                        # up another for what follows, and say so
+                        for piece in resampler.resample(None):
+                            yield from buf.push(_capped(_frame_to_float(piece), buf, limit))
+                        changes.append((buf.total + buf.count, resampler_key, key))
+                        resampler = None
                     if resampler is None and (
                         frame.sample_rate != info.sr
                         or len(frame.layout.channels) != info.channels
@@ -790,6 +802,7 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str])
                             layout=frame.layout if same else _layout(info.channels),
                             rate=info.sr,
                         )
+                        resampler_key = key
                     pieces = resampler.resample(frame) if resampler is not None else [frame]
                     for piece in pieces:
                         yield from buf.push(_capped(_frame_to_float(piece), buf, limit))
@@ -807,6 +820,22 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str])
     declared = info.declared_frames
     if declared and buf.total < declared - _SHORT_TOLERANCE_S * info.sr:
         notes.append(truncation_warning(f"The {label} file", info.sr, declared, buf.total))
+    if changes:
+        at, was, now = changes[0]
+        notes.append(
+            f"The {label} audio changes its format part-way ({_fmt_key(was)} to {_fmt_key(now)} at "
+            f"{at / info.sr:.2f} s{f', and {len(changes) - 1} more time(s)' if len(changes) > 1 else ''}), "
+            f"as a damaged or spliced file does; it was converted to {info.sr} Hz, {info.channels} channel(s), "
+            "throughout."
+        )
+
+
+def _fmt_key(key: tuple[str, str, int] | None) -> str:
+    """``(sample format, layout, rate)`` of a decoded frame, as a reader would say it."""
+    if key is None:
+        return "the first frames' format"
+    fmt, layout, rate = key
+    return f"{rate} Hz {layout} {fmt}"
 
 
 _LAYOUTS: Final[dict[int, str]] = {

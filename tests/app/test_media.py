@@ -611,3 +611,40 @@ def test_media_duration_refusal_states_both_lengths_in_a_unit_that_tells_them_ap
     with pytest.raises(InputTooLargeError) as refused:
         probe(path, max_duration_s=limit_s)
     assert words in refused.value.message
+
+
+def _id3_title(raw: bytes) -> bytes:
+    """An ID3v2.3 tag holding one title frame whose text is ``raw`` under encoding byte 3 (UTF-8)."""
+    body = b"\x03" + raw
+    frame = b"TIT2" + len(body).to_bytes(4, "big") + b"\x00\x00" + body
+    n = len(frame)
+    size = bytes([(n >> 21) & 127, (n >> 14) & 127, (n >> 7) & 127, n & 127])  # syncsafe
+    return b"ID3\x03\x00\x00" + size + frame
+
+
+def test_media_a_tag_that_is_not_utf8_does_not_stop_the_audio(tmp_path: Path) -> None:
+    # a title flagged UTF-8 but written in Latin-1, as old taggers do (the code before raised
+    # UnicodeDecodeError out of the probe: an internal error, not the file's fault)
+    src = make_audio_file(tmp_path / "a.mp3", "mp3", make_music(44_100, 1.0, 2), 44_100)
+    tagged = tmp_path / "tagged.mp3"
+    tagged.write_bytes(_id3_title(b"caf\xe9 \xff\xfe") + src.read_bytes())
+    info = probe(tagged)
+    assert (info.sr, info.channels) == (44_100, 2)
+    decoded, _ = decode_all(tagged)
+    assert decoded.shape[1] == pytest.approx(44_100, abs=1152)
+
+
+def test_media_an_mp3_that_changes_format_part_way_is_decoded_and_says_so(tmp_path: Path) -> None:
+    # two MP3 files joined byte for byte (44.1 kHz stereo, then 22.05 kHz mono): the code before
+    # raised the resampler's ValueError at the join
+    a = make_audio_file(tmp_path / "a.mp3", "mp3", make_music(44_100, 1.0, 2), 44_100)
+    b = make_audio_file(tmp_path / "b.mp3", "mp3", make_music(22_050, 1.0, 1), 22_050)
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    info = probe(joined)
+    notes: list[str] = []
+    decoded = np.concatenate(list(decode_blocks(joined, info, 4096, warnings=notes)), axis=1)
+    assert decoded.shape[0] == info.channels
+    assert np.all(np.isfinite(decoded))
+    assert decoded.shape[1] / info.sr == pytest.approx(2.0, abs=0.15)  # both halves, at one rate
+    assert any("changes its format part-way" in n and f"{info.sr} Hz" in n for n in notes)
