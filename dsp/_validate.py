@@ -64,8 +64,15 @@ def check_channels(channels: int) -> int:
 
 
 def check_block(block: Audio, channels: int) -> Audio:
-    """A streaming processor's input block as float32, checked to be shaped ``(channels, m)``."""
+    """A streaming processor's input block as float32, checked to be shaped ``(channels, m)`` and finite.
+
+    Raises :class:`~dsp.errors.InvalidParameterError` for the shape and
+    :class:`~dsp.errors.InvalidAudioError` for NaN or infinite samples (which no processor can
+    turn into sound: they would spread through every filter state after them).
+    """
     x = np.asarray(block, np.float32)
     if x.ndim != 2 or x.shape[0] != channels:
         raise InvalidParameterError(f"block must be ({channels}, m), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InvalidAudioError("audio contains NaN or infinite samples")
     return x

@@ -50,7 +50,7 @@ from scipy import signal as sps
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
-from dsp.errors import InvalidAudioError, InvalidParameterError
+from dsp.errors import InvalidParameterError
 from dsp.loudness import LoudnessMeter
 from dsp.stream import run_processor
 
@@ -246,8 +246,6 @@ class _ControlRate:
         if self._done:
             raise RuntimeError("the processor is flushed")
         x = check_block(block, self.channels)
-        if not np.all(np.isfinite(x)):
-            raise InvalidAudioError("audio contains NaN or infinite samples")
         self._n_in += x.shape[-1]
         buf = np.concatenate([self._buf, x], axis=-1) if self._buf.shape[-1] else x
         k = (buf.shape[-1] // self.hop) * self.hop
@@ -588,8 +586,6 @@ class DeEsser(_ControlRate):
             if self._done:
                 raise RuntimeError("the processor is flushed")
             x = check_block(block, self.channels)
-            if not np.all(np.isfinite(x)):
-                raise InvalidAudioError("audio contains NaN or infinite samples")
             self._n_in += x.shape[-1]
             return x
         return self._emit(super().process(block))

@@ -40,7 +40,7 @@ import scipy.fft
 from scipy import signal
 
 from dsp._typing import Audio, FloatArray
-from dsp._validate import as_2d, check_channels, check_range, check_sr, valid_audio
+from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
 from dsp.stream import run_processor
 
 __all__ = ["DETECT_S", "HumEstimate", "HumRemover", "detect_hum", "remove_hum"]
@@ -1067,7 +1067,7 @@ class HumRemover:
     # ------------------------------------------------------------------ BlockProcessor
     def process(self, block: Audio) -> Audio:
         """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
-        x = as_2d(np.asarray(block, np.float32))
+        x = check_block(block, self.channels)
         if x.shape[-1]:
             self._blocks.append((self._n_in, x.copy()))
             if self._given is None:

@@ -415,8 +415,6 @@ class MusicDetector:
         if self._map is not None:
             raise InvalidParameterError("the detector has finished; make a new one for a new stream")
         x = check_block(block, self.channels)
-        if not np.all(np.isfinite(x)):
-            raise InvalidParameterError("block contains NaN or infinite samples")
         self._vad.process(x)
         self._n_in += x.shape[-1]
         mono = x[0] if self.channels == 1 else x.mean(axis=0, dtype=np.float64).astype(F32)

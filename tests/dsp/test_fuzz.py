@@ -18,7 +18,7 @@ import pytest
 
 import dsp
 from dsp.declick import ClickRepairer
-from dsp.errors import DspError
+from dsp.errors import DspError, InvalidAudioError
 from dsp.stream import run_blocks
 
 RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 96000)
@@ -118,3 +118,41 @@ def test_click_repair_does_not_depend_on_random_block_sizes(seed: int) -> None:
     blocks = np.split(x, cuts, axis=-1)
     streamed = np.concatenate(list(run_blocks(ClickRepairer(sr, 2), iter(blocks))), axis=-1)
     np.testing.assert_array_equal(streamed, whole)
+
+
+def _processors() -> list[tuple[str, Callable[[int, int], Any]]]:
+    from dsp.analyze import RecordingAnalyzer
+    from dsp.clicks import ClickSuppressor
+    from dsp.denoise import NoiseReducer
+    from dsp.dereverb import ReverbAnalyzer
+    from dsp.dynamics import Compressor, CompressorAnalyzer, DeEsser
+    from dsp.echo import EchoAnalyzer
+    from dsp.eq import EqAnalyzer
+    from dsp.fillers import FillerDetector
+    from dsp.hum import HumRemover
+    from dsp.loudness import LoudnessMeter, TruePeakLimiter
+    from dsp.music import MusicDetector
+    from dsp.silence import SilenceShortener
+    from dsp.vad import SpeechDetector
+
+    classes = (
+        RecordingAnalyzer, ClickSuppressor, ClickRepairer, NoiseReducer, ReverbAnalyzer, Compressor,
+        CompressorAnalyzer, DeEsser, EchoAnalyzer, EqAnalyzer, FillerDetector, HumRemover, LoudnessMeter,
+        TruePeakLimiter, MusicDetector, SilenceShortener, SpeechDetector,
+    )  # fmt: skip
+    return [(cls.__name__, cls) for cls in classes]
+
+
+@pytest.mark.parametrize(("name", "make"), _processors(), ids=[n for n, _ in _processors()])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_every_streaming_processor_refuses_a_block_that_is_not_finite(
+    name: str, make: Callable[[int, int], Any], bad: float
+) -> None:
+    # (before, the click repairer, the denoiser, the hum remover and four analysers took such a block
+    # and passed NaN on to their output or their estimates; the music detector refused it as a bad
+    # parameter)
+    proc = make(16_000, 2)
+    block = np.zeros((2, 4000), np.float32)
+    block[1, 1234] = bad
+    with pytest.raises(InvalidAudioError, match="NaN or infinite"):
+        proc.process(block)
