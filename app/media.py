@@ -818,7 +818,8 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str])
     if buf.total == 0:
         raise EmptyInputError(f"The {label} file contains no audio samples. {_SEND_SOUND}")
     declared = info.declared_frames
-    if declared and buf.total < declared - _SHORT_TOLERANCE_S * info.sr:
+    # a header speaks for the stream it opens: once the format changes, it does not state the whole length
+    if declared and not changes and buf.total < declared - _SHORT_TOLERANCE_S * info.sr:
         notes.append(truncation_warning(f"The {label} file", info.sr, declared, buf.total))
     if changes:
         at, was, now = changes[0]
