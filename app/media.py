@@ -435,6 +435,12 @@ def _probe_av(path: Path, container: str) -> MediaInfo:
                 f"The {container.upper()} file's audio is in an encoding Hush cannot decode "
                 f"(the header's format fields are not a known codec). {_SEND_INSTEAD}"
             )
+        if videos and videos[0].codec_context is None:
+            # the video is passed through untouched, which needs its codec known
+            raise CorruptMediaError(
+                f"The {container.upper()} file's video stream is damaged: its codec cannot be identified. "
+                "Send the complete, undamaged file, or the audio alone."
+            )
         # Decode the first frame: it proves the stream decodes and gives the true layout.
         first = None
         bad = 0

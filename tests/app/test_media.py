@@ -649,3 +649,13 @@ def test_media_an_mp3_that_changes_format_part_way_is_decoded_and_says_so(tmp_pa
     assert decoded.shape[1] / info.sr == pytest.approx(2.0, abs=0.15)  # both halves, at one rate
     assert any("changes its format part-way" in n and f"{info.sr} Hz" in n for n in notes)
     assert not any("truncated" in n for n in notes)  # the first header's length is not the file's
+
+
+def test_media_a_video_stream_of_unknown_codec_is_called_damaged(tmp_path: Path) -> None:
+    # the sample entry's code renamed: FFmpeg opens the track with no codec (the code before raised
+    # AttributeError on the missing codec context, an internal error)
+    good = make_video_file(tmp_path / "v.mp4", "mp4")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(good.read_bytes().replace(b"avc1", b"zzzz"))
+    with pytest.raises(CorruptMediaError, match="video stream is damaged"):
+        probe(bad)
