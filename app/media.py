@@ -768,8 +768,8 @@ def _decode_soundfile(path: Path, info: MediaInfo, block_frames: int, notes: lis
 def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str]) -> Iterator[np.ndarray]:
     buf = _Rebuffer(info.channels, block_frames)
     resampler: Any = None
-    resampler_key: tuple[str, str, int] | None = None  # the input format the resampler was set up for
-    changes: list[tuple[int, Any, tuple[str, str, int]]] = []  # (frame, from, to) where the format changed
+    resampler_key = ("", "", 0)  # (sample format, layout, rate) the resampler was set up for
+    changes: list[tuple[int, tuple[str, str, int], tuple[str, str, int]]] = []  # (frame, from, to)
     bad = 0
     label = info.container.upper()
     # ISO-BMFF edit lists state the exact duration; AAC's last frame pads past it.
@@ -837,10 +837,8 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str])
         )
 
 
-def _fmt_key(key: tuple[str, str, int] | None) -> str:
+def _fmt_key(key: tuple[str, str, int]) -> str:
     """``(sample format, layout, rate)`` of a decoded frame, as a reader would say it."""
-    if key is None:
-        return "the first frames' format"
     fmt, layout, rate = key
     return f"{rate} Hz {layout} {fmt}"
 

@@ -1121,7 +1121,8 @@ class ClickRepairer:
         energy = c2[n_span:] - c2[:-n_span]
         return num / np.sqrt(np.maximum(energy, _SCALE_FLOOR**2) * e), lo
 
-    def _at_shifts(self, got: tuple[FloatArray, int], a0: int, shifts: npt.NDArray[np.int64]) -> FloatArray:
+    @staticmethod
+    def _at_shifts(got: tuple[FloatArray, int], a0: int, shifts: npt.NDArray[np.int64]) -> FloatArray:
         """The correlations of :meth:`_shift_ncc` at the spans starting ``a0 + shifts``, those in reach.
 
         For shifts growing away from ``a0`` (``side * lags``) the ones in reach are a prefix.
