@@ -45,8 +45,13 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
     proc = make(info.sr, info.channels)
     blocks = read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr))
     with open_writer(args.output, info.sr, info.channels, like=info) as out:
-        for block in run_blocks(proc, blocks):
-            out.write(block.T)
+        try:
+            for block in run_blocks(proc, blocks):
+                out.write(block.T)
+        except BaseException:  # a run that fails part-way leaves no half-written output behind
+            out.close()
+            Path(args.output).unlink(missing_ok=True)
+            raise
     if args.report:
         print(json.dumps(proc.report()))
     return 0

@@ -118,3 +118,19 @@ def test_dsp_main_reads_a_recorders_placeholder_size_to_the_end(tmp_path: Path, 
         assert r.returncode == 0, r.stderr
         assert r.stderr == ""
         assert sf.info(tmp_path / "out.wav").frames == 2 * sr, size
+
+
+def test_dsp_main_a_file_with_nan_is_refused_and_leaves_no_output(tmp_path: Path, rng: np.random.Generator) -> None:
+    # (before, the click repairer streamed the NaN through and wrote a file of NaN with exit code 0)
+    sr = 16000
+    x = (0.1 * rng.standard_normal(2 * sr)).astype(np.float32)
+    x[sr] = np.nan
+    src = tmp_path / "in.wav"
+    sf.write(src, x, sr, subtype="FLOAT")
+    for cmd in ("declick", "denoise"):
+        dst = tmp_path / f"{cmd}.wav"
+        r = run_dsp(cmd, str(src), str(dst))
+        assert r.returncode == 2, r.stderr
+        assert "NaN or infinite" in r.stderr
+        assert "Traceback" not in r.stderr
+        assert not dst.exists()
