@@ -23,6 +23,7 @@ __all__ = [
     "LoudnessMeasurement",
     "LoudnessMeter",
     "TruePeakLimiter",
+    "check_targets",
     "measure_loudness",
     "normalize_loudness",
 ]
@@ -193,8 +194,7 @@ class GainStage:
         With a peak limiter after the gain, peaks may go up to ``limiter_headroom_db`` (0…12 dB)
         over the ceiling before the gain itself is held back: the limiter takes them down.
         """
-        target = check_range("target_lufs", target_lufs, -70.0, 0.0)
-        ceiling = check_range("max_peak_dbfs", max_peak_dbfs, -20.0, 0.0)
+        target, ceiling = check_targets(target_lufs=target_lufs, max_peak_dbfs=max_peak_dbfs)
         headroom = check_range("limiter_headroom_db", limiter_headroom_db, 0.0, 12.0)
         if not math.isfinite(measured.integrated_lufs):
             return cls(0.0, False, measured, target, ceiling, False)
@@ -222,6 +222,23 @@ class GainStage:
         if not self.applied:
             out["not_applied"] = "the audio is silent: no gain applied"
         return out
+
+
+def check_targets(*, target_lufs: float = -16.0, max_peak_dbfs: float = -1.0) -> tuple[float, float]:
+    """The loudness targets checked, as floats: ``target_lufs`` in −70…0 LUFS, ``max_peak_dbfs`` in −20…0 dBFS.
+
+    :meth:`GainStage.for_target` applies them once the whole recording is measured; a caller
+    that takes them earlier (a job's step, at submit) checks them here with the same bounds.
+
+    Raises
+    ------
+    InvalidParameterError
+        If either is not a number in its range.
+    """
+    return (
+        check_range("target_lufs", target_lufs, -70.0, 0.0),
+        check_range("max_peak_dbfs", max_peak_dbfs, -20.0, 0.0),
+    )
 
 
 def measure_loudness(audio: Audio, sr: int) -> LoudnessMeasurement:

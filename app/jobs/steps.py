@@ -298,8 +298,9 @@ def _remove_background(sr: int, channels: int, p: dict[str, Any]) -> Any:
 
 
 def _loudness(sr: int, channels: int, p: dict[str, Any]) -> Any:
-    from dsp.loudness import LoudnessMeter
+    from dsp.loudness import LoudnessMeter, check_targets
 
+    check_targets(**p)  # applied at the end (GainStage.for_target); checked now, so that a bad one fails at submit
     return LoudnessMeter(sr, channels)
 
 

@@ -97,3 +97,19 @@ def test_check_steps_names_the_parameter_the_client_sent() -> None:
     with pytest.raises(InvalidParameterError) as caught:
         check_steps([Step(name="declick", params={"click_len": 40})])
     assert caught.value.message == "step 'declick': click_len must be in [5.0, 30.0], got 40.0"
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"target_lufs": 5.0}, "step 'loudness': target_lufs must be in [-70.0, 0.0], got 5.0"),
+        ({"max_peak_dbfs": 2.0}, "step 'loudness': max_peak_dbfs must be in [-20.0, 0.0], got 2.0"),
+    ],
+)
+def test_check_steps_refuses_loudness_targets_out_of_range_at_submit(params: dict[str, float], says: str) -> None:
+    # the targets apply only once the whole recording is measured: before, a bad one was found there,
+    # after every other step had run, and the job failed instead of the request
+    with pytest.raises(InvalidParameterError) as caught:
+        check_steps([Step(name="denoise"), Step(name="loudness", params=params)])
+    assert caught.value.message == says
+    check_steps([Step(name="loudness", params={"target_lufs": -23.0, "max_peak_dbfs": -2.0})])
