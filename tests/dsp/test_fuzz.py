@@ -148,9 +148,9 @@ def _processors() -> list[tuple[str, Callable[[int, int], Any]]]:
 def test_every_streaming_processor_refuses_a_block_that_is_not_finite(
     name: str, make: Callable[[int, int], Any], bad: float
 ) -> None:
-    # (before, the click repairer, the denoiser, the hum remover and four analysers took such a block
-    # and passed NaN on to their output or their estimates; the music detector refused it as a bad
-    # parameter)
+    # (before, the click repairer and the click suppressor, the denoiser, the hum remover and the
+    # reverb, echo and filler analysers took such a block and passed NaN on to their output or their
+    # estimates; the music detector refused it as a bad parameter)
     proc = make(16_000, 2)
     block = np.zeros((2, 4000), np.float32)
     block[1, 1234] = bad
