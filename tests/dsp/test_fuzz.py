@@ -120,7 +120,7 @@ def test_click_repair_does_not_depend_on_random_block_sizes(seed: int) -> None:
     np.testing.assert_array_equal(streamed, whole)
 
 
-def _processors() -> list[tuple[str, Callable[[int, int], Any]]]:
+def _processors() -> list[Any]:
     from dsp.analyze import RecordingAnalyzer
     from dsp.clicks import ClickSuppressor
     from dsp.denoise import NoiseReducer
@@ -140,13 +140,13 @@ def _processors() -> list[tuple[str, Callable[[int, int], Any]]]:
         CompressorAnalyzer, DeEsser, EchoAnalyzer, EqAnalyzer, FillerDetector, HumRemover, LoudnessMeter,
         TruePeakLimiter, MusicDetector, SilenceShortener, SpeechDetector,
     )  # fmt: skip
-    return [(cls.__name__, cls) for cls in classes]
+    return [pytest.param(cls, id=cls.__name__) for cls in classes]
 
 
-@pytest.mark.parametrize(("name", "make"), _processors(), ids=[n for n, _ in _processors()])
+@pytest.mark.parametrize("make", _processors())
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_every_streaming_processor_refuses_a_block_that_is_not_finite(
-    name: str, make: Callable[[int, int], Any], bad: float
+    make: Callable[[int, int], Any], bad: float
 ) -> None:
     # (before, the click repairer and the click suppressor, the denoiser, the hum remover and the
     # reverb, echo and filler analysers took such a block and passed NaN on to their output or their
