@@ -402,6 +402,29 @@ def _row_median(x: FloatArray) -> FloatArray:
     return (upper + lower) / 2
 
 
+def _median5(padded: FloatArray) -> FloatArray:
+    """Median of every five consecutive values of ``padded`` (``(m + 4,)`` -> ``(m,)``).
+
+    Equal to ``np.median`` over a sliding window of five, by exchanges: of two sorted pairs, the
+    lower of their minima and the higher of their maxima each have two values on the far side
+    of them and cannot be the median; it is the median of the three values left.
+    """
+    m = padded.size - 4
+    p0, p1, p2, p3, p4 = (padded[i : i + m] for i in range(5))
+    lo = np.maximum(np.minimum(p0, p1), np.minimum(p2, p3))
+    hi = np.minimum(np.maximum(p0, p1), np.maximum(p2, p3))
+    out: FloatArray = np.maximum(np.minimum(lo, hi), np.minimum(np.maximum(lo, hi), p4))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _hann_f32(n: int) -> npt.NDArray[np.float32]:
+    """``np.hanning(n)`` in single precision (read-only, cached)."""
+    w = np.hanning(n).astype(np.float32)
+    w.flags.writeable = False
+    return w
+
+
 @functools.lru_cache(maxsize=32)
 def _bump_shape(size: int, taps: int) -> tuple[FloatArray, FloatArray]:
     """The bump of ``size`` samples as the residual sees it, and its convolution matrix (read-only).
@@ -683,6 +706,7 @@ class ClickRepairer:
         self._pop_kept_at: dict[int, float] = {}
         self._crowded: set[int] = set()  # onsets of coarse candidates that are not isolated at their scale
         self._tonal_pops: set[int] = set()  # onsets of the tonal pop scale's candidates
+        self._decimated: dict[int, FloatArray] = {}  # the coarse scales' signal while they run
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
         # the last base-order detection pass's residuals, their 5 ms medians and AR coefficients (:meth:`_residual`)
         self._last_res: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None
@@ -704,8 +728,10 @@ class ClickRepairer:
         # order of 1e-7 to 1e-6 of lag 0, the size of levinson's white-noise correction); the
         # recursion runs in float64. Speed x1.08; on the dev and check click corpora one event edge
         # moved by a sample each, one event more on one real check track (bench/README.md)
-        view = np.lib.stride_tricks.sliding_window_view(padded_hp, 2 * f)[::f][:k_n]
-        frames = np.multiply(view, window, out=np.empty(view.shape, np.float32), casting="same_kind")
+        # frame k is padded_hp[k f:(k + 2) f]: its halves are rows k of two (k_n, f) reshapes
+        frames = np.empty((k_n, 2 * f), np.float32)
+        np.multiply(padded_hp[: k_n * f].reshape(k_n, f), window[:f], out=frames[:, :f], casting="same_kind")
+        np.multiply(padded_hp[f : (k_n + 1) * f].reshape(k_n, f), window[f:], out=frames[:, f:], casting="same_kind")
         # lags 0..lags of a 2f-sample frame: 2f + lags + 1 points avoid circular wrap-around
         nfft = sfft.next_fast_len(2 * f + lags + 1, real=True)
         spec = sfft.rfft(frames, n=nfft, axis=-1)
@@ -724,8 +750,7 @@ class ClickRepairer:
         # median absolute residual per 5 ms sub-frame, then the median of five neighbours
         q = max(1, f // 4)
         sub = _sub_medians(res, q)
-        padded = np.concatenate([sub[:1], sub[:1], sub, sub[-1:], sub[-1:]])
-        local = _row_median(np.lib.stride_tricks.sliding_window_view(padded, 5))
+        local = _median5(np.concatenate([sub[:1], sub[:1], sub, sub[-1:], sub[-1:]]))
         scale = np.maximum(_MAD_TO_SIGMA * local, _SCALE_FLOOR)
         return res, back, np.repeat(scale, q)[:n], sub, a
 
@@ -752,7 +777,7 @@ class ClickRepairer:
         f = self._frame if frame is None else frame
         p = self._p if p is None else p
         # AR coefficients per frame from the autocorrelation of a 2f Hann window centred on it
-        window = self._ar_window if frame is None else np.hanning(2 * f).astype(np.float32)
+        window = self._ar_window if frame is None else _hann_f32(2 * f)
         a = levinson(self._frame_acf(hp, f, p, window))  # (k_n, p), float64
         return self._whiten(hp, a, f)
 
@@ -882,8 +907,11 @@ class ClickRepairer:
         d = int(self.sr // rate)
         if d < 2:
             return []
-        m = mono.size // d
-        dec = mono[: m * d].reshape(m, d).mean(axis=1)
+        dec = self._decimated.get(d)
+        if dec is None:
+            m = mono.size // d
+            dec = self._decimated[d] = mono[: m * d].reshape(m, d).mean(axis=1)
+        m = dec.size
         res, back, scale, _, _ = self._residual(dec, frame=max(4 * order, self._frame // d), p=order)
         mag, bmag = np.abs(res), np.abs(back)
         thr = _POP_RATIO * self.detection_mult * scale
@@ -1005,6 +1033,7 @@ class ClickRepairer:
         self._pop_kept_at = {}
         self._crowded = set()
         self._tonal_pops = set()
+        self._decimated = {}
         new: list[tuple[int, int, int, bool, bool | None]] = []
         fallback: list[tuple[int, int, int, bool, bool | None]] = []
         seen: list[tuple[int, int]] = []
@@ -1026,6 +1055,7 @@ class ClickRepairer:
                 self._pop_kept_at[f0] = kept
                 if tonal:
                     self._tonal_pops.add(f0)
+        self._decimated = {}
         return new, fallback
 
     def _pitch_synchronous(self, mag: FloatArray, peak_i: int, d: int = 1) -> bool:

@@ -909,3 +909,10 @@ def test_the_pitch_guard_asks_whether_the_waveform_repeats(
     assert pitch_verdicts() >= len(onsets)
     monkeypatch.setattr(ClickRepairer, "_repeats_once", lambda self, hp, a0, a1: False)
     assert pitch_verdicts() == 0
+
+
+def test_the_median_of_five_neighbours_equals_numpys(rng: np.random.Generator) -> None:
+    # random values, and small integers for ties
+    for padded in (rng.standard_normal(301), rng.integers(0, 3, 301).astype(np.float64)):
+        want = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+        assert np.array_equal(declick._median5(padded), want)
