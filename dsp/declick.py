@@ -73,7 +73,8 @@ Tonal pop scale. Under a chord the 2 kHz model of order 6 whitens three partials
 that a few harmonic tones and a bass hold under 1 kHz; the others lift its residual's scale
 over the pops among them. One more pass at 2 kHz with order 32 (``_POP_TONAL_ORDER``, over
 64 ms frames) whitens them; its candidates pass the same tests at their scale and the same
-2 % re-check as the other coarse candidates, and the full-rate pitch guard does not judge
+re-check bars as the other coarse candidates (2 %, 5 % as a fall-back), and the full-rate
+pitch guard does not judge
 them: at the full rate a note's waveform repeats at its period whether or not a pop sits on
 it, while at their own scale, the partials whitened, a glottal pulse train still shows its
 periodic residual peaks and is left alone there.
