@@ -707,7 +707,6 @@ class ClickRepairer:
         self._pop_kept_at: dict[int, float] = {}
         self._crowded: set[int] = set()  # onsets of coarse candidates that are not isolated at their scale
         self._tonal_pops: set[int] = set()  # onsets of the tonal pop scale's candidates
-        self._decimated: dict[int, FloatArray] = {}  # the coarse scales' signal while they run
         self._trace: list[tuple[int, int, str]] | None = None  # (onset, end, verdict) per candidate, for the bench
         # the last base-order detection pass's residuals, their 5 ms medians and AR coefficients (:meth:`_residual`)
         self._last_res: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None
@@ -890,28 +889,21 @@ class ClickRepairer:
         return out
 
     def _pop_candidates(
-        self, mono: FloatArray, rate: int, order: int
+        self, mono: FloatArray, dec: FloatArray, d: int, order: int
     ) -> list[tuple[int, int, int, bool, bool | None, float]]:
-        """Pop candidates ``(c0, c1, peak, True, None, kept)`` (full-rate window indices) from ``mono`` (``(n,)``).
+        """Pop candidates ``(c0, c1, peak, True, None, kept)`` (full-rate window indices) in ``mono`` (``(n,)``).
 
-        A pop is a smooth low-frequency bump (0.5-3 ms) that the order-``p`` full-rate residual
-        barely sees; averaged over blocks of ``d = sr // rate`` samples it becomes a few samples
-        long, impulsive for an order-``order`` model (the same detector at a coarser time scale,
-        Godsill & Rayner 1998, ch. 5). Kept: events over ``_POP_RATIO`` of the threshold in
-        both residuals, not pitch-synchronous at that scale, at most ``_LSAR_MAX_S`` long, and
-        whose LSAR interpolation at that scale leaves at most ``_RECHECK_WIDE`` of the local
-        residual energy (``kept``, the share left; the caller holds candidates of its own to
-        ``_RECHECK_POP``) if they stand ``_ISOLATION_RATIO`` above every other peak within
-        ``_ISOLATION_S``, at most ``_RECHECK_CLICK`` if they do not (their onsets are added to
-        ``_crowded``). Empty below ``2 * rate``.
+        ``dec`` is ``mono`` averaged over blocks of ``d >= 2`` samples, ``(n // d,)``. A pop is a
+        smooth low-frequency bump (0.5-3 ms) that the order-``p`` full-rate residual barely sees;
+        averaged so it becomes a few samples long, impulsive for an order-``order`` model (the same
+        detector at a coarser time scale, Godsill & Rayner 1998, ch. 5). Kept: events over
+        ``_POP_RATIO`` of the threshold in both residuals, not pitch-synchronous at that scale, at
+        most ``_LSAR_MAX_S`` long, and whose LSAR interpolation at that scale leaves at most
+        ``_RECHECK_WIDE`` of the local residual energy (``kept``, the share left; the caller holds
+        candidates of its own to ``_RECHECK_POP``) if they stand ``_ISOLATION_RATIO`` above every
+        other peak within ``_ISOLATION_S``, at most ``_RECHECK_CLICK`` if they do not (their onsets
+        are added to ``_crowded``).
         """
-        d = int(self.sr // rate)
-        if d < 2:
-            return []
-        dec = self._decimated.get(d)
-        if dec is None:
-            m = mono.size // d
-            dec = self._decimated[d] = mono[: m * d].reshape(m, d).mean(axis=1)
         m = dec.size
         res, back, scale, _, _ = self._residual(dec, frame=max(4 * order, self._frame // d), p=order)
         mag, bmag = np.abs(res), np.abs(back)
@@ -1034,7 +1026,7 @@ class ClickRepairer:
         self._pop_kept_at = {}
         self._crowded = set()
         self._tonal_pops = set()
-        self._decimated = {}
+        decimated: dict[int, FloatArray] = {}  # mono averaged over blocks of d samples, by d (scales share it)
         new: list[tuple[int, int, int, bool, bool | None]] = []
         fallback: list[tuple[int, int, int, bool, bool | None]] = []
         seen: list[tuple[int, int]] = []
@@ -1043,7 +1035,13 @@ class ClickRepairer:
             passes.append((_POP_TONAL_RATE, _POP_TONAL_ORDER))
         for i, (rate, order) in enumerate(passes):
             tonal = i == len(_SCALES)
-            for f0, f1, peak, two, weak, kept in self._pop_candidates(mono, rate, order):
+            d = int(self.sr // rate)
+            if d < 2:  # no coarser than the full rate
+                continue
+            if d not in decimated:
+                m = mono.size // d
+                decimated[d] = mono[: m * d].reshape(m, d).mean(axis=1)
+            for f0, f1, peak, two, weak, kept in self._pop_candidates(mono, decimated[d], d, order):
                 if any(s < f1 and f0 < e for s, e in seen):
                     continue
                 if any(s < f1 and f0 < e for s, e in taken):
@@ -1056,7 +1054,6 @@ class ClickRepairer:
                 self._pop_kept_at[f0] = kept
                 if tonal:
                     self._tonal_pops.add(f0)
-        self._decimated = {}
         return new, fallback
 
     def _pitch_synchronous(self, mag: FloatArray, peak_i: int, d: int = 1) -> bool:
