@@ -462,7 +462,12 @@ async def audiocleaner_get(request: Request, service: ServiceDep, who: Principal
 
 
 # The output link (Hush's; the doc only says "Result file URL")
-@router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
+@router.get(
+    f"{PREFIX}/file/{{name}}",
+    response_class=FileResponse,
+    responses={404: {}},
+    openapi_extra={"security": []},  # no credentials: the id in the link is the capability
+)
 @router.head(f"{PREFIX}/file/{{name}}", include_in_schema=False)
 async def audiocleaner_file(name: str, request: Request, service: ServiceDep) -> Response:
     """The enhanced file; no key needed (the job id in the link is the capability)."""

@@ -20,12 +20,17 @@ Where the doc is silent, Hush chooses, and says so here:
   with ``Content-Type: application/json``. A bad field's ``msg`` names it, the doc's range and the
   value sent (``click_len must be an integer from 5 to 30, not "10"``).
 * **Formats.** Only MP3 and WAV are accepted, as the doc says: ``file_info.file_ext`` must say one
-  of them, and the downloaded bytes must be one of them (sniffed, never trusted from a name).
+  of them, and the downloaded bytes must be one of them (sniffed, never trusted from a name). A
+  file whose content is the other of the two is read by its content, and a note in ``reason``
+  of the completed task says so.
 * **Integrity.** The downloaded file's size and MD5 must equal ``file_info``; otherwise the task
   fails (status ``"4"``) with a reason naming the check. ``file_time`` is informative: a
   disagreement with the real duration larger than 2 s and 10 % is reported in ``reason`` of a
   completed task, never a failure. So is a file that ends before its header says (the audio
   present is processed; the note gives both lengths): each note a sentence starting ``note:``.
+* **Limits.** "50 MB" is read as 50 MiB (52,428,800 bytes; ``HUSH_WONDERSHARE_MAX_MB``).
+* **Unknown tasks.** A task of another key is answered as one that does not exist (the same 404
+  and the same words), so a key learns nothing of other keys' tasks.
 * **``wait_time``** is an estimate, in whole seconds as a string, of when the task is likely
   done: a waiting task waits for the rest of the tasks running now and for those queued ahead
   of it (the processing rate measured on finished jobs); a task in progress is timed by its own
@@ -197,7 +202,6 @@ class WondershareBatchRequest(_Model):
     """Body of ``POST /v3/pic/ecr/batch``."""
 
     file_link: str = Field(
-        min_length=1,
         description="http(s) link the file is downloaded from",
         json_schema_extra={"pattern": "^\\s*[hH][tT][tT][pP][sS]?://"},
     )
@@ -291,6 +295,16 @@ def _time_note(job: Job) -> str:
     return ""
 
 
+def _ext_note(job: Job) -> str:
+    """A note when ``file_info.file_ext`` names another format than the file's content (read by its content)."""
+    declared = job.meta.get("file_ext")
+    real = (job.result_meta.get("input") or {}).get("container")
+    if not declared or not real or str(real).lower() == str(declared).lower():
+        return ""
+    fmt = str(real).upper()
+    return f"note: file_info.file_ext says {declared} but the file is {fmt}; it was read as {fmt}"
+
+
 def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> WondershareResult:
     """The documented result data for ``job``; ``note`` is the reason of a waiting task (why it does not start)."""
     state = job.state
@@ -302,7 +316,7 @@ def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> W
         voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
         # what the client should know about its input (a cut-off file) or the output (MP3 at 48 kHz of
         # a 96 kHz input), each a sentence of its own
-        notes = [f"note: {w}" for w in job.result_meta.get("warnings") or ()] + [_time_note(job)]
+        notes = [f"note: {w}" for w in job.result_meta.get("warnings") or ()] + [_time_note(job), _ext_note(job)]
         reason = " ".join(n if n.endswith(".") else n + "." for n in notes if n)
     elif state is JobState.failed:
         reason = job.error_reason or "processing failed"
@@ -414,7 +428,7 @@ async def wondershare_batch(request: Request, service: ServiceDep, who: Principa
         spec=spec,
         owner=who.owner,
         priority=body.priority,
-        meta={"file_time": body.file_info.file_time, "result_name": "declicked"},
+        meta={"file_time": body.file_info.file_time, "file_ext": body.file_info.file_ext, "result_name": "declicked"},
     )
     return JSONResponse(_envelope({"task_id": job.id}))
 
@@ -434,7 +448,12 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
 
 
 # The voice_result link (Hush's; the doc only says "Audio download link after processing")
-@router.get(f"{PREFIX}/file/{{name}}", response_class=FileResponse, responses={404: {}})
+@router.get(
+    f"{PREFIX}/file/{{name}}",
+    response_class=FileResponse,
+    responses={404: {}},
+    openapi_extra={"security": []},  # no credentials: the id in the link is the capability
+)
 @router.head(f"{PREFIX}/file/{{name}}", include_in_schema=False)
 async def wondershare_file(name: str, request: Request, service: ServiceDep) -> Response:
     """The processed audio; no credentials (the task id in the link is the capability)."""

@@ -189,11 +189,12 @@ class JobService:
 
     # ------------------------------------------------------------------ read
     async def get(self, job_id: str, *, owner: str | None = None) -> Job:
-        """The job, or NotFoundError (also when it belongs to another key)."""
-        job = require(await anyio.to_thread.run_sync(self.store.get, job_id), job_id)
-        if owner is not None and job.owner and job.owner != owner:
-            raise NotFoundError(f"no job with id {job_id!r}")
-        return job
+        """The job, or NotFoundError (also when it belongs to another key, in the same words: a key
+        cannot tell another key's job from one that does not exist)."""
+        job = await anyio.to_thread.run_sync(self.store.get, job_id)
+        if job is not None and owner is not None and job.owner and job.owner != owner:
+            job = None
+        return require(job, job_id)
 
     async def jobs_ahead(self, job: Job) -> int:
         """How many queued jobs will start before ``job``."""

@@ -229,6 +229,12 @@ def test_audiocleaner_doc_example_all_flags_succeeds_and_reports_each(
     assert float(np.std(y[: SR // 4])) < float(np.std(x[: SR // 4]))
 
 
+def test_audiocleaner_result_link_needs_no_key_and_the_document_says_so(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert paths["/audio/api/v1/api-keys/enhance/file/{name}"]["get"]["security"] == []
+    assert paths[CREATE]["post"]["security"] == [{"apiKeyHeader": []}]
+
+
 def test_audiocleaner_credit_time_is_what_the_decoded_audio_costs(client: httpx.Client, origin: LoopbackServer) -> None:
     """``credit_time`` is the charge, read from the decoded audio, not from a header's estimate."""
     data = wait(client, create(client, origin.url("/misleading.mp3"), {"normalize": True}))

@@ -30,6 +30,7 @@ from tests.signals import make_speech_like, si_sdr_db
 
 APP_KEY, APP_SECRET = "app-1", "secret-1"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{APP_KEY}:{APP_SECRET}".encode()).decode()}
+OTHER_AUTH = {"Authorization": "Basic " + base64.b64encode(b"app-2:secret-2").decode()}  # another customer
 SR = 16_000
 BATCH = "/v3/pic/ecr/batch"
 
@@ -109,7 +110,7 @@ def hush(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("wondershare"),
         workers=2,
-        api_keys=(f"{APP_KEY}:{APP_SECRET}",),
+        api_keys=(f"{APP_KEY}:{APP_SECRET}", "app-2:secret-2"),
         url_allowlist=("127.0.0.1",),
         block_seconds=0.5,
     )
@@ -191,6 +192,17 @@ def test_wondershare_file_time_disagreement_is_a_note_not_a_failure(
     assert data["status"] == "3"
     assert "file_time" in data["reason"]
     assert "168" in data["reason"]
+
+
+def test_wondershare_file_ext_that_is_not_the_files_format_is_a_note(
+    client: httpx.Client, origin: LoopbackServer
+) -> None:
+    """The file is read by its content; a declared ``file_ext`` that names the other format is said."""
+    body = batch_body(origin.url("/bucket/in.wav"))
+    body["file_info"]["file_ext"] = "mp3"
+    data = poll(client, submit(client, body))
+    assert data["status"] == "3", data
+    assert "file_info.file_ext says mp3 but the file is WAV; it was read as WAV." in data["reason"]
 
 
 @pytest.mark.parametrize(
@@ -407,6 +419,21 @@ def test_wondershare_unknown_task_is_404(client: httpx.Client) -> None:
     assert client.get("/v3/pic/ecr/file/no-such-task.mp3").status_code == 404
 
 
+def test_wondershare_another_customers_task_is_answered_as_unknown(
+    client: httpx.Client, origin: LoopbackServer
+) -> None:
+    """A key cannot tell another key's task from one that does not exist: the same 404, the same words."""
+    task = submit(client, batch_body(origin.url("/bucket/in.wav")))
+    theirs = client.get(f"/v3/pic/ecr/result/{task}", headers=OTHER_AUTH)
+    unknown = client.get(f"/v3/pic/ecr/result/{task[:-1]}{'0' if task[-1] != '0' else '1'}", headers=OTHER_AUTH)
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.json()["code"] == 404
+    assert theirs.json()["msg"].replace(task, "<id>") == unknown.json()["msg"].replace(
+        unknown.url.path.rsplit("/", 1)[1], "<id>"
+    )
+    assert client.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).status_code == 200  # its owner still sees it
+
+
 NATIVE = {"x-api-key": f"{APP_KEY}:{APP_SECRET}"}
 
 
@@ -475,6 +502,10 @@ def test_wondershare_routes_are_documented(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v3/pic/ecr/batch" in paths
     assert "/v3/pic/ecr/result/{task_id}" in paths
+    assert paths["/v3/pic/ecr/batch"]["post"]["security"] == [{"basic": []}]
+    assert paths["/v3/pic/ecr/result/{task_id}"]["get"]["security"] == [{"basic": []}]
+    # voice_result is fetched without credentials, and the document says so
+    assert paths["/v3/pic/ecr/file/{name}"]["get"]["security"] == []
 
 
 def test_wondershare_cut_off_input_is_said_in_reason(client: httpx.Client) -> None:
@@ -519,6 +550,7 @@ def test_wondershare_null_takes_the_documented_default(client: httpx.Client, ori
         ({"click_len": 31}, "click_len must be an integer from 5 to 30, not 31"),
         ({"priority": 10}, "priority must be an integer from 0 to 9, not 10"),
         ({"file_link": 5}, "file_link must be a string"),
+        ({"file_link": ""}, "file_link must be an http(s) link to the audio file"),
         ({"file_info": "x"}, "file_info must be an object with file_size, file_md5, file_time and file_ext"),
         ({"file_info": None}, "file_info is required"),
         ({"click_len": "10"}, 'click_len must be an integer from 5 to 30, not "10"'),
