@@ -423,6 +423,42 @@ _GET_BODY: dict[str, Any] = {
 }
 
 
+def _answer(data: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
+    """A 200 answer in the vendor envelope (``code`` 100000) with ``data`` as given (a JSON Schema)."""
+    schema = {
+        "type": "object",
+        "required": ["code", "data", "message"],
+        "properties": {
+            "code": {"type": "integer", "const": OK},
+            "data": {"type": "object", **data},
+            "message": {"type": "string", "description": '"Request Success", or why the task failed or waits'},
+        },
+    }
+    return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+_CREATE_ANSWER = _answer(
+    {"required": ["job_id"], "properties": {"job_id": {"type": "string", "description": "the task's id"}}},
+    "the task was created",
+)
+_GET_ANSWER = _answer(
+    {
+        "required": ["status", "output", "result", "file_size", "report"],
+        "properties": {
+            "status": {"type": "string", "enum": ["waiting", "success", "failed"]},
+            "output": {"type": "string", "description": "link to the result file once status is success, else empty"},
+            "result": {"type": "string", "description": "the same link as output"},
+            "file_size": {"type": "integer", "minimum": 0, "description": "the result file's size in bytes"},
+            "credit_time": {"type": "integer", "minimum": 0, "description": "minutes charged (success)"},
+            "tasks_position": {"type": "integer", "minimum": 0, "description": "place in the queue (waiting)"},
+            "reason": {"type": "string", "description": "why the task failed (failed)"},
+            "report": {"type": "object", "description": "per flag set: applied, approximated or not_applied, and why"},
+        },
+    },
+    "the task's state",
+)
+
+
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
@@ -432,7 +468,9 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 # audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/create"
 @router.post(
-    f"{PREFIX}/task/create", responses={400: {}, 401: {}, 413: {}, 429: {}}, openapi_extra=_json_body(_CREATE_BODY)
+    f"{PREFIX}/task/create",
+    responses={**_CREATE_ANSWER, 400: {}, 401: {}, 413: {}, 429: {}},
+    openapi_extra=_json_body(_CREATE_BODY),
 )
 async def audiocleaner_create(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """Create an enhancement task; answers ``{"code": 100000, "data": {"job_id"}, ...}``."""
@@ -446,7 +484,11 @@ async def audiocleaner_create(request: Request, service: ServiceDep, who: Princi
 
 
 # audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/get"
-@router.post(f"{PREFIX}/task/get", responses={400: {}, 401: {}, 404: {}, 429: {}}, openapi_extra=_json_body(_GET_BODY))
+@router.post(
+    f"{PREFIX}/task/get",
+    responses={**_GET_ANSWER, 400: {}, 401: {}, 404: {}, 429: {}},
+    openapi_extra=_json_body(_GET_BODY),
+)
 async def audiocleaner_get(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The task's status; ``output``/``result`` once it succeeded, ``tasks_position`` while it waits."""
     body = await _body(request)

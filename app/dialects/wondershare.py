@@ -394,13 +394,57 @@ def public_base(request: Request, service: JobService) -> str:
     return str(request.base_url).rstrip("/")
 
 
+# ---------------------------------------------------------------------------- OpenAPI answers
+
+_STATUS_TEXT = "1 waiting, 2 in progress, 3 complete, 4 failure, 5 closed (cancelled), 6 timed out"
+
+
+def _answer(data: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
+    """A 200 answer in the vendor envelope with ``data`` as given (a JSON Schema)."""
+    schema = {
+        "type": "object",
+        "required": ["code", "msg", "data"],
+        "properties": {
+            "code": {"type": "integer", "const": 0},
+            "msg": {"type": "string", "const": ""},
+            "data": {"type": "object", **data},
+        },
+    }
+    return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+_BATCH_ANSWER = _answer(
+    {"required": ["task_id"], "properties": {"task_id": {"type": "string", "description": "the task's id"}}},
+    "the task was created",
+)
+_RESULT_ANSWER = _answer(
+    {
+        "required": ["status", "wait_time", "voice_result", "reason"],
+        "properties": {
+            "status": {"type": "string", "enum": ["1", "2", "3", "4", "5", "6"], "description": _STATUS_TEXT},
+            "wait_time": {
+                "type": "string",
+                "pattern": "^[0-9]+$",
+                "description": "whole seconds until the task is likely done: ask again then; 0 once it ended",
+            },
+            "voice_result": {
+                "type": "string",
+                "description": "absolute link to the processed audio (no credentials needed); empty until status 3",
+            },
+            "reason": {"type": "string", "description": "why it failed, or notes on a completed task; may be empty"},
+        },
+    },
+    "the task's state",
+)
+
+
 # ---------------------------------------------------------------------------- routes
 
 
 # click-noise-removal.md, "Task Creation"
 @router.post(
     f"{PREFIX}/batch",
-    responses={400: {}, 401: {}, 413: {}, 429: {}},
+    responses={**_BATCH_ANSWER, 400: {}, 401: {}, 413: {}, 429: {}},
     openapi_extra=json_body_schema(WondershareBatchRequest),
 )
 async def wondershare_batch(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
@@ -434,7 +478,7 @@ async def wondershare_batch(request: Request, service: ServiceDep, who: Principa
 
 
 # click-noise-removal.md, "Result Acquisition"
-@router.get(f"{PREFIX}/result/{{task_id}}", responses={401: {}, 404: {}, 429: {}})
+@router.get(f"{PREFIX}/result/{{task_id}}", responses={**_RESULT_ANSWER, 401: {}, 404: {}, 429: {}})
 async def wondershare_result(task_id: str, request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The task's status, when to ask again, the result link once complete, and any reason."""
     job = await service.get(task_id, owner=who.owner)

@@ -21,6 +21,7 @@ from app.dialects.audiocleaner import FLAGS, plan
 from app.settings import Settings
 from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
+from tests.dialects._openapi import assert_documented
 from tests.dialects._server import RunningServer, backend_server, run_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
@@ -142,6 +143,7 @@ def create(client: httpx.Client, url: str, flags: dict[str, bool]) -> str:
     out = r.json()
     assert out["code"] == 100000
     assert out["message"] == "Request Success"
+    assert_documented(client, "POST", CREATE, out)
     return str(out["data"]["job_id"])
 
 
@@ -152,6 +154,7 @@ def wait(client: httpx.Client, job_id: str, timeout_s: float = 90.0) -> dict[str
         assert r.status_code == 200, r.text
         out = r.json()
         assert out["code"] == 100000
+        assert_documented(client, "POST", GET, out)
         data = out["data"]
         assert data["status"] in {"waiting", "success", "failed"}
         if data["status"] == "waiting":

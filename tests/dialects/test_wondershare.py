@@ -25,6 +25,7 @@ from scipy import signal
 from app.settings import Settings
 from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
+from tests.dialects._openapi import assert_documented
 from tests.dialects._server import RunningServer, backend_server, run_server
 from tests.signals import make_speech_like, si_sdr_db
 
@@ -81,6 +82,7 @@ def poll(client: httpx.Client, task_id: str, *, timeout_s: float = 60.0) -> dict
         assert r.status_code == 200, r.text
         out = r.json()
         assert out["code"] == 0
+        assert_documented(client, "GET", "/v3/pic/ecr/result/{task_id}", out)
         data = out["data"]
         assert set(data) == {"status", "wait_time", "voice_result", "reason"}
         assert all(isinstance(v, str) for v in data.values())
@@ -131,6 +133,7 @@ def submit(client: httpx.Client, body: dict[str, Any]) -> str:
     assert out["code"] == 0
     assert out["msg"] == ""
     assert set(out["data"]) == {"task_id"}
+    assert_documented(client, "POST", BATCH, out)
     return str(out["data"]["task_id"])
 
 
