@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dsp.errors import DspError, InvalidParameterError
-from dsp.io import open_writer, read_blocks, read_info, truncation_warning
+from dsp.io import open_writer, output_format, read_blocks, read_info, truncation_warning
 from dsp.stream import BlockProcessor, run_blocks
 
 BLOCK_FRAMES = 65536
@@ -40,18 +42,33 @@ def _warn_truncated(args: argparse.Namespace, sr: int) -> Callable[[int, int], N
 
 
 def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProcessor]) -> int:
-    """Stream ``args.input`` through the processor ``make(sr, channels)`` into ``args.output``."""
+    """Stream ``args.input`` through the processor ``make(sr, channels)`` into ``args.output``.
+
+    The output is written to a temporary file beside it and renamed over it at the end: a run
+    that fails part-way leaves no half-written output (and an existing file of that name as it
+    was), and an output that names the input replaces it only once it has been read whole.
+    """
     info = read_info(args.input)
     proc = make(info.sr, info.channels)
     blocks = read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr))
-    with open_writer(args.output, info.sr, info.channels, like=info) as out:
-        try:
+    target = Path(args.output)
+    output_format(target)  # a name or folder that cannot be written is refused before any work
+    if not target.parent.is_dir():
+        raise InvalidParameterError(f"cannot write {target}: the folder {target.parent} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    umask = os.umask(0)  # the output gets the mode a new file would (mkstemp makes it private)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
+    try:
+        with open_writer(tmp, info.sr, info.channels, like=info, shown_as=target) as out:
             for block in run_blocks(proc, blocks):
                 out.write(block.T)
-        except BaseException:  # a run that fails part-way leaves no half-written output behind
-            out.close()
-            Path(args.output).unlink(missing_ok=True)
-            raise
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if args.report:
         print(json.dumps(proc.report()))
     return 0
@@ -122,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, InvalidParameterError) and exc.param in OPTIONS:
             text = exc.named(OPTIONS[exc.param])
         sys.stderr.write(f"python -m dsp {args.cmd}: {text}\n")
+        return 2
+    except OSError as exc:  # the file system refused (a folder where the output goes, no permission)
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"python -m dsp {args.cmd}: {exc.strerror or exc}{where}\n")
         return 2
     return rc
 

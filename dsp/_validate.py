@@ -9,6 +9,9 @@ from dsp.errors import InvalidAudioError, InvalidParameterError
 
 __all__ = ["as_2d", "check_block", "check_channels", "check_range", "check_sr", "valid_audio"]
 
+#: Most channels an array may have: more is taken for samples in rows, ``(n, channels)`` (a
+#: seventh-order ambisonic recording has 64).
+MAX_CHANNELS = 64
 #: Sample rates the engine is designed and tested for, in Hz.
 MIN_SR = 8000
 MAX_SR = 192000
@@ -28,6 +31,11 @@ def valid_audio(audio: object, *, allow_empty: bool = False) -> Audio:
         raise InvalidAudioError(f"audio must be shaped (n,) or (channels, n), got {audio.shape}")
     if audio.ndim == 2 and audio.shape[0] < 1:
         raise InvalidAudioError("audio has no channels")
+    if audio.ndim == 2 and audio.shape[0] > MAX_CHANNELS:
+        raise InvalidAudioError(
+            f"audio shaped {audio.shape} would be {audio.shape[0]} channels (at most {MAX_CHANNELS}); audio is "
+            "(channels, n): for samples in rows (n, channels), as soundfile reads them, pass audio.T"
+        )
     if audio.shape[-1] == 0 and not allow_empty:
         raise InvalidAudioError("audio is empty (0 samples)")
     if not np.all(np.isfinite(audio)):
@@ -57,9 +65,9 @@ def check_range(name: str, value: float, lo: float, hi: float) -> float:
 
 
 def check_channels(channels: int) -> int:
-    """Check a channel count is an integer >= 1."""
-    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-        raise InvalidParameterError(f"channels must be an integer >= 1, got {channels!r}")
+    """Check a channel count is an integer from 1 to ``MAX_CHANNELS``."""
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or not 1 <= channels <= MAX_CHANNELS:
+        raise InvalidParameterError(f"channels must be an integer from 1 to {MAX_CHANNELS}, got {channels!r}")
     return int(channels)
 
 
@@ -67,10 +75,14 @@ def check_block(block: Audio, channels: int) -> Audio:
     """A streaming processor's input block as float32, checked to be shaped ``(channels, m)`` and finite.
 
     Raises :class:`~dsp.errors.InvalidParameterError` for the shape and
-    :class:`~dsp.errors.InvalidAudioError` for NaN or infinite samples (which no processor can
-    turn into sound: they would spread through every filter state after them).
+    :class:`~dsp.errors.InvalidAudioError` for samples that are not floating point, and for NaN or
+    infinite samples (which no processor can turn into sound: they would spread through every
+    filter state after them).
     """
-    x = np.asarray(block, np.float32)
+    raw = block if isinstance(block, np.ndarray) else np.asarray(block)
+    if not np.issubdtype(raw.dtype, np.floating):  # int16 samples would pass unscaled, complex lose a part
+        raise InvalidAudioError(f"block must be floating point samples in [-1, 1], got dtype {raw.dtype}")
+    x = raw.astype(np.float32, copy=False)
     if x.ndim != 2 or x.shape[0] != channels:
         raise InvalidParameterError(f"block must be ({channels}, m), got {x.shape}")
     if not np.all(np.isfinite(x)):

@@ -1,4 +1,4 @@
-"""Block-wise file I/O for the ``python -m dsp`` tools (WAV, FLAC, OGG via libsndfile).
+"""Block-wise file I/O for the ``python -m dsp`` tools (WAV, FLAC, OGG, MP3 via libsndfile).
 
 The server decodes every container through ``app.media``, which reads WAV and FLAC through
 :func:`read_blocks` too; this module is the small, dependency-light path the benchmarks and
@@ -25,10 +25,13 @@ import soundfile as sf
 from dsp._typing import Audio
 from dsp.errors import InvalidAudioError, InvalidParameterError
 
-__all__ = ["FileInfo", "open_writer", "read_blocks", "read_info", "truncation_warning"]
+__all__ = ["FileInfo", "open_writer", "output_format", "read_blocks", "read_info", "truncation_warning"]
 
 #: Output formats by file extension (what libsndfile writes here); other names are refused.
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+#: Sample formats an output keeps from its input (coded ones such as MPEG_LAYER_III or VORBIS are
+#: not written into a WAV or FLAC here, though libsndfile names some as valid pairs).
+_PCM_SUBTYPES: Final = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"})
 #: WAV data sizes that declare no length: 0 (what a recorder writes first and rewrites when it
 #: stops) and 0xFFFFFFFF (FFmpeg's placeholder when it cannot seek back to fill it in).
 _UNKNOWN_WAV_SIZES: Final = (0, 0xFFFFFFFF)
@@ -98,7 +101,7 @@ def read_info(path: str | Path) -> FileInfo:
     Parameters
     ----------
     path : str or Path
-        A WAV, FLAC or OGG file.
+        A WAV, FLAC, OGG or MP3 file.
 
     Returns
     -------
@@ -108,7 +111,7 @@ def read_info(path: str | Path) -> FileInfo:
     Raises
     ------
     InvalidAudioError
-        If ``path`` does not exist, is a folder, or is not a WAV, FLAC or OGG file.
+        If ``path`` does not exist, is a folder, or is not a WAV, FLAC, OGG or MP3 file.
     """
     p = Path(path)
     if not p.exists():
@@ -119,7 +122,7 @@ def read_info(path: str | Path) -> FileInfo:
         info = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise InvalidAudioError(
-            f"{p} is not a WAV, FLAC or OGG file these tools read ({exc}); `hush` reads MP3, M4A, WebM and video too"
+            f"{p} is not a WAV, FLAC, OGG or MP3 file these tools read ({exc}); `hush` reads M4A, WebM and video too"
         ) from None
     frames, declared = int(info.frames), None
     if info.format == "FLAC" and 0 < frames < 2**63 - 1:  # libsndfile's count when STREAMINFO has none
@@ -206,7 +209,7 @@ def read_blocks(
     Parameters
     ----------
     path : str or Path
-        A WAV, FLAC or OGG file.
+        A WAV, FLAC, OGG or MP3 file.
     block_frames : int
         Most samples per channel in a block (every block but the last has this many).
     on_truncated : callable, optional
@@ -270,16 +273,8 @@ def read_blocks(
         on_truncated(info.declared_frames, done)
 
 
-def open_writer(path: str | Path, sr: int, channels: int, *, like: FileInfo | None = None) -> sf.SoundFile:
-    """Open ``path`` for writing, in the format its extension names (``.wav``, ``.flac``, ``.ogg``).
-
-    With ``like``, that file's sample format is kept where the output format has it.
-
-    Raises
-    ------
-    InvalidParameterError
-        If the extension names no format written here, or the folder does not exist.
-    """
+def output_format(path: str | Path) -> str:
+    """The libsndfile format ``path``'s extension names, or :class:`InvalidParameterError` saying which are written."""
     p = Path(path)
     fmt = _WRITE_FORMATS.get(p.suffix.lower())
     if fmt is None:
@@ -287,14 +282,35 @@ def open_writer(path: str | Path, sr: int, channels: int, *, like: FileInfo | No
             f"{p.name}: these tools write {', '.join(_WRITE_FORMATS)} files (name the output so); "
             "`hush` writes MP3, M4A, OGG/Opus and WebM as well"
         )
+    return fmt
+
+
+def open_writer(
+    path: str | Path, sr: int, channels: int, *, like: FileInfo | None = None, shown_as: str | Path | None = None
+) -> sf.SoundFile:
+    """Open ``path`` for writing, in the format its extension names (``.wav``, ``.flac``, ``.ogg``).
+
+    With ``like``, that file's sample format is kept where it is PCM or floating point and the
+    output format has it (an MP3's or an OGG's coded samples become the output format's default,
+    16-bit PCM for WAV and FLAC). ``shown_as`` is the name errors give (the file the user named,
+    when ``path`` is a temporary file to be renamed to it).
+
+    Raises
+    ------
+    InvalidParameterError
+        If the extension names no format written here, or the folder does not exist.
+    """
+    p = Path(path)
+    shown = Path(shown_as) if shown_as is not None else p
+    fmt = output_format(shown)
     if not p.parent.is_dir():
-        raise InvalidParameterError(f"cannot write {p}: the folder {p.parent} does not exist")
+        raise InvalidParameterError(f"cannot write {shown}: the folder {p.parent} does not exist")
     kwargs: dict[str, str] = {"format": fmt}
-    if like is not None and sf.check_format(fmt, like.subtype):
+    if like is not None and like.subtype in _PCM_SUBTYPES and sf.check_format(fmt, like.subtype):
         kwargs["subtype"] = like.subtype
     try:
         return sf.SoundFile(str(p), "w", samplerate=sr, channels=channels, **kwargs)
     except (sf.LibsndfileError, RuntimeError) as exc:  # e.g. a rate or channel count the format lacks
         raise InvalidParameterError(
-            f"cannot write {p.name} as {fmt} at {sr} Hz, {channels} channel(s): {exc}"
+            f"cannot write {shown.name} as {fmt} at {sr} Hz, {channels} channel(s): {exc}"
         ) from None

@@ -156,3 +156,28 @@ def test_every_streaming_processor_refuses_a_block_that_is_not_finite(
     block[1, 1234] = bad
     with pytest.raises(InvalidAudioError, match="NaN or infinite"):
         proc.process(block)
+
+
+@pytest.mark.parametrize("make", _processors())
+@pytest.mark.parametrize(
+    "block",
+    [
+        np.full((2, 400), 3277, np.int16),  # 16-bit samples, which would pass unscaled (0.1 read as 3277)
+        np.full((2, 400), 0.1 + 0.1j, np.complex64),  # would lose its imaginary part
+        "0.1",
+    ],
+    ids=["int16", "complex", "str"],
+)
+def test_every_streaming_processor_refuses_samples_that_are_not_floating_point(
+    make: Callable[[int, int], Any], block: Any
+) -> None:
+    proc = make(16_000, 2)
+    with pytest.raises(InvalidAudioError, match=r"floating point|must be a numpy array"):
+        proc.process(block)
+
+
+@pytest.mark.parametrize("shape", [(4800, 2), (65, 10_000)])
+def test_samples_in_rows_are_refused_not_taken_for_thousands_of_channels(shape: tuple[int, int]) -> None:
+    # (before, (4800, 2) was 4800 channels of 2 samples: nothing repaired and 0.7 GB of memory)
+    with pytest.raises(InvalidAudioError, match=r"pass audio\.T"):
+        dsp.repair_clicks(np.zeros(shape, np.float32), 48_000)

@@ -60,7 +60,7 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
     text.write_text("not audio")
     cases = [
         (("denoise", str(tmp_path / "missing.wav"), "OUT.wav"), "no such file"),
-        (("denoise", str(text), "OUT.wav"), "is not a WAV, FLAC or OGG file"),
+        (("denoise", str(text), "OUT.wav"), "is not a WAV, FLAC, OGG or MP3 file"),
         (("denoise", str(src), "OUT.mp3"), "these tools write .wav, .flac, .ogg"),
         # each out-of-range value is named by the option the user typed, with the range to choose from
         (("denoise", str(src), "OUT.wav", "--amount", "0"), ": --amount must be in [1.0, 100.0]"),
@@ -134,3 +134,43 @@ def test_dsp_main_a_file_with_nan_is_refused_and_leaves_no_output(tmp_path: Path
         assert "NaN or infinite" in r.stderr
         assert "Traceback" not in r.stderr
         assert not dst.exists()
+
+
+def test_dsp_main_output_that_names_the_input_replaces_it_once_read(tmp_path: Path, rng: np.random.Generator) -> None:
+    """``declick a.wav a.wav`` (before, the writer emptied the file the reader was about to read: a
+    44-byte WAV and exit 0); a failed run keeps an existing output as it was and leaves no temporary file."""
+    sr = 16000
+    x = (0.02 * rng.standard_normal(2 * sr)).astype(np.float32)
+    x[sr] += 0.8
+    src = tmp_path / "take.wav"
+    sf.write(src, x, sr, subtype="FLOAT")
+    r = run_dsp("declick", str(src), str(src), "--report")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["clicks_found"] == 1
+    out, _ = sf.read(src, dtype="float32")
+    assert out.size == x.size
+    assert abs(out[sr]) < 0.5  # the click is repaired, in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]
+    bad = tmp_path / "nan.wav"
+    y = x.copy()
+    y[100] = np.nan
+    sf.write(bad, y, sr, subtype="FLOAT")
+    before = src.read_bytes()
+    r = run_dsp("declick", str(bad), str(src))
+    assert r.returncode == 2
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.wav", "take.wav"]
+
+
+def test_dsp_main_mp3_input_is_written_as_pcm(tmp_path: Path, rng: np.random.Generator) -> None:
+    """An MP3 read by libsndfile is written as 16-bit PCM into a WAV or FLAC (before: "unsupported
+    encoding" and a 0-byte file, its MP3 sample format copied into the WAV header)."""
+    sr = 44100
+    src = tmp_path / "in.mp3"
+    sf.write(src, (0.1 * rng.standard_normal((sr, 2))).astype(np.float32), sr, format="MP3")
+    for name in ("out.wav", "out.flac"):
+        r = run_dsp("declick", str(src), str(tmp_path / name))
+        assert r.returncode == 0, r.stderr
+        info = sf.info(tmp_path / name)
+        assert (info.samplerate, info.channels, info.subtype) == (sr, 2, "PCM_16")
+        assert info.frames == sf.info(src).frames
