@@ -47,6 +47,23 @@ such peaks one and two periods away on one side (the first or last pulse of a vo
 is pitch-synchronous and left alone, unless the interpolation re-check leaves at most 1 % of its
 residual energy (a click in a voiced stretch).
 
+Periodic waveforms. A synthesiser's pulse, sawtooth or triangle wave (its harmonics up to
+near Nyquist) breaks a short AR model's prediction at an edge or a pulse in every period, and
+its interpolation re-check reads each as foreign to the model of its 20 ms context, which the
+flat stretches between them fill: the re-check that overrules the glottal guard, or the tonal
+pass, repaired them all.
+An additive click sits at one place: the sound one period away lacks it. So an event whose
+residual peaks recur at the pitch period (as for the glottal guard) and whose high-passed span
+repeats, with normalised correlation ``_PERIODIC_NCC`` (0.9), one period before and one after it
+(the two periods within ``_PERIODIC_TOL``), or one and two periods away on one side (a repair
+or a click on the other), is sound, whatever its re-check says. Each correlation peak is
+refined between lags by a parabola: a period is rarely a whole number of samples, and a sharp
+pulse correlates well only within a fraction of a sample of it (a 10 % pulse at 220 Hz, 48 kHz:
+0.86 at the nearest whole lag of twice its period, 0.95 refined). Before, such waves in 2 s drew
+250 to 1300 events (a 100 Hz pulse at 44.1 kHz came out at -15 dB SI-SDR); on the dev click corpus
+and the real dev and check recordings the output is unchanged but for one crackle file (one
+detection fewer, the same clicks found).
+
 Onset guard. A note or speech onset also breaks the prediction, but the sound goes on: a short
 event whose following 10 ms carry more than four times (6 dB) the energy of the 10 ms before it
 is an onset and left alone; after a click the signal returns to what it was. A burst is held
@@ -604,6 +621,36 @@ class ClickEvent:
     length_s: float
     method: str
     """``"interpolated"`` (LSAR) or ``"attenuated"`` (spectral clamp)."""
+
+
+def _parabolic_peaks(v: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Local maxima of ``v`` ``(n,)``, each refined by the parabola through it and its neighbours.
+
+    Returns ``(where, height)``: fractional indices and the parabola's peak values, in index order
+    (an end sample counts as a maximum, unrefined). The usual three-point interpolation of a
+    correlation peak between lags (e.g. Boersma 1993 refines his autocorrelation peaks so).
+    """
+    n = v.size
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    if n < 3:
+        k = int(np.argmax(v))
+        return np.array([float(k)]), np.array([float(v[k])])
+    mid = np.flatnonzero((v[1:-1] >= v[:-2]) & (v[1:-1] > v[2:])) + 1
+    left, centre, right = v[mid - 1], v[mid], v[mid + 1]
+    den = left - 2.0 * centre + right
+    safe = np.where(den < 0, den, -1.0)
+    shift = np.where(den < 0, 0.5 * (left - right) / safe, 0.0)
+    height = np.where(den < 0, centre - 0.25 * (left - right) * shift, centre)
+    where = mid + shift
+    ends = [(0, v[0])] if v[0] > v[1] else []
+    ends += [(n - 1, v[-1])] if v[-1] > v[-2] else []
+    if ends:
+        where = np.concatenate([where, [float(e[0]) for e in ends]])
+        height = np.concatenate([height, [float(e[1]) for e in ends]])
+        order = np.argsort(where)
+        where, height = where[order], height[order]
+    return where.astype(np.float64), np.minimum(height, 1.0).astype(np.float64)
 
 
 class ClickRepairer:
@@ -1216,6 +1263,38 @@ class ClickRepairer:
                 return True
         return False
 
+    def _periodic(self, hp: FloatArray, a0: int, a1: int) -> bool:
+        """True when ``hp[a0:a1]`` repeats at one pitch period: on both sides, or twice on one side.
+
+        ``hp`` is the high-passed mono signal ``(n,)``. On each side, the period is the first lag
+        of the glottal range at which the normalised correlation (:meth:`_shift_ncc`) peaks at
+        ``_PERIODIC_NCC`` or more, each peak refined between lags (:func:`_parabolic_peaks`: a
+        period is rarely a whole number of samples, and a sharp waveform correlates well only
+        within a fraction of a sample of it). The span is periodic when both sides give a period
+        and the two agree within ``_PERIODIC_TOL``, or when one side's span also repeats at twice
+        its period (a train: the other side may hold a repair, or a click). A click is added to
+        the sound at one place: the sound a period away lacks it.
+        """
+        reach = 2 * self._pmax + int(2 * _PERIODIC_TOL * self._pmax) + 2
+        got = self._shift_ncc(hp, a0, a1, reach)
+        if got is None:
+            return False
+        lags = np.arange(self._pmin, self._pmax + 1)
+        periods = []
+        for side in (-1, 1):
+            where, height = _parabolic_peaks(self._at_shifts(got, a0, side * lags))
+            ok = np.flatnonzero(height >= _PERIODIC_NCC)
+            if ok.size == 0:
+                continue
+            period = self._pmin + float(where[ok[0]])
+            tol = max(2.0, _PERIODIC_TOL * 2 * period)
+            twice = np.arange(int(2 * period - tol), int(np.ceil(2 * period + tol)) + 1)
+            _, height2 = _parabolic_peaks(self._at_shifts(got, a0, side * twice))
+            if height2.size and float(height2.max()) >= _PERIODIC_NCC:
+                return True
+            periods.append(period)
+        return len(periods) == 2 and abs(periods[0] - periods[1]) <= max(2.0, _PERIODIC_TOL * max(periods))
+
     def _repeats_once(self, hp: FloatArray, a0: int, a1: int) -> bool:
         """True unless ``hp[a0:a1]`` correlates less than ``_PITCH_NCC_MIN`` with every span one pitch period away.
 
@@ -1677,6 +1756,15 @@ class ClickRepairer:
                 for sub_rung, event in self._regroup(mag, bmag, thr, c0, c1, rungs.get(k, 0)):
                     rungs[len(cands)] = sub_rung
                     cands.append(event)
+                continue
+            if (
+                c0 not in self._tonal_pops
+                and self._pitch_synchronous(mag, peak_i)
+                and self._periodic(hp, max(0, c0 - self._pad), c1 + self._pad)
+            ):  # a periodic waveform (a synthesiser's pulse, a bowed note): no re-check overrules it
+                spared[2] += 1
+                guarded.append((c0, c1))
+                self._note(stream_off, c0, c1, "periodic")
                 continue
             pop_kept = self._pop_kept_at.get(c0, 1.0)
             if (
