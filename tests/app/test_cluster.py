@@ -27,7 +27,12 @@ def test_result_download_redirects_to_a_presigned_s3_link(
     tmp_path: Path, s3_server: S3Server, rng: np.random.Generator
 ) -> None:
     env = {"blob_store": "s3", "s3_presign_downloads": "true", **s3_server.settings("hush-presign")}
-    with HushProcess(tmp_path, workers=1, api_keys=KEY, **env) as proc, httpx.Client(base_url=proc.url) as c:
+    # 30 s, not httpx's 5: the upload into a new S3 (SeaweedFS) bucket once took over 5 s on a
+    # loaded two-core machine (a ReadTimeout in a full CI run)
+    with (
+        HushProcess(tmp_path, workers=1, api_keys=KEY, **env) as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
         job = submit(c, upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[{"name": "loudness"}])
         done = wait_state(c, job["id"], {"succeeded", "failed"})
         assert done["state"] == "succeeded", done

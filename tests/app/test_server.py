@@ -337,7 +337,7 @@ def test_server_webhook_signed_and_retried(tmp_path: Path, rng: np.random.Genera
     _Hook.received, _Hook.fail_first = [], 2
     env = {"api_keys": KEY, "url_allowlist": "127.0.0.1", "webhook_secret": "s3cret", "webhook_backoff_s": "0.05"}
     try:
-        with HushProcess(tmp_path / "d", workers=1, **env) as proc, httpx.Client(base_url=proc.url) as c:
+        with HushProcess(tmp_path / "d", workers=1, **env) as proc, httpx.Client(base_url=proc.url, timeout=30) as c:
             file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
             job = submit(c, file_id, steps=[], webhook_url=f"http://127.0.0.1:{hook.server_port}/hook")
             deadline = time.monotonic() + 30
