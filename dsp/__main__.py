@@ -53,8 +53,6 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
     blocks = read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr))
     target = Path(args.output)
     output_format(target)  # a name or folder that cannot be written is refused before any work
-    if not target.parent.is_dir():
-        raise InvalidParameterError(f"cannot write {target}: the folder {target.parent} does not exist")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

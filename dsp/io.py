@@ -274,7 +274,13 @@ def read_blocks(
 
 
 def output_format(path: str | Path) -> str:
-    """The libsndfile format ``path``'s extension names, or :class:`InvalidParameterError` saying which are written."""
+    """The libsndfile format ``path``'s extension names.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the extension names no format written here, or the folder does not exist.
+    """
     p = Path(path)
     fmt = _WRITE_FORMATS.get(p.suffix.lower())
     if fmt is None:
@@ -282,6 +288,8 @@ def output_format(path: str | Path) -> str:
             f"{p.name}: these tools write {', '.join(_WRITE_FORMATS)} files (name the output so); "
             "`hush` writes MP3, M4A, OGG/Opus and WebM as well"
         )
+    if not p.parent.is_dir():
+        raise InvalidParameterError(f"cannot write {p}: the folder {p.parent} does not exist")
     return fmt
 
 
@@ -293,7 +301,7 @@ def open_writer(
     With ``like``, that file's sample format is kept where it is PCM or floating point and the
     output format has it (an MP3's or an OGG's coded samples become the output format's default,
     16-bit PCM for WAV and FLAC). ``shown_as`` is the name errors give (the file the user named,
-    when ``path`` is a temporary file to be renamed to it).
+    when ``path`` is a temporary file beside it, to be renamed to it).
 
     Raises
     ------
@@ -303,8 +311,6 @@ def open_writer(
     p = Path(path)
     shown = Path(shown_as) if shown_as is not None else p
     fmt = output_format(shown)
-    if not p.parent.is_dir():
-        raise InvalidParameterError(f"cannot write {shown}: the folder {p.parent} does not exist")
     kwargs: dict[str, str] = {"format": fmt}
     if like is not None and like.subtype in _PCM_SUBTYPES and sf.check_format(fmt, like.subtype):
         kwargs["subtype"] = like.subtype
