@@ -47,6 +47,7 @@ __all__ = [
     "finished_result",
     "get_keys",
     "get_service",
+    "json_answer",
     "json_body_schema",
     "json_error",
     "mock_error",
@@ -482,6 +483,15 @@ async def blob_response(
     if head:
         return Response(media_type=media_type, headers=sent)
     return StreamingResponse(body(), media_type=media_type, headers=sent)
+
+
+def json_answer(description: str, properties: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entry for a 200 JSON object with every one of ``properties`` (JSON Schemas).
+
+    For routes that build their vendor's envelope by hand: the document states what they send.
+    """
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
 def json_body_schema(model: type[Any]) -> dict[str, Any]:

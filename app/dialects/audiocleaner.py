@@ -84,6 +84,7 @@ from app.dialects._common import (
     blob_response,
     default_status,
     finished_result,
+    json_answer,
     json_error,
     mock_error,
     mock_job,
@@ -425,16 +426,10 @@ _GET_BODY: dict[str, Any] = {
 
 def _answer(data: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
     """A 200 answer in the vendor envelope (``code`` 100000) with ``data`` as given (a JSON Schema)."""
-    schema = {
-        "type": "object",
-        "required": ["code", "data", "message"],
-        "properties": {
-            "code": {"type": "integer", "const": OK},
-            "data": {"type": "object", **data},
-            "message": {"type": "string", "description": '"Request Success", or why the task failed or waits'},
-        },
-    }
-    return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
+    message = {"type": "string", "description": '"Request Success", or why the task failed or waits'}
+    return json_answer(
+        description, {"code": {"type": "integer", "const": OK}, "data": {"type": "object", **data}, "message": message}
+    )
 
 
 _CREATE_ANSWER = _answer(

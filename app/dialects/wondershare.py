@@ -71,6 +71,7 @@ from app.dialects._common import (
     blob_response,
     default_status,
     finished_result,
+    json_answer,
     json_body_schema,
     json_error,
     mock_error,
@@ -401,16 +402,8 @@ _STATUS_TEXT = "1 waiting, 2 in progress, 3 complete, 4 failure, 5 closed (cance
 
 def _answer(data: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
     """A 200 answer in the vendor envelope with ``data`` as given (a JSON Schema)."""
-    schema = {
-        "type": "object",
-        "required": ["code", "msg", "data"],
-        "properties": {
-            "code": {"type": "integer", "const": 0},
-            "msg": {"type": "string", "const": ""},
-            "data": {"type": "object", **data},
-        },
-    }
-    return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
+    envelope = {"code": {"type": "integer", "const": 0}, "msg": {"type": "string", "const": ""}}
+    return json_answer(description, {**envelope, "data": {"type": "object", **data}})
 
 
 _BATCH_ANSWER = _answer(
