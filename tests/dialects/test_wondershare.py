@@ -586,13 +586,23 @@ def test_wondershare_priority_9_is_served_first(client: httpx.Client, origin: Lo
         low = [submit(client, batch_body(origin.url("/bucket/in.wav"), priority=0)) for _ in range(3)]
         high = submit(client, batch_body(origin.url("/bucket/in.wav"), priority=9))
         ahead = {t: client.get(f"/api/v1/jobs/{t}", headers=AUTH).json()["jobs_ahead"] for t in [*low, high]}
-        waits = {t: client.get(f"/v3/pic/ecr/result/{t}", headers=AUTH).json()["data"] for t in [*low, high]}
-        assert all(w["status"] == "1" for w in waits.values()), waits
+
+        def wait_of(task: str) -> dict[str, str]:
+            return dict(client.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).json()["data"])
+
+        # the blockers' rest is re-estimated from their pace between one request and the next, so
+        # the priority task is asked before and after the others: whichever way the estimates
+        # drift meanwhile, one of its two answers was given on the same side of the drift
+        first = wait_of(high)
+        waits = {t: wait_of(t) for t in low}
+        last = wait_of(high)
+        assert all(w["status"] == "1" for w in [first, *waits.values(), last]), (first, waits, last)
         assert ahead[high] == 0  # ahead of the earlier tasks (and of any blocker not started yet)
         assert ahead[low[0]] < ahead[low[1]] < ahead[low[2]]
         # not strictly less: behind the blockers' rest, with no rate measured, all may be told
         # the 5 s cap (the strict order of the estimates: tests/app/test_seams.py)
-        assert all(int(waits[high]["wait_time"]) <= int(waits[t]["wait_time"]) for t in low)
+        told = min(int(first["wait_time"]), int(last["wait_time"]))
+        assert all(told <= int(waits[t]["wait_time"]) for t in low), (first, waits, last)
     finally:
         for b in blockers:
             client.delete(f"/api/v1/jobs/{b}", headers=NATIVE)
