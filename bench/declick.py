@@ -80,7 +80,8 @@ def miss_verdicts(dets: list[tuple[int, int]], clicks: list[dict[str, Any]], sr:
     Verdicts: ``one-sided``, ``not-isolated``, ``pitch``, ``onset``, ``level-rise``, ``weak``
     (re-check failed), ``long``, ``mid-length``, ``crowded`` (a coarse-scale candidate that is not
     isolated would be clamped, not interpolated), ``burst-guard``, ``burst-kept``, ``to-silence``,
-    ``tonal-long`` (a tonal-pass event longer than it repairs);
+    ``tonal-long`` (a tonal-pass event longer than it repairs), ``in-mid`` (a side-pass event no
+    stronger in the side than in the mid; stereo only);
     ``below`` when no candidate came within 2 ms.
     """
     tol = round(0.002 * sr)
