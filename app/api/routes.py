@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.auth import KeyStore, Principal
-from app.errors import AppError
+from app.errors import AppError, ConflictError
 from app.http import KeysDep, ServiceDep, blob_response, default_status
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
@@ -42,7 +42,7 @@ _WHY = {
     402: "the key's credit minutes are used up (hush keys credit)",
     403: "the key is disabled or not activated, or an open server was reached from another host",
     404: "no such job or file (or it belongs to another key, or it expired)",
-    409: "the job is not in a state that allows this",
+    409: "the job is not in a state that allows this, or a request_id reused for another request",
     413: "the input is larger than HUSH_MAX_INPUT_MB",
     415: "the input is not a supported audio or video format",
     429: "over the key's request or concurrent-job limit, or too many live streams; see Retry-After",
@@ -119,7 +119,12 @@ class JobCreate(BaseModel):
     steps: list[Step] = Field(default_factory=lambda: [Step(name="denoise")])
     output_container: str | None = Field(None, description="wav, flac, mp3, ogg, m4a, mp4, webm; default: the input's")
     priority: int = Field(5, ge=0, le=9)
-    request_id: str | None = Field(None, max_length=200, description="idempotency key: a repeat returns the same job")
+    request_id: str | None = Field(
+        None,
+        max_length=200,
+        description="idempotency key: a repeat of the same request returns the same job; another request under "
+        "the same key is refused (409)",
+    )
     webhook_url: str | None = None
     put_url: str | None = None
 
@@ -211,7 +216,7 @@ async def upload_file(service: ServiceDep, who: PrincipalDep, file: Annotated[Up
     return FileUploaded(file_id=stored.id, info=stored.info)
 
 
-@router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 402, 404, 501))
+@router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 402, 404, 409, 501))
 async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """Submit a job; answers at once with its id and state."""
     blob_key = None
@@ -226,6 +231,14 @@ async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) ->
     job = await service.submit(
         dialect="native", spec=spec, owner=who.owner, request_id=body.request_id, priority=body.priority
     )
+    if body.request_id is not None and (
+        job.spec.model_dump(mode="json") != spec.model_dump(mode="json") or job.priority != body.priority
+    ):
+        raise ConflictError(
+            f"request_id {body.request_id!r} already names job {job.id}, submitted with other input, steps or "
+            "options; a repeat must send the same request",
+            hint="use a new request_id for a new request",
+        )
     return to_public(job, await service.jobs_ahead(job), await service.waiting_note(job))
 
 

@@ -22,8 +22,11 @@ Deliberate deviations from the vendor, each repeated next to the code it concern
 * A job that fails sends the webhook ``{"request_id", "api", "error": {"message", "code",
   "type"}}``, where ``code`` is the HTTP status the sync API would have answered and ``type``
   is Hush's stable error code. The vendor does not document a failure webhook.
-* ``request_id`` is the idempotency key, one namespace per API and key. Repeating an async
-  request with the same id returns the first job and does not start a second one.
+* ``request_id`` links the webhook to the request, as the vendor says, and makes a retry safe:
+  repeating an async request (same body, same webhook, same id) while its first job is queued,
+  running or done returns that job and starts no second one; once that job has failed or been
+  cancelled, the repeat runs afresh. Another request under the same id (the vendor's samples all
+  send one fixed id) is a job of its own, and its webhook carries that id too.
 * ``POST /audio/generic/api/v1/sync/vad`` is a Hush extension. The vendor has only the async
   VAD route.
 
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 from typing import Annotated, Any, Final, TypeVar
 
@@ -308,6 +312,21 @@ def _validation_message(exc: ValidationError) -> str:
 
 async def _read_json(request: Request, service: JobService, model: type[_M]) -> _M:
     """Parse the body as JSON whatever the Content-Type says (clients omit or mislabel it)."""
+    return (await _read_json_raw(request, service, model))[0]
+
+
+async def _request_key(api: str, rid: str, raw: bytes, webhook: str) -> str:
+    """The job store's key of an async request: its API, ``request_id`` and a digest of body and webhook.
+
+    A repeat of the same request (a retry) finds the first job; another request under the same
+    ``request_id`` (the vendor's samples all send one fixed id) is a job of its own.
+    """
+    digest = await anyio.to_thread.run_sync(lambda: hashlib.sha256(raw + b"\0" + webhook.encode()).hexdigest())
+    return f"{api}:{rid}:{digest[:32]}"
+
+
+async def _read_json_raw(request: Request, service: JobService, model: type[_M]) -> tuple[_M, bytes]:
+    """:func:`_read_json`, and the body as it came."""
     # base64 of the largest input, but never more than the JSON limit: a JSON body is held in
     # memory about three times over (bytes, string, decoded audio) while it is parsed.
     settings = service.settings
@@ -321,7 +340,7 @@ async def _read_json(request: Request, service: JobService, model: type[_M]) -> 
     if not isinstance(data, dict):
         raise e.InvalidParameterError(f"the request body must be a JSON object, not {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), raw
     except ValidationError as exc:
         raise e.InvalidParameterError(_validation_message(exc)) from None
 
@@ -519,20 +538,26 @@ async def deepaffects_async_denoise(
     webhook: Annotated[
         str | None, Query(description="URL the result is POSTed to (required).", json_schema_extra=REQUIRED_QUERY)
     ] = None,
-    request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
+    request_id: Annotated[
+        str | None,
+        Query(
+            description="Your id for the request, echoed in the webhook; a repeat of the same request starts no twin."
+        ),
+    ] = None,
 ) -> Response:
     """Queue a denoise job; the result is POSTed to ``webhook`` (see the module doc for failures)."""
     hook = _require_webhook(webhook)
     rid = _request_id(request_id, service)
-    body = await _read_json(request, service, DeepAffectsDenoiseRequest)
+    body, raw = await _read_json_raw(request, service, DeepAffectsDenoiseRequest)
     pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
     stored = await _store_content(service, who, body.content, pcm_rate)
     await service.submit(
         dialect=NAME,
         spec=_denoise_spec(stored, pcm_rate, hook),
         owner=who.owner,
-        request_id=f"denoise:{rid}",
+        request_id=await _request_key("denoise", rid, raw, hook),
         meta=_meta("denoise", rid, body.encoding, body.language_code, body.sample_rate),
+        rerun_failed=True,
     )
     return _json(DeepAffectsAsyncResponse(request_id=rid, api="denoise"))
 
@@ -551,19 +576,25 @@ async def deepaffects_async_vad(
     webhook: Annotated[
         str | None, Query(description="URL the segments are POSTed to (required).", json_schema_extra=REQUIRED_QUERY)
     ] = None,
-    request_id: Annotated[str | None, Query(description="Your id for the request; also the idempotency key.")] = None,
+    request_id: Annotated[
+        str | None,
+        Query(
+            description="Your id for the request, echoed in the webhook; a repeat of the same request starts no twin."
+        ),
+    ] = None,
 ) -> Response:
     """Queue voice activity detection; the segments are POSTed to ``webhook``."""
     hook = _require_webhook(webhook)
     rid = _request_id(request_id, service)
-    body = await _read_json(request, service, DeepAffectsVadRequest)
+    body, raw = await _read_json_raw(request, service, DeepAffectsVadRequest)
     spec = await _vad_spec(service, who, body, hook)
     await service.submit(
         dialect=NAME,
         spec=spec,
         owner=who.owner,
-        request_id=f"vad:{rid}",
+        request_id=await _request_key("vad", rid, raw, hook),
         meta=_meta("vad", rid, body.encoding, body.language_code, body.sample_rate),
+        rerun_failed=True,
     )
     return _json(DeepAffectsAsyncResponse(request_id=rid, api="vad"))
 

@@ -147,8 +147,13 @@ class JobService:
         request_id: str | None = None,
         priority: int = 0,
         meta: dict[str, Any] | None = None,
+        rerun_failed: bool = False,
     ) -> Job:
-        """Validate and commit a job, then enqueue it. A reused ``request_id`` returns the first job."""
+        """Validate and commit a job, then enqueue it. A reused ``request_id`` returns the first job.
+
+        With ``rerun_failed``, a reused ``request_id`` whose job failed or was cancelled submits a
+        new job (without the key: the key stays with the first job).
+        """
         if not 0 <= priority <= 10:
             raise InvalidParameterError(f"priority must be an integer from 0 to 9, got {priority}")
         await anyio.to_thread.run_sync(check_steps, spec.steps)  # imports and builds DSP steps: off the loop
@@ -170,7 +175,12 @@ class JobService:
             priority=priority,
             meta=meta or {},
         )
-        job, created = await anyio.to_thread.run_sync(self.store.create, job)
+        fresh = job
+        job, created = await anyio.to_thread.run_sync(self.store.create, fresh)
+        if not created and rerun_failed and job.state in (JobState.failed, JobState.cancelled):
+            job, created = await anyio.to_thread.run_sync(
+                self.store.create, fresh.model_copy(update={"request_id": None})
+            )
         if created:
             try:
                 await anyio.to_thread.run_sync(self.queue.enqueue, job.id, priority)  # a broker round trip, maybe

@@ -207,6 +207,18 @@ def test_server_duplicate_request_id_returns_same_job(client: httpx.Client, rng:
     a = submit(client, file_id, steps=[], request_id="same-request")
     b = submit(client, file_id, steps=[], request_id="same-request")
     assert a["id"] == b["id"]
+    # another request under the same key is refused, not answered with the first job
+    other = upload(client, wav_bytes(make_white(rng, 8000, -20.0), 8000))
+    for body in (
+        {"input": {"file_id": other}, "steps": []},
+        {"input": {"file_id": file_id}, "steps": [{"name": "vad"}]},
+        {"input": {"file_id": file_id}, "steps": [], "priority": 9},
+    ):
+        r = client.post("/api/v1/jobs", json={**body, "request_id": "same-request"}, headers=H)
+        assert r.status_code == 409, r.text
+        assert r.json()["code"] == "conflict"
+        assert a["id"] in r.json()["title"]
+        assert "request_id" in r.json()["hint"]
 
 
 @pytest.mark.parametrize(

@@ -267,20 +267,43 @@ def test_deepaffects_async_denoise_doc_example_posts_webhook(
     x_out, sr, fmt = decode_audio(base64.b64decode(hook["content"], validate=True))
     assert (sr, fmt, x_out.shape) == (8000, "FLAC", decode_audio(flac_8k)[0].shape)
 
-    # request_id is the idempotency key: a repeat answers the same and starts no twin
+    # a repeat of the same request (a retry) answers the same and starts no twin
     again = post(client, "async/denoise", body, webhook=hooks.url(), request_id="abcd-1234")
     assert again.status_code == 200
     assert again.json() == {"request_id": "abcd-1234", "api": "denoise"}
+    assert jobs_with_request_id(hush, "denoise", "abcd-1234") == 1
+    time.sleep(0.5)
+    assert hooks.count("abcd-1234") == 1
+
+
+def jobs_with_request_id(hush: RunningServer, api: str, rid: str) -> int:
+    """How many jobs the server's store holds under the DeepAffects ``request_id`` ``rid``."""
     from app.jobs.backends import build_store
 
     store = build_store(hush.settings, migrate=False)  # SQLite, or PostgreSQL on the cluster
     try:
-        rows = store._query("SELECT count(*) AS n FROM jobs WHERE request_id = ?", ("denoise:abcd-1234",))  # type: ignore[attr-defined]
+        rows = store._query("SELECT request_id FROM jobs WHERE request_id LIKE ?", (f"{api}:{rid}:%",))  # type: ignore[attr-defined]
     finally:
         store.close()
-    assert rows[0]["n"] == 1
-    time.sleep(0.5)
-    assert hooks.count("abcd-1234") == 1
+    return len(rows)
+
+
+# deepaffects-denoise.md, Python (async api): the sample sends one fixed request_id for every request
+def test_deepaffects_another_request_under_the_same_request_id_is_processed(
+    client: httpx.Client, hush: RunningServer, hooks: Hooks, wav_16k: bytes, flac_8k: bytes
+) -> None:
+    rid = "request_id_example"
+    for data in (wav_16k, flac_8k):
+        r = post(client, "async/denoise", {"content": b64(data)}, webhook=hooks.url(), request_id=rid)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"request_id": rid, "api": "denoise"}
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline and hooks.count(rid) < 2:
+        time.sleep(0.05)
+    bodies = [json.loads(q.body) for q in list(hooks.server.requests) if q.method == "POST" and q.path == "/hook"]
+    rates = sorted(b["sampleRate"] for b in bodies if b.get("request_id") == rid)
+    assert rates == [8000, 16000]  # both files came back, each with the caller's id
+    assert jobs_with_request_id(hush, "denoise", rid) == 2
 
 
 def test_deepaffects_async_denoise_generates_request_id(client: httpx.Client, hooks: Hooks, wav_16k: bytes) -> None:
@@ -488,6 +511,23 @@ def test_deepaffects_async_vad_failure_webhook(client: httpx.Client, hooks: Hook
     assert hook["error"]["code"] == 400
     assert hook["error"]["type"].startswith("fetch")
     assert "404" in hook["error"]["message"]
+
+    # the same request again, once its job has failed, runs afresh: a second failure webhook
+    r = post(client, "async/vad", {"url": loopback.url("/missing.wav")}, webhook=hooks.url(), request_id="vad-404")
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline and hooks.count("vad-404") < 2:
+        time.sleep(0.05)
+    assert hooks.count("vad-404") == 2
+    # and with the link mended, under the same id, the segments come
+    r = post(client, "async/vad", {"url": loopback.url("/speech.wav")}, webhook=hooks.url(), request_id="vad-404")
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline and hooks.count("vad-404") < 3:
+        time.sleep(0.05)
+    last = [json.loads(q.body) for q in list(hooks.server.requests) if q.method == "POST" and b"vad-404" in q.body][-1]
+    assert last["segments"]
+    assert "error" not in last
 
 
 # --------------------------------------------------------------------------- edge statuses without workers
