@@ -221,6 +221,110 @@ class _DFN3Model:
         self.proc.close()
 
 
+class _LevelRider:
+    """A model's input brought up toward its working level, and the same gain taken off its output.
+
+    DeepFilterNet3 is not level-invariant: on real clean speech it gave SI-SDR 41 dB at -10 dBFS
+    RMS, 21 dB at -45 and silence at -55 (the constants' note). The first ``lookahead_s`` of input
+    is held and its loudest 10 ms frame RMS starts ``L``; then ``L`` follows the frame RMS (instant
+    rise, a fall of ``fall_db_s``, never more than ``span_db`` under the loudest frame so far, so a
+    pause does not raise the gain by more). The input is gained by ``clip(target_db - L, 0,
+    max_gain_db)``, ramped linearly over each frame, and each output sample is divided by the gain
+    its input sample had ``delay`` samples earlier. It never attenuates: loud input passes as before.
+    """
+
+    def __init__(
+        self, model: Any, *, target_db: float, max_gain_db: float, fall_db_s: float, span_db: float, lookahead_s: float
+    ) -> None:
+        self.model = model
+        self.rate, self.delay = model.rate, model.delay
+        self.frame = getattr(model, "frame", 480)
+        self.target_db, self.max_gain_db = target_db, max_gain_db
+        self.fall_db = fall_db_s * self.frame / self.rate  # per frame
+        self.span_db = span_db
+        self.level_db = target_db  # gain 0 dB until the audio says otherwise
+        self.loudest_db = -np.inf
+        self.lookahead = round(lookahead_s * self.rate)
+        self.started = False
+        self.gain = 1.0  # the last frame's end gain (linear)
+        self.pending = np.zeros(0)
+        self.hist = np.zeros(0)  # the gains of input samples from index hist_at on
+        self.hist_at = 0
+        self.n_in = 0  # input samples handed to the model
+        self.n_out = 0  # output samples it returned
+        self.max_gain_used_db = 0.0
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        self.pending = np.concatenate([self.pending, np.asarray(x, np.float64)])
+        if not self.started and self.pending.size >= self.lookahead:
+            self.end_of_input()
+        n = self.pending.size // self.frame * self.frame
+        if n == 0 or not self.started:
+            return np.zeros(0)
+        frames, self.pending = self.pending[:n].reshape(-1, self.frame), self.pending[n:]
+        gains = np.empty_like(frames)
+        ramp = np.arange(1, self.frame + 1) / self.frame
+        for k, f in enumerate(frames):
+            db = 10.0 * np.log10(float(np.mean(f * f)) + 1e-20)
+            self.loudest_db = max(self.loudest_db, db)
+            self.level_db = max(db, self.level_db - self.fall_db, self.loudest_db - self.span_db)
+            g = 10.0 ** (float(np.clip(self.target_db - self.level_db, 0.0, self.max_gain_db)) / 20.0)
+            gains[k] = self.gain + (g - self.gain) * ramp
+            self.gain = g
+        self.max_gain_used_db = max(self.max_gain_used_db, 20.0 * np.log10(float(gains.max())))
+        g_flat = gains.reshape(-1)
+        self.hist = np.concatenate([self.hist, g_flat])
+        self.n_in += g_flat.size
+        y = np.asarray(self.model.process(frames.reshape(-1) * g_flat), np.float64)
+        src = np.arange(self.n_out, self.n_out + y.size) - self.delay  # the input sample each output came from
+        inv = np.ones(y.size)
+        ok = src >= self.hist_at
+        inv[ok] = self.hist[src[ok] - self.hist_at]
+        self.n_out += y.size
+        drop = max(0, self.n_out - self.delay - self.hist_at)  # gains no later output needs
+        self.hist, self.hist_at = self.hist[drop:], self.hist_at + drop
+        return y / inv
+
+    def end_of_input(self) -> None:
+        """Start riding: the level so far is the loudest 10 ms frame of the held lookahead."""
+        if self.started:
+            return
+        self.started = True
+        n = self.pending.size // self.frame * self.frame
+        if n:
+            f = self.pending[:n].reshape(-1, self.frame)
+            loudest = float(np.max(10.0 * np.log10(np.mean(f * f, axis=1) + 1e-20)))
+            if loudest > -120.0:
+                self.level_db = self.loudest_db = loudest
+
+    def close(self) -> None:
+        self.model.close()
+
+
+# DeepFilterNet3's level rider (_LevelRider), chosen on 8 s of real clean speech (realdev, freesound
+# 33711) alone and with real noise at 5 dB SNR, scaled to -10..-70 dBFS RMS (a scratch sweep): a 2 s
+# lookahead sets the first gain, the loudest 10 ms frame is brought to -10 dBFS, a fall of 10 dB/s, at
+# most 20 dB under the loudest frame so far and +50 dB in all. SI-SDR of the output, clean / noisy:
+# without it 41.0 / 14.6 dB at -10 dBFS, 21.4 / 7.8 at -45, silence at -55 and below; with it the
+# same at -10 and 41.5 / 17.7 from -25 to -55 (39.9 / 17.7 at -70).
+_DFN3_TARGET_DB = -10.0
+_DFN3_MAX_GAIN_DB = 50.0
+_DFN3_FALL_DB_S = 10.0
+_DFN3_SPAN_DB = 20.0
+_DFN3_LOOKAHEAD_S = 2.0
+
+
+def _dfn3_ridden() -> _LevelRider:
+    return _LevelRider(
+        _DFN3Model(),
+        target_db=_DFN3_TARGET_DB,
+        max_gain_db=_DFN3_MAX_GAIN_DB,
+        fall_db_s=_DFN3_FALL_DB_S,
+        span_db=_DFN3_SPAN_DB,
+        lookahead_s=_DFN3_LOOKAHEAD_S,
+    )
+
+
 class _Lane:
     """One channel: resample → model (delay dropped) → resample back, lengths kept."""
 
@@ -243,6 +347,8 @@ class _Lane:
 
     def flush(self) -> np.ndarray:
         y = self._model(self.fwd.flush())
+        if hasattr(self.model, "end_of_input"):
+            self.model.end_of_input()
         total = self.m_in  # model-rate samples in, so as many to deliver after the delay
         have = max(0, self.m_out - self.model.delay) - y.size
         tail = self._model(np.zeros(self.model.delay + 2 * getattr(self.model, "frame", 480)))
@@ -267,7 +373,7 @@ class NeuralDenoiser:
             raise ValueError(f"need sr >= 8000 and channels >= 1, got {sr}, {channels}")
         self.sr, self.channels, self.engine, self.amount = sr, channels, engine, float(amount)
         # the models load on the first block, so validating a job at submit stays cheap
-        self._make: Any = _RNNoiseModel if engine == "rnnoise" else _DFN3Model
+        self._make: Any = _RNNoiseModel if engine == "rnnoise" else _dfn3_ridden
         self._lanes: list[_Lane] = []
         self.dry = [np.zeros(0) for _ in range(channels)]
         self.wet = [np.zeros(0) for _ in range(channels)]
@@ -323,6 +429,12 @@ class NeuralDenoiser:
             "channels_processed": "each channel separately",
             "speech_prepass": "not used (the model detects speech itself)",
         }
+        if self.engine == "deepfilternet3" and self._lanes:
+            rep["input_gain_db_max"] = round(max(lane.model.max_gain_used_db for lane in self._lanes), 1)
+            rep["input_gain"] = (
+                "the model's input raised toward its working level (loudest 10 ms at -10 dBFS) and its "
+                "output lowered by the same gain"
+            )
         if self.engine == "rnnoise":
             frames = sum(lane.model.frames for lane in self._lanes)
             rep["mean_voice_probability"] = (

@@ -95,3 +95,22 @@ def test_neural_denoise_reports_and_handles_empty_and_silent_streams(engine):
     assert rep["engine"] == engine
     assert rep["model_rate_hz"] == 48_000
     assert engine.replace("deepfilternet3", "DeepFilterNet3").lower() in rep["model"].lower()
+
+
+@needs["deepfilternet3"]
+@pytest.mark.parametrize("seconds", [1.2, 4.0])  # shorter and longer than the level rider's 2 s lookahead
+def test_deepfilternet3_treats_quiet_speech_as_loud_speech(seconds, rng):
+    # the model alone returned silence for speech at -55 dBFS RMS; the rider brings it to the model's level
+    from app.jobs.engines import NeuralDenoiser
+
+    sr = 16000
+    clean, _ = make_speech_like(rng, sr, seconds)
+    unit = clean / np.sqrt(np.mean(clean**2))
+    out = {}
+    for db in (-20.0, -55.0):
+        y = _run(NeuralDenoiser(sr, 1, engine="deepfilternet3"), unit[None, :] * 10 ** (db / 20), 4096)[0]
+        assert y.size == unit.size
+        out[db] = y.astype(np.float64) / 10 ** (db / 20)  # back to the unit level
+    err = out[-55.0] - out[-20.0]
+    assert np.sum(out[-55.0] ** 2) > 0.5 * np.sum(out[-20.0] ** 2)
+    assert 10 * np.log10(np.sum(out[-20.0] ** 2) / np.sum(err**2)) > 15.0
