@@ -382,7 +382,8 @@ class SpeechDetector:
     sr : int in [8000, 192000]
         Sample rate in Hz. Features are computed on 60 Hz - 4 kHz at every rate.
     channels : int >= 1
-        Number of channels of every block.
+        Number of channels of every block. The features are taken from the channels' mean power
+        spectrum, so a channel the others cancel in a mixdown (polarity inverted) is still heard.
     min_non_speech_s : float in [0, 60]
         Gaps between segments shorter than this many seconds are merged. 0 keeps the
         detector's own choice (gaps between voiced runs below ``bridge_s`` are always bridged).
@@ -681,14 +682,18 @@ class SpeechDetector:
         n_avail = self._pending.shape[1]
         n_frames = 0 if n_avail < win else (n_avail - win) // hop + 1
         if n_frames:
-            mono = self._pending.mean(axis=0, dtype=np.float64).astype(F32) if self.channels > 1 else self._pending[0]
-            frames = np.lib.stride_tricks.sliding_window_view(mono[: (n_frames - 1) * hop + win], win)[::hop]
+            # the channels' mean power spectrum: a channel the others cancel in a mixdown (a
+            # polarity-inverted one) is still heard
+            power = np.zeros((n_frames, self._k_hi - self._k_lo), F32)
             buf = np.zeros((n_frames, self.n_fft), F32)
-            np.multiply(frames, self._window, out=buf[:, :win])
-            spec = sfft.rfft(buf, axis=1, overwrite_x=True)[:, self._k_lo : self._k_hi]
-            power = spec.real**2
-            power += spec.imag**2
-            power *= self._psd_scale
+            for ch in self._pending:
+                frames = np.lib.stride_tricks.sliding_window_view(ch[: (n_frames - 1) * hop + win], win)[::hop]
+                buf[:, win:] = 0.0
+                np.multiply(frames, self._window, out=buf[:, :win])
+                spec = sfft.rfft(buf, axis=1)[:, self._k_lo : self._k_hi]
+                power += spec.real**2
+                power += spec.imag**2
+            power *= self._psd_scale / self.channels
             self._push(power, final=False)
             self._pending = self._pending[:, n_frames * hop :]
         if final:
@@ -1265,7 +1270,7 @@ def detect_speech(
     Parameters
     ----------
     audio : ndarray of float32, shape (n,) or (channels, n)
-        The recording, nominal range [-1, 1]; channels are mixed down (mean) for the decision.
+        The recording, nominal range [-1, 1]; the decision hears the channels' mean power spectrum.
     sr : int in [8000, 192000]
         Sample rate in Hz.
     min_non_speech_s : float in [0, 60]

@@ -447,8 +447,9 @@ class SileroSpeechDetector:
     """Silero VAD over onnxruntime: the ``vad`` step's analysis contract at any rate and channels.
 
     ``process`` takes ``(channels, m)`` blocks; ``finish`` returns ``(start_s, end_s)`` segments
-    (seconds of the caller's stream). The channels are averaged, resampled to 16 kHz with the
-    delay compensated, and scored in 512-sample frames (32 ms) with the model's state carried.
+    (seconds of the caller's stream). The channels are averaged (a polarity-inverted channel turned
+    first, :meth:`_mix`), resampled to 16 kHz with the delay compensated, and scored in 512-sample
+    frames (32 ms) with the model's state carried.
     """
 
     rate = 16_000
@@ -467,6 +468,7 @@ class SileroSpeechDetector:
             raise ValueError(f"min_non_speech_s must be >= 0, got {min_non_speech_s}")
         self._session: Any = None  # loaded on the first block, so validating a job at submit stays cheap
         self.sr, self.channels, self.min_non_speech_s = sr, channels, float(min_non_speech_s)
+        self.polarity = np.ones(channels)  # see _mix
         self.rs = _resampler(sr, self.rate)
         self.state = np.zeros((2, 1, 128), np.float32)
         self.ctx = np.zeros(self.context, np.float32)
@@ -502,7 +504,24 @@ class SileroSpeechDetector:
     def process(self, block: np.ndarray) -> None:
         x = np.asarray(block, np.float64).reshape(self.channels, -1)
         self.n_in += x.shape[1]
-        self._score(self.rs.process(x.mean(axis=0)))
+        self._score(self.rs.process(self._mix(x)))
+
+    def _mix(self, x: np.ndarray) -> np.ndarray:
+        """The channels' mean, each channel's polarity turned to the first's once they correlate clearly.
+
+        A channel whose correlation with the first over a block is under -0.5 is inverted from then
+        on (over +0.5 it is taken as it is): a polarity-inverted channel would cancel the mean.
+        """
+        if self.channels == 1:
+            return np.asarray(x[0])
+        e0 = float(x[0] @ x[0])
+        for c in range(1, self.channels):
+            ec = float(x[c] @ x[c])
+            if e0 > 1e-12 and ec > 1e-12:
+                r = float(x[0] @ x[c]) / np.sqrt(e0 * ec)
+                if abs(r) > 0.5:
+                    self.polarity[c] = 1.0 if r > 0 else -1.0
+        return np.asarray((self.polarity[:, None] * x).mean(axis=0))
 
     def finish(self) -> list[tuple[float, float]]:
         if self._done is not None:
@@ -536,7 +555,8 @@ class SileroSpeechDetector:
                 out[-1] = (out[-1][0], max(out[-1][1], b))
             else:
                 out.append((a, b))
-        out = [(round(a, 3), round(b, 3)) for a, b in out]  # milliseconds, as the DSP detector's
+        # milliseconds, as the DSP detector's, rounded down at the end: never past the input's end
+        out = [(round(a, 3), min(round(b, 3), np.floor(dur * 1000.0) / 1000.0)) for a, b in out]
         self._done = out
         return out
 

@@ -114,3 +114,21 @@ def test_deepfilternet3_treats_quiet_speech_as_loud_speech(seconds, rng):
     err = out[-55.0] - out[-20.0]
     assert np.sum(out[-55.0] ** 2) > 0.5 * np.sum(out[-20.0] ** 2)
     assert 10 * np.log10(np.sum(out[-20.0] ** 2) / np.sum(err**2)) > 15.0
+
+
+@needs["silero"]
+def test_silero_hears_a_polarity_inverted_channel(rng):
+    from app.jobs.engines import SileroSpeechDetector
+
+    sr = 16000
+    clean, _ = make_speech_like(rng, sr, 4.0)
+    x = mix_at_snr(clean, make_white(rng, clean.size), 15.0)
+    found = {}
+    for name, audio in (("mono", x[None, :]), ("inverted", np.stack([x, -x]))):
+        det = SileroSpeechDetector(sr, audio.shape[0])
+        for i in range(0, audio.shape[1], 4000):
+            det.process(audio[:, i : i + 4000].astype(np.float32))
+        found[name] = det.finish()
+    assert found["mono"]
+    assert found["inverted"] == found["mono"]
+    assert all(0.0 <= a < b <= clean.size / sr for a, b in found["mono"])

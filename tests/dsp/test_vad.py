@@ -125,6 +125,14 @@ def test_detector_multichannel(rng: np.random.Generator) -> None:
     assert_matches(run_blocks(one_sided, 16000, 8192), truth)
 
 
+def test_a_polarity_inverted_channel_is_heard(rng: np.random.Generator) -> None:
+    # R = -L cancels in a mean mixdown; the channels' mean power spectrum is L's own
+    audio, truth = make_noisy_speech(rng, 16000, "white", 15.0)
+    inverted = detect_speech(np.stack([audio, -audio]), 16000).segments
+    assert inverted == detect_speech(audio, 16000).segments
+    assert_matches(inverted, truth)
+
+
 def test_detector_report_is_json_ready(rng: np.random.Generator) -> None:
     audio, _ = make_noisy_speech(rng, 16000, "clean", 0.0, duration_s=4.0)
     det = SpeechDetector(16000, 1)
