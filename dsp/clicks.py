@@ -88,6 +88,9 @@ class ClickSuppressor:
         self._delay = self._gap + self._ctx - 1  # frames of lookahead
         n_bins = self.n_fft // 2 + 1
         self._hist_p = np.zeros((2 * self._delay, n_bins), np.float32)
+        # which frames of that history hold input (the zeros before the stream and after its end do
+        # not): a frame with no input on either side has nothing to be judged against
+        self._hist_v = np.zeros(2 * self._delay, np.float32)
         self._hist_spec = np.zeros((self.channels, self._delay, n_bins), np.complex64)
         self._stft = StftStream(self.channels, self.n_fft, self.hop_length, self._frames)
         self._eps = np.float32(1e-12 * float(np.sum(self._stft.window.astype(np.float64) ** 2)))
@@ -104,6 +107,10 @@ class ClickSuppressor:
         p = power[0] if self.channels == 1 else power.mean(axis=0)
         p = ndimage.correlate1d(p, _FREQ_TAPS, axis=-1, mode="nearest")
         p_all = np.concatenate([self._hist_p, p], axis=0)
+        # frame t covers input samples [t * hop + hop - n_fft, t * hop + hop) (StftStream)
+        starts = (np.arange(self._n_frames, self._n_frames + n_t) + 1) * self.hop_length - self.n_fft
+        v_all = np.concatenate([self._hist_v, (starts < self._n_in).astype(np.float32)])
+        self._hist_v = v_all[-2 * self._delay :].copy()
         spec_all = np.concatenate([self._hist_spec, spec], axis=1)
         self._hist_p = p_all[-2 * self._delay :].copy()
         self._hist_spec = spec_all[:, -self._delay :].copy()
@@ -112,8 +119,10 @@ class ClickSuppressor:
         lo = d - g - w + 1
         n_s = 2 * g + w - 1 + n_t
         win = p_all[lo : lo + n_s].copy()
+        known = v_all[lo : lo + n_s].copy()
         for j in range(1, w):
             win += p_all[lo + j : lo + j + n_s]
+            known += v_all[lo + j : lo + j + n_s]
         # power gain min(1, (kappa * ref + eps) / (centre + eps)), then its square root; in
         # frames that are nothing but a transient, (ref + eps) / (centre + eps)
         ref = np.maximum(win[:n_t], win[2 * g + w - 1 :])
@@ -130,6 +139,7 @@ class ClickSuppressor:
             gain[rows[full]] = to_ctx[full]
         np.minimum(gain, np.float32(1.0), out=gain)
         gain[share < _MIN_BAND_SHARE] = 1.0  # narrowband rise: not a click
+        gain[(known[:n_t] == 0) & (known[2 * g + w - 1 :] == 0)] = 1.0  # no input either side (a clip of ~12 ms)
         self._n_frames += n_t
         self._n_clamped += int(np.count_nonzero(gain.min(axis=-1) < 0.25))
         np.sqrt(gain, out=gain)

@@ -307,6 +307,12 @@ HARMONIC_MIN_S = 1.5
 #: the mixes DNSMOS OVRL 2.16, 1 s and 3 s 2.17 (2.18 keeping every harmonic stretch), with the
 #: noise-only rows at 27.4 dB removed (14.7 keeping every one).
 HARMONIC_NEAR_S = 1.0
+#: keep_segments keeps a recording shorter than this whole: the harmonic and music windows reach
+#: 0.5 s either way (HARMONIC_WINDOW_S, MUSIC_WINDOW_S) and a pause is judged against 1 s
+#: (PAUSE_REF_S), so a shorter clip cannot tell a pause from a word (a 0.2 s clip from inside a loud
+#: word found no speech, and the denoiser's gate took 30 dB off it)
+GATE_MIN_JUDGED_S = 1.0
+
 #: keep_segments keeps a speech segment when at least this share of its frames are clearly voiced
 #: (one frame's harmonicity over voicing_threshold, SNR over SEED_SNR_DB): real speech segments
 #: hold 30-70 %, the noise events the averaged branches let through (clatter, a squeak, a cafe's
@@ -583,8 +589,12 @@ class SpeechDetector:
             merged with the stretches of sustained harmonic sound (speech, music, singing, tonal
             sources: more than ``HARMONIC_SHARE`` of the frames within ±0.5 s voiced) that last at
             least ``HARMONIC_MIN_S`` or come within ``HARMONIC_NEAR_S`` of a kept speech segment.
+            A stream shorter than ``GATE_MIN_JUDGED_S`` is kept whole: too short to tell a pause.
         """
         self.finish()
+        duration = self._n_in / self.sr
+        if 0 < duration < GATE_MIN_JUDGED_S:
+            return [(0.0, round(duration, 6))]
         starts = np.array([s for s, _ in self._clearly_voiced], np.float64)
         ends = np.array([e for _, e in self._clearly_voiced], np.float64)
         sustained = []

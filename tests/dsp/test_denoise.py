@@ -661,3 +661,13 @@ def test_frequency_smoothing_matches_the_three_tap_correlation(rng: np.random.Ge
         got = _smooth_freq(x)
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seconds", [0.01, 0.2, 0.6])
+def test_a_short_loud_clip_at_amount_1_is_almost_untouched(rng: np.random.Generator, seconds: float) -> None:
+    # a 10 ms clip came back as digital silence (the click clamp had only the stream's zero padding
+    # for context) and clips under 0.3 s lost 30 dB to the gate (too short to hold a pause)
+    speech, _ = make_speech_like(rng, SR, 2.0, lead_silence_s=0.0)
+    clip = speech[SR // 4 : SR // 4 + round(seconds * SR)]
+    out = reduce_noise(clip, SR, amount=1)
+    assert abs(10 * np.log10(np.mean(out.astype(np.float64) ** 2) / np.mean(clip.astype(np.float64) ** 2))) < 1.0

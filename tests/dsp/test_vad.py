@@ -417,3 +417,11 @@ def test_speech_over_rattle_stays_speech(rng: np.random.Generator) -> None:
     clean, truth = make_speech_like(rng, 16000, 8.0)
     audio = mix_at_snr(clean, make_rattle(rng, 16000, 8.0), 10.0).astype(np.float32)
     assert _frame_recall(audio, truth) >= 0.95
+
+
+def test_a_clip_too_short_to_hold_a_pause_is_kept_whole(rng: np.random.Generator) -> None:
+    clip = make_white(rng, 8000, -30.0)  # 0.5 s of noise: the gate cannot tell it from a word
+    det = SpeechDetector(16000, 1)
+    det.process(clip[None, :])
+    assert det.keep_segments() == [(0.0, 0.5)]
+    assert detect_speech(clip, 16000).segments == ()  # the VAD's own answer is unchanged
