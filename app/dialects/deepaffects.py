@@ -8,7 +8,9 @@ Deliberate deviations from the vendor, each repeated next to the code it concern
 * ``encoding`` and ``sampleRate`` are hints. The format is sniffed from the bytes (the Python SDK
   sends libmediainfo container names such as ``"Wave"``, the JS SDK sends ``"MULAW"`` for every
   WAV file and ``8000`` for every rate). They are used only for headerless PCM16
-  (``encoding: "LINEAR16"``), where the bytes carry no header.
+  (``encoding: "LINEAR16"``), where the bytes carry no header. The answer's ``encoding`` echoes
+  the caller's label unless the label names another container than the audio's (``"FLAC"`` for
+  MP3 bytes is answered ``"MPEG Audio"``).
 * ``sampleRate`` is optional in requests, and may be a number or a numeric string. Responses
   carry the real rate of the audio as a number.
 * The output keeps the input's container, rate and channels (WAV in, WAV out; LINEAR16 in,
@@ -97,6 +99,25 @@ _ENCODING_NAMES: Final[dict[str, str]] = {
     "mp4": "MPEG-4",
     "webm": "WebM",
     "pcm": "LINEAR16",
+}
+
+#: what an ``encoding`` label names, where it names a container (lower case)
+_LABELS: Final[dict[str, str]] = {
+    "wave": "wav",
+    "wav": "wav",
+    "flac": "flac",
+    "mpeg audio": "mp3",
+    "mp3": "mp3",
+    "mpeg": "mp3",
+    "ogg": "ogg",
+    "opus": "ogg",
+    "vorbis": "ogg",
+    "mpeg-4": "mp4",
+    "m4a": "mp4",
+    "mp4": "mp4",
+    "aac": "mp4",
+    "webm": "webm",
+    "linear16": "pcm",
 }
 
 #: ``error_code`` of a failed job → the domain error to re-raise at the edge.
@@ -406,10 +427,34 @@ def _require_webhook(webhook: str | None) -> str:
     return webhook.strip()
 
 
-async def _wait_sync(service: JobService, job: Job, api: str) -> Job:
-    """Wait for a sync job; a job that is not done in time is cancelled and reported 504."""
+async def _wait_sync(service: JobService, job: Job, api: str, request: Request) -> Job:
+    """Wait for a sync job; a job that is not done in time is cancelled and reported 504.
+
+    A client that hangs up first (its own timeout, a dropped connection) cannot get the answer:
+    its job is cancelled too, so it is not charged for a result nobody can fetch.
+    """
     timeout = service.settings.sync_timeout_s
-    job = await service.wait(job.id, timeout)
+    waited: list[Job] = []
+    gone = False
+    async with anyio.create_task_group() as tg:
+
+        async def wait() -> None:
+            waited.append(await service.wait(job.id, timeout))
+            tg.cancel_scope.cancel()
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await request.receive())["type"] != "http.disconnect":  # the body was read: only this comes
+                pass
+            gone = True
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait)
+        tg.start_soon(watch)
+    if gone and not waited:
+        await service.cancel(job.id)
+        raise e.ConflictError("the client closed the connection before the answer; the job was cancelled")
+    job = waited[0]
     if not job.terminal:
         await service.cancel(job.id)
         message = f"the synchronous request did not finish within {timeout:g} s"
@@ -429,11 +474,15 @@ async def _result_base64(service: JobService, job: Job) -> str:
 
 
 def _encoding_of(job: Job) -> str:
+    """The answer's ``encoding``: the caller's own label, unless it names another container than the audio's."""
+    container = str(job.result_meta.get("container") or job.result_meta.get("input", {}).get("container", ""))
+    real = _ENCODING_NAMES.get(container, container.upper() or "Wave")
     sent = job.meta.get("encoding")
     if isinstance(sent, str) and sent:
-        return sent
-    container = str(job.result_meta.get("container") or job.result_meta.get("input", {}).get("container", ""))
-    return _ENCODING_NAMES.get(container, container.upper() or "Wave")
+        named = _LABELS.get(sent.strip().lower())
+        if named is None or not container or _LABELS.get(real.lower()) == named:
+            return sent  # the SDKs' own names ("Wave"), and labels that name no container ("MULAW")
+    return real
 
 
 def _sample_rate_of(job: Job) -> int:
@@ -519,7 +568,7 @@ async def deepaffects_sync_denoise(request: Request, service: ServiceDep, who: P
         priority=SYNC_PRIORITY,
         meta=_meta("denoise", "", body.encoding, body.language_code, body.sample_rate),
     )
-    job = await _wait_sync(service, job, "denoise")
+    job = await _wait_sync(service, job, "denoise", request)
     answer = await _denoise_body(service, job)
     return _json(answer)
 
@@ -629,7 +678,7 @@ async def deepaffects_sync_vad(
         priority=SYNC_PRIORITY,
         meta=_meta("vad", rid, body.encoding, body.language_code, body.sample_rate),
     )
-    job = await _wait_sync(service, job, "vad")
+    job = await _wait_sync(service, job, "vad", request)
     segments = _segments(job)
     return _json(
         DeepAffectsVadResponse(request_id=rid, response=DeepAffectsVadResult(segments=segments), segments=segments)

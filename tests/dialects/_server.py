@@ -59,11 +59,11 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def run_server(settings: Settings, *, startup_timeout_s: float = 30.0) -> Iterator[RunningServer]:
-    """Serve ``create_app(settings)`` on 127.0.0.1 until the block ends."""
+def run_server(settings: Settings, *, startup_timeout_s: float = 30.0, workers: bool = True) -> Iterator[RunningServer]:
+    """Serve ``create_app(settings)`` on 127.0.0.1 until the block ends (``workers=False``: no worker pool)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, workers=workers),
         host="127.0.0.1",
         port=port,
         log_level="warning",

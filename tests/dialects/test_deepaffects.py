@@ -27,7 +27,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, RecordedRequest, Reply, Route, serve_http
-from tests.dialects._server import RunningServer, backend_server
+from tests.dialects._server import RunningServer, backend_server, run_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
 API = "/audio/generic/api/v1"
@@ -240,6 +240,15 @@ def test_deepaffects_sync_denoise_keeps_container_rate_channels(
     assert abs(x_out.shape[0] - round(2.0 * sr)) <= 0.01 * 2.0 * sr
     if fmt == "RAW":
         assert len(result) == len(data)
+
+
+# deepaffects-denoise.md, Output: "encoding: Encoding of audio file like MP3, WAV etc."
+def test_deepaffects_encoding_names_the_container_sent_back(client: httpx.Client, wav_16k: bytes) -> None:
+    # a label naming another container than the bytes' is answered with the real one
+    r = post(client, "sync/denoise", {"content": b64(wav_16k), "encoding": "FLAC"})
+    assert r.status_code == 200, r.text
+    assert r.json()["encoding"] == "Wave"
+    assert decode_audio(base64.b64decode(r.json()["content"]))[2] == "WAV"
 
 
 # deepaffects-denoise.md, Shell (async) and Python (async api); Output: Async, Webhook
@@ -578,6 +587,22 @@ async def test_deepaffects_sync_timeout_cancels_the_job(tmp_path: Path) -> None:
     with sqlite3.connect(f"file:{tmp_path / 'jobs.sqlite3'}?mode=ro", uri=True) as db:
         states = [row[0] for row in db.execute("SELECT state FROM jobs")]
     assert states == ["cancelled"]
+
+
+def test_deepaffects_sync_request_the_client_gives_up_on_is_cancelled(tmp_path: Path) -> None:
+    # a client whose own timeout fires cannot fetch the answer: its job must not run on and be charged
+    with run_server(Settings(data_dir=tmp_path, api_keys=(KEY,)), workers=False) as server:
+        with httpx.Client(base_url=server.base, timeout=1.0) as c, pytest.raises(httpx.ReadTimeout):
+            c.post(f"{API}/sync/denoise", params={"apikey": KEY}, json={"content": WAV})
+        deadline = time.monotonic() + 10.0
+        states: list[str] = []
+        while time.monotonic() < deadline:
+            with sqlite3.connect(f"file:{tmp_path / 'jobs.sqlite3'}?mode=ro", uri=True) as db:
+                states = [row[0] for row in db.execute("SELECT state FROM jobs")]
+            if states == ["cancelled"]:
+                break
+            time.sleep(0.1)
+        assert states == ["cancelled"]
 
 
 @pytest.mark.anyio
