@@ -111,6 +111,14 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal:
         _err(refusal)
         return 2
+    from app.errors import EngineUnavailableError
+    from app.jobs.engines import check_default_engines
+
+    try:
+        check_default_engines(settings.denoise_engine, settings.vad_engine)
+    except EngineUnavailableError as exc:
+        _err(exc.message)
+        return 2
     shown = f"[{host}]" if ":" in host else host
     if host in ("0.0.0.0", "::"):  # noqa: S104 - naming the wildcard address, not binding to it
         shown = "THIS-MACHINE"

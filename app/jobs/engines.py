@@ -61,6 +61,33 @@ _MODEL = {
 }
 
 
+#: what installs each engine's packages (pyrnnoise's and silero-vad's declared dependencies,
+#: matplotlib and torch, are not needed at run time: pyproject.toml's neural extra)
+_INSTALL = {
+    "rnnoise": "pip install --no-deps pyrnnoise==0.4.5",
+    "deepfilternet3": "pip install 'hush[neural]'",
+    "silero": "pip install 'hush[neural]' && pip install --no-deps silero-vad==6.2.3",
+}
+
+
+def install_hint(engine: str) -> str:
+    """The command that makes ``engine`` available."""
+    return _INSTALL.get(engine, "")
+
+
+def check_default_engines(denoise: str, vad: str) -> None:
+    """Refuse a server whose default engines (HUSH_DENOISE_ENGINE, HUSH_VAD_ENGINE) are not installed.
+
+    Every vendor dialect runs on the defaults, so such a server would answer every request 501.
+    """
+    for setting, engine in (("HUSH_DENOISE_ENGINE", denoise), ("HUSH_VAD_ENGINE", vad)):
+        if engine != "dsp" and not engine_available(engine):
+            raise EngineUnavailableError(
+                f"{setting}={engine} names an engine this build of Hush does not have, and every vendor "
+                f"dialect would answer 501; install it ({install_hint(engine)}) or set {setting}=dsp"
+            )
+
+
 def engine_available(engine: str) -> bool:
     """Whether every package ``engine`` needs is installed (found without importing it)."""
     return all(importlib.util.find_spec(m) is not None for m in _NEEDS[engine])
@@ -74,7 +101,7 @@ def check_engine(step: str, engine: Any) -> str:
     if not engine_available(engine):
         raise EngineUnavailableError(
             f"{step} engine {engine!r} is not available in this build of Hush "
-            f"(install the neural extra: pip install 'hush[neural]'; it needs {', '.join(_NEEDS[engine])})"
+            f"(it needs {', '.join(_NEEDS[engine])}: {install_hint(engine)})"
         )
     return engine
 

@@ -132,3 +132,54 @@ def test_silero_hears_a_polarity_inverted_channel(rng):
     assert found["mono"]
     assert found["inverted"] == found["mono"]
     assert all(0.0 <= a < b <= clean.size / sr for a, b in found["mono"])
+
+
+def test_a_server_whose_default_engine_is_not_installed_refuses_to_start(monkeypatch, tmp_path, capsys):
+    # every vendor dialect runs on the default engines: such a server would answer everything 501
+    from app import cli
+    from app.jobs import engines
+    from app.settings import get_settings
+
+    monkeypatch.setitem(engines._NEEDS, "rnnoise", ("hush_no_such_package",))
+    monkeypatch.setenv("HUSH_DENOISE_ENGINE", "rnnoise")
+    monkeypatch.setenv("HUSH_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["serve", "--port", "9"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "HUSH_DENOISE_ENGINE=rnnoise" in err
+    assert "pip install --no-deps pyrnnoise==0.4.5" in err
+    with pytest.raises(EngineUnavailableError, match=r"pyrnnoise==0\.4\.5"):
+        check_engine("denoise", "rnnoise")  # a job naming it gets the same install line
+
+
+def test_steps_say_which_engines_this_build_has(monkeypatch, tmp_path):
+    # the playground offers what /api/v1/steps lists as available
+    import asyncio
+
+    import httpx
+
+    from app.jobs import engines
+    from app.main import create_app
+    from app.settings import Settings
+
+    monkeypatch.setitem(engines._NEEDS, "rnnoise", ("hush_no_such_package",))
+    app = create_app(Settings(data_dir=tmp_path, api_keys=("k" * 24,)), workers=False)
+
+    async def steps():
+        transport = httpx.ASGITransport(app=app)
+        async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://h") as c:
+            return (await c.get("/api/v1/steps", headers={"Authorization": "Bearer " + "k" * 24})).json()
+
+    by_name = {s["name"]: s for s in asyncio.run(steps())}
+    denoise = {e["name"]: e for e in by_name["denoise"]["engines"]}
+    assert denoise["dsp"] == {"name": "dsp", "available": True}
+    assert denoise["rnnoise"] == {
+        "name": "rnnoise",
+        "available": False,
+        "install": "pip install --no-deps pyrnnoise==0.4.5",
+    }
+    assert [e["name"] for e in by_name["vad"]["engines"]] == ["dsp", "silero"]
+    assert "engines" not in by_name["loudness"]

@@ -94,7 +94,12 @@ function stepControl(s) {
       if (p === "engine") {
         const select = Object.assign(document.createElement("select"), { name: p, id: `${id}-${p}` });
         select.append(new Option("default (the server's setting)", ""));
-        for (const e of ENGINES[s.name] || []) select.append(new Option(e, e));
+        // the server says which engines this build has; the others are shown, not offered
+        for (const e of s.engines || (ENGINES[s.name] || []).map((name) => ({ name, available: true }))) {
+          const o = new Option(e.available ? e.name : `${e.name} (not installed: ${e.install})`, e.name);
+          o.disabled = !e.available;
+          select.append(o);
+        }
         l.append("engine ", select);
         params.append(l);
         continue;
