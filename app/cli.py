@@ -421,10 +421,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     d.add_argument("input")
     d.add_argument("output")
     d.add_argument("--amount", type=float, default=100.0, help="1..100 (100 = full reduction)")
+    d.add_argument(
+        "--engine",
+        choices=["dsp", "rnnoise", "deepfilternet3"],
+        default=None,
+        help="denoise engine (default HUSH_DENOISE_ENGINE or dsp; the neural ones need their packages)",
+    )
 
     v = sub.add_parser("vad", help="print speech segments as JSON")
     v.add_argument("input")
     v.add_argument("--min-non-speech", type=float, default=0.0, help="merge pauses shorter than this (s)")
+    v.add_argument(
+        "--engine",
+        choices=["dsp", "silero"],
+        default=None,
+        help="speech detector (default HUSH_VAD_ENGINE or dsp; silero needs its packages)",
+    )
 
     c = (
         sub.add_parser("declick", help="repair clicks and crackle")
@@ -455,9 +467,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 1 <= args.amount <= 100:
             _err("--amount must be between 1 and 100")
             return 2
-        return _local(args.input, args.output, [{"name": "denoise", "params": {"amount": args.amount}}])
+        params: dict[str, Any] = {"amount": args.amount, **({"engine": args.engine} if args.engine else {})}
+        return _local(args.input, args.output, [{"name": "denoise", "params": params}])
     if args.cmd == "vad":
-        return _local(args.input, None, [{"name": "vad", "params": {"min_non_speech_s": args.min_non_speech}}])
+        params = {"min_non_speech_s": args.min_non_speech, **({"engine": args.engine} if args.engine else {})}
+        return _local(args.input, None, [{"name": "vad", "params": params}])
     if args.cmd == "declick":
         return _local(
             args.input,

@@ -220,6 +220,7 @@ from dsp import _kernels as kernels
 from dsp._kernels import levinson
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
+from dsp.errors import InvalidParameterError
 from dsp.stream import run_processor
 
 __all__ = ["ClickEvent", "ClickRepairer", "repair_clicks"]
@@ -770,6 +771,7 @@ class ClickRepairer:
         self._tonal_max = round(_TONAL_MAX_S * sr_)
         self._bars = _stricter_bars(self.detection_mult)  # see _MULT_LADDER
         self._longest = 0
+        self._flushed = False  # process() after flush() is refused
         # re-check share per candidate onset (window index) of the coarse-scale and bump candidates
         self._pop_kept_at: dict[int, float] = {}
         self._crowded: set[int] = set()  # onsets of coarse candidates that are not isolated at their scale
@@ -1920,7 +1922,12 @@ class ClickRepairer:
         return np.ascontiguousarray(np.concatenate(outs, axis=-1))
 
     def process(self, block: Audio) -> Audio:
-        """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final."""
+        """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final.
+
+        Raises :class:`~dsp.errors.InvalidParameterError` after :meth:`flush`.
+        """
+        if self._flushed:
+            raise InvalidParameterError("process() called after flush(): make a new ClickRepairer for more audio")
         x = check_block(block, self.channels)
         self._n_in += x.shape[-1]
         self._buf = np.concatenate([self._buf, x], axis=-1)
@@ -1928,6 +1935,7 @@ class ClickRepairer:
 
     def flush(self) -> Audio:
         """Return every sample still held back; the processor is finished afterwards."""
+        self._flushed = True
         return self._run(final=True)
 
     def report(self) -> dict[str, Any]:

@@ -497,6 +497,7 @@ class NoiseReducer:
         self._held_n = 0
         self._primed = False
         self._heard = False  # a non-zero sample came in (digital silence is reported not_applied)
+        self._flushed = False  # process() after flush() is refused
         self._t0 = 0  # tracker frame index of output frame 0 (the frames the analysis ran)
 
     # ------------------------------------------------------------------ per batch of frames
@@ -919,7 +920,10 @@ class NoiseReducer:
         """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples now final.
 
         Nothing comes out until the opening ``_PRIME_S`` seconds are in (:attr:`latency`).
+        Raises :class:`~dsp.errors.InvalidParameterError` after :meth:`flush`.
         """
+        if self._flushed:
+            raise InvalidParameterError("process() called after flush(): make a new NoiseReducer for more audio")
         x = check_block(block, self.channels)
         if not self._heard and x.size:
             self._heard = bool(np.any(x))
@@ -931,6 +935,7 @@ class NoiseReducer:
 
     def flush(self) -> Audio:
         """Return every sample still held back; the processor is finished afterwards."""
+        self._flushed = True
         parts = []
         x = self._click.flush() if self._click is not None else None
         if self._hum is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from app.jobs.engines import engine_available
 from tests.signals import make_speech_like, make_white, mix_at_snr, with_wav_data_size
 
 
@@ -67,6 +68,22 @@ def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> No
     for (s, e), (ts, te) in zip(segments, truth, strict=True):
         assert abs(s - ts) < 0.1
         assert abs(e - te) < 0.1
+
+
+@pytest.mark.skipif(
+    not all(engine_available(e) for e in ("rnnoise", "silero")), reason="the neural engines are not installed"
+)
+def test_cli_engine_flag_picks_the_engine(noisy_wav: tuple[Path, np.ndarray, list], tmp_path: Path) -> None:
+    src, _, _ = noisy_wav
+    r = hush("denoise", str(src), str(tmp_path / "out.wav"), "--engine", "rnnoise")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["steps"][0]["engine"] == "rnnoise"
+    r = hush("vad", str(src), "--engine", "silero")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["steps"][0]["engine"] == "silero"
+    r = hush("vad", str(src), "--engine", "webrtc")
+    assert r.returncode == 2
+    assert "invalid choice" in r.stderr
 
 
 @pytest.mark.parametrize(

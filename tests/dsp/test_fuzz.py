@@ -18,7 +18,8 @@ import pytest
 
 import dsp
 from dsp.declick import ClickRepairer
-from dsp.errors import DspError, InvalidAudioError
+from dsp.denoise import NoiseReducer
+from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
 from dsp.stream import run_blocks
 
 RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 96000)
@@ -181,3 +182,13 @@ def test_samples_in_rows_are_refused_not_taken_for_thousands_of_channels(shape: 
     # (before, (4800, 2) was 4800 channels of 2 samples: nothing repaired and 0.7 GB of memory)
     with pytest.raises(InvalidAudioError, match=r"pass audio\.T"):
         dsp.repair_clicks(np.zeros(shape, np.float32), 48_000)
+
+
+@pytest.mark.parametrize("make", [lambda: ClickRepairer(16000, 1), lambda: NoiseReducer(16000, 1)])
+def test_process_after_flush_is_refused(make) -> None:
+    # audio handed in after the end was dropped without a word
+    proc = make()
+    proc.process(np.zeros((1, 16000), np.float32))
+    proc.flush()
+    with pytest.raises(InvalidParameterError, match="after flush"):
+        proc.process(np.zeros((1, 16000), np.float32))
