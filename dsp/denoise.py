@@ -352,7 +352,9 @@ class NoiseReducer:
         Channel count, >= 1. All channels get the same gain.
     amount : float
         Strength in [1, 100]: 100 applies up to ``max_reduction_db`` of attenuation (and the
-        residual expander's ``expand_db`` on top), 1 leaves the audio almost untouched.
+        residual expander's ``expand_db`` on top), 1 almost none; the gate scales with it too.
+        The hum notches and the click clamp act at full strength wherever they find hum or a
+        click, whatever the amount (``hum=False`` and ``declick=False`` turn them off).
     max_reduction_db : float
         Deepest attenuation in dB of the OM-LSA gain at ``amount=100``, in [3, 60].
     min_window_s : float
