@@ -457,6 +457,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--flag", action="append", default=[], help=flag_help)
 
     args = parser.parse_args(argv)
+    from pydantic import ValidationError
+
+    from app.settings import describe_invalid, get_settings
+
+    try:
+        get_settings()  # read once here, so a bad setting is one line, not a traceback
+    except ValidationError as exc:
+        _err(f"invalid setting: {describe_invalid(exc)}")
+        return 2
     if args.cmd == "serve":
         return _serve(args)
     if args.cmd == "keys":

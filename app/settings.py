@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
@@ -241,6 +241,17 @@ class Settings(BaseSettings):
     def max_input_bytes(self) -> int:
         """``max_input_mb`` in bytes."""
         return int(self.max_input_mb * 1024 * 1024)
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line per bad setting, named by its environment variable: ``HUSH_X='v': why``."""
+    lines = []
+    for err in exc.errors():
+        name = "HUSH_" + str(err["loc"][0]).upper() if err.get("loc") else "a HUSH_ setting"
+        got = err.get("input")
+        shown = f"={got!r}" if isinstance(got, str | int | float) else ""
+        lines.append(f"{name}{shown}: {err['msg']}")
+    return "; ".join(lines)
 
 
 @lru_cache

@@ -387,3 +387,14 @@ def test_cli_enhance_keep_music_spares_the_music(tmp_path: Path) -> None:
     (background,) = json.loads(r.stdout)["steps"]
     assert background["step"] == "remove_background"
     assert background["gate"]["applied"] is True
+
+
+@pytest.mark.parametrize("cmd", [["serve", "--port", "9"], ["vad", "IN"]])
+def test_cli_a_bad_setting_is_one_line_naming_it(cmd: list[str], tmp_path: Path) -> None:
+    # it was a pydantic traceback (serve) or a validation dump with a link (the local tools)
+    env = {**os.environ, "HUSH_DENOISE_ENGINE": "bogus", "HUSH_DATA_DIR": str(tmp_path)}
+    r = hush(*cmd, env=env)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("hush: invalid setting: HUSH_DENOISE_ENGINE='bogus': ")
+    assert "dsp" in r.stderr
