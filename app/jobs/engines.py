@@ -394,8 +394,8 @@ class NeuralDenoiser:
     def __init__(self, sr: int, channels: int, *, engine: str, amount: float = 100.0, speech: Any = None) -> None:
         if engine not in ("rnnoise", "deepfilternet3"):
             raise ValueError(f"neural denoise engine must be rnnoise or deepfilternet3, not {engine!r}")
-        if not 0.0 <= amount <= 100.0:
-            raise ValueError(f"amount must be in [0, 100], got {amount}")
+        if not 1.0 <= amount <= 100.0:  # as the DSP engine's (dsp.denoise.NoiseReducer)
+            raise ValueError(f"amount must be in [1.0, 100.0], got {amount:g}")
         if sr < 8000 or channels < 1:
             raise ValueError(f"need sr >= 8000 and channels >= 1, got {sr}, {channels}")
         self.sr, self.channels, self.engine, self.amount = sr, channels, engine, float(amount)

@@ -183,3 +183,13 @@ def test_steps_say_which_engines_this_build_has(monkeypatch, tmp_path):
     }
     assert [e["name"] for e in by_name["vad"]["engines"]] == ["dsp", "silero"]
     assert "engines" not in by_name["loudness"]
+
+
+@pytest.mark.parametrize("engine", ["rnnoise", "deepfilternet3"])
+def test_neural_amount_has_the_dsp_engines_range(engine):
+    # amount 0 ran as a no-op reported as a normal run; the DSP engine refuses it
+    from app.jobs.engines import NeuralDenoiser
+
+    with pytest.raises(ValueError, match=r"amount must be in \[1\.0, 100\.0\]"):
+        NeuralDenoiser(16000, 1, engine=engine, amount=0.0)
+    assert NeuralDenoiser(16000, 1, engine=engine, amount=1.0).amount == 1.0
