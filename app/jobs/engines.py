@@ -252,7 +252,7 @@ class _LevelRider:
     """A model's input brought up toward its working level, and the same gain taken off its output.
 
     DeepFilterNet3 is not level-invariant: on real clean speech it gave SI-SDR 41 dB at -10 dBFS
-    RMS, 21 dB at -45 and silence at -55 (the constants' note). The first ``lookahead_s`` of input
+    RMS, 21 dB at -45 and silence at -55 (the note on the _DFN3 constants). The first ``lookahead_s`` of input
     is held and its loudest 10 ms frame RMS starts ``L``; then ``L`` follows the frame RMS (instant
     rise, a fall of ``fall_db_s``, never more than ``span_db`` under the loudest frame so far, so a
     pause does not raise the gain by more). The input is gained by ``clip(target_db - L, 0,
@@ -328,13 +328,15 @@ class _LevelRider:
         self.model.close()
 
 
-# DeepFilterNet3's level rider (_LevelRider), chosen on 8 s of real clean speech (realdev, freesound
-# 33711) alone and with real noise at 5 dB SNR, scaled to -10..-70 dBFS RMS (a scratch sweep): a 2 s
-# lookahead sets the first gain, the loudest 10 ms frame is brought to -10 dBFS, a fall of 10 dB/s, at
-# most 20 dB under the loudest frame so far and +50 dB in all. SI-SDR of the output, clean / noisy:
-# without it 41.0 / 14.6 dB at -10 dBFS, 21.4 / 7.8 at -45, silence at -55 and below; with it the
-# same at -10 and 41.5 / 17.7 from -25 to -55 (39.9 / 17.7 at -70).
-_DFN3_TARGET_DB = -10.0
+# DeepFilterNet3's level rider (_LevelRider). A scratch sweep on 8 s of real clean speech (realdev,
+# freesound 33711), alone and with real noise at 5 dB SNR, scaled to -10..-70 dBFS RMS: without it,
+# SI-SDR clean / noisy 41.0 / 14.6 dB at -10, 21.4 / 7.8 at -45, silence at -55 and below; a 2 s
+# lookahead for the first gain, a fall of 10 dB/s at most 20 dB under the loudest frame so far, +50 dB
+# in all. A target of -10 dBFS for the loudest 10 ms gave 41.5 / 17.7 from -25 to -55 but moved
+# bench/real.py's DEV mixes at their own level (OVRL 2.95 -> 2.89, noise only 39.4 -> 32.3 dB removed);
+# -20 gives 38.1 / 16.6 there and DEV 2.94 / 37.0, CHECK mixes 2.82 -> 2.84, noise only 20.3 -> 28.1
+# (bench/README.md, "The level rider").
+_DFN3_TARGET_DB = -20.0
 _DFN3_MAX_GAIN_DB = 50.0
 _DFN3_FALL_DB_S = 10.0
 _DFN3_SPAN_DB = 20.0
@@ -459,7 +461,7 @@ class NeuralDenoiser:
         if self.engine == "deepfilternet3" and self._lanes:
             rep["input_gain_db_max"] = round(max(lane.model.max_gain_used_db for lane in self._lanes), 1)
             rep["input_gain"] = (
-                "the model's input raised toward its working level (loudest 10 ms at -10 dBFS) and its "
+                "the model's input raised toward its working level (loudest 10 ms at -20 dBFS) and its "
                 "output lowered by the same gain"
             )
         if self.engine == "rnnoise":
