@@ -51,6 +51,15 @@ def _err(msg: str) -> None:
     sys.stderr.write(f"hush: {msg}\n")
 
 
+def _engines(setting: str) -> list[str]:
+    """The engines a setting (``denoise_engine``, ``vad_engine``) names, as the settings list them."""
+    from typing import get_args
+
+    from app.settings import Settings
+
+    return list(get_args(Settings.model_fields[setting].annotation))
+
+
 def _whole(lo: int, hi: int | None = None, *, why: str = "") -> Callable[[str], int]:
     """An argparse type: a whole number in ``[lo, hi]`` (argparse names the option in its error)."""
     span = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
@@ -423,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     d.add_argument("--amount", type=float, default=100.0, help="1..100 (100 = full reduction)")
     d.add_argument(
         "--engine",
-        choices=["dsp", "rnnoise", "deepfilternet3"],
+        choices=_engines("denoise_engine"),
         default=None,
         help="denoise engine (default HUSH_DENOISE_ENGINE or dsp; the neural ones need their packages)",
     )
@@ -433,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     v.add_argument("--min-non-speech", type=float, default=0.0, help="merge pauses shorter than this (s)")
     v.add_argument(
         "--engine",
-        choices=["dsp", "silero"],
+        choices=_engines("vad_engine"),
         default=None,
         help="speech detector (default HUSH_VAD_ENGINE or dsp; silero needs its packages)",
     )

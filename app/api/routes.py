@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.auth import KeyStore, Principal
 from app.errors import AppError, ConflictError
 from app.http import KeysDep, ServiceDep, blob_response, default_status
-from app.jobs.engines import DENOISE_ENGINES, VAD_ENGINES, engine_available, install_hint
+from app.jobs.engines import engine_choices
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
 
@@ -196,7 +196,6 @@ async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
     """Processing steps this build offers, with their parameters and availability."""
 
     def describe() -> list[dict[str, Any]]:  # availability imports the DSP modules: off the loop
-        engines = {"denoise": DENOISE_ENGINES, "vad": VAD_ENGINES}
         return [
             {
                 "name": s.name,
@@ -204,17 +203,7 @@ async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
                 "params": list(s.params),
                 "available": s.available,
                 "description": s.description,
-                **(
-                    {
-                        "engines": [
-                            {"name": e, "available": e == "dsp" or engine_available(e)}
-                            | ({} if e == "dsp" or engine_available(e) else {"install": install_hint(e)})
-                            for e in engines[s.name]
-                        ]
-                    }
-                    if s.name in engines
-                    else {}
-                ),
+                **({"engines": engine_choices(s.name)} if s.name in ("denoise", "vad") else {}),
             }
             for s in STEPS.values()
         ]

@@ -88,6 +88,15 @@ def check_default_engines(denoise: str, vad: str) -> None:
             )
 
 
+def engine_choices(step: str) -> list[dict[str, Any]]:
+    """``step``'s engines (``denoise`` or ``vad``), each with ``available`` and, if not, ``install``."""
+    out: list[dict[str, Any]] = []
+    for engine in DENOISE_ENGINES if step == "denoise" else VAD_ENGINES:
+        ok = engine == "dsp" or engine_available(engine)
+        out.append({"name": engine, "available": ok, **({} if ok else {"install": install_hint(engine)})})
+    return out
+
+
 def engine_available(engine: str) -> bool:
     """Whether every package ``engine`` needs is installed (found without importing it)."""
     return all(importlib.util.find_spec(m) is not None for m in _NEEDS[engine])
