@@ -515,3 +515,11 @@ def json_body_schema(model: type[Any]) -> dict[str, Any]:
         return node
 
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+
+
+def public_base(request: Request, service: JobService) -> str:
+    """Scheme://host[:port] clients reach this server at: ``HUSH_PUBLIC_URL`` or the request's."""
+    configured = service.settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.auth import KeyStore, Principal
 from app.errors import AppError, ConflictError
-from app.http import KeysDep, ServiceDep, blob_response, default_status
+from app.http import KeysDep, ServiceDep, blob_response, default_status, public_base
 from app.jobs.engines import engine_choices
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import STEPS
@@ -219,7 +219,7 @@ async def upload_file(service: ServiceDep, who: PrincipalDep, file: Annotated[Up
 
 
 @router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 402, 404, 409, 501))
-async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) -> JobPublic:
+async def create_job(body: JobCreate, request: Request, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """Submit a job; answers at once with its id and state."""
     blob_key = None
     if body.input.file_id:
@@ -231,7 +231,12 @@ async def create_job(body: JobCreate, service: ServiceDep, who: PrincipalDep) ->
         webhook_url=body.webhook_url,
     )
     job = await service.submit(
-        dialect="native", spec=spec, owner=who.owner, request_id=body.request_id, priority=body.priority
+        dialect="native",
+        spec=spec,
+        owner=who.owner,
+        request_id=body.request_id,
+        priority=body.priority,
+        meta={"base_url": public_base(request, service)},  # for the webhook's absolute result_url
     )
     if body.request_id is not None and (
         job.spec.model_dump(mode="json") != spec.model_dump(mode="json") or job.priority != body.priority
@@ -352,5 +357,10 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
 
 
 async def native_webhook(job: Job, service: Any) -> dict[str, Any]:
-    """Webhook body for native jobs: the job as ``GET /api/v1/jobs/{id}`` shows it."""
-    return to_public(job).model_dump(mode="json")
+    """Webhook body for native jobs: the job as ``GET /api/v1/jobs/{id}`` shows it, its
+    ``result_url`` absolute (the receiver is elsewhere): on the base the job was submitted to."""
+    body = to_public(job).model_dump(mode="json")
+    base = job.meta.get("base_url")
+    if body.get("result_url") and isinstance(base, str) and base:
+        body["result_url"] = base + body["result_url"]
+    return body

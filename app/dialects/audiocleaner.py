@@ -91,6 +91,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
+from app.http import public_base
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step, billable_minutes
 from app.jobs.service import JobService
 from app.jobs.steps import STEPS
@@ -382,10 +383,6 @@ PrincipalDep = Annotated[Principal, Depends(audiocleaner_principal)]
 router = APIRouter(tags=["audiocleaner"])
 
 
-def _base(request: Request, service: JobService) -> str:
-    return (service.settings.public_url or str(request.base_url)).rstrip("/")
-
-
 async def _body(request: Request) -> dict[str, Any]:
     raw = await read_body(request, _JSON_LIMIT_BYTES, hint="the body names an inputurl; the audio is downloaded")
     data = parse_json(raw or b"null")
@@ -494,7 +491,7 @@ async def audiocleaner_get(request: Request, service: ServiceDep, who: Principal
     if job.dialect != "audiocleaner":
         raise e.NotFoundError(f"task {job_id!r} does not exist")
     position = await service.jobs_ahead(job) + 1 if job.state is JobState.queued else 0
-    data, message = render(job, _base(request, service), position, await service.waiting_note(job))
+    data, message = render(job, public_base(request, service), position, await service.waiting_note(job))
     return JSONResponse({"code": OK, "data": data, "message": message})
 
 
@@ -543,7 +540,7 @@ async def _mock_waiting(request: Request, state: MockState) -> Response | None:
     if job.dialect != "audiocleaner":
         return None
     waiting = job.model_copy(update={"state": JobState.queued})
-    data, message = render(waiting, _base(request, service), _QUEUED_POLLS - polls)
+    data, message = render(waiting, public_base(request, service), _QUEUED_POLLS - polls)
     return JSONResponse({"code": OK, "data": data, "message": message}, headers={"X-Hush-Mock": "waiting"})
 
 

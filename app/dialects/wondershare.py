@@ -79,6 +79,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
+from app.http import public_base
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -385,14 +386,6 @@ def wondershare_principal(
 PrincipalDep = Annotated[Principal, Depends(wondershare_principal)]
 
 router = APIRouter(tags=["wondershare"])
-
-
-def public_base(request: Request, service: JobService) -> str:
-    """Scheme://host[:port] clients reach this server at: ``HUSH_PUBLIC_URL`` or the request's."""
-    configured = service.settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
 
 
 # ---------------------------------------------------------------------------- OpenAPI answers

@@ -362,6 +362,9 @@ def test_server_webhook_signed_and_retried(tmp_path: Path, rng: np.random.Genera
     headers, body = _Hook.received[-1]
     assert json.loads(body)["id"] == job["id"]
     assert json.loads(body)["state"] == "succeeded"
+    # absolute, on the address the job was sent to: the receiver is elsewhere
+    assert json.loads(body)["result_url"] == f"{proc.url}/api/v1/jobs/{job['id']}/result"
+    assert job["result_url"] is None or job["result_url"].startswith("/")
     assert verify_signature("s3cret", headers["X-Hush-Timestamp"], body, headers["X-Hush-Signature"])
     assert not verify_signature("wrong", headers["X-Hush-Timestamp"], body, headers["X-Hush-Signature"])
 
