@@ -954,6 +954,12 @@ class NoiseReducer:
             return {"applied": False, "reason": "no speech segments were given"}
         if self.gate_db == 0:
             return {"applied": False, "reason": "gate_db is 0"}
+        if self._frames_out > 0 and self._gate_frames == 0:
+            return {
+                "applied": False,
+                "reason": "speech or music throughout: no stretch lay away from it",
+                "speech_segments": int(self._speech[0].size),
+            }
         return {
             "applied": True,
             "depth_db": round(self.gate_db * self.amount / 100, 1),

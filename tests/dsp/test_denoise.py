@@ -671,3 +671,13 @@ def test_a_short_loud_clip_at_amount_1_is_almost_untouched(rng: np.random.Genera
     clip = speech[SR // 4 : SR // 4 + round(seconds * SR)]
     out = reduce_noise(clip, SR, amount=1)
     assert abs(10 * np.log10(np.mean(out.astype(np.float64) ** 2) / np.mean(clip.astype(np.float64) ** 2))) < 1.0
+
+
+def test_a_gate_that_gated_nothing_says_so(rng: np.random.Generator) -> None:
+    # speech throughout: the report said "applied" with a gated share of 0
+    x = mix_at_snr(make_speech_like(rng, SR, 2.0, lead_silence_s=0.0)[0], make_white(rng, 2 * SR), 10.0)
+    proc = NoiseReducer(SR, 1, speech=[(0.0, 2.0)])
+    run_processor(proc, x[None, :])
+    gate = proc.report()["speech_gate"]
+    assert gate["applied"] is False
+    assert "throughout" in gate["reason"]
