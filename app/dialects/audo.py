@@ -364,7 +364,12 @@ async def audo_remove_noise(request: Request, service: ServiceDep, who: Principa
 
 
 # audo-remove-noise.md, "GET /remove-noise/<jobId>/status"
-@router.get("/v1/remove-noise/{job_id}/status", response_model_exclude_none=True, responses=_errors(404))
+@router.get(
+    "/v1/remove-noise/{job_id}/status",
+    response_model=AudoStatusResponse,
+    response_model_exclude_none=True,
+    responses=_errors(404),
+)
 async def audo_status(job_id: str, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The job's state in the documented shape."""
     job = await service.get(job_id, owner=who.owner)

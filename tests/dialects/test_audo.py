@@ -29,6 +29,7 @@ from app.settings import Settings
 from tests._services import BACKENDS
 from tests.app._http_fixtures import Reply, serve_http
 from tests.app._media_fixtures import mux_video, video_packets
+from tests.dialects._openapi import assert_documented
 from tests.dialects._server import RunningServer, backend_server, run_server
 from tests.signals import make_speech_like, make_white, mix_at_snr
 
@@ -94,15 +95,17 @@ def wait_status(server: RunningServer, job_id: str, timeout_s: float = 60.0) -> 
     """Poll the status route until the job ends; returns the distinct answers in order."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        r = httpx.get(server.url(f"/v1/remove-noise/{job_id}/status"), headers=H, timeout=10)
-        assert r.status_code == 200, r.text
-        st = r.json()
-        if not seen or seen[-1] != st:
-            seen.append(st)
-        if st["state"] in ("succeeded", "failed"):
-            return seen
-        time.sleep(0.05)
+    with httpx.Client(base_url=server.base, headers=H, timeout=10) as client:
+        while time.monotonic() < deadline:
+            r = client.get(f"/v1/remove-noise/{job_id}/status")
+            assert r.status_code == 200, r.text
+            st = r.json()
+            assert_documented(client, "GET", "/v1/remove-noise/{job_id}/status", st)
+            if not seen or seen[-1] != st:
+                seen.append(st)
+            if st["state"] in ("succeeded", "failed"):
+                return seen
+            time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not finish: {seen[-3:]}")
 
 
@@ -290,6 +293,8 @@ def test_audo_status_of_queued_job(client: TestClient) -> None:
     ]
     answers = [client.get(f"/v1/remove-noise/{i}/status", headers=H).json() for i in ids]
     assert answers == [{"state": "queued", "jobsAhead": n} for n in range(3)]
+    for answer in answers:
+        assert_documented(client, "GET", "/v1/remove-noise/{job_id}/status", answer)
     assert client.get("/v1/remove-noise/nope/status", headers=H).status_code == 404
     assert client.get(f"/v1/remove-noise/{ids[0]}/status", headers={"x-api-key": "bad"}).status_code == 401
     # not finished: delete-results is refused with a JSON body
