@@ -436,6 +436,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="denoise engine (default HUSH_DENOISE_ENGINE or dsp; the neural ones need their packages)",
     )
+    d.add_argument(
+        "--channels",
+        choices=["linked", "each"],
+        default="linked",
+        help="one gain for all channels (linked, keeps a stereo image) or each channel alone (two microphones)",
+    )
 
     v = sub.add_parser("vad", help="print speech segments as JSON")
     v.add_argument("input")
@@ -485,7 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 1 <= args.amount <= 100:
             _err("--amount must be between 1 and 100")
             return 2
-        params: dict[str, Any] = {"amount": args.amount, **({"engine": args.engine} if args.engine else {})}
+        params: dict[str, Any] = {
+            "amount": args.amount,
+            "channels": args.channels,
+            **({"engine": args.engine} if args.engine else {}),
+        }
         return _local(args.input, args.output, [{"name": "denoise", "params": params}])
     if args.cmd == "vad":
         params = {"min_non_speech_s": args.min_non_speech, **({"engine": args.engine} if args.engine else {})}

@@ -9,15 +9,15 @@ that the total output length equals the total input length.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from dsp._typing import Audio
-from dsp._validate import as_2d, valid_audio
+from dsp._validate import as_2d, check_block, valid_audio
 
-__all__ = ["BlockProcessor", "run_blocks", "run_processor"]
+__all__ = ["BlockProcessor", "PerChannel", "run_blocks", "run_processor"]
 
 
 @runtime_checkable
@@ -68,3 +68,54 @@ def run_processor(processor: BlockProcessor, audio: Audio, *, block_size: int = 
     out = np.concatenate(parts, axis=-1) if parts else np.zeros((x.shape[0], 0), np.float32)
     out = out.astype(np.float32, copy=False)
     return out[0] if audio.ndim == 1 else out
+
+
+class PerChannel:
+    """A :class:`BlockProcessor` that runs one mono processor per channel, each on its channel alone.
+
+    For recordings whose channels hold different sources (two microphones, each with its own
+    voice and noise), where a processor linked across channels would let one channel's noise
+    decide the other's gains. Outputs are emitted as far as every channel has produced them.
+
+    Parameters
+    ----------
+    processors : sequence of BlockProcessor
+        One per channel, each built for one channel at the same rate.
+
+    Examples
+    --------
+    >>> from dsp.denoise import NoiseReducer
+    >>> pc = PerChannel([NoiseReducer(16000, 1), NoiseReducer(16000, 1)])
+    >>> x = np.zeros((2, 16000), np.float32)
+    >>> np.concatenate([pc.process(x), pc.flush()], axis=-1).shape
+    (2, 16000)
+    """
+
+    def __init__(self, processors: Sequence[BlockProcessor]) -> None:
+        if not processors or any(p.channels != 1 for p in processors):
+            raise ValueError("PerChannel takes one single-channel processor per channel")
+        self.processors = list(processors)
+        self.channels = len(self.processors)
+        self.sr = self.processors[0].sr
+        self._held: list[Audio] = [np.zeros(0, np.float32) for _ in self.processors]
+
+    def _emit(self, outs: list[Audio]) -> Audio:
+        self._held = [np.concatenate([h, o[0]]) for h, o in zip(self._held, outs, strict=True)]
+        k = min(h.size for h in self._held)
+        out = np.stack([h[:k] for h in self._held]).astype(np.float32, copy=False)
+        self._held = [h[k:] for h in self._held]
+        return out
+
+    def process(self, block: Audio) -> Audio:
+        """Take a ``(channels, m)`` block, return the ``(channels, k)`` samples every channel has made."""
+        x = check_block(block, self.channels)
+        return self._emit([p.process(x[c : c + 1]) for c, p in enumerate(self.processors)])
+
+    def flush(self) -> Audio:
+        """Return every sample still held back; the processor is finished afterwards."""
+        return self._emit([p.flush() for p in self.processors])
+
+    def report(self) -> dict[str, Any]:
+        """The first channel's report, with each channel's under ``per_channel``."""
+        reports = [p.report() for p in self.processors]
+        return {**reports[0], "channels_processed": "each channel separately", "per_channel": reports}

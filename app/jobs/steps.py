@@ -101,6 +101,7 @@ def _engine(step: str, p: dict[str, Any]) -> str:
 
 def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
     engine = _engine("denoise", p)
+    mode = _channel_mode(p)  # the neural engines always take each channel alone
     if engine != "dsp":
         from app.jobs.engines import NeuralDenoiser
 
@@ -110,8 +111,22 @@ def _denoise(sr: int, channels: int, p: dict[str, Any]) -> Any:
     else:
         from dsp.denoise import NoiseReducer
 
-        inner = NoiseReducer(sr, channels, amount=float(p.get("amount", 100.0)), speech=p.get("speech"))
+        amount, speech = float(p.get("amount", 100.0)), p.get("speech")
+        if mode == "each" and channels > 1:
+            from dsp.stream import PerChannel
+
+            inner = PerChannel([NoiseReducer(sr, 1, amount=amount, speech=speech) for _ in range(channels)])
+        else:
+            inner = NoiseReducer(sr, channels, amount=amount, speech=speech)
     return _keep_music(inner, sr, channels, p)
+
+
+def _channel_mode(p: dict[str, Any]) -> str:
+    """The denoise step's ``channels``: ``linked`` (one gain for all, the default) or ``each``."""
+    mode = p.get("channels", "linked")
+    if mode not in ("linked", "each"):
+        raise ValueError(f"channels must be 'linked' or 'each', got {mode!r}")
+    return str(mode)
 
 
 def _keep_music(inner: Any, sr: int, channels: int, p: dict[str, Any]) -> Any:
@@ -350,8 +365,9 @@ STEPS: dict[str, StepDef] = {
             "dsp.denoise",
             "NoiseReducer",
             _denoise,
-            ("amount", "engine"),
-            "reduce background noise and gate what lies away from speech (engine dsp | rnnoise | deepfilternet3)",
+            ("amount", "engine", "channels"),
+            "reduce background noise and gate what lies away from speech (engine dsp | rnnoise | deepfilternet3; "
+            "channels linked | each)",
             uses_speech=lambda p: _engine("denoise", p) == "dsp",  # the neural models find speech themselves
             uses_music=lambda p: bool(p.get("keep_music") or p.get("spare_music")),
         ),

@@ -59,6 +59,18 @@ def test_cli_denoise_writes_quieter_file_and_reports(noisy_wav: tuple[Path, np.n
     assert pause_level_db(y, sr, truth) < pause_level_db(noisy, sr, truth) - 10
 
 
+def test_cli_denoise_channels_each(tmp_path: Path, rng: np.random.Generator) -> None:
+    speech, _ = make_speech_like(rng, 16000, 3.0)
+    x = np.stack([speech, make_white(rng, speech.size, -20.0)], axis=1)
+    src = tmp_path / "two_mics.wav"
+    sf.write(src, x, 16000, subtype="FLOAT")
+    r = hush("denoise", str(src), str(tmp_path / "out.wav"), "--channels", "each")
+    assert r.returncode == 0, r.stderr
+    step = json.loads(r.stdout)["steps"][0]
+    assert step["channels_processed"] == "each channel separately"
+    assert sf.read(tmp_path / "out.wav")[0].shape == x.shape
+
+
 def test_cli_vad_prints_segments(noisy_wav: tuple[Path, np.ndarray, list]) -> None:
     src, _, truth = noisy_wav
     r = hush("vad", str(src))

@@ -92,6 +92,38 @@ def test_process_file_reports_a_cut_off_input_once(tmp_path: Path) -> None:
     assert res.data["duration_s"] == 1.0
 
 
+def test_denoise_channels_each_takes_each_microphone_alone(tmp_path: Path) -> None:
+    # an interview on two microphones: a clean voice left, a noisy room right
+    rng = np.random.default_rng(3)
+    speech = make_speech_like(rng, SR, 4.0)[0]
+    x = np.stack([speech + 0.003 * rng.standard_normal(speech.size), 0.1 * rng.standard_normal(speech.size)])
+    src = tmp_path / "in.wav"
+    sf.write(src, x.T.astype(np.float32), SR, subtype="FLOAT")
+    out = {}
+    for mode in ("linked", "each"):
+        (tmp_path / mode).mkdir()
+        res = process_file(
+            src,
+            media.probe(src),
+            [Step(name="denoise", params={"channels": mode})],
+            OutputSpec(container="wav"),
+            tmp_path / mode,
+        )
+        assert res.path is not None
+        out[mode] = sf.read(res.path, dtype="float32")[0].T
+        assert out[mode].shape == x.shape
+        if mode == "each":
+            assert res.reports[0]["channels_processed"] == "each channel separately"
+            assert len(res.reports[0]["per_channel"]) == 2
+
+    def err_db(y: np.ndarray) -> float:
+        return float(10 * np.log10(np.sum((y - speech) ** 2) / np.sum(speech**2)))
+
+    assert err_db(out["each"][0]) < err_db(out["linked"][0]) - 6.0
+    with pytest.raises(InvalidParameterError, match="channels must be 'linked' or 'each'"):
+        check_steps([Step(name="denoise", params={"channels": "both"})])
+
+
 def test_check_steps_names_the_parameter_the_client_sent() -> None:
     """The declick step's ``click_len`` is ``click_len_ms`` inside: an error names the step's."""
     with pytest.raises(InvalidParameterError) as caught:

@@ -76,6 +76,8 @@ def test_playground_upload_process_compare_download(
     # the engine is a choice, not a number field
     assert page.eval_on_selector("#step-denoise-engine", "e => e.tagName") == "SELECT"
     page.select_option("#step-denoise-engine", "dsp")
+    options = "e => [...e.options].map((o) => o.value).join()"
+    assert page.eval_on_selector("#step-denoise-channels", options) == "linked,each"
     page.check("#step-vad")
     page.check("#step-declick")
     page.set_input_files("#file", str(noisy_wav))

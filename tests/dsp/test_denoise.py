@@ -681,3 +681,23 @@ def test_a_gate_that_gated_nothing_says_so(rng: np.random.Generator) -> None:
     gate = proc.report()["speech_gate"]
     assert gate["applied"] is False
     assert "throughout" in gate["reason"]
+
+
+def test_two_microphones_denoised_each_on_its_own(rng: np.random.Generator, speech: np.ndarray) -> None:
+    # a clean voice on one channel, loud noise on the other: linked gains let the noise decide both
+    from dsp.stream import PerChannel
+
+    left = speech + make_white(rng, speech.size, -50.0)
+    right = make_white(rng, speech.size, -20.0)
+    x = np.stack([left, right])
+    linked = run_processor(NoiseReducer(SR, 2), x)
+    each = run_processor(PerChannel([NoiseReducer(SR, 1), NoiseReducer(SR, 1)]), x)
+    assert each.shape == x.shape
+    np.testing.assert_array_equal(each[0], run_processor(NoiseReducer(SR, 1), left[None, :])[0])
+    assert si_sdr_db(speech, each[0]) > si_sdr_db(speech, linked[0]) + 6.0
+    proc = PerChannel([NoiseReducer(SR, 1), NoiseReducer(SR, 1)])
+    pieces = [proc.process(x[:, i : i + 5000]) for i in range(0, x.shape[1], 5000)]
+    np.testing.assert_array_equal(np.concatenate([*pieces, proc.flush()], axis=-1), each)
+    rep = proc.report()
+    assert rep["channels_processed"] == "each channel separately"
+    assert len(rep["per_channel"]) == 2

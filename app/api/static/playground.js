@@ -20,6 +20,8 @@ const PARAMS = {
   target_lufs: { label: "target loudness (LUFS)", min: -40, max: -5, step: 0.5, value: -16 },
   max_peak_dbfs: { label: "true-peak ceiling (dBTP)", min: -12, max: 0, step: 0.1, value: -1 },
 };
+// parameters that are a choice of words, not a number
+const CHOICES = { channels: { label: "channels ", options: ["linked", "each"] } };
 // engine: a choice, per step (the server's default when left at "default")
 const ENGINES = { denoise: ["dsp", "rnnoise", "deepfilternet3"], vad: ["dsp", "silero"] };
 const $ = (id) => document.getElementById(id);
@@ -101,6 +103,13 @@ function stepControl(s) {
           select.append(o);
         }
         l.append("engine ", select);
+        params.append(l);
+        continue;
+      }
+      if (CHOICES[p]) {
+        const select = Object.assign(document.createElement("select"), { name: p, id: `${id}-${p}` });
+        for (const o of CHOICES[p].options) select.append(new Option(o, o));
+        l.append(CHOICES[p].label, select);
         params.append(l);
         continue;
       }
