@@ -24,6 +24,7 @@ pass is made when the ``autoid`` analysis already found what it would.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,6 +356,21 @@ def process_file(
     note = media.resample_note(out_container, sr, ch, offered=output.offered) if output.audio else None
     if note is not None:
         warnings.append(note)
+    if (
+        result.path is not None
+        and requested
+        and not video
+        and not warnings
+        and info.bit_rate is not None  # a lossy input (its bit rate is known only for those)
+        and out_container == info.container
+        and all(r.get("not_applied") or r.get("applied") is False for r in result.reports)
+    ):
+        # nothing was done to the audio: the input itself, not a new lossy encode of it (a
+        # generation lost for nothing)
+        same = tmp / f"unchanged{media.EXTENSIONS[out_container]}"
+        shutil.copyfile(src, same)
+        result.path = same
+        result.data["unchanged"] = True
     if warnings:
         result.data["warnings"] = warnings
     return result

@@ -145,3 +145,21 @@ def test_check_steps_refuses_loudness_targets_out_of_range_at_submit(params: dic
         check_steps([Step(name="denoise"), Step(name="loudness", params=params)])
     assert caught.value.message == says
     check_steps([Step(name="loudness", params={"target_lufs": -23.0, "max_peak_dbfs": -2.0})])
+
+
+def test_a_lossy_input_nothing_was_done_to_comes_back_as_it_was(tmp_path: Path) -> None:
+    # re-encoding it would lose a generation for nothing (an outside audit measured 21 dB SNR)
+    rng = np.random.default_rng(5)
+    speech = make_speech_like(rng, SR, 3.0)[0]
+    src = tmp_path / "dry.mp3"
+    sf.write(src, speech.astype(np.float32), SR, format="MP3")
+    info = media.probe(src)
+    assert info.bit_rate is not None
+    res = process_file(src, info, [Step(name="remove_echo")], OutputSpec(), tmp_path)
+    assert res.reports[0].get("not_applied")  # a dry voice has no discrete echo
+    assert res.path is not None
+    assert res.path.read_bytes() == src.read_bytes()
+    # a step that changes the audio is encoded afresh
+    res = process_file(src, info, [Step(name="denoise")], OutputSpec(), tmp_path)
+    assert res.path is not None
+    assert res.path.read_bytes() != src.read_bytes()
