@@ -184,7 +184,8 @@ def download_path(job: Job) -> str:
 
 
 def render(job: Job, jobs_ahead: int = 0, note: str | None = None) -> AudoStatusResponse:
-    """The documented status message for ``job``; cancelled and timed-out jobs report ``failed``.
+    """The documented status message for ``job``; cancelled and timed-out jobs, and those whose
+    results were deleted, report ``failed``.
 
     ``note`` is the ``reason`` of a queued job that cannot start (no worker is running)."""
     state = job.state
@@ -194,8 +195,10 @@ def render(job: Job, jobs_ahead: int = 0, note: str | None = None) -> AudoStatus
         return AudoStatusResponse(state="downloading")
     if state is JobState.in_progress:
         return AudoStatusResponse(state="in_progress", percent=int(max(0.0, min(job.progress, 100.0))))
-    if state is JobState.succeeded:
+    if state is JobState.succeeded and job.result_key:
         return AudoStatusResponse(state="succeeded", download_path=download_path(job))
+    if state is JobState.succeeded:  # its results were deleted (delete-results): nothing to download
+        return AudoStatusResponse(state="failed", reason="the results were deleted (delete-results)")
     if state is JobState.cancelled:
         reason = job.error_reason or "the job was cancelled"
     elif state is JobState.timed_out:

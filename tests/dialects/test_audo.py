@@ -460,6 +460,9 @@ def test_audo_delete_results(server: RunningServer) -> None:
     gone = httpx.get(server.url("/v1" + final["downloadPath"]), timeout=10)
     assert gone.status_code == 404
     assert "detail" in gone.json()
+    # the status no longer points at the deleted file
+    status = httpx.get(server.url(f"/v1/remove-noise/{job_id}/status"), headers=H, timeout=10).json()
+    assert status == {"state": "failed", "reason": "the results were deleted (delete-results)"}
 
 
 def test_audo_failed_job_reports_reason(server: RunningServer) -> None:
