@@ -334,6 +334,9 @@ def render(job: Job, base_url: str, position: int, note: str | None = None) -> t
             data["credit_time"] = int(billed)
         elif duration is not None:  # a job finished before billable_minutes was recorded
             data["credit_time"] = billable_minutes(duration)
+        warnings = job.result_meta.get("warnings")
+        if warnings:  # a Hush extension, as report: an input cut off, a rate the format could not carry
+            data["warnings"] = [str(w) for w in warnings]
     elif job.terminal:
         reason = job.error_reason or {
             JobState.cancelled: "the task was cancelled",
@@ -445,6 +448,12 @@ _GET_ANSWER = _answer(
             "tasks_position": {"type": "integer", "minimum": 0, "description": "place in the queue (waiting)"},
             "reason": {"type": "string", "description": "why the task failed (failed)"},
             "report": {"type": "object", "description": "per flag set: applied, approximated or not_applied, and why"},
+            "warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "what to know about the input or the output (success, when there is any): an input "
+                "that ends before its header says, a rate the output format could not carry",
+            },
         },
     },
     "the task's state",

@@ -23,7 +23,7 @@ from tests._services import BACKENDS
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
 from tests.dialects._openapi import assert_documented
 from tests.dialects._server import RunningServer, backend_server, run_server
-from tests.signals import make_speech_like, make_white, mix_at_snr
+from tests.signals import make_speech_like, make_white, mix_at_snr, with_wav_data_size
 
 KEY = "ac-key-1"
 H = {"api-key": KEY}
@@ -114,6 +114,7 @@ def origin() -> Iterator[LoopbackServer]:
         "/page.html": Reply(body=b"<html>hi</html>" * 20),
         "/silent.wav": Reply(body=SILENT),
         "/misleading.mp3": Reply(body=MISLEADING_MP3),
+        "/cut_off.wav": Reply(body=with_wav_data_size(SILENT, 16000 * 2 * 7200)),  # says 2 h, holds less
     }
     with serve_http(pages) as s:
         yield s
@@ -246,6 +247,14 @@ def test_audiocleaner_credit_time_is_what_the_decoded_audio_costs(client: httpx.
     with httpx.Client(timeout=30) as anonymous:
         y, sr = sf.read(io.BytesIO(anonymous.get(data["output"]).content), dtype="float32")
     assert 51.0 < y.size / sr < 53.0
+
+
+def test_audiocleaner_says_when_the_input_was_cut_off(client: httpx.Client, origin: LoopbackServer) -> None:
+    # the native API warned; this dialect's answer had nowhere to say it
+    data = wait(client, create(client, origin.url("/cut_off.wav"), {"normalize": True}))
+    assert data["status"] == "success", data
+    assert any("truncated" in w for w in data["warnings"]), data
+    assert_documented(client, "POST", GET, {"code": 100000, "data": data, "message": "Request Success"})
 
 
 def test_audiocleaner_plan_runs_a_shared_step_once_in_chain_order() -> None:
