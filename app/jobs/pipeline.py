@@ -42,6 +42,12 @@ __all__ = ["CHAIN", "PipelineResult", "expand_plan", "process_file"]
 #: How far (dB) peaks may rise over the loudness step's ceiling before its gain is held back;
 #: the true-peak limiter takes them down (a few dB of limiting on speech peaks is inaudible).
 LIMITER_HEADROOM_DB = 6.0
+#: How much lower (dB) the true-peak limiter aims when the output is lossy (MP3, OGG, M4A, WebM, a
+#: video's audio): the encoder's own filtering puts inter-sample peaks back. An outside audit
+#: measured Vorbis and Opus outputs of a -1.2 dBTP limiter at -0.6 and -0.7 dBTP (ffmpeg ebur128);
+#: AES TD1004 (2015) asks for more headroom than -1 dBTP at lower bit rates.
+LOSSY_PEAK_MARGIN_DB = 1.0
+LOSSLESS_CONTAINERS = ("wav", "flac", "pcm")
 #: Share of the progress bar given to the speech detector's pass before a speech-aware step: it
 #: decodes the input once more and runs at about 1000x real time, so a tenth is generous.
 PREPASS_SHARE = 0.1
@@ -419,8 +425,13 @@ def _second_pass(
         # are limited rather than holding the whole programme back (EBU R 128 practice)
         stage = GainStage.for_target(stage_in.finish(), **s.params, limiter_headroom_db=LIMITER_HEADROOM_DB)
         gain_db += stage.gain_db
-        limiters.append(TruePeakLimiter(sr_in, ch_in, ceiling_dbtp=stage.max_peak_dbfs))
-        reports.append(stage.report())
+        lossy = video or out_container not in LOSSLESS_CONTAINERS
+        ceiling = stage.max_peak_dbfs - (LOSSY_PEAK_MARGIN_DB if lossy else 0.0)
+        limiters.append(TruePeakLimiter(sr_in, ch_in, ceiling_dbtp=ceiling))
+        report = stage.report()
+        if lossy:
+            report["lossy_peak_margin_db"] = LOSSY_PEAK_MARGIN_DB  # the limiter aims this much lower
+        reports.append(report)
     result.data["finalize"] = reports
     g = np.float32(10 ** (gain_db / 20))
     container = "wav" if video else out_container

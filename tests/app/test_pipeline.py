@@ -163,3 +163,23 @@ def test_a_lossy_input_nothing_was_done_to_comes_back_as_it_was(tmp_path: Path) 
     res = process_file(src, info, [Step(name="denoise")], OutputSpec(), tmp_path)
     assert res.path is not None
     assert res.path.read_bytes() != src.read_bytes()
+
+
+@pytest.mark.parametrize(("container", "ceiling"), [("ogg", -2.0), ("mp3", -2.0), ("wav", -1.0)])
+def test_loudness_leaves_a_lossy_encoder_headroom(tmp_path: Path, container: str, ceiling: float) -> None:
+    # Vorbis and Opus outputs of a -1 dBTP limiter read -0.6 / -0.7 dBTP after encoding (an audit)
+    from scipy.signal import resample_poly
+
+    rng = np.random.default_rng(9)
+    sr = 44100
+    x = np.clip(0.3 * rng.standard_normal((2 * sr, 2)), -1, 1).astype(np.float32)  # wideband: peaky
+    src = tmp_path / "in.wav"
+    sf.write(src, x, sr)
+    res = process_file(src, media.probe(src), [Step(name="loudness")], OutputSpec(container=container), tmp_path)
+    loud = res.reports[-1]
+    assert loud["step"] == "loudness"
+    assert loud["limiter"]["ceiling_dbtp"] == ceiling
+    assert ("lossy_peak_margin_db" in loud) is (container != "wav")
+    assert res.path is not None
+    y, _ = sf.read(res.path, dtype="float64", always_2d=True)
+    assert 20 * np.log10(np.abs(resample_poly(y, 8, 1, axis=0)).max()) <= -1.0
