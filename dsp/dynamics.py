@@ -638,7 +638,9 @@ class DeEsser(_ControlRate):
         """Settings, the band used and the measured cuts."""
         out: dict[str, Any] = {
             "step": "deess",
-            "band_hz": [round(self.band_hz[0], 1), round(self.band_hz[1], 1)],
+            # the band worked on (left out when it lies above the Nyquist frequency: clipped to it, its
+            # top fell under its bottom)
+            **({"band_hz": [round(self.band_hz[0], 1), round(self.band_hz[1], 1)]} if self.active else {}),
             "threshold_db": self.threshold_db,
             "ratio": self.ratio,
             "max_reduction_db": self.max_reduction_db,

@@ -172,6 +172,7 @@ def test_deesser_at_8khz_passes_through_and_says_why(rng: np.random.Generator) -
     report = d.report()
     assert report["applied"] is False
     assert "Nyquist" in report["not_applied"]
+    assert "band_hz" not in report  # it read [4000, 3600]: the band clipped to Nyquist, upside down
 
 
 def test_deesser_band_follows_the_rate() -> None:
