@@ -242,13 +242,15 @@ class EqCurve:
     target_db : tuple of float
         The target per band (Byrne et al. 1994), in dB.
     correction_db : tuple of float
-        The gain applied per band, in dB in [-6, 6].
+        The gain applied per band, in dB within ``±max_gain_db``.
     target : str
         ``"male"`` or ``"female"``: which Byrne spectrum the speech was closer to.
     speech_s : float
         Seconds of speech measured.
     reason : str
         Why nothing is applied (empty when ``applied``).
+    max_gain_db : float
+        The bound the correction was clipped to, in dB.
     """
 
     applied: bool
@@ -260,6 +262,7 @@ class EqCurve:
     target: str = ""
     speech_s: float = 0.0
     reason: str = ""
+    max_gain_db: float = MAX_GAIN_DB
 
     @property
     def error_before_db(self) -> float:
@@ -303,7 +306,7 @@ class EqCurve:
         if self.applied:
             out.update(
                 target=f"Byrne et al. 1994 {self.target} LTASS",
-                max_gain_db=MAX_GAIN_DB,
+                max_gain_db=self.max_gain_db,
                 curve=[[c, round(g, 2)] for c, g in zip(self.centres_hz, self.correction_db, strict=True)],
                 error_before_db=round(self.error_before_db, 2),
                 error_after_db=round(self.error_after_db, 2),
@@ -438,6 +441,7 @@ class EqAnalyzer:
             tuple(float(v) for v in corr),
             name,
             speech_s,
+            max_gain_db=self.max_gain_db,
         )
 
     def report(self) -> dict[str, Any]:

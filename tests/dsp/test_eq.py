@@ -234,3 +234,14 @@ def test_spare_music_measures_the_speech_outside_music_and_leaves_music_alone(rn
     assert spared.music is not None
     assert spared.music.music_s > 15.0
     assert 0.5 * (b - a) < curve.speech_s <= b - a + 0.5
+
+
+def test_the_report_states_the_bound_its_curve_keeps(rng: np.random.Generator) -> None:
+    # the report said the module's 6 dB for an analyzer bounded at 2 (studio_sound's EQ)
+    sr = 16000
+    x = peak(speech(rng, sr), sr, 1000.0, -6.0)
+    a = EqAnalyzer(sr, 1, max_gain_db=2.0)
+    a.process(x[None, :])
+    rep = Equalizer(sr, 1, a.finish()).report()
+    assert rep["max_gain_db"] == 2.0
+    assert max(abs(g) for _, g in rep["curve"]) <= 2.0
