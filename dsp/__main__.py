@@ -14,10 +14,11 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from dsp.errors import DspError, InvalidParameterError
+from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
 from dsp.io import open_writer, output_format, read_blocks, read_info, truncation_warning
 from dsp.stream import BlockProcessor, run_blocks
 
@@ -41,6 +42,16 @@ def _warn_truncated(args: argparse.Namespace, sr: int) -> Callable[[int, int], N
     return warn
 
 
+def _not_empty(blocks: Iterable[Any], path: str) -> Iterator[Any]:
+    """``blocks`` as they come; InvalidAudioError at the end when not one sample came (``hush`` refuses it too)."""
+    n = 0
+    for block in blocks:
+        n += block.shape[-1]
+        yield block
+    if n == 0:
+        raise InvalidAudioError(f"{path} holds no audio (0 samples)")
+
+
 def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProcessor]) -> int:
     """Stream ``args.input`` through the processor ``make(sr, channels)`` into ``args.output``.
 
@@ -50,7 +61,7 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
     """
     info = read_info(args.input)
     proc = make(info.sr, info.channels)
-    blocks = read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr))
+    blocks = _not_empty(read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr)), args.input)
     target = Path(args.output)
     output_format(target)  # a name or folder that cannot be written is refused before any work
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
@@ -100,7 +111,9 @@ def _vad(args: argparse.Namespace) -> int:
 
     info = read_info(args.input)
     det = SpeechDetector(info.sr, info.channels, min_non_speech_s=args.min_non_speech)
-    for block in read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr)):
+    for block in _not_empty(
+        read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr)), args.input
+    ):
         det.process(block)
     segments = det.finish()
     print(json.dumps({"segments": [{"tag": "speech", "start": s, "end": e} for s, e in segments]}))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.signals import make_speech_like, make_white, mix_at_snr, with_wav_data_size
@@ -174,3 +175,16 @@ def test_dsp_main_mp3_input_is_written_as_pcm(tmp_path: Path, rng: np.random.Gen
         info = sf.info(tmp_path / name)
         assert (info.samplerate, info.channels, info.subtype) == (sr, 2, "PCM_16")
         assert info.frames == sf.info(src).frames
+
+
+@pytest.mark.parametrize("cmd", ["denoise", "declick", "vad"])
+def test_dsp_main_an_empty_file_is_refused(tmp_path: Path, cmd: str) -> None:
+    # it exited 0 with a 44-byte WAV (denoise) or {"segments": []} (vad); hush refuses it too
+    src = tmp_path / "empty.wav"
+    sf.write(src, np.zeros((0, 1), np.float32), 16000)
+    out = tmp_path / "out.wav"
+    r = run_dsp(cmd, str(src), *([] if cmd == "vad" else [str(out)]))
+    assert r.returncode == 2
+    assert "holds no audio (0 samples)" in r.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.*"))  # no temporary file left
