@@ -30,6 +30,9 @@ class Event(Protocol):
 
 #: Subscribe to this key to receive every event (and the queue-moved broadcasts).
 ALL_JOBS = "*"
+#: A Redis that cannot take events is logged at most this often (seconds): progress comes every second.
+_PUBLISH_WARNING_EVERY_S = 30.0
+log = logging.getLogger("hush.events")
 
 
 class EventBus(Protocol):
@@ -115,9 +118,18 @@ class RedisEventBus:
         self._listener: threading.Thread | None = None
         self._ready = threading.Event()
         self._closing = False
+        self._last_publish_warning = -float("inf")
 
     def publish(self, event: Event) -> None:
-        self._redis.publish(self._channel, event.model_dump_json())  # type: ignore[attr-defined]
+        """Best effort: live events are a convenience (watchers re-read the store), so a Redis that is
+        down for a moment must not fail the job whose progress it carries; it is logged instead."""
+        try:
+            self._redis.publish(self._channel, event.model_dump_json())  # type: ignore[attr-defined]
+        except Exception as exc:  # any broker error: the event is dropped, the work goes on
+            now = time.monotonic()
+            if now - self._last_publish_warning > _PUBLISH_WARNING_EVERY_S:
+                self._last_publish_warning = now
+                log.warning("could not publish a job event to Redis (%s); live progress pauses until it is back", exc)
 
     def _ensure_listening(self) -> None:
         with self._lock:
@@ -128,7 +140,6 @@ class RedisEventBus:
             raise ConnectionError("no subscription to the Redis event channel within 10 s")
 
     def _listen(self) -> None:
-        log = logging.getLogger("hush.events")
         delay = 1.0  # between reconnection attempts, doubling to 30 s while Redis stays away
         while not self._closing:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=False)

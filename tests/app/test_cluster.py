@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import threading
 import time
@@ -398,3 +399,17 @@ def test_celery_priorities_map_onto_redis_steps(tmp_path: Path) -> None:
     assert [redis_priority(p) for p in (0, 5, 9)] == [9, 4, 0]  # Redis runs step 0 first
     with pytest.raises(EngineUnavailableError, match="HUSH_EVENT_BUS=redis"):
         build_queue(Settings(data_dir=tmp_path, job_queue="celery"), None, None)  # type: ignore[arg-type]
+
+
+def test_redis_event_bus_publish_is_best_effort(caplog: pytest.LogCaptureFixture) -> None:
+    # a 6 s Redis outage failed every running job: its progress event raised into the job
+    from app.events import RedisEventBus
+    from app.jobs.models import InputRef, Job, JobEvent, JobSpec
+
+    bus = RedisEventBus("redis://127.0.0.1:9/0", JobEvent.model_validate_json)  # nothing listens there
+    job = Job(id="j1", dialect="native", spec=JobSpec(input=InputRef(blob_key="uploads/x")))
+    with caplog.at_level(logging.WARNING, logger="hush.events"):
+        bus.publish(JobEvent(job_id="j1", job=job))
+        bus.publish(JobEvent(job_id="j1", job=job))
+    warned = [r for r in caplog.records if "could not publish a job event" in r.getMessage()]
+    assert len(warned) == 1  # said once, not at every progress step
