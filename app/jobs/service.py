@@ -72,6 +72,10 @@ MIN_RATE_AUDIO_S = 30.0
 PACE_TRUST_SHARE = 0.05
 #: Queued jobs ahead placed one by one on the job slots; past these, the rest are spread evenly.
 _MAX_PLACED = 4096
+#: A cluster's job still queued this long (seconds since submit) while a worker slot is free has
+#: lost its queue message and is sent again (:meth:`JobService.redeliver_once`): a worker with a
+#: free slot takes a message within a second or two, so a minute is far past any honest wait.
+STALE_QUEUED_S = 60.0
 
 #: Why a job of a cluster does not start: its workers are other processes, and none is alive.
 NO_WORKER = "no worker is running (start `hush worker`)"
@@ -765,6 +769,38 @@ class JobService:
             self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
         return reaped
 
+    async def redeliver_once(self, now: float | None = None) -> list[str]:
+        """Send again the queued jobs that free worker slots have left waiting over ``STALE_QUEUED_S``.
+
+        A job's queue message can be lost (a broker restarted without persistence, a worker that
+        took it and failed before claiming it): the job would wait forever, holding its key's
+        credit and concurrency. A job still queued that long while a worker slot is free is such
+        a job. A second message is harmless: only one claim of a queued job succeeds. Only for
+        workers of their own (a cluster); returns the ids sent again.
+        """
+        if self.queue.exclusive:
+            return []
+        now = time.time() if now is None else now
+        count = await self.workers()
+        if count is None or count.alive == 0:
+            return []
+        free = count.slots - len(await anyio.to_thread.run_sync(self.store.active_jobs))
+        if free <= 0:
+            return []
+        sent: list[str] = []
+        for job_id in await anyio.to_thread.run_sync(self.store.next_queued, (), free):
+            job = await anyio.to_thread.run_sync(self.store.get, job_id)
+            if job is None or job.state is not JobState.queued or now - job.created_at < STALE_QUEUED_S:
+                continue
+            log.warning(
+                "job %s: queued %.0f s while a worker slot was free; its queue message was lost: sent again",
+                job.id,
+                now - job.created_at,
+            )
+            await anyio.to_thread.run_sync(self.queue.enqueue, job.id, job.priority)
+            sent.append(job.id)
+        return sent
+
     async def _liveness(self) -> None:
         """Tell the operator, in the log, when no worker of the cluster is alive, and when one is back."""
         last: int | None = None
@@ -783,10 +819,14 @@ class JobService:
             await asyncio.sleep(max(self.settings.worker_heartbeat_ttl_s / 3.0, 0.5))
 
     async def _reaper(self) -> None:
+        last_redelivery = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.lease_s / 3.0)
             try:
                 await self.reap_once()
+                if time.monotonic() - last_redelivery >= STALE_QUEUED_S / 2:
+                    last_redelivery = time.monotonic()
+                    await self.redeliver_once()
             except Exception:
                 log.exception("reaper pass failed")
 

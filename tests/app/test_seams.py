@@ -682,3 +682,37 @@ def test_a_cluster_seam_without_its_package_says_what_to_install(
     with pytest.raises(EngineUnavailableError, match=module) as refused:
         build_backends(Settings(data_dir=tmp_path, **fields))
     assert "hush[cluster]" in (refused.value.hint or "")
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again(settings) -> None:
+    # a Redis restarted without persistence lost the messages of queued jobs: they waited forever
+    from app.jobs.service import STALE_QUEUED_S
+
+    store = SqliteJobStore(settings.db_path)
+    queue = RecordingQueue()
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    now = time.time()
+    for job_id, age in (("lost", STALE_QUEUED_S + 5), ("fresh", 5.0)):
+        store.create(
+            Job(
+                id=job_id,
+                dialect="native",
+                spec=JobSpec(input=InputRef(blob_key="uploads/x")),
+                priority=3,
+                created_at=now - age,
+            )
+        )
+    queue.alive = 2  # two free slots
+    assert asyncio.run(service.redeliver_once(now)) == ["lost"]
+    assert queue.enqueued == [("lost", 3)]
+    queue.enqueued.clear()
+    queue.alive = 0  # no worker: nothing can be told lost
+    service._workers_at = None
+    assert asyncio.run(service.redeliver_once(now)) == []
+    queue.alive = 1  # one slot, held by a running job: the queue is only waiting
+    service._workers_at = None
+    store.create(Job(id="busy", dialect="native", spec=JobSpec(input=InputRef(blob_key="uploads/x"))))
+    assert store.claim("busy", JobState.in_progress, settings.lease_s) is not None
+    assert asyncio.run(service.redeliver_once(now)) == []
+    assert queue.enqueued == []
+    store.close()
