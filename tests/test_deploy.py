@@ -70,3 +70,14 @@ def test_readme_gives_the_two_commands() -> None:
     assert "\nscripts/serve\n" in readme
     assert "\nscripts/test\n" in readme
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_build_context_leaves_out_the_virtualenv_and_users_audio() -> None:
+    # without a .dockerignore a build sent the 2.4 GB .venv and .hush-data (stored audio) to the daemon
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".venv", ".hush-data", ".git"} <= ignored
+    copied = set(re.findall(r"^COPY (?!--from)(.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M))
+    sources = {src for line in copied for src in line.split()}
+    assert sources  # pyproject.toml, setup.py, README.md, requirements/..., app, dsp
+    for src in sources:  # nothing the image copies is left out of the context
+        assert not any(src == pat or src.startswith(pat.rstrip("/") + "/") for pat in ignored), src
