@@ -24,6 +24,7 @@ Tree (each class has a stable ``code``)::
     │   └── JobTimeoutError          "processing.timeout"
     ├── StorageFullError             "storage.full"         the server's disk (or database) is full
     └── RetryableError               "retryable"            transient; the job is run again
+        └── StorageUnavailableError  "storage.unavailable"  the blob store (S3) does not answer
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "RateLimitedError",
     "RetryableError",
     "StorageFullError",
+    "StorageUnavailableError",
     "URLRefusedError",
     "UnsupportedMediaError",
 ]
@@ -201,6 +203,13 @@ class RetryableError(AppError):
     """A transient failure; the job runs again (up to ``HUSH_MAX_ATTEMPTS``)."""
 
     code = "retryable"
+
+
+class StorageUnavailableError(RetryableError):
+    """The blob store (the cluster's S3) cannot be reached for now: a job runs again later, a
+    request is answered 503 (nothing was stored)."""
+
+    code = "storage.unavailable"
 
 
 class QueueUnavailableError(AppError):

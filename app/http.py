@@ -189,6 +189,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (e.EngineUnavailableError, 501),
     (e.JobTimeoutError, 504),
     (e.QueueUnavailableError, 503),
+    (e.StorageUnavailableError, 503),
     (e.StorageFullError, 507),
 ]
 

@@ -4,15 +4,47 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from app.errors import NotFoundError
+from app.errors import NotFoundError, StorageUnavailableError
 from app.storage import CHUNK, check_key
 
 __all__ = ["S3BlobStore"]
 
 _GONE_HINT = "results are deleted after the retention period"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: boto3's transfer errors wrap the cause) says the S3
+    server did not answer or failed on its side (a connection error, a timeout, a 5xx)."""
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, BotoConnectionError | HTTPClientError):
+            return True
+        if isinstance(seen, ClientError):
+            return int(seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextmanager
+def _answering(what: str) -> Iterator[None]:
+    """Turn an S3 server that does not answer into StorageUnavailableError (a retry, or a 503)."""
+    try:
+        yield
+    except Exception as exc:
+        if not isinstance(exc, NotFoundError) and _unreachable(exc):
+            raise StorageUnavailableError(
+                f"the blob store (S3) did not answer while {what}: {type(exc).__name__}",
+                hint="nothing was stored; try again shortly (HUSH_S3_ENDPOINT_URL names the store)",
+            ) from exc
+        raise
 
 
 class S3BlobStore:
@@ -75,20 +107,23 @@ class S3BlobStore:
 
     def put_file(self, key: str, src: Path) -> int:
         size = src.stat().st_size
-        self._client.upload_file(str(src), self.bucket, self._key(key))
+        with _answering("storing a file"):
+            self._client.upload_file(str(src), self.bucket, self._key(key))
         src.unlink(missing_ok=True)  # "moved", as the local store does
         return size
 
     def write(self, key: str, stream: BinaryIO) -> int:
         counted = _Counting(stream)
-        self._client.upload_fileobj(counted, self.bucket, self._key(key))
+        with _answering("storing a file"):
+            self._client.upload_fileobj(counted, self.bucket, self._key(key))
         return counted.n
 
     def open(self, key: str) -> BinaryIO:
         from botocore.exceptions import ClientError
 
         try:
-            body = self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            with _answering("reading a file"):
+                body = self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except ClientError as exc:
             if self._missing(exc):
                 raise NotFoundError(f"no stored file {key!r}", hint=_GONE_HINT) from None
@@ -99,7 +134,8 @@ class S3BlobStore:
         from botocore.exceptions import ClientError
 
         try:
-            head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            with _answering("looking a file up"):
+                head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if self._missing(exc):
                 raise NotFoundError(f"no stored file {key!r}", hint=_GONE_HINT) from None
@@ -118,7 +154,7 @@ class S3BlobStore:
 
     def readable_path(self, key: str, scratch: Path) -> Path:
         dest = scratch / f"blob-{uuid.uuid4().hex}"
-        with self.open(key) as body, dest.open("wb") as out:
+        with _answering("reading a file"), self.open(key) as body, dest.open("wb") as out:
             shutil.copyfileobj(body, out, CHUNK)
         return dest
 

@@ -716,3 +716,23 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again(settings) -> None:
     assert asyncio.run(service.redeliver_once(now)) == []
     assert queue.enqueued == []
     store.close()
+
+
+def test_an_s3_store_that_does_not_answer_is_a_retry_not_an_internal_error(tmp_path: Path) -> None:
+    # an S3 outage failed running jobs for good with "internal error", and uploads answered a bare 500
+    from app.errors import RetryableError, StorageUnavailableError
+    from app.http import default_status
+    from app.storage_s3 import S3BlobStore
+
+    blobs = S3BlobStore(
+        bucket="hush", endpoint_url=f"http://127.0.0.1:{free_port()}", access_key="k", secret_key="s"
+    )  # nothing listens there
+    src = tmp_path / "x.bin"
+    src.write_bytes(b"x" * 10)
+    for call in (lambda: blobs.put_file("uploads/x", src), lambda: blobs.size("uploads/x")):
+        with pytest.raises(StorageUnavailableError) as caught:
+            call()
+        assert isinstance(caught.value, RetryableError)  # the runner runs the job again later
+        assert default_status(caught.value) == 503
+        assert "did not answer" in caught.value.message
+    assert src.exists()  # nothing was stored, nothing was lost
