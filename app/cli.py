@@ -202,8 +202,38 @@ def _worker(args: argparse.Namespace) -> int:
     except ImportError as exc:
         _err(f"the cluster backends are not installed ({exc.name}): pip install 'hush[cluster]'")
         return 3
+    refusal = _worker_can_reach_its_stores(settings)
+    if refusal:  # it would heartbeat and take jobs it cannot claim (they waited in the queue)
+        _err(refusal)
+        return 3
     run_worker(settings, concurrency=args.concurrency or settings.workers, loglevel=args.log_level.upper())
     return 0
+
+
+def _worker_can_reach_its_stores(settings: Any) -> str | None:
+    """Why a worker cannot run jobs (its job store or blob store does not answer), or None."""
+    from app.jobs.backends import build_blobs, build_store
+
+    def job_store() -> None:
+        store = build_store(settings, migrate=False)
+        try:
+            store.ping()
+        finally:
+            store.close()
+
+    def blob_store() -> None:  # a missing object (or bucket: the API server creates it) is an answer
+        build_blobs(settings).exists("uploads/.hush-worker-probe")
+
+    for name, setting, check in (
+        ("job store", "HUSH_DATABASE_URL", job_store),
+        ("blob store", "HUSH_S3_ENDPOINT / HUSH_S3_BUCKET / its keys", blob_store),
+    ):
+        try:
+            check()
+        except Exception as exc:  # any driver's error: say which store and which setting
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return f"the {name} does not answer ({first}); check {setting}"
+    return None
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -42,7 +42,7 @@ def _answering(what: str) -> Iterator[None]:
         if not isinstance(exc, NotFoundError) and _unreachable(exc):
             raise StorageUnavailableError(
                 f"the blob store (S3) did not answer while {what}: {type(exc).__name__}",
-                hint="nothing was stored; try again shortly (HUSH_S3_ENDPOINT_URL names the store)",
+                hint="nothing was stored; try again shortly (HUSH_S3_ENDPOINT names the store)",
             ) from exc
         raise
 

@@ -23,6 +23,7 @@ from tests._hush import HushProcess, WorkerProcess
 from tests._services import REDIS_URL, S3Server, new_pg_schema, reachable
 from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
 from tests.app.test_server import KEY, H, submit, upload, wait_state, wav_bytes
+from tests.dialects._server import free_port
 from tests.signals import make_white
 
 T = TypeVar("T")
@@ -311,3 +312,24 @@ def test_worker_check_is_healthy_only_while_a_worker_of_this_host_beats(redis_ur
         beat.stop()
         beat.close()
     assert check().returncode == 1
+
+
+@pytest.mark.needs_redis
+def test_a_worker_whose_job_store_does_not_answer_refuses_to_start(redis_url: str, tmp_path: Path) -> None:
+    # it started, heartbeat and passed --check, then took jobs it could not claim: they waited forever
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "HUSH_BACKEND": "cluster",
+        "HUSH_REDIS_URL": redis_url,
+        "HUSH_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere",  # nothing listens
+        "HUSH_DATA_DIR": str(tmp_path),
+    }
+    cmd = [sys.executable, "-m", "app.cli", "worker", "--concurrency", "1"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3
+    assert "the job store does not answer" in r.stderr
+    assert "HUSH_DATABASE_URL" in r.stderr
+    assert "Traceback" not in r.stderr
