@@ -27,6 +27,11 @@ from app.jobs.store import _ACTIVE, SqliteJobStore
 
 __all__ = ["PostgresJobStore", "sqlalchemy_url"]
 
+#: A pooled connection idle longer than this (seconds) is checked before use: a database restarted,
+#: failed over or a network blip breaks it unseen, and a worker's first job after it failed before
+#: its claim (an outside audit, simulated with a TCP proxy). Busy connections skip the round trip.
+_IDLE_CHECK_S = 10.0
+
 
 def sqlalchemy_url(url: str) -> str:
     """``postgresql://...`` as SQLAlchemy names it with this driver (for the migrations)."""
@@ -97,7 +102,7 @@ class PostgresJobStore(SqliteJobStore):
         }
         self._driver = pg8000.dbapi
         self._schema = schema
-        self._pool: list[Any] = []
+        self._pool: list[tuple[Any, float]] = []  # (connection, when it was put back: monotonic s)
         self._pool_size = pool_size
         self._pool_lock = threading.Lock()
         self._closed = False
@@ -113,12 +118,28 @@ class PostgresJobStore(SqliteJobStore):
             conn.commit()
         return conn
 
+    @staticmethod
+    def _answers(conn: Any) -> bool:
+        """Whether a pooled connection still works (``SELECT 1``); a broken one is closed."""
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            cur.fetchall()
+            conn.rollback()
+            return True
+        except Exception:  # the driver's network or interface errors: it is gone
+            with contextlib.suppress(Exception):
+                conn.close()
+            return False
+
     @contextmanager
     def _pooled(self) -> Iterator[Any]:
         if self._closed:
             raise RuntimeError("the job store is closed")
         with self._pool_lock:
-            conn = self._pool.pop() if self._pool else None
+            conn, idle_since = self._pool.pop() if self._pool else (None, 0.0)
+        if conn is not None and time.monotonic() - idle_since > _IDLE_CHECK_S and not self._answers(conn):
+            conn = None  # the server restarted, failed over or dropped it while it sat in the pool
         if conn is None:
             conn = self._open()
         ok = False
@@ -129,7 +150,7 @@ class PostgresJobStore(SqliteJobStore):
             if ok and not self._closed:
                 with self._pool_lock:
                     if len(self._pool) < self._pool_size:
-                        self._pool.append(conn)
+                        self._pool.append((conn, time.monotonic()))
                         conn = None
             if conn is not None:  # broken, or the pool is full: drop it
                 with contextlib.suppress(Exception):  # already broken: nothing to tell
@@ -154,7 +175,7 @@ class PostgresJobStore(SqliteJobStore):
         self._closed = True
         with self._pool_lock:
             pool, self._pool = self._pool, []
-        for conn in pool:
+        for conn, _ in pool:
             with contextlib.suppress(Exception):  # closing anyway
                 conn.close()
 

@@ -260,3 +260,22 @@ def test_postgres_replicas_migrate_once_together(pg_schema: tuple[str, str]) -> 
         conn.close()
     assert versions == ["0002"]
     assert "claimed_until" in columns
+
+
+@pytest.mark.needs_postgres
+def test_postgres_a_pooled_connection_broken_while_idle_is_replaced(pg_schema: tuple[str, str]) -> None:
+    # a database restart or a network blip broke the pooled connection unseen; a worker's next job
+    # then failed before its claim and its queue message was spent
+    from app.jobs import pgstore
+
+    url, schema = pg_schema
+    store = pgstore.PostgresJobStore(url, schema=schema)
+    store.create(make_job("j"))
+    assert len(store._pool) == 1
+    conn, _ = store._pool[0]
+    conn.close()  # what a server that went away leaves in the pool
+    store._pool[0] = (conn, time.monotonic() - pgstore._IDLE_CHECK_S - 1)  # idle long enough to be checked
+    job = store.get("j")
+    assert job is not None
+    assert job.id == "j"
+    store.close()
