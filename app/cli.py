@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
@@ -120,6 +121,10 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal:
         _err(refusal)
         return 2
+    refusal = _stores_answer(settings)
+    if refusal:  # one line naming the setting, not a traceback after the "serving" banner
+        _err(refusal)
+        return 3
     from app.errors import EngineUnavailableError
     from app.jobs.engines import check_default_engines
 
@@ -145,6 +150,9 @@ def _serve(args: argparse.Namespace) -> int:
     if scratch is not None:
         # uvicorn re-raises the signal that stopped it; end by an exception so the folder goes too
         signal.signal(signal.SIGTERM, _exit_on_signal)
+    # the server's own lines (no worker alive, and one back; a job re-queued), with a time and a level
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("hush").setLevel(getattr(logging, args.log_level.upper()))
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
     finally:
@@ -202,7 +210,7 @@ def _worker(args: argparse.Namespace) -> int:
     except ImportError as exc:
         _err(f"the cluster backends are not installed ({exc.name}): pip install 'hush[cluster]'")
         return 3
-    refusal = _worker_can_reach_its_stores(settings)
+    refusal = _stores_answer(settings)
     if refusal:  # it would heartbeat and take jobs it cannot claim (they waited in the queue)
         _err(refusal)
         return 3
@@ -210,8 +218,8 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker_can_reach_its_stores(settings: Any) -> str | None:
-    """Why a worker cannot run jobs (its job store or blob store does not answer), or None."""
+def _stores_answer(settings: Any) -> str | None:
+    """Why a server or worker cannot run (its job store or blob store does not answer), or None."""
     from app.jobs.backends import build_blobs, build_store
 
     def job_store() -> None:

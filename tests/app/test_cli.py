@@ -410,3 +410,24 @@ def test_cli_a_bad_setting_is_one_line_naming_it(cmd: list[str], tmp_path: Path)
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("hush: invalid setting: HUSH_DENOISE_ENGINE='bogus': ")
     assert "dsp" in r.stderr
+
+
+def test_cli_serve_with_a_database_that_does_not_answer_says_so_in_one_line(tmp_path: Path) -> None:
+    # it printed "serving on ..." and then a ~180-line traceback
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens on it once the block ends
+    env = {
+        **os.environ,
+        "HUSH_BACKEND": "cluster",
+        "HUSH_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/nowhere",
+        "HUSH_DATA_DIR": str(tmp_path),
+    }
+    r = hush("serve", "--port", "9", env=env)
+    assert r.returncode == 3
+    assert "the job store does not answer" in r.stderr
+    assert "HUSH_DATABASE_URL" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert "serving on" not in r.stderr
