@@ -239,8 +239,10 @@ def _stores_answer(settings: Any) -> str | None:
         try:
             check()
         except Exception as exc:  # any driver's error: say which store and which setting
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return f"the {name} does not answer ({first}); check {setting}"
+            text = str(exc).strip()
+            return (
+                f"the {name} does not answer ({text.splitlines()[0] if text else type(exc).__name__}); check {setting}"
+            )
     return None
 
 

@@ -695,10 +695,9 @@ class SpeechDetector:
             # the channels' mean power spectrum: a channel the others cancel in a mixdown (a
             # polarity-inverted one) is still heard
             power = np.zeros((n_frames, self._k_hi - self._k_lo), F32)
-            buf = np.zeros((n_frames, self.n_fft), F32)
+            buf = np.zeros((n_frames, self.n_fft), F32)  # its zero padding past win stays: only [:, :win] is written
             for ch in self._pending:
                 frames = np.lib.stride_tricks.sliding_window_view(ch[: (n_frames - 1) * hop + win], win)[::hop]
-                buf[:, win:] = 0.0
                 np.multiply(frames, self._window, out=buf[:, :win])
                 spec = sfft.rfft(buf, axis=1)[:, self._k_lo : self._k_hi]
                 power += spec.real**2
