@@ -28,6 +28,8 @@ __all__ = [
     "normalize_loudness",
 ]
 
+#: The two gates of the integrated measure (ITU-R BS.1770-4, its gating of 400 ms blocks): blocks under
+#: -70 LKFS are dropped, then those more than 10 LU under the loudness of the blocks left.
 _ABS_GATE_LUFS = -70.0
 _REL_GATE_LU = -10.0
 
