@@ -1100,14 +1100,17 @@ class HumRemover:
         lowest and highest, as the notches followed it) and ``harmonics``. ``hum_hz`` and
         ``hum_harmonics`` are those of the harmonic set notched longest (``None`` and ``[]`` if
         none), ``notched_s`` the seconds notched. Past 1000 stretches the rest are only counted
-        (``hum_segments_omitted``).
+        (``hum_segments_omitted``). ``applied`` is False, with a ``reason``, when nothing was
+        notched: the audio then passed unchanged.
         """
         longest = max(self._sets.values(), key=lambda st: st.n) if self._sets else None
+        notched = sum(st.n for st in self._sets.values())
         out: dict[str, Any] = {
-            "step": "hum",
+            "step": "dehum",
+            "applied": notched > 0,
             "hum_hz": None if longest is None else round(longest.mean_hz, 2),
             "hum_harmonics": [] if longest is None else list(longest.harmonics),
-            "notched_s": round(sum(st.n for st in self._sets.values()) / self.sr, 3),
+            "notched_s": round(notched / self.sr, 3),
             "hum_segments": [
                 {
                     "start_s": round(st.start / self.sr, 3),
@@ -1121,6 +1124,8 @@ class HumRemover:
         }
         if self._segments_dropped:
             out["hum_segments_omitted"] = self._segments_dropped
+        if not notched:
+            out["reason"] = "no mains hum was found: the audio passed unchanged"
         return out
 
 

@@ -225,7 +225,8 @@ def test_report_says_where_hum_was_notched(talk: np.ndarray) -> None:
     h = HumRemover(SR, 1)
     run_processor(h, x)
     rep = json.loads(json.dumps(h.report()))
-    assert rep["step"] == "hum"
+    assert rep["step"] == "dehum"
+    assert rep["applied"] is True
     assert rep["hum_hz"] == pytest.approx(60.0, abs=0.05)
     assert {1, 2} <= set(rep["hum_harmonics"])
     assert rep["notched_s"] == pytest.approx(6.0, abs=1.0)
@@ -237,6 +238,17 @@ def test_report_says_where_hum_was_notched(talk: np.ndarray) -> None:
     run_processor(clean, talk)
     assert clean.report()["hum_segments"] == []
     assert clean.report()["hum_hz"] is None
+
+
+def test_report_says_not_applied_when_no_hum_was_found(talk: np.ndarray) -> None:
+    h = HumRemover(SR, 1)
+    out = run_processor(h, talk)
+    rep = h.report()
+    assert rep["step"] == "dehum"
+    assert rep["applied"] is False
+    assert "no mains hum" in rep["reason"]
+    assert rep["notched_s"] == 0.0
+    np.testing.assert_array_equal(out.reshape(talk.shape), talk)  # and nothing changed
 
 
 def test_empty_block_after_hum_was_found_passes() -> None:
