@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
 import sys
@@ -20,6 +21,9 @@ import soundfile as sf
 
 from app.api.playground import compute_peaks
 from app.cli import _Bar
+from app.errors import InvalidParameterError
+from app.jobs.models import Step
+from app.jobs.steps import STEPS, check_steps
 from app.settings import Settings
 from tests._hush import HushProcess
 from tests._services import BACKENDS, cluster_backend, settings_env
@@ -209,3 +213,35 @@ def test_cli_serve_says_where_and_what_to_open(server: HushProcess) -> None:
     log = server.log.read_text()
     assert f"serving on 127.0.0.1:{server.port}" in log
     assert f"Open http://127.0.0.1:{server.port}/ for the playground" in log
+
+
+def _page_params() -> dict[str, dict[str, Any]]:
+    """The playground's PARAMS table (label, range, value per parameter), read from its source."""
+    source = (Path(__file__).parents[2] / "app/api/static/playground.js").read_text()
+    table = source[source.index("const PARAMS = {") : source.index("\n};", source.index("const PARAMS = {"))]
+    out: dict[str, dict[str, Any]] = {}
+    for name, body in re.findall(r"^\s+(\w+): \{(.*)\},$", table, flags=re.M):
+        fields = dict(re.findall(r'(\w+): ("[^"]*"|-?[\d.]+)', body))
+        out[name] = {k: json.loads(v) for k, v in fields.items()}
+    return out
+
+
+def test_the_playground_labels_every_parameter_and_its_ranges_are_the_servers() -> None:
+    """A value the page marks as out of range is one the server refuses, and the page's default
+    is one it takes: the page never stops what the server would run, nor sends what it refuses."""
+    page = _page_params()
+    numbers = {p for s in STEPS.values() for p in s.params if p not in ("engine", "channels")}
+    assert numbers <= set(page), f"parameters the page shows unlabelled: {sorted(numbers - set(page))}"
+    checked = 0
+    for name, meta in page.items():
+        owners = [s.name for s in STEPS.values() if name in s.params]
+        assert owners, f"the page labels {name!r}, which no step takes"
+        for step in owners:
+            if meta.get("value", "") != "":
+                check_steps([Step(name=step, params={name: meta["value"]})])
+            if "min" in meta:
+                for outside in (meta["min"] - 0.01, meta["max"] + 0.01):
+                    with pytest.raises(InvalidParameterError, match=name):
+                        check_steps([Step(name=step, params={name: outside})])
+                    checked += 1
+    assert checked >= 40

@@ -147,6 +147,7 @@ def test_playground_drop_zone_and_run_are_keyboard_reachable(page: Any, server: 
     page.goto(f"{server.url}/playground")
     enter_key(page)
     assert page.is_disabled("#run")  # no input yet
+    assert page.inner_text("#run-hint") == "Choose a file or a URL."
     page.bring_to_front()  # a file chooser opens only from the focused page
     page.focus("#drop")
     assert page.evaluate("document.activeElement.id") == "drop"  # reached by keyboard focus
@@ -232,3 +233,186 @@ def test_playground_regions_follow_the_cuts_on_the_result(page: Any, server: Hus
     assert after[0] == before[0]  # nothing was cut before the first word
     assert after[-1] == pytest.approx(before[-1] - removed, abs=0.01)
     assert page.errors == []
+
+
+def _job_posts(page: Any) -> list[dict[str, Any]]:
+    """The bodies of the jobs the page submits, as they are sent."""
+    posts: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: posts.append(r.post_data_json) if r.method == "POST" and r.url.endswith("/api/v1/jobs") else None,
+    )
+    return posts
+
+
+def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
+    page: Any, server: HushProcess, noisy_wav: Path
+) -> None:
+    posts = _job_posts(page)
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.set_input_files("#file", str(noisy_wav))
+    page.uncheck("#step-denoise")
+    # Process is disabled, and the status says what is missing
+    assert page.is_disabled("#run")
+    assert page.inner_text("#run-hint") == "Choose at least one step."
+    for step in ("loudness", "fillers", "long_silences"):
+        page.check(f"#step-{step}")
+    # "5e" is no number: the browser gives the page an empty value, which used to mean "the default"
+    page.fill("#step-long_silences-max_pause_s", "")
+    page.focus("#step-long_silences-max_pause_s")
+    page.keyboard.type("5e")
+    page.click("#run")
+    error = page.inner_text("#error")
+    assert "long_silences" in error
+    assert "shorten pauses longer than" in error
+    assert "from 0.2 to 60" in error
+    assert page.evaluate("document.activeElement.id") == "step-long_silences-max_pause_s"
+    page.fill("#step-long_silences-keep_pause_s", "3")  # over the server's bound of 1 s
+    page.fill("#step-long_silences-max_pause_s", "2")
+    page.click("#run")
+    assert "keep of each" in page.inner_text("#error")
+    assert posts == []  # nothing was sent while a field was wrong
+    page.fill("#step-long_silences-keep_pause_s", "0.4")
+    page.click("#run")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    (body,) = posts
+    # the edits before loudness, which sets the level of what is left
+    assert [s["name"] for s in body["steps"]] == ["long_silences", "fillers", "loudness"]
+    assert body["steps"][0]["params"]["max_pause_s"] == 2
+    assert body["steps"][0]["params"]["keep_pause_s"] == 0.4
+    assert page.errors == []
+
+
+def test_playground_picks_a_running_job_up_again_after_a_reload(page: Any, server: HushProcess, tmp_path: Path) -> None:
+    rng = np.random.default_rng(19)
+    path = tmp_path / "ten minutes.wav"
+    with sf.SoundFile(str(path), "w", samplerate=8000, channels=1, subtype="PCM_16") as f:
+        for _ in range(10):
+            f.write(make_white(rng, 8000 * 60, -30.0))
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.uncheck("#step-denoise")
+    page.check("#step-loudness")  # two passes over ten minutes: long enough to reload mid-job
+    page.fill("#step-loudness-target_lufs", "-20")
+    page.set_input_files("#file", str(path))
+    page.click("#run")
+    page.wait_for_function("/in progress|queued/.test(document.querySelector('#status').textContent)")
+    job_id = page.evaluate("new URLSearchParams(location.search).get('job')")
+    assert job_id
+    page.reload()
+    # the job is followed again: its state, its steps and its parameters, and Cancel reaches it
+    page.wait_for_function("/in progress|queued/.test(document.querySelector('#status').textContent)")
+    assert page.is_checked("#step-loudness")
+    assert not page.is_checked("#step-denoise")
+    assert page.input_value("#step-loudness-target_lufs") == "-20"
+    page.wait_for_selector("#cancel:not([disabled])")
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('cancelled')")
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        assert client.get(f"/api/v1/jobs/{job_id}").json()["state"] == "cancelled"
+    # a link to a job this server does not have says so
+    page.goto(f"{server.url}/playground?job=no-such-job")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "not on this server" in page.inner_text("#error")
+    assert page.errors == []
+
+
+def test_playground_rides_out_a_lost_connection_and_shows_the_warnings(
+    page: Any, server: HushProcess, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(20)
+    sr = 16000
+    speech, _ = make_speech_like(rng, sr, 6.0)
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, speech.astype(np.float32), sr, subtype="PCM_16")
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(whole.read_bytes()[: 44 + 2 * sr * 3])  # the header still says 6 s
+    failed: list[str] = []
+
+    def drop_twice(route: Any) -> None:  # the first event streams fail as a dropped network does
+        if len(failed) < 2:
+            failed.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/events", drop_twice)
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.evaluate(
+        "window.seen = []; new MutationObserver(() => window.seen.push(document.querySelector('#status')"
+        ".textContent)).observe(document.querySelector('#status'),"
+        " {childList: true, characterData: true, subtree: true})"
+    )
+    page.set_input_files("#file", str(truncated))
+    page.focus("#run")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#after-wave[data-ready=true]", timeout=60_000)
+    assert failed  # (the job may end before a second stream is opened)
+    assert any("lost contact with the server" in s for s in page.evaluate("window.seen"))
+    assert "succeeded — 100 %" in page.inner_text("#status")
+    assert page.is_hidden("#error")
+    # the server's warning about the input is on the page
+    assert page.is_visible("#warnings")
+    assert "truncated" in page.inner_text("#warnings")
+    # keyboard users land on the result
+    assert page.evaluate("document.activeElement.id") == "play"
+    # the page's address names the job: opened again, it shows the result and the warning
+    page.unroute("**/events")
+    page.reload()
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    assert "truncated" in page.inner_text("#warnings")
+    assert page.errors == []
+
+
+def test_playground_without_a_before_offers_no_a_b_switch(page: Any, server: HushProcess, noisy_wav: Path) -> None:
+    # the server keeps no copy of a fetched input: its "before" cannot load (here: made to fail)
+    page.route("**/input", lambda route: route.fulfill(status=404, body="{}", content_type="application/json"))
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.set_input_files("#file", str(noisy_wav))
+    page.click("#run")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    assert "not available" in page.inner_text("#before-note")
+    assert page.is_disabled("#ab")
+    assert page.inner_text("#ab").startswith("Listening: B (after)")
+    assert page.evaluate("document.querySelector('#after-wave').classList.contains('active')")
+
+
+def test_playground_drop_zone_opens_the_picker_on_a_click(page: Any, server: HushProcess, noisy_wav: Path) -> None:
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.bring_to_front()
+    with page.expect_file_chooser() as chooser:
+        page.click("#drop-help")
+    chooser.value.set_files(str(noisy_wav))
+    assert "noisy speech.wav" in page.inner_text("#file-name")
+    # a URL replaces the file, in the page and in the picker alike
+    page.fill("#url", "https://example.invalid/noisy.wav")
+    assert page.inner_text("#file-name") == ""
+    assert page.evaluate("document.querySelector('#file').files.length") == 0
+
+
+def test_playground_report_reads_on_a_phone(browser: Any, server: HushProcess, noisy_wav: Path) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    enter_key(page)
+    page.check("#step-loudness")
+    page.set_input_files("#file", str(noisy_wav))
+    page.click("#run")
+    page.wait_for_selector("#report-box:not([hidden])")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    widths = page.evaluate("[...document.querySelectorAll('#report tbody td:last-child')].map((td) => td.clientWidth)")
+    assert widths
+    assert min(widths) > 250, widths  # the details get the screen's width, not a sliver of it
+    values = page.evaluate(
+        "[...document.querySelectorAll('#report td:last-child > dl > dd')].map((d) => d.clientWidth)"
+    )
+    assert values
+    assert min(values) > 150, values  # numbers are not broken a character a line
+    # nested values are lists, not JSON text
+    assert "{" not in page.inner_text("#report")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()

@@ -7,18 +7,34 @@ import SpectrogramPlugin from "/static/vendor/spectrogram.esm.js";
 // Inputs longer than this are drawn from server-side peaks, without decoding them in the browser
 // (and so without a spectrogram, which needs the decoded signal).
 const DECODE_LIMIT_S = 600;
+// Each parameter's label, and the range the server accepts (tests/browser/test_playground.py checks
+// the ranges against the server's); an empty value leaves the server's default. "list": numbers
+// separated by commas.
 const PARAMS = {
   amount: { label: "amount (1–100)", min: 1, max: 100, step: 1, value: 80, type: "range" },
-  min_non_speech_s: { label: "merge pauses shorter than (s)", min: 0, max: 5, step: 0.05, value: 0.3 },
-  detection_mult: { label: "detection threshold (6 most sensitive – 10)", min: 6, max: 10, step: 0.5, value: 8 },
-  click_len: { label: "longest click repaired by interpolation (ms)", min: 5, max: 30, step: 1, value: 10 },
-  max_pause_s: { label: "shorten pauses longer than (s)", min: 0.2, max: 60, step: 0.1, value: 1 },
-  keep_pause_s: { label: "keep of each (s)", min: 0.05, max: 60, step: 0.05, value: 0.5 },
-  min_delay_ms: { label: "shortest echo delay searched (ms)", min: 20, max: 990, step: 5, value: 50 },
-  max_delay_ms: { label: "longest echo delay searched (ms)", min: 30, max: 1000, step: 5, value: 300 },
-  max_gain_db: { label: "largest EQ correction per band (dB)", min: 0, max: 12, step: 0.5, value: 6 },
-  target_lufs: { label: "target loudness (LUFS)", min: -40, max: -5, step: 0.5, value: -16 },
-  max_peak_dbfs: { label: "true-peak ceiling (dBTP)", min: -12, max: 0, step: 0.1, value: -1 },
+  min_non_speech_s: { label: "merge pauses shorter than (s)", min: 0, max: 60, value: 0.3 },
+  detection_mult: { label: "detection threshold (6 most sensitive – 10)", min: 6, max: 10, value: 8 },
+  click_len: { label: "longest click repaired by interpolation (ms)", min: 5, max: 30, value: 10 },
+  max_pause_s: { label: "shorten pauses longer than (s)", min: 0.2, max: 60, value: 1 },
+  keep_pause_s: { label: "keep of each (s, at most 1)", min: 0.05, max: 1, value: 0.5 },
+  min_delay_ms: { label: "shortest echo delay searched (ms)", min: 20, max: 990, value: 50 },
+  max_delay_ms: { label: "longest echo delay searched (ms)", min: 60, max: 1000, value: 300 },
+  max_gain_db: { label: "largest EQ correction per band (dB)", min: 0, max: 12, value: 6 },
+  target_lufs: { label: "target loudness (LUFS)", min: -70, max: 0, value: -16 },
+  max_peak_dbfs: { label: "true-peak ceiling (dBTP)", min: -20, max: 0, value: -1 },
+  min_confidence: { label: "least confidence of a filler cut (0–1)", min: 0, max: 1, value: 0.35 },
+  detect_s: { label: "seconds heard before notching (s)", min: 0.25, max: 30, value: 4 },
+  hum_hz: { label: "mains frequency (Hz; empty: found in the audio)", min: 40, max: 70, value: "" },
+  harmonics: { label: "harmonics notched with a given frequency (e.g. 1, 2, 3)", type: "list", value: "" },
+  depth_db: { label: "suppression away from speech (dB)", min: 0, max: 60, value: 25 },
+  threshold_lu: { label: "threshold above the measured loudness (LU)", min: -20, max: 20, value: 3 },
+  ratio: { label: "ratio (:1)", min: 1, max: 20, value: 2.5 },
+  knee_db: { label: "knee width (dB)", min: 0, max: 24, value: 6 },
+  attack_ms: { label: "attack (ms)", min: 1, max: 500, value: 10 },
+  release_ms: { label: "release (ms)", min: 1, max: 5000, value: 120 },
+  makeup_db: { label: "make-up gain (dB)", min: -24, max: 24, value: 0 },
+  threshold_db: { label: "sibilance threshold (dB)", min: -30, max: 0, value: -10 },
+  max_reduction_db: { label: "largest cut of a sibilant (dB)", min: 0, max: 24, value: 6 },
 };
 // parameters that are a choice of words, not a number
 const CHOICES = { channels: { label: "channels ", options: ["linked", "each"] } };
@@ -41,7 +57,13 @@ function headers(extra = {}) {
   return key ? { "x-api-key": key, ...extra } : extra;
 }
 async function api(path, options = {}) {
-  const res = await fetch(path, { ...options, headers: headers(options.headers || {}) });
+  let res;
+  try {
+    res = await fetch(path, { ...options, headers: headers(options.headers || {}) });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new Error(`the server does not answer (${e.message}): is it still running?`);
+  }
   if (!res.ok) {
     let msg = `${res.status} ${res.statusText}`;
     try {
@@ -69,6 +91,7 @@ async function loadSteps() {
     box.replaceChildren(Object.assign(document.createElement("legend"), { textContent: "Processing steps this server offers" }));
     for (const s of steps) box.append(stepControl(s));
     showError("");
+    if (!state.resumed) { state.resumed = true; resume(); }
   } catch (e) {
     if (e.status === 401) $("key-box").open = true;
     box.replaceChildren(Object.assign(document.createElement("legend"), { textContent: "Processing steps this server offers" }),
@@ -113,11 +136,14 @@ function stepControl(s) {
         params.append(l);
         continue;
       }
-      const meta = PARAMS[p] || { label: p, type: "number", value: "" };
-      const input = Object.assign(document.createElement("input"), {
-        type: meta.type || "number", name: p, id: `${id}-${p}`, value: meta.value,
-      });
-      for (const k of ["min", "max", "step"]) if (meta[k] !== undefined) input[k] = meta[k];
+      const meta = PARAMS[p] || { label: p, value: "" };
+      const type = meta.type === "list" ? "text" : meta.type || "number";
+      const input = Object.assign(document.createElement("input"), { type, name: p, id: `${id}-${p}`, value: meta.value });
+      input.dataset.kind = meta.type || "number";
+      input.dataset.label = meta.label;
+      for (const k of ["min", "max"]) if (meta[k] !== undefined) input[k] = meta[k];
+      input.step = meta.step !== undefined ? meta.step : "any";
+      if (meta.type === "list") input.pattern = "\\s*\\d+(\\s*,\\s*\\d+)*\\s*";
       const out = document.createElement("output");
       out.textContent = meta.type === "range" ? ` ${input.value}` : "";
       input.addEventListener("input", () => { if (meta.type === "range") out.textContent = ` ${input.value}`; });
@@ -129,24 +155,39 @@ function stepControl(s) {
   box.addEventListener("change", updateRun);
   return div;
 }
-function chosenSteps() {
+// The server runs the steps in the order sent: transforms, then the edits (finalize steps), and
+// loudness after every other step, so that cuts cannot change the level it set.
+const rank = (s) => (s.name === "loudness" ? 2 : s.kind === "finalize" ? 1 : 0);
+function chosenSteps({ check = false } = {}) {
   const chosen = [];
   for (const div of document.querySelectorAll(".step")) {
     if (!div.querySelector("input[type=checkbox]").checked) continue;
     const params = {};
     for (const input of div.querySelectorAll(".params input, .params select")) {
-      if (input.value !== "") params[input.name] = input.tagName === "SELECT" ? input.value : Number(input.value);
+      if (check && !input.validity.valid) {
+        input.focus();
+        const range = input.min !== "" && input.max !== "" ? ` from ${input.min} to ${input.max}` : "";
+        const what = input.dataset.kind === "list" ? "whole numbers separated by commas" : `a number${range}`;
+        throw new Error(`Step ${div.dataset.step}: "${input.dataset.label}" must be ${what} (or empty for the server's default).`);
+      }
+      if (input.value.trim() === "") continue;
+      if (input.tagName === "SELECT") params[input.name] = input.value;
+      else if (input.dataset.kind === "list") params[input.name] = input.value.split(",").map((v) => Number(v));
+      else params[input.name] = Number(input.value);
     }
     chosen.push({ name: div.dataset.step, params, kind: div.dataset.kind });
   }
-  chosen.sort((a, b) => (a.kind === "finalize") - (b.kind === "finalize")); // loudness goes last
+  chosen.sort((a, b) => rank(a) - rank(b));
   return chosen.map(({ name, params }) => ({ name, params }));
 }
 function updateRun() {
   const hasInput = state.file || $("url").value.trim();
   const busy = state.job && !isTerminal(state.job.state);
-  $("run").disabled = !hasInput || busy || chosenSteps().length === 0;
+  const hasSteps = chosenSteps().length > 0;
+  $("run").disabled = !hasInput || busy || !hasSteps;
   $("cancel").disabled = !busy;
+  // while Process is disabled for want of an input or a step, the hint beside it says which
+  $("run-hint").textContent = busy ? "" : !hasInput ? "Choose a file or a URL." : !hasSteps ? "Choose at least one step." : "";
 }
 
 // ------------------------------------------------------------------ input
@@ -158,25 +199,39 @@ function pick(file) {
   updateRun();
 }
 $("file").addEventListener("change", (e) => pick(e.target.files[0] || null));
-$("url").addEventListener("input", () => { if ($("url").value.trim()) pick(null); updateRun(); });
+$("url").addEventListener("input", () => {
+  if ($("url").value.trim()) { pick(null); $("file").value = ""; } // one input at a time: the picker forgets its file
+  updateRun();
+});
+drop.addEventListener("click", (e) => { if (e.target !== $("file")) $("file").click(); });
 drop.addEventListener("keydown", (e) => {
   if (e.target === drop && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); $("file").click(); }
 });
 for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
 for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => { e.preventDefault(); if (e.dataTransfer.files[0]) pick(e.dataTransfer.files[0]); });
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  if (!e.dataTransfer.files[0]) return;
+  $("file").files = e.dataTransfer.files; // the picker shows the dropped file too
+  pick(e.dataTransfer.files[0]);
+});
 
 // ------------------------------------------------------------------ job
 const isTerminal = (s) => ["succeeded", "failed", "cancelled", "timed_out"].includes(s);
 function setStatus(job) {
   const pct = Math.floor(job.progress || 0);
   $("progress").value = pct;
-  const ahead = job.state === "queued" && job.jobs_ahead ? `, ${job.jobs_ahead} job(s) ahead` : "";
-  const note = job.message ? ` — ${job.message}` : "";  // e.g. no worker is running
-  $("status").textContent = `${job.state.replace("_", " ")} — ${pct} %${ahead}${note}`;
+  let wait = "";
+  if (job.state === "queued" && !job.message) {
+    wait = job.jobs_ahead ? `, ${job.jobs_ahead} job(s) ahead in the queue` : ", waiting for a free worker";
+  }
+  const note = job.message ? ` — ${job.message}` : ""; // e.g. no worker is running
+  $("status").textContent = `${job.state.replace("_", " ")} — ${pct} %${wait}${note}${state.lost ? ` — ${state.lost}` : ""}`;
 }
 $("run").addEventListener("click", async () => {
   showError("");
+  let steps;
+  try { steps = chosenSteps({ check: true }); } catch (e) { showError(e.message); return; }
   reset();
   $("run").disabled = true;
   try {
@@ -190,11 +245,14 @@ $("run").addEventListener("click", async () => {
     } else {
       input.url = $("url").value.trim();
     }
+    state.fromUrl = Boolean(input.url);
     const res = await api("/api/v1/jobs", {
       method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ input, steps: chosenSteps() }),
+      body: JSON.stringify({ input, steps }),
     });
     state.job = await res.json();
+    // the job's id in the page's address: a reload (or the link) finds the job again
+    history.replaceState(null, "", `?job=${encodeURIComponent(state.job.id)}`);
     setStatus(state.job);
     updateRun();
     await follow(state.job.id);
@@ -204,7 +262,8 @@ $("run").addEventListener("click", async () => {
   }
   updateRun();
 });
-async function follow(id) {
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function readEvents(id) {
   // The job's server-sent events, read with fetch so the key can travel in a header.
   state.abort = new AbortController();
   const res = await api(`/api/v1/jobs/${id}/events`, { signal: state.abort.signal });
@@ -212,7 +271,7 @@ async function follow(id) {
   let buf = "";
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) break;
+    if (done) return;
     buf += value;
     let cut;
     while ((cut = buf.indexOf("\n\n")) >= 0) {
@@ -223,14 +282,82 @@ async function follow(id) {
       const next = JSON.parse(data);
       // an event sent before the job ended, read after the cancel's answer: the job stays ended
       if (state.job && state.job.id === next.id && isTerminal(state.job.state) && !isTerminal(next.state)) continue;
+      if (state.lost) { state.lost = ""; showError(""); }
       state.job = next;
       setStatus(state.job);
       updateRun();
     }
   }
+}
+async function follow(id) {
+  // Until the job ends: its events; when the connection drops (the server restarts, the network
+  // fails), the page says so and tries again, and a job that ended meanwhile is read back.
+  let pause = 1000;
+  while (!isTerminal(state.job.state)) {
+    try {
+      await readEvents(id);
+      pause = 1000;
+      if (isTerminal(state.job.state)) break;
+    } catch (e) {
+      if (e.name === "AbortError" || (e.status && e.status !== 502 && e.status !== 503)) throw e;
+      state.lost = `lost contact with the server (${e.message}); trying again every ${pause / 1000} s`;
+      setStatus(state.job);
+    }
+    if (state.job.id !== id) return; // another job was started meanwhile
+    await sleep(pause);
+    pause = Math.min(pause * 2, 8000);
+    try {
+      const job = await (await api(`/api/v1/jobs/${id}`)).json();
+      if (state.job.id !== id) return;
+      state.job = job;
+      state.lost = "";
+      setStatus(state.job);
+      updateRun();
+    } catch (e) {
+      if (e.status === 404) throw new Error(`The server no longer has job ${id} (it may have expired).`);
+      if (e.status && e.status !== 502 && e.status !== 503) throw e;
+    }
+  }
+  state.lost = "";
   const job = state.job;
+  setStatus(job);
+  updateRun();
   if (job.state === "succeeded") await showResult(job);
   else if (job.state !== "cancelled") showError(`The job ${job.state.replace("_", " ")}: ${job.error ? job.error.reason : "no reason given"}`);
+}
+async function resume() {
+  // a page opened at ?job=ID (a reload mid-job, or a link kept): that job, followed to its end
+  const id = new URLSearchParams(location.search).get("job");
+  if (!id) return;
+  try {
+    state.job = await (await api(`/api/v1/jobs/${encodeURIComponent(id)}`)).json();
+  } catch (e) {
+    showError(e.status === 404 ? `Job ${id} from this page's address is not on this server (it may have expired).`
+      : `Could not read job ${id}: ${e.message}`);
+    if (e.status === 404) history.replaceState(null, "", location.pathname);
+    return;
+  }
+  showSteps(state.job.steps || []);
+  setStatus(state.job);
+  updateRun();
+  try { await follow(state.job.id); } catch (e) { if (e.name !== "AbortError") showError(e.message); }
+  updateRun();
+}
+function showSteps(steps) {
+  // the steps and parameters of a job read back, ticked and filled in
+  const byName = Object.fromEntries(steps.map((s) => [s.name, s.params || {}]));
+  for (const div of document.querySelectorAll(".step")) {
+    const box = div.querySelector("input[type=checkbox]");
+    box.checked = div.dataset.step in byName;
+    const params = byName[div.dataset.step];
+    if (!params) continue;
+    for (const input of div.querySelectorAll(".params input, .params select")) {
+      if (!(input.name in params)) continue;
+      const v = params[input.name];
+      input.value = Array.isArray(v) ? v.join(", ") : String(v);
+      input.dispatchEvent(new Event("input"));
+    }
+  }
 }
 $("cancel").addEventListener("click", async () => {
   if (!state.job) return;
@@ -252,6 +379,8 @@ function reset() {
   state.active = "before";
   $("compare").hidden = true;
   $("report-box").hidden = true;
+  $("warnings").hidden = true;
+  $("ab").disabled = false;
   for (const which of ["before", "after"]) {
     $(`${which}-wave`).dataset.ready = "false";
     $(`${which}-note`).textContent = "";
@@ -325,6 +454,9 @@ function toOutputTime(t, cuts) {
 async function showResult(job) {
   $("compare").hidden = false;
   renderReport(job);
+  const warnings = job.result.warnings || [];
+  $("warnings").querySelector("ul").replaceChildren(...warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
+  $("warnings").hidden = !warnings.length;
   const segs = job.result.segments || [];
   $("legend").textContent = segs.length ? `Green regions: ${segs.length} speech segment(s) found by VAD.` : "";
   const download = $("download");
@@ -337,7 +469,10 @@ async function showResult(job) {
     await makePlayer("before", `/api/v1/jobs/${job.id}/input`, "input", job);
   } catch (e) { $("before-note").textContent = `(not available: ${e.message})`; }
   if (state.players.before) state.players.before.setMuted(false);
+  else { state.active = "after"; $("ab").disabled = true; } // nothing to compare with (a URL input)
   updateAb();
+  // keyboard users land on the result, not at the top of the page
+  if (document.activeElement === document.body || document.activeElement === $("run")) $("play").focus();
 }
 function other(which) { return which === "before" ? "after" : "before"; }
 function syncFrom(which) {
@@ -346,7 +481,8 @@ function syncFrom(which) {
 }
 function updateAb() {
   const ab = $("ab");
-  ab.textContent = state.active === "before" ? "Listening: A (before)" : "Listening: B (after)";
+  ab.textContent = state.active === "before" ? "Listening: A (before)"
+    : `Listening: B (after)${ab.disabled ? ", no before to compare with" : ""}`;
   ab.setAttribute("aria-pressed", String(state.active === "after"));
   for (const w of ["before", "after"]) $(`${w}-wave`).classList.toggle("active", w === state.active);
 }
@@ -383,8 +519,42 @@ document.addEventListener("keydown", (e) => {
 });
 
 // ------------------------------------------------------------------ report
-const fmt = (v) => (v === null || v === undefined ? "—" : Array.isArray(v) ? (v.length ? v.join(", ") : "none")
-  : typeof v === "number" ? String(Math.round(v * 100) / 100) : typeof v === "object" ? JSON.stringify(v) : String(v));
+const num = (v) => String(Math.round(v * 100) / 100);
+const isPair = (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number");
+// A report value as text, or as a nested list for objects and lists of objects (long lists: the
+// first REPORT_ITEMS and a count of the rest).
+const REPORT_ITEMS = 20;
+function reportValue(v) {
+  if (v === null || v === undefined) return document.createTextNode("—");
+  if (typeof v === "number") return document.createTextNode(num(v));
+  if (Array.isArray(v)) {
+    if (!v.length) return document.createTextNode("none");
+    const more = v.length > REPORT_ITEMS ? ` … and ${v.length - REPORT_ITEMS} more` : "";
+    const head = v.slice(0, REPORT_ITEMS);
+    if (head.every(isPair)) return document.createTextNode(head.map(([a, b]) => `${num(a)}–${num(b)}`).join(", ") + more);
+    if (head.every((x) => typeof x !== "object" || x === null)) {
+      return document.createTextNode(head.map((x) => (typeof x === "number" ? num(x) : String(x))).join(", ") + more);
+    }
+    const ol = document.createElement("ol");
+    for (const x of head) {
+      const li = document.createElement("li");
+      li.append(reportValue(x));
+      ol.append(li);
+    }
+    if (more) ol.append(Object.assign(document.createElement("li"), { textContent: more.trim() }));
+    return ol;
+  }
+  if (typeof v === "object") {
+    const dl = document.createElement("dl");
+    for (const [k, x] of Object.entries(v)) {
+      const dd = document.createElement("dd");
+      dd.append(reportValue(x));
+      dl.append(Object.assign(document.createElement("dt"), { textContent: k.replaceAll("_", " ") }), dd);
+    }
+    return dl;
+  }
+  return document.createTextNode(String(v));
+}
 function renderReport(job) {
   const body = document.querySelector("#report tbody");
   body.replaceChildren();
@@ -398,8 +568,9 @@ function renderReport(job) {
     const dl = document.createElement("dl");
     for (const [k, v] of Object.entries(r)) {
       if (["step", "applied", "reason", "not_applied", "segments"].includes(k)) continue;
-      dl.append(Object.assign(document.createElement("dt"), { textContent: k.replaceAll("_", " ") }),
-        Object.assign(document.createElement("dd"), { textContent: fmt(v) }));
+      const dd = document.createElement("dd");
+      dd.append(reportValue(v));
+      dl.append(Object.assign(document.createElement("dt"), { textContent: k.replaceAll("_", " ") }), dd);
     }
     if (r.segments) dl.append(Object.assign(document.createElement("dt"), { textContent: "segments" }),
       Object.assign(document.createElement("dd"), { textContent: `${Array.isArray(r.segments) ? r.segments.length : r.segments} (drawn on the waveforms)` }));
@@ -411,3 +582,4 @@ function renderReport(job) {
 }
 
 loadSteps();
+updateRun();
