@@ -134,8 +134,11 @@ async def deliver(
     job_id: str,
     on_attempt: Callable[[WebhookAttempt], Awaitable[None] | None] | None = None,
     resolver: fetch.Resolver = fetch.system_resolver,
+    wait: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> WebhookResult:
-    """POST ``payload`` as JSON to ``url``, retrying transient failures; never raises on failure."""
+    """POST ``payload`` as JSON to ``url``, retrying transient failures; never raises on failure.
+
+    ``wait`` sleeps the backoff between attempts (mock mode's ends early for a job a test advanced)."""
     body = fetch.encode_json(payload)
     attempts: list[WebhookAttempt] = []
     status: int | None = None
@@ -188,7 +191,7 @@ async def deliver(
                 await pending
         if delay is None:
             break
-        await anyio.sleep(delay)
+        await wait(delay)
     delivered = status is not None and 200 <= status < 300
     return WebhookResult(
         delivered=delivered,

@@ -52,6 +52,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -158,7 +159,9 @@ def selected_scenario(request: Request, body: bytes) -> str | None:
     prefer = prefer_params(request.headers.get("prefer", ""))
     if "scenario" in prefer or "code" in prefer:
         return prefer.get("scenario") or prefer["code"]
-    marker = _MARKER.search(request.url.query.encode() + b" " + body)
+    # the query as sent and percent-decoded: a marker in a query value (a webhook URL) arrives encoded
+    query = request.url.query.encode()
+    marker = _MARKER.search(query + b" " + urllib.parse.unquote_to_bytes(query) + b" " + body)
     if marker:
         return marker.group(1).decode()
     return None
@@ -374,6 +377,7 @@ class MockRuntime:
         self._sent: dict[str, asyncio.Event] = {}
         self._held: dict[tuple[str, str], tuple[str, asyncio.Event]] = {}
         self._generation = 0
+        self._deliveries: set[anyio.CancelScope] = set()
 
     # ------------------------------------------------------------------ wiring
     def make_queue(self, store: JobStore, blobs: BlobStore, bus: EventBus) -> MockQueue:
@@ -454,6 +458,8 @@ class MockRuntime:
     async def reset(self) -> None:
         """Forget the journal, counters, jobs, uploads and results; restart the id sequence."""
         self._generation += 1
+        for scope in list(self._deliveries):
+            scope.cancel()
         for event in [*self._go.values(), *(e for _, e in self._held.values())]:
             event.set()
         if self.queue is not None:
@@ -505,9 +511,26 @@ class MockRuntime:
         generation = self._generation
 
         async def post(how: str, with_settings: Settings = settings) -> webhooks.WebhookResult:
+            dropped = webhooks.WebhookResult(False, (), None, "dropped by POST /_mock/reset", None)
             if generation != self._generation:  # reset since: dropped
-                return webhooks.WebhookResult(False, (), None, "dropped by POST /_mock/reset", None)
-            result = await webhooks.deliver(url, payload, with_settings, job_id=job_id, on_attempt=on_attempt)
+                return dropped
+            # a reset stops the retries too (a later test, with the same seeded job ids, must not see
+            # them), and an advanced job's retries do not wait out their backoff
+            with anyio.CancelScope() as scope:
+                self._deliveries.add(scope)
+                try:
+                    result = await webhooks.deliver(
+                        url,
+                        payload,
+                        with_settings,
+                        job_id=job_id,
+                        on_attempt=on_attempt,
+                        wait=lambda s: self._pause(job_id, s),
+                    )
+                finally:
+                    self._deliveries.discard(scope)
+            if scope.cancelled_caught or generation != self._generation:
+                return dropped
             self.webhooks.append(
                 {
                     "seq": len(self.webhooks) + 1,
@@ -540,7 +563,8 @@ class MockRuntime:
                 return await self._out_of_order(record, post)
             raise ValueError(f"unknown webhook chaos {kind!r}")
         finally:
-            self._sent.setdefault(job_id, asyncio.Event()).set()
+            if generation == self._generation:  # a reset since holds another job under this id
+                self._sent.setdefault(job_id, asyncio.Event()).set()
 
     async def _out_of_order(
         self, record: MockJob, post: Callable[[str], Awaitable[webhooks.WebhookResult]]
@@ -592,8 +616,9 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
 
     def refuse(dialect: Dialect | None, request: Request, exc: InvalidParameterError) -> Response:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
-        if dialect is not None:
-            return dialect.render_error(request, exc, 400, message)
+        if dialect is not None:  # the dialect's status for a bad request (Audo: 422, which its SDK does not
+            # read as InsufficientCredits, as it reads any 400)
+            return dialect.render_error(request, exc, dialect.status_for(exc) if dialect.status_for else 400, message)
         return JSONResponse({"title": message, "status": 400, "code": exc.code}, status_code=400)
 
     @app.middleware("http")

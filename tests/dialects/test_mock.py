@@ -185,6 +185,19 @@ def test_mock_deepaffects_sdk_failed_sync_and_failure_webhook(
     assert "could not be processed" in sent["error"]["message"]
 
 
+def test_mock_deepaffects_sdk_marker_in_its_encoded_webhook_url_picks_the_scenario(
+    mock: MockHush, client: httpx.Client, hooks: LoopbackServer
+) -> None:
+    # the SDK percent-encodes the webhook URL in the query: the marker inside still counts
+    answer = denoise_api(mock, "k").async_denoise_audio(body(), hooks.url("/hook?hush-mock=failed"), request_id="enc-1")
+    assert answer.request_id == "enc-1"
+    advance(client, "enc-1")
+    (sent,) = hook_bodies(hooks)
+    assert sent["error"]["type"] == "processing.failed"
+    (row,) = [r for r in journal(client) if "async" in r["path"]]
+    assert row["scenario"] == "failed"
+
+
 def test_mock_deepaffects_webhook_on_time_is_signed(
     mock: MockHush, client: httpx.Client, hooks: LoopbackServer
 ) -> None:
@@ -338,8 +351,9 @@ def test_mock_audo_sdk_failed_by_marker_through_process(mock: MockHush, origin: 
 
 
 def test_mock_unknown_scenario_is_refused_clearly(client: httpx.Client) -> None:
+    # 422, the Audo dialect's status for a bad request: its SDK reads any 400 as InsufficientCredits
     r = client.get("/v1/remove-noise/x/status", headers={"x-api-key": "mock-nope"})
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert "no mock scenario 'nope' for audo" in r.json()["detail"]
     assert "429" in r.json()["detail"]
     r = client.get("/api/v1/steps", headers={"Prefer": "scenario=nope"})
@@ -371,3 +385,33 @@ def test_mock_sdk_jobs_are_done_at_the_first_answer(mock: MockHush, wav: Path) -
         out = api.sync_denoise_audio(body())
         assert (samples(base64.b64decode(out.content)) == samples(WAV)).all()
         assert audo.get_status(audo.create_job(file_id))["state"] == "succeeded"
+
+
+def test_mock_advance_skips_the_webhook_backoff_and_reset_stops_the_retries(tmp_path: Path) -> None:
+    """A receiver that answers 500 is retried with the server's backoff (here 2 s, doubling):
+    ``advance`` does not wait it out, and a reset stops the retries of the jobs it forgets (with a
+    seed, the next test's first job has the same id)."""
+    server = start(tmp_path / "mock", webhook_backoff_s=2.0, webhook_max_attempts=4)
+    try:
+        with serve_http({"POST /a": Reply(status=500), "POST /b": Reply(status=500)}) as hooks:
+            client = httpx.Client(base_url=server.url, timeout=30)
+            api = denoise_api(server, "k")
+            api.async_denoise_audio(body(), hooks.url("/a"), request_id="retried")
+            started = time.monotonic()
+            (row,) = advance(client, "retried")["webhooks"]
+            assert time.monotonic() - started < 5.0  # the backoff alone is 2 + 4 + 8 s
+            assert row["attempts"] == 4
+            assert row["status"] == 500
+            assert sum(r.path == "/a" for r in hooks.requests) == 4
+
+            api.async_denoise_audio(body(), hooks.url("/b"), request_id="forgotten")
+            deadline = time.monotonic() + 10
+            while not any(r.path == "/b" for r in hooks.requests) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert client.post("/_mock/reset").json() == {"status": "reset"}
+            time.sleep(2.5)  # past the first retry's time
+            assert sum(r.path == "/b" for r in hooks.requests) == 1
+            assert client.get("/_mock/webhooks").json() == []
+            client.close()
+    finally:
+        server.stop()
