@@ -145,8 +145,9 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
                 params = {"amount": d.strength}
             elif d.engine == "loudness":
                 params = {"target_lufs": target_lufs}
-            elif d.engine == "dehum" and analysis.hum is not None:  # the hum the analysis found
-                params = {"hum_hz": analysis.hum.f0_hz, "harmonics": list(analysis.hum.harmonics)}
+            # dehum: no fixed frequency; the step finds the hum again and follows it, to a fraction
+            # of the analysis's whole-file estimate (fixed notches at 59.875 Hz left a 60 Hz hum
+            # only 16 dB down; an outside audit's real voice with hum)
             if d.engine in SPARE_MUSIC and music is not None and music.music:
                 params["spare_music"] = True
                 entry["music_spared_s"] = round(music.music_s, 2)
