@@ -364,9 +364,7 @@ def process_file(
     if note is not None:
         warnings.append(note)
     if (
-        result.path is not None
-        and requested
-        and not video
+        result.path is not None  # (no step requested, and a video's audio, count alike: nothing done)
         and not warnings
         and info.bit_rate is not None  # a lossy input (its bit rate is known only for those)
         and out_container == info.container

@@ -13,6 +13,7 @@ from app.errors import InvalidParameterError
 from app.jobs.models import OutputSpec, Step
 from app.jobs.pipeline import PREPASS_SHARE, process_file
 from app.jobs.steps import check_steps
+from tests.app._media_fixtures import make_video_file
 from tests.signals import make_speech_like
 
 SR = 16000
@@ -159,10 +160,23 @@ def test_a_lossy_input_nothing_was_done_to_comes_back_as_it_was(tmp_path: Path) 
     assert res.reports[0].get("not_applied")  # a dry voice has no discrete echo
     assert res.path is not None
     assert res.path.read_bytes() == src.read_bytes()
+    # nor when no step was asked for (AudioCleaner's flags without an engine)
+    res = process_file(src, info, [], OutputSpec(), tmp_path)
+    assert res.path is not None
+    assert res.path.read_bytes() == src.read_bytes()
     # a step that changes the audio is encoded afresh
     res = process_file(src, info, [Step(name="denoise")], OutputSpec(), tmp_path)
     assert res.path is not None
     assert res.path.read_bytes() != src.read_bytes()
+
+
+def test_a_video_nothing_was_done_to_comes_back_as_it_was(tmp_path: Path) -> None:
+    # its audio re-encoded lost bit rate (69 -> 64 kb/s in an outside audit) for nothing
+    src = make_video_file(tmp_path / "clip.mp4", "mp4", duration_s=2.0)
+    res = process_file(src, media.probe(src), [Step(name="remove_echo")], OutputSpec(), tmp_path)
+    assert res.reports[0].get("not_applied")
+    assert res.path is not None
+    assert res.path.read_bytes() == src.read_bytes()
 
 
 @pytest.mark.parametrize(("container", "ceiling"), [("ogg", -2.0), ("mp3", -2.0), ("wav", -1.0)])
