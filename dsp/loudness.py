@@ -23,6 +23,7 @@ __all__ = [
     "LoudnessMeasurement",
     "LoudnessMeter",
     "TruePeakLimiter",
+    "TruePeakMeter",
     "check_targets",
     "measure_loudness",
     "normalize_loudness",
@@ -357,6 +358,72 @@ def _tp_filter(sr: int) -> FloatArray:
     return np.asarray(h.reshape(_TP_TAPS_PER_PHASE, up).T, dtype=np.float64)
 
 
+def _tp_interpolated(ext: FloatArray, phases: FloatArray) -> FloatArray:
+    """Largest interpolated magnitude over channels and phases, per input index.
+
+    ``ext`` is ``(channels, taps - 1 + m)``: the interpolator's history then ``m`` new samples;
+    the result has ``m`` values (those stored at index ``n`` lie just under ``_TP_LAG`` samples
+    earlier: see :meth:`TruePeakLimiter._feed`).
+    """
+    u = np.zeros(ext.shape[-1] - phases.shape[1] + 1)
+    for phase in phases:
+        y = np.stack([np.convolve(ext[c], phase, mode="valid") for c in range(ext.shape[0])])
+        u = np.maximum(u, np.abs(y).max(axis=0))
+    return u
+
+
+class TruePeakMeter:
+    """Streaming true-peak meter: the largest sample or interpolated magnitude, in dBTP.
+
+    The interpolator is the limiter's (:class:`TruePeakLimiter`: ITU-R BS.1770-4 Annex 2,
+    oversampled to 384 kHz and at least 4x), so the meter reads what the limiter holds under its
+    ceiling; used on a decoded lossy encode, it reads the inter-sample peaks the encoder put back.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz, in [8000, 192000].
+    channels : int
+        Channel count, >= 1.
+
+    References
+    ----------
+    .. [1] ITU-R BS.1770-4 (2015), Annex 2: "Guidelines for accurate measurement of true-peak level".
+
+    Examples
+    --------
+    >>> t = np.arange(48000) / 48000
+    >>> x = (0.5 * np.sin(2 * np.pi * 997 * t)).astype(np.float32)[None, :]
+    >>> meter = TruePeakMeter(48000, 1)
+    >>> meter.process(x[:, :10000]); meter.process(x[:, 10000:])
+    >>> round(meter.finish(), 1)
+    -6.0
+    """
+
+    def __init__(self, sr: int, channels: int) -> None:
+        self.sr = check_sr(sr)
+        self.channels = int(check_range("channels", channels, 1, 64))
+        self._phases = _tp_filter(self.sr)
+        self._hist = np.zeros((self.channels, self._phases.shape[1] - 1))
+        self._peak = 0.0
+
+    def process(self, block: Audio) -> None:
+        """Take a ``(channels, m)`` block (a 1-D block is one channel)."""
+        x = as_2d(valid_audio(block, allow_empty=True)).astype(np.float64)
+        if x.shape[0] != self.channels:
+            raise ValueError(f"block must have {self.channels} channels")
+        if not x.shape[-1]:
+            return
+        ext = np.concatenate([self._hist, x], axis=-1)
+        self._hist = ext[:, -(self._phases.shape[1] - 1) :]
+        self._peak = max(self._peak, float(np.abs(x).max()), float(_tp_interpolated(ext, self._phases).max()))
+
+    def finish(self) -> float:
+        """The true peak in dBTP (-inf for digital silence); the stream is taken to end in silence."""
+        self.process(np.zeros((self.channels, self._phases.shape[1])))
+        return 20 * math.log10(self._peak) if self._peak > 0 else -math.inf
+
+
 class TruePeakLimiter:
     """Look-ahead limiter that keeps the true peak (oversampled to 384 kHz) under ``ceiling_dbtp``.
 
@@ -446,11 +513,7 @@ class TruePeakLimiter:
         """
         ext = np.concatenate([self._hist, x], axis=-1)
         self._hist = ext[:, -(self._taps - 1) :]
-        u = np.zeros(x.shape[-1])
-        for phase in self._phases:
-            y = np.stack([np.convolve(ext[c], phase, mode="valid") for c in range(self.channels)])
-            u = np.maximum(u, np.abs(y).max(axis=0))
-        self._u = np.concatenate([self._u, u])
+        self._u = np.concatenate([self._u, _tp_interpolated(ext, self._phases)])
         self._absx = np.concatenate([self._absx, np.abs(x).max(axis=0)])
         k = self._absx.size - _TP_LAG
         if k > 0:

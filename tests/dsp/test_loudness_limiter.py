@@ -12,7 +12,7 @@ import soundfile as sf
 from scipy import signal as sps
 from scipy.signal import resample_poly
 
-from dsp.loudness import TruePeakLimiter
+from dsp.loudness import TruePeakLimiter, TruePeakMeter
 from dsp.stream import run_blocks
 from tests.signals import make_speech_like
 
@@ -105,3 +105,24 @@ def test_limiter_ceiling_holds_on_a_meter_with_a_finer_interpolator(sr: int) -> 
     lim = TruePeakLimiter(sr, 1, ceiling_dbtp=-1.0)
     y = np.concatenate(list(run_blocks(lim, [x[None, :sr], x[None, sr:]])), axis=-1)[0]
     assert meter_true_peak_db(y, sr) <= -1.0
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 48000])
+def test_true_peak_meter_reads_between_samples_and_ignores_chunking(sr: int) -> None:
+    # a quarter-rate sine sampled 45 degrees off its crests: samples at 0.707, crests at 1.0 (3 dB)
+    n = np.arange(sr)
+    fade = np.minimum(1.0, np.minimum(n, n[::-1]) / 400)  # no edge to ring at
+    x = (0.5 * fade * np.sin(2 * np.pi * n / 4 + np.pi / 4)).astype(np.float32)
+    assert 20 * np.log10(np.abs(x).max()) == pytest.approx(-9.03, abs=0.01)
+    readings = []
+    for block in (sr, 1000, 37):
+        meter = TruePeakMeter(sr, 1)
+        for i in range(0, sr, block):
+            meter.process(x[i : i + block])
+        readings.append(meter.finish())
+    assert readings[0] == pytest.approx(-6.02, abs=0.1)
+    assert readings[1] == readings[0]
+    assert readings[2] == readings[0]
+    silent = TruePeakMeter(sr, 2)
+    silent.process(np.zeros((2, 100), np.float32))
+    assert silent.finish() == -np.inf
