@@ -420,7 +420,7 @@ class TruePeakMeter:
 
     def finish(self) -> float:
         """The true peak in dBTP (-inf for digital silence); the stream is taken to end in silence."""
-        self.process(np.zeros((self.channels, self._phases.shape[1])))
+        self.process(np.zeros((self.channels, self._phases.shape[1]), np.float32))
         return 20 * math.log10(self._peak) if self._peak > 0 else -math.inf
 
 
