@@ -9,7 +9,7 @@ the ceiling; when that would take more than a few dB of limiting, the gain itsel
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,18 @@ def _k_weighting(sr: int) -> tuple[FloatArray, FloatArray]:
     return b, den
 
 
+def _gated_loudness(blocks: FloatArray, abs_gate_lufs: float) -> float:
+    """BS.1770-4 integrated loudness of gating ``blocks`` (mean squares) with the given absolute gate."""
+    with np.errstate(divide="ignore"):
+        lk = -0.691 + 10 * np.log10(np.maximum(blocks, 1e-30))
+    gated = blocks[(lk > abs_gate_lufs) & (blocks > 0)]
+    if not gated.size:
+        return -math.inf
+    rel = -0.691 + 10 * math.log10(float(np.mean(gated))) + _REL_GATE_LU
+    final = gated[-0.691 + 10 * np.log10(gated) > rel]
+    return -0.691 + 10 * math.log10(float(np.mean(final))) if final.size else -math.inf
+
+
 @dataclass(frozen=True)
 class LoudnessMeasurement:
     """Result of a loudness measurement.
@@ -68,11 +80,26 @@ class LoudnessMeasurement:
         Largest absolute sample value in dBFS (sample peak, not oversampled true peak).
     duration_s : float
         Measured duration in seconds.
+    blocks : numpy.ndarray
+        Mean square of every 400 ms gating block (K-weighted, summed over channels), for
+        :meth:`integrated_at_gate`; empty when not kept.
     """
 
     integrated_lufs: float
     peak_dbfs: float
     duration_s: float
+    blocks: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+
+    def integrated_at_gate(self, abs_gate_lufs: float) -> float:
+        """The integrated loudness (LUFS) with the absolute gate at ``abs_gate_lufs``, not -70.
+
+        The relative gate is BS.1770-4's; ``-inf`` when no block passes.
+
+        A recording about to be raised by ``G`` dB is gated, once raised, at ``-70 - G`` of its
+        level now: :meth:`GainStage.for_target` measures it so, so that a quiet recording
+        normalised reads the target on a standard meter.
+        """
+        return _gated_loudness(self.blocks, abs_gate_lufs)
 
 
 class LoudnessMeter:
@@ -141,21 +168,43 @@ class LoudnessMeter:
             blocks = np.array([(float(np.sum(ms)) * self._step + self._acc) / self._n])
         else:
             blocks = np.zeros(0)
-        with np.errstate(divide="ignore"):
-            lk = -0.691 + 10 * np.log10(np.maximum(blocks, 1e-30))
-        gated = blocks[lk > _ABS_GATE_LUFS]
-        integrated = -math.inf
-        if gated.size:
-            rel = -0.691 + 10 * math.log10(float(np.mean(gated))) + _REL_GATE_LU
-            final = gated[-0.691 + 10 * np.log10(gated) > rel]
-            if final.size:
-                integrated = -0.691 + 10 * math.log10(float(np.mean(final)))
         peak_db = 20 * math.log10(self._peak) if self._peak > 0 else -math.inf
-        return LoudnessMeasurement(integrated, peak_db, self._n / self.sr)
+        return LoudnessMeasurement(_gated_loudness(blocks, _ABS_GATE_LUFS), peak_db, self._n / self.sr, blocks)
 
     def report(self) -> dict[str, Any]:
         """What the meter saw so far."""
         return {"step": "loudness_meter", "blocks_100ms": len(self._ms)}
+
+
+#: Passes of the fixed point in :func:`_gain_for`, and the change (dB) under which it stops.
+_GATE_ITERATIONS = 20
+_GATE_TOLERANCE_DB = 0.01
+
+
+def _gain_for(measured: LoudnessMeasurement, target: float) -> float | None:
+    """The gain (dB) after which a standard meter reads ``target``; None for digital silence.
+
+    The absolute gate (-70 LUFS) applies to the programme as delivered: raised by ``G`` dB, the
+    blocks of a quiet recording now under -70 count once over it. So ``G`` solves
+    ``G = target - L(gate = -70 - G)``, found by iterating from the standard measurement (or,
+    when every block is under the gate, from the ungated mean). Without it, speech at -64 LUFS
+    came out at -16.8 and speech peaking at -62 dBFS was called silent (an outside audit).
+    """
+    if not measured.blocks.size:  # a measurement without its blocks: the standard one alone
+        return target - measured.integrated_lufs if math.isfinite(measured.integrated_lufs) else None
+    start = measured.integrated_lufs
+    if not math.isfinite(start):
+        start = _gated_loudness(measured.blocks, -math.inf)
+        if not math.isfinite(start):
+            return None  # digital silence
+    gain = target - start
+    for _ in range(_GATE_ITERATIONS):
+        level = measured.integrated_at_gate(_ABS_GATE_LUFS - gain)
+        new = target - level
+        if abs(new - gain) < _GATE_TOLERANCE_DB:
+            return new
+        gain = new
+    return gain
 
 
 @dataclass(frozen=True)
@@ -199,9 +248,9 @@ class GainStage:
         """
         target, ceiling = check_targets(target_lufs=target_lufs, max_peak_dbfs=max_peak_dbfs)
         headroom = check_range("limiter_headroom_db", limiter_headroom_db, 0.0, 12.0)
-        if not math.isfinite(measured.integrated_lufs):
+        gain = _gain_for(measured, target)
+        if gain is None:
             return cls(0.0, False, measured, target, ceiling, False)
-        gain = target - measured.integrated_lufs
         limited = math.isfinite(measured.peak_dbfs) and measured.peak_dbfs + gain > ceiling + headroom
         if limited:
             gain = ceiling + headroom - measured.peak_dbfs
@@ -223,7 +272,7 @@ class GainStage:
             "limited_by_peak": self.limited_by_peak,
         }
         if not self.applied:
-            out["not_applied"] = "the audio is silent: no gain applied"
+            out["not_applied"] = "the audio is digitally silent: no gain applied"
         return out
 
 

@@ -81,9 +81,24 @@ def test_gain_stage_on_silence_reports_not_applied() -> None:
     stage = GainStage.for_target(measure_loudness(np.zeros(48000, np.float32), 48000))
     rep = stage.report()
     assert rep["applied"] is False
-    assert rep["not_applied"] == "the audio is silent: no gain applied"
+    assert rep["not_applied"] == "the audio is digitally silent: no gain applied"
     tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(48000) / 48000)).astype(np.float32)
     assert "not_applied" not in GainStage.for_target(measure_loudness(tone, 48000)).report()
+
+
+@pytest.mark.parametrize("peak_dbfs", [-40.0, -55.0, -62.0])
+def test_quiet_speech_is_normalised_to_what_a_standard_meter_reads(peak_dbfs: float) -> None:
+    """Raised, a quiet recording's blocks under -70 LUFS count: the gain is chosen with the gate
+    where it will be (speech peaking at -55 dBFS came out at -21 LUFS, at -62 dBFS was "silent")."""
+    from dsp.loudness import GainStage, measure_loudness
+
+    sr = 16000
+    x, _ = make_speech_like(np.random.default_rng(30), sr, 8.0)
+    x = (x / np.abs(x).max() * 10 ** (peak_dbfs / 20)).astype(np.float32)
+    stage = GainStage.for_target(measure_loudness(x, sr), target_lufs=-23.0, limiter_headroom_db=12.0)
+    assert stage.applied
+    y = x.astype(np.float64) * 10 ** (stage.gain_db / 20)
+    assert pyloudnorm.Meter(sr).integrated_loudness(y) == pytest.approx(-23.0, abs=0.2)
 
 
 def meter_true_peak_db(x: np.ndarray, sr: int) -> float:
