@@ -88,6 +88,38 @@ LATE_WEIGHT = 0.8
 #: RT60 0.3-1.0 s 7-23 %. Under it the recording passes untouched (WPE would only thin the
 #: harmonics of sustained vowels).
 MIN_SHARE = 0.03
+#: A DC offset is perfectly predicted from the past: a dry voice with an offset of 0.01 read a
+#: 15.5 % share and 0.2 a 97.5 % share (an outside audit), and was processed. Both passes take it
+#: out first with a DC blocker (one pole and a zero at DC, J. O. Smith, "Introduction to Digital
+#: Filters", 2007, "DC Blocker") whose corner is DC_BLOCK_HZ, and the share is measured from
+#: SHARE_LOW_HZ up (subsonic rumble is as predictable; speech has next to no energy under 40 Hz).
+#: Measured on three realdev voices: the share with an offset of 0.2 went from 0.81-0.90 to
+#: under 0.01 (0.003-0.007 without one).
+DC_BLOCK_HZ = 10.0
+SHARE_LOW_HZ = 40.0
+
+
+class _DcBlock:
+    """``y[n] = x[n] - x[n-1] + r y[n-1]`` per channel, state carried across blocks.
+
+    The input is taken to have held its first value before it began: an offset present from the
+    first sample is not a step (whose transient, under the WPE weighting, took a reverberant
+    voice's share from 4.3 to 1.4 %).
+    """
+
+    def __init__(self, sr: int, channels: int) -> None:
+        self._r = math.exp(-2 * math.pi * DC_BLOCK_HZ / sr)
+        self._zi: FloatArray | None = None
+
+    def process(self, x: FloatArray) -> FloatArray:
+        if not x.shape[-1]:
+            return np.asarray(x, np.float32)
+        if self._zi is None:
+            self._zi = -np.asarray(x[:, :1], np.float64)
+        y, self._zi = sps.lfilter([1.0, -1.0], [1.0, -self._r], x, axis=-1, zi=self._zi)
+        return np.asarray(y, np.float32)
+
+
 #: T60 estimate: windows (s) of the line fits (short ones see fast rooms before the decay
 #: reaches the noise floor, long ones slow rooms over 8 dB of fall), least fall (dB) and fit
 #: quality of a free decay, the quantile of the decay slopes taken, and the band (Hz) whose
@@ -230,6 +262,7 @@ class _Frames:
         self.n_fft, self.hop = frame_settings(sr, frame_s=FRAME_S, overlap=OVERLAP)
         freqs = np.arange(self.n_fft // 2 + 1) * sr / self.n_fft
         self.band = (freqs >= DECAY_BAND_HZ[0]) & (freqs < min(DECAY_BAND_HZ[1], 0.45 * sr))
+        self.share_bins = freqs >= SHARE_LOW_HZ
         self.hop_s = self.hop / sr
 
 
@@ -275,6 +308,7 @@ class ReverbAnalyzer:
         self._f = _Frames(self.sr)
         bins = self._f.n_fft // 2 + 1
         self._stream = StftStream(self.channels, self._f.n_fft, self._f.hop, self._listen)
+        self._dc = _DcBlock(self.sr, self.channels)
         self._hist = np.zeros((self.channels, WPE_DELAY + WPE_TAPS - 1, bins), np.complex64)
         self._r = np.zeros((self.channels, bins, WPE_TAPS, WPE_TAPS), np.complex128)
         self._p = np.zeros((self.channels, bins, WPE_TAPS), np.complex128)
@@ -316,7 +350,7 @@ class ReverbAnalyzer:
         x = check_block(block, self.channels)
         if self._estimate is not None:
             raise RuntimeError("the analysis is finished")
-        self._stream.process(x)
+        self._stream.process(self._dc.process(x))
 
     def finish(self) -> ReverbEstimate:
         """The filters and the T60, once the whole stream was read."""
@@ -339,7 +373,8 @@ class ReverbAnalyzer:
         # the share of the energy the filters would take away (unweighted normal equations)
         taken = 2 * np.einsum("cbk,cbk->cb", g.conj(), self._pu).real
         taken -= np.einsum("cbk,cbkl,cbl->cb", g.conj(), self._ru, g).real
-        share = float(np.sum(taken) / max(float(np.sum(self._power_sum)), 1e-30))
+        keep = self._f.share_bins
+        share = float(np.sum(taken[:, keep]) / max(float(np.sum(self._power_sum[:, keep])), 1e-30))
         if share < MIN_SHARE:
             return ReverbEstimate(
                 False,
@@ -402,6 +437,7 @@ class ReverbSuppressor:
         self._f = _Frames(self.sr)
         bins = self._f.n_fft // 2 + 1
         self._stream = StftStream(self.channels, self._f.n_fft, self._f.hop, self._apply)
+        self._dc = _DcBlock(self.sr, self.channels)  # as the analysis heard it (and no DC out)
         self._hist = np.zeros((self.channels, WPE_DELAY + WPE_TAPS - 1, bins), np.complex64)
         self._alpha = math.exp(-self._f.hop_s / PSD_SMOOTH_S)
         self._late = max(1, round(LATE_START_S / self._f.hop_s))
@@ -449,7 +485,7 @@ class ReverbSuppressor:
         x = check_block(block, self.channels)
         if not self.estimate.applied:
             return x.copy()
-        return self._stream.process(x)
+        return self._stream.process(self._dc.process(x))
 
     def flush(self) -> Audio:
         """Return every sample still held back; the processor is finished afterwards."""
