@@ -43,14 +43,35 @@ def _session_redis_url() -> str:
             holder = client.get(key)
             if holder is not None and _alive(int(holder)):
                 continue
-            if holder is None and not client.set(key, os.getpid(), nx=True, ex=6 * 3600):
-                continue
-            client.set(key, os.getpid(), ex=6 * 3600)
+            if holder is None:
+                if not client.set(key, os.getpid(), nx=True, ex=6 * 3600):
+                    continue
+            elif not _take_over(client, key, holder, os.getpid()):
+                continue  # another session took the dead one's database first
             atexit.register(client.delete, key)
             return f"redis://127.0.0.1:6379/{db}"
     except (OSError, ValueError, redis.RedisError):
         pass
     return "redis://127.0.0.1:6379/13"
+
+
+def _take_over(client: Any, key: str, holder: bytes, pid: int) -> bool:
+    """Claim ``key`` from a dead holder, atomically: two sessions starting together (the workers
+    of one ``pytest -n``) after a run that was killed must not both take the same database, or
+    each consumes and flushes the other's broker messages."""
+    import redis
+
+    with client.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.get(key) != holder:
+                return False
+            pipe.multi()
+            pipe.set(key, pid, ex=6 * 3600)
+            pipe.execute()
+        except redis.WatchError:
+            return False
+    return True
 
 
 def _alive(pid: int) -> bool:
