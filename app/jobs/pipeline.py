@@ -144,15 +144,17 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
     decisions = []
     for d in analysis.decisions:
         entry = d.report()
-        if not d.on and d.not_applied:
+        if d.engine in explicit:  # it runs, with the caller's parameters, whatever autoid decided
+            entry["action"] = "explicit"
+            if not d.on:
+                entry["note"] = "set by the caller: autoid alone would not have added it"
+        elif not d.on and d.not_applied:
             entry["action"] = "not_applied"
         elif not d.on:
             entry["action"] = "none"
         elif d.engine == "declip":
             entry["action"] = "not_applied"
             entry["note"] = "no declipping engine in this build: the clipping is reported, not repaired"
-        elif d.engine in explicit:
-            entry["action"] = "explicit"
         else:
             entry["action"] = "added"
             params: dict[str, Any] = {}

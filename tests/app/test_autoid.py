@@ -95,6 +95,16 @@ def test_explicit_steps_always_run_and_autoid_adds_only_the_rest(tmp_path: Path,
     assert reports[2]["amount"] == 30.0
 
 
+def test_a_step_set_alongside_autoid_is_labelled_explicit_even_where_autoid_would_not_add_it(
+    tmp_path: Path, clean: np.ndarray
+) -> None:
+    _, reports = run(tmp_path, clean, [Step(name="remove_echo"), Step(name="autoid")])
+    by = {d["engine"]: d for d in reports[0]["decisions"]}
+    assert by["remove_echo"]["action"] == "explicit"  # it runs: it was "none"
+    assert "would not have added it" in by["remove_echo"]["note"]
+    assert reports[0]["chain"] == ["remove_echo"]
+
+
 def test_expand_plan_places_decided_steps_in_chain_order(noisy_echo_quiet: np.ndarray) -> None:
     a = analyze(noisy_echo_quiet, SR)
     explicit = [Step(name="declick"), Step(name="autoeq"), Step(name="autoid"), Step(name="long_silences")]
