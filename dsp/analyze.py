@@ -729,6 +729,11 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     on = h is not None and a.hum_re_speech_db >= HUM_RE_SPEECH_DB  # nan (no pause to measure it in): off
     if h is None:
         why = f"no mains hum in the first {HUM_DETECT_S:g} s"
+    elif math.isnan(a.hum_re_speech_db):
+        why = (
+            f"mains hum at {h.f0_hz:g} Hz (harmonics {list(h.harmonics)}), but no pause to measure its level "
+            "against the speech in: left alone"
+        )
     else:
         why = (
             f"mains hum at {h.f0_hz:g} Hz (harmonics {list(h.harmonics)}), {a.hum_re_speech_db:.1f} dB re the "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 from scipy import signal as sps
 
-from dsp.analyze import CLIP_PERMILLE, DENOISE_SNR_DB, RecordingAnalyzer, analyze
+from dsp.analyze import CLIP_PERMILLE, DENOISE_SNR_DB, RecordingAnalyzer, _decisions, analyze
 from dsp.errors import InvalidParameterError
 from dsp.loudness import measure_loudness
 from tests.signals import make_hum, make_speech_like, make_tune, make_white, mix_at_snr
@@ -76,6 +77,15 @@ def test_mains_hum_decides_dehum_and_is_not_taken_for_noise(speech: np.ndarray, 
     assert a.decision("dehum").on
     assert -45.0 < a.hum_re_speech_db < -10.0
     assert not a.decision("denoise").on  # the hum's bands are left out of the SNR
+
+
+def test_hum_with_no_pause_to_measure_it_in_is_left_alone_and_says_why(speech: np.ndarray) -> None:
+    hum = make_hum(SR, speech.size, mains_hz=60.0, level_dbfs=-45.0)
+    a = dataclasses.replace(analyze(at_lufs(speech + hum), SR), hum_re_speech_db=math.nan)
+    (d,) = [d for d in _decisions(a, -16.0) if d.engine == "dehum"]
+    assert not d.on
+    assert "no pause to measure" in d.reason
+    assert "nan" not in d.reason
 
 
 def test_discrete_echo_decides_remove_echo(speech: np.ndarray) -> None:
