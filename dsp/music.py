@@ -900,9 +900,11 @@ class BackgroundRemover(MusicBypass):
         spared = full if self.keep_music else MusicMap((), (), full.speech, full.duration_s)
         super().__init__(inner, sr, channels, spared, gain=gate)
         self._energy = np.zeros(2)  # input and output energy where the gate is closed
+        self._heard = False  # any sample not zero
 
     def _mix(self, y: Audio) -> Audio:
         m = y.shape[-1]
+        self._heard = self._heard or bool(np.any(self._dry[:, :m]))
         if m == 0 or self._gate is None:
             return super()._mix(y)
         t = (self._pos + np.arange(m)) / self.sr
@@ -939,6 +941,9 @@ class BackgroundRemover(MusicBypass):
                 "speech_over_music_s": round(self.music.bed_s, 2),
             }
         out["denoise"] = inner
+        if not self._heard:
+            out["applied"] = False
+            out["not_applied"] = "the audio is digitally silent: there is no background to remove"
         return out
 
 
