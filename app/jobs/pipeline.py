@@ -82,6 +82,8 @@ CHAIN = ("declick", "dehum", "remove_echo", "remove_reverb", "denoise", "autoeq"
 #: map alone (``spare_music``); the autoeq step always finds music itself. Echo removal, hum
 #: notches and the loudness gain act on the whole recording, as before.
 SPARE_MUSIC = ("denoise", "remove_reverb")
+#: Share of the recording the music map spares from which such a step is not added at all.
+ALL_MUSIC_SHARE = 0.95
 
 
 def _listen(det: Any, src: Path, info: media.MediaInfo, block: int, progress: Callable[[float], None]) -> None:
@@ -155,6 +157,16 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
         elif d.engine == "declip":
             entry["action"] = "not_applied"
             entry["note"] = "no declipping engine in this build: the clipping is reported, not repaired"
+        elif d.engine in SPARE_MUSIC and music is not None and music.music_s >= ALL_MUSIC_SHARE * music.duration_s:
+            # the step would pass (nearly) all of it through: not added, and said so (it said added
+            # while a reverberant voice the music detector took for music was bypassed whole)
+            entry["action"] = "not_applied"
+            entry["music_spared_s"] = round(music.music_s, 2)
+            entry["note"] = (
+                f"the music detector found music in {music.music_s:.1f} of {music.duration_s:.1f} s, which "
+                f"{d.engine} leaves untouched: nothing would be left to process (a voice in a reverberant "
+                "room can read as music; set the flag explicitly to run it on everything)"
+            )
         else:
             entry["action"] = "added"
             params: dict[str, Any] = {}

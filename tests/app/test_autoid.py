@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from scipy import signal as sps
 
 from app import media
 from app.errors import InvalidParameterError
@@ -103,6 +105,30 @@ def test_a_step_set_alongside_autoid_is_labelled_explicit_even_where_autoid_woul
     assert by["remove_echo"]["action"] == "explicit"  # it runs: it was "none"
     assert "would not have added it" in by["remove_echo"]["note"]
     assert reports[0]["chain"] == ["remove_echo"]
+
+
+def test_a_voice_step_the_music_map_would_bypass_whole_is_not_added_and_says_why(clean: np.ndarray) -> None:
+    """The music detector can take a voice in a reverberant room for music (the room holds its
+    pitch): a voice step autoid adds passes music through, so over a map of music only it would do
+    nothing while the report said added. It is not added, and the decision says why."""
+    from dsp.music import MusicMap
+    from tests.dsp.test_dereverb import room
+
+    y = sps.fftconvolve(clean, room(np.random.default_rng(24), SR, 0.8))[: clean.size]
+    noisy = mix_at_snr(y, make_white(np.random.default_rng(25), y.size), 12.0)
+    a = analyze(at_lufs(noisy.astype(np.float32), -16.0), SR)
+    assert a.decision("remove_reverb").on
+    assert a.decision("denoise").on
+    whole = MusicMap(music=((0.0, a.duration_s),), bed=(), speech=(), duration_s=a.duration_s)
+    steps, report = expand_plan([Step(name="autoid")], dataclasses.replace(a, music=whole), -16.0)
+    assert {"remove_reverb", "denoise"}.isdisjoint(s.name for s in steps)
+    by = {d["engine"]: d for d in report["decisions"]}
+    assert by["remove_reverb"]["action"] == "not_applied"
+    assert "reverberant room can read as music" in by["remove_reverb"]["note"]
+    # over part of it, the step is added and spares that part, as before
+    half = MusicMap(music=((0.0, a.duration_s / 2),), bed=(), speech=(), duration_s=a.duration_s)
+    steps, _ = expand_plan([Step(name="autoid")], dataclasses.replace(a, music=half), -16.0)
+    assert {s.name: s for s in steps}["remove_reverb"].params["spare_music"] is True
 
 
 def test_expand_plan_places_decided_steps_in_chain_order(noisy_echo_quiet: np.ndarray) -> None:
