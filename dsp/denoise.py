@@ -989,6 +989,7 @@ class NoiseReducer:
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": [], "hum_segments": []}
         return {
             "step": "denoise",
+            "engine": "dsp",
             "amount": self.amount,
             "max_reduction_db": self.max_reduction_db,
             "noise_floor_dbfs": float(round(10 * np.log10(max(noise_var, 1e-12)), 1)) if self._frames_out else None,

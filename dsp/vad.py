@@ -663,6 +663,7 @@ class SpeechDetector:
         speech_s = float(sum(e - s for s, e in segs))
         return {
             "step": "vad",
+            "engine": "dsp",
             "duration_s": round(duration_s, 3),
             "speech_s": round(speech_s, 3),
             "speech_ratio": round(speech_s / duration_s, 4) if duration_s > 0 else 0.0,

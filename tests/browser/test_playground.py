@@ -76,6 +76,7 @@ def test_playground_upload_process_compare_download(
     # the engine is a choice, not a number field
     assert page.eval_on_selector("#step-denoise-engine", "e => e.tagName") == "SELECT"
     page.select_option("#step-denoise-engine", "dsp")
+    assert page.is_enabled("#step-denoise-channels")  # the DSP engine's choice (the neural ones: each)
     options = "e => [...e.options].map((o) => o.value).join()"
     assert page.eval_on_selector("#step-denoise-channels", options) == "linked,each"
     page.check("#step-vad")
@@ -94,6 +95,7 @@ def test_playground_upload_process_compare_download(
     assert rows.count() == 3, page.inner_text("#report")
     assert [rows.nth(i).locator("th").inner_text() for i in range(3)] == ["denoise", "declick", "vad"]
     assert "noise floor dbfs" in rows.nth(0).inner_text()
+    assert "engine\ndsp" in rows.nth(0).inner_text()  # which engine ran, also when left at the default
     job_id = page.evaluate("document.querySelector('#download').download").removeprefix("hush_").split(".")[0]
     with httpx.Client(base_url=server.url, headers=H) as client:
         reports = client.get(f"/api/v1/jobs/{job_id}").json()["result"]["steps"]

@@ -152,6 +152,18 @@ function stepControl(s) {
     }
     div.append(params);
   }
+  // the neural engines take each channel alone: "channels" is the DSP engine's choice only
+  const engine = div.querySelector("select[name=engine]");
+  const channels = div.querySelector("select[name=channels]");
+  if (engine && channels) {
+    const follow = () => {
+      const neural = engine.value !== "" && engine.value !== "dsp";
+      channels.disabled = neural;
+      channels.title = neural ? "the neural engines always process each channel alone" : "";
+    };
+    engine.addEventListener("change", follow);
+    follow();
+  }
   box.addEventListener("change", updateRun);
   return div;
 }
@@ -170,7 +182,7 @@ function chosenSteps({ check = false } = {}) {
         const what = input.dataset.kind === "list" ? "whole numbers separated by commas" : `a number${range}`;
         throw new Error(`Step ${div.dataset.step}: "${input.dataset.label}" must be ${what} (or empty for the server's default).`);
       }
-      if (input.value.trim() === "") continue;
+      if (input.value.trim() === "" || input.disabled) continue;
       if (input.tagName === "SELECT") params[input.name] = input.value;
       else if (input.dataset.kind === "list") params[input.name] = input.value.split(",").map((v) => Number(v));
       else params[input.name] = Number(input.value);
