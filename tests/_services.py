@@ -38,10 +38,15 @@ def _session_redis_url() -> str:
         return "redis://127.0.0.1:6379/13"
     try:
         client = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_connect_timeout=1)
+        # a database some client still uses (a worker left running by a killed session: it would
+        # take this session's broker messages and lose them) is not taken either
+        in_use = {int(c.get("db", 0)) for c in client.client_list()}
         for db in range(8, 16):
             key = f"hush-tests:db:{db}"
             holder = client.get(key)
             if holder is not None and _alive(int(holder)):
+                continue
+            if db in in_use:
                 continue
             if holder is None:
                 if not client.set(key, os.getpid(), nx=True, ex=6 * 3600):
