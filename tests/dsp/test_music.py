@@ -227,6 +227,19 @@ def test_bypass_is_chunk_invariant() -> None:
 # ---------------------------------------------------------------------------- the background gate
 
 
+def test_a_clip_too_short_to_hold_a_pause_is_not_gated_as_background() -> None:
+    # a 0.05 s clip: no speech found in it, and all of it taken away by the gate (43 dB)
+    rng = np.random.default_rng(6)
+    x = (0.1 * rng.standard_normal(int(0.05 * SR))).astype(np.float32)
+    found = detect_music(x, SR)
+    p = BackgroundRemover(NoiseReducer(SR, 1, amount=1.0), SR, 1, found)
+    y = run_processor(p, x[np.newaxis], block_size=256)[0]
+    assert 20 * np.log10(np.abs(y).max() / np.abs(x).max()) > -3.0
+    gate = p.report()["gate"]
+    assert gate["applied"] is False
+    assert "too short" in gate["reason"]
+
+
 def test_background_between_speech_goes_down_by_the_depth() -> None:
     rng = np.random.default_rng(5)
     speech, _words = make_speech_like(rng, SR, 12.0, lead_silence_s=2.0, pause_every_s=1.5, pause_s=2.5)
