@@ -48,17 +48,15 @@ LIMITER_HEADROOM_DB = 6.0
 #: measured Vorbis and Opus outputs of a -1.2 dBTP limiter at -0.6 and -0.7 dBTP (ffmpeg ebur128);
 #: AES TD1004 (2015) asks for more headroom than -1 dBTP at lower bit rates.
 LOSSY_PEAK_MARGIN_DB = 1.0
-#: The encode is measured afterwards (decoded, :class:`dsp.loudness.TruePeakMeter`): where it reads
-#: over the ceiling by more than TRUE_PEAK_SLACK_DB, the last pass runs again with the limiter's
-#: ceiling lower by the excess plus TRUE_PEAK_RETRY_EXTRA_DB, at most TRUE_PEAK_RETRIES times. The
-#: overshoot is not a fixed amount: FFmpeg's AAC encoder at 70 kb/s put a clean voice's peaks back
-#: 1.0 to 3.5 dB over the limiter's, from one encode to the next of nearly the same audio (the
-#: same audio scaled down 1.2 dB came out 0.3 dB higher), so the measurement, not a margin, decides.
-#: Lowering the ceiling costs loudness only where the limiter acts (lowering the gain instead cost
-#: that voice 2.9 LU, the ceiling 1.0 LU). The fixed margin
-#: was not enough on every voice: an outside audit read AAC outputs at up to -0.3 dBTP, and real
+#: The margin alone was not enough: an outside audit read AAC outputs at up to -0.3 dBTP, and real
 #: voices at 22-48 kHz came out of the -2.2 dBTP limiter at up to -0.1 (AAC, MP3) and +0.2 dBTP
-#: (Vorbis) on ffmpeg's ebur128 meter.
+#: (Vorbis) on ffmpeg's ebur128 meter. Nor is the overshoot a fixed amount: FFmpeg's AAC encoder at
+#: 70 kb/s put a clean voice's peaks back 1.0 to 3.5 dB over the limiter's from one encode to the
+#: next of nearly the same audio. So the encode is measured (decoded, :class:`dsp.loudness.
+#: TruePeakMeter`), and where it reads over the ceiling by more than TRUE_PEAK_SLACK_DB the last pass
+#: runs again with the limiter's ceiling lower by the excess plus TRUE_PEAK_RETRY_EXTRA_DB, at most
+#: TRUE_PEAK_RETRIES times. Lowering the ceiling costs loudness only where the limiter acts (lowering
+#: the whole gain instead cost that voice 2.9 LU, the ceiling 1.0 LU).
 TRUE_PEAK_SLACK_DB = 0.05
 TRUE_PEAK_RETRY_EXTRA_DB = 0.3
 TRUE_PEAK_RETRIES = 2
@@ -174,9 +172,8 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
                 params = {"amount": d.strength}
             elif d.engine == "loudness":
                 params = {"target_lufs": target_lufs}
-            # dehum: no fixed frequency; the step finds the hum again and follows it, to a fraction
-            # of the analysis's whole-file estimate (fixed notches at 59.875 Hz left a 60 Hz hum
-            # only 16 dB down; an outside audit's real voice with hum)
+            # dehum gets no fixed frequency: it finds the hum again and follows it (notches fixed at
+            # the analysis's whole-file estimate, 59.875 Hz, left a real voice's 60 Hz hum 16 dB down)
             if d.engine in SPARE_MUSIC and music is not None and music.music:
                 params["spare_music"] = True
                 entry["music_spared_s"] = round(music.music_s, 2)
