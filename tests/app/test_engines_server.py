@@ -30,7 +30,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
 
 
 @pytest.mark.parametrize(
-    ("engine", "expected"), [("deepfilternet3", "deepfilternet3"), ("dsp", None), (None, "rnnoise")]
+    ("engine", "expected"), [("deepfilternet3", "deepfilternet3"), ("dsp", "dsp"), (None, "rnnoise")]
 )
 def test_engine_job_end_to_end(
     client: httpx.Client, rng: np.random.Generator, engine: str | None, expected: str | None
