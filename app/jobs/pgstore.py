@@ -78,6 +78,8 @@ class _Conn:
 class PostgresJobStore(SqliteJobStore):
     """JobStore on PostgreSQL: a small pool of connections shared by the process's threads."""
 
+    _LOCK_ROW = " FOR UPDATE"  # parallel submits of one key wait for each other (see create)
+
     _INSERT_CHARGE = (
         "INSERT INTO credit_ledger (owner, job_id, kind, minutes, at) VALUES (?, ?, 'charge', ?, ?) "
         "ON CONFLICT DO NOTHING"

@@ -161,8 +161,7 @@ class JobService:
         if not 0 <= priority <= 10:
             raise InvalidParameterError(f"priority must be an integer from 0 to 9, got {priority}")
         await anyio.to_thread.run_sync(check_steps, spec.steps)  # imports and builds DSP steps: off the loop
-        if owner:
-            await anyio.to_thread.run_sync(self._check_account, owner, spec)
+        admit = await anyio.to_thread.run_sync(self._admission, spec) if owner else None
         if spec.input.blob_key is None and spec.input.url is None:
             raise InvalidParameterError("the job needs an input: an uploaded file or a URL")
         from app import fetch
@@ -180,11 +179,10 @@ class JobService:
             meta=meta or {},
         )
         fresh = job
-        job, created = await anyio.to_thread.run_sync(self.store.create, fresh)
+        job, created = await anyio.to_thread.run_sync(lambda: self.store.create(fresh, admit=admit))
         if not created and rerun_failed and job.state in (JobState.failed, JobState.cancelled):
-            job, created = await anyio.to_thread.run_sync(
-                self.store.create, fresh.model_copy(update={"request_id": None})
-            )
+            again = fresh.model_copy(update={"request_id": None})
+            job, created = await anyio.to_thread.run_sync(lambda: self.store.create(again, admit=admit))
         if created:
             try:
                 await anyio.to_thread.run_sync(self.queue.enqueue, job.id, priority)  # a broker round trip, maybe
@@ -508,36 +506,25 @@ class JobService:
             old = self._rates.get(kind)
             self._rates[kind] = rate if old is None else 0.8 * old + 0.2 * rate
 
-    def _check_account(self, owner: str, spec: JobSpec) -> None:
-        """Refuse a job its key's account cannot take: too many open jobs, or no minutes left.
+    def _admission(self, spec: JobSpec) -> Callable[[dict[str, Any] | None, int], None]:
+        """The rule the store applies, in the transaction that inserts the job, to its key's account
+        and open jobs (:meth:`JobStore.create`): refuse too many open jobs, or no minutes left.
 
         Each open job holds at least one minute (the smallest charge) until it ends, so a key
         cannot start more jobs than it can pay for; a job is charged, in whole started minutes of
-        its audio, only when it succeeds.
+        its audio, only when it succeeds. An upload's charge is known from its duration (read
+        here, before the transaction).
         """
-        account = self.store.account(owner)
-        if account is None:
-            return
-        open_jobs = self.store.open_jobs(owner)
-        limit = account["max_concurrent"]
-        if limit and open_jobs >= limit:
-            raise ConcurrencyLimitError(
-                f"this key already has {open_jobs} job(s) waiting or running, its limit is {limit}",
-                retry_after_s=5,
-            )
-        credits = account["credits_minutes"]
-        if credits is None:
-            return
         needed = 1
         if spec.input.blob_key:  # an upload: its duration is known, so is the charge
             stored = self.store.get_file(spec.input.blob_key.rsplit("/", 1)[-1])
             duration = (stored.info.get("duration_s") if stored else None) or 0.0
             needed = billable_minutes(duration)
-        if credits - open_jobs < needed:
-            raise InsufficientCreditsError(
-                f"this key has {credits} credit minute(s) left and {open_jobs} job(s) open; this job needs {needed}",
-                hint="ask the operator for more credits (hush keys credit)",
-            )
+
+        def admit(account: dict[str, Any] | None, open_jobs: int) -> None:
+            _admit(account, open_jobs, needed)
+
+        return admit
 
     def rate_measured(self, job: Job) -> bool:
         """True once a job of ``job``'s kind (its steps) finished here and gave a rate: until then
@@ -855,3 +842,24 @@ class JobService:
         for task in list(self._tasks):
             task.cancel()
         await anyio.to_thread.run_sync(self.queue.stop)
+
+
+def _admit(account: dict[str, Any] | None, open_jobs: int, needed: int) -> None:
+    """Refuse a new job of a key with ``open_jobs`` open that needs ``needed`` minutes (see
+    :meth:`JobService._admission`); a key with no account row (a bootstrap key) is not limited."""
+    if account is None:
+        return
+    limit = account["max_concurrent"]
+    if limit and open_jobs >= limit:
+        raise ConcurrencyLimitError(
+            f"this key already has {open_jobs} job(s) waiting or running, its limit is {limit}",
+            retry_after_s=5,
+        )
+    credits = account["credits_minutes"]
+    if credits is None:
+        return
+    if credits - open_jobs < needed:
+        raise InsufficientCreditsError(
+            f"this key has {credits} credit minute(s) left and {open_jobs} job(s) open; this job needs {needed}",
+            hint="ask the operator for more credits (hush keys credit)",
+        )

@@ -11,10 +11,10 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from app.errors import InsufficientCreditsError, NotFoundError
 from app.jobs import migrations
@@ -26,11 +26,19 @@ _JSON_FIELDS = ("spec", "result_meta", "meta")
 _ACTIVE = tuple(s.value for s in sorted(ACTIVE_STATES))
 
 
+#: Judges a new job of an owner: ``(account row or None, the owner's open jobs)``; raises to refuse.
+Admit: TypeAlias = Callable[[dict[str, Any] | None, int], None]
+
+
 class JobStore(Protocol):
     """Persistence for jobs and uploaded files."""
 
-    def create(self, job: Job) -> tuple[Job, bool]:
-        """Insert ``job``; with a ``request_id`` already used by this owner, return that job. -> (job, created)."""
+    def create(self, job: Job, *, admit: Admit | None = None) -> tuple[Job, bool]:
+        """Insert ``job``; with a ``request_id`` already used by this owner, return that job. -> (job, created).
+
+        ``admit(account, open_jobs)`` runs in the inserting transaction, with the owner's account
+        row held until it commits, and raises to refuse the job: parallel submits of one key are
+        judged one after the other (they all passed a check made before the insert)."""
         ...
 
     def get(self, job_id: str) -> Job | None: ...
@@ -133,6 +141,10 @@ _COLUMNS = [
 class SqliteJobStore:
     """JobStore on one SQLite file (WAL), safe across threads and processes."""
 
+    #: Appended to the account read of :meth:`create`: SQLite's ``BEGIN IMMEDIATE`` already holds
+    #: the database's write lock for the transaction; PostgreSQL locks the row.
+    _LOCK_ROW = ""
+
     def __init__(self, path: Path, *, migrate: bool = True, durable: bool = True) -> None:
         """Open (or create) the store at ``path``; ``migrate`` brings its schema to the newest revision.
 
@@ -184,7 +196,7 @@ class SqliteJobStore:
             return value.value
         return value
 
-    def create(self, job: Job) -> tuple[Job, bool]:
+    def create(self, job: Job, *, admit: Admit | None = None) -> tuple[Job, bool]:
         values = [self._encode(k, getattr(job, k)) for k in _COLUMNS]
         with self._tx() as c:
             if job.request_id is not None:
@@ -194,6 +206,14 @@ class SqliteJobStore:
                 ).fetchone()
                 if row is not None:
                     return self._row_to_job(row), False
+            if admit is not None and job.owner:
+                lock = f"SELECT * FROM api_keys WHERE owner=?{self._LOCK_ROW}"  # noqa: S608 - a fixed suffix
+                account = c.execute(lock, (job.owner,)).fetchone()
+                states = [JobState.queued.value, *(s.value for s in ACTIVE_STATES)]
+                n = c.execute(
+                    "SELECT COUNT(*) AS n FROM jobs WHERE owner=? AND state IN (?, ?, ?)", (job.owner, *states)
+                ).fetchone()
+                admit(dict(account) if account is not None else None, int(n["n"]))
             c.execute(
                 f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",  # noqa: S608 - fixed column names
                 values,

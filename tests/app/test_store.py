@@ -279,3 +279,33 @@ def test_postgres_a_pooled_connection_broken_while_idle_is_replaced(pg_schema: t
     assert job is not None
     assert job.id == "j"
     store.close()
+
+
+@pytest.mark.parametrize(("fields", "admitted"), [({"credits_minutes": 3}, 3), ({"max_concurrent": 1}, 1)])
+def test_store_admits_parallel_jobs_of_a_key_one_after_the_other(
+    store: SqliteJobStore, fields: dict[str, int], admitted: int
+) -> None:
+    """Ten submits of one key at once: the rule is judged in the inserting transaction with the
+    account held, so a key with 3 minutes gets 3 jobs and a concurrency of 1 gets 1 (all ten used
+    to pass a check made before the insert)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.errors import ConcurrencyLimitError
+    from app.jobs.service import _admit
+
+    store.add_key("h", "acct", **fields)
+
+    def admit(account: dict | None, open_jobs: int) -> None:
+        time.sleep(0.02)  # a window for another submit to slip through, were the account not held
+        _admit(account, open_jobs, 1)
+
+    def submit(i: int) -> bool:
+        try:
+            return store.create(make_job(f"j{i}", owner="acct"), admit=admit)[1]
+        except (InsufficientCreditsError, ConcurrencyLimitError):
+            return False
+
+    with ThreadPoolExecutor(10) as pool:
+        created = list(pool.map(submit, range(10)))
+    assert sum(created) == admitted
+    assert store.open_jobs("acct") == admitted
