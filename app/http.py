@@ -280,6 +280,10 @@ KeysDep = Annotated[KeyStore, Depends(get_keys)]
 
 #: Room for multipart framing and form fields around the largest input file.
 MULTIPART_OVERHEAD_BYTES = 1 << 20
+#: Largest body (bytes) of a native API request that is not an upload: a job names its input by id
+#: or URL, so its JSON is a few kilobytes. A 300 MiB JSON body used to be read and parsed whole
+#: (about 1 GB of memory) before its key was even checked (an outside audit).
+NATIVE_JSON_LIMIT_BYTES = 1 << 20
 
 
 class BodyLimit:
@@ -287,8 +291,9 @@ class BodyLimit:
 
     The count runs as the body streams in, so a multipart upload is refused as soon as it is too
     large — not after it was spooled to disk whole — and a chunked body with no ``Content-Length``
-    is held to the same bound. The error is raised inside the app, so each dialect renders its
-    own 413. Routes with smaller limits (JSON bodies) apply theirs in :func:`read_body`.
+    is held to the same bound. A body that is not multipart is held to ``max_json_mb``, and on
+    the native API to :data:`NATIVE_JSON_LIMIT_BYTES`. The error is raised inside the app, so each
+    dialect renders its own 413. Routes with smaller limits apply theirs in :func:`read_body`.
     """
 
     def __init__(self, app: Any) -> None:
@@ -299,9 +304,21 @@ class BodyLimit:
         if scope["type"] != "http" or settings is None:
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers") or ())
         limit = settings.max_input_bytes + MULTIPART_OVERHEAD_BYTES
         too_large = f"the request body is larger than the {settings.max_input_mb:g} MiB input limit (HUSH_MAX_INPUT_MB)"
-        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if not headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
+            if str(scope.get("path", "")).startswith("/api/v1/"):
+                limit = NATIVE_JSON_LIMIT_BYTES
+                too_large = (
+                    f"the request body is larger than {NATIVE_JSON_LIMIT_BYTES >> 20} MiB (upload audio as a file)"
+                )
+            else:
+                limit = int(settings.max_json_mb * 1024 * 1024)
+                too_large = (
+                    f"the request body is larger than the {settings.max_json_mb:g} MiB JSON limit (HUSH_MAX_JSON_MB)"
+                )
+        declared = headers.get(b"content-length", b"")
         seen = 0
 
         async def limited() -> Any:

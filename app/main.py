@@ -225,8 +225,15 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         for err in exc.errors():
             loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "header"))
             msg = err.get("msg")
-            if err.get("type") == "extra_forbidden":
+            kind = err.get("type")
+            if kind == "extra_forbidden":
                 msg = "not a field of this request (the fields are in the OpenAPI schema at /docs)"
+            elif kind == "json_invalid":  # loc is the character position: say so, and what went wrong
+                why = (err.get("ctx") or {}).get("error", "")
+                parts.append(f"the body is not valid JSON (at character {loc or 0}{': ' + str(why) if why else ''})")
+                continue
+            elif kind == "missing" and not loc:
+                msg = "the request needs a JSON body (its fields are in the OpenAPI schema at /docs)"
             parts.append(f"{loc}: {msg}" if loc else str(msg))
         wrapped = InvalidParameterError("; ".join(parts) or "invalid request")
         wrapped.validation_errors = exc.errors()  # type: ignore[attr-defined]

@@ -893,6 +893,20 @@ def output_container(info: MediaInfo, requested: str | None) -> str:
             if codec not in _VIDEO_CODECS[info.container] and codec in _VIDEO_CODECS["mp4"]:
                 return "mp4"
         return info.container
+    name = container_name(requested)
+    if info.has_video and name in VIDEO_CONTAINERS:
+        _check_video_fits(info.video_codec, name)
+    return name
+
+
+def container_name(requested: str) -> str:
+    """The container ``requested`` names (``".WAV"``, ``"audio/mpeg"`` and the aliases normalized).
+
+    Raises
+    ------
+    InvalidParameterError
+        ``requested`` names no container we write.
+    """
     name = requested.strip().lower().lstrip(".")
     if "/" in name:  # a MIME type: audio/mpeg, video/mp4
         name = name.split("/", 1)[1].split(";", 1)[0].strip()
@@ -901,8 +915,6 @@ def output_container(info: MediaInfo, requested: str | None) -> str:
         raise InvalidParameterError(
             f"Unknown output format {requested!r}; choose one of {', '.join(sorted(AUDIO_CONTAINERS))}."
         )
-    if info.has_video and name in VIDEO_CONTAINERS:
-        _check_video_fits(info.video_codec, name)
     return name
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, WebSo
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app import media
 from app.auth import KeyStore, Principal
 from app.errors import AppError, ConflictError
 from app.http import KeysDep, ServiceDep, blob_response, default_status, public_base
@@ -118,7 +119,11 @@ class JobCreate(BaseModel):
 
     input: JobInput
     steps: list[Step] = Field(default_factory=lambda: [Step(name="denoise")])
-    output_container: str | None = Field(None, description="wav, flac, mp3, ogg, m4a, mp4, webm; default: the input's")
+    output_container: str | None = Field(
+        None,
+        description="wav, flac, pcm (raw 16-bit), mp3, ogg, m4a, mp4, webm, or a MIME type or alias of one (aac, "
+        "opus, audio/mpeg); default: the input's",
+    )
     priority: int = Field(5, ge=0, le=9)
     request_id: str | None = Field(
         None,
@@ -221,6 +226,8 @@ async def upload_file(service: ServiceDep, who: PrincipalDep, file: Annotated[Up
 @router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 402, 404, 409, 501))
 async def create_job(body: JobCreate, request: Request, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """Submit a job; answers at once with its id and state."""
+    if body.output_container is not None and body.output_container.strip():
+        media.container_name(body.output_container)  # an unknown format is a 400 now, not a failed job
     blob_key = None
     if body.input.file_id:
         blob_key = (await service.get_file(body.input.file_id, owner=who.owner)).blob_key

@@ -50,9 +50,12 @@ ACTIVE_STATES = frozenset({JobState.downloading, JobState.in_progress})
 
 
 class Step(BaseModel):
-    """One processing step: a name from the step registry and its parameters."""
+    """One processing step: a name from the step registry and its parameters.
 
-    model_config = ConfigDict(frozen=True)
+    Unknown fields are refused: ``{"name": "denoise", "amount": 10}`` (the parameter beside
+    ``params``, not in it) used to run at amount 100 without a word."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)

@@ -21,6 +21,7 @@ from app.settings import Settings
 from app.webhooks import verify_signature
 from tests._hush import HushProcess
 from tests._services import BACKENDS, cluster_backend, settings_env
+from tests.app._http_fixtures import Reply, serve_http
 from tests.app._media_fixtures import raw_wav_bytes
 from tests.signals import make_speech_like, make_white
 
@@ -269,6 +270,8 @@ def test_server_unknown_step_is_refused_not_pretended(client: httpx.Client, rng:
         ({"output": {"container": "ogg"}}, "output"),  # output_container, misplaced
         ({"priorty": 9}, "priorty"),
         ({"input": {"url": "http://127.0.0.1:9/a.wav", "sample_rate": 8000}}, "input.sample_rate"),
+        ({"steps": [{"name": "denoise", "amount": 10}]}, "steps.0.amount"),  # beside params: ran at 100
+        ({"steps": [{"name": "denoise", "parms": {"amount": 10}}]}, "steps.0.parms"),
     ],
 )
 def test_server_unknown_fields_are_refused_not_dropped(client: httpx.Client, body: dict, field: str) -> None:
@@ -277,6 +280,35 @@ def test_server_unknown_fields_are_refused_not_dropped(client: httpx.Client, bod
     r = client.post("/api/v1/jobs", json=full, headers=H)
     assert r.status_code == 400, r.text
     assert f"{field}: not a field of this request" in r.json()["title"]
+
+
+def test_server_unknown_output_format_is_refused_at_submit(client: httpx.Client) -> None:
+    # it was accepted, and the job failed later
+    r = client.post(
+        "/api/v1/jobs", json={"input": {"url": "http://127.0.0.1:9/a.wav"}, "output_container": "xyz"}, headers=H
+    )
+    assert r.status_code == 400, r.text
+    assert "Unknown output format 'xyz'" in r.json()["title"]
+
+
+def test_server_json_body_over_the_native_limit_is_refused_while_streaming(client: httpx.Client) -> None:
+    # a 300 MiB JSON body was read and parsed whole (about 1 GB), before its key was checked
+    def body() -> Iterator[bytes]:
+        yield b'{"input": {"url": "http://127.0.0.1:9/a.wav"}, "request_id": "'
+        for _ in range(64):
+            yield b"x" * (1 << 16)
+        yield b'"}'
+
+    for headers in (H, {}):
+        r = client.post("/api/v1/jobs", content=body(), headers={**headers, "content-type": "application/json"})
+        assert r.status_code == 413, r.text
+        assert "larger than 1 MiB" in r.json()["title"]
+
+
+def test_server_json_that_does_not_parse_says_where(client: httpx.Client) -> None:
+    r = client.post("/api/v1/jobs", content=b'{"input": {"url": }', headers={**H, "content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "the body is not valid JSON (at character" in r.json()["title"]
 
 
 def test_server_vendor_api_not_in_this_build_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,6 +399,24 @@ def test_server_webhook_signed_and_retried(tmp_path: Path, rng: np.random.Genera
     assert job["result_url"] is None or job["result_url"].startswith("/")
     assert verify_signature("s3cret", headers["X-Hush-Timestamp"], body, headers["X-Hush-Signature"])
     assert not verify_signature("wrong", headers["X-Hush-Timestamp"], body, headers["X-Hush-Signature"])
+
+
+def test_server_put_url_that_fails_once_is_tried_again(tmp_path: Path, rng: np.random.Generator) -> None:
+    # one 500 from the receiving URL used to fail the finished job and throw its result away
+    answers = iter([Reply(status=500), Reply(status=503), Reply(status=200)])
+    env = {"api_keys": KEY, "url_allowlist": "127.0.0.1", "retry_backoff_s": "0.05"}
+    with serve_http({"PUT /out.wav": lambda req: next(answers)}) as remote:
+        with HushProcess(tmp_path / "d", workers=1, **env) as proc, httpx.Client(base_url=proc.url, timeout=30) as c:
+            file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+            job = submit(c, file_id, steps=[], put_url=remote.url("/out.wav"))
+            done = wait_state(c, job["id"], {"succeeded", "failed"})
+            result = c.get(f"/api/v1/jobs/{job['id']}/result", headers=H).content
+        puts = [q for q in remote.requests if q.method == "PUT"]
+    assert done["state"] == "succeeded", done
+    assert done["result"]["put_status"] == 200
+    assert done["result"]["put_attempts"] == 3
+    assert len(puts) == 3
+    assert puts[-1].body == result
 
 
 @pytest.mark.slow
