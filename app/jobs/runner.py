@@ -34,6 +34,7 @@ from app.errors import (
     ProcessingError,
     RetryableError,
     UnsupportedMediaError,
+    URLRefusedError,
     storage_full,
 )
 from app.jobs import pipeline
@@ -228,6 +229,27 @@ def _check_credits(ctx: RunContext, job: Job, duration_s: float | None) -> None:
         )
 
 
+#: Attempts at PUTting a result to the job's ``put_url`` when the receiver fails transiently (a
+#: 5xx, 408, 425 or 429, a network error or a timeout), ``settings.retry_backoff_s`` apart and
+#: doubling. One 500 used to fail the finished job and throw its result away (an outside audit).
+PUT_ATTEMPTS = 4
+
+
+def _put_result(url: str, path: Path, meta: dict[str, Any], settings: Settings) -> tuple[int, int]:
+    """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises the last FetchError."""
+    from app import fetch
+
+    for attempt in range(1, PUT_ATTEMPTS + 1):
+        try:
+            return fetch.put_file(url, path, meta["mime"], settings), attempt
+        except FetchError as exc:
+            if not exc.transient or isinstance(exc, URLRefusedError) or attempt == PUT_ATTEMPTS:
+                raise
+            log.warning("PUT of the result failed (attempt %d of %d): %s", attempt, PUT_ATTEMPTS, exc.message)
+            time.sleep(min(settings.retry_backoff_s * 2 ** (attempt - 1), 30.0))
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
 def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
     """Back to the queue after a pause that doubles each attempt (``settings.retry_backoff_s``, by
     default 1 s, 2 s, 4 s ... at most 30 s).
@@ -345,12 +367,11 @@ def _run(ctx: RunContext, job: Job) -> None:
                 duration_s=data.get("duration_s", info.duration_s),
             )
             if spec.output.put_url:
-                from app import fetch
-
-                status = fetch.put_file(
-                    spec.output.put_url, ctx.blobs.readable_path(key, tmp), result_meta["mime"], settings
+                status, tries = _put_result(
+                    spec.output.put_url, ctx.blobs.readable_path(key, tmp), result_meta, settings
                 )
                 result_meta["put_status"] = status
+                result_meta["put_attempts"] = tries
         now = time.time()
         # the input's length is what is billed (a time edit may have shortened the output)
         duration = result_meta.get("input_duration_s") or result_meta.get("duration_s") or info.duration_s or 0.0
