@@ -266,8 +266,8 @@ def _keys(args: argparse.Namespace) -> int:
                 if credits < 0:
                     _err("--credits cannot be negative")
                     return 2
-            taken = [r["owner"] for r in store.accounts() if args.label and r["label"] == args.label]
-            if taken:
+            taken = [r["owner"] for r in store.accounts() if args.label and args.label in (r["label"], r["owner"])]
+            if taken:  # (a label equal to another key's id would hide that key from its id)
                 _err(f"the label {args.label!r} is already key {taken[0]}'s: a label finds one key, choose another")
                 return 2
             key, key_hash, owner = new_key()
@@ -307,7 +307,22 @@ def _keys(args: argparse.Namespace) -> int:
         elif args.keys_cmd == "remove":
             store.remove_account(owner)
         else:  # credit
-            balance = store.grant(owner, args.minutes, args.note)
+            was = account["credits_minutes"]
+            if args.minutes == "unlimited":
+                store.grant(owner, None, args.note)
+                sys.stdout.write(f"{owner}: unlimited credit minutes\n")
+                return 0
+            try:
+                minutes = int(args.minutes)
+            except ValueError:
+                _err(f"minutes must be a whole number (negative takes) or 'unlimited', not {args.minutes!r}")
+                return 2
+            if was is not None and minutes < -was:  # the balance never goes below zero
+                sys.stderr.write(f"{owner} has {was} minute(s): taking {was}, not {-minutes}\n")
+                minutes = -was
+            balance = store.grant(owner, minutes, args.note)
+            if was is None:
+                sys.stderr.write(f"{owner} had unlimited credits; it now has a balance (`unlimited` gives them back)\n")
             sys.stdout.write(f"{owner}: {balance} credit minute(s)\n")
         return 0
     finally:
@@ -463,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kp.add_argument("key_id", help="the id `hush keys list` shows, or the label")
     kc = ks.add_parser("credit", help="add (or, negative, take) credit minutes")
     kc.add_argument("key_id", help="the id `hush keys list` shows, or the label")
-    kc.add_argument("minutes", type=int)
+    kc.add_argument("minutes", help="minutes to add (negative: to take, down to zero), or 'unlimited'")
     kc.add_argument("--note", default="")
 
     d = sub.add_parser("denoise", help="reduce background noise in a file")

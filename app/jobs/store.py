@@ -107,7 +107,7 @@ class JobStore(Protocol):
     def find_account(self, id_or_label: str) -> dict[str, Any] | None: ...
     def accounts(self) -> list[dict[str, Any]]: ...
     def set_account(self, owner: str, **fields: Any) -> bool: ...
-    def grant(self, owner: str, minutes: int, note: str = "") -> int | None: ...
+    def grant(self, owner: str, minutes: int | None, note: str = "") -> int | None: ...
     def ledger(self, owner: str) -> list[dict[str, Any]]: ...
     def remove_account(self, owner: str) -> bool: ...
     def open_jobs(self, owner: str) -> int: ...
@@ -321,12 +321,21 @@ class SqliteJobStore:
             cur = c.execute(f"UPDATE api_keys SET {sets} WHERE owner=?", (*fields.values(), owner))  # noqa: S608
             return bool(cur.rowcount > 0)
 
-    def grant(self, owner: str, minutes: int, note: str = "") -> int | None:
-        """Add (or, negative, take) ``minutes`` of credit; returns the new balance (None: unlimited)."""
+    def grant(self, owner: str, minutes: int | None, note: str = "") -> int | None:
+        """Add (or, negative, take: never below zero) ``minutes`` of credit, or with None make the
+        key unlimited; returns the new balance (None: unlimited)."""
         with self._tx() as c:
             row = c.execute("SELECT credits_minutes FROM api_keys WHERE owner=?", (owner,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no key with id {owner!r}")
+            if minutes is None:
+                c.execute("UPDATE api_keys SET credits_minutes=NULL WHERE owner=?", (owner,))
+                c.execute(
+                    "INSERT INTO credit_ledger (owner, kind, minutes, at, note) VALUES (?, 'grant', 0, ?, ?)",
+                    (owner, time.time(), ("unlimited: " + note).strip(": ")),
+                )
+                return None
+            minutes = max(minutes, -(row["credits_minutes"] or 0))
             balance = (row["credits_minutes"] or 0) + minutes
             c.execute("UPDATE api_keys SET credits_minutes=? WHERE owner=?", (balance, owner))
             c.execute(

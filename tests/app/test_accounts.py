@@ -108,6 +108,22 @@ def test_hush_keys_cli_round_trip(tmp_path: Path) -> None:
     missing = hush_keys(tmp_path, "credit", "bob", "3")
     assert missing.returncode == 2
     assert "no key" in missing.stderr
+    # taking more than is left takes what is left: the balance never goes below zero
+    taken = hush_keys(tmp_path, "credit", "alice", "-100")
+    assert taken.stdout.strip().endswith(": 0 credit minute(s)"), taken
+    assert "taking 8, not 100" in taken.stderr
+    # an unlimited key given a number gets a balance, says so, and `unlimited` gives it back
+    assert hush_keys(tmp_path, "credit", "alice", "unlimited").stdout.strip().endswith("unlimited credit minutes")
+    assert "alice\tactive\tunlimited" in hush_keys(tmp_path, "list").stdout
+    limited = hush_keys(tmp_path, "credit", "alice", "10")
+    assert "had unlimited credits" in limited.stderr
+    assert limited.stdout.strip().endswith(": 10 credit minute(s)")
+    assert hush_keys(tmp_path, "credit", "alice", "ten").returncode == 2
+    # a label may not be another key's id (that key would no longer be found by its id)
+    owner = hush_keys(tmp_path, "list").stdout.splitlines()[1].split("\t")[0]
+    clash = hush_keys(tmp_path, "add", "--label", owner)
+    assert clash.returncode == 2
+    assert "already key" in clash.stderr
     assert hush_keys(tmp_path, "remove", "alice").returncode == 0
     assert "alice" not in hush_keys(tmp_path, "list").stdout
 
