@@ -305,6 +305,13 @@ def _keys(args: argparse.Namespace) -> int:
         if args.keys_cmd in ("disable", "enable"):
             store.set_account(owner, state="disabled" if args.keys_cmd == "disable" else "active")
         elif args.keys_cmd == "remove":
+            busy = store.open_jobs(owner)
+            if busy and not args.force:
+                _err(
+                    f"key {owner} has {busy} job(s) waiting or running: removed, they would run on uncharged "
+                    "and their results could not be fetched; disable it first and wait, or give --force"
+                )
+                return 2
             store.remove_account(owner)
         else:  # credit
             was = account["credits_minutes"]
@@ -476,6 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, text in (("disable", "refuse a key"), ("enable", "activate a key"), ("remove", "delete a key")):
         kp = ks.add_parser(name, help=text)
         kp.add_argument("key_id", help="the id `hush keys list` shows, or the label")
+        if name == "remove":
+            kp.add_argument("--force", action="store_true", help="remove it even while it has jobs open")
     kc = ks.add_parser("credit", help="add (or, negative, take) credit minutes")
     kc.add_argument("key_id", help="the id `hush keys list` shows, or the label")
     kc.add_argument("minutes", help="minutes to add (negative: to take, down to zero), or 'unlimited'")

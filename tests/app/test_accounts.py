@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from app.auth import new_key
+from app.jobs.models import InputRef, Job, JobSpec
 from app.jobs.store import SqliteJobStore
 from tests._hush import HushProcess
 from tests.app._http_fixtures import Reply, serve_http
@@ -292,3 +293,21 @@ def test_a_job_killed_mid_way_and_rerun_after_restart_is_charged_once(tmp_path: 
     assert done["attempts"] == 2
     assert [(k, m) for k, m, _ in ledger(data, owner)] == [("grant", 100), ("charge", -5)]
     assert balance(data, owner) == 95
+
+
+def test_hush_keys_remove_of_a_key_with_jobs_open_asks_for_force(tmp_path: Path) -> None:
+    # removed, its open jobs ran on uncharged and their results could no longer be fetched
+    _, owner = add_key(tmp_path, credits_minutes=5)
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    try:
+        store.create(
+            Job(id="open-1", dialect="native", owner=owner, spec=JobSpec(input=InputRef(url="http://x/a.wav")))
+        )
+    finally:
+        store.close()
+    refused = hush_keys(tmp_path, "remove", owner)
+    assert refused.returncode == 2
+    assert "1 job(s) waiting or running" in refused.stderr
+    assert owner in hush_keys(tmp_path, "list").stdout
+    assert hush_keys(tmp_path, "remove", owner, "--force").returncode == 0
+    assert owner not in hush_keys(tmp_path, "list").stdout
