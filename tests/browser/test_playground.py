@@ -35,6 +35,17 @@ def noisy_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def ten_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten minutes of noise at 8 kHz: a job long enough to be caught mid-way."""
+    rng = np.random.default_rng(17)
+    path = tmp_path_factory.mktemp("long") / "ten minutes.wav"
+    with sf.SoundFile(str(path), "w", samplerate=8000, channels=1, subtype="PCM_16") as f:
+        for _ in range(10):
+            f.write(make_white(rng, 8000 * 60, -30.0))
+    return path
+
+
 @pytest.fixture
 def page(browser: Any, server: HushProcess) -> Any:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
@@ -183,12 +194,8 @@ def test_api_docs_load_offline(page: Any, server: HushProcess, screenshots: Path
     assert page.errors == []
 
 
-def test_playground_cancel_stops_a_running_job(page: Any, server: HushProcess, tmp_path: Path) -> None:
-    rng = np.random.default_rng(17)
-    path = tmp_path / "ten minutes.wav"
-    with sf.SoundFile(str(path), "w", samplerate=8000, channels=1, subtype="PCM_16") as f:
-        for _ in range(10):
-            f.write(make_white(rng, 8000 * 60, -30.0))
+def test_playground_cancel_stops_a_running_job(page: Any, server: HushProcess, ten_minutes: Path) -> None:
+    path = ten_minutes
     page.goto(f"{server.url}/playground")
     enter_key(page)
     page.check("#step-loudness")  # two passes over ten minutes: long enough to cancel
@@ -286,12 +293,10 @@ def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
     assert page.errors == []
 
 
-def test_playground_picks_a_running_job_up_again_after_a_reload(page: Any, server: HushProcess, tmp_path: Path) -> None:
-    rng = np.random.default_rng(19)
-    path = tmp_path / "ten minutes.wav"
-    with sf.SoundFile(str(path), "w", samplerate=8000, channels=1, subtype="PCM_16") as f:
-        for _ in range(10):
-            f.write(make_white(rng, 8000 * 60, -30.0))
+def test_playground_picks_a_running_job_up_again_after_a_reload(
+    page: Any, server: HushProcess, ten_minutes: Path
+) -> None:
+    path = ten_minutes
     page.goto(f"{server.url}/playground")
     enter_key(page)
     page.uncheck("#step-denoise")
