@@ -49,7 +49,7 @@ from app.jobs.models import (
 )
 from app.jobs.queue import JobQueue, WorkerCount
 from app.jobs.steps import check_steps
-from app.jobs.store import JobStore, require
+from app.jobs.store import Admit, JobStore, require
 from app.settings import Settings
 from app.storage import BlobStore
 
@@ -506,7 +506,7 @@ class JobService:
             old = self._rates.get(kind)
             self._rates[kind] = rate if old is None else 0.8 * old + 0.2 * rate
 
-    def _admission(self, spec: JobSpec) -> Callable[[dict[str, Any] | None, int], None]:
+    def _admission(self, spec: JobSpec) -> Admit:
         """The rule the store applies, in the transaction that inserts the job, to its key's account
         and open jobs (:meth:`JobStore.create`): refuse too many open jobs, or no minutes left.
 
@@ -521,10 +521,7 @@ class JobService:
             duration = (stored.info.get("duration_s") if stored else None) or 0.0
             needed = billable_minutes(duration)
 
-        def admit(account: dict[str, Any] | None, open_jobs: int) -> None:
-            _admit(account, open_jobs, needed)
-
-        return admit
+        return functools.partial(_admit, needed=needed)
 
     def rate_measured(self, job: Job) -> bool:
         """True once a job of ``job``'s kind (its steps) finished here and gave a rate: until then
@@ -844,7 +841,7 @@ class JobService:
         await anyio.to_thread.run_sync(self.queue.stop)
 
 
-def _admit(account: dict[str, Any] | None, open_jobs: int, needed: int) -> None:
+def _admit(account: dict[str, Any] | None, open_jobs: int, *, needed: int) -> None:
     """Refuse a new job of a key with ``open_jobs`` open that needs ``needed`` minutes (see
     :meth:`JobService._admission`); a key with no account row (a bootstrap key) is not limited."""
     if account is None:

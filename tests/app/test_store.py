@@ -297,7 +297,7 @@ def test_store_admits_parallel_jobs_of_a_key_one_after_the_other(
 
     def admit(account: dict | None, open_jobs: int) -> None:
         time.sleep(0.02)  # a window for another submit to slip through, were the account not held
-        _admit(account, open_jobs, 1)
+        _admit(account, open_jobs, needed=1)
 
     def submit(i: int) -> bool:
         try:
