@@ -566,7 +566,8 @@ def probe(
             return _check_limits(_probe_pcm(size, pcm_sample_rate, pcm_channels), max_duration_s)
         raise UnsupportedMediaError(
             f"The input is {_describe_unknown(head)}. {_SEND_INSTEAD} Headerless 16-bit PCM is "
-            "accepted only when its sample rate is given.",
+            "accepted only when its sample rate is given (native API: pcm_sample_rate, as a form field "
+            "of the upload or in the job's input).",
         )
     if container == "wav":
         _check_wav_header(path, size)

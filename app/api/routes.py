@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -217,9 +217,19 @@ async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
 
 
 @router.post("/api/v1/files", tags=["jobs"], status_code=201, responses=errors(400, 413, 415, 507))
-async def upload_file(service: ServiceDep, who: PrincipalDep, file: Annotated[UploadFile, File()]) -> FileUploaded:
-    """Upload an input file (any supported audio or video container)."""
-    stored = await service.store_upload(file.file, owner=who.owner, filename=file.filename)
+async def upload_file(
+    service: ServiceDep,
+    who: PrincipalDep,
+    file: Annotated[UploadFile, File()],
+    pcm_sample_rate: Annotated[
+        int | None, Form(ge=8000, le=192000, description="the rate of headerless 16-bit mono PCM (little-endian)")
+    ] = None,
+) -> FileUploaded:
+    """Upload an input file (any supported audio or video container, or headerless 16-bit PCM with
+    ``pcm_sample_rate``)."""
+    stored = await service.store_upload(
+        file.file, owner=who.owner, filename=file.filename, pcm_sample_rate=pcm_sample_rate
+    )
     return FileUploaded(file_id=stored.id, info=stored.info)
 
 
@@ -228,11 +238,14 @@ async def create_job(body: JobCreate, request: Request, service: ServiceDep, who
     """Submit a job; answers at once with its id and state."""
     if body.output_container is not None and body.output_container.strip():
         media.container_name(body.output_container)  # an unknown format is a 400 now, not a failed job
-    blob_key = None
+    blob_key, pcm_rate = None, body.input.pcm_sample_rate
     if body.input.file_id:
-        blob_key = (await service.get_file(body.input.file_id, owner=who.owner)).blob_key
+        stored = await service.get_file(body.input.file_id, owner=who.owner)
+        blob_key = stored.blob_key
+        if stored.info.get("container") == "pcm":  # uploaded with its rate: the job reads it so
+            pcm_rate = pcm_rate or stored.info.get("sample_rate")
     spec = JobSpec(
-        input=InputRef(blob_key=blob_key, url=body.input.url, pcm_sample_rate=body.input.pcm_sample_rate),
+        input=InputRef(blob_key=blob_key, url=body.input.url, pcm_sample_rate=pcm_rate),
         steps=tuple(body.steps),
         output=OutputSpec(container=body.output_container, put_url=body.put_url),
         webhook_url=body.webhook_url,

@@ -305,6 +305,23 @@ def test_server_json_body_over_the_native_limit_is_refused_while_streaming(clien
         assert "larger than 1 MiB" in r.json()["title"]
 
 
+def test_server_headerless_pcm_is_uploaded_with_its_rate(client: httpx.Client, rng: np.random.Generator) -> None:
+    # the upload had no way to give the rate, and always answered 415
+    pcm = (make_white(rng, 16000, -20.0) * 32767).astype("<i2").tobytes()  # 2 s at 8 kHz
+    r = client.post("/api/v1/files", files={"file": ("take.raw", pcm)}, headers=H)
+    assert r.status_code == 415, r.text
+    assert "pcm_sample_rate" in r.json()["title"]
+    r = client.post("/api/v1/files", files={"file": ("take.raw", pcm)}, data={"pcm_sample_rate": "8000"}, headers=H)
+    assert r.status_code == 201, r.text
+    assert r.json()["info"]["container"] == "pcm"
+    assert r.json()["info"]["duration_s"] == pytest.approx(2.0)
+    job = submit(client, r.json()["file_id"], steps=[])
+    done = wait_state(client, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    out, sr = sf.read(io.BytesIO(client.get(done["result_url"], headers=H).content))
+    assert (sr, out.shape[0]) == (8000, 16000)
+
+
 def test_server_json_that_does_not_parse_says_where(client: httpx.Client) -> None:
     r = client.post("/api/v1/jobs", content=b'{"input": {"url": }', headers={**H, "content-type": "application/json"})
     assert r.status_code == 400, r.text
