@@ -246,6 +246,11 @@ def _stores_answer(settings: Any) -> str | None:
     return None
 
 
+#: Most credit minutes a key holds or one `hush keys credit` moves (the database's integers hold far
+#: more; a 30-digit number was a raw OverflowError). A billion minutes is some 1900 years of audio.
+MAX_MINUTES = 10**9
+
+
 def _keys(args: argparse.Namespace) -> int:
     """``hush keys ...``: accounts in the job database (``HUSH_DATA_DIR``, or PostgreSQL)."""
     from app.auth import new_key
@@ -263,9 +268,12 @@ def _keys(args: argparse.Namespace) -> int:
                 except ValueError:
                     _err(f"--credits takes a whole number of minutes or 'unlimited', not {args.credits!r}")
                     return 2
-                if credits < 0:
-                    _err("--credits cannot be negative")
+                if not 0 <= credits <= MAX_MINUTES:
+                    _err(f"--credits takes 0 to {MAX_MINUTES} minutes, not {credits}")
                     return 2
+            if any(not ch.isprintable() for ch in args.label):
+                _err("--label cannot hold tabs, newlines or other control characters (they break `hush keys list`)")
+                return 2
             taken = [r["owner"] for r in store.accounts() if args.label and args.label in (r["label"], r["owner"])]
             if taken:  # (a label equal to another key's id would hide that key from its id)
                 _err(f"the label {args.label!r} is already key {taken[0]}'s: a label finds one key, choose another")
@@ -285,13 +293,18 @@ def _keys(args: argparse.Namespace) -> int:
             return 0
         if args.keys_cmd == "list":
             rows = store.accounts()
-            sys.stdout.write("id\tlabel\tstate\tcredits_minutes\trpm\tconcurrency\n")
+            lines = ["id\tlabel\tstate\tcredits_minutes\trpm\tconcurrency\n"]
             for r in rows:
                 credits_text = "unlimited" if r["credits_minutes"] is None else str(r["credits_minutes"])
-                sys.stdout.write(
+                lines.append(
                     f"{r['owner']}\t{r['label']}\t{r['state']}\t{credits_text}\t"
                     f"{r['rpm'] or '-'}\t{r['max_concurrent'] or '-'}\n"
                 )
+            try:
+                sys.stdout.writelines(lines)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `hush keys list | head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         account = store.find_account(args.key_id)
         if account is None:
@@ -323,6 +336,9 @@ def _keys(args: argparse.Namespace) -> int:
                 minutes = int(args.minutes)
             except ValueError:
                 _err(f"minutes must be a whole number (negative takes) or 'unlimited', not {args.minutes!r}")
+                return 2
+            if abs(minutes) > MAX_MINUTES:
+                _err(f"minutes must be within {MAX_MINUTES} either way, not {minutes}")
                 return 2
             if was is not None and minutes < -was:  # the balance never goes below zero
                 sys.stderr.write(f"{owner} has {was} minute(s): taking {was}, not {-minutes}\n")

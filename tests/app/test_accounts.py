@@ -120,6 +120,12 @@ def test_hush_keys_cli_round_trip(tmp_path: Path) -> None:
     assert "had unlimited credits" in limited.stderr
     assert limited.stdout.strip().endswith(": 10 credit minute(s)")
     assert hush_keys(tmp_path, "credit", "alice", "ten").returncode == 2
+    huge = hush_keys(tmp_path, "credit", "alice", "9" * 30)  # was a raw OverflowError
+    assert huge.returncode == 2
+    assert "within 1000000000" in huge.stderr
+    tab = hush_keys(tmp_path, "add", "--label", "a\tb")  # a tab broke list's columns
+    assert tab.returncode == 2
+    assert "control characters" in tab.stderr
     # a label may not be another key's id (that key would no longer be found by its id)
     owner = hush_keys(tmp_path, "list").stdout.splitlines()[1].split("\t")[0]
     clash = hush_keys(tmp_path, "add", "--label", owner)
