@@ -907,7 +907,8 @@ class BackgroundRemover(MusicBypass):
 
     def _mix(self, y: Audio) -> Audio:
         m = y.shape[-1]
-        self._heard = self._heard or bool(np.any(self._dry[:, :m]))
+        if not self._heard:
+            self._heard = bool(np.any(self._dry[:, :m]))
         if m == 0 or self._gate is None:
             return super()._mix(y)
         t = (self._pos + np.arange(m)) / self.sr

@@ -235,19 +235,24 @@ def _check_credits(ctx: RunContext, job: Job, duration_s: float | None) -> None:
 PUT_ATTEMPTS = 4
 
 
-def _put_result(url: str, path: Path, meta: dict[str, Any], settings: Settings) -> tuple[int, int]:
+def _put_result(url: str, path: Path, content_type: str, settings: Settings) -> tuple[int, int]:
     """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises the last FetchError."""
     from app import fetch
 
-    for attempt in range(1, PUT_ATTEMPTS + 1):
+    for attempt in range(1, PUT_ATTEMPTS):
         try:
-            return fetch.put_file(url, path, meta["mime"], settings), attempt
+            return fetch.put_file(url, path, content_type, settings), attempt
         except FetchError as exc:
-            if not exc.transient or isinstance(exc, URLRefusedError) or attempt == PUT_ATTEMPTS:
+            if not exc.transient or isinstance(exc, URLRefusedError):
                 raise
             log.warning("PUT of the result failed (attempt %d of %d): %s", attempt, PUT_ATTEMPTS, exc.message)
-            time.sleep(min(settings.retry_backoff_s * 2 ** (attempt - 1), 30.0))
-    raise AssertionError("unreachable")  # the loop returns or raises
+            time.sleep(_backoff_s(settings, attempt))
+    return fetch.put_file(url, path, content_type, settings), PUT_ATTEMPTS
+
+
+def _backoff_s(settings: Settings, attempt: int) -> float:
+    """The pause after failed attempt number ``attempt``: ``retry_backoff_s``, doubling, at most 30 s."""
+    return float(min(settings.retry_backoff_s * 2 ** (attempt - 1), 30.0))
 
 
 def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
@@ -257,7 +262,7 @@ def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:
     The pause is taken here, in the worker, so the job is not picked up again at once; it is
     short next to the job timeout, and the job shows ``queued`` with the reason in its log.
     """
-    time.sleep(min(ctx.settings.retry_backoff_s * 2 ** (job.attempt - 1), 30.0))
+    time.sleep(_backoff_s(ctx.settings, job.attempt))
     updated = ctx.store.update(job.id, attempt=job.attempt, state=JobState.queued, progress=0.0, claimed_until=None)
     if updated is not None:
         ctx.store.log(job.id, "retry", {"reason": exc.message, "attempt": job.attempt})
@@ -368,7 +373,7 @@ def _run(ctx: RunContext, job: Job) -> None:
             )
             if spec.output.put_url:
                 status, tries = _put_result(
-                    spec.output.put_url, ctx.blobs.readable_path(key, tmp), result_meta, settings
+                    spec.output.put_url, ctx.blobs.readable_path(key, tmp), result_meta["mime"], settings
                 )
                 result_meta["put_status"] = status
                 result_meta["put_attempts"] = tries
