@@ -155,6 +155,11 @@ class JobPublic(BaseModel):
     message: str | None = None
     """Why a queued job does not start, when the server knows: ``"waiting: no worker is running
     (start `hush worker`)"`` while no worker of a cluster is alive; null otherwise."""
+    webhook: dict[str, Any] | None = None
+    """The webhook's delivery, for a job that named a ``webhook_url``: ``{"delivered", "attempts",
+    "status", "error"}``: ``delivered`` null until the job has ended and the delivery is done (its
+    attempts included), then true or false, ``status`` the receiver's last HTTP status and
+    ``error`` why the last attempt failed. Null for a job without a webhook."""
 
 
 def to_public(job: Job, jobs_ahead: int = 0, message: str | None = None) -> JobPublic:
@@ -174,7 +179,17 @@ def to_public(job: Job, jobs_ahead: int = 0, message: str | None = None) -> JobP
         result=job.result_meta,
         steps=list(job.spec.steps),
         message=message,
+        webhook=_webhook_view(job),
     )
+
+
+def _webhook_view(job: Job) -> dict[str, Any] | None:
+    if not job.spec.webhook_url:
+        return None
+    sent = job.meta.get("webhook")
+    if sent is None:
+        return {"delivered": None, "attempts": 0, "status": None, "error": None}
+    return {k: sent.get(k) for k in ("delivered", "attempts", "status", "error")}
 
 
 @router.get("/healthz", tags=["health"])

@@ -418,6 +418,31 @@ def test_server_webhook_signed_and_retried(tmp_path: Path, rng: np.random.Genera
     assert not verify_signature("wrong", headers["X-Hush-Timestamp"], body, headers["X-Hush-Signature"])
 
 
+def test_server_job_status_tells_whether_its_webhook_was_delivered(tmp_path: Path, rng: np.random.Generator) -> None:
+    # a receiver that always fails used to leave no trace in the job: the user could not tell
+    # "not sent yet" from "given up after every attempt"
+    env = {"api_keys": KEY, "url_allowlist": "127.0.0.1", "webhook_backoff_s": "0.05", "webhook_max_attempts": "2"}
+    with serve_http({"POST /hook": lambda req: Reply(status=500)}) as remote:
+        with HushProcess(tmp_path / "d", workers=1, **env) as proc, httpx.Client(base_url=proc.url, timeout=30) as c:
+            file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+            job = submit(c, file_id, steps=[], webhook_url=remote.url("/hook"))
+            assert job["webhook"] == {"delivered": None, "attempts": 0, "status": None, "error": None}
+            plain = submit(c, file_id, steps=[])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                view = c.get(f"/api/v1/jobs/{job['id']}", headers=H).json()
+                if view["webhook"]["delivered"] is not None:
+                    break
+                time.sleep(0.05)
+            plain_view = wait_state(c, plain["id"], {"succeeded"})
+        posts = [q for q in remote.requests if q.method == "POST"]
+    assert len(posts) == 2
+    assert view["webhook"]["delivered"] is False
+    assert view["webhook"]["attempts"] == 2
+    assert view["webhook"]["status"] == 500
+    assert plain_view["webhook"] is None
+
+
 def test_server_put_url_that_fails_once_is_tried_again(tmp_path: Path, rng: np.random.Generator) -> None:
     # one 500 from the receiving URL used to fail the finished job and throw its result away
     answers = iter([Reply(status=500), Reply(status=503), Reply(status=200)])
