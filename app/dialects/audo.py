@@ -21,6 +21,7 @@ import contextlib
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile, WebSocket
@@ -171,9 +172,41 @@ def to_spec(request: AudoRemoveNoiseRequest, input_ref: InputRef) -> JobSpec:
     return JobSpec(input=input_ref, steps=tuple(steps), output=OutputSpec(container=container, put_url=request.output))
 
 
+_EXT_RE = re.compile(r"^\.[a-z0-9]{2,5}$")
+
+
+def _family(container: str) -> str:
+    return "m4a" if container == "mp4" else container  # one ISO BMFF family: .mp4 / .m4a / .aac
+
+
+def caller_ext(request: AudoRemoveNoiseRequest, input_ref: InputRef) -> str | None:
+    """The extension the caller will save the result under: the ``outputExtension`` asked for,
+    else the input's (its upload name or URL path), lower case; None when neither looks like one.
+
+    The SDK's ``save(filename)`` refuses a name that does not end with the download URL's
+    extension, and the output keeps the input's container, so ``process("note.opus")`` then
+    ``save("clean.opus")`` needs the URL to end ``.opus``, not ``.ogg`` (sdk-notes.md §9)."""
+    asked = (request.output_extension or "").strip()
+    if asked:
+        name = asked if "/" not in asked else ""  # a MIME type names no extension
+        ext = name.lower() if name.startswith(".") else f".{name.lower()}" if name else ""
+    elif input_ref.filename:
+        ext = PurePosixPath(input_ref.filename).suffix.lower()
+    elif input_ref.url:
+        ext = PurePosixPath(urlsplit(input_ref.url).path).suffix.lower()
+    else:
+        ext = ""
+    return ext if _EXT_RE.match(ext) else None
+
+
 def _result_ext(job: Job) -> str:
     container = job.result_meta.get("container")
     if isinstance(container, str) and container in media.EXTENSIONS:
+        wanted = job.meta.get("ext")
+        if isinstance(wanted, str) and _EXT_RE.match(wanted):
+            with contextlib.suppress(e.InvalidParameterError):
+                if _family(_container_name(wanted)) == _family(container):
+                    return wanted
         return media.EXTENSIONS[container]
     return PurePosixPath(job.result_key or "x.wav").suffix or ".wav"
 
@@ -362,7 +395,11 @@ async def audo_remove_noise(request: Request, service: ServiceDep, who: Principa
         raise e.InvalidParameterError(f"output {body.output!r} must be an http(s) URL to PUT the result to")
     input_ref = await _resolve_input(service, body.input, who.owner)
     spec = to_spec(body, input_ref)
-    job = await service.submit(dialect="audo", spec=spec, owner=who.owner, meta={"result_name": RESULT_NAME})
+    meta: dict[str, Any] = {"result_name": RESULT_NAME}
+    ext = caller_ext(body, input_ref)
+    if ext is not None:
+        meta["ext"] = ext
+    job = await service.submit(dialect="audo", spec=spec, owner=who.owner, meta=meta)
     return AudoRemoveNoiseResponse(job_id=job.id)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from app.media import AudioWriter, probe
 from app.settings import Settings
 from tests._services import BACKENDS
 from tests.dialects._server import RunningServer, backend_server
@@ -101,6 +102,33 @@ def test_audo_sdk_file_object_with_extension_and_options(
     y, sr = sf.read(out, dtype="float32")
     assert sr == SR
     assert y.size == sf.info(noisy_wav).frames
+
+
+def test_audo_sdk_saves_an_opus_voice_note_under_its_own_extension(
+    sdk: NoiseRemovalClient, noisy_wav: Path, tmp_path: Path
+) -> None:
+    # The SDK's save() wants the name to end with the download URL's extension, and the result
+    # keeps the input's container: the URL used to end ".ogg" for an ".opus" input, so the SDK's
+    # own process("note.opus") / save("clean.opus") raised ValueError after a successful job.
+    x, _ = sf.read(noisy_wav, dtype="float32")
+    note = tmp_path / "voice-note.opus"
+    with AudioWriter(note, "ogg", SR, 1) as w:
+        w.write(x[None])
+    result = sdk.process(str(note), on_update=lambda _: None)
+    assert result.url.endswith(".opus")
+    out = tmp_path / "clean.opus"
+    result.save(str(out))
+    assert probe(out).container == "ogg"
+    assert probe(out).duration_s == pytest.approx(x.size / SR, abs=0.05)
+    # asked for by name, as the SDK passes it
+    asked = sdk.process(str(noisy_wav), output_extension="opus", on_update=lambda _: None)
+    assert asked.url.endswith(".opus")
+    asked.save(str(tmp_path / "asked.opus"))
+    assert probe(tmp_path / "asked.opus").container == "ogg"
+    # an extension of another container than the result's is not used: the URL names what it is
+    with noisy_wav.open("rb") as f:
+        other = sdk.process(f, input_extension="wav", output_extension="audio/flac", on_update=lambda _: None)
+    assert other.url.endswith(".flac")
 
 
 def test_audo_sdk_malformed_file(sdk: NoiseRemovalClient, tmp_path: Path) -> None:
