@@ -88,10 +88,14 @@ class KeyStore:
             self._has_accounts = (time.monotonic(), exists)
         return exists
 
-    def check_key(self, key: str | None, *, how: str = "the key where this API expects it (see the docs)") -> Principal:
+    def check_key(
+        self, key: str | None, *, how: str = "the key where this API expects it (see the docs)", rate: bool = True
+    ) -> Principal:
         """Resolve an API key; raises AuthError (or its disabled / not-activated forms) otherwise.
 
         ``how`` completes "send ..." in the error when no key came: where this API takes it.
+        ``rate=False`` neither counts the request toward the key's per-minute limit nor refuses it
+        (a route whose client cannot repeat a refused request, see the Audo upload).
         """
         if self.open:
             return ANONYMOUS
@@ -100,7 +104,8 @@ class KeyStore:
         for valid in self._keys:
             if hmac.compare_digest(key.encode(), valid.encode()):
                 principal = Principal(owner=_owner_of(valid), key=valid)
-                self._rate(principal)
+                if rate:
+                    self._rate(principal)
                 return principal
         account = self._store.key_by_hash(hash_key(key)) if self._store is not None else None
         if account is None:
@@ -112,7 +117,8 @@ class KeyStore:
                 "this API key is not activated yet", hint="ask the operator to activate it (hush keys enable)"
             )
         principal = Principal(owner=account["owner"], key=None)
-        self._rate(principal, limit=account["rpm"])
+        if rate:
+            self._rate(principal, limit=account["rpm"])
         return principal
 
     def check_basic(self, authorization: str | None) -> Principal:

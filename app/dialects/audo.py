@@ -172,7 +172,7 @@ def to_spec(request: AudoRemoveNoiseRequest, input_ref: InputRef) -> JobSpec:
     return JobSpec(input=input_ref, steps=tuple(steps), output=OutputSpec(container=container, put_url=request.output))
 
 
-_EXT_RE = re.compile(r"^\.[a-z0-9]{2,5}$")
+_LINK_EXT_RE = re.compile(r"^\.[a-z0-9]{2,5}$")  # what the download route's pattern takes
 
 
 def _family(container: str) -> str:
@@ -196,14 +196,14 @@ def caller_ext(request: AudoRemoveNoiseRequest, input_ref: InputRef) -> str | No
         ext = PurePosixPath(urlsplit(input_ref.url).path).suffix.lower()
     else:
         ext = ""
-    return ext if _EXT_RE.match(ext) else None
+    return ext if _LINK_EXT_RE.match(ext) else None
 
 
 def _result_ext(job: Job) -> str:
     container = job.result_meta.get("container")
     if isinstance(container, str) and container in media.EXTENSIONS:
         wanted = job.meta.get("ext")
-        if isinstance(wanted, str) and _EXT_RE.match(wanted):
+        if isinstance(wanted, str) and _LINK_EXT_RE.match(wanted):
             with contextlib.suppress(e.InvalidParameterError):
                 if _family(_container_name(wanted)) == _family(container):
                     return wanted
@@ -304,6 +304,15 @@ def audo_principal(keys: KeysDep, x_api_key: Annotated[str | None, Header(alias=
 
 PrincipalDep = Annotated[Principal, Depends(audo_principal)]
 
+
+def audo_uploader(keys: KeysDep, x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None) -> Principal:
+    """The caller of ``/upload``, outside the key's per-minute limit: the SDK answers a 429 by
+    sleeping ``Retry-After`` and sending the same request again with the file object it has
+    already read, an empty upload, which then fails as ``MalformedFile`` although the file was
+    fine. An upload starts no work; the jobs made from it are counted (and charged) as usual."""
+    return keys.check_key(x_api_key, how=_HOW, rate=False)
+
+
 router = APIRouter(tags=["audo"])
 
 
@@ -318,7 +327,7 @@ router = APIRouter(tags=["audo"])
 )
 async def audo_upload(
     service: ServiceDep,
-    who: PrincipalDep,
+    who: Annotated[Principal, Depends(audo_uploader)],
     file: Annotated[UploadFile, File(description="the audio or video file (the SDK sends no Content-Type)")],
     input_ext: Annotated[str | None, Query(alias="inputExt")] = None,
 ) -> AudoUploadResponse:

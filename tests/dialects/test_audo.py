@@ -312,6 +312,21 @@ def test_audo_rate_limit_has_integer_retry_after(tmp_path: Path) -> None:
     assert "detail" in codes[-1].json()
 
 
+def test_audo_uploads_are_outside_the_per_minute_limit(tmp_path: Path) -> None:
+    # The SDK answers a 429 by sleeping Retry-After and sending the same upload again with the
+    # file object it has already read: 0 bytes, refused as MalformedFile although the file was
+    # fine. Uploads start no work; the requests that do are still limited.
+    settings = Settings(data_dir=tmp_path, workers=1, api_keys=(KEY,), rate_limit_per_minute=2)
+    audio = wav_bytes(np.zeros(1600, np.float32))
+    with TestClient(create_app(settings, workers=False)) as c:
+        uploads = [c.post("/v1/upload", files={"file": ("a.wav", audio)}, headers=H) for _ in range(4)]
+        polls = [c.get("/v1/remove-noise/x/status", headers=H) for _ in range(3)]
+        bad = c.post("/v1/upload", files={"file": ("a.wav", audio)}, headers={"x-api-key": "wrong"})
+    assert [r.status_code for r in uploads] == [200] * 4
+    assert [r.status_code for r in polls] == [404, 404, 429]
+    assert bad.status_code == 401
+
+
 # --------------------------------------------------------------------------- the doc's examples, end to end
 
 
