@@ -50,6 +50,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from app import errors as e
+from app import media
 from app.auth import Principal
 from app.dialects._common import (
     REQUIRED_QUERY,
@@ -240,6 +241,8 @@ class DeepAffectsVadRequest(_Model):
         if has_content and has_url:
             raise ValueError("send exactly one of content and url, not both")
         if not has_content and not has_url:
+            if self.content is not None or self.url is not None:
+                raise ValueError("content is empty" if self.content is not None else "url is empty")
             raise ValueError("send exactly one of content (base64 audio) and url; neither was given")
         return self
 
@@ -397,14 +400,20 @@ def _pcm_rate(encoding: str | None, sample_rate: int | None) -> int | None:
     return None
 
 
+def looks_like_text(data: bytes) -> bool:
+    """True for bytes that read as UTF-8 text with no control characters but line breaks and tabs."""
+    text = data[:512].decode("utf-8", errors="ignore")  # a character cut at the end is dropped
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
+
+
 async def _store_content(service: JobService, who: Principal, content: str, pcm_rate: int | None) -> StoredFile:
     """Decode base64 ``content``, check it is media and store it."""
     data = await anyio.to_thread.run_sync(_decode_base64, content)
     try:
         stored = await service.store_upload(io.BytesIO(data), owner=who.owner, filename=None, pcm_sample_rate=pcm_rate)
     except e.UnsupportedMediaError as exc:
-        if pcm_rate is not None or exc.hint:
-            raise
+        if pcm_rate is not None or exc.hint or looks_like_text(data) or media.sniff_container(data[:64]) is not None:
+            raise  # the hint is for bytes with no header, not for a file of a known format or text
         raise e.UnsupportedMediaError(
             exc.message, hint='for headerless PCM16 send encoding "LINEAR16" with its sampleRate'
         ) from None
@@ -473,15 +482,27 @@ async def _result_base64(service: JobService, job: Job) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+#: labels that name a sample codec rather than a container (lower case), and that codec
+_CODEC_LABELS: Final[dict[str, str]] = {"mulaw": "pcm_mulaw", "mu-law": "pcm_mulaw", "alaw": "pcm_alaw"}
+
+
 def _encoding_of(job: Job) -> str:
-    """The answer's ``encoding``: the caller's own label, unless it names another container than the audio's."""
+    """The answer's ``encoding`` ("Encoding of audio file like MP3, WAV etc."): the caller's own
+    label when it describes the bytes sent back (the SDKs' "Wave", "MULAW" for a mu-law WAV), else
+    the container's name. The JS SDK labels every .wav "MULAW": a PCM16 WAV answered "MULAW"
+    would tell the client a codec its content does not have."""
     container = str(job.result_meta.get("container") or job.result_meta.get("input", {}).get("container", ""))
     real = _ENCODING_NAMES.get(container, container.upper() or "Wave")
     sent = job.meta.get("encoding")
     if isinstance(sent, str) and sent:
-        named = _LABELS.get(sent.strip().lower())
-        if named is None or not container or _LABELS.get(real.lower()) == named:
-            return sent  # the SDKs' own names ("Wave"), and labels that name no container ("MULAW")
+        label = sent.strip().lower()
+        if not container:
+            return sent
+        if label in _CODEC_LABELS:
+            codec = job.result_meta.get("input", {}).get("codec")
+            return sent if container == "wav" and codec == _CODEC_LABELS[label] else real
+        if _LABELS.get(label) == _LABELS.get(real.lower()):
+            return sent
     return real
 
 

@@ -211,16 +211,24 @@ def test_deepaffects_sync_denoise_doc_example(client: httpx.Client, flac_8k: byt
 
 
 @pytest.mark.parametrize(
-    ("fmt", "sr", "channels", "encoding", "sent_rate", "language"),
+    ("fmt", "sr", "channels", "encoding", "sent_rate", "language", "answered"),
     [
-        ("WAV", 16000, 1, "Wave", 16000, "en-US"),  # the Python SDK's Audio.from_file
-        ("WAV", 16000, 2, "MULAW", 8000, None),  # the JS SDK: MULAW for any .wav, 8000 for any rate
-        ("FLAC", 44100, 1, "FLAC", "44100", "de-DE"),  # rate as a string
-        ("RAW", 16000, 1, "LINEAR16", 16000, "en-US"),  # headerless PCM16: the one case the fields matter
+        ("WAV", 16000, 1, "Wave", 16000, "en-US", "Wave"),  # the Python SDK's Audio.from_file
+        # the JS SDK: MULAW for any .wav, 8000 for any rate; the bytes back are PCM16, so "Wave"
+        ("WAV", 16000, 2, "MULAW", 8000, None, "Wave"),
+        ("FLAC", 44100, 1, "FLAC", "44100", "de-DE", "FLAC"),  # rate as a string
+        ("RAW", 16000, 1, "LINEAR16", 16000, "en-US", "LINEAR16"),  # headerless PCM16: the fields matter
     ],
 )
 def test_deepaffects_sync_denoise_keeps_container_rate_channels(
-    client: httpx.Client, fmt: str, sr: int, channels: int, encoding: str, sent_rate: Any, language: str | None
+    client: httpx.Client,
+    fmt: str,
+    sr: int,
+    channels: int,
+    encoding: str,
+    sent_rate: Any,
+    language: str | None,
+    answered: str,
 ) -> None:
     audio, _ = make_noisy_speech(21, sr, 2.0, channels=channels)
     data = encode_file(audio, sr, fmt) if fmt != "RAW" else (audio * 32767).astype("<i2").tobytes()
@@ -232,7 +240,7 @@ def test_deepaffects_sync_denoise_keeps_container_rate_channels(
     out = r.json()
     assert_no_nulls(out)
     assert out["sampleRate"] == sr  # the real rate, a number
-    assert out["encoding"] == encoding
+    assert out["encoding"] == answered
     assert out["languageCode"] == (language or "en-US")
     result = base64.b64decode(out["content"], validate=True)
     x_out, sr_out, fmt_out = decode_audio(result, raw_sr=sr if fmt == "RAW" else None)
@@ -249,6 +257,15 @@ def test_deepaffects_encoding_names_the_container_sent_back(client: httpx.Client
     assert r.status_code == 200, r.text
     assert r.json()["encoding"] == "Wave"
     assert decode_audio(base64.b64decode(r.json()["content"]))[2] == "WAV"
+    # a codec label is kept where it is true: a mu-law WAV comes back mu-law
+    audio, _ = make_noisy_speech(22, 8000, 1.0)
+    buf = io.BytesIO()
+    sf.write(buf, audio, 8000, format="WAV", subtype="ULAW")
+    for label in ("MULAW", "mulaw"):
+        r = post(client, "sync/denoise", {"content": b64(buf.getvalue()), "encoding": label, "sampleRate": 8000})
+        assert r.status_code == 200, r.text
+        assert r.json()["encoding"] == label
+        assert sf.info(io.BytesIO(base64.b64decode(r.json()["content"]))).subtype == "ULAW"
 
 
 # deepaffects-denoise.md, Shell (async) and Python (async api); Output: Async, Webhook
@@ -400,6 +417,8 @@ def test_deepaffects_sync_vad_extension_finds_known_pauses(
 # --------------------------------------------------------------------------- validation and errors
 
 NOT_AUDIO = b64(b"Hello, this is a plain text file and not audio at all. " * 20)
+#: bytes with no header that are not text: what headerless PCM16 sent without its label looks like
+NOT_PCM = b64(np.random.default_rng(5).integers(0, 256, 4000, dtype=np.uint8).tobytes())
 
 
 def _wav() -> str:
@@ -419,13 +438,16 @@ WAV = _wav()
         ("sync/denoise", {"content": WAV.replace("+", "-").replace("/", "_")}, {}, 200, None),  # URL-safe
         ("sync/denoise", {"content": "%%% not base64 %%%", "sampleRate": 8000, "encoding": "FLAC"}, {}, 400, "base64"),
         ("sync/denoise", {"content": "", "encoding": "FLAC"}, {}, 400, "empty"),
-        ("sync/denoise", {"content": NOT_AUDIO, "sampleRate": 8000, "encoding": "FLAC"}, {}, 415, "LINEAR16"),
+        ("sync/denoise", {"content": NOT_PCM, "sampleRate": 8000, "encoding": "FLAC"}, {}, 415, "LINEAR16"),
+        ("sync/denoise", {"content": NOT_AUDIO, "sampleRate": 8000, "encoding": "FLAC"}, {}, 415, "not a recognized"),
         ("sync/denoise", {"sampleRate": 8000, "encoding": "FLAC"}, {}, 400, "content"),
         ("sync/denoise", {"content": WAV, "sampleRate": "fast"}, {}, 400, "sampleRate"),
         ("sync/denoise", {"content": NOT_AUDIO, "encoding": "LINEAR16"}, {}, 400, "sampleRate"),
         ("sync/vad", {"content": WAV, "url": "http://127.0.0.1:9/x.wav"}, {}, 400, "not both"),
         ("sync/vad", {"sampleRate": 8000}, {}, 400, "neither"),
         ("sync/vad", {"content": None, "url": None}, {}, 400, "neither"),
+        ("sync/vad", {"content": ""}, {}, 400, "content is empty"),
+        ("sync/vad", {"url": " "}, {}, 400, "url is empty"),
         ("sync/vad", {"content": WAV, "minNonSpeechDuration": -1}, {}, 400, "minNonSpeechDuration"),
         ("async/vad", {"url": "http://10.0.0.1/x.wav"}, {"webhook": "http://127.0.0.1:9/h"}, 400, "10.0.0.1"),
         ("async/vad", {"url": "file:///etc/passwd"}, {"webhook": "http://127.0.0.1:9/h"}, 400, "scheme"),
@@ -456,6 +478,8 @@ def test_deepaffects_requests_table(
     assert out["code"] == status
     assert needle is not None
     assert needle.lower() in out["message"].lower(), out
+    if status == 415 and isinstance(body, dict) and body.get("content") == NOT_AUDIO:
+        assert "LINEAR16" not in out["message"], out  # text is not PCM without its label
 
 
 @pytest.mark.parametrize(
