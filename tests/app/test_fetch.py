@@ -15,6 +15,8 @@ import socket
 import ssl
 import subprocess
 import time
+import tracemalloc
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -536,3 +538,44 @@ def test_default_tls_context_verifies_certificates_and_names() -> None:
     context = fetch._default_ssl_context()
     assert context.check_hostname
     assert context.verify_mode == ssl.CERT_REQUIRED
+
+
+def _gzip_bomb(inflated_mb: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join(packer.compress(block) for _ in range(inflated_mb)) + packer.flush()
+
+
+def test_download_decodes_a_content_coding_in_bounded_steps(tmp_path: Path) -> None:
+    # httpx's decoded stream inflates each chunk whole: 1.2 kB answered "gzip, gzip" took a
+    # worker from 1.4 to 2.6 GB before the size limit could see a byte
+    inner = _gzip_bomb(1024)  # 1 GiB of zeros, about 1 MB
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    bomb = packer.compress(inner) + packer.flush()  # gzip of gzip: a few kB
+    audio = b"RIFF" + bytes(range(256)) * 64
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    gz_audio = packer.compress(audio) + packer.flush()
+    routes = {
+        "/bomb.wav": Reply(body=bomb, headers={"Content-Encoding": "gzip, gzip"}),
+        "/a.wav": Reply(body=gz_audio, headers={"Content-Encoding": "gzip"}),
+        "/br.wav": Reply(body=b"\x0b\x02\x80abc\x03", headers={"Content-Encoding": "br"}),
+        "/bad.wav": Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}),
+    }
+    settings = Settings(url_allowlist=("127.0.0.1",), fetch_timeout_s=5, max_input_mb=5)
+    with serve_http(routes) as server:
+        tracemalloc.start()
+        try:
+            with pytest.raises(InputTooLargeError):
+                fetch.download_to_file(server.url("/bomb.wav"), tmp_path / "bomb.wav", settings)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        result = fetch.download_to_file(server.url("/a.wav"), tmp_path / "a.wav", settings)
+        with pytest.raises(FetchError, match="Content-Encoding br"):
+            fetch.download_to_file(server.url("/br.wav"), tmp_path / "br.wav", settings)
+        with pytest.raises(FetchError, match="not valid gzip"):
+            fetch.download_to_file(server.url("/bad.wav"), tmp_path / "bad.wav", settings)
+    assert peak < 32 * 2**20, peak
+    assert not (tmp_path / "bomb.wav").exists()
+    assert (tmp_path / "a.wav").read_bytes() == audio
+    assert result.size == len(audio)
