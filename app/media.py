@@ -779,6 +779,11 @@ def _decode_av(path: Path, info: MediaInfo, block_frames: int, notes: list[str])
         if not ic.streams.audio:
             raise UnsupportedMediaError(f"The {label} file has no audio track.")
         stream = ic.streams.audio[0]
+        if len(ic.streams.audio) > 1:
+            notes.append(
+                f"The {label} file has {len(ic.streams.audio)} audio tracks; only the first was processed, and "
+                "the result holds only that one. Send each track as a file of its own to process the others."
+            )
         try:
             for packet in ic.demux(stream):
                 try:

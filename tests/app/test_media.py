@@ -659,3 +659,26 @@ def test_media_a_video_stream_of_unknown_codec_is_called_damaged(tmp_path: Path)
     bad.write_bytes(good.read_bytes().replace(b"avc1", b"zzzz"))
     with pytest.raises(CorruptMediaError, match="video stream is damaged"):
         probe(bad)
+
+
+def test_an_mp4_with_two_audio_tracks_says_only_the_first_was_processed(tmp_path: Path) -> None:
+    # the second track (a commentary, another language) was dropped without a word
+    import av
+
+    path = tmp_path / "two.m4a"
+    sr = 48_000
+    with av.open(str(path), "w", format="mp4") as oc:
+        tracks = [oc.add_stream("aac", rate=sr, layout="mono") for _ in range(2)]
+        for k, st in enumerate(tracks):
+            x = (0.1 * np.sin(2 * np.pi * (440 + 220 * k) * np.arange(sr) / sr)).astype(np.float32)[None]
+            for i in range(0, sr, 1024):
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(x[:, i : i + 1024]), format="fltp", layout="mono"
+                )
+                frame.sample_rate, frame.pts = sr, i
+                oc.mux(st.encode(frame))
+            oc.mux(st.encode(None))
+    notes: list[str] = []
+    n = sum(b.shape[1] for b in decode_blocks(path, probe(path), 4096, warnings=notes))
+    assert n == pytest.approx(sr, abs=1024)
+    assert any("2 audio tracks; only the first was processed" in note for note in notes), notes
