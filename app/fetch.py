@@ -137,16 +137,20 @@ class _Allowlist:
     exact: frozenset[IPAddress]
 
     def allows(self, host: str, ip: IPAddress) -> bool:
-        candidates = [ip]
+        # The addresses a connection to ``ip`` reaches: an IPv4-mapped address (::ffff:a.b.c.d)
+        # reaches that IPv4 host, so an entry for the host opens it. NAT64 and 6to4 addresses
+        # embed an IPv4 address too but are routed to a gateway: an entry for 127.0.0.1 must not
+        # open the gateway's own loopback (such addresses are still refused as private).
         embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
-        if embedded is not None:
-            candidates.append(embedded)
-        if any(c in _METADATA_ADDRESSES for c in candidates):
-            # Only an entry naming the exact address opens a metadata endpoint.
-            return any(c in self.exact for c in candidates)
+        reached = [ip]
+        if embedded is not None and isinstance(ip, ipaddress.IPv6Address) and embedded == ip.ipv4_mapped:
+            reached.append(embedded)
+        if ip in _METADATA_ADDRESSES or embedded in _METADATA_ADDRESSES:
+            # Only an entry naming the exact address reached opens a metadata endpoint.
+            return any(c in self.exact for c in reached)
         if host in self.hosts:
             return True
-        return any(c in net for c in candidates for net in self.networks)
+        return any(c in net for c in reached for net in self.networks)
 
 
 @functools.lru_cache(maxsize=32)

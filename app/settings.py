@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -72,6 +73,10 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+#: a DNS host name (RFC 1123 labels), as an allow-list entry may name one
+_HOST_NAME = re.compile(r"(?i)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
 class Settings(BaseSettings):
@@ -193,6 +198,25 @@ class Settings(BaseSettings):
     """Mock mode: length of scripted phases (Wondershare waiting) and webhook delays; ``Prefer: hold=<s>``."""
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split)
+
+    @field_validator("url_allowlist", mode="after")
+    @classmethod
+    def _allowlist_entries(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        # an entry the fetcher cannot match (``127.0.0.1:8852``) used to be kept as a host name
+        # no URL has, and the refusal then told the operator to add what they had added
+        for raw in entries:
+            entry = raw.strip().strip("[]")
+            try:
+                ipaddress.ip_network(entry, strict=False)
+                continue
+            except ValueError:
+                pass
+            if not _HOST_NAME.fullmatch(entry.rstrip(".")):
+                raise ValueError(
+                    f"HUSH_URL_ALLOWLIST entry {raw!r} is neither a host name, an IP address nor a CIDR such as "
+                    "10.0.0.0/8 (an entry names no port or path: it opens the host on every port)"
+                )
+        return entries
 
     @field_validator("webhook_secret", "s3_access_key", "s3_secret_key", mode="before")
     @classmethod

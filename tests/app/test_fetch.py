@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpcore
 import pytest
+from pydantic import ValidationError
 
 from app import fetch
 from app.errors import FetchError, InputTooLargeError, URLRefusedError
@@ -163,6 +164,11 @@ def test_unresolvable_host_is_a_fetch_error_not_a_refusal() -> None:
         (("10.0.0.0/8",), "minio.internal", "192.168.0.1", False),
         (("other.internal",), "minio.internal", "10.1.2.3", False),
         (("127.0.0.0/8",), "minio.internal", "::ffff:127.0.0.2", True),
+        # NAT64 and 6to4 forms reach a gateway, not this host's loopback
+        (("127.0.0.1",), "gw.example", "64:ff9b::7f00:1", False),
+        (("127.0.0.0/8",), "gw.example", "2002:7f00:1::", False),
+        (("169.254.169.254",), "meta.internal", "64:ff9b::a9fe:a9fe", False),
+        (("169.254.169.254",), "meta.internal", "::ffff:169.254.169.254", True),
         # metadata endpoints open only to an entry naming the exact address
         (("169.254.0.0/16",), "meta.internal", "169.254.169.254", False),
         (("meta.internal",), "meta.internal", "169.254.169.254", False),
@@ -181,8 +187,15 @@ def test_allowlist_matches_names_and_cidrs(allowlist: tuple[str, ...], host: str
 
 
 def test_allowlist_accepts_comma_list_from_settings() -> None:
-    settings = Settings(url_allowlist="minio.internal, 127.0.0.0/8")
+    settings = Settings(url_allowlist="minio.internal, 127.0.0.0/8, [::1], files.example.com.")
     assert fetch.check_url("http://127.0.0.5/", settings)
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1:8852", "bogus-entry/99", "http://files.example.com", "a b"])
+def test_an_allowlist_entry_the_fetcher_cannot_match_is_refused_at_start(entry: str) -> None:
+    # it used to be kept as a host name no URL has, and refusals told the operator to add it
+    with pytest.raises(ValidationError, match="neither a host name, an IP address nor a CIDR"):
+        Settings(url_allowlist=f"10.0.0.0/8,{entry}")
 
 
 # ------------------------------------------------------------------- downloads
