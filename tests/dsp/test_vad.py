@@ -425,3 +425,23 @@ def test_a_clip_too_short_to_hold_a_pause_is_kept_whole(rng: np.random.Generator
     det.process(clip[None, :])
     assert det.keep_segments() == [(0.0, 0.5)]
     assert detect_speech(clip, 16000).segments == ()  # the VAD's own answer is unchanged
+
+
+def test_the_gate_keeps_a_word_the_recording_ends_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A segment the end of the recording cuts short holds only the onset of its word; judged on
+    # its share of clearly voiced frames, it was dropped and the denoiser's gate took 30 dB off
+    # the last word of a clip. With the share pushed out of reach, only that segment still passes.
+    monkeypatch.setattr(vad, "GATE_VOICED_SHARE", 1.01)
+    rng = np.random.default_rng(3)
+    sr = 16_000
+    x, words = make_speech_like(rng, sr, 4.0, lead_silence_s=0.2)
+    cut = words[-1][0] + 0.3
+    y = (x[: round(cut * sr)] + make_white(rng, round(cut * sr), -60.0)).astype(np.float32)
+    det = SpeechDetector(sr, 1)
+    det.process(y[None])
+    found = det.finish()
+    kept = det.keep_segments()
+    assert found[-1][1] == pytest.approx(cut, abs=0.01)
+    assert any(a <= words[-1][0] + 0.05 and b >= cut - 0.01 for a, b in kept), kept
+    first = found[0]
+    assert not any(a <= first[0] and b >= first[1] for a, b in kept), kept  # mid-recording: judged as before
