@@ -214,10 +214,23 @@ class SqliteJobStore:
                     "SELECT COUNT(*) AS n FROM jobs WHERE owner=? AND state IN (?, ?, ?)", (job.owner, *states)
                 ).fetchone()
                 admit(dict(account) if account is not None else None, int(n["n"]))
-            c.execute(
-                f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",  # noqa: S608 - fixed column names
+            # ON CONFLICT: the same request_id sent to two servers at once passes the look-up above
+            # on both; PostgreSQL's unique index then makes the second insert wait for the first
+            # and skip, instead of failing the request with a duplicate-key error (a 500)
+            inserted = c.execute(
+                f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "  # noqa: S608 - fixed column names
+                "ON CONFLICT DO NOTHING",
                 values,
             )
+            if inserted.rowcount == 0 and job.request_id is not None:
+                row = c.execute(
+                    "SELECT * FROM jobs WHERE dialect=? AND owner=? AND request_id=?",
+                    (job.dialect, job.owner, job.request_id),
+                ).fetchone()
+                if row is not None:
+                    return self._row_to_job(row), False
+            if inserted.rowcount == 0:
+                raise RuntimeError(f"job {job.id} was not stored (its id is taken)")
         return job, True
 
     def get(self, job_id: str) -> Job | None:

@@ -309,3 +309,33 @@ def test_store_admits_parallel_jobs_of_a_key_one_after_the_other(
         created = list(pool.map(submit, range(10)))
     assert sum(created) == admitted
     assert store.open_jobs("acct") == admitted
+
+
+@pytest.mark.needs_postgres
+def test_postgres_same_request_id_on_two_servers_at_once_returns_one_job(pg_schema: tuple[str, str]) -> None:
+    # Both servers looked the request_id up, found nothing and inserted: the second insert hit the
+    # unique index and the request was answered 500. The second now gets the first's job.
+    import threading
+
+    from app.jobs.pgstore import PostgresJobStore
+
+    url, schema = pg_schema
+    first, second = PostgresJobStore(url, schema=schema), PostgresJobStore(url, schema=schema, migrate=False)
+    looked_up, inserted = threading.Event(), threading.Event()
+    out: dict[str, tuple[Job, bool]] = {}
+
+    def admit(account: object, open_jobs: int) -> None:  # runs after the look-up, before the insert
+        looked_up.set()
+        assert inserted.wait(10)
+
+    racer = threading.Thread(target=lambda: out.update(b=second.create(make_job("b", request_id="r1"), admit=admit)))
+    racer.start()
+    assert looked_up.wait(10)
+    out["a"] = first.create(make_job("a", request_id="r1"))
+    inserted.set()
+    racer.join(10)
+    assert out["a"][0].id == "a" and out["a"][1]
+    assert out["b"][0].id == "a" and not out["b"][1]
+    assert [j.id for j in (first.get("a"), first.get("b")) if j is not None] == ["a"]
+    first.close()
+    second.close()
