@@ -20,6 +20,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal:
         _err(refusal)
         return 2
-    refusal = _stores_answer(settings)
+    refusal = _stores_answer(settings, server=True)
     if refusal:  # one line naming the setting, not a traceback after the "serving" banner
         _err(refusal)
         return 3
@@ -218,8 +219,17 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stores_answer(settings: Any) -> str | None:
-    """Why a server or worker cannot run (its job store or blob store does not answer), or None."""
+#: How long a starting worker waits for its S3 bucket: the cluster's servers create it as they
+#: start, and a worker may come up first (compose starts them together).
+BUCKET_WAIT_S = 60.0
+
+
+def _stores_answer(settings: Any, *, server: bool = False) -> str | None:
+    """Why a server or worker cannot run (its job store or blob store does not answer), or None.
+
+    A server creates a missing S3 bucket (as it would at start); a worker waits for it up to
+    ``BUCKET_WAIT_S``, then refuses to start: it would take jobs whose inputs it cannot read (a
+    bucket name mistyped on the workers failed every job as an internal error)."""
     from app.jobs.backends import build_blobs, build_store
 
     def job_store() -> None:
@@ -229,8 +239,21 @@ def _stores_answer(settings: Any) -> str | None:
         finally:
             store.close()
 
-    def blob_store() -> None:  # a missing object (or bucket: the API server creates it) is an answer
-        build_blobs(settings).exists("uploads/.hush-worker-probe")
+    def blob_store() -> None:
+        blobs = build_blobs(settings, create_bucket=server)
+        deadline = time.monotonic() + (0.0 if server else BUCKET_WAIT_S)
+        said = False
+        while True:
+            try:
+                blobs.ping()
+                return
+            except LookupError as exc:  # the bucket is not there (yet)
+                if time.monotonic() >= deadline:
+                    raise
+                if not said:
+                    _err(f"{exc}; waiting up to {BUCKET_WAIT_S:g} s for it")
+                    said = True
+                time.sleep(1.0)
 
     for name, setting, check in (
         ("job store", "HUSH_DATABASE_URL", job_store),

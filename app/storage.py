@@ -57,6 +57,9 @@ class BlobStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def ping(self) -> None:
+        """Raise unless the store can be used now (``/readyz``, and a worker before it starts)."""
+        ...
 
 
 def check_key(key: str) -> PurePosixPath:
@@ -76,6 +79,11 @@ class LocalBlobStore:
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).parts)
+
+    def ping(self) -> None:
+        """Raise OSError unless the folder is there and writable."""
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"the blob folder {self.root} is missing or not writable")
 
     def put_file(self, key: str, src: Path) -> int:
         dest = self._path(key)

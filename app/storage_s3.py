@@ -94,8 +94,12 @@ class S3BlobStore:
         return True
 
     def ping(self) -> None:
-        """Raise unless the bucket answers with these credentials."""
-        self._client.head_bucket(Bucket=self.bucket)
+        """Raise unless the bucket answers with these credentials (LookupError: there is no such bucket)."""
+        if not self._bucket_exists():
+            raise LookupError(
+                f"the bucket {self.bucket!r} does not exist (a `hush serve` creates it as it starts; servers and "
+                "workers must name the same HUSH_S3_BUCKET)"
+            )
 
     def _key(self, key: str) -> str:
         return self.prefix + str(check_key(key))

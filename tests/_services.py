@@ -288,6 +288,9 @@ def cluster_backend(settings: Any, s3: S3Server, *, workers: int | None = None) 
         )
         moved = type(settings).model_validate(fields)
         env = {**os.environ, **settings_env(moved)}
+        from app.jobs.backends import build_blobs
+
+        build_blobs(moved, create_bucket=True)  # what the cluster's servers do as they start
         for i in range(workers or settings.workers):
             worker = WorkerProcess(settings.data_dir / f"celery-{i}", env, name=str(i))
             stack.callback(worker.stop)

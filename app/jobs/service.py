@@ -82,6 +82,8 @@ NO_WORKER = "no worker is running (start `hush worker`)"
 #: The status note of a job queued while no worker is alive (:meth:`JobService.waiting_note`).
 WAITING_FOR_A_WORKER = f"waiting: {NO_WORKER}"
 
+#: Longest /readyz waits for the blob store (a hung S3 endpoint answers nothing: a probe must)
+_READY_BLOB_S = 5.0
 log = logging.getLogger("hush.jobs")
 #: Kinds of job (step lists) whose processing rate is kept apart; more fall back to the overall rate.
 _MAX_KINDS = 64
@@ -240,9 +242,10 @@ class JobService:
     async def readiness(self) -> dict[str, Any]:
         """What ``/readyz`` answers: ``status``, one line per check, and the workers alive.
 
-        ``status`` is ``ok``; ``unavailable`` (answered with 503) when the job store or the
-        queue does not answer; ``degraded`` when the queue answers but no worker of a cluster is
-        alive (jobs are accepted and wait). ``degraded`` is ``unavailable`` instead with
+        ``status`` is ``ok``; ``unavailable`` (answered with 503) when the job store, the blob
+        store (within ``_READY_BLOB_S``) or the queue does not answer; ``degraded`` when the
+        queue answers but no worker of a cluster is alive (jobs are accepted and wait).
+        ``degraded`` is ``unavailable`` instead with
         ``HUSH_READY_REQUIRES_WORKER``. ``workers`` is ``{"alive", "slots"}`` (job slots), or
         None when it cannot be read. The embedded pool is this server's own: it is ``ok`` while
         it runs.
@@ -254,6 +257,18 @@ class JobService:
             checks["store"] = "ok"
         except Exception as exc:
             checks["store"] = f"error: {exc}"
+            failed = True
+        # uploads and results live in the blob store: a server whose S3 is down answers every upload
+        # and download 503 and was still "ok"; an S3 that hangs must not hang the probe
+        try:
+            with anyio.fail_after(_READY_BLOB_S):
+                await anyio.to_thread.run_sync(self.blobs.ping, abandon_on_cancel=True)
+            checks["blobs"] = "ok"
+        except TimeoutError:
+            checks["blobs"] = f"error: the blob store did not answer within {_READY_BLOB_S:g} s"
+            failed = True
+        except Exception as exc:
+            checks["blobs"] = f"error: {exc}"
             failed = True
         running = await anyio.to_thread.run_sync(lambda: self.queue.running)  # Celery asks its broker
         broker = getattr(self.queue, "broker", None)  # the cluster's: say which one does not answer

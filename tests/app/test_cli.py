@@ -431,3 +431,24 @@ def test_cli_serve_with_a_database_that_does_not_answer_says_so_in_one_line(tmp_
     assert "HUSH_DATABASE_URL" in r.stderr
     assert "Traceback" not in r.stderr
     assert "serving on" not in r.stderr
+
+
+@pytest.mark.needs_s3
+def test_a_worker_refuses_to_start_without_its_bucket_and_a_server_creates_it(
+    tmp_path: Path, s3_bucket: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a bucket name mistyped on the workers: they started, heartbeated, and failed every job as
+    # "internal error while processing the audio"
+    from app import cli
+    from app.cli import _stores_answer
+    from app.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, blob_store="s3", **s3_bucket)
+    monkeypatch.setattr(cli, "BUCKET_WAIT_S", 1.5)  # a worker waits this long for the servers to make it
+    refusal = _stores_answer(settings)
+    assert refusal is not None
+    assert f"the bucket {s3_bucket['s3_bucket']!r} does not exist" in refusal
+    assert "HUSH_S3_BUCKET" in refusal
+    assert "waiting up to 1.5 s for it" in capsys.readouterr().err
+    assert _stores_answer(settings, server=True) is None  # hush serve creates it, as at start
+    assert _stores_answer(settings) is None

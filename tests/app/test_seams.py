@@ -457,9 +457,15 @@ def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
     assert asyncio.run(service.readiness()) == {
         "status": "ok",
-        "checks": {"store": "ok", "workers": "ok"},
+        "checks": {"store": "ok", "blobs": "ok", "workers": "ok"},
         "workers": {"alive": 1, "slots": 1},
     }
+    # the blob store gone (a cluster's S3 down): every upload and download fails, so not ready
+    settings.blob_dir.rename(settings.blob_dir.with_name("gone"))
+    ready = asyncio.run(service.readiness())
+    assert ready["status"] == "unavailable"
+    assert ready["checks"]["blobs"].startswith("error: the blob folder")
+    settings.blob_dir.with_name("gone").rename(settings.blob_dir)
     queue.running = False
     store.close()
     ready = asyncio.run(service.readiness())

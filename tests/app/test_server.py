@@ -105,7 +105,11 @@ def test_server_readyz_counts_the_workers_and_jobs_carry_no_note(
     ready, and a job says nothing about missing workers."""
     r = client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "checks": {"store": "ok", "workers": "ok"}, "workers": {"alive": 1, "slots": 1}}
+    assert r.json() == {
+        "status": "ok",
+        "checks": {"store": "ok", "blobs": "ok", "workers": "ok"},
+        "workers": {"alive": 1, "slots": 1},
+    }
     job = submit(client, upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000)), steps=[])
     assert job["message"] is None
     done = wait_state(client, job["id"], {"succeeded", "failed"})

@@ -334,8 +334,10 @@ def test_postgres_same_request_id_on_two_servers_at_once_returns_one_job(pg_sche
     out["a"] = first.create(make_job("a", request_id="r1"))
     inserted.set()
     racer.join(10)
-    assert out["a"][0].id == "a" and out["a"][1]
-    assert out["b"][0].id == "a" and not out["b"][1]
+    assert out["a"][0].id == "a"
+    assert out["a"][1] is True
+    assert out["b"][0].id == "a"
+    assert out["b"][1] is False
     assert [j.id for j in (first.get("a"), first.get("b")) if j is not None] == ["a"]
     first.close()
     second.close()
