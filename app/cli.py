@@ -418,8 +418,7 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
                 progress=bar,
             )
             if dst is not None and result.path is not None:
-                Path(dst).parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(result.path), dst)
+                _place(result.path, Path(dst))
     except AppError as exc:
         _err(exc.message)
         return 2
@@ -433,6 +432,38 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
     report = {"steps": result.reports, **result.data}
     sys.stdout.write(json.dumps(report) + "\n")
     return 0
+
+
+def _place(done: Path, dst: Path) -> None:
+    """Put the finished ``done`` at ``dst`` whole or not at all.
+
+    A move to another file system (an external drive, a /tmp in memory) is a copy, and a copy
+    stopped part-way left a cut-off file whose header announced the whole length: the copy goes
+    to a hidden file beside ``dst``, renamed over it once complete (as ``python -m dsp`` writes)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".partial{dst.suffix}", dir=dst.parent)
+    os.close(fd)
+    partial = Path(name)
+    try:
+        umask = os.umask(0)  # the mode a new file would get (mkstemp makes it private)
+        os.umask(umask)
+        shutil.move(str(done), partial)
+        partial.chmod(0o666 & ~umask)
+        os.replace(partial, dst)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (`timeout`, systemd, `docker stop`, a closed terminal) end a local tool
+    as Ctrl-C does, so its scratch files and partial output are removed on the way out."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 class _Bar:
@@ -548,7 +579,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     v = sub.add_parser("vad", help="print speech segments as JSON")
     v.add_argument("input")
-    v.add_argument("--min-non-speech", type=float, default=0.0, help="merge pauses shorter than this (s)")
+    v.add_argument(
+        "--min-non-speech",
+        type=float,
+        default=0.0,
+        help="merge pauses shorter than this, in seconds (default 0: keep every pause found)",
+    )
     v.add_argument(
         "--engine",
         choices=_engines("vad_engine"),
@@ -590,6 +626,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keys(args)
     if args.cmd == "worker":
         return _worker(args)
+    _stop_on_signals()
+    try:
+        return _tool(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a signal above: nothing half-written is left
+        name = exc.args[0] if exc.args else "SIGINT"
+        _err(f"interrupted ({name}); no output was written")
+        return 128 + signal.Signals[name].value
+
+
+def _tool(args: argparse.Namespace) -> int:
+    """Run one of the local tools (denoise, vad, declick, enhance) over a file."""
     if args.cmd == "denoise":
         if not 1 <= args.amount <= 100:
             _err("--amount must be between 1 and 100")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -143,8 +144,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     v.add_argument("--min-non-speech", type=float, default=0.0, help="merge gaps shorter than this (s)")
     v.set_defaults(func=_vad)
     args = parser.parse_args(argv)
+
+    def stop(signum: int, _frame: object) -> None:  # `timeout`, systemd, a closed terminal: as Ctrl-C
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     try:
         rc: int = args.func(args)
+    except KeyboardInterrupt as exc:  # the partial output is removed on the way out (_file_to_file)
+        name = exc.args[0] if exc.args else "SIGINT"
+        sys.stderr.write(f"python -m dsp {args.cmd}: interrupted ({name}); no output was written\n")
+        return 128 + signal.Signals[name].value
     except DspError as exc:  # bad input or parameters: say what to change, no traceback
         text = str(exc)
         if isinstance(exc, InvalidParameterError) and exc.param in OPTIONS:

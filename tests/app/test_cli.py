@@ -452,3 +452,59 @@ def test_a_worker_refuses_to_start_without_its_bucket_and_a_server_creates_it(
     assert "waiting up to 1.5 s for it" in capsys.readouterr().err
     assert _stores_answer(settings, server=True) is None  # hush serve creates it, as at start
     assert _stores_answer(settings) is None
+
+
+@pytest.mark.parametrize("tool", [["-m", "app.cli", "denoise"], ["-m", "dsp", "denoise"]])
+def test_a_local_tool_stopped_by_sigterm_leaves_nothing_behind(tool: list[str], tmp_path: Path) -> None:
+    # `timeout`, systemd and `docker stop` send SIGTERM: it left hush's scratch folder (tens of MB
+    # and growing) or python -m dsp's hidden .partial file, where Ctrl-C cleaned up
+    import signal
+    import time
+
+    src, out, scratch = tmp_path / "long.wav", tmp_path / "out" / "clean.wav", tmp_path / "scratch"
+    out.parent.mkdir()
+    scratch.mkdir()
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(src, "w", 48_000, 1, subtype="PCM_16") as f:
+        for _ in range(20):  # 10 minutes, a few seconds of work
+            f.write((0.05 * rng.standard_normal(48_000 * 30)).astype(np.float32))
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen([sys.executable, *tool, str(src), str(out)], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not any(scratch.iterdir()) and not any(out.parent.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # well into the work
+    assert proc.poll() is None, "finished before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "interrupted (SIGTERM); no output was written" in err
+    assert "Traceback" not in err
+    assert list(scratch.iterdir()) == []
+    assert list(out.parent.iterdir()) == []
+
+
+def test_hush_places_its_output_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a move to another file system is a copy: stopped part-way, it left a cut-off file whose
+    # header announced the whole length
+    from app import cli
+
+    done, dst = tmp_path / "scratch" / "pass1.wav", tmp_path / "out" / "clean.wav"
+    done.parent.mkdir()
+    dst.parent.mkdir()
+    done.write_bytes(b"RIFF" + bytes(1000))
+    dst.write_bytes(b"the user's earlier file")
+
+    def cut_short(src: str, to: Path) -> None:
+        Path(to).write_bytes(Path(src).read_bytes()[:100])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.shutil, "move", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        cli._place(done, dst)
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["clean.wav"]
+    assert dst.read_bytes() == b"the user's earlier file"
+    monkeypatch.undo()
+    cli._place(done, dst)
+    assert dst.read_bytes() == b"RIFF" + bytes(1000)
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["clean.wav"]
