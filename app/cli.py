@@ -100,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.auth import check_bind
     from app.main import create_app
-    from app.settings import get_settings
+    from app.settings import get_settings, is_loopback_host
 
     settings = get_settings()
     host = args.host or settings.host
@@ -108,6 +108,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers:
         settings = settings.model_copy(update={"workers": args.workers})
     scratch: Path | None = None
+    if (args.mock or settings.mock) and not is_loopback_host(host):
+        # the mock checks no key: it must not be reachable from elsewhere, keys or not
+        _err(f"mock mode listens on loopback only (it checks no API key), not on {host}; drop --host or use 127.0.0.1")
+        return 2
     if args.mock or settings.mock:
         # a mock serves an app under test on this machine: its input links and webhooks are local too
         local = tuple(a for a in ("127.0.0.0/8", "::1") if a not in settings.url_allowlist)
@@ -211,12 +215,29 @@ def _worker(args: argparse.Namespace) -> int:
     except ImportError as exc:
         _err(f"the cluster backends are not installed ({exc.name}): pip install 'hush[cluster]'")
         return 3
-    refusal = _stores_answer(settings)
+    refusal = _broker_answer(settings.redis_url) or _stores_answer(settings)
     if refusal:  # it would heartbeat and take jobs it cannot claim (they waited in the queue)
         _err(refusal)
         return 3
     run_worker(settings, concurrency=args.concurrency or settings.workers, loglevel=args.log_level.upper())
     return 0
+
+
+def _broker_answer(redis_url: str) -> str | None:
+    """Why a worker cannot reach its broker, or None (Celery itself retries a wrong Redis URL for
+    hours, logging connection errors that name neither the setting nor what to change)."""
+    from app.jobs.heartbeat import connect
+
+    client = connect(redis_url)
+    try:
+        client.ping()
+    except Exception as exc:  # redis' connection, timeout and authentication errors
+        text = str(exc).strip()
+        why = text.splitlines()[0] if text else type(exc).__name__
+        return f"the broker (Redis) does not answer ({why}); check HUSH_REDIS_URL"
+    finally:
+        client.close()
+    return None
 
 
 #: How long a starting worker waits for its S3 bucket: the cluster's servers create it as they

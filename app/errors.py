@@ -24,6 +24,7 @@ Tree (each class has a stable ``code``)::
     │   └── JobTimeoutError          "processing.timeout"
     ├── StorageFullError             "storage.full"         the server's disk (or database) is full
     └── RetryableError               "retryable"            transient; the job is run again
+        ├── InputFetchRetryError     "fetch.failed"         the input's download timed out or got a 5xx
         └── StorageUnavailableError  "storage.unavailable"  the blob store (S3) does not answer
 """
 
@@ -203,6 +204,14 @@ class RetryableError(AppError):
     """A transient failure; the job runs again (up to ``HUSH_MAX_ATTEMPTS``)."""
 
     code = "retryable"
+
+
+class InputFetchRetryError(RetryableError):
+    """The input's download failed in a way that may pass (a timeout, a 5xx): the job runs again,
+    and fails with ``fetch.failed`` once out of attempts (a terminal ``retryable`` told clients
+    that branch on the code to submit again)."""
+
+    code = "fetch.failed"
 
 
 class StorageUnavailableError(RetryableError):

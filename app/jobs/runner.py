@@ -27,6 +27,7 @@ from app.errors import (
     AppError,
     FetchError,
     InputError,
+    InputFetchRetryError,
     InputTooLargeError,
     InsufficientCreditsError,
     InvalidParameterError,
@@ -155,7 +156,16 @@ def run_job(job_id: str, ctx: RunContext) -> None:
     ctx.publish(JobEvent(job_id=job.id, job=job))
     ctx.publish(JobEvent(kind="queue", job_id="*"))
     if job.attempt > ctx.settings.max_attempts:
-        finish_error(ctx, job, ProcessingError(f"gave up after {job.attempt - 1} attempts"), JobState.failed)
+        runs = job.attempt - 1
+        finish_error(
+            ctx,
+            job,
+            ProcessingError(
+                f"the worker running this job stopped (crashed, killed or restarted) during each of its {runs} runs; "
+                f"it is not run again (HUSH_MAX_ATTEMPTS is {ctx.settings.max_attempts})"
+            ),
+            JobState.failed,
+        )
         return
     try:
         with _LeaseKeeper(ctx, job):
@@ -167,6 +177,7 @@ def run_job(job_id: str, ctx: RunContext) -> None:
     except RetryableError as exc:
         log.warning("job %s attempt %d: retryable error: %s", job.id, job.attempt, exc.message)
         if job.attempt >= ctx.settings.max_attempts:
+            exc.message = f"{exc.message} (the last of {job.attempt} attempts)"
             finish_error(ctx, job, exc, JobState.failed)
         else:
             _requeue_later(ctx, job, exc)
@@ -307,7 +318,7 @@ def _run(ctx: RunContext, job: Job) -> None:
                 fetch.download_to_file(spec.input.url, src, settings, max_bytes=limit)
             except FetchError as exc:
                 if exc.transient:
-                    raise RetryableError(f"fetching the input failed: {exc.message}", hint=exc.hint) from exc
+                    raise InputFetchRetryError(f"fetching the input failed: {exc.message}", hint=exc.hint) from exc
                 raise
             except InputTooLargeError:
                 if expected is None or expected + 1 > settings.max_input_bytes:

@@ -508,3 +508,37 @@ def test_hush_places_its_output_whole_or_not_at_all(tmp_path: Path, monkeypatch:
     cli._place(done, dst)
     assert dst.read_bytes() == b"RIFF" + bytes(1000)
     assert sorted(p.name for p in dst.parent.iterdir()) == ["clean.wav"]
+
+
+@pytest.mark.needs_redis
+def test_a_worker_whose_broker_does_not_answer_says_so_and_exits(tmp_path: Path) -> None:
+    # Celery retried a wrong HUSH_REDIS_URL for hours, logging errors that named no setting
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens on it once the block ends
+    env = {
+        **os.environ,
+        "HUSH_BACKEND": "cluster",
+        "HUSH_REDIS_URL": f"redis://:s3cret@127.0.0.1:{port}/3",
+        "HUSH_DATA_DIR": str(tmp_path),
+    }
+    began = time.monotonic()
+    r = hush("worker", env=env, timeout=60)
+    assert r.returncode == 3
+    assert "the broker (Redis) does not answer" in r.stderr
+    assert "check HUSH_REDIS_URL" in r.stderr
+    assert "s3cret" not in r.stderr
+    assert "Traceback" not in r.stderr
+    assert time.monotonic() - began < 30
+
+
+def test_mock_mode_on_a_public_address_is_refused_for_what_it_is(tmp_path: Path) -> None:
+    # with keys set, it was refused "without API keys", and told to set what was set
+    env = {**os.environ, "HUSH_API_KEYS": "k1", "HUSH_DATA_DIR": str(tmp_path)}
+    r = hush("serve", "--mock", "--host", "0.0.0.0", "--port", "9", env=env)
+    assert r.returncode == 2
+    assert "mock mode listens on loopback only" in r.stderr
+    assert "without API keys" not in r.stderr

@@ -99,6 +99,24 @@ def test_input_that_fails_twice_then_downloads_completes(tmp_path: Path, rng: np
     assert len(origin.requests) == 3
 
 
+def test_input_that_keeps_failing_ends_with_the_fetch_code_after_its_attempts(tmp_path: Path) -> None:
+    # the job used to end with error code "retryable": a terminal state telling clients that
+    # branch on the code to try again
+    routes = {"/in.wav": Reply(status=503)}
+    with (
+        serve_http(routes) as origin,
+        HushProcess(tmp_path, api_keys=KEY, url_allowlist="127.0.0.1", retry_backoff_s="0.05") as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
+        r = c.post("/api/v1/jobs", json={"input": {"url": origin.url("/in.wav")}, "steps": []}, headers=H)
+        done = wait_state(c, r.json()["id"], {"succeeded", "failed"}, timeout_s=60)
+    assert done["state"] == "failed"
+    assert done["error"]["code"] == "fetch.failed"
+    assert "503" in done["error"]["reason"]
+    assert "the last of 3 attempts" in done["error"]["reason"]
+    assert len(origin.requests) == 3
+
+
 def test_input_that_answers_404_fails_at_once(tmp_path: Path) -> None:
     with (
         serve_http({}) as origin,

@@ -111,6 +111,23 @@ def test_run_job_takes_over_a_redelivered_job_whose_lease_ran_out(ctx, rng) -> N
     assert again.attempt == 2
 
 
+def test_a_job_whose_worker_died_in_every_run_says_so(ctx, rng) -> None:
+    # it said "gave up after 3 attempts", next to attempts: 4, and nothing of why
+    c, _, _ = ctx
+    new_job(c, "j", key=upload(c, rng))
+    for _ in range(c.settings.max_attempts):  # each run's worker dies; its lease runs out
+        assert c.store.claim("j", JobState.in_progress, c.settings.lease_s) is not None
+        c.store.update("j", claimed_until=time.time() - 1)
+    run_job("j", c)
+    done = c.store.get("j")
+    assert done is not None
+    assert done.state is JobState.failed
+    assert done.error_code == "processing.failed"
+    assert done.error_reason is not None
+    assert "stopped (crashed, killed or restarted) during each of its 3 runs" in done.error_reason
+    assert "HUSH_MAX_ATTEMPTS is 3" in done.error_reason
+
+
 def test_run_job_renews_its_lease_while_it_runs(settings, rng) -> None:
     settings = settings.model_copy(update={"lease_s": 1.5})
     store = SqliteJobStore(settings.db_path)
