@@ -64,7 +64,7 @@ from app.errors import (
 )
 from dsp._validate import MAX_SR, MIN_SR  # the rates the engine is built and tested for
 from dsp.errors import DspError
-from dsp.io import read_blocks, read_info, truncation_warning
+from dsp.io import RIFF_MAX_DATA, SAMPLE_BYTES, read_blocks, read_info, truncation_warning
 
 __all__ = [
     "AUDIO_CONTAINERS",
@@ -1192,6 +1192,9 @@ class AudioWriter:
     WAV/FLAC (default PCM_16); other containers ignore it. Integer formats are rounded and
     clipped to full scale; FLOAT/DOUBLE keep values as they are. ``bit_rate`` (bits per second)
     raises an MP3, AAC or Opus encoder's default bit rate, up to the format's limit.
+    ``expected_frames`` (frames per channel, when known) makes a WAV that will not fit the 4 GiB
+    of RIFF's 32-bit sizes an RF64 file (EBU Tech 3306), as the Broadcast WAV world writes long
+    multichannel takes; readers that know only RIFF could not read past 4 GiB of a plain WAV.
     """
 
     def __init__(
@@ -1203,6 +1206,7 @@ class AudioWriter:
         *,
         sample_format: str | None = None,
         bit_rate: int | None = None,
+        expected_frames: int | None = None,
     ) -> None:
         _quiet()
         check_encodable(container, sr, channels)
@@ -1214,7 +1218,9 @@ class AudioWriter:
         self._closed = False
         self._sink: _SoundfileSink | _AvSink
         if container == "wav":
-            self._sink = _SoundfileSink(path, "WAV", _wav_subtype(sample_format), sr, channels)
+            subtype = _wav_subtype(sample_format)
+            size = (expected_frames or 0) * channels * SAMPLE_BYTES.get(subtype, 8)
+            self._sink = _SoundfileSink(path, "RF64" if size > RIFF_MAX_DATA else "WAV", subtype, sr, channels)
         elif container == "flac":
             self._sink = _SoundfileSink(path, "FLAC", _flac_subtype(sample_format), sr, channels)
         elif container == "pcm":  # headerless 16-bit little-endian, interleaved (LINEAR16)

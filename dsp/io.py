@@ -293,6 +293,13 @@ def output_format(path: str | Path) -> str:
     return fmt
 
 
+#: Bytes per sample of each WAV subtype (8, the largest, for any other) and the largest data chunk
+#: a RIFF WAV's 32-bit size holds, less room for its other chunks.
+SAMPLE_BYTES: dict[str, int] = {"PCM_U8": 1, "PCM_S8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}
+SAMPLE_BYTES.update({"PCM_32": 4, "FLOAT": 4, "DOUBLE": 8})
+RIFF_MAX_DATA = 2**32 - 1 - 2**20
+
+
 def open_writer(
     path: str | Path, sr: int, channels: int, *, like: FileInfo | None = None, shown_as: str | Path | None = None
 ) -> sf.SoundFile:
@@ -314,6 +321,11 @@ def open_writer(
     kwargs: dict[str, str] = {"format": fmt}
     if like is not None and like.subtype in _PCM_SUBTYPES and sf.check_format(fmt, like.subtype):
         kwargs["subtype"] = like.subtype
+    if fmt == "WAV" and like is not None:
+        # a WAV that will not fit RIFF's 32-bit sizes is written as RF64 (EBU Tech 3306)
+        subtype = kwargs.get("subtype") or sf.default_subtype("WAV")
+        if like.frames * channels * SAMPLE_BYTES.get(subtype, 8) > RIFF_MAX_DATA:
+            kwargs["format"] = "RF64"
     try:
         return sf.SoundFile(str(p), "w", samplerate=sr, channels=channels, **kwargs)
     except (sf.LibsndfileError, RuntimeError) as exc:  # e.g. a rate or channel count the format lacks

@@ -333,7 +333,7 @@ def process_file(
     transforms = chains[0]
     for k, (d, listener, built_with) in enumerate(listeners):
         stage = tmp / f"stage{k}.wav"
-        with media.AudioWriter(stage, "wav", sr, ch, sample_format="FLOAT") as w:
+        with media.AudioWriter(stage, "wav", sr, ch, sample_format="FLOAT", expected_frames=info.frames) as w:
             for b in chain(source, transforms, k):
                 listener.process(b)
                 w.write(b)
@@ -354,7 +354,9 @@ def process_file(
         path = tmp / (f"pass1{ext}" if direct else "pass1.wav")
         container = out_container if direct else "wav"
         fmt = keep_format(out_container) if direct else "FLOAT"
-        with media.AudioWriter(path, container, sr, ch, sample_format=fmt, bit_rate=info.bit_rate) as w:
+        with media.AudioWriter(
+            path, container, sr, ch, sample_format=fmt, bit_rate=info.bit_rate, expected_frames=info.frames
+        ) as w:
             for b in chain(source, transforms, last):
                 for _, m in finalize:
                     m.process(b)
@@ -496,6 +498,7 @@ def _second_pass(
                 r.channels,
                 sample_format="FLOAT" if video else keep_format(container),
                 bit_rate=bit_rate,
+                expected_frames=r.frames,
             ) as w,
         ):
             fade = round(CROSSFADE_S * r.samplerate)

@@ -682,3 +682,22 @@ def test_an_mp4_with_two_audio_tracks_says_only_the_first_was_processed(tmp_path
     n = sum(b.shape[1] for b in decode_blocks(path, probe(path), 4096, warnings=notes))
     assert n == pytest.approx(sr, abs=1024)
     assert any("2 audio tracks; only the first was processed" in note for note in notes), notes
+
+
+def test_a_wav_too_long_for_riff_sizes_is_written_as_rf64(tmp_path: Path) -> None:
+    # a 4 GiB+ result (an hour of 8-channel float) was a plain WAV with wrapped sizes: readers
+    # that know only RIFF stopped 24 s short and could not seek past 4 GiB
+    from app.media import AudioWriter
+
+    x = (0.1 * np.sin(np.linspace(0, 200, 4800))).astype(np.float32)[None].repeat(8, axis=0)
+    big, small = tmp_path / "big.wav", tmp_path / "small.wav"
+    with AudioWriter(big, "wav", 48_000, 8, sample_format="FLOAT", expected_frames=3600 * 48_000) as w:
+        w.write(x)
+    with AudioWriter(small, "wav", 48_000, 8, sample_format="FLOAT", expected_frames=600 * 48_000) as w:
+        w.write(x)
+    assert big.read_bytes()[:4] == b"RF64"
+    assert small.read_bytes()[:4] == b"RIFF"
+    info = probe(big)
+    assert (info.container, info.channels, info.sample_format) == ("wav", 8, "FLOAT")
+    y = np.concatenate(list(decode_blocks(big, info, 4096)), axis=1)
+    np.testing.assert_array_equal(y, x)

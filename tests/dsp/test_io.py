@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from dsp.errors import InvalidAudioError
-from dsp.io import read_blocks, read_info
+from dsp.io import open_writer, read_blocks, read_info
 from tests.signals import make_white, with_wav_data_size
 
 SR = 16000
@@ -84,3 +84,19 @@ def test_read_blocks_refuses_a_flac_damaged_before_its_end(tmp_path: Path, rng: 
     path.write_bytes(data)
     with pytest.raises(InvalidAudioError, match=r"damaged\.flac is damaged at [0-9.]+ s, before the end"):
         read_all(path)
+
+
+def test_open_writer_makes_a_wav_too_long_for_riff_sizes_rf64(tmp_path: Path) -> None:
+    # python -m dsp wrote an hour of 8-channel float as a plain WAV past RIFF's 4 GiB
+    import dataclasses
+
+    src = tmp_path / "in.wav"
+    sf.write(src, np.zeros((100, 8), np.float32), 48_000, subtype="FLOAT")
+    info = read_info(src)
+    for frames, head in ((3600 * 48_000, b"RF64"), (600 * 48_000, b"RIFF")):
+        out = tmp_path / f"out{frames}.wav"
+        with open_writer(out, 48_000, 8, like=dataclasses.replace(info, frames=frames)) as w:
+            w.write(np.full((10, 8), 0.25, np.float32))
+        assert out.read_bytes()[:4] == head
+        y, sr = sf.read(out, dtype="float32")
+        assert (y.shape, sr, sf.info(out).subtype) == ((10, 8), 48_000, "FLOAT")
