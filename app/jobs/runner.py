@@ -11,6 +11,7 @@ there is one), stores the result and records a per-step report. Every write is f
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import tempfile
 import threading
@@ -34,6 +35,7 @@ from app.errors import (
     JobTimeoutError,
     ProcessingError,
     RetryableError,
+    StorageUnavailableError,
     UnsupportedMediaError,
     URLRefusedError,
     storage_full,
@@ -261,6 +263,28 @@ def _put_result(url: str, path: Path, content_type: str, settings: Settings) -> 
     return fetch.put_file(url, path, content_type, settings), PUT_ATTEMPTS
 
 
+#: Longest a finished job waits, trying again, for the blob store to take its result: an S3
+#: restarting (15-20 s for SeaweedFS) failed a job that had finished its processing, which then
+#: ran again from the start.
+RESULT_STORE_WAIT_S = 60.0
+
+
+def _store_result(ctx: RunContext, key: str, path: Path) -> int:
+    """``ctx.blobs.put_file(key, path)``, tried again while the store does not answer, for up to
+    ``RESULT_STORE_WAIT_S`` (``settings.retry_backoff_s`` apart and doubling); its size."""
+    deadline = time.monotonic() + RESULT_STORE_WAIT_S
+    for attempt in itertools.count(1):
+        try:
+            return ctx.blobs.put_file(key, path)
+        except StorageUnavailableError as exc:
+            pause = _backoff_s(ctx.settings, attempt)
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("storing the result failed (attempt %d): %s; trying again in %.1f s", attempt, exc, pause)
+            time.sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _backoff_s(settings: Settings, attempt: int) -> float:
     """The pause after failed attempt number ``attempt``: ``retry_backoff_s``, doubling, at most 30 s."""
     return float(min(settings.retry_backoff_s * 2 ** (attempt - 1), 30.0))
@@ -372,7 +396,7 @@ def _run(ctx: RunContext, job: Job) -> None:
         fields: dict[str, Any] = {}
         if out_path is not None:
             key = f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}{media.EXTENSIONS[out_container]}"
-            size = ctx.blobs.put_file(key, out_path)
+            size = _store_result(ctx, key, out_path)
             fields["result_key"] = key
             result_meta.update(
                 container=out_container,

@@ -111,6 +111,35 @@ def test_run_job_takes_over_a_redelivered_job_whose_lease_ran_out(ctx, rng) -> N
     assert again.attempt == 2
 
 
+def test_a_finished_job_waits_for_a_blob_store_that_comes_back(settings, rng) -> None:
+    # an S3 restarting as the job finished (15-20 s) failed the attempt, and the job ran again
+    # from the start, or failed when out of attempts
+    from app.errors import StorageUnavailableError
+
+    class Restarting(LocalBlobStore):
+        refusals = 2
+
+        def put_file(self, key: str, src: Path) -> int:
+            if key.startswith("results/") and self.refusals:
+                self.refusals -= 1
+                raise StorageUnavailableError("the blob store (S3) did not answer while storing")
+            return super().put_file(key, src)
+
+    settings = settings.model_copy(update={"retry_backoff_s": 0.05})
+    store = SqliteJobStore(settings.db_path)
+    blobs = Restarting(settings.blob_dir)
+    c = RunContext(settings=settings, store=store, publish=lambda e: None, blobs=blobs, enqueue=lambda *a: None)
+    new_job(c, "j", key=upload(c, rng))
+    run_job("j", c)
+    done = store.get("j")
+    assert done is not None
+    assert done.state is JobState.succeeded, done.error_reason
+    assert done.attempt == 1  # the processing was not run again
+    assert blobs.refusals == 0
+    assert blobs.exists(done.result_key or "")
+    store.close()
+
+
 def test_a_job_whose_worker_died_in_every_run_says_so(ctx, rng) -> None:
     # it said "gave up after 3 attempts", next to attempts: 4, and nothing of why
     c, _, _ = ctx
