@@ -243,6 +243,8 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, AppError):  # raised while the framework read the body (BodyLimit)
             return await app_error(request, exc.__cause__)
+        if isinstance(exc.__cause__, RecursionError):  # the framework's json.loads on a body nested past the stack
+            return await app_error(request, InvalidParameterError("the JSON body is nested too deeply to be a request"))
         if exc.status_code == 404:
             wrapped: AppError = NotFoundError(f"no route {request.method} {request.url.path}")
         else:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -537,6 +538,21 @@ def get_step(name: str) -> StepDef:
         ) from None
 
 
+def _wrong_type(d: Any, step: Step, text: str) -> str:
+    """Name the parameter a ``float()``/``int()`` refused (Python's own words named none): the one
+    whose removal lets the step build."""
+    for name, value in step.params.items():
+        rest = {k: v for k, v in step.params.items() if k != name}
+        try:
+            d.build(16_000, 1, rest)
+        except (DspError, ValueError, TypeError):
+            continue
+        if "float" in text or "int()" in text or "real number" in text:
+            return f"{name} takes a number, not {json.dumps(value)[:80]}"
+        return text if name in text else f"{name}: {text}"
+    return text
+
+
 def check_steps(steps: Sequence[Step]) -> None:
     """Refuse unknown or unbuilt steps, unknown or out-of-range parameters, and a misplaced finalize step.
 
@@ -563,6 +579,8 @@ def check_steps(steps: Sequence[Step]) -> None:
             text = str(exc)
             if isinstance(exc, DspParameterError) and exc.param is not None:
                 text = exc.named(_PARAM_NAMES.get((step.name, exc.param), exc.param))
+            elif not isinstance(exc, DspError):
+                text = _wrong_type(d, step, text)
             # the DSP error stays the cause: `hush` names the parameter as its option
             raise InvalidParameterError(f"step {step.name!r}: {text}") from exc
         if d.kind == "plan" and any(STEPS[s.name].kind == "plan" for s in steps[i + 1 :]):

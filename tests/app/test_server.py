@@ -295,6 +295,31 @@ def test_server_unknown_output_format_is_refused_at_submit(client: httpx.Client)
     assert "Unknown output format 'xyz'" in r.json()["title"]
 
 
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"amount": [[1]]}, "step 'denoise': amount takes a number, not [[1]]"),
+        ({"amount": "lots"}, "step 'denoise': amount takes a number, not \"lots\""),
+        ({"channels": 3}, "channels must be 'linked' or 'each'"),
+    ],
+)
+def test_server_a_value_of_the_wrong_type_names_its_parameter(client: httpx.Client, params: dict, says: str) -> None:
+    # it was Python's own words: "float() argument must be a string or a real number, not 'list'"
+    body = {"input": {"url": "http://127.0.0.1:9/a.wav"}, "steps": [{"name": "denoise", "params": params}]}
+    r = client.post("/api/v1/jobs", json=body, headers=H)
+    assert r.status_code == 400, r.text
+    assert r.json()["title"].startswith(says) or says in r.json()["title"], r.json()
+
+
+def test_server_json_nested_past_the_stack_says_so(client: httpx.Client) -> None:
+    # a valid 4 kB JSON nested 1000 deep was "There was an error parsing the body", code "error"
+    deep = '{"a":' * 1000 + "1" + "}" * 1000
+    r = client.post("/api/v1/jobs", content=deep, headers={**H, "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["title"] == "the JSON body is nested too deeply to be a request"
+    assert r.json()["code"] == "input.parameter"
+
+
 def test_server_json_body_over_the_native_limit_is_refused_while_streaming(client: httpx.Client) -> None:
     # a 300 MiB JSON body was read and parsed whole (about 1 GB), before its key was checked
     def body() -> Iterator[bytes]:
