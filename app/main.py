@@ -245,11 +245,15 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             return await app_error(request, exc.__cause__)
         if isinstance(exc.__cause__, RecursionError):  # the framework's json.loads on a body nested past the stack
             return await app_error(request, InvalidParameterError("the JSON body is nested too deeply to be a request"))
+        status = exc.status_code
         if exc.status_code == 404:
             wrapped: AppError = NotFoundError(f"no route {request.method} {request.url.path}")
+        elif exc.status_code == 400:  # the framework refused the body (a malformed multipart, ...):
+            wrapped = InvalidParameterError(str(exc.detail))  # the dialect's status for a bad request
+            status = status_of(request, wrapped)  # (Audo's SDK reads only a 422 as MalformedFile)
         else:
             wrapped = AppError(str(exc.detail))
-        response = render(request, wrapped, exc.status_code, wrapped.message)
+        response = render(request, wrapped, status, wrapped.message)
         for name, value in (exc.headers or {}).items():  # e.g. the Allow of a 405 (RFC 9110 section 15.5.6)
             response.headers.setdefault(name, value)
         if exc.status_code == 405:

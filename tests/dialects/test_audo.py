@@ -184,6 +184,18 @@ def test_audo_upload_rejects_non_media_with_422(client: TestClient) -> None:
     assert isinstance(r.json()["detail"], str)
 
 
+def test_audo_upload_of_a_malformed_multipart_is_the_sdks_malformed_file(client: TestClient) -> None:
+    # the framework's 400 ("Invalid multipart data") reached the SDK as a bare HTTPError: it reads
+    # only a 422 on /upload as MalformedFile
+    too_many = (
+        b"".join(b'--xx\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(1500))
+        + b"--xx--\r\n"
+    )
+    r = client.post("/v1/upload", content=too_many, headers={**H, "Content-Type": "multipart/form-data; boundary=xx"})
+    assert r.status_code == 422, r.text
+    assert "Too many fields" in r.json()["detail"]
+
+
 def test_audo_upload_without_part_content_type(client: TestClient) -> None:
     # the SDK's multipart part carries a filename but no Content-Type
     body = (
