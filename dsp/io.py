@@ -32,6 +32,8 @@ _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 #: Sample formats an output keeps from its input (coded ones such as MPEG_LAYER_III or VORBIS are
 #: not written into a WAV or FLAC here, though libsndfile names some as valid pairs).
 _PCM_SUBTYPES: Final = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"})
+#: Sample rates Opus codes at (RFC 6716, section 2).
+_OPUS_RATES: Final = frozenset({8000, 12000, 16000, 24000, 48000})
 #: WAV data sizes that declare no length: 0 (what a recorder writes first and rewrites when it
 #: stops) and 0xFFFFFFFF (FFmpeg's placeholder when it cannot seek back to fill it in).
 _UNKNOWN_WAV_SIZES: Final = (0, 0xFFFFFFFF)
@@ -321,6 +323,10 @@ def open_writer(
     kwargs: dict[str, str] = {"format": fmt}
     if like is not None and like.subtype in _PCM_SUBTYPES and sf.check_format(fmt, like.subtype):
         kwargs["subtype"] = like.subtype
+    elif like is not None and like.subtype == "OPUS" and fmt == "OGG" and sr in _OPUS_RATES:
+        # an Opus file stays Opus (libsndfile's OGG default is Vorbis, whose encoder low-passes a
+        # 5.1 file's LFE position and changes the codec the user chose)
+        kwargs["subtype"] = "OPUS"
     if fmt == "WAV" and like is not None:
         # a WAV that will not fit RIFF's 32-bit sizes is written as RF64 (EBU Tech 3306)
         subtype = kwargs.get("subtype") or sf.default_subtype("WAV")

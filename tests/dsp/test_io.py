@@ -100,3 +100,19 @@ def test_open_writer_makes_a_wav_too_long_for_riff_sizes_rf64(tmp_path: Path) ->
         assert out.read_bytes()[:4] == head
         y, sr = sf.read(out, dtype="float32")
         assert (y.shape, sr, sf.info(out).subtype) == ((10, 8), 48_000, "FLOAT")
+
+
+def test_open_writer_keeps_an_opus_file_opus(tmp_path: Path) -> None:
+    # python -m dsp wrote OGG Opus input back as Vorbis
+    src = tmp_path / "in.ogg"
+    sf.write(src, np.zeros((16_000, 1), np.float32), 16_000, format="OGG", subtype="OPUS")
+    info = read_info(src)
+    assert info.subtype == "OPUS"
+    out = tmp_path / "out.ogg"
+    with open_writer(out, 16_000, 1, like=info) as w:
+        w.write(np.full((1600, 1), 0.1, np.float32))
+    assert sf.info(out).subtype == "OPUS"
+    vorbis = tmp_path / "v.ogg"
+    with open_writer(vorbis, 44_100, 1, like=info) as w:  # no Opus at 44.1 kHz: the OGG default
+        w.write(np.full((1600, 1), 0.1, np.float32))
+    assert sf.info(vorbis).subtype == "VORBIS"
