@@ -198,14 +198,19 @@ class SqliteJobStore:
 
     def create(self, job: Job, *, admit: Admit | None = None) -> tuple[Job, bool]:
         values = [self._encode(k, getattr(job, k)) for k in _COLUMNS]
+
+        def same_request(c: Any) -> Job | None:
+            if job.request_id is None:
+                return None
+            row = c.execute(
+                "SELECT * FROM jobs WHERE dialect=? AND owner=? AND request_id=?",
+                (job.dialect, job.owner, job.request_id),
+            ).fetchone()
+            return None if row is None else self._row_to_job(row)
+
         with self._tx() as c:
-            if job.request_id is not None:
-                row = c.execute(
-                    "SELECT * FROM jobs WHERE dialect=? AND owner=? AND request_id=?",
-                    (job.dialect, job.owner, job.request_id),
-                ).fetchone()
-                if row is not None:
-                    return self._row_to_job(row), False
+            if (earlier := same_request(c)) is not None:
+                return earlier, False
             if admit is not None and job.owner:
                 lock = f"SELECT * FROM api_keys WHERE owner=?{self._LOCK_ROW}"  # noqa: S608 - a fixed suffix
                 account = c.execute(lock, (job.owner,)).fetchone()
@@ -222,14 +227,9 @@ class SqliteJobStore:
                 "ON CONFLICT DO NOTHING",
                 values,
             )
-            if inserted.rowcount == 0 and job.request_id is not None:
-                row = c.execute(
-                    "SELECT * FROM jobs WHERE dialect=? AND owner=? AND request_id=?",
-                    (job.dialect, job.owner, job.request_id),
-                ).fetchone()
-                if row is not None:
-                    return self._row_to_job(row), False
             if inserted.rowcount == 0:
+                if (earlier := same_request(c)) is not None:
+                    return earlier, False
                 raise RuntimeError(f"job {job.id} was not stored (its id is taken)")
         return job, True
 

@@ -28,6 +28,15 @@ def hush(*args: str, timeout: float = 120, env: dict[str, str] | None = None) ->
     )
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound and released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture
 def noisy_wav(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, np.ndarray, list[tuple[float, float]]]:
     sr = 16000
@@ -414,11 +423,7 @@ def test_cli_a_bad_setting_is_one_line_naming_it(cmd: list[str], tmp_path: Path)
 
 def test_cli_serve_with_a_database_that_does_not_answer_says_so_in_one_line(tmp_path: Path) -> None:
     # it printed "serving on ..." and then a ~180-line traceback
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens on it once the block ends
+    port = _closed_port()
     env = {
         **os.environ,
         "HUSH_BACKEND": "cluster",
@@ -513,12 +518,9 @@ def test_hush_places_its_output_whole_or_not_at_all(tmp_path: Path, monkeypatch:
 @pytest.mark.needs_redis
 def test_a_worker_whose_broker_does_not_answer_says_so_and_exits(tmp_path: Path) -> None:
     # Celery retried a wrong HUSH_REDIS_URL for hours, logging errors that named no setting
-    import socket
     import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens on it once the block ends
+    port = _closed_port()
     env = {
         **os.environ,
         "HUSH_BACKEND": "cluster",
