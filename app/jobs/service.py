@@ -208,6 +208,12 @@ class JobService:
         job = await anyio.to_thread.run_sync(self.store.get, job_id)
         if job is not None and owner is not None and job.owner and job.owner != owner:
             job = None
+        if job is not None and job.expires_at is not None and job.expires_at <= time.time():
+            # gone for the client from the moment it expires, not from the janitor's next pass
+            raise NotFoundError(
+                f"job {job_id!r} has expired: jobs and their results are kept HUSH_RETENTION_HOURS "
+                f"({self.settings.retention_hours:g} h) after they end"
+            )
         return require(job, job_id)
 
     async def jobs_ahead(self, job: Job) -> int:
@@ -426,6 +432,12 @@ class JobService:
         f = await anyio.to_thread.run_sync(self.store.get_file, file_id)
         if f is None or (owner is not None and f.owner and f.owner != owner):
             raise NotFoundError(f"no uploaded file with id {file_id!r}", hint="upload it first; files expire")
+        if f.expires_at is not None and f.expires_at <= time.time():
+            raise NotFoundError(
+                f"the uploaded file {file_id!r} has expired (uploads are kept HUSH_RETENTION_HOURS, "
+                f"{self.settings.retention_hours:g} h)",
+                hint="upload it again",
+            )
         return f
 
     # ------------------------------------------------------------------ waiting and watching

@@ -572,6 +572,7 @@ def test_server_cancel_queued_job(client: httpx.Client, rng: np.random.Generator
 def test_jobs_expire_with_their_files(tmp_path: Path, rng: np.random.Generator) -> None:
     import anyio
 
+    from app.errors import NotFoundError
     from app.events import InProcessEventBus
     from app.jobs.models import InputRef, JobSpec, JobState
     from app.jobs.service import JobService
@@ -601,6 +602,18 @@ def test_jobs_expire_with_their_files(tmp_path: Path, rng: np.random.Generator) 
         blobs.put_file(f"results/{job.id}/out.wav", result)
         now = time.time()
         store.update(job.id, state=JobState.succeeded, finished_at=now, expires_at=now + 3600)
+        assert (await service.get(job.id)).id == job.id
+        assert (await service.get_file(stored.id)).id == stored.id
+        # past its retention, gone for the client at once (it stayed readable until the janitor's
+        # next pass, minutes later)
+        store.update(job.id, expires_at=now - 1)
+        with pytest.raises(NotFoundError, match="has expired"):
+            await service.get(job.id)
+        with store._tx() as c:
+            c.execute("UPDATE files SET expires_at=? WHERE id=?", (now - 1, stored.id))
+        with pytest.raises(NotFoundError, match="has expired"):
+            await service.get_file(stored.id)
+        store.update(job.id, expires_at=now + 3600)
         assert await service.expire_once(now + 60) == 0
         assert await service.expire_once(now + 3601) == 1
         assert store.get(job.id) is None
