@@ -228,3 +228,16 @@ def test_a_lossy_encode_that_reads_over_the_ceiling_is_written_again_lower(
     assert loud["encoded_true_peak_dbtp"] == -1.4
     assert res.path is not None
     assert media.probe(res.path).container == "m4a"
+
+
+@pytest.mark.parametrize(
+    ("sr", "channels", "kbit"), [(16_000, 1, 64), (22_050, 2, 128), (44_100, 2, 128), (8_000, 1, 64)]
+)
+def test_an_mp3_result_gets_64_kbit_per_channel_within_the_format_ceiling(
+    tmp_path: Path, sr: int, channels: int, kbit: int
+) -> None:
+    # a 16 kHz voice (Wondershare's default output is MP3) was coded at 32 kbit/s
+    x = (0.1 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)).astype(np.float32)[None].repeat(channels, axis=0)
+    with media.AudioWriter(tmp_path / "o.mp3", "mp3", sr, channels) as w:
+        w.write(x)
+    assert media.probe(tmp_path / "o.mp3").bit_rate == kbit * 1000
