@@ -208,11 +208,14 @@ class InProcessQueue:
                 t.join(timeout=5)
         with self._lock:
             workers, self._workers = self._workers, []
-        for w in workers:  # a running job is abandoned; it re-runs at the next start
+        running = [w.job_id for w in workers if w.job_id is not None]
+        for w in workers:  # a running job is stopped; it re-runs at the next start
             w.proc.terminate()
         for w in workers:
             w.proc.join(timeout=5)
             w.conn.close()
+        for job_id in running:  # ... and the stop does not count as one of its attempts
+            self._release(job_id)
         if self._events is not None:
             self._events.put(None)
         for t in self._threads:
@@ -320,6 +323,13 @@ class InProcessQueue:
             with self._lock:
                 self._workers[self._workers.index(w)] = fresh
             w.conn.close()
+
+    def _release(self, job_id: str) -> None:
+        """Queue a job this server's shutdown stopped, without counting the stopped run: three
+        restarts during a long job used to fail it as three crashes."""
+        job = self.store.get(job_id)
+        if job is not None and job.state in ACTIVE_STATES and self.store.release(job_id, job.attempt):
+            log.warning("job %s goes back to the queue as the server stops (its run is not counted)", job_id)
 
     def _requeue_crashed(self, job_id: str) -> None:
         """The worker died mid-job: the runner is idempotent, so that job (only) runs again."""

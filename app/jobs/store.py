@@ -75,6 +75,12 @@ class JobStore(Protocol):
         """Put every active job back to queued (only for a queue whose workers all died with it)."""
         ...
 
+    def release(self, job_id: str, attempt: int) -> bool:
+        """Give back run ``attempt`` of an active job, uncounted: queued again with the attempt
+        before it (a server shutting down stopped the run; it was no crash). False when that
+        attempt no longer holds the job."""
+        ...
+
     def claim_webhook(self, job_id: str, lease_s: float) -> bool:
         """True for the one process that is to deliver ``job_id``'s webhook now.
 
@@ -449,6 +455,16 @@ class SqliteJobStore:
                 (JobState.queued.value, time.time(), *active),
             )
         return ids
+
+    def release(self, job_id: str, attempt: int) -> bool:
+        active = [s.value for s in ACTIVE_STATES]
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE jobs SET state=?, attempt=attempt-1, progress=0, updated_at=?, claimed_until=NULL "
+                "WHERE id=? AND attempt=? AND state IN (?, ?)",
+                (JobState.queued.value, time.time(), job_id, attempt, *active),
+            )
+            return bool(cur.rowcount > 0)
 
     def expired(self, now: float) -> list[Job]:
         rows = self._query("SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at<?", (now,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -488,6 +489,33 @@ def test_server_put_url_that_fails_once_is_tried_again(tmp_path: Path, rng: np.r
     assert done["result"]["put_attempts"] == 3
     assert len(puts) == 3
     assert puts[-1].body == result
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_server_stopped_cleanly_does_not_count_the_stopped_run(
+    tmp_path: Path, rng: np.random.Generator, sig: signal.Signals
+) -> None:
+    # each restart during a long job counted as a crash: three restarts failed the job
+    data = tmp_path / "data"
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 16000, 240.0, rng)
+    proc = HushProcess(data, workers=1, api_keys=KEY, block_seconds="0.5", max_attempts="1").start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=30) as c:
+            job = submit(c, upload(c, long_path.read_bytes()), steps=[{"name": "loudness"}])
+            assert wait_state(c, job["id"], {"in_progress"})["state"] == "in_progress"
+        assert proc.proc is not None
+        proc.proc.send_signal(sig)
+        proc.proc.wait(30)
+    finally:
+        proc.stop()
+    with (
+        HushProcess(data, workers=1, api_keys=KEY, max_attempts="1", port=proc.port) as again,
+        httpx.Client(base_url=again.url, timeout=30) as c,
+    ):
+        done = wait_state(c, job["id"], {"succeeded", "failed"}, timeout_s=120)
+    assert done["state"] == "succeeded", done  # with one attempt allowed, a counted stop would fail it
+    assert done["attempts"] == 1
 
 
 @pytest.mark.slow

@@ -341,3 +341,16 @@ def test_postgres_same_request_id_on_two_servers_at_once_returns_one_job(pg_sche
     assert [j.id for j in (first.get("a"), first.get("b")) if j is not None] == ["a"]
     first.close()
     second.close()
+
+
+def test_store_release_gives_a_run_back_uncounted(store: SqliteJobStore) -> None:
+    store.create(make_job("a"))
+    claimed = store.claim("a", JobState.in_progress, 60.0)
+    assert claimed is not None
+    assert claimed.attempt == 1
+    assert not store.release("a", attempt=2)  # another run's: left alone
+    assert store.release("a", attempt=1)
+    back = store.get("a")
+    assert back is not None
+    assert (back.state, back.attempt, back.claimed_until) == (JobState.queued, 0, None)
+    assert not store.release("a", attempt=0)  # queued: nothing to give back
