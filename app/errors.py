@@ -248,8 +248,11 @@ def storage_full(exc: BaseException) -> StorageFullError | None:
     disk is full"; both become one clear error instead of an internal one.
     """
     full = (isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS) or "disk is full" in str(exc)
-    if not full:
-        return None
+    return disk_full() if full else None
+
+
+def disk_full() -> StorageFullError:
+    """The one error a full disk (or database) is answered with."""
     return StorageFullError(
         "the server's disk is full, so nothing could be stored; nothing was lost",
         hint="try again later; the operator must free space in HUSH_DATA_DIR",

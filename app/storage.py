@@ -22,6 +22,8 @@ from app.errors import NotFoundError
 __all__ = ["BlobStore", "LocalBlobStore", "check_key"]
 
 _GONE_HINT = "results are deleted after the retention period"
+#: Free space under which the disk counts as full (readiness; a failed write with no errno).
+MIN_FREE_BYTES = 1 << 20
 #: Bytes per read or write when a blob is copied as a stream.
 CHUNK = 1 << 20
 
@@ -81,9 +83,12 @@ class LocalBlobStore:
         return self.root.joinpath(*check_key(key).parts)
 
     def ping(self) -> None:
-        """Raise OSError unless the folder is there and writable."""
+        """Raise OSError unless the folder is there, writable, and its disk has room (1 MiB)."""
         if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
             raise OSError(f"the blob folder {self.root} is missing or not writable")
+        free = shutil.disk_usage(self.root).free
+        if free < MIN_FREE_BYTES:  # every upload is answered 507 meanwhile
+            raise OSError(f"the disk under {self.root} is full ({free} bytes free)")
 
     def put_file(self, key: str, src: Path) -> int:
         dest = self._path(key)

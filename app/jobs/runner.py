@@ -10,15 +10,17 @@ there is one), stores the result and records a per-step report. Every write is f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
+import shutil
 import tempfile
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from app.errors import (
     StorageUnavailableError,
     UnsupportedMediaError,
     URLRefusedError,
+    disk_full,
     storage_full,
 )
 from app.jobs import pipeline
@@ -45,7 +48,7 @@ from app.jobs.models import InputRef, Job, JobEvent, JobState, billable_minutes
 from app.jobs.steps import check_steps
 from app.jobs.store import JobStore
 from app.settings import Settings
-from app.storage import BlobStore
+from app.storage import MIN_FREE_BYTES, BlobStore
 from dsp.errors import DspError
 
 __all__ = ["JobRecorder", "RunContext", "finish_error", "run_job"]
@@ -323,13 +326,30 @@ def finish_error(ctx: JobRecorder, job: Job, exc: AppError, state: JobState) -> 
         ctx.publish(JobEvent(job_id=job.id, job=updated))
 
 
+@contextlib.contextmanager
+def _space_checked(path: Path) -> Iterator[None]:
+    """A failure while the disk under ``path`` has (almost) no space left is StorageFullError.
+
+    libsndfile reports a write into a full disk as "System error." with no errno, and the job
+    failed as an internal error instead of ``storage.full``. Checked before the job's scratch
+    folder is removed, which frees the space again."""
+    try:
+        yield
+    except (AppError, DspError, _Cancelled):
+        raise
+    except Exception as exc:
+        if storage_full(exc) is None and shutil.disk_usage(path).free < MIN_FREE_BYTES:
+            raise disk_full() from exc
+        raise
+
+
 def _run(ctx: RunContext, job: Job) -> None:
     settings = ctx.settings
     spec = job.spec
     deadline = time.monotonic() + settings.job_timeout_s
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp_name:
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp_name, _space_checked(tmp_root):
         tmp = Path(tmp_name)
         if spec.input.url:
             from app import fetch

@@ -140,6 +140,29 @@ def test_a_finished_job_waits_for_a_blob_store_that_comes_back(settings, rng) ->
     store.close()
 
 
+@pytest.mark.parametrize(("free", "code"), [(0, "storage.full"), (10 << 30, "processing.failed")])
+def test_a_write_into_a_full_disk_fails_the_job_as_storage_full(ctx, rng, monkeypatch, free, code) -> None:
+    # libsndfile says "System error." with no errno when the disk is full: the job failed as an
+    # internal error ("internal error while processing the audio")
+    import shutil as sh
+
+    from app.jobs import pipeline, runner
+
+    c, _, _ = ctx
+    new_job(c, "j", key=upload(c, rng))
+
+    def failing_write(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Error : System error.")
+
+    monkeypatch.setattr(pipeline, "process_file", failing_write)
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda path: sh._ntuple_diskusage(100 << 30, 100 << 30, free))
+    run_job("j", c)
+    done = c.store.get("j")
+    assert done is not None
+    assert done.state is JobState.failed
+    assert done.error_code == code
+
+
 def test_a_job_whose_worker_died_in_every_run_says_so(ctx, rng) -> None:
     # it said "gave up after 3 attempts", next to attempts: 4, and nothing of why
     c, _, _ = ctx
@@ -512,6 +535,19 @@ def test_readiness_uses_the_store_and_the_queue(settings) -> None:
     assert ready["status"] == "unavailable"
     assert ready["checks"]["blobs"].startswith("error: the blob folder")
     settings.blob_dir.with_name("gone").rename(settings.blob_dir)
+    # a full disk: every upload is answered 507 meanwhile
+    import shutil
+
+    from app import storage
+
+    real = shutil.disk_usage
+    storage.shutil.disk_usage = lambda path: shutil._ntuple_diskusage(1 << 30, 1 << 30, 4096)  # type: ignore[attr-defined]
+    try:
+        ready = asyncio.run(service.readiness())
+    finally:
+        storage.shutil.disk_usage = real
+    assert ready["status"] == "unavailable"
+    assert "is full (4096 bytes free)" in ready["checks"]["blobs"]
     queue.running = False
     store.close()
     ready = asyncio.run(service.readiness())
