@@ -436,9 +436,7 @@ class NoiseReducer:
         self._alpha_d = _per_hop(_ALPHA_D, hop_s)
         self._alpha_dd = _per_hop(_ALPHA_DD, hop_s)
         self._alpha_dd_noisy = _per_hop(_ALPHA_DD_NOISY, hop_s)
-        self._strength = self.amount / 100  # times _short_scale for a recording shorter than the prime
-        self._short_scale = 1.0
-        self._g_min = float(10 ** (-self.max_reduction_db * self._strength / 20))
+        self._scale_depths(1.0)
         self._xi_min = float(10 ** (_XI_MIN_DB / 10))
         self._stft = StftStream(self.channels, self.n_fft, self.hop_length, self._frames)
         self._hum = HumRemover(self.sr, self.channels) if hum else None
@@ -900,8 +898,16 @@ class NoiseReducer:
         speech kept in the same clips at 5 dB SNR from -18 dB to -2.4 dB (the noise-only clips
         lose less noise: a 0.2 s one 3 dB instead of 30).
         """
-        self._short_scale = n / self._prime_n
-        self._strength = self.amount / 100 * self._short_scale
+        self._scale_depths(n / self._prime_n)
+
+    def _scale_depths(self, scale: float) -> None:
+        """Set the strength every depth follows, and the OM-LSA floor from it.
+
+        The strength is ``amount`` / 100 times ``scale``: 1, but for a recording shorter than the
+        primed opening (:meth:`_shorten`).
+        """
+        self._short_scale = scale
+        self._strength = self.amount / 100 * scale
         self._g_min = float(10 ** (-self.max_reduction_db * self._strength / 20))
 
     def _feed(self, x: Audio, final: bool = False) -> Audio:

@@ -37,9 +37,12 @@ _OPUS_RATES: Final = frozenset({8000, 12000, 16000, 24000, 48000})
 #: WAV data sizes that declare no length: 0 (what a recorder writes first and rewrites when it
 #: stops) and 0xFFFFFFFF (FFmpeg's placeholder when it cannot seek back to fill it in).
 _UNKNOWN_WAV_SIZES: Final = (0, 0xFFFFFFFF)
+#: Largest data chunk a RIFF WAV's 32-bit size holds, less room for its other chunks: a longer
+#: output is written as RF64 (EBU Tech 3306).
+RIFF_MAX_DATA: Final = 2**32 - 1 - 2**20
 #: Bytes per sample of the WAV sample formats whose frame count follows from a byte count
 #: (libsndfile's subtype names); block formats (ADPCM, GSM) are left to libsndfile.
-_SAMPLE_BYTES: Final = {
+SAMPLE_BYTES: Final = {
     "PCM_U8": 1,
     "PCM_S8": 1,
     "PCM_16": 2,
@@ -129,10 +132,10 @@ def read_info(path: str | Path) -> FileInfo:
     frames, declared = int(info.frames), None
     if info.format == "FLAC" and 0 < frames < 2**63 - 1:  # libsndfile's count when STREAMINFO has none
         declared = frames
-    elif info.format == "WAV" and info.subtype in _SAMPLE_BYTES:
+    elif info.format == "WAV" and info.subtype in SAMPLE_BYTES:
         data = _wav_data(p)
         if data is not None:
-            frame_bytes = _SAMPLE_BYTES[info.subtype] * int(info.channels)
+            frame_bytes = SAMPLE_BYTES[info.subtype] * int(info.channels)
             present = data.present // frame_bytes
             if data.declared is None:  # libsndfile reads a 0 size as no audio: the audio runs to the end
                 frames = max(frames, present)
@@ -231,7 +234,7 @@ def read_blocks(
     """
     p = Path(path)
     info = read_info(p)
-    wav = _wav_data(p) if info.format == "WAV" and info.subtype in _SAMPLE_BYTES else None
+    wav = _wav_data(p) if info.format == "WAV" and info.subtype in SAMPLE_BYTES else None
     flac = info.format == "FLAC"
     done = 0
     with p.open("rb") as fh:
@@ -293,13 +296,6 @@ def output_format(path: str | Path) -> str:
     if not p.parent.is_dir():
         raise InvalidParameterError(f"cannot write {p}: the folder {p.parent} does not exist")
     return fmt
-
-
-#: Bytes per sample of each WAV subtype (8, the largest, for any other) and the largest data chunk
-#: a RIFF WAV's 32-bit size holds, less room for its other chunks.
-SAMPLE_BYTES: dict[str, int] = {"PCM_U8": 1, "PCM_S8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}
-SAMPLE_BYTES.update({"PCM_32": 4, "FLOAT": 4, "DOUBLE": 8})
-RIFF_MAX_DATA = 2**32 - 1 - 2**20
 
 
 def open_writer(
