@@ -104,6 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     host = args.host or settings.host
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 address as a URL writes it: [::1]
+        host = host[1:-1]
     port = args.port or settings.port
     if args.workers:
         settings = settings.model_copy(update={"workers": args.workers})
@@ -111,6 +113,10 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.mock or settings.mock) and not is_loopback_host(host):
         # the mock checks no key: it must not be reachable from elsewhere, keys or not
         _err(f"mock mode listens on loopback only (it checks no API key), not on {host}; drop --host or use 127.0.0.1")
+        return 2
+    if (args.mock or settings.mock) and settings.backend == "cluster":
+        # its reset empties the job store: never a cluster's shared database and bucket
+        _err("mock mode runs embedded (one process, its own files); unset HUSH_BACKEND=cluster for it")
         return 2
     if args.mock or settings.mock:
         # a mock serves an app under test on this machine: its input links and webhooks are local too
@@ -121,6 +127,9 @@ def _serve(args: argparse.Namespace) -> int:
             shm = Path("/dev/shm")  # noqa: S108 - mkdtemp below makes a private directory in it
             scratch = Path(tempfile.mkdtemp(prefix="hush-mock-", dir=shm if os.access(shm, os.W_OK) else None))
             update["data_dir"] = scratch
+        else:
+            # apart from a real server's jobs in the same folder, which a reset must not touch
+            update["data_dir"] = settings.data_dir / "mock"
         settings = settings.model_copy(update=update)
     refusal = check_bind(settings, host)
     if refusal:
@@ -151,6 +160,11 @@ def _serve(args: argparse.Namespace) -> int:
         if scratch is not None:
             sys.stderr.write(
                 f"hush: mock mode keeps its jobs in {scratch} (set HUSH_DATA_DIR to choose; deleted at exit)\n"
+            )
+        else:
+            sys.stderr.write(
+                f"hush: mock mode keeps its jobs in {settings.data_dir} (kept at exit; a real server's "
+                "jobs in the folder above are never touched)\n"
             )
     if scratch is not None:
         # uvicorn re-raises the signal that stopped it; end by an exception so the folder goes too

@@ -46,7 +46,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextvars
+import json
+import logging
 import math
 import random
 import re
@@ -57,6 +60,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -79,6 +83,12 @@ from app.storage import BlobStore
 
 __all__ = ["MockJournal", "MockQueue", "MockRuntime", "install_mock", "prefer_params", "selected_scenario"]
 
+#: The largest request body mock mode reads to find a scenario marker in it (the vendors' JSON
+#: bodies with an input or webhook URL are a few hundred bytes; an upload is not read).
+SCAN_BODY_BYTES = 65_536
+
+log = logging.getLogger("hush")
+
 _MARKER = re.compile(rb"hush-mock[=:]([A-Za-z0-9_.-]+)")
 _PREFER_PARAM = re.compile(r"([A-Za-z_-]+)\s*=\s*\"?([A-Za-z0-9_.-]+)\"?")
 _UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -97,20 +107,29 @@ PASSTHROUGH_REASON = (
 
 
 class MockJournal:
-    """Every request the mock server saw, in order (bounded)."""
+    """The requests the mock server saw, in order: the last ``limit``, whose JSON bodies hold at
+    most ``body_budget`` bytes in all (older entries are dropped first, and counted)."""
 
-    def __init__(self, limit: int = 10_000) -> None:
-        self._entries: list[dict[str, Any]] = []
+    def __init__(self, limit: int = 10_000, body_budget: int = 32 * 1024 * 1024) -> None:
+        self._entries: collections.deque[dict[str, Any]] = collections.deque()
         self._lock = threading.Lock()
         self._limit = limit
+        self._budget = body_budget
+        self._body_total = 0
         self._seq = 0
+        self.dropped = 0
+        """Entries dropped since the last reset to keep within the bounds."""
 
     def add(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self._seq += 1
             entry["seq"] = self._seq
             self._entries.append(entry)
-            del self._entries[: -self._limit]
+            self._body_total += len(entry.get("body") or "")
+            while len(self._entries) > self._limit or (self._body_total > self._budget and len(self._entries) > 1):
+                old = self._entries.popleft()
+                self._body_total -= len(old.get("body") or "")
+                self.dropped += 1
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -119,7 +138,9 @@ class MockJournal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._body_total = 0
             self._seq = 0
+            self.dropped = 0
 
 
 def _keys_of(request: Request) -> list[str]:
@@ -288,7 +309,8 @@ class MockQueue:
                 self._go[job_id] = go
 
             def later() -> None:
-                go.wait(record.latency_s)
+                # what is left of it: a job taken back after a restart has waited part of it already
+                go.wait(max(0.0, record.latency_s - (time.monotonic() - record.created)))
                 with self._lock:
                     self._go.pop(job_id, None)
                 self._submit(job_id)
@@ -378,6 +400,7 @@ class MockRuntime:
         self._held: dict[tuple[str, str], tuple[str, asyncio.Event]] = {}
         self._generation = 0
         self._deliveries: set[anyio.CancelScope] = set()
+        self._records_lock = threading.Lock()
 
     # ------------------------------------------------------------------ wiring
     def make_queue(self, store: JobStore, blobs: BlobStore, bus: EventBus) -> MockQueue:
@@ -386,10 +409,56 @@ class MockRuntime:
         return self.queue
 
     def attach(self, service: JobService) -> None:
-        """Give ``service`` the mock's ids and webhook sender."""
+        """Give ``service`` the mock's ids and webhook sender; take back the jobs of a previous run."""
         self.service = service
         service.new_id = self.new_id
         service.webhook_sender = self.send_webhook
+        self._load_records()
+
+    @property
+    def _records_path(self) -> Path:
+        """Where each job's scenario and options are kept, so a restart keeps them too."""
+        return self.settings.data_dir / "mock-jobs.jsonl"
+
+    def _load_records(self) -> None:
+        try:
+            lines = self._records_path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        now_wall, now = time.time(), time.monotonic()
+        for line in lines:
+            try:
+                d = json.loads(line)
+                record = MockJob(
+                    job_id=str(d["job_id"]),
+                    dialect=str(d["dialect"]),
+                    scenario=d["scenario"],
+                    created=now - max(0.0, now_wall - float(d["wall"])),
+                    latency_s=float(d["latency_s"]),
+                    dsp=bool(d["dsp"]),
+                    hold_s=float(d["hold_s"]),
+                    request_id=d["request_id"],
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash
+            self.state.jobs[record.job_id] = record
+
+    def _save_record(self, record: MockJob) -> None:
+        line = {
+            "job_id": record.job_id,
+            "dialect": record.dialect,
+            "scenario": record.scenario,
+            "wall": time.time() - (time.monotonic() - record.created),
+            "latency_s": record.latency_s,
+            "dsp": record.dsp,
+            "hold_s": record.hold_s,
+            "request_id": record.request_id,
+        }
+        try:
+            with self._records_lock, self._records_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+        except OSError:
+            log.warning("mock mode could not keep job %s's scenario for a restart", record.job_id)
 
     # ------------------------------------------------------------------ ids and jobs
     def new_id(self) -> str:
@@ -420,6 +489,7 @@ class MockRuntime:
             request_id=str(job.meta.get("request_id") or "") or None if job is not None else None,
         )
         self.state.jobs[job_id] = record
+        self._save_record(record)
         return record
 
     def effect(self, record: MockJob | None) -> MockJobEffect | None:
@@ -469,6 +539,8 @@ class MockRuntime:
             store, blobs = service.store, service.blobs
 
             def wipe() -> None:
+                with self._records_lock:
+                    self._records_path.unlink(missing_ok=True)
                 ids = set(self.state.jobs) | {j.id for j in store.expired(math.inf)}
                 for job_id in ids:
                     store.delete(job_id)
@@ -626,8 +698,14 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
         if request.url.path.startswith("/_mock"):
             return await call_next(request)
         began = time.perf_counter()
-        body = await request.body()
         dialect = dialect_for(request.url.path)
+        try:
+            body, body_bytes = await _scanned_body(request)
+        except AppError as exc:  # a body over its route's limit: the dialect's own answer (413)
+            status = dialect.status_for(exc) if dialect and dialect.status_for else default_status(exc)
+            if dialect is not None:
+                return dialect.render_error(request, exc, status, exc.message)
+            return JSONResponse({"title": exc.message, "status": status, "code": exc.code}, status_code=status)
         name = selected_scenario(request, body)
         chosen_by = "request" if name is not None else None
         if name is None and dialect is not None:
@@ -639,7 +717,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
             "path": request.url.path,
             "query": dict(request.query_params),
             "headers": {k: v for k, v in request.headers.items() if k not in ("host", "content-length")},
-            "body_bytes": len(body),
+            "body_bytes": body_bytes,
             "dialect": dialect.name if dialect else None,
             "scenario": name,
             "scenario_from": chosen_by,
@@ -702,12 +780,20 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
         entry["duration_ms"] = round((time.perf_counter() - began) * 1000.0, 2)
         entry["answered_by"] = "scenario" if _is_mock(response) else "route"
         journal.add(entry)
+        # every answer says it came from a mock: a passed-through result is the input, not a repair
+        response.headers["x-hush-mode"] = "mock"
         return response
 
-    @app.get("/_mock/requests", tags=["mock"])
-    async def mock_requests() -> list[dict[str, Any]]:
-        """Every request since the last reset, oldest first (``/_mock`` calls are not recorded)."""
-        return journal.entries()
+    @app.get("/_mock/requests", tags=["mock"], response_model=list[dict[str, Any]])
+    async def mock_requests() -> Response:
+        """The requests since the last reset, oldest first (``/_mock`` calls are not recorded).
+
+        The journal keeps the last 10,000, with at most 32 MiB of JSON bodies; the header
+        ``X-Hush-Journal-Dropped`` says how many older ones were dropped since the reset (each
+        entry's ``seq`` numbers it among all of them).
+        """
+        entries = journal.entries()
+        return JSONResponse(entries, headers={"x-hush-journal-dropped": str(journal.dropped)})
 
     @app.get("/_mock/webhooks", tags=["mock"])
     async def mock_webhooks() -> list[dict[str, Any]]:
@@ -800,6 +886,22 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
         }
 
     return runtime
+
+
+async def _scanned_body(request: Request) -> tuple[bytes, int | None]:
+    """The body to look for a scenario marker in, and the body's size when known.
+
+    Only a body that declares a ``Content-Length`` of at most :data:`SCAN_BODY_BYTES` and is not
+    multipart is read here (an upload streams on to its route untouched, under the route's own size
+    limit, so the mock holds no more of it in memory than the server does).
+    """
+    length = request.headers.get("content-length", "")
+    size = int(length) if length.isdigit() else None
+    multipart = request.headers.get("content-type", "").lower().startswith("multipart/")
+    if size is None or size > SCAN_BODY_BYTES or multipart:
+        return b"", size
+    body = await request.body()
+    return body, len(body)
 
 
 def _is_mock(response: Response) -> bool:

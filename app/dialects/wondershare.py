@@ -307,6 +307,18 @@ def _ext_note(job: Job) -> str:
     return f"note: file_info.file_ext says {declared} but the file is {fmt}; it was read as {fmt}"
 
 
+def _mock_note(job: Job) -> str:
+    """A note when mock mode passed the input through: the result is the input, not a repair."""
+    mock = job.result_meta.get("mock") or {}
+    if not mock.get("passthrough"):
+        return ""
+    skipped = ", ".join(mock.get("skipped_steps") or ()) or "every step"
+    return (
+        f"note: mock mode passed the input through unprocessed ({skipped} skipped; "
+        "the header Prefer: dsp=real runs the real repair)"
+    )
+
+
 def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> WondershareResult:
     """The documented result data for ``job``; ``note`` is the reason of a waiting task (why it does not start)."""
     state = job.state
@@ -318,7 +330,11 @@ def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> W
         voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
         # what the client should know about its input (a cut-off file) or the output (MP3 at 48 kHz of
         # a 96 kHz input), each a sentence of its own
-        notes = [f"note: {w}" for w in job.result_meta.get("warnings") or ()] + [_time_note(job), _ext_note(job)]
+        notes = [f"note: {w}" for w in job.result_meta.get("warnings") or ()] + [
+            _time_note(job),
+            _ext_note(job),
+            _mock_note(job),
+        ]
         reason = " ".join(n if n.endswith(".") else n + "." for n in notes if n)
     elif state is JobState.failed:
         reason = job.error_reason or "processing failed"
