@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -173,7 +174,15 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("hush").setLevel(getattr(logging, args.log_level.upper()))
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, ws="websockets-sansio")
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=args.log_level,
+            ws="websockets-sansio",
+            # an open event stream (a playground tab) or websocket would hold Ctrl+C until its job ends
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        )
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

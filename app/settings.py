@@ -186,6 +186,10 @@ class Settings(BaseSettings):
     says ``degraded``: API servers stay in the load balancer while workers roll over, and jobs
     queue until one is back (see README, "Running as a cluster")."""
 
+    shutdown_grace_s: float = Field(5.0, ge=0, le=3600)
+    """``hush serve``: on Ctrl+C or SIGTERM, how long requests in flight (a job's event stream or
+    websocket, a synchronous request waiting for its job) may go on before they are closed."""
+
     mock: bool = False
     """Mock mode (``hush serve --mock``): vendor scenarios on demand, a request journal, no key check."""
     mock_latency_ms: float = Field(0, ge=0, le=600_000)
