@@ -241,7 +241,39 @@ def test_playground_regions_follow_the_cuts_on_the_result(page: Any, server: Hus
     assert len(before) == len(after) >= 2
     assert after[0] == before[0]  # nothing was cut before the first word
     assert after[-1] == pytest.approx(before[-1] - removed, abs=0.01)
+    # A/B at the same moment of the recording, not the same clock time: past the cut, the result
+    # is earlier by what was cut (the arrow seeks 5 s on A, then X switches to B)
+    cut_start, cut_end = next(s for s in steps if s["step"] == "long_silences")["cuts"][0]
+    page.focus("#play")
+    page.keyboard.press("ArrowRight")
+    a_s, b_s = _cursor_s(page, "before"), _cursor_s(page, "after")
+    assert a_s == pytest.approx(5.0, abs=0.05)
+    assert a_s > cut_end
+    assert b_s == pytest.approx(a_s - (cut_end - cut_start), abs=0.05)
+    page.keyboard.press("x")
+    assert page.inner_text("#ab").startswith("Listening: B")
+    page.keyboard.press("ArrowLeft")  # on B now: back 5 s of the result, and A follows through the cut
+    b2, a2 = _cursor_s(page, "after"), _cursor_s(page, "before")
+    assert b2 == pytest.approx(max(0.0, b_s - 5.0), abs=0.05)
+    expected_a = b2 if b2 < cut_start else b2 + (cut_end - cut_start)
+    assert a2 == pytest.approx(expected_a, abs=0.05)
     assert page.errors == []
+
+
+def _cursor_s(page: Any, which: str) -> float:
+    """Where a player's cursor stands, in seconds (its share of the drawn waveform × its duration)."""
+    return float(
+        page.evaluate(
+            """(which) => {
+                const host = document.querySelector(`#${which}-wave > div`);
+                const root = host.shadowRoot;
+                const cursor = root.querySelector('[part~=cursor]') || root.querySelector('.cursor');
+                const wave = document.querySelector(`#${which}-wave`);
+                return parseFloat(cursor.style.left) / 100 * parseFloat(wave.dataset.duration);
+            }""",
+            which,
+        )
+    )
 
 
 def _job_posts(page: Any) -> list[dict[str, Any]]:
@@ -290,6 +322,29 @@ def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
     assert [s["name"] for s in body["steps"]] == ["long_silences", "fillers", "loudness"]
     assert body["steps"][0]["params"]["max_pause_s"] == 2
     assert body["steps"][0]["params"]["keep_pause_s"] == 0.4
+    assert page.errors == []
+
+
+def test_playground_vad_sends_the_servers_default_and_space_on_the_download_link_plays(
+    page: Any, server: HushProcess, noisy_wav: Path
+) -> None:
+    posts = _job_posts(page)
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.set_input_files("#file", str(noisy_wav))
+    page.uncheck("#step-denoise")
+    page.check("#step-vad")
+    page.click("#run")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#before-wave[data-ready=true]")
+    (body,) = posts
+    # the field is left empty: the server's default (0, every pause kept), as the API and CLI do
+    assert "min_non_speech_s" not in (body["steps"][0].get("params") or {})
+    page.focus("#download")
+    y0 = page.evaluate("scrollY")
+    page.keyboard.press(" ")
+    assert page.inner_text("#play") == "Pause"  # Space plays, as the page's key hint says
+    assert page.evaluate("scrollY") == y0  # and does not scroll the page
     assert page.errors == []
 
 

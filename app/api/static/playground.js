@@ -12,7 +12,7 @@ const DECODE_LIMIT_S = 600;
 // separated by commas.
 const PARAMS = {
   amount: { label: "amount (1–100)", min: 1, max: 100, step: 1, value: 80, type: "range" },
-  min_non_speech_s: { label: "merge pauses shorter than (s)", min: 0, max: 60, value: 0.3 },
+  min_non_speech_s: { label: "merge pauses shorter than (s; empty: keep every pause)", min: 0, max: 60, value: "" },
   detection_mult: { label: "detection threshold (6 most sensitive – 10)", min: 6, max: 10, value: 8 },
   click_len: { label: "longest click repaired by interpolation (ms)", min: 5, max: 30, value: 10 },
   max_pause_s: { label: "shorten pauses longer than (s)", min: 0.2, max: 60, value: 1 },
@@ -41,7 +41,7 @@ const CHOICES = { channels: { label: "channels ", options: ["linked", "each"] } 
 // engine: a choice, per step (the server's default when left at "default")
 const ENGINES = { denoise: ["dsp", "rnnoise", "deepfilternet3"], vad: ["dsp", "silero"] };
 const $ = (id) => document.getElementById(id);
-const state = { file: null, job: null, abort: null, players: {}, active: "before", urls: [] };
+const state = { file: null, job: null, abort: null, players: {}, active: "before", urls: [], cuts: [] };
 
 // ------------------------------------------------------------------ auth and HTTP
 const keyInput = $("key");
@@ -440,6 +440,7 @@ async function makePlayer(which, path, source, job) {
     }
     wave.dataset.regions = String(segs.length);
     wave.dataset.regionStarts = segs.map(([start]) => start.toFixed(3)).join(" ");
+    wave.dataset.duration = String(ws.getDuration());
     wave.dataset.ready = "true";
   });
   state.players[which] = ws;
@@ -455,6 +456,19 @@ function inputCuts(job) {
   }
   return cuts.sort((x, y) => x[0] - y[0]);
 }
+// the inverse: a time of the result as a time of the input (a cut's start maps to its end)
+function toInputTime(t, cuts) {
+  let added = 0;
+  for (const [a, b] of cuts) {
+    if (t + added < a) break;
+    added += b - a;
+  }
+  return t + added;
+}
+// the same moment of the recording on the other player: the result lacks the cuts
+function otherTime(which, t) {
+  return which === "before" ? toOutputTime(t, state.cuts || []) : toInputTime(t, state.cuts || []);
+}
 function toOutputTime(t, cuts) {
   let removed = 0;
   for (const [a, b] of cuts) {
@@ -465,6 +479,7 @@ function toOutputTime(t, cuts) {
 }
 async function showResult(job) {
   $("compare").hidden = false;
+  state.cuts = inputCuts(job);
   renderReport(job);
   const warnings = job.result.warnings || [];
   $("warnings").querySelector("ul").replaceChildren(...warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
@@ -489,7 +504,7 @@ async function showResult(job) {
 function other(which) { return which === "before" ? "after" : "before"; }
 function syncFrom(which) {
   const src = state.players[which], dst = state.players[other(which)];
-  if (src && dst) dst.setTime(src.getCurrentTime());
+  if (src && dst) dst.setTime(Math.min(dst.getDuration(), otherTime(which, src.getCurrentTime())));
 }
 function updateAb() {
   const ab = $("ab");
@@ -508,7 +523,7 @@ function switchAb() {
   const from = state.players[state.active], to = state.players[other(state.active)];
   if (!to) return;
   const playing = from && from.isPlaying();
-  if (from) { to.setTime(from.getCurrentTime()); from.pause(); }
+  if (from) { to.setTime(Math.min(to.getDuration(), otherTime(state.active, from.getCurrentTime()))); from.pause(); }
   state.active = other(state.active);
   if (playing) to.play();
   updateAb();
@@ -523,7 +538,8 @@ $("play").addEventListener("click", togglePlay);
 $("ab").addEventListener("click", switchAb);
 document.addEventListener("keydown", (e) => {
   if ($("compare").hidden || e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
-  const activates = e.target.closest("button, a, summary, [role=button]"); // Space already presses these
+  // Space already presses these (not a link: on a link it would scroll the page)
+  const activates = e.target.closest("button, summary, [role=button]");
   if (e.key === " " && !activates) { e.preventDefault(); togglePlay(); }
   else if (e.key === "x" || e.key === "X") switchAb();
   else if (e.key === "ArrowLeft") seek(-5);
