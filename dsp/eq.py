@@ -51,6 +51,7 @@ from scipy import signal as sps
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
+from dsp.loudness import TruePeakLimiter
 from dsp.music import PROTECT_PAD_S, MusicDetector, MusicMap
 from dsp.stream import run_processor
 from dsp.vad import SpeechDetector
@@ -459,8 +460,19 @@ def _design_fir(curve: EqCurve, sr: int) -> FloatArray:
     return np.asarray(h, np.float64)
 
 
+#: The true peak the correction may not push the audio over, in dBTP: a boost of up to
+#: ``MAX_GAIN_DB`` on a recording mastered near full scale would clip at the output's integer
+#: format; a look-ahead limiter (:class:`dsp.loudness.TruePeakLimiter`) keeps such peaks just
+#: under full scale instead (it aims 0.2 dB under, and does nothing to audio below that).
+OUTPUT_CEILING_DBTP = 0.0
+
+
 class Equalizer:
     """Pass two: the 70 Hz high-pass and the correction FIR, streaming, latency compensated.
+
+    Where the corrected audio would go over full scale (a boost on a recording peaking near
+    0 dBFS), a true-peak limiter at :data:`OUTPUT_CEILING_DBTP` holds it under instead of letting
+    the output clip; the report gives how much and how long it acted.
 
     Parameters
     ----------
@@ -511,6 +523,7 @@ class Equalizer:
         self._skip = self._delay
         self._n_in = 0
         self._n_out = 0
+        self._limiter = TruePeakLimiter(self.sr, self.channels, ceiling_dbtp=OUTPUT_CEILING_DBTP) if self._on else None
 
     def _filter(self, x: FloatArray) -> FloatArray:
         y, self._zi = sps.sosfilt(self._sos, x, axis=-1, zi=self._zi)
@@ -532,24 +545,34 @@ class Equalizer:
         self._skip -= drop
         y = y[:, drop:]
         self._n_out += y.shape[-1]
-        return y.astype(np.float32)
+        assert self._limiter is not None
+        return self._limiter.process(y.astype(np.float32))
 
     def flush(self) -> Audio:
         """The last ``delay`` samples (the FIR's latency); the processor is finished afterwards."""
         left = self._n_in - self._n_out
-        if not self._on or left <= 0:
+        if not self._on:
             return np.zeros((self.channels, 0), np.float32)
+        assert self._limiter is not None
+        if left <= 0:
+            return self._limiter.flush()
         y = self._filter(np.zeros((self.channels, left + self._skip)))
         y = y[:, self._skip :][:, :left]
         self._skip = 0
         self._n_out += y.shape[-1]
-        return y.astype(np.float32)
+        held = self._limiter.process(y.astype(np.float32))
+        return np.concatenate([held, self._limiter.flush()], axis=-1)
 
     def report(self) -> dict[str, Any]:
         """The curve applied (or why none was), with the measurement behind it."""
         out: dict[str, Any] = {"step": "autoeq", "applied": self.curve.applied, **self.curve.report()}
         if not self.curve.applied:
             out["not_applied"] = self.curve.reason
+        elif self._limiter is not None:
+            lim = self._limiter.report()
+            # peaks the boost would have pushed over full scale, held under it
+            out["peak_limited_db"] = lim["max_reduction_db"]
+            out["peak_limited_s"] = lim["limited_s"]
         return out
 
 

@@ -245,3 +245,33 @@ def test_the_report_states_the_bound_its_curve_keeps(rng: np.random.Generator) -
     rep = Equalizer(sr, 1, a.finish()).report()
     assert rep["max_gain_db"] == 2.0
     assert max(abs(g) for _, g in rep["curve"]) <= 2.0
+
+
+def test_a_boost_on_a_recording_near_full_scale_does_not_clip(rng: np.random.Generator) -> None:
+    """A mastered voice peaking at -1 dBFS and a curve boosting where the voice is loud: the output
+    stays under full scale (it clipped: thousands of samples pinned at the 16-bit limit), only the
+    peaks are held down, and the report says by how much and for how long."""
+    sr = 16000
+    x = speech(rng, sr)
+    x = (x * (10 ** (-1 / 20) / np.max(np.abs(x)))).astype(np.float32)
+    bands = (250.0, 500.0, 1000.0, 2000.0)
+    curve = EqCurve(True, sr, bands, (0.0,) * 4, (0.0,) * 4, (3.0, 6.0, 3.0, 0.0), "male", 8.0)
+    eq = Equalizer(sr, 1, curve)
+    y = run(eq, x, 4096)
+    assert y.shape == x[None, :].shape
+    assert float(np.max(np.abs(y))) <= 1.0
+    rep = eq.report()
+    assert rep["peak_limited_db"] > 0.5
+    assert rep["peak_limited_s"] > 0
+    # the same curve on the voice 20 dB lower: nothing to hold, the limiter leaves it alone
+    quiet = Equalizer(sr, 1, curve)
+    yq = run(quiet, x * 0.1, 4096)
+    assert quiet.report()["peak_limited_db"] == 0.0
+    assert quiet.report()["peak_limited_s"] == 0.0
+    # the loud one is held at its peaks: it loses less level than turning the whole correction
+    # down by the peaks' excess over full scale would
+    unlimited = yq * 10
+    excess_db = 20 * np.log10(float(np.max(np.abs(unlimited))))
+    assert excess_db > 3
+    rms = lambda a: float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))  # noqa: E731
+    assert 20 * np.log10(rms(y) / rms(unlimited)) > -excess_db + 1
