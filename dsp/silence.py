@@ -182,6 +182,11 @@ class SilenceShortener:
         Pauses longer than this, in seconds in [0.2, 60], are shortened.
     keep_pause_s : float
         What is left of such a pause, in seconds.
+    spare_music : bool
+        Also run the music detector (:class:`dsp.music.MusicDetector`, which carries the speech
+        detector, so the stream is read once for both) and never cut into the music it finds, nor
+        into its fade or the gap between two pieces (:meth:`dsp.music.MusicMap.protected`): music
+        has no speech, but it is no pause either.
 
     Raises
     ------
@@ -200,33 +205,55 @@ class SilenceShortener:
     ()
     """
 
-    def __init__(self, sr: int, channels: int, *, max_pause_s: float = 1.0, keep_pause_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        sr: int,
+        channels: int,
+        *,
+        max_pause_s: float = 1.0,
+        keep_pause_s: float = 0.5,
+        spare_music: bool = False,
+    ) -> None:
         self.sr = check_sr(sr)
         self.channels = check_channels(channels)
         self.max_pause_s = check_range("max_pause_s", max_pause_s, 0.2, 60.0)
         self.keep_pause_s = check_range("keep_pause_s", keep_pause_s, 0.05, self.max_pause_s)
-        self._vad = SpeechDetector(self.sr, self.channels, min_non_speech_s=0.0)
+        self._music: Any = None
+        if spare_music:
+            from dsp.music import MusicDetector
+
+            self._music = MusicDetector(self.sr, self.channels)
+            self._vad = self._music.speech_detector
+        else:
+            self._vad = SpeechDetector(self.sr, self.channels, min_non_speech_s=0.0)
         self._n = 0
         self._cuts: SilenceCuts | None = None
+        self._planned: SilenceCuts | None = None
         self._segments: list[tuple[float, float]] = []
 
     def process(self, block: Audio) -> None:
         """Read a ``(channels, m)`` block (nothing is returned: this pass only listens)."""
         x = check_block(block, self.channels)
         self._n += x.shape[-1]
-        self._vad.process(x)
+        (self._music if self._music is not None else self._vad).process(x)  # the music detector feeds the VAD
 
     def finish(self) -> SilenceCuts:
         """The cuts, once the whole stream was read."""
         if self._cuts is None:
+            if self._music is not None:
+                music = self._music.finish()  # finishes its speech detector too
             self._segments = list(self._vad.finish())
-            self._cuts = plan_cuts(
+            self._planned = self._cuts = plan_cuts(
                 self._segments,
                 self._n / self.sr,
                 self.sr,
                 max_pause_s=self.max_pause_s,
                 keep_pause_s=self.keep_pause_s,
             )
+            if self._music is not None:
+                from dsp.music import protect_cuts
+
+                self._cuts = protect_cuts(self._planned, music.protected())
         return self._cuts
 
     def report(self) -> dict[str, Any]:
@@ -245,6 +272,16 @@ class SilenceShortener:
                 if cuts.cuts
                 else {"not_applied": f"no pause longer than {self.max_pause_s:g} s: the audio is unchanged"}
             ),
+            **(self._music_report() if self._music is not None else {}),
+        }
+
+    def _music_report(self) -> dict[str, Any]:
+        music = self._music.finish()
+        planned = self._planned.removed if self._planned is not None else 0
+        return {
+            "music_segments": len(music.music),
+            "music_protected_s": round(sum(e - s for s, e in music.protected()), 2),
+            "music_cut_s_spared": round((planned - self.finish().removed) / self.sr, 3),
         }
 
 

@@ -181,17 +181,20 @@ def _declick(sr: int, channels: int, p: dict[str, Any]) -> Any:
 def _long_silences(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.silence import SilenceShortener
 
+    job_map = p.get("music") if p.get("keep_music") else None
     shortener = SilenceShortener(
         sr,
         channels,
         max_pause_s=float(p.get("max_pause_s", 1.0)),
         keep_pause_s=float(p.get("keep_pause_s", 0.5)),
+        # music is no pause: without the job's map (keep_music), the step finds music itself
+        spare_music=job_map is None,
     )
-    if p.get("music") is None or not p.get("keep_music"):
+    if job_map is None:
         return shortener
     from dsp.music import MusicSafeShortener
 
-    return MusicSafeShortener(shortener, p["music"])
+    return MusicSafeShortener(shortener, job_map)
 
 
 def _fillers(sr: int, channels: int, p: dict[str, Any]) -> Any:

@@ -301,3 +301,30 @@ def test_pauses_in_music_are_never_cut_but_speech_pauses_are() -> None:
     rep = guarded.report()
     assert rep["pauses_shortened"] == len(cuts)
     assert rep["keep_music"]["cut_s_spared"] > 0.5
+
+
+def test_the_shortener_spares_music_it_finds_itself() -> None:
+    """Without a job's music map (no keep_music), ``spare_music`` runs the music detector in the
+    same pass: a music intro is no pause (an audit found 5.2 s cut out of one), the speech's
+    pauses are still shortened, and the report says what the music spared."""
+    rng = np.random.default_rng(9)
+    music = chords(SR, 8.0)
+    speech_a, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    speech_b, _ = make_speech_like(rng, SR, 5.0, lead_silence_s=0.0)
+    x = np.concatenate([music, np.zeros(SR // 2), speech_a, np.zeros(3 * SR), speech_b])
+    x = (x + make_white(rng, x.size, -65.0)).astype(np.float32)
+    plain = SilenceShortener(SR, 1)
+    sparing = SilenceShortener(SR, 1, spare_music=True)
+    for i in range(0, x.size, 5000):
+        plain.process(x[np.newaxis, i : i + 5000])
+        sparing.process(x[np.newaxis, i : i + 5000])
+    in_music = [(0.0, 8.0 + PROTECT_PAD_S)]
+    assert overlap_s([(a / SR, b / SR) for a, b in plain.finish().cuts], in_music) > 0.5
+    cuts = [(a / SR, b / SR) for a, b in sparing.finish().cuts]
+    assert overlap_s(cuts, in_music) == 0.0
+    assert overlap_s(cuts, [(13.5, 16.5)]) > 1.5  # the speech pause is still shortened
+    rep = sparing.report()
+    assert rep["pauses_shortened"] == len(cuts)
+    assert rep["music_segments"] >= 1
+    assert rep["music_cut_s_spared"] > 0.5
+    assert "music_segments" not in plain.report()
