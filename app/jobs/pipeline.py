@@ -60,6 +60,14 @@ LOSSY_PEAK_MARGIN_DB = 1.0
 TRUE_PEAK_SLACK_DB = 0.05
 TRUE_PEAK_RETRY_EXTRA_DB = 0.3
 TRUE_PEAK_RETRIES = 2
+#: The same measurement reads the encode's integrated loudness: a constant-bit-rate MP3 encode came
+#: out 0.26 dB quieter than the audio it was given (an outside audit, ffmpeg ebur128, on speech and
+#: music alike; ffmpeg's own CBR LAME encode does the same), so a -16 LUFS target read -16.3 to
+#: -16.5. Where the encode misses the target by more than LOUDNESS_SLACK_LU, the first re-run also
+#: moves the gain by the miss (the true-peak limiter still holds the ceiling, and the re-runs after
+#: it only lower the ceiling: the ceiling is a limit, the loudness a target). 0.2 LU: twice the
+#: +-0.1 LU a meter may read off by (EBU Tech 3341, sec. 2.9).
+LOUDNESS_SLACK_LU = 0.2
 LOSSLESS_CONTAINERS = ("wav", "flac", "pcm")
 #: Share of the progress bar given to the speech detector's pass before a speech-aware step: it
 #: decodes the input once more and runs at about 1000x real time, so a tenth is generous.
@@ -450,6 +458,7 @@ def _second_pass(
     sr_in, ch_in = int(info_first.samplerate), int(info_first.channels)
     ceilings: list[float] = []  # the limiter ceiling of each loudness step (the last one runs)
     targets: list[float] = []  # its max_peak_dbfs
+    loudness_targets: list[float | None] = []  # its target_lufs (None: nothing to bring up, silence)
 
     gain_db = 0.0
     reports = []
@@ -477,6 +486,7 @@ def _second_pass(
         gain_db += stage.gain_db
         ceilings.append(stage.max_peak_dbfs - (LOSSY_PEAK_MARGIN_DB if lossy else 0.0))
         targets.append(stage.max_peak_dbfs)
+        loudness_targets.append(stage.target_lufs if stage.applied else None)
         report = stage.report()
         if lossy:
             report["lossy_peak_margin_db"] = LOSSY_PEAK_MARGIN_DB  # the limiter aims this much lower
@@ -522,29 +532,40 @@ def _second_pass(
         delivered = deliver(second)
         if not (ceilings and lossy):
             break
-        peak = _encoded_true_peak(delivered, block)
+        peak, lufs = _encoded_levels(delivered, block)
         for report in loudness:
             report["encoded_true_peak_dbtp"] = round(peak, 2) if math.isfinite(peak) else None
+            report["encoded_loudness_lufs"] = round(lufs, 2) if math.isfinite(lufs) else None
             report["lossy_peak_margin_db"] = round(LOSSY_PEAK_MARGIN_DB + lower_db, 2)
         over = peak - targets[-1]
-        if over <= TRUE_PEAK_SLACK_DB or attempt == TRUE_PEAK_RETRIES:
+        target = loudness_targets[-1]
+        short = target - lufs if target is not None and math.isfinite(lufs) else 0.0
+        fix_level = attempt == 0 and abs(short) > LOUDNESS_SLACK_LU
+        if (over <= TRUE_PEAK_SLACK_DB and not fix_level) or attempt == TRUE_PEAK_RETRIES:
             break
-        lower_db += over + TRUE_PEAK_RETRY_EXTRA_DB
+        if over > TRUE_PEAK_SLACK_DB:
+            lower_db += over + TRUE_PEAK_RETRY_EXTRA_DB
+        if fix_level:
+            g = np.float32(g * 10 ** (short / 20))
+            for report in loudness:
+                report["encode_level_correction_db"] = round(short, 2)
     if cuts:
         result.data["duration_s"] = done / sr_in
         result.data["input_duration_s"] = n / sr_in
     return delivered
 
 
-def _encoded_true_peak(path: Path, block: int) -> float:
-    """The true peak (dBTP) of the audio in ``path``, decoded."""
-    from dsp.loudness import TruePeakMeter
+def _encoded_levels(path: Path, block: int) -> tuple[float, float]:
+    """The true peak (dBTP) and integrated loudness (LUFS) of the audio in ``path``, decoded."""
+    from dsp.loudness import LoudnessMeter, TruePeakMeter
 
     info = media.probe(path)
     meter = TruePeakMeter(info.sr, info.channels)
+    level = LoudnessMeter(info.sr, info.channels)
     for b in media.decode_blocks(path, info, block):
         meter.process(b)
-    return meter.finish()
+        level.process(b)
+    return meter.finish(), level.finish().integrated_lufs
 
 
 def _merge_cuts(cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
