@@ -217,3 +217,12 @@ def test_bad_audio_and_mismatched_estimate_are_refused(rng: np.random.Generator)
         ReverbSuppressor(16000, 2, a.finish())
     with pytest.raises(RuntimeError):
         a.process(y[None, :10])
+
+
+def test_the_dry_reason_never_reads_as_the_bar_itself() -> None:
+    """A share just under the bar printed to one decimal read "explains 3.0 % of the energy, under 3 %"."""
+    from dsp.dereverb import MIN_SHARE, _share_text
+
+    assert _share_text(MIN_SHARE - 1e-5) == f"{100 * MIN_SHARE - 0.01:.2f} % of the energy"
+    assert _share_text(0.012345) == "1.23 % of the energy"
+    assert _share_text(-0.003) == "none of the energy"
