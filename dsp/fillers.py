@@ -258,6 +258,7 @@ class FillerDetector:
         self._cuts: SilenceCuts | None = None
         self._found: list[FillerCut] = []
         self._kept: list[FillerCut] = []
+        self._absorbed = 0
 
     def process(self, block: Audio) -> None:
         """Read a ``(channels, m)`` block (nothing is returned: this pass only listens)."""
@@ -337,6 +338,30 @@ class FillerDetector:
         return self._cuts
 
     @property
+    def kept(self) -> list[FillerCut]:
+        """The filled pauses cut (confidence at least ``min_confidence``), after :meth:`finish`."""
+        self.finish()
+        return list(self._kept)
+
+    def absorb(self, other: SilenceCuts) -> None:
+        """Leave to ``other`` (another edit's cuts of the same stream) every filler cut it overlaps.
+
+        The pause shortening that took the filler's pause in as a whole cuts the filler there.
+        """
+        self.finish()
+        kept, cuts = [], []
+        for f in self._kept:
+            a, b = round(f.cut_start_s * self.sr), min(round(f.cut_end_s * self.sr), self._n)
+            if any(a < d and c < b for c, d in other.cuts):
+                self._absorbed += 1
+                continue
+            kept.append(f)
+            if b > a:
+                cuts.append((a, b))
+        self._kept = kept
+        self._cuts = SilenceCuts(tuple(cuts), self.sr, self._n)
+
+    @property
     def fillers(self) -> list[FillerCut]:
         """Every filled pause found (also those under ``min_confidence``), after :meth:`finish`."""
         self.finish()
@@ -345,10 +370,11 @@ class FillerDetector:
     def report(self) -> dict[str, Any]:
         """What was cut: each cut's start, end (seconds of the input) and confidence."""
         cuts = self.finish()
-        out: dict[str, Any] = {} if cuts.cuts else {"not_applied": "no filled pause found: the audio is unchanged"}
+        found = cuts.cuts or self._absorbed
+        out: dict[str, Any] = {} if found else {"not_applied": "no filled pause found: the audio is unchanged"}
         return out | {
             "step": "fillers",
-            "fillers_cut": len(cuts.cuts),
+            "fillers_cut": len(cuts.cuts) + self._absorbed,
             "fillers_found": len(self._found),
             "removed_s": round(cuts.removed / self.sr, 3),
             "min_confidence": self.min_confidence,
@@ -363,6 +389,7 @@ class FillerDetector:
                 for f in self._kept
             ],
             "timing": "seconds of the input, before any cut",
+            **({"cut_by_long_silences": self._absorbed} if self._absorbed else {}),
         }
 
 

@@ -1012,6 +1012,11 @@ class MusicSafeShortener:
             self._cuts = protect_cuts(self.inner.finish(), self.music.protected())
         return self._cuts
 
+    def exclude_speech(self, spans_s: list[tuple[float, float]]) -> None:
+        """Plan again with ``spans_s`` taken out of the speech (see the wrapped shortener's)."""
+        self.inner.exclude_speech(spans_s)
+        self._cuts = None
+
     def report(self) -> dict[str, Any]:
         """The shortener's report, for the cuts actually kept, with what music protected."""
         planned = self.inner.finish()

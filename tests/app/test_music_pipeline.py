@@ -104,3 +104,40 @@ def test_new_steps_are_checked_at_submit() -> None:
         check_steps([Step(name="remove_background", params={"depth_db": 90})])
     with pytest.raises(InvalidParameterError):
         check_steps([Step(name="keep_music", params={"amount": 3})])
+
+
+def test_fillers_and_long_silences_together_leave_one_pause_of_the_kept_length(tmp_path: Path) -> None:
+    """Words, 1.3 s of pause, an "uh", 1.3 s, words: with both edits the whole stretch between the
+    words is one pause, shortened to 0.5 s (apart, each cut its own part and 0.2-0.4 s was left),
+    and the two reports add up to what was removed (they counted the overlap twice)."""
+    from tests.dsp.test_fillers import make_uh, words
+
+    rng = np.random.default_rng(21)
+    gap = np.zeros(round(1.3 * SR))
+    lead = np.zeros(round(0.4 * SR))
+    w1, w2 = words(rng, SR), words(rng, SR)
+    x = np.concatenate([lead, w1, gap, make_uh(SR), gap, w2, lead])
+    x = (x + make_white(rng, x.size, -65.0)).astype(np.float32)
+    src = tmp_path / "um.wav"
+    sf.write(src, x, SR, subtype="FLOAT")
+    between = 2 * gap.size + round(0.45 * SR)
+    y, rep = run(src, tmp_path, [Step(name="fillers"), Step(name="long_silences")])
+    removed = x.size - y.size
+    # the pause left is the one a plain pause of the same length gets (0.5 s, and the speech
+    # detector's edges around the words)
+    plain = np.concatenate([lead, w1, np.zeros(between), w2, lead])
+    plain = (plain + make_white(rng, plain.size, -65.0)).astype(np.float32)
+    sf.write(tmp_path / "plain.wav", plain, SR, subtype="FLOAT")
+    y0, _ = run(tmp_path / "plain.wav", tmp_path, [Step(name="long_silences")])
+    left0 = (between - (plain.size - y0.size)) / SR
+    assert left0 == pytest.approx(0.5, abs=0.1)
+    assert (between - removed) / SR == pytest.approx(left0, abs=0.03)
+    total = rep["fillers"]["removed_s"] + rep["long_silences"]["removed_s"]
+    assert total == pytest.approx(removed / SR, abs=0.005)
+    assert rep["fillers"]["fillers_cut"] == 1
+    assert rep["fillers"]["cut_by_long_silences"] == 1
+    # the words are intact: the first in place, the second moved by what was removed
+    a1 = lead.size
+    np.testing.assert_array_equal(y[a1 : a1 + w1.size], x[a1 : a1 + w1.size])
+    a2 = a1 + w1.size + between
+    np.testing.assert_array_equal(y[a2 - removed : a2 - removed + w2.size], x[a2 : a2 + w2.size])

@@ -114,3 +114,31 @@ def test_apply_cuts_counts_exactly() -> None:
     x = np.ones((2, 24000), np.float32)
     y = apply_cuts(x, SilenceCuts(((1000, 5000), (9000, 20000)), 8000, 24000))
     assert y.shape == (2, 24000 - 4000 - 11000)
+
+
+def test_a_filler_taken_out_of_the_speech_joins_the_pauses_around_it() -> None:
+    """Words, 1.2 s, a short voiced sound the speech detector calls speech, 1.2 s, words: alone,
+    each pause is shortened to 0.5 s around the sound; once another edit takes the sound out
+    (``exclude_speech``), the whole stretch is one pause, shortened to 0.5 s as a whole."""
+    from tests.dsp.test_fillers import words
+
+    rng = np.random.default_rng(4)
+    sr = 16000
+    gap = np.zeros(round(1.2 * sr))
+    w1, mid, w2 = words(rng, sr), words(rng, sr, n_syllables=2), words(rng, sr)
+    x = np.concatenate([np.zeros(sr // 4), w1, gap, mid, gap, w2, np.zeros(sr // 4)])
+    x = (x + 1e-4 * rng.standard_normal(x.size)).astype(np.float32)
+    a = sr // 4 + w1.size + gap.size
+    span = (a / sr, (a + mid.size) / sr)
+    s = SilenceShortener(sr, 1)
+    s.process(x[None])
+    assert len(s.finish().cuts) == 2  # one on each side of the sound
+    s.exclude_speech([span])
+    (cut,) = s.finish().cuts
+    assert cut[0] < a
+    assert cut[1] > a + mid.size
+    left = (2 * gap.size + mid.size - (cut[1] - cut[0])) / sr
+    assert left == pytest.approx(0.5, abs=0.1)
+    rep = s.report()
+    assert rep["fillers_joined"] == 1
+    assert rep["pauses_shortened"] == 1
