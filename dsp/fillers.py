@@ -523,7 +523,12 @@ def find_fillers(feats: FrameFeatures, hop_s: float, win_s: float) -> list[Fille
         nxt = islands[i + 1][0] if i + 1 < len(islands) else n
         pause_after = (nxt - b) * hop_s
         cut_end = end + min(MAX_PAUSE_CUT_S, pause_after / 2) if nxt < n else end
-        out.append(FillerCut(start, end, start, cut_end, conf))
+        # the cut starts a frame before the first loud one (a filler's onset rises under the frame's
+        # bar) and half a crossfade more, which fades out across the cut's start: begun at the
+        # onset, the fade let 4.5 ms of the filler through, a tick in a noise-gated recording
+        prev_end = islands[i - 1][1] * hop_s + centre if i > 0 else 0.0
+        cut_start = max(0.0, prev_end, start - hop_s - CROSSFADE_S / 2)
+        out.append(FillerCut(start, end, min(cut_start, start), cut_end, conf))
     return out
 
 
