@@ -89,14 +89,17 @@ log = logging.getLogger("hush.jobs")
 _MAX_KINDS = 64
 
 
-def sweep_leftovers(settings: Settings) -> None:
+def sweep_leftovers(settings: Settings, *, all_of_them: bool = False) -> None:
     """Delete what killed runs left behind in ``settings.data_dir``: work folders and half-written blobs.
 
     Nothing can still be writing a file older than the job timeout (a run that long is
     stopped), so that age is the bound. Servers run it with their janitor, and ``hush worker``
-    on its own machine's data folder, where its runs write.
+    on its own machine's data folder, where its runs write. ``all_of_them``: whatever the age,
+    for the embedded server as it starts, when nothing of its own runs yet and every work folder
+    is a previous run's (a clean stop terminates its workers mid-job, and a long job's scratch
+    file, hundreds of MB, stayed an hour).
     """
-    cutoff = time.time() - settings.job_timeout_s - 60
+    cutoff = math.inf if all_of_them else time.time() - settings.job_timeout_s - 60
     tmp = settings.data_dir / "tmp"
     if tmp.is_dir():
         for p in tmp.iterdir():
@@ -852,6 +855,8 @@ class JobService:
             recovered = await anyio.to_thread.run_sync(self.store.requeue_active)
             if recovered:
                 log.warning("re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered)
+            # ... and so are the work folders of their runs
+            await anyio.to_thread.run_sync(functools.partial(sweep_leftovers, self.settings, all_of_them=True))
         self.queue.start()
         if not self.queue.exclusive:
             await self.reap_once()

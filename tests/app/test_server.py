@@ -688,15 +688,17 @@ def test_server_start_sweeps_what_killed_runs_left(tmp_path: Path) -> None:
         path.write_bytes(b"half")
         os.utime(path.parent, (old, old))
         os.utime(path, (old, old))
-    fresh.mkdir()
-    # a run can last at most job_timeout_s: anything older is a leftover, anything newer may be live
+    (fresh / "pass1.wav").parent.mkdir(parents=True)
+    (fresh / "pass1.wav").write_bytes(b"a run stopped a minute ago by a clean shutdown")
+    # the embedded server's runs are its own: as it starts, none is live, so every work folder is
+    # a previous run's, however young (a long job's scratch file stayed an hour after a restart)
     with HushProcess(tmp_path, api_keys=KEY, job_timeout_s=600):
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(p.exists() for p in leftovers):
+        while time.monotonic() < deadline and any(p.exists() for p in [*leftovers, fresh]):
             time.sleep(0.05)
         assert not (tmp_path / "tmp" / "run-killed").exists()
         assert not leftovers[1].exists()
-        assert fresh.is_dir()
+        assert not fresh.exists()
         assert (tmp_path / "blobs" / "results" / "j").is_dir()  # only the .part file goes
 
 
