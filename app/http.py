@@ -307,7 +307,11 @@ class BodyLimit:
         headers = dict(scope.get("headers") or ())
         limit = settings.max_input_bytes + MULTIPART_OVERHEAD_BYTES
         too_large = f"the request body is larger than the {settings.max_input_mb:g} MiB input limit (HUSH_MAX_INPUT_MB)"
+        # an input URL is held to the same limit as an upload: only a smaller encoding helps
+        hint = "send a shorter file, or the same audio compressed (FLAC or MP3 instead of WAV)"
         if not headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
+            if settings.max_json_mb < settings.max_input_mb:
+                hint = "send a shorter file, or a URL to fetch it from"
             if str(scope.get("path", "")).startswith("/api/v1/"):
                 limit = NATIVE_JSON_LIMIT_BYTES
                 too_large = (
@@ -324,12 +328,12 @@ class BodyLimit:
         async def limited() -> Any:
             nonlocal seen
             if declared.isdigit() and int(declared) > limit:
-                raise e.InputTooLargeError(too_large, hint="send a shorter file, or a URL to fetch it from")
+                raise e.InputTooLargeError(too_large, hint=hint)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise e.InputTooLargeError(too_large, hint="send a shorter file, or a URL to fetch it from")
+                    raise e.InputTooLargeError(too_large, hint=hint)
             return message
 
         await self.app(scope, limited, send)

@@ -784,6 +784,9 @@ def test_server_chunked_upload_over_the_limit_is_refused_while_streaming(client:
     assert r.status_code == 413, r.text
     assert r.json()["code"] == "input.too_large"
     assert "HUSH_MAX_INPUT_MB" in r.json()["title"]
+    # an input URL is held to the same limit: the advice is a smaller encoding, not a URL
+    assert "URL" not in r.json()["hint"]
+    assert "compressed" in r.json()["hint"]
     assert client.get("/healthz").status_code == 200
 
 
