@@ -556,6 +556,35 @@ def _wrong_type(d: Any, step: Step, text: str) -> str:
     return text
 
 
+#: Parameters that take a word (left to each step's builder, which names the words it takes), a
+#: list of whole numbers, or may be null for "find it in the audio"; every other one takes a number.
+_WORD_PARAMS = frozenset({"engine", "channels"})
+_LIST_PARAMS = frozenset({"harmonics"})
+_NULLABLE_PARAMS = frozenset({"hum_hz"})
+
+
+def _check_types(step: Step) -> None:
+    """Refuse a value of the wrong JSON type by name, before any engine reads it: ``true`` read as
+    1 by ``float()`` (a compressor at ratio 1 ran and said nothing), ``"80"`` taken for 80, and
+    ``null`` or a number where a list goes answered in Python's words."""
+    for name, value in step.params.items():
+        shown = json.dumps(value)[:80]
+        if name in _WORD_PARAMS:
+            continue  # its builder names the words it takes
+        if name in _LIST_PARAMS:
+            ok = isinstance(value, list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in value
+            )
+            want = "a list of whole numbers, e.g. [1, 2, 3]"
+        else:
+            ok = (value is None and name in _NULLABLE_PARAMS) or (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+            )
+            want = "a number" + (" or null" if name in _NULLABLE_PARAMS else "")
+        if not ok:
+            raise InvalidParameterError(f"step {step.name!r}: {name} takes {want}, not {shown}")
+
+
 def check_steps(steps: Sequence[Step]) -> None:
     """Refuse unknown or unbuilt steps, unknown or out-of-range parameters, and a misplaced finalize step.
 
@@ -576,6 +605,7 @@ def check_steps(steps: Sequence[Step]) -> None:
             raise InvalidParameterError(
                 f"step {step.name!r} has no parameter(s) {sorted(unknown)}; it takes {list(d.params)}"
             )
+        _check_types(step)
         try:
             d.build(16_000, 1, dict(step.params))
         except (DspError, ValueError, TypeError) as exc:
