@@ -110,6 +110,23 @@ def _fix_error_responses(path: str, op: dict[str, Any]) -> None:
         content["application/problem+json"] = {"schema": schema}
 
 
+#: Routes whose 200 answer is the audio itself (FastAPI declares a FileResponse without content).
+_AUDIO_PATHS = ("/api/v1/jobs/{job_id}/result", "/api/v1/jobs/{job_id}/input")
+_AUDIO_ANSWER = {
+    "audio/*": {"schema": {"type": "string", "format": "binary"}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+def _binary_uploads(schemas: dict[str, Any]) -> None:
+    """Mark multipart file fields ``format: binary`` as well as OpenAPI 3.1's ``contentMediaType``:
+    code generators (openapi-python-client) read only the former, and sent the file as a text field."""
+    for schema in schemas.values():
+        for prop in (schema.get("properties") or {}).values():
+            if prop.get("type") == "string" and prop.get("contentMediaType") == "application/octet-stream":
+                prop.setdefault("format", "binary")
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve ``/docs`` and ``/redoc`` from packaged assets; add security schemes to the schema.
 
@@ -148,6 +165,9 @@ def install_docs(app: FastAPI) -> None:
                 if security is not None:
                     op.setdefault("security", security)
                 _fix_error_responses(path, op)
+                if path in _AUDIO_PATHS and "200" in op.get("responses", {}):
+                    op["responses"]["200"]["content"] = copy.deepcopy(_AUDIO_ANSWER)
+        _binary_uploads(schema.get("components", {}).get("schemas", {}))
         if not any(_refers_to(op, _FASTAPI_422) for ops in schema.get("paths", {}).values() for op in ops.values()):
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)

@@ -94,17 +94,20 @@ async def get_peaks(
     drawers take, so the browser never decodes a long file to draw it.
     """
     job = await service.get(job_id, owner=who.owner)
+    pcm_rate = None
     if source == "input":
         key = await anyio.to_thread.run_sync(_input_key, job, service)
+        pcm_rate = job.spec.input.pcm_sample_rate  # headerless PCM16 is read at the rate the job was given
     else:
         key = service.result_key(job)
     async with service.blob_file(key) as path:
-        return await anyio.to_thread.run_sync(compute_peaks, path, points)
+        return await anyio.to_thread.run_sync(compute_peaks, path, points, pcm_rate)
 
 
-def compute_peaks(path: Path, points: int) -> dict[str, Any]:
-    """Decode ``path`` block by block and reduce it to ``points`` (max, min) pairs of the mono mix."""
-    info = media.probe(path)
+def compute_peaks(path: Path, points: int, pcm_sample_rate: int | None = None) -> dict[str, Any]:
+    """Decode ``path`` block by block and reduce it to ``points`` (max, min) pairs of the mono mix
+    (``pcm_sample_rate``: the rate of a headerless PCM16 file, which says none itself)."""
+    info = media.probe(path, pcm_sample_rate=pcm_sample_rate)
     bucket = max(1, info.sr // _BUCKETS_PER_S)
     highs: list[np.ndarray] = []
     lows: list[np.ndarray] = []

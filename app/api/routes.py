@@ -45,7 +45,7 @@ _WHY = {
     403: "the key is disabled or not activated, or an open server was reached from another host",
     404: "no such job or file (or it belongs to another key, or it expired)",
     409: "the job is not in a state that allows this, or a request_id reused for another request",
-    413: "the input is larger than HUSH_MAX_INPUT_MB",
+    413: "the input is larger than HUSH_MAX_INPUT_MB (a job's JSON body: larger than 1 MiB)",
     415: "the input is not a supported audio or video format",
     429: "over the key's request or concurrent-job limit, or too many live streams; see Retry-After",
     501: "a processing step this build does not have",
@@ -86,15 +86,24 @@ class FileUploaded(BaseModel):
     info: dict[str, Any]
 
 
+_PCM_RATE: dict[str, Any] = {
+    "pcm_sample_rate": {
+        "anyOf": [{"type": "integer", "minimum": 8000, "maximum": 192000}, {"type": "null"}],
+        "description": "for headerless PCM16 input",
+    }
+}
+
+
 class JobInput(BaseModel):
     """Where the audio comes from: exactly one of ``file_id`` and ``url``."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # each branch names every field it may hold: code generators build one model per branch
             "oneOf": [
-                {"required": ["file_id"], "properties": {"file_id": {"type": "string"}}},
-                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+                {"required": ["file_id"], "properties": {"file_id": {"type": "string"}, **_PCM_RATE}},
+                {"required": ["url"], "properties": {"url": {"type": "string"}, **_PCM_RATE}},
             ]
         },
     )
@@ -248,7 +257,7 @@ async def upload_file(
     return FileUploaded(file_id=stored.id, info=stored.info)
 
 
-@router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 402, 404, 409, 501))
+@router.post("/api/v1/jobs", tags=["jobs"], status_code=202, responses=errors(400, 402, 404, 409, 413, 501))
 async def create_job(body: JobCreate, request: Request, service: ServiceDep, who: PrincipalDep) -> JobPublic:
     """Submit a job; answers at once with its id and state."""
     if body.output_container is not None and body.output_container.strip():
@@ -318,10 +327,15 @@ async def get_result(job_id: str, request: Request, service: ServiceDep, who: Pr
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "an event stream: `event: job` with a JobPublic as `data`, until the final state",
+            "description": "a server-sent event stream (text, read line by line as it comes, not one JSON "
+            "document): frames `event: job` / `data: <JobPublic as JSON>` separated by a blank line, the "
+            "job now and after every change, ending with its final state. The same frames come over the "
+            "websocket `/api/v1/jobs/{job_id}/ws` (auth: these headers, or `?key=KEY` for browsers).",
+            # OpenAPI 3.2's itemSchema: each event, as parsed (contract testers check every event
+            # against it); no plain ``schema``, which code generators read as one JSON document
             "content": {
                 "text/event-stream": {
-                    "schema": {  # one server-sent event (the fields of the event, as parsed)
+                    "itemSchema": {
                         "type": "object",
                         "required": ["event", "data"],
                         "properties": {

@@ -432,6 +432,37 @@ def _answer(data: dict[str, Any], description: str) -> dict[int | str, dict[str,
     )
 
 
+_ERROR_WHY = {
+    400: "100001 a field is missing or wrong, 100002 an unknown flag, 100003 no flag set, 100004 inputurl "
+    "refused or not audio",
+    401: "101002 the API key is missing or not valid",
+    402: "100100 not enough credit minutes left for the task",
+    403: "101005 the key is disabled, 101006 not activated",
+    404: "101008 the task does not exist (or belongs to another key)",
+    413: "100005 the body or the input is over its limit",
+    429: "101003 rate limit, 101004 concurrency limit; see Retry-After",
+    500: "100500 internal error (message carries an error id)",
+    507: "100507 the server's disk is full",
+}
+
+
+def _error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, in the vendor envelope with its own codes."""
+    schema = {
+        "type": "object",
+        "required": ["code", "data", "message"],
+        "properties": {
+            "code": {"type": "integer", "description": "the vendor's code (see each status)"},
+            "data": {"type": "object"},
+            "message": {"type": "string", "description": "what went wrong and what to change"},
+        },
+    }
+    return {
+        code: {"description": _ERROR_WHY[code], "content": {"application/json": {"schema": schema}}}
+        for code in statuses
+    }
+
+
 _CREATE_ANSWER = _answer(
     {"required": ["job_id"], "properties": {"job_id": {"type": "string", "description": "the task's id"}}},
     "the task was created",
@@ -470,7 +501,7 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 # audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/create"
 @router.post(
     f"{PREFIX}/task/create",
-    responses={**_CREATE_ANSWER, 400: {}, 401: {}, 413: {}, 429: {}},
+    responses={**_CREATE_ANSWER, **_error_answers(400, 401, 402, 403, 413, 429, 500, 507)},
     openapi_extra=_json_body(_CREATE_BODY),
 )
 async def audiocleaner_create(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
@@ -487,7 +518,7 @@ async def audiocleaner_create(request: Request, service: ServiceDep, who: Princi
 # audiocleaner-enhance.md, "POST /audio/api/v1/api-keys/enhance/task/get"
 @router.post(
     f"{PREFIX}/task/get",
-    responses={**_GET_ANSWER, 400: {}, 401: {}, 404: {}, 429: {}},
+    responses={**_GET_ANSWER, **_error_answers(400, 401, 404, 413, 429)},
     openapi_extra=_json_body(_GET_BODY),
 )
 async def audiocleaner_get(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:

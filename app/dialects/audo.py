@@ -275,7 +275,7 @@ _WHY = {
     401: "missing, invalid, disabled or not-activated API key",
     404: "no such job or result (deleted, expired, or another key's)",
     409: "the job is still queued or running: cancel it or wait for it to finish",
-    413: "the input is larger than HUSH_MAX_INPUT_MB",
+    413: "the input is larger than HUSH_MAX_INPUT_MB (a remove-noise body: larger than 64 KiB)",
     422: "invalid body or parameters, or media that cannot be decoded (the SDK's MalformedFile)",
     429: "over the key's request or concurrent-job limit; see Retry-After",
     500: "internal error (the message carries an error id)",
@@ -389,7 +389,7 @@ async def _resolve_input(service: JobService, value: str, owner: str) -> InputRe
 @router.post(
     "/v1/remove-noise",
     response_model_exclude_none=True,
-    responses=_errors(400, 404, 501),
+    responses=_errors(400, 404, 413, 501),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -566,7 +566,7 @@ async def _vad_spec(service: JobService, who: Principal, body: DeepAffectsVadReq
 router = APIRouter(tags=["deepaffects"])
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": DeepAffectsErrorResponse} for status in (400, 401, 413, 415, 429, 500, 501, 504)
+    status: {"model": DeepAffectsErrorResponse} for status in (400, 401, 402, 403, 413, 415, 429, 500, 501, 504)
 }
 
 

@@ -415,6 +415,36 @@ def _answer(data: dict[str, Any], description: str) -> dict[int | str, dict[str,
     return json_answer(description, {**envelope, "data": {"type": "object", **data}})
 
 
+_ERROR_WHY = {
+    400: "a field is missing or wrong: msg names it, its range and the value sent",
+    401: "missing or wrong Basic credentials",
+    402: "the key's credit minutes are used up",
+    403: "the key is disabled or not activated",
+    404: "no such task (or another key's, or expired)",
+    413: "the body or the file is over its limit",
+    429: "over the key's request or concurrent-task limit; see Retry-After",
+    503: "the server cannot take the task now (its store or queue does not answer); try again",
+    507: "the server's disk is full: nothing was stored",
+}
+
+
+def _error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses: the vendor envelope, ``code`` the HTTP status."""
+    schema = {
+        "type": "object",
+        "required": ["code", "msg", "data"],
+        "properties": {
+            "code": {"type": "integer", "description": "the HTTP status (never 0 on an error)"},
+            "msg": {"type": "string", "description": "what went wrong and what to change"},
+            "data": {"type": "object"},
+        },
+    }
+    return {
+        code: {"description": _ERROR_WHY[code], "content": {"application/json": {"schema": schema}}}
+        for code in statuses
+    }
+
+
 _BATCH_ANSWER = _answer(
     {"required": ["task_id"], "properties": {"task_id": {"type": "string", "description": "the task's id"}}},
     "the task was created",
@@ -446,7 +476,7 @@ _RESULT_ANSWER = _answer(
 # click-noise-removal.md, "Task Creation"
 @router.post(
     f"{PREFIX}/batch",
-    responses={**_BATCH_ANSWER, 400: {}, 401: {}, 413: {}, 429: {}},
+    responses={**_BATCH_ANSWER, **_error_answers(400, 401, 402, 403, 413, 429, 503, 507)},
     openapi_extra=json_body_schema(WondershareBatchRequest),
 )
 async def wondershare_batch(request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
@@ -480,7 +510,7 @@ async def wondershare_batch(request: Request, service: ServiceDep, who: Principa
 
 
 # click-noise-removal.md, "Result Acquisition"
-@router.get(f"{PREFIX}/result/{{task_id}}", responses={**_RESULT_ANSWER, 401: {}, 404: {}, 429: {}})
+@router.get(f"{PREFIX}/result/{{task_id}}", responses={**_RESULT_ANSWER, **_error_answers(401, 404, 429)})
 async def wondershare_result(task_id: str, request: Request, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The task's status, when to ask again, the result link once complete, and any reason."""
     job = await service.get(task_id, owner=who.owner)

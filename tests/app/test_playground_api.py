@@ -107,6 +107,21 @@ def test_peaks_and_input_of_a_long_job(client: httpx.Client, tmp_path: Path, rng
     assert r.content == path.read_bytes()
 
 
+def test_peaks_of_a_headerless_pcm_input(client: httpx.Client) -> None:
+    """Raw PCM16 says no rate of its own: the peaks read it at the rate the job was given (they
+    answered 415, the input "not a recognized format", found by a contract tester)."""
+    pcm = (np.sin(np.arange(16000) / 16000 * 2 * np.pi * 220) * 8000).astype("<i2").tobytes()
+    r = client.post("/api/v1/files", files={"file": ("raw.pcm", pcm)}, data={"pcm_sample_rate": "16000"}, headers=H)
+    assert r.status_code == 201, r.text
+    body = {"input": {"file_id": r.json()["file_id"], "pcm_sample_rate": 16000}, "steps": [{"name": "vad"}]}
+    r = client.post("/api/v1/jobs", json=body, headers=H)
+    assert r.status_code == 202, r.text
+    r = client.get(f"/api/v1/jobs/{r.json()['id']}/peaks", params={"source": "input", "points": 100}, headers=H)
+    assert r.status_code == 200, r.text
+    peaks = r.json()["peaks"]
+    assert max(peaks) == pytest.approx(8000 / 32768, abs=0.01)
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "says"),
     [

@@ -1,0 +1,147 @@
+"""The OpenAPI document as a code generator reads it (an audit built a client with
+openapi-python-client from ``/openapi.json`` alone): file fields are binary, the event stream is
+text, the audio answers say so, each ``oneOf`` branch of a job's input names every field, and the
+statuses the server sends for a spent, disabled or oversized request are the ones documented, with
+the vendor envelopes' schemas."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests._hush import HushProcess
+from tests.app._http_fixtures import LoopbackServer, Reply, serve_http
+from tests.app.test_accounts import add_key
+from tests.signals import make_white
+
+KEY = "doc-key-1"
+
+
+def _wav() -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, make_white(np.random.default_rng(3), 8000, -30.0), 8000, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+WAV = _wav()
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[LoopbackServer]:
+    with serve_http({"/in.wav": Reply(body=WAV)}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HushProcess, dict[str, str]]]:
+    data = tmp_path_factory.mktemp("doc")
+    spent, _ = add_key(data, credits_minutes=0)
+    disabled, _ = add_key(data, state="disabled")
+    with HushProcess(data, api_keys=f"{KEY},app:sec", url_allowlist="127.0.0.1") as proc:
+        yield proc, {"spent": spent, "disabled": disabled}
+
+
+@pytest.fixture(scope="module")
+def doc(served: tuple[HushProcess, dict[str, str]]) -> dict[str, Any]:
+    return dict(httpx.get(f"{served[0].url}/openapi.json").json())
+
+
+def test_file_fields_are_binary_for_generators(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    uploads = [s for s in schemas.values() if "file" in (s.get("properties") or {})]
+    assert len(uploads) >= 2  # the native upload and Audo's
+    for s in uploads:
+        assert s["properties"]["file"]["format"] == "binary"
+
+
+def test_the_event_stream_is_text_and_names_the_websocket(doc: dict[str, Any]) -> None:
+    ok = doc["paths"]["/api/v1/jobs/{job_id}/events"]["get"]["responses"]["200"]
+    stream = ok["content"]["text/event-stream"]
+    assert "schema" not in stream  # a generator would parse the whole stream as one JSON document
+    assert stream["itemSchema"]["properties"]["event"] == {"const": "job"}  # each event, for contract testers
+    assert "/api/v1/jobs/{job_id}/ws" in ok["description"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs/{job_id}/result", "/api/v1/jobs/{job_id}/input"])
+def test_audio_answers_declare_their_media(doc: dict[str, Any], path: str) -> None:
+    content = doc["paths"][path]["get"]["responses"]["200"]["content"]
+    assert content["audio/*"]["schema"] == {"type": "string", "format": "binary"}
+
+
+def test_each_input_branch_names_the_pcm_rate(doc: dict[str, Any]) -> None:
+    branches = doc["components"]["schemas"]["JobInput"]["oneOf"]
+    assert len(branches) == 2
+    for b in branches:
+        assert "pcm_sample_rate" in b["properties"]
+
+
+def _documented(doc: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    responses = doc["paths"][path][method]["responses"]
+    assert str(status) in responses, f"{method.upper()} {path} sends {status}, the document lists {sorted(responses)}"
+    return dict(responses[str(status)])
+
+
+def _check_body(answer: dict[str, Any], body: dict[str, Any]) -> None:
+    """The body has every field the documented schema requires (for the envelopes written inline)."""
+    schema = next(iter(answer.get("content", {}).values()), {}).get("schema", {})
+    assert schema, "the error has no schema"
+    for field in schema.get("required", []):
+        assert field in body
+
+
+def test_spent_and_disabled_keys_get_documented_statuses(
+    served: tuple[HushProcess, dict[str, str]], doc: dict[str, Any], origin: LoopbackServer
+) -> None:
+    server, keys = served
+    link = origin.url("/in.wav")
+    info = {"file_size": len(WAV), "file_md5": hashlib.md5(WAV).hexdigest(), "file_time": 1, "file_ext": "wav"}
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        for which, status in (("spent", 402), ("disabled", 403)):
+            key = keys[which]
+            r = c.post(
+                "/audio/generic/api/v1/sync/denoise",
+                params={"apikey": key},
+                json={"content": base64.b64encode(WAV).decode()},
+            )
+            assert r.status_code == status, r.text
+            _documented(doc, "/audio/generic/api/v1/sync/denoise", "post", status)
+            r = c.post(
+                "/v3/pic/ecr/batch", auth=("acct", key), json={"file_link": link, "file_info": info, "priority": 1}
+            )
+            assert r.status_code == status, r.text
+            _check_body(_documented(doc, "/v3/pic/ecr/batch", "post", status), r.json())
+            path = "/audio/api/v1/api-keys/enhance/task/create"
+            r = c.post(path, headers={"api-key": key}, json={"inputurl": link, "enhance_type": {"remove_noise": True}})
+            assert r.status_code == status, r.text
+            _check_body(_documented(doc, path, "post", status), r.json())
+
+
+def test_oversized_bodies_get_documented_413s(served: tuple[HushProcess, dict[str, str]], doc: dict[str, Any]) -> None:
+    server, _ = served
+    pad = "a" * 70_000
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        r = c.post(
+            "/api/v1/jobs",
+            headers={"x-api-key": KEY},
+            json={"input": {"url": "http://127.0.0.1/x"}, "webhook_url": "http://a/" + "a" * 1_100_000},
+        )
+        assert r.status_code == 413
+        _documented(doc, "/api/v1/jobs", "post", 413)
+        r = c.post("/v1/remove-noise", headers={"x-api-key": KEY}, json={"input": "x", "output": pad})
+        assert r.status_code == 413
+        _documented(doc, "/v1/remove-noise", "post", 413)
+        path = "/audio/api/v1/api-keys/enhance/task/get"
+        r = c.post(path, headers={"api-key": KEY}, json={"job_id": pad})
+        assert r.status_code == 413
+        _check_body(_documented(doc, path, "post", 413), r.json())
+        r = c.get("/v3/pic/ecr/result/no-such-task", auth=("app", "sec"))
+        assert r.status_code == 404
+        _check_body(_documented(doc, "/v3/pic/ecr/result/{task_id}", "get", 404), r.json())
