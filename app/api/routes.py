@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
@@ -21,7 +21,7 @@ from app.errors import AppError, ConflictError
 from app.http import KeysDep, ServiceDep, blob_response, default_status, public_base
 from app.jobs.engines import engine_choices
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
-from app.jobs.steps import STEPS
+from app.jobs.steps import PARAM_SPECS, STEPS
 
 __all__ = ["JobCreate", "JobPublic", "Problem", "errors", "router"]
 
@@ -220,7 +220,38 @@ async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     return JSONResponse(body, status_code=503 if body["status"] == "unavailable" else 200)
 
 
-@router.get("/api/v1/steps", tags=["jobs"], responses=errors())
+class ParamInfo(BaseModel):
+    """A step parameter: its JSON type, the value used when it is left out, and what it takes."""
+
+    type: Literal["number", "integer", "word", "list"]
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str | None = None
+    choices: list[str] | None = Field(None, description="the words a word parameter takes")
+    nullable: bool | None = Field(None, description="null is taken: the value is found in the audio")
+    note: str | None = Field(None, description="a bound that depends on another parameter")
+
+
+class StepInfo(BaseModel):
+    """A processing step of this build."""
+
+    name: str
+    kind: str
+    params: list[str]
+    param_specs: dict[str, ParamInfo]
+    available: bool
+    description: str
+    engines: list[dict[str, Any]] | None = None
+
+
+@router.get(
+    "/api/v1/steps",
+    tags=["jobs"],
+    responses=errors(),
+    response_model=list[StepInfo],
+    response_model_exclude_none=True,
+)
 async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
     """Processing steps this build offers, with their parameters and availability."""
 
@@ -230,6 +261,8 @@ async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
                 "name": s.name,
                 "kind": s.kind,
                 "params": list(s.params),
+                # each one's type, default and range (a client can check a value before it sends it)
+                "param_specs": {name: spec.public() for name, spec in PARAM_SPECS.get(s.name, {}).items()},
                 "available": s.available,
                 "description": s.description,
                 **({"engines": engine_choices(s.name)} if s.name in ("denoise", "vad") else {}),

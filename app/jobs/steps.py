@@ -400,8 +400,8 @@ STEPS: dict[str, StepDef] = {
             "EchoAnalyzer",
             _remove_echo,
             ("min_delay_ms", "max_delay_ms"),
-            "find one discrete echo (delay 50-300 ms) by its cepstral peak and remove it with an inverse "
-            "comb; without one the audio is left untouched",
+            "find one discrete echo (delay between min_delay_ms and max_delay_ms, 50-300 ms by default) by "
+            "its cepstral peak and remove it with an inverse comb; without one the audio is left untouched",
             then=_echo_remover,
         ),
         StepDef(
@@ -554,6 +554,84 @@ def _wrong_type(d: Any, step: Step, text: str) -> str:
             return f"{name} takes a number, not {json.dumps(value)[:80]}"
         return text if name in text else f"{name}: {text}"
     return text
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What a step parameter takes, as ``GET /api/v1/steps`` publishes it (the engines' own range
+    checks stay the source of truth: ``tests/app/test_steps_params.py`` holds this table to them)."""
+
+    type: Literal["number", "integer", "word", "list"]
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    """``null`` is taken and means "find it in the audio"."""
+    note: str = ""
+    """A bound that depends on another parameter."""
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready, without the fields that do not apply."""
+        out: dict[str, Any] = {"type": self.type, "default": self.default}
+        for key in ("minimum", "maximum", "unit", "choices", "nullable", "note"):
+            value = getattr(self, key)
+            if value not in (None, "", (), False):
+                out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+#: Every parameter a client may set, by step and name: its type, default and range. Defaults are
+#: the builders' (``p.get(name, default)`` above and the DSP constants they read).
+PARAM_SPECS: dict[str, dict[str, ParamSpec]] = {
+    "denoise": {
+        "amount": ParamSpec("number", 100.0, 1.0, 100.0, "percent"),
+        "engine": ParamSpec("word", "dsp", choices=("dsp", "rnnoise", "deepfilternet3")),
+        "channels": ParamSpec("word", "linked", choices=("linked", "each")),
+    },
+    "vad": {
+        "min_non_speech_s": ParamSpec("number", 0.0, 0.0, 60.0, "s"),
+        "engine": ParamSpec("word", "dsp", choices=("dsp", "silero")),
+    },
+    "declick": {
+        "detection_mult": ParamSpec("number", 8.0, 6.0, 10.0),
+        "click_len": ParamSpec("number", 10.0, 5.0, 30.0, "ms"),
+    },
+    "remove_echo": {
+        "min_delay_ms": ParamSpec("number", 50.0, 20.0, 990.0, "ms", note="at most max_delay_ms - 10"),
+        "max_delay_ms": ParamSpec("number", 300.0, 30.0, 1000.0, "ms", note="at least min_delay_ms + 10"),
+    },
+    "autoeq": {"max_gain_db": ParamSpec("number", 6.0, 0.0, 12.0, "dB")},
+    "long_silences": {
+        "max_pause_s": ParamSpec("number", 1.0, 0.2, 60.0, "s", note="at least keep_pause_s"),
+        "keep_pause_s": ParamSpec("number", 0.5, 0.05, 60.0, "s", note="at most max_pause_s"),
+    },
+    "loudness": {
+        "target_lufs": ParamSpec("number", -16.0, -70.0, 0.0, "LUFS"),
+        "max_peak_dbfs": ParamSpec("number", -1.0, -20.0, 0.0, "dBTP"),
+    },
+    "fillers": {"min_confidence": ParamSpec("number", 0.35, 0.0, 1.0)},
+    "dehum": {
+        "detect_s": ParamSpec("number", 4.0, 0.25, 30.0, "s"),
+        "hum_hz": ParamSpec("number", None, 40.0, 70.0, "Hz", nullable=True),
+        "harmonics": ParamSpec("list", [1, 2, 3]),
+    },
+    "autoid": {"target_lufs": ParamSpec("number", -16.0, -40.0, -5.0, "LUFS")},
+    "remove_background": {"depth_db": ParamSpec("number", 25.0, 0.0, 60.0, "dB")},
+    "compress": {
+        "threshold_lu": ParamSpec("number", 3.0, -20.0, 20.0, "LU"),
+        "ratio": ParamSpec("number", 2.5, 1.0, 20.0),
+        "knee_db": ParamSpec("number", 6.0, 0.0, 24.0, "dB"),
+        "attack_ms": ParamSpec("number", 10.0, 1.0, 500.0, "ms"),
+        "release_ms": ParamSpec("number", 120.0, 1.0, 5000.0, "ms"),
+        "makeup_db": ParamSpec("number", 0.0, -24.0, 24.0, "dB"),
+    },
+    "deess": {
+        "threshold_db": ParamSpec("number", -10.0, -30.0, 0.0, "dB"),
+        "max_reduction_db": ParamSpec("number", 6.0, 0.0, 24.0, "dB"),
+    },
+}
 
 
 #: Parameters that take a word (left to each step's builder, which names the words it takes), a

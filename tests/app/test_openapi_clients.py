@@ -145,3 +145,23 @@ def test_oversized_bodies_get_documented_413s(served: tuple[HushProcess, dict[st
         r = c.get("/v3/pic/ecr/result/no-such-task", auth=("app", "sec"))
         assert r.status_code == 404
         _check_body(_documented(doc, "/v3/pic/ecr/result/{task_id}", "get", 404), r.json())
+
+
+def test_steps_publish_each_parameters_type_default_and_range(
+    served: tuple[HushProcess, dict[str, str]], doc: dict[str, Any]
+) -> None:
+    """A client learns from the server what a parameter takes (it had the names only, and found
+    the ranges in 400 answers and a list parameter from "'int' object is not iterable")."""
+    server, _ = served
+    steps = {s["name"]: s for s in httpx.get(f"{server.url}/api/v1/steps", headers={"x-api-key": KEY}).json()}
+    declick = steps["declick"]["param_specs"]
+    assert declick["detection_mult"] == {"type": "number", "default": 8.0, "minimum": 6.0, "maximum": 10.0}
+    assert declick["click_len"]["unit"] == "ms"
+    assert steps["dehum"]["param_specs"]["harmonics"] == {"type": "list", "default": [1, 2, 3]}
+    assert steps["dehum"]["param_specs"]["hum_hz"]["nullable"] is True
+    assert steps["denoise"]["param_specs"]["channels"]["choices"] == ["linked", "each"]
+    for s in steps.values():
+        assert set(s["param_specs"]) == set(s["params"])
+    answer = doc["paths"]["/api/v1/steps"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["items"] == {"$ref": "#/components/schemas/StepInfo"}
+    assert "param_specs" in doc["components"]["schemas"]["StepInfo"]["properties"]

@@ -1,0 +1,98 @@
+"""The parameter table ``GET /api/v1/steps`` publishes (type, default, range per parameter) is the
+engines' own: every bound is taken and a step past it refused, every default is the builder's."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from app.errors import InvalidParameterError
+from app.jobs.models import Step
+from app.jobs.steps import PARAM_SPECS, STEPS, check_steps
+
+#: A bound that only holds with another parameter moved out of its way.
+COMPANIONS = {
+    ("remove_echo", "min_delay_ms"): {"max_delay_ms": 1000.0},
+    ("remove_echo", "max_delay_ms"): {"min_delay_ms": 20.0},
+    ("long_silences", "keep_pause_s"): {"max_pause_s": 60.0},
+    ("long_silences", "max_pause_s"): {"keep_pause_s": 0.05},
+}
+
+
+def test_every_parameter_has_a_spec_and_no_other() -> None:
+    for name, d in STEPS.items():
+        assert set(PARAM_SPECS.get(name, {})) == set(d.params), name
+
+
+def _numbers() -> list[tuple[str, str]]:
+    return [(s, p) for s, specs in PARAM_SPECS.items() for p, spec in specs.items() if spec.type == "number"]
+
+
+@pytest.mark.parametrize(("step", "name"), _numbers())
+def test_each_number_takes_its_bounds_and_default_and_refuses_past_them(step: str, name: str) -> None:
+    spec = PARAM_SPECS[step][name]
+    with_ = COMPANIONS.get((step, name), {})
+    assert spec.minimum is not None
+    assert spec.maximum is not None
+    for value in (spec.minimum, spec.maximum, spec.default):
+        if value is not None:
+            check_steps([Step(name=step, params={name: value, **with_})])
+    span = spec.maximum - spec.minimum
+    for outside in (spec.minimum - 0.01 * span, spec.maximum + 0.01 * span):
+        with pytest.raises(InvalidParameterError, match=name):
+            check_steps([Step(name=step, params={name: outside, **with_})])
+    if spec.nullable:
+        check_steps([Step(name=step, params={name: None})])
+
+
+def test_words_take_each_choice_and_refuse_another() -> None:
+    for step, specs in PARAM_SPECS.items():
+        for name, spec in specs.items():
+            if spec.type != "word":
+                continue
+            for choice in spec.choices:
+                check_steps([Step(name=step, params={name: choice})])
+            assert spec.default in spec.choices
+            with pytest.raises(InvalidParameterError):
+                check_steps([Step(name=step, params={name: "no-such-word"})])
+
+
+def test_defaults_are_the_builders() -> None:
+    from dsp.analyze import TARGET_LUFS
+    from dsp.declick import ClickRepairer
+    from dsp.dynamics import CompressorAnalyzer, DeEsser
+    from dsp.echo import MAX_DELAY_MS, MIN_DELAY_MS
+    from dsp.eq import MAX_GAIN_DB
+    from dsp.fillers import MIN_CONFIDENCE
+    from dsp.hum import DETECT_S
+    from dsp.loudness import check_targets
+    from dsp.music import BACKGROUND_DEPTH_DB
+
+    def kwargs(fn: object) -> dict[str, object]:
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items()}  # type: ignore[arg-type]
+
+    got = {(s, p): spec.default for s, specs in PARAM_SPECS.items() for p, spec in specs.items()}
+    compress, deess, loud, click = (
+        kwargs(CompressorAnalyzer),
+        kwargs(DeEsser),
+        kwargs(check_targets),
+        kwargs(ClickRepairer),
+    )
+    expected = {
+        ("remove_echo", "min_delay_ms"): MIN_DELAY_MS,
+        ("remove_echo", "max_delay_ms"): MAX_DELAY_MS,
+        ("autoeq", "max_gain_db"): MAX_GAIN_DB,
+        ("fillers", "min_confidence"): MIN_CONFIDENCE,
+        ("dehum", "detect_s"): DETECT_S,
+        ("autoid", "target_lufs"): TARGET_LUFS,
+        ("remove_background", "depth_db"): BACKGROUND_DEPTH_DB,
+        ("loudness", "target_lufs"): loud["target_lufs"],
+        ("loudness", "max_peak_dbfs"): loud["max_peak_dbfs"],
+        ("declick", "detection_mult"): click["detection_mult"],
+        ("declick", "click_len"): click["click_len_ms"],
+        **{("compress", k): compress[k] for k in PARAM_SPECS["compress"]},
+        **{("deess", k): deess[k] for k in PARAM_SPECS["deess"]},
+    }
+    for key, value in expected.items():
+        assert got[key] == value, key
