@@ -516,6 +516,15 @@ def json_answer(description: str, properties: dict[str, Any]) -> dict[int | str,
     return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
+def json_errors(
+    why: dict[int, str], properties: dict[str, Any], statuses: tuple[int, ...]
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error ``statuses`` of a route answering in its vendor's
+    envelope (every one of ``properties``, JSON Schemas), each described by ``why``."""
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    return {code: {"description": why[code], "content": {"application/json": {"schema": schema}}} for code in statuses}
+
+
 def json_body_schema(model: type[Any]) -> dict[str, Any]:
     """OpenAPI ``requestBody`` (required, JSON) for a pydantic model, with its ``$defs`` inlined.
 

@@ -91,7 +91,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
-from app.http import public_base
+from app.http import json_errors, public_base
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step, billable_minutes
 from app.jobs.service import JobService
 from app.jobs.steps import STEPS
@@ -446,21 +446,16 @@ _ERROR_WHY = {
 }
 
 
+_ERROR_ENVELOPE: dict[str, Any] = {
+    "code": {"type": "integer", "description": "the vendor's code (see each status)"},
+    "data": {"type": "object"},
+    "message": {"type": "string", "description": "what went wrong and what to change"},
+}
+
+
 def _error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for error statuses, in the vendor envelope with its own codes."""
-    schema = {
-        "type": "object",
-        "required": ["code", "data", "message"],
-        "properties": {
-            "code": {"type": "integer", "description": "the vendor's code (see each status)"},
-            "data": {"type": "object"},
-            "message": {"type": "string", "description": "what went wrong and what to change"},
-        },
-    }
-    return {
-        code: {"description": _ERROR_WHY[code], "content": {"application/json": {"schema": schema}}}
-        for code in statuses
-    }
+    return json_errors(_ERROR_WHY, _ERROR_ENVELOPE, statuses)
 
 
 _CREATE_ANSWER = _answer(

@@ -79,7 +79,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
-from app.http import public_base
+from app.http import json_errors, public_base
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -428,21 +428,16 @@ _ERROR_WHY = {
 }
 
 
+_ERROR_ENVELOPE: dict[str, Any] = {
+    "code": {"type": "integer", "description": "the HTTP status (never 0 on an error)"},
+    "msg": {"type": "string", "description": "what went wrong and what to change"},
+    "data": {"type": "object"},
+}
+
+
 def _error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for error statuses: the vendor envelope, ``code`` the HTTP status."""
-    schema = {
-        "type": "object",
-        "required": ["code", "msg", "data"],
-        "properties": {
-            "code": {"type": "integer", "description": "the HTTP status (never 0 on an error)"},
-            "msg": {"type": "string", "description": "what went wrong and what to change"},
-            "data": {"type": "object"},
-        },
-    }
-    return {
-        code: {"description": _ERROR_WHY[code], "content": {"application/json": {"schema": schema}}}
-        for code in statuses
-    }
+    return json_errors(_ERROR_WHY, _ERROR_ENVELOPE, statuses)
 
 
 _BATCH_ANSWER = _answer(

@@ -286,14 +286,20 @@ def _job_posts(page: Any) -> list[dict[str, Any]]:
     return posts
 
 
-def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
-    page: Any, server: HushProcess, noisy_wav: Path
-) -> None:
+def _open_with_file(page: Any, server: HushProcess, path: Path) -> list[dict[str, Any]]:
+    """The page with its key entered, ``path`` chosen and no step ticked; the job bodies it will send."""
     posts = _job_posts(page)
     page.goto(f"{server.url}/playground")
     enter_key(page)
-    page.set_input_files("#file", str(noisy_wav))
+    page.set_input_files("#file", str(path))
     page.uncheck("#step-denoise")
+    return posts
+
+
+def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
+    page: Any, server: HushProcess, noisy_wav: Path
+) -> None:
+    posts = _open_with_file(page, server, noisy_wav)
     # Process is disabled, and the status says what is missing
     assert page.is_disabled("#run")
     assert page.inner_text("#run-hint") == "Choose at least one step."
@@ -328,11 +334,7 @@ def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
 def test_playground_vad_sends_the_servers_default_and_space_on_the_download_link_plays(
     page: Any, server: HushProcess, noisy_wav: Path
 ) -> None:
-    posts = _job_posts(page)
-    page.goto(f"{server.url}/playground")
-    enter_key(page)
-    page.set_input_files("#file", str(noisy_wav))
-    page.uncheck("#step-denoise")
+    posts = _open_with_file(page, server, noisy_wav)
     page.check("#step-vad")
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
