@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
             __version__,
             settings.store_kind,
             settings.blob_kind,
-            settings.queue_kind,
+            "mock threads" if mock is not None else settings.queue_kind,
             settings.bus_kind,
         )
         try:

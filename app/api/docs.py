@@ -51,6 +51,7 @@ _ROUTE_SECURITY: list[tuple[str, list[dict[str, list[str]]]]] = [
     ("/audio/generic/api/v1", [{"apikeyQuery": []}]),
     ("/audio/api/v1/api-keys", [{"apiKeyHeader": []}]),
     ("/v3/pic", [{"basic": []}]),
+    ("/v1/dl", []),  # Audo's download link: the SDK fetches it without a key
     ("/v1", [{"xApiKey": []}]),
 ]
 

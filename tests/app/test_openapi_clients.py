@@ -165,3 +165,11 @@ def test_steps_publish_each_parameters_type_default_and_range(
     answer = doc["paths"]["/api/v1/steps"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert answer["items"] == {"$ref": "#/components/schemas/StepInfo"}
     assert "param_specs" in doc["components"]["schemas"]["StepInfo"]["properties"]
+
+
+def test_the_audo_download_link_needs_no_key(served: tuple[HushProcess, dict[str, str]], doc: dict[str, Any]) -> None:
+    """The SDK fetches it without its key, and it answers so; the document said it needed x-api-key."""
+    op = doc["paths"]["/v1/dl/{path}"]["get"]
+    assert op["security"] == []
+    r = httpx.get(f"{served[0].url}/v1/dl/artifacts/clean/nothing.wav")
+    assert r.status_code == 404  # no such file: not 401
