@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import math
 import os
 import shutil
@@ -110,6 +111,8 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if args.workers:
         settings = settings.model_copy(update={"workers": args.workers})
+    if args.log_level:  # the workers read it from the settings
+        settings = settings.model_copy(update={"log_level": args.log_level})
     scratch: Path | None = None
     if (args.mock or settings.mock) and not is_loopback_host(host):
         # the mock checks no key: it must not be reachable from elsewhere, keys or not
@@ -170,15 +173,18 @@ def _serve(args: argparse.Namespace) -> int:
     if scratch is not None:
         # uvicorn re-raises the signal that stopped it; end by an exception so the folder goes too
         signal.signal(signal.SIGTERM, _exit_on_signal)
-    # the server's own lines (no worker alive, and one back; a job re-queued), with a time and a level
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("hush").setLevel(getattr(logging, args.log_level.upper()))
+    # one format with a time and a level for every line, the server's, uvicorn's and the workers'
+    from app.logs import server_log_config
+
+    level = settings.log_level
+    logging.config.dictConfig(server_log_config(level))
     try:
         uvicorn.run(
             create_app(settings),
             host=host,
             port=port,
-            log_level=args.log_level,
+            log_level=level,
+            log_config=server_log_config(level),
             ws="websockets-sansio",
             # an open event stream (a playground tab) or websocket would hold Ctrl+C until its job ends
             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
@@ -560,7 +566,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers", type=_whole(1, 256), default=None, help="worker processes (default HUSH_WORKERS or cores)"
     )
     p.add_argument("--mock", action="store_true", help="mock mode: vendor scenarios on demand (see README)")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--log-level", default=None, choices=["critical", "error", "warning", "info", "debug"], help="HUSH_LOG_LEVEL"
+    )
 
     w = sub.add_parser(
         "worker", help="run a Celery worker (HUSH_BACKEND=cluster: Redis broker, shared store and blobs)"

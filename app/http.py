@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import math
 import re
 import time
@@ -39,7 +38,6 @@ __all__ = [
     "MockScenario",
     "MockState",
     "OpenModeGuard",
-    "RedactSecrets",
     "ServiceDep",
     "blob_response",
     "default_status",
@@ -388,24 +386,6 @@ class OpenModeGuard:
             return not ipaddress.ip_address(str(client[0]).split("%")[0]).is_loopback
         except ValueError:
             return False
-
-
-#: Query parameters that carry credentials (DeepAffects ``apikey``, the native websocket ``key``).
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:api[-_]?key|key|token|access_token)=)[^&\s]*")
-
-
-def redact_query(text: str) -> str:
-    """``text`` with the value of every credential-bearing query parameter replaced by ``***``."""
-    return _SECRET_QUERY.sub(r"\1***", text)
-
-
-class RedactSecrets(logging.Filter):
-    """Keeps API keys passed in query strings out of access logs (uvicorn logs the full path)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
-        return True
 
 
 def mock_error(

@@ -23,9 +23,10 @@ from starlette.routing import Match
 from app import __version__
 from app.auth import KeyStore
 from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError, storage_full
-from app.http import BodyLimit, Dialect, OpenModeGuard, RedactSecrets, default_status, error_id
+from app.http import BodyLimit, Dialect, OpenModeGuard, default_status, error_id
 from app.jobs.backends import build_backends
 from app.jobs.service import JobService
+from app.logs import RedactSecrets
 from app.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -215,8 +216,19 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         status = status_of(request, exc)
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
         if status >= 500:
-            exc.error_id = error_id()  # type: ignore[attr-defined]
-            log.error("error %s on %s %s: %s", exc.error_id, request.method, request.url.path, message)  # type: ignore[attr-defined]
+            eid = exc.error_id = error_id()  # type: ignore[attr-defined]
+            cause = getattr(exc, "cause_text", "")
+            log.error(
+                "error %s on %s %s: %s%s",
+                eid,
+                request.method,
+                request.url.path,
+                message,
+                f" ({cause})" if cause else "",
+            )
+            # in the message too: the envelopes without an error_id field (Audo, Wondershare,
+            # AudioCleaner) carry it to the client that way, to quote to the operator
+            message = f"{message} (error id {eid})"
         return render(request, exc, status, message)
 
     @app.exception_handler(RequestValidationError)
@@ -274,8 +286,8 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
 
     async def unhandled(request: Request, exc: Exception) -> Response:
         full = storage_full(exc)
-        if full is not None:
-            log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+        if full is not None:  # one log line, with what the disk said
+            full.cause_text = str(exc)  # type: ignore[attr-defined]
             return await app_error(request, full)
         eid = error_id()
         log.exception("unhandled error %s on %s %s", eid, request.method, request.url.path)
@@ -287,7 +299,8 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.add_middleware(BodyLimit)
     app.add_middleware(OpenModeGuard)
     app.add_middleware(CollapseSlashes)
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactSecrets) for f in access.filters):
-        access.addFilter(RedactSecrets())
+    for name in ("uvicorn.access", "uvicorn.error"):  # also when uvicorn runs with its own log config
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
     return app

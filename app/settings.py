@@ -186,6 +186,8 @@ class Settings(BaseSettings):
     says ``degraded``: API servers stay in the load balancer while workers roll over, and jobs
     queue until one is back (see README, "Running as a cluster")."""
 
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    """Level of the server's log and its worker processes' (``hush serve --log-level``)."""
     shutdown_grace_s: float = Field(5.0, ge=0, le=3600)
     """``hush serve``: on Ctrl+C or SIGTERM, how long requests in flight (a job's event stream or
     websocket, a synchronous request waiting for its job) may go on before they are closed."""

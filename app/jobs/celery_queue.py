@@ -182,9 +182,10 @@ def run_worker(settings: Settings, *, concurrency: int, loglevel: str = "INFO") 
     from celery.signals import worker_ready, worker_shutting_down
 
     from app.jobs.heartbeat import Heartbeat
+    from app.logs import configure
     from app.settings import single_threaded_children
 
-    logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(loglevel)
     single_threaded_children()  # one BLAS thread per job process, as in the embedded pool
     # the runs write their work folders here, on the worker's machine: the API servers' janitor
     # never sees them, so the worker sweeps what its killed runs left, now and every 5 minutes

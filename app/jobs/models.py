@@ -166,3 +166,10 @@ class JobEvent(BaseModel):
     kind: Literal["update", "queue"] = "update"
     job_id: str
     job: Job | None = None
+
+
+def describe_job(job: Job) -> str:
+    """What a log line says of a job: its API, steps and the client's own request id (no key)."""
+    steps = ",".join(s.name for s in job.spec.steps) or "none"
+    rid = job.meta.get("request_id")
+    return f"{job.dialect or 'native'} api, steps {steps}" + (f", request_id {rid}" if rid else "")

@@ -92,8 +92,9 @@ def _watch_parent(parent_pid: int) -> None:
 def _worker_init(settings: Settings, events: Any, parent_pid: int) -> None:
     global _worker_ctx
     from app.jobs.backends import build_run_context
+    from app.logs import configure
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(settings.log_level)  # the server's --log-level, in the server's format
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
     def publish(event: JobEvent) -> None:

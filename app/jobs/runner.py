@@ -37,6 +37,7 @@ from app.errors import (
     JobTimeoutError,
     ProcessingError,
     RetryableError,
+    StorageFullError,
     StorageUnavailableError,
     UnsupportedMediaError,
     URLRefusedError,
@@ -44,7 +45,7 @@ from app.errors import (
     storage_full,
 )
 from app.jobs import pipeline
-from app.jobs.models import InputRef, Job, JobEvent, JobState, billable_minutes
+from app.jobs.models import InputRef, Job, JobEvent, JobState, billable_minutes, describe_job
 from app.jobs.steps import check_steps
 from app.jobs.store import JobStore
 from app.settings import Settings
@@ -157,7 +158,7 @@ def run_job(job_id: str, ctx: RunContext) -> None:
     if job.state is not JobState.queued:
         log.warning("job %s: attempt %d's lease ran out; attempt %d takes over", job_id, job.attempt, claimed.attempt)
     job = claimed
-    log.info("job %s attempt %d started", job.id, job.attempt)
+    log.info("job %s attempt %d started (%s)", job.id, job.attempt, describe_job(job))
     ctx.publish(JobEvent(job_id=job.id, job=job))
     ctx.publish(JobEvent(kind="queue", job_id="*"))
     if job.attempt > ctx.settings.max_attempts:
@@ -176,7 +177,13 @@ def run_job(job_id: str, ctx: RunContext) -> None:
         with _LeaseKeeper(ctx, job):
             _run(ctx, job)
     except _Cancelled:
-        log.info("job %s attempt %d stopped (cancelled or superseded)", job.id, job.attempt)
+        now = ctx.store.get(job.id)
+        why = (
+            "the job was cancelled"
+            if now is not None and now.state is JobState.cancelled
+            else "another attempt runs it"
+        )
+        log.info("job %s attempt %d stopped: %s", job.id, job.attempt, why)
     except JobTimeoutError as exc:
         finish_error(ctx, job, exc, JobState.timed_out)
     except RetryableError as exc:
@@ -324,6 +331,9 @@ def finish_error(ctx: JobRecorder, job: Job, exc: AppError, state: JobState) -> 
     if updated is not None:
         ctx.store.log(job.id, "error", {"code": exc.code, "reason": reason, "attempt": job.attempt})
         ctx.publish(JobEvent(job_id=job.id, job=updated))
+        # the outcome in the log too, as the client reads it; a full disk is the operator's to fix
+        level = logging.ERROR if isinstance(exc, StorageFullError) else logging.INFO
+        log.log(level, "job %s %s (%s, attempt %d): %s", job.id, state.value, exc.code, job.attempt, reason)
 
 
 @contextlib.contextmanager
@@ -449,6 +459,7 @@ def _run(ctx: RunContext, job: Job) -> None:
                 charge_minutes=result_meta["billable_minutes"],
                 **fields,
             )
+            log.info("job %s succeeded in %.1f s (%.1f s of audio)", job.id, now - (job.started_at or now), duration)
         except InsufficientCreditsError:
             # another job of the key spent the minutes meanwhile: no success, no charge, no result
             if "result_key" in fields:

@@ -35,6 +35,7 @@ from app.errors import (
     NotFoundError,
     QueueUnavailableError,
     RateLimitedError,
+    disk_full,
 )
 from app.events import ALL_JOBS, EventBus
 from app.jobs.models import (
@@ -46,12 +47,13 @@ from app.jobs.models import (
     JobState,
     StoredFile,
     billable_minutes,
+    describe_job,
 )
 from app.jobs.queue import JobQueue, WorkerCount
 from app.jobs.steps import check_steps
 from app.jobs.store import Admit, JobStore, require
 from app.settings import Settings
-from app.storage import BlobStore
+from app.storage import MIN_FREE_BYTES, BlobStore
 
 __all__ = ["NO_WORKER", "WAITING_FOR_A_WORKER", "JobService", "WebhookRenderer", "WebhookSender"]
 
@@ -202,6 +204,7 @@ class JobService:
                 ) from None
             self.bus.publish(JobEvent(job_id=job.id, job=job))
             self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
+            log.info("job %s created: %s", job.id, describe_job(job))
         return job
 
     # ------------------------------------------------------------------ read
@@ -382,6 +385,9 @@ class JobService:
         """
         tmp_dir = self.settings.data_dir / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
+        if await anyio.to_thread.run_sync(lambda: shutil.disk_usage(tmp_dir).free) < MIN_FREE_BYTES:
+            # /readyz says unavailable meanwhile; an upload that still fitted was taken, and its job failed
+            raise disk_full()
         file_id = self.new_id()
         tmp = tmp_dir / f"upload-{file_id}"
         limit = self.settings.max_input_bytes

@@ -4,6 +4,8 @@ download and then works. Only the job that met the fault is touched; the server 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -214,3 +216,27 @@ def _read_response(sock: Any) -> tuple[int, bytes]:
         assert chunk, "the server closed the connection"
         body += chunk
     return int(head.split()[1]), body
+
+
+def test_under_a_mebibyte_free_every_upload_is_507_with_an_error_id_in_each_envelope(
+    tiny_disk: Path, rng: np.random.Generator
+) -> None:
+    """/readyz said unavailable under 1 MiB free, but an upload that still fitted was taken (201)
+    and its job failed; the Audo, Wondershare and AudioCleaner bodies of a 507 carried no error id
+    to quote, and the log had two lines for it."""
+    audio = wav_bytes(make_white(rng, 8000 * 5, -30.0), 8000)  # 80 KB
+    with HushProcess(tiny_disk, api_keys=f"{KEY},app:sec") as proc, httpx.Client(base_url=proc.url, timeout=30) as c:
+        free = shutil.disk_usage(tiny_disk).free
+        (tiny_disk / "filler").write_bytes(bytes(free - (512 << 10)))
+        assert c.get("/readyz").status_code == 503
+        r = c.post("/api/v1/files", files={"file": ("in.wav", audio)}, headers=H)
+        assert r.status_code == 507, r.text
+        assert r.json()["code"] == "storage.full"
+        r = c.post("/v1/upload", files={"file": ("in.wav", audio)}, headers={"x-api-key": KEY})
+        assert r.status_code == 507, r.text
+        eid = re.search(r"error id ([0-9a-f]{12})", r.json()["detail"])
+        assert eid is not None, r.json()
+        (tiny_disk / "filler").unlink()
+        assert c.get("/readyz").status_code == 200
+    log = proc.log.read_text()
+    assert log.count(eid.group(1)) == 1  # one line, with the id the client got

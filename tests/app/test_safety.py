@@ -11,7 +11,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from app.auth import check_bind
-from app.http import RedactSecrets, redact_query
+from app.logs import RedactSecrets, redact_query
 from app.main import create_app
 from app.settings import Settings, available_cpus
 
