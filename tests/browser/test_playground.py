@@ -124,11 +124,16 @@ def test_playground_upload_process_compare_download(
     assert page.locator("#before-spec canvas").count() > 0
     assert page.locator("#after-spec canvas").count() > 0
     # A/B switches at the same position, by button and by keyboard
-    assert page.get_attribute("#ab", "aria-pressed") == "false"
+    # (the label says which take plays; no pressed state on top of it)
+    assert page.inner_text("#ab") == "Listening: A (before)"
+    assert page.get_attribute("#ab", "aria-pressed") is None
     page.click("#ab")
-    assert page.get_attribute("#ab", "aria-pressed") == "true"
-    page.keyboard.press("x")  # focus is still on the A/B button; X works anywhere but in a text field
-    assert page.get_attribute("#ab", "aria-pressed") == "false"
+    assert page.inner_text("#ab") == "Listening: B (after)"
+    page.keyboard.press("x")  # focus is still on the A/B button: the player's keys work there
+    assert page.inner_text("#ab") == "Listening: A (before)"
+    page.focus("#drop")  # ... and not on the drop zone (WCAG 2.1.4)
+    page.keyboard.press("x")
+    assert page.inner_text("#ab") == "Listening: A (before)"
     page.screenshot(path=screenshots / "playground-2-after-processing.png", full_page=True)
 
     with page.expect_download() as info:

@@ -81,6 +81,8 @@ function showError(msg) {
   const el = $("error");
   el.textContent = msg || "";
   el.hidden = !msg;
+  // a failure after Process (which disabled itself) left the focus on <body>: the next Tab left the page
+  if (msg && (document.activeElement === document.body || document.activeElement === $("run"))) el.focus();
 }
 
 // ------------------------------------------------------------------ steps
@@ -114,6 +116,10 @@ function stepControl(s) {
   if (s.available && s.params.length) {
     const params = document.createElement("div");
     params.className = "params";
+    // a group named by its step: out of context a field reads "denoise: engine", not "engine"
+    label.id = `${id}-label`;
+    params.setAttribute("role", "group");
+    params.setAttribute("aria-label", `${s.name} parameters`);
     for (const p of s.params) {
       const l = document.createElement("label");
       if (p === "engine") {
@@ -145,6 +151,7 @@ function stepControl(s) {
       input.step = meta.step !== undefined ? meta.step : "any";
       if (meta.type === "list") input.pattern = "\\s*\\d+(\\s*,\\s*\\d+)*\\s*";
       const out = document.createElement("output");
+      out.setAttribute("aria-live", "off"); // the slider announces its own value
       out.textContent = meta.type === "range" ? ` ${input.value}` : "";
       input.addEventListener("input", () => { if (meta.type === "range") out.textContent = ` ${input.value}`; });
       l.append(meta.label, input, out);
@@ -238,7 +245,16 @@ function setStatus(job) {
     wait = job.jobs_ahead ? `, ${job.jobs_ahead} job(s) ahead in the queue` : ", waiting for a free worker";
   }
   const note = job.message ? ` — ${job.message}` : ""; // e.g. no worker is running
-  $("status").textContent = `${job.state.replace("_", " ")} — ${pct} %${wait}${note}${state.lost ? ` — ${state.lost}` : ""}`;
+  const text = `${job.state.replace("_", " ")} — ${pct} %${wait}${note}${state.lost ? ` — ${state.lost}` : ""}`;
+  $("status").textContent = text;
+  // what a screen reader says: the state and every quarter, not each of the ~3 events a second
+  const quarter = job.state === "in_progress" ? ` — ${Math.floor(pct / 25) * 25} %` : "";
+  const warned = (job.result && job.result.warnings && job.result.warnings.length)
+    ? ` — ${job.result.warnings.length} warning(s) about the input, shown above the players` : "";
+  announce(`${job.state.replace("_", " ")}${quarter}${note}${warned}`);
+}
+function announce(text) {
+  if ($("status-live").textContent !== text) $("status-live").textContent = text;
 }
 $("run").addEventListener("click", async () => {
   showError("");
@@ -485,7 +501,8 @@ async function showResult(job) {
   $("warnings").querySelector("ul").replaceChildren(...warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
   $("warnings").hidden = !warnings.length;
   const segs = job.result.segments || [];
-  $("legend").textContent = segs.length ? `Green regions: ${segs.length} speech segment(s) found by VAD.` : "";
+  $("legend").textContent = segs.length
+    ? `Green regions: ${segs.length} speech segment(s) found by VAD (their times are in the report).` : "";
   const download = $("download");
   try {
     await makePlayer("after", job.result_url, "result", job);
@@ -510,7 +527,7 @@ function updateAb() {
   const ab = $("ab");
   ab.textContent = state.active === "before" ? "Listening: A (before)"
     : `Listening: B (after)${ab.disabled ? ", no before to compare with" : ""}`;
-  ab.setAttribute("aria-pressed", String(state.active === "after"));
+
   for (const w of ["before", "after"]) $(`${w}-wave`).classList.toggle("active", w === state.active);
 }
 function activePlayer() { return state.players[state.active] || state.players[other(state.active)]; }
@@ -538,6 +555,9 @@ $("play").addEventListener("click", togglePlay);
 $("ab").addEventListener("click", switchAb);
 document.addEventListener("keydown", (e) => {
   if ($("compare").hidden || e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
+  // the player's keys, where the player is (or with the focus nowhere): a plain "x" on the drop
+  // zone, the key box or a step must not switch A/B (WCAG 2.1.4, character key shortcuts)
+  if (e.target !== document.body && !e.target.closest("#compare")) return;
   // Space already presses these (not a link: on a link it would scroll the page)
   const activates = e.target.closest("button, summary, [role=button]");
   if (e.key === " " && !activates) { e.preventDefault(); togglePlay(); }
@@ -590,6 +610,7 @@ function renderReport(job) {
     const tr = document.createElement("tr");
     const name = Object.assign(document.createElement("th"), { scope: "row", textContent: r.step });
     const applied = document.createElement("td");
+    applied.dataset.label = "applied"; // said before the cell where the narrow layout drops the headers
     const skipped = r.applied === false || Boolean(r.not_applied);
     applied.textContent = skipped ? `no — ${r.not_applied || r.reason || r.note || "no reason given"}` : "yes";
     const details = document.createElement("td");
@@ -600,8 +621,14 @@ function renderReport(job) {
       dd.append(reportValue(v));
       dl.append(Object.assign(document.createElement("dt"), { textContent: k.replaceAll("_", " ") }), dd);
     }
-    if (r.segments) dl.append(Object.assign(document.createElement("dt"), { textContent: "segments" }),
-      Object.assign(document.createElement("dd"), { textContent: `${Array.isArray(r.segments) ? r.segments.length : r.segments} (drawn on the waveforms)` }));
+    if (r.segments) {
+      const dd = document.createElement("dd");
+      // the times as text, not only drawn: the step reports a count, the job holds the list
+      const list = Array.isArray(r.segments) ? r.segments : (r.step === "vad" && job.result.segments) || null;
+      if (list) dd.append(`${list.length}, in seconds (also drawn on the waveforms): `, reportValue(list));
+      else dd.textContent = `${r.segments} (drawn on the waveforms)`;
+      dl.append(Object.assign(document.createElement("dt"), { textContent: "segments" }), dd);
+    }
     details.append(dl);
     tr.append(name, applied, details);
     body.append(tr);
