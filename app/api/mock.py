@@ -48,6 +48,7 @@ import base64
 import binascii
 import collections
 import contextvars
+import dataclasses
 import json
 import logging
 import math
@@ -429,31 +430,16 @@ class MockRuntime:
         for line in lines:
             try:
                 d = json.loads(line)
-                record = MockJob(
-                    job_id=str(d["job_id"]),
-                    dialect=str(d["dialect"]),
-                    scenario=d["scenario"],
-                    created=now - max(0.0, now_wall - float(d["wall"])),
-                    latency_s=float(d["latency_s"]),
-                    dsp=bool(d["dsp"]),
-                    hold_s=float(d["hold_s"]),
-                    request_id=d["request_id"],
-                )
+                wall = float(d.pop("wall"))
+                record = MockJob(**d, created=now - max(0.0, now_wall - wall))
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a crash
             self.state.jobs[record.job_id] = record
 
     def _save_record(self, record: MockJob) -> None:
-        line = {
-            "job_id": record.job_id,
-            "dialect": record.dialect,
-            "scenario": record.scenario,
-            "wall": time.time() - (time.monotonic() - record.created),
-            "latency_s": record.latency_s,
-            "dsp": record.dsp,
-            "hold_s": record.hold_s,
-            "request_id": record.request_id,
-        }
+        # the creation as wall-clock time: the monotonic clock starts again with the process
+        line = {**dataclasses.asdict(record), "wall": time.time() - (time.monotonic() - record.created)}
+        del line["created"]
         try:
             with self._records_lock, self._records_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(line) + "\n")
@@ -686,6 +672,13 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                 return record.scenario
         return None
 
+    def answer_error(dialect: Dialect | None, request: Request, exc: AppError) -> Response:
+        """``exc`` in the dialect's envelope and status (the native problem form outside one)."""
+        status = dialect.status_for(exc) if dialect and dialect.status_for else default_status(exc)
+        if dialect is not None:
+            return dialect.render_error(request, exc, status, exc.message)
+        return JSONResponse({"title": exc.message, "status": status, "code": exc.code}, status_code=status)
+
     def refuse(dialect: Dialect | None, request: Request, exc: InvalidParameterError) -> Response:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         if dialect is not None:  # the dialect's status for a bad request (Audo: 422, which its SDK does not
@@ -702,10 +695,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
         try:
             body, body_bytes = await _scanned_body(request)
         except AppError as exc:  # a body over its route's limit: the dialect's own answer (413)
-            status = dialect.status_for(exc) if dialect and dialect.status_for else default_status(exc)
-            if dialect is not None:
-                return dialect.render_error(request, exc, status, exc.message)
-            return JSONResponse({"title": exc.message, "status": status, "code": exc.code}, status_code=status)
+            return answer_error(dialect, request, exc)
         name = selected_scenario(request, body)
         chosen_by = "request" if name is not None else None
         if name is None and dialect is not None:
@@ -756,12 +746,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                 try:
                     response = await chosen.respond(request, state)
                 except AppError as exc:  # e.g. the job the scenario scripts does not exist
-                    status = dialect.status_for(exc) if dialect and dialect.status_for else default_status(exc)
-                    response = (
-                        dialect.render_error(request, exc, status, exc.message)
-                        if dialect
-                        else JSONResponse({"title": exc.message, "status": status}, status_code=status)
-                    )
+                    response = answer_error(dialect, request, exc)
         if response is None:
             token = _CURRENT.set(current)
             try:
