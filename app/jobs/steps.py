@@ -634,33 +634,26 @@ PARAM_SPECS: dict[str, dict[str, ParamSpec]] = {
 }
 
 
-#: Parameters that take a word (left to each step's builder, which names the words it takes), a
-#: list of whole numbers, or may be null for "find it in the audio"; every other one takes a number.
-_WORD_PARAMS = frozenset({"engine", "channels"})
-_LIST_PARAMS = frozenset({"harmonics"})
-_NULLABLE_PARAMS = frozenset({"hum_hz"})
-
-
 def _check_types(step: Step) -> None:
-    """Refuse a value of the wrong JSON type by name, before any engine reads it: ``true`` read as
-    1 by ``float()`` (a compressor at ratio 1 ran and said nothing), ``"80"`` taken for 80, and
-    ``null`` or a number where a list goes answered in Python's words."""
+    """Refuse a value of the wrong JSON type by name (its :data:`PARAM_SPECS` type), before any
+    engine reads it: ``true`` read as 1 by ``float()`` (a compressor at ratio 1 ran and said
+    nothing), ``"80"`` taken for 80, and ``null`` or a number where a list goes answered in
+    Python's words. A word is left to the step's builder, which names the words it takes."""
+    specs = PARAM_SPECS.get(step.name, {})
     for name, value in step.params.items():
-        shown = json.dumps(value)[:80]
-        if name in _WORD_PARAMS:
-            continue  # its builder names the words it takes
-        if name in _LIST_PARAMS:
+        spec = specs.get(name)
+        if spec is None or spec.type == "word":
+            continue
+        if spec.type == "list":
             ok = isinstance(value, list) and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in value
             )
             want = "a list of whole numbers, e.g. [1, 2, 3]"
         else:
-            ok = (value is None and name in _NULLABLE_PARAMS) or (
-                isinstance(value, (int, float)) and not isinstance(value, bool)
-            )
-            want = "a number" + (" or null" if name in _NULLABLE_PARAMS else "")
+            ok = (value is None and spec.nullable) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            want = "a number" + (" or null" if spec.nullable else "")
         if not ok:
-            raise InvalidParameterError(f"step {step.name!r}: {name} takes {want}, not {shown}")
+            raise InvalidParameterError(f"step {step.name!r}: {name} takes {want}, not {json.dumps(value)[:80]}")
 
 
 def check_steps(steps: Sequence[Step]) -> None:
