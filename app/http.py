@@ -487,6 +487,13 @@ async def blob_response(
     return StreamingResponse(body(), media_type=media_type, headers=sent)
 
 
+def message_with_error_id(exc: Exception, message: str) -> str:
+    """``message`` with the error id of a 5xx answer, for an envelope with no field for it (Audo,
+    Wondershare, AudioCleaner): the client quotes it to the operator, who finds its log line."""
+    eid = getattr(exc, "error_id", None)
+    return f"{message} (error id {eid})" if eid and str(eid) not in message else message
+
+
 def json_answer(description: str, properties: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entry for a 200 JSON object with every one of ``properties`` (JSON Schemas).
 

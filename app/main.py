@@ -226,9 +226,6 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
                 message,
                 f" ({cause})" if cause else "",
             )
-            # in the message too: the envelopes without an error_id field (Audo, Wondershare,
-            # AudioCleaner) carry it to the client that way, to quote to the operator
-            message = f"{message} (error id {eid})"
         return render(request, exc, status, message)
 
     @app.exception_handler(RequestValidationError)

@@ -91,7 +91,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
-from app.http import json_errors, public_base
+from app.http import json_errors, message_with_error_id, public_base
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step, billable_minutes
 from app.jobs.service import JobService
 from app.jobs.steps import STEPS
@@ -374,7 +374,7 @@ def render_error(request: Request, exc: Exception, status: int, message: str) ->
         code = 100004 if unusable and status == 400 else _CODES.get(status)
     if code is None:
         code = 100500 if status >= 500 else 100001
-    return json_error(status, {"code": code, "data": {}, "message": message}, exc)
+    return json_error(status, {"code": code, "data": {}, "message": message_with_error_id(exc, message)}, exc)
 
 
 def audiocleaner_principal(keys: KeysDep, api_key: Annotated[str | None, Header(alias="api-key")] = None) -> Principal:

@@ -47,6 +47,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
+from app.http import message_with_error_id
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -291,7 +292,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
     """FastAPI-style ``{"detail": ...}``, which the SDK reads; 429 carries ``Retry-After``."""
-    return json_error(status, {"detail": message}, exc)
+    return json_error(status, {"detail": message_with_error_id(exc, message)}, exc)
 
 
 _HOW = "it in the x-api-key header"

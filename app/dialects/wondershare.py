@@ -79,7 +79,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
-from app.http import json_errors, public_base
+from app.http import json_errors, message_with_error_id, public_base
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -362,7 +362,7 @@ def _envelope(data: dict[str, Any], code: int = 0, msg: str = "") -> dict[str, A
 
 def render_error(request: Request, exc: Exception, status: int, message: str) -> Response:
     """The vendor envelope with ``code`` = the HTTP status and ``msg`` saying what to change."""
-    return json_error(status, _envelope({}, code=status, msg=message), exc)
+    return json_error(status, _envelope({}, code=status, msg=message_with_error_id(exc, message)), exc)
 
 
 #: Error types of a value outside its range, answered with the doc's range.
