@@ -87,3 +87,24 @@ def test_the_result_reads_as_text_on_a_phone(browser: Any, server: HushProcess, 
         assert p.get_attribute("#after-wave", "aria-hidden") == "true"
     finally:
         context.close()
+
+
+def test_the_players_position_is_text_and_said_after_a_seek(page: Any, server: HushProcess, noisy_wav: Path) -> None:  # noqa: F811
+    """A seek or a switch changed only the canvases' cursor: nothing a screen reader could read."""
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.set_input_files("#file", str(noisy_wav))
+    page.click("#run")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#before-wave[data-ready=true]")
+    assert page.inner_text("#clock").startswith("A at 0:00.0 of 0:0")
+    page.focus("#play")
+    page.keyboard.press("ArrowRight")  # 5 s on, past the 4 s recording's end: at its end
+    clock = page.inner_text("#clock")
+    assert clock.startswith("A at 0:04.0 of 0:04.0"), clock
+    assert page.inner_text("#status-live") == clock
+    page.keyboard.press("ArrowLeft")
+    assert page.inner_text("#clock").startswith("A at 0:00.0 of ")
+    page.keyboard.press("x")
+    assert page.inner_text("#clock").startswith("B at 0:00.0 of ")
+    assert page.inner_text("#status-live").startswith("B at 0:00.0")

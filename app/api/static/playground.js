@@ -445,6 +445,7 @@ async function makePlayer(which, path, source, job) {
   ws.on("error", (e) => { $(`${which}-note`).textContent = `(cannot play: ${e.message || e})`; });
   ws.on("interaction", () => syncFrom(which));
   ws.on("finish", () => { $("play").textContent = "Play"; });
+  ws.on("timeupdate", () => { if (which === state.active) showClock(false); });
   // the result's times: the cuts of long_silences and fillers (input seconds) taken out
   const cuts = source === "result" ? inputCuts(job) : [];
   const segs = (job.result.segments || [])
@@ -458,6 +459,7 @@ async function makePlayer(which, path, source, job) {
     wave.dataset.regionStarts = segs.map(([start]) => start.toFixed(3)).join(" ");
     wave.dataset.duration = String(ws.getDuration());
     wave.dataset.ready = "true";
+    if (which === state.active) showClock(false);
   });
   state.players[which] = ws;
   return ws;
@@ -544,12 +546,24 @@ function switchAb() {
   state.active = other(state.active);
   if (playing) to.play();
   updateAb();
+  showClock(true);
 }
 function seek(delta) {
   const p = activePlayer();
   if (!p) return;
   p.setTime(Math.max(0, Math.min(p.getDuration(), p.getCurrentTime() + delta)));
   syncFrom(state.active);
+  showClock(true);
+}
+const clockTime = (t) => `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`;
+// where the take being heard stands, as text: seen beside the buttons, and said after a seek or a
+// switch (a screen reader had only the canvases' cursor)
+function showClock(say) {
+  const p = activePlayer();
+  if (!p) return;
+  const text = `${state.active === "before" ? "A" : "B"} at ${clockTime(p.getCurrentTime())} of ${clockTime(p.getDuration())}`;
+  $("clock").textContent = text;
+  if (say) announce(text);
 }
 $("play").addEventListener("click", togglePlay);
 $("ab").addEventListener("click", switchAb);
