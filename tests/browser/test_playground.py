@@ -485,3 +485,23 @@ def test_playground_report_reads_on_a_phone(browser: Any, server: HushProcess, n
     assert "{" not in page.inner_text("#report")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     context.close()
+
+
+def test_playground_sends_a_file_once_for_several_jobs(page: Any, server: HushProcess, noisy_wav: Path) -> None:
+    """Each Process uploaded the file again, even after a refused job, and left the copies on the server."""
+    uploads: list[str] = []
+    page.on(
+        "request", lambda r: uploads.append(r.url) if r.method == "POST" and r.url.endswith("/api/v1/files") else None
+    )
+    posts = _open_with_file(page, server, noisy_wav)
+    page.check("#step-vad")
+    page.click("#run")
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    page.uncheck("#step-vad")
+    page.check("#step-loudness")
+    page.click("#run")  # (which sets the players' data-ready back to false at once)
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    assert len(posts) == 2
+    assert posts[0]["input"]["file_id"] == posts[1]["input"]["file_id"]
+    assert len(uploads) == 1
+    assert page.errors == []

@@ -41,7 +41,7 @@ const CHOICES = { channels: { label: "channels ", options: ["linked", "each"] } 
 // engine: a choice, per step (the server's default when left at "default")
 const ENGINES = { denoise: ["dsp", "rnnoise", "deepfilternet3"], vad: ["dsp", "silero"] };
 const $ = (id) => document.getElementById(id);
-const state = { file: null, job: null, abort: null, players: {}, active: "before", urls: [], cuts: [] };
+const state = { file: null, job: null, abort: null, players: {}, active: "before", urls: [], cuts: [], uploaded: null };
 
 // ------------------------------------------------------------------ auth and HTTP
 const keyInput = $("key");
@@ -265,19 +265,24 @@ $("run").addEventListener("click", async () => {
   try {
     const input = {};
     if (state.file) {
-      $("status").textContent = "uploading…";
-      const form = new FormData();
-      form.append("file", state.file, state.file.name);
-      const up = await (await api("/api/v1/files", { method: "POST", body: form })).json();
-      input.file_id = up.file_id;
+      // the same file again (other steps, or after a refused job): its upload is reused, not sent again
+      if (!state.uploaded || state.uploaded.file !== state.file) state.uploaded = { file: state.file, id: await upload(state.file) };
+      input.file_id = state.uploaded.id;
     } else {
       input.url = $("url").value.trim();
     }
     state.fromUrl = Boolean(input.url);
-    const res = await api("/api/v1/jobs", {
+    const create = () => api("/api/v1/jobs", {
       method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ input, steps }),
     });
+    let res;
+    try { res = await create(); } catch (e) {
+      if (e.status !== 404 || !input.file_id) throw e;
+      state.uploaded = { file: state.file, id: await upload(state.file) }; // the upload expired meanwhile
+      input.file_id = state.uploaded.id;
+      res = await create();
+    }
     state.job = await res.json();
     // the job's id in the page's address: a reload (or the link) finds the job again
     history.replaceState(null, "", `?job=${encodeURIComponent(state.job.id)}`);
@@ -290,6 +295,12 @@ $("run").addEventListener("click", async () => {
   }
   updateRun();
 });
+async function upload(file) {
+  $("status").textContent = "uploading…";
+  const form = new FormData();
+  form.append("file", file, file.name);
+  return (await (await api("/api/v1/files", { method: "POST", body: form })).json()).file_id;
+}
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function readEvents(id) {
   // The job's server-sent events, read with fetch so the key can travel in a header.
