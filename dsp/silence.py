@@ -245,20 +245,21 @@ class SilenceShortener:
         """The cuts, once the whole stream was read."""
         if self._cuts is None:
             if self._music is not None:
-                music = self._music.finish()  # finishes its speech detector too
-            self._segments = list(self._vad.finish())
-            self._planned = self._cuts = plan_cuts(
-                self._segments,
-                self._n / self.sr,
-                self.sr,
-                max_pause_s=self.max_pause_s,
-                keep_pause_s=self.keep_pause_s,
-            )
-            if self._music is not None:
-                from dsp.music import protect_cuts
-
-                self._cuts = protect_cuts(self._planned, music.protected())
+                self._music.finish()  # finishes its speech detector too
+            self._plan(list(self._vad.finish()))
+        assert self._cuts is not None
         return self._cuts
+
+    def _plan(self, segments: list[tuple[float, float]]) -> None:
+        """The cuts for these speech segments, kept off the music when the step spares it."""
+        self._segments = segments
+        self._planned = self._cuts = plan_cuts(
+            segments, self._n / self.sr, self.sr, max_pause_s=self.max_pause_s, keep_pause_s=self.keep_pause_s
+        )
+        if self._music is not None:
+            from dsp.music import protect_cuts
+
+            self._cuts = protect_cuts(self._planned, self._music.finish().protected())
 
     def exclude_speech(self, spans_s: list[tuple[float, float]]) -> None:
         """Plan again with ``spans_s`` (seconds) taken out of the speech found.
@@ -275,14 +276,7 @@ class SilenceShortener:
                 pieces = [p for lo, hi in pieces for p in ((lo, min(hi, fs)), (max(lo, fe), hi)) if p[1] > p[0]]
             segments += [(lo, hi) for lo, hi in pieces if hi - lo >= _MIN_SPEECH_LEFT_S]
         self._joined = sum(1 for fs, fe in spans_s if any(a < fe and fs < b for a, b in self._segments))
-        self._segments = segments
-        self._planned = self._cuts = plan_cuts(
-            segments, self._n / self.sr, self.sr, max_pause_s=self.max_pause_s, keep_pause_s=self.keep_pause_s
-        )
-        if self._music is not None:
-            from dsp.music import protect_cuts
-
-            self._cuts = protect_cuts(self._planned, self._music.finish().protected())
+        self._plan(segments)
 
     def report(self) -> dict[str, Any]:
         """What was cut: each cut in seconds, how much in all, the speech found."""
