@@ -418,6 +418,7 @@ def test_playground_rides_out_a_lost_connection_and_shows_the_warnings(
     page.focus("#run")
     page.keyboard.press("Enter")
     page.wait_for_selector("#after-wave[data-ready=true]", timeout=60_000)
+    page.wait_for_selector("#compare[data-settled=true]")  # (the "before" is tried after the result)
     assert failed  # (the job may end before a second stream is opened)
     assert any("lost contact with the server" in s for s in page.evaluate("window.seen"))
     assert "succeeded — 100 %" in page.inner_text("#status")
@@ -443,6 +444,8 @@ def test_playground_without_a_before_offers_no_a_b_switch(page: Any, server: Hus
     page.set_input_files("#file", str(noisy_wav))
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    # the "before" is tried once the result plays: its failure is said a moment later
+    page.wait_for_selector("#compare[data-settled=true]")
     assert "not available" in page.inner_text("#before-note")
     assert page.is_disabled("#ab")
     assert page.inner_text("#ab").startswith("Listening: B (after)")

@@ -417,6 +417,7 @@ function reset() {
   state.urls = [];
   state.active = "before";
   $("compare").hidden = true;
+  $("compare").dataset.settled = "false";
   $("report-box").hidden = true;
   $("warnings").hidden = true;
   $("ab").disabled = false;
@@ -530,6 +531,7 @@ async function showResult(job) {
   updateAb();
   // keyboard users land on the result, not at the top of the page
   if (document.activeElement === document.body || document.activeElement === $("run")) $("play").focus();
+  $("compare").dataset.settled = "true"; // both players tried, the A/B switch and the focus set
 }
 function other(which) { return which === "before" ? "after" : "before"; }
 function syncFrom(which) {
