@@ -98,6 +98,7 @@ def test_playground_upload_process_compare_download(
 
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     page.wait_for_selector("#before-wave[data-ready=true]")
     assert page.evaluate("document.querySelector('#progress').value") == 100
     assert "succeeded — 100 %" in page.inner_text("#status")
@@ -235,6 +236,7 @@ def test_playground_regions_follow_the_cuts_on_the_result(page: Any, server: Hus
     page.set_input_files("#file", str(path))
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     page.wait_for_selector("#before-wave[data-ready=true]")
     before = [float(t) for t in page.get_attribute("#before-wave", "data-region-starts").split()]
     after = [float(t) for t in page.get_attribute("#after-wave", "data-region-starts").split()]
@@ -328,6 +330,7 @@ def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
     page.fill("#step-long_silences-keep_pause_s", "0.4")
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     (body,) = posts
     # the edits before loudness, which sets the level of what is left
     assert [s["name"] for s in body["steps"]] == ["long_silences", "fillers", "loudness"]
@@ -343,6 +346,7 @@ def test_playground_vad_sends_the_servers_default_and_space_on_the_download_link
     page.check("#step-vad")
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     page.wait_for_selector("#before-wave[data-ready=true]")
     (body,) = posts
     # the field is left empty: the server's default (0, every pause kept), as the API and CLI do
@@ -432,6 +436,7 @@ def test_playground_rides_out_a_lost_connection_and_shows_the_warnings(
     page.unroute("**/events")
     page.reload()
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     assert "truncated" in page.inner_text("#warnings")
     assert page.errors == []
 
@@ -444,6 +449,7 @@ def test_playground_without_a_before_offers_no_a_b_switch(page: Any, server: Hus
     page.set_input_files("#file", str(noisy_wav))
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     # the "before" is tried once the result plays: its failure is said a moment later
     page.wait_for_selector("#compare[data-settled=true]")
     assert "not available" in page.inner_text("#before-note")
@@ -476,6 +482,7 @@ def test_playground_report_reads_on_a_phone(browser: Any, server: HushProcess, n
     page.click("#run")
     page.wait_for_selector("#report-box:not([hidden])")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     widths = page.evaluate("[...document.querySelectorAll('#report tbody td:last-child')].map((td) => td.clientWidth)")
     assert widths
     assert min(widths) > 250, widths  # the details get the screen's width, not a sliver of it
@@ -500,10 +507,12 @@ def test_playground_sends_a_file_once_for_several_jobs(page: Any, server: HushPr
     page.check("#step-vad")
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     page.uncheck("#step-vad")
     page.check("#step-loudness")
     page.click("#run")  # (which sets the players' data-ready back to false at once)
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     assert len(posts) == 2
     assert posts[0]["input"]["file_id"] == posts[1]["input"]["file_id"]
     assert len(uploads) == 1

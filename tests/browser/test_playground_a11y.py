@@ -73,6 +73,7 @@ def test_the_result_reads_as_text_on_a_phone(browser: Any, server: HushProcess, 
         )
         p.click("#run")
         p.wait_for_selector("#after-wave[data-ready=true]")
+        p.wait_for_selector("#compare[data-settled=true]")
         # the announced status: the states and quarters, not every event
         assert any(t.startswith("succeeded") for t in seen)
         assert len(seen) <= 8, seen
@@ -96,6 +97,7 @@ def test_the_players_position_is_text_and_said_after_a_seek(page: Any, server: H
     page.set_input_files("#file", str(noisy_wav))
     page.click("#run")
     page.wait_for_selector("#after-wave[data-ready=true]")
+    page.wait_for_selector("#compare[data-settled=true]")
     page.wait_for_selector("#before-wave[data-ready=true]")
     assert page.inner_text("#clock").startswith("A at 0:00.0 of 0:0")
     page.focus("#play")
