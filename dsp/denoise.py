@@ -176,6 +176,12 @@ _EXP_SLOPE = 0.4  # dB of attenuation per dB below the knee
 _EXP_SNR_DB = (3.0, 10.0)  # a-posteriori SNR over which the expansion fades to _EXP_KEEP
 _EXP_KEEP = 0.45  # share of the expansion applied to bins well above the noise estimate
 _EXP_PAUSE_QUANTILE = 0.1  # the pause level is this running quantile of the frame level
+# The reported noise floor: this percentile of the frame levels over the whole output, the level
+# of the quietest moments (the 10th, as the pause level above; the noise-floor reading of
+# short-term level statistics, e.g. the L90/L95 percentile levels of noise measurement, ISO 1996-1),
+# from a histogram of 0.1 dB steps (exact whatever the blocks; bounded memory).
+_FLOOR_PERCENTILE = 10.0
+_FLOOR_HIST_LO_DB, _FLOOR_HIST_HI_DB, _FLOOR_HIST_STEP_DB = -200.0, 100.0, 0.1
 _LEVEL_WARM_S = 2.0  # both levels are the exact quantiles of the frames so far for this long
 # ... and the expander comes in over this long: until then the range rests on too few frames
 # (on real clean speech starting mid-sentence it expanded by 8 dB over the first 0.5 s)
@@ -476,6 +482,8 @@ class NoiseReducer:
         self._noisy_sum = 0.0
         self._n_frames = 0
         self._noise_sum = 0.0
+        # histogram of the output frames' levels (dB of the mean bin power): the reported floor
+        self._level_hist = np.zeros(round((_FLOOR_HIST_HI_DB - _FLOOR_HIST_LO_DB) / _FLOOR_HIST_STEP_DB), np.int64)
         self._gain_db_sum = 0.0
         self._gate_frames = 0.0
         self._anchor: FloatArray | None = None  # noise estimate at the last frame outside speech
@@ -593,6 +601,12 @@ class NoiseReducer:
         gain = np.exp(log_g)
         self._n_frames += n_t
         self._noise_sum += float(np.sum(lam_mean))
+        # the floor a user reads is the level of the quietest frames; the estimate rises under
+        # speech (its minima are then the talker's quiet bins) and decays through a pause, and its
+        # mean read 10-16 dB over white noise at -60 dBFS under speech (outside audit of the reports)
+        level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
+        idx = np.clip(((level - _FLOOR_HIST_LO_DB) / _FLOOR_HIST_STEP_DB).astype(np.intp), 0, self._level_hist.size - 1)
+        np.add.at(self._level_hist, idx, 1)
         self._gain_db_sum += float(np.sum(np.mean(log_g, axis=1, dtype=np.float64))) * 20 / np.log(10)
         out: FloatArray = gain.astype(np.float32, copy=False)
         return out
@@ -884,6 +898,7 @@ class NoiseReducer:
         self._t0 = self._n_frames
         self._a_prev = np.zeros_like(self._a_prev)
         self._noise_sum = self._gain_db_sum = self._exp_db_sum = self._fluct_sum = self._gate_frames = 0.0
+        self._level_hist[:] = 0
         self._noisy_sum = self._tonal_sum = 0.0
         self._primed = True
 
@@ -1006,18 +1021,31 @@ class NoiseReducer:
     def report(self) -> dict[str, Any]:
         """Step name, amount, noise floor, gain, expansion, levels, fluctuation, noisy and music shares, hum, clicks.
 
-        ``hum_hz`` and ``hum_harmonics`` are the hum notched longest, ``hum_segments`` where hum
-        was notched (:meth:`dsp.hum.HumRemover.report`).
+        ``noise_floor_dbfs`` is the ``_FLOOR_PERCENTILE``-th percentile of the input's frame
+        levels (dBFS, mean power over the bins; at least -120), the level of its quietest moments;
+        ``noise_estimate_mean_dbfs`` is the noise estimate's mean over every frame, speech
+        included, where it rises toward the talker's quiet bins and lags through short pauses. ``hum_hz`` and
+        ``hum_harmonics`` are the hum notched longest, ``hum_segments`` where hum was notched
+        (:meth:`dsp.hum.HumRemover.report`).
         """
         n = max(self._frames_out, 1)
         noise_var = self._noise_sum / n / self._bin_gain
+        cum = np.cumsum(self._level_hist)
+        if cum[-1]:
+            k = int(np.searchsorted(cum, _FLOOR_PERCENTILE / 100 * cum[-1]))
+            floor_db = _FLOOR_HIST_LO_DB + (k + 0.5) * _FLOOR_HIST_STEP_DB - 10 * np.log10(self._bin_gain)
+        else:
+            floor_db = 10 * np.log10(max(noise_var, 1e-12))
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": [], "hum_segments": []}
         return {
             "step": "denoise",
             "engine": "dsp",
             "amount": self.amount,
             "max_reduction_db": self.max_reduction_db,
-            "noise_floor_dbfs": float(round(10 * np.log10(max(noise_var, 1e-12)), 1)) if self._frames_out else None,
+            "noise_floor_dbfs": float(round(max(floor_db, -120.0), 1)) if self._frames_out else None,
+            "noise_estimate_mean_dbfs": float(round(10 * np.log10(max(noise_var, 1e-12)), 1))
+            if self._frames_out
+            else None,
             "mean_gain_db": round(self._gain_db_sum / n, 2) if self._frames_out else None,
             "expand_db": self.expand_db,
             "mean_expansion_db": round(-self._exp_db_sum / n, 2) if self._frames_out else None,

@@ -606,7 +606,7 @@ def test_noise_estimate_recovers_when_the_recording_opens_with_speech(rng: np.ra
     rep = proc.report()
     # (the average held the warm-up's value, at the speech level, before the minimum bounded it:
     # 0.4 dB under the speech and 11.8 dB SI-SDR)
-    assert rep["noise_floor_dbfs"] < rep["speech_level_dbfs"] - 8.0, rep
+    assert rep["noise_estimate_mean_dbfs"] < rep["speech_level_dbfs"] - 8.0, rep
     assert si_sdr_db(x[SR:], y[SR:]) > 15.0
 
 
@@ -619,7 +619,7 @@ def test_noise_estimate_finds_the_floor_in_short_pauses(rng: np.random.Generator
     y = np.concatenate(list(run_blocks(proc, [x[None, :]])), axis=-1)[0]
     rep = proc.report()
     # (with the 0.9-smoothed minimum alone: mean noise 8 dB under the speech, 15-17 dB SI-SDR)
-    assert rep["noise_floor_dbfs"] < rep["speech_level_dbfs"] - 12.0, rep
+    assert rep["noise_estimate_mean_dbfs"] < rep["speech_level_dbfs"] - 12.0, rep
     assert si_sdr_db(x[SR:], y[SR:]) > 21.0
 
 
@@ -721,3 +721,16 @@ def test_a_recording_shorter_than_the_primed_opening_is_treated_gently() -> None
     whole = NoiseReducer(sr, 1)
     run_processor(whole, x[None])
     assert "short_input" not in whole.report()
+
+
+@pytest.mark.parametrize("noise_dbfs", [-60.0, -40.0])
+def test_reported_noise_floor_is_the_noise_between_words(rng: np.random.Generator, noise_dbfs: float) -> None:
+    """The report's floor is the noise a user would measure in the pauses, not the estimate's mean
+    over the speech too (which read 10 dB over -60 dBFS white noise under read speech)."""
+    talk = make_speech_like(rng, SR, 10.0, pause_s=0.4)[0]
+    x = (talk + make_white(rng, talk.size, noise_dbfs)).astype(np.float32)
+    proc = NoiseReducer(SR, 1)
+    list(run_blocks(proc, [x[None, :]]))
+    rep = proc.report()
+    assert rep["noise_floor_dbfs"] == pytest.approx(noise_dbfs, abs=2.0), rep
+    assert rep["noise_estimate_mean_dbfs"] >= rep["noise_floor_dbfs"], rep
