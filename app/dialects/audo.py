@@ -443,6 +443,10 @@ async def _download(path: str, service: JobService, *, head: bool = False) -> Re
         job = await service.get(match["job"])
     except e.NotFoundError:
         raise e.NotFoundError(f"no result at {path!r}") from None
+    if job.dialect != "audo":
+        # the link is the capability of an Audo job only: a native or another vendor's job is
+        # downloaded with its own key (or its own vendor's link)
+        raise e.NotFoundError(f"no result at {path!r}")
     if job.state is not JobState.succeeded or not job.result_key or _result_ext(job) != match["ext"]:
         raise e.NotFoundError(f"no result at {path!r} (deleted, expired or not finished)")
     key = service.result_key(job)

@@ -374,6 +374,28 @@ def test_audo_doc_examples_upload_remove_noise_status_download(server: RunningSe
     assert "detail" in bad.json()
 
 
+def test_audo_download_link_serves_only_audo_jobs(
+    server: RunningServer, noisy: tuple[np.ndarray, list[tuple[float, float]]]
+) -> None:
+    # a job made through the native API (or another vendor's) has no keyless Audo link: its id
+    # alone (in logs, webhooks, the playground's address) must not fetch its result
+    with httpx.Client(base_url=server.base, headers=H, timeout=30) as client:
+        fid = client.post("/api/v1/files", files={"file": ("n.wav", wav_bytes(noisy[0]))}).json()["file_id"]
+        job = client.post("/api/v1/jobs", json={"input": {"file_id": fid}, "steps": [{"name": "denoise"}]}).json()
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/v1/jobs/{job['id']}").json()["state"] != "succeeded":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert client.get(f"/api/v1/jobs/{job['id']}/result").status_code == 200  # with its key: yes
+    for url in (
+        f"/v1/dl/artifacts/clean/audo_enhanced_{job['id']}.wav",
+        f"/v1/dl/artifacts/clean/audo_enhanced_{job['id']}.mp3",
+    ):
+        r = httpx.get(server.url(url), timeout=10)
+        assert r.status_code == 404, (url, r.status_code)
+        assert not r.content.startswith(b"RIFF")
+
+
 def test_audo_amount_20_removes_less_noise_than_100(
     server: RunningServer, noisy_id: str, noisy: tuple[np.ndarray, list[tuple[float, float]]]
 ) -> None:
