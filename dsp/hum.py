@@ -687,7 +687,9 @@ class HumRemover:
         self._given: HumEstimate | None = None
         if hum_hz is not None:
             f0 = check_range("hum_hz", hum_hz, 40.0, 70.0)
-            ks = tuple(int(check_range("harmonics", k, 1, 100)) for k in harmonics)
+            # each harmonic once, in order (a list of 120,000 ones notched the same line 120,000
+            # times, in gigabytes of filter state)
+            ks = tuple(sorted({int(check_range("harmonics", k, 1, 100)) for k in harmonics}))
             ks = tuple(k for k in ks if k * f0 < self.sr / 2 - 50) or (1,)
             self._given = HumEstimate(float(f0), ks, tuple(0.0 for _ in ks))
         # the analysis rate: sr / (q1 * q2), about _ANALYSIS_HZ (box filter by q1, elliptic low-pass, every q2-th)

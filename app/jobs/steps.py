@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -529,6 +530,8 @@ STEPS: dict[str, StepDef] = {
 
 #: Most steps one job may chain (each is a full pass over the audio).
 MAX_STEPS = 16
+#: Longest list a step parameter takes (``dehum`` harmonics are 1-100).
+MAX_LIST_ITEMS = 100
 
 
 def get_step(name: str) -> StepDef:
@@ -634,6 +637,16 @@ PARAM_SPECS: dict[str, dict[str, ParamSpec]] = {
 }
 
 
+def _is_number(v: Any) -> bool:
+    """A JSON number a float holds (an integer of 400 digits overflowed in the engine: a 500)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
 def _check_types(step: Step) -> None:
     """Refuse a value of the wrong JSON type by name (its :data:`PARAM_SPECS` type), before any
     engine reads it: ``true`` read as 1 by ``float()`` (a compressor at ratio 1 ran and said
@@ -645,12 +658,14 @@ def _check_types(step: Step) -> None:
         if spec is None or spec.type == "word":
             continue
         if spec.type == "list":
-            ok = isinstance(value, list) and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in value
+            ok = (
+                isinstance(value, list)
+                and len(value) <= MAX_LIST_ITEMS
+                and all(_is_number(v) and float(v).is_integer() for v in value)
             )
-            want = "a list of whole numbers, e.g. [1, 2, 3]"
+            want = f"a list of at most {MAX_LIST_ITEMS} whole numbers, e.g. [1, 2, 3]"
         else:
-            ok = (value is None and spec.nullable) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            ok = (value is None and spec.nullable) or _is_number(value)
             want = "a number" + (" or null" if spec.nullable else "")
         if not ok:
             raise InvalidParameterError(f"step {step.name!r}: {name} takes {want}, not {json.dumps(value)[:80]}")
@@ -679,7 +694,7 @@ def check_steps(steps: Sequence[Step]) -> None:
         _check_types(step)
         try:
             d.build(16_000, 1, dict(step.params))
-        except (DspError, ValueError, TypeError) as exc:
+        except (DspError, ValueError, TypeError, OverflowError) as exc:
             text = str(exc)
             if isinstance(exc, DspParameterError) and exc.param is not None:
                 text = exc.named(_PARAM_NAMES.get((step.name, exc.param), exc.param))

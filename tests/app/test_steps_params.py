@@ -96,3 +96,23 @@ def test_defaults_are_the_builders() -> None:
     }
     for key, value in expected.items():
         assert got[key] == value, key
+
+
+def test_lists_are_bounded_and_numbers_must_fit_a_float() -> None:
+    # (a 360 KB request of 120,000 harmonics took a worker past 8 GB; 10**400 answered 500)
+    check_steps([Step(name="dehum", params={"hum_hz": 50, "harmonics": [1] * 100})])
+    with pytest.raises(InvalidParameterError, match="at most 100"):
+        check_steps([Step(name="dehum", params={"hum_hz": 50, "harmonics": [1] * 101})])
+    for big in (10**400, -(10**400)):
+        with pytest.raises(InvalidParameterError, match="amount takes a number"):
+            check_steps([Step(name="denoise", params={"amount": big})])
+        with pytest.raises(InvalidParameterError, match="harmonics"):
+            check_steps([Step(name="dehum", params={"hum_hz": 50, "harmonics": [big]})])
+
+
+def test_a_harmonic_given_twice_is_notched_once() -> None:
+    from dsp.hum import HumRemover
+
+    h = HumRemover(16_000, 1, hum_hz=50.0, harmonics=(3, 1, 1, 2, 3))
+    assert h._given is not None
+    assert h._given.harmonics == (1, 2, 3)
