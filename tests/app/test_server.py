@@ -312,8 +312,8 @@ def test_server_unknown_output_format_is_refused_at_submit(client: httpx.Client)
             {"name": "declick", "detection_mult": None, "click_len": None},
             "step 'declick': detection_mult takes a number, not null",
         ),
-        ({"name": "dehum", "harmonics": 5}, "step 'dehum': harmonics takes a list of whole numbers"),
-        ({"name": "dehum", "harmonics": ""}, "step 'dehum': harmonics takes a list of whole numbers"),
+        ({"name": "dehum", "harmonics": 5}, "step 'dehum': harmonics takes a list of at most 100 whole numbers"),
+        ({"name": "dehum", "harmonics": ""}, "step 'dehum': harmonics takes a list of at most 100 whole numbers"),
     ],
 )
 def test_server_a_value_of_the_wrong_type_names_its_parameter(client: httpx.Client, params: dict, says: str) -> None:
