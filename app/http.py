@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -338,54 +338,88 @@ class BodyLimit:
 
 
 class OpenModeGuard:
-    """ASGI middleware: while the server has no API keys, it answers only clients on this machine.
+    """ASGI middleware: while the server has no API keys, it answers only this machine.
 
     ``hush serve`` refuses to bind a public address without keys; this guard holds the same line
     when the app runs under another ASGI server (gunicorn, a plain ``uvicorn app.main:...``) that
     never asked. A client address that is not an IP (an in-process test client, a Unix socket) is
-    local by construction.
+    local by construction. The request must also be addressed to this machine by name (``Host``
+    ``localhost``, a loopback address, or the host of ``HUSH_PUBLIC_URL``): a web page of another
+    site that points its own name at 127.0.0.1 (DNS rebinding) reaches a loopback server from the
+    user's browser with its own ``Host``, and would read the server's jobs, or in mock mode its
+    request journal with the credentials sent.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket") and self._remote_while_open(scope):
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
+        if scope["type"] in ("http", "websocket"):
+            why = self._refusal(scope)
+            if why is not None:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                body = json.dumps({"title": why, "status": 403, "code": "auth.open_mode"}).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 403,
+                        "headers": [
+                            (b"content-type", b"application/problem+json"),
+                            (b"content-length", b"%d" % len(body)),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
                 return
-            body = json.dumps(
-                {
-                    "title": "this server runs without API keys and answers only on this machine; "
-                    "set HUSH_API_KEYS to serve other hosts",
-                    "status": 403,
-                    "code": "auth.open_mode",
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 403,
-                    "headers": [(b"content-type", b"application/problem+json"), (b"content-length", b"%d" % len(body))],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _remote_while_open(scope: Any) -> bool:
-        state = getattr(scope.get("app"), "state", None)
+    def _refusal(scope: Any) -> str | None:
+        app = scope.get("app")
+        state = getattr(app, "state", None)
         keys = getattr(state, "keys", None)
         if keys is None or not keys.open:
-            return False
+            return None
         client = scope.get("client")
         if not client:
-            return False
+            return None
         try:
-            return not ipaddress.ip_address(str(client[0]).split("%")[0]).is_loopback
+            if not ipaddress.ip_address(str(client[0]).split("%")[0]).is_loopback:
+                return (
+                    "this server runs without API keys and answers only on this machine; "
+                    "set HUSH_API_KEYS to serve other hosts"
+                )
         except ValueError:
-            return False
+            return None  # not an IP: in-process
+        host = _host_name(dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1"))
+        settings = getattr(state, "settings", None)
+        public = urlsplit(str(getattr(settings, "public_url", None) or "")).hostname
+        if _is_local_name(host) or (public and host == public.lower()):
+            return None
+        return (
+            f"this server runs without API keys and answers only requests addressed to localhost, "
+            f"127.0.0.1 or [::1], not to {host[:100]!r} (a page of another site can point its name at this "
+            "machine); open it as http://127.0.0.1:PORT/, or set HUSH_API_KEYS"
+        )
+
+
+def _host_name(host: str) -> str:
+    """The name of a ``Host`` header, lower-cased, without its port or an IPv6 literal's brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_local_name(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def mock_error(
