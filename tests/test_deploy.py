@@ -81,3 +81,60 @@ def test_the_build_context_leaves_out_the_virtualenv_and_users_audio() -> None:
     assert sources  # pyproject.toml, setup.py, README.md, requirements/..., app, dsp
     for src in sources:  # nothing the image copies is left out of the context
         assert not any(src == pat or src.startswith(pat.rstrip("/") + "/") for pat in ignored), src
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """Distributions (normalised names) that installing ``requirements`` brings, by the installed
+    packages' own metadata, extras and markers included."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        key = (re.sub(r"[-_.]+", "-", req.name).lower(), tuple(sorted(req.extras)))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            reqs = [Requirement(r) for r in metadata.requires(req.name) or []]
+        except metadata.PackageNotFoundError:
+            continue
+        for r in reqs:
+            envs = [{"extra": e} for e in req.extras] or [{"extra": ""}]
+            if r.marker is None or any(r.marker.evaluate(env) for env in envs):
+                r.marker = None
+                todo.append(r)
+    return {name for name, _ in seen}
+
+
+def test_the_cluster_extra_brings_everything_the_workers_import() -> None:
+    # `pip install 'hush[cluster]'` (the image's install) lacked `packaging`, which Celery's Redis
+    # transport imports: every worker exited at start and every submit answered 503
+    import subprocess
+    import sys
+    import tomllib
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _closure([*project["dependencies"], *project["optional-dependencies"]["cluster"]])
+    code = (
+        "import sys, kombu.transport.redis, celery.app, app.jobs.celery_queue, app.jobs.pgstore, app.storage_s3;"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    owners = metadata.packages_distributions()
+    needed = {
+        re.sub(r"[-_.]+", "-", dist).lower()
+        for module in modules.stdout.split()
+        if module not in sys.stdlib_module_names
+        for dist in owners.get(module, [])
+    }
+    # imported when present, not needed: SQLAlchemy's greenlet (asyncio), kombu's msgpack serializer,
+    # and setuptools' _distutils_hack (a .pth file of the virtualenv, not an import of ours)
+    needed -= {"hush", "greenlet", "msgpack", "setuptools"}
+    assert needed <= declared, f"imported but not declared by hush[cluster]: {sorted(needed - declared)}"
