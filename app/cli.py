@@ -305,9 +305,14 @@ def _stores_answer(settings: Any, *, server: bool = False) -> str | None:
                     said = True
                 time.sleep(1.0)
 
+    local = f"that HUSH_DATA_DIR ({settings.data_dir}) is a folder this user (uid {os.getuid()}) can write"
     for name, setting, check in (
-        ("job store", "HUSH_DATABASE_URL", job_store),
-        ("blob store", "HUSH_S3_ENDPOINT / HUSH_S3_BUCKET / its keys", blob_store),
+        ("job store", local if settings.store_kind == "sqlite" else "HUSH_DATABASE_URL", job_store),
+        (
+            "blob store",
+            local if settings.blob_kind == "local" else "HUSH_S3_ENDPOINT / HUSH_S3_BUCKET / its keys",
+            blob_store,
+        ),
     ):
         try:
             check()

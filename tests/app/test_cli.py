@@ -421,6 +421,19 @@ def test_cli_a_bad_setting_is_one_line_naming_it(cmd: list[str], tmp_path: Path)
     assert "dsp" in r.stderr
 
 
+def test_cli_serve_with_a_data_dir_it_cannot_write_names_the_data_dir(tmp_path: Path) -> None:
+    # (a root-owned /data under the image's user read "check HUSH_DATABASE_URL", a setting the
+    # embedded server does not use)
+    (tmp_path / "a-file").write_text("")
+    env = {**os.environ, "HUSH_DATA_DIR": str(tmp_path / "a-file" / "data")}
+    env.pop("HUSH_BACKEND", None)
+    r = hush("serve", "--port", "9", env=env)
+    assert r.returncode == 3
+    assert "HUSH_DATA_DIR" in r.stderr
+    assert "HUSH_DATABASE_URL" not in r.stderr
+    assert f"uid {os.getuid()}" in r.stderr
+
+
 def test_cli_serve_with_a_database_that_does_not_answer_says_so_in_one_line(tmp_path: Path) -> None:
     # it printed "serving on ..." and then a ~180-line traceback
     port = _closed_port()
