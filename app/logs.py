@@ -23,46 +23,65 @@ LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _OURS = ("hush", "app")
 
 
-#: Query parameters that carry credentials (DeepAffects ``apikey``, the native websocket ``key``).
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:api[-_]?key|key|token|access_token)=)[^&\s]*")
+#: Query parameters that carry credentials (DeepAffects ``apikey``, the native websocket ``key``),
+#: by their decoded, lower-cased names (``%61pikey`` is ``apikey`` to the server).
+_SECRET_NAMES = frozenset({"apikey", "api-key", "api_key", "key", "token", "access_token"})
+
+#: Query parameters that hold a URL (DeepAffects ``webhook=``): its own path and query may carry a
+#: token, so only its origin is kept.
+_URL_NAMES = frozenset({"webhook"})
+
+#: One query parameter of a logged URL: separator, name, value.
+_PARAM = re.compile(r"([?&])([^=&?\s]+)=([^&\s]*)")
+
+#: Control characters (a newline in a client's ``request_id`` forged a whole log line).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-#: A URL given in a query parameter (DeepAffects ``webhook=``): its own path and query may carry a
-#: token (``/hook?token=...``, percent-encoded past the pattern above), so only its origin is kept.
-_URL_QUERY = re.compile(r"(?i)([?&]webhook=)([^&\s]*)")
-
-
-def _origin_only(match: re.Match[str]) -> str:
-    value = urllib.parse.unquote(match.group(2))
-    parts = urllib.parse.urlsplit(value)
+def _origin_only(value: str) -> str:
+    parts = urllib.parse.urlsplit(urllib.parse.unquote(value))
     if not parts.scheme or not parts.netloc:
-        return match.group(1) + "***"
+        return "***"
     host = parts.hostname or ""
     host = f"[{host}]" if ":" in host else host
     port = f":{parts.port}" if parts.port else ""
     rest = "/***" if parts.path not in ("", "/") or parts.query else ""
-    return f"{match.group(1)}{parts.scheme}://{host}{port}{rest}"
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
+def _param(match: re.Match[str]) -> str:
+    name = urllib.parse.unquote_plus(match.group(2)).strip().lower()
+    if name in _SECRET_NAMES:
+        return f"{match.group(1)}{match.group(2)}=***"
+    if name in _URL_NAMES:
+        try:
+            return f"{match.group(1)}{match.group(2)}={_origin_only(match.group(3))}"
+        except ValueError:  # a port that is no number: the whole value goes
+            return f"{match.group(1)}{match.group(2)}=***"
+    return match.group(0)
 
 
 def redact_query(text: str) -> str:
     """``text`` with the value of every credential-bearing query parameter replaced by ``***``, and
-    a URL given in the query cut to its origin."""
-    try:
-        text = _URL_QUERY.sub(_origin_only, text)
-    except ValueError:  # a port that is no number: the whole value goes
-        text = _URL_QUERY.sub(r"\1***", text)
-    return _SECRET_QUERY.sub(r"\1***", text)
+    a URL given in the query cut to its origin (names compared decoded, as the server reads them)."""
+    return _PARAM.sub(_param, text)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its control characters escaped (``\\n``, ``\\x1b``): one event, one line."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 class RedactSecrets(logging.Filter):
     """Keeps API keys passed in query strings out of the log (uvicorn logs the full path: HTTP
-    requests through ``uvicorn.access``, websocket handshakes through ``uvicorn.error``)."""
+    requests through ``uvicorn.access``, websocket handshakes through ``uvicorn.error``), and a
+    client's text on one line (its control characters escaped)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_one_line(redact_query(a)) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.msg, str) and not record.args:
-            record.msg = redact_query(record.msg)
+            record.msg = _one_line(redact_query(record.msg))
         return True
 
 

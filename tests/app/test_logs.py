@@ -45,10 +45,32 @@ def _wav(x: np.ndarray, subtype: str = "PCM_16") -> bytes:
         ),
         ("/x?webhook=https%3A%2F%2Fh.example", "/x?webhook=https://h.example"),
         ("/x?webhook=not-a-url", "/x?webhook=***"),
+        # names as the server reads them, decoded (%61pikey authenticated and was logged in clear)
+        ("/sync/denoise?%61pikey=SECRET1", "/sync/denoise?%61pikey=***"),
+        ("/x?a=1&%77ebhook=http%3A%2F%2Fh.example%2Fhook%3Ftoken%3DTOK1", "/x?a=1&%77ebhook=http://h.example/***"),
+        ("/x?APIKEY=K;rest&monkey=1", "/x?APIKEY=***&monkey=1"),
     ],
 )
 def test_a_url_in_the_query_keeps_only_its_origin(line: str, expected: str) -> None:
     assert redact_query(line) == expected
+
+
+def test_a_clients_text_stays_on_one_line() -> None:
+    # a newline in a DeepAffects request_id forged a whole log line
+    record = logging.LogRecord(
+        "hush.jobs",
+        logging.INFO,
+        __file__,
+        1,
+        "job %s created: request_id %s",
+        ("j1", "x\n2026-12-07 ERROR hush: FORGED\x1b[31m"),
+        None,
+    )
+    RedactSecrets().filter(record)
+    text = record.getMessage()
+    assert "\n" not in text
+    assert "\x1b" not in text
+    assert text.endswith("request_id x\\n2026-12-07 ERROR hush: FORGED\\x1b[31m")
 
 
 def test_a_websocket_handshake_line_is_redacted() -> None:
