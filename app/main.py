@@ -53,6 +53,35 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
+class SecurityHeaders:
+    """Headers every HTTP answer carries: ``nosniff`` (a result or input is served as its own
+    type, never sniffed into a page), no framing by other sites (the playground holds a key), and
+    no referrer leaving the page (its address names a job)."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.HEADERS if k not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, add)
+
+
 class CatchAll:
     """Answer an unexpected exception with a 500 in the right envelope, and keep the connection.
 
@@ -296,6 +325,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.add_middleware(BodyLimit)
     app.add_middleware(OpenModeGuard)
     app.add_middleware(CollapseSlashes)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the guards' own included
     for name in ("uvicorn.access", "uvicorn.error"):  # also when uvicorn runs with its own log config
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):

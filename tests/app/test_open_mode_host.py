@@ -61,3 +61,18 @@ def test_mock_journal_is_not_readable_through_another_name(tmp_path: Path) -> No
             assert client.get("/_mock/requests").status_code == 200
     finally:
         mock.stop()
+
+
+def test_every_answer_carries_the_security_headers(tmp_path: Path) -> None:
+    with run_server(Settings(data_dir=tmp_path, api_keys=("k1",)), workers=False) as server:
+        answers = [
+            httpx.get(server.url("/"), timeout=10),  # the playground
+            httpx.get(server.url("/api/v1/steps"), headers={"x-api-key": "k1"}, timeout=10),
+            httpx.get(server.url("/api/v1/jobs/nope"), headers={"x-api-key": "k1"}, timeout=10),  # 404
+            httpx.get(server.url("/api/v1/steps"), timeout=10),  # 401
+            httpx.get(server.url("/docs"), timeout=10),
+        ]
+    for r in answers:
+        assert r.headers["x-content-type-options"] == "nosniff", r.url
+        assert r.headers["x-frame-options"] == "DENY", r.url
+        assert r.headers["referrer-policy"] == "no-referrer", r.url
