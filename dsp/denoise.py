@@ -1046,7 +1046,8 @@ class NoiseReducer:
             "noise_estimate_mean_dbfs": float(round(10 * np.log10(max(noise_var, 1e-12)), 1))
             if self._frames_out
             else None,
-            "mean_gain_db": round(self._gain_db_sum / n, 2) if self._frames_out else None,
+            # (digital silence passes unchanged: no gain figure then)
+            "mean_gain_db": round(self._gain_db_sum / n, 2) if self._frames_out and self._heard else None,
             "expand_db": self.expand_db,
             "mean_expansion_db": round(-self._exp_db_sum / n, 2) if self._frames_out else None,
             "speech_level_dbfs": self._level_dbfs(self._speech_level),
@@ -1058,7 +1059,7 @@ class NoiseReducer:
             "hum_harmonics": hum["hum_harmonics"],
             "hum_segments": hum["hum_segments"],
             "click_frames_clamped": self._click.report()["clamped_frames"] if self._click is not None else None,
-            "speech_gate": self._gate_report(),
+            "speech_gate": self._gate_report() if self._heard else {"applied": False, "reason": "digital silence"},
             "frames": self._frames_out,
             **(
                 {}

@@ -74,8 +74,9 @@ CONTROL_HZ = 2000.0
 #: 1 kHz at the band edges keeps the /s/ band whole while the delay stays short (1.7 ms).
 _FIR_TRANSITION_FACTOR = 3.3
 _FIR_TRANSITION_HZ = 1000.0
-#: A de-esser cut below this (dB) is taken as none, so a released cut ends exactly (0.01 dB is far
-#: below the ~0.5 dB just-noticeable level difference).
+#: A de-esser cut or a gain reduction below this (dB) is taken as none: a released cut ends exactly,
+#: and a step that never went past it reports not_applied (0.01 dB is far below the ~0.5 dB
+#: just-noticeable level difference).
 _NEGLIGIBLE_DB = 0.01
 #: Level given to digital silence, in dB (keeps the logarithm finite; far below any threshold).
 _SILENCE_DB = -200.0
@@ -391,8 +392,17 @@ class Compressor(_ControlRate):
             "mean_gain_reduction_db": round(self._gr_sum / n, 2),
             "share_reduced_over_1db": round(self._frames_over / n, 4),
             **({"input_loudness_lufs": round(self.loudness_lufs, 2)} if self.loudness_lufs is not None else {}),
-            **({"applied": False, "not_applied": self.not_applied} if self.not_applied else {}),
+            **({"applied": False, "not_applied": self.not_applied} if self.not_applied else self._idle()),
         }
+
+    def _idle(self) -> dict[str, Any]:
+        """``not_applied`` when the stream never crossed the threshold and no makeup gain was asked."""
+        if self._frames_n and self._gr_max < _NEGLIGIBLE_DB and self.makeup_db == 0:
+            return {
+                "applied": False,
+                "not_applied": f"nothing rose over the threshold ({self.threshold_db:.1f} dBFS): no gain was reduced",
+            }
+        return {}
 
 
 class CompressorAnalyzer:
@@ -654,6 +664,8 @@ class DeEsser(_ControlRate):
             return out
         n = max(self._frames_n, 1)
         out.update(max_reduction_applied_db=round(self._cut_max, 2), share_cut_over_1db=round(self._frames_cut / n, 4))
+        if self._frames_n and self._cut_max < _NEGLIGIBLE_DB:
+            out.update(applied=False, not_applied="no sibilance rose over the threshold: nothing was cut")
         return out
 
 

@@ -1127,7 +1127,8 @@ class HumRemover:
         if self._segments_dropped:
             out["hum_segments_omitted"] = self._segments_dropped
         if not notched:
-            out["reason"] = "no mains hum was found: the audio passed unchanged"
+            # (``reason`` kept for earlier clients; ``not_applied`` is what every step says)
+            out["reason"] = out["not_applied"] = "no mains hum was found: the audio passed unchanged"
         return out
 
 

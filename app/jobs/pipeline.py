@@ -411,6 +411,8 @@ def process_file(
     result.reports.extend(result.data.pop("finalize", []))
     if not requested:
         result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
+    for r in result.reports:  # every step says whether it did anything, in the same word
+        r.setdefault("applied", not r.get("not_applied"))
     note = media.resample_note(out_container, sr, ch, offered=output.offered) if output.audio else None
     if note is not None:
         warnings.append(note)

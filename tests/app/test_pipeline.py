@@ -171,6 +171,33 @@ def test_a_lossy_input_nothing_was_done_to_comes_back_as_it_was(tmp_path: Path) 
     assert res.path.read_bytes() != src.read_bytes()
 
 
+def test_every_step_report_says_applied_and_idle_steps_leave_a_lossy_input_as_it_was(tmp_path: Path) -> None:
+    # a compressor with nothing over its threshold, a de-esser with nothing to cut and a hum
+    # remover with no hum reported no not_applied (dehum said it in `reason`), so an MP3 was
+    # encoded afresh for nothing, and `applied` was missing from 9 steps' reports (report audit)
+    rng = np.random.default_rng(6)
+    speech = 0.1 * make_speech_like(rng, SR, 3.0)[0]
+    src = tmp_path / "quiet.mp3"
+    sf.write(src, speech.astype(np.float32), SR, format="MP3")
+    info = media.probe(src)
+    idle = [
+        Step(name="dehum"),
+        Step(name="compress", params={"threshold_lu": 20.0}),
+        Step(name="deess", params={"threshold_db": 0.0, "max_reduction_db": 0.0}),
+    ]
+    res = process_file(src, info, idle, OutputSpec(), tmp_path)
+    assert [r["applied"] for r in res.reports] == [False, False, False], res.reports
+    assert all(isinstance(r["not_applied"], str) and r["not_applied"] for r in res.reports), res.reports
+    assert res.path is not None
+    assert res.path.read_bytes() == src.read_bytes()
+    # steps that did something say so in the same word
+    res = process_file(
+        src, info, [Step(name="denoise"), Step(name="declick"), Step(name="vad")], OutputSpec(), tmp_path
+    )
+    applied = {r["step"]: r["applied"] for r in res.reports}
+    assert applied == {"denoise": True, "declick": False, "vad": True}, res.reports  # (no click in it)
+
+
 def test_a_video_nothing_was_done_to_comes_back_as_it_was(tmp_path: Path) -> None:
     # its audio re-encoded lost bit rate (69 -> 64 kb/s in an outside audit) for nothing
     src = make_video_file(tmp_path / "clip.mp4", "mp4", duration_s=2.0)

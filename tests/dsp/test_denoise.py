@@ -734,3 +734,14 @@ def test_reported_noise_floor_is_the_noise_between_words(rng: np.random.Generato
     rep = proc.report()
     assert rep["noise_floor_dbfs"] == pytest.approx(noise_dbfs, abs=2.0), rep
     assert rep["noise_estimate_mean_dbfs"] >= rep["noise_floor_dbfs"], rep
+
+
+def test_digital_silence_reports_no_gain_and_no_gate() -> None:
+    # the report said not_applied at the top and a gate applied with a -38 dB mean gain inside
+    proc = NoiseReducer(SR, 1, speech=[])
+    y = np.concatenate(list(run_blocks(proc, [np.zeros((1, 3 * SR), np.float32)])), axis=-1)
+    rep = proc.report()
+    assert rep["not_applied"]
+    assert rep["speech_gate"]["applied"] is False
+    assert rep["mean_gain_db"] is None
+    assert not np.any(y)
