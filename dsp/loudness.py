@@ -619,6 +619,6 @@ class TruePeakLimiter:
         return {
             "step": "true_peak_limiter",
             "ceiling_dbtp": self.ceiling_dbtp,
-            "max_reduction_db": round(-20 * math.log10(max(self._min_gain, 1e-9)), 2),
+            "max_reduction_db": round(-20 * math.log10(max(self._min_gain, 1e-9)), 2) + 0.0,  # (no -0.0)
             "limited_s": round(self._limited / self.sr, 3),
         }

@@ -281,6 +281,32 @@ def _step_report(job: Job, name: str) -> dict[str, Any]:
     return {}
 
 
+#: How far (LU) the delivered loudness may miss the target and the flag still read "applied": the
+#: tolerance EBU R 128 gives a programme's integrated loudness where it cannot be normalised exactly
+#: (+-0.5 LU, live programmes; EBU R 128 s1, 2016).
+NORMALIZE_TOLERANCE_LU = 0.5
+
+
+def _loudness_miss(measured: dict[str, Any]) -> str | None:
+    """Why ``normalize`` is only approximated, from what the result measures; None when it is met."""
+    out = measured.get("output_loudness_lufs")
+    target = measured.get("target_lufs")
+    if not isinstance(out, (int, float)) or not isinstance(target, (int, float)):
+        return None
+    if abs(out - target) <= NORMALIZE_TOLERANCE_LU:
+        return None
+    limiter = measured.get("limiter") or {}
+    side = "under" if out < target else "over"
+    why = f"the result reads {out:.1f} LUFS, {abs(out - target):.1f} LU {side} the {target:g} LUFS target"
+    if measured.get("limited_by_peak"):
+        held = float(measured.get("measured_lufs") or 0.0) + float(measured.get("gain_db") or 0.0)
+        why += (
+            f": its peaks allowed a gain to {held:.1f} LUFS only, and the true-peak limiter cut them by up to "
+            f"{float(limiter.get('max_reduction_db') or 0.0):.1f} dB to keep the ceiling"
+        )
+    return why
+
+
 def report(job: Job) -> dict[str, dict[str, Any]]:
     """Per set flag: applied / approximated / not_applied, why, and what was measured."""
     out: dict[str, dict[str, Any]] = {}
@@ -303,12 +329,11 @@ def report(job: Job) -> dict[str, dict[str, Any]]:
             if measured.get("not_applied"):  # the engine ran and did not change the audio (it says why)
                 item["status"] = "not_applied"
                 item["reason"] = measured["not_applied"]
-            if flag == "normalize" and measured.get("limited_by_peak"):
-                item["status"] = "approximated"
-                item["reason"] = (
-                    "reaching -16 LUFS would have needed more than 6 dB of peak limiting, so the gain was "
-                    "held back and the level is below -16 LUFS"
-                )
+            if flag == "normalize":
+                miss = _loudness_miss(measured)
+                if miss is not None:
+                    item["status"] = "approximated"
+                    item["reason"] = miss
         elif item["status"] != "not_applied":
             item["status"] = "pending" if not job.terminal else "not_applied"
             if job.terminal:

@@ -292,3 +292,24 @@ def test_an_mp3_result_gets_64_kbit_per_channel_within_the_format_ceiling(
     with media.AudioWriter(tmp_path / "o.mp3", "mp3", sr, channels) as w:
         w.write(x)
     assert media.probe(tmp_path / "o.mp3").bit_rate == kbit * 1000
+
+
+def test_a_lossless_result_reaches_the_loudness_target_and_reports_what_it_reads(tmp_path: Path) -> None:
+    # the limiter after the gain left WAV results 0.2-0.6 LU under -16 LUFS, and the report gave
+    # no output loudness for a lossless result (report audit)
+    from dsp.loudness import measure_loudness
+
+    rng = np.random.default_rng(11)
+    speech = make_speech_like(rng, SR, 6.0)[0]
+    speech[:: SR // 7] = 0.99  # sparse full-scale spikes: the gain needs the limiter on them
+    src = tmp_path / "peaky.wav"
+    sf.write(src, speech.astype(np.float32), SR, subtype="FLOAT")
+    res = process_file(src, media.probe(src), [Step(name="loudness")], OutputSpec(container="wav"), tmp_path)
+    loud = res.reports[-1]
+    assert loud["limiter"]["max_reduction_db"] > 1.0, loud  # the limiter did act
+    assert res.path is not None
+    y, sr = sf.read(res.path, dtype="float32")
+    got = measure_loudness(y[None, :] if y.ndim == 1 else y.T, sr).integrated_lufs
+    assert loud["output_loudness_lufs"] == pytest.approx(got, abs=0.05)
+    assert got == pytest.approx(-16.0, abs=pipeline.LOUDNESS_SLACK_LU), loud
+    assert loud["output_true_peak_dbtp"] <= -1.0 + pipeline.TRUE_PEAK_SLACK_DB

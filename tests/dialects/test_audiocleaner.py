@@ -503,3 +503,25 @@ def test_audiocleaner_keep_music_without_a_step_to_spare_is_not_applied(
     assert keep["status"] == "not_applied"
     assert "no step of this job changes music" in keep["reason"]
     assert keep["measured"]["music_s"] > 14.0
+
+
+def test_normalize_is_judged_by_the_loudness_the_result_reads() -> None:
+    # "approximated: more than 6 dB of limiting, the gain held back" stood beside a gain held back
+    # by 0.05 dB and a result 0.4 LU off, while a WAV 0.3 LU short read "applied" (report audit)
+    from app.dialects.audiocleaner import _loudness_miss
+
+    met = {
+        "target_lufs": -16.0,
+        "measured_lufs": -24.8,
+        "gain_db": 8.79,
+        "limited_by_peak": True,
+        "output_loudness_lufs": -16.38,
+    }
+    assert _loudness_miss(met) is None  # within EBU R 128's 0.5 LU
+    short = {**met, "gain_db": 5.0, "output_loudness_lufs": -19.6, "limiter": {"max_reduction_db": 8.63}}
+    why = _loudness_miss(short)
+    assert why is not None
+    assert "-19.6 LUFS, 3.6 LU under the -16 LUFS target" in why
+    assert "-19.8 LUFS" in why
+    assert "8.6 dB" in why
+    assert _loudness_miss({"target_lufs": -16.0}) is None  # nothing measured: no verdict made up
