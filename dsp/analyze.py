@@ -271,6 +271,10 @@ class Analysis:
     music : MusicMap or None
         Where the recording holds music (:class:`dsp.music.MusicDetector` over the hum-notched
         stream), and whether it is music only.
+    hum_later : (float, float) or None
+        When no hum was found in the first ``HUM_DETECT_S``, where the decision is made: the
+        fundamental (Hz) and start (s) of mains hum the streaming hum remover notched later on,
+        for the report (its level against the speech is not measured, and it is left alone).
     decisions : tuple of Decision
         One per engine, in chain order.
     """
@@ -292,6 +296,7 @@ class Analysis:
     tilt_db_per_octave: float
     speech: tuple[tuple[float, float], ...] = ()
     music: MusicMap | None = None
+    hum_later: tuple[float, float] | None = None
     decisions: tuple[Decision, ...] = field(default=())
 
     def decision(self, engine: str) -> Decision:
@@ -315,6 +320,9 @@ class Analysis:
             "hum_hz": self.hum.f0_hz if self.hum is not None else None,
             "hum_harmonics": list(self.hum.harmonics) if self.hum is not None else [],
             "hum_re_speech_db": r(self.hum_re_speech_db, 1),
+            "hum_checked_s": HUM_DETECT_S,
+            "hum_later_hz": round(self.hum_later[0], 2) if self.hum_later is not None else None,
+            "hum_later_from_s": round(self.hum_later[1], 2) if self.hum_later is not None else None,
             "t60_s": r(self.reverb.t60_s),
             "reverb_share": r(self.reverb.share, 3),
             "echo_found": self.echo.found,
@@ -524,6 +532,14 @@ class RecordingAnalyzer:
             return None, 0.0
         return found, _line_power(head[:, pause].astype(np.float64).mean(axis=0), self.sr, found)
 
+    def _hum_later(self) -> tuple[float, float] | None:
+        """Mains hum the streaming remover notched after the head (fundamental Hz, start s), or None."""
+        for seg in self._hum.report()["hum_segments"]:
+            hz = float(seg["hum_hz"])
+            if min(abs(hz - f) for f in (50.0, 60.0)) <= MAINS_TOL_HZ and seg["end_s"] - seg["start_s"] >= 1.0:
+                return hz, float(seg["start_s"])
+        return None
+
     def _band_track(self) -> FloatArray:
         return np.concatenate([*self._bands, np.zeros((0, self._centres.size), np.float32)]).astype(np.float64)
 
@@ -628,6 +644,7 @@ class RecordingAnalyzer:
             tilt,
             tuple(keep),
             self._music.finish(),
+            self._hum_later() if hum is None else None,
         )
         return Analysis(**{**a.__dict__, "decisions": tuple(_decisions(a, self.target_lufs))})
 
@@ -729,6 +746,11 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     on = h is not None and a.hum_re_speech_db >= HUM_RE_SPEECH_DB  # nan (no pause to measure it in): off
     if h is None:
         why = f"no mains hum in the first {HUM_DETECT_S:g} s"
+        if a.hum_later is not None:
+            why += (
+                f", where its level is measured; mains hum at {a.hum_later[0]:g} Hz from {a.hum_later[1]:g} s on "
+                "was not measured and is left alone: the dehum step removes it"
+            )
     elif math.isnan(a.hum_re_speech_db):
         why = (
             f"mains hum at {h.f0_hz:g} Hz (harmonics {list(h.harmonics)}), but no pause to measure its level "

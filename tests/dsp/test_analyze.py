@@ -88,6 +88,29 @@ def test_hum_with_no_pause_to_measure_it_in_is_left_alone_and_says_why(speech: n
     assert "nan" not in d.reason
 
 
+def test_hum_that_starts_after_the_head_is_reported_and_left_to_dehum() -> None:
+    # hum from 12 s on was reported as "hum_hz: null" and then raised 5.8 dB by the loudness gain;
+    # autoid decides hum on the first 8 s, and now says what the stream found later (report audit)
+    x, _ = make_speech_like(np.random.default_rng(13), SR, 24.0)
+    x = x + make_white(np.random.default_rng(14), x.size, level_dbfs=-75.0)
+    hum = make_hum(SR, x.size, mains_hz=50.0, level_dbfs=-35.0)
+    hum[: 12 * SR] = 0.0
+    a = analyze(at_lufs(x + hum), SR)
+    m = a.measurements()
+    assert a.hum is None
+    assert m["hum_checked_s"] == 8.0
+    assert m["hum_later_hz"] == pytest.approx(50.0, abs=0.3)
+    assert 11.0 <= m["hum_later_from_s"] <= 14.0
+    d = a.decision("dehum")
+    assert not d.on
+    assert "from 1" in d.reason
+    assert "dehum step" in d.reason
+    # without later hum: nothing more said
+    clean = analyze(at_lufs(x), SR)
+    assert clean.measurements()["hum_later_hz"] is None
+    assert clean.decision("dehum").reason == "no mains hum in the first 8 s"
+
+
 def test_discrete_echo_decides_remove_echo(speech: np.ndarray) -> None:
     d = round(0.15 * SR)
     y = speech.copy()
