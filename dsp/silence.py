@@ -303,6 +303,10 @@ class SilenceShortener:
         planned = self._planned.removed if self._planned is not None else 0
         return {
             "music_segments": len(music.music),
+            # the protected seconds hold the speech-over-music stretches too: counted beside them, so
+            # "0 music segments, 20.9 s protected" says where those seconds are (report audit)
+            "speech_over_music_segments": len(music.bed),
+            "speech_over_music_s": round(music.bed_s, 2),
             "music_protected_s": round(sum(e - s for s, e in music.protected()), 2),
             "music_cut_s_spared": round((planned - self.finish().removed) / self.sr, 3),
         }

@@ -327,4 +327,8 @@ def test_the_shortener_spares_music_it_finds_itself() -> None:
     assert rep["pauses_shortened"] == len(cuts)
     assert rep["music_segments"] >= 1
     assert rep["music_cut_s_spared"] > 0.5
+    # what is protected is music and speech over music, each counted (the report said "0 music
+    # segments" beside 20.9 s protected, all of it speech taken for speech over a bed)
+    assert rep["music_protected_s"] >= rep["speech_over_music_s"] >= 0.0
+    assert rep["speech_over_music_segments"] == 0 or rep["speech_over_music_s"] > 0.0
     assert "music_segments" not in plain.report()
