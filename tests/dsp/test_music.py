@@ -332,3 +332,16 @@ def test_the_shortener_spares_music_it_finds_itself() -> None:
     assert rep["music_protected_s"] >= rep["speech_over_music_s"] >= 0.0
     assert rep["speech_over_music_segments"] == 0 or rep["speech_over_music_s"] > 0.0
     assert "music_segments" not in plain.report()
+
+
+def test_digital_silence_in_an_edit_does_not_lower_the_pause_floor() -> None:
+    # 3 s of inserted zeros put the pause floor at the bottom, and every gap between the words of
+    # real read speech rose over it as a "music bed" (18.9 s of 20 s; report audit)
+    from dsp.music import ABS_FLOOR_DBFS, _pause_floor
+
+    rng = np.random.default_rng(21)
+    talk = rng.uniform(-58.0, -20.0, 2000)  # a voice over a -58 dBFS room
+    with_edit = np.r_[talk[:1000], np.full(400, -200.0), talk[1000:]]  # 17 % digital silence
+    assert _pause_floor(with_edit) == pytest.approx(_pause_floor(talk), abs=0.5)
+    assert _pause_floor(with_edit) > -56.0
+    assert _pause_floor(np.full(100, -200.0)) == ABS_FLOOR_DBFS
