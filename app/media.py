@@ -666,12 +666,29 @@ _MAX_SAMPLE: Final = 1e6
 _NUMPY_FORMATS: Final = frozenset({"u8", "s16", "s32", "flt", "dbl"})
 
 
+#: Channel count from which PyAV (18.1) miscounts a planar frame's planes (8 channels: 9 planes):
+#: ``to_ndarray`` then reads a data pointer that is not there, and the process died (SIGSEGV) on
+#: every 8-channel AAC or Opus file (an outside audit); such frames are read plane by plane.
+_PLANAR_BUG_CHANNELS: Final = 8
+_PLANE_DTYPES: Final[dict[str, Any]] = {
+    "u8": np.uint8,
+    "s16": np.int16,
+    "s32": np.int32,
+    "flt": np.float32,
+    "dbl": np.float64,
+}
+
+
 def _frame_to_float(frame: Any) -> np.ndarray:
     """A decoded frame as float32 (channels, n)."""
     fmt = frame.format
     name = fmt.name.rstrip("p")
-    arr = frame.to_ndarray()
     channels = len(frame.layout.channels)
+    if fmt.is_planar and channels >= _PLANAR_BUG_CHANNELS:
+        n = frame.samples
+        arr = np.stack([np.frombuffer(frame.planes[i], dtype=_PLANE_DTYPES[name])[:n] for i in range(channels)])
+    else:
+        arr = frame.to_ndarray()
     if not fmt.is_planar:
         arr = arr.reshape(-1, channels).T
     out: np.ndarray
@@ -1142,7 +1159,13 @@ class _AvEncoder:
         self.sr = sr
         self.layout = _layout(channels)
         self.pts = 0
-        self.resampler: Any = av.AudioResampler(format="fltp", layout=self.layout, rate=rate) if rate != sr else None
+        # PyAV gives an 8-channel planar frame a 9th plane, and building one from an array fails
+        # (an 8-channel M4A or Opus result was an internal error): those frames are made packed
+        # and converted by the resampler, whose own frames go to the encoder untouched
+        self.packed = channels >= _PLANAR_BUG_CHANNELS
+        self.resampler: Any = (
+            av.AudioResampler(format="fltp", layout=self.layout, rate=rate) if rate != sr or self.packed else None
+        )
 
     def encode(self, block: np.ndarray | None) -> list[Any]:
         if block is None:
@@ -1152,9 +1175,14 @@ class _AvEncoder:
                 packets.extend(self.stream.encode(frame))
             packets.extend(self.stream.encode(None))
             return packets
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=self.layout
-        )
+        if self.packed:
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(block.T, dtype=np.float32).reshape(1, -1), format="flt", layout=self.layout
+            )
+        else:
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=self.layout
+            )
         frame.sample_rate = self.sr
         frame.time_base = Fraction(1, self.sr)
         frame.pts = self.pts

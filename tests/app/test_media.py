@@ -701,3 +701,26 @@ def test_a_wav_too_long_for_riff_sizes_is_written_as_rf64(tmp_path: Path) -> Non
     assert (info.container, info.channels, info.sample_format) == ("wav", 8, "FLOAT")
     y = np.concatenate(list(decode_blocks(big, info, 4096)), axis=1)
     np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize("container", ["m4a", "ogg", "webm"])
+def test_eight_channels_round_trip_through_lossy_containers(tmp_path: Path, container: str) -> None:
+    # PyAV miscounts an 8-channel planar frame's planes: decoding such AAC or Opus killed the
+    # worker (SIGSEGV) and encoding one was an internal error (odd-files audit)
+    sr, n = 48_000, 48_000
+    t = np.arange(n) / sr
+    freqs = [300.0 * (k + 1) for k in range(8)]
+    freqs[3] = 60.0  # the 7.1 layout's low-frequency channel: the encoders band-limit it
+    x = np.stack([0.2 * np.sin(2 * np.pi * f * t) for f in freqs]).astype(np.float32)
+    dst = tmp_path / f"eight.{container}"
+    with AudioWriter(dst, container, sr, 8) as w:
+        w.write(x)
+    info = probe(dst)
+    assert info.channels == 8
+    y = np.concatenate(list(decode_blocks(dst, info, 8192)), axis=1)
+    assert y.shape[0] == 8
+    assert abs(y.shape[1] - n) <= 1
+    for k, f in enumerate(freqs):  # each channel keeps its own tone, in order
+        spec = np.abs(np.fft.rfft(y[k, 4800:-4800]))
+        peak = np.argmax(spec) * sr / (y.shape[1] - 9600)
+        assert peak == pytest.approx(f, abs=5.0), (k, peak)
