@@ -191,7 +191,7 @@ def test_unexpected_error_answers_500_and_keeps_the_connection(tmp_path: Path) -
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             replies = []
             for path in ("/boom", "/healthz"):  # two requests on one keep-alive connection
-                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
                 replies.append(_read_response(sock))
         assert replies[0][0] == 500
         assert b"error id" in replies[0][1]
