@@ -223,8 +223,12 @@ class InProcessQueue:
             t.join(timeout=5)
         self._threads.clear()
         if self._events is not None:
+            # no wait for the queue's feeder thread: a worker that died (SIGSEGV) while writing to
+            # the queue keeps its write lock for good, and the stop hung on it (an outside audit
+            # saw "Waiting for application shutdown" for over a minute); the reader got None or
+            # its 5 s above, and nothing else is waiting for what the feeder holds
+            self._events.cancel_join_thread()
             self._events.close()
-            self._events.join_thread()
             self._events = None
         fds, (self._wake_r, self._wake_w) = (self._wake_r, self._wake_w), (None, None)
         for fd in fds:

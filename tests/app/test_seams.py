@@ -8,6 +8,7 @@ import io
 import multiprocessing
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -235,6 +236,27 @@ def test_the_pool_sends_no_job_to_a_worker_still_starting(ctx) -> None:
     assert time.monotonic() - w.started < 5.0  # its run is timed from now
     parent.close()
     child.close()
+
+
+def test_the_pool_stops_when_a_dead_worker_kept_the_event_queues_lock(ctx) -> None:
+    """A worker that dies (SIGSEGV) while writing a progress event keeps the event queue's write
+    lock for good: the stop then waited on the queue's feeder thread forever (an outside audit saw
+    the server hang for over a minute on SIGTERM). The lock is held here the way the dead worker
+    held it: taken and never given back."""
+    c, _, _ = ctx
+    pool = InProcessQueue(c.settings.model_copy(update={"workers": 1}), c.store, InProcessEventBus())
+    pool.start()
+    lock = pool._events._wlock
+    assert lock.acquire(timeout=5)
+    stopper = threading.Thread(target=pool.stop, daemon=True)
+    t0 = time.monotonic()
+    stopper.start()
+    stopper.join(timeout=30)
+    try:
+        assert not stopper.is_alive(), "the pool's stop hung on the queue"
+        assert time.monotonic() - t0 < 20
+    finally:
+        lock.release()
 
 
 def test_a_retry_goes_back_through_the_queue(ctx) -> None:
