@@ -1024,6 +1024,32 @@ def resample_note(container: str, sr: int, channels: int, *, offered: Sequence[s
     return f"{container.upper()} cannot carry {sr} Hz audio: the output is encoded at {rate} Hz{hint}"
 
 
+#: Lossless codecs a lossy container can hold (an ALAC M4A): their result is encoded lossy.
+_LOSSLESS_IN_LOSSY: Final = frozenset({"alac"})
+
+
+def lossless_note(info: MediaInfo, container: str, *, offered: Sequence[str] | None = None) -> str | None:
+    """What to tell the user when a lossless input comes back lossy in the same kind of file.
+
+    An ALAC M4A came back as 128 kbit/s AAC with no word (an outside audit): the output is
+    named after the container, whose audio Hush writes as AAC.
+
+    >>> info = MediaInfo(container="m4a", codec="alac", sr=44100, channels=2, duration_s=10.0, has_video=False)
+    >>> lossless_note(info, "m4a", offered=["m4a", "mp3", "wav"])
+    'the input is lossless (ALAC) and an M4A result is AAC, which is not: ask for wav to stay lossless'
+    >>> lossless_note(info, "flac") is None
+    True
+    """
+    if info.codec not in _LOSSLESS_IN_LOSSY or container in ("wav", "flac", "pcm"):
+        return None
+    keep = [c for c in (offered if offered is not None else _FALLBACKS) if c in ("wav", "flac")]
+    hint = f": ask for {_either(keep)} to stay lossless" if keep else ""
+    return (
+        f"the input is lossless ({info.codec.upper()}) and an {container.upper()} result is "
+        f"{_AV_CODECS.get(container, container).removeprefix('lib').upper()}, which is not{hint}"
+    )
+
+
 def _flac_subtype(sample_format: str | None) -> str:
     if sample_format in _FLAC_SUBTYPES:
         return sample_format

@@ -415,9 +415,12 @@ def process_file(
         result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
     for r in result.reports:  # every step says whether it did anything, in the same word
         r.setdefault("applied", not r.get("not_applied"))
-    note = media.resample_note(out_container, sr, ch, offered=output.offered) if output.audio else None
-    if note is not None:
-        warnings.append(note)
+    for note in (
+        media.resample_note(out_container, sr, ch, offered=output.offered) if output.audio else None,
+        media.lossless_note(info, out_container, offered=output.offered) if output.audio else None,
+    ):
+        if note is not None:
+            warnings.append(note)
     if (
         result.path is not None  # (no step requested, and a video's audio, count alike: nothing done)
         and not warnings

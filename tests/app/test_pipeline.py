@@ -313,3 +313,27 @@ def test_a_lossless_result_reaches_the_loudness_target_and_reports_what_it_reads
     assert loud["output_loudness_lufs"] == pytest.approx(got, abs=0.05)
     assert got == pytest.approx(-16.0, abs=pipeline.LOUDNESS_SLACK_LU), loud
     assert loud["output_true_peak_dbtp"] <= -1.0 + pipeline.TRUE_PEAK_SLACK_DB
+
+
+def test_a_lossless_alac_input_written_as_aac_says_so(tmp_path: Path) -> None:
+    # an ALAC M4A came back as 128 kbit/s AAC with no word about it (odd-files audit)
+    from fractions import Fraction
+
+    import av
+
+    src = tmp_path / "master.m4a"
+    x = (0.1 * make_speech_like(np.random.default_rng(12), SR, 2.0)[0]).astype(np.float32)
+    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+    with av.open(str(src), "w") as oc:
+        st = oc.add_stream("alac", rate=SR)
+        st.codec_context.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16p", layout="mono")
+        frame.sample_rate, frame.time_base, frame.pts = SR, Fraction(1, SR), 0
+        for packet in [*st.encode(frame), *st.encode(None)]:
+            oc.mux(packet)
+    info = media.probe(src)
+    assert info.codec == "alac"
+    res = process_file(src, info, [Step(name="denoise")], OutputSpec(), tmp_path)
+    assert any("lossless (ALAC)" in w and "wav" in w for w in res.data["warnings"]), res.data
+    res = process_file(src, info, [Step(name="denoise")], OutputSpec(container="flac"), tmp_path)
+    assert not any("lossless" in w for w in res.data.get("warnings", []))
