@@ -745,3 +745,25 @@ def test_digital_silence_reports_no_gain_and_no_gate() -> None:
     assert rep["speech_gate"]["applied"] is False
     assert rep["mean_gain_db"] is None
     assert not np.any(y)
+
+
+def test_a_dc_offset_is_removed_not_taken_for_noise(rng: np.random.Generator) -> None:
+    # a +0.3 offset under speech read as a -6.4 dBFS noise floor, the speech lost 1.5-2.4 dB, the
+    # gate hardly acted and 0.01 of DC was left (odd-files audit)
+    speech, _ = make_speech_like(rng, SR, 8.0)
+    x = mix_at_snr(speech, make_white(rng, speech.size, -40.0), 20.0).astype(np.float32)
+    outs, reps = [], []
+    for v in (x, (x + 0.3).astype(np.float32)):
+        proc = NoiseReducer(SR, 1)
+        outs.append(np.concatenate(list(run_blocks(proc, [v[None, :]])), axis=-1)[0].astype(np.float64))
+        reps.append(proc.report())
+    clean, offset = outs
+    assert reps[1]["dc_offset"] == pytest.approx(0.3, abs=0.001)
+    assert reps[0]["dc_offset"] < 0.001
+    assert reps[1]["noise_floor_dbfs"] == pytest.approx(reps[0]["noise_floor_dbfs"], abs=1.0)
+    later = slice(2 * SR, None)  # (the offset fades out over the first two seconds)
+    assert abs(np.mean(offset[later])) < 1e-3
+    level = lambda v: 10 * np.log10(np.mean((v - v.mean()) ** 2))  # noqa: E731
+    for a in range(2, 8):
+        s = slice(a * SR, (a + 1) * SR)
+        assert level(offset[s]) == pytest.approx(level(clean[s]), abs=0.3), a
