@@ -1270,6 +1270,8 @@ class AudioWriter:
         self.sr = sr
         self.channels = channels
         self.frames_written = 0
+        #: Samples over full scale the format could not hold, clipped at +-1 (a float WAV keeps them).
+        self.clipped = 0
         self._closed = False
         self._sink: _SoundfileSink | _AvSink
         if container == "wav":
@@ -1294,6 +1296,8 @@ class AudioWriter:
         if block.shape[1] == 0:
             return
         data = np.nan_to_num(np.asarray(block, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+        if not (isinstance(self._sink, _SoundfileSink) and self._sink.subtype in ("FLOAT", "DOUBLE")):
+            self.clipped += int(np.count_nonzero(np.abs(data) > 1.0))
         self._sink.write(data)
         self.frames_written += block.shape[1]
 

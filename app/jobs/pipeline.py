@@ -372,6 +372,8 @@ def process_file(
                     m.process(b)
                 w.write(b)
                 n += b.shape[-1]
+        if direct:
+            result.data["clipped_samples"] = w.clipped
         out = tmp / f"out{ext}"
 
         def remux(audio: Path) -> Path:
@@ -421,6 +423,13 @@ def process_file(
     ):
         if note is not None:
             warnings.append(note)
+    clipped = result.data.pop("clipped_samples", 0)
+    if clipped:
+        warnings.append(
+            f"{clipped} samples over full scale were clipped: a {out_container.upper()} result cannot hold "
+            "them (the input or the processing peaks over 0 dBFS); ask for wav, which keeps them as 32-bit "
+            "float, or add the loudness step to bring the level down"
+        )
     if (
         result.path is not None  # (no step requested, and a video's audio, count alike: nothing done)
         and not warnings
@@ -539,6 +548,7 @@ def _second_pass(
                 w.write(limiter.flush())
                 for report in loudness:
                     report["limiter"] = limiter.report()
+        result.data["clipped_samples"] = w.clipped
         return done
 
     lower_db = 0.0

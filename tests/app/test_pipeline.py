@@ -337,3 +337,20 @@ def test_a_lossless_alac_input_written_as_aac_says_so(tmp_path: Path) -> None:
     assert any("lossless (ALAC)" in w and "wav" in w for w in res.data["warnings"]), res.data
     res = process_file(src, info, [Step(name="denoise")], OutputSpec(container="flac"), tmp_path)
     assert not any("lossless" in w for w in res.data.get("warnings", []))
+
+
+def test_samples_over_full_scale_that_the_output_cannot_hold_are_counted_in_a_warning(tmp_path: Path) -> None:
+    # a float input peaking at +6 dBFS came back as FLAC with 6 % of its samples at full scale and
+    # no word (odd-files audit); a float WAV result keeps them
+    rng = np.random.default_rng(13)
+    x = (2.0 * make_speech_like(rng, SR, 2.0, level_dbfs=-3.0)[0]).astype(np.float32)
+    assert np.max(np.abs(x)) > 1.0
+    src = tmp_path / "hot.wav"
+    sf.write(src, x, SR, subtype="FLOAT")
+    info = media.probe(src)
+    res = process_file(src, info, [Step(name="declick")], OutputSpec(container="flac"), tmp_path)
+    (warning,) = [w for w in res.data.get("warnings", []) if "over full scale" in w]
+    assert "ask for wav" in warning
+    assert int(warning.split()[0]) > 0
+    res = process_file(src, info, [Step(name="declick")], OutputSpec(container="wav"), tmp_path)
+    assert not any("over full scale" in w for w in res.data.get("warnings", []))
