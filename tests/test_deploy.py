@@ -135,6 +135,7 @@ def test_the_cluster_extra_brings_everything_the_workers_import() -> None:
         for dist in owners.get(module, [])
     }
     # imported when present, not needed: SQLAlchemy's greenlet (asyncio), kombu's msgpack serializer,
-    # and setuptools' _distutils_hack (a .pth file of the virtualenv, not an import of ours)
-    needed -= {"hush", "greenlet", "msgpack", "setuptools"}
+    # and what .pth files of the virtualenv load (setuptools' _distutils_hack, coverage's subprocess
+    # hook under pytest-cov), not imports of ours
+    needed -= {"hush", "greenlet", "msgpack", "setuptools", "coverage"}
     assert needed <= declared, f"imported but not declared by hush[cluster]: {sorted(needed - declared)}"

@@ -782,8 +782,10 @@ class JobService:
             if updated is None:
                 continue
             log.warning("job %s: the lease of attempt %d ran out; back to the queue", job.id, job.attempt)
-            await anyio.to_thread.run_sync(self.queue.enqueue, job.id, job.priority)
+            # said before it is sent: a free worker may claim it at once, and its "in_progress" then
+            # overtook "queued" (a watcher never saw the job go back to the queue)
             self.bus.publish(JobEvent(job_id=job.id, job=updated))
+            await anyio.to_thread.run_sync(self.queue.enqueue, job.id, job.priority)
             reaped.append(job.id)
         if reaped:
             self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))

@@ -89,7 +89,7 @@ def test_open_server_answers_only_local_clients_under_any_asgi_server(tmp_path: 
         r = remote.get("/api/v1/steps")
         assert r.status_code == 403
         assert "HUSH_API_KEYS" in r.json()["title"]
-    with TestClient(app, client=("127.0.0.1", 40000)) as local:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 40000)) as local:
         assert local.get("/api/v1/steps").status_code == 200
     keyed = create_app(Settings(data_dir=tmp_path / "k", api_keys=("k1",)), workers=False)
     with TestClient(keyed, client=("203.0.113.7", 40000)) as remote:
