@@ -335,16 +335,28 @@ def _check_wav_header(path: Path, size: int) -> None:
         riff = f.read(12)
         if riff[:4] != b"RIFF":  # RIFX/RF64 sizes live elsewhere; libsndfile checks those
             return
-        pos = 12
-        while pos + 8 <= size:
-            f.seek(pos)
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                break
-            cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if cid == b"data":
-                return
-            pos += 8 + csize + (csize & 1)
+
+        def finds_data(pad: bool) -> bool:
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    break
+                cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"data":
+                    return True
+                pos += 8 + csize + (csize & 1 if pad else 0)
+            return False
+
+        if finds_data(pad=True):
+            return
+        if finds_data(pad=False):  # (the file was called truncated: its audio is all there)
+            raise CorruptMediaError(
+                "The WAV file has a chunk of odd size without the pad byte the format requires after it "
+                "(a bug of the program that wrote it), so its audio cannot be found. Save it again with "
+                "another program, or send it as FLAC."
+            )
     raise CorruptMediaError("The WAV file has no 'data' chunk (it is truncated or damaged). Send the complete file.")
 
 

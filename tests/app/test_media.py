@@ -263,6 +263,19 @@ def _video_only(tmp_path: Path) -> Path:
     return make_silent_video(tmp_path / "silent.webm")
 
 
+def _odd_chunk_without_pad(tmp_path: Path) -> Path:
+    # a 3-byte chunk with no pad byte before an intact data chunk read "truncated" (odd-files audit)
+    import struct
+
+    pcm = (np.sin(np.arange(1600) / 5) * 8000).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, 16_000, 32_000, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"junk" + struct.pack("<I", 3) + b"abc"
+    body += b"data" + struct.pack("<I", len(pcm)) + pcm
+    path = tmp_path / "odd.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
 def _ok_wav(tmp_path: Path) -> Path:
     return make_audio_file(tmp_path / "ok.wav", "wav", make_music(16_000, 0.2, 1), 16_000)
 
@@ -276,6 +289,7 @@ def _ok_wav(tmp_path: Path) -> Path:
         (_empty, EmptyInputError, "empty"),
         (_no_samples, EmptyInputError, "no audio samples"),
         (_cut_wav, CorruptMediaError, "no 'data' chunk"),
+        (_odd_chunk_without_pad, CorruptMediaError, "odd size without the pad byte"),
         (_cut_moov, CorruptMediaError, "moov"),
         (_video_only, UnsupportedMediaError, "no audio track"),
     ],
