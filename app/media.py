@@ -303,6 +303,15 @@ def sniff_file(path: Path) -> str | None:
     return sniff_container(head)
 
 
+_UNKNOWN: Final = "not a recognized audio or video format"
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether ``head`` reads as text (a character cut at the end is dropped)."""
+    text = head[:512].decode("utf-8", errors="ignore")
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
+
+
 def _describe_unknown(head: bytes) -> str:
     text = head[:512].lstrip().lower()
     if text.startswith((b"<!doctype html", b"<html")):
@@ -319,7 +328,7 @@ def _describe_unknown(head: bytes) -> str:
         return "an AIFF/IFF file, which is not supported"
     if len(head) >= 2 and (head[0] == 0xFF and (head[1] & 0xF6) == 0xF0):
         return "a raw AAC (ADTS) stream, which is not supported; wrap it in M4A"
-    return "not a recognized audio or video format"
+    return _UNKNOWN
 
 
 # --------------------------------------------------------------------------- probing
@@ -576,11 +585,16 @@ def probe(
     if container is None:
         if pcm_sample_rate is not None:
             return _check_limits(_probe_pcm(size, pcm_sample_rate, pcm_channels), max_duration_s)
-        raise UnsupportedMediaError(
-            f"The input is {_describe_unknown(head)}. {_SEND_INSTEAD} Headerless 16-bit PCM is "
-            "accepted only when its sample rate is given (native API: pcm_sample_rate, as a form field "
-            "of the upload or in the job's input).",
+        what = _describe_unknown(head)
+        # (headerless PCM is a guess only for bytes of no known kind: an AIFF or a web page is not it)
+        pcm = (
+            " Headerless 16-bit PCM is accepted where its sample rate comes with it: the native API's "
+            "pcm_sample_rate (a form field of the upload or in the job's input), DeepAffects' encoding "
+            '"LINEAR16" with its sampleRate.'
+            if what == _UNKNOWN and not _is_text(head)
+            else ""
         )
+        raise UnsupportedMediaError(f"The input is {what}. {_SEND_INSTEAD}{pcm}")
     if container == "wav":
         _check_wav_header(path, size)
     found = _probe_soundfile(path, container) if container in _SF_FORMATS else None

@@ -412,7 +412,13 @@ async def _store_content(service: JobService, who: Principal, content: str, pcm_
     try:
         stored = await service.store_upload(io.BytesIO(data), owner=who.owner, filename=None, pcm_sample_rate=pcm_rate)
     except e.UnsupportedMediaError as exc:
-        if pcm_rate is not None or exc.hint or looks_like_text(data) or media.sniff_container(data[:64]) is not None:
+        if (
+            pcm_rate is not None
+            or exc.hint
+            or looks_like_text(data)
+            or media.sniff_container(data[:64]) is not None
+            or "not a recognized" not in exc.message  # an AIFF, an archive ...: no headerless PCM
+        ):
             raise  # the hint is for bytes with no header, not for a file of a known format or text
         raise e.UnsupportedMediaError(
             exc.message, hint='for headerless PCM16 send encoding "LINEAR16" with its sampleRate'

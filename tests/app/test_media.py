@@ -738,3 +738,20 @@ def test_eight_channels_round_trip_through_lossy_containers(tmp_path: Path, cont
         spec = np.abs(np.fft.rfft(y[k, 4800:-4800]))
         peak = np.argmax(spec) * sr / (y.shape[1] - 9600)
         assert peak == pytest.approx(f, abs=5.0), (k, peak)
+
+
+def test_the_headerless_pcm_hint_is_given_only_for_bytes_of_no_known_kind(tmp_path: Path) -> None:
+    # an AIFF refusal came with a hint for headerless PCM, and the hint named one interface's
+    # field to users of the others (odd-files audit)
+    aiff = tmp_path / "a.aiff"
+    aiff.write_bytes(b"FORM" + b"\x00\x00\x10\x00" + b"AIFF" + bytes(4096))
+    with pytest.raises(UnsupportedMediaError) as caught:
+        probe(aiff)
+    assert "AIFF" in caught.value.message
+    assert "PCM" not in caught.value.message
+    noise = tmp_path / "n.bin"
+    noise.write_bytes(np.random.default_rng(3).integers(-3000, 3000, 8000).astype("<i2").tobytes())
+    with pytest.raises(UnsupportedMediaError) as caught:
+        probe(noise)
+    assert "pcm_sample_rate" in caught.value.message
+    assert "LINEAR16" in caught.value.message
