@@ -1054,18 +1054,27 @@ def resample_note(container: str, sr: int, channels: int, *, offered: Sequence[s
 _LOSSLESS_IN_LOSSY: Final = frozenset({"alac"})
 
 
-def lossless_note(info: MediaInfo, container: str, *, offered: Sequence[str] | None = None) -> str | None:
-    """What to tell the user when a lossless input comes back lossy in the same kind of file.
+def codec_note(info: MediaInfo, container: str, *, offered: Sequence[str] | None = None) -> str | None:
+    """What to tell the user when the result's codec is not the input's in the same kind of file.
 
     An ALAC M4A came back as 128 kbit/s AAC with no word (an outside audit): the output is
     named after the container, whose audio Hush writes as AAC.
 
     >>> info = MediaInfo(container="m4a", codec="alac", sr=44100, channels=2, duration_s=10.0, has_video=False)
-    >>> lossless_note(info, "m4a", offered=["m4a", "mp3", "wav"])
+    >>> codec_note(info, "m4a", offered=["m4a", "mp3", "wav"])
     'the input is lossless (ALAC) and an M4A result is AAC, which is not: ask for wav to stay lossless'
-    >>> lossless_note(info, "flac") is None
+    >>> codec_note(info, "flac") is None
     True
+
+    An MP2 input comes back as MP3 (Layer III), which it says:
+
+    >>> mp2 = MediaInfo(container="mp3", codec="mp2", sr=48000, channels=2, duration_s=1.0, has_video=False)
+    >>> codec_note(mp2, "mp3")
+    'the input is MPEG Layer II (MP2) and the result is MP3 (Layer III), in an .mp3 file'
     """
+    if info.codec == "mp2" and container == "mp3":
+        # (MPEG Layer II is read as an MP3 input; its result is Layer III, an .mp3 file)
+        return "the input is MPEG Layer II (MP2) and the result is MP3 (Layer III), in an .mp3 file"
     if info.codec not in _LOSSLESS_IN_LOSSY or container in ("wav", "flac", "pcm"):
         return None
     keep = [c for c in (offered if offered is not None else _FALLBACKS) if c in ("wav", "flac")]

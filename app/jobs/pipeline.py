@@ -419,7 +419,7 @@ def process_file(
         r.setdefault("applied", not r.get("not_applied"))
     for note in (
         media.resample_note(out_container, sr, ch, offered=output.offered) if output.audio else None,
-        media.lossless_note(info, out_container, offered=output.offered) if output.audio else None,
+        media.codec_note(info, out_container, offered=output.offered) if output.audio else None,
     ):
         if note is not None:
             warnings.append(note)

@@ -354,3 +354,30 @@ def test_samples_over_full_scale_that_the_output_cannot_hold_are_counted_in_a_wa
     assert int(warning.split()[0]) > 0
     res = process_file(src, info, [Step(name="declick")], OutputSpec(container="wav"), tmp_path)
     assert not any("over full scale" in w for w in res.data.get("warnings", []))
+
+
+def test_an_mp2_input_is_told_its_result_is_mp3(tmp_path: Path) -> None:
+    # MPEG Layer II was read as MP3 and came back as MP3 without a word; the Audo SDK's save() of
+    # a ".mp2" name then refused the ".mp3" link (odd-files audit)
+    from fractions import Fraction
+
+    import av
+
+    sr = 48_000
+    src = tmp_path / "broadcast.mp2"
+    x = (0.1 * make_speech_like(np.random.default_rng(14), sr, 2.0)[0]).astype(np.float32)
+    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+    with av.open(str(src), "w", format="mp2") as oc:
+        st = oc.add_stream("mp2", rate=sr)
+        st.codec_context.layout = "mono"
+        for i in range(0, pcm.size, 1152 * 8):
+            frame = av.AudioFrame.from_ndarray(pcm[None, i : i + 1152 * 8], format="s16", layout="mono")
+            frame.sample_rate, frame.time_base, frame.pts = sr, Fraction(1, sr), i
+            for packet in st.encode(frame):
+                oc.mux(packet)
+        for packet in st.encode(None):
+            oc.mux(packet)
+    info = media.probe(src)
+    assert info.codec == "mp2"
+    res = process_file(src, info, [Step(name="denoise")], OutputSpec(), tmp_path)
+    assert any("MPEG Layer II (MP2)" in w for w in res.data["warnings"]), res.data
