@@ -1095,8 +1095,14 @@ def _flac_subtype(sample_format: str | None) -> str:
     return "PCM_16"
 
 
+#: Block codecs a WAV may hold that are written as 16-bit PCM: libsndfile pads their last block, and an
+#: IMA-ADPCM result came out 28.7 ms longer than its input (an outside audit); their 4 bits a sample
+#: would also cost a second generation for a transmission format.
+_BLOCK_CODECS: Final = frozenset({"IMA_ADPCM", "MS_ADPCM", "G721_32", "G723_24", "G723_40", "GSM610", "VOX_ADPCM"})
+
+
 def _wav_subtype(sample_format: str | None) -> str:
-    if sample_format is not None and sf.check_format("WAV", sample_format):
+    if sample_format is not None and sample_format not in _BLOCK_CODECS and sf.check_format("WAV", sample_format):
         return sample_format
     return "PCM_16"
 

@@ -755,3 +755,33 @@ def test_the_headerless_pcm_hint_is_given_only_for_bytes_of_no_known_kind(tmp_pa
         probe(noise)
     assert "pcm_sample_rate" in caught.value.message
     assert "LINEAR16" in caught.value.message
+
+
+@pytest.mark.parametrize("codec", ["adpcm_ima_wav", "adpcm_ms"])
+def test_an_adpcm_wav_comes_back_as_pcm_of_its_exact_length(tmp_path: Path, codec: str) -> None:
+    # libsndfile pads the last ADPCM block when it writes: an IMA-ADPCM result was 28.7 ms longer
+    # than its input (odd-files audit); the input here is FFmpeg's, whose fact chunk is exact
+    from fractions import Fraction
+
+    import av
+
+    sr, n = 22_050, 112_255
+    src = tmp_path / "adpcm.wav"
+    pcm = (0.3 * 32767 * np.sin(np.arange(n) / 7.0)).astype(np.int16)
+    with av.open(str(src), "w", format="wav") as oc:
+        st = oc.add_stream(codec, rate=sr)
+        st.codec_context.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate, frame.time_base, frame.pts = sr, Fraction(1, sr), 0
+        for packet in [*st.encode(frame), *st.encode(None)]:
+            oc.mux(packet)
+    info = probe(src)
+    assert info.sample_format in ("IMA_ADPCM", "MS_ADPCM")
+    got = sum(b.shape[1] for b in decode_blocks(src, info, 8192))
+    dst = tmp_path / "out.wav"
+    with AudioWriter(dst, "wav", sr, 1, sample_format=info.sample_format) as w:
+        for block in decode_blocks(src, info, 8192):
+            w.write(block)
+    out = sf.info(str(dst))
+    assert out.subtype == "PCM_16"
+    assert out.frames == got
