@@ -41,6 +41,7 @@ webm       Opus; at rates Opus cannot carry the audio is resampled to 48 kHz, th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -181,6 +182,9 @@ class MediaInfo:
     """Sample frames per channel the header declares, when it states a length decoding can be
     checked against (WAV, FLAC, MP4/M4A, MP3 with a frame count); a WAV that holds less has
     ``duration_s`` shorter than this, the others are found short while decoding."""
+    trailing_bytes: int = 0
+    """Bytes after a WAV's data chunk that are no chunk: most often audio a recorder wrote after
+    the last time it updated the header (not read; :func:`decode_blocks` warns)."""
 
     @property
     def ext(self) -> str:
@@ -334,18 +338,31 @@ def _describe_unknown(head: bytes) -> str:
 # --------------------------------------------------------------------------- probing
 
 
-def _check_wav_header(path: Path, size: int) -> None:
+def _chunks_after(f: Any, pos: int, size: int) -> int:
+    """Where the chain of well-formed chunks from ``pos`` ends (``size`` when it reaches the end)."""
+    while pos + 8 <= size:
+        f.seek(pos)
+        head = f.read(8)
+        cid, csize = head[:4], struct.unpack("<I", head[4:])[0]
+        if not all(32 <= c < 127 for c in cid) or pos + 8 + csize > size + 1:
+            return pos
+        pos += 8 + csize + (csize & 1)
+    return size if pos >= size - 1 else pos
+
+
+def _check_wav_header(path: Path, size: int) -> int:
     """Raise CorruptMediaError when a RIFF/WAVE file has no data chunk (it ends before its audio).
 
     A data chunk that declares more than the file holds is read as far as it goes (see the module
-    docstring).
+    docstring). Returns the bytes after the data chunk that are no chunk (an id of four printable
+    characters whose size fits in the file), 0 when there are none.
     """
     with path.open("rb") as f:
         riff = f.read(12)
         if riff[:4] != b"RIFF":  # RIFX/RF64 sizes live elsewhere; libsndfile checks those
-            return
+            return 0
 
-        def finds_data(pad: bool) -> bool:
+        def finds_data(pad: bool) -> int | None:
             pos = 12
             while pos + 8 <= size:
                 f.seek(pos)
@@ -353,14 +370,18 @@ def _check_wav_header(path: Path, size: int) -> None:
                 if len(chunk) < 8:
                     break
                 cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-                if cid == b"data":
-                    return True
+                if cid == b"data":  # where the data ends (a placeholder size of 0: at the file's end)
+                    return pos + 8 + csize + (csize & 1) if csize else size
                 pos += 8 + csize + (csize & 1 if pad else 0)
-            return False
+            return None
 
-        if finds_data(pad=True):
-            return
-        if finds_data(pad=False):  # (the file was called truncated: its audio is all there)
+        end = finds_data(pad=True)
+        if end is not None:
+            if end >= size:  # (placeholder sizes, and a cut-off file, read to the end)
+                return 0
+            after = _chunks_after(f, end, size)
+            return size - after if after < size else 0
+        if finds_data(pad=False) is not None:  # (the file was called truncated: its audio is all there)
             raise CorruptMediaError(
                 "The WAV file has a chunk of odd size without the pad byte the format requires after it "
                 "(a bug of the program that wrote it), so its audio cannot be found. Save it again with "
@@ -595,10 +616,10 @@ def probe(
             else ""
         )
         raise UnsupportedMediaError(f"The input is {what}. {_SEND_INSTEAD}{pcm}")
-    if container == "wav":
-        _check_wav_header(path, size)
+    trailing = _check_wav_header(path, size) if container == "wav" else 0
     found = _probe_soundfile(path, container) if container in _SF_FORMATS else None
-    return _check_limits(found or _probe_av(path, container), max_duration_s)
+    info = _check_limits(found or _probe_av(path, container), max_duration_s)
+    return dataclasses.replace(info, trailing_bytes=trailing) if trailing else info
 
 
 def _span(seconds: float, number: str = ".1f") -> str:
@@ -774,6 +795,14 @@ def _decode_soundfile(path: Path, info: MediaInfo, block_frames: int, notes: lis
     def cut_off(declared: int, present: int) -> None:
         notes.append(truncation_warning(f"The {label} file", info.sr, declared, present))
 
+    if info.trailing_bytes:
+        per_s = info.sr * info.channels * SAMPLE_BYTES.get(info.sample_format or "", 2)
+        notes.append(
+            f"The WAV file holds {info.trailing_bytes} bytes after the audio its header declares (about "
+            f"{info.trailing_bytes / per_s:.1f} s more in its format), which were not read: a recorder that "
+            "stopped before updating its header leaves such a file; repair the header (its data size) to "
+            "process them"
+        )
     try:
         if info.container in ("wav", "flac"):  # dsp.io reads placeholder sizes and cut-off ends
             for block in read_blocks(path, block_frames, on_truncated=cut_off, name=f"The {label} audio"):

@@ -785,3 +785,39 @@ def test_an_adpcm_wav_comes_back_as_pcm_of_its_exact_length(tmp_path: Path, code
     out = sf.info(str(dst))
     assert out.subtype == "PCM_16"
     assert out.frames == got
+
+
+def test_audio_after_the_declared_data_is_said_not_read(tmp_path: Path) -> None:
+    # a recorder that last updated its header at 2 s and went on to 5 s lost 3 s without a word
+    # (odd-files audit); a chunk after the data (LIST) is no such thing
+    import struct
+
+    sr = 8000
+    pcm = (np.sin(np.arange(5 * sr) / 5) * 8000).astype("<i2").tobytes()
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, 2 * sr, 2, 16)
+    declared = 2 * sr * 2
+    lie = tmp_path / "lie.wav"
+    lie.write_bytes(
+        b"RIFF"
+        + struct.pack("<I", 4 + len(fmt) + 8 + declared)
+        + b"WAVE"
+        + fmt
+        + b"data"
+        + struct.pack("<I", declared)
+        + pcm
+    )
+    info = probe(lie)
+    notes: list[str] = []
+    got = sum(b.shape[1] for b in decode_blocks(lie, info, 4096, warnings=notes))
+    assert got == 2 * sr
+    (note,) = notes
+    assert "3.0 s more" in note
+    assert "not read" in note
+    listed = tmp_path / "listed.wav"
+    data = pcm[:declared]
+    tail = b"LIST" + struct.pack("<I", 10) + b"INFOabcdef"
+    body = b"WAVE" + fmt + b"data" + struct.pack("<I", len(data)) + data + tail
+    listed.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    notes = []
+    assert sum(b.shape[1] for b in decode_blocks(listed, probe(listed), 4096, warnings=notes)) == 2 * sr
+    assert notes == []
