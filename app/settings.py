@@ -232,6 +232,11 @@ class Settings(BaseSettings):
             return None
         return value
 
+    def retry_pause_s(self, attempt: int) -> float:
+        """The pause after failed attempt number ``attempt`` (a crash or a transient error):
+        ``retry_backoff_s``, doubling each attempt, at most 30 s."""
+        return float(min(self.retry_backoff_s * 2 ** (attempt - 1), 30.0))
+
     @property
     def store_kind(self) -> str:
         """The job store in use: ``job_store``, else the backend's."""

@@ -296,8 +296,8 @@ def _store_result(ctx: RunContext, key: str, path: Path) -> int:
 
 
 def _backoff_s(settings: Settings, attempt: int) -> float:
-    """The pause after failed attempt number ``attempt``: ``retry_backoff_s``, doubling, at most 30 s."""
-    return float(min(settings.retry_backoff_s * 2 ** (attempt - 1), 30.0))
+    """The pause after failed attempt number ``attempt`` (:meth:`Settings.retry_pause_s`)."""
+    return settings.retry_pause_s(attempt)
 
 
 def _requeue_later(ctx: RunContext, job: Job, exc: RetryableError) -> None:

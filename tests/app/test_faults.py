@@ -48,7 +48,7 @@ def _wait_workers(server_pid: int, n: int) -> list[int]:
 def test_worker_killed_mid_job_reruns_only_that_job(tmp_path: Path, rng: np.random.Generator) -> None:
     long_path = tmp_path / "long.wav"
     write_long_wav(long_path, 16000, 180.0, rng)
-    with HushProcess(tmp_path / "data", workers=2, api_keys=KEY, block_seconds="0.5") as proc:
+    with HushProcess(tmp_path / "data", workers=2, api_keys=KEY, block_seconds="0.5", retry_backoff_s="2") as proc:
         assert proc.proc is not None
         with httpx.Client(base_url=proc.url, timeout=30) as c:
             file_id = upload(c, long_path.read_bytes())
@@ -57,6 +57,18 @@ def test_worker_killed_mid_job_reruns_only_that_job(tmp_path: Path, rng: np.rand
                 wait_state(c, job["id"], {"in_progress"})
             victim = _wait_workers(proc.proc.pid, 2)[0]
             os.kill(victim, signal.SIGKILL)
+            killed = time.monotonic()
+            # the crashed job runs again after the retry pause, not at once (a file that crashes its
+            # worker took every worker down within 130 ms, its re-runs 10 ms apart)
+            requeued = None
+            while requeued is None and time.monotonic() - killed < 60:
+                for j in jobs:
+                    now = c.get(f"/api/v1/jobs/{j['id']}", headers=H).json()
+                    if now["state"] == "queued" or now["attempts"] == 2:
+                        requeued = time.monotonic() - killed
+                time.sleep(0.02)
+            assert requeued is not None
+            assert requeued >= 1.8, requeued
             done = [wait_state(c, j["id"], {"succeeded", "failed"}, timeout_s=180) for j in jobs]
             assert [d["state"] for d in done] == ["succeeded", "succeeded"], done
             assert sorted(d["attempts"] for d in done) == [1, 2]  # the other job never noticed
