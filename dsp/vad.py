@@ -572,7 +572,7 @@ class SpeechDetector:
             )
             self._stats = {
                 "frames": int(n_frames),
-                "median_snr_db": float(np.median(snr)) if snr.size else 0.0,
+                "median_snr_db": round(float(np.median(snr)), 2) if snr.size else 0.0,
             }
         return list(self._finished)
 

@@ -411,7 +411,7 @@ def process_file(
         found = a.finish()
         result.reports.append(a.report())
         if name == "vad":
-            result.data["segments"] = [[float(s), float(e)] for s, e in found]
+            result.data["segments"] = [[round(float(s), 3), round(float(e), 3)] for s, e in found]  # (ms)
     result.reports.extend(result.data.pop("finalize", []))
     if not requested:
         result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
