@@ -381,3 +381,15 @@ def test_an_mp2_input_is_told_its_result_is_mp3(tmp_path: Path) -> None:
     assert info.codec == "mp2"
     res = process_file(src, info, [Step(name="denoise")], OutputSpec(), tmp_path)
     assert any("MPEG Layer II (MP2)" in w for w in res.data["warnings"]), res.data
+
+
+def test_vad_figures_are_rounded(tmp_path: Path) -> None:
+    # a segment ended at 36.250062 s and the median SNR read 19.26622200012207 (report audit)
+    src = tmp_path / "talk.wav"
+    sf.write(src, make_speech_like(np.random.default_rng(15), 11_025, 4.0)[0].astype(np.float32), 11_025)
+    res = process_file(src, media.probe(src), [Step(name="vad")], OutputSpec(), tmp_path)
+    assert res.data["segments"]
+    for t in (t for seg in res.data["segments"] for t in seg):
+        assert t == round(t, 3)
+    snr = res.reports[0]["median_snr_db"]
+    assert snr == round(snr, 2)
