@@ -30,6 +30,6 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HUSH_PORT', '8000'), timeout=4)"]
 # Listening on 0.0.0.0 needs HUSH_API_KEYS: the server refuses to start open on a public address.
 CMD ["hush", "serve"]

@@ -50,6 +50,7 @@ def test_compose_cluster_profile_is_opt_in() -> None:
         assert env["HUSH_REDIS_URL"].startswith("redis://redis:")
         assert "@postgres:5432/" in env["HUSH_DATABASE_URL"]
         assert env["HUSH_S3_ENDPOINT"] == "http://s3:8333"
+        assert "HUSH_PUBLIC_URL" in env  # behind the load balancer, its https:// address for the links
     assert services["worker"]["command"] == ["hush", "worker"]
     # the image's health check asks :8000/healthz, which a worker does not serve: it has its own
     assert services["worker"]["healthcheck"]["test"] == ["CMD", "hush", "worker", "--check"]
@@ -139,3 +140,26 @@ def test_the_cluster_extra_brings_everything_the_workers_import() -> None:
     # hook under pytest-cov), not imports of ours
     needed -= {"hush", "greenlet", "msgpack", "setuptools", "coverage"}
     assert needed <= declared, f"imported but not declared by hush[cluster]: {sorted(needed - declared)}"
+
+
+def test_the_image_health_check_asks_the_port_the_server_listens_on(tmp_path: Path) -> None:
+    # it asked :8000 whatever HUSH_PORT said: a container started on another port was never healthy
+    import json
+    import subprocess
+    import sys
+
+    from app.settings import Settings
+    from tests.dialects._server import run_server
+
+    line = next(
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip().startswith('CMD ["python"')
+    )
+    cmd = json.loads(line.strip().removeprefix("CMD "))
+    assert cmd[:2] == ["python", "-c"]
+    with run_server(Settings(data_dir=tmp_path, api_keys=("k1",)), workers=False) as server:
+        ok = subprocess.run([sys.executable, "-c", cmd[2]], env={"HUSH_PORT": str(server.port)}, timeout=30)
+        assert ok.returncode == 0
+    down = subprocess.run(
+        [sys.executable, "-c", cmd[2]], env={"HUSH_PORT": str(server.port)}, capture_output=True, timeout=30
+    )
+    assert down.returncode != 0
