@@ -258,12 +258,24 @@ def _checked(url: httpx.URL, settings: Settings, resolver: Resolver) -> tuple[st
             raise URLRefusedError(f"refused URL for host {shown}: resolver gave {text!r}") from exc
         reason = _address_refusal(ip)
         if reason is not None and not any(allow.allows(name, ip) for name in names):
+            # the address itself goes to the operator's log only: told to the client, a name's
+            # answer would map the server's internal network (security audit)
+            if ipaddress.ip_address(text) != _literal(raw_host):
+                logger.info("refused URL for host %s: it resolves to %s", shown, ip)
             raise URLRefusedError(
-                f"refused URL for host {shown}: it resolves to {ip}, {_article(reason)} {reason} address",
+                f"refused URL for host {shown}: it resolves to {_article(reason)} {reason} address",
                 hint=_ALLOWLIST_HINT,
             )
         ips.append(ip)
     return raw_host, ips
+
+
+def _literal(host: str) -> IPAddress | None:
+    """``host`` as an IP address when it is one (``[::1]`` too), else None."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
 
 
 def check_url(url: str | httpx.URL, settings: Settings, resolver: Resolver = system_resolver) -> list[IPAddress]:

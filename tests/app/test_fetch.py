@@ -592,3 +592,12 @@ def test_download_decodes_a_content_coding_in_bounded_steps(tmp_path: Path) -> N
     assert not (tmp_path / "bomb.wav").exists()
     assert (tmp_path / "a.wav").read_bytes() == audio
     assert result.size == len(audio)
+
+
+def test_a_refused_name_does_not_tell_the_client_its_address() -> None:
+    # "it resolves to 10.0.0.7" mapped the server's internal DNS for any client (security audit)
+    with pytest.raises(URLRefusedError) as caught:
+        fetch.check_url("http://db.internal/x", Settings(), resolver=lambda host, port: ["10.0.0.7"])
+    assert "10.0.0.7" not in caught.value.message
+    assert "a private address" in caught.value.message
+    assert "'db.internal'" in caught.value.message
