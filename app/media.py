@@ -310,9 +310,9 @@ def sniff_file(path: Path) -> str | None:
 _UNKNOWN: Final = "not a recognized audio or video format"
 
 
-def _is_text(head: bytes) -> bool:
-    """Whether ``head`` reads as text (a character cut at the end is dropped)."""
-    text = head[:512].decode("utf-8", errors="ignore")
+def looks_like_text(data: bytes) -> bool:
+    """True for bytes that read as UTF-8 text with no control characters but line breaks and tabs."""
+    text = data[:512].decode("utf-8", errors="ignore")  # a character cut at the end is dropped
     return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
 
 
@@ -612,7 +612,7 @@ def probe(
             " Headerless 16-bit PCM is accepted where its sample rate comes with it: the native API's "
             "pcm_sample_rate (a form field of the upload or in the job's input), DeepAffects' encoding "
             '"LINEAR16" with its sampleRate.'
-            if what == _UNKNOWN and not _is_text(head)
+            if what == _UNKNOWN and not looks_like_text(head)
             else ""
         )
         raise UnsupportedMediaError(f"The input is {what}. {_SEND_INSTEAD}{pcm}")

@@ -400,12 +400,6 @@ def _pcm_rate(encoding: str | None, sample_rate: int | None) -> int | None:
     return None
 
 
-def looks_like_text(data: bytes) -> bool:
-    """True for bytes that read as UTF-8 text with no control characters but line breaks and tabs."""
-    text = data[:512].decode("utf-8", errors="ignore")  # a character cut at the end is dropped
-    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
-
-
 async def _store_content(service: JobService, who: Principal, content: str, pcm_rate: int | None) -> StoredFile:
     """Decode base64 ``content``, check it is media and store it."""
     data = await anyio.to_thread.run_sync(_decode_base64, content)
@@ -415,7 +409,7 @@ async def _store_content(service: JobService, who: Principal, content: str, pcm_
         if (
             pcm_rate is not None
             or exc.hint
-            or looks_like_text(data)
+            or media.looks_like_text(data)
             or media.sniff_container(data[:64]) is not None
             or "not a recognized" not in exc.message  # an AIFF, an archive ...: no headerless PCM
         ):
