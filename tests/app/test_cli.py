@@ -557,3 +557,23 @@ def test_mock_mode_on_a_public_address_is_refused_for_what_it_is(tmp_path: Path)
     assert r.returncode == 2
     assert "mock mode listens on loopback only" in r.stderr
     assert "without API keys" not in r.stderr
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_cli_worker_without_the_cluster_packages_says_what_to_install(tmp_path: Path, check: bool) -> None:
+    # `hush worker --check` (and the worker) ended in "No module named 'redis'" with a traceback
+    # in a build without the cluster extra (README audit); here redis is made to be missing
+    fake = tmp_path / "mods" / "redis"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'redis'\", name='redis')\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tmp_path / 'mods'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "HUSH_BACKEND": "cluster",
+        "HUSH_DATA_DIR": str(tmp_path / "data"),
+    }
+    r = hush("worker", *(["--check"] if check else []), env=env)
+    assert r.returncode == 3, r.stderr
+    assert "cluster backends are not installed (redis)" in r.stderr
+    assert ".[cluster]" in r.stderr
+    assert "Traceback" not in r.stderr

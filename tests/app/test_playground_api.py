@@ -228,6 +228,8 @@ def test_cli_serve_says_where_and_what_to_open(server: HushProcess) -> None:
     log = server.log.read_text()
     assert f"serving on 127.0.0.1:{server.port}" in log
     assert f"Open http://127.0.0.1:{server.port}/ for the playground" in log
+    # each SDK's own base URL (the Audo SDK given the bare address got a 404; README audit)
+    assert f"the Audo SDK http://127.0.0.1:{server.port}/v1" in log
 
 
 def _page_params() -> dict[str, dict[str, Any]]:
