@@ -168,8 +168,11 @@ PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "test", "key", "pas
 MIN_PROD_SECRET_CHARS = 32
 
 
-def check_bind(settings: Settings, host: str) -> str | None:
-    """Why the server must not start on ``host`` with these settings, or None when it may."""
+def check_bind(settings: Settings, host: str, *, accounts: bool = False) -> str | None:
+    """Why the server must not start on ``host`` with these settings, or None when it may.
+
+    ``accounts``: the job database holds keys (``hush keys add``), which close the server as
+    ``HUSH_API_KEYS`` does."""
     if settings.env == "prod" and settings.webhook_secret is not None:
         secret = settings.webhook_secret.get_secret_value()
         if secret.lower() in PLACEHOLDERS or len(secret) < MIN_PROD_SECRET_CHARS:
@@ -182,10 +185,10 @@ def check_bind(settings: Settings, host: str) -> str | None:
         if weak and settings.env == "prod":
             return f"HUSH_API_KEYS holds a placeholder key ({weak[0]!r}); set real keys for HUSH_ENV=prod"
         return None
-    if is_loopback_host(host):
+    if is_loopback_host(host) or accounts:
         return None
     return (
         f"refusing to listen on {host} without API keys: anyone who can reach it could use it. "
-        "Set HUSH_API_KEYS=key1,key2 (an entry appkey:appsecret also works as HTTP Basic), "
-        "or bind to 127.0.0.1 for local use."
+        "Set HUSH_API_KEYS=key1,key2 (an entry appkey:appsecret also works as HTTP Basic) or add keys "
+        "with `hush keys add`, or bind to 127.0.0.1 for local use."
     )

@@ -135,7 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
             # apart from a real server's jobs in the same folder, which a reset must not touch
             update["data_dir"] = settings.data_dir / "mock"
         settings = settings.model_copy(update=update)
-    refusal = check_bind(settings, host)
+    refusal = check_bind(settings, host, accounts=not settings.api_keys and _has_accounts(settings))
     if refusal:
         _err(refusal)
         return 2
@@ -275,6 +275,22 @@ def _broker_answer(redis_url: str) -> str | None:
 #: How long a starting worker waits for its S3 bucket: the cluster's servers create it as they
 #: start, and a worker may come up first (compose starts them together).
 BUCKET_WAIT_S = 60.0
+
+
+def _has_accounts(settings: Any) -> bool:
+    """Whether the job database holds keys (``hush keys add``); False when it cannot be read yet."""
+    from app.jobs.backends import build_store
+
+    try:
+        store = build_store(settings, migrate=False)
+    except Exception:
+        return False
+    try:
+        return bool(store.has_accounts())
+    except Exception:
+        return False
+    finally:
+        store.close()
 
 
 def _stores_answer(settings: Any, *, server: bool = False) -> str | None:

@@ -163,3 +163,11 @@ def test_the_image_health_check_asks_the_port_the_server_listens_on(tmp_path: Pa
         [sys.executable, "-c", cmd[2]], env={"HUSH_PORT": str(server.port)}, capture_output=True, timeout=30
     )
     assert down.returncode != 0
+
+
+def test_the_readme_names_every_processing_step() -> None:
+    from app.jobs.steps import STEPS
+
+    readme = (ROOT / "README.md").read_text()
+    for name in STEPS:
+        assert f"`{name}`" in readme, name

@@ -319,3 +319,20 @@ def test_hush_keys_remove_of_a_key_with_jobs_open_asks_for_force(tmp_path: Path)
     assert owner in hush_keys(tmp_path, "list").stdout
     assert hush_keys(tmp_path, "remove", owner, "--force").returncode == 0
     assert owner not in hush_keys(tmp_path, "list").stdout
+
+
+def test_keys_in_the_database_let_the_server_listen_beyond_this_machine(tmp_path: Path) -> None:
+    # the README's advice, keys kept in the job database, still left `hush serve --host 0.0.0.0`
+    # refusing "without API keys" (README audit)
+    from app.auth import check_bind
+    from app.cli import _has_accounts
+    from app.settings import Settings
+
+    fresh = Settings(data_dir=tmp_path / "fresh")
+    assert not _has_accounts(fresh)
+    assert check_bind(fresh, "0.0.0.0", accounts=False) is not None
+    assert "hush keys add" in (check_bind(fresh, "0.0.0.0") or "")
+    assert hush_keys(tmp_path, "add", "--label", "alice").returncode == 0
+    keyed = Settings(data_dir=tmp_path)
+    assert _has_accounts(keyed)
+    assert check_bind(keyed, "0.0.0.0", accounts=True) is None
