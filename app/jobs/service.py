@@ -190,6 +190,16 @@ class JobService:
         if not created and rerun_failed and job.state in (JobState.failed, JobState.cancelled):
             again = fresh.model_copy(update={"request_id": None})
             job, created = await anyio.to_thread.run_sync(lambda: self.store.create(again, admit=admit))
+        elif not created and rerun_failed and job.state is JobState.succeeded:
+            # the client repeats a request whose result it never received: a webhook that failed
+            # every attempt is sent again (the repeat answered 200 and nothing came, for good)
+            done = job
+            reopened = False
+            if done.spec.webhook_url:
+                reopened = await anyio.to_thread.run_sync(self.store.reopen_webhook, done.id)
+            if reopened:
+                log.info("job %s: its request came again; its failed webhook is sent again", done.id)
+                self._spawn(self._deliver_webhook(done))
         if created:
             try:
                 await anyio.to_thread.run_sync(self.queue.enqueue, job.id, priority)  # a broker round trip, maybe
@@ -865,6 +875,10 @@ class JobService:
                 log.warning("re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered)
             # ... and so are the work folders of their runs
             await anyio.to_thread.run_sync(functools.partial(sweep_leftovers, self.settings, all_of_them=True))
+            # ... and the webhooks it was sending, which waited out their whole lease (7.5 min) unsent
+            released = await anyio.to_thread.run_sync(self.store.release_webhooks)
+            if released:
+                log.warning("resuming %d webhook delivery(ies) a previous server left unfinished", released)
         self.queue.start()
         if not self.queue.exclusive:
             await self.reap_once()

@@ -89,6 +89,15 @@ class JobStore(Protocol):
         ...
 
     def finish_webhook(self, job_id: str, *, delivered: bool, attempts: int) -> None: ...
+    def reopen_webhook(self, job_id: str) -> bool:
+        """Make a failed delivery claimable again (a client repeated its request); True if it was failed."""
+        ...
+
+    def release_webhooks(self) -> int:
+        """Make every delivery still marked as being sent claimable at once (the embedded server's
+        start: none of its sends is live then); returns how many."""
+        ...
+
     def ping(self) -> None:
         """Raise unless the store answers."""
         ...
@@ -421,6 +430,22 @@ class SqliteJobStore:
                 "UPDATE webhook_deliveries SET state=?, attempts=?, claimed_until=NULL, updated_at=? WHERE job_id=?",
                 ("delivered" if delivered else "failed", attempts, time.time(), job_id),
             )
+
+    def reopen_webhook(self, job_id: str) -> bool:
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE webhook_deliveries SET state='sending', claimed_until=0, updated_at=? "
+                "WHERE job_id=? AND state='failed'",
+                (time.time(), job_id),
+            )
+            return bool(cur.rowcount > 0)
+
+    def release_webhooks(self) -> int:
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE webhook_deliveries SET claimed_until=0, updated_at=? WHERE state='sending'", (time.time(),)
+            )
+            return int(cur.rowcount or 0)
 
     def ping(self) -> None:
         self._query("SELECT 1")

@@ -134,6 +134,25 @@ def test_store_expired_lease_lets_another_attempt_take_the_job(store: SqliteJobS
     assert not store.renew("j", second.attempt, 60.0)
 
 
+def test_store_webhook_delivery_reopened_and_released(store: SqliteJobStore) -> None:
+    # a repeat of a request whose webhook failed sends it again; an embedded server starting again
+    # takes over the deliveries its previous run left marked as being sent (they waited 7.5 min)
+    store.create(make_job("f"))
+    assert store.claim_webhook("f", 60.0)
+    assert not store.reopen_webhook("f")  # still being sent: nothing to reopen
+    store.finish_webhook("f", delivered=False, attempts=6)
+    assert not store.claim_webhook("f", 60.0)
+    assert store.reopen_webhook("f")
+    assert store.claim_webhook("f", 60.0)
+    store.finish_webhook("f", delivered=True, attempts=1)
+    assert not store.reopen_webhook("f")  # delivered: stays so
+    store.create(make_job("s"))
+    assert store.claim_webhook("s", 450.0)
+    assert not store.claim_webhook("s", 450.0)
+    assert store.release_webhooks() == 1
+    assert store.claim_webhook("s", 450.0)
+
+
 def test_store_webhook_delivery_is_claimed_once(store: SqliteJobStore) -> None:
     store.create(make_job("j"))
     assert store.claim_webhook("j", 60.0)

@@ -302,6 +302,37 @@ def test_deepaffects_async_denoise_doc_example_posts_webhook(
     assert hooks.count("abcd-1234") == 1
 
 
+def test_deepaffects_repeat_resends_a_webhook_that_failed_every_attempt(
+    client: httpx.Client, hush: RunningServer, flac_8k: bytes
+) -> None:
+    # a repeat of a request whose webhook failed answered 200 and nothing was ever POSTed again:
+    # DeepAffects has no status route, so the client waited for good (webhook audit)
+    state = {"up": False}
+
+    def flaky(_: RecordedRequest) -> Reply:
+        return Reply(status=200 if state["up"] else 500, body=b"")
+
+    with serve_http({"POST /flaky": flaky}) as receiver:
+        body = {"content": b64(flac_8k), "sampleRate": 8000, "encoding": "FLAC", "languageCode": "en-US"}
+        hook = receiver.url("/flaky")
+        assert post(client, "async/denoise", body, webhook=hook, request_id="resend-1").status_code == 200
+        deadline = time.monotonic() + 60
+        while len(receiver.requests) < hush.settings.webhook_max_attempts:  # every attempt refused
+            assert time.monotonic() < deadline, len(receiver.requests)
+            time.sleep(0.1)
+        time.sleep(0.5)
+        failed = len(receiver.requests)
+        state["up"] = True
+        again = post(client, "async/denoise", body, webhook=hook, request_id="resend-1")
+        assert again.status_code == 200
+        while not any(r.path == "/flaky" for r in receiver.requests[failed:]):
+            assert time.monotonic() < deadline, "the repeat sent no webhook"
+            time.sleep(0.05)
+        sent = json.loads(receiver.requests[failed].body)
+        assert sent["request_id"] == "resend-1"
+        assert jobs_with_request_id(hush, "denoise", "resend-1") == 1  # the same job, not a twin
+
+
 def jobs_with_request_id(hush: RunningServer, api: str, rid: str) -> int:
     """How many jobs the server's store holds under the DeepAffects ``request_id`` ``rid``."""
     from app.jobs.backends import build_store
