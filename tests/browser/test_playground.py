@@ -64,6 +64,13 @@ def page(browser: Any, server: HushProcess) -> Any:
     context.close()
 
 
+def wait_for_result(page: Any, timeout: float | None = None) -> None:
+    """Wait until the job's result is drawn and both players have been tried (the "before" loads
+    after the result: its note, the A/B switch and the focus are set only then)."""
+    page.wait_for_selector("#after-wave[data-ready=true]", **({} if timeout is None else {"timeout": timeout}))
+    page.wait_for_selector("#compare[data-settled=true]")
+
+
 def enter_key(page: Any) -> None:
     # the server wants a key: the page says so and opens the key field by itself
     page.wait_for_selector("#key-box[open]")
@@ -97,8 +104,7 @@ def test_playground_upload_process_compare_download(
     page.screenshot(path=screenshots / "playground-1-before-processing.png", full_page=True)
 
     page.click("#run")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     page.wait_for_selector("#before-wave[data-ready=true]")
     assert page.evaluate("document.querySelector('#progress').value") == 100
     assert "succeeded — 100 %" in page.inner_text("#status")
@@ -235,8 +241,7 @@ def test_playground_regions_follow_the_cuts_on_the_result(page: Any, server: Hus
     page.check("#step-long_silences")
     page.set_input_files("#file", str(path))
     page.click("#run")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     page.wait_for_selector("#before-wave[data-ready=true]")
     before = [float(t) for t in page.get_attribute("#before-wave", "data-region-starts").split()]
     after = [float(t) for t in page.get_attribute("#after-wave", "data-region-starts").split()]
@@ -329,8 +334,7 @@ def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
     assert posts == []  # nothing was sent while a field was wrong
     page.fill("#step-long_silences-keep_pause_s", "0.4")
     page.click("#run")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     (body,) = posts
     # the edits before loudness, which sets the level of what is left
     assert [s["name"] for s in body["steps"]] == ["long_silences", "fillers", "loudness"]
@@ -345,8 +349,7 @@ def test_playground_vad_sends_the_servers_default_and_space_on_the_download_link
     posts = _open_with_file(page, server, noisy_wav)
     page.check("#step-vad")
     page.click("#run")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     page.wait_for_selector("#before-wave[data-ready=true]")
     (body,) = posts
     # the field is left empty: the server's default (0, every pause kept), as the API and CLI do
@@ -421,8 +424,7 @@ def test_playground_rides_out_a_lost_connection_and_shows_the_warnings(
     page.set_input_files("#file", str(truncated))
     page.focus("#run")
     page.keyboard.press("Enter")
-    page.wait_for_selector("#after-wave[data-ready=true]", timeout=60_000)
-    page.wait_for_selector("#compare[data-settled=true]")  # (the "before" is tried after the result)
+    wait_for_result(page, timeout=60_000)  # (the "before" is tried after the result)
     assert failed  # (the job may end before a second stream is opened)
     assert any("lost contact with the server" in s for s in page.evaluate("window.seen"))
     assert "succeeded — 100 %" in page.inner_text("#status")
@@ -435,8 +437,7 @@ def test_playground_rides_out_a_lost_connection_and_shows_the_warnings(
     # the page's address names the job: opened again, it shows the result and the warning
     page.unroute("**/events")
     page.reload()
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     assert "truncated" in page.inner_text("#warnings")
     assert page.errors == []
 
@@ -448,10 +449,8 @@ def test_playground_without_a_before_offers_no_a_b_switch(page: Any, server: Hus
     enter_key(page)
     page.set_input_files("#file", str(noisy_wav))
     page.click("#run")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
     # the "before" is tried once the result plays: its failure is said a moment later
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     assert "not available" in page.inner_text("#before-note")
     assert page.is_disabled("#ab")
     assert page.inner_text("#ab").startswith("Listening: B (after)")
@@ -481,8 +480,7 @@ def test_playground_report_reads_on_a_phone(browser: Any, server: HushProcess, n
     page.set_input_files("#file", str(noisy_wav))
     page.click("#run")
     page.wait_for_selector("#report-box:not([hidden])")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     widths = page.evaluate("[...document.querySelectorAll('#report tbody td:last-child')].map((td) => td.clientWidth)")
     assert widths
     assert min(widths) > 250, widths  # the details get the screen's width, not a sliver of it
@@ -506,13 +504,11 @@ def test_playground_sends_a_file_once_for_several_jobs(page: Any, server: HushPr
     posts = _open_with_file(page, server, noisy_wav)
     page.check("#step-vad")
     page.click("#run")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     page.uncheck("#step-vad")
     page.check("#step-loudness")
     page.click("#run")  # (which sets the players' data-ready back to false at once)
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     assert len(posts) == 2
     assert posts[0]["input"]["file_id"] == posts[1]["input"]["file_id"]
     assert len(uploads) == 1

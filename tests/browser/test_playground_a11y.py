@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests._hush import HushProcess
-from tests.browser.test_playground import enter_key, noisy_wav, page, server  # noqa: F401 - fixtures
+from tests.browser.test_playground import enter_key, noisy_wav, page, server, wait_for_result  # noqa: F401 - fixtures
 
 
 def _luminance(rgb: tuple[int, int, int]) -> float:
@@ -72,8 +72,7 @@ def test_the_result_reads_as_text_on_a_phone(browser: Any, server: HushProcess, 
             ".observe(document.querySelector('#status-live'), {childList: true, characterData: true, subtree: true})"
         )
         p.click("#run")
-        p.wait_for_selector("#after-wave[data-ready=true]")
-        p.wait_for_selector("#compare[data-settled=true]")
+        wait_for_result(p)
         # the announced status: the states and quarters, not every event
         assert any(t.startswith("succeeded") for t in seen)
         assert len(seen) <= 8, seen
@@ -96,8 +95,7 @@ def test_the_players_position_is_text_and_said_after_a_seek(page: Any, server: H
     enter_key(page)
     page.set_input_files("#file", str(noisy_wav))
     page.click("#run")
-    page.wait_for_selector("#after-wave[data-ready=true]")
-    page.wait_for_selector("#compare[data-settled=true]")
+    wait_for_result(page)
     page.wait_for_selector("#before-wave[data-ready=true]")
     assert page.inner_text("#clock").startswith("A at 0:00.0 of 0:0")
     page.focus("#play")
