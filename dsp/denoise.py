@@ -591,7 +591,8 @@ class NoiseReducer:
         log_p = np.log(p)
         mu = self._music_share(p, log_p)
         # --- how noisy the recording is (step 7), from the speech and pause levels
-        speech, spread = self._levels(p)
+        level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))  # dB of the mean bin power
+        speech, spread = self._levels(level)
         noisy = self._noisy_share(spread, mu)
         spp_scale = (f32(_SPP_SCALE) + f32(1 - _SPP_SCALE) * noisy)[:, None]
         np.maximum(lam, spp_scale * self._spp_track(p, t_idx), out=lam)
@@ -624,7 +625,6 @@ class NoiseReducer:
         # the floor a user reads is the level of the quietest frames; the estimate rises under
         # speech (its minima are then the talker's quiet bins) and decays through a pause, and its
         # mean read 10-16 dB over white noise at -60 dBFS under speech (outside audit of the reports)
-        level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
         idx = np.clip(((level - _FLOOR_HIST_LO_DB) / _FLOOR_HIST_STEP_DB).astype(np.intp), 0, self._level_hist.size - 1)
         np.add.at(self._level_hist, idx, 1)
         self._gain_db_sum += float(np.sum(np.mean(log_g, axis=1, dtype=np.float64))) * 20 / np.log(10)
@@ -679,17 +679,17 @@ class NoiseReducer:
         cap: FloatArray = (away * (-self.gate_db * self._strength * np.log(10) / 20)).astype(np.float32)
         return cap
 
-    def _levels(self, p: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Speech level and speech-to-pause range (dB of the mean bin power) per frame of a batch.
+    def _levels(self, level: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Speech level and speech-to-pause range per frame of a batch.
 
-        The speech and pause levels follow the frame level as running quantiles ``q``: each frame
-        moves a level up by ``rate * q`` if the frame is at least as loud, else down by
-        ``rate * (1 - q)``. Over the first ``_LEVEL_WARM_S`` seconds they are the exact quantiles
+        ``level`` is the batch's frame level (dB of the mean bin power), shape (frames,). The
+        speech and pause levels follow it as running quantiles ``q``: each frame moves a level up
+        by ``rate * q`` if the frame is at least as loud, else down by ``rate * (1 - q)``. Over the
+        first ``_LEVEL_WARM_S`` seconds they are the exact quantiles
         of the frames seen so far instead (a stepwise tracker started on the first frame would
         need a second or two to open the range, and the expander would meanwhile treat a clean
         recording as a noisy one). The loop is over frames, on scalars.
         """
-        level = 10 * np.log10(np.mean(p, axis=1, dtype=np.float64))
         first = float(level[0])
         cur = first if self._speech_level is None else self._speech_level
         low = first if self._pause_level is None else self._pause_level
