@@ -12,6 +12,7 @@ Public API::
              resolver=system_resolver, ssl_context=None) -> int                  # sync PUT, 2xx status
     async post_bytes(url, body, settings, *, content_type="application/json", headers=None,
                      resolver=system_resolver, ssl_context=None) -> int          # final status, any code
+    async post_answer(...same as post_bytes...) -> Answer                        # status and Retry-After
     async post_json(url, payload, settings, *, headers=None, ...) -> int         # post_bytes(encode_json(payload))
     encode_json(payload) -> bytes                                                # the exact JSON bytes posted
 
@@ -72,12 +73,14 @@ from app.errors import FetchError, InputTooLargeError, URLRefusedError
 from app.settings import Settings
 
 __all__ = [
+    "Answer",
     "FetchResult",
     "IPAddress",
     "Resolver",
     "check_url",
     "download_to_file",
     "encode_json",
+    "post_answer",
     "post_bytes",
     "post_json",
     "put_file",
@@ -654,8 +657,8 @@ async def _exchange_async(
     content: bytes,
     resolver: Resolver,
     ssl_context: ssl.SSLContext | None,
-) -> int:
-    """The async exchange for small bodies; returns the final status code, whatever it is."""
+) -> Answer:
+    """The async exchange for small bodies; returns the final answer's status, whatever it is."""
     hop = _Hop(method, _parse(url), {"User-Agent": _USER_AGENT, **headers})
     pins = _Pins(time.monotonic() + settings.fetch_timeout_s)
     transport = _AsyncPinnedTransport(pins, ssl_context or _default_ssl_context())
@@ -678,7 +681,7 @@ async def _exchange_async(
                         await response.aclose()
                     if following is None:
                         logger.debug("%s %s -> %s", hop.method, _origin(hop.url), response.status_code)
-                        return response.status_code
+                        return Answer(response.status_code, response.headers.get("retry-after"))
                     hop = following
     except (httpx.HTTPError, TimeoutError) as exc:
         raise _network_error(hop, exc, settings) from exc
@@ -854,6 +857,14 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The final answer to a POST: its status and its ``Retry-After`` header as sent (or ``None``)."""
+
+    status: int
+    retry_after: str | None = None
+
+
 async def post_bytes(
     url: str,
     body: bytes,
@@ -869,6 +880,23 @@ async def post_bytes(
     Raises ``URLRefusedError`` for refused URLs and ``FetchError`` for network errors, timeouts
     and redirect trouble; a 4xx or 5xx answer is returned, not raised, so callers can decide.
     """
+    answer = await post_answer(
+        url, body, settings, content_type=content_type, headers=headers, resolver=resolver, ssl_context=ssl_context
+    )
+    return answer.status
+
+
+async def post_answer(
+    url: str,
+    body: bytes,
+    settings: Settings,
+    *,
+    content_type: str = "application/json",
+    headers: Mapping[str, str] | None = None,
+    resolver: Resolver = system_resolver,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Answer:
+    """:func:`post_bytes`, returning the status with the answer's ``Retry-After`` (for retry loops)."""
     return await _exchange_async(
         "POST",
         url,

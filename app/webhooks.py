@@ -6,10 +6,12 @@ Public API::
     sign(secret, timestamp, body) -> str                     # "sha256=<hex>"
     verify_signature(secret, timestamp, body, header, *, max_age_s=None, now=None) -> bool
 
-Retry policy: network errors, timeouts, 5xx and 429 are retried up to
+Retry policy: network errors, timeouts, 5xx, 408, 425 and 429 are retried up to
 ``settings.webhook_max_attempts`` attempts in all, waiting ``webhook_backoff_s`` and doubling
-after each failure (capped at :data:`MAX_BACKOFF_S`). Other answers (2xx success; 3xx and 4xx
-failure) and refused URLs (``URLRefusedError``) end delivery at once.
+after each failure (capped at :data:`MAX_BACKOFF_S`). A ``Retry-After`` on such an answer (delay
+seconds or an HTTP date, RFC 9110 sec. 10.2.3) lengthens that wait to what the receiver asked
+for, up to :data:`MAX_BACKOFF_S`; it never shortens it. Other answers (2xx success; 3xx and
+other 4xx failure) and refused URLs (``URLRefusedError``) end delivery at once.
 
 Every request carries ``X-Hush-Job-Id``. With ``settings.webhook_secret`` set it also carries
 ``X-Hush-Timestamp: <unix seconds>`` and ``X-Hush-Signature: sha256=<hex>``, the HMAC-SHA256 of
@@ -19,9 +21,11 @@ Each attempt is signed afresh, so its timestamp is the time it was sent.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import hmac
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -118,7 +122,22 @@ def verify_signature(
 
 
 def _retryable(status: int) -> bool:
-    return status >= 500 or status == 429
+    return status >= 500 or status in fetch.TRANSIENT_STATUSES
+
+
+def _retry_after_s(value: str | None, now: float) -> float | None:
+    """Seconds a ``Retry-After`` value asks for (RFC 9110 sec. 10.2.3), ``None`` if absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    seconds = when.timestamp() - now
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _delay(settings: Settings, attempt: int) -> float:
@@ -154,9 +173,12 @@ async def deliver(
         started = time.monotonic()
         status = error = error_code = None
         retry = False
+        asked_s: float | None = None
         try:
-            status = await fetch.post_bytes(url, body, settings, headers=headers, resolver=resolver)
+            answer = await fetch.post_answer(url, body, settings, headers=headers, resolver=resolver)
+            status = answer.status
             retry = _retryable(status)
+            asked_s = _retry_after_s(answer.retry_after, time.time()) if retry else None
         except URLRefusedError as exc:
             error, error_code = exc.message, exc.code
         except FetchError as exc:
@@ -164,6 +186,8 @@ async def deliver(
             retry = True
         last = not retry or number == settings.webhook_max_attempts
         delay = None if last else _delay(settings, number)
+        if delay is not None and asked_s is not None:
+            delay = max(delay, min(asked_s, MAX_BACKOFF_S))
         record = WebhookAttempt(
             job_id=job_id,
             attempt=number,

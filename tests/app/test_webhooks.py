@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import hmac
 import itertools
@@ -101,6 +102,67 @@ async def test_deliver_does_not_retry_client_errors(status: int) -> None:
     assert len(server.requests) == 1
     assert len(attempts) == 1
     assert attempts[0].next_delay_s is None
+
+
+@pytest.mark.anyio
+async def test_deliver_waits_as_long_as_retry_after_asks() -> None:
+    """A receiver that sheds load says when to come back: seconds or an HTTP date, never shorter than the backoff."""
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    route = replies_in_order(
+        Reply(status=503, headers={"Retry-After": "1"}),
+        Reply(status=429, headers={"Retry-After": later}),
+        Reply(status=503, headers={"Retry-After": "0"}),
+        Reply(status=503, headers={"Retry-After": "soon, please"}),
+        Reply(status=204),
+    )
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    with serve_http({"/hook": route}) as server:
+        result = await webhooks.deliver(server.url("/hook"), PAYLOAD, make_settings(), job_id="job-ra", wait=no_wait)
+    assert result.delivered
+    delays = [a.next_delay_s for a in result.attempts]
+    assert delays[0] == 1.0
+    assert delays[1] is not None
+    assert 25.0 < delays[1] <= 30.0  # the date, read against the clock
+    assert delays[2:] == [0.08, 0.16, None]  # "0" and an unreadable value leave the backoff as it is
+    assert waits == delays[:-1]
+
+
+def test_retry_after_is_capped_and_read_both_ways() -> None:
+    now = 1_000_000.0
+    assert webhooks._retry_after_s("120", now) == 120.0
+    assert webhooks._retry_after_s(email.utils.formatdate(now + 30, usegmt=True), now) == pytest.approx(30.0)
+    assert webhooks._retry_after_s(email.utils.formatdate(now - 30, usegmt=True), now) == 0.0
+    assert webhooks._retry_after_s(None, now) is None
+    assert webhooks._retry_after_s("-5", now) is None
+    assert webhooks._retry_after_s("", now) is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [408, 425])
+async def test_deliver_retries_timeouts_and_too_early(status: int) -> None:
+    route = replies_in_order(Reply(status=status), Reply(status=200))
+    with serve_http({"/hook": route}) as server:
+        result = await webhooks.deliver(server.url("/hook"), PAYLOAD, make_settings(), job_id="job-408")
+    assert result.delivered
+    assert [a.status for a in result.attempts] == [status, 200]
+
+
+@pytest.mark.anyio
+async def test_a_huge_retry_after_is_capped() -> None:
+    route = replies_in_order(Reply(status=503, headers={"Retry-After": "86400"}), Reply(status=200))
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    with serve_http({"/hook": route}) as server:
+        result = await webhooks.deliver(server.url("/hook"), PAYLOAD, make_settings(), job_id="job-cap", wait=no_wait)
+    assert result.delivered
+    assert waits == [webhooks.MAX_BACKOFF_S]
 
 
 @pytest.mark.anyio
