@@ -216,7 +216,7 @@ class WondershareBatchRequest(_Model):
         10,
         ge=5,
         le=30,
-        description="longest click repaired by interpolation, ms",
+        description="longest event treated as a click, ms (longer ones are left as sound)",
         json_schema_extra={"type": ["integer", "null"]},
     )
     file_ext: str = Field(

@@ -519,6 +519,20 @@ def test_wondershare_routes_are_documented(client: httpx.Client) -> None:
     assert paths["/v3/pic/ecr/file/{name}"]["get"]["security"] == []
 
 
+def test_wondershare_click_len_is_described_as_the_engine_uses_it(client: httpx.Client) -> None:
+    """``click_len`` bounds what counts as a click (interpolation stops at 3 ms, longer clicks are
+    attenuated), so the document must not call it the longest click interpolated."""
+    import dsp.declick
+
+    batch = client.get("/openapi.json").json()["paths"]["/v3/pic/ecr/batch"]["post"]
+    description = batch["requestBody"]["content"]["application/json"]["schema"]["properties"]["click_len"][
+        "description"
+    ]
+    assert "longest event treated as a click" in description
+    assert "longest event treated as a click" in (dsp.declick.__doc__ or "")
+    assert "interpolation" not in description
+
+
 def test_wondershare_cut_off_input_is_said_in_reason(client: httpx.Client) -> None:
     """A WAV whose data ends before its header says: the audio present is processed, and the
     completed task's ``reason`` says the file looks truncated (the result is shorter than the

@@ -14,7 +14,7 @@ const PARAMS = {
   amount: { label: "amount (1–100)", min: 1, max: 100, step: 1, value: 80, type: "range" },
   min_non_speech_s: { label: "merge pauses shorter than (s; empty: keep every pause)", min: 0, max: 60, value: "" },
   detection_mult: { label: "detection threshold (6 most sensitive – 10)", min: 6, max: 10, value: 8 },
-  click_len: { label: "longest click repaired by interpolation (ms)", min: 5, max: 30, value: 10 },
+  click_len: { label: "longest event treated as a click (ms)", min: 5, max: 30, value: 10 },
   max_pause_s: { label: "shorten pauses longer than (s)", min: 0.2, max: 60, value: 1 },
   keep_pause_s: { label: "keep of each (s, at most 1)", min: 0.05, max: 1, value: 0.5 },
   min_delay_ms: { label: "shortest echo delay searched (ms)", min: 20, max: 990, value: 50 },
