@@ -57,6 +57,18 @@ def test_compose_cluster_profile_is_opt_in() -> None:
     assert "8333" in " ".join(services["s3"]["command"])
 
 
+def test_the_cluster_starts_once_its_services_answer() -> None:
+    """The API servers and workers wait for PostgreSQL, Redis and S3 to be healthy, not merely started:
+    PostgreSQL refuses connections while its first start initialises the database."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("api", "worker"):
+        needs = services[name]["depends_on"]
+        assert needs == {s: {"condition": "service_healthy"} for s in ("postgres", "redis", "s3")}
+    assert services["postgres"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "http://127.0.0.1:8333/healthz" in services["s3"]["healthcheck"]["test"]
+
+
 def test_dockerfile_is_non_root_and_serves_on_the_compose_port() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER hush$", text, re.M)
