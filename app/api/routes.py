@@ -195,7 +195,7 @@ def to_public(job: Job, jobs_ahead: int = 0, message: str | None = None) -> JobP
 def _webhook_view(job: Job) -> dict[str, Any] | None:
     if not job.spec.webhook_url:
         return None
-    sent = job.meta.get("webhook")
+    sent = job.meta.get("webhook") or job.meta.get("webhook_progress")  # ended, or still retrying
     if sent is None:
         return {"delivered": None, "attempts": 0, "status": None, "error": None}
     return {k: sent.get(k) for k in ("delivered", "attempts", "status", "error")}

@@ -688,12 +688,25 @@ class JobService:
             await anyio.to_thread.run_sync(lambda: self.store.finish_webhook(job.id, delivered=False, attempts=0))
             return
 
+        progress = dict(job.meta)
+
         async def on_attempt(attempt: webhooks.WebhookAttempt) -> None:
             await anyio.to_thread.run_sync(self.store.log, job.id, "webhook", dataclasses.asdict(attempt))
+            if attempt.next_delay_s is None:
+                return  # the last attempt: the outcome below says it all
+            # while it retries, the job says so (a key of its own: "webhook" means the delivery ended)
+            progress["webhook_progress"] = {
+                "delivered": None,
+                "attempts": attempt.attempt,
+                "status": attempt.status,
+                "error": attempt.error,
+            }
+            await anyio.to_thread.run_sync(lambda: self.store.update(job.id, meta=dict(progress)))
 
         send = self.webhook_sender or webhooks.deliver
         result = await send(job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt)
         meta = dict(job.meta)
+        meta.pop("webhook_progress", None)
         meta["webhook"] = {
             "delivered": result.delivered,
             "attempts": len(result.attempts),

@@ -487,6 +487,26 @@ def test_server_job_status_tells_whether_its_webhook_was_delivered(tmp_path: Pat
     assert plain_view["webhook"] is None
 
 
+def test_server_job_status_shows_webhook_retries_while_they_run(tmp_path: Path, rng: np.random.Generator) -> None:
+    # between two attempts the job said "attempts": 0 for as long as the backoff lasted
+    env = {"api_keys": KEY, "url_allowlist": "127.0.0.1", "webhook_backoff_s": "30", "webhook_max_attempts": "3"}
+    with (
+        serve_http({"POST /hook": lambda req: Reply(status=503)}) as remote,
+        HushProcess(tmp_path / "d", workers=1, **env) as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
+        file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+        job = submit(c, file_id, steps=[], webhook_url=remote.url("/hook"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            view = c.get(f"/api/v1/jobs/{job['id']}", headers=H).json()
+            if view["webhook"]["attempts"]:
+                break
+            time.sleep(0.05)
+    assert view["state"] == "succeeded"
+    assert view["webhook"] == {"delivered": None, "attempts": 1, "status": 503, "error": None}
+
+
 def test_server_put_url_that_fails_once_is_tried_again(tmp_path: Path, rng: np.random.Generator) -> None:
     # one 500 from the receiving URL used to fail the finished job and throw its result away
     answers = iter([Reply(status=500), Reply(status=503), Reply(status=200)])
