@@ -491,7 +491,11 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
                 Path(src),
                 info,
                 parsed,
-                OutputSpec(audio=dst is not None, container=out_container),
+                OutputSpec(
+                    audio=dst is not None,
+                    container=out_container,
+                    level_hint="add the loudness step to bring the level down",
+                ),
                 Path(tmp),
                 progress=bar,
             )

@@ -1034,6 +1034,41 @@ def _either(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def clipped_note(
+    count: int,
+    container: str,
+    sample_format: str | None,
+    *,
+    offered: Sequence[str] | None = None,
+    level_hint: str | None = None,
+) -> str:
+    """What to tell the user when ``count`` samples over full scale were clipped in the result.
+
+    A WAV result keeps the input's sample format, so only a float input has a float WAV to ask for;
+    ``level_hint`` is how the client's API lowers the level (its loudness option), if it has one.
+
+    >>> clipped_note(2, "wav", "PCM_16", level_hint="add the loudness step to bring the level down")
+    '2 samples over full scale were clipped: the WAV result cannot hold them (the input or the processing \
+peaks over 0 dBFS); add the loudness step to bring the level down'
+    >>> clipped_note(1, "mp3", "FLOAT", offered=["mp3", "wav"])
+    '1 sample over full scale was clipped: the MP3 result cannot hold it (the input or the processing \
+peaks over 0 dBFS); ask for wav, which keeps it as 32-bit float like the input'
+    """
+    hints = []
+    choices = offered if offered is not None else _FALLBACKS
+    if sample_format in ("FLOAT", "DOUBLE") and container != "wav" and "wav" in choices:
+        hints.append(f"ask for wav, which keeps {'them' if count > 1 else 'it'} as 32-bit float like the input")
+    if level_hint:
+        hints.append(level_hint)
+    many = count > 1
+    text = (
+        f"{count} sample{'s' if many else ''} over full scale {'were' if many else 'was'} clipped: the "
+        f"{container.upper()} result cannot hold {'them' if many else 'it'} "
+        "(the input or the processing peaks over 0 dBFS)"
+    )
+    return text + ("; " + ", or ".join(hints) if hints else "")
+
+
 def check_encodable(container: str, sr: int, channels: int, *, offered: Sequence[str] | None = None) -> None:
     """Raise InvalidParameterError when ``container`` cannot hold audio at ``sr``/``channels``.
 

@@ -59,6 +59,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _HOW = "it as Authorization: Bearer KEY or in the x-api-key header"
+#: How a native job lowers its level (the clipping warning says so).
+_LEVEL_HINT = "add the loudness step to bring the level down"
 
 
 def principal(
@@ -304,7 +306,7 @@ async def create_job(body: JobCreate, request: Request, service: ServiceDep, who
     spec = JobSpec(
         input=InputRef(blob_key=blob_key, url=body.input.url, pcm_sample_rate=pcm_rate),
         steps=tuple(body.steps),
-        output=OutputSpec(container=body.output_container, put_url=body.put_url),
+        output=OutputSpec(container=body.output_container, put_url=body.put_url, level_hint=_LEVEL_HINT),
         webhook_url=body.webhook_url,
     )
     job = await service.submit(

@@ -102,6 +102,8 @@ PREFIX = "/audio/api/v1/api-keys/enhance"
 OK = 100000
 _JSON_LIMIT_BYTES = 64 * 1024
 
+#: The result keeps the input's format (the API has no output field), and normalize lowers its level.
+_OUTPUT = OutputSpec(offered=(), level_hint="turn on normalize to bring the level down")
 _DECLICK = Step(name="declick", params={"detection_mult": 8.0, "click_len": 5})
 _DEREVERB = Step(name="remove_reverb")
 _DENOISE = Step(name="denoise", params={"amount": 100})
@@ -271,7 +273,7 @@ def to_spec(body: dict[str, Any]) -> tuple[JobSpec, dict[str, dict[str, Any]]]:
     if not any(flags.values()):
         raise _FlagError("enhance_type sets no flag to true; set at least one", 100003)
     steps, planned = plan(flags)
-    return JobSpec(input=InputRef(url=url.strip()), steps=steps, output=OutputSpec()), planned
+    return JobSpec(input=InputRef(url=url.strip()), steps=steps, output=_OUTPUT), planned
 
 
 def _step_report(job: Job, name: str) -> dict[str, Any]:

@@ -170,7 +170,13 @@ def to_spec(request: AudoRemoveNoiseRequest, input_ref: InputRef) -> JobSpec:
     container = None
     if request.output_extension is not None and request.output_extension.strip():
         container = _container_name(request.output_extension)
-    return JobSpec(input=input_ref, steps=tuple(steps), output=OutputSpec(container=container, put_url=request.output))
+    return JobSpec(
+        input=input_ref,
+        steps=tuple(steps),
+        output=OutputSpec(
+            container=container, put_url=request.output, level_hint="set autoVolume to bring the level down"
+        ),
+    )
 
 
 _LINK_EXT_RE = re.compile(r"^\.[a-z0-9]{2,5}$")  # what the download route's pattern takes

@@ -97,6 +97,8 @@ class OutputSpec(BaseModel):
     """When set, the result is also PUT to this URL (presigned-upload style)."""
     offered: tuple[str, ...] | None = None
     """The output formats the client's API can ask for (None: any); errors suggest only these."""
+    level_hint: str | None = None
+    """How the client's API brings the level down, for the clipping warning (None: it has no way)."""
 
 
 class JobSpec(BaseModel):

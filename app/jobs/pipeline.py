@@ -426,9 +426,9 @@ def process_file(
     clipped = result.data.pop("clipped_samples", 0)
     if clipped:
         warnings.append(
-            f"{clipped} samples over full scale were clipped: a {out_container.upper()} result cannot hold "
-            "them (the input or the processing peaks over 0 dBFS); ask for wav, which keeps them as 32-bit "
-            "float, or add the loudness step to bring the level down"
+            media.clipped_note(
+                clipped, out_container, info.sample_format, offered=output.offered, level_hint=output.level_hint
+            )
         )
     if (
         result.path is not None  # (no step requested, and a video's audio, count alike: nothing done)

@@ -356,6 +356,28 @@ def test_samples_over_full_scale_that_the_output_cannot_hold_are_counted_in_a_wa
     assert not any("over full scale" in w for w in res.data.get("warnings", []))
 
 
+def test_the_clipping_warning_offers_only_what_the_clients_api_can_do(tmp_path: Path) -> None:
+    # a 16-bit WAV near full scale came back from AudioCleaner as a WAV warned "a WAV result cannot
+    # hold them; ask for wav", and an OGG one "ask for wav": that API has no output format to ask for
+    rng = np.random.default_rng(14)
+    x = make_speech_like(rng, SR, 2.0, level_dbfs=-3.0)[0]
+    x = np.clip(1.6 * x / np.max(np.abs(x)), -1.0, 1.0).astype(np.float32)  # hard against full scale
+    src = tmp_path / "loud.wav"
+    sf.write(src, x, SR, subtype="PCM_16")
+    info = media.probe(src)
+    steps = [Step(name="denoise")]  # its DC blocker and filters overshoot a waveform held at full scale
+    hint = "turn on normalize to bring the level down"
+    res = process_file(src, info, steps, OutputSpec(offered=(), level_hint=hint), tmp_path)
+    (warning,) = [w for w in res.data.get("warnings", []) if "over full scale" in w]
+    assert "the WAV result cannot hold" in warning
+    assert "ask for" not in warning
+    assert warning.endswith(hint)
+    res = process_file(src, info, steps, OutputSpec(container="mp3", offered=("mp3", "wav")), tmp_path)
+    (warning,) = [w for w in res.data.get("warnings", []) if "over full scale" in w]
+    assert "ask for wav" not in warning  # a 16-bit input's WAV result would clip them just the same
+    assert warning.endswith("(the input or the processing peaks over 0 dBFS)")
+
+
 def test_an_mp2_input_is_told_its_result_is_mp3(tmp_path: Path) -> None:
     # MPEG Layer II was read as MP3 and came back as MP3 without a word; the Audo SDK's save() of
     # a ".mp2" name then refused the ".mp3" link (odd-files audit)
