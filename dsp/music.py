@@ -812,6 +812,7 @@ class MusicBypass(Blend):
         music_p = [(s - pad, e + pad) for s, e in music.music]
         bed_p = _subtract(_merge([(s - pad, e + pad) for s, e in music.bed]), _merge(music_p))
         # wet = 1 - (1 - bed_wet) * bed(t) - music(t): both envelopes ramp outside their spans
+        self._untouched = not _subtract(((0.0, music.duration_s),), _merge(music_p))  # all of it is music
         m_env = Envelope(music_p, inside=1.0, outside=0.0, ramp_s=BYPASS_RAMP_S)
         b_env = Envelope(bed_p, inside=1.0, outside=0.0, ramp_s=BYPASS_RAMP_S)
         self._music_env, self._bed_env, self._gate = m_env, b_env, gain
@@ -832,8 +833,17 @@ class MusicBypass(Blend):
         return out.astype(F32)
 
     def report(self) -> dict[str, Any]:
-        """The wrapped processor's report, with a ``report_key`` entry: what was left alone."""
+        """The wrapped processor's report, with a ``report_key`` entry: what was left alone.
+
+        When the whole recording is music the output is the input, and the wrapped processor's
+        figures (which describe audio the mix discarded) give way to ``not_applied``.
+        """
         report = dict(self.inner.report())
+        if self._untouched and self.music.duration_s > 0:
+            report = {
+                "step": report.get("step"),
+                "not_applied": f"the whole recording is music: {self.report_key} passed it through untouched",
+            }
         report[self.report_key] = {
             "music_segments": len(self.music.music),
             "bypassed_s": round(self.music.music_s, 2),

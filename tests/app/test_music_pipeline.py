@@ -76,6 +76,22 @@ def test_keep_music_spares_music_in_denoise_and_long_silences(tmp_path: Path) ->
     assert "keep_music" not in rep0["denoise"]
 
 
+def test_a_recording_that_is_all_music_says_denoise_left_it_untouched(tmp_path: Path) -> None:
+    # the denoise row said "applied", a mean gain of -5 dB and 452 frames of clicks clamped for a
+    # music file that came back bit for bit (a playground audit): figures of audio the mix discarded
+    rng = np.random.default_rng(12)
+    x = (chords(SR, 12.0) + make_white(rng, 12 * SR, -60.0)).astype(np.float32)
+    src = tmp_path / "tune.wav"
+    sf.write(src, x, SR, subtype="FLOAT")
+    y, rep = run(src, tmp_path, [Step(name="keep_music"), Step(name="denoise")])
+    np.testing.assert_array_equal(y, x)
+    denoise = rep["denoise"]
+    assert denoise["applied"] is False
+    assert "the whole recording is music" in denoise["not_applied"]
+    assert "mean_gain_db" not in denoise
+    assert denoise["keep_music"]["bypassed_s"] == pytest.approx(12.0, abs=0.01)
+
+
 def test_keep_music_alone_says_it_had_nothing_to_spare(tmp_path: Path) -> None:
     src, x = podcast_file(tmp_path)
     y, rep = run(src, tmp_path, [Step(name="keep_music")])
