@@ -179,6 +179,13 @@ class LoudnessMeter:
 #: Passes of the fixed point in :func:`_gain_for`, and the change (dB) under which it stops.
 _GATE_ITERATIONS = 20
 _GATE_TOLERANCE_DB = 0.01
+#: Half-width (dB) of the search around the ungated gain when the gate has no fixed point: the
+#: gate moves the reading by at most a few dB (-24 LUFS speech: 2.3 dB at its worst).
+_GAIN_SEARCH_DB = 10.0
+#: How much less gain the chosen one must still read with (dB): clear of the edge where the last
+#: blocks leave the gate, where meters on other block grids differ (pyloudnorm read -inf 0.25 dB
+#: short of it on synthetic speech).
+_GATE_MARGIN_DB = 0.25
 
 
 def _gain_for(measured: LoudnessMeasurement, target: float) -> float | None:
@@ -201,10 +208,27 @@ def _gain_for(measured: LoudnessMeasurement, target: float) -> float | None:
     for _ in range(_GATE_ITERATIONS):
         level = measured.integrated_at_gate(_ABS_GATE_LUFS - gain)
         new = target - level
+        if not math.isfinite(new):
+            break
         if abs(new - gain) < _GATE_TOLERANCE_DB:
-            return new
+            if math.isfinite(measured.integrated_at_gate(_ABS_GATE_LUFS - new + _GATE_MARGIN_DB)):
+                return new
+            break  # a fixed point at the gate's edge (below)
         gain = new
-    return gain
+    # No fixed point: near -70 LUFS the gate, raised with every dB taken off, shuts out the quiet
+    # blocks and the reading climbs back (speech at -24 LUFS read -69.05 after -45.6 dB, and -inf
+    # past -47.9 dB). Take the gain on a 0.01 dB grid whose reading comes closest to the target,
+    # among those that still read with _GATE_MARGIN_DB less gain: at the edge where the last
+    # blocks pass the gate, another meter's block grid reads silence (-inf).
+    grid = target - start + np.arange(-_GAIN_SEARCH_DB, _GAIN_SEARCH_DB, _GATE_TOLERANCE_DB)
+    readings = np.array([g + measured.integrated_at_gate(_ABS_GATE_LUFS - g) for g in grid])
+    finite = np.isfinite(readings)
+    k = round(_GATE_MARGIN_DB / _GATE_TOLERANCE_DB)
+    safe = finite & np.concatenate([np.zeros(k, bool), finite[:-k]])
+    usable = safe if safe.any() else finite
+    miss = np.where(usable, np.abs(readings - target), np.inf)
+    best = int(np.argmin(miss))
+    return float(grid[best]) if math.isfinite(miss[best]) else target - start
 
 
 @dataclass(frozen=True)

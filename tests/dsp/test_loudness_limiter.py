@@ -101,6 +101,23 @@ def test_quiet_speech_is_normalised_to_what_a_standard_meter_reads(peak_dbfs: fl
     assert pyloudnorm.Meter(sr).integrated_loudness(y) == pytest.approx(-23.0, abs=0.2)
 
 
+@pytest.mark.parametrize("target", [-69.0, -70.0])
+def test_a_target_at_the_bottom_of_the_range_turns_the_recording_down_to_it(target: float) -> None:
+    """Near -70 LUFS the gate rises with every dB taken off and has no fixed point: at -70 the
+    report said +11.6 dB and peak-limited for speech turned down 46 dB (a playground audit)."""
+    from dsp.loudness import GainStage, measure_loudness
+
+    sr = 16000
+    x, _ = make_speech_like(np.random.default_rng(31), sr, 8.0, level_dbfs=-24.0)
+    x = x.astype(np.float32)
+    stage = GainStage.for_target(measure_loudness(x, sr), target_lufs=target)
+    assert stage.applied
+    assert not stage.limited_by_peak
+    assert -60.0 < stage.gain_db < -30.0
+    y = x.astype(np.float64) * 10 ** (stage.gain_db / 20)
+    assert pyloudnorm.Meter(sr).integrated_loudness(y) == pytest.approx(target, abs=0.3)
+
+
 def meter_true_peak_db(x: np.ndarray, sr: int) -> float:
     """True peak read as ffmpeg's ebur128 meter reads it: oversampled to 192 kHz (at least 4x)
     through a long windowed sinc whose passband reaches 0.97 of Nyquist (its resampler's default)."""
