@@ -66,6 +66,7 @@ class KeyStore:
         self._has_accounts: tuple[float, bool] = (0.0, False)
         self._keys = frozenset(settings.api_keys)
         self._basic: dict[str, str] = {}
+        self._plain = tuple(k for k in settings.api_keys if ":" not in k)
         for entry in settings.api_keys:
             if ":" in entry:
                 app_key, _, secret = entry.partition(":")
@@ -139,6 +140,12 @@ class KeyStore:
             ) from None
         app_key, _, secret = decoded.partition(":")
         expected = self._basic.get(app_key)
+        if (
+            expected is None
+            and ":" not in secret
+            and any(hmac.compare_digest(secret.encode(), k.encode()) for k in self._plain)
+        ):
+            return self.check_key(secret)  # a plain HUSH_API_KEYS entry: any appkey, the key as appsecret
         if expected is None and self._store is not None and self._store.key_by_hash(hash_key(secret)) is not None:
             return self.check_key(secret)  # a key made with `hush keys`: any appkey, the key as appsecret
         if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import sqlite3
@@ -19,6 +20,7 @@ import soundfile as sf
 from app.auth import new_key
 from app.jobs.models import InputRef, Job, JobSpec
 from app.jobs.store import SqliteJobStore
+from app.settings import Settings
 from tests._hush import HushProcess
 from tests.app._http_fixtures import Reply, serve_http
 from tests.signals import make_white
@@ -260,7 +262,6 @@ def test_every_dialect_refuses_a_spent_key_in_its_own_style(tmp_path: Path) -> N
         assert audo.status_code == 400  # the Audo SDK raises InsufficientCredits on a 400 here
         assert "credit" in audo.json()["detail"]
         assert c.post("/v1/remove-noise", json={"input": file_id}, headers={"x-api-key": disabled}).status_code == 401
-        import base64
 
         da = c.post(
             "/audio/generic/api/v1/sync/denoise",
@@ -336,3 +337,22 @@ def test_keys_in_the_database_let_the_server_listen_beyond_this_machine(tmp_path
     keyed = Settings(data_dir=tmp_path)
     assert _has_accounts(keyed)
     assert check_bind(keyed, "0.0.0.0", accounts=True) is None
+
+
+def test_a_plain_bootstrap_key_signs_in_to_wondershare_with_any_appkey() -> None:
+    """The README says HUSH_API_KEYS keys are valid for every dialect: a plain entry (no colon)
+    was refused by every Basic form Wondershare's clients send (a doc-only client audit)."""
+    from app.auth import KeyStore
+    from app.errors import AuthError
+
+    keys = KeyStore(Settings(api_keys=("plainkey", "myapp:mysecret")))
+
+    def basic(pair: str) -> str:
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
+    as_plain = keys.check_basic(basic("anyapp:plainkey"))
+    assert as_plain.owner == keys.check_key("plainkey").owner  # one account, whichever API it uses
+    assert keys.check_basic(basic("myapp:mysecret")).key == "myapp"
+    for wrong in ("anyapp:plainke", "plainkey:", "anyapp:mysecret", "anyapp:plainkey:x", "anyapp:plaînkey"):
+        with pytest.raises(AuthError):
+            keys.check_basic(basic(wrong))
