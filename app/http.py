@@ -441,7 +441,8 @@ def mock_job(name: str, description: str, effect: MockJobEffect, respond: MockRe
     return MockScenario(name, description, respond or _route_answers, effect)
 
 
-_JOB_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+#: A job id: a UUID, or its 32 hex digits without dashes (the form AudioCleaner's document shows).
+_JOB_ID_RE = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$")
 
 
 async def finished_result(service: JobService, name: str, dialect: str) -> tuple[Any, str]:

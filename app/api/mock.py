@@ -92,7 +92,8 @@ log = logging.getLogger("hush")
 
 _MARKER = re.compile(rb"hush-mock[=:]([A-Za-z0-9_.-]+)")
 _PREFER_PARAM = re.compile(r"([A-Za-z_-]+)\s*=\s*\"?([A-Za-z0-9_.-]+)\"?")
-_UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UUID = rb"(?<![0-9a-f-])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})(?![0-9a-f-])"
+#: (a job id is a UUID, or the same 32 hex digits without dashes: AudioCleaner's form)
 #: Where a request names a job: in its path, or in the body field a status request carries (an
 #: input link may hold another job's id, and a new job must not take that job's scenario).
 _JOB_IN_PATH = re.compile(_UUID)

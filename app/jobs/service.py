@@ -159,8 +159,12 @@ class JobService:
         priority: int = 0,
         meta: dict[str, Any] | None = None,
         rerun_failed: bool = False,
+        compact_id: bool = False,
     ) -> Job:
         """Validate and commit a job, then enqueue it. A reused ``request_id`` returns the first job.
+
+        ``compact_id`` gives the job its id as 32 hex digits (a UUID without its dashes), the form
+        of the ids some vendors' documents show.
 
         With ``rerun_failed``, a reused ``request_id`` whose job failed or was cancelled submits a
         new job (without the key: the key stays with the first job).
@@ -177,7 +181,7 @@ class JobService:
             if url:
                 await anyio.to_thread.run_sync(fetch.check_url, url, self.settings)
         job = Job(
-            id=self.new_id(),
+            id=self.new_id().replace("-", "") if compact_id else self.new_id(),
             dialect=dialect,
             owner=owner,
             request_id=request_id,

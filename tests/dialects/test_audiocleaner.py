@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -145,6 +146,9 @@ def create(client: httpx.Client, url: str, flags: dict[str, bool]) -> str:
     assert out["code"] == 100000
     assert out["message"] == "Request Success"
     assert_documented(client, "POST", CREATE, out)
+    # the doc's job_id is 32 lowercase hex digits ("33b6251d7ba94edea8361c318736e746"); a dashed UUID
+    # broke a client that checks it (a doc-only client audit)
+    assert re.fullmatch(r"[0-9a-f]{32}", out["data"]["job_id"]), out
     return str(out["data"]["job_id"])
 
 
