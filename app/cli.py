@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -453,14 +454,29 @@ def _keys(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container: str | None = None) -> int:
-    """Run ``steps`` over ``src`` with the same pipeline the server uses; write ``dst``."""
+def _local(
+    src: str,
+    dst: str | None,
+    steps: list[dict[str, Any]],
+    *,
+    container: str | None = None,
+    level_hint: str = "`hush enhance IN OUT --flag remove_noise --flag normalize` brings the level down",
+) -> int:
+    """Run ``steps`` over ``src`` with the same pipeline the server uses; write ``dst``.
+
+    ``level_hint`` is how this command lowers the level, for the clipping warning."""
+    import soundfile as sf
+
     from app import media
     from app.errors import AppError
     from app.jobs.models import OutputSpec, Step
     from app.jobs.pipeline import process_file
     from app.jobs.steps import check_steps
 
+    for name in (src, dst):
+        if name == "-":  # a file named "-" was written, and a player piped the JSON report
+            _err("'-' (standard input or output) is not supported: give a file name")
+            return 2
     if Path(src).is_dir():
         _err(f"{src} is a folder; give an audio or video file")
         return 2
@@ -494,7 +510,7 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
                 OutputSpec(
                     audio=dst is not None,
                     container=out_container,
-                    level_hint="add the loudness step to bring the level down",
+                    level_hint=level_hint,
                 ),
                 Path(tmp),
                 progress=bar,
@@ -507,13 +523,26 @@ def _local(src: str, dst: str | None, steps: list[dict[str, Any]], *, container:
     except OSError as exc:  # the output folder cannot be made or written, the disk is full ...
         _err(f"cannot write {dst}: {exc.strerror or exc}")
         return 2
+    except sf.LibsndfileError as exc:  # a scratch file the pipeline writes (its disk full ...)
+        where = tempfile.gettempdir()
+        _err(f"cannot write the scratch files in {where} ({exc.error_string}); free space there or set TMPDIR")
+        return 2
     finally:
         bar.close()
     for warning in result.data.get("warnings", []):  # in the report too, as the server's job result has them
         _err(f"warning: {warning}")
     report = {"steps": result.reports, **result.data}
-    sys.stdout.write(json.dumps(report) + "\n")
+    # the audio went to standard output (/dev/stdout): the report goes to the error stream
+    (sys.stderr if dst is not None and _is_stdout(dst) else sys.stdout).write(json.dumps(report) + "\n")
     return 0
+
+
+def _is_stdout(path: str) -> bool:
+    """Whether ``path`` is this process's standard output (``/dev/stdout``, ``/proc/self/fd/1``)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError):
+        return False
 
 
 def _place(done: Path, dst: Path) -> None:
@@ -521,7 +550,19 @@ def _place(done: Path, dst: Path) -> None:
 
     A move to another file system (an external drive, a /tmp in memory) is a copy, and a copy
     stopped part-way left a cut-off file whose header announced the whole length: the copy goes
-    to a hidden file beside ``dst``, renamed over it once complete (as ``python -m dsp`` writes)."""
+    to a hidden file beside ``dst``, renamed over it once complete (as ``python -m dsp`` writes).
+    A ``dst`` that is a device or a pipe (``/dev/null``, ``/dev/stdout``) is written into, never
+    replaced (as root, the rename replaced /dev/stdout with the WAV); a symlink's target is replaced.
+    """
+    try:
+        is_file = stat.S_ISREG(os.stat(dst).st_mode)  # (follows a symlink)
+    except FileNotFoundError:
+        is_file = True
+    if not is_file:
+        with done.open("rb") as src, dst.open("wb") as sink:
+            shutil.copyfileobj(src, sink)
+        return
+    dst = Path(os.path.realpath(dst))
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".partial{dst.suffix}", dir=dst.parent)
     os.close(fd)
@@ -758,7 +799,8 @@ def _tool(args: argparse.Namespace) -> int:
         _err("none of the flags given has an engine in this build: nothing to apply")
         return 3
     steps = [s.model_dump() for s in chosen]
-    return _local(args.input, args.output, steps)
+    hint = "add `--flag normalize` to bring the level down" if "normalize" not in args.flag else None
+    return _local(args.input, args.output, steps, level_hint=hint or "")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import soundfile as sf
 
 from dsp.errors import DspError, InvalidAudioError, InvalidParameterError
 from dsp.io import open_writer, output_format, read_blocks, read_info, truncation_warning
@@ -65,7 +69,14 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
     blocks = _not_empty(read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr)), args.input)
     target = Path(args.output)
     output_format(target)  # a name or folder that cannot be written is refused before any work
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
+    try:  # a device or pipe (a name linked to /dev/stdout) is written into, never replaced
+        regular = stat.S_ISREG(os.stat(target).st_mode)
+    except FileNotFoundError:
+        regular = True
+    if regular:
+        target = Path(os.path.realpath(target))  # a symlink: its target is replaced, the link kept
+    scratch = target.parent if regular else Path(tempfile.gettempdir())
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=scratch)
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)  # the output gets the mode a new file would (mkstemp makes it private)
@@ -75,10 +86,15 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
         with open_writer(tmp, info.sr, info.channels, like=info, shown_as=target) as out:
             for block in run_blocks(proc, blocks):
                 out.write(block.T)
-        os.replace(tmp, target)
+        if regular:
+            os.replace(tmp, target)
+        else:
+            with tmp.open("rb") as done, target.open("wb") as sink:
+                shutil.copyfileobj(done, sink)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    tmp.unlink(missing_ok=True)
     if args.report:
         print(json.dumps(proc.report()))
     return 0
@@ -161,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, InvalidParameterError) and exc.param in OPTIONS:
             text = exc.named(OPTIONS[exc.param])
         sys.stderr.write(f"python -m dsp {args.cmd}: {text}\n")
+        return 2
+    except sf.LibsndfileError as exc:  # writing failed part-way (the disk is full ...)
+        sys.stderr.write(f"python -m dsp {args.cmd}: cannot write {args.output}: {exc.error_string}\n")
         return 2
     except OSError as exc:  # the file system refused (a folder where the output goes, no permission)
         where = f": {exc.filename}" if exc.filename else ""

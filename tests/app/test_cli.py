@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -526,6 +528,64 @@ def test_hush_places_its_output_whole_or_not_at_all(tmp_path: Path, monkeypatch:
     cli._place(done, dst)
     assert dst.read_bytes() == b"RIFF" + bytes(1000)
     assert sorted(p.name for p in dst.parent.iterdir()) == ["clean.wav"]
+
+
+def test_hush_writes_into_a_pipe_or_device_and_through_a_symlink(tmp_path: Path) -> None:
+    # as root, `hush denoise IN /dev/stdout` replaced the /dev/stdout symlink with the WAV (the
+    # temporary file's rename went over it): a device or pipe is written into, a symlink's target
+    # replaced (a local tools audit)
+    import threading
+
+    from app import cli
+
+    done = tmp_path / "pass1.wav"
+    done.write_bytes(b"RIFF" + bytes(5000))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    cli._place(done, fifo)
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert got == [b"RIFF" + bytes(5000)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pass1.wav", "pipe"]  # no hidden file left
+
+    target, link = tmp_path / "real.wav", tmp_path / "link.wav"
+    target.write_bytes(b"earlier")
+    link.symlink_to(target)
+    cli._place(done, link)
+    assert link.is_symlink()
+    assert target.read_bytes() == b"RIFF" + bytes(5000)
+
+
+def test_hush_sends_audio_to_standard_output_and_the_report_to_standard_error(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    src = tmp_path / "in.wav"
+    sf.write(src, make_white(rng, 8000, -30.0), 8000, subtype="PCM_16")
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "declick", str(src), "/proc/self/fd/1"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"RIFF")
+    assert sf.info(io.BytesIO(r.stdout)).frames == 8000
+    assert json.loads(r.stderr.decode().strip().splitlines()[-1])["steps"][0]["step"] == "declick"
+
+
+def test_hush_refuses_a_dash_for_standard_input_or_output(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    src = tmp_path / "in.wav"
+    sf.write(src, make_white(rng, 8000, -30.0), 8000, subtype="PCM_16")
+    for args in (("declick", str(src), "-"), ("denoise", "-", str(tmp_path / "o.wav")), ("vad", "-")):
+        r = subprocess.run(
+            [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+        assert r.returncode == 2, args
+        assert "'-' (standard input or output) is not supported" in r.stderr
+    assert not (tmp_path / "-").exists()
 
 
 @pytest.mark.needs_redis

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -188,3 +189,30 @@ def test_dsp_main_an_empty_file_is_refused(tmp_path: Path, cmd: str) -> None:
     assert "holds no audio (0 samples)" in r.stderr
     assert not out.exists()
     assert not list(tmp_path.glob(".out.*"))  # no temporary file left
+
+
+def test_dsp_main_writes_through_a_link_to_standard_output_and_a_symlink(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """A name linked to a device or pipe is written into, never replaced (as root the rename put a
+    WAV where the link to /dev/stdout was); a symlink to a file keeps being a symlink."""
+    src = tmp_path / "in.wav"
+    sf.write(src, make_white(rng, 8000, -30.0), 8000, subtype="PCM_16")
+    to_stdout = tmp_path / "out.wav"
+    to_stdout.symlink_to("/proc/self/fd/1")
+    r = subprocess.run(
+        [sys.executable, "-m", "dsp", "declick", str(src), str(to_stdout)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert to_stdout.is_symlink()
+    assert sf.info(io.BytesIO(r.stdout)).frames == 8000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]
+    target, link = tmp_path / "kept.wav", tmp_path / "link.wav"
+    target.write_bytes(b"earlier")
+    link.symlink_to(target)
+    assert run_dsp("declick", str(src), str(link)).returncode == 0
+    assert link.is_symlink()
+    assert sf.info(target).frames == 8000
