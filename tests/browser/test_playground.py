@@ -46,6 +46,15 @@ def ten_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def two_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two minutes of noise at 8 kHz: a job that runs for a second or two, and a quick result to draw."""
+    rng = np.random.default_rng(19)
+    path = tmp_path_factory.mktemp("two") / "two minutes.wav"
+    sf.write(path, make_white(rng, 8000 * 120, -30.0), 8000, subtype="PCM_16")
+    return path
+
+
 @pytest.fixture
 def page(browser: Any, server: HushProcess) -> Any:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
@@ -220,6 +229,30 @@ def test_playground_cancel_stops_a_running_job(page: Any, server: HushProcess, t
     assert page.is_disabled("#cancel")
     assert page.is_enabled("#run")  # ready to run again
     assert page.is_hidden("#compare")
+    assert page.is_hidden("#error")
+    assert page.errors == []
+
+
+def test_playground_a_failed_cancel_is_not_said_after_the_job_ends(
+    page: Any, server: HushProcess, two_minutes: Path
+) -> None:
+    """A Cancel lost in a network blip said "Cancel failed" in red, and still did so under the job
+    that then succeeded (audit: the user could not tell whether the result held)."""
+    page.route(
+        "**/api/v1/jobs/*", lambda route: route.abort() if route.request.method == "DELETE" else route.continue_()
+    )
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.uncheck("#step-denoise")
+    page.check("#step-loudness")
+    page.set_input_files("#file", str(two_minutes))
+    page.click("#run")
+    page.wait_for_selector("#cancel:not([disabled])")
+    page.click("#cancel")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "Cancel failed" in page.inner_text("#error")  # said while the job runs on
+    wait_for_result(page, timeout=60_000)
+    assert "succeeded — 100 %" in page.inner_text("#status")
     assert page.is_hidden("#error")
     assert page.errors == []
 

@@ -77,6 +77,8 @@ async function api(path, options = {}) {
   }
   return res;
 }
+// An error goes with the state it describes: one raised while a job runs (a Cancel that failed)
+// when the job ends or when the server answers again after contact was lost.
 function showError(msg) {
   const el = $("error");
   el.textContent = msg || "";
@@ -321,12 +323,18 @@ async function readEvents(id) {
       const next = JSON.parse(data);
       // an event sent before the job ended, read after the cancel's answer: the job stays ended
       if (state.job && state.job.id === next.id && isTerminal(state.job.state) && !isTerminal(next.state)) continue;
-      if (state.lost) { state.lost = ""; showError(""); }
+      contactBack();
       state.job = next;
       setStatus(state.job);
       updateRun();
     }
   }
+}
+// the server answers again after contact was lost: what failed meanwhile (a Cancel) is no longer so
+function contactBack() {
+  if (!state.lost) return;
+  state.lost = "";
+  showError("");
 }
 async function follow(id) {
   // Until the job ends: its events; when the connection drops (the server restarts, the network
@@ -349,7 +357,7 @@ async function follow(id) {
       const job = await (await api(`/api/v1/jobs/${id}`)).json();
       if (state.job.id !== id) return;
       state.job = job;
-      state.lost = "";
+      contactBack();
       setStatus(state.job);
       updateRun();
     } catch (e) {
@@ -361,6 +369,7 @@ async function follow(id) {
   const job = state.job;
   setStatus(job);
   updateRun();
+  showError(""); // what went wrong while it ran (a Cancel that failed) no longer holds: its end is said now
   if (job.state === "succeeded") await showResult(job);
   else if (job.state !== "cancelled") showError(`The job ${job.state.replace("_", " ")}: ${job.error ? job.error.reason : "no reason given"}`);
 }
@@ -403,6 +412,7 @@ $("cancel").addEventListener("click", async () => {
   try {
     // the answer is the job as cancelled: the buttons follow it at once, not when the event stream does
     state.job = await (await api(`/api/v1/jobs/${state.job.id}`, { method: "DELETE" })).json();
+    showError(""); // (an earlier Cancel that failed)
     setStatus(state.job);
     updateRun();
   } catch (e) { showError(`Cancel failed: ${e.message}`); }
