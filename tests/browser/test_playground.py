@@ -490,6 +490,30 @@ def test_playground_without_a_before_offers_no_a_b_switch(page: Any, server: Hus
     assert page.evaluate("document.querySelector('#after-wave').classList.contains('active')")
 
 
+def test_playground_report_reads_pairs_by_what_they_are(page: Any, server: HushProcess, noisy_wav: Path) -> None:
+    """autoeq's curve is [Hz, dB] points: it read like time ranges, "315–-0.24" (audit)."""
+    _open_with_file(page, server, noisy_wav)
+    page.check("#step-vad")
+    page.check("#step-autoeq")
+    page.click("#run")
+    wait_for_result(page)
+    job_id = page.evaluate("new URLSearchParams(location.search).get('job')")
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+    eq = next(s for s in job["result"]["steps"] if s["step"] == "autoeq")
+    assert eq["curve"], eq
+    row = page.locator("#report tbody tr", has=page.locator("th", has_text="autoeq")).inner_text()
+    hz, db = eq["curve"][0]
+    sign = "+" if round(db, 1) > 0 else "\u2212" if round(db, 1) < 0 else ""
+    assert f"{hz:g} Hz: {sign}{abs(round(db, 1)):g} dB" in row, row
+    assert "–" not in row.split("curve")[1].split("\n")[1], row  # not one range among them
+    # the VAD's segments are time ranges, and still read as such
+    start, end = job["result"]["segments"][0]
+    vad = page.locator("#report tbody tr", has=page.locator("th", has_text="vad")).inner_text()
+    assert f"{round(start, 2):g}–{round(end, 2):g}" in vad, vad
+    assert page.errors == []
+
+
 def test_playground_drop_zone_opens_the_picker_on_a_click(page: Any, server: HushProcess, noisy_wav: Path) -> None:
     page.goto(f"{server.url}/playground")
     enter_key(page)

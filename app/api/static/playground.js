@@ -605,25 +605,53 @@ document.addEventListener("keydown", (e) => {
 
 // ------------------------------------------------------------------ report
 const num = (v) => String(Math.round(v * 100) / 100);
+// a gain or a level change: one decimal, signed ("−2.9 dB", "+1.1 dB")
+const signed = (v) => {
+  const r = Math.round(v * 10) / 10;
+  return `${r > 0 ? "+" : r < 0 ? "\u2212" : ""}${Math.abs(r)}`;
+};
 const isPair = (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number");
+// What a pair of numbers is, from its key (the report names units as key suffixes: band_hz,
+// hum_hz_range, removed_s): a range where the key says so (the times of segments and cuts, a
+// *_range, or a key ending in one unit: "4000–9922.5 Hz"); the points of a curve where the key is
+// one of CURVES (each point's two units: "315 Hz: −0.2 dB"); else null: two numbers ("3, 4"), a
+// list of them ("(3, 4), (5, 6)").
+const CURVES = { curve: ["Hz", "dB"] };
+const UNITS = { s: "s", ms: "ms", hz: "Hz", db: "dB" };
+function pairText(key) {
+  const unit = UNITS[(/_(s|ms|hz|db)(?:_range)?$/.exec(key) || [])[1]] || "";
+  if (CURVES[key]) {
+    const [u, v] = CURVES[key];
+    return ([a, b]) => `${num(a)} ${u}: ${v === "dB" ? signed(b) : num(b)} ${v}`;
+  }
+  if (unit || /(^|_)(segments|cuts|range)$/.test(key)) {
+    return ([a, b]) => `${num(a) === num(b) ? num(a) : `${num(a)}–${num(b)}`}${unit ? ` ${unit}` : ""}`;
+  }
+  return null;
+}
 // A report value as text, or as a nested list for objects and lists of objects (long lists: the
-// first REPORT_ITEMS and a count of the rest).
+// first REPORT_ITEMS and a count of the rest). key: the value's name in the report, which says
+// how a pair of numbers reads.
 const REPORT_ITEMS = 20;
-function reportValue(v) {
+function reportValue(v, key = "") {
   if (v === null || v === undefined) return document.createTextNode("—");
   if (typeof v === "number") return document.createTextNode(num(v));
+  if (isPair(v) && pairText(key)) return document.createTextNode(pairText(key)(v));
   if (Array.isArray(v)) {
     if (!v.length) return document.createTextNode("none");
     const more = v.length > REPORT_ITEMS ? ` … and ${v.length - REPORT_ITEMS} more` : "";
     const head = v.slice(0, REPORT_ITEMS);
-    if (head.every(isPair)) return document.createTextNode(head.map(([a, b]) => `${num(a)}–${num(b)}`).join(", ") + more);
+    if (head.every(isPair)) {
+      const text = pairText(key) || (([a, b]) => `(${num(a)}, ${num(b)})`);
+      return document.createTextNode(head.map(text).join(", ") + more);
+    }
     if (head.every((x) => typeof x !== "object" || x === null)) {
       return document.createTextNode(head.map((x) => (typeof x === "number" ? num(x) : String(x))).join(", ") + more);
     }
     const ol = document.createElement("ol");
     for (const x of head) {
       const li = document.createElement("li");
-      li.append(reportValue(x));
+      li.append(reportValue(x, key));
       ol.append(li);
     }
     if (more) ol.append(Object.assign(document.createElement("li"), { textContent: more.trim() }));
@@ -633,7 +661,7 @@ function reportValue(v) {
     const dl = document.createElement("dl");
     for (const [k, x] of Object.entries(v)) {
       const dd = document.createElement("dd");
-      dd.append(reportValue(x));
+      dd.append(reportValue(x, k));
       dl.append(Object.assign(document.createElement("dt"), { textContent: k.replaceAll("_", " ") }), dd);
     }
     return dl;
@@ -655,14 +683,14 @@ function renderReport(job) {
     for (const [k, v] of Object.entries(r)) {
       if (["step", "applied", "reason", "not_applied", "segments"].includes(k)) continue;
       const dd = document.createElement("dd");
-      dd.append(reportValue(v));
+      dd.append(reportValue(v, k));
       dl.append(Object.assign(document.createElement("dt"), { textContent: k.replaceAll("_", " ") }), dd);
     }
     if (r.segments) {
       const dd = document.createElement("dd");
       // the times as text, not only drawn: the step reports a count, the job holds the list
       const list = Array.isArray(r.segments) ? r.segments : (r.step === "vad" && job.result.segments) || null;
-      if (list) dd.append(`${list.length}, in seconds (also drawn on the waveforms): `, reportValue(list));
+      if (list) dd.append(`${list.length}, in seconds (also drawn on the waveforms): `, reportValue(list, "segments"));
       else dd.textContent = `${r.segments} (drawn on the waveforms)`;
       dl.append(Object.assign(document.createElement("dt"), { textContent: "segments" }), dd);
     }
