@@ -580,7 +580,8 @@ class ParamSpec:
         out: dict[str, Any] = {"type": self.type, "default": self.default}
         for key in ("minimum", "maximum", "unit", "choices", "nullable", "note"):
             value = getattr(self, key)
-            if value not in (None, "", (), False):
+            # (a bound of 0 is a bound: ``0.0 in (False,)`` is true, and loudness had no maximum)
+            if value is not None and value is not False and value not in ("", ()):
                 out[key] = list(value) if isinstance(value, tuple) else value
         return out
 

@@ -21,9 +21,7 @@ import soundfile as sf
 
 from app.api.playground import compute_peaks
 from app.cli import _Bar
-from app.errors import InvalidParameterError
-from app.jobs.models import Step
-from app.jobs.steps import STEPS, check_steps
+from app.jobs.steps import STEPS
 from app.settings import Settings
 from tests._hush import HushProcess
 from tests._services import BACKENDS, cluster_backend, settings_env
@@ -243,22 +241,14 @@ def _page_params() -> dict[str, dict[str, Any]]:
     return out
 
 
-def test_the_playground_labels_every_parameter_and_its_ranges_are_the_servers() -> None:
-    """A value the page marks as out of range is one the server refuses, and the page's default
-    is one it takes: the page never stops what the server would run, nor sends what it refuses."""
+def test_the_playground_labels_every_parameter_and_takes_its_ranges_from_the_server() -> None:
+    """Every parameter has a label on the page; its default and range are not the page's own (they
+    drifted from the server's: denoise at 80 against the server's 100, autoid's target_lufs given
+    loudness's range): the page reads them from ``GET /api/v1/steps`` (tests/browser checks it)."""
     page = _page_params()
     numbers = {p for s in STEPS.values() for p in s.params if p not in ("engine", "channels")}
     assert numbers <= set(page), f"parameters the page shows unlabelled: {sorted(numbers - set(page))}"
-    checked = 0
     for name, meta in page.items():
-        owners = [s.name for s in STEPS.values() if name in s.params]
-        assert owners, f"the page labels {name!r}, which no step takes"
-        for step in owners:
-            if meta.get("value", "") != "":
-                check_steps([Step(name=step, params={name: meta["value"]})])
-            if "min" in meta:
-                for outside in (meta["min"] - 0.01, meta["max"] + 0.01):
-                    with pytest.raises(InvalidParameterError, match=name):
-                        check_steps([Step(name=step, params={name: outside})])
-                    checked += 1
-    assert checked >= 40
+        assert any(name in s.params for s in STEPS.values()), f"the page labels {name!r}, which no step takes"
+        assert meta["label"]
+        assert not {"min", "max", "value"} & set(meta), f"{name}: the page's own default or range {meta}"

@@ -116,3 +116,18 @@ def test_a_harmonic_given_twice_is_notched_once() -> None:
     h = HumRemover(16_000, 1, hum_hz=50.0, harmonics=(3, 1, 1, 2, 3))
     assert h._given is not None
     assert h._given.harmonics == (1, 2, 3)
+
+
+def test_a_bound_of_zero_is_published() -> None:
+    """``public()`` dropped a bound of 0 (``0.0 in (False,)``): loudness's target_lufs had no
+    maximum and autoeq's max_gain_db no minimum, and the playground, which takes its ranges from
+    here, let a user type what the server refuses."""
+    for step, specs in PARAM_SPECS.items():
+        for name, spec in specs.items():
+            public = spec.public()
+            if spec.type == "number":
+                assert public["minimum"] == spec.minimum, (step, name)
+                assert public["maximum"] == spec.maximum, (step, name)
+            assert "nullable" not in public or public["nullable"] is True
+    assert PARAM_SPECS["loudness"]["target_lufs"].public()["maximum"] == 0.0
+    assert PARAM_SPECS["autoeq"]["max_gain_db"].public()["minimum"] == 0.0

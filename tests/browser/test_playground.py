@@ -360,19 +360,65 @@ def test_playground_refuses_a_number_it_cannot_read_and_sends_loudness_last(
     assert "shorten pauses longer than" in error
     assert "from 0.2 to 60" in error
     assert page.evaluate("document.activeElement.id") == "step-long_silences-max_pause_s"
-    page.fill("#step-long_silences-keep_pause_s", "3")  # over the server's bound of 1 s
+    page.fill("#step-long_silences-keep_pause_s", "70")  # over the server's bound of 60 s
     page.fill("#step-long_silences-max_pause_s", "2")
     page.click("#run")
     assert "keep of each" in page.inner_text("#error")
     assert posts == []  # nothing was sent while a field was wrong
+    # a bound that depends on another field is the server's to check: its refusal names the
+    # parameter by its API name, and the page says which field that is
+    page.fill("#step-long_silences-keep_pause_s", "3")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('keep_pause_s')")
+    assert 'keep_pause_s (the field "keep of each' in page.inner_text("#error")
+    assert page.evaluate("document.activeElement.id") == "step-long_silences-keep_pause_s"
     page.fill("#step-long_silences-keep_pause_s", "0.4")
     page.click("#run")
     wait_for_result(page)
-    (body,) = posts
+    body = posts[-1]
     # the edits before loudness, which sets the level of what is left
     assert [s["name"] for s in body["steps"]] == ["long_silences", "fillers", "loudness"]
     assert body["steps"][0]["params"]["max_pause_s"] == 2
     assert body["steps"][0]["params"]["keep_pause_s"] == 0.4
+    assert page.errors == []
+
+
+def test_playground_takes_defaults_and_ranges_from_the_server(page: Any, server: HushProcess, noisy_wav: Path) -> None:
+    """The page had its own defaults and ranges: denoise at amount 80 (the server's default is
+    100), autoid's target_lufs given loudness's range, keep_pause_s capped at 1 s (audit)."""
+    posts = _open_with_file(page, server, noisy_wav)
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        steps = client.get("/api/v1/steps").json()
+    checked = 0
+    for s in steps:
+        if not s["available"]:
+            continue
+        for name, spec in s["param_specs"].items():
+            if spec["type"] != "number":
+                continue
+            field = f"#step-{s['name']}-{name}"
+            got = page.eval_on_selector(field, "e => [e.min, e.max, e.value, e.placeholder]")
+            assert float(got[0]) == spec["minimum"], (field, got, spec)
+            assert float(got[1]) == spec["maximum"], (field, got, spec)
+            shown = got[2] or got[3]  # (a field that starts empty shows the default as its placeholder)
+            if spec.get("default") is not None:
+                assert float(shown) == spec["default"], (field, got, spec)
+            checked += 1
+    assert checked >= 24
+    assert page.input_value("#step-denoise-amount") == "100"
+    assert page.get_attribute("#step-autoid-target_lufs", "min") == "-40"
+    assert page.get_attribute("#step-long_silences-keep_pause_s", "max") == "60"
+    assert page.get_attribute("#step-remove_echo-max_delay_ms", "min") == "30"
+    # a refusal that names a field by its API name says which field it is, and goes to it
+    page.check("#step-remove_echo")
+    page.fill("#step-remove_echo-min_delay_ms", "400")
+    page.fill("#step-remove_echo-max_delay_ms", "300")
+    page.click("#run")
+    page.wait_for_selector("#error:not([hidden])")
+    error = page.inner_text("#error")
+    assert 'max_delay_ms (the field "longest echo delay searched' in error, error
+    assert page.evaluate("document.activeElement.id") == "step-remove_echo-max_delay_ms"
+    assert len(posts) == 1  # (refused by the server)
     assert page.errors == []
 
 

@@ -7,34 +7,35 @@ import SpectrogramPlugin from "/static/vendor/spectrogram.esm.js";
 // Inputs longer than this are drawn from server-side peaks, without decoding them in the browser
 // (and so without a spectrogram, which needs the decoded signal).
 const DECODE_LIMIT_S = 600;
-// Each parameter's label, and the range the server accepts (tests/browser/test_playground.py checks
-// the ranges against the server's); an empty value leaves the server's default. "list": numbers
-// separated by commas.
+// Each parameter's label. Its default and range are the server's (GET /api/v1/steps gives them
+// per step: autoid's target_lufs takes less than loudness's). "blank": the field starts empty
+// (the label says what empty means; the server's default shows as its placeholder); "list":
+// numbers separated by commas.
 const PARAMS = {
-  amount: { label: "amount (1–100)", min: 1, max: 100, step: 1, value: 80, type: "range" },
-  min_non_speech_s: { label: "merge pauses shorter than (s; empty: keep every pause)", min: 0, max: 60, value: "" },
-  detection_mult: { label: "detection threshold (6 most sensitive – 10)", min: 6, max: 10, value: 8 },
-  click_len: { label: "longest event treated as a click (ms)", min: 5, max: 30, value: 10 },
-  max_pause_s: { label: "shorten pauses longer than (s)", min: 0.2, max: 60, value: 1 },
-  keep_pause_s: { label: "keep of each (s, at most 1)", min: 0.05, max: 1, value: 0.5 },
-  min_delay_ms: { label: "shortest echo delay searched (ms)", min: 20, max: 990, value: 50 },
-  max_delay_ms: { label: "longest echo delay searched (ms)", min: 60, max: 1000, value: 300 },
-  max_gain_db: { label: "largest EQ correction per band (dB)", min: 0, max: 12, value: 6 },
-  target_lufs: { label: "target loudness (LUFS)", min: -70, max: 0, value: -16 },
-  max_peak_dbfs: { label: "true-peak ceiling (dBTP)", min: -20, max: 0, value: -1 },
-  min_confidence: { label: "least confidence of a filler cut (0–1)", min: 0, max: 1, value: 0.35 },
-  detect_s: { label: "seconds heard before notching (s)", min: 0.25, max: 30, value: 4 },
-  hum_hz: { label: "mains frequency (Hz; empty: found in the audio)", min: 40, max: 70, value: "" },
-  harmonics: { label: "harmonics notched with a given frequency (e.g. 1, 2, 3)", type: "list", value: "" },
-  depth_db: { label: "suppression away from speech (dB)", min: 0, max: 60, value: 25 },
-  threshold_lu: { label: "threshold above the measured loudness (LU)", min: -20, max: 20, value: 3 },
-  ratio: { label: "ratio (:1)", min: 1, max: 20, value: 2.5 },
-  knee_db: { label: "knee width (dB)", min: 0, max: 24, value: 6 },
-  attack_ms: { label: "attack (ms)", min: 1, max: 500, value: 10 },
-  release_ms: { label: "release (ms)", min: 1, max: 5000, value: 120 },
-  makeup_db: { label: "make-up gain (dB)", min: -24, max: 24, value: 0 },
-  threshold_db: { label: "sibilance threshold (dB)", min: -30, max: 0, value: -10 },
-  max_reduction_db: { label: "largest cut of a sibilant (dB)", min: 0, max: 24, value: 6 },
+  amount: { label: "amount (1–100)", step: 1, type: "range" },
+  min_non_speech_s: { label: "merge pauses shorter than (s; empty: keep every pause)", blank: true },
+  detection_mult: { label: "detection threshold (6 most sensitive – 10)" },
+  click_len: { label: "longest event treated as a click (ms)" },
+  max_pause_s: { label: "shorten pauses longer than (s)" },
+  keep_pause_s: { label: "keep of each (s, at most the length above)" },
+  min_delay_ms: { label: "shortest echo delay searched (ms)" },
+  max_delay_ms: { label: "longest echo delay searched (ms)" },
+  max_gain_db: { label: "largest EQ correction per band (dB)" },
+  target_lufs: { label: "target loudness (LUFS)" },
+  max_peak_dbfs: { label: "true-peak ceiling (dBTP)" },
+  min_confidence: { label: "least confidence of a filler cut (0–1)" },
+  detect_s: { label: "seconds heard before notching (s)" },
+  hum_hz: { label: "mains frequency (Hz; empty: found in the audio)", blank: true },
+  harmonics: { label: "harmonics notched with a given frequency (e.g. 1, 2, 3)", type: "list", blank: true },
+  depth_db: { label: "suppression away from speech (dB)" },
+  threshold_lu: { label: "threshold above the measured loudness (LU)" },
+  ratio: { label: "ratio (:1)" },
+  knee_db: { label: "knee width (dB)" },
+  attack_ms: { label: "attack (ms)" },
+  release_ms: { label: "release (ms)" },
+  makeup_db: { label: "make-up gain (dB)" },
+  threshold_db: { label: "sibilance threshold (dB)" },
+  max_reduction_db: { label: "largest cut of a sibilant (dB)" },
 };
 // parameters that are a choice of words, not a number
 const CHOICES = { channels: { label: "channels ", options: ["linked", "each"] } };
@@ -144,13 +145,19 @@ function stepControl(s) {
         params.append(l);
         continue;
       }
-      const meta = PARAMS[p] || { label: p, value: "" };
+      const meta = PARAMS[p] || { label: p, blank: true };
+      const spec = (s.param_specs || {})[p] || {};
       const type = meta.type === "list" ? "text" : meta.type || "number";
-      const input = Object.assign(document.createElement("input"), { type, name: p, id: `${id}-${p}`, value: meta.value });
+      const input = Object.assign(document.createElement("input"), { type, name: p, id: `${id}-${p}` });
       input.dataset.kind = meta.type || "number";
       input.dataset.label = meta.label;
-      for (const k of ["min", "max"]) if (meta[k] !== undefined) input[k] = meta[k];
+      if (spec.minimum !== undefined) input.min = spec.minimum;
+      if (spec.maximum !== undefined) input.max = spec.maximum;
       input.step = meta.step !== undefined ? meta.step : "any";
+      // (after the bounds: a slider clamps its value to the bounds it has)
+      const dflt = Array.isArray(spec.default) ? spec.default.join(", ") : spec.default ?? "";
+      if (meta.blank) input.placeholder = String(dflt);
+      else input.value = String(dflt);
       if (meta.type === "list") input.pattern = "\\s*\\d+(\\s*,\\s*\\d+)*\\s*";
       const out = document.createElement("output");
       out.setAttribute("aria-live", "off"); // the slider announces its own value
@@ -292,11 +299,31 @@ $("run").addEventListener("click", async () => {
     updateRun();
     await follow(state.job.id);
   } catch (e) {
-    if (e.name !== "AbortError") showError(e.message);
+    if (e.name !== "AbortError") {
+      const { msg, field } = nameFields(e.message);
+      showError(msg);
+      if (field) field.focus();
+    }
     $("status").textContent = "stopped";
   }
   updateRun();
 });
+// The server refuses a parameter by its API name ("step 'remove_echo': max_delay_ms must be in
+// [410.0, 1000.0], got 300.0"), which the page's labels do not show: the name is said with its
+// field's label, and the first field named is the one to focus.
+function nameFields(message) {
+  let msg = message;
+  let field = null;
+  const step = /step '(\w+)'/.exec(msg);
+  const div = step && [...document.querySelectorAll(".step")].find((d) => d.dataset.step === step[1]);
+  for (const input of div ? div.querySelectorAll(".params input") : []) {
+    const name = new RegExp(`\\b${input.name}\\b`);
+    if (!name.test(msg)) continue;
+    msg = msg.replace(name, `${input.name} (the field "${input.dataset.label}")`);
+    field = field || input;
+  }
+  return { msg, field };
+}
 async function upload(file) {
   $("status").textContent = "uploading…";
   const form = new FormData();
