@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import io
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests._hush import HushProcess
+from tests._hush import HushProcess, free_port
 from tests.signals import make_speech_like, make_white
 
 KEY = "browser-key-1"
@@ -20,7 +24,8 @@ H = {"x-api-key": KEY}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> HushProcess:
-    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY) as proc:
+    # (loopback allowed to the URL fetcher: a URL input is served by the test itself)
+    with HushProcess(tmp_path_factory.mktemp("hush"), workers=1, api_keys=KEY, url_allowlist="127.0.0.1") as proc:
         yield proc
 
 
@@ -123,7 +128,7 @@ def test_playground_upload_process_compare_download(
     assert [rows.nth(i).locator("th").inner_text() for i in range(3)] == ["denoise", "declick", "vad"]
     assert "noise floor dbfs" in rows.nth(0).inner_text()
     assert "engine\ndsp" in rows.nth(0).inner_text()  # which engine ran, also when left at the default
-    job_id = page.evaluate("document.querySelector('#download').download").removeprefix("hush_").split(".")[0]
+    job_id = page.evaluate("new URLSearchParams(location.search).get('job')")
     with httpx.Client(base_url=server.url, headers=H) as client:
         reports = client.get(f"/api/v1/jobs/{job_id}").json()["result"]["steps"]
     for i, r in enumerate(reports):  # "applied" says no exactly where the engine says not_applied
@@ -154,6 +159,7 @@ def test_playground_upload_process_compare_download(
 
     with page.expect_download() as info:
         page.click("#download")
+    assert info.value.suggested_filename == "noisy speech_hush.wav"  # named after the upload, not the job's id
     downloaded = Path(info.value.path()).read_bytes()
     with httpx.Client(base_url=server.url, headers=H) as client:
         api_result = client.get(f"/api/v1/jobs/{job_id}/result")
@@ -278,7 +284,7 @@ def test_playground_regions_follow_the_cuts_on_the_result(page: Any, server: Hus
     page.wait_for_selector("#before-wave[data-ready=true]")
     before = [float(t) for t in page.get_attribute("#before-wave", "data-region-starts").split()]
     after = [float(t) for t in page.get_attribute("#after-wave", "data-region-starts").split()]
-    job_id = page.evaluate("document.querySelector('#download').download").removeprefix("hush_").split(".")[0]
+    job_id = page.evaluate("new URLSearchParams(location.search).get('job')")
     with httpx.Client(base_url=server.url, headers=H) as client:
         steps = client.get(f"/api/v1/jobs/{job_id}").json()["result"]["steps"]
     removed = next(s for s in steps if s["step"] == "long_silences")["removed_s"]
@@ -616,3 +622,59 @@ def test_playground_sends_a_file_once_for_several_jobs(page: Any, server: HushPr
     assert posts[0]["input"]["file_id"] == posts[1]["input"]["file_id"]
     assert len(uploads) == 1
     assert page.errors == []
+
+
+@pytest.fixture
+def served_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A directory served over HTTP on loopback (a URL input), and its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_playground_names_a_url_inputs_result_and_asks_no_before_of_it(
+    page: Any, server: HushProcess, noisy_wav: Path, served_dir: tuple[Path, str]
+) -> None:
+    """The server keeps no copy of a fetched input: the page asked for it anyway (a 409 the browser
+    logged as an error each time); the result was named hush_<job id> (audit)."""
+    folder, base = served_dir
+    (folder / "interview take 2.wav").write_bytes(noisy_wav.read_bytes())
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/input") else None)
+    page.goto(f"{server.url}/playground")
+    enter_key(page)
+    page.fill("#url", f"{base}/interview%20take%202.wav")
+    page.click("#run")
+    wait_for_result(page)
+    assert "succeeded" in page.inner_text("#status")
+    assert page.get_attribute("#download", "download") == "interview take 2_hush.wav"
+    assert "keeps no copy" in page.inner_text("#before-note")
+    assert page.is_disabled("#ab")
+    # reloaded, the page still knows where the input came from
+    page.reload()
+    wait_for_result(page)
+    assert page.get_attribute("#download", "download") == "interview take 2_hush.wav"
+    assert asked == []
+    assert page.errors == []
+
+
+def test_playground_says_where_the_api_key_goes(page: Any, server: HushProcess) -> None:
+    """A 401 said "send it as Authorization: Bearer KEY or in the x-api-key header": advice for an
+    API client, not for the page, which has a field for it (audit)."""
+    page.goto(f"{server.url}/playground")
+    page.wait_for_selector("#key-box[open]")
+    error = page.inner_text("#error")
+    assert 'enter it in the "API key" field' in error, error
+    assert "x-api-key" not in error
+    page.fill("#key", "not-the-key")
+    page.dispatch_event("#key", "change")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('not valid')")
+    assert 'correct it in the "API key" field' in page.inner_text("#error")
+    page.fill("#key", KEY)
+    page.dispatch_event("#key", "change")
+    page.wait_for_selector("#step-denoise:not([disabled])")
+    assert page.is_hidden("#error")

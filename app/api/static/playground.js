@@ -72,6 +72,13 @@ async function api(path, options = {}) {
       msg = body.title || body.detail || body.message || msg;
       if (body.hint && !msg.includes(body.hint)) msg += ` (${body.hint})`;
     } catch (_) { /* not JSON */ }
+    if (res.status === 401) {
+      // the server's advice is for API clients (a header); here the key goes in the page's field
+      $("key-box").open = true;
+      msg = keyInput.value.trim()
+        ? `${msg}: correct it in the "API key" field under the input (section 1)`
+        : `this server needs an API key: enter it in the "API key" field under the input (section 1)`;
+    }
     const err = new Error(msg);
     err.status = res.status;
     throw err;
@@ -98,7 +105,6 @@ async function loadSteps() {
     showError("");
     if (!state.resumed) { state.resumed = true; resume(); }
   } catch (e) {
-    if (e.status === 401) $("key-box").open = true;
     box.replaceChildren(Object.assign(document.createElement("legend"), { textContent: "Processing steps this server offers" }),
       Object.assign(document.createElement("p"), { textContent: "Not loaded (see the message below)." }));
     showError(`Could not list the steps: ${e.message}`);
@@ -280,7 +286,6 @@ $("run").addEventListener("click", async () => {
     } else {
       input.url = $("url").value.trim();
     }
-    state.fromUrl = Boolean(input.url);
     const create = () => api("/api/v1/jobs", {
       method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ input, steps }),
@@ -293,6 +298,7 @@ $("run").addEventListener("click", async () => {
       res = await create();
     }
     state.job = await res.json();
+    rememberInput(state.job.id, { name: state.file ? state.file.name : urlName(input.url), url: Boolean(input.url) });
     // the job's id in the page's address: a reload (or the link) finds the job again
     history.replaceState(null, "", `?job=${encodeURIComponent(state.job.id)}`);
     setStatus(state.job);
@@ -323,6 +329,23 @@ function nameFields(message) {
     field = field || input;
   }
   return { msg, field };
+}
+// What the page knows of a job's input and the job does not say: the file's name (the result is
+// named after it) and whether it came from a URL (the server keeps no copy of it to play). Kept in
+// the tab's session, so that a reload still knows it.
+function rememberInput(id, info) {
+  try { sessionStorage.setItem(`hush.input.${id}`, JSON.stringify(info)); } catch (_) { /* storage full or off */ }
+}
+function inputOf(id) {
+  try { return JSON.parse(sessionStorage.getItem(`hush.input.${id}`) || "{}") || {}; } catch (_) { return {}; }
+}
+function urlName(url) {
+  try { return decodeURIComponent(new URL(url).pathname.split("/").pop() || ""); } catch (_) { return ""; }
+}
+// the result's file name: the input's, with "_hush" and the result's container ("noisy_hush.mp3")
+function resultName(job) {
+  const stem = (inputOf(job.id).name || "").replace(/\.[^.]*$/, "").trim();
+  return `${stem ? `${stem}_hush` : `hush_${job.id}`}.${job.result.container || "wav"}`;
 }
 async function upload(file) {
   $("status").textContent = "uploading…";
@@ -558,11 +581,16 @@ async function showResult(job) {
   try {
     await makePlayer("after", job.result_url, "result", job);
     download.href = state.urls[state.urls.length - 1];
-    download.setAttribute("download", `hush_${job.id}.${job.result.container || "wav"}`);
+    download.setAttribute("download", resultName(job));
   } catch (e) { showError(`Could not load the result: ${e.message}`); }
-  try {
-    await makePlayer("before", `/api/v1/jobs/${job.id}/input`, "input", job);
-  } catch (e) { $("before-note").textContent = `(not available: ${e.message})`; }
+  if (inputOf(job.id).url) {
+    // (asked anyway, the server answers 409, and the browser logs it as an error)
+    $("before-note").textContent = "(not available: the server fetched the input from its URL and keeps no copy of it)";
+  } else {
+    try {
+      await makePlayer("before", `/api/v1/jobs/${job.id}/input`, "input", job);
+    } catch (e) { $("before-note").textContent = `(not available: ${e.message})`; }
+  }
   if (state.players.before) state.players.before.setMuted(false);
   else { state.active = "after"; $("ab").disabled = true; } // nothing to compare with (a URL input)
   updateAb();
