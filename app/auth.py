@@ -31,6 +31,8 @@ class Principal:
 
     owner: str
     key: str | None = None
+    rpm: int | None = None
+    """The requests per minute this key may make (None: no limit), for a poll interval that fits it."""
 
 
 ANONYMOUS = Principal(owner="")
@@ -104,7 +106,7 @@ class KeyStore:
             raise AuthError("an API key is required", hint=f"send {how}")
         for valid in self._keys:
             if hmac.compare_digest(key.encode(), valid.encode()):
-                principal = Principal(owner=_owner_of(valid), key=valid)
+                principal = Principal(owner=_owner_of(valid), key=valid, rpm=self._limit or None)
                 if rate:
                     self._rate(principal)
                 return principal
@@ -117,7 +119,7 @@ class KeyStore:
             raise KeyNotActivatedError(
                 "this API key is not activated yet", hint="ask the operator to activate it (hush keys enable)"
             )
-        principal = Principal(owner=account["owner"], key=None)
+        principal = Principal(owner=account["owner"], key=None, rpm=account["rpm"] or self._limit or None)
         if rate:
             self._rate(principal, limit=account["rpm"])
         return principal
@@ -150,7 +152,7 @@ class KeyStore:
             return self.check_key(secret)  # a key made with `hush keys`: any appkey, the key as appsecret
         if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):
             raise AuthError("the appkey/appsecret pair is not valid", challenge=BASIC_CHALLENGE)
-        principal = Principal(owner=_owner_of(f"{app_key}:{expected}"), key=app_key)
+        principal = Principal(owner=_owner_of(f"{app_key}:{expected}"), key=app_key, rpm=self._limit or None)
         self._rate(principal)
         return principal
 

@@ -38,7 +38,8 @@ Where the doc is silent, Hush chooses, and says so here:
   ended. Until a task has finished on this server and given a rate (one of 30 s of audio or
   more, that ran 1 s or more), the estimate is a guess, and ``wait_time`` is at most ``"5"``.
   While no worker of a cluster is alive, nothing can be estimated: a waiting task answers
-  ``wait_time`` ``"30"`` (ask again then) and says why in ``reason``.
+  ``wait_time`` ``"30"`` (ask again then) and says why in ``reason``. A key with a per-minute
+  request limit is never told to ask again sooner than that limit allows (60 / limit seconds).
 * **``reason``** of a waiting task (the doc: "cause of failure") carries a note when the task
   cannot start: ``"waiting: no worker is running (start `hush worker`)"``; empty otherwise.
 * **``voice_result``** is an absolute URL that needs no credentials (the unguessable task id in
@@ -514,6 +515,8 @@ async def wondershare_result(task_id: str, request: Request, service: ServiceDep
     wait = await service.estimate_wait_s(job)  # the spec carries file_time, bounded by file_size
     if math.isfinite(wait) and not service.rate_measured(job):
         wait = min(wait, _UNMEASURED_WAIT_S)
+    if who.rpm and math.isfinite(wait):  # a poll after wait_time must not run into the key's limit
+        wait = max(wait, math.ceil(60.0 / who.rpm))
     note = await service.waiting_note(job)
     return JSONResponse(_envelope(render(job, wait, public_base(request, service), note).model_dump()))
 

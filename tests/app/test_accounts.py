@@ -356,3 +356,36 @@ def test_a_plain_bootstrap_key_signs_in_to_wondershare_with_any_appkey() -> None
     for wrong in ("anyapp:plainke", "plainkey:", "anyapp:mysecret", "anyapp:plainkey:x", "anyapp:plaînkey"):
         with pytest.raises(AuthError):
             keys.check_basic(basic(wrong))
+
+
+def test_wondershare_wait_time_fits_the_keys_request_limit(tmp_path: Path) -> None:
+    """A client that waits wait_time was told "1" and then refused for a minute by its key's limit
+    of 3 a minute (a doc-only client audit): wait_time is at least 60 / limit seconds."""
+    import hashlib
+
+    data = tmp_path / "data"
+    data.mkdir()
+    audio = _wav(3.0)
+    slow, _ = add_key(data, rpm=3)
+    basic = {"Authorization": "Basic " + base64.b64encode(f"any:{slow}".encode()).decode()}
+    with (
+        # served slowly, so the task is still running when it is asked about
+        serve_http({"/in.wav": Reply(body=audio, chunks=[audio[:100], audio[100:]], chunk_delay_s=3.0)}) as origin,
+        HushProcess(data, workers=1, url_allowlist="127.0.0.1") as proc,
+        httpx.Client(base_url=proc.url, timeout=60) as c,
+    ):
+        info = {
+            "file_size": len(audio),
+            "file_md5": hashlib.md5(audio, usedforsecurity=False).hexdigest(),
+            "file_time": 3,
+            "file_ext": "wav",
+        }
+        made = c.post(
+            "/v3/pic/ecr/batch",
+            json={"file_link": origin.url("/in.wav"), "file_info": info, "priority": 0, "file_ext": "wav"},
+            headers=basic,
+        )
+        assert made.json()["code"] == 0, made.text
+        got = c.get(f"/v3/pic/ecr/result/{made.json()['data']['task_id']}", headers=basic).json()["data"]
+    assert got["status"] in ("1", "2"), got
+    assert int(got["wait_time"]) >= 20, got
