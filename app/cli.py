@@ -52,6 +52,24 @@ def _enhance_flags() -> list[str]:
     return list(FLAGS)
 
 
+def _runnable_flags() -> list[str]:
+    """The enhance flags this build has an engine for (``--help`` offers only those)."""
+    from app.dialects.audiocleaner import FLAGS
+
+    return [name for name, steps in FLAGS.items() if steps is not None]
+
+
+def _number(text: str) -> float:
+    """A finite number for an option (argparse names the option when this raises)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+_number.__name__ = "number"  # argparse: "argument --amount: invalid number value: 'nan'"
+
+
 def _err(msg: str) -> None:
     sys.stderr.write(f"hush: {msg}\n")
 
@@ -688,7 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     d = sub.add_parser("denoise", help="reduce background noise in a file")
     d.add_argument("input")
     d.add_argument("output")
-    d.add_argument("--amount", type=float, default=100.0, help="1..100 (100 = full reduction)")
+    d.add_argument("--amount", type=_number, default=100.0, help="1..100 (100 = full reduction)")
     d.add_argument(
         "--engine",
         choices=_engines("denoise_engine"),
@@ -706,9 +724,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     v.add_argument("input")
     v.add_argument(
         "--min-non-speech",
-        type=float,
+        type=_number,
         default=0.0,
-        help="merge pauses shorter than this, in seconds (default 0: keep every pause found)",
+        help="merge pauses shorter than this, in seconds, 0..60 (default 0: keep every pause found)",
     )
     v.add_argument(
         "--engine",
@@ -724,15 +742,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     c.add_argument("input")
     c.add_argument("output")
-    c.add_argument("--detection-mult", type=float, default=8.0)
-    c.add_argument("--click-len", type=int, default=10)
+    c.add_argument(
+        "--detection-mult",
+        type=_number,
+        default=8.0,
+        help="6..10: how far over the local level an event must stand (6 = most sensitive; default 8)",
+    )
+    c.add_argument(
+        "--click-len",
+        type=_number,
+        default=10.0,
+        help="5..30 ms: the longest event treated as a click; longer ones are left as sound (default 10)",
+    )
 
     e = sub.add_parser("enhance", help="apply enhancement steps by flag")
     e.add_argument("input")
     e.add_argument("output")
     # the flags come from the AudioCleaner dialect (the web stack): read only when `enhance` is asked for
     asked = list(sys.argv[1:] if argv is None else argv)
-    flag_help = f"one of {', '.join(_enhance_flags())}" if "enhance" in asked else "an enhance flag (repeatable)"
+    flag_help = f"one of {', '.join(_runnable_flags())}" if "enhance" in asked else "an enhance flag (repeatable)"
     e.add_argument("--flag", action="append", default=[], help=flag_help)
 
     args = parser.parse_args(argv)

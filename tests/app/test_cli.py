@@ -637,3 +637,23 @@ def test_cli_worker_without_the_cluster_packages_says_what_to_install(tmp_path: 
     assert "cluster backends are not installed (redis)" in r.stderr
     assert ".[cluster]" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_local_tool_options_say_their_ranges_and_refuse_nan_by_option(tmp_path: Path) -> None:
+    # `hush declick --help` gave no range or unit, `--click-len 7.5` was "invalid int value" beside a
+    # range error reading [5.0, 30.0], a nan named the step's parameter, and `enhance --help` offered
+    # flags that always end "nothing to apply" (a local tools audit)
+    helped = hush("declick", "--help").stdout
+    assert "6..10" in helped
+    assert "5..30 ms" in helped
+    rng = np.random.default_rng(5)
+    src = tmp_path / "in.wav"
+    sf.write(src, make_white(rng, 8000, -30.0), 8000, subtype="PCM_16")
+    assert hush("declick", str(src), str(tmp_path / "o.wav"), "--click-len", "7.5").returncode == 0
+    for option in ("--detection-mult", "--click-len"):
+        r = hush("declick", str(src), str(tmp_path / "o.wav"), option, "nan")
+        assert r.returncode == 2
+        assert f"argument {option}: invalid number value: 'nan'" in r.stderr
+    flags = hush("enhance", "--help").stdout
+    assert "remove_noise" in flags
+    assert "stutters" not in flags
