@@ -13,6 +13,7 @@ hush enhance IN OUT --flag remove_noise --flag normalize ...
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import logging.config
@@ -116,9 +117,30 @@ def _exit_on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _run_server(app: Any, **config: Any) -> None:
+    """``uvicorn.run(app, **config)``, telling the app as soon as the server begins to stop.
+
+    That is before uvicorn waits for the requests in flight: a job's event stream or websocket
+    (a playground tab) goes on until its job ends, so one held Ctrl+C for the whole grace and was
+    then cancelled with a traceback, while the worker pool went on starting jobs.
+    """
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[Any] | None = None) -> None:
+            service = getattr(app.state, "service", None)  # (none when the startup failed)
+            if service is not None:
+                service.begin_stop()
+            await super().shutdown(sockets)
+
+    server = Server(uvicorn.Config(app, **config))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises the SIGINT that stopped it again
+        server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the server did not start (the port is taken, the startup failed)
+
+
+def _serve(args: argparse.Namespace) -> int:
     from app.auth import check_bind
     from app.main import create_app
     from app.settings import get_settings, is_loopback_host
@@ -198,14 +220,15 @@ def _serve(args: argparse.Namespace) -> int:
     level = settings.log_level
     logging.config.dictConfig(server_log_config(level))
     try:
-        uvicorn.run(
+        _run_server(
             create_app(settings),
             host=host,
             port=port,
             log_level=level,
             log_config=server_log_config(level),
             ws="websockets-sansio",
-            # an open event stream (a playground tab) or websocket would hold Ctrl+C until its job ends
+            # a slow upload or download, a synchronous request waiting for its job (the job event
+            # streams end at once) would hold Ctrl+C until they are done
             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
         )
     finally:

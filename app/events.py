@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
-__all__ = ["ALL_JOBS", "Event", "EventBus", "InProcessEventBus", "RedisEventBus"]
+__all__ = ["ALL_JOBS", "Event", "EventBus", "InProcessEventBus", "RedisEventBus", "put_latest"]
 
 
 class Event(Protocol):
@@ -63,7 +63,7 @@ class InProcessEventBus:
                 targets = [*self._subs.get(event.job_id, ()), *self._subs.get(ALL_JOBS, ())]
         for loop, queue in targets:
             try:
-                loop.call_soon_threadsafe(_put_latest, queue, event)
+                loop.call_soon_threadsafe(put_latest, queue, event)
             except RuntimeError:  # the subscriber's loop is closed
                 continue
 
@@ -82,7 +82,7 @@ class InProcessEventBus:
                     del self._subs[job_id]
 
 
-def _put_latest(queue: asyncio.Queue[Any], event: Any) -> None:
+def put_latest(queue: asyncio.Queue[Any], event: Any) -> None:
     """Put without blocking; a slow consumer loses the oldest events, never the newest."""
     while queue.full():
         queue.get_nowait()

@@ -189,8 +189,9 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     """Level of the server's log and its worker processes' (``hush serve --log-level``)."""
     shutdown_grace_s: float = Field(5.0, ge=0, le=3600)
-    """``hush serve``: on Ctrl+C or SIGTERM, how long requests in flight (a job's event stream or
-    websocket, a synchronous request waiting for its job) may go on before they are closed."""
+    """``hush serve``: on Ctrl+C or SIGTERM, how long requests in flight (an upload, a download, a
+    synchronous request waiting for its job) may go on before they are closed; a job's event
+    stream or websocket ends at once."""
 
     mock: bool = False
     """Mock mode (``hush serve --mock``): vendor scenarios on demand, a request journal, no key check."""

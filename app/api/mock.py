@@ -280,6 +280,9 @@ class MockQueue:
         for job_id in self.store.next_queued(limit=100_000):  # left queued by a previous run
             self.enqueue(job_id, 0)
 
+    def begin_stop(self) -> None:
+        pass  # a mock job is over in moments: stop() waits for those still running
+
     def stop(self) -> None:
         pool, self._pool = self._pool, None
         for ev in list(self._go.values()):

@@ -120,6 +120,9 @@ class CeleryQueue:
     def start(self) -> None:
         self._started = True
 
+    def begin_stop(self) -> None:
+        pass  # the workers are other processes, which go on without this server
+
     def stop(self) -> None:
         self._started = False
         self.app.close()

@@ -10,6 +10,9 @@ Each worker is its own process with its own pipe, so a worker that dies takes on
 attempt with it: that one job goes back to the queue and runs again, the others run on. A run
 that outlives the job timeout by ``HARD_TIMEOUT_GRACE_S`` (a decoder stuck in a library call
 never reaches a progress check) has its worker killed and ends ``timed_out``.
+
+The workers ignore SIGINT and SIGTERM, which Ctrl+C (or systemd, ``kill -- -PGID``) sends to the
+whole process group: the server stops them itself, and gives their runs back uncounted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import multiprocessing as mp
 import multiprocessing.connection as mp_conn
 import os
 import queue as queue_mod
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,6 +46,10 @@ HARD_TIMEOUT_GRACE_S = 5.0
 #: Prefix of a worker's message asking the server to enqueue a job (the rest is its id).
 _ENQUEUE = "enqueue:"
 
+#: Signals that stop the whole process group (Ctrl+C, systemd, ``kill -- -PGID``): a worker ignores
+#: them, so that its run is not cut short (and counted as a crash) while the server is stopping.
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
 
 @dataclass(frozen=True)
 class WorkerCount:
@@ -56,6 +64,10 @@ class JobQueue(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def begin_stop(self) -> None:
+        """The server begins to stop (``stop`` follows once its requests are done): start no job."""
+        ...
+
     def enqueue(self, job_id: str, priority: int) -> None:
         """Make ``job_id`` (already committed as queued) eligible to run."""
         ...
@@ -122,6 +134,11 @@ def _worker_main(settings: Settings, events: Any, parent_pid: int, conn: Any) ->
     """A worker process: run each job id the supervisor sends, answer with the same id."""
     from app.jobs.runner import run_job
 
+    # a Ctrl+C printed a KeyboardInterrupt traceback here and ended the run as a crash: the server
+    # stops its workers (blocked since the spawn, so that none came in before this line)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     _worker_init(settings, events, parent_pid)
     _warm()
     conn.send(_READY)  # jobs are sent, and timed, from here on
@@ -197,13 +214,21 @@ class InProcessQueue:
             name="hush-worker",
             daemon=True,
         )
-        proc.start()
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)  # the child inherits it
+        try:
+            proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child.close()
         return _Worker(proc=proc, conn=parent)
 
-    def stop(self) -> None:
+    def begin_stop(self) -> None:
+        """No job starts, or runs again after a crash, from now on; the runs go on until :meth:`stop`."""
         self._stopping = True
         self._wake()
+
+    def stop(self) -> None:
+        self.begin_stop()
         for t in self._threads:
             if t.name == "hush-supervisor":
                 t.join(timeout=5)
@@ -211,7 +236,7 @@ class InProcessQueue:
             workers, self._workers = self._workers, []
         running = [w.job_id for w in workers if w.job_id is not None]
         for w in workers:  # a running job is stopped; it re-runs at the next start
-            w.proc.terminate()
+            w.proc.kill()  # (a worker ignores SIGTERM)
         for w in workers:
             w.proc.join(timeout=5)
             w.conn.close()

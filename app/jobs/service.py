@@ -37,7 +37,7 @@ from app.errors import (
     RateLimitedError,
     disk_full,
 )
-from app.events import ALL_JOBS, EventBus
+from app.events import ALL_JOBS, EventBus, put_latest
 from app.jobs.models import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -131,6 +131,8 @@ class JobService:
     def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue, bus: EventBus) -> None:
         self.settings = settings
         self._watchers = 0
+        self._streams: set[asyncio.Queue[Any]] = set()  # the event queues of the live watchers
+        self._stopping = False
         self._rate: float | None = None
         self._rates: dict[str, float] = {}  # the same, per kind of job (its steps)
         self.store = store
@@ -503,7 +505,7 @@ class JobService:
     async def _watch(self, job_id: str, *, owner: str | None) -> AsyncIterator[tuple[Job, int]]:
         # One subscription: the job's own events, plus the queue-moved broadcasts that reach every
         # subscriber. (Subscribing to ALL_JOBS too would cost each watcher every job's progress.)
-        async with self.bus.subscribe(job_id) as mine:
+        async with self._subscribe_stream(job_id) as mine:
             job = await self.get(job_id, owner=owner)
             ahead = await self.jobs_ahead(job)
             note = await self.waiting_note(job)
@@ -516,6 +518,8 @@ class JobService:
                     changed = fresh.updated_at != job.updated_at
                     job = fresh
                 else:
+                    if ev is None:  # the server is stopping: the stream ends now, not with the job
+                        return
                     changed = False
                     if ev.kind == "queue":
                         if job.state is JobState.queued:  # a job entered or left the queue: recount
@@ -534,6 +538,18 @@ class JobService:
                     if job.state is not JobState.queued:
                         ahead = 0
                     yield job, ahead
+
+    @contextlib.asynccontextmanager
+    async def _subscribe_stream(self, job_id: str) -> AsyncIterator[asyncio.Queue[Any]]:
+        """The bus's events for ``job_id``, then ``None`` once the server begins to stop."""
+        async with self.bus.subscribe(job_id) as events:
+            self._streams.add(events)
+            if self._stopping:
+                put_latest(events, None)
+            try:
+                yield events
+            finally:
+                self._streams.discard(events)
 
     # ------------------------------------------------------------------ time estimates
     def _measure_rate(self, job: Job) -> None:
@@ -904,6 +920,18 @@ class JobService:
         self._spawn(self._janitor())
         self._spawn(self._reaper())
         await self._resume_webhooks()
+
+    def begin_stop(self) -> None:
+        """The server begins to stop (:meth:`stop` follows once its requests are done): the live
+        job streams end now, and no job starts.
+
+        A stream ends with its job: one open at Ctrl+C held the shutdown for its whole grace, and
+        was then cancelled with a traceback.
+        """
+        self._stopping = True
+        for events in self._streams:
+            put_latest(events, None)
+        self.queue.begin_stop()
 
     async def stop(self) -> None:
         """Stop background tasks and workers."""
