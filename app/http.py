@@ -7,6 +7,7 @@ builder. Dialects never import each other.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import math
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import anyio
@@ -490,13 +491,16 @@ async def blob_response(
     disposition: str = "attachment",
     headers: dict[str, str] | None = None,
     head: bool = False,
+    request: Request | None = None,
 ) -> Response:
     """A download of blob ``key``: streamed through this server, or (``HUSH_S3_PRESIGN_DOWNLOADS``
     with a store that presigns) a 307 to a short-lived link the client fetches directly.
 
     The body is read in 1 MiB chunks off the event loop, so a large result never sits in memory;
     a missing blob is NotFoundError before anything is sent. ``head`` (a HEAD request) answers
-    the same headers, length included, without opening the blob."""
+    the same headers, length included, without opening the blob. A single ``Range`` of the
+    ``request`` (RFC 9110 sec. 14) is answered 206 with that part (a download resumed, a player
+    seeking), one that cannot be met 416; several ranges, or an ``If-Range``, get the whole file."""
     blobs = service.blobs
     if service.settings.s3_presign_downloads:
         url = await anyio.to_thread.run_sync(
@@ -505,21 +509,74 @@ async def blob_response(
         if url is not None:
             return RedirectResponse(url, status_code=307, headers=headers)
     size = await anyio.to_thread.run_sync(blobs.size, key)  # NotFoundError now, before any byte is sent
+    wanted = request.headers.get("range") if request is not None and "if-range" not in request.headers else None
+    part = byte_range(wanted, size)
+    if part == "unsatisfiable":
+        return Response(status_code=416, headers={"content-range": f"bytes */{size}", "accept-ranges": "bytes"})
+    start, stop = part if part is not None else (0, size)
 
     async def body() -> AsyncIterator[bytes]:
         stream = await anyio.to_thread.run_sync(blobs.open, key)  # opened only if the body is sent (not HEAD)
         try:
-            while chunk := await anyio.to_thread.run_sync(stream.read, 1 << 20):
+            await anyio.to_thread.run_sync(_skip, stream, start)
+            left = stop - start
+            while left > 0 and (chunk := await anyio.to_thread.run_sync(stream.read, min(1 << 20, left))):
+                left -= len(chunk)
                 yield chunk
         finally:  # not awaited: a cancelled (disconnected) response must still close it
             stream.close()
 
-    sent = {"content-length": str(size), **(headers or {})}
+    sent = {"content-length": str(stop - start), "accept-ranges": "bytes", **(headers or {})}
+    if part is not None:
+        sent["content-range"] = f"bytes {start}-{stop - 1}/{size}"
     if filename is not None:
         sent["content-disposition"] = content_disposition(disposition, filename)
+    status = 206 if part is not None else 200
     if head:
-        return Response(media_type=media_type, headers=sent)
-    return StreamingResponse(body(), media_type=media_type, headers=sent)
+        return Response(media_type=media_type, headers=sent, status_code=status)
+    return StreamingResponse(body(), media_type=media_type, headers=sent, status_code=status)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """The one byte range ``header`` asks of ``size`` bytes as ``(start, stop)``, stop exclusive.
+
+    ``None`` (send it all) when there is no header, it is not a single ``bytes`` range or it
+    cannot be read; ``"unsatisfiable"`` when it starts past the end (RFC 9110 sec. 14.1.2).
+
+    >>> byte_range("bytes=0-9", 100), byte_range("bytes=90-", 100), byte_range("bytes=-5", 100)
+    ((0, 10), (90, 100), (95, 100))
+    >>> byte_range("bytes=100-", 100), byte_range("bytes=0-1,5-6", 100), byte_range("items=0-1", 100)
+    ('unsatisfiable', None, None)
+    """
+    if header is None:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()):
+        return None
+    if last and not last.isdigit():
+        return None
+    if not first:  # a suffix: the last N bytes
+        n = int(last)
+        return (max(0, size - n), size) if n > 0 and size > 0 else "unsatisfiable"
+    start = int(first)
+    if start >= size:
+        return "unsatisfiable"
+    stop = min(int(last) + 1, size) if last else size
+    return None if stop <= start else (start, stop)
+
+
+def _skip(stream: Any, n: int) -> None:
+    """Move ``stream`` on by ``n`` bytes: a seek where it can, else read and dropped (an S3 body)."""
+    if n <= 0:
+        return
+    if getattr(stream, "seekable", lambda: False)():
+        stream.seek(n, io.SEEK_CUR)
+        return
+    while n > 0 and (chunk := stream.read(min(1 << 20, n))):
+        n -= len(chunk)
 
 
 def message_with_error_id(exc: Exception, message: str) -> str:

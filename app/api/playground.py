@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from app import media
@@ -67,7 +67,7 @@ def _input_key(job: Job, service: JobService) -> str:
 
 
 @router.get("/api/v1/jobs/{job_id}/input", tags=["playground"], response_class=FileResponse, responses=errors(404, 409))
-async def get_input(job_id: str, service: ServiceDep, who: PrincipalDep) -> Response:
+async def get_input(job_id: str, request: Request, service: ServiceDep, who: PrincipalDep) -> Response:
     """The job's original upload, to play and compare with the result (409 for URL inputs)."""
     job = await service.get(job_id, owner=who.owner)
     key = await anyio.to_thread.run_sync(_input_key, job, service)
@@ -77,7 +77,7 @@ async def get_input(job_id: str, service: ServiceDep, who: PrincipalDep) -> Resp
     else:
         async with service.blob_file(key) as path:
             mime = (await anyio.to_thread.run_sync(media.probe, path)).mime
-    return await blob_response(service, key, media_type=mime)
+    return await blob_response(service, key, media_type=mime, request=request)
 
 
 @router.get("/api/v1/jobs/{job_id}/peaks", tags=["playground"], responses=errors(400, 404, 409))

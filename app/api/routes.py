@@ -353,6 +353,7 @@ async def get_result(job_id: str, request: Request, service: ServiceDep, who: Pr
         media_type=job.result_meta.get("mime", "application/octet-stream"),
         filename=PurePosixPath(key).name,
         head=request.method == "HEAD",
+        request=request,
     )
 
 

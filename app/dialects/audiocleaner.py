@@ -580,6 +580,7 @@ async def audiocleaner_file(name: str, request: Request, service: ServiceDep) ->
         media_type=str(job.result_meta.get("mime") or media.mime_type(container)),
         filename=f"enhanced_{job_id}.{ext}",
         head=request.method == "HEAD",
+        request=request,
     )
 
 

@@ -441,7 +441,7 @@ async def audo_delete_results(job_id: str, service: ServiceDep, who: PrincipalDe
     return AudoDeleteResultsResponse(job_id=job.id)
 
 
-async def _download(path: str, service: JobService, *, head: bool = False) -> Response:
+async def _download(path: str, service: JobService, *, head: bool = False, request: Request | None = None) -> Response:
     match = _DOWNLOAD_RE.match(path)
     if match is None:
         raise e.NotFoundError(f"no result at {path!r}")
@@ -471,6 +471,7 @@ async def _download(path: str, service: JobService, *, head: bool = False) -> Re
         filename=PurePosixPath(path).name,
         headers={"Cache-Control": "private, max-age=3600"},
         head=head,
+        request=request,
     )
 
 
@@ -481,7 +482,7 @@ async def _download(path: str, service: JobService, *, head: bool = False) -> Re
 @router.head("/v1/dl/{path:path}", include_in_schema=False)
 async def audo_download(path: str, request: Request, service: ServiceDep) -> Response:
     """The result file at ``base_url + downloadPath``."""
-    return await _download(path, service, head=request.method == "HEAD")
+    return await _download(path, service, head=request.method == "HEAD", request=request)
 
 
 # audo-remove-noise.md, same section: the doc's downloadPath has no leading slash, so
@@ -490,7 +491,7 @@ async def audo_download(path: str, request: Request, service: ServiceDep) -> Res
 @router.head("/v1dl/{path:path}", include_in_schema=False)
 async def audo_download_doc_form(path: str, request: Request, service: ServiceDep) -> Response:
     """Alias of :func:`audo_download` for the doc-style download URL."""
-    return await _download(path, service, head=request.method == "HEAD")
+    return await _download(path, service, head=request.method == "HEAD", request=request)
 
 
 async def _refuse(websocket: WebSocket, status: int, message: str, exc: Exception | None = None) -> None:

@@ -540,6 +540,7 @@ async def wondershare_file(name: str, request: Request, service: ServiceDep) -> 
         media_type=media.mime_type(ext),
         filename=f"declicked_{task_id}.{ext}",
         head=request.method == "HEAD",
+        request=request,
     )
 
 

@@ -366,6 +366,29 @@ def test_server_headerless_pcm_is_uploaded_with_its_rate(client: httpx.Client, r
     assert (sr, out.shape[0]) == (8000, 16000)
 
 
+def test_server_downloads_answer_a_byte_range(client: httpx.Client, rng: np.random.Generator) -> None:
+    # a Range was answered 200 with the whole file and no Accept-Ranges: a download could not
+    # resume, and a player seeking in a long result read it from the start (a doc-only client audit)
+    file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    done = wait_state(client, submit(client, file_id, steps=[])["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    whole = client.get(done["result_url"], headers=H)
+    assert whole.headers["accept-ranges"] == "bytes"
+    body, size = whole.content, len(whole.content)
+    for asked, part in (("bytes=10-19", body[10:20]), ("bytes=-7", body[-7:]), (f"bytes={size - 3}-", body[-3:])):
+        r = client.get(done["result_url"], headers={**H, "Range": asked})
+        assert r.status_code == 206, (asked, r.text)
+        assert r.content == part
+        start = body.find(part, size - len(part) if asked != "bytes=10-19" else 10)
+        assert r.headers["content-range"] == f"bytes {start}-{start + len(part) - 1}/{size}"
+        assert int(r.headers["content-length"]) == len(part)
+    r = client.get(done["result_url"], headers={**H, "Range": f"bytes={size}-"})
+    assert (r.status_code, r.headers["content-range"]) == (416, f"bytes */{size}")
+    for whole_again in ({"Range": "bytes=0-1,5-6"}, {"Range": "bytes=0-9", "If-Range": '"x"'}, {"Range": "lines=1-2"}):
+        r = client.get(done["result_url"], headers={**H, **whole_again})
+        assert (r.status_code, r.content) == (200, body)
+
+
 def test_server_json_that_does_not_parse_says_where(client: httpx.Client) -> None:
     r = client.post("/api/v1/jobs", content=b'{"input": {"url": }', headers={**H, "content-type": "application/json"})
     assert r.status_code == 400, r.text
