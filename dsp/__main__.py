@@ -101,10 +101,14 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
 
 
 def _denoise(args: argparse.Namespace) -> int:
+    from dsp._validate import check_range
     from dsp.denoise import NoiseReducer
     from dsp.vad import SpeechDetector
 
     speech = None
+    # what the run would refuse at the end is refused before the first pass (28 s on 30 minutes)
+    output_format(args.output)
+    check_range("amount", args.amount, 1.0, 100.0)
     if not args.no_gate:  # a first pass of the speech detector tells the gate where to stay open
         info = read_info(args.input)
         det = SpeechDetector(info.sr, info.channels)

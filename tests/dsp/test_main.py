@@ -70,6 +70,9 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
         (("declick", str(src), "OUT.wav", "--click-len", "40"), ": --click-len must be in [5.0, 30.0]"),
         (("vad", str(src), "--min-non-speech", "-1"), ": --min-non-speech must be in [0.0, 60.0]"),
         (("declick", str(src), str(tmp_path / "no" / "dir" / "out.wav")), "does not exist"),
+        # refused before denoise's speech pass reads the input (28 s on a 30-minute file)
+        (("denoise", str(text), "OUT.mp3"), "these tools write .wav, .flac, .ogg"),
+        (("denoise", str(text), "OUT.wav", "--amount", "0"), ": --amount must be in [1.0, 100.0]"),
     ]
     # the cases are independent of each other: their processes start at once (start-up is most of each)
     procs = [
