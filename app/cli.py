@@ -527,7 +527,11 @@ def _local(
     try:
         parsed = [Step.model_validate(s) for s in steps]
         check_steps(parsed)
-        info = media.probe(Path(src))
+        info = media.probe(
+            Path(src),
+            pcm_hint="Headerless 16-bit PCM needs a header first, e.g. "
+            "`ffmpeg -f s16le -ar RATE -ac CHANNELS -i IN.raw IN.wav`.",
+        )
     except AppError as exc:
         _err(_as_typed(exc))
         return 3 if exc.code == "engine.unavailable" else 2

@@ -571,14 +571,28 @@ def _stream_bit_rate(stream: Any, ic: Any) -> int | None:
     return int(ic.bit_rate) if ic.bit_rate and len(ic.streams) == 1 else None
 
 
+#: How the APIs take headerless PCM (the end of the refusal of bytes of no known kind).
+PCM_HINT = (
+    "Headerless 16-bit PCM is accepted where its sample rate comes with it: the native API's "
+    "pcm_sample_rate (a form field of the upload or in the job's input), DeepAffects' encoding "
+    '"LINEAR16" with its sampleRate.'
+)
+
+
 def probe(
-    path: Path, *, pcm_sample_rate: int | None = None, pcm_channels: int = 1, max_duration_s: float | None = None
+    path: Path,
+    *,
+    pcm_sample_rate: int | None = None,
+    pcm_channels: int = 1,
+    max_duration_s: float | None = None,
+    pcm_hint: str = PCM_HINT,
 ) -> MediaInfo:
     """Identify ``path`` from its bytes and check that its audio decodes.
 
     Headerless 16-bit little-endian PCM is assumed only when the bytes are not a known
     container and ``pcm_sample_rate`` is given. The sample rate must be one the engine
     processes, and a declared duration over ``max_duration_s`` is refused before any decoding.
+    ``pcm_hint`` ends the refusal of bytes of no known kind: how the caller can give such PCM's rate.
 
     Raises
     ------
@@ -608,13 +622,7 @@ def probe(
             return _check_limits(_probe_pcm(size, pcm_sample_rate, pcm_channels), max_duration_s)
         what = _describe_unknown(head)
         # (headerless PCM is a guess only for bytes of no known kind: an AIFF or a web page is not it)
-        pcm = (
-            " Headerless 16-bit PCM is accepted where its sample rate comes with it: the native API's "
-            "pcm_sample_rate (a form field of the upload or in the job's input), DeepAffects' encoding "
-            '"LINEAR16" with its sampleRate.'
-            if what == _UNKNOWN and not looks_like_text(head)
-            else ""
-        )
+        pcm = " " + pcm_hint if pcm_hint and what == _UNKNOWN and not looks_like_text(head) else ""
         raise UnsupportedMediaError(f"The input is {what}. {_SEND_INSTEAD}{pcm}")
     trailing = _check_wav_header(path, size) if container == "wav" else 0
     found = _probe_soundfile(path, container) if container in _SF_FORMATS else None

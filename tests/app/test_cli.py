@@ -657,3 +657,14 @@ def test_local_tool_options_say_their_ranges_and_refuse_nan_by_option(tmp_path: 
     flags = hush("enhance", "--help").stdout
     assert "remove_noise" in flags
     assert "stutters" not in flags
+
+
+def test_hush_tells_how_to_give_headerless_pcm_a_header(tmp_path: Path) -> None:
+    # the refusal of bytes of no known kind named the server APIs' pcm_sample_rate, which the
+    # command has no option for (a local tools audit)
+    raw = tmp_path / "take.mp3"
+    raw.write_bytes(np.random.default_rng(6).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    r = hush("denoise", str(raw), str(tmp_path / "o.wav"))
+    assert r.returncode == 2
+    assert "ffmpeg -f s16le" in r.stderr
+    assert "pcm_sample_rate" not in r.stderr
