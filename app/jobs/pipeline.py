@@ -156,8 +156,11 @@ def expand_plan(steps: Sequence[Step], analysis: Any, target_lufs: float) -> tup
         entry = d.report()
         if d.engine in explicit:  # it runs, with the caller's parameters, whatever autoid decided
             entry["action"] = "explicit"
+            entry["ran_with"] = dict(next(s for s in out if s.name == d.engine).params)
             if not d.on:
                 entry["note"] = "set by the caller: autoid alone would not have added it"
+            else:  # (its strength said 100 beside a denoise row that ran at 80: a playground audit)
+                entry["note"] = "set by the caller: it ran with the caller's parameters (ran_with), not autoid's"
         elif not d.on and d.not_applied:
             entry["action"] = "not_applied"
         elif not d.on:

@@ -92,6 +92,9 @@ def test_explicit_steps_always_run_and_autoid_adds_only_the_rest(tmp_path: Path,
     plan = reports[0]
     by = {d["engine"]: d for d in plan["decisions"]}
     assert by["denoise"]["action"] == "explicit"
+    # it said "strength 100" beside the denoise row that ran at 30, with no word of which ran
+    assert by["denoise"]["ran_with"] == {"amount": 30}
+    assert "caller's parameters" in by["denoise"]["note"]
     assert plan["chain"] == ["remove_echo", "denoise", "loudness"]
     assert reports[2]["step"] == "denoise"
     assert reports[2]["amount"] == 30.0
