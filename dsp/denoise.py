@@ -1033,9 +1033,17 @@ class NoiseReducer:
         if self.gate_db == 0:
             return {"applied": False, "reason": "gate_db is 0"}
         if self._frames_out > 0 and self._gate_frames == 0:
+            from dsp.vad import GATE_MIN_JUDGED_S
+
+            short = self._frames_out * self.hop_length / self.sr < GATE_MIN_JUDGED_S
             return {
                 "applied": False,
-                "reason": "speech or music throughout: no stretch lay away from it",
+                "reason": (
+                    f"the recording is shorter than {GATE_MIN_JUDGED_S:g} s: too short to hold a pause, "
+                    "it is never gated"
+                    if short
+                    else "speech or music throughout: no stretch lay away from it"
+                ),
                 "speech_segments": int(self._speech[0].size),
             }
         return {

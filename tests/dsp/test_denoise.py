@@ -767,3 +767,20 @@ def test_a_dc_offset_is_removed_not_taken_for_noise(rng: np.random.Generator) ->
     for a in range(2, 8):
         s = slice(a * SR, (a + 1) * SR)
         assert level(offset[s]) == pytest.approx(level(clean[s]), abs=0.3), a
+
+
+def test_a_clip_under_a_second_says_it_is_too_short_to_gate() -> None:
+    """A 20 ms burst was said to be "speech or music throughout" (a playground audit): under 1 s
+    the speech map keeps it whole because it is too short to hold a pause, and the report says so."""
+    from dsp.stream import run_blocks
+    from dsp.vad import SpeechDetector
+
+    sr = 16000
+    x = (0.1 * np.random.default_rng(1).standard_normal((1, int(0.02 * sr)))).astype(np.float32)
+    det = SpeechDetector(sr, 1)
+    det.process(x)
+    nr = NoiseReducer(sr, 1, speech=det.keep_segments())
+    list(run_blocks(nr, [x]))
+    gate = nr.report()["speech_gate"]
+    assert gate["applied"] is False
+    assert "shorter than 1 s" in gate["reason"]
