@@ -1083,7 +1083,7 @@ class NoiseReducer:
         else:
             floor_db = 10 * np.log10(max(noise_var, 1e-12))
         hum = self._hum.report() if self._hum is not None else {"hum_hz": None, "hum_harmonics": [], "hum_segments": []}
-        return {
+        out = {
             "step": "denoise",
             "engine": "dsp",
             "amount": self.amount,
@@ -1120,6 +1120,21 @@ class NoiseReducer:
             ),
             **({} if self._heard else {"not_applied": "the audio is digitally silent: there is no noise to reduce"}),
         }
+        if not self._heard:  # figures of nothing (a silent file read "noisy share 1": a playground audit)
+            for key in _SILENT_NONE:
+                out[key] = None
+        return out
+
+
+#: Report figures that describe sound, None for digital silence.
+_SILENT_NONE = (
+    "mean_expansion_db",
+    "speech_level_dbfs",
+    "pause_level_dbfs",
+    "noise_fluctuation",
+    "noisy_share",
+    "music_share",
+)
 
 
 def reduce_noise(

@@ -115,6 +115,8 @@ def test_reduce_noise_silence_in_silence_out() -> None:
     nr = NoiseReducer(SR, 1)
     run_processor(nr, np.zeros((1, 3 * SR), np.float32), block_size=SR)
     assert "digitally silent" in nr.report()["not_applied"]
+    # no figures of sound for silence (it read "noisy share 1" and a speech level of -119.9 dBFS)
+    assert all(nr.report()[k] is None for k in ("noisy_share", "speech_level_dbfs", "mean_expansion_db"))
     nr = NoiseReducer(SR, 1)
     run_processor(nr, make_white(np.random.default_rng(1), 3 * SR, -40.0)[None, :], block_size=SR)
     assert "not_applied" not in nr.report()
