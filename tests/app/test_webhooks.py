@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from pydantic import SecretStr
@@ -34,6 +35,16 @@ def make_settings(**overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def recorded_waits() -> tuple[list[float], Callable[[float], Awaitable[None]]]:
+    """A ``wait`` for :func:`webhooks.deliver` that returns at once and records each wait asked for."""
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    return waits, no_wait
 
 
 @pytest.mark.anyio
@@ -115,11 +126,7 @@ async def test_deliver_waits_as_long_as_retry_after_asks() -> None:
         Reply(status=503, headers={"Retry-After": "soon, please"}),
         Reply(status=204),
     )
-    waits: list[float] = []
-
-    async def no_wait(seconds: float) -> None:
-        waits.append(seconds)
-
+    waits, no_wait = recorded_waits()
     with serve_http({"/hook": route}) as server:
         result = await webhooks.deliver(server.url("/hook"), PAYLOAD, make_settings(), job_id="job-ra", wait=no_wait)
     assert result.delivered
@@ -154,11 +161,7 @@ async def test_deliver_retries_timeouts_and_too_early(status: int) -> None:
 @pytest.mark.anyio
 async def test_a_huge_retry_after_is_capped() -> None:
     route = replies_in_order(Reply(status=503, headers={"Retry-After": "86400"}), Reply(status=200))
-    waits: list[float] = []
-
-    async def no_wait(seconds: float) -> None:
-        waits.append(seconds)
-
+    waits, no_wait = recorded_waits()
     with serve_http({"/hook": route}) as server:
         result = await webhooks.deliver(server.url("/hook"), PAYLOAD, make_settings(), job_id="job-cap", wait=no_wait)
     assert result.delivered
