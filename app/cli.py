@@ -596,18 +596,15 @@ def _place(done: Path, dst: Path) -> None:
     A move to another file system (an external drive, a /tmp in memory) is a copy, and a copy
     stopped part-way left a cut-off file whose header announced the whole length: the copy goes
     to a hidden file beside ``dst``, renamed over it once complete (as ``python -m dsp`` writes).
-    A ``dst`` that is a device or a pipe (``/dev/null``, ``/dev/stdout``) is written into, never
-    replaced (as root, the rename replaced /dev/stdout with the WAV); a symlink's target is replaced.
+    A ``dst`` that is a character device or a pipe (``/dev/null``, ``/dev/stdout``) is written
+    into, never replaced (as root, the rename replaced /dev/stdout with the WAV). A symlink to a
+    file is replaced by the result, never written through: resolved first, a link planted in a
+    shared folder turned root's output into a write over /etc/passwd (a security review).
     """
-    try:
-        is_file = stat.S_ISREG(os.stat(dst).st_mode)  # (follows a symlink)
-    except FileNotFoundError:
-        is_file = True
-    if not is_file:
-        with done.open("rb") as src, dst.open("wb") as sink:
+    if _is_stream(dst):
+        with done.open("rb") as src, dst.open("wb") as sink:  # (the kernel guards a link it follows)
             shutil.copyfileobj(src, sink)
         return
-    dst = Path(os.path.realpath(dst))
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".partial{dst.suffix}", dir=dst.parent)
     os.close(fd)
@@ -621,6 +618,22 @@ def _place(done: Path, dst: Path) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` is a character device or a pipe (through a symlink): written into, not replaced.
+
+    Raises ``OSError`` for anything else that is not a regular file (a block device, a socket):
+    the output is not written there."""
+    try:
+        mode = os.stat(path).st_mode  # (follows a symlink)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{path} is neither a file, a pipe nor a character device")
+    return False
 
 
 def _stop_on_signals() -> None:

@@ -69,12 +69,16 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
     blocks = _not_empty(read_blocks(args.input, BLOCK_FRAMES, on_truncated=_warn_truncated(args, info.sr)), args.input)
     target = Path(args.output)
     output_format(target)  # a name or folder that cannot be written is refused before any work
-    try:  # a device or pipe (a name linked to /dev/stdout) is written into, never replaced
-        regular = stat.S_ISREG(os.stat(target).st_mode)
+    # a character device or pipe (a name linked to /dev/stdout) is written into, never replaced; a
+    # symlink to a file is replaced, never written through (resolved, a link planted in a shared
+    # folder made root's output a write over the file it named: a security review)
+    try:
+        mode = os.stat(target).st_mode
     except FileNotFoundError:
-        regular = True
-    if regular:
-        target = Path(os.path.realpath(target))  # a symlink: its target is replaced, the link kept
+        mode = stat.S_IFREG
+    regular = not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
+    if regular and not stat.S_ISREG(mode):
+        raise InvalidParameterError(f"cannot write {target}: it is neither a file, a pipe nor a character device")
     scratch = target.parent if regular else Path(tempfile.gettempdir())
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=scratch)
     os.close(fd)

@@ -530,10 +530,11 @@ def test_hush_places_its_output_whole_or_not_at_all(tmp_path: Path, monkeypatch:
     assert sorted(p.name for p in dst.parent.iterdir()) == ["clean.wav"]
 
 
-def test_hush_writes_into_a_pipe_or_device_and_through_a_symlink(tmp_path: Path) -> None:
+def test_hush_writes_into_a_pipe_or_device_and_replaces_a_symlink(tmp_path: Path) -> None:
     # as root, `hush denoise IN /dev/stdout` replaced the /dev/stdout symlink with the WAV (the
-    # temporary file's rename went over it): a device or pipe is written into, a symlink's target
-    # replaced (a local tools audit)
+    # temporary file's rename went over it): a device or pipe is written into (a local tools
+    # audit); a symlink to a file is replaced, never written through (a link planted in a shared
+    # folder would make root's output a write over the file it names: a security review)
     import threading
 
     from app import cli
@@ -555,8 +556,9 @@ def test_hush_writes_into_a_pipe_or_device_and_through_a_symlink(tmp_path: Path)
     target.write_bytes(b"earlier")
     link.symlink_to(target)
     cli._place(done, link)
-    assert link.is_symlink()
-    assert target.read_bytes() == b"RIFF" + bytes(5000)
+    assert not link.is_symlink()
+    assert link.read_bytes() == b"RIFF" + bytes(5000)
+    assert target.read_bytes() == b"earlier"
 
 
 def test_hush_sends_audio_to_standard_output_and_the_report_to_standard_error(tmp_path: Path) -> None:

@@ -194,11 +194,11 @@ def test_dsp_main_an_empty_file_is_refused(tmp_path: Path, cmd: str) -> None:
     assert not list(tmp_path.glob(".out.*"))  # no temporary file left
 
 
-def test_dsp_main_writes_through_a_link_to_standard_output_and_a_symlink(
+def test_dsp_main_writes_through_a_link_to_standard_output_and_replaces_a_symlink(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
     """A name linked to a device or pipe is written into, never replaced (as root the rename put a
-    WAV where the link to /dev/stdout was); a symlink to a file keeps being a symlink."""
+    WAV where the link to /dev/stdout was); a symlink to a file is replaced, never written through."""
     src = tmp_path / "in.wav"
     sf.write(src, make_white(rng, 8000, -30.0), 8000, subtype="PCM_16")
     to_stdout = tmp_path / "out.wav"
@@ -217,5 +217,6 @@ def test_dsp_main_writes_through_a_link_to_standard_output_and_a_symlink(
     target.write_bytes(b"earlier")
     link.symlink_to(target)
     assert run_dsp("declick", str(src), str(link)).returncode == 0
-    assert link.is_symlink()
-    assert sf.info(target).frames == 8000
+    assert not link.is_symlink()
+    assert sf.info(link).frames == 8000
+    assert target.read_bytes() == b"earlier"
