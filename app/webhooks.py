@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -125,18 +126,22 @@ def _retryable(status: int) -> bool:
     return status >= 500 or status in fetch.TRANSIENT_STATUSES
 
 
+#: ``Retry-After`` as delay-seconds: ASCII digits (str.isdigit took "²", which float() refuses).
+_DELAY_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
+
+
 def _retry_after_s(value: str | None, now: float) -> float | None:
     """Seconds a ``Retry-After`` value asks for (RFC 9110 sec. 10.2.3), ``None`` if absent or unreadable."""
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if _DELAY_SECONDS.fullmatch(text):
         return float(text)
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        seconds = when.timestamp() - now
+    except (TypeError, ValueError, OverflowError, OSError):  # (a year 10**20, "²": not a delay)
         return None
-    seconds = when.timestamp() - now
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 

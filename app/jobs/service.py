@@ -685,11 +685,15 @@ class JobService:
         self._renderers[dialect] = renderer
 
     def _webhook_lease_s(self) -> float:
-        """Longest a delivery can take: every attempt timing out, every backoff waited, and a minute."""
+        """Longest a delivery can take: every attempt timing out, every wait as long as a receiver's
+        ``Retry-After`` may make it (``MAX_BACKOFF_S``), and a minute.
+
+        A lease sized from the backoff alone ran out under a receiver asking for 300 s, and a second
+        server delivered the same webhook beside the first (a security review)."""
         from app.webhooks import MAX_BACKOFF_S
 
         n = self.settings.webhook_max_attempts
-        waits = sum(min(self.settings.webhook_backoff_s * 2**i, MAX_BACKOFF_S) for i in range(n - 1))
+        waits = (n - 1) * max(MAX_BACKOFF_S, self.settings.webhook_backoff_s)
         return float(n * self.settings.fetch_timeout_s + waits + 60.0)
 
     async def _deliver_webhook(self, job: Job) -> None:

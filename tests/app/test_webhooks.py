@@ -146,6 +146,10 @@ def test_retry_after_is_capped_and_read_both_ways() -> None:
     assert webhooks._retry_after_s(None, now) is None
     assert webhooks._retry_after_s("-5", now) is None
     assert webhooks._retry_after_s("", now) is None
+    # "²" passed str.isdigit and float() raised, a year of 20 digits overflowed: deliver() raised and the
+    # job said "attempts": 0 for good (a security review); neither is a delay
+    for odd in ("²", "1²", "Mon, 01 Jan 10000000000000000000 00:00:00 GMT", "9" * 40):
+        assert webhooks._retry_after_s(odd, now) is None
 
 
 @pytest.mark.anyio
