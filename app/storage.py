@@ -39,8 +39,8 @@ class BlobStore(Protocol):
         """Store everything ``stream`` yields under ``key``; returns the size."""
         ...
 
-    def open(self, key: str) -> BinaryIO:
-        """A binary stream of the blob (the caller closes it); NotFoundError when missing."""
+    def open(self, key: str, offset: int = 0) -> BinaryIO:
+        """A binary stream of the blob from byte ``offset`` (the caller closes it); NotFoundError when missing."""
         ...
 
     def size(self, key: str) -> int:
@@ -122,11 +122,13 @@ class LocalBlobStore:
             raise NotFoundError(f"no stored file {key!r}", hint=_GONE_HINT)
         return path
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, offset: int = 0) -> BinaryIO:
         try:
-            return self._existing(key).open("rb")
+            f = self._existing(key).open("rb")
         except FileNotFoundError:  # deleted between the check and the open
             raise NotFoundError(f"no stored file {key!r}", hint=_GONE_HINT) from None
+        f.seek(offset)
+        return f
 
     def size(self, key: str) -> int:
         return self._existing(key).stat().st_size

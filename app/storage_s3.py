@@ -122,12 +122,14 @@ class S3BlobStore:
             self._client.upload_fileobj(counted, self.bucket, self._key(key))
         return counted.n
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, offset: int = 0) -> BinaryIO:
         from botocore.exceptions import ClientError
 
+        # from an offset, S3 sends only the rest (a ranged GET): the part before it is not read
+        ranged = {"Range": f"bytes={offset}-"} if offset > 0 else {}
         try:
             with _answering("reading a file"):
-                body = self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+                body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **ranged)["Body"]
         except ClientError as exc:
             if self._missing(exc):
                 raise NotFoundError(f"no stored file {key!r}", hint=_GONE_HINT) from None

@@ -272,6 +272,18 @@ def test_a_retry_goes_back_through_the_queue(ctx) -> None:
     assert [entry["kind"] for entry in c.store.logs("j")] == ["retry"]
 
 
+def test_a_webhook_delivery_lease_outlasts_the_longest_retry_after(settings) -> None:
+    """Sized from the backoff alone (451 s at the defaults), the lease ran out while a receiver asked
+    for 300 s between attempts, and another server delivered the same webhook (a security review)."""
+    from app.webhooks import MAX_BACKOFF_S
+
+    store = SqliteJobStore(settings.db_path)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
+    n = settings.webhook_max_attempts
+    assert service._webhook_lease_s() > (n - 1) * MAX_BACKOFF_S + n * settings.fetch_timeout_s
+    store.close()
+
+
 def test_reaper_re_enqueues_jobs_whose_lease_ran_out(settings, rng) -> None:
     store = SqliteJobStore(settings.db_path)
     queue = RecordingQueue()
@@ -660,6 +672,9 @@ def test_blob_store_streams(blobs: BlobStore, tmp_path: Path) -> None:
     assert blobs.size("results/j/out.wav") == len(payload)
     with blobs.open("results/j/out.wav") as f:
         assert f.read() == payload
+    # from an offset (a Range download): S3 sends only the rest, the prefix is not read and dropped
+    with blobs.open("results/j/out.wav", len(payload) - 1000) as f:
+        assert f.read() == payload[-1000:]
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     assert blobs.readable_path("results/j/out.wav", scratch).read_bytes() == payload

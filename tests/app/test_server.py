@@ -389,6 +389,30 @@ def test_server_downloads_answer_a_byte_range(client: httpx.Client, rng: np.rand
         assert (r.status_code, r.content) == (200, body)
 
 
+@pytest.mark.parametrize(
+    ("header", "part"),
+    [
+        ("bytes=0-9", (0, 10)),
+        ("BYTES = 5 -", (5, 100)),
+        ("bytes=-5", (95, 100)),
+        ("bytes=-500", (0, 100)),
+        ("bytes=99-1000", (99, 100)),
+        ("bytes=100-", "unsatisfiable"),
+        ("bytes=-0", "unsatisfiable"),
+        ("bytes=5-3", None),
+        ("bytes=0-1,5-6", None),
+        ("bytes=-", None),
+        ("items=0-9", None),
+        ("bytes=²-", None),  # str.isdigit took it and int() raised: a 500 with a traceback
+        ("bytes=0-" + "9" * 5000, None),  # int() refuses over 4300 digits: the same 500
+    ],
+)
+def test_byte_range_reads_one_ascii_range(header: str, part: object) -> None:
+    from app.http import byte_range
+
+    assert byte_range(header, 100) == part
+
+
 def test_server_json_that_does_not_parse_says_where(client: httpx.Client) -> None:
     r = client.post("/api/v1/jobs", content=b'{"input": {"url": }', headers={**H, "content-type": "application/json"})
     assert r.status_code == 400, r.text
