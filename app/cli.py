@@ -501,7 +501,7 @@ def _local(
     steps: list[dict[str, Any]],
     *,
     container: str | None = None,
-    level_hint: str = "`hush enhance IN OUT --flag remove_noise --flag normalize` brings the level down",
+    level_hint: str = "`hush enhance` with `--flag normalize` (and the flags for this step) brings the level down",
 ) -> int:
     """Run ``steps`` over ``src`` with the same pipeline the server uses; write ``dst``.
 
