@@ -247,15 +247,33 @@ class StepInfo(BaseModel):
     engines: list[dict[str, Any]] | None = None
 
 
+#: The response header of ``GET /api/v1/steps`` that gives the largest upload in bytes
+#: (``HUSH_MAX_INPUT_MB``): a client (the playground) refuses a larger file before it sends it.
+MAX_INPUT_HEADER = "Hush-Max-Input-Bytes"
+
+
 @router.get(
     "/api/v1/steps",
     tags=["jobs"],
-    responses=errors(),
+    responses={
+        200: {
+            "headers": {
+                MAX_INPUT_HEADER: {
+                    "description": "the largest input file this server takes, in bytes (HUSH_MAX_INPUT_MB); "
+                    "a larger upload or download is refused (413)",
+                    "schema": {"type": "integer"},
+                }
+            }
+        },
+        **errors(),
+    },
     response_model=list[StepInfo],
     response_model_exclude_none=True,
 )
-async def list_steps(_: PrincipalDep) -> list[dict[str, Any]]:
-    """Processing steps this build offers, with their parameters and availability."""
+async def list_steps(_: PrincipalDep, request: Request, response: Response) -> list[dict[str, Any]]:
+    """Processing steps this build offers, with their parameters and availability. The
+    ``Hush-Max-Input-Bytes`` header gives the largest input file the server takes."""
+    response.headers[MAX_INPUT_HEADER] = str(request.app.state.settings.max_input_bytes)
 
     def describe() -> list[dict[str, Any]]:  # availability imports the DSP modules: off the loop
         return [

@@ -149,6 +149,28 @@ def test_input_of_a_url_job_is_not_kept(client: httpx.Client) -> None:
     assert "keeps only uploaded inputs" in r.json()["title"]
 
 
+def test_steps_publish_the_upload_limit(tmp_path: Path) -> None:
+    """The playground refuses a file over HUSH_MAX_INPUT_MB before sending it: the steps list, which
+    it reads first, says the limit (nothing did; a 413 came only after the whole body)."""
+    import warnings
+
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    from app.main import create_app
+
+    with warnings.catch_warnings():  # the test client's own notice about its HTTP library
+        warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`", StarletteDeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    app = create_app(Settings(data_dir=tmp_path, api_keys=(KEY,), max_input_mb=1.5), workers=False)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        r = c.get("/api/v1/steps", headers=H)
+        assert r.status_code == 200
+        assert r.headers["hush-max-input-bytes"] == str(int(1.5 * 1024 * 1024))
+        doc = c.get("/openapi.json").json()["paths"]["/api/v1/steps"]["get"]["responses"]["200"]
+        assert "Hush-Max-Input-Bytes" in doc["headers"]
+
+
 def test_playground_page_and_static_files(client: httpx.Client) -> None:
     for path in ("/", "/playground"):
         r = client.get(path)

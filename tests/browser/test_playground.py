@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import io
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -678,3 +679,78 @@ def test_playground_says_where_the_api_key_goes(page: Any, server: HushProcess) 
     page.dispatch_event("#key", "change")
     page.wait_for_selector("#step-denoise:not([disabled])")
     assert page.is_hidden("#error")
+
+
+def _watch_status(page: Any) -> None:
+    """Every text the status and the bar show, in ``window.seen`` (as "text | bar value")."""
+    page.evaluate(
+        "window.seen = []; new MutationObserver(() => window.seen.push(document.querySelector('#status')"
+        ".textContent + ' | ' + document.querySelector('#progress').value)).observe("
+        "document.querySelector('#status'), {childList: true, characterData: true, subtree: true})"
+    )
+
+
+def test_playground_shows_the_uploads_progress(page: Any, server: HushProcess, two_minutes: Path) -> None:
+    """The bar sat at 0 while a file went up (fetch says nothing of a body's progress): over a slow
+    link a large upload looked frozen (audit)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    # about 1.9 MB at 2 MB/s: a second of upload, seen in steps
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 2_000_000},
+    )
+    _open_with_file(page, server, two_minutes)
+    page.check("#step-vad")
+    _watch_status(page)
+    page.click("#run")
+    wait_for_result(page, timeout=60_000)
+    seen = page.evaluate("window.seen")
+    uploading = [s for s in seen if s.startswith("uploading")]
+    assert uploading, seen
+    assert all(re.fullmatch(r"uploading \d+ % of 1\.8 MiB \| \d+", s) for s in uploading), uploading
+    assert any(s.startswith("uploading 100 %") for s in uploading), uploading
+    # the way there, not only its end: the bar moves with the per cent
+    assert any(re.fullmatch(r"uploading ([1-9]\d) % of 1\.8 MiB \| \1", s) for s in uploading), uploading
+    # said before the job's own progress, which starts again from 0
+    first_job = next(i for i, s in enumerate(seen) if not s.startswith("uploading"))
+    assert all(not s.startswith("uploading") for s in seen[first_job:]), seen
+    assert page.get_attribute("#progress", "aria-label") == "progress"
+    assert page.errors == []
+
+
+def test_playground_refuses_a_file_over_the_servers_limit_before_sending_it(
+    page: Any, server: HushProcess, noisy_wav: Path, two_minutes: Path
+) -> None:
+    """A file over HUSH_MAX_INPUT_MB was refused (413) only once all of it had gone up, and a
+    failed attempt cleared the previous result from the page first (audit)."""
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        limit = int(client.get("/api/v1/steps").headers["hush-max-input-bytes"])
+    assert limit == 500 * 1024 * 1024  # the default HUSH_MAX_INPUT_MB
+
+    def small_limit(route: Any) -> None:  # as a server started with a limit between the two files
+        res = route.fetch()
+        route.fulfill(response=res, headers={**res.headers, "hush-max-input-bytes": "1000000"})
+
+    page.route("**/api/v1/steps", small_limit)
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.url) if r.method == "POST" and r.url.endswith("/files") else None)
+    _open_with_file(page, server, noisy_wav)
+    page.check("#step-vad")
+    page.click("#run")
+    wait_for_result(page)
+    assert len(uploads) == 1
+    page.set_input_files("#file", str(two_minutes))
+    assert "over this server's 1.0 MiB limit" in page.inner_text("#file-name")
+    page.click("#run")
+    page.wait_for_selector("#error:not([hidden])")
+    error = page.inner_text("#error")
+    for said in ("two minutes.wav", "up to 1.0 MiB", "HUSH_MAX_INPUT_MB"):
+        assert said in error, error
+    assert len(uploads) == 1  # nothing was sent
+    # the result of the job before is still there, players and report
+    assert page.is_visible("#compare")
+    assert page.is_visible("#report-box")
+    assert page.get_attribute("#after-wave", "data-ready") == "true"
+    assert page.is_enabled("#run")
+    assert page.errors == []

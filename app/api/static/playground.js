@@ -65,6 +65,10 @@ async function api(path, options = {}) {
     if (e.name === "AbortError") throw e;
     throw new Error(`the server does not answer (${e.message}): is it still running?`);
   }
+  return checked(res);
+}
+// an answer that is not 2xx as an Error: the server's message, its hint, the status
+async function checked(res) {
   if (!res.ok) {
     let msg = `${res.status} ${res.statusText}`;
     try {
@@ -99,7 +103,10 @@ function showError(msg) {
 async function loadSteps() {
   const box = $("steps");
   try {
-    const steps = await (await api("/api/v1/steps")).json();
+    const res = await api("/api/v1/steps");
+    // the largest file the server takes (HUSH_MAX_INPUT_MB): a larger one is refused before it is sent
+    state.maxInput = Number(res.headers.get("hush-max-input-bytes")) || null;
+    const steps = await res.json();
     box.replaceChildren(Object.assign(document.createElement("legend"), { textContent: "Processing steps this server offers" }));
     for (const s of steps) box.append(stepControl(s));
     showError("");
@@ -216,10 +223,11 @@ function chosenSteps({ check = false } = {}) {
 }
 function updateRun() {
   const hasInput = state.file || $("url").value.trim();
-  const busy = state.job && !isTerminal(state.job.state);
+  const running = Boolean(state.job && !isTerminal(state.job.state));
+  const busy = state.starting || running;
   const hasSteps = chosenSteps().length > 0;
   $("run").disabled = !hasInput || busy || !hasSteps;
-  $("cancel").disabled = !busy;
+  $("cancel").disabled = !running;
   // while Process is disabled for want of an input or a step, the hint beside it says which
   $("run-hint").textContent = busy ? "" : !hasInput ? "Choose a file or a URL." : !hasSteps ? "Choose at least one step." : "";
 }
@@ -228,7 +236,8 @@ function updateRun() {
 const drop = $("drop");
 function pick(file) {
   state.file = file;
-  $("file-name").textContent = file ? `${file.name} (${(file.size / 1048576).toFixed(1)} MiB)` : "";
+  const over = file && state.maxInput && file.size > state.maxInput ? `: over this server's ${mib(state.maxInput)} limit` : "";
+  $("file-name").textContent = file ? `${file.name} (${mib(file.size)}${over})` : "";
   if (file) $("url").value = "";
   updateRun();
 }
@@ -274,8 +283,12 @@ function announce(text) {
 $("run").addEventListener("click", async () => {
   showError("");
   let steps;
-  try { steps = chosenSteps({ check: true }); } catch (e) { showError(e.message); return; }
-  reset();
+  try {
+    steps = chosenSteps({ check: true });
+    checkSize(state.file);
+  } catch (e) { showError(e.message); return; }
+  // the previous result stays on the page until the server accepted the new job
+  state.starting = true; // (an upload is on its way: Process stays disabled, whatever is ticked meanwhile)
   $("run").disabled = true;
   try {
     const input = {};
@@ -298,6 +311,8 @@ $("run").addEventListener("click", async () => {
       res = await create();
     }
     state.job = await res.json();
+    state.starting = false;
+    reset();
     rememberInput(state.job.id, { name: state.file ? state.file.name : urlName(input.url), url: Boolean(input.url) });
     // the job's id in the page's address: a reload (or the link) finds the job again
     history.replaceState(null, "", `?job=${encodeURIComponent(state.job.id)}`);
@@ -312,6 +327,7 @@ $("run").addEventListener("click", async () => {
     }
     $("status").textContent = "stopped";
   }
+  state.starting = false;
   updateRun();
 });
 // The server refuses a parameter by its API name ("step 'remove_echo': max_delay_ms must be in
@@ -347,11 +363,44 @@ function resultName(job) {
   const stem = (inputOf(job.id).name || "").replace(/\.[^.]*$/, "").trim();
   return `${stem ? `${stem}_hush` : `hush_${job.id}`}.${job.result.container || "wav"}`;
 }
-async function upload(file) {
-  $("status").textContent = "uploading…";
+const mib = (bytes) => (bytes < 0.05 * 1048576 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`);
+// A file over the server's limit is refused here, before it is sent (the server would refuse it,
+// 413, only once the whole body had gone up).
+function checkSize(file) {
+  if (!file || !state.maxInput || file.size <= state.maxInput) return;
+  throw new Error(`"${file.name}" is ${mib(file.size)}: this server takes files up to ${mib(state.maxInput)} `
+    + "(HUSH_MAX_INPUT_MB). Send a shorter file, or the same audio compressed (FLAC or MP3 instead of WAV).");
+}
+// The upload, with its progress: "uploading 42 %" on the bar before the job's own progress
+// (XMLHttpRequest: fetch says nothing while a body goes up). Resolves to the file's id.
+function upload(file) {
+  const bar = $("progress");
+  const show = (sent) => {
+    const pct = Math.floor((100 * sent) / (file.size || 1));
+    bar.value = Math.min(pct, 100);
+    $("status").textContent = `uploading ${Math.min(pct, 100)} % of ${mib(file.size)}`;
+    announce(`uploading ${Math.floor(Math.min(pct, 100) / 25) * 25} %`);
+  };
+  bar.setAttribute("aria-label", "upload progress");
+  show(0);
   const form = new FormData();
   form.append("file", file, file.name);
-  return (await (await api("/api/v1/files", { method: "POST", body: form })).json()).file_id;
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/files");
+    for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
+    // (the multipart framing makes the body a little larger than the file)
+    xhr.upload.addEventListener("progress", (e) => show(e.lengthComputable ? (e.loaded / e.total) * file.size : 0));
+    xhr.addEventListener("error", () => reject(new Error("the server does not answer (the upload failed): is it still running?")));
+    xhr.addEventListener("abort", () => reject(new Error("the upload was stopped")));
+    xhr.addEventListener("load", async () => {
+      try {
+        const res = await checked(new Response(xhr.response, { status: xhr.status, statusText: xhr.statusText }));
+        resolve((await res.json()).file_id);
+      } catch (e) { reject(e); }
+    });
+    xhr.send(form);
+  }).finally(() => bar.setAttribute("aria-label", "progress"));
 }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function readEvents(id) {
