@@ -163,6 +163,10 @@ class JobPublic(BaseModel):
     result_url: str | None
     result: dict[str, Any]
     steps: list[Step]
+    stage: str | None = None
+    """While the job is ``in_progress``: the steps of the pass over the audio that runs now
+    (``"speech detection"``, ``"denoise, dehum"``, ``"loudness"``; the steps of one pass run on
+    each block in turn, so a pass is named by all of them); null otherwise."""
     message: str | None = None
     """Why a queued job does not start, when the server knows: ``"waiting: no worker is running
     (start `hush worker`)"`` while no worker of a cluster is alive; null otherwise."""
@@ -187,8 +191,9 @@ def to_public(job: Job, jobs_ahead: int = 0, message: str | None = None) -> JobP
         finished_at=job.finished_at,
         error=error,
         result_url=f"/api/v1/jobs/{job.id}/result" if job.result_key else None,
-        result=job.result_meta,
+        result={k: v for k, v in job.result_meta.items() if k != "stage"},
         steps=list(job.spec.steps),
+        stage=job.result_meta.get("stage") if job.state is JobState.in_progress else None,
         message=message,
         webhook=_webhook_view(job),
     )

@@ -255,8 +255,13 @@ def process_file(
     *,
     progress: Callable[[float], None] = lambda pct: None,
     block_seconds: float = 5.0,
+    on_stage: Callable[[str], None] = lambda stage: None,
 ) -> PipelineResult:
-    """Run ``steps`` over the media file ``src`` (described by ``info``), writing into ``tmp``."""
+    """Run ``steps`` over the media file ``src`` (described by ``info``), writing into ``tmp``.
+
+    ``on_stage`` is told what each pass over the audio runs as it starts (``"autoid analysis"``,
+    ``"speech detection"``, ``"denoise, dehum"``, ``"loudness"``): the steps of one pass run on each
+    block in turn, so a pass is named by all of them."""
     sr, ch = info.sr, info.channels
     out_container = media.output_container(info, output.container) if output.audio else ""
     video = output.audio and media.needs_remux(info, out_container)
@@ -270,6 +275,7 @@ def process_file(
     plans = [s for s in steps if get_step(s.name).kind == "plan"]
     if plans:
         outer_plan = progress
+        on_stage(f"{plans[0].name} analysis")
         analyzer = _analyze(src, info, plans[0], block, lambda pct: outer_plan(PLAN_SHARE * pct))
         progress = lambda pct: outer_plan(PLAN_SHARE * 100 + (1 - PLAN_SHARE) * pct)  # noqa: E731
         steps, plan_report = expand_plan(steps, analyzer.finish(), analyzer.target_lufs)
@@ -284,6 +290,7 @@ def process_file(
     need_music = bool(music_users) and music is None
     if need_music or (speech is None and any(d.uses_speech is not None and d.uses_speech(s.params) for s, d in defs)):
         outer = progress
+        on_stage("speech and music detection" if need_music else "speech detection")
         if need_music:
             speech, music = _find_speech_and_music(src, info, block, lambda pct: outer(PREPASS_SHARE * pct))
         else:
@@ -316,6 +323,22 @@ def process_file(
             chains.append([])
     total = max(1.0, (info.duration_s or 0.0) * sr)
     passes = len(listeners) + (2 if finalize else 1)
+    # each pass's steps, for on_stage: a two-pass step listens in one pass and processes in the
+    # next, the analyses listen in the first, the finalize steps measure in the last
+    named: list[list[str]] = [[]]
+    for s, d in defs:
+        if d.kind == "analysis":
+            named[0].append(s.name)
+        elif d.kind == "transform":
+            named[-1].append(s.name)
+        elif d.kind == "two_pass":
+            named[-1].append(s.name)
+            named.append([s.name])
+    named[-1] += [s.name for s, _ in finalize]
+
+    def announce(pass_no: int) -> None:
+        if named[pass_no]:
+            on_stage(", ".join(dict.fromkeys(named[pass_no])))
 
     def chain(blocks: Iterator[np.ndarray], transforms: list[Any], pass_no: int) -> Iterator[np.ndarray]:
         done = 0
@@ -346,6 +369,7 @@ def process_file(
     transforms = chains[0]
     for k, (d, listener, built_with) in enumerate(listeners):
         stage = tmp / f"stage{k}.wav"
+        announce(k)
         with media.AudioWriter(stage, "wav", sr, ch, sample_format="FLOAT", expected_frames=info.frames) as w:
             for b in chain(source, transforms, k):
                 listener.process(b)
@@ -357,6 +381,7 @@ def process_file(
         source = _file_blocks(stage, block)
     ran += transforms
     last = len(listeners)
+    announce(last)
     n = 0
     if not output.audio:
         for b in chain(source, transforms, last):
@@ -388,6 +413,8 @@ def process_file(
 
             def pass_progress(pct: float) -> None:
                 progress(100.0 - share + pct * share / 100.0)
+
+            on_stage(", ".join(s.name for s, _ in finalize))
 
             path = _second_pass(
                 path,

@@ -137,6 +137,16 @@ class _Progress:
         self.job = job
         self.ctx.publish(JobEvent(job_id=job.id, job=job))
 
+    def stage(self, name: str) -> None:
+        """A pass over the audio starts: ``result_meta["stage"]`` names its steps (the native job's
+        ``stage``), written and published at once."""
+        meta = {**self.job.result_meta, "stage": name}
+        job = self.ctx.store.update(self.job.id, attempt=self.job.attempt, result_meta=meta)
+        if job is None or job.state is JobState.cancelled:
+            raise _Cancelled
+        self.job = job
+        self.ctx.publish(JobEvent(job_id=job.id, job=job))
+
 
 def _set_state(ctx: RunContext, job: Job, **fields: Any) -> Job:
     updated = ctx.store.update(job.id, attempt=job.attempt, **fields)
@@ -414,7 +424,14 @@ def _run(ctx: RunContext, job: Job) -> None:
         job = _set_state(ctx, job, result_meta=result_meta)
         progress.job = job
         result = pipeline.process_file(
-            src, info, spec.steps, spec.output, tmp, progress=progress, block_seconds=settings.block_seconds
+            src,
+            info,
+            spec.steps,
+            spec.output,
+            tmp,
+            progress=progress,
+            block_seconds=settings.block_seconds,
+            on_stage=progress.stage,
         )
         reports, data, out_path, out_container = result.reports, result.data, result.path, result.container
         result_meta["steps"] = reports

@@ -171,6 +171,34 @@ def test_steps_publish_the_upload_limit(tmp_path: Path) -> None:
         assert "Hush-Max-Input-Bytes" in doc["headers"]
 
 
+def test_a_running_jobs_events_name_the_pass_it_runs(client: httpx.Client, rng: np.random.Generator) -> None:
+    """While a job ran, its progress never said which step was running (audit): ``stage`` names
+    the steps of the pass over the audio, in the job's JSON and its events, and is null once it ends."""
+    buf = io.BytesIO()
+    sf.write(buf, make_white(rng, 8000 * 120, -30.0), 8000, format="WAV", subtype="PCM_16")
+    r = client.post("/api/v1/files", files={"file": ("in.wav", buf.getvalue())}, headers=H)
+    assert r.status_code == 201, r.text
+    steps = [{"name": "denoise"}, {"name": "dehum"}, {"name": "loudness"}]
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": r.json()["file_id"]}, "steps": steps}, headers=H)
+    assert r.status_code == 202, r.text
+    seen: list[dict[str, Any]] = []
+    with client.stream("GET", f"/api/v1/jobs/{r.json()['id']}/events", headers=H, timeout=60) as events:
+        for line in events.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:]))
+    stages = [(e["state"], e["stage"]) for e in seen]
+    # the speech detector's pass (denoise's speech gate), the steps' pass (loudness measures in
+    # it), then loudness's own pass
+    named = list(dict.fromkeys(stage for state, stage in stages if stage is not None))
+    assert named == ["speech detection", "denoise, dehum, loudness", "loudness"], stages
+    assert all(state == "in_progress" for state, stage in stages if stage is not None), stages
+    last = seen[-1]
+    assert last["state"] == "succeeded"
+    assert last["stage"] is None
+    assert "stage" not in last["result"]
+    assert all("stage" not in e["result"] for e in seen)
+
+
 def test_playground_page_and_static_files(client: httpx.Client) -> None:
     for path in ("/", "/playground"):
         r = client.get(path)

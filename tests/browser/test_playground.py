@@ -754,3 +754,21 @@ def test_playground_refuses_a_file_over_the_servers_limit_before_sending_it(
     assert page.get_attribute("#after-wave", "data-ready") == "true"
     assert page.is_enabled("#run")
     assert page.errors == []
+
+
+def test_playground_names_the_steps_running(page: Any, server: HushProcess, two_minutes: Path) -> None:
+    """With 10+ steps ticked the progress never said which was running (audit): the status names
+    the steps of the pass the server runs now."""
+    _open_with_file(page, server, two_minutes)
+    page.check("#step-dehum")
+    page.check("#step-loudness")
+    _watch_status(page)
+    page.click("#run")
+    wait_for_result(page, timeout=60_000)
+    seen = page.evaluate("window.seen")
+    running = [s for s in seen if s.startswith("in progress — ")]
+    stages = {re.sub(r" — \d+ % \| \d+$", "", s) for s in running}
+    assert "in progress — dehum, loudness" in stages, seen
+    assert "in progress — loudness" in stages, seen
+    assert "succeeded — 100 %" in page.inner_text("#status")
+    assert page.errors == []

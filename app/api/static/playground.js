@@ -269,13 +269,15 @@ function setStatus(job) {
     wait = job.jobs_ahead ? `, ${job.jobs_ahead} job(s) ahead in the queue` : ", waiting for a free worker";
   }
   const note = job.message ? ` — ${job.message}` : ""; // e.g. no worker is running
-  const text = `${job.state.replace("_", " ")} — ${pct} %${wait}${note}${state.lost ? ` — ${state.lost}` : ""}`;
+  // the steps of the pass over the audio that runs now ("denoise, dehum"; the server's stage)
+  const stage = job.stage ? ` — ${job.stage}` : "";
+  const text = `${job.state.replace("_", " ")}${stage} — ${pct} %${wait}${note}${state.lost ? ` — ${state.lost}` : ""}`;
   $("status").textContent = text;
-  // what a screen reader says: the state and every quarter, not each of the ~3 events a second
+  // what a screen reader says: the state, the stage and every quarter, not each of the ~3 events a second
   const quarter = job.state === "in_progress" ? ` — ${Math.floor(pct / 25) * 25} %` : "";
   const warned = (job.result && job.result.warnings && job.result.warnings.length)
     ? ` — ${job.result.warnings.length} warning(s) about the input, shown above the players` : "";
-  announce(`${job.state.replace("_", " ")}${quarter}${note}${warned}`);
+  announce(`${job.state.replace("_", " ")}${stage}${quarter}${note}${warned}`);
 }
 function announce(text) {
   if ($("status-live").textContent !== text) $("status-live").textContent = text;
