@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import io
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -771,4 +772,36 @@ def test_playground_names_the_steps_running(page: Any, server: HushProcess, two_
     assert "in progress — dehum, loudness" in stages, seen
     assert "in progress — loudness" in stages, seen
     assert "succeeded — 100 %" in page.inner_text("#status")
+    assert page.errors == []
+
+
+def test_playground_report_shows_every_vad_segment(page: Any, server: HushProcess, tmp_path: Path) -> None:
+    """The report listed the first 20 segments, "… and N more", with no way to see or copy the
+    rest (audit): all of them are behind "show all N", with a button that copies them as JSON."""
+    rng = np.random.default_rng(21)
+    speech, _ = make_speech_like(rng, 16000, 60.0)
+    path = tmp_path / "a minute of words.wav"
+    sf.write(path, speech.astype(np.float32), 16000, subtype="PCM_16")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    _open_with_file(page, server, path)
+    page.check("#step-vad")
+    page.click("#run")
+    wait_for_result(page)
+    job_id = page.evaluate("new URLSearchParams(location.search).get('job')")
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        segments = client.get(f"/api/v1/jobs/{job_id}").json()["result"]["segments"]
+    assert len(segments) > 20, segments
+    row = page.locator("#report tbody tr", has=page.locator("th", has_text="vad"))
+    assert f"… and {len(segments) - 20} more" in row.inner_text()
+    everything = row.locator("details.all")
+    assert everything.locator("summary").inner_text() == f"show all {len(segments)}"
+    assert not everything.locator(".all-items").is_visible()  # folded until asked for
+    everything.locator("summary").click()
+    listed = everything.locator(".all-items").inner_text()
+    start, end = segments[-1]  # the last one, which the first 20 did not show
+    assert f"{round(start, 2):g}–{round(end, 2):g}" in listed, listed
+    assert listed.count("–") == len(segments)
+    everything.get_by_role("button", name="Copy all as JSON").click()
+    page.wait_for_function("document.querySelector('details.all button.copy').textContent === 'Copied as JSON'")
+    assert json.loads(page.evaluate("navigator.clipboard.readText()")) == segments
     assert page.errors == []

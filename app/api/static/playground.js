@@ -735,33 +735,23 @@ function pairText(key) {
   }
   return null;
 }
-// A report value as text, or as a nested list for objects and lists of objects (long lists: the
-// first REPORT_ITEMS and a count of the rest). key: the value's name in the report, which says
-// how a pair of numbers reads.
+// A report value as text, or as a nested list for objects and lists of objects. A long list shows
+// its first REPORT_ITEMS, a count of the rest, and all of it behind "show all N" (with a button
+// that copies it as JSON). key: the value's name in the report, which says how a pair of numbers
+// reads.
 const REPORT_ITEMS = 20;
-function reportValue(v, key = "") {
+function reportValue(v, key = "", limit = REPORT_ITEMS) {
   if (v === null || v === undefined) return document.createTextNode("—");
   if (typeof v === "number") return document.createTextNode(num(v));
   if (isPair(v) && pairText(key)) return document.createTextNode(pairText(key)(v));
   if (Array.isArray(v)) {
     if (!v.length) return document.createTextNode("none");
-    const more = v.length > REPORT_ITEMS ? ` … and ${v.length - REPORT_ITEMS} more` : "";
-    const head = v.slice(0, REPORT_ITEMS);
-    if (head.every(isPair)) {
-      const text = pairText(key) || (([a, b]) => `(${num(a)}, ${num(b)})`);
-      return document.createTextNode(head.map(text).join(", ") + more);
+    if (v.length > limit) {
+      const frag = document.createDocumentFragment();
+      frag.append(listValue(v.slice(0, limit), key, ` … and ${v.length - limit} more`), allOf(v, key));
+      return frag;
     }
-    if (head.every((x) => typeof x !== "object" || x === null)) {
-      return document.createTextNode(head.map((x) => (typeof x === "number" ? num(x) : String(x))).join(", ") + more);
-    }
-    const ol = document.createElement("ol");
-    for (const x of head) {
-      const li = document.createElement("li");
-      li.append(reportValue(x, key));
-      ol.append(li);
-    }
-    if (more) ol.append(Object.assign(document.createElement("li"), { textContent: more.trim() }));
-    return ol;
+    return listValue(v, key, "");
   }
   if (typeof v === "object") {
     const dl = document.createElement("dl");
@@ -773,6 +763,40 @@ function reportValue(v, key = "") {
     return dl;
   }
   return document.createTextNode(String(v));
+}
+function listValue(items, key, more) {
+  if (items.every(isPair)) {
+    const text = pairText(key) || (([a, b]) => `(${num(a)}, ${num(b)})`);
+    return document.createTextNode(items.map(text).join(", ") + more);
+  }
+  if (items.every((x) => typeof x !== "object" || x === null)) {
+    return document.createTextNode(items.map((x) => (typeof x === "number" ? num(x) : String(x))).join(", ") + more);
+  }
+  const ol = document.createElement("ol");
+  for (const x of items) {
+    const li = document.createElement("li");
+    li.append(reportValue(x, key));
+    ol.append(li);
+  }
+  if (more) ol.append(Object.assign(document.createElement("li"), { textContent: more.trim() }));
+  return ol;
+}
+// the whole of a long list, folded: "show all 50", then every item and a copy button
+function allOf(v, key) {
+  const details = Object.assign(document.createElement("details"), { className: "all" });
+  const summary = Object.assign(document.createElement("summary"), { textContent: `show all ${v.length}` });
+  const copy = Object.assign(document.createElement("button"), { type: "button", className: "copy", textContent: "Copy all as JSON" });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(JSON.stringify(v));
+      copy.textContent = "Copied as JSON";
+    } catch (e) { copy.textContent = "Not copied: select the list above instead"; }
+    announce(copy.textContent); // (the page's one live region)
+  });
+  const all = Object.assign(document.createElement("div"), { className: "all-items" });
+  all.append(reportValue(v, key, Infinity));
+  details.append(summary, all, copy);
+  return details;
 }
 function renderReport(job) {
   const body = document.querySelector("#report tbody");
