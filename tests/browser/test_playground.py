@@ -805,3 +805,41 @@ def test_playground_report_shows_every_vad_segment(page: Any, server: HushProces
     page.wait_for_function("document.querySelector('details.all button.copy').textContent === 'Copied as JSON'")
     assert json.loads(page.evaluate("navigator.clipboard.readText()")) == segments
     assert page.errors == []
+
+
+def test_playground_shows_a_steps_parameters_only_while_it_is_ticked(browser: Any, server: HushProcess) -> None:
+    """On a phone all 15 steps showed their fields, ticked or not: Process sat about five screens
+    below the picker; and every number field had an empty <output> (26 "status" nodes) (audit)."""
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/")
+    enter_key(page)
+    # only denoise is ticked: only its fields show
+    shown = page.eval_on_selector_all(".params", "ps => ps.filter((p) => !p.hidden).map((p) => p.id)")
+    assert shown == ["step-denoise-params"], shown
+    assert page.is_visible("#step-denoise-amount")
+    assert page.is_hidden("#step-loudness-target_lufs")
+    run_y = page.evaluate("document.querySelector('#run').getBoundingClientRect().top + scrollY")
+    # Process moved up from 5.5 screens down (the steps' descriptions are most of what is left)
+    assert run_y < 3.5 * 740, run_y
+    # the checkbox says its fields are shown, and which they are
+    assert page.get_attribute("#step-denoise", "aria-expanded") == "true"
+    assert page.get_attribute("#step-loudness", "aria-expanded") == "false"
+    assert page.get_attribute("#step-loudness", "aria-controls") == "step-loudness-params"
+    # ticked by keyboard, its fields appear; unticked, they go
+    page.focus("#step-loudness")
+    page.keyboard.press("Space")
+    assert page.is_visible("#step-loudness-target_lufs")
+    assert page.get_attribute("#step-loudness", "aria-expanded") == "true"
+    page.keyboard.press("Space")
+    assert page.is_hidden("#step-loudness-target_lufs")
+    # no status node among the fields: the slider's value is text for the eye, the slider says it
+    assert page.eval_on_selector_all("#steps output, #steps [role=status]", "es => es.length") == 0
+    assert page.inner_text("#step-denoise-params").count("100") >= 1  # amount's value beside its slider
+    page.fill("#step-denoise-amount", "40")
+    assert "\n40\n" in page.inner_text("#step-denoise-params")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert errors == []
+    context.close()

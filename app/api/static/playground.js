@@ -132,6 +132,10 @@ function stepControl(s) {
   if (s.available && s.params.length) {
     const params = document.createElement("div");
     params.className = "params";
+    // shown while the step is ticked: 15 steps' fields made Process five screens down on a phone;
+    // the checkbox says whether they are shown, and which group they are
+    params.id = `${id}-params`;
+    box.setAttribute("aria-controls", params.id);
     // a group named by its step: out of context a field reads "denoise: engine", not "engine"
     label.id = `${id}-label`;
     params.setAttribute("role", "group");
@@ -172,11 +176,15 @@ function stepControl(s) {
       if (meta.blank) input.placeholder = String(dflt);
       else input.value = String(dflt);
       if (meta.type === "list") input.pattern = "\\s*\\d+(\\s*,\\s*\\d+)*\\s*";
-      const out = document.createElement("output");
-      out.setAttribute("aria-live", "off"); // the slider announces its own value
-      out.textContent = meta.type === "range" ? ` ${input.value}` : "";
-      input.addEventListener("input", () => { if (meta.type === "range") out.textContent = ` ${input.value}`; });
-      l.append(meta.label, input, out);
+      l.append(meta.label, input);
+      if (meta.type === "range") {
+        // the slider's value as text beside it, for the eye: the slider says its own value (an
+        // <output> here was a "status" node, and one was made, empty, for every number field)
+        const shown = Object.assign(document.createElement("span"), { className: "value", textContent: ` ${input.value}` });
+        shown.setAttribute("aria-hidden", "true");
+        input.addEventListener("input", () => { shown.textContent = ` ${input.value}`; });
+        l.append(shown);
+      }
       params.append(l);
     }
     div.append(params);
@@ -193,8 +201,17 @@ function stepControl(s) {
     engine.addEventListener("change", follow);
     follow();
   }
-  box.addEventListener("change", updateRun);
+  box.addEventListener("change", () => { showParams(div); updateRun(); });
+  showParams(div);
   return div;
+}
+// a step's parameters are shown while it is ticked
+function showParams(div) {
+  const box = div.querySelector("input[type=checkbox]");
+  const params = div.querySelector(".params");
+  if (!params) return;
+  params.hidden = !box.checked;
+  box.setAttribute("aria-expanded", String(box.checked));
 }
 // The server runs the steps in the order sent: transforms, then the edits (finalize steps), and
 // loudness after every other step, so that cuts cannot change the level it set.
@@ -498,6 +515,7 @@ function showSteps(steps) {
   for (const div of document.querySelectorAll(".step")) {
     const box = div.querySelector("input[type=checkbox]");
     box.checked = div.dataset.step in byName;
+    showParams(div);
     const params = byName[div.dataset.step];
     if (!params) continue;
     for (const input of div.querySelectorAll(".params input, .params select")) {
