@@ -80,7 +80,10 @@ def _file_to_file(args: argparse.Namespace, make: Callable[[int, int], BlockProc
     if regular and not stat.S_ISREG(mode):
         raise InvalidParameterError(f"cannot write {target}: it is neither a file, a pipe nor a character device")
     scratch = target.parent if regular else Path(tempfile.gettempdir())
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=scratch)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=scratch)
+    except PermissionError:  # (the error named the hidden temporary file, not the output asked for)
+        raise InvalidParameterError(f"cannot write {target}: permission denied in {scratch}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)  # the output gets the mode a new file would (mkstemp makes it private)

@@ -123,6 +123,13 @@ def read_info(path: str | Path) -> FileInfo:
         raise InvalidAudioError(f"no such file: {p}")
     if p.is_dir():
         raise InvalidAudioError(f"{p} is a folder, not a sound file")
+    try:  # (libsndfile calls an empty or unreadable file "not a WAV ...": say what it is)
+        with p.open("rb") as f:
+            empty = not f.read(1)
+    except PermissionError:
+        raise InvalidAudioError(f"cannot read {p}: permission denied") from None
+    if empty:
+        raise InvalidAudioError(f"{p} is empty (0 bytes)")
     try:
         info = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,8 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
     sf.write(src, make_white(rng, 8000, -30.0), 8000)
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
+    zero = tmp_path / "zero.wav"
+    zero.write_bytes(b"")
     cases = [
         (("denoise", str(tmp_path / "missing.wav"), "OUT.wav"), "no such file"),
         (("denoise", str(text), "OUT.wav"), "is not a WAV, FLAC, OGG or MP3 file"),
@@ -73,6 +76,7 @@ def test_dsp_main_refuses_clearly_without_a_traceback(tmp_path: Path, rng: np.ra
         # refused before denoise's speech pass reads the input (28 s on a 30-minute file)
         (("denoise", str(text), "OUT.mp3"), "these tools write .wav, .flac, .ogg"),
         (("denoise", str(text), "OUT.wav", "--amount", "0"), ": --amount must be in [1.0, 100.0]"),
+        (("declick", str(zero), "OUT.wav"), "is empty (0 bytes)"),  # it said "not a WAV, FLAC, OGG or MP3"
     ]
     # the cases are independent of each other: their processes start at once (start-up is most of each)
     procs = [
@@ -220,3 +224,27 @@ def test_dsp_main_writes_through_a_link_to_standard_output_and_replaces_a_symlin
     assert not link.is_symlink()
     assert sf.info(link).frames == 8000
     assert target.read_bytes() == b"earlier"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes whatever the modes say")
+def test_dsp_main_says_when_a_permission_is_missing(tmp_path: Path, rng: np.random.Generator) -> None:
+    # an unreadable input was "not a WAV, FLAC, OGG or MP3 file", and a read-only folder's refusal
+    # named the hidden temporary file instead of the output asked for (a local tools audit)
+    src = tmp_path / "in.wav"
+    sf.write(src, make_white(rng, 8000, -30.0), 8000)
+    locked = tmp_path / "locked.wav"
+    sf.write(locked, make_white(rng, 8000, -30.0), 8000)
+    locked.chmod(0)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        r = run_dsp("declick", str(locked), str(tmp_path / "o.wav"))
+        assert (r.returncode, f"cannot read {locked}: permission denied" in r.stderr) == (2, True), r.stderr
+        r = run_dsp("declick", str(src), str(ro / "o.wav"))
+        assert r.returncode == 2
+        assert f"cannot write {ro / 'o.wav'}: permission denied" in r.stderr
+        assert ".partial" not in r.stderr
+    finally:
+        ro.chmod(0o700)
+        locked.chmod(0o600)
