@@ -691,6 +691,17 @@ def _watch_status(page: Any) -> None:
     )
 
 
+def _run_watching_status(page: Any, server: HushProcess, audio: Path, steps: tuple[str, ...]) -> list[str]:
+    """Open ``audio``, tick ``steps``, run the job and return every status text seen on the way."""
+    _open_with_file(page, server, audio)
+    for step in steps:
+        page.check(f"#step-{step}")
+    _watch_status(page)
+    page.click("#run")
+    wait_for_result(page, timeout=60_000)
+    return list(page.evaluate("window.seen"))
+
+
 def test_playground_shows_the_uploads_progress(page: Any, server: HushProcess, two_minutes: Path) -> None:
     """The bar sat at 0 while a file went up (fetch says nothing of a body's progress): over a slow
     link a large upload looked frozen (audit)."""
@@ -701,12 +712,7 @@ def test_playground_shows_the_uploads_progress(page: Any, server: HushProcess, t
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 2_000_000},
     )
-    _open_with_file(page, server, two_minutes)
-    page.check("#step-vad")
-    _watch_status(page)
-    page.click("#run")
-    wait_for_result(page, timeout=60_000)
-    seen = page.evaluate("window.seen")
+    seen = _run_watching_status(page, server, two_minutes, ("vad",))
     uploading = [s for s in seen if s.startswith("uploading")]
     assert uploading, seen
     assert all(re.fullmatch(r"uploading \d+ % of 1\.8 MiB \| \d+", s) for s in uploading), uploading
@@ -760,13 +766,7 @@ def test_playground_refuses_a_file_over_the_servers_limit_before_sending_it(
 def test_playground_names_the_steps_running(page: Any, server: HushProcess, two_minutes: Path) -> None:
     """With 10+ steps ticked the progress never said which was running (audit): the status names
     the steps of the pass the server runs now."""
-    _open_with_file(page, server, two_minutes)
-    page.check("#step-dehum")
-    page.check("#step-loudness")
-    _watch_status(page)
-    page.click("#run")
-    wait_for_result(page, timeout=60_000)
-    seen = page.evaluate("window.seen")
+    seen = _run_watching_status(page, server, two_minutes, ("dehum", "loudness"))
     running = [s for s in seen if s.startswith("in progress — ")]
     stages = {re.sub(r" — \d+ % \| \d+$", "", s) for s in running}
     assert "in progress — dehum, loudness" in stages, seen
