@@ -693,7 +693,7 @@ class JobService:
         from app.webhooks import MAX_BACKOFF_S
 
         n = self.settings.webhook_max_attempts
-        waits = (n - 1) * max(MAX_BACKOFF_S, self.settings.webhook_backoff_s)
+        waits = (n - 1) * MAX_BACKOFF_S  # (every wait is capped there, Retry-After or backoff)
         return float(n * self.settings.fetch_timeout_s + waits + 60.0)
 
     async def _deliver_webhook(self, job: Job) -> None:
