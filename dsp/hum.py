@@ -41,6 +41,7 @@ from scipy import signal
 
 from dsp._typing import Audio, FloatArray
 from dsp._validate import as_2d, check_block, check_channels, check_range, check_sr, valid_audio
+from dsp.errors import InvalidParameterError
 from dsp.stream import run_processor
 
 __all__ = ["DETECT_S", "HumEstimate", "HumRemover", "detect_hum", "remove_hum"]
@@ -632,7 +633,8 @@ class HumRemover:
         :func:`detect_hum`'s ``strong_db`` (one harmonic this prominent makes hum), in [12, 60].
     hum_hz, harmonics : float and sequence of int, optional
         A hum found beforehand (by an analysis of the whole recording): notched throughout,
-        without a detection of its own. ``hum_hz`` within 40-70 Hz, harmonics from 1 to 100.
+        without a detection of its own. ``hum_hz`` within 40-70 Hz, harmonics from 1 to 100
+        (only with ``hum_hz``: without it the detection finds the harmonics, and a list is refused).
 
     Attributes
     ----------
@@ -685,11 +687,18 @@ class HumRemover:
         self.bandwidth_hz = check_range("bandwidth_hz", bandwidth_hz, 0.2, 20.0)
         self.strong_db = check_range("strong_db", strong_db, 12.0, 60.0)
         self._given: HumEstimate | None = None
+        # each harmonic once, in order (a list of 120,000 ones notched the same line 120,000
+        # times, in gigabytes of filter state)
+        ks = tuple(sorted({int(check_range("harmonics", k, 1, 100)) for k in harmonics}))
+        if ks and hum_hz is None:
+            # (the detection finds which harmonics a hum has; a list it would ignore must not be
+            # taken as if it had been applied)
+            raise InvalidParameterError(
+                "harmonics applies only with hum_hz (without it the detection finds the hum's "
+                "harmonics itself): give hum_hz as well, or leave harmonics out"
+            )
         if hum_hz is not None:
             f0 = check_range("hum_hz", hum_hz, 40.0, 70.0)
-            # each harmonic once, in order (a list of 120,000 ones notched the same line 120,000
-            # times, in gigabytes of filter state)
-            ks = tuple(sorted({int(check_range("harmonics", k, 1, 100)) for k in harmonics}))
             ks = tuple(k for k in ks if k * f0 < self.sr / 2 - 50) or (1,)
             self._given = HumEstimate(float(f0), ks, tuple(0.0 for _ in ks))
         # the analysis rate: sr / (q1 * q2), about _ANALYSIS_HZ (box filter by q1, elliptic low-pass, every q2-th)

@@ -328,12 +328,15 @@ def _dehum(sr: int, channels: int, p: dict[str, Any]) -> Any:
     from dsp.hum import DETECT_S, HumRemover
 
     hum_hz = p.get("hum_hz")
+    # (harmonics go with a given hum_hz: 1, 2 and 3 unless listed; the engine refuses a list
+    # without hum_hz instead of ignoring it)
+    harmonics = p.get("harmonics", (1, 2, 3) if hum_hz is not None else ())
     return HumRemover(
         sr,
         channels,
         detect_s=float(p.get("detect_s", DETECT_S)),
         hum_hz=None if hum_hz is None else float(hum_hz),
-        harmonics=tuple(int(k) for k in p.get("harmonics", (1, 2, 3))),
+        harmonics=tuple(int(k) for k in harmonics),
     )
 
 
@@ -619,7 +622,7 @@ PARAM_SPECS: dict[str, dict[str, ParamSpec]] = {
     "dehum": {
         "detect_s": ParamSpec("number", 4.0, 0.25, 30.0, "s"),
         "hum_hz": ParamSpec("number", None, 40.0, 70.0, "Hz", nullable=True),
-        "harmonics": ParamSpec("list", [1, 2, 3]),
+        "harmonics": ParamSpec("list", [1, 2, 3], note="each 1-100; only with hum_hz (else the detection finds them)"),
     },
     "autoid": {"target_lufs": ParamSpec("number", -16.0, -40.0, -5.0, "LUFS")},
     "remove_background": {"depth_db": ParamSpec("number", 25.0, 0.0, 60.0, "dB")},

@@ -110,6 +110,20 @@ def test_lists_are_bounded_and_numbers_must_fit_a_float() -> None:
             check_steps([Step(name="dehum", params={"hum_hz": 50, "harmonics": [big]})])
 
 
+def test_harmonics_without_hum_hz_are_refused_not_ignored() -> None:
+    """A ``harmonics`` list without ``hum_hz`` was accepted and ignored (the detection chose the
+    harmonics and the report did not say), and out-of-range entries passed the submit check."""
+    for harmonics in ([5], [0, 500]):
+        with pytest.raises(InvalidParameterError, match="harmonics") as e:
+            check_steps([Step(name="dehum", params={"harmonics": harmonics})])
+        assert "hum_hz" in str(e.value) or "[1, 100]" in str(e.value)
+    with pytest.raises(InvalidParameterError, match="only with hum_hz"):
+        check_steps([Step(name="dehum", params={"harmonics": [1, 2]})])
+    check_steps([Step(name="dehum", params={})])  # the detection alone
+    check_steps([Step(name="dehum", params={"hum_hz": 60})])  # 1, 2 and 3 of a given hum
+    check_steps([Step(name="dehum", params={"hum_hz": 60, "harmonics": [5]})])
+
+
 def test_a_harmonic_given_twice_is_notched_once() -> None:
     from dsp.hum import HumRemover
 
