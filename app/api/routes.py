@@ -166,7 +166,9 @@ class JobPublic(BaseModel):
     stage: str | None = None
     """While the job is ``in_progress``: the steps of the pass over the audio that runs now
     (``"speech detection"``, ``"denoise, dehum"``, ``"loudness"``; the steps of one pass run on
-    each block in turn, so a pass is named by all of them); null otherwise."""
+    each block in turn, so a pass is named by all of them), ``"preparing"`` before the first pass
+    (the input is read and checked), ``"loudness check"`` while a loudness step measures the
+    result; null otherwise."""
     message: str | None = None
     """Why a queued job does not start, when the server knows: ``"waiting: no worker is running
     (start `hush worker`)"`` while no worker of a cluster is alive; null otherwise."""
@@ -193,7 +195,8 @@ def to_public(job: Job, jobs_ahead: int = 0, message: str | None = None) -> JobP
         result_url=f"/api/v1/jobs/{job.id}/result" if job.result_key else None,
         result={k: v for k, v in job.result_meta.items() if k != "stage"},
         steps=list(job.spec.steps),
-        stage=job.result_meta.get("stage") if job.state is JobState.in_progress else None,
+        # (a worker reads and checks the input before its first pass names itself)
+        stage=(job.result_meta.get("stage") or "preparing") if job.state is JobState.in_progress else None,
         message=message,
         webhook=_webhook_view(job),
     )

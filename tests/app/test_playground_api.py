@@ -190,8 +190,16 @@ def test_a_running_jobs_events_name_the_pass_it_runs(client: httpx.Client, rng: 
     # the speech detector's pass (denoise's speech gate), the steps' pass (loudness measures in
     # it), then loudness's own pass
     named = list(dict.fromkeys(stage for state, stage in stages if stage is not None))
-    assert named == ["speech detection", "denoise, dehum, loudness", "loudness"], stages
-    assert all(state == "in_progress" for state, stage in stages if stage is not None), stages
+    # ("preparing" may pass between two events unseen; the result is measured after loudness's pass)
+    assert [n for n in named if n != "preparing"] == [
+        "speech detection",
+        "denoise, dehum, loudness",
+        "loudness",
+        "loudness check",
+    ], stages
+    assert "preparing" not in named or named[0] == "preparing", stages
+    # never null while running: the first moment of in_progress said nothing (audit)
+    assert all((state == "in_progress") == (stage is not None) for state, stage in stages), stages
     last = seen[-1]
     assert last["state"] == "succeeded"
     assert last["stage"] is None
