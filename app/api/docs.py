@@ -119,6 +119,40 @@ _AUDIO_ANSWER = {
 }
 
 
+_RANGE_PARAM = {
+    "name": "Range",
+    "in": "header",
+    "required": False,
+    "description": "One byte range (`bytes=0-99`, `bytes=1000-`, `bytes=-500`) to download that part "
+    "alone (206): resumes a download (`curl -C -`) and lets a player seek. Several ranges, or an "
+    "`If-Range`, get the whole file (200).",
+    "schema": {"type": "string", "example": "bytes=0-1023"},
+}
+_CONTENT_RANGE = {
+    "description": "the part sent and the file's length, `bytes 0-1023/52000`",
+    "schema": {"type": "string"},
+}
+
+
+def _ranged_audio(op: dict[str, Any]) -> None:
+    """An audio download route's answers: the file (200), one byte range of it (206), or a range
+    that cannot be met (416, no body; ``Content-Range: bytes */<length>``)."""
+    responses = op["responses"]
+    responses["200"]["content"] = copy.deepcopy(_AUDIO_ANSWER)
+    responses["200"]["headers"] = {"Accept-Ranges": {"description": "`bytes`", "schema": {"type": "string"}}}
+    responses["206"] = {
+        "description": "the byte range asked for in `Range`",
+        "headers": {"Content-Range": _CONTENT_RANGE},
+        "content": copy.deepcopy(_AUDIO_ANSWER),
+    }
+    responses["416"] = {
+        "description": "the range starts past the end of the file; `Content-Range: bytes */<length>` gives its length",
+        "headers": {"Content-Range": _CONTENT_RANGE},
+    }
+    op["responses"] = dict(sorted(responses.items()))
+    op.setdefault("parameters", []).append(copy.deepcopy(_RANGE_PARAM))
+
+
 def _binary_uploads(schemas: dict[str, Any]) -> None:
     """Mark multipart file fields ``format: binary`` as well as OpenAPI 3.1's ``contentMediaType``:
     code generators (openapi-python-client) read only the former, and sent the file as a text field."""
@@ -167,7 +201,7 @@ def install_docs(app: FastAPI) -> None:
                     op.setdefault("security", security)
                 _fix_error_responses(path, op)
                 if path in _AUDIO_PATHS and "200" in op.get("responses", {}):
-                    op["responses"]["200"]["content"] = copy.deepcopy(_AUDIO_ANSWER)
+                    _ranged_audio(op)
         _binary_uploads(schema.get("components", {}).get("schemas", {}))
         if not any(_refers_to(op, _FASTAPI_422) for ops in schema.get("paths", {}).values() for op in ops.values()):
             for name in ("HTTPValidationError", "ValidationError"):
