@@ -129,7 +129,12 @@ class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: JobInput
-    steps: list[Step] = Field(default_factory=lambda: [Step(name="denoise")])
+    steps: list[Step] = Field(
+        default_factory=lambda: [Step(name="denoise")],
+        description="the steps to run, in order (`GET /api/v1/steps` lists them); left out: a denoise; `[]`: none, "
+        "the input only converted to output_container (billed by its length like any job)",
+        json_schema_extra={"default": [{"name": "denoise", "params": {}}]},
+    )
     output_container: str | None = Field(
         None,
         description="wav, flac, pcm (raw 16-bit), mp3, ogg, m4a, mp4, webm, or a MIME type or alias of one (aac, "

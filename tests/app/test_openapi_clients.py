@@ -210,3 +210,11 @@ def test_ranged_downloads_answer_documented_statuses(
             assert "Content-Range" in _documented(doc, path, "get", 416)["headers"]
             params = doc["paths"][path]["get"]["parameters"]
             assert any(p["name"] == "Range" and p["in"] == "header" for p in params)
+
+
+def test_a_jobs_default_steps_are_documented(doc: dict[str, Any]) -> None:
+    """A job without ``steps`` runs (and bills) a denoise, which the document did not say: a
+    client generated from it could not know (audit)."""
+    steps = doc["components"]["schemas"]["JobCreate"]["properties"]["steps"]
+    assert steps["default"] == [{"name": "denoise", "params": {}}]
+    assert "[]" in steps["description"]
