@@ -35,6 +35,7 @@ from app.errors import (
     NotFoundError,
     QueueUnavailableError,
     RateLimitedError,
+    URLRefusedError,
     disk_full,
 )
 from app.events import ALL_JOBS, EventBus, put_latest
@@ -179,9 +180,19 @@ class JobService:
             raise InvalidParameterError("the job needs an input: an uploaded file or a URL")
         from app import fetch
 
-        for url in (spec.input.url, spec.webhook_url, spec.output.put_url):
+        # (each named: one message served three fields, and a client could not tell which was refused)
+        for what, url in (
+            ("the input URL", spec.input.url),
+            ("the webhook URL", spec.webhook_url),
+            ("the URL to upload the result to", spec.output.put_url),
+        ):
             if url:
-                await anyio.to_thread.run_sync(fetch.check_url, url, self.settings)
+                try:
+                    await anyio.to_thread.run_sync(fetch.check_url, url, self.settings)
+                except URLRefusedError as exc:
+                    exc.message = f"{what}: {exc.message}"
+                    exc.args = (exc.message,)
+                    raise
         job = Job(
             id=self.new_id().replace("-", "") if compact_id else self.new_id(),
             dialect=dialect,
