@@ -708,5 +708,13 @@ def check_steps(steps: Sequence[Step]) -> None:
             raise InvalidParameterError(f"step {step.name!r}: {text}") from exc
         if d.kind == "plan" and any(STEPS[s.name].kind == "plan" for s in steps[i + 1 :]):
             raise InvalidParameterError(f"step {step.name!r} may appear once")
-        if d.kind == "finalize" and any(STEPS[s.name].kind in ("transform", "two_pass") for s in steps[i + 1 :]):
-            raise InvalidParameterError(f"step {step.name!r} must come after every transforming step")
+        later = [s.name for s in steps[i + 1 :] if STEPS[s.name].kind in ("transform", "two_pass")]
+        if d.kind == "finalize" and later:
+            # (the order to send, not only the rule: a client had to guess which step to move)
+            after = [s.name for s in steps[i + 1 :] if STEPS[s.name].kind not in ("transform", "two_pass")]
+            fixed = [*(s.name for s in steps[:i]), *later, step.name, *after]
+            raise InvalidParameterError(
+                f"step {step.name!r} works on the finished audio, so it must come after every step that "
+                f"changes the audio, and {', '.join(map(repr, later))} {'comes' if len(later) == 1 else 'come'} "
+                f"after it: send the steps in the order {fixed}"
+            )

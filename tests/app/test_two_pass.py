@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,11 @@ def test_two_pass_steps_are_registered_with_their_parameters() -> None:
         ([Step(name="autoeq", params={"max_gain_db": 20})], "max_gain_db"),
         ([Step(name="remove_reverb", params={"taps": 20})], "no parameter"),
         ([Step(name="loudness"), Step(name="autoeq")], "must come after"),
+        # the order to send, not only the rule (a client had to guess which step to move)
+        (
+            [Step(name="denoise"), Step(name="loudness"), Step(name="vad"), Step(name="autoeq")],
+            re.escape("'autoeq' comes after it: send the steps in the order ['denoise', 'autoeq', 'loudness', 'vad']"),
+        ),
     ],
 )
 def test_bad_two_pass_steps_are_refused(steps: list[Step], words: str) -> None:
