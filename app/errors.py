@@ -16,6 +16,7 @@ Tree (each class has a stable ``code``)::
     │   └── KeyNotActivatedError     "auth.not_activated"   the key exists but is not active yet
     ├── InsufficientCreditsError     "credits.insufficient" the key's minutes are used up
     ├── NotFoundError                "not_found"
+    ├── MethodNotAllowedError        "method_not_allowed"   the path takes other HTTP methods (405)
     ├── ConflictError                "conflict"             e.g. the result is not ready yet
     ├── RateLimitedError             "rate_limited"         carries ``retry_after_s``
     │   └── ConcurrencyLimitError    "rate_limited.concurrency"  too many jobs of the key at once
@@ -48,6 +49,7 @@ __all__ = [
     "JobTimeoutError",
     "KeyDisabledError",
     "KeyNotActivatedError",
+    "MethodNotAllowedError",
     "NotFoundError",
     "ProcessingError",
     "RateLimitedError",
@@ -140,6 +142,12 @@ class NotFoundError(AppError):
     """No such job, file or route."""
 
     code = "not_found"
+
+
+class MethodNotAllowedError(AppError):
+    """The path exists, but not with this HTTP method (answered 405 with ``Allow``)."""
+
+    code = "method_not_allowed"
 
 
 class ConflictError(AppError):

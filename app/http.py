@@ -312,8 +312,12 @@ class BodyLimit:
                 hint = "send a shorter file, or a URL to fetch it from"
             if str(scope.get("path", "")).startswith("/api/v1/"):
                 limit = NATIVE_JSON_LIMIT_BYTES
-                too_large = (
-                    f"the request body is larger than {NATIVE_JSON_LIMIT_BYTES >> 20} MiB (upload audio as a file)"
+                too_large = f"the JSON body is larger than {NATIVE_JSON_LIMIT_BYTES >> 20} MiB"
+                # (a native job's JSON names its audio; it never carries it: two hints, one about a
+                # "shorter file", answered a JSON body)
+                hint = (
+                    "send the audio as an upload to /api/v1/files (multipart) or as a URL, and its file_id "
+                    "or url in the job"
                 )
             else:
                 limit = int(settings.max_json_mb * 1024 * 1024)

@@ -22,7 +22,14 @@ from starlette.routing import Match
 
 from app import __version__
 from app.auth import KeyStore
-from app.errors import AppError, EngineUnavailableError, InvalidParameterError, NotFoundError, storage_full
+from app.errors import (
+    AppError,
+    EngineUnavailableError,
+    InvalidParameterError,
+    MethodNotAllowedError,
+    NotFoundError,
+    storage_full,
+)
 from app.http import BodyLimit, Dialect, OpenModeGuard, default_status, error_id
 from app.jobs.backends import build_backends
 from app.jobs.service import JobService
@@ -272,6 +279,13 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
                 continue
             elif kind == "missing" and not loc:
                 msg = "the request needs a JSON body (its fields are in the OpenAPI schema at /docs)"
+            elif kind in ("model_attributes_type", "dict_type", "model_type") and not loc:
+                # (a JSON array, or a form-encoded body, was "Input should be a valid dictionary or
+                # object to extract fields from")
+                msg = (
+                    "the body must be a JSON object, {...}, sent with Content-Type: application/json "
+                    "(its fields are in the OpenAPI schema at /docs)"
+                )
             parts.append(f"{loc}: {msg}" if loc else str(msg))
         wrapped = InvalidParameterError("; ".join(parts) or "invalid request")
         wrapped.validation_errors = exc.errors()  # type: ignore[attr-defined]
@@ -284,18 +298,21 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         if isinstance(exc.__cause__, RecursionError):  # the framework's json.loads on a body nested past the stack
             return await app_error(request, InvalidParameterError("the JSON body is nested too deeply to be a request"))
         status = exc.status_code
+        allowed = _allowed_methods(request) if status == 405 else ""
         if exc.status_code == 404:
             wrapped: AppError = NotFoundError(f"no route {request.method} {request.url.path}")
         elif exc.status_code == 400:  # the framework refused the body (a malformed multipart, ...):
             wrapped = InvalidParameterError(str(exc.detail))  # the dialect's status for a bad request
             status = status_of(request, wrapped)  # (Audo's SDK reads only a 422 as MalformedFile)
+        elif exc.status_code == 405:  # (its code was the generic "error")
+            wrapped = MethodNotAllowedError(f"{request.method} is not served at {request.url.path}; it takes {allowed}")
         else:
             wrapped = AppError(str(exc.detail))
         response = render(request, wrapped, status, wrapped.message)
         for name, value in (exc.headers or {}).items():  # e.g. the Allow of a 405 (RFC 9110 section 15.5.6)
             response.headers.setdefault(name, value)
         if exc.status_code == 405:
-            response.headers["Allow"] = _allowed_methods(request)
+            response.headers["Allow"] = allowed
         return response
 
     def _allowed_methods(request: Request) -> str:

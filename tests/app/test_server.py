@@ -131,6 +131,8 @@ def test_server_405_lists_every_allowed_method_in_each_envelope(client: httpx.Cl
     assert r.status_code == 405
     assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "DELETE"}
     assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "method_not_allowed"  # (was the generic "error")
+    assert r.json()["title"].startswith("TRACE is not served at /api/v1/jobs/x; it takes ")
     r = client.put("/v1/remove-noise/x/status")  # Audo: its own envelope, same header
     assert r.status_code == 405
     assert "GET" in r.headers["allow"]
@@ -139,6 +141,19 @@ def test_server_405_lists_every_allowed_method_in_each_envelope(client: httpx.Cl
     assert r.status_code == 405
     assert r.headers["allow"] == "POST"
     assert r.json()["code"] == 405
+
+
+def test_a_body_that_is_not_a_json_object_is_named_so(client: httpx.Client) -> None:
+    """A JSON array or a form-encoded body got "Input should be a valid dictionary or object to
+    extract fields from", naming neither the body nor what to send (audit)."""
+    for content, ctype in (
+        (b'[{"input": {"url": "http://127.0.0.1/a.wav"}}]', "application/json"),
+        (b"input=a.wav&steps=denoise", "application/x-www-form-urlencoded"),
+    ):
+        r = client.post("/api/v1/jobs", content=content, headers={**H, "content-type": ctype})
+        assert r.status_code == 400, r.text
+        assert "the body must be a JSON object" in r.json()["title"], r.json()
+        assert "Content-Type: application/json" in r.json()["title"]
 
 
 def test_server_empty_input_reference_is_refused_at_submit(client: httpx.Client) -> None:
@@ -257,6 +272,18 @@ def test_server_refuses_private_urls(client: httpx.Client) -> None:
         r = client.post("/api/v1/jobs", json={"input": {"url": url}, "steps": []}, headers=H)
         assert r.status_code == 400, r.text
         assert r.json()["code"] == "fetch.refused"
+        assert r.json()["title"].startswith("the input URL: refused URL")
+
+
+def test_a_refused_url_names_which_of_the_jobs_urls_it_is(client: httpx.Client, rng: np.random.Generator) -> None:
+    """The input, webhook and upload URLs were refused in the same words, so a client could not
+    tell which field to fix (audit)."""
+    file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    for field, said in (("webhook_url", "the webhook URL"), ("put_url", "the URL to upload the result to")):
+        r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}, field: "not a url"}, headers=H)
+        assert r.status_code == 400, r.text
+        assert r.json()["code"] == "fetch.refused"
+        assert r.json()["title"].startswith(f"{said}: refused URL"), r.json()
 
 
 def test_server_unknown_step_is_refused_not_pretended(client: httpx.Client, rng: np.random.Generator) -> None:
@@ -347,6 +374,8 @@ def test_server_json_body_over_the_native_limit_is_refused_while_streaming(clien
         r = client.post("/api/v1/jobs", content=body(), headers={**headers, "content-type": "application/json"})
         assert r.status_code == 413, r.text
         assert "larger than 1 MiB" in r.json()["title"]
+        # one hint, about what a JSON body should hold (it had two, one for a "shorter file")
+        assert r.json()["hint"].startswith("send the audio as an upload to /api/v1/files"), r.json()
 
 
 def test_server_headerless_pcm_is_uploaded_with_its_rate(client: httpx.Client, rng: np.random.Generator) -> None:
