@@ -24,6 +24,8 @@ Tree (each class has a stable ``code``)::
     ├── ProcessingError              "processing.failed"    the engine failed on valid input
     │   └── JobTimeoutError          "processing.timeout"
     ├── StorageFullError             "storage.full"         the server's disk (or database) is full
+    ├── QueueUnavailableError        "queue.unavailable"    the cluster's broker does not answer (503)
+    │   └── ServerStoppingError      "server.stopping"      the server stops before the answer (503)
     └── RetryableError               "retryable"            transient; the job is run again
         ├── InputFetchRetryError     "fetch.failed"         the input's download timed out or got a 5xx
         └── StorageUnavailableError  "storage.unavailable"  the blob store (S3) does not answer
@@ -54,6 +56,7 @@ __all__ = [
     "ProcessingError",
     "RateLimitedError",
     "RetryableError",
+    "ServerStoppingError",
     "StorageFullError",
     "StorageUnavailableError",
     "URLRefusedError",
@@ -237,6 +240,13 @@ class QueueUnavailableError(AppError):
     def __init__(self, message: str, *, retry_after_s: int = 5, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after_s = retry_after_s
+
+
+class ServerStoppingError(QueueUnavailableError):
+    """The server stops (a restart, a deploy) before a synchronous answer is ready: the job was
+    cancelled, not charged; the same request, sent again, runs anew."""
+
+    code = "server.stopping"
 
 
 class StorageFullError(AppError):

@@ -423,32 +423,62 @@ def _require_webhook(webhook: str | None) -> str:
     return webhook.strip()
 
 
+#: How long before the shutdown grace ends a synchronous wait gives up and answers 503 (the answer
+#: must be written before the server closes the connection), in seconds.
+_STOP_MARGIN_S: Final = 1.0
+#: The 503's ``Retry-After``: about the time a restarted server takes to answer again, in seconds.
+_STOP_RETRY_AFTER_S: Final = 10
+
+
 async def _wait_sync(service: JobService, job: Job, api: str, request: Request) -> Job:
     """Wait for a sync job; a job that is not done in time is cancelled and reported 504.
 
     A client that hangs up first (its own timeout, a dropped connection) cannot get the answer:
-    its job is cancelled too, so it is not charged for a result nobody can fetch.
+    its job is cancelled too, so it is not charged for a result nobody can fetch. So is a job
+    whose server begins to stop: it has until the shutdown grace is nearly spent
+    (``HUSH_SHUTDOWN_GRACE_S`` less :data:`_STOP_MARGIN_S`) to finish, then the client gets 503
+    with ``Retry-After`` in the envelope (it got a bare 500 when the grace ended, and its job ran
+    after the restart and was charged).
     """
     timeout = service.settings.sync_timeout_s
     waited: list[Job] = []
-    gone = False
-    async with anyio.create_task_group() as tg:
+    gone = stopped = False
+    try:
+        async with anyio.create_task_group() as tg:
 
-        async def wait() -> None:
-            waited.append(await service.wait(job.id, timeout))
-            tg.cancel_scope.cancel()
+            async def wait() -> None:
+                waited.append(await service.wait(job.id, timeout))
+                tg.cancel_scope.cancel()
 
-        async def watch() -> None:
-            nonlocal gone
-            while (await request.receive())["type"] != "http.disconnect":  # the body was read: only this comes
-                pass
-            gone = True
-            tg.cancel_scope.cancel()
+            async def watch() -> None:
+                nonlocal gone
+                while (await request.receive())["type"] != "http.disconnect":  # the body was read: only this comes
+                    pass
+                gone = True
+                tg.cancel_scope.cancel()
 
-        tg.start_soon(wait)
-        tg.start_soon(watch)
-    if gone and not waited:
+            async def stop() -> None:
+                nonlocal stopped
+                await service.until_stopping()
+                await anyio.sleep(max(service.settings.shutdown_grace_s - _STOP_MARGIN_S, 0.0))
+                stopped = True
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(wait)
+            tg.start_soon(watch)
+            tg.start_soon(stop)
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True):  # cut off from outside: no answer can reach the client
+            await service.cancel(job.id)
+        raise
+    if (gone or stopped) and not waited:
         await service.cancel(job.id)
+        if stopped:
+            raise e.ServerStoppingError(
+                "the server is stopping (a restart or deploy) before this job finished; it was cancelled and "
+                "not charged: send the same request again",
+                retry_after_s=_STOP_RETRY_AFTER_S,
+            )
         raise e.ConflictError("the client closed the connection before the answer; the job was cancelled")
     job = waited[0]
     if not job.terminal:

@@ -134,6 +134,7 @@ class JobService:
         self._watchers = 0
         self._streams: set[asyncio.Queue[Any]] = set()  # the event queues of the live watchers
         self._stopping = False
+        self._stop_event: anyio.Event | None = None
         self._rate: float | None = None
         self._rates: dict[str, float] = {}  # the same, per kind of job (its steps)
         self.store = store
@@ -936,6 +937,14 @@ class JobService:
         self._spawn(self._reaper())
         await self._resume_webhooks()
 
+    async def until_stopping(self) -> None:
+        """Return once the server has begun to stop (:meth:`begin_stop`)."""
+        if self._stopping:
+            return
+        if self._stop_event is None:  # (made in the event loop, where begin_stop sets it)
+            self._stop_event = anyio.Event()
+        await self._stop_event.wait()
+
     def begin_stop(self) -> None:
         """The server begins to stop (:meth:`stop` follows once its requests are done): the live
         job streams end now, and no job starts.
@@ -944,6 +953,8 @@ class JobService:
         was then cancelled with a traceback.
         """
         self._stopping = True
+        if self._stop_event is not None:
+            self._stop_event.set()
         for events in self._streams:
             put_latest(events, None)
         self.queue.begin_stop()

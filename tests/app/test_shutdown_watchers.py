@@ -104,3 +104,69 @@ def test_stopping_the_server_while_a_client_follows_a_running_job(
             store.close()
         assert stopped is not None
         assert (stopped.state.value, stopped.attempt) == ("queued", 0)  # the next start runs it as attempt 1
+
+
+def test_a_sync_request_the_server_stops_under_gets_503_and_its_job_is_cancelled(tmp_path: Path) -> None:
+    """A DeepAffects sync request in flight when the server stopped got a bare ``500 text/plain``
+    when the grace ended, and its job ran after the restart and was charged: a result no sync
+    client can fetch (audit). It gets 503 in the envelope with ``Retry-After``, its job cancelled."""
+    import base64
+    import io
+    import sqlite3
+
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(8000, np.float32), 8000, format="WAV", subtype="PCM_16")
+    data = tmp_path / "data"
+    with serve_http({"/slow.wav": Reply(hang=True)}) as origin:
+        # one worker, held by a job whose input never arrives: the sync job waits behind it
+        server = HushProcess(data, url_allowlist="127.0.0.1", shutdown_grace_s=3).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as c:
+                held = c.post("/api/v1/jobs", json={"input": {"url": origin.url("/slow.wav")}})
+                assert held.status_code == 202, held.text
+                deadline = time.monotonic() + 10
+                while c.get(f"/api/v1/jobs/{held.json()['id']}").json()["state"] != "downloading":
+                    assert time.monotonic() < deadline, "the job did not start"
+                    time.sleep(0.05)
+            answer: list[httpx.Response | Exception] = []
+
+            def sync() -> None:
+                try:
+                    answer.append(
+                        httpx.post(
+                            f"{server.url}/audio/generic/api/v1/sync/denoise",
+                            json={"content": base64.b64encode(buf.getvalue()).decode(), "sampleRate": 8000},
+                            timeout=60,
+                        )
+                    )
+                except httpx.HTTPError as exc:
+                    answer.append(exc)
+
+            t = threading.Thread(target=sync, daemon=True)
+            t.start()
+            time.sleep(1.0)  # the sync job is queued behind the held one
+            assert server.proc is not None
+            began = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            server.proc.wait(30)
+            t.join(10)
+            took = time.monotonic() - began
+            log = server.log.read_text(errors="replace")
+        finally:
+            server.stop()
+    assert len(answer) == 1, answer
+    r = answer[0]
+    assert isinstance(r, httpx.Response), r
+    assert r.status_code == 503, (r.status_code, r.text, log[-3000:])
+    assert r.headers["content-type"].startswith("application/json")
+    assert int(r.headers["retry-after"]) > 0
+    assert set(r.json()) >= {"message", "code"}, r.json()
+    assert "send the same request again" in r.json()["message"]
+    assert took < 3 + 2, f"the server took {took:.1f} s to stop (its grace is 3 s)"
+    assert "Traceback" not in log, log[-3000:]
+    with sqlite3.connect(Settings(data_dir=data).db_path) as db:
+        states = dict(db.execute("SELECT dialect, state FROM jobs"))
+    assert states.get("deepaffects") == "cancelled", states  # not run (and charged) at the next start
