@@ -159,16 +159,24 @@ async def deliver(
     on_attempt: Callable[[WebhookAttempt], Awaitable[None] | None] | None = None,
     resolver: fetch.Resolver = fetch.system_resolver,
     wait: Callable[[float], Awaitable[None]] = anyio.sleep,
+    first_attempt: int = 1,
+    first_wait_s: float = 0.0,
 ) -> WebhookResult:
     """POST ``payload`` as JSON to ``url``, retrying transient failures; never raises on failure.
 
-    ``wait`` sleeps the backoff between attempts (mock mode's ends early for a job a test advanced)."""
+    ``wait`` sleeps the backoff between attempts (mock mode's ends early for a job a test advanced).
+    A delivery a stopped server left half done resumes where it was: ``first_attempt`` is the
+    attempt's number (the attempts before it count towards ``HUSH_WEBHOOK_MAX_ATTEMPTS``), sent
+    after ``first_wait_s``, what was left of the wait the last attempt set (its backoff, or the
+    receiver's ``Retry-After``)."""
     body = fetch.encode_json(payload)
+    if first_wait_s > 0:
+        await wait(first_wait_s)
     attempts: list[WebhookAttempt] = []
     status: int | None = None
     error: str | None = None
     error_code: str | None = None
-    for number in range(1, settings.webhook_max_attempts + 1):
+    for number in range(max(first_attempt, 1), settings.webhook_max_attempts + 1):
         headers = {JOB_ID_HEADER: job_id}
         if settings.webhook_secret is not None:
             stamp = str(int(time.time()))

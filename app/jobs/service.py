@@ -725,6 +725,18 @@ class JobService:
             return
 
         progress = dict(job.meta)
+        # a delivery a stopped server left half done goes on from its next attempt, when it is due
+        # (it started again at attempt 1, at once: each restart gave a failing receiver a fresh
+        # set of attempts, and ignored the Retry-After it had asked for)
+        before = progress.get("webhook_progress") or {}
+        done_before = min(int(before.get("attempts") or 0), self.settings.webhook_max_attempts - 1)
+        resume: dict[str, Any] = {}
+        if done_before and self.webhook_sender is None:
+            due = float(before.get("next_at") or 0.0)
+            resume = {"first_attempt": done_before + 1, "first_wait_s": max(due - time.time(), 0.0)}
+            log.info("job %s: its webhook delivery goes on at attempt %d", job.id, done_before + 1)
+        else:
+            done_before = 0
 
         async def on_attempt(attempt: webhooks.WebhookAttempt) -> None:
             await anyio.to_thread.run_sync(self.store.log, job.id, "webhook", dataclasses.asdict(attempt))
@@ -736,22 +748,27 @@ class JobService:
                 "attempts": attempt.attempt,
                 "status": attempt.status,
                 "error": attempt.error,
+                # when the next attempt is due (a server that stops before it resumes from here)
+                "next_at": attempt.sent_at + attempt.elapsed_s + attempt.next_delay_s,
             }
             await anyio.to_thread.run_sync(lambda: self.store.update(job.id, meta=dict(progress)))
 
         send = self.webhook_sender or webhooks.deliver
-        result = await send(job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt)
+        result = await send(
+            job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt, **resume
+        )
+        attempts = done_before + len(result.attempts)
         meta = dict(job.meta)
         meta.pop("webhook_progress", None)
         meta["webhook"] = {
             "delivered": result.delivered,
-            "attempts": len(result.attempts),
+            "attempts": attempts,
             "status": result.status,
             "error": result.error,
         }
         await anyio.to_thread.run_sync(lambda: self.store.update(job.id, meta=meta))
         await anyio.to_thread.run_sync(
-            lambda: self.store.finish_webhook(job.id, delivered=result.delivered, attempts=len(result.attempts))
+            lambda: self.store.finish_webhook(job.id, delivered=result.delivered, attempts=attempts)
         )
 
     async def _notifier(self) -> None:

@@ -170,3 +170,56 @@ def test_a_sync_request_the_server_stops_under_gets_503_and_its_job_is_cancelled
     with sqlite3.connect(Settings(data_dir=data).db_path) as db:
         states = dict(db.execute("SELECT dialect, state FROM jobs"))
     assert states.get("deepaffects") == "cancelled", states  # not run (and charged) at the next start
+
+
+def test_a_webhook_delivery_a_restart_cut_goes_on_where_it_was(tmp_path: Path) -> None:
+    """A delivery the server stopped during (a deploy, a crash loop) started again at attempt 1 at
+    the next start, at once: each restart gave a failing receiver a fresh set of attempts and
+    ignored the Retry-After it had asked for (audit). It goes on at attempt 2, when it is due."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from tests.app._http_fixtures import replies_in_order
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(8000, np.float32), 8000, format="WAV", subtype="PCM_16")
+    data = tmp_path / "data"
+    env = {"url_allowlist": "127.0.0.1", "webhook_max_attempts": 4, "webhook_backoff_s": 1}
+    hook = replies_in_order(Reply(status=503, headers={"Retry-After": "4"}), Reply(status=200))
+    with serve_http({"POST /hook": hook}) as receiver:
+        server = HushProcess(data, **env).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as c:
+                file_id = c.post("/api/v1/files", files={"file": ("in.wav", buf.getvalue())}).json()["file_id"]
+                job = c.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "webhook_url": receiver.url("/hook")})
+                assert job.status_code == 202, job.text
+                job_id = job.json()["id"]
+                deadline = time.monotonic() + 30
+                while not receiver.requests:  # the first attempt: 503, come back in 4 s
+                    assert time.monotonic() < deadline, "no webhook"
+                    time.sleep(0.05)
+                first = receiver.requests[0].received_at
+                deadline = time.monotonic() + 10
+                while c.get(f"/api/v1/jobs/{job_id}").json()["webhook"]["attempts"] != 1:
+                    assert time.monotonic() < deadline, "the attempt was not recorded"
+                    time.sleep(0.05)
+        finally:
+            server.stop()  # within the 4 s the receiver asked for
+        assert len(receiver.requests) == 1
+        server = HushProcess(data, port=server.port, **env).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as c:
+                deadline = time.monotonic() + 20
+                while (hooked := c.get(f"/api/v1/jobs/{job_id}").json()["webhook"])["delivered"] is None:
+                    assert time.monotonic() < deadline, hooked
+                    time.sleep(0.1)
+            log = server.log.read_text(errors="replace")
+        finally:
+            server.stop()
+    assert hooked == {"delivered": True, "attempts": 2, "status": 200, "error": None}, hooked
+    assert len(receiver.requests) == 2
+    waited = receiver.requests[1].received_at - first
+    assert waited >= 4.0 - 0.1, f"the second attempt came {waited:.1f} s after the first; 4 s were asked for"
+    assert "resuming 1 webhook delivery" in log, log[-2000:]
