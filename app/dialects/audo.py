@@ -428,15 +428,25 @@ async def audo_remove_noise(request: Request, service: ServiceDep, who: Principa
 )
 async def audo_status(job_id: str, service: ServiceDep, who: PrincipalDep) -> JSONResponse:
     """The job's state in the documented shape."""
-    job = await service.get(job_id, owner=who.owner)
+    job = await _audo_job(service, job_id, who.owner)
     ahead = await service.jobs_ahead(job)
     return JSONResponse(render(job, ahead, await service.waiting_note(job)).body())
+
+
+async def _audo_job(service: JobService, job_id: str, owner: str | None) -> Job:
+    """The key's Audo job ``job_id``: a job of the server's other APIs is none (its status gave a
+    download link that answered 404, and delete-results deleted a native job's result)."""
+    job = await service.get(job_id, owner=owner)
+    if job.dialect != "audo":
+        raise e.NotFoundError(f"job {job_id} not found")
+    return job
 
 
 # sdk-notes.md §4 (undocumented SDK route): "delete_results"
 @router.post("/v1/remove-noise/{job_id}/delete-results", responses=_errors(404, 409))
 async def audo_delete_results(job_id: str, service: ServiceDep, who: PrincipalDep) -> AudoDeleteResultsResponse:
     """Delete a finished job's result files; later downloads answer 404."""
+    await _audo_job(service, job_id, who.owner)
     job = await service.delete_results(job_id, owner=who.owner)
     return AudoDeleteResultsResponse(job_id=job.id)
 
@@ -509,7 +519,7 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
     service: JobService = websocket.app.state.service
     try:
         who = keys.check_key(websocket.headers.get("x-api-key"), how=_HOW)
-        await service.get(job_id, owner=who.owner)
+        await _audo_job(service, job_id, who.owner)
     except e.AppError as exc:
         await _refuse(websocket, audo_status_for(exc), exc.message, exc)
         return

@@ -514,6 +514,32 @@ def test_audo_delete_results(server: RunningServer) -> None:
     assert status == {"state": "failed", "reason": "the results were deleted (delete-results)"}
 
 
+def test_audo_routes_see_only_audo_jobs(server: RunningServer) -> None:
+    """The Audo status of the same key's native job answered with a download link that 404'd,
+    and its delete-results deleted the native job's result (audit)."""
+    native_file = httpx.post(
+        server.url("/api/v1/files"), files={"file": ("in.wav", wav_bytes(make_noisy_speech(4, 1.0)[0]))}, headers=H
+    ).json()["file_id"]
+    job = httpx.post(server.url("/api/v1/jobs"), json={"input": {"file_id": native_file}}, headers=H, timeout=10)
+    assert job.status_code == 202, job.text
+    job_id = job.json()["id"]
+    deadline = time.monotonic() + 60
+    while httpx.get(server.url(f"/api/v1/jobs/{job_id}"), headers=H).json()["state"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    status = httpx.get(server.url(f"/v1/remove-noise/{job_id}/status"), headers=H, timeout=10)
+    assert status.status_code == 404, status.text
+    assert "detail" in status.json()
+    d = httpx.post(server.url(f"/v1/remove-noise/{job_id}/delete-results"), headers=H, timeout=10)
+    assert d.status_code == 404, d.text
+    assert httpx.get(server.url(f"/api/v1/jobs/{job_id}/result"), headers=H, timeout=10).status_code == 200
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(
+            f"{server.ws_base}/v1/wss/remove-noise/{job_id}/status", header=[f"x-api-key: {KEY}"], timeout=10
+        )
+    assert info.value.status_code == 404
+
+
 def test_audo_failed_job_reports_reason(server: RunningServer) -> None:
     with serve_http({"GET /missing.wav": Reply(status=404, body=b"no")}) as remote:
         r = curl_post_json(server, "/v1/remove-noise", {"input": remote.url("/missing.wav")})
