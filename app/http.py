@@ -7,6 +7,7 @@ builder. Dialects never import each other.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import math
@@ -503,7 +504,10 @@ async def blob_response(
     a missing blob is NotFoundError before anything is sent. ``head`` (a HEAD request) answers
     the same headers, length included, without opening the blob. A single ``Range`` of the
     ``request`` (RFC 9110 sec. 14) is answered 206 with that part (a download resumed, a player
-    seeking), one that cannot be met 416; several ranges, or an ``If-Range``, get the whole file."""
+    seeking), one that cannot be met 416; several ranges get the whole file. Each answer carries
+    an ``ETag`` (:func:`blob_etag`), so a resume that checks the file did not change (``If-Range``,
+    as browsers and download managers send) gets its part too; any other ``If-Range`` gets the
+    whole file."""
     blobs = service.blobs
     if service.settings.s3_presign_downloads:
         url = await anyio.to_thread.run_sync(
@@ -512,10 +516,15 @@ async def blob_response(
         if url is not None:
             return RedirectResponse(url, status_code=307, headers=headers)
     size = await anyio.to_thread.run_sync(blobs.size, key)  # NotFoundError now, before any byte is sent
-    wanted = request.headers.get("range") if request is not None and "if-range" not in request.headers else None
+    etag = blob_etag(key, size)
+    wanted = None
+    if request is not None and request.headers.get("if-range", etag).strip() == etag:  # (a strong match only)
+        wanted = request.headers.get("range")
     part = byte_range(wanted, size)
     if part == "unsatisfiable":
-        return Response(status_code=416, headers={"content-range": f"bytes */{size}", "accept-ranges": "bytes"})
+        return Response(
+            status_code=416, headers={"content-range": f"bytes */{size}", "accept-ranges": "bytes", "etag": etag}
+        )
     start, stop = part if part is not None else (0, size)
 
     async def body() -> AsyncIterator[bytes]:
@@ -529,7 +538,7 @@ async def blob_response(
         finally:  # not awaited: a cancelled (disconnected) response must still close it
             stream.close()
 
-    sent = {"content-length": str(stop - start), "accept-ranges": "bytes", **(headers or {})}
+    sent = {"content-length": str(stop - start), "accept-ranges": "bytes", "etag": etag, **(headers or {})}
     if part is not None:
         sent["content-range"] = f"bytes {start}-{stop - 1}/{size}"
     if filename is not None:
@@ -538,6 +547,12 @@ async def blob_response(
     if head:
         return Response(media_type=media_type, headers=sent, status_code=status)
     return StreamingResponse(body(), media_type=media_type, headers=sent, status_code=status)
+
+
+def blob_etag(key: str, size: int) -> str:
+    """A strong entity tag (RFC 9110 sec. 8.8.3) for blob ``key`` of ``size`` bytes: an upload or a
+    result is written once under its own key and never changed, so its key and length name it."""
+    return '"' + hashlib.sha256(f"{key}\n{size}".encode()).hexdigest()[:32] + '"'
 
 
 #: One byte range (RFC 9110 sec. 14.1.2), ASCII digits only and at most 18 of them (under an int64).

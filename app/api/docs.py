@@ -124,8 +124,8 @@ _RANGE_PARAM = {
     "in": "header",
     "required": False,
     "description": "One byte range (`bytes=0-99`, `bytes=1000-`, `bytes=-500`) to download that part "
-    "alone (206): resumes a download (`curl -C -`) and lets a player seek. Several ranges, or an "
-    "`If-Range`, get the whole file (200).",
+    "alone (206): resumes a download (`curl -C -`) and lets a player seek. Several ranges get the whole "
+    "file (200), and so does an `If-Range` other than the file's `ETag`.",
     "schema": {"type": "string", "example": "bytes=0-1023"},
 }
 _CONTENT_RANGE = {
@@ -139,10 +139,14 @@ def _ranged_audio(op: dict[str, Any]) -> None:
     that cannot be met (416, no body; ``Content-Range: bytes */<length>``)."""
     responses = op["responses"]
     responses["200"]["content"] = copy.deepcopy(_AUDIO_ANSWER)
-    responses["200"]["headers"] = {"Accept-Ranges": {"description": "`bytes`", "schema": {"type": "string"}}}
+    etag = {"description": "the file's strong entity tag, for `If-Range`", "schema": {"type": "string"}}
+    responses["200"]["headers"] = {
+        "Accept-Ranges": {"description": "`bytes`", "schema": {"type": "string"}},
+        "ETag": etag,
+    }
     responses["206"] = {
         "description": "the byte range asked for in `Range`",
-        "headers": {"Content-Range": _CONTENT_RANGE},
+        "headers": {"Content-Range": _CONTENT_RANGE, "ETag": etag},
         "content": copy.deepcopy(_AUDIO_ANSWER),
     }
     responses["416"] = {

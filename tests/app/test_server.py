@@ -416,6 +416,15 @@ def test_server_downloads_answer_a_byte_range(client: httpx.Client, rng: np.rand
     for whole_again in ({"Range": "bytes=0-1,5-6"}, {"Range": "bytes=0-9", "If-Range": '"x"'}, {"Range": "lines=1-2"}):
         r = client.get(done["result_url"], headers={**H, **whole_again})
         assert (r.status_code, r.content) == (200, body)
+    # a resume that checks the file is the same (If-Range with its ETag, as browsers send) gets its
+    # part: with no validator sent, every such resume started from zero (audit)
+    etag = whole.headers["etag"]
+    assert etag.startswith('"')  # strong
+    assert client.head(done["result_url"], headers=H).headers["etag"] == etag
+    r = client.get(done["result_url"], headers={**H, "Range": "bytes=10-19", "If-Range": etag})
+    assert (r.status_code, r.content, r.headers["etag"]) == (206, body[10:20], etag)
+    r = client.get(done["result_url"], headers={**H, "Range": "bytes=10-19", "If-Range": "W/" + etag})
+    assert (r.status_code, r.content) == (200, body)  # a weak tag never validates a range
 
 
 @pytest.mark.parametrize(
