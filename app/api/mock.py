@@ -489,14 +489,12 @@ class MockRuntime:
         scenario = self.scenarios.get(record.dialect, {}).get(record.scenario)
         return scenario.job if scenario is not None else None
 
-    def find_job(self, job_or_request_id: str) -> str | None:
-        """The job id of a job id or a DeepAffects ``request_id`` mock mode saw."""
+    def find_jobs(self, job_or_request_id: str) -> list[str]:
+        """The job ids of a job id, or of every job under a DeepAffects ``request_id``, mock mode
+        saw, newest last (the vendor's samples send one fixed ``request_id``)."""
         if job_or_request_id in self.state.jobs:
-            return job_or_request_id
-        for record in reversed(list(self.state.jobs.values())):
-            if record.request_id == job_or_request_id:
-                return record.job_id
-        return None
+            return [job_or_request_id]
+        return [r.job_id for r in self.state.jobs.values() if r.request_id == job_or_request_id]
 
     def advance(self, job_id: str) -> None:
         """Skip the job's latency, scripted countdowns and phases, and webhook delay or hold."""
@@ -821,22 +819,29 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
     async def mock_advance(job_id: str, request: Request) -> dict[str, Any]:
         """Skip the job's latency, countdowns, phases and webhook delay; answer once it has ended.
 
-        ``job_id`` may also be a DeepAffects ``request_id``. When the job has a webhook, the
-        answer comes once it was sent, so a test moves on without polling or sleeping.
+        ``job_id`` may also be a DeepAffects ``request_id``: every job under it is advanced (only
+        the newest was, and the others waited out their hold), the answer naming the newest and
+        listing each in ``jobs``. When the job has a webhook, the answer comes once it was sent,
+        so a test moves on without polling or sleeping.
         """
         service: JobService = request.app.state.service
-        found = runtime.find_job(job_id)
-        if found is None:
+        timeout = request.app.state.settings.sync_timeout_s
+        found = runtime.find_jobs(job_id)
+        if not found:
             await service.get(job_id)  # a job mock mode did not see (404 when there is none)
-            found = job_id
-        counters = [k for k in state.counters if k.endswith(f".{found}")]
-        runtime.advance(found)
-        job = await service.wait(found, request.app.state.settings.sync_timeout_s)
-        hook = None
-        if job.terminal and job.spec.webhook_url:
-            await runtime.wait_webhook(found, request.app.state.settings.sync_timeout_s)
-            hook = [w for w in runtime.webhooks if w["job_id"] == found]
-        return {"job_id": found, "state": job.state.value, "skipped": counters, "webhooks": hook}
+            found = [job_id]
+        counters = [k for k in state.counters if any(k.endswith(f".{one}") for one in found)]
+        for one in found:
+            runtime.advance(one)
+        states: dict[str, str] = {}
+        for one in found:
+            job = await service.wait(one, timeout)
+            if job.terminal and job.spec.webhook_url:
+                await runtime.wait_webhook(one, timeout)
+            states[one] = job.state.value
+        newest = found[-1]
+        hook = [w for w in runtime.webhooks if w["job_id"] == newest] if job.spec.webhook_url and job.terminal else None
+        return {"job_id": newest, "state": states[newest], "skipped": counters, "webhooks": hook, "jobs": states}
 
     @app.post("/_mock/advance", tags=["mock"])
     async def mock_advance_all(request: Request) -> dict[str, Any]:

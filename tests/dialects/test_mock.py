@@ -231,6 +231,24 @@ def test_mock_deepaffects_webhook_delayed(mock: MockHush, client: httpx.Client, 
     assert [b["request_id"] for b in hook_bodies(hooks)] == ["late-1", "late-2"]
 
 
+def test_mock_advance_by_request_id_advances_every_job_under_it(
+    mock: MockHush, client: httpx.Client, hooks: LoopbackServer
+) -> None:
+    """Advancing by a ``request_id`` advanced only the newest job under it; with the vendor's
+    samples' one fixed id, the others waited out their hold (audit)."""
+    api = denoise_api(mock, "mock-webhook_delayed", prefer="hold=60")
+    for rate in (SR, SR // 2):  # the same id twice, another request each time: two jobs
+        audio = deepaffects.Audio(encoding="Wave", sample_rate=rate, content=base64.b64encode(WAV).decode())
+        api.async_denoise_audio(audio, hooks.url("/hook"), request_id="shared-1")
+    started = time.monotonic()
+    answer = advance(client, "shared-1")
+    assert time.monotonic() - started < 10
+    assert len(answer["jobs"]) == 2, answer
+    assert set(answer["jobs"].values()) == {"succeeded"}
+    assert answer["job_id"] == list(answer["jobs"])[-1]
+    assert [b["request_id"] for b in hook_bodies(hooks)] == ["shared-1", "shared-1"]
+
+
 def test_mock_deepaffects_webhook_duplicated(mock: MockHush, client: httpx.Client, hooks: LoopbackServer) -> None:
     denoise_api(mock, "mock-webhook_duplicated").async_denoise_audio(body(), hooks.url("/hook"), request_id="twice-1")
     hook = advance(client, "twice-1")["webhooks"]
