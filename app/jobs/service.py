@@ -17,6 +17,7 @@ import math
 import shutil
 import tempfile
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -175,6 +176,14 @@ class JobService:
         """
         if not 0 <= priority <= 10:
             raise InvalidParameterError(f"priority must be an integer from 0 to 9, got {priority}")
+        unseen = [i for i, c in enumerate(request_id or "") if unicodedata.category(c).startswith("C")]
+        if request_id is not None and unseen:
+            # (a NUL or a line break was stored and echoed to the webhook, where a receiver that
+            # keys files or rows on it could break)
+            raise InvalidParameterError(
+                f"request_id holds a control character ({request_id[unseen[0]]!r} at position {unseen[0]}): "
+                "use printable characters only, e.g. a UUID"
+            )
         await anyio.to_thread.run_sync(check_steps, spec.steps)  # imports and builds DSP steps: off the loop
         admit = await anyio.to_thread.run_sync(self._admission, spec) if owner else None
         if spec.input.blob_key is None and spec.input.url is None:

@@ -223,6 +223,18 @@ def test_server_priority_9_overtakes_priority_0(client: httpx.Client, rng: np.ra
     assert hi["started_at"] < lo["started_at"]
 
 
+def test_a_request_id_with_control_characters_is_refused(client: httpx.Client, rng: np.random.Generator) -> None:
+    """A NUL or a line break in a request_id was stored and echoed to the webhook (audit)."""
+    file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    for bad in ("a\x00b", "line\nbreak", "tab\there", "zero\u200bwidth"):
+        r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "request_id": bad}, headers=H)
+        assert r.status_code == 400, (bad, r.text)
+        assert "request_id holds a control character" in r.json()["title"]
+    for good in ("a/b c", "ünïcode-é", "550e8400-e29b-41d4-a716-446655440000"):
+        r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "request_id": good}, headers=H)
+        assert r.status_code == 202, (good, r.text)
+
+
 def test_server_duplicate_request_id_returns_same_job(client: httpx.Client, rng: np.random.Generator) -> None:
     file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
     a = submit(client, file_id, steps=[], request_id="same-request")
