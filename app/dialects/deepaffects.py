@@ -335,21 +335,6 @@ def _validation_message(exc: ValidationError) -> str:
 
 async def _read_json(request: Request, service: JobService, model: type[_M]) -> _M:
     """Parse the body as JSON whatever the Content-Type says (clients omit or mislabel it)."""
-    return (await _read_json_raw(request, service, model))[0]
-
-
-async def _request_key(api: str, rid: str, raw: bytes, webhook: str) -> str:
-    """The job store's key of an async request: its API, ``request_id`` and a digest of body and webhook.
-
-    A repeat of the same request (a retry) finds the first job; another request under the same
-    ``request_id`` (the vendor's samples all send one fixed id) is a job of its own.
-    """
-    digest = await anyio.to_thread.run_sync(lambda: hashlib.sha256(raw + b"\0" + webhook.encode()).hexdigest())
-    return f"{api}:{rid}:{digest[:32]}"
-
-
-async def _read_json_raw(request: Request, service: JobService, model: type[_M]) -> tuple[_M, bytes]:
-    """:func:`_read_json`, and the body as it came."""
     # base64 of the largest input, but never more than the JSON limit: a JSON body is held in
     # memory about three times over (bytes, string, decoded audio) while it is parsed.
     settings = service.settings
@@ -363,9 +348,23 @@ async def _read_json_raw(request: Request, service: JobService, model: type[_M])
     if not isinstance(data, dict):
         raise e.InvalidParameterError(f"the request body must be a JSON object, not {type(data).__name__}")
     try:
-        return model.model_validate(data), raw
+        return model.model_validate(data)
     except ValidationError as exc:
         raise e.InvalidParameterError(_validation_message(exc)) from None
+
+
+async def _request_key(api: str, rid: str, body: BaseModel, webhook: str) -> str:
+    """The job store's key of an async request: its API, ``request_id`` and a digest of body and webhook.
+
+    A repeat of the same request (a retry) finds the first job; another request under the same
+    ``request_id`` (the vendor's samples all send one fixed id) is a job of its own. The body is
+    digested as parsed, so a retry that serialises the same JSON in another key order or spacing
+    is the same request (it was a second job, processed and charged again).
+    """
+    digest = await anyio.to_thread.run_sync(  # (off the loop: the body may hold 100 MB of base64)
+        lambda: hashlib.sha256(body.model_dump_json().encode() + b"\0" + webhook.encode()).hexdigest()
+    )
+    return f"{api}:{rid}:{digest[:32]}"
 
 
 def _decode_base64(text: str) -> bytes:
@@ -635,14 +634,14 @@ async def deepaffects_async_denoise(
     """Queue a denoise job; the result is POSTed to ``webhook`` (see the module doc for failures)."""
     hook = _require_webhook(webhook)
     rid = _request_id(request_id, service)
-    body, raw = await _read_json_raw(request, service, DeepAffectsDenoiseRequest)
+    body = await _read_json(request, service, DeepAffectsDenoiseRequest)
     pcm_rate = _pcm_rate(body.encoding, body.sample_rate)
     stored = await _store_content(service, who, body.content, pcm_rate)
     await service.submit(
         dialect=NAME,
         spec=_denoise_spec(stored, pcm_rate, hook),
         owner=who.owner,
-        request_id=await _request_key("denoise", rid, raw, hook),
+        request_id=await _request_key("denoise", rid, body, hook),
         meta=_meta("denoise", rid, body.encoding, body.language_code, body.sample_rate),
         rerun_failed=True,
     )
@@ -673,13 +672,13 @@ async def deepaffects_async_vad(
     """Queue voice activity detection; the segments are POSTed to ``webhook``."""
     hook = _require_webhook(webhook)
     rid = _request_id(request_id, service)
-    body, raw = await _read_json_raw(request, service, DeepAffectsVadRequest)
+    body = await _read_json(request, service, DeepAffectsVadRequest)
     spec = await _vad_spec(service, who, body, hook)
     await service.submit(
         dialect=NAME,
         spec=spec,
         owner=who.owner,
-        request_id=await _request_key("vad", rid, raw, hook),
+        request_id=await _request_key("vad", rid, body, hook),
         meta=_meta("vad", rid, body.encoding, body.language_code, body.sample_rate),
         rerun_failed=True,
     )

@@ -298,6 +298,17 @@ def test_deepaffects_async_denoise_doc_example_posts_webhook(
     assert again.status_code == 200
     assert again.json() == {"request_id": "abcd-1234", "api": "denoise"}
     assert jobs_with_request_id(hush, "denoise", "abcd-1234") == 1
+    # ...also serialised in another key order and spacing (a curl retry of an SDK's request): it
+    # was a second job, processed and charged again (audit)
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    again = client.post(
+        f"{API}/async/denoise",
+        content=reordered,
+        params={"apikey": KEY, "webhook": hooks.url(), "request_id": "abcd-1234"},
+        headers={"content-type": "application/json"},
+    )
+    assert again.status_code == 200, again.text
+    assert jobs_with_request_id(hush, "denoise", "abcd-1234") == 1
     time.sleep(0.5)
     assert hooks.count("abcd-1234") == 1
 
