@@ -579,6 +579,35 @@ def _mock_countdown(name: str, frames: tuple[dict[str, Any], ...], description: 
     return MockScenario(name, description, respond)
 
 
+#: The ``429_once`` scenario's ``Retry-After``, in seconds: short, so a test that lets the SDK back
+#: off and retry stays quick.
+_ONCE_RETRY_AFTER_S = 1
+
+
+def _mock_429_once() -> MockScenario:
+    """The first job creation under the scenario answers 429; every other request is real. (The
+    ``429`` scenario answers every request so: the SDK, which backs off and retries without a
+    limit, never returns from it. An upload is not the one refused: the SDK sends a retried
+    upload's file again from where the first send left it, empty.)"""
+
+    async def respond(request: Request, state: MockState) -> Response | None:
+        if request.method != "POST" or request.url.path.rstrip("/") != "/v1/remove-noise":
+            return None
+        if state.count("audo.429_once") > 0:
+            return None
+        exc = e.RateLimitedError("too many requests (mock scenario, this once)", retry_after_s=_ONCE_RETRY_AFTER_S)
+        response = render_error(request, exc, 429, exc.message)
+        response.headers["X-Hush-Mock"] = "429_once"
+        return response
+
+    return MockScenario(
+        "429_once",
+        f"the first job creation (POST /v1/remove-noise) answers 429 with Retry-After: {_ONCE_RETRY_AFTER_S}, "
+        "every other request runs for real (the SDK backs off, retries and goes on)",
+        respond,
+    )
+
+
 #: Scenarios of ``hush serve --mock`` (see app/api/mock.py for how a request selects one).
 MOCK_SCENARIOS: tuple[MockScenario, ...] = (
     mock_error(
@@ -595,6 +624,7 @@ MOCK_SCENARIOS: tuple[MockScenario, ...] = (
         lambda: e.RateLimitedError("too many requests (mock scenario)", retry_after_s=7),
         render_error,
     ),
+    _mock_429_once(),
     mock_error(
         "422",
         "every request answers 422 as for a file the API cannot read",

@@ -112,6 +112,7 @@ def test_mock_lists_each_dialects_scenarios(client: httpx.Client) -> None:
         "401",
         "422",
         "429",
+        "429_once",
         "failed",
         "queued",
         "downloading",
@@ -307,6 +308,21 @@ def test_mock_audo_sdk_401_422_and_429(mock: MockHush, client: httpx.Client, wav
     assert r.headers["Retry-After"] == "7"
     assert "too many requests" in r.json()["detail"]
     assert [e["scenario"] for e in journal(client)] == ["401", "422", "429"]
+
+
+def test_mock_audo_sdk_backs_off_429_once_and_goes_on(mock: MockHush, client: httpx.Client, wav: Path) -> None:
+    """The ``429`` scenario answers every request so, and the SDK, which retries a 429 without a
+    limit, never returned: an SDK-based test of the 429 path could not end (audit)."""
+    client.post("/_mock/reset")
+    sdk = NoiseRemovalClient("mock-429_once", base_url=mock.url + "/v1")
+    started = time.monotonic()
+    result = sdk.process(str(wav), on_update=lambda update: None)
+    assert time.monotonic() - started >= 1.0  # it waited the Retry-After once
+    assert result.url.endswith(".wav")
+    answers = [(e["method"], e["path"], e["status"]) for e in journal(client)]
+    creations = [status for method, path, status in answers if (method, path) == ("POST", "/v1/remove-noise")]
+    assert creations == [429, 200], answers
+    assert [status for *_, status in answers].count(429) == 1, answers
 
 
 def test_mock_audo_sdk_failed_with_reason(mock: MockHush, client: httpx.Client, wav: Path) -> None:
