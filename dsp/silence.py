@@ -289,14 +289,20 @@ class SilenceShortener:
             "removed_s": round(cuts.removed / self.sr, 3),
             "cuts": [[round(a / self.sr, 3), round(b / self.sr, 3)] for a, b in cuts.cuts],
             "speech_segments": len(self._segments),
-            **(
-                {}
-                if cuts.cuts
-                else {"not_applied": f"no pause longer than {self.max_pause_s:g} s: the audio is unchanged"}
-            ),
+            **({} if cuts.cuts else {"not_applied": self._why_uncut()}),
             **(self._music_report() if self._music is not None else {}),
             **({"fillers_joined": self._joined} if self._joined else {}),
         }
+
+    def _why_uncut(self) -> str:
+        """Say why nothing was cut.
+
+        No speech to shorten the pauses between (a recording of silence or noise is one pause, and
+        "no pause longer than 1 s" said the opposite), or no pause too long.
+        """
+        if not self._segments:
+            return "no speech found, so there are no pauses between speech to shorten: the audio is unchanged"
+        return f"no pause longer than {self.max_pause_s:g} s: the audio is unchanged"
 
     def _music_report(self) -> dict[str, Any]:
         music = self._music.finish()

@@ -64,7 +64,8 @@ def test_no_speech_no_cut() -> None:
     np.testing.assert_array_equal(out, x)
     s = SilenceShortener(SR, 1)
     s.process(x[None, :])
-    assert "no pause longer than 1 s" in s.report()["not_applied"]  # the report does not say "applied"
+    # the report does not say "applied", nor that there was no long pause (the whole file is one)
+    assert s.report()["not_applied"].startswith("no speech found"), s.report()
 
 
 def test_plan_does_not_depend_on_block_sizes(rng: np.random.Generator) -> None:
