@@ -570,9 +570,15 @@ class SpeechDetector:
             self._finished = self._decide(
                 snr, feats[:, 1], feats[:, 2], feats[:, 3], feats[:, 4], feats[:, 5], feats[:, 6]
             )
+            # the speech's SNR: over its own frames (the median over every frame, pauses included,
+            # read 0.7 dB on a recording whose speech stood 15 dB above its pauses: an audit)
+            hop_s = self.hop_length / self.sr
+            speech = np.zeros(snr.size, bool)
+            for a, b in self._finished:
+                speech[round(a / hop_s) : round(b / hop_s)] = True
             self._stats = {
                 "frames": int(n_frames),
-                "median_snr_db": round(float(np.median(snr)), 2) if snr.size else 0.0,
+                "speech_snr_db": round(float(np.median(snr[speech])), 2) if speech.any() else None,
             }
         return list(self._finished)
 
@@ -655,8 +661,10 @@ class SpeechDetector:
         Returns
         -------
         dict
-            ``step``, ``speech_ratio``, ``segments``, ``speech_s``, ``duration_s`` and the
-            thresholds used.
+            ``step``, ``speech_ratio``, ``segments``, ``speech_s``, ``duration_s``, the
+            thresholds used, and ``speech_snr_db``: the median over the speech's frames of their
+            signal-to-noise ratio in dB (each band's power over its tracked noise floor, averaged
+            over the bands; None without speech).
         """
         segs = self.finish()
         duration_s = self._n_in / self.sr

@@ -413,8 +413,31 @@ def test_vad_figures_are_rounded(tmp_path: Path) -> None:
     assert res.data["segments"]
     for t in (t for seg in res.data["segments"] for t in seg):
         assert t == round(t, 3)
-    snr = res.reports[0]["median_snr_db"]
+    snr = res.reports[0]["speech_snr_db"]
     assert snr == round(snr, 2)
+
+
+def test_the_vad_reports_the_speechs_snr_not_the_median_over_pauses_too(tmp_path: Path) -> None:
+    """``median_snr_db`` was the median over every frame, pauses included: 0.7 dB on a recording
+    whose speech stood 15 dB above its pauses, read by a user as the recording's SNR (audit)."""
+    rng = np.random.default_rng(4)
+    speech = make_speech_like(rng, SR, 12.0, lead_silence_s=1.0)[0]
+    speech *= 10 ** (-20 / 20) / np.sqrt(np.mean(speech**2))
+    x = np.concatenate([speech, np.zeros(6 * SR)])  # half the file is pause
+    noisy = (x + 10 ** (-45 / 20) * rng.standard_normal(x.size)).astype(np.float32)
+    src = tmp_path / "talk.wav"
+    sf.write(src, noisy, SR, subtype="FLOAT")
+    report = process_file(src, media.probe(src), [Step(name="vad")], OutputSpec(), tmp_path).reports[0]
+    assert "median_snr_db" not in report
+    assert report["speech_snr_db"] > 10.0, report
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(4 * SR, np.float32), SR)
+    assert (
+        process_file(silent, media.probe(silent), [Step(name="vad")], OutputSpec(), tmp_path).reports[0][
+            "speech_snr_db"
+        ]
+        is None
+    )
 
 
 def test_the_loudness_check_after_writing_advances_the_progress(tmp_path: Path) -> None:
