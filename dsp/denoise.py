@@ -1068,7 +1068,8 @@ class NoiseReducer:
         """Step name, amount, noise floor, gain, expansion, levels, fluctuation, noisy and music shares, hum, clicks.
 
         ``noise_floor_dbfs`` is the ``_FLOOR_PERCENTILE``-th percentile of the input's frame
-        levels (dBFS, mean power over the bins; at least -120), the level of its quietest moments;
+        levels (dBFS, mean power over the bins; at least -120), the level of its quietest moments
+        after the hum notch (mains hum is not counted in it);
         ``noise_estimate_mean_dbfs`` is the noise estimate's mean over every frame, speech
         included, where it rises toward the talker's quiet bins and lags through short pauses. ``hum_hz`` and
         ``hum_harmonics`` are the hum notched longest, ``hum_segments`` where hum was notched
