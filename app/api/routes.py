@@ -166,7 +166,43 @@ class JobPublic(BaseModel):
     finished_at: float | None
     error: dict[str, str] | None
     result_url: str | None
-    result: dict[str, Any]
+    result: dict[str, Any] = Field(
+        description="what the job did and made; filled in as it runs and once it has succeeded",
+        # (documented, not enforced: a generated client typed it as a plain dict and its fields,
+        # which the README names, were found nowhere in the schema)
+        json_schema_extra={
+            "properties": {
+                "input": {
+                    "type": "object",
+                    "description": "the input as probed: container, codec, sample_rate, channels, duration_s, "
+                    "has_video (and declared_duration_s when the decoded length differs)",
+                },
+                "steps": {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "one report per step: `step`, `applied`, `not_applied` (the reason, when "
+                    "nothing was done) and what it measured",
+                },
+                "segments": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                    "description": "a vad step's speech, `[start_s, end_s]` pairs",
+                },
+                "warnings": {"type": "array", "items": {"type": "string"}, "description": "what to know"},
+                "container": {"type": "string", "description": "the result's format"},
+                "mime": {"type": "string"},
+                "size_bytes": {"type": "integer"},
+                "sample_rate": {"type": "integer"},
+                "channels": {"type": "integer"},
+                "duration_s": {"type": "number", "description": "the result's length"},
+                "billable_minutes": {"type": "integer", "description": "the input's length in started minutes"},
+                "unchanged": {"type": "boolean", "description": "true when the result is the input itself"},
+                "put_status": {"type": "integer", "description": "the put_url's answer"},
+                "put_attempts": {"type": "integer"},
+            },
+            "additionalProperties": True,
+        },
+    )
     steps: list[Step]
     stage: str | None = None
     """While the job is ``in_progress``: the steps of the pass over the audio that runs now

@@ -186,17 +186,9 @@ def test_ranged_downloads_answer_documented_statuses(
     server, _ = served
     h = {"x-api-key": KEY}
     with httpx.Client(base_url=server.url, timeout=60) as c:
-        file_id = c.post("/api/v1/files", files={"file": ("in.wav", WAV)}, headers=h).json()["file_id"]
-        job = c.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "steps": [{"name": "denoise"}]}, headers=h)
-        assert job.status_code == 202, job.text
-        for _ in range(300):
-            state = c.get(f"/api/v1/jobs/{job.json()['id']}", headers=h).json()["state"]
-            if state not in ("queued", "downloading", "in_progress"):
-                break
-            time.sleep(0.1)
-        assert state == "succeeded"
+        job = _finished_job(c, [{"name": "denoise"}])
         for path in ("/api/v1/jobs/{job_id}/result", "/api/v1/jobs/{job_id}/input"):
-            url = path.format(job_id=job.json()["id"])
+            url = path.format(job_id=job["id"])
             whole = c.get(url, headers=h)
             assert whole.status_code == 200
             assert "Accept-Ranges" in _documented(doc, path, "get", 200)["headers"]
@@ -218,3 +210,38 @@ def test_a_jobs_default_steps_are_documented(doc: dict[str, Any]) -> None:
     steps = doc["components"]["schemas"]["JobCreate"]["properties"]["steps"]
     assert steps["default"] == [{"name": "denoise", "params": {}}]
     assert "[]" in steps["description"]
+
+
+def _finished_job(c: httpx.Client, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """A native job of ``steps`` on :data:`WAV`, once it has succeeded."""
+    h = {"x-api-key": KEY}
+    file_id = c.post("/api/v1/files", files={"file": ("in.wav", WAV)}, headers=h).json()["file_id"]
+    job = c.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "steps": steps}, headers=h)
+    assert job.status_code == 202, job.text
+    for _ in range(300):
+        now = dict(c.get(f"/api/v1/jobs/{job.json()['id']}", headers=h).json())
+        if now["state"] not in ("queued", "downloading", "in_progress"):
+            break
+        time.sleep(0.1)
+    assert now["state"] == "succeeded", now
+    return now
+
+
+def test_a_finished_jobs_result_fields_are_in_the_schema(
+    served: tuple[HushProcess, dict[str, str]], doc: dict[str, Any]
+) -> None:
+    """``result`` was an untyped object: its fields (steps, segments, warnings, billable_minutes,
+    input), which the README documents, were in no schema, so a generated client typed it as a
+    dict (audit). Each is described, and a real job's values fit."""
+    import jsonschema_rs
+
+    fields = doc["components"]["schemas"]["JobPublic"]["properties"]["result"]["properties"]
+    with httpx.Client(base_url=served[0].url, timeout=60) as c:
+        result = _finished_job(c, [{"name": "denoise"}, {"name": "vad"}])["result"]
+    for name in ("input", "steps", "segments", "billable_minutes", "container", "duration_s"):
+        assert name in result, (name, sorted(result))
+        assert name in fields, name
+    for name, value in result.items():
+        if name in fields:
+            errors = [str(err) for err in jsonschema_rs.validator_for(fields[name]).iter_errors(value)]
+            assert not errors, (name, errors)
