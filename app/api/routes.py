@@ -199,6 +199,7 @@ class JobPublic(BaseModel):
                 "unchanged": {"type": "boolean", "description": "true when the result is the input itself"},
                 "put_status": {"type": "integer", "description": "the put_url's answer"},
                 "put_attempts": {"type": "integer"},
+                "result_deleted": {"type": "boolean", "description": "the result file was deleted (DELETE)"},
             },
             "additionalProperties": True,
         },
@@ -404,8 +405,26 @@ async def get_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPub
 
 @router.delete("/api/v1/jobs/{job_id}", tags=["jobs"], responses=errors(404))
 async def cancel_job(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPublic:
-    """Cancel a job that has not finished."""
+    """Cancel a job that has not finished (a finished job is answered unchanged: its result is
+    deleted with ``DELETE /api/v1/jobs/{job_id}/result``)."""
     return to_public(await service.cancel(job_id, owner=who.owner))
+
+
+@router.delete("/api/v1/jobs/{job_id}/result", tags=["jobs"], responses=errors(404, 409))
+async def delete_result(job_id: str, service: ServiceDep, who: PrincipalDep) -> JobPublic:
+    """Delete a finished job's result file now, before ``HUSH_RETENTION_HOURS`` would; its JSON
+    stays until then, with ``result.result_deleted``, and the result answers 404. An uploaded input
+    goes with ``DELETE /api/v1/files/{file_id}``. (A finished job's audio could not be removed
+    before it expired: an audit.)"""
+    return to_public(await service.delete_results(job_id, owner=who.owner))
+
+
+@router.delete("/api/v1/files/{file_id}", tags=["jobs"], status_code=204, responses=errors(404))
+async def delete_file(file_id: str, service: ServiceDep, who: PrincipalDep) -> Response:
+    """Delete an uploaded file now, before ``HUSH_RETENTION_HOURS`` would (a job still waiting
+    for it fails: its input is gone)."""
+    await service.delete_file(file_id, owner=who.owner)
+    return Response(status_code=204)
 
 
 @router.get("/api/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse, responses=errors(404, 409))

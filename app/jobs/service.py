@@ -267,6 +267,8 @@ class JobService:
 
     def result_key(self, job: Job) -> str:
         """Blob key of the finished job's result; ConflictError when it has none."""
+        if job.state is JobState.succeeded and job.result_meta.get("result_deleted"):
+            raise NotFoundError(f"the result of job {job.id} was deleted at its owner's request")
         if job.state is not JobState.succeeded or not job.result_key:
             raise ConflictError(f"job {job.id} has no result (state {job.state.value})")
         return job.result_key
@@ -409,8 +411,15 @@ class JobService:
         if not job.terminal:
             raise ConflictError(f"job {job_id} is still {job.state.value}; cancel it or wait for it to finish")
         await anyio.to_thread.run_sync(self.blobs.delete_prefix, f"results/{job_id}")
-        updated = await anyio.to_thread.run_sync(lambda: self.store.update(job_id, result_key=None))
+        meta = {**job.result_meta, "result_deleted": True} if job.result_key else job.result_meta
+        updated = await anyio.to_thread.run_sync(lambda: self.store.update(job_id, result_key=None, result_meta=meta))
         return require(updated, job_id)
+
+    async def delete_file(self, file_id: str, *, owner: str | None = None) -> None:
+        """Delete an upload now, before its retention ends (a job still waiting for it fails)."""
+        f = await self.get_file(file_id, owner=owner)
+        await anyio.to_thread.run_sync(self.blobs.delete_prefix, f.blob_key)
+        await anyio.to_thread.run_sync(self.store.delete_file, f.id)
 
     # ------------------------------------------------------------------ uploads
     async def store_upload(

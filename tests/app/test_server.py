@@ -407,6 +407,31 @@ def test_server_headerless_pcm_is_uploaded_with_its_rate(client: httpx.Client, r
     assert (sr, out.shape[0]) == (8000, 16000)
 
 
+def test_a_finished_jobs_result_and_an_upload_can_be_deleted_before_they_expire(
+    client: httpx.Client, rng: np.random.Generator
+) -> None:
+    """A user who wanted their audio gone had to wait for the retention: DELETE of a finished job
+    changed nothing and uploads had no route (audit)."""
+    file_id = upload(client, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+    done = wait_state(client, submit(client, file_id, steps=[])["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    assert client.get(done["result_url"], headers=H).status_code == 200
+    # cancelling a finished job still changes nothing (a late cancel must not lose the result)
+    assert client.delete(f"/api/v1/jobs/{done['id']}", headers=H).json()["result_url"] == done["result_url"]
+    r = client.delete(done["result_url"], headers=H)
+    assert r.status_code == 200, r.text
+    assert (r.json()["result_url"], r.json()["result"]["result_deleted"]) == (None, True)
+    gone = client.get(done["result_url"], headers=H)
+    assert gone.status_code == 404
+    assert "deleted" in gone.json()["title"]
+    assert client.get(f"/api/v1/jobs/{done['id']}", headers=H).json()["state"] == "succeeded"
+    # the upload: gone at once, and a job naming it is refused
+    assert client.delete(f"/api/v1/files/{file_id}", headers=H).status_code == 204
+    assert client.delete(f"/api/v1/files/{file_id}", headers=H).status_code == 404
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}}, headers=H)
+    assert r.status_code == 404, r.text
+
+
 def test_server_downloads_answer_a_byte_range(client: httpx.Client, rng: np.random.Generator) -> None:
     # a Range was answered 200 with the whole file and no Accept-Ranges: a download could not
     # resume, and a player seeking in a long result read it from the start (a doc-only client audit)
