@@ -843,3 +843,34 @@ def test_playground_shows_a_steps_parameters_only_while_it_is_ticked(browser: An
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert errors == []
     context.close()
+
+
+def _slow_upload(page: Any, bytes_per_s: int) -> None:
+    """Uploads from ``page`` go up at ``bytes_per_s`` (a slow uplink), downloads at full speed."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_s},
+    )
+
+
+def test_playground_names_the_result_after_the_file_sent_not_one_picked_during_the_upload(
+    page: Any, server: HushProcess, noisy_wav: Path, two_minutes: Path
+) -> None:
+    """A file picked while another went up gave its name to the result of the first: the two
+    minutes downloaded as "noisy speech_hush.wav" (audit)."""
+    _slow_upload(page, 400_000)  # about 5 s for the 1.9 MB
+    _open_with_file(page, server, two_minutes)
+    page.check("#step-vad")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('uploading')")
+    page.set_input_files("#file", str(noisy_wav))  # picked while the two minutes go up
+    assert "noisy speech.wav" in page.inner_text("#file-name")
+    wait_for_result(page, timeout=60_000)
+    assert page.get_attribute("#download", "download") == "two minutes_hush.wav"
+    assert page.inner_text("#clock").endswith("of 2:00.0")  # (the job ran on the file sent)
+    page.reload()  # the name kept for the job is the one sent, too
+    wait_for_result(page)
+    assert page.get_attribute("#download", "download") == "two minutes_hush.wav"
+    assert page.errors == []

@@ -302,18 +302,20 @@ function announce(text) {
 $("run").addEventListener("click", async () => {
   showError("");
   let steps;
+  // the file picked now: another one picked while this one goes up is the next Process's
+  const file = state.file;
   try {
     steps = chosenSteps({ check: true });
-    checkSize(state.file);
+    checkSize(file);
   } catch (e) { showError(e.message); return; }
   // the previous result stays on the page until the server accepted the new job
   state.starting = true; // (an upload is on its way: Process stays disabled, whatever is ticked meanwhile)
   $("run").disabled = true;
   try {
     const input = {};
-    if (state.file) {
+    if (file) {
       // the same file again (other steps, or after a refused job): its upload is reused, not sent again
-      if (!state.uploaded || state.uploaded.file !== state.file) state.uploaded = { file: state.file, id: await upload(state.file) };
+      if (!state.uploaded || state.uploaded.file !== file) state.uploaded = { file, id: await upload(file) };
       input.file_id = state.uploaded.id;
     } else {
       input.url = $("url").value.trim();
@@ -325,14 +327,15 @@ $("run").addEventListener("click", async () => {
     let res;
     try { res = await create(); } catch (e) {
       if (e.status !== 404 || !input.file_id) throw e;
-      state.uploaded = { file: state.file, id: await upload(state.file) }; // the upload expired meanwhile
+      state.uploaded = { file, id: await upload(file) }; // the upload expired meanwhile
       input.file_id = state.uploaded.id;
       res = await create();
     }
     state.job = await res.json();
     state.starting = false;
     reset();
-    rememberInput(state.job.id, { name: state.file ? state.file.name : urlName(input.url), url: Boolean(input.url) });
+    // (named after the file sent, not the one picked since)
+    rememberInput(state.job.id, { name: file ? file.name : urlName(input.url), url: Boolean(input.url) });
     // the job's id in the page's address: a reload (or the link) finds the job again
     history.replaceState(null, "", `?job=${encodeURIComponent(state.job.id)}`);
     setStatus(state.job);
