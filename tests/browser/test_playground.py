@@ -255,7 +255,8 @@ def test_playground_a_failed_cancel_is_not_said_after_the_job_ends(
     page.check("#step-loudness")
     page.set_input_files("#file", str(two_minutes))
     page.click("#run")
-    page.wait_for_selector("#cancel:not([disabled])")
+    # (Cancel, enabled during the upload, would stop that: the job is cancelled once it exists)
+    page.wait_for_function("/in progress|queued/.test(document.querySelector('#status').textContent)")
     page.click("#cancel")
     page.wait_for_selector("#error:not([hidden])")
     assert "Cancel failed" in page.inner_text("#error")  # said while the job runs on
@@ -845,14 +846,16 @@ def test_playground_shows_a_steps_parameters_only_while_it_is_ticked(browser: An
     context.close()
 
 
-def _slow_upload(page: Any, bytes_per_s: int) -> None:
-    """Uploads from ``page`` go up at ``bytes_per_s`` (a slow uplink), downloads at full speed."""
+def _slow_upload(page: Any, bytes_per_s: int) -> Any:
+    """Uploads from ``page`` go up at ``bytes_per_s`` (a slow uplink; -1: full speed again),
+    downloads at full speed; the CDP session, to change it."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_s},
     )
+    return cdp
 
 
 def test_playground_names_the_result_after_the_file_sent_not_one_picked_during_the_upload(
@@ -873,4 +876,34 @@ def test_playground_names_the_result_after_the_file_sent_not_one_picked_during_t
     page.reload()  # the name kept for the job is the one sent, too
     wait_for_result(page)
     assert page.get_attribute("#download", "download") == "two minutes_hush.wav"
+    assert page.errors == []
+
+
+def test_playground_cancels_an_upload(page: Any, server: HushProcess, two_minutes: Path) -> None:
+    """Cancel was disabled for the whole upload (the page kept no handle on it): a wrong file on a
+    slow uplink had to go up to its end, or the page be reloaded (audit)."""
+    cdp = _slow_upload(page, 100_000)  # about 20 s for the 1.9 MB
+    posts = _open_with_file(page, server, two_minutes)
+    page.check("#step-vad")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('uploading')")
+    assert page.is_enabled("#cancel")
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('upload cancelled')")
+    assert page.evaluate("document.querySelector('#progress').value") == 0
+    assert page.inner_text("#status-live") == "upload cancelled"
+    assert page.is_disabled("#cancel")
+    assert page.is_enabled("#run")  # ready to run again
+    assert page.evaluate("document.activeElement.id") == "run"
+    assert page.is_hidden("#error")
+    assert page.is_hidden("#compare")
+    assert posts == []  # no job was asked for
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.click("#run")  # and it runs: the file goes up again, whole
+    wait_for_result(page, timeout=60_000)
+    assert len(posts) == 1
+    assert "succeeded — 100 %" in page.inner_text("#status")
     assert page.errors == []

@@ -244,7 +244,7 @@ function updateRun() {
   const busy = state.starting || running;
   const hasSteps = chosenSteps().length > 0;
   $("run").disabled = !hasInput || busy || !hasSteps;
-  $("cancel").disabled = !running;
+  $("cancel").disabled = !running && !state.xhr; // (an upload stops too)
   // while Process is disabled for want of an input or a step, the hint beside it says which
   $("run-hint").textContent = busy ? "" : !hasInput ? "Choose a file or a URL." : !hasSteps ? "Choose at least one step." : "";
 }
@@ -311,6 +311,7 @@ $("run").addEventListener("click", async () => {
   // the previous result stays on the page until the server accepted the new job
   state.starting = true; // (an upload is on its way: Process stays disabled, whatever is ticked meanwhile)
   $("run").disabled = true;
+  let accepted = false; // the server took the job
   try {
     const input = {};
     if (file) {
@@ -332,6 +333,7 @@ $("run").addEventListener("click", async () => {
       res = await create();
     }
     state.job = await res.json();
+    accepted = true;
     state.starting = false;
     reset();
     // (named after the file sent, not the one picked since)
@@ -342,12 +344,23 @@ $("run").addEventListener("click", async () => {
     updateRun();
     await follow(state.job.id);
   } catch (e) {
-    if (e.name !== "AbortError") {
-      const { msg, field } = nameFields(e.message);
-      showError(msg);
-      if (field) field.focus();
+    if (e.name === "AbortError" && !accepted) {
+      // Cancel during the upload: the page is as before Process (the file stays picked)
+      $("progress").value = 0;
+      $("status").textContent = "upload cancelled — nothing was processed";
+      announce("upload cancelled");
+      state.starting = false;
+      updateRun();
+      // (Cancel, which had the focus, is disabled: the next Tab would start from the top of the page)
+      if ([document.body, $("cancel")].includes(document.activeElement)) $("run").focus();
+    } else {
+      if (e.name !== "AbortError") {
+        const { msg, field } = nameFields(e.message);
+        showError(msg);
+        if (field) field.focus();
+      }
+      $("status").textContent = "stopped";
     }
-    $("status").textContent = "stopped";
   }
   state.starting = false;
   updateRun();
@@ -409,12 +422,14 @@ function upload(file) {
   form.append("file", file, file.name);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    state.xhr = xhr; // for Cancel
+    updateRun();
     xhr.open("POST", "/api/v1/files");
     for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
     // (the multipart framing makes the body a little larger than the file)
     xhr.upload.addEventListener("progress", (e) => show(e.lengthComputable ? (e.loaded / e.total) * file.size : 0));
     xhr.addEventListener("error", () => reject(new Error("the server does not answer (the upload failed): is it still running?")));
-    xhr.addEventListener("abort", () => reject(new Error("the upload was stopped")));
+    xhr.addEventListener("abort", () => reject(new DOMException("the upload was cancelled", "AbortError")));
     xhr.addEventListener("load", async () => {
       try {
         const res = await checked(new Response(xhr.response, { status: xhr.status, statusText: xhr.statusText }));
@@ -422,7 +437,10 @@ function upload(file) {
       } catch (e) { reject(e); }
     });
     xhr.send(form);
-  }).finally(() => bar.setAttribute("aria-label", "progress"));
+  }).finally(() => {
+    state.xhr = null;
+    bar.setAttribute("aria-label", "progress");
+  });
 }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function readEvents(id) {
@@ -530,6 +548,7 @@ function showSteps(steps) {
   }
 }
 $("cancel").addEventListener("click", async () => {
+  if (state.xhr) { state.xhr.abort(); return; } // an upload: nothing reached the server's jobs yet
   if (!state.job) return;
   try {
     // the answer is the job as cancelled: the buttons follow it at once, not when the event stream does
