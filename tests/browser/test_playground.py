@@ -907,3 +907,37 @@ def test_playground_cancels_an_upload(page: Any, server: HushProcess, two_minute
     assert len(posts) == 1
     assert "succeeded — 100 %" in page.inner_text("#status")
     assert page.errors == []
+
+
+def test_playground_says_a_job_was_refused_and_clears_the_bar(
+    page: Any, server: HushProcess, noisy_wav: Path, tmp_path: Path
+) -> None:
+    """A refused job read "stopped" beside a full bar, and the live region still said "uploading
+    100 %" (audit): the status says it was refused and why, the bar is back at 0."""
+    posts = _open_with_file(page, server, noisy_wav)
+    page.check("#step-remove_echo")
+    page.fill("#step-remove_echo-min_delay_ms", "400")
+    page.fill("#step-remove_echo-max_delay_ms", "300")  # under the minimum: the server refuses it
+    page.click("#run")
+    page.wait_for_selector("#error:not([hidden])")
+    assert len(posts) == 1
+    status = page.inner_text("#status")
+    assert status.startswith("job refused — "), status
+    assert 'max_delay_ms (the field "longest echo delay searched' in status, status
+    assert page.evaluate("document.querySelector('#progress').value") == 0
+    assert page.inner_text("#status-live") == "job refused"
+    assert page.evaluate("document.activeElement.id") == "step-remove_echo-max_delay_ms"
+    assert page.is_enabled("#run")
+    # a file that is no audio: refused at its upload
+    notes = tmp_path / "notes.wav"
+    notes.write_bytes(np.random.default_rng(22).bytes(50_000))
+    page.uncheck("#step-remove_echo")
+    page.check("#step-vad")
+    page.set_input_files("#file", str(notes))
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('job refused')")
+    assert page.evaluate("document.querySelector('#progress').value") == 0
+    assert page.inner_text("#status-live") == "job refused"
+    assert page.inner_text("#error") in page.inner_text("#status")
+    assert len(posts) == 1  # (refused before a job was asked for)
+    assert page.errors == []

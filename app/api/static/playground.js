@@ -353,6 +353,16 @@ $("run").addEventListener("click", async () => {
       updateRun();
       // (Cancel, which had the focus, is disabled: the next Tab would start from the top of the page)
       if ([document.body, $("cancel")].includes(document.activeElement)) $("run").focus();
+    } else if (!accepted) {
+      // refused (a parameter, a file that is no audio) or never sent (no answer): no job ran, the
+      // bar's "uploading 100 %" is no progress of one; the alert below says why at length
+      const { msg, field } = nameFields(e.message);
+      const what = e.status ? "refused" : "not sent";
+      $("progress").value = 0;
+      $("status").textContent = `job ${what} — ${msg}`;
+      announce(`job ${what}`);
+      showError(msg);
+      if (field) field.focus();
     } else {
       if (e.name !== "AbortError") {
         const { msg, field } = nameFields(e.message);
