@@ -941,3 +941,51 @@ def test_playground_says_a_job_was_refused_and_clears_the_bar(
     assert page.inner_text("#error") in page.inner_text("#status")
     assert len(posts) == 1  # (refused before a job was asked for)
     assert page.errors == []
+
+
+def _hold(page: Any, pattern: str) -> list[Any]:
+    """Requests to ``pattern`` wait (as over a slow link) until the test lets them go
+    (``_let_go``); the list of those waiting."""
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if held and held[0] == "go":
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(pattern, hold)
+    return held
+
+
+def _let_go(held: list[Any]) -> None:
+    """The held requests go on, and those that come after do not wait."""
+    waiting = list(held)
+    held[:] = ["go"]
+    for route in waiting:
+        route.continue_()
+
+
+def test_playground_download_is_the_result_while_it_loads(page: Any, server: HushProcess, noisy_wav: Path) -> None:
+    """Until the result had been fetched for its player, "Download result" was href="#": a click
+    saved the page itself, as download.html (audit)."""
+    _open_with_file(page, server, noisy_wav)
+    page.check("#step-vad")
+    held = _hold(page, "**/result")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('succeeded')")
+    page.wait_for_selector("#compare:not([hidden])")
+    job_id = page.evaluate("new URLSearchParams(location.search).get('job')")
+    assert page.get_attribute("#download", "href") == f"/api/v1/jobs/{job_id}/result"
+    assert page.get_attribute("#after-wave", "data-ready") == "false"  # (the result is still on its way)
+    with page.expect_download() as info:
+        page.click("#download")
+        assert page.inner_text("#download") == "Download result (loading…)"
+        _let_go(held)
+    assert info.value.suggested_filename == "noisy speech_hush.wav"
+    with httpx.Client(base_url=server.url, headers=H) as client:
+        assert Path(info.value.path()).read_bytes() == client.get(f"/api/v1/jobs/{job_id}/result").content
+    wait_for_result(page)
+    assert page.inner_text("#download") == "Download result"
+    assert page.get_attribute("#download", "href").startswith("blob:")  # saved from memory from now on
+    assert page.errors == []

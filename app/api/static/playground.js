@@ -576,6 +576,8 @@ function reset() {
   state.players = {};
   for (const u of state.urls) URL.revokeObjectURL(u);
   state.urls = [];
+  state.resultFetch = null;
+  $("download").removeAttribute("href");
   state.active = "before";
   $("compare").hidden = true;
   $("compare").dataset.settled = "false";
@@ -594,6 +596,38 @@ async function blobUrl(path) {
   state.urls.push(url);
   return url;
 }
+// The result, fetched once for its player and for Download: a promise of its blob: URL.
+function resultUrl(job) {
+  if (!state.resultFetch || state.resultFetch.id !== job.id) {
+    const url = blobUrl(job.result_url).then((u) => {
+      if (state.job && state.job.id === job.id) $("download").href = u; // saved from memory from now on
+      return u;
+    });
+    state.resultFetch = { id: job.id, url };
+  }
+  return state.resultFetch.url;
+}
+// Download: the link is the result's own address from the job's end (its "Copy link" gives it),
+// but the server wants the key in a header a link cannot send, and would name the file after the
+// job: a click saves the fetched result under the input's name, once it is here.
+$("download").addEventListener("click", async (e) => {
+  const link = $("download");
+  if (!link.href || link.href.startsWith("blob:")) return; // no result yet, or the result itself
+  e.preventDefault();
+  if (link.getAttribute("aria-busy") === "true") return; // (clicked again while it loads)
+  const job = state.job;
+  link.setAttribute("aria-busy", "true");
+  link.textContent = "Download result (loading…)";
+  try {
+    await resultUrl(job);
+    if (state.job === job) link.click(); // now a blob: URL, saved by the browser
+  } catch (err) {
+    showError(`Could not load the result: ${err.message}`);
+  } finally {
+    link.removeAttribute("aria-busy");
+    link.textContent = "Download result";
+  }
+});
 async function makePlayer(which, path, source, job) {
   const wave = $(`${which}-wave`);
   const duration = job.result.duration_s || (job.result.input || {}).duration_s || 0;
@@ -605,7 +639,7 @@ async function makePlayer(which, path, source, job) {
     progressColor: which === "before" ? "#57606a" : "#1f4e79", cursorColor: "#d1242f",
     dragToSeek: true, plugins: [regions],
   };
-  const url = await blobUrl(path);
+  const url = source === "result" ? await resultUrl(job) : await blobUrl(path);
   let ws;
   if (duration > DECODE_LIMIT_S) {
     const peaks = await (await api(`/api/v1/jobs/${job.id}/peaks?source=${source}&points=4000`)).json();
@@ -679,10 +713,10 @@ async function showResult(job) {
   $("legend").textContent = segs.length
     ? `Green regions: ${segs.length} speech segment(s) found by VAD (their times are in the report).` : "";
   const download = $("download");
+  download.href = job.result_url;
+  download.setAttribute("download", resultName(job));
   try {
     await makePlayer("after", job.result_url, "result", job);
-    download.href = state.urls[state.urls.length - 1];
-    download.setAttribute("download", resultName(job));
   } catch (e) { showError(`Could not load the result: ${e.message}`); }
   if (inputOf(job.id).url) {
     // (asked anyway, the server answers 409, and the browser logs it as an error)
