@@ -537,6 +537,9 @@ def test_playground_without_a_before_offers_no_a_b_switch(page: Any, server: Hus
     enter_key(page)
     page.set_input_files("#file", str(noisy_wav))
     page.click("#run")
+    wait_for_result(page)
+    # the "before" is the file this page sent; reloaded, the page asks the server for it
+    page.reload()
     # the "before" is tried once the result plays: its failure is said a moment later
     wait_for_result(page)
     assert "not available" in page.inner_text("#before-note")
@@ -943,7 +946,7 @@ def test_playground_says_a_job_was_refused_and_clears_the_bar(
     assert page.errors == []
 
 
-def _hold(page: Any, pattern: str) -> list[Any]:
+def _hold(page: Any, pattern: str | re.Pattern[str]) -> list[Any]:
     """Requests to ``pattern`` wait (as over a slow link) until the test lets them go
     (``_let_go``); the list of those waiting."""
     held: list[Any] = []
@@ -989,3 +992,86 @@ def test_playground_download_is_the_result_while_it_loads(page: Any, server: Hus
     assert page.inner_text("#download") == "Download result"
     assert page.get_attribute("#download", "href").startswith("blob:")  # saved from memory from now on
     assert page.errors == []
+
+
+def test_playground_says_its_players_are_loading_and_plays_the_users_own_file(
+    page: Any, server: HushProcess, noisy_wav: Path
+) -> None:
+    """After "succeeded" the page fetched the whole result, then fetched back the input the user
+    had just sent, with empty players and no word of it; Play pressed meanwhile did nothing (audit)."""
+    inputs: list[str] = []
+    page.on("request", lambda r: inputs.append(r.url) if r.url.endswith("/input") else None)
+    _open_with_file(page, server, noisy_wav)
+    page.check("#step-vad")
+    held = _hold(page, "**/result")
+    page.click("#run")
+    page.wait_for_selector("#compare:not([hidden])")
+    assert page.inner_text("#after-note").startswith("(loading the result…")
+    # the "before" is the file the user picked: there at once, while the result is on its way
+    page.wait_for_selector("#before-wave[data-ready=true]")
+    assert page.inner_text("#before-note") == ""
+    assert page.get_attribute("#after-wave", "data-ready") == "false"
+    _let_go(held)
+    wait_for_result(page)
+    assert page.inner_text("#after-note") == ""
+    assert inputs == []  # never fetched back
+    # reloaded, the page has no file: both come from the server, and Play waits for them
+    results, inputs_held = _hold(page, "**/result"), _hold(page, "**/input")
+    page.reload()
+    page.wait_for_selector("#compare:not([hidden])")
+    assert page.inner_text("#after-note").startswith("(loading the result…")
+    page.click("#play")
+    assert page.inner_text("#play") == "Play (starts once loaded)"
+    assert page.inner_text("#status-live") == "still loading: plays once loaded"
+    _let_go(results)
+    page.wait_for_selector("#after-wave[data-ready=true]")
+    # the input comes next: the press waits for A, the take listened to
+    page.wait_for_function("document.querySelector('#before-note').textContent.startsWith('(loading the input…')")
+    assert page.inner_text("#play") == "Play (starts once loaded)"
+    _let_go(inputs_held)
+    wait_for_result(page)
+    page.wait_for_selector("#before-wave[data-ready=true]")
+    assert page.inner_text("#play") == "Pause"  # the press was kept: it plays
+    page.wait_for_function("/^A at 0:0[1-9]/.test(document.querySelector('#clock').textContent)")
+    assert len(inputs) == 1
+    assert page.errors == []
+
+
+def test_playground_streams_a_long_result_from_a_server_without_keys(browser: Any, tmp_path: Path) -> None:
+    """Over ten minutes (drawn from the server's peaks) the page still fetched the whole result
+    before its player worked, and the input back too: the <audio> streams the result instead,
+    asking by Range (an open server: the element sends no key header), and plays the user's file."""
+    rng = np.random.default_rng(23)
+    path = tmp_path / "eleven minutes.wav"
+    with sf.SoundFile(str(path), "w", samplerate=8000, channels=1, subtype="PCM_16") as f:
+        for _ in range(11):
+            f.write(make_white(rng, 8000 * 60, -30.0))
+    with HushProcess(tmp_path / "hush", workers=1) as open_server:  # (no keys: loopback only)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        asked: list[tuple[str, str | None]] = []
+        page.on(
+            "request",
+            lambda r: asked.append((r.url, r.headers.get("range"))) if r.url.endswith(("/result", "/input")) else None,
+        )
+        page.goto(f"{open_server.url}/playground")
+        page.wait_for_selector("#step-vad:not([disabled])")
+        page.set_input_files("#file", str(path))
+        page.uncheck("#step-denoise")
+        page.check("#step-vad")
+        page.click("#run")
+        wait_for_result(page, timeout=120_000)
+        page.wait_for_selector("#before-wave[data-ready=true]")
+        assert "server-side peaks" in page.inner_text("#after-note")
+        assert page.get_attribute("#download", "href").endswith("/result")  # (not fetched for the player)
+        page.click("#ab")  # B, the result
+        page.click("#play")
+        page.wait_for_function("/^B at 0:0[1-9]/.test(document.querySelector('#clock').textContent)")
+        results = [rng for url, rng in asked if url.endswith("/result")]
+        assert results, asked
+        assert all(r is not None and r.startswith("bytes=") for r in results), asked  # the element's, by Range
+        assert not any(url.endswith("/input") for url, _ in asked), asked  # the user's own file plays
+        assert errors == []
+        context.close()

@@ -334,6 +334,7 @@ $("run").addEventListener("click", async () => {
     }
     state.job = await res.json();
     accepted = true;
+    state.sent = file ? { id: state.job.id, file } : null; // (its "before" is this file, not fetched back)
     state.starting = false;
     reset();
     // (named after the file sent, not the one picked since)
@@ -577,6 +578,8 @@ function reset() {
   for (const u of state.urls) URL.revokeObjectURL(u);
   state.urls = [];
   state.resultFetch = null;
+  state.wantPlay = false;
+  $("play").textContent = "Play";
   $("download").removeAttribute("href");
   state.active = "before";
   $("compare").hidden = true;
@@ -591,15 +594,44 @@ function reset() {
   }
   updateAb();
 }
-async function blobUrl(path) {
-  const url = URL.createObjectURL(await (await api(path)).blob());
+// A file of the server as a blob: URL, fetched with the key; progress(got, total) as it comes.
+async function blobUrl(path, progress = () => {}) {
+  const res = await api(path);
+  const total = Number(res.headers.get("content-length")) || 0;
+  const parts = [];
+  let got = 0;
+  progress(0, total);
+  const reader = res.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    got += value.length;
+    progress(got, total);
+  }
+  return objectUrl(new Blob(parts, { type: res.headers.get("content-type") || "" }));
+}
+function objectUrl(blob) {
+  const url = URL.createObjectURL(blob);
   state.urls.push(url);
   return url;
+}
+// what a player's note says while its audio comes: "(loading the result… 42 % of 12.3 MiB)"
+function loadingNote(which, what) {
+  const note = $(`${which}-note`);
+  let shown = -1;
+  return (got, total) => {
+    if (state.players[which]) return; // (a player that streams, or built: the download's fetch)
+    const pct = total ? Math.floor((100 * got) / total) : -1;
+    if (pct === shown && got) return;
+    shown = pct;
+    note.textContent = total ? `(loading the ${what}… ${pct} % of ${mib(total)})` : `(loading the ${what}…)`;
+  };
 }
 // The result, fetched once for its player and for Download: a promise of its blob: URL.
 function resultUrl(job) {
   if (!state.resultFetch || state.resultFetch.id !== job.id) {
-    const url = blobUrl(job.result_url).then((u) => {
+    const url = blobUrl(job.result_url, loadingNote("after", "result")).then((u) => {
       if (state.job && state.job.id === job.id) $("download").href = u; // saved from memory from now on
       return u;
     });
@@ -628,9 +660,16 @@ $("download").addEventListener("click", async (e) => {
     link.textContent = "Download result";
   }
 });
-async function makePlayer(which, path, source, job) {
+// A player: "before" (the input) or "after" (the result). Its audio: the file this page sent
+// (from: { file }), or the server's (from: { path }). A short one is fetched whole (the waveform and
+// the spectrogram are drawn from the decoded signal); a long one is drawn from the server's peaks
+// and, on a server without a key, streamed by the <audio> element, which seeks with Range.
+async function makePlayer(which, from, job) {
+  const source = which === "before" ? "input" : "result";
   const wave = $(`${which}-wave`);
+  const note = $(`${which}-note`);
   const duration = job.result.duration_s || (job.result.input || {}).duration_s || 0;
+  const long = duration > DECODE_LIMIT_S;
   const regions = RegionsPlugin.create();
   // decode at the file's own rate (WaveSurfer's default is 8 kHz: a spectrogram to 4 kHz only)
   const rate = source === "input" ? (job.result.input || {}).sample_rate : job.result.sample_rate;
@@ -639,15 +678,24 @@ async function makePlayer(which, path, source, job) {
     progressColor: which === "before" ? "#57606a" : "#1f4e79", cursorColor: "#d1242f",
     dragToSeek: true, plugins: [regions],
   };
-  const url = source === "result" ? await resultUrl(job) : await blobUrl(path);
+  let url;
+  if (from.file) url = objectUrl(from.file); // the user's own file: not fetched back
+  else if (long && !keyInput.value.trim()) url = from.path; // (an <audio> sends no key header)
+  else {
+    note.textContent = `(loading the ${source}…)`;
+    url = source === "result" ? await resultUrl(job) : await blobUrl(from.path, loadingNote(which, source));
+  }
   let ws;
-  if (duration > DECODE_LIMIT_S) {
+  if (long) {
+    note.textContent = `(loading the ${source}'s waveform…)`;
     const peaks = await (await api(`/api/v1/jobs/${job.id}/peaks?source=${source}&points=4000`)).json();
     ws = WaveSurfer.create({ ...opts, url, peaks: [peaks.peaks], duration: peaks.duration_s });
-    $(`${which}-note`).textContent = `(drawn from server-side peaks; no spectrogram above ${DECODE_LIMIT_S / 60} minutes)`;
+    note.textContent = `(drawn from server-side peaks; no spectrogram above ${DECODE_LIMIT_S / 60} minutes)`;
   } else {
+    note.textContent = `(drawing the ${source}…)`;
     opts.plugins.push(SpectrogramPlugin.create({ container: $(`${which}-spec`), height: 128, labels: true }));
     ws = WaveSurfer.create({ ...opts, url });
+    ws.once("ready", () => { if (note.textContent.startsWith("(drawing")) note.textContent = ""; });
   }
   ws.on("error", (e) => { $(`${which}-note`).textContent = `(cannot play: ${e.message || e})`; });
   ws.on("interaction", () => syncFrom(which));
@@ -667,6 +715,9 @@ async function makePlayer(which, path, source, job) {
     wave.dataset.duration = String(ws.getDuration());
     wave.dataset.ready = "true";
     if (which === state.active) showClock(false);
+  });
+  ws.once("ready", () => {
+    if (state.wantPlay && which === state.active) { state.wantPlay = false; togglePlay(); } // pressed while it loaded
   });
   state.players[which] = ws;
   return ws;
@@ -715,20 +766,27 @@ async function showResult(job) {
   const download = $("download");
   download.href = job.result_url;
   download.setAttribute("download", resultName(job));
+  const before = (from) => makePlayer("before", from, job).catch((e) => {
+    $("before-note").textContent = `(not available: ${e.message})`;
+  });
+  // the file this page sent is at hand: its player is built at once, not fetched back
+  const sent = state.sent && state.sent.id === job.id ? before({ file: state.sent.file }) : null;
   try {
-    await makePlayer("after", job.result_url, "result", job);
-  } catch (e) { showError(`Could not load the result: ${e.message}`); }
+    await makePlayer("after", { path: job.result_url }, job);
+  } catch (e) {
+    $("after-note").textContent = "(not available: see the message above)";
+    showError(`Could not load the result: ${e.message}`);
+  }
   if (inputOf(job.id).url) {
     // (asked anyway, the server answers 409, and the browser logs it as an error)
     $("before-note").textContent = "(not available: the server fetched the input from its URL and keeps no copy of it)";
   } else {
-    try {
-      await makePlayer("before", `/api/v1/jobs/${job.id}/input`, "input", job);
-    } catch (e) { $("before-note").textContent = `(not available: ${e.message})`; }
+    await (sent || before({ path: `/api/v1/jobs/${job.id}/input` }));
   }
   if (state.players.before) state.players.before.setMuted(false);
   else { state.active = "after"; $("ab").disabled = true; } // nothing to compare with (a URL input)
   updateAb();
+  if (state.wantPlay && isReady(state.active)) { state.wantPlay = false; togglePlay(); } // (B, with no A)
   // keyboard users land on the result, not at the top of the page
   if (document.activeElement === document.body || document.activeElement === $("run")) $("play").focus();
   $("compare").dataset.settled = "true"; // both players tried, the A/B switch and the focus set
@@ -746,9 +804,16 @@ function updateAb() {
   for (const w of ["before", "after"]) $(`${w}-wave`).classList.toggle("active", w === state.active);
 }
 function activePlayer() { return state.players[state.active] || state.players[other(state.active)]; }
+const isReady = (which) => $(`${which}-wave`).dataset.ready === "true";
 function togglePlay() {
   const p = activePlayer();
-  if (!p) return;
+  if (!p || p !== state.players[state.active] || !isReady(state.active)) {
+    // pressed while the take listened to is on its way: it plays once here (pressed again: not)
+    state.wantPlay = !state.wantPlay;
+    $("play").textContent = state.wantPlay ? "Play (starts once loaded)" : "Play";
+    if (state.wantPlay) announce("still loading: plays once loaded");
+    return;
+  }
   if (p.isPlaying()) { p.pause(); $("play").textContent = "Play"; } else { p.play(); $("play").textContent = "Pause"; }
 }
 function switchAb() {
@@ -758,6 +823,7 @@ function switchAb() {
   if (from) { to.setTime(Math.min(to.getDuration(), otherTime(state.active, from.getCurrentTime()))); from.pause(); }
   state.active = other(state.active);
   if (playing) to.play();
+  else if (state.wantPlay && isReady(state.active)) { state.wantPlay = false; togglePlay(); } // (to one loaded)
   updateAb();
   showClock(true);
 }
