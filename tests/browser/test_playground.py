@@ -1075,3 +1075,27 @@ def test_playground_streams_a_long_result_from_a_server_without_keys(browser: An
         assert not any(url.endswith("/input") for url, _ in asked), asked  # the user's own file plays
         assert errors == []
         context.close()
+
+
+def test_playground_reads_a_decimal_comma_as_the_point_it_means(
+    page: Any, server: HushProcess, noisy_wav: Path
+) -> None:
+    """Typed into a number field, "1,5" was sent as 15 (the browser drops the comma), within the
+    field's range, with no word of it (audit)."""
+    posts = _open_with_file(page, server, noisy_wav)
+    page.check("#step-compress")
+    page.check("#step-loudness")
+    page.fill("#step-compress-makeup_db", "")
+    page.focus("#step-compress-makeup_db")
+    page.keyboard.type("1,5")
+    assert page.input_value("#step-compress-makeup_db") == "1.5"
+    page.fill("#step-loudness-target_lufs", "")
+    page.focus("#step-loudness-target_lufs")
+    page.keyboard.insert_text("-16,5")  # (as pasted)
+    assert page.input_value("#step-loudness-target_lufs") == "-16.5"
+    page.click("#run")
+    wait_for_result(page)
+    params = {s["name"]: s["params"] for s in posts[-1]["steps"]}
+    assert params["compress"]["makeup_db"] == 1.5
+    assert params["loudness"]["target_lufs"] == -16.5
+    assert page.errors == []

@@ -176,6 +176,17 @@ function stepControl(s) {
       if (meta.blank) input.placeholder = String(dflt);
       else input.value = String(dflt);
       if (meta.type === "list") input.pattern = "\\s*\\d+(\\s*,\\s*\\d+)*\\s*";
+      if (type === "number") {
+        // a decimal comma ("1,5" where a comma is the decimal sign) is the point it means: the
+        // browser drops the comma from a number field, and "1,5" became 15, in range and sent
+        // (typed, pasted or dropped: the text before the browser filters it)
+        input.addEventListener("beforeinput", (e) => {
+          const text = e.data ?? (e.dataTransfer ? e.dataTransfer.getData("text/plain") : "");
+          if (!text || !text.includes(",")) return;
+          e.preventDefault();
+          document.execCommand("insertText", false, text.replaceAll(",", ".")); // (at the caret, undoable)
+        });
+      }
       l.append(meta.label, input);
       if (meta.type === "range") {
         // the slider's value as text beside it, for the eye: the slider says its own value (an
