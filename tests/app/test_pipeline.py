@@ -238,7 +238,7 @@ def test_a_lossy_encode_that_reads_over_the_ceiling_is_written_again_lower(
     readings = iter([-0.2, -1.4])
     measured: list[Path] = []
 
-    def encoded_peak(path: Path, block: int) -> tuple[float, float]:
+    def encoded_peak(path: Path, block: int, progress: object = None) -> tuple[float, float]:
         measured.append(path)
         return next(readings), -16.0  # on the loudness target: only the peak is over
 
