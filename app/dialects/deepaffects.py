@@ -470,23 +470,31 @@ async def _wait_sync(service: JobService, job: Job, api: str, request: Request) 
         with anyio.CancelScope(shield=True):  # cut off from outside: no answer can reach the client
             await service.cancel(job.id)
         raise
+    # (a job that succeeded as it was being cancelled is answered: it was charged, and a client
+    # told "not charged, send it again" would pay twice)
     if (gone or stopped) and not waited:
-        await service.cancel(job.id)
-        if stopped:
+        ended = await service.cancel(job.id)
+        if ended.state is not JobState.succeeded and stopped:
             raise e.ServerStoppingError(
                 "the server is stopping (a restart or deploy) before this job finished; it was cancelled and "
                 "not charged: send the same request again",
                 retry_after_s=_STOP_RETRY_AFTER_S,
             )
-        raise e.ConflictError("the client closed the connection before the answer; the job was cancelled")
+        if ended.state is not JobState.succeeded:
+            raise e.ConflictError("the client closed the connection before the answer; the job was cancelled")
+        waited.append(ended)
     job = waited[0]
-    if not job.terminal:
-        await service.cancel(job.id)
-        message = f"the synchronous request did not finish within {timeout:g} s"
-        if job.state is JobState.queued and await service.no_worker_alive():
-            # it never left the queue of a cluster with no worker alive: the async API would not help
-            raise e.JobTimeoutError(f"{message}: {NO_WORKER}")
-        raise e.JobTimeoutError(message, hint=f"use the async API ({PREFIX}/async/{api}?webhook=...) for long files")
+    if not job.terminal:  # the timeout
+        queued = job.state is JobState.queued
+        ended = await service.cancel(job.id)
+        if ended.state is not JobState.succeeded:
+            message = f"the synchronous request did not finish within {timeout:g} s"
+            if queued and await service.no_worker_alive():
+                # it never left the queue of a cluster with no worker alive: the async API would not help
+                raise e.JobTimeoutError(f"{message}: {NO_WORKER}")
+            hint = f"use the async API ({PREFIX}/async/{api}?webhook=...) for long files"
+            raise e.JobTimeoutError(message, hint=hint)
+        job = ended
     if job.state is not JobState.succeeded:
         raise _job_error(job)
     return job

@@ -385,7 +385,8 @@ class JobService:
 
     # ------------------------------------------------------------------ change
     async def cancel(self, job_id: str, *, owner: str | None = None) -> Job:
-        """Cancel a job that has not finished; a finished job is returned unchanged."""
+        """Cancel a job that has not finished; a finished job is returned unchanged (also one that
+        finished between this read and the write: a success, and its charge, is never overwritten)."""
         job = await self.get(job_id, owner=owner)
         if job.terminal:
             return job
@@ -393,6 +394,7 @@ class JobService:
         updated = await anyio.to_thread.run_sync(
             lambda: self.store.update(
                 job_id,
+                unfinished=True,
                 state=JobState.cancelled,
                 finished_at=now,
                 expires_at=now + self.settings.retention_hours * 3600,
@@ -400,7 +402,9 @@ class JobService:
                 error_reason="cancelled by the client",
             )
         )
-        job = require(updated, job_id)
+        if updated is None:  # it ended meanwhile
+            return await self.get(job_id, owner=owner)
+        job = updated
         self.bus.publish(JobEvent(job_id=job_id, job=job))
         self.bus.publish(JobEvent(kind="queue", job_id=ALL_JOBS))
         return job

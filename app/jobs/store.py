@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeAlias
 
 from app.errors import InsufficientCreditsError, NotFoundError
 from app.jobs import migrations
-from app.jobs.models import ACTIVE_STATES, Job, JobSpec, JobState, StoredFile
+from app.jobs.models import ACTIVE_STATES, TERMINAL_STATES, Job, JobSpec, JobState, StoredFile
 
 __all__ = ["JobStore", "SqliteJobStore"]
 
@@ -43,11 +43,19 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
     def update(
-        self, job_id: str, *, attempt: int | None = None, charge_minutes: int | None = None, **fields: Any
+        self,
+        job_id: str,
+        *,
+        attempt: int | None = None,
+        charge_minutes: int | None = None,
+        unfinished: bool = False,
+        **fields: Any,
     ) -> Job | None:
         """Set fields; with ``attempt``, only while that attempt owns the job and it is still active
-        (so a cancel, or a newer attempt after a crash, is never overwritten by an older run).
-        With ``charge_minutes``, the owner's account is charged in the same transaction, once."""
+        (so a cancel, or a newer attempt after a crash, is never overwritten by an older run); with
+        ``unfinished``, only while the job has not ended (a cancel never overwrites a success that
+        landed after it read the job). With ``charge_minutes``, the owner's account is charged in
+        the same transaction, once."""
         ...
 
     def claim(self, job_id: str, state: JobState, lease_s: float) -> Job | None:
@@ -253,10 +261,16 @@ class SqliteJobStore:
         return self._row_to_job(rows[0]) if rows else None
 
     def update(
-        self, job_id: str, *, attempt: int | None = None, charge_minutes: int | None = None, **fields: Any
+        self,
+        job_id: str,
+        *,
+        attempt: int | None = None,
+        charge_minutes: int | None = None,
+        unfinished: bool = False,
+        **fields: Any,
     ) -> Job | None:
-        """Set fields (fenced by ``attempt``); with ``charge_minutes``, charge the job's owner in
-        the same transaction (once per job: a retry or a replay charges nothing more)."""
+        """Set fields (fenced by ``attempt``, or by ``unfinished``); with ``charge_minutes``, charge
+        the job's owner in the same transaction (once per job: a retry or a replay charges nothing more)."""
         fields.setdefault("updated_at", time.time())
         sets = ", ".join(f"{k}=?" for k in fields)
         params: list[Any] = [self._encode(k, v) for k, v in fields.items()]
@@ -265,6 +279,10 @@ class SqliteJobStore:
         if attempt is not None:  # a runner's write: only while its attempt owns a still-active job
             where += " AND attempt=? AND state IN (?, ?)"
             params.extend([attempt, *(s.value for s in ACTIVE_STATES)])
+        if unfinished:  # a cancel: only while the job has not ended
+            marks = ", ".join("?" * len(TERMINAL_STATES))
+            where += f" AND state NOT IN ({marks})"
+            params.extend(s.value for s in TERMINAL_STATES)
         with self._tx() as c:
             cur = c.execute(f"UPDATE jobs SET {sets} WHERE {where}", params)  # noqa: S608 - keys are field names
             if cur.rowcount == 0:

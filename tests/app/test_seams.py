@@ -861,3 +861,38 @@ def test_an_s3_store_that_does_not_answer_is_a_retry_not_an_internal_error(tmp_p
         assert default_status(caught.value) == 503
         assert "did not answer" in caught.value.message
     assert src.exists()  # nothing was stored, nothing was lost
+
+
+def test_a_cancel_never_overwrites_a_success_that_lands_after_it_read_the_job(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel read the job, then wrote ``cancelled`` unfenced: a worker's success and charge in
+    between ended ``cancelled`` yet charged, with a result, and a sync client told "cancelled, not
+    charged: send it again" paid twice (a review)."""
+    store = SqliteJobStore(settings.db_path)
+    store.add_key("h", "owner1", credits_minutes=10)
+    service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
+    store.create(Job(id="j1", dialect="native", owner="owner1", spec=JobSpec(input=InputRef(blob_key="uploads/x"))))
+    claimed = store.claim("j1", JobState.in_progress, 60)
+    assert claimed is not None
+    real_get = store.get
+
+    def get_then_the_worker_succeeds(job_id: str) -> Job | None:
+        job = real_get(job_id)
+        monkeypatch.setattr(store, "get", real_get)
+        done = store.update(
+            "j1", attempt=claimed.attempt, state=JobState.succeeded, result_key="results/j1/o.wav", charge_minutes=3
+        )
+        assert done is not None
+        return job
+
+    monkeypatch.setattr(store, "get", get_then_the_worker_succeeds)
+    answered = asyncio.run(service.cancel("j1"))
+    assert answered.state is JobState.succeeded
+    final = real_get("j1")
+    assert final is not None
+    assert (final.state, final.result_key) == (JobState.succeeded, "results/j1/o.wav")
+    account = store.account("owner1")
+    assert account is not None
+    assert account["credits_minutes"] == 7  # charged once, for the result it keeps
+    store.close()
