@@ -179,7 +179,18 @@ class S3BlobStore:
             keys.extend(o["Key"] for o in page.get("Contents", ()))
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
-            self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            answer = self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            # S3 answers 200 and lists the objects it would not delete (AccessDenied without
+            # s3:DeleteObject, an object lock): a delete the store refused must not be taken for
+            # done (a DELETE answered "gone" and dropped its row, the object kept for ever)
+            refused = [err for err in answer.get("Errors", ()) if err.get("Code") != "NoSuchKey"]
+            if refused:
+                first = refused[0]
+                raise StorageUnavailableError(
+                    f"the blob store (S3) refused to delete {len(refused)} object(s): "
+                    f"{first.get('Code')}: {first.get('Message')}",
+                    hint="they are kept; the store's credentials need s3:DeleteObject on the bucket",
+                )
 
 
 class _Counting:

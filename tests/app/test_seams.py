@@ -896,3 +896,31 @@ def test_a_cancel_never_overwrites_a_success_that_lands_after_it_read_the_job(
     assert account is not None
     assert account["credits_minutes"] == 7  # charged once, for the result it keeps
     store.close()
+
+
+def test_a_delete_the_s3_store_refuses_is_not_taken_for_done(settings: Settings) -> None:
+    """S3 answers a refused delete (AccessDenied, an object lock) with 200 and a list of errors:
+    ``DELETE /api/v1/files/{id}`` answered 204 and dropped the file's row, and the object stayed for
+    ever, as no janitor pass could find it again (a review)."""
+    from botocore.stub import Stubber
+
+    from app.errors import StorageUnavailableError
+    from app.jobs.models import StoredFile
+    from app.storage_s3 import S3BlobStore
+
+    blobs = S3BlobStore(bucket="b", endpoint_url="http://127.0.0.1:1", access_key="k", secret_key="s")
+    store = SqliteJobStore(settings.db_path)
+    service = JobService(settings, store, blobs, RecordingQueue(), InProcessEventBus())
+    store.add_file(StoredFile(id="f1", owner="o", blob_key="uploads/f1", created_at=time.time()))
+    denied = {"Errors": [{"Key": "uploads/f1", "Code": "AccessDenied", "Message": "Access Denied"}]}
+    with Stubber(blobs._client) as s3:
+        s3.add_response(
+            "list_objects_v2", {"KeyCount": 0, "IsTruncated": False}, {"Bucket": "b", "Prefix": "uploads/f1/"}
+        )
+        s3.add_response(
+            "delete_objects", denied, {"Bucket": "b", "Delete": {"Objects": [{"Key": "uploads/f1"}], "Quiet": True}}
+        )
+        with pytest.raises(StorageUnavailableError, match="refused to delete 1 object"):
+            asyncio.run(service.delete_file("f1", owner="o"))
+    assert store.get_file("f1") is not None  # kept: the retention deletes it again later
+    store.close()
