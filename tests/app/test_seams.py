@@ -924,3 +924,34 @@ def test_a_delete_the_s3_store_refuses_is_not_taken_for_done(settings: Settings)
             asyncio.run(service.delete_file("f1", owner="o"))
     assert store.get_file("f1") is not None  # kept: the retention deletes it again later
     store.close()
+
+
+def test_deleting_a_result_or_an_upload_removes_the_bytes_and_only_for_their_owner(settings: Settings) -> None:
+    """The routes' test passed with the blob deletions taken out: what must go is the audio (a review)."""
+    from app.errors import NotFoundError
+    from app.jobs.models import StoredFile
+
+    store = SqliteJobStore(settings.db_path)
+    blobs = LocalBlobStore(settings.blob_dir)
+    service = JobService(settings, store, blobs, RecordingQueue(), InProcessEventBus())
+    for key in ("uploads/f1", "results/j1/out.wav"):
+        src = settings.data_dir / "x.wav"
+        src.write_bytes(b"RIFF" + bytes(100))
+        blobs.put_file(key, src)  # (moved into the store)
+    store.add_file(StoredFile(id="f1", owner="alice", blob_key="uploads/f1"))
+    spec = JobSpec(input=InputRef(blob_key="uploads/f1"))
+    store.create(Job(id="j1", dialect="native", owner="alice", spec=spec))
+    store.update("j1", state=JobState.succeeded, result_key="results/j1/out.wav")
+    for other in (lambda: service.delete_results("j1", owner="bob"), lambda: service.delete_file("f1", owner="bob")):
+        with pytest.raises(NotFoundError):
+            asyncio.run(other())
+    assert blobs.exists("results/j1/out.wav")
+    assert blobs.exists("uploads/f1")
+    job = asyncio.run(service.delete_results("j1", owner="alice"))
+    assert (job.result_key, job.result_meta["result_deleted"]) == (None, True)
+    assert not blobs.exists("results/j1/out.wav")
+    assert blobs.exists("uploads/f1")  # the input is deleted on its own
+    asyncio.run(service.delete_file("f1", owner="alice"))
+    assert not blobs.exists("uploads/f1")
+    assert store.get_file("f1") is None
+    store.close()
