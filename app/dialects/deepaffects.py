@@ -67,7 +67,7 @@ from app.dialects._common import (
     read_body,
 )
 from app.jobs.models import SYNC_PRIORITY, InputRef, Job, JobSpec, JobState, OutputSpec, Step, StoredFile
-from app.jobs.service import NO_WORKER, JobService
+from app.jobs.service import NO_WORKER, JobService, check_request_id
 
 __all__ = [
     "DIALECT",
@@ -410,6 +410,7 @@ def _request_id(given: str | None, service: JobService) -> str:
     rid = (given or "").strip()
     if len(rid) > 200:
         raise e.InvalidParameterError("request_id is longer than 200 characters")
+    check_request_id(rid)  # (the client's own id, before its audio is stored; the sync VAD echoes it)
     return rid or service.new_id()
 
 

@@ -176,14 +176,8 @@ class JobService:
         """
         if not 0 <= priority <= 10:
             raise InvalidParameterError(f"priority must be an integer from 0 to 9, got {priority}")
-        unseen = [i for i, c in enumerate(request_id or "") if unicodedata.category(c).startswith("C")]
-        if request_id is not None and unseen:
-            # (a NUL or a line break was stored and echoed to the webhook, where a receiver that
-            # keys files or rows on it could break)
-            raise InvalidParameterError(
-                f"request_id holds a control character ({request_id[unseen[0]]!r} at position {unseen[0]}): "
-                "use printable characters only, e.g. a UUID"
-            )
+        if request_id is not None:
+            check_request_id(request_id)
         await anyio.to_thread.run_sync(check_steps, spec.steps)  # imports and builds DSP steps: off the loop
         admit = await anyio.to_thread.run_sync(self._admission, spec) if owner else None
         if spec.input.blob_key is None and spec.input.url is None:
@@ -1003,6 +997,18 @@ class JobService:
         for task in list(self._tasks):
             task.cancel()
         await anyio.to_thread.run_sync(self.queue.stop)
+
+
+def check_request_id(request_id: str) -> None:
+    """Refuse a client's ``request_id`` holding a control or invisible character (a NUL or a line
+    break was stored and echoed to the webhook, where a receiver that keys files or rows on it
+    could break), naming where it is."""
+    unseen = [i for i, c in enumerate(request_id) if unicodedata.category(c).startswith("C")]
+    if unseen:
+        raise InvalidParameterError(
+            f"request_id holds a control character ({request_id[unseen[0]]!r} at position {unseen[0]}): "
+            "use printable characters only, e.g. a UUID"
+        )
 
 
 def _admit(account: dict[str, Any] | None, open_jobs: int, *, needed: int) -> None:

@@ -268,6 +268,21 @@ def test_deepaffects_encoding_names_the_container_sent_back(client: httpx.Client
         assert sf.info(io.BytesIO(base64.b64decode(r.json()["content"]))).subtype == "ULAW"
 
 
+def test_deepaffects_request_id_with_a_control_character_is_refused_where_it_is(
+    client: httpx.Client, hooks: Hooks, flac_8k: bytes
+) -> None:
+    """The async routes named the character's place in the internal key (10, not 2), and stored the
+    audio before refusing; the sync VAD took a NUL and echoed it (a review)."""
+    body = {"content": b64(flac_8k), "sampleRate": 8000, "encoding": "FLAC"}
+    for route, query in (("async/denoise", {"webhook": hooks.url()}), ("async/vad", {"webhook": hooks.url()})):
+        r = post(client, route, body, request_id="ab\ncd", **query)
+        assert r.status_code == 400, r.text
+        assert "('\\n' at position 2)" in r.json()["message"], r.json()
+    r = post(client, "sync/vad", body, request_id="x\x00y")
+    assert r.status_code == 400, r.text
+    assert "control character" in r.json()["message"]
+
+
 # deepaffects-denoise.md, Shell (async) and Python (async api); Output: Async, Webhook
 def test_deepaffects_async_denoise_doc_example_posts_webhook(
     client: httpx.Client, hush: RunningServer, hooks: Hooks, flac_8k: bytes
