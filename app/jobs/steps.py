@@ -330,7 +330,9 @@ def _dehum(sr: int, channels: int, p: dict[str, Any]) -> Any:
     hum_hz = p.get("hum_hz")
     # (harmonics go with a given hum_hz: 1, 2 and 3 unless listed; the engine refuses a list
     # without hum_hz instead of ignoring it)
-    harmonics = p.get("harmonics", (1, 2, 3) if hum_hz is not None else ())
+    harmonics = p.get("harmonics")
+    if harmonics is None:
+        harmonics = (1, 2, 3) if hum_hz is not None else ()
     return HumRemover(
         sr,
         channels,
@@ -622,7 +624,11 @@ PARAM_SPECS: dict[str, dict[str, ParamSpec]] = {
     "dehum": {
         "detect_s": ParamSpec("number", 4.0, 0.25, 30.0, "s"),
         "hum_hz": ParamSpec("number", None, 40.0, 70.0, "Hz", nullable=True),
-        "harmonics": ParamSpec("list", [1, 2, 3], note="each 1-100; only with hum_hz (else the detection finds them)"),
+        # (null by default: a client that sends every advertised default must not be refused for a
+        # list that goes only with hum_hz)
+        "harmonics": ParamSpec(
+            "list", None, nullable=True, note="each 1-100, only with hum_hz; null: 1, 2, 3 with hum_hz, else detected"
+        ),
     },
     "autoid": {"target_lufs": ParamSpec("number", -16.0, -40.0, -5.0, "LUFS")},
     "remove_background": {"depth_db": ParamSpec("number", 25.0, 0.0, 60.0, "dB")},
@@ -662,7 +668,7 @@ def _check_types(step: Step) -> None:
         if spec is None or spec.type == "word":
             continue
         if spec.type == "list":
-            ok = (
+            ok = (value is None and spec.nullable) or (
                 isinstance(value, list)
                 and len(value) <= MAX_LIST_ITEMS
                 and all(_is_number(v) and float(v).is_integer() for v in value)

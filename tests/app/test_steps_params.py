@@ -120,6 +120,8 @@ def test_harmonics_without_hum_hz_are_refused_not_ignored() -> None:
     with pytest.raises(InvalidParameterError, match="only with hum_hz"):
         check_steps([Step(name="dehum", params={"harmonics": [1, 2]})])
     check_steps([Step(name="dehum", params={})])  # the detection alone
+    # every advertised default sent as is (harmonics' is null): not refused
+    check_steps([Step(name="dehum", params={"hum_hz": None, "harmonics": None, "detect_s": 4.0})])
     check_steps([Step(name="dehum", params={"hum_hz": 60})])  # 1, 2 and 3 of a given hum
     check_steps([Step(name="dehum", params={"hum_hz": 60, "harmonics": [5]})])
 
