@@ -35,6 +35,7 @@ from app.errors import (
     InsufficientCreditsError,
     InvalidParameterError,
     JobTimeoutError,
+    NotFoundError,
     ProcessingError,
     RetryableError,
     StorageFullError,
@@ -391,7 +392,16 @@ def _run(ctx: RunContext, job: Job) -> None:
             _check_integrity(src, spec.input)
             job = _set_state(ctx, job, state=JobState.in_progress, progress=0.0)
         elif spec.input.blob_key:
-            src = ctx.blobs.readable_path(spec.input.blob_key, tmp)
+            try:
+                src = ctx.blobs.readable_path(spec.input.blob_key, tmp)
+            except NotFoundError:
+                # (it said "no stored file 'uploads/<id>' (results are deleted after the retention
+                # period)": an internal key, and the wrong reason for an upload its owner deleted)
+                file_id = spec.input.blob_key.rpartition("/")[2]
+                raise NotFoundError(
+                    f"the uploaded file {file_id} was deleted, or expired, before this job started",
+                    hint="upload it again and send the job again",
+                ) from None
         else:
             raise InputError("the job has no input")
         progress = _Progress(ctx, job, deadline)

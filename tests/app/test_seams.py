@@ -955,3 +955,17 @@ def test_deleting_a_result_or_an_upload_removes_the_bytes_and_only_for_their_own
     assert not blobs.exists("uploads/f1")
     assert store.get_file("f1") is None
     store.close()
+
+
+def test_a_job_whose_upload_was_deleted_says_so(ctx: tuple[RunContext, list[JobEvent], RecordingQueue]) -> None:
+    """It failed with "no stored file 'uploads/<id>' (results are deleted after the retention
+    period)": an internal key, and the wrong reason for an upload its owner deleted (a review)."""
+    c, _, _ = ctx
+    c.store.create(Job(id="j", dialect="native", spec=JobSpec(input=InputRef(blob_key="uploads/f9"))))
+    run_job("j", c)
+    job = c.store.get("j")
+    assert job is not None
+    assert job.state is JobState.failed
+    assert job.error_reason is not None
+    assert job.error_reason.startswith("the uploaded file f9 was deleted, or expired, before this job started")
+    assert "uploads/" not in job.error_reason
