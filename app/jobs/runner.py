@@ -189,11 +189,10 @@ def run_job(job_id: str, ctx: RunContext) -> None:
             _run(ctx, job)
     except _Cancelled:
         now = ctx.store.get(job.id)
-        why = (
-            "the job was cancelled"
-            if now is not None and now.state is JobState.cancelled
-            else "another attempt runs it"
-        )
+        cancelled = now is not None and now.state is JobState.cancelled
+        if cancelled:  # a result this run stored before it noticed is nobody's: not kept until the retention
+            ctx.blobs.delete_prefix(f"results/{job.id}")
+        why = "the job was cancelled" if cancelled else "another attempt runs it"
         log.info("job %s attempt %d stopped: %s", job.id, job.attempt, why)
     except JobTimeoutError as exc:
         finish_error(ctx, job, exc, JobState.timed_out)

@@ -969,3 +969,29 @@ def test_a_job_whose_upload_was_deleted_says_so(ctx: tuple[RunContext, list[JobE
     assert job.error_reason is not None
     assert job.error_reason.startswith("the uploaded file f9 was deleted, or expired, before this job started")
     assert "uploads/" not in job.error_reason
+
+
+def test_a_result_stored_by_a_run_cancelled_meanwhile_is_deleted(
+    ctx: tuple[RunContext, list[JobEvent], RecordingQueue], rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that stored its result just as its job was cancelled left those bytes until the
+    retention, a result nobody can fetch (a review)."""
+    c, _, _ = ctx
+    new_job(c, "j", key=upload(c, rng))
+    put = c.blobs.put_file
+    stored: list[str] = []
+
+    def put_then_cancel(key: str, path: Path) -> int:
+        size = put(key, path)
+        stored.append(key)
+        c.store.update("j", unfinished=True, state=JobState.cancelled)  # the client's cancel lands now
+        return size
+
+    monkeypatch.setattr(c.blobs, "put_file", put_then_cancel)
+    run_job("j", c)
+    job = c.store.get("j")
+    assert job is not None
+    assert job.state is JobState.cancelled
+    assert stored
+    assert stored[0].startswith("results/j/")
+    assert not c.blobs.exists(stored[0])
