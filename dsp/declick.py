@@ -128,7 +128,9 @@ the coarse scales. Its pitch and periodicity were judged by the longer model, wh
 notes (the full-rate pitch guard does not judge it, as for the tonal pop scale), and it is only
 ever interpolated, with that longer model (the order-``p`` one leaves a weak bump under a chord
 with more error than the bump had), never clamped as a burst: its evidence is that of a short
-bump. On for rates from ``_REFINED_MIN_SR``.
+bump. On for rates from ``_REFINED_MIN_SR``. Most groups (97-99 % on clean music, 90 % on speech)
+stay under the bar at their peak: that output is taken first, directly, and only the groups that
+pass it there get every output of their 10 ms (``_REFINED_SCREEN``).
 
 Onset yield. The onset guard spares an event anyway only when it stands out: at least 9 dB
 over every other residual peak within 20 ms (the isolation guard's bar is 6 dB) and its
@@ -369,6 +371,10 @@ _REFINED_WIDTHS_S: tuple[float, ...] = (0.0006,)  # widths added for the refined
 # (without: a pop interpolated in part, one seed-2026 file -0.96 dB; with: -0.10)
 _REFINED_POP_WIDTHS_S: tuple[float, ...] = (0.001, 0.002)
 _RECHECK_REFINED = 0.2  # the longer model's interpolation re-check leaves at most this share
+# judge each group's outputs at its peak first, and compute every output of its span (the isolation,
+# step, pop and kink filters) only for the groups whose peak passes the bar there: the same candidates,
+# at about a third of the search's cost on clean 48 kHz music and speech (False: every group in full)
+_REFINED_SCREEN = True
 _REFINED_MIN_SR = 16000  # measured at 16, 44.1 and 48 kHz, not at 8 kHz
 #: Detection multipliers at which a span failing the tests at the caller's threshold is searched again
 #: (:func:`_stricter_bars`): the range of ``detection_mult`` in steps of 0.5.
@@ -1185,8 +1191,12 @@ class ClickRepairer:
         order = _REFINED_ORDER_MULT * self._p
         gap = round(_REFINED_GAP_S * self.sr)
         big, ctx, near, pad = max(sizes), self._iso, self._onset_win, self._pad
-        all_w = outs.max(axis=0)[:n] * inv_scale
         lo, hi = max(0, seg_lo - pad), min(n, seg_hi + pad)
+        # every width's output in units, over the segment only (the groups start in it)
+        all_w = best.copy()
+        if outs.shape[0] > len(_BUMP_WIDTHS_S):
+            extra = outs[len(_BUMP_WIDTHS_S) :, lo:hi].max(axis=0) * inv_scale[lo:hi]
+            np.maximum(all_w[lo:hi], extra, out=all_w[lo:hi])
         over = lo + np.flatnonzero(all_w[lo:hi] > _REFINED_PRE * mult)
         if over.size == 0:
             return []
@@ -1219,22 +1229,48 @@ class ClickRepairer:
         nfft = sfft.next_fast_len(length + 2 * order, real=True)
         c_spec = sfft.rfft(coef, n=nfft, axis=1)
         e = sfft.irfft(sfft.rfft(seg, n=nfft, axis=1) * c_spec, n=nfft, axis=1)[:, order : order + length]
-        u_spec = sfft.rfft(e, n=nfft, axis=1) * np.conj(c_spec)
         valid = length - order
-        u = sfft.irfft(u_spec, n=nfft, axis=1)[:, :valid]
         outside = np.ones(length, bool)
         outside[near - 2 : near + big + order + 2] = False  # the bump's own residual
-        sigma = np.maximum(_MAD_TO_SIGMA * np.median(np.abs(e[:, outside]), axis=1), _SCALE_FLOOR)
-        ys = np.empty((len(sizes), st.size, valid))
-        for i, size in enumerate(sizes):
-            d_shape, conv = _bump_shape(size, order + 1)
+        sigma = np.maximum(_MAD_TO_SIGMA * _row_median(np.abs(e[:, outside])), _SCALE_FLOOR)
+        shapes = [_bump_shape(size, order + 1) for size in sizes]
+        # the outputs at the onsets judged (within pad of the group's peak) first, directly from e and
+        # with each filtered shape's norm from the spectra (Parseval): most groups stay under the bar
+        # there, and only the others need every output of the span, computed as before
+        weight = np.full(c_spec.shape[1], 2.0 / nfft)
+        weight[0] = weight[-1 if nfft % 2 == 0 else 0] = 1.0 / nfft
+        d_power = np.stack([np.abs(sfft.rfft(d_shape, n=nfft)) ** 2 * weight for d_shape, _ in shapes], axis=1)
+        norms_c = np.sqrt((c_spec.real**2 + c_spec.imag**2) @ d_power).T * sigma
+        u_c = np.einsum(
+            "rtk,rk->rt",
+            np.lib.stride_tricks.sliding_window_view(
+                e[:, near - pad : near + pad + big + order + 1], order + 1, axis=1
+            ),
+            coef,
+        )
+        centre = np.zeros(st.size)
+        for i, (d_shape, _) in enumerate(shapes):
+            y_c = (
+                np.lib.stride_tricks.sliding_window_view(u_c[:, : 2 * pad + d_shape.size], d_shape.size, axis=1)
+                @ d_shape
+            )
+            centre = np.maximum(centre, np.abs(y_c).max(axis=1) / norms_c[i])
+        # a margin for the rounding of the two ways of computing the same output
+        judged = np.flatnonzero(centre > mult * (1 - 1e-6)) if _REFINED_SCREEN else np.arange(st.size)
+        if judged.size == 0:
+            return []
+        coef, sigma, e = coef[judged], sigma[judged], e[judged]
+        u_spec = sfft.rfft(e, n=nfft, axis=1) * np.conj(c_spec[judged])
+        u = sfft.irfft(u_spec, n=nfft, axis=1)[:, :valid]
+        ys = np.empty((len(sizes), judged.size, valid))
+        for i, (d_shape, conv) in enumerate(shapes):
             y = sfft.irfft(u_spec * np.conj(sfft.rfft(d_shape, n=nfft)), n=nfft, axis=1)[:, :valid]
             ys[i] = np.abs(y) / (np.linalg.norm(coef @ conv, axis=1) * sigma)[:, None]
         y_best = ys.max(axis=0)
         z_step = np.abs(u) / (np.linalg.norm(coef, axis=1) * sigma)[:, None]
         pops = [_bump_shape(round(width_s * self.sr), 1)[0] for width_s in _REFINED_POP_WIDTHS_S]
         out: list[tuple[int, int, int, bool, bool | None]] = []
-        for r, s0 in enumerate(starts):
+        for r, s0 in enumerate(st[judged].tolist()):
             j = near - pad + int(np.argmax(y_best[r, near - pad : near + pad + 1]))
             z = float(y_best[r, j])
             size = sizes[int(np.argmax(ys[:, r, j]))]

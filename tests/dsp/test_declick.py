@@ -855,6 +855,25 @@ def test_the_refined_search_does_not_depend_on_block_sizes(rng: np.random.Genera
         np.testing.assert_array_equal(run(ClickRepairer(sr, 1), noisy, block), ref)
 
 
+def test_the_refined_search_screen_keeps_the_same_candidates(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the refined search takes each group's output at its peak first and judges in full only the
+    # groups that pass the bar there: the events and the output are those of judging every group
+    sr = 48000
+    steady, _ = weak_bumps(steady_chord(sr, 2.0, rng), sr, 12)
+    moving, _ = weak_bumps(vibrato_chords(sr, 2.0, rng), sr, 12)
+    for sig in (steady, moving):
+        screened = ClickRepairer(sr, 1, keep_events=True)
+        out = run(screened, sig, 4096)
+        monkeypatch.setattr(declick, "_REFINED_SCREEN", False)
+        full = ClickRepairer(sr, 1, keep_events=True)
+        np.testing.assert_array_equal(run(full, sig, 4096), out)
+        assert [e.onset_s for e in full.events] == [e.onset_s for e in screened.events]
+        monkeypatch.setattr(declick, "_REFINED_SCREEN", True)
+        assert screened.events
+
+
 def vibrato_chords(sr: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
     """Chords of 2-4 eight-partial notes and a bass, changing every 0.4-0.9 s, at -20 dBFS RMS.
 
