@@ -831,33 +831,33 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
             await service.get(job_id)  # a job mock mode did not see (404 when there is none)
             found = [job_id]
         counters = [k for k in state.counters if any(k.endswith(f".{one}") for one in found)]
-        for one in found:
-            runtime.advance(one)
-        states: dict[str, str] = {}
-        for one in found:
-            job = await service.wait(one, timeout)
-            if job.terminal and job.spec.webhook_url:
-                await runtime.wait_webhook(one, timeout)
-            states[one] = job.state.value
-        newest = found[-1]
-        hook = [w for w in runtime.webhooks if w["job_id"] == newest] if job.spec.webhook_url and job.terminal else None
-        return {"job_id": newest, "state": states[newest], "skipped": counters, "webhooks": hook, "jobs": states}
+        ended = await advance_and_wait(service, found, timeout)
+        newest = ended[found[-1]]
+        hook = None
+        if newest.spec.webhook_url and newest.terminal:
+            hook = [w for w in runtime.webhooks if w["job_id"] == newest.id]
+        states = {one: job.state.value for one, job in ended.items()}
+        return {"job_id": newest.id, "state": newest.state.value, "skipped": counters, "webhooks": hook, "jobs": states}
 
     @app.post("/_mock/advance", tags=["mock"])
     async def mock_advance_all(request: Request) -> dict[str, Any]:
         """Advance every job mock mode created (see ``/_mock/jobs/{id}/advance``); answer with their states."""
         service: JobService = request.app.state.service
-        timeout = request.app.state.settings.sync_timeout_s
-        ids = list(state.jobs)
+        ended = await advance_and_wait(service, list(state.jobs), request.app.state.settings.sync_timeout_s)
+        return {"jobs": {one: job.state.value for one, job in ended.items()}}
+
+    async def advance_and_wait(service: JobService, ids: list[str], wait_s: float) -> dict[str, Job]:
+        """Advance the jobs ``ids``; each as it is once it has ended and its webhook was sent (each
+        waited for up to ``wait_s``)."""
         for job_id in ids:
             runtime.advance(job_id)
-        states: dict[str, str] = {}
+        ended: dict[str, Job] = {}
         for job_id in ids:
-            job = await service.wait(job_id, timeout)
+            job = await service.wait(job_id, wait_s)
             if job.terminal and job.spec.webhook_url:
-                await runtime.wait_webhook(job_id, timeout)
-            states[job_id] = job.state.value
-        return {"jobs": states}
+                await runtime.wait_webhook(job_id, wait_s)
+            ended[job_id] = job
+        return ended
 
     @app.get("/_mock/scenarios", tags=["mock"])
     async def mock_list() -> dict[str, list[dict[str, Any]]]:
