@@ -28,6 +28,7 @@ from app.errors import (
     InvalidParameterError,
     MethodNotAllowedError,
     NotFoundError,
+    ServerStoppingError,
     storage_full,
 )
 from app.http import BodyLimit, Dialect, OpenModeGuard, default_status, error_id
@@ -254,7 +255,9 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         if status >= 500:
             eid = exc.error_id = error_id()  # type: ignore[attr-defined]
             cause = getattr(exc, "cause_text", "")
-            log.error(
+            # (a sync request cut by a routine restart is expected, not a fault to page anyone about)
+            log.log(
+                logging.WARNING if isinstance(exc, ServerStoppingError) else logging.ERROR,
                 "error %s on %s %s: %s%s",
                 eid,
                 request.method,
