@@ -1190,7 +1190,7 @@ class ClickRepairer:
         """
         n = best.size
         mult = self.detection_mult
-        order = _REFINED_ORDER_MULT * self._p
+        order = self._refined_order
         gap = round(_REFINED_GAP_S * self.sr)
         big, ctx, near, pad = max(sizes), self._iso, self._onset_win, self._pad
         lo, hi = max(0, seg_lo - pad), min(n, seg_hi + pad)
