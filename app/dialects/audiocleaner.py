@@ -349,7 +349,17 @@ def render(job: Job, base_url: str, position: int, note: str | None = None) -> t
     cannot start (no worker is running) instead of "Request Success"."""
     data: dict[str, Any] = {"status": "waiting", "output": "", "result": "", "file_size": 0}
     message = "Request Success"
-    if job.state is JobState.succeeded:
+    if job.state is JobState.succeeded and job.result_meta.get("result_deleted"):
+        # "success" with a link that answers 404: a client would download an error (an audit); the
+        # minutes stay charged (the task succeeded; its owner deleted the result)
+        reason = "the result was deleted at its owner's request (DELETE /api/v1/jobs/{job_id}/result)"
+        billed = job.result_meta.get("billable_minutes")
+        if billed is not None:  # "failed" reads as free (the FAQ): the charge is said in words too
+            data["credit_time"] = int(billed)
+            reason += f"; the task had succeeded and was charged {int(billed)} credit(s)"
+        data.update(status="failed", reason=reason)
+        message = reason
+    elif job.state is JobState.succeeded:
         ext = job.result_meta.get("container", "wav")
         url = f"{base_url}{PREFIX}/file/{job.id}.{media.EXTENSIONS.get(ext, '.' + ext).lstrip('.')}"
         data.update(status="success", output=url, result=url, file_size=int(job.result_meta.get("size_bytes") or 0))

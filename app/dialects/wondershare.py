@@ -320,6 +320,11 @@ def _mock_note(job: Job) -> str:
     )
 
 
+#: The reason of a task whose result its owner deleted (``DELETE /api/v1/jobs/{id}/result``): it
+#: reads as failed ("4"), the task having nothing to download.
+DELETED_REASON = "the result was deleted at its owner's request (DELETE /api/v1/jobs/{task_id}/result)"
+
+
 def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> WondershareResult:
     """The documented result data for ``job``; ``note`` is the reason of a waiting task (why it does not start)."""
     state = job.state
@@ -327,6 +332,9 @@ def render(job: Job, wait_s: float, base_url: str, note: str | None = None) -> W
     reason = ""
     if state is JobState.queued and note:
         reason = note
+    elif state is JobState.succeeded and job.result_meta.get("result_deleted"):
+        # "complete" with a link that answers 404: a client would download an error (an audit)
+        state, reason = JobState.failed, DELETED_REASON
     elif state is JobState.succeeded:
         voice = f"{base_url}{PREFIX}/file/{job.id}.{job.result_meta.get('container', 'mp3')}"
         # what the client should know about its input (a cut-off file) or the output (MP3 at 48 kHz of

@@ -256,6 +256,26 @@ def test_audiocleaner_credit_time_is_what_the_decoded_audio_costs(client: httpx.
     assert 51.0 < y.size / sr < 53.0
 
 
+def test_audiocleaner_task_whose_result_was_deleted_is_failed(client: httpx.Client, origin: LoopbackServer) -> None:
+    """After ``DELETE /api/v1/jobs/{id}/result`` the task still read "success" with an output link
+    that answered 404 (an audit): it reads "failed" with a reason that says why, and no link; the
+    minutes it was charged stay said."""
+    job_id = create(client, origin.url("/misleading.mp3"), {"normalize": True})
+    done = wait(client, job_id)
+    assert done["status"] == "success", done
+    native = {"Authorization": f"Bearer {KEY}"}  # the same key, on the native API
+    assert client.delete(f"/api/v1/jobs/{job_id}/result", headers=native).status_code == 200
+    data = wait(client, job_id)
+    assert data["status"] == "failed", data
+    assert (data["output"], data["result"]) == ("", "")
+    assert "deleted at its owner's request" in data["reason"]
+    assert data["message"] == data["reason"]
+    assert data["credit_time"] == done["credit_time"]
+    assert f"charged {done['credit_time']} credit" in data["reason"]  # "failed" does not mean free here
+    with httpx.Client(timeout=30) as anonymous:
+        assert anonymous.get(done["output"]).status_code == 404
+
+
 def test_audiocleaner_says_when_the_input_was_cut_off(client: httpx.Client, origin: LoopbackServer) -> None:
     # the native API warned; this dialect's answer had nowhere to say it
     data = wait(client, create(client, origin.url("/cut_off.wav"), {"normalize": True}))

@@ -485,6 +485,21 @@ def test_wondershare_closed_task_is_status_5(client: httpx.Client, origin: Loopb
         client.delete(f"/api/v1/jobs/{b}", headers=NATIVE)
 
 
+def test_wondershare_task_whose_result_was_deleted_is_status_4(client: httpx.Client, origin: LoopbackServer) -> None:
+    """After ``DELETE /api/v1/jobs/{id}/result`` the task still read "3" (complete) with a
+    voice_result that answered 404: a client written from the doc would download the error (an
+    audit). It reads "4" with a reason that says why, and no link."""
+    task = submit(client, batch_body(origin.url("/bucket/in.wav")))
+    done = poll(client, task)
+    assert done["status"] == "3", done
+    assert client.delete(f"/api/v1/jobs/{task}/result", headers=AUTH).status_code == 200
+    data = client.get(f"/v3/pic/ecr/result/{task}", headers=AUTH).json()["data"]
+    assert data == {"status": "4", "wait_time": "0", "voice_result": "", "reason": data["reason"]}
+    assert "deleted at its owner's request" in data["reason"]
+    with httpx.Client(timeout=30) as anonymous:
+        assert anonymous.get(done["voice_result"]).status_code == 404
+
+
 def test_wondershare_timed_out_task_is_status_6(tmp_path: Path, origin: LoopbackServer) -> None:
     long_wav = io.BytesIO()
     sf.write(long_wav, np.tile(CLICKED, 60), SR, format="WAV", subtype="PCM_16")
