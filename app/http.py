@@ -507,7 +507,7 @@ async def blob_response(
     seeking), one that cannot be met 416; several ranges get the whole file. Each answer carries
     an ``ETag`` (:func:`blob_etag`), so a resume that checks the file did not change (``If-Range``,
     as browsers and download managers send) gets its part too; any other ``If-Range`` gets the
-    whole file."""
+    whole file; an ``If-None-Match`` that names it (or ``*``) gets 304 Not Modified."""
     blobs = service.blobs
     if service.settings.s3_presign_downloads:
         url = await anyio.to_thread.run_sync(
@@ -517,6 +517,9 @@ async def blob_response(
             return RedirectResponse(url, status_code=307, headers=headers)
     size = await anyio.to_thread.run_sync(blobs.size, key)  # NotFoundError now, before any byte is sent
     etag = blob_etag(key, size)
+    if request is not None and none_match(request.headers.get("if-none-match"), etag):
+        # the client holds this very file (RFC 9110 sec. 13.1.2): 304, no body (a cache re-downloaded it whole)
+        return Response(status_code=304, headers={"etag": etag, **(headers or {})})
     wanted = None
     if request is not None and request.headers.get("if-range", etag).strip() == etag:  # (a strong match only)
         wanted = request.headers.get("range")
@@ -547,6 +550,16 @@ async def blob_response(
     if head:
         return Response(media_type=media_type, headers=sent, status_code=status)
     return StreamingResponse(body(), media_type=media_type, headers=sent, status_code=status)
+
+
+def none_match(header: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` ``header`` names ``etag`` (RFC 9110 sec. 13.1.2: ``*``, or a
+    list of entity tags compared weakly, so ``W/"x"`` matches ``"x"``)."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
 def blob_etag(key: str, size: int) -> str:

@@ -462,6 +462,13 @@ def test_server_downloads_answer_a_byte_range(client: httpx.Client, rng: np.rand
     assert (r.status_code, r.content, r.headers["etag"]) == (206, body[10:20], etag)
     r = client.get(done["result_url"], headers={**H, "Range": "bytes=10-19", "If-Range": "W/" + etag})
     assert (r.status_code, r.content) == (200, body)  # a weak tag never validates a range
+    # a cache that holds the file asks with If-None-Match: 304 and no body (it was sent whole again)
+    for held in (etag, "W/" + etag, f'"other", {etag}', "*"):
+        for method in ("GET", "HEAD"):
+            r = client.request(method, done["result_url"], headers={**H, "If-None-Match": held})
+            assert (r.status_code, r.content, r.headers["etag"]) == (304, b"", etag), (held, method)
+    r = client.get(done["result_url"], headers={**H, "If-None-Match": '"other"', "Range": "bytes=0-1"})
+    assert (r.status_code, r.content) == (206, body[:2])  # not this file: the request as if unconditional
 
 
 @pytest.mark.parametrize(
