@@ -25,7 +25,8 @@ Tree (each class has a stable ``code``)::
     │   └── JobTimeoutError          "processing.timeout"
     ├── StorageFullError             "storage.full"         the server's disk (or database) is full
     ├── QueueUnavailableError        "queue.unavailable"    the cluster's broker does not answer (503)
-    │   └── ServerStoppingError      "server.stopping"      the server stops before the answer (503)
+    │   ├── ServerStoppingError      "server.stopping"      the server stops before the answer (503)
+    │   └── DatabaseUnavailableError "database.unavailable" the cluster's PostgreSQL takes no connection (503)
     └── RetryableError               "retryable"            transient; the job is run again
         ├── InputFetchRetryError     "fetch.failed"         the input's download timed out or got a 5xx
         └── StorageUnavailableError  "storage.unavailable"  the blob store (S3) does not answer
@@ -41,6 +42,7 @@ __all__ = [
     "ConcurrencyLimitError",
     "ConflictError",
     "CorruptMediaError",
+    "DatabaseUnavailableError",
     "EmptyInputError",
     "EngineUnavailableError",
     "FetchError",
@@ -247,6 +249,13 @@ class ServerStoppingError(QueueUnavailableError):
     cancelled, not charged; the same request, sent again, runs anew."""
 
     code = "server.stopping"
+
+
+class DatabaseUnavailableError(QueueUnavailableError):
+    """The job store (the cluster's PostgreSQL) takes no connection now (down, or out of
+    connections): nothing was done; try again shortly (a 503 with ``Retry-After``, not a 500)."""
+
+    code = "database.unavailable"
 
 
 class StorageFullError(AppError):

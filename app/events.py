@@ -117,6 +117,8 @@ class RedisEventBus:
         self._lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._ready = threading.Event()
+        self._failed = threading.Event()  # the listener's last attempt at subscribing failed
+        self._last_error = ""
         self._closing = False
         self._last_publish_warning = -float("inf")
 
@@ -136,8 +138,13 @@ class RedisEventBus:
             if self._listener is None:
                 self._listener = threading.Thread(target=self._listen, name="hush-redis-events", daemon=True)
                 self._listener.start()
-        if not self._ready.wait(10):
-            raise ConnectionError("no subscription to the Redis event channel within 10 s")
+        # a Redis known to be down answers at once: every watcher waited the whole 10 s first
+        deadline = time.monotonic() + 10
+        while not self._ready.wait(0.05):
+            if self._failed.is_set():
+                raise ConnectionError(f"no subscription to the Redis event channel: {self._last_error}")
+            if time.monotonic() > deadline:
+                raise ConnectionError("no subscription to the Redis event channel within 10 s")
 
     def _listen(self) -> None:
         delay = 1.0  # between reconnection attempts, doubling to 30 s while Redis stays away
@@ -150,6 +157,7 @@ class RedisEventBus:
                     if message is None:
                         continue
                     if message["type"] == "subscribe":
+                        self._failed.clear()
                         self._ready.set()
                         delay = 1.0
                     elif message["type"] == "message":
@@ -162,6 +170,8 @@ class RedisEventBus:
             except Exception as exc:
                 if self._closing:
                     return
+                self._last_error = str(exc)
+                self._failed.set()
                 # one line per attempt, not a traceback a second: the cause is in the message
                 log.warning("no Redis event subscription (%s); trying again in %.0f s", exc, delay)
                 time.sleep(delay)

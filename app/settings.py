@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     """PostgreSQL job store: ``postgresql://user:password@host:port/database``."""
     database_schema: str | None = None
     """PostgreSQL schema for Hush's tables (created if missing); unset, the user's search path."""
+    database_max_connections: int = Field(10, ge=1, le=1000)
+    """PostgreSQL job store: most connections one process (an API server, a worker) holds at once;
+    store calls beyond them wait (up to 30 s, then 503 ``database.unavailable``). The database's
+    ``max_connections`` must cover this times the processes (replicas, and each worker's pool)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis for the Celery broker and the event bus: ``redis://[:password@]host:port/db``."""
     s3_endpoint: str | None = None
@@ -177,7 +181,8 @@ class Settings(BaseSettings):
     """True: result downloads answer 307 to a presigned S3 URL instead of streaming through the API."""
     lease_s: float = Field(30.0, ge=1, le=3600)
     """A running job's lease: its worker renews it every third of this; a job whose lease ran out
-    (its worker died) is taken back to the queue."""
+    (its worker died) is taken back to the queue. A webhook delivery's claim is held the same way
+    by the server sending it."""
     worker_heartbeat_ttl_s: float = Field(15.0, ge=0.5, le=3600)
     """Cluster: each ``hush worker`` rewrites its heartbeat key in Redis every third of this, and
     the key expires after it; a worker killed hard drops out of the API servers' count within it."""

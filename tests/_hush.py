@@ -41,9 +41,10 @@ class HushProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
 
-    def start(self, timeout_s: float = 30.0, *, ready: tuple[int, ...] = (200,)) -> HushProcess:
-        """Start it and wait until ``/readyz`` answers one of ``ready`` (503 too: a server that is
-        up but not ready, e.g. one that requires a worker while none runs)."""
+    def start(self, timeout_s: float = 30.0, *, ready: tuple[int, ...] = (200,), probe: str = "/readyz") -> HushProcess:
+        """Start it and wait until ``probe`` (``/readyz``) answers one of ``ready`` (503 too: a server
+        that is up but not ready, e.g. one that requires a worker while none runs; ``/healthz`` for
+        one whose readiness checks take longer than the probe's second, e.g. a broker unreachable)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = self._spawn(out)
@@ -52,7 +53,7 @@ class HushProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hush serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code in ready:
+                if httpx.get(f"{self.url}{probe}", timeout=1.0).status_code in ready:
                     return self
             except httpx.HTTPError:
                 pass

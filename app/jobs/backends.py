@@ -66,7 +66,12 @@ def build_store(settings: Settings, *, migrate: bool = True) -> JobStore:
             from app.jobs.pgstore import PostgresJobStore
         except ImportError as exc:
             raise _missing(exc, "PostgreSQL job store") from exc
-        return PostgresJobStore(settings.database_url, schema=settings.database_schema, migrate=migrate)
+        return PostgresJobStore(
+            settings.database_url,
+            schema=settings.database_schema,
+            migrate=migrate,
+            max_connections=settings.database_max_connections,
+        )
     raise _not_built("job store", kind)
 
 

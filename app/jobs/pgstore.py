@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from app.errors import DatabaseUnavailableError
 from app.jobs import migrations
 from app.jobs.models import Job, JobState
 from app.jobs.store import _ACTIVE, SqliteJobStore
@@ -31,6 +32,10 @@ __all__ = ["PostgresJobStore", "sqlalchemy_url"]
 #: failed over or a network blip breaks it unseen, and a worker's first job after it failed before
 #: its claim (an outside audit, simulated with a TCP proxy). Busy connections skip the round trip.
 _IDLE_CHECK_S = 10.0
+
+#: Longest a store call waits for one of the process's connections to come free before it is
+#: answered 503 (``database.unavailable``).
+_SLOT_WAIT_S = 30.0
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -88,7 +93,15 @@ class PostgresJobStore(SqliteJobStore):
         "SELECT * FROM jobs WHERE finished_at IS NOT NULL AND (spec::json->>'webhook_url') IS NOT NULL"
     )
 
-    def __init__(self, url: str, *, schema: str | None = None, migrate: bool = True, pool_size: int = 8) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        migrate: bool = True,
+        pool_size: int = 8,
+        max_connections: int = 10,
+    ) -> None:
         import pg8000.dbapi
 
         parts = urlsplit(url)
@@ -105,7 +118,12 @@ class PostgresJobStore(SqliteJobStore):
         self._driver = pg8000.dbapi
         self._schema = schema
         self._pool: list[tuple[Any, float]] = []  # (connection, when it was put back: monotonic s)
-        self._pool_size = pool_size
+        self._pool_size = min(pool_size, max_connections)
+        # every store call opened a connection of its own when the pool had none idle: a burst of
+        # 50 requests took 20-40 per replica, past a role's or server's limit, and was answered
+        # "500 internal server error" (a cluster audit); calls beyond this wait for a free one
+        self._max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._pool_lock = threading.Lock()
         self._closed = False
         if migrate:
@@ -113,7 +131,15 @@ class PostgresJobStore(SqliteJobStore):
 
     # ------------------------------------------------------------------ connections
     def _open(self) -> Any:
-        conn = self._driver.connect(**self._connect_args, timeout=30)
+        try:
+            conn = self._driver.connect(**self._connect_args, timeout=30)
+        except Exception as exc:  # refused, unreachable, out of connections, bad credentials
+            where = f"{self._connect_args['host']}:{self._connect_args['port']}"
+            raise DatabaseUnavailableError(
+                f"the job store's PostgreSQL at {where} took no connection: {exc}",
+                hint="try again shortly; operators: check HUSH_DATABASE_URL, and that the server's max_connections "
+                "covers HUSH_DATABASE_MAX_CONNECTIONS for every replica and worker",
+            ) from exc
         if self._schema:
             cur = conn.cursor()
             cur.execute(f'SET search_path TO "{self._schema}"')
@@ -138,6 +164,20 @@ class PostgresJobStore(SqliteJobStore):
     def _pooled(self) -> Iterator[Any]:
         if self._closed:
             raise RuntimeError("the job store is closed")
+        if not self._slots.acquire(timeout=_SLOT_WAIT_S):
+            raise DatabaseUnavailableError(
+                f"all {self._max_connections} of this server's connections to the job store stayed busy for "
+                f"{_SLOT_WAIT_S:g} s",
+                hint="try again shortly; operators: raise HUSH_DATABASE_MAX_CONNECTIONS or add replicas",
+            )
+        try:
+            with self._connection() as conn:
+                yield conn
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
         with self._pool_lock:
             conn, idle_since = self._pool.pop() if self._pool else (None, 0.0)
         if conn is not None and time.monotonic() - idle_since > _IDLE_CHECK_S and not self._answers(conn):

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app import media
 from app.errors import (
@@ -56,6 +56,7 @@ from dsp.errors import DspError
 __all__ = ["JobRecorder", "RunContext", "finish_error", "run_job"]
 
 log = logging.getLogger("hush.runner")
+T = TypeVar("T")
 
 
 class _Cancelled(Exception):
@@ -283,26 +284,33 @@ def _put_result(url: str, path: Path, content_type: str, settings: Settings) -> 
     return fetch.put_file(url, path, content_type, settings), PUT_ATTEMPTS
 
 
-#: Longest a finished job waits, trying again, for the blob store to take its result: an S3
-#: restarting (15-20 s for SeaweedFS) failed a job that had finished its processing, which then
-#: ran again from the start.
-RESULT_STORE_WAIT_S = 60.0
+#: Longest a job waits, trying again, for the blob store to answer (to read its uploaded input,
+#: to take its result): an S3 restarting (15-20 s for SeaweedFS) failed a job that had finished
+#: its processing, which then ran again from the start; and jobs that started meanwhile used their
+#: three attempts within 3 s and failed for good (a cluster audit).
+STORAGE_WAIT_S = 60.0
 
 
-def _store_result(ctx: RunContext, key: str, path: Path) -> int:
-    """``ctx.blobs.put_file(key, path)``, tried again while the store does not answer, for up to
-    ``RESULT_STORE_WAIT_S`` (``settings.retry_backoff_s`` apart and doubling); its size."""
-    deadline = time.monotonic() + RESULT_STORE_WAIT_S
+def _when_storage_answers(ctx: RunContext, what: str, call: Callable[[], T]) -> T:
+    """``call()``, tried again while the blob store does not answer, for up to
+    ``STORAGE_WAIT_S`` (``settings.retry_backoff_s`` apart and doubling); ``what`` names it in
+    the log."""
+    deadline = time.monotonic() + STORAGE_WAIT_S
     for attempt in itertools.count(1):
         try:
-            return ctx.blobs.put_file(key, path)
+            return call()
         except StorageUnavailableError as exc:
             pause = _backoff_s(ctx.settings, attempt)
             if time.monotonic() + pause > deadline:
                 raise
-            log.warning("storing the result failed (attempt %d): %s; trying again in %.1f s", attempt, exc, pause)
+            log.warning("%s failed (attempt %d): %s; trying again in %.1f s", what, attempt, exc, pause)
             time.sleep(pause)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _store_result(ctx: RunContext, key: str, path: Path) -> int:
+    """``ctx.blobs.put_file(key, path)`` when the store answers (:func:`_when_storage_answers`); its size."""
+    return _when_storage_answers(ctx, "storing the result", lambda: ctx.blobs.put_file(key, path))
 
 
 def _backoff_s(settings: Settings, attempt: int) -> float:
@@ -392,7 +400,8 @@ def _run(ctx: RunContext, job: Job) -> None:
             job = _set_state(ctx, job, state=JobState.in_progress, progress=0.0)
         elif spec.input.blob_key:
             try:
-                src = ctx.blobs.readable_path(spec.input.blob_key, tmp)
+                blob_key = spec.input.blob_key
+                src = _when_storage_answers(ctx, "reading the input", lambda: ctx.blobs.readable_path(blob_key, tmp))
             except NotFoundError:
                 # (it said "no stored file 'uploads/<id>' (results are deleted after the retention
                 # period)": an internal key, and the wrong reason for an upload its owner deleted)
@@ -464,7 +473,10 @@ def _run(ctx: RunContext, job: Job) -> None:
             )
             if spec.output.put_url:
                 status, tries = _put_result(
-                    spec.output.put_url, ctx.blobs.readable_path(key, tmp), result_meta["mime"], settings
+                    spec.output.put_url,
+                    _when_storage_answers(ctx, "reading the result back", lambda: ctx.blobs.readable_path(key, tmp)),
+                    result_meta["mime"],
+                    settings,
                 )
                 result_meta["put_status"] = status
                 result_meta["put_attempts"] = tries

@@ -152,6 +152,7 @@ class JobService:
         """Makes job, upload and request ids (mock mode draws them from a seed)."""
         self.webhook_sender: WebhookSender | None = None
         """Delivers webhooks instead of :func:`app.webhooks.deliver` (mock mode's webhook chaos)."""
+        self._webhooks_held: set[str] = set()  # the jobs whose webhook this server is sending now
 
     # ------------------------------------------------------------------ submit
     async def submit(
@@ -533,7 +534,18 @@ class JobService:
     async def _watch(self, job_id: str, *, owner: str | None) -> AsyncIterator[tuple[Job, int]]:
         # One subscription: the job's own events, plus the queue-moved broadcasts that reach every
         # subscriber. (Subscribing to ALL_JOBS too would cost each watcher every job's progress.)
-        async with self._subscribe_stream(job_id) as mine:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                mine = await stack.enter_async_context(self._subscribe_stream(job_id))
+            except ConnectionError as exc:
+                # no live events (Redis unreachable): the stream reads the store every 5 s instead
+                # of ending, torn, after 10 s of nothing (an ASGI traceback; a cluster audit)
+                log.warning("job %s: no live events (%s); its stream reads the job store instead", job_id, exc)
+                mine = asyncio.Queue()
+                self._streams.add(mine)  # (so a stopping server still ends it)
+                stack.callback(self._streams.discard, mine)
+                if self._stopping:
+                    put_latest(mine, None)
             job = await self.get(job_id, owner=owner)
             ahead = await self.jobs_ahead(job)
             note = await self.waiting_note(job)
@@ -712,27 +724,42 @@ class JobService:
         """Use ``renderer`` to build the webhook body for ``dialect``'s finished jobs."""
         self._renderers[dialect] = renderer
 
-    def _webhook_lease_s(self) -> float:
-        """Longest a delivery can take: every attempt timing out, every wait as long as a receiver's
-        ``Retry-After`` may make it (``MAX_BACKOFF_S``), and a minute.
+    async def _hold_webhook(self, job_id: str) -> None:
+        """Renew ``job_id``'s delivery claim every third of ``HUSH_LEASE_S`` while this server sends it.
 
-        A lease sized from the backoff alone ran out under a receiver asking for 300 s, and a second
-        server delivered the same webhook beside the first (a security review)."""
-        from app.webhooks import MAX_BACKOFF_S
-
-        n = self.settings.webhook_max_attempts
-        waits = (n - 1) * MAX_BACKOFF_S  # (every wait is capped there, Retry-After or backoff)
-        return float(n * self.settings.fetch_timeout_s + waits + 60.0)
+        The claim used to be taken once for the longest a delivery could take (32 min at the
+        defaults): a replica killed or stopped mid-delivery left the webhook unsent that long (a
+        cluster audit). Held like a running job's lease, it runs out within ``HUSH_LEASE_S`` of
+        the server's death, and the waits between attempts (up to ``MAX_BACKOFF_S``) no longer
+        decide its length."""
+        every = self.settings.lease_s / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await anyio.to_thread.run_sync(self.store.renew_webhook, job_id, self.settings.lease_s)
+            except Exception:  # the store is back by the next renewal, or the claim runs out and is taken over
+                log.warning("could not renew the webhook claim of job %s", job_id, exc_info=True)
 
     async def _deliver_webhook(self, job: Job) -> None:
-        from app import webhooks
-
         renderer = self._renderers.get(job.dialect)
         if renderer is None or not job.spec.webhook_url:
             return
         # one delivery per job, however many servers saw it finish: the one that claims its row
-        if not await anyio.to_thread.run_sync(self.store.claim_webhook, job.id, self._webhook_lease_s()):
+        if not await anyio.to_thread.run_sync(self.store.claim_webhook, job.id, self.settings.lease_s):
             return
+        self._webhooks_held.add(job.id)
+        holder = asyncio.ensure_future(self._hold_webhook(job.id))
+        try:
+            await self._send_webhook(job, renderer, job.spec.webhook_url)
+        finally:
+            holder.cancel()
+            self._webhooks_held.discard(job.id)
+
+    async def _send_webhook(self, job: Job, renderer: WebhookRenderer, url: str) -> None:
+        """Render and send ``job``'s webhook (its delivery row is claimed), resuming a delivery a
+        stopped server left half done; record the outcome."""
+        from app import webhooks
+
         try:
             payload = await renderer(job, self)
         except Exception:
@@ -770,9 +797,7 @@ class JobService:
             await anyio.to_thread.run_sync(lambda: self.store.update(job.id, meta=dict(progress)))
 
         send = self.webhook_sender or webhooks.deliver
-        result = await send(
-            job.spec.webhook_url, payload, self.settings, job_id=job.id, on_attempt=on_attempt, **resume
-        )
+        result = await send(url, payload, self.settings, job_id=job.id, on_attempt=on_attempt, **resume)
         attempts = done_before + len(result.attempts)
         meta = dict(job.meta)
         meta.pop("webhook_progress", None)
@@ -828,6 +853,32 @@ class JobService:
 
         for job in await anyio.to_thread.run_sync(pending):
             self._spawn(self._deliver_webhook(job))
+
+    async def resume_dropped_webhooks(self, now: float | None = None) -> int:
+        """Take over the deliveries whose claim ran out (the server sending them died) or was given
+        back (it stopped); returns how many were started."""
+        now = time.time() if now is None else now
+
+        def dropped() -> list[Job]:
+            jobs = (self.store.get(job_id) for job_id in self.store.dropped_webhooks(now))
+            return [j for j in jobs if j is not None and j.state in TERMINAL_STATES and "webhook" not in j.meta]
+
+        jobs = await anyio.to_thread.run_sync(dropped)
+        for job in jobs:
+            self._spawn(self._deliver_webhook(job))
+        return len(jobs)
+
+    async def _webhook_watch(self) -> None:
+        """Every ``HUSH_LEASE_S``, resume the deliveries another server dropped (the janitor's
+        5 minutes were the only other way for a cluster's replicas to learn of them)."""
+        while True:
+            await asyncio.sleep(self.settings.lease_s)
+            try:
+                n = await self.resume_dropped_webhooks()
+                if n:
+                    log.warning("resuming %d webhook delivery(ies) a stopped server left unfinished", n)
+            except Exception:
+                log.exception("webhook watch pass failed")
 
     # ------------------------------------------------------------------ housekeeping
     async def expire_once(self, now: float | None = None) -> int:
@@ -957,7 +1008,7 @@ class JobService:
                 log.warning("re-queued %d job(s) left running by a previous server: %s", len(recovered), recovered)
             # ... and so are the work folders of their runs
             await anyio.to_thread.run_sync(functools.partial(sweep_leftovers, self.settings, all_of_them=True))
-            # ... and the webhooks it was sending, which waited out their whole lease (7.5 min) unsent
+            # ... and the webhooks it was sending, which waited out their claim unsent
             released = await anyio.to_thread.run_sync(self.store.release_webhooks)
             if released:
                 log.warning("resuming %d webhook delivery(ies) a previous server left unfinished", released)
@@ -968,6 +1019,7 @@ class JobService:
         self._spawn(self._notifier())
         self._spawn(self._janitor())
         self._spawn(self._reaper())
+        self._spawn(self._webhook_watch())
         await self._resume_webhooks()
 
     async def until_stopping(self) -> None:
@@ -993,9 +1045,16 @@ class JobService:
         self.queue.begin_stop()
 
     async def stop(self) -> None:
-        """Stop background tasks and workers."""
+        """Stop background tasks and workers; give back the claims of the webhooks this server was
+        sending, for another server to go on with at once (from their next attempt, when due)."""
+        held = list(self._webhooks_held)
         for task in list(self._tasks):
             task.cancel()
+        if held:
+            try:
+                await anyio.to_thread.run_sync(self.store.release_webhook_claims, held)
+            except Exception:  # their claims run out within HUSH_LEASE_S instead
+                log.warning("could not give back %d webhook claim(s)", len(held), exc_info=True)
         await anyio.to_thread.run_sync(self.queue.stop)
 
 

@@ -96,6 +96,18 @@ class JobStore(Protocol):
         over; a delivered or failed row is never claimed again."""
         ...
 
+    def renew_webhook(self, job_id: str, lease_s: float) -> bool:
+        """Extend a delivery's claim by ``lease_s`` from now; False once it is no longer being sent."""
+        ...
+
+    def release_webhook_claims(self, job_ids: Sequence[str]) -> int:
+        """Give back the claims of these deliveries (a server stopping); returns how many."""
+        ...
+
+    def dropped_webhooks(self, now: float) -> list[str]:
+        """Job ids of deliveries still being sent whose claim ran out before ``now``."""
+        ...
+
     def finish_webhook(self, job_id: str, *, delivered: bool, attempts: int) -> None: ...
     def reopen_webhook(self, job_id: str) -> bool:
         """Make a failed delivery claimable again (a client repeated its request); True if it was failed."""
@@ -441,6 +453,31 @@ class SqliteJobStore:
                 (job_id, now + lease_s, now, now),
             )
             return bool(cur.rowcount > 0)
+
+    def renew_webhook(self, job_id: str, lease_s: float) -> bool:
+        now = time.time()
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE webhook_deliveries SET claimed_until=?, updated_at=? WHERE job_id=? AND state='sending'",
+                (now + lease_s, now, job_id),
+            )
+            return bool(cur.rowcount > 0)
+
+    def release_webhook_claims(self, job_ids: Sequence[str]) -> int:
+        if not job_ids:
+            return 0
+        marks = ",".join("?" * len(job_ids))
+        with self._tx() as c:
+            cur = c.execute(
+                f"UPDATE webhook_deliveries SET claimed_until=0, updated_at=? WHERE state='sending' "  # noqa: S608 - placeholders only
+                f"AND job_id IN ({marks})",
+                (time.time(), *job_ids),
+            )
+            return int(cur.rowcount or 0)
+
+    def dropped_webhooks(self, now: float) -> list[str]:
+        rows = self._query("SELECT job_id FROM webhook_deliveries WHERE state='sending' AND claimed_until<?", (now,))
+        return [r["job_id"] for r in rows]
 
     def finish_webhook(self, job_id: str, *, delivered: bool, attempts: int) -> None:
         with self._tx() as c:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -269,6 +270,106 @@ def test_cluster_sends_one_webhook_per_job_with_two_replicas(cluster: Cluster, r
         time.sleep(2.0)  # both replicas saw every job finish: give a duplicate time to arrive
         sent = sorted(r.headers["X-Hush-Job-Id"] for r in hook.requests)
         assert sent == sorted(j["id"] for j in jobs)  # each job once, from one replica
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.needs_redis
+@pytest.mark.needs_s3
+def test_cluster_webhook_delivery_outlives_the_replica_sending_it(cluster: Cluster, rng: np.random.Generator) -> None:
+    """A delivery's claim was taken once for the longest a delivery could take (32 min at the
+    defaults): a replica killed mid-delivery left the webhook unsent that long, even after it came
+    back (a cluster audit). The claim is now renewed while it is sent: a wait longer than the
+    lease is no gap for the other replica to send a duplicate through, and a killed sender's claim
+    runs out within the lease for a live replica to go on from its next attempt."""
+    from tests.app._http_fixtures import Reply, replies_in_order, serve_http
+
+    hook = replies_in_order(
+        Reply(503, headers={"Retry-After": str(int(LEASE_S * 1.6))}),  # outlasts an unrenewed claim
+        Reply(503, headers={"Retry-After": "2"}),
+        Reply(200),
+    )
+    a, b = cluster.apis
+    with serve_http({"POST /hook": hook}) as receiver, _client(a) as ca:
+        file_id = upload(ca, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+        job = submit(ca, file_id, steps=[], webhook_url=receiver.url("/hook"))
+        deadline = time.monotonic() + 60
+        while len(receiver.requests) < 2:  # the first 503, its wait with both replicas up, the second
+            assert time.monotonic() < deadline, receiver.requests
+            time.sleep(0.05)
+        while (ca.get(f"/api/v1/jobs/{job['id']}", headers=H).json().get("webhook") or {}).get("attempts") != 2:
+            assert time.monotonic() < deadline, "the second attempt was not recorded"
+            time.sleep(0.05)
+        a.kill9()  # whichever replica holds the delivery, it is gone
+        b.kill9()
+        killed = time.monotonic()
+        again = HushProcess(a.data_dir, workers=1, port=a.port)
+        again.env = a.env
+        cluster.apis[0] = again.start()
+        deadline = time.monotonic() + 6 * LEASE_S
+        with _client(again) as c:  # (a new connection: the old one died with its replica)
+            while (hooked := c.get(f"/api/v1/jobs/{job['id']}", headers=H).json()["webhook"])["delivered"] is None:
+                assert time.monotonic() < deadline, hooked
+                time.sleep(0.1)
+        took = time.monotonic() - killed
+        restarted = HushProcess(b.data_dir, workers=1, port=b.port)
+        restarted.env = b.env
+        cluster.apis[1] = restarted.start()
+        time.sleep(1.0)  # a duplicate from the second replica's start would arrive by now
+    assert hooked == {"delivered": True, "attempts": 3, "status": 200, "error": None}, hooked
+    assert len(receiver.requests) == 3  # no attempt sent twice: not in the long wait, not after the kill
+    assert took < 6 * LEASE_S
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.needs_redis
+@pytest.mark.needs_s3
+def test_cluster_live_streams_read_the_store_when_redis_is_unreachable(
+    cluster: Cluster, rng: np.random.Generator, tmp_path: Path
+) -> None:
+    """On a replica that cannot reach Redis, a job's SSE stream and websocket sent nothing for 10 s
+    and then broke mid-chunk (an unhandled ASGI exception), even for a finished job (a cluster
+    audit). They now follow the job from the store: the snapshot at once, then its changes."""
+    import websocket
+
+    from tests._hush import free_port
+
+    a, _ = cluster.apis
+    long_path = tmp_path / "long.wav"
+    write_long_wav(long_path, 8000, 240.0, rng)
+    settings = {
+        k.removeprefix("HUSH_").lower(): v
+        for k, v in cluster.env.items()
+        if k.startswith("HUSH_") and k not in ("HUSH_WORKERS", "HUSH_DATA_DIR")
+    }
+    settings["redis_url"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    cut_off = HushProcess(tmp_path / "no-redis", workers=1, **settings)
+    with _client(a) as ca:
+        job = submit(ca, upload(ca, long_path.read_bytes()), steps=[{"name": "denoise"}, {"name": "loudness"}])
+        try:
+            cut_off.start(probe="/healthz")  # (its /readyz waits on the broker it cannot reach)
+            with _client(cut_off) as cc:
+                t0 = time.monotonic()
+                seen: list[tuple[float, dict[str, Any]]] = []
+                with cc.stream("GET", f"/api/v1/jobs/{job['id']}/events", headers=H, timeout=120) as r:
+                    assert r.status_code == 200
+                    for line in r.iter_lines():
+                        if line.startswith("data: "):
+                            seen.append((time.monotonic() - t0, json.loads(line[6:])))
+                assert seen, "no event"
+                assert seen[0][0] < 5.0, seen[0]  # the snapshot at once, not after a 10 s wait
+                assert seen[-1][1]["state"] == "succeeded", seen  # followed to its end, not torn
+                ws = websocket.create_connection(
+                    f"ws://127.0.0.1:{cut_off.port}/api/v1/jobs/{job['id']}/ws", header=H, timeout=10
+                )
+                try:
+                    assert json.loads(ws.recv())["state"] == "succeeded"  # a finished job's state, then closed
+                finally:
+                    ws.close()
+        finally:
+            cut_off.stop()
+        log = cut_off.log.read_text(errors="replace")
+    assert "Exception in ASGI application" not in log, log[-3000:]
+    assert "reads the job store instead" in log, log[-3000:]
 
 
 @pytest.mark.needs_postgres

@@ -141,6 +141,39 @@ def test_a_finished_job_waits_for_a_blob_store_that_comes_back(settings, rng) ->
     store.close()
 
 
+def test_a_job_starting_while_the_blob_store_is_down_waits_for_it(settings, rng) -> None:
+    """Jobs that started while an S3 restarted failed their input read, were queued again after 1
+    s, then 2 s, and failed for good "(the last of 3 attempts)" 3 s after they first ran; none ran
+    once the store was back (a cluster audit: all six jobs of a 30 s SeaweedFS restart lost)."""
+    from app.errors import StorageUnavailableError
+
+    class Restarting(LocalBlobStore):
+        refusals = 4  # more than the job's attempts: each read would have cost one
+
+        def readable_path(self, key: str, scratch: Path) -> Path:
+            if key.startswith("uploads/") and self.refusals:
+                self.refusals -= 1
+                raise StorageUnavailableError("the blob store (S3) did not answer while reading a file")
+            return super().readable_path(key, scratch)
+
+    settings = settings.model_copy(update={"retry_backoff_s": 0.05, "max_attempts": 3})
+    store = SqliteJobStore(settings.db_path)
+    blobs = Restarting(settings.blob_dir)
+    requeued: list[str] = []
+    c = RunContext(
+        settings=settings, store=store, publish=lambda e: None, blobs=blobs, enqueue=lambda *a: requeued.append(a[0])
+    )
+    new_job(c, "j", key=upload(c, rng))
+    run_job("j", c)
+    done = store.get("j")
+    assert done is not None
+    assert done.state is JobState.succeeded, done.error_reason
+    assert done.attempt == 1  # waited in its first attempt
+    assert requeued == []
+    assert blobs.refusals == 0
+    store.close()
+
+
 @pytest.mark.parametrize(("free", "code"), [(0, "storage.full"), (10 << 30, "processing.failed")])
 def test_a_write_into_a_full_disk_fails_the_job_as_storage_full(ctx, rng, monkeypatch, free, code) -> None:
     # libsndfile says "System error." with no errno when the disk is full: the job failed as an
@@ -272,15 +305,47 @@ def test_a_retry_goes_back_through_the_queue(ctx) -> None:
     assert [entry["kind"] for entry in c.store.logs("j")] == ["retry"]
 
 
-def test_a_webhook_delivery_lease_outlasts_the_longest_retry_after(settings) -> None:
-    """Sized from the backoff alone (451 s at the defaults), the lease ran out while a receiver asked
-    for 300 s between attempts, and another server delivered the same webhook (a security review)."""
-    from app.webhooks import MAX_BACKOFF_S
+def test_a_webhook_claim_is_held_while_its_delivery_waits_and_given_back_at_stop(settings) -> None:
+    """Held by renewal, a delivery's claim outlasts waits longer than the lease (a receiver's
+    ``Retry-After`` of up to 300 s: another server sent the same webhook beside the first, a
+    security review) without being sized for the worst case (32 min: a killed replica's webhook
+    waited that long, a cluster audit); a server that stops gives its claims back at once."""
+    import anyio
 
+    settings = settings.model_copy(update={"lease_s": 1.0})
     store = SqliteJobStore(settings.db_path)
     service = JobService(settings, store, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
-    n = settings.webhook_max_attempts
-    assert service._webhook_lease_s() > (n - 1) * MAX_BACKOFF_S + n * settings.fetch_timeout_s
+    spec = JobSpec(input=InputRef(blob_key="uploads/x"), webhook_url="http://127.0.0.1:9/hook")
+    store.create(Job(id="j", dialect="native", spec=spec))
+    store.update("j", state=JobState.succeeded)
+    job = store.get("j")
+    assert job is not None
+    sending = asyncio.Event()
+
+    async def render(job: Job, _: JobService) -> dict[str, str]:
+        return {"id": job.id}
+
+    async def slow_sender(*_: object, **__: object) -> None:
+        sending.set()
+        await asyncio.sleep(60)  # a receiver that asked for a long wait
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        service.register_webhook("native", render)
+        service.webhook_sender = slow_sender
+        service._spawn(service._deliver_webhook(job))
+        await asyncio.wait_for(sending.wait(), 5)
+        await asyncio.sleep(2.5 * settings.lease_s)
+        held = await anyio.to_thread.run_sync(store.dropped_webhooks, time.time())
+        rival = await anyio.to_thread.run_sync(store.claim_webhook, "j", settings.lease_s)
+        await service.stop()
+        given_back = await anyio.to_thread.run_sync(store.dropped_webhooks, time.time())
+        return held, ["claimed"] if rival else [], given_back
+
+    held, rival, given_back = asyncio.run(scenario())
+    assert held == []  # renewed past its lease while the delivery waited
+    assert rival == []  # so no other server could take it
+    assert given_back == ["j"]  # stopped: free for another server at once
+    assert store.claim_webhook("j", settings.lease_s)
     store.close()
 
 

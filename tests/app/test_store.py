@@ -3,6 +3,7 @@ crash recovery, webhook claims. Every test runs against both."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +166,29 @@ def test_store_webhook_delivery_is_claimed_once(store: SqliteJobStore) -> None:
     assert not store.claim_webhook("k", 60.0)
     store.delete("k")
     assert store.claim_webhook("k", 60.0)  # the row went with the job
+
+
+def test_store_webhook_claim_is_renewed_given_back_and_found_dropped(store: SqliteJobStore) -> None:
+    """A delivery's claim is held like a job's lease: renewed while it is sent, given back when its
+    server stops, and listed once it ran out (its server died), for another server to take over."""
+    now = time.time()
+    for job_id in ("a", "b", "c"):
+        store.create(make_job(job_id))
+        assert store.claim_webhook(job_id, 60.0)
+    assert store.dropped_webhooks(now) == []  # all held
+    assert store.renew_webhook("a", -1.0)  # (renewed into the past: as if its server stopped renewing)
+    assert store.dropped_webhooks(now) == ["a"]
+    assert store.renew_webhook("a", 60.0)
+    assert store.dropped_webhooks(now) == []
+    assert store.release_webhook_claims(["b", "nope"]) == 1
+    assert store.release_webhook_claims([]) == 0
+    assert store.dropped_webhooks(now) == ["b"]
+    assert store.claim_webhook("b", 60.0)  # taken over at once
+    assert not store.claim_webhook("c", 60.0)  # not given back: still held
+    store.finish_webhook("c", delivered=True, attempts=1)
+    assert not store.renew_webhook("c", 60.0)  # delivered: nothing to hold
+    assert store.release_webhook_claims(["c"]) == 0
+    assert sorted(store.dropped_webhooks(now + 3600)) == ["a", "b"]  # their holders stopped renewing
 
 
 def test_store_ping(store: SqliteJobStore) -> None:
@@ -373,3 +397,60 @@ def test_store_release_gives_a_run_back_uncounted(store: SqliteJobStore) -> None
     assert back is not None
     assert (back.state, back.attempt, back.claimed_until) == (JobState.queued, 0, None)
     assert not store.release("a", attempt=0)  # queued: nothing to give back
+
+
+@pytest.mark.needs_postgres
+def test_postgres_store_holds_at_most_its_connections_and_answers_503_past_the_servers_limit(
+    pg_schema: tuple[str, str],
+) -> None:
+    """Each store call opened a connection of its own when none was idle: a burst of 50 requests
+    took 20-40 per replica, past the role's limit, and PostgreSQL's "too many connections" reached
+    clients as "500 internal server error" (a cluster audit). Calls beyond the process's
+    connections wait for one; a database that takes no connection is a 503 ``database.unavailable``."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pg8000.dbapi
+
+    from app.errors import DatabaseUnavailableError
+    from app.http import default_status
+    from app.jobs.pgstore import PostgresJobStore
+
+    url, schema = pg_schema
+    store = PostgresJobStore(url, schema=schema, max_connections=3)
+    store.create(make_job("j"))
+    admin = pg8000.dbapi.connect(user="postgres", host="127.0.0.1", port=5432, database="test")
+    admin.autocommit = True
+    role = f"hush_lim_{uuid.uuid4().hex[:8]}"
+    try:
+        peak = 0
+        lock = threading.Lock()
+
+        def call(_: int) -> None:
+            nonlocal peak
+            assert store.get("j") is not None
+            with lock:  # one admin session, used by one thread at a time
+                cur = admin.cursor()
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name=%s", (f"hush:{schema}",))
+                peak = max(peak, int(cur.fetchone()[0]))
+
+        with ThreadPoolExecutor(40) as pool:
+            list(pool.map(call, range(400)))
+        assert 1 <= peak <= 3, peak
+
+        cur = admin.cursor()
+        cur.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0")  # a role with no connection left
+        limited = PostgresJobStore(
+            url.replace("postgres@", f"{role}@", 1), schema=schema, migrate=False, max_connections=3
+        )
+        with pytest.raises(DatabaseUnavailableError) as err:
+            limited.get("j")
+        assert "too many connections" in err.value.message, err.value.message
+        assert default_status(err.value) == 503
+        assert err.value.retry_after_s > 0
+        limited.close()
+    finally:
+        store.close()
+        cur = admin.cursor()
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
