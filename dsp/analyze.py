@@ -775,9 +775,13 @@ def _decisions(a: Analysis, target_lufs: float) -> list[Decision]:
     out.append(Decision("autoeq", on, None, "tilt_db_per_octave", tilt, TILT_DB_OCT, "dB/octave", why))
     lufs = a.loudness.integrated_lufs
     off_by = lufs - target_lufs if math.isfinite(lufs) else math.nan
-    on = math.isfinite(off_by) and abs(off_by) > LOUDNESS_TOL_LU
+    # no voice: the level is what was recorded (room tone at -55 dBFS was raised 42 dB to hiss at the
+    # target, reported as applied: an audit), as every other engine leaves a recording without speech
+    on = speechy and math.isfinite(off_by) and abs(off_by) > LOUDNESS_TOL_LU
     if not math.isfinite(lufs):
         why = "the audio is silent"
+    elif not speechy and abs(off_by) > LOUDNESS_TOL_LU:
+        why = f"{few}: its level ({lufs:.1f} LUFS) is left as it is, raising it would raise only its noise"
     elif on:
         why = (
             f"integrated loudness {lufs:.1f} LUFS is {off_by:+.1f} LU from {target_lufs:g} "

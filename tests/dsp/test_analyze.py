@@ -192,6 +192,21 @@ def test_silence_and_bad_parameters() -> None:
         RecordingAnalyzer(SR, 1, target_lufs=3.0)
 
 
+@pytest.mark.parametrize("seconds", [0.1, 3.0])
+def test_room_tone_without_speech_keeps_its_level(seconds: float) -> None:
+    # 3 s of room tone at -55 dBFS was raised 42 dB to the target, reported as applied (an audit):
+    # every repair is for a voice recording, and the level of one without a voice is left alone
+    tone = sps.lfilter([1.0], [1.0, -0.9], make_white(np.random.default_rng(5), int(seconds * SR), level_dbfs=-60.0))
+    a = analyze(tone.astype(np.float32), SR)
+    assert a.speech_share < 0.05
+    assert a.loudness.integrated_lufs < TARGET - 20  # far under the target: a gain would have been decided
+    d = a.decision("loudness")
+    assert not d.on
+    assert d.strength is None
+    assert "too little speech" in d.reason
+    assert "left as it is" in d.reason
+
+
 def test_hum_remover_notches_a_given_hum_and_takes_empty_blocks() -> None:
     from dsp.hum import HumRemover
 
