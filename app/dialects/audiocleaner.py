@@ -14,7 +14,7 @@ the doc is the contract. Where it is silent, Hush chooses, and says so here:
   100000 200    success
   100001 400    a field is missing or has the wrong type (``message`` names it)
   100002 400    ``enhance_type`` names a flag this API does not have
-  100003 400    no flag is set to true
+  100003 400    no flag is set to true, or only flags this build cannot apply
   100004 400    ``inputurl`` is refused (not http(s), private network) or not audio
   100005 413    the input is over the size or duration limit
   101002 401    the API key is missing or not valid
@@ -273,6 +273,15 @@ def to_spec(body: dict[str, Any]) -> tuple[JobSpec, dict[str, dict[str, Any]]]:
     if not any(flags.values()):
         raise _FlagError("enhance_type sets no flag to true; set at least one", 100003)
     steps, planned = plan(flags)
+    if not steps:
+        # a task that would change nothing was accepted, succeeded with every flag not_applied, and
+        # was charged for its minutes (an audit): the FAQ charges only for processing done
+        why = "; ".join(f"{name}: {item.get('reason', 'not available')}" for name, item in planned.items())
+        raise _FlagError(
+            f"enhance_type sets only flag(s) this server cannot apply, so the task would change nothing and "
+            f"is not created (no credit is charged): {why}",
+            100003,
+        )
     return JobSpec(input=InputRef(url=url.strip()), steps=steps, output=_OUTPUT), planned
 
 
@@ -470,8 +479,8 @@ def _answer(data: dict[str, Any], description: str) -> dict[int | str, dict[str,
 
 
 _ERROR_WHY = {
-    400: "100001 a field is missing or wrong, 100002 an unknown flag, 100003 no flag set, 100004 inputurl "
-    "refused or not audio",
+    400: "100001 a field is missing or wrong, 100002 an unknown flag, 100003 no flag set (or only flags this "
+    "build cannot apply), 100004 inputurl refused or not audio",
     401: "101002 the API key is missing or not valid",
     402: "100100 not enough credit minutes left for the task",
     403: "101005 the key is disabled, 101006 not activated",

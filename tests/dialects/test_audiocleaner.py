@@ -324,10 +324,19 @@ def test_audiocleaner_studio_sound_is_approximated_with_each_measurement(
     assert y.size == x.size
 
 
-def test_audiocleaner_only_unbuilt_flags_still_succeeds_unchanged(client: httpx.Client, origin: LoopbackServer) -> None:
-    data = wait(client, create(client, origin.url("/in.wav"), {"stutters": True, "hesitations": True}))
+def test_audiocleaner_only_unbuilt_flags_are_refused_at_create(client: httpx.Client, origin: LoopbackServer) -> None:
+    """A task with only flags this build has no engine for was accepted, ended ``success`` with the
+    input re-encoded, and charged its minutes (an audit; the FAQ charges for processing done). It
+    is refused at create, with each flag's reason; beside another flag they are ``not_applied``."""
+    r = client.post(CREATE, json={"inputurl": origin.url("/in.wav"), "enhance_type": {"stutters": True}}, headers=H)
+    assert r.status_code == 400, r.text
+    out = r.json()
+    assert out["code"] == 100003
+    assert "would change nothing" in out["message"]
+    assert "no credit is charged" in out["message"]
+    assert "F1 0.7" in out["message"]
+    data = wait(client, create(client, origin.url("/in.wav"), {"stutters": True, "hesitations": True, "autoeq": True}))
     assert data["status"] == "success"
-    assert set(data["report"]) == {"stutters", "hesitations"}
     for flag in ("stutters", "hesitations"):
         assert data["report"][flag]["status"] == "not_applied"
         assert "F1 0.7" in data["report"][flag]["reason"]
