@@ -474,7 +474,12 @@ async def _wait_sync(service: JobService, job: Job, api: str, request: Request) 
     # (a job that succeeded as it was being cancelled is answered: it was charged, and a client
     # told "not charged, send it again" would pay twice)
     if (gone or stopped) and not waited:
-        ended = await service.cancel(job.id)
+        why = (
+            "cancelled: the server stopped (a restart or deploy) before the synchronous answer was ready"
+            if stopped
+            else "cancelled: the client closed the connection before the synchronous answer"
+        )
+        ended = await service.cancel(job.id, reason=why)
         if ended.state is not JobState.succeeded and stopped:
             raise e.ServerStoppingError(
                 "the server is stopping (a restart or deploy) before this job finished; it was cancelled and "

@@ -379,9 +379,10 @@ class JobService:
         return WAITING_FOR_A_WORKER
 
     # ------------------------------------------------------------------ change
-    async def cancel(self, job_id: str, *, owner: str | None = None) -> Job:
+    async def cancel(self, job_id: str, *, owner: str | None = None, reason: str = "cancelled by the client") -> Job:
         """Cancel a job that has not finished; a finished job is returned unchanged (also one that
-        finished between this read and the write: a success, and its charge, is never overwritten)."""
+        finished between this read and the write: a success, and its charge, is never overwritten).
+        ``reason`` is the job's ``error_reason``."""
         job = await self.get(job_id, owner=owner)
         if job.terminal:
             return job
@@ -394,7 +395,7 @@ class JobService:
                 finished_at=now,
                 expires_at=now + self.settings.retention_hours * 3600,
                 error_code="cancelled",
-                error_reason="cancelled by the client",
+                error_reason=reason,
             )
         )
         if updated is None:  # it ended meanwhile

@@ -172,7 +172,10 @@ def test_a_sync_request_the_server_stops_under_gets_503_and_its_job_is_cancelled
     assert not any(" ERROR " in line for line in log.splitlines()), log[-3000:]
     with sqlite3.connect(Settings(data_dir=data).db_path) as db:
         states = dict(db.execute("SELECT dialect, state FROM jobs"))
+        reasons = dict(db.execute("SELECT dialect, error_reason FROM jobs"))
     assert states.get("deepaffects") == "cancelled", states  # not run (and charged) at the next start
+    # (it read "cancelled by the client": a cluster audit)
+    assert "the server stopped" in (reasons.get("deepaffects") or ""), reasons
 
 
 def test_a_webhook_delivery_a_restart_cut_goes_on_where_it_was(tmp_path: Path) -> None:
