@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from app import media
 from app.errors import (
     AppError,
+    DatabaseUnavailableError,
     FetchError,
     InputError,
     InputFetchRetryError,
@@ -197,6 +198,20 @@ def run_job(job_id: str, ctx: RunContext) -> None:
         log.info("job %s attempt %d stopped: %s", job.id, job.attempt, why)
     except JobTimeoutError as exc:
         finish_error(ctx, job, exc, JobState.timed_out)
+    except DatabaseUnavailableError as exc:
+        # "try again shortly": the job store did not answer a write of this run (PostgreSQL
+        # restarting, every connection busy). It failed the job for good at its first attempt (a
+        # review); it goes back to the queue, or, if the store still does not answer, its lease
+        # runs out and the reaper of a live server re-queues it
+        log.warning("job %s attempt %d: the job store did not answer: %s", job.id, job.attempt, exc.message)
+        try:
+            if job.attempt >= ctx.settings.max_attempts:
+                exc.message = f"{exc.message} (the last of {job.attempt} attempts)"
+                finish_error(ctx, job, exc, JobState.failed)
+            else:
+                _requeue_later(ctx, job, RetryableError(exc.message))
+        except (DatabaseUnavailableError, _Cancelled):
+            log.warning("job %s: left to its lease, which the reaper takes back to the queue", job.id)
     except RetryableError as exc:
         log.warning("job %s attempt %d: retryable error: %s", job.id, job.attempt, exc.message)
         if job.attempt >= ctx.settings.max_attempts:
@@ -291,10 +306,10 @@ def _put_result(url: str, path: Path, content_type: str, settings: Settings) -> 
 STORAGE_WAIT_S = 60.0
 
 
-def _when_storage_answers(ctx: RunContext, what: str, call: Callable[[], T]) -> T:
+def _when_storage_answers(ctx: RunContext, job: Job, what: str, call: Callable[[], T]) -> T:
     """``call()``, tried again while the blob store does not answer, for up to
     ``STORAGE_WAIT_S`` (``settings.retry_backoff_s`` apart and doubling); ``what`` names it in
-    the log."""
+    the log. A cancel of ``job`` (or a newer attempt) ends the wait within half a second."""
     deadline = time.monotonic() + STORAGE_WAIT_S
     for attempt in itertools.count(1):
         try:
@@ -304,13 +319,25 @@ def _when_storage_answers(ctx: RunContext, what: str, call: Callable[[], T]) -> 
             if time.monotonic() + pause > deadline:
                 raise
             log.warning("%s failed (attempt %d): %s; trying again in %.1f s", what, attempt, exc, pause)
-            time.sleep(pause)
+            _pause_unless_cancelled(ctx, job, pause)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _store_result(ctx: RunContext, key: str, path: Path) -> int:
+def _pause_unless_cancelled(ctx: RunContext, job: Job, seconds: float) -> None:
+    """Sleep ``seconds``, reading the job every half second: a job cancelled meanwhile (or taken
+    by a newer attempt) raises _Cancelled at once. (A job cancelled while its worker waited for S3
+    held the worker's slot for the whole wait: a review.)"""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.5))
+        now = ctx.store.get(job.id)
+        if now is None or now.state is JobState.cancelled or now.attempt != job.attempt:
+            raise _Cancelled
+
+
+def _store_result(ctx: RunContext, job: Job, key: str, path: Path) -> int:
     """``ctx.blobs.put_file(key, path)`` when the store answers (:func:`_when_storage_answers`); its size."""
-    return _when_storage_answers(ctx, "storing the result", lambda: ctx.blobs.put_file(key, path))
+    return _when_storage_answers(ctx, job, "storing the result", lambda: ctx.blobs.put_file(key, path))
 
 
 def _backoff_s(settings: Settings, attempt: int) -> float:
@@ -401,7 +428,9 @@ def _run(ctx: RunContext, job: Job) -> None:
         elif spec.input.blob_key:
             try:
                 blob_key = spec.input.blob_key
-                src = _when_storage_answers(ctx, "reading the input", lambda: ctx.blobs.readable_path(blob_key, tmp))
+                src = _when_storage_answers(
+                    ctx, job, "reading the input", lambda: ctx.blobs.readable_path(blob_key, tmp)
+                )
             except NotFoundError:
                 # (it said "no stored file 'uploads/<id>' (results are deleted after the retention
                 # period)": an internal key, and the wrong reason for an upload its owner deleted)
@@ -461,7 +490,7 @@ def _run(ctx: RunContext, job: Job) -> None:
         fields: dict[str, Any] = {}
         if out_path is not None:
             key = f"results/{job.id}/{job.meta.get('result_name') or 'hush_' + job.id}{media.EXTENSIONS[out_container]}"
-            size = _store_result(ctx, key, out_path)
+            size = _store_result(ctx, job, key, out_path)
             fields["result_key"] = key
             result_meta.update(
                 container=out_container,
@@ -474,7 +503,9 @@ def _run(ctx: RunContext, job: Job) -> None:
             if spec.output.put_url:
                 status, tries = _put_result(
                     spec.output.put_url,
-                    _when_storage_answers(ctx, "reading the result back", lambda: ctx.blobs.readable_path(key, tmp)),
+                    _when_storage_answers(
+                        ctx, job, "reading the result back", lambda: ctx.blobs.readable_path(key, tmp)
+                    ),
                     result_meta["mime"],
                     settings,
                 )

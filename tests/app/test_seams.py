@@ -174,6 +174,74 @@ def test_a_job_starting_while_the_blob_store_is_down_waits_for_it(settings, rng)
     store.close()
 
 
+def test_a_job_store_that_refuses_one_write_sends_the_job_back_to_the_queue(settings, rng) -> None:
+    """``database.unavailable`` ("try again shortly": PostgreSQL restarting, every connection of
+    the process busy) on one progress write failed the job for good at its first attempt (a review)."""
+    from app.errors import DatabaseUnavailableError
+
+    class Blip(SqliteJobStore):
+        refusals = 1
+
+        def update(self, job_id: str, **fields: object) -> Job | None:  # type: ignore[override]
+            if "progress" in fields and "state" not in fields and self.refusals:
+                self.refusals -= 1
+                raise DatabaseUnavailableError("the job store's PostgreSQL took no connection")
+            return super().update(job_id, **fields)  # type: ignore[arg-type]
+
+    settings = settings.model_copy(update={"retry_backoff_s": 0.05})
+    store = Blip(settings.db_path)
+    requeued: list[str] = []
+    c = RunContext(
+        settings=settings,
+        store=store,
+        publish=lambda e: None,
+        blobs=LocalBlobStore(settings.blob_dir),
+        enqueue=lambda *a: requeued.append(a[0]),
+    )
+    new_job(c, "j", key=upload(c, rng))
+    run_job("j", c)
+    job = store.get("j")
+    assert job is not None
+    assert store.refusals == 0
+    assert job.state is JobState.queued, (job.state, job.error_reason)
+    assert requeued == ["j"]
+    run_job("j", c)  # the store answers again: the second attempt finishes
+    done = store.get("j")
+    assert done is not None
+    assert done.state is JobState.succeeded, done.error_reason
+    store.close()
+
+
+def test_a_job_cancelled_while_its_worker_waits_for_the_blob_store_stops_at_once(settings, rng) -> None:
+    """The worker slept out the whole storage wait (1+2+4+8+16 s) before it noticed a cancel (a review)."""
+    from app.errors import StorageUnavailableError
+
+    class Down(LocalBlobStore):
+        def readable_path(self, key: str, scratch: Path) -> Path:
+            if key.startswith("uploads/"):
+                raise StorageUnavailableError("the blob store (S3) did not answer while reading a file")
+            return super().readable_path(key, scratch)
+
+    settings = settings.model_copy(update={"retry_backoff_s": 1.0})
+    store = SqliteJobStore(settings.db_path)
+    c = RunContext(
+        settings=settings, store=store, publish=lambda e: None, blobs=Down(settings.blob_dir), enqueue=lambda *a: None
+    )
+    new_job(c, "j", key=upload(c, rng))
+    worker = threading.Thread(target=run_job, args=("j", c))
+    t0 = time.monotonic()
+    worker.start()
+    time.sleep(0.5)
+    store.update("j", state=JobState.cancelled, error_code="cancelled", error_reason="cancelled by the client")
+    worker.join(60)
+    assert not worker.is_alive()
+    assert time.monotonic() - t0 < 5.0
+    job = store.get("j")
+    assert job is not None
+    assert job.state is JobState.cancelled
+    store.close()
+
+
 @pytest.mark.parametrize(("free", "code"), [(0, "storage.full"), (10 << 30, "processing.failed")])
 def test_a_write_into_a_full_disk_fails_the_job_as_storage_full(ctx, rng, monkeypatch, free, code) -> None:
     # libsndfile says "System error." with no errno when the disk is full: the job failed as an
