@@ -152,7 +152,7 @@ class JobService:
         """Makes job, upload and request ids (mock mode draws them from a seed)."""
         self.webhook_sender: WebhookSender | None = None
         """Delivers webhooks instead of :func:`app.webhooks.deliver` (mock mode's webhook chaos)."""
-        self._webhooks_held: set[str] = set()  # the jobs whose webhook this server is sending now
+        self._webhooks_held: dict[str, float] = {}  # the webhooks this server sends now: job id, claim token
 
     # ------------------------------------------------------------------ submit
     async def submit(
@@ -725,36 +725,61 @@ class JobService:
         """Use ``renderer`` to build the webhook body for ``dialect``'s finished jobs."""
         self._renderers[dialect] = renderer
 
-    async def _hold_webhook(self, job_id: str) -> None:
-        """Renew ``job_id``'s delivery claim every third of ``HUSH_LEASE_S`` while this server sends it.
+    async def _hold_webhook(self, job_id: str, token: float) -> None:
+        """Renew ``job_id``'s delivery claim every third of ``HUSH_LEASE_S`` while this server sends
+        it; return once the claim is lost (taken over, or run out while the store did not answer).
 
         The claim used to be taken once for the longest a delivery could take (32 min at the
         defaults): a replica killed or stopped mid-delivery left the webhook unsent that long (a
         cluster audit). Held like a running job's lease, it runs out within ``HUSH_LEASE_S`` of
         the server's death, and the waits between attempts (up to ``MAX_BACKOFF_S``) no longer
-        decide its length."""
+        decide its length. The token names this server's claim, so a server whose renewals failed
+        for a lease does not renew another's claim and send beside it (a review)."""
         every = self.settings.lease_s / 3
         while True:
             await asyncio.sleep(every)
             try:
-                await anyio.to_thread.run_sync(self.store.renew_webhook, job_id, self.settings.lease_s)
-            except Exception:  # the store is back by the next renewal, or the claim runs out and is taken over
+                renewed = await anyio.to_thread.run_sync(self.store.renew_webhook, job_id, token, self.settings.lease_s)
+            except Exception:  # the store is back by the next renewal, or the claim runs out
                 log.warning("could not renew the webhook claim of job %s", job_id, exc_info=True)
+                if time.time() >= token:
+                    return  # run out: another server may hold it now
+                continue
+            if renewed is None:
+                return
+            token = renewed
+            if job_id in self._webhooks_held:
+                self._webhooks_held[job_id] = token
 
     async def _deliver_webhook(self, job: Job) -> None:
         renderer = self._renderers.get(job.dialect)
-        if renderer is None or not job.spec.webhook_url:
+        if renderer is None or not job.spec.webhook_url or job.id in self._webhooks_held:
             return
         # one delivery per job, however many servers saw it finish: the one that claims its row
-        if not await anyio.to_thread.run_sync(self.store.claim_webhook, job.id, self.settings.lease_s):
+        token = await anyio.to_thread.run_sync(self.store.claim_webhook, job.id, self.settings.lease_s)
+        if token is None:
             return
-        self._webhooks_held.add(job.id)
-        holder = asyncio.ensure_future(self._hold_webhook(job.id))
+        self._webhooks_held[job.id] = token
+        url = job.spec.webhook_url
         try:
-            await self._send_webhook(job, renderer, job.spec.webhook_url)
+            async with anyio.create_task_group() as tg:
+
+                async def send() -> None:
+                    await self._send_webhook(job, renderer, url)
+                    tg.cancel_scope.cancel()
+
+                async def hold() -> None:
+                    await self._hold_webhook(job.id, token)
+                    log.warning(
+                        "job %s: its webhook claim was lost (taken over or run out); this server stops sending it",
+                        job.id,
+                    )
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(send)
+                tg.start_soon(hold)
         finally:
-            holder.cancel()
-            self._webhooks_held.discard(job.id)
+            self._webhooks_held.pop(job.id, None)
 
     async def _send_webhook(self, job: Job, renderer: WebhookRenderer, url: str) -> None:
         """Render and send ``job``'s webhook (its delivery row is claimed), resuming a delivery a
@@ -864,7 +889,8 @@ class JobService:
             jobs = (self.store.get(job_id) for job_id in self.store.dropped_webhooks(now))
             return [j for j in jobs if j is not None and j.state in TERMINAL_STATES and "webhook" not in j.meta]
 
-        jobs = await anyio.to_thread.run_sync(dropped)
+        # (not one this server still sends: its claim ran out while the store did not answer)
+        jobs = [j for j in await anyio.to_thread.run_sync(dropped) if j.id not in self._webhooks_held]
         for job in jobs:
             self._spawn(self._deliver_webhook(job))
         return len(jobs)
@@ -1048,7 +1074,7 @@ class JobService:
     async def stop(self) -> None:
         """Stop background tasks and workers; give back the claims of the webhooks this server was
         sending, for another server to go on with at once (from their next attempt, when due)."""
-        held = list(self._webhooks_held)
+        held = dict(self._webhooks_held)
         for task in list(self._tasks):
             task.cancel()
         if held:

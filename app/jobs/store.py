@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
@@ -89,19 +89,22 @@ class JobStore(Protocol):
         attempt no longer holds the job."""
         ...
 
-    def claim_webhook(self, job_id: str, lease_s: float) -> bool:
-        """True for the one process that is to deliver ``job_id``'s webhook now.
+    def claim_webhook(self, job_id: str, lease_s: float) -> float | None:
+        """The claim's token (when it runs out, a time.time()) for the one process that is to
+        deliver ``job_id``'s webhook now; None for every other.
 
         A row per job: the first claim wins; a claim whose holder died (lease past) can be taken
-        over; a delivered or failed row is never claimed again."""
+        over; a delivered or failed row is never claimed again. The token names the claim: a
+        renewal or give-back with another token (a claim taken over) changes nothing."""
         ...
 
-    def renew_webhook(self, job_id: str, lease_s: float) -> bool:
-        """Extend a delivery's claim by ``lease_s`` from now; False once it is no longer being sent."""
+    def renew_webhook(self, job_id: str, token: float, lease_s: float) -> float | None:
+        """Extend the claim ``token`` by ``lease_s`` from now: the new token, or None once the claim
+        is not that one any more (taken over after it ran out, or the delivery ended)."""
         ...
 
-    def release_webhook_claims(self, job_ids: Sequence[str]) -> int:
-        """Give back the claims of these deliveries (a server stopping); returns how many."""
+    def release_webhook_claims(self, claims: Mapping[str, float]) -> int:
+        """Give back these claims (job id: token; a server stopping); returns how many."""
         ...
 
     def dropped_webhooks(self, now: float) -> list[str]:
@@ -442,42 +445,18 @@ class SqliteJobStore:
         )
         return [self._row_to_job(r) for r in rows]
 
-    def claim_webhook(self, job_id: str, lease_s: float) -> bool:
+    def claim_webhook(self, job_id: str, lease_s: float) -> float | None:
         now = time.time()
+        token = now + lease_s
         with self._tx() as c:
             cur = c.execute(
                 "INSERT INTO webhook_deliveries (job_id, state, claimed_until, updated_at) VALUES (?, 'sending', ?, ?) "
                 "ON CONFLICT(job_id) DO UPDATE SET claimed_until=excluded.claimed_until, "
                 "updated_at=excluded.updated_at "
                 "WHERE webhook_deliveries.state='sending' AND webhook_deliveries.claimed_until<?",
-                (job_id, now + lease_s, now, now),
+                (job_id, token, now, now),
             )
-            return bool(cur.rowcount > 0)
-
-    def renew_webhook(self, job_id: str, lease_s: float) -> bool:
-        now = time.time()
-        with self._tx() as c:
-            cur = c.execute(
-                "UPDATE webhook_deliveries SET claimed_until=?, updated_at=? WHERE job_id=? AND state='sending'",
-                (now + lease_s, now, job_id),
-            )
-            return bool(cur.rowcount > 0)
-
-    def release_webhook_claims(self, job_ids: Sequence[str]) -> int:
-        if not job_ids:
-            return 0
-        marks = ",".join("?" * len(job_ids))
-        with self._tx() as c:
-            cur = c.execute(
-                f"UPDATE webhook_deliveries SET claimed_until=0, updated_at=? WHERE state='sending' "  # noqa: S608 - placeholders only
-                f"AND job_id IN ({marks})",
-                (time.time(), *job_ids),
-            )
-            return int(cur.rowcount or 0)
-
-    def dropped_webhooks(self, now: float) -> list[str]:
-        rows = self._query("SELECT job_id FROM webhook_deliveries WHERE state='sending' AND claimed_until<?", (now,))
-        return [r["job_id"] for r in rows]
+            return token if cur.rowcount > 0 else None
 
     def finish_webhook(self, job_id: str, *, delivered: bool, attempts: int) -> None:
         with self._tx() as c:
@@ -485,6 +464,33 @@ class SqliteJobStore:
                 "UPDATE webhook_deliveries SET state=?, attempts=?, claimed_until=NULL, updated_at=? WHERE job_id=?",
                 ("delivered" if delivered else "failed", attempts, time.time(), job_id),
             )
+
+    def renew_webhook(self, job_id: str, token: float, lease_s: float) -> float | None:
+        now = time.time()
+        new = max(now + lease_s, token + 1e-3)  # (never the same value twice: it names the claim)
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE webhook_deliveries SET claimed_until=?, updated_at=? "
+                "WHERE job_id=? AND state='sending' AND claimed_until=?",
+                (new, now, job_id, token),
+            )
+            return new if cur.rowcount > 0 else None
+
+    def release_webhook_claims(self, claims: Mapping[str, float]) -> int:
+        released = 0
+        with self._tx() as c:
+            for job_id, token in claims.items():
+                cur = c.execute(
+                    "UPDATE webhook_deliveries SET claimed_until=0, updated_at=? "
+                    "WHERE job_id=? AND state='sending' AND claimed_until=?",
+                    (time.time(), job_id, token),
+                )
+                released += int(cur.rowcount or 0)
+        return released
+
+    def dropped_webhooks(self, now: float) -> list[str]:
+        rows = self._query("SELECT job_id FROM webhook_deliveries WHERE state='sending' AND claimed_until<?", (now,))
+        return [r["job_id"] for r in rows]
 
     def reopen_webhook(self, job_id: str) -> bool:
         with self._tx() as c:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -404,7 +405,7 @@ def test_a_webhook_claim_is_held_while_its_delivery_waits_and_given_back_at_stop
         await asyncio.wait_for(sending.wait(), 5)
         await asyncio.sleep(2.5 * settings.lease_s)
         held = await anyio.to_thread.run_sync(store.dropped_webhooks, time.time())
-        rival = await anyio.to_thread.run_sync(store.claim_webhook, "j", settings.lease_s)
+        rival = await anyio.to_thread.run_sync(store.claim_webhook, "j", settings.lease_s) is not None
         await service.stop()
         given_back = await anyio.to_thread.run_sync(store.dropped_webhooks, time.time())
         return held, ["claimed"] if rival else [], given_back
@@ -413,8 +414,66 @@ def test_a_webhook_claim_is_held_while_its_delivery_waits_and_given_back_at_stop
     assert held == []  # renewed past its lease while the delivery waited
     assert rival == []  # so no other server could take it
     assert given_back == ["j"]  # stopped: free for another server at once
-    assert store.claim_webhook("j", settings.lease_s)
+    assert store.claim_webhook("j", settings.lease_s) is not None
     store.close()
+
+
+def test_a_server_whose_webhook_claim_was_taken_over_stops_sending_it(settings) -> None:
+    """Server A's renewals failed for longer than the lease (the store did not answer), B took the
+    delivery over, then A's renewals worked again: with no owner on the claim A renewed B's claim
+    and both sent the next attempt (a review). A now finds its claim gone and stops."""
+    settings = settings.model_copy(update={"lease_s": 1.0})
+    store_a, store_b = SqliteJobStore(settings.db_path), SqliteJobStore(settings.db_path)
+    a, b = (
+        JobService(settings, st, LocalBlobStore(settings.blob_dir), RecordingQueue(), InProcessEventBus())
+        for st in (store_a, store_b)
+    )
+    spec = JobSpec(input=InputRef(blob_key="uploads/x"), webhook_url="http://127.0.0.1:9/hook")
+    store_a.create(Job(id="j", dialect="native", spec=spec))
+    store_a.update("j", state=JobState.succeeded)
+    job = store_a.get("j")
+    assert job is not None
+    sent: list[str] = []
+
+    async def render(job: Job, _: JobService) -> dict[str, str]:
+        return {"id": job.id}
+
+    def sender(name: str) -> Any:
+        async def send(*_: object, **__: object) -> None:
+            sent.append(f"{name} 1")
+            await asyncio.sleep(3.0)  # a receiver's Retry-After
+            sent.append(f"{name} 2")
+
+        return send
+
+    renew, down_until = store_a.renew_webhook, [0.0]
+
+    def flaky(*args: Any) -> Any:
+        if time.monotonic() < down_until[0]:
+            raise RuntimeError("the job store did not answer")
+        return renew(*args)
+
+    store_a.renew_webhook = flaky  # type: ignore[method-assign]
+
+    async def scenario() -> int:
+        for service, name in ((a, "A"), (b, "B")):
+            service.register_webhook("native", render)
+            service.webhook_sender = sender(name)
+        down_until[0] = time.monotonic() + 1.6  # A's renewals fail for 1.6 leases
+        first = asyncio.ensure_future(a._deliver_webhook(job))
+        await asyncio.sleep(1.3)
+        taken = await b.resume_dropped_webhooks()  # B's watch: A's claim ran out
+        await asyncio.sleep(3.5)
+        first.cancel()
+        await a.stop()
+        await b.stop()
+        return taken
+
+    assert asyncio.run(scenario()) == 1
+    assert sent.count("A 2") + sent.count("B 2") == 1, sent  # the next attempt sent once, by B
+    assert "B 2" in sent
+    store_a.close()
+    store_b.close()
 
 
 def test_reaper_re_enqueues_jobs_whose_lease_ran_out(settings, rng) -> None:

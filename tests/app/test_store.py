@@ -170,25 +170,37 @@ def test_store_webhook_delivery_is_claimed_once(store: SqliteJobStore) -> None:
 
 def test_store_webhook_claim_is_renewed_given_back_and_found_dropped(store: SqliteJobStore) -> None:
     """A delivery's claim is held like a job's lease: renewed while it is sent, given back when its
-    server stops, and listed once it ran out (its server died), for another server to take over."""
+    server stops, and listed once it ran out (its server died), for another server to take over.
+    Its token names it: the server whose claim was taken over renews and gives back nothing (it
+    renewed the new holder's claim and sent beside it: a review)."""
     now = time.time()
-    for job_id in ("a", "b", "c"):
+    tokens = {}
+    for job_id in ("b", "c"):
         store.create(make_job(job_id))
-        assert store.claim_webhook(job_id, 60.0)
+        tokens[job_id] = store.claim_webhook(job_id, 60.0)
+        assert tokens[job_id] is not None
     assert store.dropped_webhooks(now) == []  # all held
-    assert store.renew_webhook("a", -1.0)  # (renewed into the past: as if its server stopped renewing)
+    store.create(make_job("a"))
+    gone = store.claim_webhook("a", -120.0)  # (a claim run out: its server stopped renewing)
+    assert gone is not None
     assert store.dropped_webhooks(now) == ["a"]
-    assert store.renew_webhook("a", 60.0)
+    taken = store.claim_webhook("a", 60.0)  # another server takes it over
+    assert taken is not None
+    assert store.renew_webhook("a", gone, 60.0) is None  # the first server's token is spent
+    assert store.release_webhook_claims({"a": gone}) == 0
+    renewed = store.renew_webhook("a", taken, 60.0)
+    assert renewed is not None
+    assert renewed != taken
+    assert store.renew_webhook("a", taken, 60.0) is None  # each renewal names the claim anew
     assert store.dropped_webhooks(now) == []
-    assert store.release_webhook_claims(["b", "nope"]) == 1
-    assert store.release_webhook_claims([]) == 0
+    assert store.release_webhook_claims({"b": tokens["b"], "nope": 1.0}) == 1
+    assert store.release_webhook_claims({}) == 0
     assert store.dropped_webhooks(now) == ["b"]
-    assert store.claim_webhook("b", 60.0)  # taken over at once
-    assert not store.claim_webhook("c", 60.0)  # not given back: still held
+    assert store.claim_webhook("b", 60.0) is not None  # taken over at once
+    assert store.claim_webhook("c", 60.0) is None  # not given back: still held
     store.finish_webhook("c", delivered=True, attempts=1)
-    assert not store.renew_webhook("c", 60.0)  # delivered: nothing to hold
-    assert store.release_webhook_claims(["c"]) == 0
-    assert sorted(store.dropped_webhooks(now + 3600)) == ["a", "b"]  # their holders stopped renewing
+    assert store.renew_webhook("c", tokens["c"], 60.0) is None  # delivered: nothing to hold
+    assert store.release_webhook_claims({"c": tokens["c"]}) == 0
 
 
 def test_store_ping(store: SqliteJobStore) -> None:
