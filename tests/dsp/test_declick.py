@@ -517,9 +517,10 @@ def chords(sr: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
     return (0.1 * x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
-def test_pops_under_chords_are_found_by_the_tonal_pop_scale(monkeypatch: pytest.MonkeyPatch) -> None:
-    # 0.5-3 ms pops 0-12 dB over twice the RMS of changing chords at 48 kHz: the order-6 model at 2 kHz
-    # leaves most partials in its residual; the order-32 pass whitens them and finds more of the pops
+def _popped_chords(widths_ms: tuple[float, float], corpus_shape: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Three 4 s chord passages at 48 kHz, each with 17 pops ``widths_ms`` long, 0-12 dB over twice
+    the chords' RMS: ``(clean, popped)`` pairs. ``corpus_shape`` draws the click corpus's pop (a
+    bipolar cycle of 0.5-1.5 periods and a signed hump), else one fixed shape."""
     sr = 48000
     cases = []
     for seed in range(3):
@@ -527,24 +528,36 @@ def test_pops_under_chords_are_found_by_the_tonal_pop_scale(monkeypatch: pytest.
         base = chords(sr, 4.0, rng)
         noisy = base.copy()
         for i in np.arange(int(0.3 * sr), base.size - int(0.3 * sr), int(0.2 * sr)) + rng.integers(0, sr // 10, 17):
-            L = round(rng.uniform(0.5, 3.0) * 1e-3 * sr)
+            L = round(rng.uniform(*widths_ms) * 1e-3 * sr)
             t = np.linspace(0, 1, L)
-            pop = np.sin(np.pi * t) ** 2 * np.sin(2 * np.pi * t) + 0.5 * np.sin(np.pi * t)
+            if corpus_shape:
+                pop = np.sin(np.pi * t) ** 2 * np.sin(2 * np.pi * t * rng.uniform(0.5, 1.5))
+                pop += 0.5 * np.sin(np.pi * t) * rng.choice([-1, 1])
+            else:
+                pop = np.sin(np.pi * t) ** 2 * np.sin(2 * np.pi * t) + 0.5 * np.sin(np.pi * t)
             noisy[i : i + L] += (0.2 * 10 ** (rng.uniform(0, 12) / 20) * pop / np.max(np.abs(pop))).astype(np.float32)
         cases.append((base, noisy))
+    return cases
 
-    def gains_and_false() -> tuple[float, int]:
-        gain, false = 0.0, 0
-        for base, noisy in cases:
-            gain += si_sdr_db(base, run(ClickRepairer(sr, 1), noisy, 4096)) - si_sdr_db(base, noisy)
-            clean = ClickRepairer(sr, 1, keep_events=True)
-            run(clean, base, 4096)
-            false += len(clean.events)
-        return gain / len(cases), false
 
-    with_tonal, false_with = gains_and_false()
+def _gain_and_false_events(cases: list[tuple[np.ndarray, np.ndarray]], sr: int = 48000) -> tuple[float, int]:
+    """Mean ΔSI-SDR of the repair over ``cases``, and the events it finds on the clean passages."""
+    gain, false = 0.0, 0
+    for base, noisy in cases:
+        gain += si_sdr_db(base, run(ClickRepairer(sr, 1), noisy, 4096)) - si_sdr_db(base, noisy)
+        clean = ClickRepairer(sr, 1, keep_events=True)
+        run(clean, base, 4096)
+        false += len(clean.events)
+    return gain / len(cases), false
+
+
+def test_pops_under_chords_are_found_by_the_tonal_pop_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0.5-3 ms pops 0-12 dB over twice the RMS of changing chords at 48 kHz: the order-6 model at 2 kHz
+    # leaves most partials in its residual; the order-32 pass whitens them and finds more of the pops
+    cases = _popped_chords((0.5, 3.0), corpus_shape=False)
+    with_tonal, false_with = _gain_and_false_events(cases)
     monkeypatch.setattr(declick, "_POP_TONAL_ORDER", 0)  # the tonal pop scale off
-    without, false_without = gains_and_false()
+    without, false_without = _gain_and_false_events(cases)
     assert with_tonal >= without + 0.5, (with_tonal, without)
     assert false_with <= false_without
 
@@ -553,32 +566,10 @@ def test_strong_long_pops_under_chords_pass_the_tonal_re_check(monkeypatch: pyte
     # 2-3 ms pops (the corpus's shape) over changing chords at 48 kHz: the tonal pop scale finds them,
     # but its order-32 re-check window holds enough of the chords' own error that a clear pop left
     # 2-30 % of it, over the 2 % bar; a strong, isolated candidate is held to 30 %
-    sr = 48000
-    cases = []
-    for seed in range(3):
-        rng = np.random.default_rng(seed)
-        base = chords(sr, 4.0, rng)
-        noisy = base.copy()
-        for i in np.arange(int(0.3 * sr), base.size - int(0.3 * sr), int(0.2 * sr)) + rng.integers(0, sr // 10, 17):
-            L = round(rng.uniform(2.0, 3.0) * 1e-3 * sr)
-            t = np.linspace(0, 1, L)
-            pop = np.sin(np.pi * t) ** 2 * np.sin(2 * np.pi * t * rng.uniform(0.5, 1.5))
-            pop += 0.5 * np.sin(np.pi * t) * rng.choice([-1, 1])
-            noisy[i : i + L] += (0.2 * 10 ** (rng.uniform(0, 12) / 20) * pop / np.max(np.abs(pop))).astype(np.float32)
-        cases.append((base, noisy))
-
-    def gains_and_false() -> tuple[float, int]:
-        gain, false = 0.0, 0
-        for base, noisy in cases:
-            gain += si_sdr_db(base, run(ClickRepairer(sr, 1), noisy, 4096)) - si_sdr_db(base, noisy)
-            clean = ClickRepairer(sr, 1, keep_events=True)
-            run(clean, base, 4096)
-            false += len(clean.events)
-        return gain / len(cases), false
-
-    strong, false_strong = gains_and_false()
+    cases = _popped_chords((2.0, 3.0), corpus_shape=True)
+    strong, false_strong = _gain_and_false_events(cases)
     monkeypatch.setattr(declick, "_POP_STRONG", 1e9)  # no candidate is strong: the 2 % bar for all
-    weak, false_weak = gains_and_false()
+    weak, false_weak = _gain_and_false_events(cases)
     assert strong >= weak + 0.5, (strong, weak)
     assert false_strong <= false_weak
 
