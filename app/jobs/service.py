@@ -747,9 +747,7 @@ class JobService:
                 continue
             if renewed is None:
                 return
-            token = renewed
-            if job_id in self._webhooks_held:
-                self._webhooks_held[job_id] = token
+            token = self._webhooks_held[job_id] = renewed  # (held until this task ends: see _deliver_webhook)
 
     async def _deliver_webhook(self, job: Job) -> None:
         renderer = self._renderers.get(job.dialect)
