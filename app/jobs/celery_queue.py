@@ -133,12 +133,13 @@ class CeleryQueue:
 
     @property
     def running(self) -> bool:
-        """Started, and the broker answers."""
+        """Started, and the broker answers (one attempt of at most 2 s: ``/readyz`` asks this, and a
+        probe waits about a second; a retry after kombu's 2 s pause made a refused broker 2 s slow)."""
         if not self._started:
             return False
         try:
             with self.app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, timeout=2)
+                conn.ensure_connection(max_retries=0, timeout=2)
         except Exception:
             return False
         return True

@@ -838,7 +838,10 @@ def test_readiness_names_the_broker_that_does_not_answer(tmp_path: Path) -> None
     queue = CeleryQueue(settings)
     queue.start()
     service = JobService(settings, store, LocalBlobStore(settings.blob_dir), queue, InProcessEventBus())
+    began = time.monotonic()
     ready = asyncio.run(service.readiness())
+    # a refused connection is known at once: a probe (about a second) reads the 503 and its reason
+    assert time.monotonic() - began < 1.0
     assert ready["status"] == "unavailable"
     assert ready["checks"]["workers"] == "not running: the broker at redis://127.0.0.1:1/5 does not answer"
     assert "s3cret" not in str(ready)
