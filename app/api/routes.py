@@ -6,7 +6,9 @@ download the result. The CLI's remote mode and the tests of the core use it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -14,6 +16,7 @@ import anyio
 from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.websockets import WebSocketState
 
 from app import media
 from app.auth import KeyStore, Principal
@@ -443,6 +446,47 @@ async def get_result(job_id: str, request: Request, service: ServiceDep, who: Pr
     )
 
 
+#: Longest quiet on an event stream before a comment line is sent: the HTML standard's advice for
+#: server-sent events ("a comment line ... every 15 seconds or so", HTML Living Standard, 9.2
+#: Server-sent events, authoring notes), so proxies and client read timeouts (often 30-60 s) do
+#: not cut the stream of a job that waits in the queue, and a client tells a quiet job from a
+#: dead connection.
+SSE_KEEPALIVE_S = 15.0
+
+
+async def with_keepalive(items: AsyncIterator[Any], every_s: float) -> AsyncGenerator[Any, None]:
+    """``items``, with ``None`` in between whenever ``every_s`` passes without one.
+
+    The pending item is waited for again, never cancelled: a timeout does not end ``items``.
+    When the consumer stops early, the pending read is cancelled and ``items`` closed (its
+    ``finally`` blocks run).
+    """
+    source = aiter(items)
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            done, _ = await asyncio.wait({pending}, timeout=every_s)
+            if not done:
+                yield None
+                continue
+            future, pending = pending, None
+            try:
+                item = future.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 @router.get(
     "/api/v1/jobs/{job_id}/events",
     tags=["jobs"],
@@ -451,7 +495,8 @@ async def get_result(job_id: str, request: Request, service: ServiceDep, who: Pr
         200: {
             "description": "a server-sent event stream (text, read line by line as it comes, not one JSON "
             "document): frames `event: job` / `data: <JobPublic as JSON>` separated by a blank line, the "
-            "job now and after every change, ending with its final state. The same frames come over the "
+            "job now and after every change, ending with its final state; a comment line `: keep-alive` after "
+            "15 s without news (skip lines that start with `:`, as SSE readers do). The same frames come over the "
             "websocket `/api/v1/jobs/{job_id}/ws` (auth: these headers, or `?key=KEY` for browsers).",
             # OpenAPI 3.2's itemSchema: each event, as parsed (contract testers check every event
             # against it); no plain ``schema``, which code generators read as one JSON document
@@ -481,7 +526,11 @@ async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> Str
     service.check_watch_capacity()
 
     async def stream() -> AsyncIterator[str]:
-        async for job, ahead in service.watch(job_id, owner=who.owner):
+        async for item in with_keepalive(service.watch(job_id, owner=who.owner), SSE_KEEPALIVE_S):
+            if item is None:  # nothing new for a while (a job waiting in the queue): a comment line
+                yield ": keep-alive\n\n"
+                continue
+            job, ahead = item
             public = to_public(job, ahead, await service.waiting_note(job))
             yield f"event: job\ndata: {public.model_dump_json()}\n\n"
 
@@ -519,12 +568,33 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
             await websocket.close(code=4000 + status, reason=exc.message[:120])
         return
     await websocket.accept()
-    try:
-        async for job, ahead in service.watch(job_id, owner=who.owner):
-            await websocket.send_text(to_public(job, ahead, await service.waiting_note(job)).model_dump_json())
-        await websocket.close()
-    except WebSocketDisconnect:
-        return
+    ended = False
+
+    async def follow(cancel: anyio.CancelScope) -> None:
+        nonlocal ended
+        try:
+            async for job, ahead in service.watch(job_id, owner=who.owner):
+                await websocket.send_text(to_public(job, ahead, await service.waiting_note(job)).model_dump_json())
+            ended = True
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            pass  # the client went away mid-send
+        finally:
+            cancel.cancel()
+
+    async def until_disconnect(cancel: anyio.CancelScope) -> None:
+        # a client's close is seen now, not at the next send (a queued job's may be hours away):
+        # its live-stream slot (HUSH_MAX_WATCHERS) comes back at once
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass  # client frames carry nothing for us
+        cancel.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(follow, tg.cancel_scope)
+        tg.start_soon(until_disconnect, tg.cancel_scope)
+    if ended and websocket.client_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close()
 
 
 async def native_webhook(job: Job, service: Any) -> dict[str, Any]:
