@@ -32,6 +32,8 @@ mp3        libmp3lame (rates 8–48 kHz, mono or stereo); other rates are resamp
            between the standard ones to the next one up, so no band is lost)
 ogg        Opus at the Opus rates (8, 12, 16, 24, 48 kHz; the OpusHead declares the input
            rate and :func:`decode_blocks` resamples back to it), Vorbis (libsndfile) otherwise
+opus       Ogg Opus whatever the rate (a caller naming ``opus`` asked for the codec, RFC 7845):
+           at other rates than the Opus ones resampled to 48 kHz, as webm
 m4a, mp4   AAC in ISO-BMFF, ``faststart`` so players can start before the end arrives
 webm       Opus; at rates Opus cannot carry the audio is resampled to 48 kHz, the only
            alternative (FFmpeg's Vorbis encoder) is experimental and stereo-only
@@ -89,9 +91,9 @@ __all__ = [
     "sniff_file",
 ]
 
-CONTAINERS: Final = ("wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4", "pcm")
+CONTAINERS: Final = ("wav", "flac", "mp3", "ogg", "opus", "m4a", "webm", "mp4", "pcm")
 """Canonical container names; ``pcm`` is headerless 16-bit little-endian PCM (input only)."""
-AUDIO_CONTAINERS: Final = frozenset({"wav", "flac", "mp3", "ogg", "m4a", "webm", "mp4", "pcm"})
+AUDIO_CONTAINERS: Final = frozenset({"wav", "flac", "mp3", "ogg", "opus", "m4a", "webm", "mp4", "pcm"})
 """Containers :class:`AudioWriter` writes."""
 VIDEO_CONTAINERS: Final = frozenset({"mp4", "webm"})
 """Containers :func:`remux_video` writes."""
@@ -101,6 +103,7 @@ EXTENSIONS: Final[dict[str, str]] = {
     "flac": ".flac",
     "mp3": ".mp3",
     "ogg": ".ogg",
+    "opus": ".opus",
     "m4a": ".m4a",
     "webm": ".webm",
     "mp4": ".mp4",
@@ -111,6 +114,7 @@ MIME_TYPES: Final[dict[str, str]] = {
     "flac": "audio/flac",
     "mp3": "audio/mpeg",
     "ogg": "audio/ogg",
+    "opus": "audio/ogg",
     "m4a": "audio/mp4",
     "webm": "audio/webm",
     "mp4": "audio/mp4",
@@ -128,14 +132,13 @@ _VIDEO_CODECS: Final[dict[str, frozenset[str]]] = {
 _OPUS_RATES: Final = frozenset({8000, 12000, 16000, 24000, 48000})
 _MP3_RATES: Final = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
 _AAC_RATES: Final = frozenset({7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000})
-_MAX_CHANNELS: Final[dict[str, int]] = {"mp3": 2, "webm": 8, "m4a": 8, "mp4": 8, "ogg": 8}
+_MAX_CHANNELS: Final[dict[str, int]] = {"mp3": 2, "webm": 8, "m4a": 8, "mp4": 8, "ogg": 8, "opus": 8}
 _ALIASES: Final[dict[str, str]] = {
     "wave": "wav",
     "x-wav": "wav",
     "mpeg": "mp3",
     "mpga": "mp3",
     "oga": "ogg",
-    "opus": "ogg",
     "vorbis": "ogg",
     "aac": "m4a",
     "mp4a": "m4a",
@@ -1219,6 +1222,7 @@ class _SoundfileSink:
 _AV_FORMATS: Final[dict[str, str]] = {
     "mp3": "mp3",
     "ogg": "ogg",
+    "opus": "ogg",
     "m4a": "ipod",
     "mp4": "mp4",
     "webm": "webm",
@@ -1226,6 +1230,7 @@ _AV_FORMATS: Final[dict[str, str]] = {
 _AV_CODECS: Final[dict[str, str]] = {
     "mp3": "libmp3lame",
     "ogg": "libopus",
+    "opus": "libopus",
     "m4a": "aac",
     "mp4": "aac",
     "webm": "libopus",
@@ -1246,20 +1251,23 @@ def encoded_rate(container: str, sr: int) -> int:
 
     MP3 holds only the MPEG rates, 8-48 kHz: above 48 kHz the audio is encoded at 44.1 kHz when
     ``sr`` is a multiple of 11025 Hz and at 48 kHz otherwise (the usual studio families), below at
-    the next MPEG rate up (nothing of its band is lost). Opus in WebM runs at 48 kHz unless ``sr``
-    is an Opus rate (Ogg then holds Vorbis at ``sr``). The encoder resamples with FFmpeg's
+    the next MPEG rate up (nothing of its band is lost). Opus in WebM, and ``opus`` (Ogg Opus, RFC
+    7845: the codec asked for by name), run at 48 kHz unless ``sr`` is an Opus rate (``ogg`` then
+    holds Vorbis at ``sr``). The encoder resamples with FFmpeg's
     resampler, in the stream, as it writes.
 
     >>> encoded_rate("mp3", 96000), encoded_rate("mp3", 88200), encoded_rate("mp3", 37800)
     (48000, 44100, 44100)
     >>> encoded_rate("mp3", 44100), encoded_rate("wav", 96000), encoded_rate("webm", 44100)
     (44100, 96000, 48000)
+    >>> encoded_rate("opus", 44100), encoded_rate("ogg", 44100), encoded_rate("opus", 16000)
+    (48000, 44100, 16000)
     """
     if container == "mp3" and sr not in _MP3_RATES:
         if sr > 48_000:
             return 44_100 if sr % 11_025 == 0 else 48_000
         return min(r for r in _MP3_RATES if r > sr) if sr > 0 else 8_000
-    if container == "webm" and sr not in _OPUS_RATES:
+    if container in ("webm", "opus") and sr not in _OPUS_RATES:
         return 48_000
     return sr
 

@@ -140,8 +140,8 @@ class JobCreate(BaseModel):
     )
     output_container: str | None = Field(
         None,
-        description="wav, flac, pcm (raw 16-bit), mp3, ogg, m4a, mp4, webm, or a MIME type or alias of one (aac, "
-        "opus, audio/mpeg); default: the input's",
+        description="wav, flac, pcm (raw 16-bit), mp3, ogg (Opus at the Opus rates, else Vorbis), opus (always "
+        "Opus), m4a, mp4, webm, or a MIME type or alias of one (aac, audio/mpeg); default: the input's",
     )
     priority: int = Field(5, ge=0, le=9)
     request_id: str | None = Field(

@@ -183,7 +183,9 @@ _LINK_EXT_RE = re.compile(r"^\.[a-z0-9]{2,5}$")  # what the download route's pat
 
 
 def _family(container: str) -> str:
-    return "m4a" if container == "mp4" else container  # one ISO BMFF family: .mp4 / .m4a / .aac
+    # one ISO BMFF family (.mp4 / .m4a / .aac) and one Ogg family (an Ogg Opus input kept as it
+    # was is saved as .opus, as the caller named it)
+    return {"mp4": "m4a", "opus": "ogg"}.get(container, container)
 
 
 def caller_ext(request: AudoRemoveNoiseRequest, input_ref: InputRef) -> str | None:

@@ -95,6 +95,7 @@ _ENCODING_NAMES: Final[dict[str, str]] = {
     "flac": "FLAC",
     "mp3": "MPEG Audio",
     "ogg": "Ogg",
+    "opus": "Ogg",
     "m4a": "MPEG-4",
     "mp4": "MPEG-4",
     "webm": "WebM",

@@ -159,6 +159,22 @@ def test_media_webm_at_non_opus_rate_is_written_at_48k(tmp_path: Path) -> None:
     assert abs(decoded.shape[1] - 48_000) <= 960
 
 
+def test_media_opus_asked_by_name_is_opus_at_any_rate(tmp_path: Path) -> None:
+    # an Audo client's outputExtension "opus" on a 44.1 kHz file got Ogg Vorbis in a .opus file,
+    # which Opus players refuse: "ogg" keeps the rate (Vorbis), "opus" keeps the codec
+    x = make_music(44_100, 1.0, 2)
+    asked = make_audio_file(tmp_path / "out.opus", "opus", x, 44_100)
+    info = probe(asked)
+    assert (info.container, info.codec, info.sr) == ("ogg", "opus", 48_000)
+    decoded, _ = decode_all(asked)
+    assert abs(decoded.shape[1] - 48_000) <= 960
+    plain = probe(make_audio_file(tmp_path / "out.ogg", "ogg", x, 44_100))
+    assert (plain.container, plain.codec, plain.sr) == ("ogg", "vorbis", 44_100)
+    assert resample_note("opus", 44_100, 2) == (
+        "OPUS cannot carry 44100 Hz audio: the output is encoded at 48000 Hz; ask for wav, flac or m4a to keep 44100 Hz"
+    )
+
+
 def test_media_writer_clips_and_rejects_bad_blocks(tmp_path: Path) -> None:
     with AudioWriter(tmp_path / "c.wav", "wav", 8000, 1) as w:
         w.write(np.array([[2.0, -2.0, np.nan, 0.5]], np.float32))
@@ -433,7 +449,8 @@ def _info(container: str, *, video: str | None = None) -> MediaInfo:
         (_info("mp3"), None, "mp3"),
         (_info("mp3"), ".WAV", "wav"),
         (_info("wav"), "audio/mpeg", "mp3"),
-        (_info("ogg"), "opus", "ogg"),
+        (_info("ogg"), "opus", "opus"),
+        (_info("ogg"), "audio/ogg", "ogg"),
         (_info("pcm"), None, "wav"),
         (_info("webm", video="h264"), None, "mp4"),  # Matroska with H.264 cannot stay WebM
         (_info("webm", video="vp9"), None, "webm"),

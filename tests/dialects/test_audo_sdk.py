@@ -124,7 +124,14 @@ def test_audo_sdk_saves_an_opus_voice_note_under_its_own_extension(
     asked = sdk.process(str(noisy_wav), output_extension="opus", on_update=lambda _: None)
     assert asked.url.endswith(".opus")
     asked.save(str(tmp_path / "asked.opus"))
-    assert probe(tmp_path / "asked.opus").container == "ogg"
+    assert (probe(tmp_path / "asked.opus").container, probe(tmp_path / "asked.opus").codec) == ("ogg", "opus")
+    # at a rate Opus does not run at (CD audio), still Opus (it was Ogg Vorbis under a .opus name)
+    cd = tmp_path / "cd.wav"
+    sf.write(cd, np.interp(np.arange(0, x.size, SR / 44_100), np.arange(x.size), x).astype(np.float32), 44_100)
+    asked_cd = sdk.process(str(cd), output_extension="opus", on_update=lambda _: None)
+    assert asked_cd.url.endswith(".opus")
+    asked_cd.save(str(tmp_path / "cd.opus"))
+    assert (probe(tmp_path / "cd.opus").codec, probe(tmp_path / "cd.opus").sr) == ("opus", 48_000)
     # an extension of another container than the result's is not used: the URL names what it is
     with noisy_wav.open("rb") as f:
         other = sdk.process(f, input_extension="wav", output_extension="audio/flac", on_update=lambda _: None)
