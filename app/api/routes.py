@@ -238,7 +238,8 @@ def to_public(job: Job, jobs_ahead: int = 0, message: str | None = None) -> JobP
         finished_at=job.finished_at,
         error=error,
         result_url=f"/api/v1/jobs/{job.id}/result" if job.result_key else None,
-        result={k: v for k, v in job.result_meta.items() if k != "stage"},
+        # (the runner's own bookkeeping: the stage is its own field; pace_from times the estimate)
+        result={k: v for k, v in job.result_meta.items() if k not in ("stage", "pace_from")},
         steps=list(job.spec.steps),
         # (a worker reads and checks the input before its first pass names itself)
         stage=(job.result_meta.get("stage") or "preparing") if job.state is JobState.in_progress else None,

@@ -500,6 +500,16 @@ async def _wait_sync(service: JobService, job: Job, api: str, request: Request) 
                 # it never left the queue of a cluster with no worker alive: the async API would not help
                 raise e.JobTimeoutError(f"{message}: {NO_WORKER}")
             hint = f"use the async API ({PREFIX}/async/{api}?webhook=...) for long files"
+            if queued:
+                # it waited behind other jobs the whole time: the file is not the cause, and a
+                # client told "long files" would split one that is fine (audit)
+                message += (
+                    ": it waited in the queue behind other jobs and never started (it was cancelled, not charged)"
+                )
+                hint = (
+                    f"send it again when the server is less busy, or use the async API "
+                    f"({PREFIX}/async/{api}?webhook=...)"
+                )
             raise e.JobTimeoutError(message, hint=hint)
         job = ended
     if job.state is not JobState.succeeded:

@@ -205,6 +205,9 @@ def test_a_running_jobs_events_name_the_pass_it_runs(client: httpx.Client, rng: 
     assert last["stage"] is None
     assert "stage" not in last["result"]
     assert all("stage" not in e["result"] for e in seen)
+    # nor the time and per cent the remaining-time estimate starts from (it read as an undocumented
+    # pair of numbers in every running job, and in a cancelled job's JSON and webhook: audit)
+    assert all("pace_from" not in e["result"] for e in seen)
 
 
 def test_playground_page_and_static_files(client: httpx.Client) -> None:

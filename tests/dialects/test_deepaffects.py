@@ -665,6 +665,9 @@ async def test_deepaffects_sync_timeout_cancels_the_job(tmp_path: Path) -> None:
     async with edge_client(tmp_path, sync_timeout_s=0.2) as c:
         r = await c.post(f"{API}/sync/denoise", params={"apikey": KEY}, json={"content": WAV})
         assert r.status_code == 504
+    # it never left the queue: the message says so, not "long files" (a client would split a short file)
+    assert "waited in the queue behind other jobs and never started" in r.json()["message"]
+    assert "not charged" in r.json()["message"]
     with sqlite3.connect(f"file:{tmp_path / 'jobs.sqlite3'}?mode=ro", uri=True) as db:
         states = [row[0] for row in db.execute("SELECT state FROM jobs")]
     assert states == ["cancelled"]
