@@ -122,9 +122,13 @@ class FetchError(AppError):
 
     code = "fetch.failed"
 
-    def __init__(self, message: str, *, hint: str | None = None, transient: bool = False) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, transient: bool = False, status: int | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.transient = transient
+        #: The HTTP status the server answered, when it answered (None: no answer, a refused URL).
+        self.status = status
 
 
 class URLRefusedError(FetchError):

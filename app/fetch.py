@@ -697,6 +697,7 @@ def _require_2xx(hop: _Hop, response: httpx.Response) -> None:
         raise FetchError(
             f"{hop.method} {_origin(hop.url)} answered HTTP {response.status_code} {response.reason_phrase}".rstrip(),
             transient=response.status_code in TRANSIENT_STATUSES,
+            status=response.status_code,
         )
 
 

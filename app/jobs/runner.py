@@ -284,19 +284,30 @@ def _check_credits(ctx: RunContext, job: Job, duration_s: float | None) -> None:
 PUT_ATTEMPTS = 4
 
 
+class _PutFailed(FetchError):
+    """The result's PUT failed for good: the last FetchError, with how many attempts were made."""
+
+    def __init__(self, last: FetchError, attempts: int) -> None:
+        tries = f"after {attempts} attempts" if attempts > 1 else "at the first attempt (not one to try again)"
+        super().__init__(f"{last.message} ({tries})", hint=last.hint, transient=False, status=last.status)
+        self.attempts = attempts
+
+
 def _put_result(url: str, path: Path, content_type: str, settings: Settings) -> tuple[int, int]:
-    """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises the last FetchError."""
+    """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises _PutFailed."""
     from app import fetch
 
-    for attempt in range(1, PUT_ATTEMPTS):
+    for attempt in range(1, PUT_ATTEMPTS + 1):
         try:
             return fetch.put_file(url, path, content_type, settings), attempt
         except FetchError as exc:
-            if not exc.transient or isinstance(exc, URLRefusedError):
-                raise
+            if isinstance(exc, URLRefusedError):
+                raise  # (no request was sent: the URL is not one this server calls)
+            if attempt == PUT_ATTEMPTS or not exc.transient:
+                raise _PutFailed(exc, attempt) from exc
             log.warning("PUT of the result failed (attempt %d of %d): %s", attempt, PUT_ATTEMPTS, exc.message)
             time.sleep(_backoff_s(settings, attempt))
-    return fetch.put_file(url, path, content_type, settings), PUT_ATTEMPTS
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 #: Longest a job waits, trying again, for the blob store to answer (to read its uploaded input,
@@ -501,14 +512,21 @@ def _run(ctx: RunContext, job: Job) -> None:
                 duration_s=data.get("duration_s", info.duration_s),
             )
             if spec.output.put_url:
-                status, tries = _put_result(
-                    spec.output.put_url,
-                    _when_storage_answers(
-                        ctx, job, "reading the result back", lambda: ctx.blobs.readable_path(key, tmp)
-                    ),
-                    result_meta["mime"],
-                    settings,
-                )
+                try:
+                    status, tries = _put_result(
+                        spec.output.put_url,
+                        _when_storage_answers(
+                            ctx, job, "reading the result back", lambda: ctx.blobs.readable_path(key, tmp)
+                        ),
+                        result_meta["mime"],
+                        settings,
+                    )
+                except _PutFailed as exc:
+                    # the failed job says what the put_url answered and how often it was tried
+                    # (it said neither, and read as tried once: an audit)
+                    result_meta.update(put_status=exc.status, put_attempts=exc.attempts)
+                    _set_state(ctx, job, result_meta=result_meta)
+                    raise
                 result_meta["put_status"] = status
                 result_meta["put_attempts"] = tries
         now = time.time()

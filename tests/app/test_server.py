@@ -654,6 +654,31 @@ def test_server_put_url_that_fails_once_is_tried_again(tmp_path: Path, rng: np.r
     assert puts[-1].body == result
 
 
+def test_server_put_url_that_keeps_failing_says_what_it_answered_and_how_often(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    # the failed job carried neither put_status nor put_attempts, and its reason read as one try (audit)
+    env = {"api_keys": KEY, "url_allowlist": "127.0.0.1", "retry_backoff_s": "0.05"}
+    routes = {"PUT /down.wav": Reply(status=500), "PUT /gone.wav": Reply(status=404)}
+    with serve_http(routes) as remote:
+        with HushProcess(tmp_path / "d", workers=1, **env) as proc, httpx.Client(base_url=proc.url, timeout=30) as c:
+            file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+            down = submit(c, file_id, steps=[], put_url=remote.url("/down.wav"))
+            gone = submit(c, file_id, steps=[], put_url=remote.url("/gone.wav"))
+            down = wait_state(c, down["id"], {"succeeded", "failed"})
+            gone = wait_state(c, gone["id"], {"succeeded", "failed"})
+        tries = {
+            path: sum(q.method == "PUT" and q.path == path for q in remote.requests)
+            for path in ("/down.wav", "/gone.wav")
+        }
+    assert down["state"] == gone["state"] == "failed"
+    assert (down["result"]["put_status"], down["result"]["put_attempts"]) == (500, 4)
+    assert down["error"]["reason"].endswith("answered HTTP 500 Internal Server Error (after 4 attempts)")
+    assert (gone["result"]["put_status"], gone["result"]["put_attempts"]) == (404, 1)
+    assert "answered HTTP 404 Not Found (at the first attempt" in gone["error"]["reason"]
+    assert tries == {"/down.wav": 4, "/gone.wav": 1}
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_server_stopped_cleanly_does_not_count_the_stopped_run(
     tmp_path: Path, rng: np.random.Generator, sig: signal.Signals
