@@ -272,18 +272,25 @@ class StorageFullError(AppError):
 _NO_SPACE_ERRNOS = frozenset({28, 122})
 
 
-def storage_full(exc: BaseException) -> StorageFullError | None:
+def storage_full(exc: BaseException, *, job: bool = False) -> StorageFullError | None:
     """The StorageFullError ``exc`` amounts to (a full disk or database), or None.
 
     A full disk surfaces as ``OSError(ENOSPC)`` from file writes and as SQLite's "database or
-    disk is full"; both become one clear error instead of an internal one.
+    disk is full"; both become one clear error instead of an internal one. ``job``: the failure
+    of a job that ran (:func:`disk_full`).
     """
     full = (isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS) or "disk is full" in str(exc)
-    return disk_full() if full else None
+    return disk_full(job=job) if full else None
 
 
-def disk_full() -> StorageFullError:
-    """The one error a full disk (or database) is answered with."""
+def disk_full(*, job: bool = False) -> StorageFullError:
+    """The one error a full disk (or database) is answered with: to a request, which stored
+    nothing, or (``job``) as the reason of a job that failed (it must be submitted again)."""
+    if job:
+        return StorageFullError(
+            "the server's disk filled up while this job ran, so its result could not be stored",
+            hint="submit the job again once the operator has freed space in HUSH_DATA_DIR; its input is kept",
+        )
     return StorageFullError(
         "the server's disk is full, so nothing could be stored; nothing was lost",
         hint="try again later; the operator must free space in HUSH_DATA_DIR",

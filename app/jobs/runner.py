@@ -224,7 +224,7 @@ def run_job(job_id: str, ctx: RunContext) -> None:
     except DspError as exc:  # the engine refused a value the submit checks let through
         finish_error(ctx, job, InvalidParameterError(str(exc)), JobState.failed)
     except Exception as exc:
-        full = storage_full(exc)
+        full = storage_full(exc, job=True)
         if full is not None:
             log.error("job %s attempt %d: disk full: %s", job.id, job.attempt, exc)
             finish_error(ctx, job, full, JobState.failed)
@@ -405,7 +405,7 @@ def _space_checked(path: Path) -> Iterator[None]:
         raise
     except Exception as exc:
         if storage_full(exc) is None and shutil.disk_usage(path).free < MIN_FREE_BYTES:
-            raise disk_full() from exc
+            raise disk_full(job=True) from exc
         raise
 
 

@@ -264,6 +264,10 @@ def test_a_write_into_a_full_disk_fails_the_job_as_storage_full(ctx, rng, monkey
     assert done is not None
     assert done.state is JobState.failed
     assert done.error_code == code
+    if code == "storage.full":  # a failed job is not "nothing was lost": it must be sent again (audit)
+        assert done.error_reason is not None
+        assert "nothing was lost" not in done.error_reason
+        assert "submit the job again" in done.error_reason
 
 
 def test_a_job_whose_worker_died_in_every_run_says_so(ctx, rng) -> None:
