@@ -762,6 +762,7 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
                 with anyio.move_on_after(_INSTANT_WAIT_S):
                     for job_id in instant:
                         await service.wait(job_id, _INSTANT_WAIT_S)
+                response = await _ended_native_job(request, response, service, instant)
             entry["jobs"] = list(current.jobs)
         entry["status"] = response.status_code
         entry["duration_ms"] = round((time.perf_counter() - began) * 1000.0, 2)
@@ -770,6 +771,19 @@ def install_mock(app: FastAPI, dialects: list[Dialect], settings: Settings) -> M
         # every answer says it came from a mock: a passed-through result is the input, not a repair
         response.headers["x-hush-mode"] = "mock"
         return response
+
+    async def _ended_native_job(request: Request, response: Response, service: JobService, ids: list[str]) -> Response:
+        """The native create's answer, which shows the job as submitted, as the job is now that it
+        has ended (it said "queued", progress 0, no result, while the first poll saw it succeeded)."""
+        if request.method != "POST" or request.url.path.rstrip("/") != "/api/v1/jobs" or response.status_code != 202:
+            return response
+        from app.api.routes import to_public
+
+        async for _ in response.body_iterator:  # type: ignore[attr-defined]  # (read to its end, then dropped)
+            pass
+        job = await service.get(ids[-1])
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return JSONResponse(to_public(job).model_dump(mode="json"), status_code=202, headers=headers)
 
     @app.get("/_mock/requests", tags=["mock"], response_model=list[dict[str, Any]])
     async def mock_requests() -> Response:

@@ -449,3 +449,21 @@ def test_mock_advance_skips_the_webhook_backoff_and_reset_stops_the_retries(tmp_
             client.close()
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------------------------ native API
+
+
+def test_mock_native_create_answers_the_ended_job(client: httpx.Client) -> None:
+    # the create is answered once the instant job has ended, but its body showed the job as
+    # submitted ("queued", progress 0, no result) while the first poll saw it succeeded (audit)
+    file_id = client.post("/api/v1/files", files={"file": ("in.wav", WAV)}).json()["file_id"]
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": file_id}, "steps": [{"name": "denoise"}]})
+    assert r.status_code == 202, r.text
+    assert r.headers["x-hush-mode"] == "mock"
+    created = r.json()
+    assert (created["state"], created["progress"]) == ("succeeded", 100.0)
+    assert created["result_url"] == f"/api/v1/jobs/{created['id']}/result"
+    assert created["result"]["steps"][0]["not_applied"]
+    polled = client.get(f"/api/v1/jobs/{created['id']}").json()
+    assert polled == created
