@@ -283,7 +283,7 @@ _WHY = {
     400: "the key's credit minutes are used up (the SDK reads it as InsufficientCredits)",
     401: "missing, invalid, disabled or not-activated API key",
     404: "no such job or result (deleted, expired, or another key's)",
-    409: "the job is still queued or running: cancel it or wait for it to finish",
+    409: "the job is still queued or running: wait for it to finish, or cancel it (DELETE /api/v1/jobs/{job_id})",
     413: "the input is larger than HUSH_MAX_INPUT_MB (a remove-noise body: larger than 64 KiB)",
     422: "invalid body or parameters, or media that cannot be decoded (the SDK's MalformedFile)",
     429: "over the key's request or concurrent-job limit; see Retry-After",
@@ -448,7 +448,12 @@ async def _audo_job(service: JobService, job_id: str, owner: str | None) -> Job:
 @router.post("/v1/remove-noise/{job_id}/delete-results", responses=_errors(404, 409))
 async def audo_delete_results(job_id: str, service: ServiceDep, who: PrincipalDep) -> AudoDeleteResultsResponse:
     """Delete a finished job's result files; later downloads answer 404."""
-    await _audo_job(service, job_id, who.owner)
+    found = await _audo_job(service, job_id, who.owner)
+    if not found.terminal:  # (the Audo API has no cancel: name the route that does it)
+        raise e.ConflictError(
+            f"job {job_id} is still {found.state.value}: wait for it to finish, or cancel it with "
+            f"DELETE /api/v1/jobs/{job_id} and the same x-api-key"
+        )
     job = await service.delete_results(job_id, owner=who.owner)
     return AudoDeleteResultsResponse(job_id=job.id)
 

@@ -312,7 +312,12 @@ def test_audo_status_of_queued_job(client: TestClient) -> None:
     # not finished: delete-results is refused with a JSON body
     r = client.post(f"/v1/remove-noise/{ids[0]}/delete-results", headers=H)
     assert r.status_code == 409
-    assert "detail" in r.json()
+    # it said "cancel it", and the Audo API has no cancel route: the one that does it is named
+    assert r.json()["detail"] == (
+        f"job {ids[0]} is still queued: wait for it to finish, or cancel it with DELETE /api/v1/jobs/{ids[0]} "
+        "and the same x-api-key"
+    )
+    assert client.delete(f"/api/v1/jobs/{ids[0]}", headers=H).json()["state"] == "cancelled"
 
 
 def test_audo_rate_limit_has_integer_retry_after(tmp_path: Path) -> None:
