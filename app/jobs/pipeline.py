@@ -250,6 +250,21 @@ class PipelineResult:
     container: str = ""
 
 
+def _hum_removed_before(reports: list[dict[str, Any]]) -> None:
+    """A ``dehum`` that found no hum after ``denoise`` notched it says so: "no mains hum was
+    found" read as if the input had none, and a user thought the detection failed (an audit)."""
+    removed: float | None = None
+    for r in reports:
+        if r.get("step") == "denoise" and r.get("hum_hz"):
+            removed = float(r["hum_hz"])
+        elif r.get("step") == "dehum" and removed is not None and not r.get("hum_hz") and r.get("not_applied"):
+            why = (
+                f"the mains hum ({removed:g} Hz) was already removed by denoise, which ran before dehum: "
+                "none was left, and the audio passed unchanged"
+            )
+            r["reason"] = r["not_applied"] = why
+
+
 def process_file(
     src: Path,
     info: media.MediaInfo,
@@ -450,6 +465,7 @@ def process_file(
     result.reports.extend(result.data.pop("finalize", []))
     if not requested:
         result.reports.append({"step": "none", "applied": False, "note": "no processing steps were requested"})
+    _hum_removed_before(result.reports)
     for r in result.reports:  # every step says whether it did anything, in the same word
         r.setdefault("applied", not r.get("not_applied"))
     for note in (

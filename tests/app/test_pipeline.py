@@ -15,7 +15,7 @@ from app.jobs.models import OutputSpec, Step
 from app.jobs.pipeline import PREPASS_SHARE, process_file
 from app.jobs.steps import check_steps
 from tests.app._media_fixtures import make_video_file
-from tests.signals import make_speech_like
+from tests.signals import make_hum, make_speech_like
 
 SR = 16000
 
@@ -473,3 +473,22 @@ def test_the_loudness_check_after_writing_advances_the_progress(tmp_path: Path) 
     assert checking[-1] == pytest.approx(100.0)
     done = [pct for _, pct in events if pct >= 0]
     assert done == sorted(done)  # never backwards
+
+
+def test_dehum_after_denoise_says_denoise_took_the_hum(tmp_path: Path) -> None:
+    # denoise notched the hum, then dehum reported "no mains hum was found" on audio that plainly
+    # had it, and a user thought the detection failed (audit)
+    rng = np.random.default_rng(5)
+    n = int(SR * 6.0)
+    x = make_speech_like(rng, SR, 6.0)[0][:n] + make_hum(SR, n, level_dbfs=-34.0)
+    src = tmp_path / "hum.wav"
+    sf.write(src, x.astype(np.float32), SR, subtype="PCM_16")
+    res = process_file(src, media.probe(src), [Step(name="denoise"), Step(name="dehum")], OutputSpec(), tmp_path)
+    denoise, dehum = (next(r for r in res.reports if r["step"] == s) for s in ("denoise", "dehum"))
+    assert denoise["hum_hz"] == pytest.approx(50.0, abs=0.5)
+    assert dehum["not_applied"].startswith("the mains hum (50")
+    assert "already removed by denoise" in dehum["not_applied"]
+    # alone, dehum finds it and notches it
+    (tmp_path / "alone").mkdir()
+    alone = process_file(src, media.probe(src), [Step(name="dehum")], OutputSpec(), tmp_path / "alone")
+    assert next(r for r in alone.reports if r["step"] == "dehum")["applied"] is True
