@@ -62,7 +62,11 @@ def _input_key(job: Job, service: JobService) -> str:
         )
     key = job.spec.input.blob_key
     if not service.blobs.exists(key):
-        raise NotFoundError(f"the input of job {job.id} has expired")
+        # (its record is gone either way: deleted by its owner, or past its retention)
+        raise NotFoundError(
+            f"the input of job {job.id} is no longer kept: it was deleted (DELETE /api/v1/files/...) or its "
+            "retention (HUSH_RETENTION_HOURS) ended"
+        )
     return key
 
 

@@ -105,6 +105,24 @@ def test_peaks_and_input_of_a_long_job(client: httpx.Client, tmp_path: Path, rng
     assert r.content == path.read_bytes()
 
 
+def test_the_input_of_a_job_whose_upload_was_deleted_says_so(client: httpx.Client, rng: np.random.Generator) -> None:
+    # it said the input "has expired", minutes after its upload, when its owner had deleted it (audit)
+    buf = io.BytesIO()
+    sf.write(buf, make_white(rng, 8000, -30.0), 8000, format="WAV", subtype="PCM_16")
+    r = client.post("/api/v1/files", files={"file": ("in.wav", buf.getvalue())}, headers=H)
+    fid = r.json()["file_id"]
+    r = client.post("/api/v1/jobs", json={"input": {"file_id": fid}, "steps": []}, headers=H)
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/v1/jobs/{job_id}", headers=H).json()["state"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.delete(f"/api/v1/files/{fid}", headers=H).status_code in (200, 204)
+    r = client.get(f"/api/v1/jobs/{job_id}/input", headers=H)
+    assert r.status_code == 404
+    assert "it was deleted" in r.json()["title"]
+
+
 def test_peaks_of_a_headerless_pcm_input(client: httpx.Client) -> None:
     """Raw PCM16 says no rate of its own: the peaks read it at the rate the job was given (they
     answered 415, the input "not a recognized format", found by a contract tester)."""
