@@ -288,7 +288,7 @@ class _PutFailed(FetchError):
     """The result's PUT failed for good: the last FetchError, with how many attempts were made."""
 
     def __init__(self, last: FetchError, attempts: int) -> None:
-        tries = f"after {attempts} attempts" if attempts > 1 else "at the first attempt (not one to try again)"
+        tries = f"after {attempts} attempts" if attempts > 1 else "at the first attempt; an answer not to try again"
         super().__init__(f"{last.message} ({tries})", hint=last.hint, transient=False, status=last.status)
         self.attempts = attempts
 

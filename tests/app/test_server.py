@@ -675,7 +675,9 @@ def test_server_put_url_that_keeps_failing_says_what_it_answered_and_how_often(
     assert (down["result"]["put_status"], down["result"]["put_attempts"]) == (500, 4)
     assert down["error"]["reason"].endswith("answered HTTP 500 Internal Server Error (after 4 attempts)")
     assert (gone["result"]["put_status"], gone["result"]["put_attempts"]) == (404, 1)
-    assert "answered HTTP 404 Not Found (at the first attempt" in gone["error"]["reason"]
+    assert gone["error"]["reason"].endswith(
+        "answered HTTP 404 Not Found (at the first attempt; an answer not to try again)"
+    )
     assert tries == {"/down.wav": 4, "/gone.wav": 1}
 
 
