@@ -88,6 +88,11 @@ WAITING_FOR_A_WORKER = f"waiting: {NO_WORKER}"
 
 #: Longest /readyz waits for the blob store (a hung S3 endpoint answers nothing: a probe must)
 _READY_BLOB_S = 5.0
+#: How often a stream over the ``max_watchers`` count reads its job from the store (one indexed
+#: read a second per such stream; :meth:`JobService.watch` ``poll_when_full``).
+POLL_WHEN_FULL_S = 1.0
+
+
 log = logging.getLogger("hush.jobs")
 #: Kinds of job (step lists) whose processing rate is kept apart; more fall back to the overall rate.
 _MAX_KINDS = 64
@@ -509,12 +514,22 @@ class JobService:
                 job = await self.get(job_id)
         return job
 
-    async def watch(self, job_id: str, *, owner: str | None = None) -> AsyncIterator[tuple[Job, int]]:
+    async def watch(
+        self, job_id: str, *, owner: str | None = None, poll_when_full: bool = False
+    ) -> AsyncIterator[tuple[Job, int]]:
         """Yield ``(job, jobs_ahead)`` now and after every change, ending with the terminal state.
 
         Updates come from the event bus; the only store reads are the first snapshot and a
-        queue-position count when the queue moves while this job waits.
+        queue-position count when the queue moves while this job waits. With
+        ``max_watchers`` live streams open, RateLimitedError, unless ``poll_when_full``: then
+        the job is read from the store every ``POLL_WHEN_FULL_S`` instead, outside the count
+        (for a client that has no other way to learn the outcome: the Audo SDK waits on its
+        websocket alone, and read a refusal as the job failed).
         """
+        if poll_when_full and self._watchers >= self.settings.max_watchers:
+            async for item in self._watch(job_id, owner=owner, live=False):
+                yield item
+            return
         self.check_watch_capacity()
         self._watchers += 1
         try:
@@ -532,16 +547,21 @@ class JobService:
                 retry_after_s=5,
             )
 
-    async def _watch(self, job_id: str, *, owner: str | None) -> AsyncIterator[tuple[Job, int]]:
+    async def _watch(self, job_id: str, *, owner: str | None, live: bool = True) -> AsyncIterator[tuple[Job, int]]:
         # One subscription: the job's own events, plus the queue-moved broadcasts that reach every
         # subscriber. (Subscribing to ALL_JOBS too would cost each watcher every job's progress.)
+        # ``live=False``: none, the job read from the store every POLL_WHEN_FULL_S.
+        quiet_s = 5.0 if live else POLL_WHEN_FULL_S
         async with contextlib.AsyncExitStack() as stack:
-            try:
-                mine = await stack.enter_async_context(self._subscribe_stream(job_id))
-            except ConnectionError as exc:
-                # no live events (Redis unreachable): the stream reads the store every 5 s instead
-                # of ending, torn, after 10 s of nothing (an ASGI traceback; a cluster audit)
-                log.warning("job %s: no live events (%s); its stream reads the job store instead", job_id, exc)
+            mine: asyncio.Queue[Any] | None = None
+            if live:
+                try:
+                    mine = await stack.enter_async_context(self._subscribe_stream(job_id))
+                except ConnectionError as exc:
+                    # no live events (Redis unreachable): the stream reads the store every 5 s
+                    # instead of ending, torn, after 10 s of nothing (an ASGI traceback; a cluster audit)
+                    log.warning("job %s: no live events (%s); its stream reads the job store instead", job_id, exc)
+            if mine is None:
                 mine = asyncio.Queue()
                 self._streams.add(mine)  # (so a stopping server still ends it)
                 stack.callback(self._streams.discard, mine)
@@ -553,11 +573,15 @@ class JobService:
             yield job, ahead
             while not job.terminal:
                 try:
-                    ev = await asyncio.wait_for(mine.get(), timeout=5.0)
+                    ev = await asyncio.wait_for(mine.get(), timeout=quiet_s)
                 except TimeoutError:  # quiet for a while: re-read once in case an event was missed
                     fresh = await self.get(job_id)
                     changed = fresh.updated_at != job.updated_at
                     job = fresh
+                    if not live and job.state is JobState.queued:  # (no queue events reach it)
+                        new_ahead = await self.jobs_ahead(job)
+                        changed = changed or new_ahead != ahead
+                        ahead = new_ahead
                 else:
                     if ev is None:  # the server is stopping: the stream ends now, not with the job
                         return

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import soundfile as sf
@@ -160,3 +161,48 @@ def test_audo_sdk_base_url_with_trailing_slash(server: RunningServer, noisy_wav:
     import requests
 
     assert requests.get(result.url, timeout=10).status_code == 200
+
+
+def test_audo_sdk_waits_out_its_job_over_the_live_stream_limit(noisy_wav: Path, tmp_path: Path) -> None:
+    """The SDK waits on its websocket alone: over HUSH_MAX_WATCHERS the socket answered "failed",
+    and the SDK raised NoiseRemovalFailed for a job that went on, succeeded and was charged (an
+    audit). Over the limit the socket reads its job from the store instead."""
+    import websockets.sync.client
+
+    from tests._hush import HushProcess
+    from tests.app._http_fixtures import Reply, serve_http
+
+    with (
+        serve_http({"/slow.wav": Reply(hang=True)}) as origin,
+        HushProcess(tmp_path / "d", workers=2, api_keys=KEY, max_watchers=1, url_allowlist="127.0.0.1") as proc,
+    ):
+        # the one live-stream place is taken by a watcher of a job that waits for its input
+        r = httpx.post(
+            f"{proc.url}/api/v1/jobs",
+            json={"input": {"url": origin.url("/slow.wav")}, "steps": []},
+            headers={"x-api-key": KEY},
+        )
+        assert r.status_code == 202, r.text
+        url = f"ws://127.0.0.1:{proc.port}/api/v1/jobs/{r.json()['id']}/ws"
+        with websockets.sync.client.connect(url, additional_headers={"x-api-key": KEY}) as held:
+            assert r.json()["id"] in str(held.recv(timeout=10))
+            seen: list[str] = []
+            result = NoiseRemovalClient(KEY, base_url=f"{proc.url}/v1").process(
+                str(noisy_wav), on_update=lambda update: seen.append(update["state"])
+            )
+    assert result.url.endswith(".wav")
+    assert seen[-1] == "succeeded"
+
+
+def test_audo_sdk_status_socket_is_not_a_request_of_the_key_rate(noisy_wav: Path, tmp_path: Path) -> None:
+    """Under a per-minute key limit the socket's handshake was the request refused 429, and
+    process() crashed after creating the job it paid for (an audit): the socket belongs to the
+    job already counted, as the upload is not counted either."""
+    from tests._hush import HushProcess
+
+    with HushProcess(tmp_path / "d", api_keys=KEY, rate_limit_per_minute=1) as proc:
+        result = NoiseRemovalClient(KEY, base_url=f"{proc.url}/v1").process(str(noisy_wav), on_update=lambda _: None)
+        assert result.url.endswith(".wav")
+        # the limit still holds for requests: the next job of the minute is refused
+        again = httpx.post(f"{proc.url}/v1/remove-noise", json={"input": "x"}, headers={"x-api-key": KEY})
+        assert again.status_code == 429
