@@ -743,7 +743,9 @@ def _decoded(response: httpx.Response, hop: _Hop) -> Iterator[bytes]:
             f"GET {_origin(hop.url)} answered with Content-Encoding {', '.join(unknown)}, which this server does not "
             "decode; serve the file unencoded (or gzip)"
         )
-    chunks: Iterable[bytes] = response.iter_raw(_CHUNK_BYTES)
+    # as the bytes arrive (each network read, up to 64 KiB): a fixed 64 KiB gathered a slow
+    # sender's bytes for many seconds before the caller's on_progress could act (a cancel)
+    chunks: Iterable[bytes] = response.iter_raw()
     for coding in reversed(codings):
         chunks = _inflate(chunks, coding, hop)
     return iter(chunks)

@@ -293,20 +293,23 @@ class _PutFailed(FetchError):
         self.attempts = attempts
 
 
-def _put_result(url: str, path: Path, content_type: str, settings: Settings) -> tuple[int, int]:
-    """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises _PutFailed."""
+def _put_result(ctx: RunContext, job: Job, url: str, path: Path, content_type: str) -> tuple[int, int]:
+    """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises _PutFailed, or
+    _Cancelled when ``job`` is cancelled before an attempt or during a wait between two (the
+    result went to the caller's bucket after the job said cancelled: an audit)."""
     from app import fetch
 
     for attempt in range(1, PUT_ATTEMPTS + 1):
+        _unless_cancelled(ctx, job)
         try:
-            return fetch.put_file(url, path, content_type, settings), attempt
+            return fetch.put_file(url, path, content_type, ctx.settings), attempt
         except FetchError as exc:
             if isinstance(exc, URLRefusedError):
                 raise  # (no request was sent: the URL is not one this server calls)
             if attempt == PUT_ATTEMPTS or not exc.transient:
                 raise _PutFailed(exc, attempt) from exc
             log.warning("PUT of the result failed (attempt %d of %d): %s", attempt, PUT_ATTEMPTS, exc.message)
-            time.sleep(_backoff_s(settings, attempt))
+            _pause_unless_cancelled(ctx, job, _backoff_s(ctx.settings, attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -341,9 +344,29 @@ def _pause_unless_cancelled(ctx: RunContext, job: Job, seconds: float) -> None:
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(left, 0.5))
-        now = ctx.store.get(job.id)
-        if now is None or now.state is JobState.cancelled or now.attempt != job.attempt:
-            raise _Cancelled
+        _unless_cancelled(ctx, job)
+
+
+def _unless_cancelled(ctx: RunContext, job: Job) -> None:
+    """Raise _Cancelled when ``job`` was cancelled (or taken by a newer attempt): one store read."""
+    now = ctx.store.get(job.id)
+    if now is None or now.state is JobState.cancelled or now.attempt != job.attempt:
+        raise _Cancelled
+
+
+def _cancel_check(ctx: RunContext, job: Job, every_s: float = 0.5) -> Callable[[int, int | None], None]:
+    """A download's ``on_progress``: reads the job at most every ``every_s`` and raises _Cancelled
+    once it is cancelled. (A cancel while the input downloaded left the worker on it until the
+    whole file had arrived, and the jobs queued behind waited: an audit.)"""
+    last = time.monotonic()
+
+    def check(_received: int, _total: int | None) -> None:
+        nonlocal last
+        if time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            _unless_cancelled(ctx, job)
+
+    return check
 
 
 def _store_result(ctx: RunContext, job: Job, key: str, path: Path) -> int:
@@ -425,7 +448,9 @@ def _run(ctx: RunContext, job: Job) -> None:
             # with a declared size, nothing past it is read: one byte more already disagrees
             limit = settings.max_input_bytes if expected is None else min(settings.max_input_bytes, expected + 1)
             try:
-                fetch.download_to_file(spec.input.url, src, settings, max_bytes=limit)
+                fetch.download_to_file(
+                    spec.input.url, src, settings, max_bytes=limit, on_progress=_cancel_check(ctx, job)
+                )
             except FetchError as exc:
                 if exc.transient:
                     raise InputFetchRetryError(f"fetching the input failed: {exc.message}", hint=exc.hint) from exc
@@ -514,12 +539,13 @@ def _run(ctx: RunContext, job: Job) -> None:
             if spec.output.put_url:
                 try:
                     status, tries = _put_result(
+                        ctx,
+                        job,
                         spec.output.put_url,
                         _when_storage_answers(
                             ctx, job, "reading the result back", lambda: ctx.blobs.readable_path(key, tmp)
                         ),
                         result_meta["mime"],
-                        settings,
                     )
                 except _PutFailed as exc:
                     # the failed job says what the put_url answered and how often it was tried

@@ -681,6 +681,48 @@ def test_server_put_url_that_keeps_failing_says_what_it_answered_and_how_often(
     assert tries == {"/down.wav": 4, "/gone.wav": 1}
 
 
+def test_a_cancel_stops_the_put_url_retries_and_the_input_download(tmp_path: Path, rng: np.random.Generator) -> None:
+    # a cancel during the PUT retries left them going: the result reached the caller's bucket after
+    # the job answered "cancelled"; a cancel during a slow input download left the worker on it
+    # until the whole file had arrived, and the next job waited (audit)
+    env = {"api_keys": KEY, "url_allowlist": "127.0.0.1", "retry_backoff_s": "1"}
+    routes = {
+        "PUT /busy.wav": Reply(status=503),
+        "/slow.wav": Reply(chunks=[b"RIFF" + bytes(4092)] + [bytes(4096)] * 60, chunk_delay_s=0.5),
+    }
+    with (
+        serve_http(routes) as remote,
+        HushProcess(tmp_path / "d", workers=1, **env) as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
+        file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+        job = submit(c, file_id, steps=[], put_url=remote.url("/busy.wav"))
+        deadline = time.monotonic() + 20
+        while not any(q.method == "PUT" for q in remote.requests):
+            assert time.monotonic() < deadline, "no PUT came"
+            time.sleep(0.05)
+        assert c.delete(f"/api/v1/jobs/{job['id']}", headers=H).json()["state"] == "cancelled"
+        puts_at_cancel = sum(q.method == "PUT" for q in remote.requests)
+        time.sleep(4.0)  # past the next two waits (1 and 2 s)
+        assert sum(q.method == "PUT" for q in remote.requests) == puts_at_cancel
+        assert c.get(f"/api/v1/jobs/{job['id']}/result", headers=H).status_code in (404, 409)
+
+        r = c.post("/api/v1/jobs", json={"input": {"url": remote.url("/slow.wav")}, "steps": []}, headers=H)
+        slow = r.json()["id"]
+        deadline = time.monotonic() + 20
+        while c.get(f"/api/v1/jobs/{slow}", headers=H).json()["state"] != "downloading":
+            assert time.monotonic() < deadline, "the download did not start"
+            time.sleep(0.05)
+        time.sleep(1.0)  # (a few chunks in)
+        assert c.delete(f"/api/v1/jobs/{slow}", headers=H).json()["state"] == "cancelled"
+        cancelled_at = time.monotonic()
+        nxt = submit(c, file_id, steps=[])
+        done = wait_state(c, nxt["id"], {"succeeded"}, timeout_s=30)
+        took = time.monotonic() - cancelled_at
+    assert done["state"] == "succeeded"
+    assert took < 5.0, f"the next job waited {took:.1f} s for the cancelled download (it lasts 30 s)"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_server_stopped_cleanly_does_not_count_the_stopped_run(
     tmp_path: Path, rng: np.random.Generator, sig: signal.Signals
