@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 from app import media
 from app.errors import (
@@ -293,6 +294,16 @@ class _PutFailed(FetchError):
         self.attempts = attempts
 
 
+def put_content_type(url: str, default: str) -> str:
+    """The Content-Type a result is PUT with: the one a presigned link states in its query
+    (``content-type=video%2Fmp4``: a signature over the header's value, which S3 checks; the
+    Audo document's S3 example), else ``default`` (the result's own)."""
+    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if name.lower() == "content-type" and value.strip():
+            return value.strip()
+    return default
+
+
 def _put_result(ctx: RunContext, job: Job, url: str, path: Path, content_type: str) -> tuple[int, int]:
     """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises _PutFailed, or
     _Cancelled when ``job`` is cancelled before an attempt or during a wait between two (the
@@ -545,7 +556,7 @@ def _run(ctx: RunContext, job: Job) -> None:
                         _when_storage_answers(
                             ctx, job, "reading the result back", lambda: ctx.blobs.readable_path(key, tmp)
                         ),
-                        result_meta["mime"],
+                        put_content_type(spec.output.put_url, result_meta["mime"]),
                     )
                 except _PutFailed as exc:
                     # the failed job says what the put_url answered and how often it was tried

@@ -681,6 +681,30 @@ def test_server_put_url_that_keeps_failing_says_what_it_answered_and_how_often(
     assert tries == {"/down.wav": 4, "/gone.wav": 1}
 
 
+def test_server_put_url_that_states_its_content_type_gets_it(tmp_path: Path, rng: np.random.Generator) -> None:
+    # a presigned link signs the Content-Type it states (content-type=video%2Fmp4 in the Audo
+    # document's S3 example): the PUT sent the result's own type, which S3 refuses 403 (audit)
+    env = {"api_keys": KEY, "url_allowlist": "127.0.0.1"}
+    with (
+        serve_http({"PUT /out.m4a": Reply(status=200)}) as remote,
+        HushProcess(tmp_path / "d", workers=1, **env) as proc,
+        httpx.Client(base_url=proc.url, timeout=30) as c,
+    ):
+        file_id = upload(c, wav_bytes(make_white(rng, 8000, -30.0), 8000))
+        signed = submit(
+            c,
+            file_id,
+            steps=[],
+            output_container="m4a",
+            put_url=remote.url("/out.m4a?Signature=x&content-type=video%2Fmp4"),
+        )
+        plain = submit(c, file_id, steps=[], output_container="m4a", put_url=remote.url("/out.m4a?Signature=y"))
+        for job in (signed, plain):
+            assert wait_state(c, job["id"], {"succeeded", "failed"})["state"] == "succeeded"
+        types = {q.path.rsplit("=", 1)[-1]: q.headers["content-type"] for q in remote.requests if q.method == "PUT"}
+    assert types == {"video%2Fmp4": "video/mp4", "y": "audio/mp4"}
+
+
 def test_a_cancel_stops_the_put_url_retries_and_the_input_download(tmp_path: Path, rng: np.random.Generator) -> None:
     # a cancel during the PUT retries left them going: the result reached the caller's bucket after
     # the job answered "cancelled"; a cancel during a slow input download left the worker on it
