@@ -294,6 +294,10 @@ class _PutFailed(FetchError):
         self.attempts = attempts
 
 
+#: The job's ``stage`` while its result is PUT to its ``put_url`` (and between attempts).
+PUT_STAGE = "uploading the result to put_url"
+
+
 def put_content_type(url: str, default: str) -> str:
     """The Content-Type a result is PUT with: the one a presigned link states in its query
     (``content-type=video%2Fmp4``: a signature over the header's value, which S3 checks; the
@@ -548,6 +552,7 @@ def _run(ctx: RunContext, job: Job) -> None:
                 duration_s=data.get("duration_s", info.duration_s),
             )
             if spec.output.put_url:
+                progress.stage(PUT_STAGE)  # (it read "preparing" through the retries: an audit)
                 try:
                     status, tries = _put_result(
                         ctx,

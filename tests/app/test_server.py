@@ -725,6 +725,8 @@ def test_a_cancel_stops_the_put_url_retries_and_the_input_download(tmp_path: Pat
         while not any(q.method == "PUT" for q in remote.requests):
             assert time.monotonic() < deadline, "no PUT came"
             time.sleep(0.05)
+        # between the attempts the job says what it does (it read "preparing")
+        assert c.get(f"/api/v1/jobs/{job['id']}", headers=H).json()["stage"] == "uploading the result to put_url"
         assert c.delete(f"/api/v1/jobs/{job['id']}", headers=H).json()["state"] == "cancelled"
         puts_at_cancel = sum(q.method == "PUT" for q in remote.requests)
         time.sleep(4.0)  # past the next two waits (1 and 2 s)
