@@ -213,7 +213,8 @@ class JobPublic(BaseModel):
     (``"speech detection"``, ``"denoise, dehum"``, ``"loudness"``; the steps of one pass run on
     each block in turn, so a pass is named by all of them), ``"preparing"`` before the first pass
     (the input is read and checked), ``"loudness check"`` while a loudness step measures the
-    result; null otherwise."""
+    result, ``"loudness correction"`` while it writes it again (its level or peak was off),
+    ``"uploading the result to put_url"``; null otherwise."""
     message: str | None = None
     """Why a queued job does not start, when the server knows: ``"waiting: no worker is running
     (start `hush worker`)"`` while no worker of a cluster is alive; null otherwise."""

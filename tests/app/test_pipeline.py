@@ -492,3 +492,19 @@ def test_dehum_after_denoise_says_denoise_took_the_hum(tmp_path: Path) -> None:
     (tmp_path / "alone").mkdir()
     alone = process_file(src, media.probe(src), [Step(name="dehum")], OutputSpec(), tmp_path / "alone")
     assert next(r for r in alone.reports if r["step"] == "dehum")["applied"] is True
+
+
+def test_a_second_loudness_write_has_its_own_stage(tmp_path: Path) -> None:
+    # an MP3 result's check finds the encode off its target and writes it again: that last
+    # stretch ran at 98.5 % with nothing changing, a quarter of a long job (audit)
+    rng = np.random.default_rng(1)
+    src = tmp_path / "in.wav"
+    sf.write(src, (0.3 * make_speech_like(rng, SR, 8.0)[0]).astype(np.float32), SR, subtype="PCM_16")
+    stages: list[str] = []
+    steps = [Step(name="denoise"), Step(name="loudness")]
+    process_file(src, media.probe(src), steps, OutputSpec(container="mp3"), tmp_path, on_stage=stages.append)
+    assert stages[-2:] == ["loudness check", "loudness correction"]
+    stages.clear()
+    (tmp_path / "w").mkdir()
+    process_file(src, media.probe(src), steps, OutputSpec(container="wav"), tmp_path / "w", on_stage=stages.append)
+    assert stages[-1] == "loudness check"  # a lossless result met its target at once: no second write
