@@ -7,6 +7,7 @@ builder. Dialects never import each other.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -20,8 +21,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.websockets import WebSocketState
 
 from app import errors as e
 from app.auth import KeyStore
@@ -44,6 +46,7 @@ __all__ = [
     "default_status",
     "error_id",
     "finished_result",
+    "follow_on_socket",
     "get_keys",
     "get_service",
     "json_answer",
@@ -653,3 +656,34 @@ def public_base(request: Request, service: JobService) -> str:
     if configured:
         return configured.rstrip("/")
     return str(request.base_url).rstrip("/")
+
+
+async def follow_on_socket(websocket: WebSocket, send_all: Callable[[], Awaitable[None]]) -> None:
+    """Run ``send_all`` (it sends a job's frames until its terminal one) on an accepted
+    ``websocket`` beside a reader of the client's frames, then close the socket if both ends are
+    still open.
+
+    A client's close is seen at once, not at the next send (a queued job's may be hours away), so
+    its live-stream place (``HUSH_MAX_WATCHERS``) comes back; a client gone mid-send ends it too.
+    """
+
+    async def follow(cancel: anyio.CancelScope) -> None:
+        try:
+            await send_all()
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            pass  # the client went away mid-send
+        finally:
+            cancel.cancel()
+
+    async def until_disconnect(cancel: anyio.CancelScope) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass  # client frames carry nothing for us
+        cancel.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(follow, tg.cancel_scope)
+        tg.start_soon(until_disconnect, tg.cancel_scope)
+    if websocket.application_state is WebSocketState.CONNECTED and websocket.client_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close()

@@ -13,15 +13,14 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from starlette.websockets import WebSocketState
 
 from app import media
 from app.auth import KeyStore, Principal
 from app.errors import AppError, ConflictError
-from app.http import KeysDep, ServiceDep, blob_response, default_status, public_base
+from app.http import KeysDep, ServiceDep, blob_response, default_status, follow_on_socket, public_base
 from app.jobs.engines import engine_choices
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import PARAM_SPECS, STEPS
@@ -570,33 +569,12 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
             await websocket.close(code=4000 + status, reason=exc.message[:120])
         return
     await websocket.accept()
-    ended = False
 
-    async def follow(cancel: anyio.CancelScope) -> None:
-        nonlocal ended
-        try:
-            async for job, ahead in service.watch(job_id, owner=who.owner):
-                await websocket.send_text(to_public(job, ahead, await service.waiting_note(job)).model_dump_json())
-            ended = True
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            pass  # the client went away mid-send
-        finally:
-            cancel.cancel()
+    async def send_all() -> None:
+        async for job, ahead in service.watch(job_id, owner=who.owner):
+            await websocket.send_text(to_public(job, ahead, await service.waiting_note(job)).model_dump_json())
 
-    async def until_disconnect(cancel: anyio.CancelScope) -> None:
-        # a client's close is seen now, not at the next send (a queued job's may be hours away):
-        # its live-stream slot (HUSH_MAX_WATCHERS) comes back at once
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass  # client frames carry nothing for us
-        cancel.cancel()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(follow, tg.cancel_scope)
-        tg.start_soon(until_disconnect, tg.cancel_scope)
-    if ended and websocket.client_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(Exception):
-            await websocket.close()
+    await follow_on_socket(websocket, send_all)
 
 
 async def native_webhook(job: Job, service: Any) -> dict[str, Any]:

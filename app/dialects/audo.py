@@ -27,7 +27,6 @@ import anyio
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from app import errors as e
 from app import media
@@ -47,7 +46,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
-from app.http import message_with_error_id
+from app.http import follow_on_socket, message_with_error_id
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -534,7 +533,7 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
         return
     await websocket.accept()
 
-    async def follow(cancel: anyio.CancelScope) -> None:
+    async def send_all() -> None:
         last: dict[str, Any] | None = None
         try:
             # over HUSH_MAX_WATCHERS the job is read from the store instead: a refusal was sent as
@@ -547,23 +546,8 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
         except e.AppError as exc:  # the job vanished (expired) while being watched
             with contextlib.suppress(Exception):
                 await websocket.send_json(AudoStatusResponse(state="failed", reason=exc.message).body())
-        except (WebSocketDisconnect, OSError, RuntimeError):
-            pass  # the client went away mid-send
-        finally:
-            cancel.cancel()
 
-    async def until_disconnect(cancel: anyio.CancelScope) -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass  # client frames carry nothing for us
-        cancel.cancel()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(follow, tg.cancel_scope)
-        tg.start_soon(until_disconnect, tg.cancel_scope)
-    if websocket.application_state is WebSocketState.CONNECTED and websocket.client_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(Exception):
-            await websocket.close()
+    await follow_on_socket(websocket, send_all)
 
 
 # --------------------------------------------------------------------------- mock mode
