@@ -15,7 +15,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -56,6 +56,7 @@ __all__ = [
     "mock_job",
     "parse_json",
     "read_body",
+    "start_watch",
 ]
 
 #: ``json_schema_extra`` of a query parameter that the route itself requires (it is optional in the
@@ -687,3 +688,41 @@ async def follow_on_socket(websocket: WebSocket, send_all: Callable[[], Awaitabl
     if websocket.application_state is WebSocketState.CONNECTED and websocket.client_state is WebSocketState.CONNECTED:
         with contextlib.suppress(Exception):
             await websocket.close()
+
+
+class StartedWatch:
+    """A job's watch (:meth:`JobService.watch`) whose first item was taken already: an async
+    iterator of ``(job, jobs_ahead)``; :meth:`aclose` ends the watch (and gives its place back)."""
+
+    def __init__(self, first: tuple[Job, int], watching: AsyncGenerator[tuple[Job, int], None]) -> None:
+        self._first: tuple[Job, int] | None = first
+        self._watching = watching
+
+    def __aiter__(self) -> StartedWatch:
+        return self
+
+    async def __anext__(self) -> tuple[Job, int]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return await anext(self._watching)
+
+    async def aclose(self) -> None:
+        await self._watching.aclose()
+
+
+async def start_watch(
+    service: JobService, job_id: str, *, owner: str | None, poll_when_full: bool = False
+) -> StartedWatch:
+    """Start watching ``job_id`` before a stream's answer begins: its live-stream place is taken
+    (or RateLimitedError raised) and the job read now, so a full server or a missing job is a
+    proper refusal (429, 404), not an accepted stream that breaks. A check before the answer and
+    the place taken after it let a reconnect storm in between (a review: accepted websockets
+    dropped with no close frame, an ASGI traceback each)."""
+    watching = service.watch(job_id, owner=owner, poll_when_full=poll_when_full)
+    try:
+        first = await anext(watching)
+    except BaseException:
+        await watching.aclose()
+        raise
+    return StartedWatch(first, watching)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app import media
 from app.auth import KeyStore, Principal
 from app.errors import AppError, ConflictError
-from app.http import KeysDep, ServiceDep, blob_response, default_status, follow_on_socket, public_base
+from app.http import KeysDep, ServiceDep, blob_response, default_status, follow_on_socket, public_base, start_watch
 from app.jobs.engines import engine_choices
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.steps import PARAM_SPECS, STEPS
@@ -523,11 +523,10 @@ async def with_keepalive(items: AsyncIterator[Any], every_s: float) -> AsyncGene
 )
 async def job_events(job_id: str, service: ServiceDep, who: PrincipalDep) -> StreamingResponse:
     """Server-sent events: the job now and after every change, ending with its final state."""
-    await service.get(job_id, owner=who.owner)
-    service.check_watch_capacity()
+    watching = await start_watch(service, job_id, owner=who.owner)  # (a 404 or 429 now, before the stream)
 
     async def stream() -> AsyncIterator[str]:
-        async for item in with_keepalive(service.watch(job_id, owner=who.owner), SSE_KEEPALIVE_S):
+        async for item in with_keepalive(watching, SSE_KEEPALIVE_S):
             if item is None:  # nothing new for a while (a job waiting in the queue): a comment line
                 yield ": keep-alive\n\n"
                 continue
@@ -556,8 +555,7 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
             bearer or websocket.headers.get("x-api-key") or websocket.query_params.get("key"),
             how="it as Authorization: Bearer KEY, in the x-api-key header or as ?key=KEY",
         )
-        await service.get(job_id, owner=who.owner)
-        service.check_watch_capacity()
+        watching = await start_watch(service, job_id, owner=who.owner)
     except AppError as exc:
         status = default_status(exc)
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
@@ -568,13 +566,16 @@ async def job_socket(websocket: WebSocket, job_id: str) -> None:
         else:
             await websocket.close(code=4000 + status, reason=exc.message[:120])
         return
-    await websocket.accept()
 
     async def send_all() -> None:
-        async for job, ahead in service.watch(job_id, owner=who.owner):
+        async for job, ahead in watching:
             await websocket.send_text(to_public(job, ahead, await service.waiting_note(job)).model_dump_json())
 
-    await follow_on_socket(websocket, send_all)
+    try:
+        await websocket.accept()
+        await follow_on_socket(websocket, send_all)
+    finally:
+        await watching.aclose()
 
 
 async def native_webhook(job: Job, service: Any) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from app.dialects._common import (
     parse_json,
     read_body,
 )
-from app.http import follow_on_socket, message_with_error_id
+from app.http import follow_on_socket, message_with_error_id, start_watch
 from app.jobs.models import InputRef, Job, JobSpec, JobState, OutputSpec, Step
 from app.jobs.service import JobService
 
@@ -528,17 +528,17 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
         # job, cannot try a refused socket again, and lost the job it had paid for (an audit)
         who = keys.check_key(websocket.headers.get("x-api-key"), how=_HOW, rate=False)
         await _audo_job(service, job_id, who.owner)
+        # over HUSH_MAX_WATCHERS the job is read from the store instead: a refusal was sent as
+        # "failed", and the SDK raised NoiseRemovalFailed for a job that went on and succeeded
+        watching = await start_watch(service, job_id, owner=who.owner, poll_when_full=True)
     except e.AppError as exc:
         await _refuse(websocket, audo_status_for(exc), exc.message, exc)
         return
-    await websocket.accept()
 
     async def send_all() -> None:
         last: dict[str, Any] | None = None
         try:
-            # over HUSH_MAX_WATCHERS the job is read from the store instead: a refusal was sent as
-            # "failed", and the SDK raised NoiseRemovalFailed for a job that went on and succeeded
-            async for job, ahead in service.watch(job_id, owner=who.owner, poll_when_full=True):
+            async for job, ahead in watching:
                 message = render(job, ahead, await service.waiting_note(job)).body()
                 if message != last:  # progress below 1 % moves no integer percent
                     await websocket.send_json(message)
@@ -547,7 +547,11 @@ async def audo_status_socket(websocket: WebSocket, job_id: str) -> None:
             with contextlib.suppress(Exception):
                 await websocket.send_json(AudoStatusResponse(state="failed", reason=exc.message).body())
 
-    await follow_on_socket(websocket, send_all)
+    try:
+        await websocket.accept()
+        await follow_on_socket(websocket, send_all)
+    finally:
+        await watching.aclose()
 
 
 # --------------------------------------------------------------------------- mock mode

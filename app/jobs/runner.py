@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -303,9 +304,15 @@ def put_content_type(url: str, default: str) -> str:
     (``content-type=video%2Fmp4``: a signature over the header's value, which S3 checks; the
     Audo document's S3 example), else ``default`` (the result's own)."""
     for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        if name.lower() == "content-type" and value.strip():
+        if name.lower() == "content-type" and _MEDIA_TYPE.fullmatch(value.strip()):
             return value.strip()
     return default
+
+
+#: A media type as a header carries it (RFC 9110 sec. 8.3.1: type "/" subtype, then parameters),
+#: in printable ASCII: anything else in a link's query is not sent (a CR or a non-ASCII letter
+#: failed the job's PUT, the first as a transient error tried four times: a review).
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(;[ -~]*)?")
 
 
 def _put_result(ctx: RunContext, job: Job, url: str, path: Path, content_type: str) -> tuple[int, int]:

@@ -19,7 +19,7 @@ import tempfile
 import time
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -138,6 +138,7 @@ class JobService:
     def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue, bus: EventBus) -> None:
         self.settings = settings
         self._watchers = 0
+        self._pollers = 0  # streams over the live count that read the store (watch poll_when_full)
         self._streams: set[asyncio.Queue[Any]] = set()  # the event queues of the live watchers
         self._stopping = False
         self._stop_event: anyio.Event | None = None
@@ -516,19 +517,25 @@ class JobService:
 
     async def watch(
         self, job_id: str, *, owner: str | None = None, poll_when_full: bool = False
-    ) -> AsyncIterator[tuple[Job, int]]:
+    ) -> AsyncGenerator[tuple[Job, int], None]:
         """Yield ``(job, jobs_ahead)`` now and after every change, ending with the terminal state.
 
         Updates come from the event bus; the only store reads are the first snapshot and a
         queue-position count when the queue moves while this job waits. With
         ``max_watchers`` live streams open, RateLimitedError, unless ``poll_when_full``: then
-        the job is read from the store every ``POLL_WHEN_FULL_S`` instead, outside the count
-        (for a client that has no other way to learn the outcome: the Audo SDK waits on its
-        websocket alone, and read a refusal as the job failed).
+        the job is read from the store every ``POLL_WHEN_FULL_S`` instead, outside the live
+        count, up to ``max_watchers`` such streams more (for a client that has no other way to
+        learn the outcome: the Audo SDK waits on its websocket alone, and read a refusal as the
+        job failed).
         """
         if poll_when_full and self._watchers >= self.settings.max_watchers:
-            async for item in self._watch(job_id, owner=owner, live=False):
-                yield item
+            self.check_watch_capacity(poll_when_full=True)
+            self._pollers += 1
+            try:
+                async for item in self._watch(job_id, owner=owner, live=False):
+                    yield item
+            finally:
+                self._pollers -= 1
             return
         self.check_watch_capacity()
         self._watchers += 1
@@ -538,14 +545,18 @@ class JobService:
         finally:
             self._watchers -= 1
 
-    def check_watch_capacity(self) -> None:
-        """Raise RateLimitedError when ``max_watchers`` live streams are already open."""
-        if self._watchers >= self.settings.max_watchers:
-            raise RateLimitedError(
-                f"this server already streams {self._watchers} live job updates (HUSH_MAX_WATCHERS); "
-                "poll the job's status instead, or try again shortly",
-                retry_after_s=5,
-            )
+    def check_watch_capacity(self, *, poll_when_full: bool = False) -> None:
+        """Raise RateLimitedError when ``max_watchers`` live streams are already open (and, with
+        ``poll_when_full``, as many streams that read the store instead)."""
+        if self._watchers < self.settings.max_watchers:
+            return
+        if poll_when_full and self._pollers < self.settings.max_watchers:
+            return
+        raise RateLimitedError(
+            f"this server already streams {self._watchers + self._pollers} live job updates (HUSH_MAX_WATCHERS); "
+            "poll the job's status instead, or try again shortly",
+            retry_after_s=5,
+        )
 
     async def _watch(self, job_id: str, *, owner: str | None, live: bool = True) -> AsyncIterator[tuple[Job, int]]:
         # One subscription: the job's own events, plus the queue-moved broadcasts that reach every

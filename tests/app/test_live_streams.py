@@ -121,3 +121,53 @@ def test_with_keepalive_closes_its_source_when_the_reader_stops() -> None:
 
     assert asyncio.run(first_two()) == [1, None]
     assert closed == [True]  # the pending read cancelled, the source's finally run
+
+
+def test_a_burst_of_streams_over_the_limit_is_refused_429_not_accepted_and_dropped(tmp_path: Path) -> None:
+    # the place was checked before the answer and taken after it: in a burst, sockets were
+    # accepted and then dropped with no close frame, an ASGI traceback each, and event streams
+    # answered 200 then broke (a review)
+    import asyncio as aio
+
+    import websockets
+
+    async def one_socket(url: str) -> str:
+        try:
+            async with websockets.connect(url) as ws:
+                try:
+                    await aio.wait_for(ws.recv(), 5)
+                    return "frame"
+                except websockets.ConnectionClosed:
+                    return "accepted, then dropped"
+        except InvalidStatus as refused:
+            return f"refused {refused.response.status_code}"
+
+    async def one_stream(client: httpx.AsyncClient, url: str) -> str:
+        async with client.stream("GET", url) as r:
+            if r.status_code != 200:
+                return f"refused {r.status_code}"
+            async for line in r.aiter_lines():
+                return "frame" if line == "event: job" else f"broken: {line!r}"
+            return "broken: empty"
+
+    async def burst(server: HushProcess, job_id: str) -> tuple[list[str], list[str]]:
+        sockets = await aio.gather(
+            *(one_socket(f"ws://127.0.0.1:{server.port}/api/v1/jobs/{job_id}/ws") for _ in range(40))
+        )
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            streams = await aio.gather(*(one_stream(client, f"/api/v1/jobs/{job_id}/events") for _ in range(40)))
+        return sockets, streams
+
+    with (
+        serve_http({"/slow.wav": Reply(hang=True)}) as origin,
+        HushProcess(tmp_path / "data", url_allowlist="127.0.0.1", max_watchers=1) as server,
+        httpx.Client(base_url=server.url, timeout=30) as c,
+    ):
+        job_id = _still_job(c, origin.url("/slow.wav"))
+        sockets, streams = aio.run(burst(server, job_id))
+        log = server.log.read_text(errors="replace")
+    assert set(sockets) <= {"frame", "refused 429"}, sockets
+    assert set(streams) <= {"frame", "refused 429"}, streams
+    assert "frame" in sockets
+    assert "frame" in streams
+    assert "Traceback" not in log, log[-3000:]

@@ -705,6 +705,23 @@ def test_server_put_url_that_states_its_content_type_gets_it(tmp_path: Path, rng
     assert types == {"video%2Fmp4": "video/mp4", "y": "audio/mp4"}
 
 
+@pytest.mark.parametrize(
+    ("query", "sent"),
+    [
+        ("content-type=video%2Fmp4", "video/mp4"),
+        ("Content-Type=audio%2Fmpeg%3B%20charset%3Dbinary", "audio/mpeg; charset=binary"),
+        ("content-type=video%2Fmp4%0D%0AX-Injected%3A%201", "audio/mp4"),  # (a transient error, tried 4 times)
+        ("content-type=vid%C3%A9o%2Fmp4", "audio/mp4"),  # (an internal error with a traceback)
+        ("content-type=", "audio/mp4"),
+        ("content-type=mp4", "audio/mp4"),
+    ],
+)
+def test_put_content_type_sends_only_a_media_type(query: str, sent: str) -> None:
+    from app.jobs.runner import put_content_type
+
+    assert put_content_type(f"https://bucket.example/out.m4a?Signature=x&{query}", "audio/mp4") == sent
+
+
 def test_a_cancel_stops_the_put_url_retries_and_the_input_download(tmp_path: Path, rng: np.random.Generator) -> None:
     # a cancel during the PUT retries left them going: the result reached the caller's bucket after
     # the job answered "cancelled"; a cancel during a slow input download left the worker on it
