@@ -317,12 +317,12 @@ _MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-
 
 def _put_result(ctx: RunContext, job: Job, url: str, path: Path, content_type: str) -> tuple[int, int]:
     """PUT the result at ``path`` to ``url``; ``(status, attempts)``. Raises _PutFailed, or
-    _Cancelled when ``job`` is cancelled before an attempt or during a wait between two (the
-    result went to the caller's bucket after the job said cancelled: an audit)."""
+    _Cancelled when ``job`` is cancelled during a wait between two attempts (the result went to
+    the caller's bucket after the job said cancelled: an audit; before the first, the stage
+    written just before it checks)."""
     from app import fetch
 
     for attempt in range(1, PUT_ATTEMPTS + 1):
-        _unless_cancelled(ctx, job)
         try:
             return fetch.put_file(url, path, content_type, ctx.settings), attempt
         except FetchError as exc:
